@@ -1,0 +1,108 @@
+//! `hush audit` and `hush audit verify`.
+
+use super::context::resolve;
+use super::output::{print_json, table};
+use super::Target;
+use crate::error::EXIT_ERROR;
+use serde_json::Value;
+
+pub struct Filter {
+    pub key: Option<String>,
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub since: Option<String>,
+    pub limit: i64,
+}
+
+pub async fn query(target: Target, filter: Filter, json: bool) -> anyhow::Result<i32> {
+    let ctx = resolve(&target)?;
+    let mut q = vec![("limit", filter.limit.to_string())];
+    if target.project.is_some() || std::env::var_os("HUSH_PROJECT").is_some() {
+        q.push(("project", ctx.project.clone()));
+    }
+    for (name, value) in [
+        ("key", filter.key),
+        ("actor", filter.actor),
+        ("action", filter.action),
+        ("since", filter.since),
+    ] {
+        if let Some(v) = value {
+            q.push((name, v));
+        }
+    }
+    if target.env.is_some() {
+        q.push(("environment", ctx.env.clone()));
+    }
+    let resp = ctx.client.get("/api/v1/hush/audit", &q).await?;
+    let events = resp["events"].as_array().cloned().unwrap_or_default();
+    if json {
+        print_json(&Value::Array(events));
+        return Ok(0);
+    }
+    let s = |v: &Value| v.as_str().unwrap_or("").to_owned();
+    let rows = events
+        .iter()
+        .map(|e| {
+            let keys = e["keys"]
+                .as_array()
+                .map(|k| {
+                    k.iter()
+                        .filter_map(Value::as_str)
+                        .collect::<Vec<_>>()
+                        .join(",")
+                })
+                .unwrap_or_default();
+            let versions = match (e["fromVersion"].as_i64(), e["toVersion"].as_i64()) {
+                (Some(a), Some(b)) => format!("{a}->{b}"),
+                (None, Some(b)) => format!("{b}"),
+                (Some(a), None) => format!("{a}"),
+                _ => String::new(),
+            };
+            vec![
+                s(&e["timeIso"]),
+                s(&e["actorName"]),
+                s(&e["action"]),
+                s(&e["environment"]),
+                s(&e["path"]),
+                keys,
+                versions,
+                s(&e["result"]),
+            ]
+        })
+        .collect();
+    println!(
+        "{}",
+        table(
+            &["Time", "Actor", "Action", "Env", "Path", "Keys", "Version", "Result"],
+            rows
+        )
+    );
+    Ok(0)
+}
+
+pub async fn verify(target: Target, json: bool) -> anyhow::Result<i32> {
+    let ctx = resolve(&target)?;
+    let resp = ctx.client.get("/api/v1/hush/audit/verify", &[]).await?;
+    if json {
+        print_json(&resp);
+    }
+    if resp["ok"].as_bool() == Some(true) {
+        if !json {
+            println!(
+                "audit log verified: {} events, hash chain intact",
+                resp["events"]
+            );
+        }
+        Ok(0)
+    } else {
+        let b = &resp["brokenAt"];
+        eprintln!(
+            "hush: audit log hash chain broken at event #{} ({}): {}",
+            b["seq"],
+            b["eventId"].as_str().unwrap_or("?"),
+            b["reason"].as_str().unwrap_or("?")
+        );
+        eprintln!("hint: the audit table was modified outside hush; restore it from a backup and investigate");
+        Ok(EXIT_ERROR)
+    }
+}

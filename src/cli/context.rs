@@ -1,0 +1,185 @@
+//! Resolving where a command goes: flag > HUSH_* env > `.hush.json` (searched
+//! from the current directory upwards) > stored login > default.
+
+use super::Target;
+use crate::client::credentials::{self, Session};
+use crate::client::ApiClient;
+use crate::error::CliError;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use zeroize::Zeroizing;
+
+pub const DEFAULT_SERVER: &str = "http://127.0.0.1:8200";
+
+/// `.hush.json`: per-directory defaults, committed with the code (no secrets).
+#[derive(Deserialize, Default, Debug, Clone)]
+#[serde(rename_all = "camelCase")]
+pub struct ProjectFile {
+    pub project_id: Option<String>,
+    pub default_environment: Option<String>,
+    pub server: Option<String>,
+    #[serde(default)]
+    pub git_branch_to_environment: BTreeMap<String, String>,
+    #[serde(default)]
+    pub required: Vec<String>,
+}
+
+pub fn find_project_file(start: &Path) -> Option<PathBuf> {
+    start
+        .ancestors()
+        .map(|d| d.join(".hush.json"))
+        .find(|p| p.is_file())
+}
+
+pub fn load_project_file() -> Result<Option<ProjectFile>, CliError> {
+    let Ok(cwd) = std::env::current_dir() else {
+        return Ok(None);
+    };
+    let Some(path) = find_project_file(&cwd) else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| CliError::usage(format!("cannot read {}: {e}", path.display())))?;
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| CliError::usage(format!("invalid {}: {e}", path.display())))
+}
+
+pub struct Resolved {
+    pub client: ApiClient,
+    pub server: String,
+    pub project: String,
+    pub env: String,
+    pub path: String,
+    pub session: Option<Session>,
+    pub project_file: Option<ProjectFile>,
+}
+
+fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// Resolves everything; fails with "not logged in" when there is no token.
+pub fn resolve(target: &Target) -> Result<Resolved, CliError> {
+    let resolved = resolve_optional_token(target)?;
+    if !resolved.has_token {
+        return Err(CliError::not_logged_in());
+    }
+    Ok(resolved.inner)
+}
+
+pub struct MaybeAuthed {
+    pub inner: Resolved,
+    pub has_token: bool,
+}
+
+pub fn resolve_optional_token(target: &Target) -> Result<MaybeAuthed, CliError> {
+    let file = load_project_file()?;
+    let session = match credentials::load() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("hush: warning: ignoring stored login: {e}");
+            None
+        }
+    };
+    let server = target
+        .server
+        .clone()
+        .or_else(|| env_var("HUSH_SERVER"))
+        .or_else(|| file.as_ref().and_then(|f| f.server.clone()))
+        .or_else(|| session.as_ref().map(|s| s.server.clone()))
+        .unwrap_or_else(|| DEFAULT_SERVER.to_owned());
+    let token = target
+        .token
+        .clone()
+        .or_else(|| env_var("HUSH_TOKEN"))
+        .or_else(|| {
+            session
+                .as_ref()
+                .filter(|s| s.server.trim_end_matches('/') == server.trim_end_matches('/'))
+                .map(|s| s.token.clone())
+        })
+        .map(Zeroizing::new);
+    let project = target
+        .project
+        .clone()
+        .or_else(|| env_var("HUSH_PROJECT"))
+        .or_else(|| file.as_ref().and_then(|f| f.project_id.clone()))
+        .or_else(|| session.as_ref().and_then(|s| s.default_project.clone()))
+        .unwrap_or_else(|| "default".to_owned());
+    let env = target
+        .env
+        .clone()
+        .or_else(|| env_var("HUSH_ENV"))
+        .or_else(|| file.as_ref().and_then(|f| f.default_environment.clone()))
+        .unwrap_or_else(|| "dev".to_owned());
+    let path = target
+        .path
+        .clone()
+        .or_else(|| env_var("HUSH_PATH"))
+        .unwrap_or_else(|| "/".to_owned());
+    let has_token = token.is_some();
+    let client = ApiClient::new(&server, token)?;
+    Ok(MaybeAuthed {
+        inner: Resolved {
+            client,
+            server,
+            project,
+            env,
+            path,
+            session,
+            project_file: file,
+        },
+        has_token,
+    })
+}
+
+impl Resolved {
+    /// The scope fields every secrets call carries.
+    pub fn scope_query(&self, path: &str) -> Vec<(&'static str, String)> {
+        vec![
+            ("workspaceId", self.project.clone()),
+            ("environment", self.env.clone()),
+            ("secretPath", path.to_owned()),
+        ]
+    }
+
+    pub fn scope_body(&self, path: &str) -> serde_json::Value {
+        serde_json::json!({ "workspaceId": self.project, "environment": self.env, "secretPath": path })
+    }
+}
+
+/// `prod/api/API_KEY` → (`/prod/api`, `API_KEY`); a bare key uses `default_path`.
+pub fn split_key(raw: &str, default_path: &str) -> (String, String) {
+    match raw.rsplit_once('/') {
+        Some((folder, key)) => (
+            format!("/{}", folder.trim_start_matches('/')),
+            key.to_owned(),
+        ),
+        None => (default_path.to_owned(), raw.to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_with_folders() {
+        assert_eq!(
+            split_key("prod/api/API_KEY", "/"),
+            ("/prod/api".into(), "API_KEY".into())
+        );
+        assert_eq!(split_key("API_KEY", "/x"), ("/x".into(), "API_KEY".into()));
+    }
+
+    #[test]
+    fn project_file_found_upwards() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(".hush.json"), "{}").unwrap();
+        let sub = dir.path().join("a/b");
+        std::fs::create_dir_all(&sub).unwrap();
+        assert_eq!(find_project_file(&sub), Some(dir.path().join(".hush.json")));
+    }
+}

@@ -1,0 +1,359 @@
+//! Command-line definitions (clap) and dispatch. One file per command group holds
+//! the logic.
+
+pub mod audit;
+pub mod auth;
+pub mod context;
+pub mod output;
+pub mod secrets;
+pub mod server;
+
+use crate::config::ServerArgs;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "hush",
+    version,
+    about = "Secrets manager: encrypted, versioned, audited secrets, and `hush run` to use them",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// Log filter for hush's own diagnostics (e.g. info, debug)
+    #[arg(long, global = true, env = "HUSH_LOG", default_value = "warn")]
+    pub log: String,
+}
+
+/// Where and as whom a command talks to the server. Each falls back to its
+/// HUSH_* variable, then `.hush.json`, then the stored login, then a default.
+#[derive(Args, Clone, Default)]
+pub struct Target {
+    /// Server URL [env: HUSH_SERVER] [default: http://127.0.0.1:8200]
+    #[arg(long, global = true)]
+    pub server: Option<String>,
+    /// Access or service token [env: HUSH_TOKEN]
+    #[arg(long, global = true, hide_env_values = true)]
+    pub token: Option<String>,
+    /// Project id or slug [env: HUSH_PROJECT] [default: from .hush.json or login]
+    #[arg(long, global = true)]
+    pub project: Option<String>,
+    /// Environment slug [env: HUSH_ENV] [default: dev]
+    #[arg(long, short = 'e', global = true)]
+    pub env: Option<String>,
+    /// Folder path [env: HUSH_PATH] [default: /]
+    #[arg(long, global = true)]
+    pub path: Option<String>,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the hush server
+    Server {
+        #[command(flatten)]
+        args: ServerArgs,
+        #[command(subcommand)]
+        action: Option<ServerAction>,
+    },
+    /// Create the first admin user and the `default` project on a new server
+    Bootstrap {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long)]
+        email: String,
+        /// Read the password from stdin (otherwise prompted on a terminal)
+        #[arg(long)]
+        password_stdin: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Log in with email and password
+    Login {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Revoke the stored session on the server and forget it here
+    Logout {
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Show who the current credentials belong to
+    Whoami {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List secrets (values masked unless --reveal)
+    List {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long)]
+        recursive: bool,
+        /// Show values (audited as a read of each value)
+        #[arg(long)]
+        reveal: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a secret's value
+    Get {
+        #[command(flatten)]
+        target: Target,
+        /// KEY, or folder/KEY (e.g. prod/api/API_KEY)
+        key: String,
+        #[arg(long)]
+        version: Option<i64>,
+        /// Never add a trailing newline
+        #[arg(long)]
+        plain: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set secrets: KEY=VALUE..., KEY --from-file FILE, or KEY - (value from stdin)
+    Set {
+        #[command(flatten)]
+        target: Target,
+        #[arg(required = true)]
+        items: Vec<String>,
+        #[arg(long)]
+        description: Option<String>,
+        /// key=value metadata (repeatable)
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+        /// Fail unless the current version is N (0: only create)
+        #[arg(long)]
+        if_version: Option<i64>,
+        #[arg(long)]
+        from_file: Option<PathBuf>,
+        /// Do not warn about values given on the command line
+        #[arg(long)]
+        no_history_hint: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Soft-delete secrets (recoverable with `hush restore`)
+    Delete {
+        #[command(flatten)]
+        target: Target,
+        #[arg(required = true)]
+        keys: Vec<String>,
+        /// Remove for good, with history (admins)
+        #[arg(long)]
+        purge: bool,
+        /// Do not ask for confirmation
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Restore a soft-deleted secret with its history
+    Restore {
+        #[command(flatten)]
+        target: Target,
+        key: String,
+    },
+    /// List soft-deleted secrets that can still be restored
+    Deleted {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a secret's versions
+    History {
+        #[command(flatten)]
+        target: Target,
+        key: String,
+        #[arg(long)]
+        reveal: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a new version whose content is an older version's
+    Rollback {
+        #[command(flatten)]
+        target: Target,
+        key: String,
+        #[arg(long)]
+        version: i64,
+    },
+    /// Query the audit log, or verify its hash chain
+    Audit {
+        #[command(flatten)]
+        target: Target,
+        #[command(subcommand)]
+        action: Option<AuditAction>,
+        #[arg(long)]
+        key: Option<String>,
+        #[arg(long)]
+        actor: Option<String>,
+        #[arg(long)]
+        action_name: Option<String>,
+        /// e.g. 24h, 7d
+        #[arg(long)]
+        since: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ServerAction {
+    /// Re-wrap every project key under a new root key (run with the server stopped)
+    RotateRootKey {
+        /// File holding the new 32-byte key (hex or base64), mode 0600
+        #[arg(long)]
+        new_root_key_file: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum AuditAction {
+    /// Recompute the hash chain; fails naming the first broken row
+    Verify {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn init_tracing(cli: &Cli) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let default_info = matches!(cli.command, Command::Server { .. }) && cli.log == "warn";
+    let filter = if default_info {
+        tracing_subscriber::EnvFilter::new("info")
+    } else {
+        filter
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(output::stderr_colour())
+        .init();
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+/// Runs a command; returns the process exit code.
+pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
+    let rt = runtime()?;
+    rt.block_on(async move {
+        match cli.command {
+            Command::Server { args, action: None } => server::run(args).await.map(|_| 0),
+            Command::Server {
+                args,
+                action: Some(ServerAction::RotateRootKey { new_root_key_file }),
+            } => server::rotate_root_key(args, &new_root_key_file)
+                .await
+                .map(|_| 0),
+            Command::Bootstrap {
+                target,
+                email,
+                password_stdin,
+                json,
+            } => auth::bootstrap(target, &email, password_stdin, json).await,
+            Command::Login {
+                target,
+                email,
+                password_stdin,
+            } => auth::login(target, email, password_stdin).await,
+            Command::Logout { target } => auth::logout(target).await,
+            Command::Whoami { target, json } => auth::whoami(target, json).await,
+            Command::List {
+                target,
+                recursive,
+                reveal,
+                json,
+            } => secrets::list(target, recursive, reveal, json).await,
+            Command::Get {
+                target,
+                key,
+                version,
+                plain,
+                json,
+            } => secrets::get(target, &key, version, plain, json).await,
+            Command::Set {
+                target,
+                items,
+                description,
+                tags,
+                if_version,
+                from_file,
+                no_history_hint,
+                json,
+            } => {
+                secrets::set(
+                    target,
+                    secrets::SetArgs {
+                        items,
+                        description,
+                        tags,
+                        if_version,
+                        from_file,
+                        no_history_hint,
+                        json,
+                    },
+                )
+                .await
+            }
+            Command::Delete {
+                target,
+                keys,
+                purge,
+                yes,
+            } => secrets::delete(target, &keys, purge, yes).await,
+            Command::Restore { target, key } => secrets::restore(target, &key).await,
+            Command::Deleted { target, json } => secrets::deleted(target, json).await,
+            Command::History {
+                target,
+                key,
+                reveal,
+                json,
+            } => secrets::history(target, &key, reveal, json).await,
+            Command::Rollback {
+                target,
+                key,
+                version,
+            } => secrets::rollback(target, &key, version).await,
+            Command::Audit {
+                target,
+                action: Some(AuditAction::Verify { json }),
+                ..
+            } => audit::verify(target, json).await,
+            Command::Audit {
+                target,
+                action: None,
+                key,
+                actor,
+                action_name,
+                since,
+                limit,
+                json,
+            } => {
+                audit::query(
+                    target,
+                    audit::Filter {
+                        key,
+                        actor,
+                        action: action_name,
+                        since,
+                        limit,
+                    },
+                    json,
+                )
+                .await
+            }
+        }
+    })
+}

@@ -1,0 +1,199 @@
+//! `hush server`: open the store, check the root key, serve until SIGTERM/SIGINT.
+//! `hush server rotate-root-key`: re-wrap project keys under a new root key.
+
+use crate::config::{RootKeySource, ServerArgs, ServerConfig, Tls};
+use crate::crypto::Key;
+use crate::server::{self, AppState};
+use crate::service::{Ctx, Keyring, Service, Settings};
+use crate::store::sqlite::SqliteStore;
+use crate::store::Store;
+use anyhow::{bail, Context, Result};
+use std::path::Path;
+use std::sync::Arc;
+use zeroize::Zeroizing;
+
+fn env_root_key() -> Option<Zeroizing<String>> {
+    std::env::var("HUSH_ROOT_KEY")
+        .ok()
+        .filter(|k| !k.is_empty())
+        .map(Zeroizing::new)
+}
+
+/// Reads the root key; in development generates one into the data dir (0600).
+fn load_root_key(source: &RootKeySource) -> Result<Key> {
+    match source {
+        RootKeySource::Inline(text) => {
+            Ok(Key::parse_text(text).context("HUSH_ROOT_KEY is not a valid root key")?)
+        }
+        RootKeySource::File(path) => Ok(Key::read_file(path)?),
+        RootKeySource::Generated(path) => {
+            if path.exists() {
+                return Ok(Key::read_file(path)?);
+            }
+            use std::io::Write as _;
+            use std::os::unix::fs::OpenOptionsExt;
+            let key = Key::generate()?;
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+                .with_context(|| {
+                    format!("cannot create development root key {}", path.display())
+                })?;
+            f.write_all(key.to_base64().as_bytes())?;
+            f.sync_all()?;
+            tracing::warn!(
+                "DEVELOPMENT MODE: generated a root key at {}. Anyone with this file and the database can read every secret. \
+                 In production set HUSH_ROOT_KEY or HUSH_ROOT_KEY_FILE and keep the key away from the database backups.",
+                path.display()
+            );
+            Ok(key)
+        }
+    }
+}
+
+/// Refuses a second server on the same data dir (two SQLite writers would each
+/// keep their own audit-chain head).
+fn lock_data_dir(dir: &Path) -> Result<nix::fcntl::Flock<std::fs::File>> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join("hush.lock"))?;
+    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock).map_err(|_| {
+        anyhow::anyhow!(
+            "another hush server is using {}; stop it first",
+            dir.display()
+        )
+    })
+}
+
+async fn open_store(config: &ServerConfig) -> Result<Arc<dyn Store>> {
+    match config.sqlite_path() {
+        Some(path) => {
+            Ok(Arc::new(SqliteStore::open(&path).with_context(|| {
+                format!("cannot open database {}", path.display())
+            })?))
+        }
+        None => bail!(
+            "unsupported database URL {}: this build supports sqlite:// URLs",
+            crate::config::redact_url(&config.database_url)
+        ),
+    }
+}
+
+/// The stored key-check value must open under our root key: a server started
+/// with the wrong key refuses to start instead of failing at the first read.
+async fn check_root_key(store: &Arc<dyn Store>, root: &Key) -> Result<()> {
+    let stored = store.meta_init("key_check", root.key_check()?).await?;
+    if !root.verify_key_check(&stored) {
+        bail!("the root key does not match the one this database was initialised with; start the server with the original HUSH_ROOT_KEY / HUSH_ROOT_KEY_FILE");
+    }
+    Ok(())
+}
+
+pub async fn run(args: ServerArgs) -> Result<()> {
+    let config = ServerConfig::load(&args, env_root_key())?;
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
+    let _lock = lock_data_dir(&config.data_dir)?;
+    let root = load_root_key(&config.root_key)?;
+    let store = open_store(&config).await?;
+    check_root_key(&store, &root).await?;
+    let service = Arc::new(Service {
+        store: store.clone(),
+        keys: Keyring::new(root),
+        settings: Settings {
+            recovery_window_ms: config.recovery_window.as_millis() as i64,
+            default_max_versions: config.max_versions,
+            session_ttl_secs: config.session_ttl.as_secs() as i64,
+            ..Settings::default()
+        },
+    });
+    let state = AppState {
+        service: service.clone(),
+        body_limit: config.max_body_bytes,
+    };
+    let purge = server::spawn_purge_job(service, config.purge_interval);
+    let listener = std::net::TcpListener::bind(&config.listen)
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+    let shutdown = shutdown_signal();
+    let scheme = if matches!(config.tls, Tls::Off) {
+        "http"
+    } else {
+        "https"
+    };
+    if scheme == "http" && !addr.ip().is_loopback() {
+        tracing::warn!("serving plain HTTP on {addr}: tokens and secrets cross the network unencrypted; use --tls-cert/--tls-key");
+    }
+    // The one line scripts and tests wait for.
+    println!("hush server listening on {scheme}://{addr}");
+    let served = match &config.tls {
+        Tls::Off => {
+            server::serve(
+                tokio::net::TcpListener::from_std(listener)?,
+                state,
+                shutdown,
+            )
+            .await
+        }
+        Tls::Files { cert, key } => {
+            let tls = server::tls::load_config(cert, key)?;
+            server::tls::serve_tls(listener, tls, state, shutdown).await
+        }
+        Tls::SelfSigned => {
+            let (cert, key, fingerprint) = server::tls::self_signed(&config.data_dir)?;
+            println!(
+                "self-signed certificate {} (SHA-256 {fingerprint})",
+                cert.display()
+            );
+            let tls = server::tls::load_config(&cert, &key)?;
+            server::tls::serve_tls(listener, tls, state, shutdown).await
+        }
+    };
+    purge.abort();
+    store.close().await;
+    served.context("server failed")?;
+    tracing::info!("server stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        // Without signal handlers the server still stops when killed.
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
+
+/// Offline root key rotation: re-wraps every project data key under the new
+/// key and replaces the key-check value, in one transaction.
+pub async fn rotate_root_key(args: ServerArgs, new_key_file: &Path) -> Result<()> {
+    let config = ServerConfig::load(&args, env_root_key())?;
+    let _lock = lock_data_dir(&config.data_dir)?;
+    let old = load_root_key(&config.root_key)?;
+    let new = Key::read_file(new_key_file)?;
+    let store = open_store(&config).await?;
+    check_root_key(&store, &old).await?;
+    let keyring = Keyring::new(old);
+    let rewrapped = keyring.rewrap_all(&store, &new).await?;
+    let count = rewrapped.len();
+    let event = Ctx::system().event("rotate-root-key");
+    store
+        .rewrap_data_keys(rewrapped, new.key_check()?, event)
+        .await?;
+    store.close().await;
+    println!("re-wrapped {count} project key(s) under the new root key; start the server with it from now on");
+    Ok(())
+}

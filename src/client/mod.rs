@@ -1,0 +1,137 @@
+//! The HTTP API client used by the CLI, `hush run` and the tests.
+
+pub mod credentials;
+
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use std::time::Duration;
+use zeroize::Zeroizing;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("cannot reach the hush server at {url}: {reason}")]
+    Unreachable { url: String, reason: String },
+    /// The server answered with an error envelope.
+    #[error("{message}")]
+    Api {
+        status: u16,
+        kind: String,
+        message: String,
+    },
+    #[error("unexpected answer from the server at {url}: {reason}")]
+    Protocol { url: String, reason: String },
+}
+
+impl ClientError {
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ClientError::Api { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+pub struct ApiClient {
+    base: String,
+    token: Option<Zeroizing<String>>,
+    http: reqwest::Client,
+}
+
+fn describe(e: &reqwest::Error) -> String {
+    use std::error::Error as _;
+    let mut reason = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        reason = s.to_string();
+        source = s.source();
+    }
+    reason
+}
+
+impl ApiClient {
+    pub fn new(base: &str, token: Option<Zeroizing<String>>) -> Result<Self, ClientError> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("hush-cli/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(60))
+            .build()
+            .map_err(|e| ClientError::Protocol {
+                url: base.into(),
+                reason: describe(&e),
+            })?;
+        Ok(Self {
+            base: base.trim_end_matches('/').to_owned(),
+            token,
+            http,
+        })
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// Sends a request; `query` pairs go in the URL (never a secret value), `body` as JSON.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+    ) -> Result<Value, ClientError> {
+        let url = format!("{}{}", self.base, path);
+        let mut req = self.http.request(method, &url).query(query);
+        if let Some(token) = &self.token {
+            req = req.bearer_auth(token.as_str());
+        }
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        let resp = req.send().await.map_err(|e| ClientError::Unreachable {
+            url: self.base.clone(),
+            reason: describe(&e),
+        })?;
+        let status = resp.status();
+        let bytes = resp.bytes().await.map_err(|e| ClientError::Unreachable {
+            url: self.base.clone(),
+            reason: describe(&e),
+        })?;
+        let value: Value = serde_json::from_slice(&bytes).map_err(|_| ClientError::Protocol {
+            url: self.base.clone(),
+            reason: format!("HTTP {status} with a non-JSON body (is this a hush server?)"),
+        })?;
+        if status.is_success() {
+            return Ok(value);
+        }
+        let message = match &value["message"] {
+            Value::String(s) => s.clone(),
+            Value::Array(issues) => issues
+                .iter()
+                .filter_map(|i| i["message"].as_str())
+                .collect::<Vec<_>>()
+                .join("; "),
+            _ => status.canonical_reason().unwrap_or("error").to_owned(),
+        };
+        Err(ClientError::Api {
+            status: status.as_u16(),
+            kind: value["error"].as_str().unwrap_or("").to_owned(),
+            message,
+        })
+    }
+
+    pub async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Value, ClientError> {
+        self.call(Method::GET, path, query, None).await
+    }
+
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: &Value,
+    ) -> Result<Value, ClientError> {
+        self.call(method, path, &[], Some(body)).await
+    }
+}
+
+pub fn is_auth_error(status: u16) -> bool {
+    status == StatusCode::UNAUTHORIZED.as_u16() || status == StatusCode::FORBIDDEN.as_u16()
+}

@@ -1,0 +1,335 @@
+//! Server settings: flags > environment (`HUSH_*`) > TOML file > defaults.
+//! Loading only reads; it creates nothing. `Debug` never shows the root key.
+
+use serde::Deserialize;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use zeroize::Zeroizing;
+
+/// Flags and environment variables (clap reads both; flags win).
+#[derive(clap::Args, Default, Clone)]
+pub struct ServerArgs {
+    /// TOML config file (see server/config.example.toml)
+    #[arg(long, env = "HUSH_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8200]
+    #[arg(long, env = "HUSH_LISTEN")]
+    pub listen: Option<String>,
+    /// Directory for the embedded database, dev root key and dev TLS certificate [default: ./hush-data]
+    #[arg(long, env = "HUSH_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Database URL: sqlite:///path/hush.db (default: hush.db in the data dir)
+    #[arg(
+        long = "database",
+        visible_alias = "database-url",
+        env = "HUSH_DATABASE_URL"
+    )]
+    pub database_url: Option<String>,
+    /// File holding the 32-byte root key (hex or base64), mode 0600. HUSH_ROOT_KEY may hold the key itself.
+    #[arg(long, env = "HUSH_ROOT_KEY_FILE")]
+    pub root_key_file: Option<PathBuf>,
+    /// TLS certificate chain (PEM)
+    #[arg(long, env = "HUSH_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM)
+    #[arg(long, env = "HUSH_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Serve HTTPS with a self-signed development certificate kept in the data dir
+    #[arg(long, env = "HUSH_TLS_SELF_SIGNED", conflicts_with = "tls_cert")]
+    pub tls_self_signed: bool,
+    /// How long a deleted secret stays recoverable, e.g. 30d [default: 30d]
+    #[arg(long, env = "HUSH_RECOVERY_WINDOW")]
+    pub recovery_window: Option<String>,
+    /// How often expired deleted secrets are purged, e.g. 1h [default: 10m]
+    #[arg(long, env = "HUSH_PURGE_INTERVAL")]
+    pub purge_interval: Option<String>,
+    /// Largest request body in bytes [default: 4194304]
+    #[arg(long, env = "HUSH_MAX_BODY_BYTES")]
+    pub max_body_bytes: Option<usize>,
+    /// Versions kept per secret in new projects [default: 100]
+    #[arg(long, env = "HUSH_MAX_VERSIONS")]
+    pub max_versions: Option<i64>,
+    /// Lifetime of a user's login session, e.g. 24h [default: 24h]
+    #[arg(long, env = "HUSH_SESSION_TTL")]
+    pub session_ttl: Option<String>,
+}
+
+/// The same keys in the TOML file (snake_case).
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<String>,
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    root_key_file: Option<PathBuf>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    tls_self_signed: Option<bool>,
+    recovery_window: Option<String>,
+    purge_interval: Option<String>,
+    max_body_bytes: Option<usize>,
+    max_versions: Option<i64>,
+    session_ttl: Option<String>,
+}
+
+pub enum RootKeySource {
+    /// `HUSH_ROOT_KEY` itself.
+    Inline(Zeroizing<String>),
+    File(PathBuf),
+    /// Development: generated into the data dir on first start.
+    Generated(PathBuf),
+}
+
+pub enum Tls {
+    Off,
+    Files { cert: PathBuf, key: PathBuf },
+    SelfSigned,
+}
+
+pub struct ServerConfig {
+    pub listen: String,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub root_key: RootKeySource,
+    pub tls: Tls,
+    pub recovery_window: Duration,
+    pub purge_interval: Duration,
+    pub max_body_bytes: usize,
+    pub max_versions: i64,
+    pub session_ttl: Duration,
+}
+
+impl fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let key = match &self.root_key {
+            RootKeySource::Inline(_) => "HUSH_ROOT_KEY (***)".to_owned(),
+            RootKeySource::File(p) => format!("file {}", p.display()),
+            RootKeySource::Generated(p) => format!("generated {}", p.display()),
+        };
+        f.debug_struct("ServerConfig")
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &redact_url(&self.database_url))
+            .field("root_key", &key)
+            .field("recovery_window", &self.recovery_window)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Hides a password in a database URL.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {0}: {1}")]
+    Read(String, String),
+    #[error("invalid config file {0}: {1}")]
+    Parse(String, String),
+    #[error("invalid {0}: {1}")]
+    Invalid(&'static str, String),
+}
+
+/// Parses `250ms`, `10s`, `5m`, `24h`, `30d`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (num, unit) = text.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like 250ms, 10s, 5m, 24h, 30d"))?;
+    let ms = match unit {
+        "ms" => n,
+        "s" | "" => n * 1000,
+        "m" => n * 60_000,
+        "h" => n * 3_600_000,
+        "d" => n * 86_400_000,
+        _ => {
+            return Err(format!(
+                "{text:?} is not a duration like 250ms, 10s, 5m, 24h, 30d"
+            ))
+        }
+    };
+    Ok(Duration::from_millis(ms))
+}
+
+impl ServerConfig {
+    pub fn load(
+        args: &ServerArgs,
+        env_root_key: Option<Zeroizing<String>>,
+    ) -> Result<Self, ConfigError> {
+        let file = match &args.config {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        let data_dir = args
+            .data_dir
+            .clone()
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("hush-data"));
+        let database_url = args
+            .database_url
+            .clone()
+            .or(file.database_url)
+            .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("hush.db").display()));
+        let root_key = match (
+            env_root_key,
+            args.root_key_file.clone().or(file.root_key_file),
+        ) {
+            (Some(k), _) => RootKeySource::Inline(k),
+            (None, Some(p)) => RootKeySource::File(p),
+            (None, None) => RootKeySource::Generated(data_dir.join("root.key")),
+        };
+        let tls = match (
+            args.tls_cert.clone().or(file.tls_cert),
+            args.tls_key.clone().or(file.tls_key),
+        ) {
+            (Some(cert), Some(key)) => Tls::Files { cert, key },
+            (Some(_), None) | (None, Some(_)) => {
+                return Err(ConfigError::Invalid(
+                    "TLS settings",
+                    "give both tls_cert and tls_key".into(),
+                ))
+            }
+            (None, None) if args.tls_self_signed || file.tls_self_signed.unwrap_or(false) => {
+                Tls::SelfSigned
+            }
+            (None, None) => Tls::Off,
+        };
+        let duration =
+            |name: &'static str, flag: &Option<String>, file: Option<String>, default: &str| {
+                parse_duration(flag.as_deref().or(file.as_deref()).unwrap_or(default))
+                    .map_err(|e| ConfigError::Invalid(name, e))
+            };
+        let max_versions = args.max_versions.or(file.max_versions).unwrap_or(100);
+        if max_versions < 1 {
+            return Err(ConfigError::Invalid(
+                "max_versions",
+                "must be at least 1".into(),
+            ));
+        }
+        Ok(ServerConfig {
+            listen: args
+                .listen
+                .clone()
+                .or(file.listen)
+                .unwrap_or_else(|| "127.0.0.1:8200".into()),
+            data_dir,
+            database_url,
+            root_key,
+            tls,
+            recovery_window: duration(
+                "recovery_window",
+                &args.recovery_window,
+                file.recovery_window,
+                "30d",
+            )?,
+            purge_interval: duration(
+                "purge_interval",
+                &args.purge_interval,
+                file.purge_interval,
+                "10m",
+            )?,
+            max_body_bytes: args
+                .max_body_bytes
+                .or(file.max_body_bytes)
+                .unwrap_or(4 * 1024 * 1024),
+            max_versions,
+            session_ttl: duration("session_ttl", &args.session_ttl, file.session_ttl, "24h")?,
+        })
+    }
+
+    /// The SQLite file, when the database is SQLite.
+    pub fn sqlite_path(&self) -> Option<PathBuf> {
+        let url = &self.database_url;
+        url.strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .map(PathBuf::from)
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::Read(path.display().to_string(), e.to_string()))?;
+    toml::from_str(&text)
+        .map_err(|e| ConfigError::Parse(path.display().to_string(), e.message().to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn precedence_flag_over_file_over_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:9000\"\nrecovery_window = \"7d\"\n",
+        )
+        .unwrap();
+        let args = ServerArgs {
+            config: Some(file.clone()),
+            ..Default::default()
+        };
+        let c = ServerConfig::load(&args, None).unwrap();
+        assert_eq!(c.listen, "127.0.0.1:9000");
+        assert_eq!(c.recovery_window, Duration::from_secs(7 * 86400));
+        assert_eq!(c.max_versions, 100);
+        let args = ServerArgs {
+            config: Some(file),
+            listen: Some("127.0.0.1:1".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            ServerConfig::load(&args, None).unwrap().listen,
+            "127.0.0.1:1"
+        );
+    }
+
+    #[test]
+    fn unknown_file_keys_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "lisen = \"x\"\n").unwrap();
+        let args = ServerArgs {
+            config: Some(file),
+            ..Default::default()
+        };
+        assert!(matches!(
+            ServerConfig::load(&args, None),
+            Err(ConfigError::Parse(..))
+        ));
+    }
+
+    #[test]
+    fn durations_and_redaction() {
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration("2h").unwrap(), Duration::from_secs(7200));
+        assert!(parse_duration("2 weeks").is_err());
+        assert_eq!(redact_url("postgres://u:pw@h/db"), "postgres://u:***@h/db");
+    }
+
+    #[test]
+    fn debug_redacts_root_key() {
+        let c = ServerConfig::load(
+            &ServerArgs::default(),
+            Some(Zeroizing::new("SECRETKEY".into())),
+        )
+        .unwrap();
+        assert!(!format!("{c:?}").contains("SECRETKEY"));
+    }
+}

@@ -1,0 +1,14 @@
+//! hush: a secrets manager. One binary: the CLI, the launcher (`hush run`) and
+//! the server (`hush server`). Everything the binary does is reachable from here.
+#![deny(unsafe_code)]
+
+pub mod audit;
+pub mod cli;
+pub mod client;
+pub mod config;
+pub mod crypto;
+pub mod error;
+pub mod secret;
+pub mod server;
+pub mod service;
+pub mod store;

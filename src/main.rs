@@ -1,0 +1,20 @@
+//! Parse arguments, set up logging, dispatch, map errors to exit codes.
+
+use clap::Parser;
+
+fn main() {
+    let cli = hush::cli::Cli::parse();
+    hush::cli::init_tracing(&cli);
+    let code = match hush::cli::dispatch(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            let (code, message, hint) = hush::error::describe(&err);
+            eprintln!("hush: {message}");
+            if let Some(hint) = hint {
+                eprintln!("hint: {hint}");
+            }
+            code
+        }
+    };
+    std::process::exit(code);
+}

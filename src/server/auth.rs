@@ -1,0 +1,91 @@
+//! Bootstrap, password login, logout and whoami.
+
+use super::error::ApiError;
+use super::extract::{ApiJson, Auth, Client};
+use super::AppState;
+use crate::service::identity::expires_iso;
+use crate::service::{Actor, Ctx};
+use axum::extract::State;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use zeroize::Zeroizing;
+
+#[derive(Deserialize)]
+pub struct Credentials {
+    email: String,
+    password: Zeroizing<String>,
+}
+
+fn anonymous(client: Client, name: &str) -> Ctx {
+    Ctx {
+        actor: Actor {
+            kind: crate::service::ActorKind::User,
+            id: String::new(),
+            name: name.to_owned(),
+            token_id: String::new(),
+            server_admin: false,
+        },
+        client_ip: client.ip,
+        user_agent: client.user_agent,
+    }
+}
+
+pub async fn bootstrap(
+    State(state): State<AppState>,
+    client: Client,
+    ApiJson(body): ApiJson<Credentials>,
+) -> Result<Json<Value>, ApiError> {
+    let ctx = anonymous(client, &body.email);
+    let result = state
+        .service
+        .bootstrap(&ctx, &body.email, &body.password)
+        .await?;
+    Ok(Json(json!({
+        "user": { "id": result.user_id, "email": result.email },
+        "project": { "id": result.project.id, "slug": result.project.slug, "name": result.project.name },
+        "environments": ["dev", "staging", "prod"],
+        "accessToken": result.token.token.as_str(),
+        "expiresIn": result.token.expires_in,
+        "expiresAt": expires_iso(&result.token),
+        "tokenType": "Bearer",
+    })))
+}
+
+pub async fn login(
+    State(state): State<AppState>,
+    client: Client,
+    ApiJson(body): ApiJson<Credentials>,
+) -> Result<Json<Value>, ApiError> {
+    let ctx = anonymous(client, &body.email);
+    let issued = state
+        .service
+        .login_password(&ctx, &body.email, &body.password)
+        .await?;
+    Ok(Json(json!({
+        "accessToken": issued.token.as_str(),
+        "expiresIn": issued.expires_in,
+        "accessTokenMaxTTL": issued.expires_in,
+        "tokenType": "Bearer",
+        "expiresAt": expires_iso(&issued),
+    })))
+}
+
+pub async fn logout(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+) -> Result<Json<Value>, ApiError> {
+    state.service.revoke_own_token(&ctx).await?;
+    Ok(Json(
+        json!({ "message": "logged out: the token is revoked" }),
+    ))
+}
+
+pub async fn whoami(Auth(ctx): Auth) -> Json<Value> {
+    Json(json!({
+        "kind": ctx.actor.kind.as_str(),
+        "id": ctx.actor.id,
+        "name": ctx.actor.name,
+        "serverAdmin": ctx.actor.server_admin,
+    }))
+}

@@ -1,0 +1,125 @@
+//! Request extractors that parse at the edge and fail with the API's envelope:
+//! the caller's identity (`Auth`), JSON bodies (`ApiJson`) and query strings
+//! (`ApiQuery`).
+
+use super::error::ApiError;
+use super::AppState;
+use crate::service::Ctx;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Query, Request};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use serde::de::DeserializeOwned;
+use std::net::SocketAddr;
+
+/// An authenticated caller.
+pub struct Auth(pub Ctx);
+
+/// Client address and user agent, for audit events of unauthenticated routes.
+pub struct Client {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+fn client(parts: &Parts) -> Client {
+    Client {
+        ip: parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip().to_string()),
+        user_agent: parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.chars().take(256).collect()),
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Client {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        Ok(client(parts))
+    }
+}
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let header = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| {
+            ApiError::unauthorized(
+                "missing Authorization header: send 'Authorization: Bearer <token>'",
+            )
+        })?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|h| {
+                h.strip_prefix("Bearer ")
+                    .or_else(|| h.strip_prefix("bearer "))
+            })
+            .map(str::trim)
+            .ok_or_else(|| {
+                ApiError::unauthorized("malformed Authorization header: expected 'Bearer <token>'")
+            })?;
+        let actor = state.service.authenticate(token).await?;
+        let c = client(parts);
+        Ok(Auth(Ctx {
+            actor,
+            client_ip: c.ip,
+            user_agent: c.user_agent,
+        }))
+    }
+}
+
+/// A JSON body. Content type is not required (some clients omit it on DELETE);
+/// an empty body reads as `{}`. Bad JSON is a 422 saying what is wrong.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::payload_too_large(state.body_limit)
+            } else {
+                ApiError::bad_request(format!("could not read the request body: {rejection}"))
+            }
+        })?;
+        let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+            b"{}"
+        } else {
+            &bytes
+        };
+        serde_json::from_slice(bytes)
+            .map(ApiJson)
+            .map_err(|e| ApiError::validation(format!("invalid JSON body: {e}")))
+    }
+}
+
+/// A query string; a bad one is a 422.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| ApiQuery(q.0))
+            .map_err(|e| ApiError::validation(format!("invalid query string: {}", e.body_text())))
+    }
+}
+
+/// Query booleans arrive as `true`/`false` and, from Python, `True`/`False`.
+pub fn flag(value: &Option<String>, default: bool) -> Result<bool, ApiError> {
+    match value.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("") => Ok(default),
+        Some("true") | Some("1") | Some("yes") => Ok(true),
+        Some("false") | Some("0") | Some("no") => Ok(false),
+        Some(other) => Err(ApiError::validation(format!(
+            "expected true or false, got {other:?}"
+        ))),
+    }
+}

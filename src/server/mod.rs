@@ -1,0 +1,119 @@
+//! The HTTP server: router, state, and serving on a given listener until a
+//! shutdown future resolves (tests bind port 0 and wait on `/healthz`).
+
+pub mod audit;
+pub mod auth;
+pub mod error;
+pub mod extract;
+pub mod health;
+pub mod projects;
+pub mod secrets;
+pub mod tls;
+pub mod wire;
+
+use crate::service::Service;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post, put};
+use axum::Router;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tower::Layer;
+use tower_http::normalize_path::NormalizePathLayer;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub service: Arc<Service>,
+    pub body_limit: usize,
+}
+
+pub fn router(state: AppState) -> Router {
+    let limit = state.body_limit;
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/api/v1/hush/bootstrap", post(auth::bootstrap))
+        .route("/api/v1/hush/auth/login", post(auth::login))
+        .route("/api/v1/hush/auth/logout", post(auth::logout))
+        .route("/api/v1/hush/auth/whoami", get(auth::whoami))
+        .route("/api/v3/secrets/raw", get(secrets::list))
+        .route(
+            "/api/v3/secrets/raw/{name}",
+            get(secrets::get)
+                .post(secrets::create)
+                .patch(secrets::update)
+                .delete(secrets::delete),
+        )
+        .route("/api/v1/hush/secrets/{name}", put(secrets::upsert))
+        .route("/api/v1/hush/secrets/{name}/history", get(secrets::history))
+        .route(
+            "/api/v1/hush/secrets/{name}/rollback",
+            post(secrets::rollback),
+        )
+        .route(
+            "/api/v1/hush/secrets/{name}/restore",
+            post(secrets::restore),
+        )
+        .route("/api/v1/hush/secrets/{name}/purge", post(secrets::purge))
+        .route("/api/v1/hush/deleted", get(secrets::deleted))
+        .route("/api/v1/hush/audit", get(audit::query))
+        .route("/api/v1/hush/audit/verify", get(audit::verify))
+        .route("/api/v1/hush/projects", get(projects::list))
+        .route("/api/v2/workspace", post(projects::create))
+        .route(
+            "/api/v1/workspace/{project}/environments",
+            get(projects::environments).post(projects::create_environment),
+        )
+        .fallback(|| async {
+            error::ApiError::not_found("no such route; see the README's API section")
+        })
+        .method_not_allowed_fallback(|| async {
+            error::ApiError::new(
+                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                "MethodNotAllowed",
+                "method not allowed on this route",
+            )
+        })
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
+            axum::response::IntoResponse::into_response(error::ApiError::internal(
+                "a request handler panicked",
+            ))
+        }))
+        .with_state(state)
+}
+
+/// Serves plain HTTP on `listener` until `shutdown` resolves; in-flight requests
+/// finish first.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    // Trailing slashes are trimmed before routing: Infisical's Go CLI posts to
+    // `/api/v1/auth/universal-auth/login/`.
+    let app = NormalizePathLayer::trim_trailing_slash().layer(router(state));
+    axum::serve(
+        listener,
+        axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<SocketAddr>(app),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
+/// Purges soft-deleted secrets past their recovery window, every `every`.
+pub fn spawn_purge_job(service: Arc<Service>, every: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match service.purge_expired().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!("purged {n} secret(s) past their recovery window"),
+                Err(e) => tracing::warn!("purge job failed: {e}"),
+            }
+        }
+    })
+}

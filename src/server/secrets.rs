@@ -1,0 +1,361 @@
+//! Secrets routes: Infisical's v3 `secrets/raw` face and hush's extensions
+//! (upsert with `ifVersion`, history, rollback, restore, purge, deleted list).
+//! Both call the same service functions.
+
+use super::error::ApiError;
+use super::extract::{flag, ApiJson, ApiQuery, Auth};
+use super::wire::{secret_json, ScopeParams};
+use super::AppState;
+use crate::secret::{SecretKey, SecretValue};
+use crate::service::secrets::{Tag, WriteInput, WriteMode};
+use crate::service::{iso, Action, Ctx};
+use axum::extract::{Path, State};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ListQuery {
+    #[serde(flatten)]
+    scope: ScopeParams,
+    recursive: Option<String>,
+    include_imports: Option<String>,
+    expand_secret_references: Option<String>,
+    view_secret_value: Option<String>,
+    tag_slugs: Option<String>,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let recursive = flag(&q.recursive, false)?;
+    let view_value = flag(&q.view_secret_value, true)?;
+    let _ = (
+        flag(&q.include_imports, false)?,
+        flag(&q.expand_secret_references, true)?,
+    );
+    let scope = q.scope.resolve(&state, &ctx, Action::Read).await?;
+    let mut secrets = state
+        .service
+        .list_secrets(&ctx, &scope, recursive, "get-secrets")
+        .await?;
+    if let Some(tags) = q.tag_slugs.as_deref().filter(|t| !t.is_empty()) {
+        let wanted: Vec<&str> = tags.split(',').map(str::trim).collect();
+        secrets.retain(|s| {
+            s.tags.iter().any(|t| {
+                wanted.contains(&t.key.as_str())
+                    || wanted.contains(&format!("{}={}", t.key, t.value).as_str())
+            })
+        });
+    }
+    let secrets: Vec<Value> = secrets.iter().map(|s| secret_json(s, view_value)).collect();
+    Ok(Json(json!({ "secrets": secrets, "imports": [] })))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct GetQuery {
+    #[serde(flatten)]
+    scope: ScopeParams,
+    version: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    view_secret_value: Option<String>,
+}
+
+fn parse_key(name: &str) -> Result<SecretKey, ApiError> {
+    SecretKey::parse(name).map_err(|e| ApiError::validation(e.to_string()))
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Path(name): Path<String>,
+    ApiQuery(q): ApiQuery<GetQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let key = parse_key(&name)?;
+    let version = match q.version.as_deref().filter(|v| !v.is_empty()) {
+        None => None,
+        Some(v) => Some(v.parse::<i64>().ok().filter(|v| *v > 0).ok_or_else(|| {
+            ApiError::validation(format!("version must be a positive integer, got {v:?}"))
+        })?),
+    };
+    check_shared(q.kind.as_deref())?;
+    let view_value = flag(&q.view_secret_value, true)?;
+    let scope = q.scope.resolve(&state, &ctx, Action::Read).await?;
+    let secret = state
+        .service
+        .get_secret(&ctx, &scope, &key, version)
+        .await?;
+    Ok(Json(json!({ "secret": secret_json(&secret, view_value) })))
+}
+
+fn check_shared(kind: Option<&str>) -> Result<(), ApiError> {
+    match kind {
+        None | Some("") | Some("shared") => Ok(()),
+        Some("personal") => Err(ApiError::bad_request(
+            "personal secrets are not supported by this server yet; use type=shared",
+        )),
+        Some(other) => Err(ApiError::validation(format!(
+            "type must be shared or personal, got {other:?}"
+        ))),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct WriteBody {
+    #[serde(flatten)]
+    scope: ScopeParams,
+    secret_value: Option<String>,
+    secret_comment: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    new_secret_name: Option<String>,
+    /// hush: `key=value` tags.
+    tags: Option<Vec<String>>,
+    /// hush: optimistic concurrency (0 = create only if absent).
+    if_version: Option<i64>,
+    /// Infisical fields accepted and ignored.
+    #[serde(default)]
+    #[allow(dead_code)]
+    tag_ids: Option<Value>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    skip_multiline_encoding: Option<Value>,
+}
+
+/// Infisical trims values but keeps one trailing newline; hush's own upsert
+/// route stores bytes exactly.
+fn infisical_trim(value: String) -> String {
+    let keep_newline = value.ends_with('\n');
+    let mut out = value.trim().to_owned();
+    if keep_newline {
+        out.push('\n');
+    }
+    out
+}
+
+fn parse_tags(tags: Option<Vec<String>>) -> Result<Option<Vec<Tag>>, ApiError> {
+    tags.map(|list| {
+        list.iter()
+            .map(|t| Tag::parse(t))
+            .collect::<Result<Vec<_>, _>>()
+    })
+    .transpose()
+    .map_err(ApiError::from)
+}
+
+async fn write(
+    state: &AppState,
+    ctx: &Ctx,
+    name: &str,
+    body: WriteBody,
+    mode: WriteMode,
+    trim: bool,
+) -> Result<Value, ApiError> {
+    let key = parse_key(name)?;
+    check_shared(body.kind.as_deref())?;
+    if body.new_secret_name.as_deref().is_some_and(|n| n != name) {
+        return Err(ApiError::bad_request(
+            "renaming secrets (newSecretName) is not supported by this server yet",
+        ));
+    }
+    let value = match body.secret_value {
+        Some(v) => Some(SecretValue::new(if trim { infisical_trim(v) } else { v })),
+        None if mode == WriteMode::Update => None,
+        None => return Err(ApiError::validation("secretValue is required")),
+    };
+    let scope = body.scope.resolve(state, ctx, Action::Write).await?;
+    let event = match mode {
+        WriteMode::Create => "create-secret",
+        _ => "update-secret",
+    };
+    let outcome = state
+        .service
+        .write_secret(
+            ctx,
+            &scope,
+            WriteInput {
+                key,
+                value,
+                comment: body.secret_comment,
+                tags: parse_tags(body.tags)?,
+                mode,
+                if_version: body.if_version,
+                event,
+            },
+        )
+        .await?;
+    Ok(
+        json!({ "secret": secret_json(&outcome.secret, true), "previousVersion": outcome.previous_version }),
+    )
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Path(name): Path<String>,
+    ApiJson(body): ApiJson<WriteBody>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(
+        write(&state, &ctx, &name, body, WriteMode::Create, true).await?,
+    ))
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Path(name): Path<String>,
+    ApiJson(body): ApiJson<WriteBody>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(
+        write(&state, &ctx, &name, body, WriteMode::Update, true).await?,
+    ))
+}
+
+/// hush: create or update, byte-exact value, optional `ifVersion`.
+pub async fn upsert(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Path(name): Path<String>,
+    ApiJson(body): ApiJson<WriteBody>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(
+        write(&state, &ctx, &name, body, WriteMode::Upsert, false).await?,
+    ))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct DeleteBody {
+    #[serde(flatten)]
+    scope: ScopeParams,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Path(name): Path<String>,
+    ApiQuery(q): ApiQuery<ScopeParams>,
+    ApiJson(body): ApiJson<DeleteBody>,
+) -> Result<Json<Value>, ApiError> {
+    let key = parse_key(&name)?;
+    check_shared(body.kind.as_deref())?;
+    let scope = body
+        .scope
+        .or(q)
+        .resolve(&state, &ctx, Action::Write)
+        .await?;
+    let secret = state
+        .service
+        .delete_secret(&ctx, &scope, &key, "delete-secret")
+        .await?;
+    let mut out = secret_json(&secret, true);
+    out["deletedAt"] = json!(secret.deleted_at.map(iso));
+    out["recoverableUntil"] = json!(secret.purge_after.map(iso));
+    Ok(Json(json!({ "secret": out })))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryQuery {
+    #[serde(flatten)]
+    scope: ScopeParams,
+    reveal: Option<String>,
+}
+
+pub async fn history(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Path(name): Path<String>,
+    ApiQuery(q): ApiQuery<HistoryQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let key = parse_key(&name)?;
+    let reveal = flag(&q.reveal, false)?;
+    let scope = q.scope.resolve(&state, &ctx, Action::Read).await?;
+    let versions = state.service.history(&ctx, &scope, &key, reveal).await?;
+    let versions: Vec<Value> = versions
+        .iter()
+        .map(|v| {
+            let mut j = secret_json(v, reveal);
+            j["actor"] = json!(v.actor);
+            j["action"] = json!(v.action);
+            j
+        })
+        .collect();
+    Ok(Json(json!({ "versions": versions })))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct RollbackBody {
+    #[serde(flatten)]
+    scope: ScopeParams,
+    version: i64,
+}
+
+pub async fn rollback(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Path(name): Path<String>,
+    ApiJson(body): ApiJson<RollbackBody>,
+) -> Result<Json<Value>, ApiError> {
+    let key = parse_key(&name)?;
+    let scope = body.scope.resolve(&state, &ctx, Action::Write).await?;
+    let outcome = state
+        .service
+        .rollback(&ctx, &scope, &key, body.version)
+        .await?;
+    Ok(Json(
+        json!({ "secret": secret_json(&outcome.secret, false), "previousVersion": outcome.previous_version, "rolledBackTo": body.version }),
+    ))
+}
+
+pub async fn restore(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Path(name): Path<String>,
+    ApiJson(body): ApiJson<ScopeParams>,
+) -> Result<Json<Value>, ApiError> {
+    let key = parse_key(&name)?;
+    let scope = body.resolve(&state, &ctx, Action::Write).await?;
+    let secret = state.service.restore_secret(&ctx, &scope, &key).await?;
+    Ok(Json(json!({ "secret": secret_json(&secret, false) })))
+}
+
+pub async fn purge(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Path(name): Path<String>,
+    ApiJson(body): ApiJson<ScopeParams>,
+) -> Result<Json<Value>, ApiError> {
+    let key = parse_key(&name)?;
+    let scope = body.resolve(&state, &ctx, Action::Write).await?;
+    state.service.purge_secret(&ctx, &scope, &key).await?;
+    Ok(Json(json!({ "purged": key.as_str() })))
+}
+
+pub async fn deleted(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    ApiQuery(q): ApiQuery<ScopeParams>,
+) -> Result<Json<Value>, ApiError> {
+    let scope = q.resolve(&state, &ctx, Action::Read).await?;
+    let heads = state.service.deleted_secrets(&ctx, &scope).await?;
+    let list: Vec<Value> = heads
+        .iter()
+        .map(|h| {
+            json!({
+                "id": h.secret_id, "secretKey": h.key, "secretPath": h.path, "environment": scope.env.slug,
+                "version": h.current_version, "deletedAt": h.deleted_at.map(iso), "recoverableUntil": h.purge_after.map(iso),
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "secrets": list })))
+}

@@ -1,0 +1,46 @@
+//! Reading and verifying the audit log.
+
+use super::{Ctx, Service, ServiceError, ServiceResult};
+use crate::audit::{verify_chain, ChainBreak};
+use crate::store::{AuditFilter, AuditRow};
+
+/// Most events one query returns.
+pub const MAX_AUDIT_PAGE: i64 = 1000;
+
+impl Service {
+    /// Events matching `filter`, newest first. Server admins see everything;
+    /// project admins see their project's events.
+    pub async fn audit_events(
+        &self,
+        ctx: &Ctx,
+        mut filter: AuditFilter,
+        project: Option<&str>,
+    ) -> ServiceResult<Vec<AuditRow>> {
+        match project {
+            Some(p) => {
+                let (project, role) = self.visible_project(ctx, p).await?;
+                self.authorize(ctx, &project, role, None, None, super::Action::Admin)
+                    .await?;
+                filter.project_id = Some(project.id);
+            }
+            None if !ctx.actor.server_admin => return Err(ServiceError::Forbidden(
+                "only server admins may read the whole audit log; pass a project you administer"
+                    .into(),
+            )),
+            None => {}
+        }
+        filter.limit = filter.limit.clamp(1, MAX_AUDIT_PAGE);
+        Ok(self.store.query_audit(filter).await?)
+    }
+
+    /// Recomputes the whole hash chain (server admins only).
+    pub async fn verify_audit(&self, ctx: &Ctx) -> ServiceResult<Result<usize, ChainBreak>> {
+        if !ctx.actor.server_admin {
+            return Err(ServiceError::Forbidden(
+                "only server admins may verify the audit log".into(),
+            ));
+        }
+        let rows = self.store.audit_chain().await?;
+        Ok(verify_chain(&rows))
+    }
+}

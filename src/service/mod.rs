@@ -1,0 +1,145 @@
+//! The secrets service: the one implementation behind every API face (hush's own
+//! routes and the Infisical-compatible ones). It authorises, encrypts, writes the
+//! audit event with the change, and decrypts on the way out.
+
+pub mod access;
+pub mod audit_log;
+pub mod identity;
+pub mod keyring;
+pub mod secrets;
+pub mod tokens;
+
+use crate::store::{AuditEvent, Store, StoreError};
+use std::sync::Arc;
+
+pub use access::{Action, Actor, ActorKind};
+pub use keyring::Keyring;
+
+/// Who is asking and from where (for the audit log).
+#[derive(Clone, Debug)]
+pub struct Ctx {
+    pub actor: Actor,
+    pub client_ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("version conflict: the current version is {current}")]
+    Conflict { current: i64 },
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Validation(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    TokenExpired(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    TooManyRequests(String, u64),
+    #[error("stored data failed its integrity check")]
+    Integrity(String),
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict { current } => ServiceError::Conflict { current },
+            StoreError::NotFound(what) => ServiceError::NotFound(format!("{what} not found")),
+            StoreError::Duplicate(what) => {
+                ServiceError::BadRequest(format!("{what} already exists"))
+            }
+            StoreError::AlreadyBootstrapped => ServiceError::BadRequest(
+                "this server is already bootstrapped; log in with an existing admin (hush login)"
+                    .into(),
+            ),
+            StoreError::Backend(msg) => ServiceError::Internal(msg),
+        }
+    }
+}
+
+impl From<crate::secret::NameError> for ServiceError {
+    fn from(e: crate::secret::NameError) -> Self {
+        ServiceError::Validation(e.to_string())
+    }
+}
+
+pub type ServiceResult<T> = Result<T, ServiceError>;
+
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// How long a soft-deleted secret stays recoverable.
+    pub recovery_window_ms: i64,
+    pub max_value_bytes: usize,
+    pub default_max_versions: i64,
+    pub session_ttl_secs: i64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            recovery_window_ms: 30 * 24 * 3600 * 1000,
+            max_value_bytes: 1024 * 1024,
+            default_max_versions: 100,
+            session_ttl_secs: 24 * 3600,
+        }
+    }
+}
+
+pub struct Service {
+    pub store: Arc<dyn Store>,
+    pub keys: Keyring,
+    pub settings: Settings,
+}
+
+pub fn now_ms() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp_nanos() as i64 / 1_000_000
+}
+
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// Unix milliseconds as an ISO-8601 UTC string (`2026-11-29T13:49:34.123Z`).
+pub fn iso(ms: i64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let f = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    t.format(&f).unwrap_or_default()
+}
+
+impl Ctx {
+    /// An audit event stamped with this caller and `action`; the caller fills in
+    /// the rest.
+    pub fn event(&self, action: &str) -> AuditEvent {
+        AuditEvent {
+            id: new_id(),
+            time: now_ms(),
+            actor_type: self.actor.kind.as_str().to_owned(),
+            actor_id: self.actor.id.clone(),
+            actor_name: self.actor.name.clone(),
+            action: action.to_owned(),
+            client_ip: self.client_ip.clone(),
+            user_agent: self.user_agent.clone(),
+            result: "success".into(),
+            ..Default::default()
+        }
+    }
+
+    /// The background jobs' own identity.
+    pub fn system() -> Self {
+        Ctx {
+            actor: Actor::system(),
+            client_ip: None,
+            user_agent: None,
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! Plain row types exchanged across the `Store` seam. Ciphertext fields are opaque
+//! bytes; timestamps are Unix milliseconds.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug)]
+pub struct UserRow {
+    pub id: String,
+    pub email: String,
+    /// argon2id PHC string.
+    pub password_hash: String,
+    pub is_admin: bool,
+    pub created_at: i64,
+}
+
+#[derive(Clone, Debug)]
+pub struct TokenRow {
+    pub id: String,
+    /// SHA-256 of the token text; the token itself is never stored.
+    pub token_hash: Vec<u8>,
+    /// `session` (a user's login), `service` (scoped service token), `identity`.
+    pub kind: String,
+    pub subject_id: String,
+    pub name: String,
+    pub project_id: Option<String>,
+    /// JSON of the token's scopes (service tokens); `null` otherwise.
+    pub scope: String,
+    pub expires_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+    pub created_at: i64,
+}
+
+#[derive(Clone, Debug)]
+pub struct ProjectRow {
+    pub id: String,
+    pub slug: String,
+    pub name: String,
+    pub max_versions: i64,
+    pub created_at: i64,
+}
+
+#[derive(Clone, Debug)]
+pub struct EnvRow {
+    pub id: String,
+    pub project_id: String,
+    pub slug: String,
+    pub name: String,
+    pub protected: bool,
+    pub position: i64,
+    pub created_at: i64,
+}
+
+#[derive(Clone, Debug)]
+pub struct FolderRow {
+    pub id: String,
+    pub project_id: String,
+    pub env_id: String,
+    pub path: String,
+    pub created_at: i64,
+}
+
+#[derive(Clone, Debug)]
+pub struct DataKeyRow {
+    pub project_id: String,
+    pub key_id: i64,
+    pub wrapped: Vec<u8>,
+    pub enc_count: i64,
+    pub created_at: i64,
+}
+
+pub struct Bootstrap {
+    pub user: UserRow,
+    pub project: NewProject,
+    pub token: TokenRow,
+}
+
+pub struct NewProject {
+    pub project: ProjectRow,
+    pub environments: Vec<EnvRow>,
+    pub data_key: DataKeyRow,
+    /// (subject id, role) of the creator.
+    pub owner: (String, String),
+    pub audit: AuditEvent,
+}
+
+/// A secret's identity and state, without any version content.
+#[derive(Clone, Debug)]
+pub struct SecretHead {
+    pub secret_id: String,
+    pub project_id: String,
+    pub env_id: String,
+    pub path: String,
+    pub key: String,
+    pub current_version: i64,
+    pub deleted_at: Option<i64>,
+    pub purge_after: Option<i64>,
+    pub created_at: i64,
+}
+
+/// A secret's head joined with one of its versions.
+#[derive(Clone, Debug)]
+pub struct SecretRow {
+    pub head: SecretHead,
+    pub version: VersionRow,
+}
+
+#[derive(Clone, Debug)]
+pub struct VersionRow {
+    pub version: i64,
+    pub key_id: i64,
+    pub value_ct: Vec<u8>,
+    pub comment_ct: Vec<u8>,
+    pub tags_ct: Vec<u8>,
+    /// `create`, `update`, `rollback`, `restore`...
+    pub action: String,
+    pub actor: String,
+    pub created_at: i64,
+}
+
+pub struct PutVersion {
+    /// The existing secret's id, or a fresh id when `expected_current` is 0 and no
+    /// row exists yet.
+    pub secret_id: String,
+    pub project_id: String,
+    pub env_id: String,
+    pub path: String,
+    pub key: String,
+    /// The version the writer saw (0: absent). A deleted secret is revived.
+    pub expected_current: i64,
+    pub version: VersionRow,
+    /// Versions older than the newest `max_versions` are purged in the same transaction.
+    pub max_versions: i64,
+    pub now: i64,
+}
+
+/// One audit event as the service describes it. Never holds a value.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEvent {
+    pub id: String,
+    pub time: i64,
+    pub actor_type: String,
+    pub actor_id: String,
+    pub actor_name: String,
+    pub action: String,
+    pub project_id: Option<String>,
+    pub environment: Option<String>,
+    pub path: Option<String>,
+    pub keys: Vec<String>,
+    pub from_version: Option<i64>,
+    pub to_version: Option<i64>,
+    pub client_ip: Option<String>,
+    pub user_agent: Option<String>,
+    /// `success`, `denied`, `failure`.
+    pub result: String,
+}
+
+/// A stored event with its place in the hash chain.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditRow {
+    pub seq: i64,
+    #[serde(flatten)]
+    pub event: AuditEvent,
+    #[serde(with = "hex::serde")]
+    pub prev_hash: Vec<u8>,
+    #[serde(with = "hex::serde")]
+    pub hash: Vec<u8>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct AuditFilter {
+    pub project_id: Option<String>,
+    pub environment: Option<String>,
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub key: Option<String>,
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    /// Only events with `seq` below this (paging backwards from the newest).
+    pub before_seq: Option<i64>,
+    pub limit: i64,
+}

@@ -1,0 +1,988 @@
+//! SQLite backend (the embedded default).
+//!
+//! One writer thread owns the only write connection and commits in groups: it
+//! takes every write waiting in its queue, runs each in its own savepoint, and
+//! commits them with one fsync. Reads that must be audited (fail-closed) therefore
+//! cost one shared commit, not one each. Readers use a small pool of connections
+//! (WAL mode lets them run beside the writer).
+//!
+//! Durability: WAL with `synchronous=FULL`: an acknowledged write survives both a
+//! killed process and a power loss.
+
+use super::*;
+use crate::audit::{chain_hash, GENESIS};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
+use std::path::{Path, PathBuf};
+use std::sync::{mpsc, Arc, Mutex};
+use tokio::sync::oneshot;
+
+const MIGRATION: &str = include_str!("../../server/migrations/sqlite/0001_init.sql");
+/// Most writes committed together; bounds the latency a write can add to others.
+const MAX_BATCH: usize = 256;
+const MAX_IDLE_READERS: usize = 8;
+
+/// What the writer knows about the end of the audit chain.
+#[derive(Clone)]
+struct ChainHead {
+    hash: Vec<u8>,
+}
+
+type Completion = Box<dyn FnOnce(StoreResult<()>) + Send>;
+type Job = Box<dyn FnOnce(&Connection, &mut ChainHead) -> (bool, Completion) + Send>;
+
+pub struct SqliteStore {
+    jobs: Mutex<Option<mpsc::Sender<Job>>>,
+    writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+    readers: Arc<Mutex<Vec<Connection>>>,
+    path: PathBuf,
+}
+
+fn backend(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.execute_batch(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;",
+    )?;
+    Ok(conn)
+}
+
+impl SqliteStore {
+    /// Opens (creating and migrating) the database file.
+    pub fn open(path: &Path) -> StoreResult<Self> {
+        let conn = open_connection(path).map_err(backend)?;
+        conn.execute_batch(MIGRATION).map_err(backend)?;
+        let head = ChainHead {
+            hash: conn
+                .query_row(
+                    "SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1",
+                    [],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(backend)?
+                .unwrap_or_else(|| GENESIS.to_vec()),
+        };
+        let (tx, rx) = mpsc::channel::<Job>();
+        let writer = std::thread::Builder::new()
+            .name("hush-sqlite-writer".into())
+            .spawn(move || writer_loop(conn, rx, head))
+            .map_err(backend)?;
+        Ok(Self {
+            jobs: Mutex::new(Some(tx)),
+            writer: Mutex::new(Some(writer)),
+            readers: Arc::new(Mutex::new(Vec::new())),
+            path: path.to_owned(),
+        })
+    }
+
+    /// Runs `f` inside the writer's current group transaction, in its own savepoint.
+    async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection, &mut ChainHead) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        let (tx, rx) = oneshot::channel();
+        let job: Job = Box::new(move |conn, head| {
+            let result = f(conn, head);
+            let ok = result.is_ok();
+            let done: Completion = Box::new(move |commit| {
+                let _ = tx.send(commit.and(result));
+            });
+            (ok, done)
+        });
+        let sender = self
+            .jobs
+            .lock()
+            .map_err(backend)?
+            .clone()
+            .ok_or_else(|| StoreError::Backend("store is closed".into()))?;
+        sender
+            .send(job)
+            .map_err(|_| StoreError::Backend("writer thread has stopped".into()))?;
+        rx.await
+            .map_err(|_| StoreError::Backend("writer thread dropped a write".into()))?
+    }
+
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        let pool = self.readers.clone();
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = pool.lock().map_err(backend)?.pop();
+            let conn = match conn {
+                Some(c) => c,
+                None => open_connection(&path).map_err(backend)?,
+            };
+            let result = f(&conn).map_err(backend);
+            if let Ok(mut idle) = pool.lock() {
+                if idle.len() < MAX_IDLE_READERS {
+                    idle.push(conn);
+                }
+            }
+            result
+        })
+        .await
+        .map_err(backend)?
+    }
+}
+
+fn writer_loop(conn: Connection, rx: mpsc::Receiver<Job>, mut head: ChainHead) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let start_head = head.clone();
+        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+            let err = backend(e);
+            for job in batch {
+                // The job never ran; report the failure to its waiter.
+                let (_, done) = job(&conn, &mut head.clone());
+                done(Err(err.clone()));
+            }
+            let _ = conn.execute_batch("ROLLBACK");
+            head = start_head;
+            continue;
+        }
+        let mut completions = Vec::with_capacity(batch.len());
+        for job in batch {
+            let before = head.clone();
+            let step = conn.execute_batch("SAVEPOINT job");
+            let (ok, done) = job(&conn, &mut head);
+            let settled = if ok && step.is_ok() {
+                conn.execute_batch("RELEASE job")
+            } else {
+                head = before;
+                conn.execute_batch("ROLLBACK TO job; RELEASE job")
+            };
+            match (step, settled) {
+                (Ok(()), Ok(())) => completions.push((done, None)),
+                (Err(e), _) | (_, Err(e)) => completions.push((done, Some(backend(e)))),
+            }
+        }
+        let commit = conn.execute_batch("COMMIT").map_err(backend);
+        if commit.is_err() {
+            let _ = conn.execute_batch("ROLLBACK");
+            head = start_head;
+        }
+        for (done, own_error) in completions {
+            match (&commit, own_error) {
+                (Err(e), _) => done(Err(e.clone())),
+                (Ok(()), Some(e)) => done(Err(e)),
+                (Ok(()), None) => done(Ok(())),
+            }
+        }
+    }
+    // All senders are gone: checkpoint so the WAL is folded into the main file.
+    let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)");
+}
+
+fn insert_audit(conn: &Connection, head: &mut ChainHead, event: &AuditEvent) -> StoreResult<()> {
+    let hash = chain_hash(&head.hash, event);
+    let keys = serde_json::to_string(&event.keys).map_err(backend)?;
+    conn.prepare_cached(
+        "INSERT INTO audit_events (id, time, actor_type, actor_id, actor_name, action, project_id,
+         environment, path, keys, from_version, to_version, client_ip, user_agent, result, prev_hash, hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+    )
+    .and_then(|mut stmt| {
+        stmt.execute(params![
+            event.id,
+            event.time,
+            event.actor_type,
+            event.actor_id,
+            event.actor_name,
+            event.action,
+            event.project_id,
+            event.environment,
+            event.path,
+            keys,
+            event.from_version,
+            event.to_version,
+            event.client_ip,
+            event.user_agent,
+            event.result,
+            head.hash,
+            hash,
+        ])
+    })
+    .map_err(backend)?;
+    head.hash = hash;
+    Ok(())
+}
+
+fn map_unique(e: rusqlite::Error, what: String) -> StoreError {
+    match &e {
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
+            StoreError::Duplicate(what)
+        }
+        _ => backend(e),
+    }
+}
+
+fn insert_project(conn: &Connection, head: &mut ChainHead, data: &NewProject) -> StoreResult<()> {
+    let p = &data.project;
+    conn.execute(
+        "INSERT INTO projects (id, slug, name, max_versions, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![p.id, p.slug, p.name, p.max_versions, p.created_at],
+    )
+    .map_err(|e| map_unique(e, format!("project {:?}", p.slug)))?;
+    for env in &data.environments {
+        insert_env(conn, env)?;
+    }
+    insert_data_key(conn, &data.data_key)?;
+    conn.execute(
+        "INSERT INTO memberships (project_id, subject_id, role) VALUES (?1, ?2, ?3)",
+        params![p.id, data.owner.0, data.owner.1],
+    )
+    .map_err(backend)?;
+    insert_audit(conn, head, &data.audit)
+}
+
+fn insert_env(conn: &Connection, env: &EnvRow) -> StoreResult<()> {
+    conn.execute(
+        "INSERT INTO environments (id, project_id, slug, name, protected, position, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            env.id,
+            env.project_id,
+            env.slug,
+            env.name,
+            env.protected,
+            env.position,
+            env.created_at
+        ],
+    )
+    .map_err(|e| map_unique(e, format!("environment {:?}", env.slug)))?;
+    Ok(())
+}
+
+fn insert_data_key(conn: &Connection, key: &DataKeyRow) -> StoreResult<()> {
+    conn.execute(
+        "INSERT INTO data_keys (project_id, key_id, wrapped, enc_count, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![key.project_id, key.key_id, key.wrapped, key.enc_count, key.created_at],
+    )
+    .map_err(|e| map_unique(e, "data key".into()))?;
+    Ok(())
+}
+
+fn insert_token_row(conn: &Connection, t: &TokenRow) -> StoreResult<()> {
+    conn.execute(
+        "INSERT INTO tokens (id, token_hash, kind, subject_id, name, project_id, scope, expires_at, revoked_at, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        params![t.id, t.token_hash, t.kind, t.subject_id, t.name, t.project_id, t.scope, t.expires_at, t.revoked_at, t.created_at],
+    )
+    .map_err(backend)?;
+    Ok(())
+}
+
+fn user_from_row(r: &Row) -> rusqlite::Result<UserRow> {
+    Ok(UserRow {
+        id: r.get(0)?,
+        email: r.get(1)?,
+        password_hash: r.get(2)?,
+        is_admin: r.get(3)?,
+        created_at: r.get(4)?,
+    })
+}
+
+fn project_from_row(r: &Row) -> rusqlite::Result<ProjectRow> {
+    Ok(ProjectRow {
+        id: r.get(0)?,
+        slug: r.get(1)?,
+        name: r.get(2)?,
+        max_versions: r.get(3)?,
+        created_at: r.get(4)?,
+    })
+}
+
+fn env_from_row(r: &Row) -> rusqlite::Result<EnvRow> {
+    Ok(EnvRow {
+        id: r.get(0)?,
+        project_id: r.get(1)?,
+        slug: r.get(2)?,
+        name: r.get(3)?,
+        protected: r.get(4)?,
+        position: r.get(5)?,
+        created_at: r.get(6)?,
+    })
+}
+
+fn data_key_from_row(r: &Row) -> rusqlite::Result<DataKeyRow> {
+    Ok(DataKeyRow {
+        project_id: r.get(0)?,
+        key_id: r.get(1)?,
+        wrapped: r.get(2)?,
+        enc_count: r.get(3)?,
+        created_at: r.get(4)?,
+    })
+}
+
+const HEAD_COLS: &str = "s.id, s.project_id, s.env_id, s.path, s.key, s.current_version, s.deleted_at, s.purge_after, s.created_at";
+const VERSION_COLS: &str =
+    "v.version, v.key_id, v.value_ct, v.comment_ct, v.tags_ct, v.action, v.actor, v.created_at";
+
+fn head_from_row(r: &Row) -> rusqlite::Result<SecretHead> {
+    Ok(SecretHead {
+        secret_id: r.get(0)?,
+        project_id: r.get(1)?,
+        env_id: r.get(2)?,
+        path: r.get(3)?,
+        key: r.get(4)?,
+        current_version: r.get(5)?,
+        deleted_at: r.get(6)?,
+        purge_after: r.get(7)?,
+        created_at: r.get(8)?,
+    })
+}
+
+fn version_from_row(r: &Row, offset: usize) -> rusqlite::Result<VersionRow> {
+    Ok(VersionRow {
+        version: r.get(offset)?,
+        key_id: r.get(offset + 1)?,
+        value_ct: r.get(offset + 2)?,
+        comment_ct: r.get(offset + 3)?,
+        tags_ct: r.get(offset + 4)?,
+        action: r.get(offset + 5)?,
+        actor: r.get(offset + 6)?,
+        created_at: r.get(offset + 7)?,
+    })
+}
+
+fn secret_from_row(r: &Row) -> rusqlite::Result<SecretRow> {
+    Ok(SecretRow {
+        head: head_from_row(r)?,
+        version: version_from_row(r, 9)?,
+    })
+}
+
+fn audit_from_row(r: &Row) -> rusqlite::Result<AuditRow> {
+    let keys: String = r.get(10)?;
+    Ok(AuditRow {
+        seq: r.get(0)?,
+        event: AuditEvent {
+            id: r.get(1)?,
+            time: r.get(2)?,
+            actor_type: r.get(3)?,
+            actor_id: r.get(4)?,
+            actor_name: r.get(5)?,
+            action: r.get(6)?,
+            project_id: r.get(7)?,
+            environment: r.get(8)?,
+            path: r.get(9)?,
+            // An unparsable list is kept visible (and will fail verification).
+            keys: serde_json::from_str(&keys).unwrap_or_else(|_| vec![keys.clone()]),
+            from_version: r.get(11)?,
+            to_version: r.get(12)?,
+            client_ip: r.get(13)?,
+            user_agent: r.get(14)?,
+            result: r.get(15)?,
+        },
+        prev_hash: r.get(16)?,
+        hash: r.get(17)?,
+    })
+}
+
+const AUDIT_COLS: &str = "seq, id, time, actor_type, actor_id, actor_name, action, project_id, environment, path, keys, from_version, to_version, client_ip, user_agent, result, prev_hash, hash";
+
+fn collect<T>(
+    rows: rusqlite::MappedRows<'_, impl FnMut(&Row) -> rusqlite::Result<T>>,
+) -> rusqlite::Result<Vec<T>> {
+    rows.collect()
+}
+
+fn head_by_id(conn: &Connection, secret_id: &str) -> StoreResult<SecretHead> {
+    conn.query_row(
+        &format!("SELECT {HEAD_COLS} FROM secrets s WHERE s.id = ?1"),
+        params![secret_id],
+        head_from_row,
+    )
+    .optional()
+    .map_err(backend)?
+    .ok_or(StoreError::NotFound("secret"))
+}
+
+fn purge_secret(conn: &Connection, secret_id: &str) -> StoreResult<()> {
+    conn.execute(
+        "DELETE FROM secret_versions WHERE secret_id = ?1",
+        params![secret_id],
+    )
+    .map_err(backend)?;
+    conn.execute("DELETE FROM secrets WHERE id = ?1", params![secret_id])
+        .map_err(backend)?;
+    Ok(())
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> StoreResult<()> {
+        self.read(|c| c.query_row("SELECT 1", [], |_| Ok(()))).await
+    }
+
+    async fn close(&self) {
+        let sender = self.jobs.lock().ok().and_then(|mut s| s.take());
+        drop(sender);
+        let handle = self.writer.lock().ok().and_then(|mut w| w.take());
+        if let Some(handle) = handle {
+            let _ = tokio::task::spawn_blocking(move || handle.join()).await;
+        }
+        if let Ok(mut readers) = self.readers.lock() {
+            readers.clear();
+        }
+    }
+
+    async fn meta_get(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
+        let key = key.to_owned();
+        self.read(move |c| {
+            c.query_row("SELECT v FROM meta WHERE k = ?1", params![key], |r| {
+                r.get(0)
+            })
+            .optional()
+        })
+        .await
+    }
+
+    async fn meta_init(&self, key: &str, value: Vec<u8>) -> StoreResult<Vec<u8>> {
+        let key = key.to_owned();
+        self.write(move |c, _| {
+            c.execute(
+                "INSERT OR IGNORE INTO meta (k, v) VALUES (?1, ?2)",
+                params![key, value],
+            )
+            .map_err(backend)?;
+            c.query_row("SELECT v FROM meta WHERE k = ?1", params![key], |r| {
+                r.get(0)
+            })
+            .map_err(backend)
+        })
+        .await
+    }
+
+    async fn bootstrap(&self, data: Bootstrap) -> StoreResult<()> {
+        self.write(move |c, head| {
+            let users: i64 = c
+                .query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))
+                .map_err(backend)?;
+            if users > 0 {
+                return Err(StoreError::AlreadyBootstrapped);
+            }
+            let u = &data.user;
+            c.execute(
+                "INSERT INTO users (id, email, password_hash, is_admin, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![u.id, u.email, u.password_hash, u.is_admin, u.created_at],
+            )
+            .map_err(backend)?;
+            insert_project(c, head, &data.project)?;
+            insert_token_row(c, &data.token)
+        })
+        .await
+    }
+
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<UserRow>> {
+        let email = email.to_owned();
+        self.read(move |c| {
+            c.query_row(
+                "SELECT id, email, password_hash, is_admin, created_at FROM users WHERE email = ?1",
+                params![email],
+                user_from_row,
+            )
+            .optional()
+        })
+        .await
+    }
+
+    async fn user_by_id(&self, id: &str) -> StoreResult<Option<UserRow>> {
+        let id = id.to_owned();
+        self.read(move |c| {
+            c.query_row(
+                "SELECT id, email, password_hash, is_admin, created_at FROM users WHERE id = ?1",
+                params![id],
+                user_from_row,
+            )
+            .optional()
+        })
+        .await
+    }
+
+    async fn insert_token(&self, token: TokenRow, audit: AuditEvent) -> StoreResult<()> {
+        self.write(move |c, head| {
+            insert_token_row(c, &token)?;
+            insert_audit(c, head, &audit)
+        })
+        .await
+    }
+
+    async fn token_by_hash(&self, hash: &[u8]) -> StoreResult<Option<TokenRow>> {
+        let hash = hash.to_vec();
+        self.read(move |c| {
+            c.prepare_cached(
+                "SELECT id, token_hash, kind, subject_id, name, project_id, scope, expires_at, revoked_at, created_at
+                 FROM tokens WHERE token_hash = ?1",
+            )?
+            .query_row(params![hash], |r| {
+                Ok(TokenRow {
+                    id: r.get(0)?,
+                    token_hash: r.get(1)?,
+                    kind: r.get(2)?,
+                    subject_id: r.get(3)?,
+                    name: r.get(4)?,
+                    project_id: r.get(5)?,
+                    scope: r.get(6)?,
+                    expires_at: r.get(7)?,
+                    revoked_at: r.get(8)?,
+                    created_at: r.get(9)?,
+                })
+            })
+            .optional()
+        })
+        .await
+    }
+
+    async fn revoke_token(&self, id: &str, now: i64, audit: AuditEvent) -> StoreResult<()> {
+        let id = id.to_owned();
+        self.write(move |c, head| {
+            let n = c
+                .execute(
+                    "UPDATE tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+                    params![id, now],
+                )
+                .map_err(backend)?;
+            if n == 0 {
+                return Err(StoreError::NotFound("token"));
+            }
+            insert_audit(c, head, &audit)
+        })
+        .await
+    }
+
+    async fn create_project(&self, data: NewProject) -> StoreResult<()> {
+        self.write(move |c, head| insert_project(c, head, &data))
+            .await
+    }
+
+    async fn projects(&self) -> StoreResult<Vec<ProjectRow>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT id, slug, name, max_versions, created_at FROM projects ORDER BY created_at, slug",
+            )?;
+            let rows = collect(stmt.query_map([], project_from_row)?);
+            rows
+        })
+        .await
+    }
+
+    async fn project(&self, id_or_slug: &str) -> StoreResult<Option<ProjectRow>> {
+        let key = id_or_slug.to_owned();
+        self.read(move |c| {
+            c.prepare_cached(
+                "SELECT id, slug, name, max_versions, created_at FROM projects WHERE id = ?1 OR slug = ?1",
+            )?
+            .query_row(params![key], project_from_row)
+            .optional()
+        })
+        .await
+    }
+
+    async fn membership(&self, project_id: &str, subject_id: &str) -> StoreResult<Option<String>> {
+        let (p, s) = (project_id.to_owned(), subject_id.to_owned());
+        self.read(move |c| {
+            c.prepare_cached(
+                "SELECT role FROM memberships WHERE project_id = ?1 AND subject_id = ?2",
+            )?
+            .query_row(params![p, s], |r| r.get(0))
+            .optional()
+        })
+        .await
+    }
+
+    async fn environments(&self, project_id: &str) -> StoreResult<Vec<EnvRow>> {
+        let p = project_id.to_owned();
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT id, project_id, slug, name, protected, position, created_at FROM environments
+                 WHERE project_id = ?1 ORDER BY position, slug",
+            )?;
+            let rows = collect(stmt.query_map(params![p], env_from_row)?);
+            rows
+        })
+        .await
+    }
+
+    async fn create_environment(&self, env: EnvRow, audit: AuditEvent) -> StoreResult<()> {
+        self.write(move |c, head| {
+            insert_env(c, &env)?;
+            insert_audit(c, head, &audit)
+        })
+        .await
+    }
+
+    async fn folders(&self, env_id: &str) -> StoreResult<Vec<FolderRow>> {
+        let e = env_id.to_owned();
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT id, project_id, env_id, path, created_at FROM folders WHERE env_id = ?1 ORDER BY path",
+            )?;
+            let rows = collect(stmt.query_map(params![e], |r| {
+                Ok(FolderRow {
+                    id: r.get(0)?,
+                    project_id: r.get(1)?,
+                    env_id: r.get(2)?,
+                    path: r.get(3)?,
+                    created_at: r.get(4)?,
+                })
+            })?);
+            rows
+        })
+        .await
+    }
+
+    async fn create_folder(&self, folder: FolderRow, audit: AuditEvent) -> StoreResult<()> {
+        self.write(move |c, head| {
+            c.execute(
+                "INSERT INTO folders (id, project_id, env_id, path, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![folder.id, folder.project_id, folder.env_id, folder.path, folder.created_at],
+            )
+            .map_err(|e| map_unique(e, format!("folder {:?}", folder.path)))?;
+            insert_audit(c, head, &audit)
+        })
+        .await
+    }
+
+    async fn data_keys(&self, project_id: &str) -> StoreResult<Vec<DataKeyRow>> {
+        let p = project_id.to_owned();
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT project_id, key_id, wrapped, enc_count, created_at FROM data_keys WHERE project_id = ?1 ORDER BY key_id",
+            )?;
+            let rows = collect(stmt.query_map(params![p], data_key_from_row)?);
+            rows
+        })
+        .await
+    }
+
+    async fn all_data_keys(&self) -> StoreResult<Vec<DataKeyRow>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT project_id, key_id, wrapped, enc_count, created_at FROM data_keys ORDER BY project_id, key_id",
+            )?;
+            let rows = collect(stmt.query_map([], data_key_from_row)?);
+            rows
+        })
+        .await
+    }
+
+    async fn add_data_key(&self, key: DataKeyRow) -> StoreResult<()> {
+        self.write(move |c, _| insert_data_key(c, &key)).await
+    }
+
+    async fn rewrap_data_keys(
+        &self,
+        keys: Vec<DataKeyRow>,
+        key_check: Vec<u8>,
+        audit: AuditEvent,
+    ) -> StoreResult<()> {
+        self.write(move |c, head| {
+            for k in &keys {
+                let n = c
+                    .execute(
+                        "UPDATE data_keys SET wrapped = ?3 WHERE project_id = ?1 AND key_id = ?2",
+                        params![k.project_id, k.key_id, k.wrapped],
+                    )
+                    .map_err(backend)?;
+                if n != 1 {
+                    return Err(StoreError::NotFound("data key"));
+                }
+            }
+            c.execute(
+                "INSERT INTO meta (k, v) VALUES ('key_check', ?1) ON CONFLICT(k) DO UPDATE SET v = excluded.v",
+                params![key_check],
+            )
+            .map_err(backend)?;
+            insert_audit(c, head, &audit)
+        })
+        .await
+    }
+
+    async fn secret_head(
+        &self,
+        env_id: &str,
+        path: &str,
+        key: &str,
+    ) -> StoreResult<Option<SecretHead>> {
+        let (e, p, k) = (env_id.to_owned(), path.to_owned(), key.to_owned());
+        self.read(move |c| {
+            c.prepare_cached(&format!(
+                "SELECT {HEAD_COLS} FROM secrets s WHERE s.env_id = ?1 AND s.path = ?2 AND s.key = ?3"
+            ))?
+            .query_row(params![e, p, k], head_from_row)
+            .optional()
+        })
+        .await
+    }
+
+    async fn secret(
+        &self,
+        env_id: &str,
+        path: &str,
+        key: &str,
+        version: Option<i64>,
+    ) -> StoreResult<Option<SecretRow>> {
+        let (e, p, k) = (env_id.to_owned(), path.to_owned(), key.to_owned());
+        self.read(move |c| {
+            c.prepare_cached(&format!(
+                "SELECT {HEAD_COLS}, {VERSION_COLS} FROM secrets s JOIN secret_versions v
+                 ON v.secret_id = s.id AND v.version = COALESCE(?4, s.current_version)
+                 WHERE s.env_id = ?1 AND s.path = ?2 AND s.key = ?3 AND s.deleted_at IS NULL"
+            ))?
+            .query_row(params![e, p, k, version], secret_from_row)
+            .optional()
+        })
+        .await
+    }
+
+    async fn secrets(
+        &self,
+        env_id: &str,
+        path: &str,
+        recursive: bool,
+    ) -> StoreResult<Vec<SecretRow>> {
+        let (e, p) = (env_id.to_owned(), path.to_owned());
+        // Descendants of "/x" are "/x/..."; of the root, everything.
+        let prefix = if p == "/" {
+            "/".to_owned()
+        } else {
+            format!("{p}/")
+        };
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {HEAD_COLS}, {VERSION_COLS} FROM secrets s JOIN secret_versions v
+                 ON v.secret_id = s.id AND v.version = s.current_version
+                 WHERE s.env_id = ?1 AND s.deleted_at IS NULL
+                   AND (s.path = ?2 OR (?3 AND substr(s.path, 1, length(?4)) = ?4))
+                 ORDER BY s.path, s.key"
+            ))?;
+            let rows = collect(stmt.query_map(params![e, p, recursive, prefix], secret_from_row)?);
+            rows
+        })
+        .await
+    }
+
+    async fn deleted_secrets(&self, env_id: &str, path: &str) -> StoreResult<Vec<SecretRow>> {
+        let (e, p) = (env_id.to_owned(), path.to_owned());
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {HEAD_COLS}, {VERSION_COLS} FROM secrets s JOIN secret_versions v
+                 ON v.secret_id = s.id AND v.version = s.current_version
+                 WHERE s.env_id = ?1 AND s.path = ?2 AND s.deleted_at IS NOT NULL ORDER BY s.key"
+            ))?;
+            let rows = collect(stmt.query_map(params![e, p], secret_from_row)?);
+            rows
+        })
+        .await
+    }
+
+    async fn history(&self, secret_id: &str) -> StoreResult<Vec<VersionRow>> {
+        let id = secret_id.to_owned();
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {VERSION_COLS} FROM secret_versions v WHERE v.secret_id = ?1 ORDER BY v.version"
+            ))?;
+            let rows = collect(stmt.query_map(params![id], |r| version_from_row(r, 0))?);
+            rows
+        })
+        .await
+    }
+
+    async fn put_version(&self, put: PutVersion, audit: AuditEvent) -> StoreResult<i64> {
+        self.write(move |c, head| {
+            let current: Option<(String, i64, Option<i64>)> = c
+                .prepare_cached("SELECT id, current_version, deleted_at FROM secrets WHERE env_id = ?1 AND path = ?2 AND key = ?3")
+                .and_then(|mut s| s.query_row(params![put.env_id, put.path, put.key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional())
+                .map_err(backend)?;
+            let new_version = put.version.version;
+            match current {
+                None => {
+                    if put.expected_current != 0 || new_version != 1 {
+                        return Err(StoreError::Conflict { current: 0 });
+                    }
+                    c.prepare_cached(
+                        "INSERT INTO secrets (id, project_id, env_id, path, key, current_version, created_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6)",
+                    )
+                    .and_then(|mut s| s.execute(params![put.secret_id, put.project_id, put.env_id, put.path, put.key, put.now]))
+                    .map_err(backend)?;
+                }
+                Some((id, stored, deleted_at)) => {
+                    if id != put.secret_id || stored != put.expected_current || new_version != stored + 1 {
+                        let visible = if deleted_at.is_some() { 0 } else { stored };
+                        return Err(StoreError::Conflict { current: visible });
+                    }
+                    c.prepare_cached(
+                        "UPDATE secrets SET current_version = ?2, deleted_at = NULL, purge_after = NULL WHERE id = ?1",
+                    )
+                    .and_then(|mut s| s.execute(params![id, new_version]))
+                    .map_err(backend)?;
+                }
+            }
+            let v = &put.version;
+            // The primary key (secret_id, version) is the final guard against two
+            // writers allocating the same version.
+            c.prepare_cached(
+                "INSERT INTO secret_versions (secret_id, version, key_id, value_ct, comment_ct, tags_ct, action, actor, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )
+            .and_then(|mut s| s.execute(params![put.secret_id, v.version, v.key_id, v.value_ct, v.comment_ct, v.tags_ct, v.action, v.actor, v.created_at]))
+            .map_err(|e| match map_unique(e, String::new()) {
+                StoreError::Duplicate(_) => StoreError::Conflict { current: new_version },
+                other => other,
+            })?;
+            c.prepare_cached("DELETE FROM secret_versions WHERE secret_id = ?1 AND version <= ?2")
+                .and_then(|mut s| s.execute(params![put.secret_id, new_version - put.max_versions]))
+                .map_err(backend)?;
+            // Three fields were sealed under this data key.
+            let count: i64 = c
+                .prepare_cached(
+                    "UPDATE data_keys SET enc_count = enc_count + 3 WHERE project_id = ?1 AND key_id = ?2 RETURNING enc_count",
+                )
+                .and_then(|mut s| s.query_row(params![put.project_id, v.key_id], |r| r.get(0)))
+                .map_err(backend)?;
+            insert_audit(c, head, &audit)?;
+            Ok(count)
+        })
+        .await
+    }
+
+    async fn soft_delete(
+        &self,
+        secret_id: &str,
+        now: i64,
+        purge_after: i64,
+        audit: AuditEvent,
+    ) -> StoreResult<()> {
+        let id = secret_id.to_owned();
+        self.write(move |c, head| {
+            let n = c
+                .execute(
+                    "UPDATE secrets SET deleted_at = ?2, purge_after = ?3 WHERE id = ?1 AND deleted_at IS NULL",
+                    params![id, now, purge_after],
+                )
+                .map_err(backend)?;
+            if n == 0 {
+                return Err(StoreError::NotFound("secret"));
+            }
+            insert_audit(c, head, &audit)
+        })
+        .await
+    }
+
+    async fn restore(&self, secret_id: &str, _now: i64, audit: AuditEvent) -> StoreResult<()> {
+        let id = secret_id.to_owned();
+        self.write(move |c, head| {
+            let n = c
+                .execute(
+                    "UPDATE secrets SET deleted_at = NULL, purge_after = NULL WHERE id = ?1 AND deleted_at IS NOT NULL",
+                    params![id],
+                )
+                .map_err(backend)?;
+            if n == 0 {
+                return Err(StoreError::NotFound("deleted secret"));
+            }
+            insert_audit(c, head, &audit)
+        })
+        .await
+    }
+
+    async fn purge(&self, secret_id: &str, audit: AuditEvent) -> StoreResult<()> {
+        let id = secret_id.to_owned();
+        self.write(move |c, head| {
+            head_by_id(c, &id)?;
+            purge_secret(c, &id)?;
+            insert_audit(c, head, &audit)
+        })
+        .await
+    }
+
+    async fn purge_expired(&self, now: i64, audit_for: AuditFor) -> StoreResult<usize> {
+        self.write(move |c, head| {
+            let expired = {
+                let mut stmt = c
+                    .prepare_cached(&format!(
+                        "SELECT {HEAD_COLS} FROM secrets s WHERE s.deleted_at IS NOT NULL AND s.purge_after <= ?1"
+                    ))
+                    .map_err(backend)?;
+                let rows = stmt
+                    .query_map(params![now], head_from_row)
+                    .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+                    .map_err(backend)?;
+                rows
+            };
+            for secret in &expired {
+                purge_secret(c, &secret.secret_id)?;
+                insert_audit(c, head, &audit_for(secret))?;
+            }
+            Ok(expired.len())
+        })
+        .await
+    }
+
+    async fn append_audit(&self, event: AuditEvent) -> StoreResult<()> {
+        self.write(move |c, head| insert_audit(c, head, &event))
+            .await
+    }
+
+    async fn query_audit(&self, filter: AuditFilter) -> StoreResult<Vec<AuditRow>> {
+        self.read(move |c| {
+            let key_pattern = filter.key.as_ref().map(|k| format!("%{}%", serde_json::to_string(k).unwrap_or_default()));
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {AUDIT_COLS} FROM audit_events
+                 WHERE (?1 IS NULL OR project_id = ?1) AND (?2 IS NULL OR environment = ?2)
+                   AND (?3 IS NULL OR actor_id = ?3 OR actor_name = ?3) AND (?4 IS NULL OR action = ?4)
+                   AND (?5 IS NULL OR keys LIKE ?5) AND (?6 IS NULL OR time >= ?6) AND (?7 IS NULL OR time <= ?7)
+                   AND (?8 IS NULL OR seq < ?8)
+                 ORDER BY seq DESC LIMIT ?9"
+            ))?;
+            let rows = collect(stmt.query_map(
+                params![
+                    filter.project_id,
+                    filter.environment,
+                    filter.actor,
+                    filter.action,
+                    key_pattern,
+                    filter.since,
+                    filter.until,
+                    filter.before_seq,
+                    filter.limit
+                ],
+                audit_from_row,
+            )?);
+            rows
+        })
+        .await
+    }
+
+    async fn audit_chain(&self) -> StoreResult<Vec<AuditRow>> {
+        self.read(|c| {
+            let mut stmt = c.prepare(&format!(
+                "SELECT {AUDIT_COLS} FROM audit_events ORDER BY seq"
+            ))?;
+            let rows = collect(stmt.query_map([], audit_from_row)?);
+            rows
+        })
+        .await
+    }
+}
