@@ -16,8 +16,7 @@ use std::path::PathBuf;
 #[command(
     name = "hush",
     version,
-    about = "Secrets manager: encrypted, versioned, audited secrets, and `hush run` to use them",
-    propagate_version = true
+    about = "Secrets manager: encrypted, versioned, audited secrets, and `hush run` to use them"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -356,4 +355,13 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
 }

@@ -337,11 +337,17 @@ impl Service {
                     .unwrap_or_default(),
             };
             let new_version = stored + 1;
+            // An upsert that creates is audited as a creation.
+            let event_name = if input.event == "update-secret" && visible == 0 {
+                "create-secret"
+            } else {
+                input.event
+            };
             let (key_id, version) = self
-                .seal(scope, &input.key, new_version, &content, ctx, input.event)
+                .seal(scope, &input.key, new_version, &content, ctx, event_name)
                 .await?;
             let now = now_ms();
-            let mut event = self.scoped_event(ctx, scope, input.event, vec![input.key.to_string()]);
+            let mut event = self.scoped_event(ctx, scope, event_name, vec![input.key.to_string()]);
             event.from_version = (visible > 0).then_some(visible);
             event.to_version = Some(new_version);
             let put = PutVersion {
@@ -375,7 +381,7 @@ impl Service {
                             created_at,
                             updated_at: now,
                             actor: ctx.actor.name.clone(),
-                            action: input.event.to_owned(),
+                            action: event_name.to_owned(),
                             deleted_at: None,
                             purge_after: None,
                         },

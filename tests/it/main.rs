@@ -1,0 +1,5 @@
+//! Integration tests: real `hush server` processes on port 0, driven over HTTP
+//! and through the real `hush` binary.
+
+mod harness;
+mod server_core;
