@@ -301,6 +301,13 @@ mod tests {
     }
 
     #[test]
+    fn example_config_is_valid() {
+        let text = include_str!("../server/config.example.toml");
+        let parsed: FileConfig = toml::from_str(text).unwrap();
+        assert_eq!(parsed.listen.as_deref(), Some("127.0.0.1:8200"));
+    }
+
+    #[test]
     fn unknown_file_keys_are_errors() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("c.toml");

@@ -28,7 +28,11 @@ start_bg() {
 
 # stop_pid PID : SIGTERM its process group, then SIGKILL after 5 s.
 stop_pid() {
-  local pid=$1 i
+  local pid=$1 i=0 keep=() p
+  for p in "${BENCH_PIDS[@]+"${BENCH_PIDS[@]}"}"; do
+    [ "$p" = "$pid" ] || keep+=("$p")
+  done
+  BENCH_PIDS=("${keep[@]+"${keep[@]}"}")
   kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
   kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
   for i in $(seq 1 50); do
@@ -47,7 +51,6 @@ stop_all() {
   for pid in "${BENCH_PIDS[@]+"${BENCH_PIDS[@]}"}"; do
     stop_pid "$pid"
   done
-  BENCH_PIDS=()
 }
 
 # port_free PORT : fails if something already answers on 127.0.0.1:PORT.

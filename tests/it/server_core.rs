@@ -607,6 +607,7 @@ async fn wrong_root_key_refuses_to_start() {
         let mut f = std::fs::OpenOptions::new()
             .write(true)
             .create(true)
+            .truncate(true)
             .mode(0o600)
             .open(&other)
             .unwrap();
@@ -636,6 +637,7 @@ async fn root_key_rotation_rewraps_and_old_key_stops_working() {
         let mut f = std::fs::OpenOptions::new()
             .write(true)
             .create(true)
+            .truncate(true)
             .mode(0o600)
             .open(&new_key)
             .unwrap();

@@ -1,0 +1,204 @@
+#!/usr/bin/env bash
+# hush benchmarks: writes BENCHMARKS.md at the repository root.
+#
+#   scripts/bench.sh
+#
+# 1. builds `hush` and examples/hello_axum.rs in release ($CARGO_TARGET_DIR, default target/)
+# 2. installs wrk if missing (apt-get; `cargo install oha` is not used: wrk's lua
+#    scripts are needed for the write load)
+# 3. hush server core: list of 50 secrets (reads), set one secret (writes),
+#    and the hello-world axum ceiling under the same load
+# 4. the OpenBao anchor (scripts/bench/openbao.sh), same loads
+# 5. the peers harness for `hush run` (../shared/bench/peers), if `hush run` exists
+# 6. BENCHMARKS.md (scripts/bench/report.py)
+#
+# Environment (all optional):
+#   BENCH_DURATION=12 BENCH_WARMUP=2      seconds per measurement / warm-up before it
+#   BENCH_CONNECTIONS=32 BENCH_THREADS=2  wrk's -c and -t
+#   BENCH_PORT_BASE=18210                 ports used: base .. base+11 on 127.0.0.1
+#   BENCH_SKIP_OPENBAO=1                  skip the OpenBao anchor
+#   BENCH_SKIP_PEERS=1                    skip the peers harness
+#   BENCH_PEERS_DIR=../shared/bench/peers where the peers harness is
+#   BENCH_PEERS_STEPS="install fixtures launch throughput leaks latency signals report"
+#   HUSH_RUN_ARGS, HUSH_PLAIN_RUN_ARGS, HUSH_SETUP, HUSH_MASK_TOKEN: override the
+#                                         harness's hush column (see the peers section)
+#   BENCH_OUTPUT=BENCHMARKS.md            where the report goes
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+BENCH_DIR=$ROOT/scripts/bench
+TARGET_DIR=${CARGO_TARGET_DIR:-target}
+case $TARGET_DIR in /*) ;; *) TARGET_DIR=$ROOT/$TARGET_DIR ;; esac
+export BENCH_OUT=$TARGET_DIR/bench
+export BENCH_CACHE=$TARGET_DIR/bench-cache
+OUTPUT=${BENCH_OUTPUT:-$ROOT/BENCHMARKS.md}
+PORT_BASE=${BENCH_PORT_BASE:-18210}
+HUSH_PORT=$PORT_BASE
+HELLO_PORT=$((PORT_BASE + 1))
+PEERS_PORT=$((PORT_BASE + 2))
+BAO_PORT=$((PORT_BASE + 9))      # and BAO_PORT+2 for its cluster address
+PEERS_DIR=${BENCH_PEERS_DIR:-$ROOT/../shared/bench/peers}
+PEERS_RESULTS=$TARGET_DIR/bench-peers.md
+
+# shellcheck source=scripts/bench/lib.sh
+. "$BENCH_DIR/lib.sh"
+export BENCH_DURATION BENCH_WARMUP BENCH_CONNECTIONS BENCH_THREADS
+
+rm -rf "$BENCH_OUT"
+mkdir -p "$BENCH_OUT" "$BENCH_CACHE"
+: >"$BENCH_OUT/results.tsv"
+trap stop_all EXIT
+trap 'exit 130' INT TERM
+
+for p in cargo curl python3 awk setsid getconf; do
+  command -v "$p" >/dev/null || die "missing required program: $p"
+done
+
+# ---------------------------------------------------------------- 1. build
+log "building hush and examples/hello_axum (release, CARGO_TARGET_DIR=$TARGET_DIR)"
+if ! CARGO_TARGET_DIR=$TARGET_DIR cargo build --release --bin hush --example hello_axum \
+    >"$BENCH_OUT/build.log" 2>&1; then
+  tail -n 30 "$BENCH_OUT/build.log" >&2
+  die "cargo build --release failed (full log: $BENCH_OUT/build.log)"
+fi
+HUSH=$TARGET_DIR/release/hush
+HELLO=$TARGET_DIR/release/examples/hello_axum
+if [ ! -x "$HUSH" ] || [ ! -x "$HELLO" ]; then
+  die "build finished but $HUSH or $HELLO is missing"
+fi
+
+# ---------------------------------------------------------------- 2. load generator
+ensure_wrk || die "wrk is not installed and 'apt-get install -y wrk' failed (log: $BENCH_OUT/apt-wrk.log)"
+log "load generator: $(wrk --version 2>&1 | head -n 1 | awk '{print $1, $2}')"
+
+# ---------------------------------------------------------------- 3. hush server core
+export HUSH_LOG=warn
+DATA=$BENCH_OUT/hush-data
+mkdir -p "$DATA"
+port_free "$HUSH_PORT"
+log "starting hush server on 127.0.0.1:$HUSH_PORT (data: $DATA)"
+start_bg "$BENCH_OUT/hush-server.log" env -u HUSH_ROOT_KEY \
+  "$HUSH" server --data-dir "$DATA" --listen "127.0.0.1:$HUSH_PORT"
+HUSH_PID=$START_PID
+URL=http://127.0.0.1:$HUSH_PORT
+wait_http "$URL/healthz" "$HUSH_PID" "hush server" "$BENCH_OUT/hush-server.log" 30
+TOKEN=$(python3 "$BENCH_DIR/hush_api.py" bootstrap "$URL") || die "bootstrap of the hush server failed"
+log "seeding 50 secrets (K1..K50) in default/dev at /"
+python3 "$BENCH_DIR/hush_api.py" seed "$URL" "$TOKEN" dev 50 || die "seeding the hush server failed"
+
+LIST_URL="$URL/api/v3/secrets/raw?workspaceId=default&environment=dev&secretPath=/"
+AUTH="Authorization: Bearer $TOKEN"
+expect_status 200 -H "$AUTH" "$LIST_URL"
+n=$(curl -s -H "$AUTH" "$LIST_URL" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["secrets"]))')
+[ "$n" = 50 ] || die "the list answers $n secrets, expected 50"
+expect_status 200 -X PUT -H "$AUTH" -H 'Content-Type: application/json' \
+  -d '{"workspaceId":"default","environment":"dev","secretPath":"/","secretValue":"check"}' \
+  "$URL/api/v1/hush/secrets/K1"
+
+measure hush_read "$HUSH_PID" "$LIST_URL" -H "$AUTH"
+BENCH_KEYS=50 measure hush_write "$HUSH_PID" "$URL" -s "$BENCH_DIR/hush_put.lua" -H "$AUTH"
+BENCH_KEYS=1 measure hush_write_hot "$HUSH_PID" "$URL" -s "$BENCH_DIR/hush_put.lua" -H "$AUTH"
+# after the writes: the list again, with history at max_versions on every key
+measure hush_read_after "$HUSH_PID" "$LIST_URL" -H "$AUTH"
+# the history stays bounded (max_versions=100)
+curl -s -H "$AUTH" "$URL/api/v1/hush/secrets/K1/history?workspaceId=default&environment=dev&secretPath=/" \
+  >"$BENCH_OUT/history-K1.json" || true
+du -sk "$DATA" | awk '{print $1}' >"$BENCH_OUT/hush-data-kib.txt"
+stop_pid "$HUSH_PID"
+
+# hello-world ceiling: same stack (axum 0.8, multi-threaded tokio), no work
+port_free "$HELLO_PORT"
+start_bg "$BENCH_OUT/hello.log" "$HELLO" "$HELLO_PORT"
+HELLO_PID=$START_PID
+wait_http "http://127.0.0.1:$HELLO_PORT/" "$HELLO_PID" hello_axum "$BENCH_OUT/hello.log" 30
+measure hello_ceiling "$HELLO_PID" "http://127.0.0.1:$HELLO_PORT/"
+stop_pid "$HELLO_PID"
+
+# ---------------------------------------------------------------- 4. OpenBao anchor
+if [ "${BENCH_SKIP_OPENBAO:-0}" = 1 ]; then
+  OPENBAO_STATUS="skipped (BENCH_SKIP_OPENBAO=1)"
+else
+  log "OpenBao anchor (scripts/bench/openbao.sh)"
+  set +e
+  bash "$BENCH_DIR/openbao.sh" "$BENCH_OUT" "$BAO_PORT" 2>&1 | tee "$BENCH_OUT/openbao.log"
+  rc=${PIPESTATUS[0]}
+  set -e
+  if [ "$rc" = 0 ]; then
+    OPENBAO_STATUS=ok
+  else
+    reason=$(grep -v '^\[bench' "$BENCH_OUT/openbao.log" | tail -n 1)
+    if [ "$rc" = 3 ]; then
+      OPENBAO_STATUS="not installed: ${reason:-unknown reason}"
+    else
+      OPENBAO_STATUS="failed (exit $rc): ${reason:-see $BENCH_OUT/openbao.log}"
+    fi
+    log "OpenBao anchor skipped: $OPENBAO_STATUS"
+  fi
+fi
+
+# ---------------------------------------------------------------- 5. peers harness (hush run)
+# The harness gives every peer the fixture's dotenv file nN/secrets.env (N = 10,
+# 50, 1000). hush reads from a server, so: one hush server for the whole
+# harness run (started here), and the harness's per-fixture hook HUSH_SETUP
+# loads nN/secrets.env into environment `nN` of project `default` (created if
+# missing; idempotent). The column then runs `hush run --env n{n} -- CMD`
+# (`{n}` is the harness's own placeholder), with HUSH_SERVER / HUSH_TOKEN in the
+# environment, which hush reads like its --server / --token flags.
+PEERS_STATUS=
+if [ "${BENCH_SKIP_PEERS:-0}" = 1 ]; then
+  PEERS_STATUS="skipped (BENCH_SKIP_PEERS=1)"
+elif ! "$HUSH" run --help >"$BENCH_OUT/hush-run-help.txt" 2>&1; then
+  PEERS_STATUS="skipped: this build of hush has no \`run\` command yet (\`hush run --help\` fails)"
+elif [ ! -f "$PEERS_DIR/run_all.sh" ]; then
+  PEERS_STATUS="skipped: peers harness not found at $PEERS_DIR"
+else
+  PDATA=$BENCH_OUT/hush-peers-data
+  mkdir -p "$PDATA"
+  port_free "$PEERS_PORT"
+  start_bg "$BENCH_OUT/hush-peers-server.log" env -u HUSH_ROOT_KEY \
+    "$HUSH" server --data-dir "$PDATA" --listen "127.0.0.1:$PEERS_PORT"
+  PEERS_PID=$START_PID
+  PURL=http://127.0.0.1:$PEERS_PORT
+  wait_http "$PURL/healthz" "$PEERS_PID" "hush server (peers)" "$BENCH_OUT/hush-peers-server.log" 30
+  PTOKEN=$(python3 "$BENCH_DIR/hush_api.py" bootstrap "$PURL") || die "bootstrap of the peers' hush server failed"
+  if [ -z "${HUSH_PLAIN_RUN_ARGS+set}" ]; then
+    # a no-mask mode, if `hush run` has one under one of these names
+    for f in --no-mask --no-redact --no-masking --plain; do
+      if grep -q -- "$f\b" "$BENCH_OUT/hush-run-help.txt"; then
+        export HUSH_PLAIN_RUN_ARGS="--env n{n} $f"
+        break
+      fi
+    done
+  fi
+  # {n} and {env_file} are the harness's own placeholders (replaced per fixture)
+  run_args=${HUSH_RUN_ARGS-'--env n{n}'}
+  setup=${HUSH_SETUP-"python3 $BENCH_DIR/hush_api.py seed-file 'n{n}' '{env_file}'"}
+  rm -f "$PEERS_RESULTS"
+  log "peers harness: $PEERS_DIR/run_all.sh (results: $PEERS_RESULTS)"
+  set +e
+  # BENCH_PEERS_STEPS is a word list
+  # shellcheck disable=SC2086
+  HUSH_BIN=$HUSH HUSH_ARGS=${HUSH_ARGS:-} HUSH_RUN_ARGS=$run_args HUSH_SETUP=$setup \
+    HUSH_SERVER=$PURL HUSH_TOKEN=$PTOKEN HUSH_PROJECT=default \
+    PEERS_INSTALL=${PEERS_INSTALL:-dotenvx pydotenv} \
+    BENCH_RESULTS=$PEERS_RESULTS \
+    BENCH_ONLY_COLUMNS=${BENCH_ONLY_COLUMNS:-hush,hush_plain,dotenvx,dotenvx_redact,pydotenv} \
+    bash "$PEERS_DIR/run_all.sh" ${BENCH_PEERS_STEPS:-} 2>&1 | tee "$BENCH_OUT/peers.log"
+  rc=${PIPESTATUS[0]}
+  set -e
+  stop_pid "$PEERS_PID"
+  if [ -s "$PEERS_RESULTS" ]; then
+    PEERS_STATUS=ok
+    [ "$rc" = 0 ] || PEERS_STATUS="partial: run_all.sh exited $rc (see $BENCH_OUT/peers.log)"
+  else
+    PEERS_STATUS="failed: run_all.sh exited $rc without results (see $BENCH_OUT/peers.log)"
+  fi
+fi
+log "peers: $PEERS_STATUS"
+
+# ---------------------------------------------------------------- 6. report
+OPENBAO_STATUS=$OPENBAO_STATUS PEERS_STATUS=$PEERS_STATUS PEERS_RESULTS=$PEERS_RESULTS \
+  HUSH_BIN=$HUSH \
+  python3 "$BENCH_DIR/report.py" "$BENCH_OUT" "$OUTPUT" || die "writing $OUTPUT failed"
+log "wrote $OUTPUT"

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The one test command: formatting, lints, and every test.
+# PostgreSQL tests run when TEST_DATABASE_URL is set; otherwise they are skipped
+# and this script says so.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+
+echo "== cargo clippy --all-targets -- -D warnings"
+cargo clippy --all-targets --quiet -- -D warnings
+
+if [ -n "${TEST_DATABASE_URL:-}" ]; then
+  echo "== PostgreSQL tests: TEST_DATABASE_URL is set"
+else
+  echo "== PostgreSQL tests SKIPPED: TEST_DATABASE_URL is not set (SQLite tests still run)"
+fi
+
+echo "== cargo test"
+cargo test --all-targets --no-fail-fast 2>&1 | tee "${TMPDIR:-/tmp}/hush-test-output.txt"
+status=${PIPESTATUS[0]}
+if [ -z "${TEST_DATABASE_URL:-}" ]; then
+  echo "note: PostgreSQL backend tests were skipped (set TEST_DATABASE_URL=postgres://... to run them)"
+fi
+exit "$status"
