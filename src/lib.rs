@@ -8,6 +8,8 @@ pub mod client;
 pub mod config;
 pub mod crypto;
 pub mod error;
+pub mod mask;
+pub mod run;
 pub mod secret;
 pub mod server;
 pub mod service;

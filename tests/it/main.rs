@@ -2,4 +2,5 @@
 //! and through the real `hush` binary.
 
 mod harness;
+mod run;
 mod server_core;

@@ -1,0 +1,421 @@
+//! `hush run`: fetch the scoped secrets, build the child's environment, and hand
+//! over to the launcher (`crate::run`) with the masker set up.
+
+use super::context::{resolve, Resolved};
+use super::{RunArgs, Target};
+use crate::client::ClientError;
+use crate::config::parse_duration;
+use crate::error::{CliError, EXIT_ERROR, EXIT_USAGE};
+use crate::mask::{MaskHold, MaskOptions, MaskSet};
+use crate::run::cache::{human_age, Cache, CacheError};
+use crate::run::environment::{self, BuiltEnv, EnvOptions, Preserve};
+use crate::run::references::{expand_all, has_references, RefError, ScopeId};
+use crate::run::{exec_replace, LaunchSpec};
+use crate::service::now_ms;
+use std::collections::{BTreeMap, HashMap};
+use std::ffi::OsString;
+use std::sync::Arc;
+use std::time::Duration;
+use zeroize::Zeroizing;
+
+/// What to fetch; the same for the first fetch and every watch poll.
+struct FetchPlan {
+    paths: Vec<String>,
+    recursive: bool,
+    tags: Vec<String>,
+    expand: bool,
+}
+
+async fn list_scope(
+    ctx: &Resolved,
+    env: &str,
+    path: &str,
+    plan: &FetchPlan,
+) -> Result<Vec<(String, String)>, ClientError> {
+    let mut q = vec![
+        ("workspaceId", ctx.project.clone()),
+        ("environment", env.to_owned()),
+        ("secretPath", path.to_owned()),
+        ("recursive", plan.recursive.to_string()),
+        ("viewSecretValue", "true".to_owned()),
+        ("expandSecretReferences", "false".to_owned()),
+    ];
+    if !plan.tags.is_empty() {
+        q.push(("tagSlugs", plan.tags.join(",")));
+    }
+    let resp = ctx.client.get("/api/v3/secrets/raw", &q).await?;
+    Ok(resp["secrets"]
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .filter_map(|s| {
+                    Some((
+                        s["secretKey"].as_str()?.to_owned(),
+                        s["secretValue"].as_str()?.to_owned(),
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+#[derive(Debug, thiserror::Error)]
+enum FetchError {
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    #[error(transparent)]
+    Reference(#[from] RefError),
+}
+
+/// Fetches every path (later paths win on a key collision) and expands references.
+async fn fetch(ctx: &Resolved, plan: &FetchPlan) -> Result<BTreeMap<String, String>, FetchError> {
+    let mut merged = BTreeMap::new();
+    for path in &plan.paths {
+        let home: ScopeId = (ctx.env.clone(), path.clone());
+        let own: BTreeMap<String, String> = list_scope(ctx, &ctx.env, path, plan)
+            .await?
+            .into_iter()
+            .collect();
+        if !plan.expand || !own.values().any(|v| has_references(v)) {
+            merged.extend(own);
+            continue;
+        }
+        let mut scopes: HashMap<ScopeId, BTreeMap<String, String>> = HashMap::new();
+        scopes.insert(home.clone(), own);
+        let expanded = loop {
+            match expand_all(&home, &scopes) {
+                Ok(values) => break values,
+                Err(RefError::NeedScope(scope)) => {
+                    let plain = FetchPlan {
+                        paths: vec![],
+                        recursive: false,
+                        tags: vec![],
+                        expand: false,
+                    };
+                    let values =
+                        list_scope(ctx, &scope.0, &scope.1, &plain)
+                            .await
+                            .or_else(|e| match e.status() {
+                                // A scope that does not exist (or is not visible) just has no keys.
+                                Some(404) => Ok(Vec::new()),
+                                _ => Err(e),
+                            })?;
+                    scopes.insert(scope, values.into_iter().collect());
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
+        merged.extend(expanded);
+    }
+    Ok(merged)
+}
+
+fn cache_scope(ctx: &Resolved, plan: &FetchPlan) -> String {
+    format!(
+        "{}\0{}\0{}\0{}\0{}\0{}",
+        ctx.server,
+        ctx.project,
+        ctx.env,
+        plan.paths.join("\x01"),
+        plan.recursive,
+        plan.tags.join(",")
+    )
+}
+
+/// First fetch, with the offline fallback: an unreachable server (never a 401/403)
+/// falls back to the encrypted cache with a warning naming its age.
+async fn fetch_with_fallback(
+    ctx: &Resolved,
+    plan: &FetchPlan,
+    args: &RunArgs,
+    token: &str,
+) -> anyhow::Result<BTreeMap<String, String>> {
+    let cache = Cache::new(token, &cache_scope(ctx, plan));
+    let max_age = args
+        .fallback_max_age
+        .as_deref()
+        .map(parse_duration)
+        .transpose()
+        .map_err(CliError::usage)?;
+    let from_cache = |why: &str| -> anyhow::Result<BTreeMap<String, String>> {
+        let cache = cache.as_ref().ok_or_else(|| {
+            CliError::new(
+                EXIT_ERROR,
+                "no cache directory (set HOME or XDG_CACHE_HOME)",
+                None,
+            )
+        })?;
+        match cache.load(now_ms(), max_age) {
+            Ok((secrets, age)) => {
+                eprintln!(
+                    "hush: warning: {why}; using cached secrets ({})",
+                    human_age(age)
+                );
+                Ok(secrets)
+            }
+            Err(
+                e @ (CacheError::Missing
+                | CacheError::TooOld { .. }
+                | CacheError::Unreadable(_)
+                | CacheError::Io(_)),
+            ) => Err(CliError::new(
+                EXIT_ERROR,
+                format!("{why}, and {e}"),
+                Some("retry when the server is reachable".into()),
+            )
+            .into()),
+        }
+    };
+    if args.offline {
+        return from_cache("--offline");
+    }
+    match fetch(ctx, plan).await {
+        Ok(secrets) => {
+            if let Some(cache) = &cache {
+                if let Err(e) = cache.save(&secrets, now_ms()) {
+                    eprintln!("hush: warning: could not update the offline cache: {e}");
+                }
+            }
+            Ok(secrets)
+        }
+        Err(FetchError::Client(e @ ClientError::Unreachable { .. })) if !args.no_fallback => {
+            from_cache(&e.to_string())
+        }
+        Err(FetchError::Client(e)) => Err(CliError::from(e).into()),
+        Err(FetchError::Reference(e)) => Err(CliError::new(
+            EXIT_ERROR,
+            e.to_string(),
+            Some("fix the reference, or pass --no-expand to inject values as they are".into()),
+        )
+        .into()),
+    }
+}
+
+fn env_options(args: &RunArgs) -> EnvOptions {
+    let preserve = match args.preserve_env.as_deref() {
+        None => Preserve::Nothing,
+        Some("") => Preserve::All,
+        Some(list) => Preserve::Names(
+            list.split(',')
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect(),
+        ),
+    };
+    EnvOptions {
+        preserve,
+        inherit: !args.no_inherit_env,
+        pass_token: args.pass_token,
+    }
+}
+
+fn build_env(secrets: &BTreeMap<String, String>, args: &RunArgs) -> BuiltEnv {
+    environment::build(std::env::vars_os(), secrets, &env_options(args))
+}
+
+fn command(args: &RunArgs) -> Result<(OsString, Vec<OsString>), CliError> {
+    if let Some(line) = &args.shell_command {
+        if !args.command.is_empty() {
+            return Err(CliError::usage(
+                "give either --command \"...\" or -- CMD ARGS, not both",
+            ));
+        }
+        let shell = std::env::var_os("SHELL")
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "sh".into());
+        return Ok((shell, vec!["-c".into(), line.into()]));
+    }
+    let mut parts = args.command.iter().cloned();
+    let program = parts.next().ok_or_else(|| {
+        CliError::new(
+            EXIT_USAGE,
+            "no command to run",
+            Some(
+                "usage: hush run [OPTIONS] -- CMD [ARGS...]  or  hush run --command \"CMD\"".into(),
+            ),
+        )
+    })?;
+    Ok((program, parts.collect()))
+}
+
+fn mask_hold(text: &str) -> Result<MaskHold, CliError> {
+    if text == "inf" || text == "strict" {
+        return Ok(MaskHold::Strict);
+    }
+    parse_duration(text)
+        .map(MaskHold::For)
+        .map_err(|e| CliError::usage(format!("--mask-hold: {e}")))
+}
+
+pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
+    let target = Target {
+        server: args.server.clone(),
+        token: args.token.clone(),
+        project: args.project.clone(),
+        env: args.env.clone(),
+        path: None,
+    };
+    let (program, program_args) = command(&args)?;
+    let hold = mask_hold(&args.mask_hold)?;
+    let kill_timeout = parse_duration(&args.kill_timeout)
+        .map_err(|e| CliError::usage(format!("--kill-timeout: {e}")))?;
+    let watch_interval = parse_duration(&args.watch_interval)
+        .map_err(|e| CliError::usage(format!("--watch-interval: {e}")))?;
+    let stop_signal = parse_signal(&args.stop_signal)?;
+    let ctx = resolve(&target)?;
+    let token = Zeroizing::new(
+        args.token
+            .clone()
+            .or_else(|| std::env::var("HUSH_TOKEN").ok())
+            .or_else(|| ctx.session.as_ref().map(|s| s.token.clone()))
+            .unwrap_or_default(),
+    );
+    let plan = FetchPlan {
+        paths: if args.paths.is_empty() {
+            vec![ctx.path.clone()]
+        } else {
+            args.paths.clone()
+        },
+        recursive: args.recursive,
+        tags: args.tags.clone(),
+        expand: !args.no_expand,
+    };
+    let secrets = fetch_with_fallback(&ctx, &plan, &args, &token).await?;
+
+    let mut required: Vec<String> = args.require.clone();
+    required.extend(
+        ctx.project_file
+            .as_ref()
+            .map(|f| f.required.clone())
+            .unwrap_or_default(),
+    );
+    let missing: Vec<&String> = required
+        .iter()
+        .filter(|k| !secrets.contains_key(k.as_str()))
+        .collect();
+    if !missing.is_empty() {
+        let names: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
+        return Err(CliError::new(
+            EXIT_ERROR,
+            format!(
+                "required secrets missing in {} {}: {}",
+                ctx.env,
+                plan.paths.join(", "),
+                names.join(", ")
+            ),
+            Some("set them with 'hush set KEY=...' or fix --env/--path".into()),
+        )
+        .into());
+    }
+
+    let built = build_env(&secrets, &args);
+    for name in &built.skipped_protected {
+        eprintln!("hush: warning: secret {name} not injected: {name} is a protected variable and keeps the shell's value");
+    }
+    // Without masking (and without a supervisor loop for --watch) hush gets out
+    // of the way: the command replaces it, with its own PID, terminal and signals.
+    if args.no_mask && !args.watch {
+        return Ok(exec_replace(&program, &program_args, &built.vars).exit_code_printed());
+    }
+    let mask = if args.no_mask {
+        None
+    } else {
+        let values: Vec<(String, Vec<u8>)> = secrets
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_bytes().to_vec()))
+            .collect();
+        let mask_set = MaskSet::new(
+            &values,
+            &MaskOptions {
+                format: args.mask_format.clone(),
+                ..MaskOptions::default()
+            },
+        );
+        if !mask_set.skipped_keys().is_empty() {
+            eprintln!(
+                "hush: warning: not masking {} (values too short or too common to mask without shredding output)",
+                mask_set.skipped_keys().join(", ")
+            );
+        }
+        Some((Arc::new(mask_set), hold))
+    };
+    let spec = LaunchSpec {
+        program,
+        args: program_args,
+        env: built.vars.clone(),
+        mask,
+        kill_timeout,
+        stop_signal,
+        mask_report: args.mask_report,
+    };
+    let restarts = if args.watch {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let args = args.clone();
+        tokio::spawn(watch(ctx, plan, args, built.vars, watch_interval, tx));
+        Some(rx)
+    } else {
+        None
+    };
+    match tokio::task::block_in_place(|| crate::run::run(spec, restarts)) {
+        Ok(code) => Ok(code),
+        Err(e) => {
+            eprintln!("hush: {e}");
+            Ok(e.exit_code())
+        }
+    }
+}
+
+/// Polls for changes; a new environment restarts the child (one restart per
+/// interval at most, which also debounces bursts of changes).
+async fn watch(
+    ctx: Resolved,
+    plan: FetchPlan,
+    args: RunArgs,
+    mut current: Vec<(OsString, OsString)>,
+    every: Duration,
+    tx: std::sync::mpsc::Sender<Vec<(OsString, OsString)>>,
+) {
+    loop {
+        tokio::time::sleep(every).await;
+        match fetch(&ctx, &plan).await {
+            Ok(secrets) => {
+                let built = build_env(&secrets, &args);
+                if built.vars != current {
+                    eprintln!("hush: secrets changed; restarting the command");
+                    current = built.vars.clone();
+                    if tx.send(built.vars).is_err() {
+                        return;
+                    }
+                }
+            }
+            Err(e) => eprintln!(
+                "hush: warning: watch could not fetch secrets (the command keeps running): {e}"
+            ),
+        }
+    }
+}
+
+fn parse_signal(name: &str) -> Result<nix::sys::signal::Signal, CliError> {
+    let upper = name.to_ascii_uppercase();
+    let full = if upper.starts_with("SIG") {
+        upper
+    } else {
+        format!("SIG{upper}")
+    };
+    full.parse().map_err(|_| {
+        CliError::usage(format!(
+            "--stop-signal: unknown signal {name:?} (e.g. TERM, INT, HUP)"
+        ))
+    })
+}
+
+trait PrintExit {
+    fn exit_code_printed(self) -> i32;
+}
+
+impl PrintExit for crate::run::RunError {
+    fn exit_code_printed(self) -> i32 {
+        eprintln!("hush: {self}");
+        self.exit_code()
+    }
+}

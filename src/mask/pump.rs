@@ -1,0 +1,330 @@
+//! Blocking copy loop connecting a child's output fd to hush's own stdout or
+//! stderr through a `Masker`. One thread per stream.
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::fd::AsFd;
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+
+use super::masker::Masker;
+
+/// Large reads amortise syscalls and give the matcher long runs to scan.
+const READ_BUF: usize = 64 * 1024;
+
+/// How long a possible secret prefix may be held back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MaskHold {
+    /// Hold until resolved or EOF (never leaks a prefix, may stall a prompt).
+    Strict,
+    /// Hold at most this long without new input, then emit the prefix.
+    For(Duration),
+}
+
+/// Totals for one stream.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PumpReport {
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub counts: Vec<(String, u64)>,
+}
+
+/// Copy `src` to `dst` until EOF on src, masking through `masker` when Some
+/// (pass-through copy when None). See the module docs of `mask` for the
+/// masking rules.
+///
+/// Error policy: the child must never block on a full pipe because of us,
+/// so write failures stop the writing but not the draining. A broken pipe
+/// (reader went away, e.g. `hush run ... | head`) is normal and returns Ok;
+/// any other write error is returned after src reaches EOF. Read errors
+/// other than EINTR/EIO end the pump with the error.
+pub fn pump(
+    src: File,
+    dst: &mut dyn Write,
+    mut masker: Option<Masker>,
+    hold: MaskHold,
+) -> io::Result<PumpReport> {
+    let mut inbuf = vec![0u8; READ_BUF];
+    let mut out: Vec<u8> = Vec::with_capacity(READ_BUF);
+    let mut sink = Sink {
+        dst,
+        stopped: false,
+        error: None,
+        written: 0,
+    };
+    let mut bytes_in: u64 = 0;
+
+    loop {
+        if let (Some(m), MaskHold::For(limit)) = (masker.as_mut(), hold) {
+            if m.pending_len() > 0 && !wait_readable(&src, limit)? {
+                out.clear();
+                m.flush_pending(&mut out);
+                sink.write(&out);
+                continue;
+            }
+        }
+        let n = read_chunk(&src, &mut inbuf)?;
+        if n == 0 {
+            break;
+        }
+        bytes_in += n as u64;
+        match masker.as_mut() {
+            Some(m) => {
+                out.clear();
+                m.push(&inbuf[..n], &mut out);
+                sink.write(&out);
+            }
+            None => sink.write(&inbuf[..n]),
+        }
+    }
+
+    let counts = match masker.as_mut() {
+        Some(m) => {
+            out.clear();
+            m.finish(&mut out);
+            sink.write(&out);
+            m.counts()
+        }
+        None => Vec::new(),
+    };
+    if let Some(err) = sink.error {
+        return Err(err);
+    }
+    Ok(PumpReport {
+        bytes_in,
+        bytes_out: sink.written,
+        counts,
+    })
+}
+
+/// Read once, retrying EINTR. EIO is how a pty master reports that the
+/// slave side has been closed by the child, i.e. EOF.
+fn read_chunk(mut src: &File, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match src.read(buf) {
+            Ok(n) => return Ok(n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if e.raw_os_error() == Some(Errno::EIO as i32) => return Ok(0),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Wait up to `limit` for `src` to become readable (data, EOF or error all
+/// count: the following read will not block). Returns false on timeout.
+fn wait_readable(src: &File, limit: Duration) -> io::Result<bool> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        // Round up so a sub-millisecond remainder does not become a busy 0.
+        let millis = remaining.as_micros().div_ceil(1000);
+        let timeout = i32::try_from(millis)
+            .ok()
+            .and_then(|ms| PollTimeout::try_from(ms).ok())
+            .unwrap_or(PollTimeout::MAX);
+        let mut fds = [PollFd::new(src.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, timeout) {
+            Ok(0) => return Ok(false),
+            Ok(_) => return Ok(true),
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Destination wrapper implementing the write-error policy.
+struct Sink<'a> {
+    dst: &'a mut dyn Write,
+    stopped: bool,
+    error: Option<io::Error>,
+    written: u64,
+}
+
+impl Sink<'_> {
+    fn write(&mut self, bytes: &[u8]) {
+        if self.stopped || bytes.is_empty() {
+            return;
+        }
+        // write_all retries EINTR itself. Flush every batch: dst may be
+        // buffered, and output must not wait for more input.
+        let result = self.dst.write_all(bytes).and_then(|()| self.dst.flush());
+        match result {
+            Ok(()) => self.written += bytes.len() as u64,
+            Err(e) => {
+                self.stopped = true;
+                if e.kind() != io::ErrorKind::BrokenPipe {
+                    self.error = Some(e);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mask::{MaskOptions, MaskSet};
+    use std::io::Read;
+    use std::os::fd::OwnedFd;
+    use std::os::unix::net::UnixStream;
+    use std::sync::Arc;
+    use std::thread;
+
+    const SECRET: &[u8] = b"tok-9f8e7d6c5b4a";
+
+    fn masker() -> Masker {
+        let set = MaskSet::new(
+            &[("API_TOKEN".into(), SECRET.to_vec())],
+            &MaskOptions::default(),
+        );
+        Masker::new(Arc::new(set))
+    }
+
+    /// Child-side writer, pump thread, and the reading end of its output.
+    fn start(
+        masker: Option<Masker>,
+        hold: MaskHold,
+    ) -> (
+        UnixStream,
+        UnixStream,
+        thread::JoinHandle<io::Result<PumpReport>>,
+    ) {
+        let (child_w, src) = UnixStream::pair().unwrap();
+        let (mut dst, reader) = UnixStream::pair().unwrap();
+        let src = File::from(OwnedFd::from(src));
+        let handle = thread::spawn(move || pump(src, &mut dst, masker, hold));
+        (child_w, reader, handle)
+    }
+
+    /// Read exactly `n` bytes or fail after `timeout`.
+    fn read_n(reader: &mut UnixStream, n: usize, timeout: Duration) -> Vec<u8> {
+        reader.set_read_timeout(Some(timeout)).unwrap();
+        let mut buf = vec![0; n];
+        reader.read_exact(&mut buf).unwrap();
+        buf
+    }
+
+    #[test]
+    fn secret_split_across_slow_writes_is_masked() {
+        let (mut w, mut r, h) = start(Some(masker()), MaskHold::For(Duration::from_millis(250)));
+        w.write_all(b"token: tok-9f8e").unwrap();
+        thread::sleep(Duration::from_millis(100));
+        w.write_all(b"7d6c5b4a\n").unwrap();
+        drop(w);
+        let mut out = Vec::new();
+        r.read_to_end(&mut out).unwrap();
+        assert_eq!(out, b"token: ***\n");
+        let report = h.join().unwrap().unwrap();
+        assert_eq!(report.bytes_in, 24);
+        assert_eq!(report.bytes_out, 11);
+        assert_eq!(report.counts, vec![("API_TOKEN".to_string(), 1)]);
+    }
+
+    #[test]
+    fn output_without_newline_is_not_delayed() {
+        let (mut w, mut r, h) = start(Some(masker()), MaskHold::Strict);
+        let started = Instant::now();
+        w.write_all(b"Password: ").unwrap();
+        assert_eq!(
+            read_n(&mut r, 10, Duration::from_millis(100)),
+            b"Password: "
+        );
+        assert!(started.elapsed() < Duration::from_millis(100));
+        // A complete secret at the end of a write goes out at once too.
+        w.write_all(b"tok-9f8e7d6c5b4a").unwrap();
+        assert_eq!(read_n(&mut r, 3, Duration::from_millis(100)), b"***");
+        drop(w);
+        h.join().unwrap().unwrap();
+    }
+
+    #[test]
+    fn held_prefix_is_flushed_after_the_hold() {
+        let (mut w, mut r, h) = start(Some(masker()), MaskHold::For(Duration::from_millis(50)));
+        let started = Instant::now();
+        w.write_all(b"prompt tok-9").unwrap();
+        assert_eq!(read_n(&mut r, 7, Duration::from_millis(100)), b"prompt ");
+        assert_eq!(read_n(&mut r, 5, Duration::from_millis(1000)), b"tok-9");
+        let waited = started.elapsed();
+        assert!(waited >= Duration::from_millis(45), "{waited:?}");
+        // The rest of the secret arriving afterwards is still masked.
+        w.write_all(b"f8e7d6c5b4a!\n").unwrap();
+        drop(w);
+        let mut out = Vec::new();
+        r.read_to_end(&mut out).unwrap();
+        assert_eq!(out, b"***!\n");
+        h.join().unwrap().unwrap();
+    }
+
+    #[test]
+    fn strict_hold_waits_for_eof_which_flushes() {
+        let (mut w, mut r, h) = start(Some(masker()), MaskHold::Strict);
+        w.write_all(b"ends with tok-9f8").unwrap();
+        assert_eq!(
+            read_n(&mut r, 10, Duration::from_millis(100)),
+            b"ends with "
+        );
+        r.set_read_timeout(Some(Duration::from_millis(150)))
+            .unwrap();
+        let mut byte = [0u8; 1];
+        assert!(r.read(&mut byte).is_err(), "prefix must be held until EOF");
+        drop(w);
+        let mut out = Vec::new();
+        r.set_read_timeout(None).unwrap();
+        r.read_to_end(&mut out).unwrap();
+        assert_eq!(out, b"tok-9f8");
+        h.join().unwrap().unwrap();
+    }
+
+    #[test]
+    fn pass_through_without_masker() {
+        let (mut w, mut r, h) = start(None, MaskHold::Strict);
+        let data: Vec<u8> = (0..=255u8).cycle().take(300_000).collect();
+        let writer = thread::spawn(move || {
+            w.write_all(&data).unwrap();
+            data
+        });
+        let mut out = Vec::new();
+        r.read_to_end(&mut out).unwrap();
+        assert_eq!(out, writer.join().unwrap());
+        let report = h.join().unwrap().unwrap();
+        assert_eq!((report.bytes_in, report.bytes_out), (300_000, 300_000));
+    }
+
+    #[test]
+    fn broken_pipe_keeps_draining() {
+        let (mut w, r, h) = start(Some(masker()), MaskHold::Strict);
+        drop(r);
+        // Far more than any socket buffer: would block forever if the pump
+        // stopped reading.
+        let chunk = vec![b'x'; 64 * 1024];
+        for _ in 0..64 {
+            w.write_all(&chunk).unwrap();
+        }
+        drop(w);
+        let report = h.join().unwrap().unwrap();
+        assert_eq!(report.bytes_in, 64 * 64 * 1024);
+    }
+
+    #[test]
+    fn eio_is_end_of_stream() {
+        // A pty master reports EIO once the child side is closed. Without a
+        // pty dependency, reading our own memory at address 0 (never mapped)
+        // is a portable-enough way to get a read() that fails with EIO.
+        let Ok(src) = File::open("/proc/self/mem") else {
+            return;
+        };
+        let mut sink = Vec::new();
+        let report = pump(src, &mut sink, Some(masker()), MaskHold::Strict).unwrap();
+        assert_eq!(report.bytes_in, 0);
+    }
+
+    #[test]
+    fn read_errors_other_than_eio_are_reported() {
+        // A directory opens fine but read() fails with EISDIR.
+        let src = File::open("/").unwrap();
+        let mut sink = Vec::new();
+        assert!(pump(src, &mut sink, None, MaskHold::Strict).is_err());
+    }
+}

@@ -1,0 +1,223 @@
+//! Encoded forms of a secret that a child process is likely to print.
+//!
+//! Masking only the raw value is not enough: programs routinely log a
+//! secret inside an Authorization header (base64), a URL (percent-encoded),
+//! a JSON document or a `set -x` trace (shell-quoted). Each form here is one
+//! extra literal pattern; all of them report under the secret's key.
+//! Callers apply the min-length / triviality policy to what we return.
+
+use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+use base64::Engine;
+
+/// Base64 cores shorter than this are not used even if `min_len` is lower:
+/// short runs of base64 characters occur everywhere in normal output
+/// (identifiers, hashes), so a short core would shred unrelated text.
+pub(crate) const MIN_BASE64_CORE: usize = 8;
+
+/// Every encoded form of `value` (not including `value` itself), possibly
+/// with duplicates. `min_len` only gates the base64 cores, whose stricter
+/// floor is applied here because only this module knows they are cores.
+pub(crate) fn encoded_forms(value: &[u8], min_len: usize) -> Vec<Vec<u8>> {
+    let mut forms = Vec::new();
+    let core_floor = min_len.max(MIN_BASE64_CORE);
+    for engine in [&STANDARD_NO_PAD, &URL_SAFE_NO_PAD] {
+        for offset in 0..3 {
+            let core = base64_core(engine, value, offset);
+            if core.len() >= core_floor {
+                forms.push(core);
+            }
+        }
+    }
+    forms.push(percent_encode(value, b"0123456789ABCDEF", false));
+    forms.push(percent_encode(value, b"0123456789abcdef", false));
+    if value.contains(&b' ') {
+        // application/x-www-form-urlencoded writes spaces as '+'.
+        forms.push(percent_encode(value, b"0123456789ABCDEF", true));
+    }
+    forms.push(json_escape(value, false));
+    if value.contains(&b'/') {
+        // Some encoders (PHP, older Ruby/Java libraries) also escape '/'.
+        forms.push(json_escape(value, true));
+    }
+    if value.contains(&b'\'') {
+        // `set -x`, `printf %q`-like tools and hand-written scripts quote a
+        // value as '...'; only an embedded quote changes the inner text.
+        forms.push(shell_single_quote_inner(value));
+    }
+    if value.contains(&b'\n') {
+        forms.extend(line_forms(value));
+    }
+    // A value read from a file often carries a trailing newline or spaces
+    // that the program trims before printing.
+    let trimmed = value.trim_ascii();
+    if trimmed.len() != value.len() {
+        forms.push(trimmed.to_vec());
+    }
+    forms
+}
+
+/// The base64 characters of `value` that are independent of its neighbours
+/// when it sits `offset` bytes (mod 3) into a larger encoded blob.
+///
+/// Every output character encodes 6 bits; with `offset` unknown bytes in
+/// front, the value occupies bits `[8*offset, 8*(offset+len))`. Characters
+/// wholly inside that range are fixed; the partial ones at either edge (and
+/// any padding) depend on unknown bytes and must not be part of the pattern.
+fn base64_core(engine: &impl Engine, value: &[u8], offset: usize) -> Vec<u8> {
+    let mut shifted = vec![0u8; offset];
+    shifted.extend_from_slice(value);
+    let encoded = engine.encode(&shifted).into_bytes();
+    let first = (8 * offset).div_ceil(6);
+    let end = (8 * (offset + value.len())) / 6;
+    if first >= end {
+        return Vec::new();
+    }
+    encoded[first..end].to_vec()
+}
+
+/// RFC 3986 percent-encoding: everything except unreserved characters.
+fn percent_encode(value: &[u8], hex: &[u8; 16], space_as_plus: bool) -> Vec<u8> {
+    let mut out = Vec::with_capacity(value.len() * 3);
+    for &b in value {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b);
+        } else if space_as_plus && b == b' ' {
+            out.push(b'+');
+        } else {
+            out.extend_from_slice(&[b'%', hex[(b >> 4) as usize], hex[(b & 15) as usize]]);
+        }
+    }
+    out
+}
+
+/// The inside of a JSON string as serde_json writes it: `"` and `\`,
+/// short escapes for common controls, `\u00xx` (lowercase) for the rest,
+/// everything else (including non-ASCII and DEL) verbatim.
+fn json_escape(value: &[u8], escape_slash: bool) -> Vec<u8> {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = Vec::with_capacity(value.len() + 8);
+    for &b in value {
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'/' if escape_slash => out.extend_from_slice(b"\\/"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            0x0c => out.extend_from_slice(b"\\f"),
+            0..=0x1f => out.extend_from_slice(&[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[(b >> 4) as usize],
+                HEX[(b & 15) as usize],
+            ]),
+            _ => out.push(b),
+        }
+    }
+    out
+}
+
+/// POSIX single-quoting closes the quote around an embedded `'`:
+/// `it's` becomes `'it'\''s'`. We return the part between the outer quotes.
+fn shell_single_quote_inner(value: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(value.len() + 8);
+    for &b in value {
+        if b == b'\'' {
+            out.extend_from_slice(b"'\\''");
+        } else {
+            out.push(b);
+        }
+    }
+    out
+}
+
+/// A multi-line value (PEM key, JSON service-account file) is often printed
+/// line by line or re-wrapped, so each line is its own pattern; a
+/// CRLF-translated copy catches it passing through a pty or Windows tool.
+fn line_forms(value: &[u8]) -> Vec<Vec<u8>> {
+    let mut out: Vec<Vec<u8>> = value
+        .split(|&b| b == b'\n')
+        .map(|line| line.trim_ascii().to_vec())
+        .collect();
+    let mut crlf = Vec::with_capacity(value.len() + 16);
+    for (i, line) in value.split(|&b| b == b'\n').enumerate() {
+        if i > 0 {
+            crlf.extend_from_slice(b"\r\n");
+        }
+        // Normalise lines that already end in \r so we do not produce \r\r\n.
+        crlf.extend_from_slice(line.strip_suffix(b"\r").unwrap_or(line));
+    }
+    out.push(crlf);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE};
+
+    fn contains(hay: &[u8], needle: &[u8]) -> bool {
+        hay.windows(needle.len()).any(|w| w == needle)
+    }
+
+    #[test]
+    fn base64_cores_appear_in_any_alignment() {
+        let secret = b"s3cr3t-\xff\xfe-value-0123";
+        let forms = encoded_forms(secret, 4);
+        for prefix_len in 0..6 {
+            for suffix_len in 0..4 {
+                let mut blob = vec![b'x'; prefix_len];
+                blob.extend_from_slice(secret);
+                blob.extend(std::iter::repeat_n(b'y', suffix_len));
+                for (padded, core_engine) in
+                    [(&STANDARD, &STANDARD_NO_PAD), (&URL_SAFE, &URL_SAFE_NO_PAD)]
+                {
+                    let enc = padded.encode(&blob).into_bytes();
+                    let offset = prefix_len % 3;
+                    let core = base64_core(core_engine, secret, offset);
+                    assert!(core.len() >= 8);
+                    assert!(contains(&enc, &core), "offset {offset}");
+                    assert!(forms.contains(&core));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn base64_core_lengths() {
+        // 3 bytes at offset 0 -> all 4 chars stable. At offset 1 the value
+        // holds bits 8..32: chars 2, 3, 4 (bits 12..30) are its own, char 1
+        // mixes in the prefix and char 5 the unknown next byte.
+        assert_eq!(base64_core(&STANDARD_NO_PAD, b"abc", 0), b"YWJj");
+        assert_eq!(base64_core(&STANDARD_NO_PAD, b"abc", 1).len(), 3);
+        // "\0\0a" encodes as "AABh": only the last char is a's alone.
+        assert_eq!(base64_core(&STANDARD_NO_PAD, b"a", 2), b"h");
+        assert_eq!(base64_core(&STANDARD_NO_PAD, b"a", 1), b"");
+    }
+
+    #[test]
+    fn percent_and_json_and_shell() {
+        assert_eq!(
+            percent_encode(b"a b/\xc3\xa9~", b"0123456789ABCDEF", false),
+            b"a%20b%2F%C3%A9~"
+        );
+        assert_eq!(percent_encode(b"a b", b"0123456789ABCDEF", true), b"a+b");
+        assert_eq!(
+            json_escape(b"a\"b\\c/\n\x01\x7f", false),
+            b"a\\\"b\\\\c/\\n\\u0001\x7f"
+        );
+        assert_eq!(json_escape(b"a/b", true), b"a\\/b");
+        assert_eq!(shell_single_quote_inner(b"it's"), b"it'\\''s");
+    }
+
+    #[test]
+    fn lines_are_trimmed_and_crlf_form_added() {
+        let forms = line_forms(b"line-one\r\n  line-two\nx");
+        assert!(forms.contains(&b"line-one".to_vec()));
+        assert!(forms.contains(&b"line-two".to_vec()));
+        assert!(forms.contains(&b"line-one\r\n  line-two\r\nx".to_vec()));
+    }
+}
