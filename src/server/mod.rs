@@ -6,6 +6,7 @@ pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod identities;
 pub mod projects;
 pub mod secrets;
 pub mod tls;
@@ -37,6 +38,45 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/hush/auth/login", post(auth::login))
         .route("/api/v1/hush/auth/logout", post(auth::logout))
         .route("/api/v1/hush/auth/whoami", get(auth::whoami))
+        .route(
+            "/api/v1/auth/universal-auth/login",
+            post(identities::universal_auth_login),
+        )
+        .route("/api/v1/auth/token/renew", post(identities::renew))
+        .route(
+            "/api/v1/hush/users",
+            get(identities::list_users).post(identities::create_user),
+        )
+        .route(
+            "/api/v1/hush/users/accept-invite",
+            post(identities::accept_invite),
+        )
+        .route(
+            "/api/v1/hush/identities",
+            get(identities::list_identities).post(identities::create_identity),
+        )
+        .route(
+            "/api/v1/hush/identities/{id}/client-secrets",
+            get(identities::list_client_secrets).post(identities::add_client_secret),
+        )
+        .route(
+            "/api/v1/hush/identities/{id}/client-secrets/{secret_id}",
+            axum::routing::delete(identities::revoke_client_secret),
+        )
+        .route(
+            "/api/v1/hush/tokens",
+            get(identities::list_service_tokens).post(identities::create_service_token),
+        )
+        .route(
+            "/api/v1/hush/tokens/{id}",
+            axum::routing::delete(identities::revoke_service_token),
+        )
+        .route(
+            "/api/v1/hush/members",
+            get(identities::list_members)
+                .post(identities::add_member)
+                .delete(identities::remove_member),
+        )
         .route("/api/v3/secrets/raw", get(secrets::list))
         .route(
             "/api/v3/secrets/raw/{name}",

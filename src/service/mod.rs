@@ -6,8 +6,13 @@ pub mod access;
 pub mod audit_log;
 pub mod identity;
 pub mod keyring;
+pub mod machines;
+pub mod members;
+pub mod projects;
 pub mod secrets;
+pub mod service_tokens;
 pub mod tokens;
+pub mod users;
 
 use crate::store::{AuditEvent, Store, StoreError};
 use std::sync::Arc;

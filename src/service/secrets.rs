@@ -3,7 +3,7 @@
 //! project's data key, and commits its audit event with the change (writes) or
 //! before answering (reads: fail-closed).
 
-use super::access::Role;
+use super::access::Grant;
 use super::{now_ms, Action, Ctx, Service, ServiceError, ServiceResult};
 use crate::crypto::{secret_aad, Field};
 use crate::secret::{SecretKey, SecretPath, SecretValue};
@@ -17,7 +17,7 @@ const WRITE_RETRIES: usize = 16;
 #[derive(Clone, Debug)]
 pub struct Scope {
     pub project: ProjectRow,
-    pub role: Role,
+    pub grant: Grant,
     pub env: EnvRow,
     pub path: SecretPath,
 }
@@ -116,13 +116,20 @@ impl Service {
         action: Action,
     ) -> ServiceResult<Scope> {
         let path = SecretPath::parse(path)?;
-        let (project, role) = self.visible_project(ctx, project).await?;
+        let (project, grant) = self.visible_project(ctx, project).await?;
         let env = self.environment(&project, env).await?;
-        self.authorize(ctx, &project, role, Some(&env), Some(path.as_str()), action)
-            .await?;
+        self.authorize(
+            ctx,
+            &project,
+            &grant,
+            Some(&env),
+            Some(path.as_str()),
+            action,
+        )
+        .await?;
         Ok(Scope {
             project,
-            role,
+            grant,
             env,
             path,
         })
@@ -513,7 +520,7 @@ impl Service {
         self.authorize(
             ctx,
             &scope.project,
-            scope.role,
+            &scope.grant,
             Some(&scope.env),
             Some(scope.path.as_str()),
             Action::Admin,

@@ -56,7 +56,73 @@ pub trait Store: Send + Sync + 'static {
     async fn projects(&self) -> StoreResult<Vec<ProjectRow>>;
     /// Looks a project up by id or by slug.
     async fn project(&self, id_or_slug: &str) -> StoreResult<Option<ProjectRow>>;
-    async fn membership(&self, project_id: &str, subject_id: &str) -> StoreResult<Option<String>>;
+    async fn membership(
+        &self,
+        project_id: &str,
+        subject_id: &str,
+    ) -> StoreResult<Option<MembershipRow>>;
+    async fn memberships(&self, project_id: &str) -> StoreResult<Vec<MembershipRow>>;
+    /// Adds or replaces a member's role and overrides.
+    async fn put_membership(&self, membership: MembershipRow, audit: AuditEvent)
+        -> StoreResult<()>;
+    async fn remove_membership(
+        &self,
+        project_id: &str,
+        subject_id: &str,
+        audit: AuditEvent,
+    ) -> StoreResult<()>;
+
+    /// A user created by an admin, with a one-time invite to set a password.
+    async fn create_user(
+        &self,
+        user: UserRow,
+        invite_hash: Vec<u8>,
+        invite_expires_at: i64,
+        audit: AuditEvent,
+    ) -> StoreResult<()>;
+    async fn users(&self) -> StoreResult<Vec<UserRow>>;
+    /// Sets the invited user's password if the invite is unused and unexpired.
+    async fn accept_invite(
+        &self,
+        invite_hash: Vec<u8>,
+        password_hash: String,
+        now: i64,
+        audit: AuditEvent,
+    ) -> StoreResult<UserRow>;
+
+    async fn create_identity(
+        &self,
+        identity: IdentityRow,
+        secret: IdentitySecretRow,
+        audit: AuditEvent,
+    ) -> StoreResult<()>;
+    /// By id or by name.
+    async fn identity(&self, id_or_name: &str) -> StoreResult<Option<IdentityRow>>;
+    async fn identities(&self) -> StoreResult<Vec<IdentityRow>>;
+    async fn add_identity_secret(
+        &self,
+        secret: IdentitySecretRow,
+        audit: AuditEvent,
+    ) -> StoreResult<()>;
+    async fn identity_secrets(&self, identity_id: &str) -> StoreResult<Vec<IdentitySecretRow>>;
+    async fn identity_secret_by_hash(&self, hash: &[u8]) -> StoreResult<Option<IdentitySecretRow>>;
+    async fn revoke_identity_secret(
+        &self,
+        identity_id: &str,
+        secret_id: &str,
+        now: i64,
+        audit: AuditEvent,
+    ) -> StoreResult<()>;
+
+    async fn token_by_id(&self, id: &str) -> StoreResult<Option<TokenRow>>;
+    async fn project_tokens(&self, project_id: &str) -> StoreResult<Vec<TokenRow>>;
+    /// Counts one use of a token with a uses limit; false once the limit is reached.
+    async fn use_token(&self, id: &str) -> StoreResult<bool>;
+    async fn renew_token(&self, id: &str, expires_at: i64, audit: AuditEvent) -> StoreResult<()>;
+
+    async fn record_login_failure(&self, account: &str, ip: &str, at: i64) -> StoreResult<()>;
+    /// Failures since `since` for (this account, this address).
+    async fn login_failures(&self, account: &str, ip: &str, since: i64) -> StoreResult<(i64, i64)>;
 
     async fn environments(&self, project_id: &str) -> StoreResult<Vec<EnvRow>>;
     async fn create_environment(&self, env: EnvRow, audit: AuditEvent) -> StoreResult<()>;

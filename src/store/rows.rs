@@ -28,6 +28,11 @@ pub struct TokenRow {
     pub expires_at: Option<i64>,
     pub revoked_at: Option<i64>,
     pub created_at: i64,
+    /// Requests made with it (counted only when `uses_limit` is set).
+    pub uses: i64,
+    pub uses_limit: Option<i64>,
+    /// Renewals never extend `expires_at` past this.
+    pub max_expires_at: Option<i64>,
 }
 
 #[derive(Clone, Debug)]
@@ -180,4 +185,39 @@ pub struct AuditFilter {
     /// Only events with `seq` below this (paging backwards from the newest).
     pub before_seq: Option<i64>,
     pub limit: i64,
+}
+
+#[derive(Clone, Debug)]
+pub struct MembershipRow {
+    pub project_id: String,
+    pub subject_id: String,
+    pub role: String,
+    /// JSON list of per-environment / per-path overrides.
+    pub overrides: String,
+}
+
+/// A machine identity (CI, servers, Kubernetes) that logs in with universal auth.
+#[derive(Clone, Debug)]
+pub struct IdentityRow {
+    pub id: String,
+    pub name: String,
+    pub access_token_ttl: i64,
+    pub access_token_max_ttl: i64,
+    /// 0: unlimited.
+    pub num_uses_limit: i64,
+    /// JSON list of CIDR ranges; empty: any address.
+    pub trusted_ips: String,
+    pub created_by: String,
+    pub created_at: i64,
+}
+
+#[derive(Clone, Debug)]
+pub struct IdentitySecretRow {
+    pub id: String,
+    pub identity_id: String,
+    pub secret_hash: Vec<u8>,
+    /// The first characters, to tell secrets apart in listings.
+    pub prefix: String,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
 }

@@ -16,7 +16,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Mutex};
 use tokio::sync::oneshot;
 
-const MIGRATION: &str = include_str!("../../server/migrations/sqlite/0001_init.sql");
+/// Applied in order; `PRAGMA user_version` records how many ran.
+const MIGRATIONS: [&str; 2] = [
+    include_str!("../../server/migrations/sqlite/0001_init.sql"),
+    include_str!("../../server/migrations/sqlite/0002_identity.sql"),
+];
 /// Most writes committed together; bounds the latency a write can add to others.
 const MAX_BATCH: usize = 256;
 const MAX_IDLE_READERS: usize = 8;
@@ -59,7 +63,7 @@ impl SqliteStore {
     /// Opens (creating and migrating) the database file.
     pub fn open(path: &Path) -> StoreResult<Self> {
         let conn = open_connection(path).map_err(backend)?;
-        conn.execute_batch(MIGRATION).map_err(backend)?;
+        migrate(&conn)?;
         let head = ChainHead {
             hash: conn
                 .query_row(
@@ -134,6 +138,20 @@ impl SqliteStore {
         .await
         .map_err(backend)?
     }
+}
+
+fn migrate(conn: &Connection) -> StoreResult<()> {
+    let applied: usize = conn
+        .query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
+        .map_err(backend)? as usize;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
+        conn.execute_batch(&format!(
+            "BEGIN IMMEDIATE; {sql}; PRAGMA user_version = {}; COMMIT;",
+            i + 1
+        ))
+        .map_err(|e| StoreError::Backend(format!("migration {} failed: {e}", i + 1)))?;
+    }
+    Ok(())
 }
 
 fn writer_loop(conn: Connection, rx: mpsc::Receiver<Job>, mut head: ChainHead) {
@@ -281,11 +299,79 @@ fn insert_data_key(conn: &Connection, key: &DataKeyRow) -> StoreResult<()> {
     Ok(())
 }
 
+const TOKEN_COLS: &str =
+    "id, token_hash, kind, subject_id, name, project_id, scope, expires_at, revoked_at, created_at, uses, uses_limit, max_expires_at";
+
+fn token_from_row(r: &Row) -> rusqlite::Result<TokenRow> {
+    Ok(TokenRow {
+        id: r.get(0)?,
+        token_hash: r.get(1)?,
+        kind: r.get(2)?,
+        subject_id: r.get(3)?,
+        name: r.get(4)?,
+        project_id: r.get(5)?,
+        scope: r.get(6)?,
+        expires_at: r.get(7)?,
+        revoked_at: r.get(8)?,
+        created_at: r.get(9)?,
+        uses: r.get(10)?,
+        uses_limit: r.get(11)?,
+        max_expires_at: r.get(12)?,
+    })
+}
+
+fn membership_from_row(r: &Row) -> rusqlite::Result<MembershipRow> {
+    Ok(MembershipRow {
+        project_id: r.get(0)?,
+        subject_id: r.get(1)?,
+        role: r.get(2)?,
+        overrides: r.get(3)?,
+    })
+}
+
+const IDENTITY_COLS: &str =
+    "id, name, access_token_ttl, access_token_max_ttl, num_uses_limit, trusted_ips, created_by, created_at";
+
+fn identity_from_row(r: &Row) -> rusqlite::Result<IdentityRow> {
+    Ok(IdentityRow {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        access_token_ttl: r.get(2)?,
+        access_token_max_ttl: r.get(3)?,
+        num_uses_limit: r.get(4)?,
+        trusted_ips: r.get(5)?,
+        created_by: r.get(6)?,
+        created_at: r.get(7)?,
+    })
+}
+
+const IDENTITY_SECRET_COLS: &str = "id, identity_id, secret_hash, prefix, created_at, revoked_at";
+
+fn identity_secret_from_row(r: &Row) -> rusqlite::Result<IdentitySecretRow> {
+    Ok(IdentitySecretRow {
+        id: r.get(0)?,
+        identity_id: r.get(1)?,
+        secret_hash: r.get(2)?,
+        prefix: r.get(3)?,
+        created_at: r.get(4)?,
+        revoked_at: r.get(5)?,
+    })
+}
+
+fn insert_identity_secret(conn: &Connection, s: &IdentitySecretRow) -> StoreResult<()> {
+    conn.execute(
+        "INSERT INTO identity_secrets (id, identity_id, secret_hash, prefix, created_at, revoked_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![s.id, s.identity_id, s.secret_hash, s.prefix, s.created_at, s.revoked_at],
+    )
+    .map_err(backend)?;
+    Ok(())
+}
+
 fn insert_token_row(conn: &Connection, t: &TokenRow) -> StoreResult<()> {
     conn.execute(
-        "INSERT INTO tokens (id, token_hash, kind, subject_id, name, project_id, scope, expires_at, revoked_at, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-        params![t.id, t.token_hash, t.kind, t.subject_id, t.name, t.project_id, t.scope, t.expires_at, t.revoked_at, t.created_at],
+        "INSERT INTO tokens (id, token_hash, kind, subject_id, name, project_id, scope, expires_at, revoked_at, created_at, uses, uses_limit, max_expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+        params![t.id, t.token_hash, t.kind, t.subject_id, t.name, t.project_id, t.scope, t.expires_at, t.revoked_at, t.created_at, t.uses, t.uses_limit, t.max_expires_at],
     )
     .map_err(backend)?;
     Ok(())
@@ -530,24 +616,10 @@ impl Store for SqliteStore {
     async fn token_by_hash(&self, hash: &[u8]) -> StoreResult<Option<TokenRow>> {
         let hash = hash.to_vec();
         self.read(move |c| {
-            c.prepare_cached(
-                "SELECT id, token_hash, kind, subject_id, name, project_id, scope, expires_at, revoked_at, created_at
-                 FROM tokens WHERE token_hash = ?1",
-            )?
-            .query_row(params![hash], |r| {
-                Ok(TokenRow {
-                    id: r.get(0)?,
-                    token_hash: r.get(1)?,
-                    kind: r.get(2)?,
-                    subject_id: r.get(3)?,
-                    name: r.get(4)?,
-                    project_id: r.get(5)?,
-                    scope: r.get(6)?,
-                    expires_at: r.get(7)?,
-                    revoked_at: r.get(8)?,
-                    created_at: r.get(9)?,
-                })
-            })
+            c.prepare_cached(&format!(
+                "SELECT {TOKEN_COLS} FROM tokens WHERE token_hash = ?1"
+            ))?
+            .query_row(params![hash], token_from_row)
             .optional()
         })
         .await
@@ -598,14 +670,325 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn membership(&self, project_id: &str, subject_id: &str) -> StoreResult<Option<String>> {
+    async fn membership(
+        &self,
+        project_id: &str,
+        subject_id: &str,
+    ) -> StoreResult<Option<MembershipRow>> {
         let (p, s) = (project_id.to_owned(), subject_id.to_owned());
         self.read(move |c| {
-            c.prepare_cached(
-                "SELECT role FROM memberships WHERE project_id = ?1 AND subject_id = ?2",
-            )?
-            .query_row(params![p, s], |r| r.get(0))
+            c.prepare_cached("SELECT project_id, subject_id, role, overrides FROM memberships WHERE project_id = ?1 AND subject_id = ?2")?
+                .query_row(params![p, s], membership_from_row)
+                .optional()
+        })
+        .await
+    }
+
+    async fn memberships(&self, project_id: &str) -> StoreResult<Vec<MembershipRow>> {
+        let p = project_id.to_owned();
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT project_id, subject_id, role, overrides FROM memberships WHERE project_id = ?1 ORDER BY subject_id",
+            )?;
+            let rows = collect(stmt.query_map(params![p], membership_from_row)?);
+            rows
+        })
+        .await
+    }
+
+    async fn put_membership(&self, m: MembershipRow, audit: AuditEvent) -> StoreResult<()> {
+        self.write(move |c, head| {
+            c.execute(
+                "INSERT INTO memberships (project_id, subject_id, role, overrides) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(project_id, subject_id) DO UPDATE SET role = excluded.role, overrides = excluded.overrides",
+                params![m.project_id, m.subject_id, m.role, m.overrides],
+            )
+            .map_err(backend)?;
+            insert_audit(c, head, &audit)
+        })
+        .await
+    }
+
+    async fn remove_membership(
+        &self,
+        project_id: &str,
+        subject_id: &str,
+        audit: AuditEvent,
+    ) -> StoreResult<()> {
+        let (p, s) = (project_id.to_owned(), subject_id.to_owned());
+        self.write(move |c, head| {
+            let n = c
+                .execute(
+                    "DELETE FROM memberships WHERE project_id = ?1 AND subject_id = ?2",
+                    params![p, s],
+                )
+                .map_err(backend)?;
+            if n == 0 {
+                return Err(StoreError::NotFound("membership"));
+            }
+            insert_audit(c, head, &audit)
+        })
+        .await
+    }
+
+    async fn create_user(
+        &self,
+        user: UserRow,
+        invite_hash: Vec<u8>,
+        invite_expires_at: i64,
+        audit: AuditEvent,
+    ) -> StoreResult<()> {
+        self.write(move |c, head| {
+            c.execute(
+                "INSERT INTO users (id, email, password_hash, is_admin, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![user.id, user.email, user.password_hash, user.is_admin, user.created_at],
+            )
+            .map_err(|e| map_unique(e, format!("user {:?}", user.email)))?;
+            c.execute(
+                "INSERT INTO invites (token_hash, user_id, expires_at) VALUES (?1, ?2, ?3)",
+                params![invite_hash, user.id, invite_expires_at],
+            )
+            .map_err(backend)?;
+            insert_audit(c, head, &audit)
+        })
+        .await
+    }
+
+    async fn users(&self) -> StoreResult<Vec<UserRow>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT id, email, password_hash, is_admin, created_at FROM users ORDER BY email",
+            )?;
+            let rows = collect(stmt.query_map([], user_from_row)?);
+            rows
+        })
+        .await
+    }
+
+    async fn accept_invite(
+        &self,
+        invite_hash: Vec<u8>,
+        password_hash: String,
+        now: i64,
+        mut audit: AuditEvent,
+    ) -> StoreResult<UserRow> {
+        self.write(move |c, head| {
+            let n = c
+                .execute(
+                    "UPDATE invites SET used_at = ?2 WHERE token_hash = ?1 AND used_at IS NULL AND expires_at > ?2",
+                    params![invite_hash, now],
+                )
+                .map_err(backend)?;
+            if n == 0 {
+                return Err(StoreError::NotFound("valid invite"));
+            }
+            let user_id: String = c
+                .query_row("SELECT user_id FROM invites WHERE token_hash = ?1", params![invite_hash], |r| r.get(0))
+                .map_err(backend)?;
+            c.execute("UPDATE users SET password_hash = ?2 WHERE id = ?1", params![user_id, password_hash])
+                .map_err(backend)?;
+            let user = c
+                .query_row(
+                    "SELECT id, email, password_hash, is_admin, created_at FROM users WHERE id = ?1",
+                    params![user_id],
+                    user_from_row,
+                )
+                .map_err(backend)?;
+            audit.actor_id = user.id.clone();
+            audit.actor_name = user.email.clone();
+            insert_audit(c, head, &audit)?;
+            Ok(user)
+        })
+        .await
+    }
+
+    async fn create_identity(
+        &self,
+        identity: IdentityRow,
+        secret: IdentitySecretRow,
+        audit: AuditEvent,
+    ) -> StoreResult<()> {
+        self.write(move |c, head| {
+            let i = &identity;
+            c.execute(
+                &format!("INSERT INTO identities ({IDENTITY_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
+                params![i.id, i.name, i.access_token_ttl, i.access_token_max_ttl, i.num_uses_limit, i.trusted_ips, i.created_by, i.created_at],
+            )
+            .map_err(|e| map_unique(e, format!("identity {:?}", i.name)))?;
+            insert_identity_secret(c, &secret)?;
+            insert_audit(c, head, &audit)
+        })
+        .await
+    }
+
+    async fn identity(&self, id_or_name: &str) -> StoreResult<Option<IdentityRow>> {
+        let key = id_or_name.to_owned();
+        self.read(move |c| {
+            c.prepare_cached(&format!(
+                "SELECT {IDENTITY_COLS} FROM identities WHERE id = ?1 OR name = ?1"
+            ))?
+            .query_row(params![key], identity_from_row)
             .optional()
+        })
+        .await
+    }
+
+    async fn identities(&self) -> StoreResult<Vec<IdentityRow>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {IDENTITY_COLS} FROM identities ORDER BY name"
+            ))?;
+            let rows = collect(stmt.query_map([], identity_from_row)?);
+            rows
+        })
+        .await
+    }
+
+    async fn add_identity_secret(
+        &self,
+        secret: IdentitySecretRow,
+        audit: AuditEvent,
+    ) -> StoreResult<()> {
+        self.write(move |c, head| {
+            insert_identity_secret(c, &secret)?;
+            insert_audit(c, head, &audit)
+        })
+        .await
+    }
+
+    async fn identity_secrets(&self, identity_id: &str) -> StoreResult<Vec<IdentitySecretRow>> {
+        let id = identity_id.to_owned();
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {IDENTITY_SECRET_COLS} FROM identity_secrets WHERE identity_id = ?1 ORDER BY created_at"
+            ))?;
+            let rows = collect(stmt.query_map(params![id], identity_secret_from_row)?);
+            rows
+        })
+        .await
+    }
+
+    async fn identity_secret_by_hash(&self, hash: &[u8]) -> StoreResult<Option<IdentitySecretRow>> {
+        let hash = hash.to_vec();
+        self.read(move |c| {
+            c.prepare_cached(&format!(
+                "SELECT {IDENTITY_SECRET_COLS} FROM identity_secrets WHERE secret_hash = ?1"
+            ))?
+            .query_row(params![hash], identity_secret_from_row)
+            .optional()
+        })
+        .await
+    }
+
+    async fn revoke_identity_secret(
+        &self,
+        identity_id: &str,
+        secret_id: &str,
+        now: i64,
+        audit: AuditEvent,
+    ) -> StoreResult<()> {
+        let (i, s) = (identity_id.to_owned(), secret_id.to_owned());
+        self.write(move |c, head| {
+            let n = c
+                .execute(
+                    "UPDATE identity_secrets SET revoked_at = ?3 WHERE identity_id = ?1 AND id = ?2 AND revoked_at IS NULL",
+                    params![i, s, now],
+                )
+                .map_err(backend)?;
+            if n == 0 {
+                return Err(StoreError::NotFound("client secret"));
+            }
+            insert_audit(c, head, &audit)
+        })
+        .await
+    }
+
+    async fn token_by_id(&self, id: &str) -> StoreResult<Option<TokenRow>> {
+        let id = id.to_owned();
+        self.read(move |c| {
+            c.prepare_cached(&format!("SELECT {TOKEN_COLS} FROM tokens WHERE id = ?1"))?
+                .query_row(params![id], token_from_row)
+                .optional()
+        })
+        .await
+    }
+
+    async fn project_tokens(&self, project_id: &str) -> StoreResult<Vec<TokenRow>> {
+        let p = project_id.to_owned();
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {TOKEN_COLS} FROM tokens WHERE project_id = ?1 AND kind = 'service' ORDER BY created_at"
+            ))?;
+            let rows = collect(stmt.query_map(params![p], token_from_row)?);
+            rows
+        })
+        .await
+    }
+
+    async fn use_token(&self, id: &str) -> StoreResult<bool> {
+        let id = id.to_owned();
+        self.write(move |c, _| {
+            let n = c
+                .execute(
+                    "UPDATE tokens SET uses = uses + 1 WHERE id = ?1 AND (uses_limit IS NULL OR uses < uses_limit)",
+                    params![id],
+                )
+                .map_err(backend)?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn renew_token(&self, id: &str, expires_at: i64, audit: AuditEvent) -> StoreResult<()> {
+        let id = id.to_owned();
+        self.write(move |c, head| {
+            let n = c
+                .execute(
+                    "UPDATE tokens SET expires_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+                    params![id, expires_at],
+                )
+                .map_err(backend)?;
+            if n == 0 {
+                return Err(StoreError::NotFound("token"));
+            }
+            insert_audit(c, head, &audit)
+        })
+        .await
+    }
+
+    async fn record_login_failure(&self, account: &str, ip: &str, at: i64) -> StoreResult<()> {
+        let (a, i) = (account.to_owned(), ip.to_owned());
+        self.write(move |c, _| {
+            c.execute(
+                "INSERT INTO login_failures (account, ip, at) VALUES (?1, ?2, ?3)",
+                params![a, i, at],
+            )
+            .map_err(backend)?;
+            // Old rows only matter inside the lockout window; keep the table small.
+            c.execute(
+                "DELETE FROM login_failures WHERE at < ?1",
+                params![at - 24 * 3600 * 1000],
+            )
+            .map_err(backend)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn login_failures(&self, account: &str, ip: &str, since: i64) -> StoreResult<(i64, i64)> {
+        let (a, i) = (account.to_owned(), ip.to_owned());
+        self.read(move |c| {
+            let by_account = c.query_row(
+                "SELECT COUNT(*) FROM login_failures WHERE account = ?1 AND at >= ?2",
+                params![a, since],
+                |r| r.get(0),
+            )?;
+            let by_ip = c.query_row(
+                "SELECT COUNT(*) FROM login_failures WHERE ip = ?1 AND at >= ?2",
+                params![i, since],
+                |r| r.get(0),
+            )?;
+            Ok((by_account, by_ip))
         })
         .await
     }
