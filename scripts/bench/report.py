@@ -327,6 +327,21 @@ def main(out, output):
     for n in notes:
         w(n)
         w("")
+    prof = []
+    try:
+        with open(os.path.join(out, "profile-hush_read.tsv")) as f:
+            prof = [l.rstrip("\n").split("\t") for l in f if l.strip()]
+    except OSError:
+        pass
+    if prof:
+        w("Where hush's CPU goes during the list load (`perf record -F 499` on the server for 7 s of a "
+          "separate run of the same load; share of the server's samples):")
+        w("")
+        w("| category | share | top symbols |")
+        w("|---|---:|---|")
+        for cat, pct, top in prof:
+            w("| %s | %s%% | %s |" % (cat, pct, top))
+        w("")
     w("The `top` snapshots taken in the middle of each run are in `target/bench/top-*.txt`.")
     w("")
 

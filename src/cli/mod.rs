@@ -1,6 +1,7 @@
 //! Command-line definitions (clap) and dispatch. One file per command group holds
 //! the logic.
 
+pub mod access;
 pub mod audit;
 pub mod auth;
 pub mod context;
@@ -69,7 +70,7 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Log in with email and password
+    /// Log in: email and password, a machine identity (--client-id/--client-secret), or a token (--token)
     Login {
         #[command(flatten)]
         target: Target,
@@ -77,6 +78,38 @@ pub enum Command {
         email: Option<String>,
         #[arg(long)]
         password_stdin: bool,
+        /// Machine identity client id [env: HUSH_CLIENT_ID]
+        #[arg(long)]
+        client_id: Option<String>,
+        /// Machine identity client secret [env: HUSH_CLIENT_SECRET]
+        #[arg(long, hide_env_values = true)]
+        client_secret: Option<String>,
+    },
+    /// Manage users (server admins)
+    Users {
+        #[command(flatten)]
+        target: Target,
+        #[command(subcommand)]
+        action: UsersAction,
+    },
+    /// Manage machine identities for CI, servers and Kubernetes (server admins)
+    Identities {
+        #[command(flatten)]
+        target: Target,
+        #[command(subcommand)]
+        action: IdentitiesAction,
+    },
+    /// Scoped service tokens (project admins)
+    Tokens {
+        #[command(flatten)]
+        target: Target,
+        #[command(subcommand)]
+        action: TokensAction,
+    },
+    /// Project members and their roles (project admins)
+    Members {
+        #[command(subcommand)]
+        action: MembersAction,
     },
     /// Revoke the stored session on the server and forget it here
     Logout {
@@ -287,6 +320,143 @@ pub struct RunArgs {
 }
 
 #[derive(Subcommand)]
+pub enum UsersAction {
+    /// Create a user; prints a one-time invite token for them to set a password
+    Create {
+        email: String,
+        /// Make the user a server admin
+        #[arg(long)]
+        admin: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set your password with an invite token (read from stdin: TOKEN, then PASSWORD, one per line)
+    AcceptInvite {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum IdentitiesAction {
+    /// Create an identity; prints its client id and a client secret (shown once)
+    Create {
+        name: String,
+        /// Access token lifetime, e.g. 1h
+        #[arg(long, default_value = "1h")]
+        ttl: String,
+        /// Renewals never go past this, e.g. 30d
+        #[arg(long, default_value = "30d")]
+        max_ttl: String,
+        /// Requests an access token may make (0: unlimited)
+        #[arg(long, default_value_t = 0)]
+        num_uses: i64,
+        /// Allowed client address range (repeatable), e.g. 10.0.0.0/8
+        #[arg(long = "trusted-ip")]
+        trusted_ips: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// List an identity's client secrets (prefixes only)
+    Secrets {
+        identity: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add a client secret (rotation: add, deploy, then revoke the old one)
+    AddSecret {
+        identity: String,
+        #[arg(long)]
+        json: bool,
+    },
+    RevokeSecret {
+        identity: String,
+        secret_id: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum TokensAction {
+    /// Create a scoped service token (printed once). Scope: --env and --path, or --scope ENV:GLOB...
+    Create {
+        #[arg(long)]
+        name: String,
+        /// ENV:PATH_GLOB (repeatable), e.g. prod:/api/**
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// Read only (the default)
+        #[arg(long, conflicts_with = "write")]
+        read: bool,
+        /// Read and write
+        #[arg(long)]
+        write: bool,
+        /// Lifetime, e.g. 24h
+        #[arg(long)]
+        ttl: String,
+        #[arg(long)]
+        json: bool,
+    },
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    Revoke {
+        id: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum MembersAction {
+    /// Give a user (email) or identity (name) a role; --env ENV:LEVEL and --path GLOB:LEVEL add overrides
+    Add {
+        who: String,
+        #[arg(long)]
+        role: String,
+        /// Per-environment override ENV:none|read|write, or ENV:GLOB:LEVEL (repeatable)
+        #[arg(long = "env")]
+        env_overrides: Vec<String>,
+        /// Per-path override GLOB:none|read|write (repeatable)
+        #[arg(long = "path")]
+        path_overrides: Vec<String>,
+        #[arg(long)]
+        project: Option<String>,
+        #[arg(long)]
+        server: Option<String>,
+        #[arg(long)]
+        token: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    List {
+        #[arg(long)]
+        project: Option<String>,
+        #[arg(long)]
+        server: Option<String>,
+        #[arg(long)]
+        token: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    Remove {
+        who: String,
+        #[arg(long)]
+        project: Option<String>,
+        #[arg(long)]
+        server: Option<String>,
+        #[arg(long)]
+        token: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
 pub enum ServerAction {
     /// Re-wrap every project key under a new root key (run with the server stopped)
     RotateRootKey {
@@ -331,6 +501,12 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     let rt = runtime()?;
     rt.block_on(async move {
+        if !matches!(
+            cli.command,
+            Command::Server { .. } | Command::Login { .. } | Command::Bootstrap { .. }
+        ) {
+            auth::refresh_session().await;
+        }
         match cli.command {
             Command::Server { args, action: None } => server::run(args).await.map(|_| 0),
             Command::Server {
@@ -349,7 +525,13 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 target,
                 email,
                 password_stdin,
-            } => auth::login(target, email, password_stdin).await,
+                client_id,
+                client_secret,
+            } => auth::login(target, email, password_stdin, client_id, client_secret).await,
+            Command::Users { target, action } => access::users(target, action).await,
+            Command::Identities { target, action } => access::identities(target, action).await,
+            Command::Tokens { target, action } => access::tokens(target, action).await,
+            Command::Members { action } => access::members(action).await,
             Command::Logout { target } => auth::logout(target).await,
             Command::Whoami { target, json } => auth::whoami(target, json).await,
             Command::List {
