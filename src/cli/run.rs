@@ -43,20 +43,29 @@ async fn list_scope(
     if !plan.tags.is_empty() {
         q.push(("tagSlugs", plan.tags.join(",")));
     }
+    q.push(("include_imports", "true".to_owned()));
     let resp = ctx.client.get("/api/v3/secrets/raw", &q).await?;
-    Ok(resp["secrets"]
-        .as_array()
-        .map(|list| {
-            list.iter()
-                .filter_map(|s| {
-                    Some((
-                        s["secretKey"].as_str()?.to_owned(),
-                        s["secretValue"].as_str()?.to_owned(),
-                    ))
-                })
-                .collect()
-        })
-        .unwrap_or_default())
+    let pairs = |list: &serde_json::Value| -> Vec<(String, String)> {
+        list.as_array()
+            .map(|l| {
+                l.iter()
+                    .filter_map(|s| {
+                        Some((
+                            s["secretKey"].as_str()?.to_owned(),
+                            s["secretValue"].as_str()?.to_owned(),
+                        ))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    // Imported secrets first, so the folder's own keys win on a collision.
+    let mut out = Vec::new();
+    for import in resp["imports"].as_array().into_iter().flatten() {
+        out.extend(pairs(&import["secrets"]));
+    }
+    out.extend(pairs(&resp["secrets"]));
+    Ok(out)
 }
 
 #[derive(Debug, thiserror::Error)]

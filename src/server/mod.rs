@@ -4,9 +4,11 @@
 pub mod audit;
 pub mod auth;
 pub mod error;
+pub mod expansion;
 pub mod extract;
 pub mod health;
 pub mod identities;
+pub mod imports;
 pub mod projects;
 pub mod secrets;
 pub mod tls;
@@ -78,6 +80,15 @@ pub fn router(state: AppState) -> Router {
                 .delete(identities::remove_member),
         )
         .route("/api/v3/secrets/raw", get(secrets::list))
+        .route("/api/v4/secrets", get(secrets::list_v4))
+        .route(
+            "/api/v1/secret-imports",
+            get(imports::list).post(imports::create),
+        )
+        .route(
+            "/api/v1/secret-imports/{id}",
+            axum::routing::delete(imports::delete),
+        )
         .route(
             "/api/v3/secrets/raw/{name}",
             get(secrets::get)

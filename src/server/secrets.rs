@@ -3,16 +3,21 @@
 //! Both call the same service functions.
 
 use super::error::ApiError;
+use super::expansion;
 use super::extract::{flag, ApiJson, ApiQuery, Auth};
 use super::wire::{secret_json, ScopeParams};
 use super::AppState;
 use crate::secret::{SecretKey, SecretValue};
+use crate::service::rename::RenameInput;
 use crate::service::secrets::{Tag, WriteInput, WriteMode};
 use crate::service::{iso, Action, Ctx};
 use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
@@ -20,10 +25,14 @@ pub struct ListQuery {
     #[serde(flatten)]
     scope: ScopeParams,
     recursive: Option<String>,
+    #[serde(rename = "include_imports")]
     include_imports: Option<String>,
     expand_secret_references: Option<String>,
     view_secret_value: Option<String>,
     tag_slugs: Option<String>,
+    /// Node's SDK and the Go CLI send camelCase.
+    #[serde(rename = "includeImports")]
+    include_imports_camel: Option<String>,
 }
 
 pub async fn list(
@@ -31,17 +40,22 @@ pub async fn list(
     Auth(ctx): Auth,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
+    Ok(Json(list_value(&state, &ctx, &q).await?))
+}
+
+/// The body of a list: `{secrets, imports}`, shared by v3 and v4.
+async fn list_value(state: &AppState, ctx: &Ctx, q: &ListQuery) -> Result<Value, ApiError> {
     let recursive = flag(&q.recursive, false)?;
     let view_value = flag(&q.view_secret_value, true)?;
-    let _ = (
-        flag(&q.include_imports, false)?,
-        flag(&q.expand_secret_references, true)?,
-    );
-    let scope = q.scope.resolve(&state, &ctx, Action::Read).await?;
-    let mut secrets = state
+    let include_imports =
+        flag(&q.include_imports, false)? || flag(&q.include_imports_camel, false)?;
+    let expand = flag(&q.expand_secret_references, true)?;
+    let scope = q.scope.resolve(state, ctx, Action::Read).await?;
+    let secrets = state
         .service
-        .list_secrets(&ctx, &scope, recursive, "get-secrets")
+        .list_secrets(ctx, &scope, recursive, "get-secrets")
         .await?;
+    let mut secrets = state.service.personalised(ctx, &scope, secrets).await?;
     if let Some(tags) = q.tag_slugs.as_deref().filter(|t| !t.is_empty()) {
         let wanted: Vec<&str> = tags.split(',').map(str::trim).collect();
         secrets.retain(|s| {
@@ -51,8 +65,51 @@ pub async fn list(
             })
         });
     }
+    if expand && view_value {
+        expansion::expand_views(state, ctx, &scope, &mut secrets).await?;
+    }
+    let mut imports = Vec::new();
+    if include_imports {
+        for imported in state.service.imported_secrets(ctx, &scope).await? {
+            let list: Vec<Value> = imported
+                .secrets
+                .iter()
+                .map(|s| secret_json(s, view_value))
+                .collect();
+            imports.push(json!({ "secretPath": imported.path, "environment": imported.env, "folderId": imported.import.id, "secrets": list }));
+        }
+    }
     let secrets: Vec<Value> = secrets.iter().map(|s| secret_json(s, view_value)).collect();
-    Ok(Json(json!({ "secrets": secrets, "imports": [] })))
+    Ok(json!({ "secrets": secrets, "imports": imports }))
+}
+
+/// Infisical's Go CLI read path: the same list under `projectId`, with an ETag
+/// so unchanged sets can be answered with 304.
+pub async fn list_v4(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    headers: HeaderMap,
+    ApiQuery(mut q): ApiQuery<ListQuery>,
+) -> Result<Response, ApiError> {
+    if q.include_imports.is_none() {
+        q.include_imports = q.include_imports_camel.clone();
+    }
+    let value = list_value(&state, &ctx, &q).await?;
+    let body = serde_json::to_vec(&value).map_err(|e| ApiError::internal(e.to_string()))?;
+    let etag = format!("\"{}\"", hex::encode(&Sha256::digest(&body)[..16]));
+    let matches = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == etag);
+    let mut response = if matches {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+    };
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        response.headers_mut().insert(header::ETAG, v);
+    }
+    Ok(response)
 }
 
 #[derive(Deserialize, Default)]
@@ -64,6 +121,7 @@ pub struct GetQuery {
     #[serde(rename = "type")]
     kind: Option<String>,
     view_secret_value: Option<String>,
+    expand_secret_references: Option<String>,
 }
 
 fn parse_key(name: &str) -> Result<SecretKey, ApiError> {

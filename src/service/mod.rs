@@ -5,10 +5,13 @@
 pub mod access;
 pub mod audit_log;
 pub mod identity;
+pub mod imports;
 pub mod keyring;
 pub mod machines;
 pub mod members;
+pub mod personal;
 pub mod projects;
+pub mod rename;
 pub mod secrets;
 pub mod service_tokens;
 pub mod tokens;
@@ -134,6 +137,7 @@ impl Ctx {
             action: action.to_owned(),
             client_ip: self.client_ip.clone(),
             user_agent: self.user_agent.clone(),
+            client: Some(client_kind(self.user_agent.as_deref()).to_owned()),
             result: "success".into(),
             ..Default::default()
         }
@@ -146,5 +150,23 @@ impl Ctx {
             client_ip: None,
             user_agent: None,
         }
+    }
+}
+
+/// What kind of client a user agent belongs to (for the audit log).
+pub fn client_kind(user_agent: Option<&str>) -> &'static str {
+    let ua = user_agent.unwrap_or("").to_ascii_lowercase();
+    if ua.starts_with("hush-cli") {
+        "hush-cli"
+    } else if ua.contains("python") {
+        "python-sdk"
+    } else if ua.contains("axios") || ua.contains("node") || ua.contains("undici") {
+        "node-sdk"
+    } else if ua.contains("infisical") || ua.contains("go-http-client") {
+        "go-cli"
+    } else if ua.is_empty() {
+        "unknown"
+    } else {
+        "other"
     }
 }

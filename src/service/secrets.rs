@@ -68,6 +68,8 @@ pub struct SecretView {
     pub action: String,
     pub deleted_at: Option<i64>,
     pub purge_after: Option<i64>,
+    /// The caller's personal override, not the shared value.
+    pub personal: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,10 +101,10 @@ pub struct WriteOutcome {
     pub previous_version: i64,
 }
 
-struct Content {
-    value: SecretValue,
-    comment: String,
-    tags: Vec<Tag>,
+pub(super) struct Content {
+    pub(super) value: SecretValue,
+    pub(super) comment: String,
+    pub(super) tags: Vec<Tag>,
 }
 
 impl Service {
@@ -150,7 +152,7 @@ impl Service {
         e
     }
 
-    async fn open_row(
+    pub(super) async fn open_row(
         &self,
         project: &ProjectRow,
         env: &EnvRow,
@@ -189,7 +191,7 @@ impl Service {
         })
     }
 
-    async fn view(
+    pub(super) async fn view(
         &self,
         project: &ProjectRow,
         env: &EnvRow,
@@ -212,6 +214,7 @@ impl Service {
             action: row.version.action.clone(),
             deleted_at: row.head.deleted_at,
             purge_after: row.head.purge_after,
+            personal: false,
         })
     }
 
@@ -351,7 +354,14 @@ impl Service {
                 input.event
             };
             let (key_id, version) = self
-                .seal(scope, &input.key, new_version, &content, ctx, event_name)
+                .seal(
+                    scope,
+                    &input.key,
+                    new_version,
+                    &content,
+                    &ctx.actor.name,
+                    event_name,
+                )
                 .await?;
             let now = now_ms();
             let mut event = self.scoped_event(ctx, scope, event_name, vec![input.key.to_string()]);
@@ -391,6 +401,7 @@ impl Service {
                             action: event_name.to_owned(),
                             deleted_at: None,
                             purge_after: None,
+                            personal: false,
                         },
                         previous_version: visible,
                     });
@@ -406,13 +417,13 @@ impl Service {
         Err(ServiceError::Conflict { current: -1 })
     }
 
-    async fn seal(
+    pub(super) async fn seal(
         &self,
         scope: &Scope,
         key: &SecretKey,
         version: i64,
         content: &Content,
-        ctx: &Ctx,
+        actor: &str,
         action: &str,
     ) -> ServiceResult<(i64, VersionRow)> {
         let (key_id, data_key) = self.keys.current(&self.store, &scope.project.id).await?;
@@ -442,7 +453,7 @@ impl Service {
                     .map_err(fail)?,
                 tags_ct: data_key.seal(&aad(Field::Tags), &tags).map_err(fail)?,
                 action: action.to_owned(),
-                actor: ctx.actor.name.clone(),
+                actor: actor.to_owned(),
                 created_at: now_ms(),
             },
         ))

@@ -182,6 +182,41 @@ pub trait Store: Send + Sync + 'static {
     /// Purges every soft-deleted secret whose window has passed, each with its event.
     async fn purge_expired(&self, now: i64, audit_for: AuditFor) -> StoreResult<usize>;
 
+    async fn imports(&self, env_id: &str, path: &str) -> StoreResult<Vec<ImportRow>>;
+    async fn create_import(&self, import: ImportRow, audit: AuditEvent) -> StoreResult<()>;
+    async fn delete_import(&self, id: &str, audit: AuditEvent) -> StoreResult<()>;
+
+    /// The caller's personal overrides for these secrets.
+    async fn personal_secrets(
+        &self,
+        owner_id: &str,
+        secret_ids: Vec<String>,
+    ) -> StoreResult<Vec<PersonalRow>>;
+    /// Creates or replaces an override; `expected_version` 0 means create.
+    async fn put_personal(
+        &self,
+        row: PersonalRow,
+        expected_version: i64,
+        audit: AuditEvent,
+    ) -> StoreResult<()>;
+    async fn delete_personal(
+        &self,
+        secret_id: &str,
+        owner_id: &str,
+        audit: AuditEvent,
+    ) -> StoreResult<()>;
+
+    /// Renames a secret: moves it to `new_key`, replaces every retained version's
+    /// ciphertexts (re-sealed for the new name) and adds `next` as a new version.
+    async fn rename_secret(
+        &self,
+        secret_id: &str,
+        new_key: &str,
+        resealed: Vec<VersionRow>,
+        next: PutVersion,
+        audit: AuditEvent,
+    ) -> StoreResult<i64>;
+
     /// Appends one event (a read's, a login's) and returns once it is durable.
     async fn append_audit(&self, event: AuditEvent) -> StoreResult<()>;
     async fn query_audit(&self, filter: AuditFilter) -> StoreResult<Vec<AuditRow>>;

@@ -158,6 +158,11 @@ pub struct AuditEvent {
     pub user_agent: Option<String>,
     /// `success`, `denied`, `failure`.
     pub result: String,
+    /// The kind of client from its user agent: `hush-cli`, `python-sdk`,
+    /// `node-sdk`, `go-cli`, `other`. Absent from events older than schema v3, so
+    /// it is skipped when empty to keep their hashes valid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
 }
 
 /// A stored event with its place in the hash chain.
@@ -220,4 +225,31 @@ pub struct IdentitySecretRow {
     pub prefix: String,
     pub created_at: i64,
     pub revoked_at: Option<i64>,
+}
+
+/// A folder importing another environment's folder: its secrets are visible
+/// here too (local keys win).
+#[derive(Clone, Debug)]
+pub struct ImportRow {
+    pub id: String,
+    pub project_id: String,
+    pub env_id: String,
+    pub path: String,
+    pub import_env_id: String,
+    pub import_path: String,
+    pub position: i64,
+    pub created_at: i64,
+}
+
+/// A user's own value for a shared secret, seen only by that user.
+#[derive(Clone, Debug)]
+pub struct PersonalRow {
+    pub id: String,
+    pub secret_id: String,
+    pub owner_id: String,
+    pub version: i64,
+    pub key_id: i64,
+    pub value_ct: Vec<u8>,
+    pub created_at: i64,
+    pub updated_at: i64,
 }

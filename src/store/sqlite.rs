@@ -17,9 +17,10 @@ use std::sync::{mpsc, Arc, Mutex};
 use tokio::sync::oneshot;
 
 /// Applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: [&str; 2] = [
+const MIGRATIONS: [&str; 3] = [
     include_str!("../../server/migrations/sqlite/0001_init.sql"),
     include_str!("../../server/migrations/sqlite/0002_identity.sql"),
+    include_str!("../../server/migrations/sqlite/0003_imports.sql"),
 ];
 /// Most writes committed together; bounds the latency a write can add to others.
 const MAX_BATCH: usize = 256;
@@ -213,8 +214,8 @@ fn insert_audit(conn: &Connection, head: &mut ChainHead, event: &AuditEvent) -> 
     let keys = serde_json::to_string(&event.keys).map_err(backend)?;
     conn.prepare_cached(
         "INSERT INTO audit_events (id, time, actor_type, actor_id, actor_name, action, project_id,
-         environment, path, keys, from_version, to_version, client_ip, user_agent, result, prev_hash, hash)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+         environment, path, keys, from_version, to_version, client_ip, user_agent, result, prev_hash, hash, client)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
     )
     .and_then(|mut stmt| {
         stmt.execute(params![
@@ -235,6 +236,7 @@ fn insert_audit(conn: &Connection, head: &mut ChainHead, event: &AuditEvent) -> 
             event.result,
             head.hash,
             hash,
+            event.client,
         ])
     })
     .map_err(backend)?;
@@ -478,13 +480,14 @@ fn audit_from_row(r: &Row) -> rusqlite::Result<AuditRow> {
             client_ip: r.get(13)?,
             user_agent: r.get(14)?,
             result: r.get(15)?,
+            client: r.get(18)?,
         },
         prev_hash: r.get(16)?,
         hash: r.get(17)?,
     })
 }
 
-const AUDIT_COLS: &str = "seq, id, time, actor_type, actor_id, actor_name, action, project_id, environment, path, keys, from_version, to_version, client_ip, user_agent, result, prev_hash, hash";
+const AUDIT_COLS: &str = "seq, id, time, actor_type, actor_id, actor_name, action, project_id, environment, path, keys, from_version, to_version, client_ip, user_agent, result, prev_hash, hash, client";
 
 fn collect<T>(
     rows: rusqlite::MappedRows<'_, impl FnMut(&Row) -> rusqlite::Result<T>>,
@@ -1319,6 +1322,199 @@ impl Store for SqliteStore {
                 insert_audit(c, head, &audit_for(secret))?;
             }
             Ok(expired.len())
+        })
+        .await
+    }
+
+    async fn imports(&self, env_id: &str, path: &str) -> StoreResult<Vec<ImportRow>> {
+        let (e, p) = (env_id.to_owned(), path.to_owned());
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT id, project_id, env_id, path, import_env_id, import_path, position, created_at
+                 FROM secret_imports WHERE env_id = ?1 AND path = ?2 ORDER BY position",
+            )?;
+            let rows = collect(stmt.query_map(params![e, p], |r| {
+                Ok(ImportRow {
+                    id: r.get(0)?,
+                    project_id: r.get(1)?,
+                    env_id: r.get(2)?,
+                    path: r.get(3)?,
+                    import_env_id: r.get(4)?,
+                    import_path: r.get(5)?,
+                    position: r.get(6)?,
+                    created_at: r.get(7)?,
+                })
+            })?);
+            rows
+        })
+        .await
+    }
+
+    async fn create_import(&self, i: ImportRow, audit: AuditEvent) -> StoreResult<()> {
+        self.write(move |c, head| {
+            c.execute(
+                "INSERT INTO secret_imports (id, project_id, env_id, path, import_env_id, import_path, position, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, (SELECT COALESCE(MAX(position), 0) + 1 FROM secret_imports WHERE env_id = ?3 AND path = ?4), ?7)",
+                params![i.id, i.project_id, i.env_id, i.path, i.import_env_id, i.import_path, i.created_at],
+            )
+            .map_err(|e| map_unique(e, "this import".into()))?;
+            insert_audit(c, head, &audit)
+        })
+        .await
+    }
+
+    async fn delete_import(&self, id: &str, audit: AuditEvent) -> StoreResult<()> {
+        let id = id.to_owned();
+        self.write(move |c, head| {
+            if c.execute("DELETE FROM secret_imports WHERE id = ?1", params![id])
+                .map_err(backend)?
+                == 0
+            {
+                return Err(StoreError::NotFound("import"));
+            }
+            insert_audit(c, head, &audit)
+        })
+        .await
+    }
+
+    async fn personal_secrets(
+        &self,
+        owner_id: &str,
+        secret_ids: Vec<String>,
+    ) -> StoreResult<Vec<PersonalRow>> {
+        let owner = owner_id.to_owned();
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT id, secret_id, owner_id, version, key_id, value_ct, created_at, updated_at
+                 FROM personal_secrets WHERE owner_id = ?1 AND secret_id = ?2",
+            )?;
+            let mut out = Vec::new();
+            for id in &secret_ids {
+                let row = stmt
+                    .query_row(params![owner, id], |r| {
+                        Ok(PersonalRow {
+                            id: r.get(0)?,
+                            secret_id: r.get(1)?,
+                            owner_id: r.get(2)?,
+                            version: r.get(3)?,
+                            key_id: r.get(4)?,
+                            value_ct: r.get(5)?,
+                            created_at: r.get(6)?,
+                            updated_at: r.get(7)?,
+                        })
+                    })
+                    .optional()?;
+                out.extend(row);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn put_personal(
+        &self,
+        row: PersonalRow,
+        expected_version: i64,
+        audit: AuditEvent,
+    ) -> StoreResult<()> {
+        self.write(move |c, head| {
+            let current: Option<i64> = c
+                .query_row(
+                    "SELECT version FROM personal_secrets WHERE secret_id = ?1 AND owner_id = ?2",
+                    params![row.secret_id, row.owner_id],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(backend)?;
+            if current.unwrap_or(0) != expected_version {
+                return Err(StoreError::Conflict { current: current.unwrap_or(0) });
+            }
+            c.execute(
+                "INSERT INTO personal_secrets (id, secret_id, owner_id, version, key_id, value_ct, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT(secret_id, owner_id) DO UPDATE SET version = excluded.version, key_id = excluded.key_id,
+                   value_ct = excluded.value_ct, updated_at = excluded.updated_at",
+                params![row.id, row.secret_id, row.owner_id, row.version, row.key_id, row.value_ct, row.created_at, row.updated_at],
+            )
+            .map_err(backend)?;
+            insert_audit(c, head, &audit)
+        })
+        .await
+    }
+
+    async fn delete_personal(
+        &self,
+        secret_id: &str,
+        owner_id: &str,
+        audit: AuditEvent,
+    ) -> StoreResult<()> {
+        let (s, o) = (secret_id.to_owned(), owner_id.to_owned());
+        self.write(move |c, head| {
+            if c.execute(
+                "DELETE FROM personal_secrets WHERE secret_id = ?1 AND owner_id = ?2",
+                params![s, o],
+            )
+            .map_err(backend)?
+                == 0
+            {
+                return Err(StoreError::NotFound("personal secret"));
+            }
+            insert_audit(c, head, &audit)
+        })
+        .await
+    }
+
+    async fn rename_secret(
+        &self,
+        secret_id: &str,
+        new_key: &str,
+        resealed: Vec<VersionRow>,
+        next: PutVersion,
+        audit: AuditEvent,
+    ) -> StoreResult<i64> {
+        let (id, new_key) = (secret_id.to_owned(), new_key.to_owned());
+        self.write(move |c, head| {
+            let (stored, deleted): (i64, Option<i64>) = c
+                .query_row("SELECT current_version, deleted_at FROM secrets WHERE id = ?1", params![id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()
+                .map_err(backend)?
+                .ok_or(StoreError::NotFound("secret"))?;
+            if stored != next.expected_current || deleted.is_some() {
+                return Err(StoreError::Conflict { current: if deleted.is_some() { 0 } else { stored } });
+            }
+            c.execute("UPDATE secrets SET key = ?2, current_version = ?3 WHERE id = ?1", params![id, new_key, next.version.version])
+                .map_err(|e| map_unique(e, format!("secret {new_key:?}")))?;
+            for v in &resealed {
+                let n = c
+                    .execute(
+                        "UPDATE secret_versions SET value_ct = ?3, comment_ct = ?4, tags_ct = ?5, key_id = ?6 WHERE secret_id = ?1 AND version = ?2",
+                        params![id, v.version, v.value_ct, v.comment_ct, v.tags_ct, v.key_id],
+                    )
+                    .map_err(backend)?;
+                if n != 1 {
+                    return Err(StoreError::Conflict { current: stored });
+                }
+            }
+            // Personal overrides were sealed for the old name; they do not follow a rename.
+            c.execute("DELETE FROM personal_secrets WHERE secret_id = ?1", params![id]).map_err(backend)?;
+            let v = &next.version;
+            c.execute(
+                "INSERT INTO secret_versions (secret_id, version, key_id, value_ct, comment_ct, tags_ct, action, actor, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![id, v.version, v.key_id, v.value_ct, v.comment_ct, v.tags_ct, v.action, v.actor, v.created_at],
+            )
+            .map_err(backend)?;
+            c.execute("DELETE FROM secret_versions WHERE secret_id = ?1 AND version <= ?2", params![id, v.version - next.max_versions])
+                .map_err(backend)?;
+            let count: i64 = c
+                .query_row(
+                    "UPDATE data_keys SET enc_count = enc_count + ?3 WHERE project_id = ?1 AND key_id = ?2 RETURNING enc_count",
+                    params![next.project_id, v.key_id, 3 * (resealed.len() as i64 + 1)],
+                    |r| r.get(0),
+                )
+                .map_err(backend)?;
+            insert_audit(c, head, &audit)?;
+            Ok(count)
         })
         .await
     }
