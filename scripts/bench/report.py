@@ -80,6 +80,19 @@ def machine():
             "wrk": (sh("wrk", "--version") or "").split("\n")[0].split(" Copyright")[0].strip()}
 
 
+def loadavg_range(rows):
+    vals = []
+    for r in rows.values():
+        try:
+            vals.append(float(r["load"]))
+        except (TypeError, ValueError):
+            pass
+    if not vals:
+        return "?"
+    return "%.1f" % vals[0] if len(vals) == 1 else "%.1f to %.1f on %s cores" % (
+        min(vals), max(vals), sh("nproc") or "?")
+
+
 def ok_rps(r):
     # successful (2xx) answers per second
     if not r:
@@ -214,7 +227,7 @@ def main(out, output):
           "(load average before the runs: %s). Absolute figures are lower than on a quiet machine; "
           "the ratios between runs made minutes apart are approximate."
           % (", ".join("`%s`" % k for k in sorted(noisy)),
-             ", ".join(sorted({r["load"] for r in rows.values() if r["load"]})) or "?"))
+             loadavg_range(rows)))
     if not bao_measured:
         w("")
         w("**OpenBao was not measured in this run: %s.** The ratios below use the reference figures "

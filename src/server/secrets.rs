@@ -141,22 +141,30 @@ pub async fn get(
             ApiError::validation(format!("version must be a positive integer, got {v:?}"))
         })?),
     };
-    check_shared(q.kind.as_deref())?;
+    let personal = is_personal(q.kind.as_deref())?;
     let view_value = flag(&q.view_secret_value, true)?;
     let scope = q.scope.resolve(&state, &ctx, Action::Read).await?;
-    let secret = state
-        .service
-        .get_secret(&ctx, &scope, &key, version)
-        .await?;
+    let mut secret = if personal {
+        state.service.get_personal(&ctx, &scope, &key).await?
+    } else {
+        state
+            .service
+            .get_secret(&ctx, &scope, &key, version)
+            .await?
+    };
+    if flag(&q.expand_secret_references, true)? && view_value && version.is_none() {
+        let mut one = vec![secret];
+        expansion::expand_views(&state, &ctx, &scope, &mut one).await?;
+        secret = one.remove(0);
+    }
     Ok(Json(json!({ "secret": secret_json(&secret, view_value) })))
 }
 
-fn check_shared(kind: Option<&str>) -> Result<(), ApiError> {
+/// `type`: `shared` (the default) or `personal` (the caller's own override).
+fn is_personal(kind: Option<&str>) -> Result<bool, ApiError> {
     match kind {
-        None | Some("") | Some("shared") => Ok(()),
-        Some("personal") => Err(ApiError::bad_request(
-            "personal secrets are not supported by this server yet; use type=shared",
-        )),
+        None | Some("") | Some("shared") => Ok(false),
+        Some("personal") => Ok(true),
         Some(other) => Err(ApiError::validation(format!(
             "type must be shared or personal, got {other:?}"
         ))),
@@ -216,18 +224,39 @@ async fn write(
     trim: bool,
 ) -> Result<Value, ApiError> {
     let key = parse_key(name)?;
-    check_shared(body.kind.as_deref())?;
-    if body.new_secret_name.as_deref().is_some_and(|n| n != name) {
-        return Err(ApiError::bad_request(
-            "renaming secrets (newSecretName) is not supported by this server yet",
-        ));
-    }
+    let personal = is_personal(body.kind.as_deref())?;
     let value = match body.secret_value {
         Some(v) => Some(SecretValue::new(if trim { infisical_trim(v) } else { v })),
         None if mode == WriteMode::Update => None,
         None => return Err(ApiError::validation("secretValue is required")),
     };
+    if personal {
+        // A personal override is the caller's own value: reading rights suffice.
+        let scope = body.scope.resolve(state, ctx, Action::Read).await?;
+        let value = value
+            .ok_or_else(|| ApiError::validation("secretValue is required for a personal secret"))?;
+        let secret = state.service.set_personal(ctx, &scope, &key, value).await?;
+        return Ok(json!({ "secret": secret_json(&secret, true) }));
+    }
     let scope = body.scope.resolve(state, ctx, Action::Write).await?;
+    if let Some(new_name) = body
+        .new_secret_name
+        .as_deref()
+        .filter(|n| *n != name && !n.is_empty())
+    {
+        let input = RenameInput {
+            key,
+            new_key: parse_key(new_name)?,
+            value,
+            comment: body.secret_comment,
+            tags: parse_tags(body.tags)?,
+            if_version: body.if_version,
+        };
+        let outcome = state.service.rename_secret(ctx, &scope, input).await?;
+        return Ok(
+            json!({ "secret": secret_json(&outcome.secret, true), "previousVersion": outcome.previous_version }),
+        );
+    }
     let event = match mode {
         WriteMode::Create => "create-secret",
         _ => "update-secret",
@@ -304,7 +333,11 @@ pub async fn delete(
     ApiJson(body): ApiJson<DeleteBody>,
 ) -> Result<Json<Value>, ApiError> {
     let key = parse_key(&name)?;
-    check_shared(body.kind.as_deref())?;
+    if is_personal(body.kind.as_deref())? {
+        let scope = body.scope.or(q).resolve(&state, &ctx, Action::Read).await?;
+        let secret = state.service.delete_personal(&ctx, &scope, &key).await?;
+        return Ok(Json(json!({ "secret": secret_json(&secret, true) })));
+    }
     let scope = body
         .scope
         .or(q)
