@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod context;
 pub mod output;
+pub mod redact;
 pub mod run;
 pub mod secrets;
 pub mod server;
@@ -217,6 +218,26 @@ pub enum Command {
     },
     /// Run a command with the secrets in its environment and their values masked in its output
     Run(RunArgs),
+    /// Mask secret values in stdin, writing to stdout (e.g. kubectl logs POD | hush redact)
+    Redact {
+        #[command(flatten)]
+        target: Target,
+        /// Mask the values of this dotenv file instead of fetching from the server
+        #[arg(long)]
+        values_from: Option<std::path::PathBuf>,
+        /// Include subfolders when fetching
+        #[arg(long)]
+        recursive: bool,
+        /// Replacement text; {key} is replaced with the secret's name
+        #[arg(long, default_value = "***")]
+        mask_format: String,
+        /// How long a possible partial secret is held back; 'inf' holds until resolved
+        #[arg(long, default_value = "250ms")]
+        mask_hold: String,
+        /// Print how many values of which keys were masked (stderr)
+        #[arg(long)]
+        mask_report: bool,
+    },
     /// Query the audit log, or verify its hash chain
     Audit {
         #[command(flatten)]
@@ -591,6 +612,24 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 version,
             } => secrets::rollback(target, &key, version).await,
             Command::Run(args) => run::run(args).await,
+            Command::Redact {
+                target,
+                values_from,
+                recursive,
+                mask_format,
+                mask_hold,
+                mask_report,
+            } => {
+                redact::redact(
+                    target,
+                    values_from,
+                    recursive,
+                    mask_format,
+                    mask_hold,
+                    mask_report,
+                )
+                .await
+            }
             Command::Audit {
                 target,
                 action: Some(AuditAction::Verify { json }),

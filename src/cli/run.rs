@@ -19,11 +19,11 @@ use std::time::Duration;
 use zeroize::Zeroizing;
 
 /// What to fetch; the same for the first fetch and every watch poll.
-struct FetchPlan {
-    paths: Vec<String>,
-    recursive: bool,
-    tags: Vec<String>,
-    expand: bool,
+pub(super) struct FetchPlan {
+    pub(super) paths: Vec<String>,
+    pub(super) recursive: bool,
+    pub(super) tags: Vec<String>,
+    pub(super) expand: bool,
 }
 
 async fn list_scope(
@@ -69,7 +69,7 @@ async fn list_scope(
 }
 
 #[derive(Debug, thiserror::Error)]
-enum FetchError {
+pub(super) enum FetchError {
     #[error(transparent)]
     Client(#[from] ClientError),
     #[error(transparent)]
@@ -77,7 +77,10 @@ enum FetchError {
 }
 
 /// Fetches every path (later paths win on a key collision) and expands references.
-async fn fetch(ctx: &Resolved, plan: &FetchPlan) -> Result<BTreeMap<String, String>, FetchError> {
+pub(super) async fn fetch(
+    ctx: &Resolved,
+    plan: &FetchPlan,
+) -> Result<BTreeMap<String, String>, FetchError> {
     let mut merged = BTreeMap::new();
     for path in &plan.paths {
         let home: ScopeId = (ctx.env.clone(), path.clone());
@@ -247,7 +250,7 @@ fn command(args: &RunArgs) -> Result<(OsString, Vec<OsString>), CliError> {
     Ok((program, parts.collect()))
 }
 
-fn mask_hold(text: &str) -> Result<MaskHold, CliError> {
+pub(super) fn mask_hold(text: &str) -> Result<MaskHold, CliError> {
     if text == "inf" || text == "strict" {
         return Ok(MaskHold::Strict);
     }
