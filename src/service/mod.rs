@@ -104,6 +104,29 @@ pub struct Service {
     pub store: Arc<dyn Store>,
     pub keys: Keyring,
     pub settings: Settings,
+    /// Serialises writers of one secret inside this process, so concurrent
+    /// unconditional writes queue instead of exhausting their optimistic retries.
+    pub write_locks: KeyLocks,
+}
+
+/// One async mutex per secret (environment, folder, key).
+#[derive(Default)]
+pub struct KeyLocks(
+    std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+);
+
+impl KeyLocks {
+    pub async fn lock(&self, key: String) -> tokio::sync::OwnedMutexGuard<()> {
+        let mutex = {
+            let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+            if map.len() > 10_000 {
+                // Forget locks nobody holds or waits for.
+                map.retain(|_, m| Arc::strong_count(m) > 1);
+            }
+            map.entry(key).or_default().clone()
+        };
+        mutex.lock_owned().await
+    }
 }
 
 pub fn now_ms() -> i64 {

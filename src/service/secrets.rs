@@ -278,6 +278,10 @@ impl Service {
                 )));
             }
         }
+        let _serialised = self
+            .write_locks
+            .lock(format!("{}\0{}\0{}", scope.env.id, scope.path, input.key))
+            .await;
         for _ in 0..WRITE_RETRIES {
             let head = self
                 .store
