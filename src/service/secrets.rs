@@ -68,6 +68,10 @@ pub struct SecretView {
     pub action: String,
     pub deleted_at: Option<i64>,
     pub purge_after: Option<i64>,
+    /// History without values: a keyed digest of the value, equal for equal
+    /// values within ONE response only (the key is random per request), so
+    /// `hush diff` can say "changed" without the values leaving the server.
+    pub fingerprint: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,10 +103,10 @@ pub struct WriteOutcome {
     pub previous_version: i64,
 }
 
-struct Content {
-    value: SecretValue,
-    comment: String,
-    tags: Vec<Tag>,
+pub(super) struct Content {
+    pub(super) value: SecretValue,
+    pub(super) comment: String,
+    pub(super) tags: Vec<Tag>,
 }
 
 impl Service {
@@ -128,7 +132,7 @@ impl Service {
         })
     }
 
-    fn scoped_event(
+    pub(super) fn scoped_event(
         &self,
         ctx: &Ctx,
         scope: &Scope,
@@ -143,7 +147,7 @@ impl Service {
         e
     }
 
-    async fn open_row(
+    pub(super) async fn open_row(
         &self,
         project: &ProjectRow,
         env: &EnvRow,
@@ -205,6 +209,7 @@ impl Service {
             action: row.version.action.clone(),
             deleted_at: row.head.deleted_at,
             purge_after: row.head.purge_after,
+            fingerprint: None,
         })
     }
 
@@ -384,6 +389,7 @@ impl Service {
                             action: event_name.to_owned(),
                             deleted_at: None,
                             purge_after: None,
+                            fingerprint: None,
                         },
                         previous_version: visible,
                     });
@@ -399,7 +405,7 @@ impl Service {
         Err(ServiceError::Conflict { current: -1 })
     }
 
-    async fn seal(
+    pub(super) async fn seal(
         &self,
         scope: &Scope,
         key: &SecretKey,
@@ -562,6 +568,8 @@ impl Service {
             .filter(|h| h.deleted_at.is_none())
             .ok_or_else(|| not_found(scope, key, None))?;
         let versions = self.store.history(&head.secret_id).await?;
+        let mut nonce = [0u8; 32];
+        getrandom::getrandom(&mut nonce).map_err(|e| ServiceError::Internal(e.to_string()))?;
         let mut out = Vec::with_capacity(versions.len());
         for v in versions {
             let row = SecretRow {
@@ -570,6 +578,7 @@ impl Service {
             };
             let mut view = self.view(&scope.project, &scope.env, &row).await?;
             if !reveal {
+                view.fingerprint = Some(fingerprint(&nonce, &view.value));
                 view.value = SecretValue::default();
             }
             out.push(view);
@@ -637,8 +646,19 @@ impl Service {
     }
 }
 
+fn fingerprint(key: &[u8; 32], value: &SecretValue) -> String {
+    use hmac::{Hmac, Mac};
+    match <Hmac<sha2::Sha256> as Mac>::new_from_slice(key) {
+        Ok(mut mac) => {
+            mac.update(value.expose().as_bytes());
+            hex::encode(&mac.finalize().into_bytes()[..16])
+        }
+        Err(_) => String::new(),
+    }
+}
+
 /// `KEY` for the root folder, `/api/KEY` elsewhere (for audit rows).
-fn qualified(path: &str, key: &str) -> String {
+pub(super) fn qualified(path: &str, key: &str) -> String {
     if path == "/" {
         key.to_owned()
     } else {
