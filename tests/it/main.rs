@@ -1,6 +1,7 @@
 //! Integration tests: real `hush server` processes on port 0, driven over HTTP
 //! and through the real `hush` binary.
 
+mod cli;
 mod harness;
 mod run;
 mod server_core;
