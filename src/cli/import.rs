@@ -12,7 +12,7 @@ use crate::secret::SecretKey;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use reqwest::Method;
 use serde_json::{json, Value};
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::io::{IsTerminal, Read};
 use std::path::Path;
 use zeroize::Zeroizing;
@@ -125,18 +125,19 @@ pub async fn import(
     let mut q = ctx.scope_query(&ctx.path);
     q.push(("viewSecretValue", "false".into()));
     let listed = ctx.client.get("/api/v3/secrets/raw", &q).await?;
-    let existing: BTreeSet<String> = listed["secrets"]
+    // key -> id of the secrets already in the folder.
+    let existing: BTreeMap<String, Value> = listed["secrets"]
         .as_array()
         .map(|l| {
             l.iter()
-                .filter_map(|s| s["secretKey"].as_str().map(str::to_owned))
+                .filter_map(|s| Some((s["secretKey"].as_str()?.to_owned(), s["id"].clone())))
                 .collect()
         })
         .unwrap_or_default();
     let clashing: Vec<&str> = pairs
         .iter()
         .map(|(k, _)| k.as_str())
-        .filter(|k| existing.contains(*k))
+        .filter(|k| existing.contains_key(*k))
         .collect();
     if on_existing == OnExisting::Fail && !clashing.is_empty() {
         return Err(CliError::new(
@@ -154,14 +155,14 @@ pub async fn import(
     }
     let (to_write, skipped): (Vec<_>, Vec<_>) = pairs
         .iter()
-        .partition(|(k, _)| on_existing != OnExisting::Skip || !existing.contains(k.as_str()));
+        .partition(|(k, _)| on_existing != OnExisting::Skip || !existing.contains_key(k.as_str()));
     let items: Vec<Value> = to_write
         .iter()
         .map(|(k, v)| {
             let mut item = json!({ "secretKey": k, "secretValue": v.as_str() });
             // Creates must still be creates when the request lands: a key that
             // appeared meanwhile fails the whole batch instead of being replaced.
-            if on_existing != OnExisting::Overwrite || !existing.contains(k.as_str()) {
+            if on_existing != OnExisting::Overwrite || !existing.contains_key(k.as_str()) {
                 item["ifVersion"] = json!(0);
             }
             item
@@ -205,7 +206,8 @@ pub async fn import(
         }
     }
     for (k, _) in &skipped {
-        results.push(json!({ "id": null, "key": k, "version": null, "action": "skipped" }));
+        let id = existing.get(k.as_str()).cloned().unwrap_or(Value::Null);
+        results.push(json!({ "id": id, "key": k, "action": "skipped" }));
     }
     if json {
         print_json(&Value::Array(results));
