@@ -837,3 +837,77 @@ async fn completions_and_man_page() {
         "invalid value",
     );
 }
+
+/// `hush init` without --project asks on a terminal (a pty the test opens).
+#[tokio::test]
+async fn init_asks_for_the_project_on_a_terminal() {
+    use nix::pty::openpty;
+    use std::io::{Read, Write};
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+    let s = TestServer::start(&[]).await;
+    s.client()
+        .send(
+            Method::POST,
+            "/api/v2/workspace",
+            &json!({ "projectName": "Other" }),
+        )
+        .await
+        .unwrap();
+    let u = User::new(&s);
+    let pty = openpty(None, None).unwrap();
+    let master = std::fs::File::from(pty.master);
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    {
+        let mut reader = master.try_clone().unwrap();
+        let seen = seen.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                seen.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        });
+    }
+    let io = || Stdio::from(pty.slave.try_clone().unwrap());
+    let child = Command::new(BIN)
+        .args(["init", "--server", &s.url, "--token", &s.token])
+        .current_dir(u.cwd.path())
+        .env("XDG_CONFIG_HOME", u.home.path())
+        .env_remove("HUSH_PROJECT")
+        .env_remove("HUSH_ENV")
+        .stdin(io())
+        .stdout(Stdio::piped())
+        .stderr(io())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let prompt = loop {
+        let text = String::from_utf8_lossy(&seen.lock().unwrap()).into_owned();
+        if text.contains("Number [1-2]") || Instant::now() > deadline {
+            break text;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let line = prompt
+        .lines()
+        .find(|l| l.contains("Other (other)"))
+        .unwrap_or_else(|| panic!("no numbered list: {prompt}"));
+    let number = line.trim().split(')').next().unwrap().to_owned();
+    (&master)
+        .write_all(format!("{number}\n").as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&seen.lock().unwrap())
+    );
+    assert!(stdout(&out).contains("project other"), "{}", stdout(&out));
+    let file: Value =
+        serde_json::from_str(&std::fs::read_to_string(u.cwd.path().join(".hush.json")).unwrap())
+            .unwrap();
+    assert_eq!(file["defaultEnvironment"], "dev");
+}
