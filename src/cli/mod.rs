@@ -5,7 +5,15 @@ pub mod access;
 pub mod audit;
 pub mod auth;
 pub mod context;
+pub mod diff;
+pub mod export;
+pub mod files;
+pub mod folders;
+pub mod formats;
+pub mod import;
+pub mod init;
 pub mod output;
+pub mod projects;
 pub mod redact;
 pub mod run;
 pub mod secrets;
@@ -216,6 +224,133 @@ pub enum Command {
         #[arg(long)]
         version: i64,
     },
+    /// Create secrets that must not exist yet (fails with exit 5 if one does)
+    Create {
+        #[command(flatten)]
+        target: Target,
+        /// KEY=VALUE..., KEY --from-file FILE, or KEY - (value from stdin)
+        #[arg(required = true)]
+        items: Vec<String>,
+        #[arg(long)]
+        description: Option<String>,
+        /// key=value metadata (repeatable)
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+        #[arg(long)]
+        from_file: Option<PathBuf>,
+        /// Do not warn about values given on the command line
+        #[arg(long)]
+        no_history_hint: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Compare two versions of a secret (values masked unless --reveal)
+    Diff {
+        #[command(flatten)]
+        target: Target,
+        key: String,
+        /// Older version [default: the one before --to]
+        #[arg(long)]
+        from: Option<i64>,
+        /// Newer version [default: the current one]
+        #[arg(long)]
+        to: Option<i64>,
+        /// Show the values (audited as a read of every version's value)
+        #[arg(long)]
+        reveal: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write .hush.json here: project, default environment, branch mapping
+    Init {
+        #[command(flatten)]
+        target: Target,
+        /// Map a git branch to an environment, BRANCH=ENV (repeatable)
+        #[arg(long = "branch-env")]
+        branch_env: Vec<String>,
+        /// Replace an existing .hush.json
+        #[arg(long)]
+        force: bool,
+    },
+    /// List or create projects
+    Projects {
+        #[command(flatten)]
+        target: Target,
+        #[command(subcommand)]
+        action: ProjectsAction,
+    },
+    /// List or create environments of the project
+    Envs {
+        #[command(flatten)]
+        target: Target,
+        #[command(subcommand)]
+        action: EnvsAction,
+    },
+    /// List, create or delete folders (--path is the parent)
+    Folders {
+        #[command(flatten)]
+        target: Target,
+        #[command(subcommand)]
+        action: FoldersAction,
+    },
+    /// Import secrets from a file, all or nothing
+    Import {
+        #[command(flatten)]
+        target: Target,
+        /// The file to read ('-': stdin)
+        file: PathBuf,
+        /// [default: from the file's extension, else dotenv]
+        #[arg(long, value_enum)]
+        format: Option<formats::ImportFormat>,
+        /// Replace the values of keys that exist
+        #[arg(long, conflicts_with = "skip_existing")]
+        overwrite: bool,
+        /// Leave keys that exist as they are
+        #[arg(long)]
+        skip_existing: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print (or write) the secrets of a folder in a file format
+    Export {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long, value_enum, default_value = "dotenv")]
+        format: formats::ExportFormat,
+        /// Write here (mode 0600, atomically) instead of stdout
+        #[arg(long, short = 'o')]
+        output: Option<PathBuf>,
+        /// k8s-secret: metadata.name
+        #[arg(long)]
+        name: Option<String>,
+        /// k8s-secret: metadata.namespace
+        #[arg(long)]
+        namespace: Option<String>,
+    },
+    /// Work with local environment files
+    Env {
+        #[command(flatten)]
+        target: Target,
+        #[command(subcommand)]
+        action: EnvAction,
+    },
+    /// Write the secrets to a .env file (CI form of `hush env pull`)
+    Pull {
+        #[command(flatten)]
+        target: Target,
+        /// The environment to pull (same as --env)
+        #[arg(long)]
+        workspace: Option<String>,
+        #[command(flatten)]
+        pull: PullArgs,
+    },
+    /// Print a shell completion script
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to stdout
+    Man,
     /// Run a command with the secrets in its environment and their values masked in its output
     Run(RunArgs),
     /// Mask secret values in stdin, writing to stdout (e.g. kubectl logs POD | hush redact)
@@ -488,6 +623,85 @@ pub enum ServerAction {
 }
 
 #[derive(Subcommand)]
+pub enum ProjectsAction {
+    /// Projects you are a member of
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create a project (with dev, staging and prod)
+    Create {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum EnvsAction {
+    /// Environments of the project
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add an environment to the project (admins)
+    Create {
+        slug: String,
+        /// Display name [default: the slug]
+        #[arg(long)]
+        name: Option<String>,
+        /// Only admins may write to it
+        #[arg(long)]
+        protected: bool,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum FoldersAction {
+    /// Folders in --path (explicit ones and those holding secrets)
+    List {
+        #[arg(long)]
+        recursive: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create folder NAME inside --path
+    Create {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete folder NAME inside --path
+    Delete {
+        name: String,
+        /// Also soft-delete the secrets in it (recoverable with `hush restore`)
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum EnvAction {
+    /// Write the secrets to a .env file
+    Pull {
+        #[command(flatten)]
+        pull: PullArgs,
+    },
+}
+
+#[derive(Args, Clone)]
+pub struct PullArgs {
+    /// The file to write
+    #[arg(long, short = 'o', default_value = ".env")]
+    pub output: PathBuf,
+    /// Replace the file even if its content differs
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Subcommand)]
 pub enum AuditAction {
     /// Recompute the hash chain; fails naming the first broken row
     Verify {
@@ -611,6 +825,109 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 key,
                 version,
             } => secrets::rollback(target, &key, version).await,
+            Command::Create {
+                target,
+                items,
+                description,
+                tags,
+                from_file,
+                no_history_hint,
+                json,
+            } => {
+                secrets::create(
+                    target,
+                    secrets::SetArgs {
+                        items,
+                        description,
+                        tags,
+                        if_version: Some(0),
+                        from_file,
+                        no_history_hint,
+                        json,
+                    },
+                )
+                .await
+            }
+            Command::Diff {
+                target,
+                key,
+                from,
+                to,
+                reveal,
+                json,
+            } => diff::diff(target, &key, diff::Range { from, to }, reveal, json).await,
+            Command::Init {
+                target,
+                branch_env,
+                force,
+            } => init::init(target, &branch_env, force).await,
+            Command::Projects { target, action } => projects::projects(target, action).await,
+            Command::Envs { target, action } => projects::envs(target, action).await,
+            Command::Folders { target, action } => folders::folders(target, action).await,
+            Command::Import {
+                target,
+                file,
+                format,
+                overwrite,
+                skip_existing,
+                json,
+            } => {
+                let on_existing = match (overwrite, skip_existing) {
+                    (true, _) => import::OnExisting::Overwrite,
+                    (_, true) => import::OnExisting::Skip,
+                    _ => import::OnExisting::Fail,
+                };
+                import::import(target, &file, format, on_existing, json).await
+            }
+            Command::Export {
+                target,
+                format,
+                output,
+                name,
+                namespace,
+            } => {
+                export::export(
+                    target,
+                    export::ExportArgs {
+                        format,
+                        output,
+                        name,
+                        namespace,
+                    },
+                )
+                .await
+            }
+            Command::Env {
+                target,
+                action: EnvAction::Pull { pull },
+            } => export::pull(target, pull).await,
+            Command::Pull {
+                mut target,
+                workspace,
+                pull,
+            } => {
+                if let Some(ws) = workspace {
+                    if target.env.as_ref().is_some_and(|e| *e != ws) {
+                        return Err(crate::error::CliError::usage(
+                            "--workspace and --env name different environments; pass one",
+                        )
+                        .into());
+                    }
+                    target.env = Some(ws);
+                }
+                export::pull(target, pull).await
+            }
+            Command::Completions { shell } => {
+                use clap::CommandFactory;
+                let mut cmd = Cli::command();
+                clap_complete::generate(shell, &mut cmd, "hush", &mut std::io::stdout());
+                Ok(0)
+            }
+            Command::Man => {
+                use clap::CommandFactory;
+                clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
+                Ok(0)
+            }
             Command::Run(args) => run::run(args).await,
             Command::Redact {
                 target,

@@ -3,9 +3,11 @@
 
 pub mod audit;
 pub mod auth;
+pub mod batch;
 pub mod error;
 pub mod expansion;
 pub mod extract;
+pub mod folders;
 pub mod health;
 pub mod identities;
 pub mod imports;
@@ -16,7 +18,7 @@ pub mod wire;
 
 use crate::service::Service;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use axum::Router;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -96,6 +98,7 @@ pub fn router(state: AppState) -> Router {
                 .patch(secrets::update)
                 .delete(secrets::delete),
         )
+        .route("/api/v1/hush/secrets/batch", post(batch::write))
         .route("/api/v1/hush/secrets/{name}", put(secrets::upsert))
         .route("/api/v1/hush/secrets/{name}/history", get(secrets::history))
         .route(
@@ -116,6 +119,10 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/workspace/{project}/environments",
             get(projects::environments).post(projects::create_environment),
         )
+        .route("/api/v2/folders", get(folders::list).post(folders::create))
+        .route("/api/v2/folders/{id_or_name}", delete(folders::delete))
+        .route("/api/v1/folders", get(folders::list).post(folders::create))
+        .route("/api/v1/folders/{id_or_name}", delete(folders::delete))
         .fallback(|| async {
             error::ApiError::not_found("no such route; see the README's API section")
         })

@@ -377,6 +377,9 @@ pub async fn history(
             let mut j = secret_json(v, reveal);
             j["actor"] = json!(v.actor);
             j["action"] = json!(v.action);
+            if let Some(f) = &v.fingerprint {
+                j["valueFingerprint"] = json!(f);
+            }
             j
         })
         .collect();

@@ -4,6 +4,8 @@
 
 pub mod access;
 pub mod audit_log;
+pub mod batch;
+pub mod folders;
 pub mod identity;
 pub mod imports;
 pub mod keyring;
@@ -63,6 +65,7 @@ impl From<StoreError> for ServiceError {
             StoreError::Duplicate(what) => {
                 ServiceError::BadRequest(format!("{what} already exists"))
             }
+            StoreError::NotEmpty(what) => ServiceError::BadRequest(what),
             StoreError::AlreadyBootstrapped => ServiceError::BadRequest(
                 "this server is already bootstrapped; log in with an existing admin (hush login)"
                     .into(),

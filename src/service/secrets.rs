@@ -70,6 +70,10 @@ pub struct SecretView {
     pub purge_after: Option<i64>,
     /// The caller's personal override, not the shared value.
     pub personal: bool,
+    /// History without values: a keyed digest of the value, equal for equal
+    /// values within ONE response only (the key is random per request), so
+    /// `hush diff` can say "changed" without the values leaving the server.
+    pub fingerprint: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -137,7 +141,7 @@ impl Service {
         })
     }
 
-    fn scoped_event(
+    pub(super) fn scoped_event(
         &self,
         ctx: &Ctx,
         scope: &Scope,
@@ -215,6 +219,7 @@ impl Service {
             deleted_at: row.head.deleted_at,
             purge_after: row.head.purge_after,
             personal: false,
+            fingerprint: None,
         })
     }
 
@@ -406,6 +411,7 @@ impl Service {
                             deleted_at: None,
                             purge_after: None,
                             personal: false,
+                            fingerprint: None,
                         },
                         previous_version: visible,
                     });
@@ -584,6 +590,8 @@ impl Service {
             .filter(|h| h.deleted_at.is_none())
             .ok_or_else(|| not_found(scope, key, None))?;
         let versions = self.store.history(&head.secret_id).await?;
+        let mut nonce = [0u8; 32];
+        getrandom::getrandom(&mut nonce).map_err(|e| ServiceError::Internal(e.to_string()))?;
         let mut out = Vec::with_capacity(versions.len());
         for v in versions {
             let row = SecretRow {
@@ -592,6 +600,7 @@ impl Service {
             };
             let mut view = self.view(&scope.project, &scope.env, &row).await?;
             if !reveal {
+                view.fingerprint = Some(fingerprint(&nonce, &view.value));
                 view.value = SecretValue::default();
             }
             out.push(view);
@@ -659,8 +668,19 @@ impl Service {
     }
 }
 
+fn fingerprint(key: &[u8; 32], value: &SecretValue) -> String {
+    use hmac::{Hmac, Mac};
+    match <Hmac<sha2::Sha256> as Mac>::new_from_slice(key) {
+        Ok(mut mac) => {
+            mac.update(value.expose().as_bytes());
+            hex::encode(&mac.finalize().into_bytes()[..16])
+        }
+        Err(_) => String::new(),
+    }
+}
+
 /// `KEY` for the root folder, `/api/KEY` elsewhere (for audit rows).
-fn qualified(path: &str, key: &str) -> String {
+pub(super) fn qualified(path: &str, key: &str) -> String {
     if path == "/" {
         key.to_owned()
     } else {

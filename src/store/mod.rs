@@ -19,6 +19,9 @@ pub enum StoreError {
     NotFound(&'static str),
     #[error("{0} already exists")]
     Duplicate(String),
+    /// A folder still holds live secrets (and the caller did not force).
+    #[error("{0}")]
+    NotEmpty(String),
     #[error("the server is already bootstrapped")]
     AlreadyBootstrapped,
     /// Database failure. The text is for the server log only, never for clients.
@@ -129,6 +132,12 @@ pub trait Store: Send + Sync + 'static {
 
     async fn folders(&self, env_id: &str) -> StoreResult<Vec<FolderRow>>;
     async fn create_folder(&self, folder: FolderRow, audit: AuditEvent) -> StoreResult<()>;
+    /// Removes folder `path` and every folder row below it, in one transaction
+    /// with its audit event. Live secrets under it: with `force` they are
+    /// soft-deleted (recoverable) in the same transaction, else `NotEmpty`.
+    /// Returns the keys (`path/KEY`) soft-deleted.
+    async fn delete_folder(&self, del: DeleteFolder, audit: AuditEvent)
+        -> StoreResult<Vec<String>>;
 
     async fn data_keys(&self, project_id: &str) -> StoreResult<Vec<DataKeyRow>>;
     async fn all_data_keys(&self) -> StoreResult<Vec<DataKeyRow>>;
@@ -170,6 +179,10 @@ pub trait Store: Send + Sync + 'static {
     /// Writes a new version if the stored current version still equals
     /// `expected_current`; else `Conflict`. Returns the data key's encryption count.
     async fn put_version(&self, put: PutVersion, audit: AuditEvent) -> StoreResult<i64>;
+    /// `put_version` for many secrets in ONE transaction: a conflict (or any
+    /// failure) on one item writes nothing at all. Returns each item's data-key
+    /// encryption count, in order.
+    async fn put_versions(&self, puts: Vec<(PutVersion, AuditEvent)>) -> StoreResult<Vec<i64>>;
     async fn soft_delete(
         &self,
         secret_id: &str,

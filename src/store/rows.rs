@@ -64,6 +64,19 @@ pub struct FolderRow {
     pub created_at: i64,
 }
 
+/// What `Store::delete_folder` removes.
+#[derive(Clone, Debug)]
+pub struct DeleteFolder {
+    pub env_id: String,
+    /// The folder's full path (never `/`).
+    pub path: String,
+    /// Soft-delete live secrets under it instead of failing with `NotEmpty`.
+    pub force: bool,
+    pub now: i64,
+    /// Recovery deadline for the secrets soft-deleted with the folder.
+    pub purge_after: i64,
+}
+
 #[derive(Clone, Debug)]
 pub struct DataKeyRow {
     pub project_id: String,

@@ -515,6 +515,68 @@ fn purge_secret(conn: &Connection, secret_id: &str) -> StoreResult<()> {
     Ok(())
 }
 
+/// One `put_version` inside the caller's savepoint.
+fn put_one(
+    c: &Connection,
+    head: &mut ChainHead,
+    put: &PutVersion,
+    audit: &AuditEvent,
+) -> StoreResult<i64> {
+    let current: Option<(String, i64, Option<i64>)> = c
+            .prepare_cached("SELECT id, current_version, deleted_at FROM secrets WHERE env_id = ?1 AND path = ?2 AND key = ?3")
+            .and_then(|mut s| s.query_row(params![put.env_id, put.path, put.key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional())
+            .map_err(backend)?;
+    let new_version = put.version.version;
+    match current {
+        None => {
+            if put.expected_current != 0 || new_version != 1 {
+                return Err(StoreError::Conflict { current: 0 });
+            }
+            c.prepare_cached(
+                    "INSERT INTO secrets (id, project_id, env_id, path, key, current_version, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6)",
+                )
+                .and_then(|mut s| s.execute(params![put.secret_id, put.project_id, put.env_id, put.path, put.key, put.now]))
+                .map_err(backend)?;
+        }
+        Some((id, stored, deleted_at)) => {
+            if id != put.secret_id || stored != put.expected_current || new_version != stored + 1 {
+                let visible = if deleted_at.is_some() { 0 } else { stored };
+                return Err(StoreError::Conflict { current: visible });
+            }
+            c.prepare_cached(
+                    "UPDATE secrets SET current_version = ?2, deleted_at = NULL, purge_after = NULL WHERE id = ?1",
+                )
+                .and_then(|mut s| s.execute(params![id, new_version]))
+                .map_err(backend)?;
+        }
+    }
+    let v = &put.version;
+    // The primary key (secret_id, version) is the final guard against two
+    // writers allocating the same version.
+    c.prepare_cached(
+            "INSERT INTO secret_versions (secret_id, version, key_id, value_ct, comment_ct, tags_ct, action, actor, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )
+        .and_then(|mut s| s.execute(params![put.secret_id, v.version, v.key_id, v.value_ct, v.comment_ct, v.tags_ct, v.action, v.actor, v.created_at]))
+        .map_err(|e| match map_unique(e, String::new()) {
+            StoreError::Duplicate(_) => StoreError::Conflict { current: new_version },
+            other => other,
+        })?;
+    c.prepare_cached("DELETE FROM secret_versions WHERE secret_id = ?1 AND version <= ?2")
+        .and_then(|mut s| s.execute(params![put.secret_id, new_version - put.max_versions]))
+        .map_err(backend)?;
+    // Three fields were sealed under this data key.
+    let count: i64 = c
+            .prepare_cached(
+                "UPDATE data_keys SET enc_count = enc_count + 3 WHERE project_id = ?1 AND key_id = ?2 RETURNING enc_count",
+            )
+            .and_then(|mut s| s.query_row(params![put.project_id, v.key_id], |r| r.get(0)))
+            .map_err(backend)?;
+    insert_audit(c, head, audit)?;
+    Ok(count)
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     async fn ping(&self) -> StoreResult<()> {
@@ -1047,6 +1109,58 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn delete_folder(
+        &self,
+        del: DeleteFolder,
+        audit: AuditEvent,
+    ) -> StoreResult<Vec<String>> {
+        self.write(move |c, head| {
+            let prefix = format!("{}/", del.path);
+            let live: Vec<(String, String, String)> = {
+                let mut stmt = c
+                    .prepare_cached(
+                        "SELECT id, path, key FROM secrets WHERE env_id = ?1 AND deleted_at IS NULL
+                         AND (path = ?2 OR substr(path, 1, length(?3)) = ?3) ORDER BY path, key",
+                    )
+                    .map_err(backend)?;
+                let rows = stmt
+                    .query_map(params![del.env_id, del.path, prefix], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                    })
+                    .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+                    .map_err(backend)?;
+                rows
+            };
+            if !live.is_empty() && !del.force {
+                return Err(StoreError::NotEmpty(format!(
+                    "folder {} is not empty: it holds {} secret(s)",
+                    del.path,
+                    live.len()
+                )));
+            }
+            for (id, _, _) in &live {
+                c.execute(
+                    "UPDATE secrets SET deleted_at = ?2, purge_after = ?3 WHERE id = ?1",
+                    params![id, del.now, del.purge_after],
+                )
+                .map_err(backend)?;
+            }
+            c.execute(
+                "DELETE FROM folders WHERE env_id = ?1 AND (path = ?2 OR substr(path, 1, length(?3)) = ?3)",
+                params![del.env_id, del.path, prefix],
+            )
+            .map_err(backend)?;
+            let mut audit = audit;
+            audit.keys = live
+                .iter()
+                .map(|(_, path, key)| format!("{path}/{key}"))
+                .collect();
+            insert_audit(c, head, &audit)?;
+            Ok(audit.keys)
+        })
+        .await
+    }
+
     async fn data_keys(&self, project_id: &str) -> StoreResult<Vec<DataKeyRow>> {
         let p = project_id.to_owned();
         self.read(move |c| {
@@ -1193,60 +1307,17 @@ impl Store for SqliteStore {
     }
 
     async fn put_version(&self, put: PutVersion, audit: AuditEvent) -> StoreResult<i64> {
+        self.write(move |c, head| put_one(c, head, &put, &audit))
+            .await
+    }
+
+    async fn put_versions(&self, puts: Vec<(PutVersion, AuditEvent)>) -> StoreResult<Vec<i64>> {
+        // `write` runs the closure in one savepoint: the first error rolls back
+        // every item written before it.
         self.write(move |c, head| {
-            let current: Option<(String, i64, Option<i64>)> = c
-                .prepare_cached("SELECT id, current_version, deleted_at FROM secrets WHERE env_id = ?1 AND path = ?2 AND key = ?3")
-                .and_then(|mut s| s.query_row(params![put.env_id, put.path, put.key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional())
-                .map_err(backend)?;
-            let new_version = put.version.version;
-            match current {
-                None => {
-                    if put.expected_current != 0 || new_version != 1 {
-                        return Err(StoreError::Conflict { current: 0 });
-                    }
-                    c.prepare_cached(
-                        "INSERT INTO secrets (id, project_id, env_id, path, key, current_version, created_at)
-                         VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6)",
-                    )
-                    .and_then(|mut s| s.execute(params![put.secret_id, put.project_id, put.env_id, put.path, put.key, put.now]))
-                    .map_err(backend)?;
-                }
-                Some((id, stored, deleted_at)) => {
-                    if id != put.secret_id || stored != put.expected_current || new_version != stored + 1 {
-                        let visible = if deleted_at.is_some() { 0 } else { stored };
-                        return Err(StoreError::Conflict { current: visible });
-                    }
-                    c.prepare_cached(
-                        "UPDATE secrets SET current_version = ?2, deleted_at = NULL, purge_after = NULL WHERE id = ?1",
-                    )
-                    .and_then(|mut s| s.execute(params![id, new_version]))
-                    .map_err(backend)?;
-                }
-            }
-            let v = &put.version;
-            // The primary key (secret_id, version) is the final guard against two
-            // writers allocating the same version.
-            c.prepare_cached(
-                "INSERT INTO secret_versions (secret_id, version, key_id, value_ct, comment_ct, tags_ct, action, actor, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            )
-            .and_then(|mut s| s.execute(params![put.secret_id, v.version, v.key_id, v.value_ct, v.comment_ct, v.tags_ct, v.action, v.actor, v.created_at]))
-            .map_err(|e| match map_unique(e, String::new()) {
-                StoreError::Duplicate(_) => StoreError::Conflict { current: new_version },
-                other => other,
-            })?;
-            c.prepare_cached("DELETE FROM secret_versions WHERE secret_id = ?1 AND version <= ?2")
-                .and_then(|mut s| s.execute(params![put.secret_id, new_version - put.max_versions]))
-                .map_err(backend)?;
-            // Three fields were sealed under this data key.
-            let count: i64 = c
-                .prepare_cached(
-                    "UPDATE data_keys SET enc_count = enc_count + 3 WHERE project_id = ?1 AND key_id = ?2 RETURNING enc_count",
-                )
-                .and_then(|mut s| s.query_row(params![put.project_id, v.key_id], |r| r.get(0)))
-                .map_err(backend)?;
-            insert_audit(c, head, &audit)?;
-            Ok(count)
+            puts.iter()
+                .map(|(put, audit)| put_one(c, head, put, audit))
+                .collect()
         })
         .await
     }
@@ -1561,5 +1632,104 @@ impl Store for SqliteStore {
             rows
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(id: &str) -> AuditEvent {
+        AuditEvent {
+            id: id.to_owned(),
+            action: "test".into(),
+            result: "success".into(),
+            ..Default::default()
+        }
+    }
+
+    fn put(key: &str, expected_current: i64) -> (PutVersion, AuditEvent) {
+        let version = VersionRow {
+            version: expected_current + 1,
+            key_id: 1,
+            value_ct: vec![1],
+            comment_ct: vec![2],
+            tags_ct: vec![3],
+            action: "create".into(),
+            actor: "t".into(),
+            created_at: 1,
+        };
+        let put = PutVersion {
+            secret_id: format!("id-{key}"),
+            project_id: "p".into(),
+            env_id: "e".into(),
+            path: "/".into(),
+            key: key.into(),
+            expected_current,
+            version,
+            max_versions: 10,
+            now: 1,
+        };
+        (put, event(&format!("ev-{key}-{expected_current}")))
+    }
+
+    #[tokio::test]
+    async fn put_versions_is_all_or_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("t.db")).unwrap();
+        store
+            .create_project(NewProject {
+                project: ProjectRow {
+                    id: "p".into(),
+                    slug: "p".into(),
+                    name: "p".into(),
+                    max_versions: 10,
+                    created_at: 0,
+                },
+                environments: vec![EnvRow {
+                    id: "e".into(),
+                    project_id: "p".into(),
+                    slug: "dev".into(),
+                    name: "dev".into(),
+                    protected: false,
+                    position: 1,
+                    created_at: 0,
+                }],
+                data_key: DataKeyRow {
+                    project_id: "p".into(),
+                    key_id: 1,
+                    wrapped: vec![0],
+                    enc_count: 0,
+                    created_at: 0,
+                },
+                owner: ("u".into(), "admin".into()),
+                audit: event("ev-project"),
+            })
+            .await
+            .unwrap();
+        let (p, e) = put("C", 0);
+        store.put_version(p, e).await.unwrap();
+        // The third item conflicts after the first two were written in the savepoint.
+        let err = store
+            .put_versions(vec![put("A", 0), put("B", 0), put("C", 0)])
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, StoreError::Conflict { current: 1 }),
+            "{err:?}"
+        );
+        for key in ["A", "B"] {
+            assert!(store.secret_head("e", "/", key).await.unwrap().is_none());
+        }
+        let chain = store.audit_chain().await.unwrap();
+        assert_eq!(chain.len(), 2, "no audit event of the failed batch");
+        let counts = store
+            .put_versions(vec![put("A", 0), put("B", 0), put("C", 1)])
+            .await
+            .unwrap();
+        assert_eq!(counts.len(), 3);
+        let chain = store.audit_chain().await.unwrap();
+        assert_eq!(crate::audit::verify_chain(&chain).ok(), Some(5));
+        store.close().await;
     }
 }

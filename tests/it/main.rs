@@ -2,6 +2,8 @@
 //! and through the real `hush` binary.
 
 mod access;
+mod cli;
 mod harness;
 mod run;
+mod sdk;
 mod server_core;

@@ -21,7 +21,9 @@ async fn fixture() -> Fixture {
     let put = async |env: &str, path: &str, key: &str, value: &str| {
         let mut b = scope(env, path);
         b["secretValue"] = json!(value);
-        c.send(Method::PUT, &format!("/api/v1/hush/secrets/{key}"), &b).await.unwrap();
+        c.send(Method::PUT, &format!("/api/v1/hush/secrets/{key}"), &b)
+            .await
+            .unwrap();
     };
     put("dev", "/", "DB_PASSWORD", "py-db-password-0").await;
     put("dev", "/", "DB_PASSWORD", "py-db-password-1").await;
@@ -35,12 +37,31 @@ async fn fixture() -> Fixture {
     )
     .await
     .unwrap();
-    let project = c.get("/api/v1/hush/projects", &[]).await.unwrap()["projects"][0]["id"].as_str().unwrap().to_owned();
+    let project = c.get("/api/v1/hush/projects", &[]).await.unwrap()["projects"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let mut ids = Vec::new();
     for (name, role) in [("sdk-bot", "admin"), ("sdk-viewer", "viewer")] {
-        let r = c.send(Method::POST, "/api/v1/hush/identities", &json!({ "name": name })).await.unwrap();
-        c.send(Method::POST, "/api/v1/hush/members", &json!({ "projectId": "default", "subject": name, "role": role })).await.unwrap();
-        ids.push((r["clientId"].as_str().unwrap().to_owned(), r["clientSecret"].as_str().unwrap().to_owned()));
+        let r = c
+            .send(
+                Method::POST,
+                "/api/v1/hush/identities",
+                &json!({ "name": name }),
+            )
+            .await
+            .unwrap();
+        c.send(
+            Method::POST,
+            "/api/v1/hush/members",
+            &json!({ "projectId": "default", "subject": name, "role": role }),
+        )
+        .await
+        .unwrap();
+        ids.push((
+            r["clientId"].as_str().unwrap().to_owned(),
+            r["clientSecret"].as_str().unwrap().to_owned(),
+        ));
     }
     let env = vec![
         ("HUSH_URL", server.url.clone()),
@@ -58,7 +79,9 @@ fn examples() -> PathBuf {
 }
 
 fn cache_dir(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_TARGET_TMPDIR")).join("sdk-env").join(name)
+    Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("sdk-env")
+        .join(name)
 }
 
 /// Not being able to install an SDK skips the test locally, fails it in CI.
@@ -76,7 +99,11 @@ fn run_check(mut cmd: Command, fx: &Fixture) {
     let out = cmd.output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success() && stdout.contains("SDK CHECK OK"), "stdout:\n{stdout}\nstderr:\n{stderr}\nserver log:\n{}", fx.server.log());
+    assert!(
+        out.status.success() && stdout.contains("SDK CHECK OK"),
+        "stdout:\n{stdout}\nstderr:\n{stderr}\nserver log:\n{}",
+        fx.server.log()
+    );
 }
 
 #[tokio::test]
@@ -87,18 +114,30 @@ async fn python_sdk_works_unchanged() {
     let marker = venv.join(".installed");
     let wanted = std::fs::read_to_string(&requirements).unwrap();
     if std::fs::read_to_string(&marker).ok().as_deref() != Some(wanted.as_str()) {
-        let made = Command::new("python3").args(["-m", "venv"]).arg(&venv).output();
+        let made = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .output();
         let installed = made.is_ok_and(|o| o.status.success())
-            && Command::new(&python).args(["-m", "pip", "install", "-q", "-r"]).arg(&requirements).output().is_ok_and(|o| o.status.success());
+            && Command::new(&python)
+                .args(["-m", "pip", "install", "-q", "-r"])
+                .arg(&requirements)
+                .output()
+                .is_ok_and(|o| o.status.success());
         if !installed {
-            return unavailable("infisicalsdk (PyPI)", "python3 -m venv / pip install failed");
+            return unavailable(
+                "infisicalsdk (PyPI)",
+                "python3 -m venv / pip install failed",
+            );
         }
         std::fs::write(&marker, &wanted).unwrap();
     }
     let fx = fixture().await;
     let mut cmd = Command::new(&python);
     cmd.arg(examples().join("sdk-python/check.py"));
-    tokio::task::spawn_blocking(move || run_check(cmd, &fx)).await.unwrap();
+    tokio::task::spawn_blocking(move || run_check(cmd, &fx))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -109,9 +148,16 @@ async fn node_sdk_works_unchanged() {
     let marker = dir.join(".installed");
     if std::fs::read_to_string(&marker).ok().as_deref() != Some(package.as_str()) {
         std::fs::write(dir.join("package.json"), &package).unwrap();
-        let ok = Command::new("npm").args(["install", "--no-audit", "--no-fund", "--silent"]).current_dir(&dir).output().is_ok_and(|o| o.status.success());
+        let ok = Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--silent"])
+            .current_dir(&dir)
+            .output()
+            .is_ok_and(|o| o.status.success());
         if !ok {
-            return unavailable("@infisical/sdk (npm)", "npm install failed or npm is missing");
+            return unavailable(
+                "@infisical/sdk (npm)",
+                "npm install failed or npm is missing",
+            );
         }
         std::fs::write(&marker, &package).unwrap();
     }
@@ -120,5 +166,7 @@ async fn node_sdk_works_unchanged() {
     let fx = fixture().await;
     let mut cmd = Command::new("node");
     cmd.arg("check.mjs").current_dir(&dir);
-    tokio::task::spawn_blocking(move || run_check(cmd, &fx)).await.unwrap();
+    tokio::task::spawn_blocking(move || run_check(cmd, &fx))
+        .await
+        .unwrap();
 }
