@@ -2,6 +2,7 @@
 //! and through the real `hush` binary.
 
 mod access;
+mod examples;
 mod harness;
 mod run;
 mod server_core;
