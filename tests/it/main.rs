@@ -3,6 +3,7 @@
 
 mod access;
 mod cli;
+mod examples;
 mod harness;
 mod run;
 mod sdk;
