@@ -362,13 +362,21 @@ pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
     };
     let restarts = if args.watch {
         let (tx, rx) = std::sync::mpsc::channel();
-        let args = args.clone();
-        tokio::spawn(watch(ctx, plan, args, built.vars, watch_interval, tx));
+        spawn_watcher(
+            target.clone(),
+            plan,
+            args.clone(),
+            built.vars.clone(),
+            watch_interval,
+            tx,
+        )?;
         Some(rx)
     } else {
         None
     };
-    match tokio::task::block_in_place(|| crate::run::run(spec, restarts)) {
+    // The launcher blocks this (single-threaded) runtime until the child is done;
+    // nothing else runs on it meanwhile (the watcher has its own thread).
+    match crate::run::run(spec, restarts) {
         Ok(code) => Ok(code),
         Err(e) => {
             eprintln!("hush: {e}");
@@ -379,6 +387,31 @@ pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
 
 /// Polls for changes; a new environment restarts the child (one restart per
 /// interval at most, which also debounces bursts of changes).
+/// Runs the watch loop on its own thread and runtime, with its own client, so
+/// it keeps polling while the launcher blocks the main thread.
+fn spawn_watcher(
+    target: Target,
+    plan: FetchPlan,
+    args: RunArgs,
+    current: Vec<(OsString, OsString)>,
+    every: Duration,
+    tx: std::sync::mpsc::Sender<Vec<(OsString, OsString)>>,
+) -> anyhow::Result<()> {
+    let ctx = resolve(&target)?;
+    std::thread::Builder::new()
+        .name("hush-watch".into())
+        .spawn(move || {
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt.block_on(watch(ctx, plan, args, current, every, tx)),
+                Err(e) => eprintln!("hush: warning: --watch could not start: {e}"),
+            }
+        })?;
+    Ok(())
+}
+
 async fn watch(
     ctx: Resolved,
     plan: FetchPlan,

@@ -51,6 +51,9 @@ fn describe(e: &reqwest::Error) -> String {
 impl ApiClient {
     pub fn new(base: &str, token: Option<Zeroizing<String>>) -> Result<Self, ClientError> {
         let http = reqwest::Client::builder()
+            // Loading the built-in root certificates costs milliseconds at every
+            // start; a plain-HTTP (local) server never needs them.
+            .tls_built_in_root_certs(base.starts_with("https://"))
             .user_agent(concat!("hush-cli/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(60))
