@@ -112,13 +112,7 @@ impl Service {
             .store
             .secret_head(&scope.env.id, scope.path.as_str(), item.key.as_str())
             .await?;
-        let (secret_id, stored, visible) = match &head {
-            Some(h) if h.deleted_at.is_none() => {
-                (h.secret_id.clone(), h.current_version, h.current_version)
-            }
-            Some(h) => (h.secret_id.clone(), h.current_version, 0),
-            None => (super::new_id(), 0, 0),
-        };
+        let (secret_id, stored, visible) = super::secrets::head_state(head.as_ref());
         if let Some(expected) = item.if_version {
             if expected != visible {
                 return Err(ServiceError::Conflict { current: visible });

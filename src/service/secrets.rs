@@ -292,13 +292,7 @@ impl Service {
                 .store
                 .secret_head(&scope.env.id, scope.path.as_str(), input.key.as_str())
                 .await?;
-            let (secret_id, stored, visible) = match &head {
-                Some(h) if h.deleted_at.is_none() => {
-                    (h.secret_id.clone(), h.current_version, h.current_version)
-                }
-                Some(h) => (h.secret_id.clone(), h.current_version, 0),
-                None => (super::new_id(), 0, 0),
-            };
+            let (secret_id, stored, visible) = head_state(head.as_ref());
             match input.mode {
                 WriteMode::Create if visible > 0 => {
                     return Err(ServiceError::BadRequest(format!(
@@ -676,6 +670,19 @@ fn fingerprint(key: &[u8; 32], value: &SecretValue) -> String {
             hex::encode(&mac.finalize().into_bytes()[..16])
         }
         Err(_) => String::new(),
+    }
+}
+
+/// (secret id, stored current version, version visible to readers) of a
+/// secret's head: a deleted secret is invisible (0) but keeps its id and
+/// version counter, so a write revives it; a missing one gets a fresh id.
+pub(super) fn head_state(head: Option<&SecretHead>) -> (String, i64, i64) {
+    match head {
+        Some(h) if h.deleted_at.is_none() => {
+            (h.secret_id.clone(), h.current_version, h.current_version)
+        }
+        Some(h) => (h.secret_id.clone(), h.current_version, 0),
+        None => (super::new_id(), 0, 0),
     }
 }
 
