@@ -541,3 +541,15 @@ async fn redact_filters_stdin_with_server_or_file_values() {
     );
     assert_eq!(out.stdout, b"x [TOKEN] y");
 }
+
+#[tokio::test]
+async fn orphaned_grandchildren_are_reaped() {
+    let e = Env::new(&[("API_KEY", "sk_live_reaper_5512")]).await;
+    // `( sleep 0.1 & )` orphans a short-lived grandchild: it is re-parented to
+    // hush (a child subreaper), which must reap it, leaving no zombie behind.
+    let script = "( sleep 0.1 & ); ( sleep 0.1 & ); sleep 1; \
+                  echo \"adopted-zombies=$(ps -eo ppid=,stat= | awk -v p=$PPID '$1==p && $2 ~ /Z/' | wc -l)\"";
+    let (code, out, err) = e.run(&sh(script));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("adopted-zombies=0"), "{out}");
+}
