@@ -187,10 +187,7 @@ fn read_sqlite(path: &Path) -> Result<Vec<Vec<Vec<Value>>>> {
         } else {
             "rowid"
         };
-        let sql = format!(
-            "SELECT {} FROM {table} ORDER BY {order}",
-            names.join(", ")
-        );
+        let sql = format!("SELECT {} FROM {table} ORDER BY {order}", names.join(", "));
         let mut stmt = conn
             .prepare(&sql)
             .with_context(|| format!("reading {table}"))?;
@@ -209,7 +206,10 @@ fn read_sqlite(path: &Path) -> Result<Vec<Vec<Vec<Value>>>> {
     Ok(out)
 }
 
-fn sqlite_versions(path: &Path) -> Result<Vec<(String, i64, Vec<u8>, Vec<u8>, Vec<u8>)>> {
+/// (secret id, version, value, comment, tags ciphertexts).
+type VersionBytes = (String, i64, Vec<u8>, Vec<u8>, Vec<u8>);
+
+fn sqlite_versions(path: &Path) -> Result<Vec<VersionBytes>> {
     let conn = rusqlite::Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     let mut stmt = conn.prepare(
         "SELECT secret_id, version, value_ct, comment_ct, tags_ct FROM secret_versions ORDER BY secret_id, version",
@@ -258,8 +258,10 @@ pub async fn sqlite_to_postgres(sqlite: &Path, pg_url: &str) -> Result<Report> {
             ))
             .await?;
         for row in rows {
-            let params: Vec<&(dyn ToSql + Sync)> =
-                row.iter().map(|v| v.as_ref() as &(dyn ToSql + Sync)).collect();
+            let params: Vec<&(dyn ToSql + Sync)> = row
+                .iter()
+                .map(|v| v.as_ref() as &(dyn ToSql + Sync))
+                .collect();
             tx.execute(&stmt, &params)
                 .await
                 .with_context(|| format!("copying {table}"))?;
@@ -286,7 +288,10 @@ pub async fn sqlite_to_postgres(sqlite: &Path, pg_url: &str) -> Result<Report> {
     )
     .await?;
     let head: Vec<u8> = tx
-        .query_opt("SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1", &[])
+        .query_opt(
+            "SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1",
+            &[],
+        )
         .await?
         .map(|r| r.try_get(0))
         .transpose()?
@@ -315,7 +320,7 @@ pub async fn sqlite_to_postgres(sqlite: &Path, pg_url: &str) -> Result<Report> {
         bail!("version count differs after the copy");
     }
     for (row, want) in copied.iter().zip(&expected) {
-        let got: (String, i64, Vec<u8>, Vec<u8>, Vec<u8>) = (
+        let got: VersionBytes = (
             row.try_get(0)?,
             row.try_get(1)?,
             row.try_get(2)?,

@@ -68,7 +68,10 @@ async fn sqlite_to_postgres_round_trip() {
         (now["secretValue"].as_str(), now["version"].as_i64()),
         (Some("three"), Some(3))
     );
-    assert_eq!(get(&pc, "API_KEY", Some(1)).await.unwrap()["secretValue"], "one");
+    assert_eq!(
+        get(&pc, "API_KEY", Some(1)).await.unwrap()["secretValue"],
+        "one"
+    );
     let deleted = pc
         .get("/api/v1/hush/deleted", &scope_q("dev", "/"))
         .await

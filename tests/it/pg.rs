@@ -92,8 +92,7 @@ impl Drop for PgDb {
                 .enable_all()
                 .build()?;
             rt.block_on(async move {
-                let (client, conn) =
-                    tokio_postgres::connect(&admin, tokio_postgres::NoTls).await?;
+                let (client, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls).await?;
                 tokio::spawn(conn);
                 client
                     .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
@@ -139,13 +138,7 @@ impl Backend {
                 .unwrap()
                 .query_row(sql, [], |r| r.get(0))
                 .unwrap(),
-            Backend::Postgres(db) => db
-                .client()
-                .await
-                .query_one(sql, &[])
-                .await
-                .unwrap()
-                .get(0),
+            Backend::Postgres(db) => db.client().await.query_one(sql, &[]).await.unwrap().get(0),
         }
     }
 }

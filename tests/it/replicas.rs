@@ -138,7 +138,12 @@ async fn replica_killed_mid_stream_loses_no_acknowledged_write() {
         assert_eq!(failed_on_b, 0, "the surviving replica failed writes");
         acked.append(&mut a_list);
     }
-    assert!(acked.len() >= 120, "only {} writes acknowledged", acked.len());
+    // Every write to B succeeded; some to A were cut off by the kill.
+    assert!(
+        (120..240).contains(&acked.len()),
+        "{} writes acknowledged",
+        acked.len()
+    );
     for (key, value) in &acked {
         assert_eq!(
             get(&cb, key, None).await.unwrap()["secretValue"],

@@ -133,8 +133,8 @@ pub async fn race_round(urls: &[String], token: &str, key: &str, round: i64) -> 
         let token = token.to_owned();
         let key = key.to_owned();
         tasks.push(tokio::spawn(async move {
-            let c = hush::client::ApiClient::new(&url, Some(zeroize::Zeroizing::new(token)))
-                .unwrap();
+            let c =
+                hush::client::ApiClient::new(&url, Some(zeroize::Zeroizing::new(token))).unwrap();
             let mut body = scope("dev", "/");
             body["secretValue"] = json!(format!("round-{round}-writer-{w}"));
             body["ifVersion"] = json!(round);
@@ -293,7 +293,8 @@ async fn explicit_purge(b: &Backend) {
         .await;
     assert_eq!(status(restore), 404);
     assert_eq!(
-        b.query_i64(&s, "SELECT COUNT(*) FROM secret_versions").await,
+        b.query_i64(&s, "SELECT COUNT(*) FROM secret_versions")
+            .await,
         0
     );
 }

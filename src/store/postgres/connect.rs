@@ -86,10 +86,8 @@ pub fn settings(url: &str) -> StoreResult<Settings> {
         (TlsMode::Prefer | TlsMode::Require, Some(_)) => TlsMode::VerifyCa,
         (m, _) => m,
     };
-    let tls = tokio_postgres_rustls::MakeRustlsConnect::new(client_config(
-        verify,
-        root_file.as_deref(),
-    )?);
+    let tls =
+        tokio_postgres_rustls::MakeRustlsConnect::new(client_config(verify, root_file.as_deref())?);
     Ok(Settings { pg, tls })
 }
 
@@ -253,7 +251,10 @@ pub async fn migrate(client: &mut tokio_postgres::Client) -> StoreResult<()> {
     let applied = applied.unwrap_or(0);
     for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > applied) {
         tx.batch_execute(sql).await.map_err(|e| {
-            StoreError::Backend(format!("migration {version} failed: {}", super::describe(&e)))
+            StoreError::Backend(format!(
+                "migration {version} failed: {}",
+                super::describe(&e)
+            ))
         })?;
         tx.execute("INSERT INTO hush_schema (version) VALUES ($1)", &[version])
             .await

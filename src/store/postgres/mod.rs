@@ -113,7 +113,8 @@ async fn insert_audit(tx: &Transaction<'_>, event: &AuditEvent) -> StoreResult<(
     .try_get(0)
     .map_err(backend)?;
     let hash = chain_hash(&prev, event);
-    let keys = serde_json::to_string(&event.keys).map_err(|e| StoreError::Backend(e.to_string()))?;
+    let keys =
+        serde_json::to_string(&event.keys).map_err(|e| StoreError::Backend(e.to_string()))?;
     tx_exec(
         tx,
         "WITH ins AS (
@@ -285,7 +286,9 @@ impl Store for PostgresStore {
     }
 
     async fn meta_get(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
-        let rows = self.read("SELECT v FROM meta WHERE k = $1", &[&key]).await?;
+        let rows = self
+            .read("SELECT v FROM meta WHERE k = $1", &[&key])
+            .await?;
         first(rows, |r| r.try_get(0))
     }
 
@@ -323,7 +326,13 @@ impl Store for PostgresStore {
         tx_exec_raw(
             &tx,
             &format!("INSERT INTO users ({USER_COLS}) VALUES ($1, $2, $3, $4, $5)"),
-            &[&u.id, &u.email, &u.password_hash, &u.is_admin, &u.created_at],
+            &[
+                &u.id,
+                &u.email,
+                &u.password_hash,
+                &u.is_admin,
+                &u.created_at,
+            ],
         )
         .await
         .map_err(|e| map_unique(e, format!("user {:?}", u.email)))?;
