@@ -5,6 +5,7 @@ mod deploy;
 mod harness;
 mod migrate;
 mod pg;
+mod pg_tls;
 mod replicas;
 mod run;
 mod server_core;

@@ -34,12 +34,22 @@ pub struct PostgresStore {
     pool: Pool,
 }
 
-/// The database's own words (message and SQLSTATE), for the server log only.
+/// The database's own words (message and SQLSTATE), or the driver's error with
+/// its causes (e.g. why a TLS handshake failed), for the server log only.
 fn describe(e: &tokio_postgres::Error) -> String {
-    match e.as_db_error() {
-        Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
-        None => e.to_string(),
+    if let Some(db) = e.as_db_error() {
+        return format!("{} (SQLSTATE {})", db.message(), db.code().code());
     }
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        let more = c.to_string();
+        if !text.contains(&more) {
+            text = format!("{text}: {more}");
+        }
+        cause = c.source();
+    }
+    text
 }
 
 fn backend(e: tokio_postgres::Error) -> StoreError {
