@@ -216,3 +216,57 @@ async fn replicas_need_the_shared_root_key() {
     assert!(err.contains("cannot open database"), "{err}");
     assert!(!err.contains("hunter2"), "{err}");
 }
+
+#[tokio::test]
+async fn replicas_starting_together_migrate_once_and_bootstrap_once() {
+    let Some(db) = PgDb::create("replicas_starting_together").await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let starts: Vec<_> = (0..3)
+        .map(|_| {
+            let (path, url) = (dir.path().to_owned(), db.url.clone());
+            std::thread::spawn(move || {
+                TestServer::spawn_with(
+                    &path,
+                    &["--database", &url],
+                    &[("HUSH_ROOT_KEY", crate::pg::ROOT_KEY)],
+                )
+            })
+        })
+        .collect();
+    let servers: Vec<TestServer> = starts
+        .into_iter()
+        .map(|t| t.join().unwrap().expect("replica starts"))
+        .collect();
+    let applied: i64 = db
+        .client()
+        .await
+        .query_one("SELECT COUNT(*) FROM hush_schema", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(applied, 1);
+    // Bootstrapping through every replica at once: exactly one succeeds.
+    let mut tasks = Vec::new();
+    for (i, s) in servers.iter().enumerate() {
+        let url = s.url.clone();
+        tasks.push(tokio::spawn(async move {
+            let c = hush::client::ApiClient::new(&url, None).unwrap();
+            status(
+                c.send(
+                    Method::POST,
+                    "/api/v1/hush/bootstrap",
+                    &json!({ "email": format!("admin{i}@example.com"), "password": PASSWORD }),
+                )
+                .await,
+            )
+        }));
+    }
+    let mut codes = Vec::new();
+    for t in tasks {
+        codes.push(t.await.unwrap());
+    }
+    codes.sort();
+    assert_eq!(codes, [200, 400, 400]);
+}
