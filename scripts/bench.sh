@@ -97,6 +97,21 @@ expect_status 200 -X PUT -H "$AUTH" -H 'Content-Type: application/json' \
   "$URL/api/v1/hush/secrets/K1"
 
 measure hush_read "$HUSH_PID" "$LIST_URL" -H "$AUTH"
+# where the list's CPU goes: a perf profile of the server under the same load
+# (a separate run, not part of the figures; skipped without perf or BENCH_PERF=0)
+if [ "${BENCH_PERF:-1}" != 0 ] && command -v perf >/dev/null; then
+  log "profiling the list load with perf (a separate 10 s run)"
+  wrk -t"$BENCH_THREADS" -c"$BENCH_CONNECTIONS" -d10s -H "$AUTH" "$LIST_URL" >"$BENCH_OUT/wrk-profile.txt" 2>&1 &
+  wrk_pid=$!
+  if perf record -F 499 -p "$HUSH_PID" -o "$BENCH_OUT/perf-hush_read.data" -- sleep 7 \
+      >"$BENCH_OUT/perf.log" 2>&1; then
+    perf report -i "$BENCH_OUT/perf-hush_read.data" --no-children --sort dso,symbol -g none --stdio \
+      2>>"$BENCH_OUT/perf.log" | python3 "$BENCH_DIR/profile.py" >"$BENCH_OUT/profile-hush_read.tsv" || true
+  else
+    log "perf record failed (see $BENCH_OUT/perf.log); no profile"
+  fi
+  wait "$wrk_pid" || true
+fi
 BENCH_KEYS=50 measure hush_write "$HUSH_PID" "$URL" -s "$BENCH_DIR/hush_put.lua" -H "$AUTH"
 BENCH_KEYS=1 measure hush_write_hot "$HUSH_PID" "$URL" -s "$BENCH_DIR/hush_put.lua" -H "$AUTH"
 # after the writes: the list again, with history at max_versions on every key
@@ -146,6 +161,7 @@ fi
 # (`{n}` is the harness's own placeholder), with HUSH_SERVER / HUSH_TOKEN in the
 # environment, which hush reads like its --server / --token flags.
 PEERS_STATUS=
+run_args=
 if [ "${BENCH_SKIP_PEERS:-0}" = 1 ]; then
   PEERS_STATUS="skipped (BENCH_SKIP_PEERS=1)"
 elif ! "$HUSH" run --help >"$BENCH_OUT/hush-run-help.txt" 2>&1; then
@@ -171,11 +187,19 @@ else
       fi
     done
   fi
+  if [ -z "${HUSH_MASK_TOKEN+set}" ]; then
+    # what hush prints instead of a secret: --mask-format's default, from the help text
+    mask=$(python3 -c 'import re, sys
+m = re.search(r"--mask-format\b.*?\[default: ([^\]]+)\]", open(sys.argv[1]).read(), re.S)
+print(m.group(1).strip() if m else "")' "$BENCH_OUT/hush-run-help.txt")
+    if [ -n "$mask" ]; then export HUSH_MASK_TOKEN=$mask; fi
+  fi
   # {n} and {env_file} are the harness's own placeholders (replaced per fixture)
   run_args=${HUSH_RUN_ARGS-'--env n{n}'}
   setup=${HUSH_SETUP-"python3 $BENCH_DIR/hush_api.py seed-file 'n{n}' '{env_file}'"}
   rm -f "$PEERS_RESULTS"
   log "peers harness: $PEERS_DIR/run_all.sh (results: $PEERS_RESULTS)"
+  log "  hush column: $HUSH run $run_args -- CMD; plain: ${HUSH_PLAIN_RUN_ARGS-(none)}; mask: ${HUSH_MASK_TOKEN-[REDACTED]}"
   set +e
   # BENCH_PEERS_STEPS is a word list
   # shellcheck disable=SC2086
@@ -199,6 +223,7 @@ log "peers: $PEERS_STATUS"
 
 # ---------------------------------------------------------------- 6. report
 OPENBAO_STATUS=$OPENBAO_STATUS PEERS_STATUS=$PEERS_STATUS PEERS_RESULTS=$PEERS_RESULTS \
+  PEERS_RUN_ARGS=$run_args PEERS_PLAIN_RUN_ARGS=${HUSH_PLAIN_RUN_ARGS-} PEERS_MASK=${HUSH_MASK_TOKEN-} \
   HUSH_BIN=$HUSH \
   python3 "$BENCH_DIR/report.py" "$BENCH_OUT" "$OUTPUT" || die "writing $OUTPUT failed"
 log "wrote $OUTPUT"

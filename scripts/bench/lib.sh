@@ -120,6 +120,8 @@ ensure_wrk() {
 # BENCH_DURATION s with BENCH_CONNECTIONS connections and BENCH_THREADS threads.
 # Appends a line to $BENCH_OUT/results.tsv:
 #   name req/s p99 non-2xx socket-errors server-cpu% machine-busy% requests
+#   wrk-cpu% statuses(non-2xx, "code:count,...", from a script's "status CODE: N" lines)
+#   loadavg-before
 measure() {
   local name=$1 pid=$2 url=$3; shift 3
   local out=$BENCH_OUT/wrk-$name.txt
@@ -130,18 +132,21 @@ measure() {
   fi
   log "measuring $name: wrk ${common[*]} -d${BENCH_DURATION}s $url"
   local p0 s0 t0 p1 s1 t1 half
+  local load0
+  load0=$(cut -d' ' -f1 /proc/loadavg)
   p0=$(proc_ticks "$pid"); s0=$(sys_ticks); t0=$(now_s)
   half=$(((BENCH_DURATION + 1) / 2))
   # a snapshot of `top` in the middle of the run, for the bottleneck note
   (sleep "$half"; top -b -n1 -w 160 2>/dev/null | head -n 14 >"$BENCH_OUT/top-$name.txt") &
   local top_pid=$!
-  if ! wrk "${common[@]}" -d"${BENCH_DURATION}s" "$@" "$url" >"$out" 2>&1; then
+  # `times` in the subshell: the CPU time of wrk (its waited-for child)
+  if ! (wrk "${common[@]}" -d"${BENCH_DURATION}s" "$@" "$url" >"$out" 2>&1; rc=$?; times >"$out.times"; exit $rc); then
     wait "$top_pid" 2>/dev/null || true
     die "wrk for $name failed: $(tail -n 3 "$out")"
   fi
   p1=$(proc_ticks "$pid"); s1=$(sys_ticks); t1=$(now_s)
   wait "$top_pid" 2>/dev/null || true
-  local hz rps p99 non2xx errs reqs srv sys
+  local hz rps p99 non2xx errs reqs srv sys wrkcpu statuses
   hz=$(getconf CLK_TCK)
   rps=$(awk '/^Requests\/sec:/{print $2}' "$out")
   p99=$(awk '$1 == "99%" {print $2}' "$out")
@@ -152,10 +157,16 @@ measure() {
     'BEGIN { printf "%.0f", (b - a) / hz / (t1 - t0) * 100 }')
   sys=$(awk -v a="${s0% *}" -v at="${s0#* }" -v b="${s1% *}" -v bt="${s1#* }" \
     'BEGIN { printf "%.0f", (bt > at) ? (b - a) / (bt - at) * 100 : 0 }')
+  # second line of `times`: children's user and system time, e.g. "0m1.230s 0m4.560s"
+  wrkcpu=$(awk -v t0="$t0" -v t1="$t1" 'NR == 2 {
+      s = 0
+      for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); s += a[1] * 60 + a[2] }
+      printf "%.0f", s / (t1 - t0) * 100 }' "$out.times")
+  statuses=$(awk '/^status [0-9]+:/ && $2 !~ /^2/ { sub(/:$/, "", $2); printf "%s%s:%s", sep, $2, $3; sep = "," }' "$out")
   [ -n "$rps" ] || die "could not read Requests/sec from wrk's output for $name ($out)"
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$rps" "${p99:-?}" "${non2xx:-0}" "${errs:-0}" \
-    "$srv" "$sys" "${reqs:-?}" >>"$BENCH_OUT/results.tsv"
-  log "  $name: $rps req/s, p99 ${p99:-?}, non-2xx ${non2xx:-0}, socket errors ${errs:-0}, server CPU ${srv}%, machine busy ${sys}%"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$rps" "${p99:-?}" "${non2xx:-0}" \
+    "${errs:-0}" "$srv" "$sys" "${reqs:-?}" "${wrkcpu:-0}" "${statuses:--}" "$load0" >>"$BENCH_OUT/results.tsv"
+  log "  $name: $rps req/s, p99 ${p99:-?}, non-2xx ${non2xx:-0}${statuses:+ ($statuses)}, socket errors ${errs:-0}, server CPU ${srv}%, wrk CPU ${wrkcpu}%, machine busy ${sys}%"
   if [ "${non2xx:-0}" != 0 ]; then
     log "  WARNING: $name had ${non2xx} non-2xx answers (see $out)"
   fi

@@ -54,9 +54,12 @@ def load(out):
             if len(parts) < 8:
                 continue
             name, rps, p99, non2xx, errs, srv, busy, reqs = parts[:8]
+            extra = parts[8:] + ["", "", ""]
             rows[name] = {"rps": float(rps), "p99": p99_ms(p99), "non2xx": int(non2xx or 0),
                           "errors": int(errs or 0), "srv_cpu": float(srv), "busy": float(busy),
-                          "requests": reqs}
+                          "requests": reqs, "wrk_cpu": float(extra[0] or 0),
+                          "statuses": "" if extra[1] in ("", "-") else extra[1],
+                          "load": extra[2]}
     return rows
 
 
@@ -75,6 +78,36 @@ def machine():
     return {"nproc": sh("nproc"), "cpu": model, "mem": mem,
             "kernel": platform.release(), "rustc": sh("rustc", "--version"),
             "wrk": (sh("wrk", "--version") or "").split("\n")[0].split(" Copyright")[0].strip()}
+
+
+def loadavg_range(rows):
+    vals = []
+    for r in rows.values():
+        try:
+            vals.append(float(r["load"]))
+        except (TypeError, ValueError):
+            pass
+    if not vals:
+        return "?"
+    return "%.1f" % vals[0] if len(vals) == 1 else "%.1f to %.1f on %s cores" % (
+        min(vals), max(vals), sh("nproc") or "?")
+
+
+def ok_rps(r):
+    # successful (2xx) answers per second
+    if not r:
+        return None
+    try:
+        n = int(r["requests"])
+    except ValueError:
+        return r["rps"]
+    bad = r["non2xx"]
+    return r["rps"] * (n - bad) / n if n > 0 else 0.0
+
+
+def others(r, ncpu):
+    # CPU used by everything but the server and wrk, in % of one core
+    return max(r["busy"] * ncpu - r["srv_cpu"] - r["wrk_cpu"], 0.0)
 
 
 def cpu_us_per_req(r):
@@ -117,13 +150,6 @@ def main(out, output):
     except (OSError, ValueError, AttributeError):
         pass
 
-    def get(name):
-        if name in rows:
-            return rows[name]["rps"], False
-        if name in OPENBAO_REFERENCE:
-            return OPENBAO_REFERENCE[name], True
-        return None, False
-
     L = []
     w = L.append
     w("# Benchmarks")
@@ -162,8 +188,9 @@ def main(out, output):
     w("- **hello-world ceiling** = `examples/hello_axum.rs`: the same axum 0.8 / multi-threaded tokio "
       "stack answering `GET /` with a constant.")
     w("")
-    w("| load | server | req/s | p99 | non-2xx | server CPU | machine busy | server CPU per request |")
-    w("|---|---|---:|---:|---:|---:|---:|---:|")
+    ncpu = int(m["nproc"] or 1)
+    w("| load | server | req/s | p99 | errors | server CPU | wrk CPU | other processes | server CPU per request |")
+    w("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     order = [
         ("read: list 50 secrets", "hush", "hush_read"),
         ("read: list 50 secrets, after the write runs (100 versions per key)", "hush", "hush_read_after"),
@@ -177,19 +204,35 @@ def main(out, output):
         r = rows.get(key)
         if not r:
             if key.startswith("openbao"):
-                w("| %s | OpenBao | not measured | | | | | |" % label)
+                w("| %s | OpenBao | not measured | | | | | | |" % label)
             continue
         cpu = cpu_us_per_req(r)
-        w("| %s | %s | **%s** | %s | %d | %.0f%% | %.0f%% | %s |" % (
-            label, who, "{:,.0f}".format(r["rps"]), fmt_ms(r["p99"]), r["non2xx"] + r["errors"],
-            r["srv_cpu"], r["busy"], "%.0f µs" % cpu if cpu is not None else "?"))
+        err = r["non2xx"] + r["errors"]
+        err_s = "%d" % err
+        if r["non2xx"]:
+            err_s = "%d of %s%s" % (err, r["requests"],
+                                    " (HTTP %s)" % r["statuses"].replace(",", ", ") if r["statuses"] else "")
+        w("| %s | %s | **%s** | %s | %s | %.0f%% | %.0f%% | %.0f%% | %s |" % (
+            label, who, "{:,.0f}".format(r["rps"]), fmt_ms(r["p99"]), err_s,
+            r["srv_cpu"], r["wrk_cpu"], others(r, ncpu), "%.0f µs" % cpu if cpu is not None else "?"))
     w("")
-    w("Server CPU is the server process's CPU time over the run's wall time (200% = both cores); "
-      "machine busy is the whole machine (server + wrk + the rest).")
+    w("req/s counts every answer, errors included (wrk's figure). CPU columns are CPU time over the "
+      "run's wall time, 100%% = one core, %d%% = the whole machine: *other processes* is what the rest "
+      "of the machine used meanwhile (whole machine busy minus server minus wrk). "
+      "*Server CPU per request* = server CPU time / answers." % (ncpu * 100))
+    noisy = [k for k, r in rows.items() if others(r, ncpu) >= 25]
+    if noisy:
+        w("")
+        w("**Noise warning:** other processes used a quarter of a core or more during %s "
+          "(load average before the runs: %s). Absolute figures are lower than on a quiet machine; "
+          "the ratios between runs made minutes apart are approximate."
+          % (", ".join("`%s`" % k for k in sorted(noisy)),
+             loadavg_range(rows)))
     if not bao_measured:
         w("")
         w("**OpenBao was not measured in this run: %s.** The ratios below use the reference figures "
-          "measured on this kind of machine with `../shared/bench/openbao.sh` (%s reads/s, %s writes/s)."
+          "measured on this kind of machine with `../shared/bench/openbao.sh` (%s reads/s, %s writes/s): "
+          "see the last column of the targets table."
           % (bao_status, "{:,.0f}".format(OPENBAO_REFERENCE["openbao_read"]),
              "{:,.0f}".format(OPENBAO_REFERENCE["openbao_write"])))
     elif bao_version:
@@ -210,20 +253,28 @@ def main(out, output):
     # ---------------------------------------------------------------- targets
     w("### Targets")
     w("")
-    w("| target | hush | against | ratio | goal | met |")
-    w("|---|---:|---:|---:|---:|:---:|")
+    w("Ratios of successful answers per second (2xx only), taken between runs of this script; the "
+      "last column uses OpenBao's reference figures for this machine kind instead (~3,200 reads/s, "
+      "~1,700 writes/s), which were measured on a quiet machine.")
+    w("")
+    w("| target | hush | against (this run) | ratio | goal | met | ratio vs reference OpenBao |")
+    w("|---|---:|---:|---:|---:|:---:|---:|")
     for label, num, den, goal in TARGETS:
-        a, _ = get(num)
-        b, ref = get(den)
-        if a is None or b is None or b <= 0:
-            w("| %s | %s | %s | ? | %s | ? |" % (label, a, b, "%.0f%%" % (goal * 100) if goal < 1 else "%.1fx" % goal))
+        a = ok_rps(rows.get(num))
+        b = ok_rps(rows.get(den))
+        pct = goal < 1
+        fmt = (lambda x: "%.0f%%" % (x * 100)) if pct else (lambda x: "%.2fx" % x)
+        goal_s = ("≥ %.0f%%" % (goal * 100)) if pct else ("≥ %.1fx" % goal)
+        refv = OPENBAO_REFERENCE.get(den)
+        ref_s = fmt(a / refv) + (" (%s)" % ("yes" if a / refv >= goal else "no")) if (a and refv) else "-"
+        if a is None or not b:
+            w("| %s | %s | not measured | - | %s | - | %s |" % (
+                label, "{:,.0f}".format(a) if a else "?", goal_s, ref_s))
             continue
         ratio = a / b
-        shown = "%.0f%%" % (ratio * 100) if goal < 1 else "%.2fx" % ratio
-        goal_s = "≥ %.0f%%" % (goal * 100) if goal < 1 else "≥ %.1fx" % goal
-        w("| %s | %s | %s%s | %s | %s | %s |" % (
-            label, "{:,.0f}".format(a), "{:,.0f}".format(b), " (reference)" if ref else "",
-            shown, goal_s, "yes" if ratio >= goal else "**no**"))
+        w("| %s | %s | %s | %s | %s | %s | %s |" % (
+            label, "{:,.0f}".format(a), "{:,.0f}".format(b), fmt(ratio), goal_s,
+            "yes" if ratio >= goal else "**no**", ref_s))
     w("")
 
     # ---------------------------------------------------------------- audit
@@ -268,9 +319,19 @@ def main(out, output):
         notes.append("**Writes.** %s req/s with %.0f%% server CPU: %s." % (
             "{:,.0f}".format(wr["rps"]), wr["srv_cpu"], kind))
         hot = rows.get("hush_write_hot")
-        if hot:
-            notes.append("One hot key instead of 50: %s req/s (%.0f%% of the spread load): every write "
-                         "to the same key also purges that key's oldest version, in the same group commit."
+        if hot and hot["non2xx"]:
+            notes.append(
+                "**One hot key.** With all 32 connections setting K1, %s of %s answers were errors (HTTP %s) and "
+                "only %s writes/s succeeded (%.0f%% of the spread load). An upsert without `if_version` is "
+                "optimistic: it reads the head version, then inserts version+1; when another writer got there "
+                "first it retries, a bounded number of times (`WRITE_RETRIES` in `src/service/secrets.rs`), "
+                "then answers a conflict. Under this contention the retries run out: unconditional writes to "
+                "one key are not serialised. (Each of these writes also purges the key's oldest version.)"
+                % (hot["non2xx"], hot["requests"], hot["statuses"] or "non-2xx",
+                   "{:,.0f}".format(ok_rps(hot)), ok_rps(hot) / ok_rps(wr) * 100))
+        elif hot:
+            notes.append("One hot key instead of 50: %s req/s (%.0f%% of the spread load), no errors; every "
+                         "write to the same key also purges that key's oldest version in the same commit."
                          % ("{:,.0f}".format(hot["rps"]), hot["rps"] / wr["rps"] * 100))
     ra = rows.get("hush_read_after")
     if r and ra:
@@ -278,6 +339,21 @@ def main(out, output):
                      "%.0f%% of the first list run." % ("{:,.0f}".format(ra["rps"]), ra["rps"] / r["rps"] * 100))
     for n in notes:
         w(n)
+        w("")
+    prof = []
+    try:
+        with open(os.path.join(out, "profile-hush_read.tsv")) as f:
+            prof = [l.rstrip("\n").split("\t") for l in f if l.strip()]
+    except OSError:
+        pass
+    if prof:
+        w("Where hush's CPU goes during the list load (`perf record -F 499` on the server for 7 s of a "
+          "separate run of the same load; share of the server's samples):")
+        w("")
+        w("| category | share | top symbols |")
+        w("|---|---:|---|")
+        for cat, pct, top in prof:
+            w("| %s | %s%% | %s |" % (cat, pct, top))
         w("")
     w("The `top` snapshots taken in the middle of each run are in `target/bench/top-*.txt`.")
     w("")
@@ -293,9 +369,14 @@ def main(out, output):
       "server for the harness run and uses the harness's own hooks: `HUSH_SETUP` (run before a fixture "
       "is used) loads `nN/secrets.env` into environment `nN` of project `default` "
       "(`scripts/bench/hush_api.py seed-file`, idempotent), and the column runs "
-      "`hush run --env n{n} -- CMD` (`{n}` is the harness's placeholder) with `HUSH_SERVER` and "
-      "`HUSH_TOKEN` in the environment. So hush's launch figures include one authenticated, audited "
-      "fetch from a local server, which the dotenv peers do not pay.")
+      "`hush run %s -- CMD` (`{n}` is the harness's placeholder) with `HUSH_SERVER` and "
+      "`HUSH_TOKEN` in the environment%s%s. So hush's launch figures include one authenticated, audited "
+      "fetch from a local server, which the dotenv peers do not pay."
+      % (os.environ.get("PEERS_RUN_ARGS") or "--env n{n}",
+         "; the no-mask column runs `hush run %s -- CMD`" % os.environ["PEERS_PLAIN_RUN_ARGS"]
+         if os.environ.get("PEERS_PLAIN_RUN_ARGS") else "",
+         "; hush's mask string is `%s` (its `--mask-format` default)" % os.environ["PEERS_MASK"]
+         if os.environ.get("PEERS_MASK") else ""))
     w("")
     if peers_status.startswith("ok") or peers_status.startswith("partial"):
         try:

@@ -4,6 +4,7 @@ use super::context::{resolve, resolve_optional_token};
 use super::output::print_json;
 use super::Target;
 use crate::client::credentials::{self, Session};
+use crate::client::ApiClient;
 use crate::error::{CliError, EXIT_AUTH};
 use reqwest::Method;
 use serde_json::json;
@@ -78,21 +79,74 @@ pub async fn login(
     target: Target,
     email: Option<String>,
     password_stdin: bool,
+    client_id: Option<String>,
+    client_secret: Option<String>,
 ) -> anyhow::Result<i32> {
-    let email = match email {
-        Some(e) => e,
-        None if std::io::stdin().is_terminal() => {
-            eprint!("Email: ");
-            let mut line = String::new();
-            std::io::stdin().read_line(&mut line)?;
-            line.trim().to_owned()
-        }
-        None => {
-            return Err(CliError::usage("--email is required when stdin is not a terminal").into())
-        }
-    };
+    let client_id = client_id.or_else(|| {
+        std::env::var("HUSH_CLIENT_ID")
+            .ok()
+            .filter(|v| !v.is_empty())
+    });
+    let client_secret = client_secret.or_else(|| {
+        std::env::var("HUSH_CLIENT_SECRET")
+            .ok()
+            .filter(|v| !v.is_empty())
+    });
+    let ctx = resolve_optional_token(&Target {
+        token: None,
+        ..target.clone()
+    })?
+    .inner;
+    if let Some(token) = target.token.clone() {
+        return login_with_token(&ctx.server, token).await;
+    }
+    if let Some(client_id) = client_id {
+        let secret = client_secret.ok_or_else(|| {
+            CliError::usage("--client-id needs --client-secret (or HUSH_CLIENT_SECRET)")
+        })?;
+        let resp = ctx
+            .client
+            .send(
+                Method::POST,
+                "/api/v1/auth/universal-auth/login",
+                &json!({ "clientId": client_id, "clientSecret": secret }),
+            )
+            .await?;
+        let token = resp["accessToken"].as_str().unwrap_or_default().to_owned();
+        let expires = time_after(resp["expiresIn"].as_i64().unwrap_or(0));
+        let me = ApiClient::new(&ctx.server, Some(Zeroizing::new(token.clone())))?
+            .get("/api/v1/hush/auth/whoami", &[])
+            .await?;
+        save_session(&Session {
+            server: ctx.server.clone(),
+            token,
+            kind: "identity".into(),
+            name: me["name"].as_str().unwrap_or(&client_id).to_owned(),
+            expires_at: Some(expires),
+            default_project: None,
+        });
+        println!(
+            "Logged in to {} as identity {}",
+            ctx.server,
+            me["name"].as_str().unwrap_or(&client_id)
+        );
+        return Ok(0);
+    }
+    let email =
+        match email {
+            Some(e) => e,
+            None if std::io::stdin().is_terminal() => {
+                eprint!("Email: ");
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line)?;
+                line.trim().to_owned()
+            }
+            None => return Err(CliError::usage(
+                "--email is required when stdin is not a terminal (or use --client-id / --token)",
+            )
+            .into()),
+        };
     let password = read_password(password_stdin, "Password: ")?;
-    let ctx = resolve_optional_token(&target)?.inner;
     let resp = ctx
         .client
         .send(
@@ -111,6 +165,69 @@ pub async fn login(
     });
     println!("Logged in to {} as {email}", ctx.server);
     Ok(0)
+}
+
+fn time_after(secs: i64) -> String {
+    crate::service::iso(crate::service::now_ms() + secs * 1000)
+}
+
+/// Stores a service or access token after checking it works.
+async fn login_with_token(server: &str, token: String) -> anyhow::Result<i32> {
+    let me = ApiClient::new(server, Some(Zeroizing::new(token.clone())))?
+        .get("/api/v1/hush/auth/whoami", &[])
+        .await?;
+    let kind = match me["kind"].as_str() {
+        Some("service-token") => "token",
+        Some(k) => k,
+        None => "token",
+    };
+    save_session(&Session {
+        server: server.to_owned(),
+        token,
+        kind: kind.to_owned(),
+        name: me["name"].as_str().unwrap_or("?").to_owned(),
+        expires_at: me["expiresAt"].as_str().map(str::to_owned),
+        default_project: me["scope"]["project"].as_str().map(str::to_owned),
+    });
+    println!(
+        "Logged in to {server} with {kind} {}",
+        me["name"].as_str().unwrap_or("?")
+    );
+    Ok(0)
+}
+
+/// Renews a stored user session that expires within the hour. Best effort: a
+/// failure leaves the session as it is (the command then reports any 401/403).
+pub async fn refresh_session() {
+    if std::env::var_os("HUSH_TOKEN").is_some() {
+        return;
+    }
+    let Ok(Some(mut session)) = credentials::load() else {
+        return;
+    };
+    let soon = crate::service::iso(crate::service::now_ms() + 3600 * 1000);
+    let due = session.kind == "user"
+        && session
+            .expires_at
+            .as_deref()
+            .is_some_and(|e| e < soon.as_str());
+    if !due {
+        return;
+    }
+    let Ok(client) = ApiClient::new(&session.server, None) else {
+        return;
+    };
+    if let Ok(resp) = client
+        .send(
+            Method::POST,
+            "/api/v1/auth/token/renew",
+            &json!({ "accessToken": session.token }),
+        )
+        .await
+    {
+        session.expires_at = Some(time_after(resp["expiresIn"].as_i64().unwrap_or(0)));
+        let _ = credentials::save(&session);
+    }
 }
 
 pub async fn logout(target: Target) -> anyhow::Result<i32> {
@@ -144,16 +261,45 @@ pub async fn whoami(target: Target, json: bool) -> anyhow::Result<i32> {
     if json {
         print_json(&me);
     } else {
-        let kind = match me["kind"].as_str() {
-            Some("service-token") => "token",
-            Some(k) => k,
-            None => return Err(CliError::new(EXIT_AUTH, "unexpected whoami answer", None).into()),
-        };
-        println!(
-            "{kind}: {} ({})",
-            me["name"].as_str().unwrap_or("?"),
-            ctx.server
-        );
+        let name = me["name"].as_str().unwrap_or("?");
+        let expires = me["expiresAt"]
+            .as_str()
+            .map(|e| format!("expires {e}"))
+            .unwrap_or_else(|| "no expiry".into());
+        match me["kind"].as_str() {
+            Some("service-token") => {
+                let scope = &me["scope"];
+                let scopes: Vec<String> = scope["scopes"]
+                    .as_array()
+                    .map(|l| {
+                        l.iter()
+                            .map(|s| {
+                                format!(
+                                    "env {}, path {}",
+                                    s["environment"].as_str().unwrap_or("?"),
+                                    s["secretPath"].as_str().unwrap_or("?")
+                                )
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let access = if scope["write"].as_bool() == Some(true) {
+                    "read+write"
+                } else {
+                    "read"
+                };
+                println!(
+                    "token: {name} (project {}, {}, {access}, {expires})",
+                    scope["project"].as_str().unwrap_or("?"),
+                    scopes.join("; ")
+                );
+            }
+            Some("identity") => println!("identity: {name} ({expires})"),
+            Some("user") => println!("user: {name}"),
+            _ => {
+                return Err(CliError::new(EXIT_AUTH, "unexpected answer from whoami", None).into())
+            }
+        }
     }
     Ok(0)
 }

@@ -46,6 +46,43 @@ pub fn load_project_file() -> Result<Option<ProjectFile>, CliError> {
         .map_err(|e| CliError::usage(format!("invalid {}: {e}", path.display())))
 }
 
+/// The environment `.hush.json` maps the current git branch to, if any.
+fn branch_environment(file: &ProjectFile) -> Option<String> {
+    if file.git_branch_to_environment.is_empty() {
+        return None;
+    }
+    let cwd = std::env::current_dir().ok()?;
+    let branch = git_branch(&cwd)?;
+    file.git_branch_to_environment.get(&branch).cloned()
+}
+
+/// The branch checked out in the git work tree containing `start`, read from
+/// `.git/HEAD` (no git binary needed). `.git` may be a file (`gitdir: ...`) in
+/// worktrees and submodules. None when detached or not in a repository.
+pub fn git_branch(start: &Path) -> Option<String> {
+    let dot_git = start
+        .ancestors()
+        .map(|d| d.join(".git"))
+        .find(|p| p.exists())?;
+    let git_dir = if dot_git.is_file() {
+        let text = std::fs::read_to_string(&dot_git).ok()?;
+        let target = PathBuf::from(text.trim().strip_prefix("gitdir:")?.trim());
+        if target.is_absolute() {
+            target
+        } else {
+            dot_git.parent()?.join(target)
+        }
+    } else {
+        dot_git
+    };
+    let head = std::fs::read_to_string(git_dir.join("HEAD")).ok()?;
+    head.trim()
+        .strip_prefix("ref:")?
+        .trim()
+        .strip_prefix("refs/heads/")
+        .map(str::to_owned)
+}
+
 pub struct Resolved {
     pub client: ApiClient,
     pub server: String,
@@ -56,7 +93,7 @@ pub struct Resolved {
     pub project_file: Option<ProjectFile>,
 }
 
-fn env_var(name: &str) -> Option<String> {
+pub fn env_var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
@@ -112,6 +149,7 @@ pub fn resolve_optional_token(target: &Target) -> Result<MaybeAuthed, CliError> 
         .env
         .clone()
         .or_else(|| env_var("HUSH_ENV"))
+        .or_else(|| file.as_ref().and_then(branch_environment))
         .or_else(|| file.as_ref().and_then(|f| f.default_environment.clone()))
         .unwrap_or_else(|| "dev".to_owned());
     let path = target
@@ -172,6 +210,29 @@ mod tests {
             ("/prod/api".into(), "API_KEY".into())
         );
         assert_eq!(split_key("API_KEY", "/x"), ("/x".into(), "API_KEY".into()));
+    }
+
+    #[test]
+    fn git_branch_from_head_walking_up() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join(".git")).unwrap();
+        std::fs::write(dir.path().join(".git/HEAD"), "ref: refs/heads/feature/x\n").unwrap();
+        let sub = dir.path().join("src/deep");
+        std::fs::create_dir_all(&sub).unwrap();
+        assert_eq!(git_branch(&sub).as_deref(), Some("feature/x"));
+        std::fs::write(dir.path().join(".git/HEAD"), "0123abcd\n").unwrap();
+        assert_eq!(git_branch(&sub), None, "detached HEAD has no branch");
+        // A worktree: .git is a file pointing at the real git dir.
+        let wt = tempfile::tempdir().unwrap();
+        let real = dir.path().join("gitdirs/wt");
+        std::fs::create_dir_all(&real).unwrap();
+        std::fs::write(real.join("HEAD"), "ref: refs/heads/main\n").unwrap();
+        std::fs::write(
+            wt.path().join(".git"),
+            format!("gitdir: {}\n", real.display()),
+        )
+        .unwrap();
+        assert_eq!(git_branch(wt.path()).as_deref(), Some("main"));
     }
 
     #[test]

@@ -1,10 +1,20 @@
 //! Command-line definitions (clap) and dispatch. One file per command group holds
 //! the logic.
 
+pub mod access;
 pub mod audit;
 pub mod auth;
 pub mod context;
+pub mod diff;
+pub mod export;
+pub mod files;
+pub mod folders;
+pub mod formats;
+pub mod import;
+pub mod init;
 pub mod output;
+pub mod projects;
+pub mod redact;
 pub mod run;
 pub mod secrets;
 pub mod server;
@@ -69,7 +79,7 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Log in with email and password
+    /// Log in: email and password, a machine identity (--client-id/--client-secret), or a token (--token)
     Login {
         #[command(flatten)]
         target: Target,
@@ -77,6 +87,38 @@ pub enum Command {
         email: Option<String>,
         #[arg(long)]
         password_stdin: bool,
+        /// Machine identity client id [env: HUSH_CLIENT_ID]
+        #[arg(long)]
+        client_id: Option<String>,
+        /// Machine identity client secret [env: HUSH_CLIENT_SECRET]
+        #[arg(long, hide_env_values = true)]
+        client_secret: Option<String>,
+    },
+    /// Manage users (server admins)
+    Users {
+        #[command(flatten)]
+        target: Target,
+        #[command(subcommand)]
+        action: UsersAction,
+    },
+    /// Manage machine identities for CI, servers and Kubernetes (server admins)
+    Identities {
+        #[command(flatten)]
+        target: Target,
+        #[command(subcommand)]
+        action: IdentitiesAction,
+    },
+    /// Scoped service tokens (project admins)
+    Tokens {
+        #[command(flatten)]
+        target: Target,
+        #[command(subcommand)]
+        action: TokensAction,
+    },
+    /// Project members and their roles (project admins)
+    Members {
+        #[command(subcommand)]
+        action: MembersAction,
     },
     /// Revoke the stored session on the server and forget it here
     Logout {
@@ -182,8 +224,155 @@ pub enum Command {
         #[arg(long)]
         version: i64,
     },
+    /// Create secrets that must not exist yet (fails with exit 5 if one does)
+    Create {
+        #[command(flatten)]
+        target: Target,
+        /// KEY=VALUE..., KEY --from-file FILE, or KEY - (value from stdin)
+        #[arg(required = true)]
+        items: Vec<String>,
+        #[arg(long)]
+        description: Option<String>,
+        /// key=value metadata (repeatable)
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+        #[arg(long)]
+        from_file: Option<PathBuf>,
+        /// Do not warn about values given on the command line
+        #[arg(long)]
+        no_history_hint: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Compare two versions of a secret (values masked unless --reveal)
+    Diff {
+        #[command(flatten)]
+        target: Target,
+        key: String,
+        /// Older version [default: the one before --to]
+        #[arg(long)]
+        from: Option<i64>,
+        /// Newer version [default: the current one]
+        #[arg(long)]
+        to: Option<i64>,
+        /// Show the values (audited as a read of every version's value)
+        #[arg(long)]
+        reveal: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write .hush.json here: project, default environment, branch mapping
+    Init {
+        #[command(flatten)]
+        target: Target,
+        /// Map a git branch to an environment, BRANCH=ENV (repeatable)
+        #[arg(long = "branch-env")]
+        branch_env: Vec<String>,
+        /// Replace an existing .hush.json
+        #[arg(long)]
+        force: bool,
+    },
+    /// List or create projects
+    Projects {
+        #[command(flatten)]
+        target: Target,
+        #[command(subcommand)]
+        action: ProjectsAction,
+    },
+    /// List or create environments of the project
+    Envs {
+        #[command(flatten)]
+        target: Target,
+        #[command(subcommand)]
+        action: EnvsAction,
+    },
+    /// List, create or delete folders (--path is the parent)
+    Folders {
+        #[command(flatten)]
+        target: Target,
+        #[command(subcommand)]
+        action: FoldersAction,
+    },
+    /// Import secrets from a file, all or nothing
+    Import {
+        #[command(flatten)]
+        target: Target,
+        /// The file to read ('-': stdin)
+        file: PathBuf,
+        /// [default: from the file's extension, else dotenv]
+        #[arg(long, value_enum)]
+        format: Option<formats::ImportFormat>,
+        /// Replace the values of keys that exist
+        #[arg(long, conflicts_with = "skip_existing")]
+        overwrite: bool,
+        /// Leave keys that exist as they are
+        #[arg(long)]
+        skip_existing: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print (or write) the secrets of a folder in a file format
+    Export {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long, value_enum, default_value = "dotenv")]
+        format: formats::ExportFormat,
+        /// Write here (mode 0600, atomically) instead of stdout
+        #[arg(long, short = 'o')]
+        output: Option<PathBuf>,
+        /// k8s-secret: metadata.name
+        #[arg(long)]
+        name: Option<String>,
+        /// k8s-secret: metadata.namespace
+        #[arg(long)]
+        namespace: Option<String>,
+    },
+    /// Work with local environment files
+    Env {
+        #[command(flatten)]
+        target: Target,
+        #[command(subcommand)]
+        action: EnvAction,
+    },
+    /// Write the secrets to a .env file (CI form of `hush env pull`)
+    Pull {
+        #[command(flatten)]
+        target: Target,
+        /// The environment to pull (same as --env)
+        #[arg(long)]
+        workspace: Option<String>,
+        #[command(flatten)]
+        pull: PullArgs,
+    },
+    /// Print a shell completion script
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to stdout
+    Man,
     /// Run a command with the secrets in its environment and their values masked in its output
     Run(RunArgs),
+    /// Mask secret values in stdin, writing to stdout (e.g. kubectl logs POD | hush redact)
+    Redact {
+        #[command(flatten)]
+        target: Target,
+        /// Mask the values of this dotenv file instead of fetching from the server
+        #[arg(long)]
+        values_from: Option<std::path::PathBuf>,
+        /// Include subfolders when fetching
+        #[arg(long)]
+        recursive: bool,
+        /// Replacement text; {key} is replaced with the secret's name
+        #[arg(long, default_value = "***")]
+        mask_format: String,
+        /// How long a possible partial secret is held back; 'inf' holds until resolved
+        #[arg(long, default_value = "250ms")]
+        mask_hold: String,
+        /// Print how many values of which keys were masked (stderr)
+        #[arg(long)]
+        mask_report: bool,
+    },
     /// Query the audit log, or verify its hash chain
     Audit {
         #[command(flatten)]
@@ -287,6 +476,143 @@ pub struct RunArgs {
 }
 
 #[derive(Subcommand)]
+pub enum UsersAction {
+    /// Create a user; prints a one-time invite token for them to set a password
+    Create {
+        email: String,
+        /// Make the user a server admin
+        #[arg(long)]
+        admin: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set your password with an invite token (read from stdin: TOKEN, then PASSWORD, one per line)
+    AcceptInvite {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum IdentitiesAction {
+    /// Create an identity; prints its client id and a client secret (shown once)
+    Create {
+        name: String,
+        /// Access token lifetime, e.g. 1h
+        #[arg(long, default_value = "1h")]
+        ttl: String,
+        /// Renewals never go past this, e.g. 30d
+        #[arg(long, default_value = "30d")]
+        max_ttl: String,
+        /// Requests an access token may make (0: unlimited)
+        #[arg(long, default_value_t = 0)]
+        num_uses: i64,
+        /// Allowed client address range (repeatable), e.g. 10.0.0.0/8
+        #[arg(long = "trusted-ip")]
+        trusted_ips: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// List an identity's client secrets (prefixes only)
+    Secrets {
+        identity: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add a client secret (rotation: add, deploy, then revoke the old one)
+    AddSecret {
+        identity: String,
+        #[arg(long)]
+        json: bool,
+    },
+    RevokeSecret {
+        identity: String,
+        secret_id: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum TokensAction {
+    /// Create a scoped service token (printed once). Scope: --env and --path, or --scope ENV:GLOB...
+    Create {
+        #[arg(long)]
+        name: String,
+        /// ENV:PATH_GLOB (repeatable), e.g. prod:/api/**
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// Read only (the default)
+        #[arg(long, conflicts_with = "write")]
+        read: bool,
+        /// Read and write
+        #[arg(long)]
+        write: bool,
+        /// Lifetime, e.g. 24h
+        #[arg(long)]
+        ttl: String,
+        #[arg(long)]
+        json: bool,
+    },
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    Revoke {
+        id: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum MembersAction {
+    /// Give a user (email) or identity (name) a role; --env ENV:LEVEL and --path GLOB:LEVEL add overrides
+    Add {
+        who: String,
+        #[arg(long)]
+        role: String,
+        /// Per-environment override ENV:none|read|write, or ENV:GLOB:LEVEL (repeatable)
+        #[arg(long = "env")]
+        env_overrides: Vec<String>,
+        /// Per-path override GLOB:none|read|write (repeatable)
+        #[arg(long = "path")]
+        path_overrides: Vec<String>,
+        #[arg(long)]
+        project: Option<String>,
+        #[arg(long)]
+        server: Option<String>,
+        #[arg(long)]
+        token: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    List {
+        #[arg(long)]
+        project: Option<String>,
+        #[arg(long)]
+        server: Option<String>,
+        #[arg(long)]
+        token: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    Remove {
+        who: String,
+        #[arg(long)]
+        project: Option<String>,
+        #[arg(long)]
+        server: Option<String>,
+        #[arg(long)]
+        token: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
 pub enum ServerAction {
     /// Re-wrap every project key under a new root key (run with the server stopped)
     RotateRootKey {
@@ -304,6 +630,85 @@ pub enum ServerAction {
         #[arg(long)]
         to: String,
     },
+}
+
+#[derive(Subcommand)]
+pub enum ProjectsAction {
+    /// Projects you are a member of
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create a project (with dev, staging and prod)
+    Create {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum EnvsAction {
+    /// Environments of the project
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add an environment to the project (admins)
+    Create {
+        slug: String,
+        /// Display name [default: the slug]
+        #[arg(long)]
+        name: Option<String>,
+        /// Only admins may write to it
+        #[arg(long)]
+        protected: bool,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum FoldersAction {
+    /// Folders in --path (explicit ones and those holding secrets)
+    List {
+        #[arg(long)]
+        recursive: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create folder NAME inside --path
+    Create {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete folder NAME inside --path
+    Delete {
+        name: String,
+        /// Also soft-delete the secrets in it (recoverable with `hush restore`)
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum EnvAction {
+    /// Write the secrets to a .env file
+    Pull {
+        #[command(flatten)]
+        pull: PullArgs,
+    },
+}
+
+#[derive(Args, Clone)]
+pub struct PullArgs {
+    /// The file to write
+    #[arg(long, short = 'o', default_value = ".env")]
+    pub output: PathBuf,
+    /// Replace the file even if its content differs
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Subcommand)]
@@ -341,6 +746,12 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     let rt = runtime()?;
     rt.block_on(async move {
+        if !matches!(
+            cli.command,
+            Command::Server { .. } | Command::Login { .. } | Command::Bootstrap { .. }
+        ) {
+            auth::refresh_session().await;
+        }
         match cli.command {
             Command::Server { args, action: None } => server::run(args).await.map(|_| 0),
             Command::Server {
@@ -363,7 +774,13 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 target,
                 email,
                 password_stdin,
-            } => auth::login(target, email, password_stdin).await,
+                client_id,
+                client_secret,
+            } => auth::login(target, email, password_stdin, client_id, client_secret).await,
+            Command::Users { target, action } => access::users(target, action).await,
+            Command::Identities { target, action } => access::identities(target, action).await,
+            Command::Tokens { target, action } => access::tokens(target, action).await,
+            Command::Members { action } => access::members(action).await,
             Command::Logout { target } => auth::logout(target).await,
             Command::Whoami { target, json } => auth::whoami(target, json).await,
             Command::List {
@@ -422,7 +839,128 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 key,
                 version,
             } => secrets::rollback(target, &key, version).await,
+            Command::Create {
+                target,
+                items,
+                description,
+                tags,
+                from_file,
+                no_history_hint,
+                json,
+            } => {
+                secrets::create(
+                    target,
+                    secrets::SetArgs {
+                        items,
+                        description,
+                        tags,
+                        if_version: Some(0),
+                        from_file,
+                        no_history_hint,
+                        json,
+                    },
+                )
+                .await
+            }
+            Command::Diff {
+                target,
+                key,
+                from,
+                to,
+                reveal,
+                json,
+            } => diff::diff(target, &key, diff::Range { from, to }, reveal, json).await,
+            Command::Init {
+                target,
+                branch_env,
+                force,
+            } => init::init(target, &branch_env, force).await,
+            Command::Projects { target, action } => projects::projects(target, action).await,
+            Command::Envs { target, action } => projects::envs(target, action).await,
+            Command::Folders { target, action } => folders::folders(target, action).await,
+            Command::Import {
+                target,
+                file,
+                format,
+                overwrite,
+                skip_existing,
+                json,
+            } => {
+                let on_existing = match (overwrite, skip_existing) {
+                    (true, _) => import::OnExisting::Overwrite,
+                    (_, true) => import::OnExisting::Skip,
+                    _ => import::OnExisting::Fail,
+                };
+                import::import(target, &file, format, on_existing, json).await
+            }
+            Command::Export {
+                target,
+                format,
+                output,
+                name,
+                namespace,
+            } => {
+                export::export(
+                    target,
+                    export::ExportArgs {
+                        format,
+                        output,
+                        name,
+                        namespace,
+                    },
+                )
+                .await
+            }
+            Command::Env {
+                target,
+                action: EnvAction::Pull { pull },
+            } => export::pull(target, pull).await,
+            Command::Pull {
+                mut target,
+                workspace,
+                pull,
+            } => {
+                if let Some(ws) = workspace {
+                    if target.env.as_ref().is_some_and(|e| *e != ws) {
+                        return Err(crate::error::CliError::usage(
+                            "--workspace and --env name different environments; pass one",
+                        )
+                        .into());
+                    }
+                    target.env = Some(ws);
+                }
+                export::pull(target, pull).await
+            }
+            Command::Completions { shell } => {
+                use clap::CommandFactory;
+                let mut cmd = Cli::command();
+                clap_complete::generate(shell, &mut cmd, "hush", &mut std::io::stdout());
+                Ok(0)
+            }
+            Command::Man => {
+                use clap::CommandFactory;
+                clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
+                Ok(0)
+            }
             Command::Run(args) => run::run(args).await,
+            Command::Redact {
+                target,
+                values_from,
+                recursive,
+                mask_format,
+                mask_hold,
+                mask_report,
+            } => {
+                redact::redact(
+                    target,
+                    values_from,
+                    recursive,
+                    mask_format,
+                    mask_hold,
+                    mask_report,
+                )
+                .await
+            }
             Command::Audit {
                 target,
                 action: Some(AuditAction::Verify { json }),

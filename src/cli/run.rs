@@ -19,11 +19,11 @@ use std::time::Duration;
 use zeroize::Zeroizing;
 
 /// What to fetch; the same for the first fetch and every watch poll.
-struct FetchPlan {
-    paths: Vec<String>,
-    recursive: bool,
-    tags: Vec<String>,
-    expand: bool,
+pub(super) struct FetchPlan {
+    pub(super) paths: Vec<String>,
+    pub(super) recursive: bool,
+    pub(super) tags: Vec<String>,
+    pub(super) expand: bool,
 }
 
 async fn list_scope(
@@ -43,24 +43,33 @@ async fn list_scope(
     if !plan.tags.is_empty() {
         q.push(("tagSlugs", plan.tags.join(",")));
     }
+    q.push(("include_imports", "true".to_owned()));
     let resp = ctx.client.get("/api/v3/secrets/raw", &q).await?;
-    Ok(resp["secrets"]
-        .as_array()
-        .map(|list| {
-            list.iter()
-                .filter_map(|s| {
-                    Some((
-                        s["secretKey"].as_str()?.to_owned(),
-                        s["secretValue"].as_str()?.to_owned(),
-                    ))
-                })
-                .collect()
-        })
-        .unwrap_or_default())
+    let pairs = |list: &serde_json::Value| -> Vec<(String, String)> {
+        list.as_array()
+            .map(|l| {
+                l.iter()
+                    .filter_map(|s| {
+                        Some((
+                            s["secretKey"].as_str()?.to_owned(),
+                            s["secretValue"].as_str()?.to_owned(),
+                        ))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    // Imported secrets first, so the folder's own keys win on a collision.
+    let mut out = Vec::new();
+    for import in resp["imports"].as_array().into_iter().flatten() {
+        out.extend(pairs(&import["secrets"]));
+    }
+    out.extend(pairs(&resp["secrets"]));
+    Ok(out)
 }
 
 #[derive(Debug, thiserror::Error)]
-enum FetchError {
+pub(super) enum FetchError {
     #[error(transparent)]
     Client(#[from] ClientError),
     #[error(transparent)]
@@ -68,7 +77,10 @@ enum FetchError {
 }
 
 /// Fetches every path (later paths win on a key collision) and expands references.
-async fn fetch(ctx: &Resolved, plan: &FetchPlan) -> Result<BTreeMap<String, String>, FetchError> {
+pub(super) async fn fetch(
+    ctx: &Resolved,
+    plan: &FetchPlan,
+) -> Result<BTreeMap<String, String>, FetchError> {
     let mut merged = BTreeMap::new();
     for path in &plan.paths {
         let home: ScopeId = (ctx.env.clone(), path.clone());
@@ -238,7 +250,7 @@ fn command(args: &RunArgs) -> Result<(OsString, Vec<OsString>), CliError> {
     Ok((program, parts.collect()))
 }
 
-fn mask_hold(text: &str) -> Result<MaskHold, CliError> {
+pub(super) fn mask_hold(text: &str) -> Result<MaskHold, CliError> {
     if text == "inf" || text == "strict" {
         return Ok(MaskHold::Strict);
     }

@@ -3,6 +3,7 @@
 use super::context::{resolve, split_key, Resolved};
 use super::output::{print_json, table};
 use super::Target;
+use crate::client::ClientError;
 use crate::error::CliError;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -200,6 +201,32 @@ fn parse_items(args: &SetArgs) -> Result<Vec<(String, Zeroizing<String>, bool)>,
 }
 
 pub async fn set(target: Target, args: SetArgs) -> anyhow::Result<i32> {
+    write_items(target, args, false).await
+}
+
+/// `hush create`: `set` with `ifVersion: 0`, so an existing key is a conflict.
+pub async fn create(target: Target, args: SetArgs) -> anyhow::Result<i32> {
+    write_items(target, args, true).await
+}
+
+fn already_exists(key: &str, path: &str, message: &str) -> CliError {
+    let version = message
+        .split("current version is ")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .filter(|v| !v.is_empty())
+        .map(|v| format!(" (version {v})"))
+        .unwrap_or_default();
+    CliError::new(
+        crate::error::EXIT_CONFLICT,
+        format!("{key} already exists in {path}{version}; nothing was changed"),
+        Some(format!(
+            "use 'hush set {key}=...' to change it, or 'hush delete {key}' first"
+        )),
+    )
+}
+
+async fn write_items(target: Target, args: SetArgs, create_only: bool) -> anyhow::Result<i32> {
     let ctx = resolve(&target)?;
     let items = parse_items(&args)?;
     if items.iter().any(|i| i.2) && !args.no_history_hint && std::io::stderr().is_terminal() {
@@ -219,10 +246,18 @@ pub async fn set(target: Target, args: SetArgs) -> anyhow::Result<i32> {
         if let Some(v) = args.if_version {
             body["ifVersion"] = json!(v);
         }
-        let resp = ctx
+        let resp = match ctx
             .client
             .send(Method::PUT, &format!("/api/v1/hush/secrets/{key}"), &body)
-            .await?;
+            .await
+        {
+            Err(ClientError::Api {
+                status: 409,
+                message,
+                ..
+            }) if create_only => return Err(already_exists(&key, &path, &message).into()),
+            other => other?,
+        };
         let version = resp["secret"]["version"].as_i64().unwrap_or(0);
         let previous = resp["previousVersion"].as_i64().unwrap_or(0);
         if args.json {

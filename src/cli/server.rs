@@ -145,6 +145,7 @@ pub async fn run(args: ServerArgs) -> Result<()> {
             session_ttl_secs: config.session_ttl.as_secs() as i64,
             ..Settings::default()
         },
+        write_locks: Default::default(),
     });
     let state = AppState {
         service: service.clone(),

@@ -8,7 +8,7 @@
 //!
 //! Two generators, whose union is complete:
 //! - a sampled q-gram filter for patterns of length >= `m` (see
-//!   [`QgramSampler`]), which looks at only one position in `m - 3`;
+//!   [`QgramSampler`]), which looks at only one position in `m - q + 1`;
 //! - a small leftmost-longest automaton over the few patterns too short for
 //!   the sampler (with few patterns aho-corasick uses its SIMD prefilter).
 
@@ -70,7 +70,7 @@ impl CandidateFilter {
     /// Call `visit(a, b)` for candidate regions in non-decreasing order of
     /// `a`: every occurrence start in `data` lies in some `[a, b]`, or inside
     /// an occurrence whose start does (callers must extend a region over each
-    /// occurrence they find, see `Masker::verify`). Stops when `visit` breaks.
+    /// occurrence they find, see `Cursor::verify` in masker.rs). Stops when `visit` breaks.
     pub(crate) fn regions(
         &self,
         data: &[u8],
@@ -133,7 +133,7 @@ impl CandidateFilter {
 
 /// Sampled q-gram filter.
 ///
-/// Let `m` be the shortest pattern length, `q` the gram length (4..=8) and
+/// Let `m` be the shortest pattern length, `q` the gram length (4 or 8) and
 /// `w = m - q + 1`. Any occurrence spans `m` consecutive bytes starting at
 /// its start `s`; exactly one position `p` in `s..s + w` is a sample point
 /// (`p % w == w - 1`), and the gram at `p` lies inside the occurrence at

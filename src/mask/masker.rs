@@ -1,18 +1,24 @@
 //! Pure streaming masker: bytes in, masked bytes out, no I/O.
 //!
 //! Model: a byte is *covered* if it lies inside any occurrence of any
-//! pattern. Maximal runs of overlapping occurrences become one replacement
-//! (keyed by the longest occurrence at the run's first byte). Occurrences
+//! pattern. Maximal chains of overlapping occurrences become one replacement
+//! (keyed by the longest occurrence at the chain's first byte). Occurrences
 //! that merely touch stay separate, so a complete secret at the end of a
 //! write can be emitted at once instead of waiting to see what follows.
 //! The output is identical for every chunking of the input (timed
 //! `flush_pending` aside, which trades that for latency).
+//!
+//! Per push: the filter proposes candidate offsets, an anchored
+//! leftmost-longest search at each finds the longest pattern starting there,
+//! and one trie walk over the tail finds the live prefix to hold back. Work
+//! is O(bytes / stride + candidates + tail), independent of the number of
+//! patterns.
 
 use std::collections::{HashMap, HashSet};
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
-use aho_corasick::{AhoCorasick, Input, MatchKind};
+use aho_corasick::{AhoCorasick, Anchored, Input, MatchKind, StartKind};
 
 use super::filter::CandidateFilter;
 use super::prefix::PrefixAutomaton;
@@ -47,66 +53,28 @@ impl Default for MaskOptions {
 /// "info", "localhost" appear in countless log lines) while hiding nothing an
 /// attacker could not guess. Compared case-insensitively after trimming.
 /// Weak placeholder passwords ("password", "changeme", "secret") are listed
-/// for the same reason; the key is reported in `skipped_keys` so the caller
-/// can warn about it.
+/// for the same reason, and because masking a dictionary word gives it away
+/// anyway ("Enter ***:"). The key is reported in `skipped_keys` so the
+/// caller can warn about it.
+#[rustfmt::skip]
 const TRIVIAL_VALUES: &[&str] = &[
-    // booleans / null-ish
-    "true",
-    "false",
-    "yes",
-    "no",
-    "on",
-    "off",
-    "y",
-    "n",
-    "t",
-    "f",
-    "null",
-    "nil",
-    "none",
-    "undefined",
-    "nan",
-    "enabled",
-    "disabled",
-    "enable",
-    "disable", // hosts / addresses
-    "localhost",
-    "127.0.0.1",
-    "0.0.0.0",
-    "::1",
-    "::", // common user names
-    "admin",
-    "root",
-    "user",
-    "guest",
-    "postgres",
-    "mysql", // environment names
-    "test",
-    "testing",
-    "dev",
-    "development",
-    "prod",
-    "production",
-    "staging",
-    "stage",
-    "local",
-    "default",
-    "example", // log levels
-    "debug",
-    "info",
-    "warn",
-    "warning",
-    "error",
-    "trace", // protocols / charsets
-    "http",
-    "https",
-    "tcp",
-    "udp",
-    "utf-8",
-    "utf8", // placeholders
-    "password",
-    "changeme",
-    "secret",
+    // booleans and null-ish
+    "true", "false", "yes", "no", "on", "off", "y", "n", "t", "f",
+    "null", "nil", "none", "undefined", "nan",
+    "enabled", "disabled", "enable", "disable",
+    // hosts and addresses
+    "localhost", "127.0.0.1", "0.0.0.0", "::1", "::",
+    // common user / database names
+    "admin", "root", "user", "guest", "postgres", "mysql",
+    // environment names
+    "test", "testing", "dev", "development", "prod", "production",
+    "staging", "stage", "local", "default", "example",
+    // log levels
+    "debug", "info", "warn", "warning", "error", "trace",
+    // protocols and charsets
+    "http", "https", "tcp", "udp", "utf-8", "utf8",
+    // placeholders
+    "password", "changeme", "secret",
 ];
 
 /// Digit-only values shorter than this are ports, counts or flags
@@ -126,17 +94,26 @@ fn is_trivial(value: &[u8]) -> bool {
 /// stdout and stderr maskers.
 #[derive(Debug)]
 pub struct MaskSet {
-    /// Leftmost-longest matcher over all patterns; `None` when there are none.
-    matcher: Option<AhoCorasick>,
-    /// Finds the few places worth running `matcher` on.
+    /// `None` when there is nothing to mask.
+    engine: Option<Engine>,
+    keys: Vec<String>,
+    skipped: Vec<String>,
+}
+
+/// Everything the hot path needs, present only when there are patterns.
+#[derive(Debug)]
+struct Engine {
+    /// Anchored leftmost-longest matcher over all patterns: the longest
+    /// pattern starting at a given offset.
+    matcher: AhoCorasick,
+    /// Finds the few offsets worth running `matcher` at.
     filter: CandidateFilter,
+    /// Finds the live prefix at the end of a chunk.
     prefixes: PrefixAutomaton,
     /// Pattern id -> key index.
     pattern_key: Vec<u32>,
-    keys: Vec<String>,
     /// Key index -> replacement bytes (format with `{key}` expanded).
     replacements: Vec<Vec<u8>>,
-    skipped: Vec<String>,
     max_len: usize,
 }
 
@@ -191,14 +168,11 @@ impl MaskSet {
             .iter()
             .map(|k| opts.format.replace("{key}", k).into_bytes())
             .collect();
-        let max_len = patterns.iter().map(Vec::len).max().unwrap_or(0);
-        let built = if patterns.is_empty() {
+        let engine = if patterns.is_empty() {
             None
         } else {
-            build_matcher(&patterns).zip(CandidateFilter::new(&patterns))
-        };
-        let Some((matcher, filter)) = built else {
-            if !patterns.is_empty() {
+            let engine = Engine::new(patterns, pattern_key, replacements);
+            if engine.is_none() {
                 // Could not build an automaton (only conceivable for absurdly
                 // large inputs). Do not fail silently: report every key as
                 // unmasked so the caller can refuse to run or warn.
@@ -206,26 +180,12 @@ impl MaskSet {
                 skipped.sort();
                 skipped.dedup();
             }
-            return MaskSet {
-                matcher: None,
-                filter: CandidateFilter::default(),
-                prefixes: PrefixAutomaton::default(),
-                pattern_key: Vec::new(),
-                keys,
-                replacements,
-                skipped,
-                max_len: 0,
-            };
+            engine
         };
         MaskSet {
-            matcher: Some(matcher),
-            filter,
-            prefixes: PrefixAutomaton::new(&patterns),
-            pattern_key,
+            engine,
             keys,
-            replacements,
             skipped,
-            max_len,
         }
     }
 
@@ -237,37 +197,65 @@ impl MaskSet {
 
     /// True when there is nothing to mask.
     pub fn is_empty(&self) -> bool {
-        self.matcher.is_none()
+        self.engine.is_none()
     }
 
     /// Longest pattern in bytes.
     pub fn max_len(&self) -> usize {
-        self.max_len
+        self.engine.as_ref().map_or(0, |e| e.max_len)
     }
 
     /// Number of distinct patterns (values plus encoded forms).
     pub fn pattern_count(&self) -> usize {
-        self.pattern_key.len()
+        self.engine.as_ref().map_or(0, |e| e.pattern_key.len())
     }
 
-    /// Approximate heap bytes used by the matchers.
+    /// Approximate heap bytes used by the matching structures.
     pub fn memory_usage(&self) -> usize {
-        self.matcher.as_ref().map_or(0, AhoCorasick::memory_usage)
-            + self.filter.memory_usage()
-            + self.prefixes.memory_usage()
+        self.engine.as_ref().map_or(0, |e| {
+            e.matcher.memory_usage() + e.filter.memory_usage() + e.prefixes.memory_usage()
+        })
     }
 }
 
-fn build_matcher(patterns: &[Vec<u8>]) -> Option<AhoCorasick> {
-    // Leftmost-longest so that when secret A is a prefix of secret B, an
-    // occurrence of B is reported whole rather than as A plus a leaked tail.
-    // It only runs on short windows picked by the filter, so the automaton
-    // kind is left to aho-corasick (a compact NFA for many patterns; a full
-    // DFA would take ~100 MiB for 10k patterns and buy little here).
-    AhoCorasick::builder()
-        .match_kind(MatchKind::LeftmostLongest)
-        .build(patterns)
-        .ok()
+impl Engine {
+    fn new(
+        patterns: Vec<Vec<u8>>,
+        pattern_key: Vec<u32>,
+        replacements: Vec<Vec<u8>>,
+    ) -> Option<Engine> {
+        // Leftmost-longest so that when secret A is a prefix of secret B, an
+        // occurrence of B is reported whole rather than as A plus a leaked
+        // tail. Only anchored searches at candidate offsets picked by the
+        // filter, so no unanchored start state or prefilter is needed. The
+        // automaton kind is left to aho-corasick (a compact NFA for many
+        // patterns; a full DFA would take ~100 MiB for 10k patterns and buy
+        // little on the few bytes each search looks at).
+        let matcher = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostLongest)
+            .start_kind(StartKind::Anchored)
+            .prefilter(false)
+            .build(&patterns)
+            .ok()?;
+        Some(Engine {
+            matcher,
+            filter: CandidateFilter::new(&patterns)?,
+            prefixes: PrefixAutomaton::new(&patterns),
+            max_len: patterns.iter().map(Vec::len).max().unwrap_or(0),
+            pattern_key,
+            replacements,
+        })
+    }
+
+    /// Start of the live prefix: the longest suffix of `data` that is a
+    /// proper prefix of some pattern (so at most `max_len - 1` bytes).
+    fn live_start(&self, data: &[u8]) -> usize {
+        // The filter narrows where a long live prefix could start, so the
+        // trie walk is usually over the last few dozen bytes even when a
+        // multi-kilobyte pattern (a PEM key) makes max_len large.
+        let from = self.filter.live_scan_start(data, self.max_len);
+        data.len() - self.prefixes.live_suffix_len(&data[from..])
+    }
 }
 
 /// Streaming masker for one output stream.
@@ -278,13 +266,21 @@ pub struct Masker {
     /// into a pattern, plus (after a timed flush) already-written look-behind
     /// context. Never more than `max_len - 1` bytes between calls.
     buf: Vec<u8>,
-    /// `buf[..emitted]` has already been written (raw or as a replacement).
-    emitted: usize,
     /// Reused join of the held bytes and the head of a large input.
     scratch: Vec<u8>,
-    /// End of the last replacement's coverage, in `buf` coordinates; an
-    /// occurrence starting before it extends that replacement.
+    cursor: Cursor,
+}
+
+/// Output position bookkeeping, kept apart from the buffers so the hot loop
+/// can borrow it mutably alongside the shared engine.
+#[derive(Debug, Default)]
+struct Cursor {
+    /// `data[..emitted]` has already been written (raw or as a replacement).
+    emitted: usize,
+    /// End of the last replacement's coverage; an occurrence starting
+    /// before it extends that replacement instead of starting a new one.
     cover_end: usize,
+    /// Replacements written per key index.
     counts: Vec<u64>,
 }
 
@@ -304,28 +300,30 @@ enum Mode {
 
 impl Masker {
     pub fn new(set: Arc<MaskSet>) -> Masker {
-        let counts = vec![0; set.keys.len()];
+        let cursor = Cursor {
+            counts: vec![0; set.keys.len()],
+            ..Cursor::default()
+        };
         Masker {
             set,
             buf: Vec::new(),
-            emitted: 0,
             scratch: Vec::new(),
-            cover_end: 0,
-            counts,
+            cursor,
         }
     }
 
     /// Feed a chunk; appends to `out` everything that can be safely emitted now.
     pub fn push(&mut self, input: &[u8], out: &mut Vec<u8>) {
-        if self.set.is_empty() {
+        let Some(engine) = self.set.engine.as_ref() else {
             out.extend_from_slice(input);
             return;
-        }
+        };
         if input.is_empty() {
             return;
         }
+        let max_len = engine.max_len;
         if !self.buf.is_empty() {
-            if input.len() < self.set.max_len {
+            if input.len() < max_len {
                 // Small input: joining it to the held bytes is cheap.
                 let mut data = std::mem::take(&mut self.buf);
                 data.reserve_exact(input.len());
@@ -337,14 +335,14 @@ impl Masker {
             }
             // Settle every start inside the held bytes using only the first
             // max_len bytes of input (enough for any occurrence starting
-            // there), so a large input is never copied. Afterwards
-            // `emitted`/`cover_end` index into `input`.
+            // there), so a large input is never copied. Afterwards the
+            // cursor indexes into `input`.
             let held = self.buf.len();
             let mut scratch = std::mem::take(&mut self.scratch);
             scratch.clear();
-            scratch.reserve_exact(held + self.set.max_len);
+            scratch.reserve_exact(held + max_len);
             scratch.extend_from_slice(&self.buf);
-            scratch.extend_from_slice(&input[..self.set.max_len]);
+            scratch.extend_from_slice(&input[..max_len]);
             self.process(&scratch, Mode::Head(held), out);
             self.scratch = scratch;
             self.buf.clear();
@@ -357,7 +355,7 @@ impl Masker {
 
     /// Bytes currently held back because they could still become a secret.
     pub fn pending_len(&self) -> usize {
-        self.buf.len() - self.emitted
+        self.buf.len() - self.cursor.emitted
     }
 
     /// Timed flush: emit the held-back tail now (called when the hold timer
@@ -381,19 +379,20 @@ impl Masker {
         if !data.is_empty() {
             self.process(&data, Mode::Finish, out);
         }
-        self.emitted = 0;
-        self.cover_end = 0;
+        self.cursor.emitted = 0;
+        self.cursor.cover_end = 0;
     }
 
     /// Occurrences masked so far per key (one per replacement written),
     /// only keys with a non-zero count, sorted by key.
     pub fn counts(&self) -> Vec<(String, u64)> {
         let mut counts: Vec<(String, u64)> = self
+            .cursor
             .counts
             .iter()
-            .enumerate()
-            .filter(|&(_, &c)| c > 0)
-            .map(|(i, &c)| (self.set.keys[i].clone(), c))
+            .zip(&self.set.keys)
+            .filter(|&(&c, _)| c > 0)
+            .map(|(&c, key)| (key.clone(), c))
             .collect();
         counts.sort();
         counts
@@ -406,93 +405,80 @@ impl Masker {
     }
 
     /// Mask and emit what `mode` allows from `data` (which starts with the
-    /// kept buffer, so `emitted`/`cover_end` index into it). Returns the
-    /// offset from which `data` must be kept; on return `emitted` and
-    /// `cover_end` are relative to that offset.
+    /// kept buffer, so the cursor indexes into it). Returns the offset from
+    /// which `data` must be kept; on return the cursor is relative to it.
     fn process(&mut self, data: &[u8], mode: Mode, out: &mut Vec<u8>) -> usize {
-        let set = Arc::clone(&self.set);
-        let Some(matcher) = set.matcher.as_ref() else {
-            out.extend_from_slice(&data[self.emitted.min(data.len())..]);
+        let cursor = &mut self.cursor;
+        let Some(engine) = self.set.engine.as_ref() else {
+            out.extend_from_slice(&data[cursor.emitted.min(data.len())..]);
             return data.len();
         };
         let len = data.len();
         // Occurrences starting before `settled` are final: nothing that
         // arrives later can make them longer or add one that starts there.
-        // Only a suffix that is a proper prefix of a pattern (the live
-        // prefix) can still change.
+        // Only the live prefix (a suffix that is a proper prefix of a
+        // pattern) can still change.
         let (settled, keep_from) = match mode {
             Mode::Stream => {
-                let live = len - self.live_start(data);
-                (len - live, len - live)
+                let live_start = engine.live_start(data);
+                (live_start, live_start)
             }
-            Mode::Flush => (len, self.live_start(data)),
+            Mode::Flush => (len, engine.live_start(data)),
             Mode::Finish => (len, len),
             Mode::Head(held) => (held, held),
         };
 
-        // Visit, for every start position, the longest occurrence starting
-        // there (leftmost-longest, restarting one byte after each match
-        // start). Their union is exactly the set of covered bytes, including
-        // overlapping occurrences a plain leftmost-longest pass would skip.
-        // The filter narrows this to the few regions where a start is possible.
+        // For every start offset, take the longest occurrence starting
+        // there; their union is exactly the set of covered bytes, including
+        // overlapping occurrences a single leftmost-longest pass would skip.
+        // The filter narrows the offsets to a few candidate regions.
         let mut next_start = 0;
-        set.filter.regions(data, |a, b| {
+        engine.filter.regions(data, |a, b| {
             if a >= settled {
                 return ControlFlow::Break(());
             }
-            next_start = self.verify(data, a.max(next_start), b, settled, matcher, &set, out);
+            next_start = cursor.verify(engine, data, a.max(next_start), b, settled, out);
             ControlFlow::Continue(())
         });
-        if self.emitted < settled {
-            out.extend_from_slice(&data[self.emitted..settled]);
-            self.emitted = settled;
+        if cursor.emitted < settled {
+            out.extend_from_slice(&data[cursor.emitted..settled]);
+            cursor.emitted = settled;
         }
 
-        self.emitted -= keep_from;
-        self.cover_end = self.cover_end.saturating_sub(keep_from);
+        cursor.emitted -= keep_from;
+        cursor.cover_end = cursor.cover_end.saturating_sub(keep_from);
         keep_from
     }
+}
 
-    /// Start of the live prefix: the longest suffix of `data` that is a
-    /// proper prefix of some pattern (so at most `max_len - 1` bytes).
-    fn live_start(&self, data: &[u8]) -> usize {
-        // The filter narrows where a long live prefix could start, so the
-        // trie walk is usually over the last few dozen bytes even when a
-        // multi-kilobyte pattern (a PEM key) makes max_len large.
-        let from = self.set.filter.live_scan_start(data, self.set.max_len);
-        data.len() - self.set.prefixes.live_suffix_len(&data[from..])
-    }
-
+impl Cursor {
     /// Find and apply every occurrence starting in `from..=to` (and before
-    /// `settled`), in start order. Returns the first start not yet examined.
-    #[allow(clippy::too_many_arguments)]
+    /// `settled`), in start order. Returns the first start after the
+    /// examined range.
     fn verify(
         &mut self,
+        engine: &Engine,
         data: &[u8],
         from: usize,
         mut to: usize,
         settled: usize,
-        matcher: &AhoCorasick,
-        set: &MaskSet,
         out: &mut Vec<u8>,
     ) -> usize {
-        let mut pos = from;
-        while pos <= to && pos < settled {
-            // Any occurrence starting at or before `to` ends by
-            // `to + max_len`, so this window never truncates one.
-            let end = data.len().min(to + set.max_len);
-            let Some(m) = matcher.find(Input::new(data).span(pos..end)) else {
-                break;
-            };
-            if m.start() > to || m.start() >= settled {
-                break;
+        let mut start = from;
+        while start <= to && start < settled {
+            // Anchored: only an occurrence starting exactly here, and the
+            // automaton dies at the first mismatch, so a false candidate
+            // costs a few bytes of work, not a scan to the window end.
+            let end = data.len().min(start + engine.max_len);
+            let input = Input::new(data).span(start..end).anchored(Anchored::Yes);
+            if let Some(m) = engine.matcher.find(input) {
+                let key = engine.pattern_key[m.pattern().as_usize()] as usize;
+                self.apply(data, m.start(), m.end(), key, engine, out);
+                // Occurrences overlapping this one start inside it; the
+                // filter need not have reported those, so examine them here.
+                to = to.max(m.end() - 1);
             }
-            let key = set.pattern_key[m.pattern().as_usize()] as usize;
-            self.apply(data, m.start(), m.end(), key, set, out);
-            // Occurrences overlapping this one start inside it; the filter
-            // need not have reported those, so examine them here.
-            to = to.max(m.end() - 1);
-            pos = m.start() + 1;
+            start += 1;
         }
         to + 1
     }
@@ -504,7 +490,7 @@ impl Masker {
         start: usize,
         end: usize,
         key: usize,
-        set: &MaskSet,
+        engine: &Engine,
         out: &mut Vec<u8>,
     ) {
         if end <= self.emitted {
@@ -521,7 +507,7 @@ impl Masker {
         }
         // If start < emitted, those bytes already went out raw in a timed
         // flush; the replacement covers what is still unwritten.
-        out.extend_from_slice(&set.replacements[key]);
+        out.extend_from_slice(&engine.replacements[key]);
         self.counts[key] += 1;
         self.cover_end = end;
         self.emitted = end;

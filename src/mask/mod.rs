@@ -2,10 +2,24 @@
 //! forms) is replaced in the child's stdout/stderr before it reaches the
 //! terminal or a log.
 //!
-//! - `masker`: pure streaming core (no I/O, chunking-independent output).
+//! Rules, all on raw bytes (no line or UTF-8 assumptions):
+//! - A byte is masked if it lies inside any occurrence of any pattern. A
+//!   chain of overlapping occurrences becomes one replacement, keyed by the
+//!   longest occurrence at its first byte; occurrences that only touch get
+//!   one replacement each (so a secret ending a write goes out at once).
+//! - Output does not depend on how the input is chunked. Only a *live
+//!   prefix* (a tail that could still grow into a pattern, < `max_len`
+//!   bytes) is held back; `pump` bounds that hold in time.
+//! - Values shorter than `min_len`, whitespace-only, digit-only and shorter
+//!   than 6, or on a short list of configuration-like words are not masked
+//!   and their keys are reported by `MaskSet::skipped_keys`.
+//!
+//! Files:
+//! - `masker`: pure streaming core (`MaskSet`, `Masker`), no I/O.
 //! - `variants`: the encoded forms of a value that also get masked.
-//! - `filter`: cheap superset of where an occurrence may start.
-//! - `prefix`: cheap "could this tail still become a secret?" check.
+//! - `filter`: cheap superset of the offsets where an occurrence may start,
+//!   so the exact matcher runs on a tiny fraction of the bytes.
+//! - `prefix`: the "could this tail still become a secret?" check.
 //! - `pump`: blocking fd-to-fd copy loop with the hold timer.
 
 mod filter;

@@ -12,7 +12,7 @@ use base64::Engine;
 /// Base64 cores shorter than this are not used even if `min_len` is lower:
 /// short runs of base64 characters occur everywhere in normal output
 /// (identifiers, hashes), so a short core would shred unrelated text.
-pub(crate) const MIN_BASE64_CORE: usize = 8;
+const MIN_BASE64_CORE: usize = 8;
 
 /// Every encoded form of `value` (not including `value` itself), possibly
 /// with duplicates. `min_len` only gates the base64 cores, whose stricter
@@ -40,9 +40,11 @@ pub(crate) fn encoded_forms(value: &[u8], min_len: usize) -> Vec<Vec<u8>> {
         forms.push(json_escape(value, true));
     }
     if value.contains(&b'\'') {
-        // `set -x`, `printf %q`-like tools and hand-written scripts quote a
-        // value as '...'; only an embedded quote changes the inner text.
-        forms.push(shell_single_quote_inner(value));
+        // Shell traces and quoting helpers wrap a value in '...'; only an
+        // embedded quote changes the inner text: bash `set -x` writes
+        // '\'' and Python's shlex.quote writes '"'"'.
+        forms.push(shell_single_quote_inner(value, b"'\\''"));
+        forms.push(shell_single_quote_inner(value, b"'\"'\"'"));
     }
     if value.contains(&b'\n') {
         forms.extend(line_forms(value));
@@ -120,13 +122,15 @@ fn json_escape(value: &[u8], escape_slash: bool) -> Vec<u8> {
     out
 }
 
-/// POSIX single-quoting closes the quote around an embedded `'`:
-/// `it's` becomes `'it'\''s'`. We return the part between the outer quotes.
-fn shell_single_quote_inner(value: &[u8]) -> Vec<u8> {
+/// Single-quoting cannot escape a `'` inside the quotes, so quoting tools
+/// close the quote, emit a literal quote, and reopen: `it's` becomes
+/// `'it'\''s'` (or `'it'"'"'s'`). We return the part between the outer
+/// quotes, with `close_quote_open` standing in for each embedded `'`.
+fn shell_single_quote_inner(value: &[u8], close_quote_open: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(value.len() + 8);
     for &b in value {
         if b == b'\'' {
-            out.extend_from_slice(b"'\\''");
+            out.extend_from_slice(close_quote_open);
         } else {
             out.push(b);
         }
@@ -210,7 +214,7 @@ mod tests {
             b"a\\\"b\\\\c/\\n\\u0001\x7f"
         );
         assert_eq!(json_escape(b"a/b", true), b"a\\/b");
-        assert_eq!(shell_single_quote_inner(b"it's"), b"it'\\''s");
+        assert_eq!(shell_single_quote_inner(b"it's", b"'\\''"), b"it'\\''s");
     }
 
     #[test]

@@ -303,7 +303,7 @@ fn copy_stdin(stop_r: &OwnedFd, target: &StdinTarget) {
         if fds[0].revents().is_some_and(|r| !r.is_empty()) {
             return;
         }
-        if !fds[1].revents().is_some_and(|r| !r.is_empty()) {
+        if fds[1].revents().is_none_or(|r| r.is_empty()) {
             continue;
         }
         let n = match nix::unistd::read(stdin.as_fd(), &mut buf) {

@@ -17,7 +17,7 @@ pub struct Credentials {
     password: Zeroizing<String>,
 }
 
-fn anonymous(client: Client, name: &str) -> Ctx {
+pub(super) fn anonymous(client: Client, name: &str) -> Ctx {
     Ctx {
         actor: Actor {
             kind: crate::service::ActorKind::User,
@@ -25,6 +25,7 @@ fn anonymous(client: Client, name: &str) -> Ctx {
             name: name.to_owned(),
             token_id: String::new(),
             server_admin: false,
+            token_scope: None,
         },
         client_ip: client.ip,
         user_agent: client.user_agent,
@@ -81,11 +82,31 @@ pub async fn logout(
     ))
 }
 
-pub async fn whoami(Auth(ctx): Auth) -> Json<Value> {
-    Json(json!({
+pub async fn whoami(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+) -> Result<Json<Value>, ApiError> {
+    let token = state.service.own_token(&ctx).await?;
+    let mut out = json!({
         "kind": ctx.actor.kind.as_str(),
         "id": ctx.actor.id,
         "name": ctx.actor.name,
         "serverAdmin": ctx.actor.server_admin,
-    }))
+        "expiresAt": token.as_ref().and_then(|t| t.expires_at).map(crate::service::iso),
+    });
+    if let Some(scope) = &ctx.actor.token_scope {
+        let project = state
+            .service
+            .store
+            .project(&scope.project_id)
+            .await
+            .ok()
+            .flatten();
+        out["scope"] = json!({
+            "project": project.map(|p| p.slug).unwrap_or_else(|| scope.project_id.clone()),
+            "scopes": scope.scopes.iter().map(|s| json!({ "environment": s.env, "secretPath": s.path })).collect::<Vec<_>>(),
+            "write": scope.write,
+        });
+    }
+    Ok(Json(out))
 }

@@ -62,8 +62,8 @@ impl FromRequestParts<AppState> for Auth {
             .ok_or_else(|| {
                 ApiError::unauthorized("malformed Authorization header: expected 'Bearer <token>'")
             })?;
-        let actor = state.service.authenticate(token).await?;
         let c = client(parts);
+        let actor = state.service.authenticate(token, c.ip.as_deref()).await?;
         Ok(Auth(Ctx {
             actor,
             client_ip: c.ip,

@@ -3,9 +3,14 @@
 
 pub mod audit;
 pub mod auth;
+pub mod batch;
 pub mod error;
+pub mod expansion;
 pub mod extract;
+pub mod folders;
 pub mod health;
+pub mod identities;
+pub mod imports;
 pub mod projects;
 pub mod secrets;
 pub mod tls;
@@ -13,7 +18,7 @@ pub mod wire;
 
 use crate::service::Service;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use axum::Router;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -37,7 +42,55 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/hush/auth/login", post(auth::login))
         .route("/api/v1/hush/auth/logout", post(auth::logout))
         .route("/api/v1/hush/auth/whoami", get(auth::whoami))
+        .route(
+            "/api/v1/auth/universal-auth/login",
+            post(identities::universal_auth_login),
+        )
+        .route("/api/v1/auth/token/renew", post(identities::renew))
+        .route(
+            "/api/v1/hush/users",
+            get(identities::list_users).post(identities::create_user),
+        )
+        .route(
+            "/api/v1/hush/users/accept-invite",
+            post(identities::accept_invite),
+        )
+        .route(
+            "/api/v1/hush/identities",
+            get(identities::list_identities).post(identities::create_identity),
+        )
+        .route(
+            "/api/v1/hush/identities/{id}/client-secrets",
+            get(identities::list_client_secrets).post(identities::add_client_secret),
+        )
+        .route(
+            "/api/v1/hush/identities/{id}/client-secrets/{secret_id}",
+            axum::routing::delete(identities::revoke_client_secret),
+        )
+        .route(
+            "/api/v1/hush/tokens",
+            get(identities::list_service_tokens).post(identities::create_service_token),
+        )
+        .route(
+            "/api/v1/hush/tokens/{id}",
+            axum::routing::delete(identities::revoke_service_token),
+        )
+        .route(
+            "/api/v1/hush/members",
+            get(identities::list_members)
+                .post(identities::add_member)
+                .delete(identities::remove_member),
+        )
         .route("/api/v3/secrets/raw", get(secrets::list))
+        .route("/api/v4/secrets", get(secrets::list_v4))
+        .route(
+            "/api/v1/secret-imports",
+            get(imports::list).post(imports::create),
+        )
+        .route(
+            "/api/v1/secret-imports/{id}",
+            axum::routing::delete(imports::delete),
+        )
         .route(
             "/api/v3/secrets/raw/{name}",
             get(secrets::get)
@@ -45,6 +98,7 @@ pub fn router(state: AppState) -> Router {
                 .patch(secrets::update)
                 .delete(secrets::delete),
         )
+        .route("/api/v1/hush/secrets/batch", post(batch::write))
         .route("/api/v1/hush/secrets/{name}", put(secrets::upsert))
         .route("/api/v1/hush/secrets/{name}/history", get(secrets::history))
         .route(
@@ -65,6 +119,10 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/workspace/{project}/environments",
             get(projects::environments).post(projects::create_environment),
         )
+        .route("/api/v2/folders", get(folders::list).post(folders::create))
+        .route("/api/v2/folders/{id_or_name}", delete(folders::delete))
+        .route("/api/v1/folders", get(folders::list).post(folders::create))
+        .route("/api/v1/folders/{id_or_name}", delete(folders::delete))
         .fallback(|| async {
             error::ApiError::not_found("no such route; see the README's API section")
         })

@@ -3,16 +3,21 @@
 //! Both call the same service functions.
 
 use super::error::ApiError;
+use super::expansion;
 use super::extract::{flag, ApiJson, ApiQuery, Auth};
 use super::wire::{secret_json, ScopeParams};
 use super::AppState;
 use crate::secret::{SecretKey, SecretValue};
+use crate::service::rename::RenameInput;
 use crate::service::secrets::{Tag, WriteInput, WriteMode};
 use crate::service::{iso, Action, Ctx};
 use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
@@ -20,10 +25,14 @@ pub struct ListQuery {
     #[serde(flatten)]
     scope: ScopeParams,
     recursive: Option<String>,
+    #[serde(rename = "include_imports")]
     include_imports: Option<String>,
     expand_secret_references: Option<String>,
     view_secret_value: Option<String>,
     tag_slugs: Option<String>,
+    /// Node's SDK and the Go CLI send camelCase.
+    #[serde(rename = "includeImports")]
+    include_imports_camel: Option<String>,
 }
 
 pub async fn list(
@@ -31,17 +40,22 @@ pub async fn list(
     Auth(ctx): Auth,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
+    Ok(Json(list_value(&state, &ctx, &q).await?))
+}
+
+/// The body of a list: `{secrets, imports}`, shared by v3 and v4.
+async fn list_value(state: &AppState, ctx: &Ctx, q: &ListQuery) -> Result<Value, ApiError> {
     let recursive = flag(&q.recursive, false)?;
     let view_value = flag(&q.view_secret_value, true)?;
-    let _ = (
-        flag(&q.include_imports, false)?,
-        flag(&q.expand_secret_references, true)?,
-    );
-    let scope = q.scope.resolve(&state, &ctx, Action::Read).await?;
-    let mut secrets = state
+    let include_imports =
+        flag(&q.include_imports, false)? || flag(&q.include_imports_camel, false)?;
+    let expand = flag(&q.expand_secret_references, true)?;
+    let scope = q.scope.resolve(state, ctx, Action::Read).await?;
+    let secrets = state
         .service
-        .list_secrets(&ctx, &scope, recursive, "get-secrets")
+        .list_secrets(ctx, &scope, recursive, "get-secrets")
         .await?;
+    let mut secrets = state.service.personalised(ctx, &scope, secrets).await?;
     if let Some(tags) = q.tag_slugs.as_deref().filter(|t| !t.is_empty()) {
         let wanted: Vec<&str> = tags.split(',').map(str::trim).collect();
         secrets.retain(|s| {
@@ -51,8 +65,51 @@ pub async fn list(
             })
         });
     }
+    if expand && view_value {
+        expansion::expand_views(state, ctx, &scope, &mut secrets).await?;
+    }
+    let mut imports = Vec::new();
+    if include_imports {
+        for imported in state.service.imported_secrets(ctx, &scope).await? {
+            let list: Vec<Value> = imported
+                .secrets
+                .iter()
+                .map(|s| secret_json(s, view_value))
+                .collect();
+            imports.push(json!({ "secretPath": imported.path, "environment": imported.env, "folderId": imported.import.id, "secrets": list }));
+        }
+    }
     let secrets: Vec<Value> = secrets.iter().map(|s| secret_json(s, view_value)).collect();
-    Ok(Json(json!({ "secrets": secrets, "imports": [] })))
+    Ok(json!({ "secrets": secrets, "imports": imports }))
+}
+
+/// Infisical's Go CLI read path: the same list under `projectId`, with an ETag
+/// so unchanged sets can be answered with 304.
+pub async fn list_v4(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    headers: HeaderMap,
+    ApiQuery(mut q): ApiQuery<ListQuery>,
+) -> Result<Response, ApiError> {
+    if q.include_imports.is_none() {
+        q.include_imports = q.include_imports_camel.clone();
+    }
+    let value = list_value(&state, &ctx, &q).await?;
+    let body = serde_json::to_vec(&value).map_err(|e| ApiError::internal(e.to_string()))?;
+    let etag = format!("\"{}\"", hex::encode(&Sha256::digest(&body)[..16]));
+    let matches = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == etag);
+    let mut response = if matches {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+    };
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        response.headers_mut().insert(header::ETAG, v);
+    }
+    Ok(response)
 }
 
 #[derive(Deserialize, Default)]
@@ -64,6 +121,7 @@ pub struct GetQuery {
     #[serde(rename = "type")]
     kind: Option<String>,
     view_secret_value: Option<String>,
+    expand_secret_references: Option<String>,
 }
 
 fn parse_key(name: &str) -> Result<SecretKey, ApiError> {
@@ -83,22 +141,30 @@ pub async fn get(
             ApiError::validation(format!("version must be a positive integer, got {v:?}"))
         })?),
     };
-    check_shared(q.kind.as_deref())?;
+    let personal = is_personal(q.kind.as_deref())?;
     let view_value = flag(&q.view_secret_value, true)?;
     let scope = q.scope.resolve(&state, &ctx, Action::Read).await?;
-    let secret = state
-        .service
-        .get_secret(&ctx, &scope, &key, version)
-        .await?;
+    let mut secret = if personal {
+        state.service.get_personal(&ctx, &scope, &key).await?
+    } else {
+        state
+            .service
+            .get_secret(&ctx, &scope, &key, version)
+            .await?
+    };
+    if flag(&q.expand_secret_references, true)? && view_value && version.is_none() {
+        let mut one = vec![secret];
+        expansion::expand_views(&state, &ctx, &scope, &mut one).await?;
+        secret = one.remove(0);
+    }
     Ok(Json(json!({ "secret": secret_json(&secret, view_value) })))
 }
 
-fn check_shared(kind: Option<&str>) -> Result<(), ApiError> {
+/// `type`: `shared` (the default) or `personal` (the caller's own override).
+fn is_personal(kind: Option<&str>) -> Result<bool, ApiError> {
     match kind {
-        None | Some("") | Some("shared") => Ok(()),
-        Some("personal") => Err(ApiError::bad_request(
-            "personal secrets are not supported by this server yet; use type=shared",
-        )),
+        None | Some("") | Some("shared") => Ok(false),
+        Some("personal") => Ok(true),
         Some(other) => Err(ApiError::validation(format!(
             "type must be shared or personal, got {other:?}"
         ))),
@@ -158,18 +224,39 @@ async fn write(
     trim: bool,
 ) -> Result<Value, ApiError> {
     let key = parse_key(name)?;
-    check_shared(body.kind.as_deref())?;
-    if body.new_secret_name.as_deref().is_some_and(|n| n != name) {
-        return Err(ApiError::bad_request(
-            "renaming secrets (newSecretName) is not supported by this server yet",
-        ));
-    }
+    let personal = is_personal(body.kind.as_deref())?;
     let value = match body.secret_value {
         Some(v) => Some(SecretValue::new(if trim { infisical_trim(v) } else { v })),
         None if mode == WriteMode::Update => None,
         None => return Err(ApiError::validation("secretValue is required")),
     };
+    if personal {
+        // A personal override is the caller's own value: reading rights suffice.
+        let scope = body.scope.resolve(state, ctx, Action::Read).await?;
+        let value = value
+            .ok_or_else(|| ApiError::validation("secretValue is required for a personal secret"))?;
+        let secret = state.service.set_personal(ctx, &scope, &key, value).await?;
+        return Ok(json!({ "secret": secret_json(&secret, true) }));
+    }
     let scope = body.scope.resolve(state, ctx, Action::Write).await?;
+    if let Some(new_name) = body
+        .new_secret_name
+        .as_deref()
+        .filter(|n| *n != name && !n.is_empty())
+    {
+        let input = RenameInput {
+            key,
+            new_key: parse_key(new_name)?,
+            value,
+            comment: body.secret_comment,
+            tags: parse_tags(body.tags)?,
+            if_version: body.if_version,
+        };
+        let outcome = state.service.rename_secret(ctx, &scope, input).await?;
+        return Ok(
+            json!({ "secret": secret_json(&outcome.secret, true), "previousVersion": outcome.previous_version }),
+        );
+    }
     let event = match mode {
         WriteMode::Create => "create-secret",
         _ => "update-secret",
@@ -246,7 +333,11 @@ pub async fn delete(
     ApiJson(body): ApiJson<DeleteBody>,
 ) -> Result<Json<Value>, ApiError> {
     let key = parse_key(&name)?;
-    check_shared(body.kind.as_deref())?;
+    if is_personal(body.kind.as_deref())? {
+        let scope = body.scope.or(q).resolve(&state, &ctx, Action::Read).await?;
+        let secret = state.service.delete_personal(&ctx, &scope, &key).await?;
+        return Ok(Json(json!({ "secret": secret_json(&secret, true) })));
+    }
     let scope = body
         .scope
         .or(q)
@@ -286,6 +377,9 @@ pub async fn history(
             let mut j = secret_json(v, reveal);
             j["actor"] = json!(v.actor);
             j["action"] = json!(v.action);
+            if let Some(f) = &v.fingerprint {
+                j["valueFingerprint"] = json!(f);
+            }
             j
         })
         .collect();

@@ -86,7 +86,7 @@ pub fn secret_json(s: &SecretView, with_value: bool) -> Value {
         "workspace": s.project_id,
         "environment": s.env,
         "version": s.version,
-        "type": "shared",
+        "type": if s.personal { "personal" } else { "shared" },
         "secretKey": s.key,
         "secretValue": if with_value { s.value.expose() } else { "" },
         "secretValueHidden": !with_value,

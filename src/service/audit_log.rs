@@ -18,8 +18,8 @@ impl Service {
     ) -> ServiceResult<Vec<AuditRow>> {
         match project {
             Some(p) => {
-                let (project, role) = self.visible_project(ctx, p).await?;
-                self.authorize(ctx, &project, role, None, None, super::Action::Admin)
+                let (project, grant) = self.visible_project(ctx, p).await?;
+                self.authorize(ctx, &project, &grant, None, None, super::Action::Admin)
                     .await?;
                 filter.project_id = Some(project.id);
             }

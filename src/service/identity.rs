@@ -1,28 +1,27 @@
-//! Users, sessions, projects and environments: bootstrap, password login, token
-//! authentication.
+//! Bootstrap, password login with brute-force protection, token authentication,
+//! renewal and logout.
 
-use super::access::Role;
+use super::access::TokenScope;
 use super::{
     iso, new_id, now_ms, tokens, Actor, ActorKind, Ctx, Service, ServiceError, ServiceResult,
 };
-use crate::secret::{parse_project_name, slugify, EnvSlug};
-use crate::store::{Bootstrap, EnvRow, NewProject, ProjectRow, TokenRow, UserRow};
+use crate::store::{Bootstrap, ProjectRow, TokenRow, UserRow};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use zeroize::Zeroizing;
 
 pub const MIN_PASSWORD_LEN: usize = 12;
-const DEFAULT_ENVS: [(&str, &str, bool); 3] = [
-    ("dev", "Development", false),
-    ("staging", "Staging", false),
-    ("prod", "Production", true),
-];
+/// Failed logins counted per account and per client address in this window.
+pub const LOCKOUT_WINDOW_MS: i64 = 15 * 60 * 1000;
+pub const MAX_FAILURES_PER_ACCOUNT: i64 = 5;
+pub const MAX_FAILURES_PER_IP: i64 = 20;
 
 /// A token just issued; the text is shown once.
 pub struct IssuedToken {
     pub token: Zeroizing<String>,
     pub token_id: String,
     pub expires_in: i64,
+    pub max_ttl: i64,
 }
 
 pub struct BootstrapResult {
@@ -32,7 +31,7 @@ pub struct BootstrapResult {
     pub token: IssuedToken,
 }
 
-fn hash_password(password: &str) -> ServiceResult<String> {
+pub(super) fn hash_password(password: &str) -> ServiceResult<String> {
     let mut salt = [0u8; 16];
     getrandom::getrandom(&mut salt).map_err(|e| ServiceError::Internal(e.to_string()))?;
     let salt = SaltString::encode_b64(&salt).map_err(|e| ServiceError::Internal(e.to_string()))?;
@@ -42,83 +41,100 @@ fn hash_password(password: &str) -> ServiceResult<String> {
         .map_err(|e| ServiceError::Internal(e.to_string()))
 }
 
-fn verify_password(password: &str, phc: &str) -> bool {
-    PasswordHash::new(phc)
+/// Always runs one argon2 verification, even without a stored hash, so timing
+/// does not tell an unknown account from a wrong password.
+pub(super) fn verify_password(password: &str, phc: Option<&str>) -> bool {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let dummy =
+        DUMMY.get_or_init(|| hash_password("timing-equaliser-password").unwrap_or_default());
+    let (hash, real) = match phc.filter(|h| !h.is_empty()) {
+        Some(h) => (h, true),
+        None => (dummy.as_str(), false),
+    };
+    let ok = PasswordHash::new(hash)
         .map(|h| {
             Argon2::default()
                 .verify_password(password.as_bytes(), &h)
                 .is_ok()
         })
-        .unwrap_or(false)
+        .unwrap_or(false);
+    ok && real
 }
 
-fn valid_email(email: &str) -> bool {
+pub(super) fn check_password_policy(password: &str) -> ServiceResult<()> {
+    if password.chars().count() < MIN_PASSWORD_LEN {
+        return Err(ServiceError::Validation(format!(
+            "password too short: use at least {MIN_PASSWORD_LEN} characters"
+        )));
+    }
+    Ok(())
+}
+
+pub(super) fn normalise_email(email: &str) -> ServiceResult<String> {
+    let email = email.trim().to_lowercase();
     let mut parts = email.split('@');
-    matches!((parts.next(), parts.next(), parts.next()), (Some(l), Some(d), None) if !l.is_empty() && d.contains('.') && !email.contains(char::is_whitespace) && email.len() <= 254)
+    let ok = matches!((parts.next(), parts.next(), parts.next()), (Some(l), Some(d), None) if !l.is_empty() && d.contains('.'))
+        && !email.contains(char::is_whitespace)
+        && email.len() <= 254;
+    if ok {
+        Ok(email)
+    } else {
+        Err(ServiceError::Validation(format!(
+            "invalid email address {email:?}"
+        )))
+    }
+}
+
+/// A fresh token row and its text.
+pub(super) fn issue_token(
+    kind: &str,
+    subject_id: &str,
+    name: &str,
+    ttl_secs: i64,
+    max_ttl_secs: i64,
+) -> ServiceResult<(TokenRow, IssuedToken)> {
+    let prefix = if kind == "service" {
+        tokens::SERVICE_PREFIX
+    } else {
+        tokens::ACCESS_PREFIX
+    };
+    let token = tokens::generate(prefix).map_err(|e| ServiceError::Internal(e.to_string()))?;
+    let now = now_ms();
+    let row = TokenRow {
+        id: new_id(),
+        token_hash: tokens::hash(&token),
+        kind: kind.to_owned(),
+        subject_id: subject_id.to_owned(),
+        name: name.to_owned(),
+        project_id: None,
+        scope: "null".into(),
+        expires_at: (ttl_secs > 0).then_some(now + ttl_secs * 1000),
+        revoked_at: None,
+        created_at: now,
+        uses: 0,
+        uses_limit: None,
+        max_expires_at: (max_ttl_secs > 0).then_some(now + max_ttl_secs * 1000),
+    };
+    let issued = IssuedToken {
+        token,
+        token_id: row.id.clone(),
+        expires_in: ttl_secs,
+        max_ttl: max_ttl_secs,
+    };
+    Ok((row, issued))
 }
 
 impl Service {
-    fn new_session_token(
-        &self,
-        user: &UserRow,
-        now: i64,
-    ) -> ServiceResult<(TokenRow, IssuedToken)> {
-        let token = tokens::generate(tokens::ACCESS_PREFIX)
-            .map_err(|e| ServiceError::Internal(e.to_string()))?;
+    fn session_token(&self, user: &UserRow) -> ServiceResult<(TokenRow, IssuedToken)> {
         let ttl = self.settings.session_ttl_secs;
-        let row = TokenRow {
-            id: new_id(),
-            token_hash: tokens::hash(&token),
-            kind: "session".into(),
-            subject_id: user.id.clone(),
-            name: user.email.clone(),
-            project_id: None,
-            scope: "null".into(),
-            expires_at: Some(now + ttl * 1000),
-            revoked_at: None,
-            created_at: now,
-        };
-        let issued = IssuedToken {
-            token,
-            token_id: row.id.clone(),
-            expires_in: ttl,
-        };
-        Ok((row, issued))
-    }
-
-    fn new_project(&self, ctx: &Ctx, name: &str, owner_id: &str) -> ServiceResult<NewProject> {
-        let name = parse_project_name(name)?;
-        let now = now_ms();
-        let project = ProjectRow {
-            id: new_id(),
-            slug: slugify(&name),
-            name,
-            max_versions: self.settings.default_max_versions,
-            created_at: now,
-        };
-        let environments = DEFAULT_ENVS
-            .iter()
-            .enumerate()
-            .map(|(i, (slug, name, protected))| EnvRow {
-                id: new_id(),
-                project_id: project.id.clone(),
-                slug: (*slug).into(),
-                name: (*name).into(),
-                protected: *protected,
-                position: i as i64 + 1,
-                created_at: now,
-            })
-            .collect();
-        let data_key = self.keys.new_data_key(&project.id, 1)?;
-        let mut audit = ctx.event("create-project");
-        audit.project_id = Some(project.id.clone());
-        Ok(NewProject {
-            project,
-            environments,
-            data_key,
-            owner: (owner_id.to_owned(), "admin".into()),
-            audit,
-        })
+        // A session can be renewed for up to 30 days, then the user logs in again.
+        issue_token(
+            "session",
+            &user.id,
+            &user.email,
+            ttl,
+            (30 * 24 * 3600).max(ttl),
+        )
     }
 
     /// Creates the first admin and the `default` project; refused once any user exists.
@@ -128,24 +144,14 @@ impl Service {
         email: &str,
         password: &str,
     ) -> ServiceResult<BootstrapResult> {
-        let email = email.trim().to_lowercase();
-        if !valid_email(&email) {
-            return Err(ServiceError::Validation(format!(
-                "invalid email address {email:?}"
-            )));
-        }
-        if password.chars().count() < MIN_PASSWORD_LEN {
-            return Err(ServiceError::Validation(format!(
-                "password too short: use at least {MIN_PASSWORD_LEN} characters"
-            )));
-        }
-        let now = now_ms();
+        let email = normalise_email(email)?;
+        check_password_policy(password)?;
         let user = UserRow {
             id: new_id(),
             email: email.clone(),
             password_hash: hash_password(password)?,
             is_admin: true,
-            created_at: now,
+            created_at: now_ms(),
         };
         let owner_ctx = Ctx {
             actor: Actor {
@@ -154,12 +160,13 @@ impl Service {
                 name: email.clone(),
                 token_id: String::new(),
                 server_admin: true,
+                token_scope: None,
             },
             ..ctx.clone()
         };
         let project = self.new_project(&owner_ctx, "default", &user.id)?;
         let project_row = project.project.clone();
-        let (token_row, issued) = self.new_session_token(&user, now)?;
+        let (token_row, issued) = self.session_token(&user)?;
         let user_id = user.id.clone();
         self.store
             .bootstrap(Bootstrap {
@@ -176,7 +183,50 @@ impl Service {
         })
     }
 
-    /// Email + password login. Unknown users cost the same hash as wrong passwords.
+    /// Refuses a login attempt while an account or address is locked out.
+    pub(super) async fn check_lockout(
+        &self,
+        ctx: &Ctx,
+        account: &str,
+        event_name: &str,
+    ) -> ServiceResult<()> {
+        let ip = ctx.client_ip.clone().unwrap_or_default();
+        let now = now_ms();
+        let (by_account, by_ip) = self
+            .store
+            .login_failures(account, &ip, now - LOCKOUT_WINDOW_MS)
+            .await?;
+        if by_account >= MAX_FAILURES_PER_ACCOUNT || by_ip >= MAX_FAILURES_PER_IP {
+            let mut event = ctx.event(event_name);
+            event.actor_name = account.to_owned();
+            event.result = "locked".into();
+            self.store.append_audit(event).await?;
+            return Err(ServiceError::TooManyRequests(
+                "too many failed logins: this account or address is locked for 15 minutes".into(),
+                (LOCKOUT_WINDOW_MS / 1000) as u64,
+            ));
+        }
+        Ok(())
+    }
+
+    pub(super) async fn record_failure(
+        &self,
+        ctx: &Ctx,
+        account: &str,
+        event_name: &str,
+    ) -> ServiceResult<()> {
+        let ip = ctx.client_ip.clone().unwrap_or_default();
+        self.store
+            .record_login_failure(account, &ip, now_ms())
+            .await?;
+        let mut event = ctx.event(event_name);
+        event.actor_name = account.to_owned();
+        event.result = "failure".into();
+        self.store.append_audit(event).await?;
+        Ok(())
+    }
+
+    /// Email + password login.
     pub async fn login_password(
         &self,
         ctx: &Ctx,
@@ -184,34 +234,21 @@ impl Service {
         password: &str,
     ) -> ServiceResult<IssuedToken> {
         let email = email.trim().to_lowercase();
+        self.check_lockout(ctx, &email, "login").await?;
         let user = self.store.user_by_email(&email).await?;
-        let ok = match &user {
-            Some(u) => verify_password(password, &u.password_hash),
-            None => {
-                // Same work as a real check, so timing does not reveal which emails exist.
-                let _ = verify_password(
-                    password,
-                    DUMMY_HASH.get_or_init(|| {
-                        hash_password("dummy-password-for-timing").unwrap_or_default()
-                    }),
-                );
-                false
-            }
-        };
-        let mut event = ctx.event("login");
-        event.actor_type = "user".into();
-        event.actor_name = email.clone();
+        let ok = verify_password(password, user.as_ref().map(|u| u.password_hash.as_str()));
         match (user, ok) {
             (Some(user), true) => {
-                let now = now_ms();
-                let (row, issued) = self.new_session_token(&user, now)?;
+                let (row, issued) = self.session_token(&user)?;
+                let mut event = ctx.event("login");
+                event.actor_type = "user".into();
                 event.actor_id = user.id.clone();
+                event.actor_name = email;
                 self.store.insert_token(row, event).await?;
                 Ok(issued)
             }
             _ => {
-                event.result = "failure".into();
-                self.store.append_audit(event).await?;
+                self.record_failure(ctx, &email, "login").await?;
                 Err(ServiceError::Unauthorized(
                     "invalid email or password".into(),
                 ))
@@ -219,9 +256,10 @@ impl Service {
         }
     }
 
-    /// Maps a bearer token to its actor: 401 for missing/unknown/revoked, 403
-    /// `TokenError` for expired.
-    pub async fn authenticate(&self, token: &str) -> ServiceResult<Actor> {
+    /// Maps a bearer token to its actor: 401 for missing/unknown/revoked/used-up,
+    /// 403 `TokenError` for expired.
+    pub async fn authenticate(&self, token: &str, client_ip: Option<&str>) -> ServiceResult<Actor> {
+        let unknown = || ServiceError::Unauthorized("invalid token: unknown or revoked".into());
         if !tokens::well_formed(token) {
             return Err(ServiceError::Unauthorized(
                 "invalid token: it is not a hush token".into(),
@@ -231,17 +269,18 @@ impl Service {
             .store
             .token_by_hash(&tokens::hash(token))
             .await?
-            .ok_or_else(|| {
-                ServiceError::Unauthorized("invalid token: unknown or revoked".into())
-            })?;
+            .ok_or_else(unknown)?;
         if row.revoked_at.is_some() {
-            return Err(ServiceError::Unauthorized(
-                "invalid token: unknown or revoked".into(),
-            ));
+            return Err(unknown());
         }
         if row.expires_at.is_some_and(|t| t <= now_ms()) {
             return Err(ServiceError::TokenExpired(
                 "Your token has expired. Please re-authenticate.".into(),
+            ));
+        }
+        if row.uses_limit.is_some() && !self.store.use_token(&row.id).await? {
+            return Err(ServiceError::Unauthorized(
+                "invalid token: its number of uses is exhausted".into(),
             ));
         }
         match row.kind.as_str() {
@@ -250,23 +289,101 @@ impl Service {
                     .store
                     .user_by_id(&row.subject_id)
                     .await?
-                    .ok_or_else(|| {
-                        ServiceError::Unauthorized(
-                            "invalid token: its user no longer exists".into(),
-                        )
-                    })?;
+                    .ok_or_else(unknown)?;
                 Ok(Actor {
                     kind: ActorKind::User,
                     id: user.id,
                     name: user.email,
                     token_id: row.id,
                     server_admin: user.is_admin,
+                    token_scope: None,
                 })
             }
-            other => Err(ServiceError::Unauthorized(format!(
-                "unsupported token kind {other}"
+            "identity" => {
+                let identity = self
+                    .store
+                    .identity(&row.subject_id)
+                    .await?
+                    .ok_or_else(unknown)?;
+                super::machines::check_trusted_ip(&identity, client_ip)?;
+                Ok(Actor {
+                    kind: ActorKind::Identity,
+                    id: identity.id,
+                    name: identity.name,
+                    token_id: row.id,
+                    server_admin: false,
+                    token_scope: None,
+                })
+            }
+            "service" => {
+                let scope: TokenScope = serde_json::from_str(&row.scope).map_err(|_| {
+                    ServiceError::Internal(format!(
+                        "service token {} has an unreadable scope",
+                        row.id
+                    ))
+                })?;
+                Ok(Actor {
+                    kind: ActorKind::Service,
+                    id: row.id.clone(),
+                    name: row.name,
+                    token_id: row.id,
+                    server_admin: false,
+                    token_scope: Some(scope),
+                })
+            }
+            other => Err(ServiceError::Internal(format!(
+                "token {} has unknown kind {other}",
+                row.id
             ))),
         }
+    }
+
+    /// Extends a session or identity token within its max TTL (Infisical's
+    /// `POST /api/v1/auth/token/renew`). Past the max TTL: 401.
+    pub async fn renew_token(&self, ctx: &Ctx, token: &str) -> ServiceResult<IssuedToken> {
+        let row = self
+            .store
+            .token_by_hash(&tokens::hash(token))
+            .await?
+            .filter(|r| r.revoked_at.is_none() && r.kind != "service")
+            .ok_or_else(|| {
+                ServiceError::Unauthorized("invalid token: unknown or revoked".into())
+            })?;
+        let now = now_ms();
+        if row.expires_at.is_some_and(|t| t <= now) {
+            return Err(ServiceError::Unauthorized(
+                "the token has expired and can no longer be renewed; log in again".into(),
+            ));
+        }
+        let ttl = match row.kind.as_str() {
+            "identity" => self
+                .store
+                .identity(&row.subject_id)
+                .await?
+                .map(|i| i.access_token_ttl)
+                .unwrap_or(0),
+            _ => self.settings.session_ttl_secs,
+        };
+        let max = row.max_expires_at.unwrap_or(i64::MAX);
+        if now >= max {
+            return Err(ServiceError::Unauthorized(
+                "the token reached its maximum lifetime (max TTL); log in again".into(),
+            ));
+        }
+        let expires_at = (now + ttl * 1000).min(max);
+        let mut event = ctx.event("renew-token");
+        event.actor_id = row.subject_id.clone();
+        event.actor_name = row.name.clone();
+        self.store.renew_token(&row.id, expires_at, event).await?;
+        Ok(IssuedToken {
+            token: Zeroizing::new(token.to_owned()),
+            token_id: row.id,
+            expires_in: (expires_at - now) / 1000,
+            max_ttl: row
+                .max_expires_at
+                .map(|m| (m - row.created_at) / 1000)
+                .unwrap_or(0),
+        })
     }
 
     /// Revokes the caller's own token (logout).
@@ -278,92 +395,11 @@ impl Service {
         Ok(())
     }
 
-    pub async fn create_project(&self, ctx: &Ctx, name: &str) -> ServiceResult<ProjectRow> {
-        if ctx.actor.kind != ActorKind::User {
-            return Err(ServiceError::Forbidden(
-                "only users can create projects".into(),
-            ));
-        }
-        let project = self.new_project(ctx, name, &ctx.actor.id)?;
-        let row = project.project.clone();
-        self.store.create_project(project).await?;
-        Ok(row)
-    }
-
-    /// The projects the caller is a member of.
-    pub async fn list_projects(&self, ctx: &Ctx) -> ServiceResult<Vec<ProjectRow>> {
-        let mut out = Vec::new();
-        for p in self.store.projects().await? {
-            let role = self.store.membership(&p.id, &ctx.actor.id).await?;
-            if role
-                .as_deref()
-                .and_then(Role::parse)
-                .is_some_and(|r| r != Role::NoAccess)
-            {
-                out.push(p);
-            }
-        }
-        Ok(out)
-    }
-
-    pub async fn list_environments(
-        &self,
-        ctx: &Ctx,
-        project: &str,
-    ) -> ServiceResult<(ProjectRow, Vec<EnvRow>)> {
-        let (project, _) = self.visible_project(ctx, project).await?;
-        let envs = self.store.environments(&project.id).await?;
-        Ok((project, envs))
-    }
-
-    pub async fn create_environment(
-        &self,
-        ctx: &Ctx,
-        project: &str,
-        slug: &str,
-        name: Option<&str>,
-        protected: bool,
-    ) -> ServiceResult<(ProjectRow, EnvRow)> {
-        let (project, role) = self.visible_project(ctx, project).await?;
-        self.authorize(ctx, &project, role, None, None, super::Action::Admin)
-            .await?;
-        let slug = EnvSlug::parse(slug)?;
-        let existing = self.store.environments(&project.id).await?;
-        let env = EnvRow {
-            id: new_id(),
-            project_id: project.id.clone(),
-            slug: slug.as_str().to_owned(),
-            name: name.unwrap_or(slug.as_str()).to_owned(),
-            protected,
-            position: existing.len() as i64 + 1,
-            created_at: now_ms(),
-        };
-        let mut event = ctx.event("create-environment");
-        event.project_id = Some(project.id.clone());
-        event.environment = Some(env.slug.clone());
-        self.store.create_environment(env.clone(), event).await?;
-        Ok((project, env))
-    }
-
-    /// Resolves (and checks) an environment of a visible project.
-    pub async fn environment(&self, project: &ProjectRow, slug: &str) -> ServiceResult<EnvRow> {
-        let slug = EnvSlug::parse(slug)?;
-        self.store
-            .environments(&project.id)
-            .await?
-            .into_iter()
-            .find(|e| e.slug == slug.as_str())
-            .ok_or_else(|| {
-                ServiceError::NotFound(format!(
-                    "environment {:?} not found in project {:?}",
-                    slug.as_str(),
-                    project.slug
-                ))
-            })
+    /// The caller's own token row (for `whoami`).
+    pub async fn own_token(&self, ctx: &Ctx) -> ServiceResult<Option<TokenRow>> {
+        Ok(self.store.token_by_id(&ctx.actor.token_id).await?)
     }
 }
-
-static DUMMY_HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
 pub fn expires_iso(issued: &IssuedToken) -> String {
     iso(now_ms() + issued.expires_in * 1000)

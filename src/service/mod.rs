@@ -4,10 +4,20 @@
 
 pub mod access;
 pub mod audit_log;
+pub mod batch;
+pub mod folders;
 pub mod identity;
+pub mod imports;
 pub mod keyring;
+pub mod machines;
+pub mod members;
+pub mod personal;
+pub mod projects;
+pub mod rename;
 pub mod secrets;
+pub mod service_tokens;
 pub mod tokens;
+pub mod users;
 
 use crate::store::{AuditEvent, Store, StoreError};
 use std::sync::Arc;
@@ -55,6 +65,7 @@ impl From<StoreError> for ServiceError {
             StoreError::Duplicate(what) => {
                 ServiceError::BadRequest(format!("{what} already exists"))
             }
+            StoreError::NotEmpty(what) => ServiceError::BadRequest(what),
             StoreError::AlreadyBootstrapped => ServiceError::BadRequest(
                 "this server is already bootstrapped; log in with an existing admin (hush login)"
                     .into(),
@@ -96,6 +107,29 @@ pub struct Service {
     pub store: Arc<dyn Store>,
     pub keys: Keyring,
     pub settings: Settings,
+    /// Serialises writers of one secret inside this process, so concurrent
+    /// unconditional writes queue instead of exhausting their optimistic retries.
+    pub write_locks: KeyLocks,
+}
+
+/// One async mutex per secret (environment, folder, key).
+#[derive(Default)]
+pub struct KeyLocks(
+    std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+);
+
+impl KeyLocks {
+    pub async fn lock(&self, key: String) -> tokio::sync::OwnedMutexGuard<()> {
+        let mutex = {
+            let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+            if map.len() > 10_000 {
+                // Forget locks nobody holds or waits for.
+                map.retain(|_, m| Arc::strong_count(m) > 1);
+            }
+            map.entry(key).or_default().clone()
+        };
+        mutex.lock_owned().await
+    }
 }
 
 pub fn now_ms() -> i64 {
@@ -129,6 +163,7 @@ impl Ctx {
             action: action.to_owned(),
             client_ip: self.client_ip.clone(),
             user_agent: self.user_agent.clone(),
+            client: Some(client_kind(self.user_agent.as_deref()).to_owned()),
             result: "success".into(),
             ..Default::default()
         }
@@ -141,5 +176,23 @@ impl Ctx {
             client_ip: None,
             user_agent: None,
         }
+    }
+}
+
+/// What kind of client a user agent belongs to (for the audit log).
+pub fn client_kind(user_agent: Option<&str>) -> &'static str {
+    let ua = user_agent.unwrap_or("").to_ascii_lowercase();
+    if ua.starts_with("hush-cli") {
+        "hush-cli"
+    } else if ua.contains("python") {
+        "python-sdk"
+    } else if ua.contains("axios") || ua.contains("node") || ua.contains("undici") {
+        "node-sdk"
+    } else if ua.contains("infisical") || ua.contains("go-http-client") {
+        "go-cli"
+    } else if ua.is_empty() {
+        "unknown"
+    } else {
+        "other"
     }
 }

@@ -3,7 +3,7 @@
 //! project's data key, and commits its audit event with the change (writes) or
 //! before answering (reads: fail-closed).
 
-use super::access::Role;
+use super::access::Grant;
 use super::{now_ms, Action, Ctx, Service, ServiceError, ServiceResult};
 use crate::crypto::{secret_aad, Field};
 use crate::secret::{SecretKey, SecretPath, SecretValue};
@@ -17,7 +17,7 @@ const WRITE_RETRIES: usize = 16;
 #[derive(Clone, Debug)]
 pub struct Scope {
     pub project: ProjectRow,
-    pub role: Role,
+    pub grant: Grant,
     pub env: EnvRow,
     pub path: SecretPath,
 }
@@ -68,6 +68,12 @@ pub struct SecretView {
     pub action: String,
     pub deleted_at: Option<i64>,
     pub purge_after: Option<i64>,
+    /// The caller's personal override, not the shared value.
+    pub personal: bool,
+    /// History without values: a keyed digest of the value, equal for equal
+    /// values within ONE response only (the key is random per request), so
+    /// `hush diff` can say "changed" without the values leaving the server.
+    pub fingerprint: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,10 +105,10 @@ pub struct WriteOutcome {
     pub previous_version: i64,
 }
 
-struct Content {
-    value: SecretValue,
-    comment: String,
-    tags: Vec<Tag>,
+pub(super) struct Content {
+    pub(super) value: SecretValue,
+    pub(super) comment: String,
+    pub(super) tags: Vec<Tag>,
 }
 
 impl Service {
@@ -116,19 +122,26 @@ impl Service {
         action: Action,
     ) -> ServiceResult<Scope> {
         let path = SecretPath::parse(path)?;
-        let (project, role) = self.visible_project(ctx, project).await?;
+        let (project, grant) = self.visible_project(ctx, project).await?;
         let env = self.environment(&project, env).await?;
-        self.authorize(ctx, &project, role, Some(&env), Some(path.as_str()), action)
-            .await?;
+        self.authorize(
+            ctx,
+            &project,
+            &grant,
+            Some(&env),
+            Some(path.as_str()),
+            action,
+        )
+        .await?;
         Ok(Scope {
             project,
-            role,
+            grant,
             env,
             path,
         })
     }
 
-    fn scoped_event(
+    pub(super) fn scoped_event(
         &self,
         ctx: &Ctx,
         scope: &Scope,
@@ -143,7 +156,7 @@ impl Service {
         e
     }
 
-    async fn open_row(
+    pub(super) async fn open_row(
         &self,
         project: &ProjectRow,
         env: &EnvRow,
@@ -182,7 +195,7 @@ impl Service {
         })
     }
 
-    async fn view(
+    pub(super) async fn view(
         &self,
         project: &ProjectRow,
         env: &EnvRow,
@@ -205,6 +218,8 @@ impl Service {
             action: row.version.action.clone(),
             deleted_at: row.head.deleted_at,
             purge_after: row.head.purge_after,
+            personal: false,
+            fingerprint: None,
         })
     }
 
@@ -268,6 +283,10 @@ impl Service {
                 )));
             }
         }
+        let _serialised = self
+            .write_locks
+            .lock(format!("{}\0{}\0{}", scope.env.id, scope.path, input.key))
+            .await;
         for _ in 0..WRITE_RETRIES {
             let head = self
                 .store
@@ -344,7 +363,14 @@ impl Service {
                 input.event
             };
             let (key_id, version) = self
-                .seal(scope, &input.key, new_version, &content, ctx, event_name)
+                .seal(
+                    scope,
+                    &input.key,
+                    new_version,
+                    &content,
+                    &ctx.actor.name,
+                    event_name,
+                )
                 .await?;
             let now = now_ms();
             let mut event = self.scoped_event(ctx, scope, event_name, vec![input.key.to_string()]);
@@ -384,6 +410,8 @@ impl Service {
                             action: event_name.to_owned(),
                             deleted_at: None,
                             purge_after: None,
+                            personal: false,
+                            fingerprint: None,
                         },
                         previous_version: visible,
                     });
@@ -399,13 +427,13 @@ impl Service {
         Err(ServiceError::Conflict { current: -1 })
     }
 
-    async fn seal(
+    pub(super) async fn seal(
         &self,
         scope: &Scope,
         key: &SecretKey,
         version: i64,
         content: &Content,
-        ctx: &Ctx,
+        actor: &str,
         action: &str,
     ) -> ServiceResult<(i64, VersionRow)> {
         let (key_id, data_key) = self.keys.current(&self.store, &scope.project.id).await?;
@@ -435,7 +463,7 @@ impl Service {
                     .map_err(fail)?,
                 tags_ct: data_key.seal(&aad(Field::Tags), &tags).map_err(fail)?,
                 action: action.to_owned(),
-                actor: ctx.actor.name.clone(),
+                actor: actor.to_owned(),
                 created_at: now_ms(),
             },
         ))
@@ -513,7 +541,7 @@ impl Service {
         self.authorize(
             ctx,
             &scope.project,
-            scope.role,
+            &scope.grant,
             Some(&scope.env),
             Some(scope.path.as_str()),
             Action::Admin,
@@ -562,6 +590,8 @@ impl Service {
             .filter(|h| h.deleted_at.is_none())
             .ok_or_else(|| not_found(scope, key, None))?;
         let versions = self.store.history(&head.secret_id).await?;
+        let mut nonce = [0u8; 32];
+        getrandom::getrandom(&mut nonce).map_err(|e| ServiceError::Internal(e.to_string()))?;
         let mut out = Vec::with_capacity(versions.len());
         for v in versions {
             let row = SecretRow {
@@ -570,6 +600,7 @@ impl Service {
             };
             let mut view = self.view(&scope.project, &scope.env, &row).await?;
             if !reveal {
+                view.fingerprint = Some(fingerprint(&nonce, &view.value));
                 view.value = SecretValue::default();
             }
             out.push(view);
@@ -637,8 +668,19 @@ impl Service {
     }
 }
 
+fn fingerprint(key: &[u8; 32], value: &SecretValue) -> String {
+    use hmac::{Hmac, Mac};
+    match <Hmac<sha2::Sha256> as Mac>::new_from_slice(key) {
+        Ok(mut mac) => {
+            mac.update(value.expose().as_bytes());
+            hex::encode(&mac.finalize().into_bytes()[..16])
+        }
+        Err(_) => String::new(),
+    }
+}
+
 /// `KEY` for the root folder, `/api/KEY` elsewhere (for audit rows).
-fn qualified(path: &str, key: &str) -> String {
+pub(super) fn qualified(path: &str, key: &str) -> String {
     if path == "/" {
         key.to_owned()
     } else {

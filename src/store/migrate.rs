@@ -49,7 +49,49 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("expires_at", OptInt),
             ("revoked_at", OptInt),
             ("created_at", Int),
+            ("uses", Int),
+            ("uses_limit", OptInt),
+            ("max_expires_at", OptInt),
         ],
+    ),
+    (
+        "invites",
+        &[
+            ("token_hash", Bytes),
+            ("user_id", Text),
+            ("expires_at", Int),
+            ("used_at", OptInt),
+        ],
+    ),
+    (
+        "identities",
+        &[
+            ("id", Text),
+            ("name", Text),
+            ("access_token_ttl", Int),
+            ("access_token_max_ttl", Int),
+            ("num_uses_limit", Int),
+            ("trusted_ips", Text),
+            ("created_by", Text),
+            ("created_at", Int),
+        ],
+    ),
+    (
+        "identity_secrets",
+        &[
+            ("id", Text),
+            ("identity_id", Text),
+            ("secret_hash", Bytes),
+            ("prefix", Text),
+            ("created_at", Int),
+            ("revoked_at", OptInt),
+        ],
+    ),
+    // Recent failures keep a brute-force lockout in force across the move;
+    // the row ids are the target's own.
+    (
+        "login_failures",
+        &[("account", Text), ("ip", Text), ("at", Int)],
     ),
     (
         "projects",
@@ -73,7 +115,12 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
     ),
     (
         "memberships",
-        &[("project_id", Text), ("subject_id", Text), ("role", Text)],
+        &[
+            ("project_id", Text),
+            ("subject_id", Text),
+            ("role", Text),
+            ("overrides", Text),
+        ],
     ),
     (
         "environments",
@@ -94,6 +141,19 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("project_id", Text),
             ("env_id", Text),
             ("path", Text),
+            ("created_at", Int),
+        ],
+    ),
+    (
+        "secret_imports",
+        &[
+            ("id", Text),
+            ("project_id", Text),
+            ("env_id", Text),
+            ("path", Text),
+            ("import_env_id", Text),
+            ("import_path", Text),
+            ("position", Int),
             ("created_at", Int),
         ],
     ),
@@ -126,6 +186,19 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
         ],
     ),
     (
+        "personal_secrets",
+        &[
+            ("id", Text),
+            ("secret_id", Text),
+            ("owner_id", Text),
+            ("version", Int),
+            ("key_id", Int),
+            ("value_ct", Bytes),
+            ("created_at", Int),
+            ("updated_at", Int),
+        ],
+    ),
+    (
         "audit_events",
         &[
             ("seq", Int),
@@ -146,9 +219,13 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("result", Text),
             ("prev_hash", Bytes),
             ("hash", Bytes),
+            ("client", OptText),
         ],
     ),
 ];
+
+/// The SQLite schema version (`PRAGMA user_version`) whose tables `TABLES` lists.
+const SQLITE_SCHEMA: i64 = 3;
 
 type Value = Box<dyn ToSql + Sync + Send>;
 
@@ -177,6 +254,14 @@ fn read_sqlite(path: &Path) -> Result<Vec<Vec<Vec<Value>>>> {
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .with_context(|| format!("cannot open {}", path.display()))?;
+    let schema: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if schema != SQLITE_SCHEMA {
+        bail!(
+            "{} has schema version {schema}, this hush copies version {SQLITE_SCHEMA}\n\
+             start this version's `hush server` on it once (it upgrades the schema), stop it, then migrate",
+            path.display()
+        );
+    }
     conn.execute_batch("BEGIN")?;
     let mut out = Vec::new();
     for (table, cols) in TABLES {
@@ -218,6 +303,16 @@ fn sqlite_versions(path: &Path) -> Result<Vec<VersionBytes>> {
         .query_map([], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
         })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// (personal override id, value ciphertext), by id.
+fn sqlite_personal(path: &Path) -> Result<Vec<(String, Vec<u8>)>> {
+    let conn = rusqlite::Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let mut stmt = conn.prepare("SELECT id, value_ct FROM personal_secrets ORDER BY id")?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(rows)
 }
@@ -336,6 +431,32 @@ pub async fn sqlite_to_postgres(sqlite: &Path, pg_url: &str) -> Result<Report> {
         }
     }
     report.versions = expected.len();
+    let expected = sqlite_personal(sqlite)?;
+    let copied = tx
+        .query(
+            "SELECT id, value_ct FROM personal_secrets ORDER BY id COLLATE \"C\"",
+            &[],
+        )
+        .await?;
+    let copied = copied
+        .iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect::<Result<Vec<(String, Vec<u8>)>, tokio_postgres::Error>>()?;
+    if copied != expected {
+        bail!("personal overrides differ after the copy");
+    }
     tx.commit().await?;
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn copies_the_current_sqlite_schema() {
+        // A new SQLite migration must extend TABLES (and this number) too.
+        assert_eq!(
+            super::SQLITE_SCHEMA as usize,
+            crate::store::sqlite::MIGRATIONS.len()
+        );
+    }
 }

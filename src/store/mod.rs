@@ -21,6 +21,9 @@ pub enum StoreError {
     NotFound(&'static str),
     #[error("{0} already exists")]
     Duplicate(String),
+    /// A folder still holds live secrets (and the caller did not force).
+    #[error("{0}")]
+    NotEmpty(String),
     #[error("the server is already bootstrapped")]
     AlreadyBootstrapped,
     /// Database failure. The text is for the server log only, never for clients.
@@ -58,13 +61,85 @@ pub trait Store: Send + Sync + 'static {
     async fn projects(&self) -> StoreResult<Vec<ProjectRow>>;
     /// Looks a project up by id or by slug.
     async fn project(&self, id_or_slug: &str) -> StoreResult<Option<ProjectRow>>;
-    async fn membership(&self, project_id: &str, subject_id: &str) -> StoreResult<Option<String>>;
+    async fn membership(
+        &self,
+        project_id: &str,
+        subject_id: &str,
+    ) -> StoreResult<Option<MembershipRow>>;
+    async fn memberships(&self, project_id: &str) -> StoreResult<Vec<MembershipRow>>;
+    /// Adds or replaces a member's role and overrides.
+    async fn put_membership(&self, membership: MembershipRow, audit: AuditEvent)
+        -> StoreResult<()>;
+    async fn remove_membership(
+        &self,
+        project_id: &str,
+        subject_id: &str,
+        audit: AuditEvent,
+    ) -> StoreResult<()>;
+
+    /// A user created by an admin, with a one-time invite to set a password.
+    async fn create_user(
+        &self,
+        user: UserRow,
+        invite_hash: Vec<u8>,
+        invite_expires_at: i64,
+        audit: AuditEvent,
+    ) -> StoreResult<()>;
+    async fn users(&self) -> StoreResult<Vec<UserRow>>;
+    /// Sets the invited user's password if the invite is unused and unexpired.
+    async fn accept_invite(
+        &self,
+        invite_hash: Vec<u8>,
+        password_hash: String,
+        now: i64,
+        audit: AuditEvent,
+    ) -> StoreResult<UserRow>;
+
+    async fn create_identity(
+        &self,
+        identity: IdentityRow,
+        secret: IdentitySecretRow,
+        audit: AuditEvent,
+    ) -> StoreResult<()>;
+    /// By id or by name.
+    async fn identity(&self, id_or_name: &str) -> StoreResult<Option<IdentityRow>>;
+    async fn identities(&self) -> StoreResult<Vec<IdentityRow>>;
+    async fn add_identity_secret(
+        &self,
+        secret: IdentitySecretRow,
+        audit: AuditEvent,
+    ) -> StoreResult<()>;
+    async fn identity_secrets(&self, identity_id: &str) -> StoreResult<Vec<IdentitySecretRow>>;
+    async fn identity_secret_by_hash(&self, hash: &[u8]) -> StoreResult<Option<IdentitySecretRow>>;
+    async fn revoke_identity_secret(
+        &self,
+        identity_id: &str,
+        secret_id: &str,
+        now: i64,
+        audit: AuditEvent,
+    ) -> StoreResult<()>;
+
+    async fn token_by_id(&self, id: &str) -> StoreResult<Option<TokenRow>>;
+    async fn project_tokens(&self, project_id: &str) -> StoreResult<Vec<TokenRow>>;
+    /// Counts one use of a token with a uses limit; false once the limit is reached.
+    async fn use_token(&self, id: &str) -> StoreResult<bool>;
+    async fn renew_token(&self, id: &str, expires_at: i64, audit: AuditEvent) -> StoreResult<()>;
+
+    async fn record_login_failure(&self, account: &str, ip: &str, at: i64) -> StoreResult<()>;
+    /// Failures since `since` for (this account, this address).
+    async fn login_failures(&self, account: &str, ip: &str, since: i64) -> StoreResult<(i64, i64)>;
 
     async fn environments(&self, project_id: &str) -> StoreResult<Vec<EnvRow>>;
     async fn create_environment(&self, env: EnvRow, audit: AuditEvent) -> StoreResult<()>;
 
     async fn folders(&self, env_id: &str) -> StoreResult<Vec<FolderRow>>;
     async fn create_folder(&self, folder: FolderRow, audit: AuditEvent) -> StoreResult<()>;
+    /// Removes folder `path` and every folder row below it, in one transaction
+    /// with its audit event. Live secrets under it: with `force` they are
+    /// soft-deleted (recoverable) in the same transaction, else `NotEmpty`.
+    /// Returns the keys (`path/KEY`) soft-deleted.
+    async fn delete_folder(&self, del: DeleteFolder, audit: AuditEvent)
+        -> StoreResult<Vec<String>>;
 
     async fn data_keys(&self, project_id: &str) -> StoreResult<Vec<DataKeyRow>>;
     async fn all_data_keys(&self) -> StoreResult<Vec<DataKeyRow>>;
@@ -106,6 +181,10 @@ pub trait Store: Send + Sync + 'static {
     /// Writes a new version if the stored current version still equals
     /// `expected_current`; else `Conflict`. Returns the data key's encryption count.
     async fn put_version(&self, put: PutVersion, audit: AuditEvent) -> StoreResult<i64>;
+    /// `put_version` for many secrets in ONE transaction: a conflict (or any
+    /// failure) on one item writes nothing at all. Returns each item's data-key
+    /// encryption count, in order.
+    async fn put_versions(&self, puts: Vec<(PutVersion, AuditEvent)>) -> StoreResult<Vec<i64>>;
     async fn soft_delete(
         &self,
         secret_id: &str,
@@ -117,6 +196,41 @@ pub trait Store: Send + Sync + 'static {
     async fn purge(&self, secret_id: &str, audit: AuditEvent) -> StoreResult<()>;
     /// Purges every soft-deleted secret whose window has passed, each with its event.
     async fn purge_expired(&self, now: i64, audit_for: AuditFor) -> StoreResult<usize>;
+
+    async fn imports(&self, env_id: &str, path: &str) -> StoreResult<Vec<ImportRow>>;
+    async fn create_import(&self, import: ImportRow, audit: AuditEvent) -> StoreResult<()>;
+    async fn delete_import(&self, id: &str, audit: AuditEvent) -> StoreResult<()>;
+
+    /// The caller's personal overrides for these secrets.
+    async fn personal_secrets(
+        &self,
+        owner_id: &str,
+        secret_ids: Vec<String>,
+    ) -> StoreResult<Vec<PersonalRow>>;
+    /// Creates or replaces an override; `expected_version` 0 means create.
+    async fn put_personal(
+        &self,
+        row: PersonalRow,
+        expected_version: i64,
+        audit: AuditEvent,
+    ) -> StoreResult<()>;
+    async fn delete_personal(
+        &self,
+        secret_id: &str,
+        owner_id: &str,
+        audit: AuditEvent,
+    ) -> StoreResult<()>;
+
+    /// Renames a secret: moves it to `new_key`, replaces every retained version's
+    /// ciphertexts (re-sealed for the new name) and adds `next` as a new version.
+    async fn rename_secret(
+        &self,
+        secret_id: &str,
+        new_key: &str,
+        resealed: Vec<VersionRow>,
+        next: PutVersion,
+        audit: AuditEvent,
+    ) -> StoreResult<i64>;
 
     /// Appends one event (a read's, a login's) and returns once it is durable.
     async fn append_audit(&self, event: AuditEvent) -> StoreResult<()>;

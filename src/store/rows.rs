@@ -28,6 +28,11 @@ pub struct TokenRow {
     pub expires_at: Option<i64>,
     pub revoked_at: Option<i64>,
     pub created_at: i64,
+    /// Requests made with it (counted only when `uses_limit` is set).
+    pub uses: i64,
+    pub uses_limit: Option<i64>,
+    /// Renewals never extend `expires_at` past this.
+    pub max_expires_at: Option<i64>,
 }
 
 #[derive(Clone, Debug)]
@@ -57,6 +62,19 @@ pub struct FolderRow {
     pub env_id: String,
     pub path: String,
     pub created_at: i64,
+}
+
+/// What `Store::delete_folder` removes.
+#[derive(Clone, Debug)]
+pub struct DeleteFolder {
+    pub env_id: String,
+    /// The folder's full path (never `/`).
+    pub path: String,
+    /// Soft-delete live secrets under it instead of failing with `NotEmpty`.
+    pub force: bool,
+    pub now: i64,
+    /// Recovery deadline for the secrets soft-deleted with the folder.
+    pub purge_after: i64,
 }
 
 #[derive(Clone, Debug)]
@@ -153,6 +171,11 @@ pub struct AuditEvent {
     pub user_agent: Option<String>,
     /// `success`, `denied`, `failure`.
     pub result: String,
+    /// The kind of client from its user agent: `hush-cli`, `python-sdk`,
+    /// `node-sdk`, `go-cli`, `other`. Absent from events older than schema v3, so
+    /// it is skipped when empty to keep their hashes valid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
 }
 
 /// A stored event with its place in the hash chain.
@@ -180,4 +203,66 @@ pub struct AuditFilter {
     /// Only events with `seq` below this (paging backwards from the newest).
     pub before_seq: Option<i64>,
     pub limit: i64,
+}
+
+#[derive(Clone, Debug)]
+pub struct MembershipRow {
+    pub project_id: String,
+    pub subject_id: String,
+    pub role: String,
+    /// JSON list of per-environment / per-path overrides.
+    pub overrides: String,
+}
+
+/// A machine identity (CI, servers, Kubernetes) that logs in with universal auth.
+#[derive(Clone, Debug)]
+pub struct IdentityRow {
+    pub id: String,
+    pub name: String,
+    pub access_token_ttl: i64,
+    pub access_token_max_ttl: i64,
+    /// 0: unlimited.
+    pub num_uses_limit: i64,
+    /// JSON list of CIDR ranges; empty: any address.
+    pub trusted_ips: String,
+    pub created_by: String,
+    pub created_at: i64,
+}
+
+#[derive(Clone, Debug)]
+pub struct IdentitySecretRow {
+    pub id: String,
+    pub identity_id: String,
+    pub secret_hash: Vec<u8>,
+    /// The first characters, to tell secrets apart in listings.
+    pub prefix: String,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+/// A folder importing another environment's folder: its secrets are visible
+/// here too (local keys win).
+#[derive(Clone, Debug)]
+pub struct ImportRow {
+    pub id: String,
+    pub project_id: String,
+    pub env_id: String,
+    pub path: String,
+    pub import_env_id: String,
+    pub import_path: String,
+    pub position: i64,
+    pub created_at: i64,
+}
+
+/// A user's own value for a shared secret, seen only by that user.
+#[derive(Clone, Debug)]
+pub struct PersonalRow {
+    pub id: String,
+    pub secret_id: String,
+    pub owner_id: String,
+    pub version: i64,
+    pub key_id: i64,
+    pub value_ct: Vec<u8>,
+    pub created_at: i64,
+    pub updated_at: i64,
 }

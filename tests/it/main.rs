@@ -1,12 +1,16 @@
 //! Integration tests: real `hush server` processes on port 0, driven over HTTP
 //! and through the real `hush` binary.
 
+mod access;
+mod cli;
 mod deploy;
+mod examples;
 mod harness;
 mod migrate;
 mod pg;
 mod pg_tls;
 mod replicas;
 mod run;
+mod sdk;
 mod server_core;
 mod store_conformance;

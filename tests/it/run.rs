@@ -492,3 +492,43 @@ async fn run_uses_project_file_and_env_selection() {
     ]);
     assert_eq!((code, out.as_str()), (0, "staging-api-value\n"), "{err}");
 }
+
+#[tokio::test]
+async fn redact_filters_stdin_with_server_or_file_values() {
+    let e = Env::new(&[("API_KEY", "sk_live_REDACT_CANARY_42")]).await;
+    let input = b"line one sk_live_REDACT_CANARY_42 end\n\xff\xfe binary \x1b[31mred\x1b[0m\n";
+    let out = hush(
+        e.home.path(),
+        &[
+            "redact",
+            "--server",
+            &e.server.url,
+            "--token",
+            &e.server.token,
+        ],
+        Some(input),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        out.stdout,
+        b"line one *** end\n\xff\xfe binary \x1b[31mred\x1b[0m\n"
+    );
+    let file = e.home.path().join("values.env");
+    std::fs::write(&file, "TOKEN=\"file-value-CANARY-77\"\n").unwrap();
+    let out = hush(
+        e.home.path(),
+        &[
+            "redact",
+            "--values-from",
+            file.to_str().unwrap(),
+            "--mask-format",
+            "[{key}]",
+        ],
+        Some(b"x file-value-CANARY-77 y"),
+    );
+    assert_eq!(out.stdout, b"x [TOKEN] y");
+}

@@ -15,10 +15,20 @@ use rustls::{DigitallySignedStruct, SignatureScheme};
 use std::sync::Arc;
 use tokio_postgres::config::SslMode;
 
-const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
-    include_str!("../../../server/migrations/postgres/0001_init.sql"),
-)];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        include_str!("../../../server/migrations/postgres/0001_init.sql"),
+    ),
+    (
+        2,
+        include_str!("../../../server/migrations/postgres/0002_identity.sql"),
+    ),
+    (
+        3,
+        include_str!("../../../server/migrations/postgres/0003_imports.sql"),
+    ),
+];
 
 /// Advisory lock keys ("hush" in the high bytes). Session-independent: each is
 /// taken with the `_xact_` variants, so a crashed replica never leaves one held.

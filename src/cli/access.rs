@@ -1,0 +1,479 @@
+//! users, identities, tokens, members.
+
+use super::context::resolve;
+use super::output::{print_json, table};
+use super::{IdentitiesAction, MembersAction, Target, TokensAction, UsersAction};
+use crate::config::parse_duration;
+use crate::error::CliError;
+use reqwest::Method;
+use serde_json::{json, Value};
+use std::io::BufRead;
+
+fn s(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+fn secs(text: &str, flag: &str) -> Result<i64, CliError> {
+    parse_duration(text)
+        .map(|d| d.as_secs() as i64)
+        .map_err(|e| CliError::usage(format!("{flag}: {e}")))
+}
+
+pub async fn users(target: Target, action: UsersAction) -> anyhow::Result<i32> {
+    if let UsersAction::AcceptInvite { json } = action {
+        return accept_invite(target, json).await;
+    }
+    let ctx = resolve(&target)?;
+    match action {
+        UsersAction::Create { email, admin, json } => {
+            let r = ctx
+                .client
+                .send(
+                    Method::POST,
+                    "/api/v1/hush/users",
+                    &json!({ "email": email, "admin": admin }),
+                )
+                .await?;
+            if json {
+                print_json(
+                    &json!({ "id": r["user"]["id"], "name": r["user"]["email"], "inviteToken": r["inviteToken"], "inviteExpiresAt": r["inviteExpiresAt"] }),
+                );
+            } else {
+                println!(
+                    "Created user {email}. Send them this one-time invite (expires {}):",
+                    s(&r["inviteExpiresAt"])
+                );
+                println!("{}", s(&r["inviteToken"]));
+                println!("They set a password with: printf '%s\\n%s\\n' TOKEN PASSWORD | hush users accept-invite --server {}", ctx.server);
+            }
+        }
+        UsersAction::List { json } => {
+            let r = ctx.client.get("/api/v1/hush/users", &[]).await?;
+            let list = r["users"].as_array().cloned().unwrap_or_default();
+            if json {
+                print_json(&Value::Array(list.iter().map(|u| json!({ "id": u["id"], "name": u["email"], "serverAdmin": u["serverAdmin"], "active": u["active"] })).collect()));
+            } else {
+                let rows = list
+                    .iter()
+                    .map(|u| {
+                        vec![
+                            s(&u["email"]),
+                            s(&u["serverAdmin"]),
+                            if u["active"] == true {
+                                "active".into()
+                            } else {
+                                "invited".into()
+                            },
+                            s(&u["createdAt"]),
+                        ]
+                    })
+                    .collect();
+                println!(
+                    "{}",
+                    table(&["Email", "Server admin", "State", "Created"], rows)
+                );
+            }
+        }
+        UsersAction::AcceptInvite { .. } => {}
+    }
+    Ok(0)
+}
+
+/// Reads the invite token and the new password from stdin, one per line, so
+/// neither lands in shell history or `ps`.
+async fn accept_invite(target: Target, json: bool) -> anyhow::Result<i32> {
+    let ctx = super::context::resolve_optional_token(&target)?.inner;
+    if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        eprintln!("Paste the invite token, press Enter, then type the new password.");
+    }
+    let mut lines = std::io::stdin().lock().lines();
+    let token = lines.next().transpose()?.unwrap_or_default();
+    let password = match lines.next().transpose()? {
+        Some(p) => zeroize::Zeroizing::new(p),
+        None if std::io::IsTerminal::is_terminal(&std::io::stdin()) => {
+            zeroize::Zeroizing::new(rpassword::prompt_password("New password: ")?)
+        }
+        None => {
+            return Err(CliError::usage(
+                "expected the invite token and the password on stdin, one per line",
+            )
+            .into())
+        }
+    };
+    let r = ctx
+        .client
+        .send(
+            Method::POST,
+            "/api/v1/hush/users/accept-invite",
+            &json!({ "inviteToken": token.trim(), "password": password.as_str() }),
+        )
+        .await?;
+    if json {
+        print_json(&r["user"]);
+    } else {
+        println!(
+            "Password set for {}. Log in with: hush login --email {}",
+            s(&r["user"]["email"]),
+            s(&r["user"]["email"])
+        );
+    }
+    Ok(0)
+}
+
+pub async fn identities(target: Target, action: IdentitiesAction) -> anyhow::Result<i32> {
+    let ctx = resolve(&target)?;
+    match action {
+        IdentitiesAction::Create {
+            name,
+            ttl,
+            max_ttl,
+            num_uses,
+            trusted_ips,
+            json,
+        } => {
+            let body = json!({
+                "name": name, "accessTokenTTL": secs(&ttl, "--ttl")?, "accessTokenMaxTTL": secs(&max_ttl, "--max-ttl")?,
+                "accessTokenNumUsesLimit": num_uses, "trustedIps": trusted_ips,
+            });
+            let r = ctx
+                .client
+                .send(Method::POST, "/api/v1/hush/identities", &body)
+                .await?;
+            if json {
+                print_json(
+                    &json!({ "id": r["clientId"], "name": name, "clientId": r["clientId"], "clientSecret": r["clientSecret"] }),
+                );
+            } else {
+                println!("Created identity {name}. Client secret (shown once):");
+                println!("  HUSH_CLIENT_ID={}", s(&r["clientId"]));
+                println!("  HUSH_CLIENT_SECRET={}", s(&r["clientSecret"]));
+                println!(
+                    "Give it access with: hush members add {name} --role viewer --project PROJECT"
+                );
+            }
+        }
+        IdentitiesAction::List { json } => {
+            let r = ctx.client.get("/api/v1/hush/identities", &[]).await?;
+            let list = r["identities"].as_array().cloned().unwrap_or_default();
+            if json {
+                print_json(&Value::Array(list));
+            } else {
+                let rows = list
+                    .iter()
+                    .map(|i| {
+                        vec![
+                            s(&i["name"]),
+                            s(&i["clientId"]),
+                            s(&i["accessTokenTTL"]),
+                            s(&i["accessTokenMaxTTL"]),
+                            s(&i["accessTokenNumUsesLimit"]),
+                            s(&i["trustedIps"]),
+                        ]
+                    })
+                    .collect();
+                println!(
+                    "{}",
+                    table(
+                        &[
+                            "Name",
+                            "Client id",
+                            "TTL (s)",
+                            "Max TTL (s)",
+                            "Uses limit",
+                            "Trusted IPs"
+                        ],
+                        rows
+                    )
+                );
+            }
+        }
+        IdentitiesAction::Secrets { identity, json } => {
+            let r = ctx
+                .client
+                .get(
+                    &format!("/api/v1/hush/identities/{identity}/client-secrets"),
+                    &[],
+                )
+                .await?;
+            let list = r["clientSecretData"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            if json {
+                print_json(&Value::Array(list.iter().map(|c| json!({ "id": c["id"], "name": c["prefix"], "revoked": c["revoked"], "createdAt": c["createdAt"] })).collect()));
+            } else {
+                let rows = list
+                    .iter()
+                    .map(|c| {
+                        vec![
+                            s(&c["id"]),
+                            format!("{}...", s(&c["prefix"])),
+                            s(&c["createdAt"]),
+                            if c["revoked"] == true {
+                                "revoked".into()
+                            } else {
+                                "active".into()
+                            },
+                        ]
+                    })
+                    .collect();
+                println!("{}", table(&["Id", "Prefix", "Created", "State"], rows));
+            }
+        }
+        IdentitiesAction::AddSecret { identity, json } => {
+            let r = ctx
+                .client
+                .send(
+                    Method::POST,
+                    &format!("/api/v1/hush/identities/{identity}/client-secrets"),
+                    &json!({}),
+                )
+                .await?;
+            if json {
+                print_json(
+                    &json!({ "id": r["clientSecretData"]["id"], "name": r["clientSecretData"]["prefix"], "clientSecret": r["clientSecret"] }),
+                );
+            } else {
+                println!("New client secret for {identity} (shown once; revoke the old one when deployed):");
+                println!("  HUSH_CLIENT_SECRET={}", s(&r["clientSecret"]));
+            }
+        }
+        IdentitiesAction::RevokeSecret {
+            identity,
+            secret_id,
+        } => {
+            ctx.client
+                .call(
+                    Method::DELETE,
+                    &format!("/api/v1/hush/identities/{identity}/client-secrets/{secret_id}"),
+                    &[],
+                    None,
+                )
+                .await?;
+            println!("Revoked client secret {secret_id} of {identity}");
+        }
+    }
+    Ok(0)
+}
+
+pub async fn tokens(target: Target, action: TokensAction) -> anyhow::Result<i32> {
+    let ctx = resolve(&target)?;
+    match action {
+        TokensAction::Create {
+            name,
+            scopes,
+            read: _,
+            write,
+            ttl,
+            json,
+        } => {
+            let mut list: Vec<Value> = Vec::new();
+            for scope in &scopes {
+                let (env, path) = scope.split_once(':').ok_or_else(|| {
+                    CliError::usage(format!(
+                        "--scope {scope:?}: use ENV:PATH_GLOB, e.g. prod:/api/**"
+                    ))
+                })?;
+                list.push(json!({ "environment": env, "secretPath": path }));
+            }
+            if list.is_empty() {
+                let env = target
+                    .env
+                    .clone()
+                    .or_else(|| std::env::var("HUSH_ENV").ok())
+                    .ok_or_else(|| {
+                        CliError::usage(
+                            "give --env ENV (and optionally --path GLOB), or --scope ENV:GLOB",
+                        )
+                    })?;
+                list.push(json!({ "environment": env, "secretPath": target.path.clone().unwrap_or_else(|| "/**".into()) }));
+            }
+            let body = json!({ "projectId": ctx.project, "name": name, "scopes": list, "write": write, "ttl": secs(&ttl, "--ttl")? });
+            let r = ctx
+                .client
+                .send(Method::POST, "/api/v1/hush/tokens", &body)
+                .await?;
+            if json {
+                print_json(&r);
+            } else {
+                println!(
+                    "Created token {name} (expires {}). Shown once:",
+                    s(&r["expiresAt"])
+                );
+                println!("{}", s(&r["token"]));
+            }
+        }
+        TokensAction::List { json } => {
+            let r = ctx
+                .client
+                .get("/api/v1/hush/tokens", &[("projectId", ctx.project.clone())])
+                .await?;
+            let list = r["tokens"].as_array().cloned().unwrap_or_default();
+            if json {
+                print_json(&Value::Array(list));
+            } else {
+                let rows = list
+                    .iter()
+                    .map(|t| {
+                        let scopes = t["scopes"]
+                            .as_array()
+                            .map(|l| {
+                                l.iter()
+                                    .map(|x| {
+                                        format!("{}:{}", s(&x["environment"]), s(&x["secretPath"]))
+                                    })
+                                    .collect::<Vec<_>>()
+                                    .join(" ")
+                            })
+                            .unwrap_or_default();
+                        let state = if t["revoked"] == true {
+                            "revoked"
+                        } else if t["expired"] == true {
+                            "expired"
+                        } else {
+                            "active"
+                        };
+                        vec![
+                            s(&t["id"]),
+                            s(&t["name"]),
+                            scopes,
+                            if t["write"] == true {
+                                "read+write".into()
+                            } else {
+                                "read".into()
+                            },
+                            s(&t["expiresAt"]),
+                            state.into(),
+                        ]
+                    })
+                    .collect();
+                println!(
+                    "{}",
+                    table(
+                        &["Id", "Name", "Scopes", "Access", "Expires", "State"],
+                        rows
+                    )
+                );
+            }
+        }
+        TokensAction::Revoke { id } => {
+            ctx.client
+                .call(
+                    Method::DELETE,
+                    &format!("/api/v1/hush/tokens/{id}"),
+                    &[("projectId", ctx.project.clone())],
+                    None,
+                )
+                .await?;
+            println!("Revoked token {id}; it is refused from the next request on");
+        }
+    }
+    Ok(0)
+}
+
+pub async fn members(action: MembersAction) -> anyhow::Result<i32> {
+    let target =
+        |project: &Option<String>, server: &Option<String>, token: &Option<String>| Target {
+            project: project.clone(),
+            server: server.clone(),
+            token: token.clone(),
+            ..Default::default()
+        };
+    match action {
+        MembersAction::Add {
+            who,
+            role,
+            env_overrides,
+            path_overrides,
+            project,
+            server,
+            token,
+            json,
+        } => {
+            let ctx = resolve(&target(&project, &server, &token))?;
+            let overrides: Vec<String> = env_overrides.into_iter().chain(path_overrides).collect();
+            let r = ctx
+                .client
+                .send(Method::POST, "/api/v1/hush/members", &json!({ "projectId": ctx.project, "subject": who, "role": role, "overrides": overrides }))
+                .await?;
+            if json {
+                print_json(&r["member"]);
+            } else {
+                println!(
+                    "{} {} is now {} in project {}",
+                    s(&r["member"]["kind"]),
+                    s(&r["member"]["name"]),
+                    s(&r["member"]["role"]),
+                    ctx.project
+                );
+            }
+        }
+        MembersAction::List {
+            project,
+            server,
+            token,
+            json,
+        } => {
+            let ctx = resolve(&target(&project, &server, &token))?;
+            let r = ctx
+                .client
+                .get(
+                    "/api/v1/hush/members",
+                    &[("projectId", ctx.project.clone())],
+                )
+                .await?;
+            let list = r["members"].as_array().cloned().unwrap_or_default();
+            if json {
+                print_json(&Value::Array(list));
+            } else {
+                let rows = list
+                    .iter()
+                    .map(|m| {
+                        let overrides = m["overrides"]
+                            .as_array()
+                            .map(|l| {
+                                l.iter()
+                                    .map(|o| {
+                                        format!(
+                                            "{}{}:{}",
+                                            o["env"]
+                                                .as_str()
+                                                .map(|e| format!("{e}:"))
+                                                .unwrap_or_default(),
+                                            o["path"].as_str().unwrap_or(""),
+                                            s(&o["level"])
+                                        )
+                                    })
+                                    .collect::<Vec<_>>()
+                                    .join(" ")
+                            })
+                            .unwrap_or_default();
+                        vec![s(&m["name"]), s(&m["kind"]), s(&m["role"]), overrides]
+                    })
+                    .collect();
+                println!("{}", table(&["Member", "Kind", "Role", "Overrides"], rows));
+            }
+        }
+        MembersAction::Remove {
+            who,
+            project,
+            server,
+            token,
+        } => {
+            let ctx = resolve(&target(&project, &server, &token))?;
+            ctx.client
+                .send(
+                    Method::DELETE,
+                    "/api/v1/hush/members",
+                    &json!({ "projectId": ctx.project, "subject": who }),
+                )
+                .await?;
+            println!("Removed {who} from project {}", ctx.project);
+        }
+    }
+    Ok(0)
+}

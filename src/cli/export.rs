@@ -1,0 +1,178 @@
+//! `hush export` and `hush env pull` / `hush pull`: the secrets of one folder
+//! written out in a file format. The server audits the list read (with values).
+
+use super::context::{resolve, Resolved};
+use super::files::{append_private, git_ignored, write_private_atomic};
+use super::formats::{self, ExportFormat, Pairs};
+use super::{PullArgs, Target};
+use crate::error::{CliError, EXIT_ERROR, EXIT_USAGE};
+use std::io::Write;
+use std::path::PathBuf;
+use zeroize::Zeroizing;
+
+pub struct ExportArgs {
+    pub format: ExportFormat,
+    pub output: Option<PathBuf>,
+    pub name: Option<String>,
+    pub namespace: Option<String>,
+}
+
+/// The folder's secrets with their values, in key order.
+async fn fetch_pairs(ctx: &Resolved) -> anyhow::Result<Pairs> {
+    let mut q = ctx.scope_query(&ctx.path);
+    q.push(("viewSecretValue", "true".into()));
+    q.push(("expandSecretReferences", "false".into()));
+    let resp = ctx.client.get("/api/v3/secrets/raw", &q).await?;
+    let mut pairs: Pairs = resp["secrets"]
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .map(|s| {
+                    (
+                        s["secretKey"].as_str().unwrap_or_default().to_owned(),
+                        Zeroizing::new(s["secretValue"].as_str().unwrap_or_default().to_owned()),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    pairs.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(pairs)
+}
+
+fn format_error(e: formats::FormatError) -> CliError {
+    CliError::new(
+        EXIT_ERROR,
+        e.to_string(),
+        Some("use --format json or yaml, which take any key".to_owned()),
+    )
+}
+
+fn print(bytes: &[u8]) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes)?;
+    out.flush()?;
+    Ok(())
+}
+
+pub async fn export(target: Target, args: ExportArgs) -> anyhow::Result<i32> {
+    let ctx = resolve(&target)?;
+    if args.format == ExportFormat::K8sSecret && args.name.is_none() {
+        return Err(CliError::new(
+            EXIT_USAGE,
+            "--format k8s-secret needs the Secret's name",
+            Some("add --name app-secrets (and --namespace NS if needed)".to_owned()),
+        )
+        .into());
+    }
+    let pairs = fetch_pairs(&ctx).await?;
+    if pairs.is_empty() {
+        eprintln!(
+            "hush: note: no secrets in {} {} of project {}",
+            ctx.env, ctx.path, ctx.project
+        );
+    }
+    let text = match args.format {
+        ExportFormat::Dotenv => formats::dotenv(&pairs).map_err(format_error)?,
+        ExportFormat::DotenvExport => formats::dotenv_export(&pairs).map_err(format_error)?,
+        ExportFormat::Json => formats::json(&pairs).map_err(format_error)?,
+        ExportFormat::Yaml => formats::yaml(&pairs).map_err(format_error)?,
+        ExportFormat::Csv => formats::csv(&pairs),
+        ExportFormat::K8sSecret => formats::k8s_secret(
+            &pairs,
+            args.name.as_deref().unwrap_or_default(),
+            args.namespace.as_deref(),
+        )
+        .map_err(|e| CliError::usage(e.to_string()))?,
+        ExportFormat::GithubEnv => return github_env(&pairs, args.output),
+    };
+    match &args.output {
+        Some(path) => {
+            write_private_atomic(path, text.as_bytes())?;
+            eprintln!(
+                "hush: wrote {} secret(s) to {} (mode 0600)",
+                pairs.len(),
+                path.display()
+            );
+        }
+        None => print(text.as_bytes())?,
+    }
+    Ok(0)
+}
+
+/// The masks go to stdout (the runner reads workflow commands there); the
+/// variables are appended to --output or $GITHUB_ENV, else printed after them.
+fn github_env(pairs: &Pairs, output: Option<PathBuf>) -> anyhow::Result<i32> {
+    let out = formats::github_env(pairs).map_err(format_error)?;
+    print(out.masks.as_bytes())?;
+    let file = output.or_else(|| {
+        std::env::var_os("GITHUB_ENV")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    });
+    match file {
+        Some(path) => {
+            append_private(&path, out.env_file.as_bytes())?;
+            eprintln!(
+                "hush: appended {} secret(s) to {}",
+                pairs.len(),
+                path.display()
+            );
+        }
+        None => print(out.env_file.as_bytes())?,
+    }
+    Ok(0)
+}
+
+pub async fn pull(target: Target, args: PullArgs) -> anyhow::Result<i32> {
+    let ctx = resolve(&target)?;
+    let pairs = fetch_pairs(&ctx).await?;
+    let text = formats::dotenv(&pairs).map_err(format_error)?;
+    let path = &args.output;
+    match std::fs::read(path) {
+        Ok(existing) if existing == text.as_bytes() => {
+            println!(
+                "{} is up to date ({} secret(s) from {} {})",
+                path.display(),
+                pairs.len(),
+                ctx.env,
+                ctx.path
+            );
+            warn_unignored(path);
+            return Ok(0);
+        }
+        Ok(_) if !args.force => {
+            return Err(CliError::new(
+                EXIT_ERROR,
+                format!(
+                    "{} exists and differs from the secrets of {} {}; nothing was written",
+                    path.display(),
+                    ctx.env,
+                    ctx.path
+                ),
+                Some("pass --force to replace it, or --output another file".to_owned()),
+            )
+            .into())
+        }
+        _ => {}
+    }
+    write_private_atomic(path, text.as_bytes())?;
+    println!(
+        "wrote {} secret(s) from {} {} to {} (mode 0600)",
+        pairs.len(),
+        ctx.env,
+        ctx.path,
+        path.display()
+    );
+    warn_unignored(path);
+    Ok(0)
+}
+
+fn warn_unignored(path: &std::path::Path) {
+    if git_ignored(path) == Some(false) {
+        eprintln!(
+            "hush: warning: {} is not ignored by git; add it to .gitignore so it is never committed",
+            path.display()
+        );
+    }
+}

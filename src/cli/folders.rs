@@ -1,0 +1,105 @@
+//! `hush folders list|create|delete` (`--path` is the parent folder).
+
+use super::context::resolve;
+use super::output::{print_json, table};
+use super::{FoldersAction, Target};
+use crate::client::ClientError;
+use crate::error::{CliError, EXIT_ERROR};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+fn out(f: &Value) -> Value {
+    json!({ "id": f["id"], "name": f["name"], "path": f["path"], "implicit": f["implicit"], "createdAt": f["createdAt"] })
+}
+
+pub async fn folders(target: Target, action: FoldersAction) -> anyhow::Result<i32> {
+    let ctx = resolve(&target)?;
+    let scope = json!({ "projectId": ctx.project, "environment": ctx.env, "path": ctx.path });
+    match action {
+        FoldersAction::List { recursive, json } => {
+            let q = vec![
+                ("projectId", ctx.project.clone()),
+                ("environment", ctx.env.clone()),
+                ("path", ctx.path.clone()),
+                ("recursive", recursive.to_string()),
+            ];
+            let resp = ctx.client.get("/api/v2/folders", &q).await?;
+            let list = resp["folders"].as_array().cloned().unwrap_or_default();
+            if json {
+                print_json(&Value::Array(list.iter().map(out).collect()));
+            } else if list.is_empty() {
+                eprintln!("no folders in {} {}", ctx.env, ctx.path);
+            } else {
+                let rows = list
+                    .iter()
+                    .map(|f| {
+                        vec![
+                            f["path"].as_str().unwrap_or_default().to_owned(),
+                            if f["implicit"] == true {
+                                "implicit (holds secrets)"
+                            } else {
+                                "created"
+                            }
+                            .to_owned(),
+                        ]
+                    })
+                    .collect();
+                println!("{}", table(&["Folder", "Kind"], rows));
+            }
+        }
+        FoldersAction::Create { name, json } => {
+            let mut body = scope;
+            body["name"] = json!(name);
+            let resp = ctx
+                .client
+                .send(Method::POST, "/api/v2/folders", &body)
+                .await?;
+            let f = &resp["folder"];
+            if json {
+                print_json(&out(f));
+            } else {
+                println!(
+                    "folder {} created in {}",
+                    f["path"].as_str().unwrap_or_default(),
+                    ctx.env
+                );
+            }
+        }
+        FoldersAction::Delete { name, force } => {
+            let mut body = scope;
+            body["forceDelete"] = json!(force);
+            let resp = match ctx
+                .client
+                .send(Method::DELETE, &format!("/api/v2/folders/{name}"), &body)
+                .await
+            {
+                Err(ClientError::Api {
+                    status: 400,
+                    message,
+                    ..
+                }) if message.contains("not empty") => {
+                    let first = message.split(';').next().unwrap_or(&message).to_owned();
+                    return Err(CliError::new(
+                        EXIT_ERROR,
+                        format!("{first}; nothing was deleted"),
+                        Some("pass --force to soft-delete its secrets with it (recoverable with 'hush restore')".to_owned()),
+                    )
+                    .into());
+                }
+                other => other?,
+            };
+            let path = resp["folder"]["path"].as_str().unwrap_or_default();
+            let deleted = resp["deletedSecrets"].as_array().map_or(0, Vec::len);
+            if deleted > 0 {
+                println!(
+                    "folder {path} deleted with {deleted} secret(s); they are recoverable with: hush restore --env {} {}/KEY",
+                    ctx.env,
+                    path.trim_start_matches('/')
+                );
+            } else {
+                println!("folder {path} deleted");
+            }
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,302 @@
+//! Machine identities and universal auth: a client id and secret exchanged for a
+//! short-lived access token, with TTL, max TTL, a number-of-uses limit and
+//! trusted address ranges.
+
+use super::identity::{issue_token, IssuedToken};
+use super::{new_id, now_ms, tokens, Ctx, Service, ServiceError, ServiceResult};
+use crate::store::{IdentityRow, IdentitySecretRow};
+use std::net::IpAddr;
+use zeroize::Zeroizing;
+
+pub const CLIENT_SECRET_PREFIX: &str = "hush_cs_";
+
+pub struct IdentitySettings {
+    pub access_token_ttl: i64,
+    pub access_token_max_ttl: i64,
+    pub num_uses_limit: i64,
+    pub trusted_ips: Vec<String>,
+}
+
+impl Default for IdentitySettings {
+    fn default() -> Self {
+        Self {
+            access_token_ttl: 3600,
+            access_token_max_ttl: 30 * 24 * 3600,
+            num_uses_limit: 0,
+            trusted_ips: Vec::new(),
+        }
+    }
+}
+
+/// `10.0.0.0/8`, `192.168.1.7`, `::1/128`.
+fn parse_cidr(text: &str) -> Option<(IpAddr, u32)> {
+    let (addr, bits) = match text.split_once('/') {
+        Some((a, b)) => (a.parse::<IpAddr>().ok()?, b.parse::<u32>().ok()?),
+        None => {
+            let a = text.parse::<IpAddr>().ok()?;
+            (a, if a.is_ipv4() { 32 } else { 128 })
+        }
+    };
+    let max = if addr.is_ipv4() { 32 } else { 128 };
+    (bits <= max).then_some((addr, bits))
+}
+
+fn in_range(ip: IpAddr, (net, bits): (IpAddr, u32)) -> bool {
+    let ip = match (ip, net) {
+        (IpAddr::V6(v6), IpAddr::V4(_)) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+        _ => ip,
+    };
+    match (ip, net) {
+        (IpAddr::V4(a), IpAddr::V4(n)) => {
+            let mask = if bits == 0 {
+                0
+            } else {
+                u32::MAX << (32 - bits)
+            };
+            u32::from(a) & mask == u32::from(n) & mask
+        }
+        (IpAddr::V6(a), IpAddr::V6(n)) => {
+            let mask = if bits == 0 {
+                0
+            } else {
+                u128::MAX << (128 - bits)
+            };
+            u128::from(a) & mask == u128::from(n) & mask
+        }
+        _ => false,
+    }
+}
+
+/// Refuses a request from outside the identity's trusted ranges (if any are set).
+pub fn check_trusted_ip(identity: &IdentityRow, client_ip: Option<&str>) -> ServiceResult<()> {
+    let ranges: Vec<String> = serde_json::from_str(&identity.trusted_ips).unwrap_or_default();
+    if ranges.is_empty() {
+        return Ok(());
+    }
+    let ip = client_ip.and_then(|i| i.parse::<IpAddr>().ok());
+    let trusted = ip.is_some_and(|ip| {
+        ranges
+            .iter()
+            .filter_map(|r| parse_cidr(r))
+            .any(|r| in_range(ip, r))
+    });
+    if trusted {
+        Ok(())
+    } else {
+        Err(ServiceError::Forbidden(format!(
+            "requests for identity {:?} are not allowed from {}",
+            identity.name,
+            client_ip.unwrap_or("this address")
+        )))
+    }
+}
+
+fn new_client_secret(identity_id: &str) -> ServiceResult<(IdentitySecretRow, Zeroizing<String>)> {
+    let secret = tokens::generate(CLIENT_SECRET_PREFIX)
+        .map_err(|e| ServiceError::Internal(e.to_string()))?;
+    let row = IdentitySecretRow {
+        id: new_id(),
+        identity_id: identity_id.to_owned(),
+        secret_hash: tokens::hash(&secret),
+        prefix: secret
+            .chars()
+            .take(CLIENT_SECRET_PREFIX.len() + 4)
+            .collect(),
+        created_at: now_ms(),
+        revoked_at: None,
+    };
+    Ok((row, secret))
+}
+
+fn require_server_admin(ctx: &Ctx) -> ServiceResult<()> {
+    if ctx.actor.server_admin && ctx.actor.token_scope.is_none() {
+        Ok(())
+    } else {
+        Err(ServiceError::Forbidden(
+            "only server admins may manage machine identities".into(),
+        ))
+    }
+}
+
+impl Service {
+    pub async fn create_identity(
+        &self,
+        ctx: &Ctx,
+        name: &str,
+        settings: IdentitySettings,
+    ) -> ServiceResult<(IdentityRow, Zeroizing<String>)> {
+        require_server_admin(ctx)?;
+        let name = name.trim();
+        if name.is_empty()
+            || name.len() > 64
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        {
+            return Err(ServiceError::Validation(format!(
+                "invalid identity name {name:?}: use letters, digits, '-', '_', '.'"
+            )));
+        }
+        for r in &settings.trusted_ips {
+            parse_cidr(r).ok_or_else(|| {
+                ServiceError::Validation(format!(
+                    "invalid trusted IP range {r:?}: use e.g. 10.0.0.0/8"
+                ))
+            })?;
+        }
+        if settings.access_token_ttl <= 0
+            || settings.access_token_max_ttl < settings.access_token_ttl
+        {
+            return Err(ServiceError::Validation(
+                "access token TTL must be positive and not above the max TTL".into(),
+            ));
+        }
+        let identity = IdentityRow {
+            id: new_id(),
+            name: name.to_owned(),
+            access_token_ttl: settings.access_token_ttl,
+            access_token_max_ttl: settings.access_token_max_ttl,
+            num_uses_limit: settings.num_uses_limit.max(0),
+            trusted_ips: serde_json::to_string(&settings.trusted_ips)
+                .unwrap_or_else(|_| "[]".into()),
+            created_by: ctx.actor.id.clone(),
+            created_at: now_ms(),
+        };
+        let (secret_row, secret) = new_client_secret(&identity.id)?;
+        let mut event = ctx.event("create-identity");
+        event.keys = vec![identity.name.clone()];
+        self.store
+            .create_identity(identity.clone(), secret_row, event)
+            .await?;
+        Ok((identity, secret))
+    }
+
+    pub async fn identities(&self, ctx: &Ctx) -> ServiceResult<Vec<IdentityRow>> {
+        require_server_admin(ctx)?;
+        Ok(self.store.identities().await?)
+    }
+
+    async fn identity_for_admin(&self, ctx: &Ctx, id_or_name: &str) -> ServiceResult<IdentityRow> {
+        require_server_admin(ctx)?;
+        self.store
+            .identity(id_or_name)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("identity {id_or_name:?} not found")))
+    }
+
+    /// A new client secret (rotation: create the new one, deploy it, revoke the old).
+    pub async fn add_client_secret(
+        &self,
+        ctx: &Ctx,
+        identity: &str,
+    ) -> ServiceResult<(IdentitySecretRow, Zeroizing<String>)> {
+        let identity = self.identity_for_admin(ctx, identity).await?;
+        let (row, secret) = new_client_secret(&identity.id)?;
+        let mut event = ctx.event("create-identity-client-secret");
+        event.keys = vec![identity.name.clone(), row.prefix.clone()];
+        self.store.add_identity_secret(row.clone(), event).await?;
+        Ok((row, secret))
+    }
+
+    pub async fn client_secrets(
+        &self,
+        ctx: &Ctx,
+        identity: &str,
+    ) -> ServiceResult<(IdentityRow, Vec<IdentitySecretRow>)> {
+        let identity = self.identity_for_admin(ctx, identity).await?;
+        let secrets = self.store.identity_secrets(&identity.id).await?;
+        Ok((identity, secrets))
+    }
+
+    pub async fn revoke_client_secret(
+        &self,
+        ctx: &Ctx,
+        identity: &str,
+        secret_id: &str,
+    ) -> ServiceResult<()> {
+        let identity = self.identity_for_admin(ctx, identity).await?;
+        let mut event = ctx.event("revoke-identity-client-secret");
+        event.keys = vec![identity.name.clone(), secret_id.to_owned()];
+        self.store
+            .revoke_identity_secret(&identity.id, secret_id, now_ms(), event)
+            .await?;
+        Ok(())
+    }
+
+    /// `POST /api/v1/auth/universal-auth/login`.
+    pub async fn universal_auth_login(
+        &self,
+        ctx: &Ctx,
+        client_id: &str,
+        client_secret: &str,
+    ) -> ServiceResult<IssuedToken> {
+        const EVENT: &str = "login-identity-universal-auth";
+        let account = format!("identity:{client_id}");
+        self.check_lockout(ctx, &account, EVENT).await?;
+        let identity = self
+            .store
+            .identity(client_id)
+            .await?
+            .filter(|i| i.id == client_id);
+        let secret = self
+            .store
+            .identity_secret_by_hash(&tokens::hash(client_secret))
+            .await?;
+        let valid = match (&identity, &secret) {
+            (Some(i), Some(s)) => s.identity_id == i.id && s.revoked_at.is_none(),
+            _ => false,
+        };
+        let Some(identity) = identity.filter(|_| valid) else {
+            self.record_failure(ctx, &account, EVENT).await?;
+            return Err(ServiceError::Unauthorized(
+                "invalid client id or client secret".into(),
+            ));
+        };
+        if let Err(e) = check_trusted_ip(&identity, ctx.client_ip.as_deref()) {
+            let mut event = ctx.event(EVENT);
+            event.actor_type = "identity".into();
+            event.actor_id = identity.id.clone();
+            event.actor_name = identity.name.clone();
+            event.result = "denied".into();
+            self.store.append_audit(event).await?;
+            return Err(e);
+        }
+        let (mut row, issued) = issue_token(
+            "identity",
+            &identity.id,
+            &identity.name,
+            identity.access_token_ttl,
+            identity.access_token_max_ttl,
+        )?;
+        row.uses_limit = (identity.num_uses_limit > 0).then_some(identity.num_uses_limit);
+        let mut event = ctx.event(EVENT);
+        event.actor_type = "identity".into();
+        event.actor_id = identity.id.clone();
+        event.actor_name = identity.name.clone();
+        self.store.insert_token(row, event).await?;
+        Ok(issued)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cidr_ranges() {
+        let r = parse_cidr("10.0.0.0/8").unwrap();
+        assert!(in_range("10.1.2.3".parse().unwrap(), r));
+        assert!(!in_range("11.0.0.1".parse().unwrap(), r));
+        assert!(in_range("::ffff:10.0.0.1".parse().unwrap(), r));
+        assert!(in_range(
+            "127.0.0.1".parse().unwrap(),
+            parse_cidr("127.0.0.1").unwrap()
+        ));
+        assert!(parse_cidr("10.0.0.0/33").is_none());
+        assert!(parse_cidr("nonsense").is_none());
+        assert!(in_range(
+            "::1".parse().unwrap(),
+            parse_cidr("::1/128").unwrap()
+        ));
+    }
+}

@@ -1,0 +1,86 @@
+//! Users created by admins, who set their password with a one-time invite.
+
+use super::identity::{check_password_policy, hash_password, normalise_email};
+use super::{new_id, now_ms, tokens, Ctx, Service, ServiceError, ServiceResult};
+use crate::store::UserRow;
+use zeroize::Zeroizing;
+
+/// How long an invite stays valid.
+const INVITE_TTL_MS: i64 = 7 * 24 * 3600 * 1000;
+
+pub struct Invite {
+    pub user: UserRow,
+    pub token: Zeroizing<String>,
+    pub expires_at: i64,
+}
+
+impl Service {
+    /// Creates a user without a password and returns the one-time invite token.
+    pub async fn create_user(
+        &self,
+        ctx: &Ctx,
+        email: &str,
+        server_admin: bool,
+    ) -> ServiceResult<Invite> {
+        if !ctx.actor.server_admin || ctx.actor.token_scope.is_some() {
+            return Err(ServiceError::Forbidden(
+                "only server admins may create users".into(),
+            ));
+        }
+        let email = normalise_email(email)?;
+        let user = UserRow {
+            id: new_id(),
+            email: email.clone(),
+            password_hash: String::new(),
+            is_admin: server_admin,
+            created_at: now_ms(),
+        };
+        let token =
+            tokens::generate("hush_iv_").map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let expires_at = now_ms() + INVITE_TTL_MS;
+        let mut event = ctx.event("create-user");
+        event.keys = vec![email];
+        self.store
+            .create_user(user.clone(), tokens::hash(&token), expires_at, event)
+            .await?;
+        Ok(Invite {
+            user,
+            token,
+            expires_at,
+        })
+    }
+
+    pub async fn list_users(&self, ctx: &Ctx) -> ServiceResult<Vec<UserRow>> {
+        if !ctx.actor.server_admin {
+            return Err(ServiceError::Forbidden(
+                "only server admins may list users".into(),
+            ));
+        }
+        Ok(self.store.users().await?)
+    }
+
+    /// Sets the invited user's password; the invite works once.
+    pub async fn accept_invite(
+        &self,
+        ctx: &Ctx,
+        invite: &str,
+        password: &str,
+    ) -> ServiceResult<UserRow> {
+        check_password_policy(password)?;
+        let event = ctx.event("accept-invite");
+        self.store
+            .accept_invite(
+                tokens::hash(invite),
+                hash_password(password)?,
+                now_ms(),
+                event,
+            )
+            .await
+            .map_err(|e| match e {
+                crate::store::StoreError::NotFound(_) => ServiceError::Unauthorized(
+                    "the invite is unknown, used or expired; ask an admin for a new one".into(),
+                ),
+                other => other.into(),
+            })
+    }
+}
