@@ -43,6 +43,8 @@ conformance!(
     audit_chain_verifies_and_names_tampering,
     bootstrap_once_and_token_revocation,
     restart_keeps_everything,
+    identities_tokens_overrides_and_lockout,
+    imports_personal_rename_batch_folders,
 );
 
 fn versions_of(h: &serde_json::Value) -> Vec<i64> {
@@ -387,5 +389,618 @@ async fn restart_keeps_everything(b: &Backend) {
         "kept-value"
     );
     let v = c.get("/api/v1/hush/audit/verify", &[]).await.unwrap();
+    assert_eq!(v["ok"], true, "{v}");
+}
+
+// ---- identities, tokens, memberships, lockout (schema v2) ----
+
+fn api(url: &str, token: &str) -> hush::client::ApiClient {
+    hush::client::ApiClient::new(url, Some(zeroize::Zeroizing::new(token.to_owned()))).unwrap()
+}
+
+fn anon(url: &str) -> hush::client::ApiClient {
+    hush::client::ApiClient::new(url, None).unwrap()
+}
+
+async fn put_at(c: &hush::client::ApiClient, env: &str, path: &str, key: &str, value: &str) {
+    let mut body = scope(env, path);
+    body["secretValue"] = json!(value);
+    c.send(Method::PUT, &format!("/api/v1/hush/secrets/{key}"), &body)
+        .await
+        .unwrap_or_else(|e| panic!("put {env}:{path}/{key}: {e}"));
+}
+
+async fn read_at(
+    c: &hush::client::ApiClient,
+    env: &str,
+    path: &str,
+    key: &str,
+) -> Result<serde_json::Value, hush::client::ClientError> {
+    c.get(&format!("/api/v3/secrets/raw/{key}"), &scope_q(env, path))
+        .await
+        .map(|r| r["secret"].clone())
+}
+
+async fn ua_login(url: &str, id: &str, secret: &str) -> Result<String, u16> {
+    anon(url)
+        .send(
+            Method::POST,
+            "/api/v1/auth/universal-auth/login",
+            &json!({ "clientId": id, "clientSecret": secret }),
+        )
+        .await
+        .map(|r| r["accessToken"].as_str().unwrap().to_owned())
+        .map_err(|e| e.status().unwrap_or(0))
+}
+
+async fn password_login(url: &str, email: &str, password: &str) -> Result<String, u16> {
+    anon(url)
+        .send(
+            Method::POST,
+            "/api/v1/hush/auth/login",
+            &json!({ "email": email, "password": password }),
+        )
+        .await
+        .map(|r| r["accessToken"].as_str().unwrap().to_owned())
+        .map_err(|e| e.status().unwrap_or(0))
+}
+
+async fn identities_tokens_overrides_and_lockout(b: &Backend) {
+    let s = b.start(&[]).await;
+    let admin = s.client();
+    put_at(&admin, "dev", "/api", "KEY", "dev-api").await;
+    put_at(&admin, "dev", "/db", "KEY", "dev-db").await;
+    put_at(&admin, "prod", "/api", "KEY", "prod-api").await;
+
+    // An identity, a viewer with two overrides: writes in dev /api, nothing in prod.
+    let made = admin
+        .send(
+            Method::POST,
+            "/api/v1/hush/identities",
+            &json!({ "name": "ci-bot", "accessTokenTTL": 600, "accessTokenMaxTTL": 3600 }),
+        )
+        .await
+        .unwrap();
+    let (id, first_secret) = (
+        made["clientId"].as_str().unwrap().to_owned(),
+        made["clientSecret"].as_str().unwrap().to_owned(),
+    );
+    let dup = admin
+        .send(
+            Method::POST,
+            "/api/v1/hush/identities",
+            &json!({ "name": "ci-bot" }),
+        )
+        .await;
+    assert_eq!(status(dup), 400, "identity names are unique");
+    let listed = admin.get("/api/v1/hush/identities", &[]).await.unwrap();
+    assert!(listed.to_string().contains("ci-bot"), "{listed}");
+    admin
+        .send(
+            Method::POST,
+            "/api/v1/hush/members",
+            &json!({ "projectId": "default", "subject": "ci-bot", "role": "viewer",
+                     "overrides": ["dev:/api/**:write", "prod:none"] }),
+        )
+        .await
+        .unwrap();
+    let members = admin
+        .get("/api/v1/hush/members", &[("projectId", "default".into())])
+        .await
+        .unwrap();
+    let bot = members["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "ci-bot")
+        .unwrap_or_else(|| panic!("ci-bot is a member: {members}"))
+        .clone();
+    assert_eq!(bot["role"], "viewer");
+    assert_eq!(bot["overrides"].as_array().unwrap().len(), 2, "{bot}");
+
+    let token = ua_login(&s.url, &id, &first_secret).await.unwrap();
+    let bot = api(&s.url, &token);
+    let me = bot.get("/api/v1/hush/auth/whoami", &[]).await.unwrap();
+    assert_eq!(me["name"], "ci-bot", "{me}");
+    assert_eq!(
+        read_at(&bot, "dev", "/db", "KEY").await.unwrap()["secretValue"],
+        "dev-db"
+    );
+    let mut w = scope("dev", "/api");
+    w["secretValue"] = json!("written-by-bot");
+    bot.send(Method::PUT, "/api/v1/hush/secrets/KEY", &w)
+        .await
+        .expect("the override grants writes in dev /api");
+    let mut w = scope("dev", "/db");
+    w["secretValue"] = json!("nope");
+    assert_eq!(
+        status(bot.send(Method::PUT, "/api/v1/hush/secrets/KEY", &w).await),
+        403,
+        "a viewer elsewhere"
+    );
+    assert_eq!(
+        status(read_at(&bot, "prod", "/api", "KEY").await),
+        403,
+        "prod:none"
+    );
+
+    // A second client secret; the first one revoked.
+    let second = admin
+        .send(
+            Method::POST,
+            &format!("/api/v1/hush/identities/{id}/client-secrets"),
+            &json!({}),
+        )
+        .await
+        .unwrap();
+    let second_secret = second["clientSecret"].as_str().unwrap().to_owned();
+    let secrets = admin
+        .get(&format!("/api/v1/hush/identities/{id}/client-secrets"), &[])
+        .await
+        .unwrap();
+    let list = secrets["clientSecretData"].as_array().unwrap().clone();
+    assert_eq!(list.len(), 2, "{secrets}");
+    let first_id = list
+        .iter()
+        .find(|x| first_secret.starts_with(x["prefix"].as_str().unwrap()))
+        .map(|x| x["id"].as_str().unwrap().to_owned())
+        .unwrap_or_else(|| panic!("{secrets}"));
+    admin
+        .send(
+            Method::DELETE,
+            &format!("/api/v1/hush/identities/{id}/client-secrets/{first_id}"),
+            &json!({}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(ua_login(&s.url, &id, &first_secret).await, Err(401));
+    assert!(ua_login(&s.url, &id, &second_secret).await.is_ok());
+
+    // Removing the membership takes the project away from the identity.
+    admin
+        .send(
+            Method::DELETE,
+            "/api/v1/hush/members",
+            &json!({ "projectId": "default", "subject": "ci-bot" }),
+        )
+        .await
+        .unwrap();
+    // (A non-member is not told the project exists.)
+    assert_eq!(status(read_at(&bot, "dev", "/db", "KEY").await), 404);
+
+    // A token with a uses limit admits exactly that many requests, even concurrently.
+    let limited = admin
+        .send(
+            Method::POST,
+            "/api/v1/hush/identities",
+            &json!({ "name": "limited", "accessTokenNumUsesLimit": 4 }),
+        )
+        .await
+        .unwrap();
+    let limited_token = ua_login(
+        &s.url,
+        limited["clientId"].as_str().unwrap(),
+        limited["clientSecret"].as_str().unwrap(),
+    )
+    .await
+    .unwrap();
+    let tries: Vec<_> = (0..10)
+        .map(|_| {
+            let c = api(&s.url, &limited_token);
+            tokio::spawn(async move { status(c.get("/api/v1/hush/auth/whoami", &[]).await) })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for t in tries {
+        statuses.push(t.await.unwrap());
+    }
+    assert_eq!(
+        statuses.iter().filter(|st| **st == 200).count(),
+        4,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|st| *st == 200 || *st == 401),
+        "{statuses:?}"
+    );
+
+    // A service token: read-only, dev /api/** only; listed; then revoked.
+    let t = admin
+        .send(
+            Method::POST,
+            "/api/v1/hush/tokens",
+            &json!({ "projectId": "default", "name": "deploy",
+                     "scopes": [{ "environment": "dev", "secretPath": "/api/**" }],
+                     "write": false, "ttl": 3600 }),
+        )
+        .await
+        .unwrap();
+    let service = api(&s.url, t["token"].as_str().unwrap());
+    assert_eq!(
+        read_at(&service, "dev", "/api", "KEY").await.unwrap()["secretValue"],
+        "written-by-bot"
+    );
+    assert_eq!(status(read_at(&service, "dev", "/db", "KEY").await), 403);
+    assert_eq!(status(read_at(&service, "prod", "/api", "KEY").await), 403);
+    let mut w = scope("dev", "/api");
+    w["secretValue"] = json!("nope");
+    assert_eq!(
+        status(
+            service
+                .send(Method::PUT, "/api/v1/hush/secrets/KEY", &w)
+                .await
+        ),
+        403
+    );
+    let tokens = admin
+        .get("/api/v1/hush/tokens", &[("projectId", "default".into())])
+        .await
+        .unwrap();
+    let deploy = tokens["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["name"] == "deploy")
+        .unwrap_or_else(|| panic!("{tokens}"))
+        .clone();
+    let token_id = deploy["id"].as_str().unwrap();
+    admin
+        .send(
+            Method::DELETE,
+            &format!("/api/v1/hush/tokens/{token_id}?projectId=default"),
+            &json!({}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status(read_at(&service, "dev", "/api", "KEY").await), 401);
+
+    // An invited user logs in; five failures lock the account, even with the
+    // right password, and (on PostgreSQL) on every replica.
+    let invite = admin
+        .send(
+            Method::POST,
+            "/api/v1/hush/users",
+            &json!({ "email": "dev@example.com" }),
+        )
+        .await
+        .unwrap();
+    anon(&s.url)
+        .send(
+            Method::POST,
+            "/api/v1/hush/users/accept-invite",
+            &json!({ "inviteToken": invite["inviteToken"], "password": PASSWORD }),
+        )
+        .await
+        .unwrap();
+    let reuse = anon(&s.url)
+        .send(
+            Method::POST,
+            "/api/v1/hush/users/accept-invite",
+            &json!({ "inviteToken": invite["inviteToken"], "password": "another password 123" }),
+        )
+        .await;
+    assert!(status(reuse) >= 400, "an invite works once");
+    let users = admin.get("/api/v1/hush/users", &[]).await.unwrap();
+    assert!(users.to_string().contains("dev@example.com"), "{users}");
+    assert!(password_login(&s.url, "dev@example.com", PASSWORD)
+        .await
+        .is_ok());
+    for _ in 0..5 {
+        assert_eq!(
+            password_login(&s.url, "dev@example.com", "wrong password here").await,
+            Err(401)
+        );
+    }
+    assert_eq!(
+        password_login(&s.url, "dev@example.com", PASSWORD).await,
+        Err(429)
+    );
+    if let Backend::Postgres(db) = b {
+        let replica = db.replica(&s);
+        assert_eq!(
+            password_login(&replica.url, "dev@example.com", PASSWORD).await,
+            Err(429),
+            "the lockout is shared by the replicas"
+        );
+    }
+    let audit = admin
+        .get(
+            "/api/v1/hush/audit",
+            &[("action", "login".into()), ("limit", "100".into())],
+        )
+        .await
+        .unwrap();
+    assert!(audit.to_string().contains("\"locked\""), "{audit}");
+    assert!(!audit.to_string().contains("wrong password here"));
+    let v = admin.get("/api/v1/hush/audit/verify", &[]).await.unwrap();
+    assert_eq!(v["ok"], true, "{v}");
+}
+
+// ---- imports, personal overrides, rename, batch, folders (schema v3) ----
+
+async fn imports_personal_rename_batch_folders(b: &Backend) {
+    let s = b.start(&[]).await;
+    let admin = s.client();
+    put_at(&admin, "staging", "/shared", "SHARED", "from-staging").await;
+    put_at(&admin, "staging", "/shared", "LOCAL", "staging-loses").await;
+    put_at(&admin, "prod", "/", "PROD_ONLY", "from-prod").await;
+    put_at(&admin, "dev", "/", "LOCAL", "local-wins").await;
+    put_at(&admin, "dev", "/", "DB_PASSWORD", "shared-1").await;
+    put_at(&admin, "dev", "/", "DB_PASSWORD", "shared-2").await;
+
+    // Imports: created in order, listed, visible in the folder's list, deletable.
+    let mut ids = Vec::new();
+    for (env, path) in [("staging", "/shared"), ("prod", "/")] {
+        let r = admin
+            .send(
+                Method::POST,
+                "/api/v1/secret-imports",
+                &json!({ "workspaceId": "default", "environment": "dev", "path": "/",
+                         "import": { "environment": env, "path": path } }),
+            )
+            .await
+            .unwrap();
+        ids.push(r["secretImport"]["id"].as_str().unwrap().to_owned());
+    }
+    let again = admin
+        .send(
+            Method::POST,
+            "/api/v1/secret-imports",
+            &json!({ "workspaceId": "default", "environment": "dev", "path": "/",
+                     "import": { "environment": "prod", "path": "/" } }),
+        )
+        .await;
+    assert_eq!(status(again), 400, "the same import twice");
+    let mut q = scope_q("dev", "/");
+    q.push(("path", "/".into()));
+    let listed = admin.get("/api/v1/secret-imports", &q).await.unwrap();
+    let positions: Vec<i64> = listed["secretImports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["position"].as_i64().unwrap())
+        .collect();
+    assert_eq!(positions, [1, 2], "{listed}");
+    let mut q = scope_q("dev", "/");
+    q.push(("include_imports", "true".into()));
+    let list = admin.get("/api/v3/secrets/raw", &q).await.unwrap();
+    let text = list["imports"].to_string();
+    assert!(
+        text.contains("from-staging") && text.contains("from-prod"),
+        "{list}"
+    );
+    let local = list["secrets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["secretKey"] == "LOCAL")
+        .unwrap()
+        .clone();
+    assert_eq!(local["secretValue"], "local-wins");
+    admin
+        .send(
+            Method::DELETE,
+            &format!("/api/v1/secret-imports/{}", ids[1]),
+            &json!({ "workspaceId": "default", "environment": "dev", "path": "/" }),
+        )
+        .await
+        .unwrap();
+    let gone = admin
+        .send(
+            Method::DELETE,
+            &format!("/api/v1/secret-imports/{}", ids[1]),
+            &json!({ "workspaceId": "default", "environment": "dev", "path": "/" }),
+        )
+        .await;
+    assert_eq!(status(gone), 404);
+    let list = admin.get("/api/v3/secrets/raw", &q).await.unwrap();
+    assert!(!list["imports"].to_string().contains("from-prod"), "{list}");
+
+    // A personal override: its owner sees it, others see the shared value.
+    let reader = admin
+        .send(
+            Method::POST,
+            "/api/v1/hush/tokens",
+            &json!({ "projectId": "default", "name": "reader",
+                     "scopes": [{ "environment": "dev", "secretPath": "/**" }],
+                     "write": false, "ttl": 3600 }),
+        )
+        .await
+        .unwrap();
+    let reader = api(&s.url, reader["token"].as_str().unwrap());
+    let personal = async |value: &str| {
+        let mut body = scope("dev", "/");
+        body["type"] = json!("personal");
+        body["secretValue"] = json!(value);
+        admin
+            .send(Method::PATCH, "/api/v3/secrets/raw/DB_PASSWORD", &body)
+            .await
+    };
+    let mine = personal("mine-1").await.unwrap();
+    assert_eq!(mine["secret"]["type"], "personal");
+    personal("mine-2").await.unwrap();
+    let mut q = scope_q("dev", "/");
+    q.push(("type", "personal".into()));
+    let seen = admin
+        .get("/api/v3/secrets/raw/DB_PASSWORD", &q)
+        .await
+        .unwrap();
+    assert_eq!(seen["secret"]["secretValue"], "mine-2", "{seen}");
+    assert_eq!(seen["secret"]["version"], 2, "the override's own version");
+    let listed = admin
+        .get("/api/v3/secrets/raw", &scope_q("dev", "/"))
+        .await
+        .unwrap();
+    assert!(listed.to_string().contains("mine-2"), "{listed}");
+    assert_eq!(
+        read_at(&reader, "dev", "/", "DB_PASSWORD").await.unwrap()["secretValue"],
+        "shared-2"
+    );
+    let mut del = scope("dev", "/");
+    del["type"] = json!("personal");
+    admin
+        .send(Method::DELETE, "/api/v3/secrets/raw/DB_PASSWORD", &del)
+        .await
+        .unwrap();
+    assert_eq!(
+        status(
+            admin
+                .send(Method::DELETE, "/api/v3/secrets/raw/DB_PASSWORD", &del)
+                .await
+        ),
+        404
+    );
+    assert_eq!(
+        read_at(&admin, "dev", "/", "DB_PASSWORD").await.unwrap()["secretValue"],
+        "shared-2"
+    );
+
+    // Rename: history follows (re-sealed), the personal override does not.
+    personal("mine-3").await.unwrap();
+    let mut body = scope("dev", "/");
+    body["newSecretName"] = json!("DB_PASS");
+    let renamed = admin
+        .send(Method::PATCH, "/api/v3/secrets/raw/DB_PASSWORD", &body)
+        .await
+        .unwrap();
+    assert_eq!(renamed["secret"]["secretKey"], "DB_PASS", "{renamed}");
+    assert_eq!(renamed["secret"]["version"], 3, "{renamed}");
+    assert_eq!(
+        status(read_at(&admin, "dev", "/", "DB_PASSWORD").await),
+        404
+    );
+    let listed = admin
+        .get("/api/v3/secrets/raw", &scope_q("dev", "/"))
+        .await
+        .unwrap();
+    assert!(
+        !listed.to_string().contains("mine-3"),
+        "the override was dropped: {listed}"
+    );
+    let mut q = scope_q("dev", "/");
+    q.push(("type", "personal".into()));
+    assert_eq!(
+        status(admin.get("/api/v3/secrets/raw/DB_PASS", &q).await),
+        404,
+        "the override was dropped"
+    );
+    let mut hq = scope_q("dev", "/");
+    hq.push(("reveal", "true".into()));
+    let h = admin
+        .get("/api/v1/hush/secrets/DB_PASS/history", &hq)
+        .await
+        .unwrap();
+    let values: Vec<&str> = h["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["secretValue"].as_str().unwrap())
+        .collect();
+    assert_eq!(values, ["shared-1", "shared-2", "shared-2"]);
+    let mut body = scope("dev", "/");
+    body["newSecretName"] = json!("LOCAL");
+    let clash = admin
+        .send(Method::PATCH, "/api/v3/secrets/raw/DB_PASS", &body)
+        .await;
+    assert_eq!(status(clash), 400, "renaming onto an existing key");
+    assert_eq!(
+        read_at(&admin, "dev", "/", "LOCAL").await.unwrap()["secretValue"],
+        "local-wins"
+    );
+
+    // Batch: one stale item writes nothing; a good batch writes everything.
+    let batch = |items: serde_json::Value| {
+        let mut body = scope("dev", "/");
+        body["secrets"] = items;
+        body
+    };
+    let stale = batch(json!([
+        { "secretKey": "NEW_A", "secretValue": "a" },
+        { "secretKey": "NEW_B", "secretValue": "b" },
+        { "secretKey": "DB_PASS", "secretValue": "x", "ifVersion": 1 },
+    ]));
+    assert_eq!(
+        status(
+            admin
+                .send(Method::POST, "/api/v1/hush/secrets/batch", &stale)
+                .await
+        ),
+        409
+    );
+    assert_eq!(status(read_at(&admin, "dev", "/", "NEW_A").await), 404);
+    let good = batch(json!([
+        { "secretKey": "NEW_B", "secretValue": "b" },
+        { "secretKey": "NEW_A", "secretValue": "a" },
+        { "secretKey": "DB_PASS", "secretValue": "x", "ifVersion": 3 },
+    ]));
+    let r = admin
+        .send(Method::POST, "/api/v1/hush/secrets/batch", &good)
+        .await
+        .unwrap();
+    assert_eq!(
+        (r["created"].as_i64(), r["updated"].as_i64()),
+        (Some(2), Some(1)),
+        "{r}"
+    );
+    assert_eq!(
+        read_at(&admin, "dev", "/", "DB_PASS").await.unwrap()["version"],
+        4
+    );
+
+    // Folders: a non-empty folder is kept unless forced; forcing soft-deletes.
+    for name in ["work", "inner"] {
+        let parent = if name == "work" { "/" } else { "/work" };
+        admin
+            .send(
+                Method::POST,
+                "/api/v2/folders",
+                &json!({ "workspaceId": "default", "environment": "dev", "path": parent, "name": name }),
+            )
+            .await
+            .unwrap();
+    }
+    put_at(&admin, "dev", "/work/inner", "DEEP", "deep").await;
+    // A personal override on a secret that then goes away with its folder.
+    let mut body = scope("dev", "/work/inner");
+    body["type"] = json!("personal");
+    body["secretValue"] = json!("my-deep");
+    admin
+        .send(Method::PATCH, "/api/v3/secrets/raw/DEEP", &body)
+        .await
+        .unwrap();
+    let folder_del = |force: bool| json!({ "workspaceId": "default", "environment": "dev", "path": "/", "forceDelete": force });
+    assert_eq!(
+        status(
+            admin
+                .send(Method::DELETE, "/api/v2/folders/work", &folder_del(false))
+                .await
+        ),
+        400
+    );
+    let r = admin
+        .send(Method::DELETE, "/api/v2/folders/work", &folder_del(true))
+        .await
+        .unwrap();
+    assert_eq!(r["deletedSecrets"], json!(["/work/inner/DEEP"]), "{r}");
+    let deleted = admin
+        .get("/api/v1/hush/deleted", &scope_q("dev", "/work/inner"))
+        .await
+        .unwrap();
+    assert!(deleted.to_string().contains("DEEP"), "{deleted}");
+    // Purging it takes its personal override along.
+    admin
+        .send(
+            Method::POST,
+            "/api/v1/hush/secrets/DEEP/purge",
+            &scope("dev", "/work/inner"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        b.query_i64(&s, "SELECT COUNT(*) FROM personal_secrets")
+            .await,
+        0
+    );
+    let v = admin.get("/api/v1/hush/audit/verify", &[]).await.unwrap();
     assert_eq!(v["ok"], true, "{v}");
 }
