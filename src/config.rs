@@ -19,13 +19,17 @@ pub struct ServerArgs {
     /// Directory for the embedded database, dev root key and dev TLS certificate [default: ./hush-data]
     #[arg(long, env = "HUSH_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
-    /// Database URL: sqlite:///path/hush.db (default: hush.db in the data dir)
+    /// Database URL: sqlite:///path/hush.db (default: hush.db in the data dir) or
+    /// postgres://user:password@host:5432/db[?sslmode=verify-full&sslrootcert=ca.pem]
     #[arg(
         long = "database",
         visible_alias = "database-url",
         env = "HUSH_DATABASE_URL"
     )]
     pub database_url: Option<String>,
+    /// Most PostgreSQL connections this server opens [default: 10]
+    #[arg(long, env = "HUSH_DATABASE_POOL_SIZE")]
+    pub database_pool_size: Option<usize>,
     /// File holding the 32-byte root key (hex or base64), mode 0600. HUSH_ROOT_KEY may hold the key itself.
     #[arg(long, env = "HUSH_ROOT_KEY_FILE")]
     pub root_key_file: Option<PathBuf>,
@@ -62,6 +66,7 @@ struct FileConfig {
     listen: Option<String>,
     data_dir: Option<PathBuf>,
     database_url: Option<String>,
+    database_pool_size: Option<usize>,
     root_key_file: Option<PathBuf>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
@@ -91,6 +96,8 @@ pub struct ServerConfig {
     pub listen: String,
     pub data_dir: PathBuf,
     pub database_url: String,
+    /// PostgreSQL only: the connection pool's size.
+    pub database_pool_size: usize,
     pub root_key: RootKeySource,
     pub tls: Tls,
     pub recovery_window: Duration,
@@ -111,6 +118,7 @@ impl fmt::Debug for ServerConfig {
             .field("listen", &self.listen)
             .field("data_dir", &self.data_dir)
             .field("database_url", &redact_url(&self.database_url))
+            .field("database_pool_size", &self.database_pool_size)
             .field("root_key", &key)
             .field("recovery_window", &self.recovery_window)
             .finish_non_exhaustive()
@@ -221,6 +229,16 @@ impl ServerConfig {
                 "must be at least 1".into(),
             ));
         }
+        let database_pool_size = args
+            .database_pool_size
+            .or(file.database_pool_size)
+            .unwrap_or(10);
+        if database_pool_size < 1 {
+            return Err(ConfigError::Invalid(
+                "database_pool_size",
+                "must be at least 1".into(),
+            ));
+        }
         Ok(ServerConfig {
             listen: args
                 .listen
@@ -229,6 +247,7 @@ impl ServerConfig {
                 .unwrap_or_else(|| "127.0.0.1:8200".into()),
             data_dir,
             database_url,
+            database_pool_size,
             root_key,
             tls,
             recovery_window: duration(
@@ -258,6 +277,12 @@ impl ServerConfig {
         url.strip_prefix("sqlite://")
             .or_else(|| url.strip_prefix("sqlite:"))
             .map(PathBuf::from)
+    }
+
+    /// True when the database is PostgreSQL (`postgres://` or `postgresql://`).
+    pub fn is_postgres(&self) -> bool {
+        let url = &self.database_url;
+        url.starts_with("postgres://") || url.starts_with("postgresql://")
     }
 }
 
@@ -305,6 +330,7 @@ mod tests {
         let text = include_str!("../server/config.example.toml");
         let parsed: FileConfig = toml::from_str(text).unwrap();
         assert_eq!(parsed.listen.as_deref(), Some("127.0.0.1:8200"));
+        assert_eq!(parsed.database_pool_size, Some(10));
     }
 
     #[test]

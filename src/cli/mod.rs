@@ -620,6 +620,16 @@ pub enum ServerAction {
         #[arg(long)]
         new_root_key_file: PathBuf,
     },
+    /// Copy a SQLite deployment into an empty PostgreSQL database, then verify it
+    /// (stop the server first)
+    Migrate {
+        /// Source: sqlite:///path/hush.db
+        #[arg(long)]
+        from: String,
+        /// Target: postgres://user:password@host:5432/db (must be empty)
+        #[arg(long)]
+        to: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -756,6 +766,10 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             } => server::rotate_root_key(args, &new_root_key_file)
                 .await
                 .map(|_| 0),
+            Command::Server {
+                action: Some(ServerAction::Migrate { from, to }),
+                ..
+            } => server::migrate(&from, &to).await.map(|_| 0),
             Command::Bootstrap {
                 target,
                 email,

@@ -5,6 +5,7 @@ use crate::config::{RootKeySource, ServerArgs, ServerConfig, Tls};
 use crate::crypto::Key;
 use crate::server::{self, AppState};
 use crate::service::{Ctx, Keyring, Service, Settings};
+use crate::store::postgres::PostgresStore;
 use crate::store::sqlite::SqliteStore;
 use crate::store::Store;
 use anyhow::{bail, Context, Result};
@@ -70,6 +71,17 @@ fn lock_data_dir(dir: &Path) -> Result<nix::fcntl::Flock<std::fs::File>> {
 }
 
 async fn open_store(config: &ServerConfig) -> Result<Arc<dyn Store>> {
+    if config.is_postgres() {
+        let shown = crate::config::redact_url(&config.database_url);
+        let store = PostgresStore::connect(&config.database_url, config.database_pool_size)
+            .await
+            .with_context(|| format!("cannot open database {shown}"))?;
+        tracing::info!(
+            "database: PostgreSQL {shown} (pool of {})",
+            config.database_pool_size
+        );
+        return Ok(Arc::new(store));
+    }
     match config.sqlite_path() {
         Some(path) => {
             Ok(Arc::new(SqliteStore::open(&path).with_context(|| {
@@ -77,10 +89,30 @@ async fn open_store(config: &ServerConfig) -> Result<Arc<dyn Store>> {
             })?))
         }
         None => bail!(
-            "unsupported database URL {}: this build supports sqlite:// URLs",
+            "unsupported database URL {}: use sqlite:///path/hush.db or postgres://user@host/db",
             crate::config::redact_url(&config.database_url)
         ),
     }
+}
+
+/// Replicas on one PostgreSQL database must share one root key: a key generated
+/// per replica would make each refuse the others' data.
+fn require_shared_root_key(config: &ServerConfig) -> Result<()> {
+    if config.is_postgres() && matches!(config.root_key, RootKeySource::Generated(_)) {
+        bail!("PostgreSQL needs the root key from HUSH_ROOT_KEY or HUSH_ROOT_KEY_FILE (the same on every replica); no development key is generated for a shared database");
+    }
+    Ok(())
+}
+
+/// The data-dir lock guards SQLite's single writer; PostgreSQL replicas may
+/// share a host (and a data dir), so they take none.
+fn lock_if_sqlite(config: &ServerConfig) -> Result<Option<nix::fcntl::Flock<std::fs::File>>> {
+    if config.is_postgres() {
+        return Ok(None);
+    }
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
+    lock_data_dir(&config.data_dir).map(Some)
 }
 
 /// The stored key-check value must open under our root key: a server started
@@ -95,9 +127,12 @@ async fn check_root_key(store: &Arc<dyn Store>, root: &Key) -> Result<()> {
 
 pub async fn run(args: ServerArgs) -> Result<()> {
     let config = ServerConfig::load(&args, env_root_key())?;
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
-    let _lock = lock_data_dir(&config.data_dir)?;
+    require_shared_root_key(&config)?;
+    let _lock = lock_if_sqlite(&config)?;
+    if matches!(config.tls, Tls::SelfSigned) {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
+    }
     let root = load_root_key(&config.root_key)?;
     let store = open_store(&config).await?;
     check_root_key(&store, &root).await?;
@@ -182,7 +217,8 @@ async fn shutdown_signal() {
 /// key and replaces the key-check value, in one transaction.
 pub async fn rotate_root_key(args: ServerArgs, new_key_file: &Path) -> Result<()> {
     let config = ServerConfig::load(&args, env_root_key())?;
-    let _lock = lock_data_dir(&config.data_dir)?;
+    require_shared_root_key(&config)?;
+    let _lock = lock_if_sqlite(&config)?;
     let old = load_root_key(&config.root_key)?;
     let new = Key::read_file(new_key_file)?;
     let store = open_store(&config).await?;
@@ -196,5 +232,33 @@ pub async fn rotate_root_key(args: ServerArgs, new_key_file: &Path) -> Result<()
         .await?;
     store.close().await;
     println!("re-wrapped {count} project key(s) under the new root key; start the server with it from now on");
+    Ok(())
+}
+
+/// `hush server migrate --from sqlite:///path/hush.db --to postgres://...`:
+/// copies a whole SQLite deployment into an empty PostgreSQL database.
+pub async fn migrate(from: &str, to: &str) -> Result<()> {
+    let path = from
+        .strip_prefix("sqlite://")
+        .or_else(|| from.strip_prefix("sqlite:"))
+        .map(std::path::PathBuf::from)
+        .context("--from must be a sqlite:///path/hush.db URL")?;
+    if !(to.starts_with("postgres://") || to.starts_with("postgresql://")) {
+        bail!("--to must be a postgres://user@host/db URL");
+    }
+    if !path.exists() {
+        bail!("{} does not exist", path.display());
+    }
+    let report = crate::store::migrate::sqlite_to_postgres(&path, to).await?;
+    for (table, rows) in &report.tables {
+        println!("{table:>16}: {rows} row(s)");
+    }
+    println!(
+        "migrated {} into {}: row counts equal, {} audit event(s) verify, {} version ciphertext(s) byte-equal",
+        path.display(),
+        crate::config::redact_url(to),
+        report.audit_events,
+        report.versions
+    );
     Ok(())
 }

@@ -3,6 +3,8 @@
 //! transaction; versions are allocated under a database uniqueness constraint so
 //! concurrent writers (or replicas) can never both win the same version.
 
+pub mod migrate;
+pub mod postgres;
 pub mod rows;
 pub mod sqlite;
 

@@ -17,7 +17,7 @@ use std::sync::{mpsc, Arc, Mutex};
 use tokio::sync::oneshot;
 
 /// Applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: [&str; 3] = [
+pub(crate) const MIGRATIONS: [&str; 3] = [
     include_str!("../../server/migrations/sqlite/0001_init.sql"),
     include_str!("../../server/migrations/sqlite/0002_identity.sql"),
     include_str!("../../server/migrations/sqlite/0003_imports.sql"),
@@ -505,6 +505,12 @@ fn head_by_id(conn: &Connection, secret_id: &str) -> StoreResult<SecretHead> {
 }
 
 fn purge_secret(conn: &Connection, secret_id: &str) -> StoreResult<()> {
+    // Personal overrides reference the secret (foreign key): they go with it.
+    conn.execute(
+        "DELETE FROM personal_secrets WHERE secret_id = ?1",
+        params![secret_id],
+    )
+    .map_err(backend)?;
     conn.execute(
         "DELETE FROM secret_versions WHERE secret_id = ?1",
         params![secret_id],

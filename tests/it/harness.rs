@@ -19,6 +19,7 @@ pub struct TestServer {
     pub stderr_log: PathBuf,
     pub token: String,
     extra: Vec<String>,
+    envs: Vec<(String, String)>,
     _tmp: Option<tempfile::TempDir>,
 }
 
@@ -33,8 +34,28 @@ impl TestServer {
         s
     }
 
+    /// Like `start`, with extra environment variables (e.g. `HUSH_ROOT_KEY`).
+    pub async fn start_with(extra: &[&str], envs: &[(&str, &str)]) -> TestServer {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().to_owned();
+        let mut s = TestServer::spawn_with(&dir, extra, envs).expect("server starts");
+        s._tmp = Some(tmp);
+        s.token = s.bootstrap().await;
+        s
+    }
+
     /// Starts a server on `dir`; Err with its stderr if it exits before listening.
     pub fn spawn(dir: &Path, extra: &[&str]) -> Result<TestServer, String> {
+        TestServer::spawn_with(dir, extra, &[])
+    }
+
+    /// `spawn` with environment variables set for the server (after
+    /// `HUSH_ROOT_KEY` is cleared, so a test's key is the only one it sees).
+    pub fn spawn_with(
+        dir: &Path,
+        extra: &[&str],
+        envs: &[(&str, &str)],
+    ) -> Result<TestServer, String> {
         let log = dir.join(format!("server-{}.log", std::process::id()));
         let stderr = std::fs::OpenOptions::new()
             .create(true)
@@ -47,6 +68,8 @@ impl TestServer {
             .args(["--listen", "127.0.0.1:0"])
             .args(extra)
             .env_remove("HUSH_ROOT_KEY")
+            .env_remove("HUSH_DATABASE_URL")
+            .envs(envs.iter().copied())
             .env("HUSH_LOG", "info")
             .stdout(Stdio::piped())
             .stderr(stderr)
@@ -76,11 +99,15 @@ impl TestServer {
             stderr_log: log,
             token: String::new(),
             extra: extra.iter().map(|s| s.to_string()).collect(),
+            envs: envs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             _tmp: None,
         })
     }
 
-    async fn bootstrap(&self) -> String {
+    pub async fn bootstrap(&self) -> String {
         let c = ApiClient::new(&self.url, None).unwrap();
         let r = c
             .send(
@@ -130,7 +157,12 @@ impl TestServer {
     pub fn restart(&mut self) {
         self.kill9();
         let extra: Vec<&str> = self.extra.iter().map(String::as_str).collect();
-        let again = TestServer::spawn(&self.data_dir, &extra).expect("restart");
+        let envs: Vec<(&str, &str)> = self
+            .envs
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let again = TestServer::spawn_with(&self.data_dir, &extra, &envs).expect("restart");
         self.url = again.url.clone();
         self.child = again.into_child();
     }

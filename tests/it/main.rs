@@ -3,8 +3,14 @@
 
 mod access;
 mod cli;
+mod deploy;
 mod examples;
 mod harness;
+mod migrate;
+mod pg;
+mod pg_tls;
+mod replicas;
 mod run;
 mod sdk;
 mod server_core;
+mod store_conformance;
