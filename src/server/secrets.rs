@@ -5,7 +5,7 @@
 use super::error::ApiError;
 use super::expansion;
 use super::extract::{flag, ApiJson, ApiQuery, Auth};
-use super::wire::{secret_json, ScopeParams};
+use super::wire::{secret_json, ScopeParams, SecretWire};
 use super::AppState;
 use crate::secret::{SecretKey, SecretValue};
 use crate::service::rename::RenameInput;
@@ -15,7 +15,7 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -39,12 +39,28 @@ pub async fn list(
     State(state): State<AppState>,
     Auth(ctx): Auth,
     ApiQuery(q): ApiQuery<ListQuery>,
-) -> Result<Json<Value>, ApiError> {
-    Ok(Json(list_value(&state, &ctx, &q).await?))
+) -> Result<Response, ApiError> {
+    let body = list_body(&state, &ctx, &q).await?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ImportWire<'a> {
+    secret_path: &'a str,
+    environment: &'a str,
+    folder_id: &'a str,
+    secrets: Vec<SecretWire<'a>>,
+}
+
+#[derive(Serialize)]
+struct ListWire<'a> {
+    secrets: Vec<SecretWire<'a>>,
+    imports: Vec<ImportWire<'a>>,
 }
 
 /// The body of a list: `{secrets, imports}`, shared by v3 and v4.
-async fn list_value(state: &AppState, ctx: &Ctx, q: &ListQuery) -> Result<Value, ApiError> {
+async fn list_body(state: &AppState, ctx: &Ctx, q: &ListQuery) -> Result<Vec<u8>, ApiError> {
     let recursive = flag(&q.recursive, false)?;
     let view_value = flag(&q.view_secret_value, true)?;
     let include_imports =
@@ -68,19 +84,31 @@ async fn list_value(state: &AppState, ctx: &Ctx, q: &ListQuery) -> Result<Value,
     if expand && view_value {
         expansion::expand_views(state, ctx, &scope, &mut secrets).await?;
     }
-    let mut imports = Vec::new();
-    if include_imports {
-        for imported in state.service.imported_secrets(ctx, &scope).await? {
-            let list: Vec<Value> = imported
-                .secrets
-                .iter()
-                .map(|s| secret_json(s, view_value))
-                .collect();
-            imports.push(json!({ "secretPath": imported.path, "environment": imported.env, "folderId": imported.import.id, "secrets": list }));
-        }
-    }
-    let secrets: Vec<Value> = secrets.iter().map(|s| secret_json(s, view_value)).collect();
-    Ok(json!({ "secrets": secrets, "imports": imports }))
+    let imported = if include_imports {
+        state.service.imported_secrets(ctx, &scope).await?
+    } else {
+        Vec::new()
+    };
+    let wire = ListWire {
+        secrets: secrets
+            .iter()
+            .map(|s| SecretWire::new(s, view_value))
+            .collect(),
+        imports: imported
+            .iter()
+            .map(|i| ImportWire {
+                secret_path: &i.path,
+                environment: &i.env,
+                folder_id: &i.import.id,
+                secrets: i
+                    .secrets
+                    .iter()
+                    .map(|s| SecretWire::new(s, view_value))
+                    .collect(),
+            })
+            .collect(),
+    };
+    serde_json::to_vec(&wire).map_err(|e| ApiError::internal(e.to_string()))
 }
 
 /// Infisical's Go CLI read path: the same list under `projectId`, with an ETag
@@ -94,8 +122,7 @@ pub async fn list_v4(
     if q.include_imports.is_none() {
         q.include_imports = q.include_imports_camel.clone();
     }
-    let value = list_value(&state, &ctx, &q).await?;
-    let body = serde_json::to_vec(&value).map_err(|e| ApiError::internal(e.to_string()))?;
+    let body = list_body(&state, &ctx, &q).await?;
     let etag = format!("\"{}\"", hex::encode(&Sha256::digest(&body)[..16]));
     let matches = headers
         .get(header::IF_NONE_MATCH)
