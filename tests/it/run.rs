@@ -420,7 +420,11 @@ signal.signal(signal.SIGINT, on)
 sz = os.get_terminal_size()
 print("TTY", os.isatty(0), os.isatty(1), os.isatty(2), sz.lines, sz.columns, flush=True)
 print("\x1b[31mRED\x1b[0m", os.environ["API_KEY"], flush=True)
+# Let stdout's masker flush a held tail (at most --mask-hold) before stderr
+# writes to the same terminal, so the two streams' lines do not interleave.
+time.sleep(0.5)
 sys.stderr.write("ERR " + os.environ["API_KEY"] + "\n"); sys.stderr.flush()
+time.sleep(0.5)
 print("WAITING", flush=True)
 deadline = time.time() + 10
 while n["int"] == 0 and time.time() < deadline: time.sleep(0.02)
