@@ -6,7 +6,7 @@ use super::{RunArgs, Target};
 use crate::client::ClientError;
 use crate::config::parse_duration;
 use crate::error::{CliError, EXIT_ERROR, EXIT_USAGE};
-use crate::mask::{MaskHold, MaskOptions, MaskSet};
+use crate::mask::{LazyMaskSet, MaskHold, MaskOptions};
 use crate::run::cache::{human_age, Cache, CacheError};
 use crate::run::environment::{self, BuiltEnv, EnvOptions, Preserve};
 use crate::run::references::{expand_all, has_references, RefError, ScopeId};
@@ -14,7 +14,6 @@ use crate::run::{exec_replace, LaunchSpec};
 use crate::service::now_ms;
 use std::collections::{BTreeMap, HashMap};
 use std::ffi::OsString;
-use std::sync::Arc;
 use std::time::Duration;
 use zeroize::Zeroizing;
 
@@ -336,20 +335,23 @@ pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
             .iter()
             .map(|(k, v)| (k.clone(), v.as_bytes().to_vec()))
             .collect();
-        let mask_set = MaskSet::new(
-            &values,
-            &MaskOptions {
+        // Built while the command starts; its output waits for it.
+        let mask_set = LazyMaskSet::build_in_background(
+            values,
+            MaskOptions {
                 format: args.mask_format.clone(),
                 ..MaskOptions::default()
             },
+            |set| {
+                if !set.skipped_keys().is_empty() {
+                    eprintln!(
+                    "hush: warning: not masking {} (values too short or too common to mask without shredding output)",
+                    set.skipped_keys().join(", ")
+                );
+                }
+            },
         );
-        if !mask_set.skipped_keys().is_empty() {
-            eprintln!(
-                "hush: warning: not masking {} (values too short or too common to mask without shredding output)",
-                mask_set.skipped_keys().join(", ")
-            );
-        }
-        Some((Arc::new(mask_set), hold))
+        Some((mask_set, hold))
     };
     let spec = LaunchSpec {
         program,

@@ -23,13 +23,15 @@
 //! - `pump`: blocking fd-to-fd copy loop with the hold timer.
 
 mod filter;
+mod lazy;
 mod masker;
 mod prefix;
 mod pump;
 mod variants;
 
+pub use lazy::LazyMaskSet;
 pub use masker::{MaskOptions, MaskSet, Masker};
-pub use pump::{pump, MaskHold, PumpReport};
+pub use pump::{pump, pump_lazy, MaskHold, PumpReport};
 
 #[cfg(test)]
 mod tests;

@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
+use super::lazy::LazyMaskSet;
 use super::masker::Masker;
+use std::sync::Arc;
 
 /// Large reads amortise syscalls and give the matcher long runs to scan.
 const READ_BUF: usize = 64 * 1024;
@@ -105,6 +107,32 @@ pub fn pump(
         bytes_out: sink.written,
         counts,
     })
+}
+
+/// Like [`pump`], with a mask set that may still be building: it waits for the
+/// first output (or end of output) before waiting for the set, so a command that
+/// prints nothing never waits for it, and nothing is ever emitted unmasked.
+pub fn pump_lazy(
+    src: File,
+    dst: &mut dyn Write,
+    set: Option<Arc<LazyMaskSet>>,
+    hold: MaskHold,
+) -> io::Result<PumpReport> {
+    let Some(lazy) = set else {
+        return pump(src, dst, None, hold);
+    };
+    let mut fds = [PollFd::new(src.as_fd(), PollFlags::POLLIN)];
+    let has_data = loop {
+        match poll(&mut fds, PollTimeout::NONE) {
+            // Anything but a bare hang-up may carry data: mask it.
+            Ok(_) => break fds[0].revents() != Some(PollFlags::POLLHUP),
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    };
+    // Only end of output and no data: there is nothing to mask.
+    let masker = has_data.then(|| Masker::new(lazy.get()));
+    pump(src, dst, masker, hold)
 }
 
 /// Read once, retrying EINTR. EIO is how a pty master reports that the

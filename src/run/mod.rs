@@ -45,7 +45,7 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
-use crate::mask::{MaskHold, MaskSet};
+use crate::mask::{LazyMaskSet, MaskHold};
 
 pub use supervise::PUMP_GRACE;
 
@@ -66,7 +66,7 @@ pub struct LaunchSpec {
     /// The COMPLETE child environment; nothing is inherited from hush.
     pub env: Env,
     /// None = no masking.
-    pub mask: Option<(Arc<MaskSet>, MaskHold)>,
+    pub mask: Option<(Arc<LazyMaskSet>, MaskHold)>,
     /// Grace between the stop request (second INT/TERM, or a restart) and SIGKILL.
     pub kill_timeout: Duration,
     /// Sent to the child when a restart replaces it.

@@ -46,7 +46,7 @@ use super::pty::{self, Pty};
 use super::signals::ChildSlot;
 use super::status;
 use super::{Env, LaunchSpec, RunError};
-use crate::mask::{self, MaskHold, Masker, PumpReport};
+use crate::mask::{self, LazyMaskSet, MaskHold, PumpReport};
 
 /// execvp's search path when the environment has no PATH.
 const DEFAULT_PATH: &str = "/bin:/usr/bin";
@@ -403,7 +403,7 @@ fn start_pump(
     name: &str,
     src: File,
     hush_fd: std::os::fd::BorrowedFd<'_>,
-    masker: Option<Masker>,
+    mask: Option<Arc<LazyMaskSet>>,
     hold: MaskHold,
     done: Sender<io::Result<PumpReport>>,
 ) -> io::Result<Pump> {
@@ -421,7 +421,7 @@ fn start_pump(
     std::thread::Builder::new()
         .name(format!("hush-pump-{name}"))
         .spawn(move || {
-            let r = mask::pump(src, &mut writer, masker, hold);
+            let r = mask::pump_lazy(src, &mut writer, mask, hold);
             let _ = done.send(r);
         })?;
     Ok(Pump { activity })
@@ -577,8 +577,7 @@ pub(super) fn spawn(
         ("stderr", err, io::stderr().as_fd()),
     ] {
         if let Some(src) = sink.into_source() {
-            let masker = set.map(|s| Masker::new(Arc::clone(s)));
-            match start_pump(name, src, hush_fd, masker, hold, done_tx.clone()) {
+            match start_pump(name, src, hush_fd, set.cloned(), hold, done_tx.clone()) {
                 Ok(pump) => pumps.push(pump),
                 Err(e) => {
                     // Never leave a child running that nobody supervises

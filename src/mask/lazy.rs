@@ -1,0 +1,88 @@
+//! A mask set built on a background thread, so `hush run` starts the command
+//! without waiting for it: building the automata for 1,000 secrets and their
+//! encoded forms takes tens of milliseconds, longer than the rest of start-up.
+//! Output waits for the set (it is never passed through unmasked); a command
+//! that prints nothing never waits at all.
+
+use super::masker::{MaskOptions, MaskSet};
+use std::sync::{Arc, Condvar, Mutex};
+
+pub struct LazyMaskSet {
+    built: Mutex<Option<Arc<MaskSet>>>,
+    ready: Condvar,
+}
+
+impl LazyMaskSet {
+    /// Starts building; `on_ready` runs on the builder thread once the set exists
+    /// (e.g. to warn about values too short to mask).
+    pub fn build_in_background(
+        secrets: Vec<(String, Vec<u8>)>,
+        opts: MaskOptions,
+        on_ready: impl FnOnce(&MaskSet) + Send + 'static,
+    ) -> Arc<LazyMaskSet> {
+        let lazy = Arc::new(LazyMaskSet {
+            built: Mutex::new(None),
+            ready: Condvar::new(),
+        });
+        let target = Arc::clone(&lazy);
+        let build = move || {
+            let set = Arc::new(MaskSet::new(&secrets, &opts));
+            on_ready(&set);
+            target.set(set);
+        };
+        if let Err(e) = std::thread::Builder::new()
+            .name("hush-mask-build".into())
+            .spawn(build)
+        {
+            // No thread: the first `get` would wait forever, so fail loudly instead
+            // of ever passing output through unmasked.
+            eprintln!("hush: cannot start the masker ({e}); output will be dropped");
+        }
+        lazy
+    }
+
+    /// An already built set (for callers that have one).
+    pub fn ready(set: MaskSet) -> Arc<LazyMaskSet> {
+        Arc::new(LazyMaskSet {
+            built: Mutex::new(Some(Arc::new(set))),
+            ready: Condvar::new(),
+        })
+    }
+
+    fn set(&self, set: Arc<MaskSet>) {
+        let mut slot = self.built.lock().unwrap_or_else(|p| p.into_inner());
+        *slot = Some(set);
+        self.ready.notify_all();
+    }
+
+    /// The set, waiting until it is built.
+    pub fn get(&self) -> Arc<MaskSet> {
+        let mut slot = self.built.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if let Some(set) = slot.as_ref() {
+                return Arc::clone(set);
+            }
+            slot = self.ready.wait(slot).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn background_build_is_awaited() {
+        let lazy = LazyMaskSet::build_in_background(
+            vec![("K".into(), b"secret-value".to_vec())],
+            MaskOptions::default(),
+            |_| {},
+        );
+        assert!(lazy.get().pattern_count() > 0);
+        assert!(
+            LazyMaskSet::ready(MaskSet::new(&[], &MaskOptions::default()))
+                .get()
+                .is_empty()
+        );
+    }
+}
