@@ -43,28 +43,46 @@ async fn list_scope(
         q.push(("tagSlugs", plan.tags.join(",")));
     }
     q.push(("include_imports", "true".to_owned()));
-    let resp = ctx.client.get("/api/v3/secrets/raw", &q).await?;
-    let pairs = |list: &serde_json::Value| -> Vec<(String, String)> {
-        list.as_array()
-            .map(|l| {
-                l.iter()
-                    .filter_map(|s| {
-                        Some((
-                            s["secretKey"].as_str()?.to_owned(),
-                            s["secretValue"].as_str()?.to_owned(),
-                        ))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
+    let resp: ListWire = ctx
+        .client
+        .call_typed(reqwest::Method::GET, "/api/v3/secrets/raw", &q, None)
+        .await?;
     // Imported secrets first, so the folder's own keys win on a collision.
     let mut out = Vec::new();
-    for import in resp["imports"].as_array().into_iter().flatten() {
-        out.extend(pairs(&import["secrets"]));
+    for import in resp.imports {
+        out.extend(
+            import
+                .secrets
+                .into_iter()
+                .map(|s| (s.secret_key, s.secret_value)),
+        );
     }
-    out.extend(pairs(&resp["secrets"]));
+    out.extend(
+        resp.secrets
+            .into_iter()
+            .map(|s| (s.secret_key, s.secret_value)),
+    );
     Ok(out)
+}
+
+/// The part of a list answer `hush run` needs.
+#[derive(serde::Deserialize)]
+struct ListWire {
+    secrets: Vec<SecretPair>,
+    #[serde(default)]
+    imports: Vec<ImportWire>,
+}
+
+#[derive(serde::Deserialize)]
+struct ImportWire {
+    secrets: Vec<SecretPair>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SecretPair {
+    secret_key: String,
+    secret_value: String,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -81,6 +81,18 @@ impl ApiClient {
         query: &[(&str, String)],
         body: Option<&Value>,
     ) -> Result<Value, ClientError> {
+        self.call_typed(method, path, query, body).await
+    }
+
+    /// Sends a request and parses a successful answer straight into `T` (a typed
+    /// parse of a large list is much cheaper than building a JSON tree of it).
+    pub async fn call_typed<T: serde::de::DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+    ) -> Result<T, ClientError> {
         let url = format!("{}{}", self.base, path);
         let mut req = self.http.request(method, &url).query(query);
         if let Some(token) = &self.token {
@@ -89,22 +101,21 @@ impl ApiClient {
         if let Some(body) = body {
             req = req.json(body);
         }
-        let resp = req.send().await.map_err(|e| ClientError::Unreachable {
+        let unreachable = |e: reqwest::Error| ClientError::Unreachable {
             url: self.base.clone(),
             reason: describe(&e),
-        })?;
+        };
+        let resp = req.send().await.map_err(unreachable)?;
         let status = resp.status();
-        let bytes = resp.bytes().await.map_err(|e| ClientError::Unreachable {
+        let bytes = resp.bytes().await.map_err(unreachable)?;
+        let not_json = || ClientError::Protocol {
             url: self.base.clone(),
-            reason: describe(&e),
-        })?;
-        let value: Value = serde_json::from_slice(&bytes).map_err(|_| ClientError::Protocol {
-            url: self.base.clone(),
-            reason: format!("HTTP {status} with a non-JSON body (is this a hush server?)"),
-        })?;
+            reason: format!("HTTP {status} with an unexpected body (is this a hush server?)"),
+        };
         if status.is_success() {
-            return Ok(value);
+            return serde_json::from_slice(&bytes).map_err(|_| not_json());
         }
+        let value: Value = serde_json::from_slice(&bytes).map_err(|_| not_json())?;
         let message = match &value["message"] {
             Value::String(s) => s.clone(),
             Value::Array(issues) => issues
