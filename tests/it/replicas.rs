@@ -273,3 +273,67 @@ async fn replicas_starting_together_migrate_once_and_bootstrap_once() {
     codes.sort();
     assert_eq!(codes, [200, 400, 400]);
 }
+
+#[tokio::test]
+async fn watch_through_one_replica_sees_a_change_written_through_the_other() {
+    let Some((_db, a, b)) = two_replicas("watch_through_b").await else {
+        return;
+    };
+    set(&a.client(), "API_KEY", "watch-replica-one")
+        .await
+        .unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let log = home.path().join("watch.log");
+    let script = format!(
+        "echo \"start $API_KEY\" >> {0}; trap 'echo stop >> {0}; exit 0' TERM; while true; do sleep 0.05; done",
+        log.display()
+    );
+    let mut child = std::process::Command::new(BIN)
+        .args([
+            "run",
+            "--server",
+            &b.url,
+            "--token",
+            &b.token,
+            "--watch",
+            "--watch-interval",
+            "200ms",
+            "--no-mask",
+            "--",
+            "sh",
+            "-c",
+            &script,
+        ])
+        .env("XDG_CONFIG_HOME", home.path())
+        .env("XDG_CACHE_HOME", home.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let seen = |needle: &str| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while std::time::Instant::now() < deadline {
+            if std::fs::read_to_string(&log)
+                .unwrap_or_default()
+                .contains(needle)
+            {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    };
+    assert!(seen("start watch-replica-one"));
+    // Written through A; the command watching through B restarts with it.
+    set(&a.client(), "API_KEY", "watch-replica-two")
+        .await
+        .unwrap();
+    let restarted = seen("start watch-replica-two");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        restarted,
+        "{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+}
