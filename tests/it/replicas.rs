@@ -329,7 +329,10 @@ async fn watch_through_one_replica_sees_a_change_written_through_the_other() {
         .await
         .unwrap();
     let restarted = seen("start watch-replica-two");
-    let _ = child.kill();
+    // SIGTERM (not SIGKILL) so hush forwards it and the command ends too.
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
     let _ = child.wait();
     assert!(
         restarted,
