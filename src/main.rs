@@ -2,11 +2,6 @@
 
 use clap::Parser;
 
-// The server allocates many short-lived buffers per request (rows, JSON,
-// ciphertexts); mimalloc measured faster than the system allocator for that.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() {
     let cli = hush::cli::Cli::parse();
     hush::cli::init_tracing(&cli);
