@@ -7,241 +7,8 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use std::time::Duration;
 
-#[tokio::test]
-async fn versions_history_rollback() {
-    let s = TestServer::start(&[]).await;
-    let c = s.client();
-    for (i, v) in ["one", "two", "three"].iter().enumerate() {
-        assert_eq!(set(&c, "API_KEY", v).await.unwrap(), i as i64 + 1);
-    }
-    for (i, v) in ["one", "two", "three"].iter().enumerate() {
-        let secret = get(&c, "API_KEY", Some(i as i64 + 1)).await.unwrap();
-        assert_eq!(secret["secretValue"], *v);
-        assert_eq!(secret["version"], i as i64 + 1);
-    }
-    assert_eq!(
-        get(&c, "API_KEY", None).await.unwrap()["secretValue"],
-        "three"
-    );
-    let mut body = scope("dev", "/");
-    body["version"] = json!(1);
-    let r = c
-        .send(Method::POST, "/api/v1/hush/secrets/API_KEY/rollback", &body)
-        .await
-        .unwrap();
-    assert_eq!(r["secret"]["version"], 4);
-    let now = get(&c, "API_KEY", None).await.unwrap();
-    assert_eq!(
-        (now["secretValue"].as_str(), now["version"].as_i64()),
-        (Some("one"), Some(4))
-    );
-    let mut q = scope_q("dev", "/");
-    q.push(("reveal", "true".into()));
-    let h = c
-        .get("/api/v1/hush/secrets/API_KEY/history", &q)
-        .await
-        .unwrap();
-    let values: Vec<&str> = h["versions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v["secretValue"].as_str().unwrap())
-        .collect();
-    assert_eq!(values, ["one", "two", "three", "one"]);
-    assert_eq!(status(get(&c, "API_KEY", Some(9)).await), 404);
-}
-
-#[tokio::test]
-async fn max_versions_purges_oldest() {
-    let s = TestServer::start(&["--max-versions", "3"]).await;
-    let c = s.client();
-    for i in 1..=5 {
-        set(&c, "K", &format!("value-{i}")).await.unwrap();
-    }
-    let h = c
-        .get("/api/v1/hush/secrets/K/history", &scope_q("dev", "/"))
-        .await
-        .unwrap();
-    let versions: Vec<i64> = h["versions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v["version"].as_i64().unwrap())
-        .collect();
-    assert_eq!(versions, [3, 4, 5]);
-    assert_eq!(status(get(&c, "K", Some(1)).await), 404);
-    assert_eq!(
-        get(&c, "K", Some(3)).await.unwrap()["secretValue"],
-        "value-3"
-    );
-}
-
-#[tokio::test]
-async fn concurrent_if_version_writers_one_winner_per_version() {
-    let s = TestServer::start(&[]).await;
-    let url = s.url.clone();
-    let token = s.token.clone();
-    let mut wins_total = 0;
-    for round in 0..5i64 {
-        let mut tasks = Vec::new();
-        for w in 0..16 {
-            let (url, token) = (url.clone(), token.clone());
-            tasks.push(tokio::spawn(async move {
-                let c = hush::client::ApiClient::new(&url, Some(zeroize::Zeroizing::new(token)))
-                    .unwrap();
-                let mut body = scope("dev", "/");
-                body["secretValue"] = json!(format!("round-{round}-writer-{w}"));
-                body["ifVersion"] = json!(round);
-                status(
-                    c.send(Method::PUT, "/api/v1/hush/secrets/CONTENDED", &body)
-                        .await,
-                )
-            }));
-        }
-        let mut codes = Vec::new();
-        for t in tasks {
-            codes.push(t.await.unwrap());
-        }
-        let wins = codes.iter().filter(|c| **c == 200).count();
-        let conflicts = codes.iter().filter(|c| **c == 409).count();
-        assert_eq!((wins, conflicts), (1, 15), "round {round}: {codes:?}");
-        wins_total += wins as i64;
-    }
-    assert_eq!(
-        get(&s.client(), "CONTENDED", None).await.unwrap()["version"],
-        wins_total
-    );
-}
-
-#[tokio::test]
-async fn if_version_conflict_names_current_version() {
-    let s = TestServer::start(&[]).await;
-    let c = s.client();
-    set(&c, "K", "a").await.unwrap();
-    let mut body = scope("dev", "/");
-    body["secretValue"] = json!("b");
-    body["ifVersion"] = json!(0);
-    let err = c
-        .send(Method::PUT, "/api/v1/hush/secrets/K", &body)
-        .await
-        .unwrap_err();
-    assert_eq!(err.status(), Some(409));
-    assert!(err.to_string().contains("current version is 1"), "{err}");
-}
-
-#[tokio::test]
-async fn soft_delete_hides_and_restore_brings_history_back() {
-    let s = TestServer::start(&[]).await;
-    let c = s.client();
-    set(&c, "GONE", "v1").await.unwrap();
-    set(&c, "GONE", "v2").await.unwrap();
-    set(&c, "STAYS", "x").await.unwrap();
-    let r = c
-        .send(
-            Method::DELETE,
-            "/api/v3/secrets/raw/GONE",
-            &scope("dev", "/"),
-        )
-        .await
-        .unwrap();
-    assert!(r["secret"]["recoverableUntil"].is_string());
-    assert_eq!(status(get(&c, "GONE", None).await), 404);
-    let list = c
-        .get("/api/v3/secrets/raw", &scope_q("dev", "/"))
-        .await
-        .unwrap();
-    let keys: Vec<&str> = list["secrets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["secretKey"].as_str().unwrap())
-        .collect();
-    assert_eq!(keys, ["STAYS"]);
-    let deleted = c
-        .get("/api/v1/hush/deleted", &scope_q("dev", "/"))
-        .await
-        .unwrap();
-    assert_eq!(deleted["secrets"][0]["secretKey"], "GONE");
-    c.send(
-        Method::POST,
-        "/api/v1/hush/secrets/GONE/restore",
-        &scope("dev", "/"),
-    )
-    .await
-    .unwrap();
-    let back = get(&c, "GONE", None).await.unwrap();
-    assert_eq!(
-        (back["secretValue"].as_str(), back["version"].as_i64()),
-        (Some("v2"), Some(2))
-    );
-    assert_eq!(get(&c, "GONE", Some(1)).await.unwrap()["secretValue"], "v1");
-}
-
-#[tokio::test]
-async fn purge_after_recovery_window() {
-    let s = TestServer::start(&["--recovery-window", "1s", "--purge-interval", "200ms"]).await;
-    let c = s.client();
-    set(&c, "TEMP", "x").await.unwrap();
-    c.send(
-        Method::DELETE,
-        "/api/v3/secrets/raw/TEMP",
-        &scope("dev", "/"),
-    )
-    .await
-    .unwrap();
-    let purged = eventually(Duration::from_secs(10), async || {
-        let d = c
-            .get("/api/v1/hush/deleted", &scope_q("dev", "/"))
-            .await
-            .unwrap();
-        d["secrets"].as_array().unwrap().is_empty()
-    })
-    .await;
-    assert!(purged, "secret not purged after its window");
-    let err = c
-        .send(
-            Method::POST,
-            "/api/v1/hush/secrets/TEMP/restore",
-            &scope("dev", "/"),
-        )
-        .await
-        .unwrap_err();
-    assert_eq!(err.status(), Some(404));
-    let audit = c
-        .get(
-            "/api/v1/hush/audit",
-            &[("action", "purge-expired-secret".into())],
-        )
-        .await
-        .unwrap();
-    assert_eq!(audit["events"].as_array().unwrap().len(), 1);
-}
-
-#[tokio::test]
-async fn explicit_purge_is_permanent() {
-    let s = TestServer::start(&[]).await;
-    let c = s.client();
-    set(&c, "P", "x").await.unwrap();
-    c.send(
-        Method::POST,
-        "/api/v1/hush/secrets/P/purge",
-        &scope("dev", "/"),
-    )
-    .await
-    .unwrap();
-    assert_eq!(status(get(&c, "P", None).await), 404);
-    assert_eq!(
-        status(
-            c.send(
-                Method::POST,
-                "/api/v1/hush/secrets/P/restore",
-                &scope("dev", "/")
-            )
-            .await
-        ),
-        404
-    );
-}
+// Versions, rollback, max_versions, ifVersion races, soft delete, the purge
+// window and purge-now run on SQLite (and PostgreSQL) in store_conformance.rs.
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
@@ -597,29 +364,27 @@ async fn second_bootstrap_is_refused() {
     assert!(e.to_string().contains("already bootstrapped"), "{e}");
 }
 
+/// A fresh random root key in a 0600 file under `dir`.
+fn new_root_key_file(dir: &std::path::Path, name: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = dir.join(name);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)
+        .unwrap();
+    let key = hush::crypto::Key::generate().unwrap().to_base64();
+    std::io::Write::write_all(&mut f, key.as_bytes()).unwrap();
+    path
+}
+
 #[tokio::test]
 async fn wrong_root_key_refuses_to_start() {
     let mut s = TestServer::start(&[]).await;
     s.stop();
-    let other = s.data_dir.join("other.key");
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&other)
-            .unwrap();
-        std::io::Write::write_all(
-            &mut f,
-            hush::crypto::Key::generate()
-                .unwrap()
-                .to_base64()
-                .as_bytes(),
-        )
-        .unwrap();
-    }
+    let other = new_root_key_file(&s.data_dir, "other.key");
     let err = TestServer::spawn(&s.data_dir, &["--root-key-file", other.to_str().unwrap()])
         .err()
         .expect("must refuse");
@@ -631,25 +396,7 @@ async fn root_key_rotation_rewraps_and_old_key_stops_working() {
     let mut s = TestServer::start(&[]).await;
     set(&s.client(), "ROT", "before-rotation").await.unwrap();
     s.stop();
-    let new_key = s.data_dir.join("new.key");
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&new_key)
-            .unwrap();
-        std::io::Write::write_all(
-            &mut f,
-            hush::crypto::Key::generate()
-                .unwrap()
-                .to_base64()
-                .as_bytes(),
-        )
-        .unwrap();
-    }
+    let new_key = new_root_key_file(&s.data_dir, "new.key");
     let home = tempfile::tempdir().unwrap();
     let out = hush(
         home.path(),
