@@ -18,6 +18,7 @@ pub mod redact;
 pub mod run;
 pub mod secrets;
 pub mod server;
+pub mod watch;
 
 use crate::config::ServerArgs;
 use clap::{Args, Parser, Subcommand};
@@ -458,9 +459,12 @@ pub struct RunArgs {
     /// Restart the command when its secrets change on the server
     #[arg(long)]
     pub watch: bool,
-    /// How often --watch checks for changes
+    /// With --watch: how often to check for changes when the server cannot push them (it normally does), and the retry delay after an error
     #[arg(long, default_value = "10s")]
     pub watch_interval: String,
+    /// With --watch: wait this long after a change before restarting, so a burst of changes restarts once
+    #[arg(long, default_value = "1s")]
+    pub watch_debounce: String,
     /// Use only the offline cache, never the server
     #[arg(long)]
     pub offline: bool,

@@ -2,6 +2,7 @@
 //! over to the launcher (`crate::run`) with the masker set up.
 
 use super::context::{resolve, Resolved};
+use super::watch::{spawn_watcher, WatchSettings};
 use super::{RunArgs, Target};
 use crate::client::ClientError;
 use crate::config::parse_duration;
@@ -14,7 +15,6 @@ use crate::run::{exec_replace, LaunchSpec};
 use crate::service::now_ms;
 use std::collections::{BTreeMap, HashMap};
 use std::ffi::OsString;
-use std::time::Duration;
 use zeroize::Zeroizing;
 
 /// What to fetch; the same for the first fetch and every watch poll.
@@ -238,7 +238,7 @@ fn env_options(args: &RunArgs) -> EnvOptions {
     }
 }
 
-fn build_env(secrets: &BTreeMap<String, String>, args: &RunArgs) -> BuiltEnv {
+pub(super) fn build_env(secrets: &BTreeMap<String, String>, args: &RunArgs) -> BuiltEnv {
     environment::build(std::env::vars_os(), secrets, &env_options(args))
 }
 
@@ -290,6 +290,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
         .map_err(|e| CliError::usage(format!("--kill-timeout: {e}")))?;
     let watch_interval = parse_duration(&args.watch_interval)
         .map_err(|e| CliError::usage(format!("--watch-interval: {e}")))?;
+    let watch_debounce = parse_duration(&args.watch_debounce)
+        .map_err(|e| CliError::usage(format!("--watch-debounce: {e}")))?;
     let stop_signal = parse_signal(&args.stop_signal)?;
     let ctx = resolve(&target)?;
     let token = Zeroizing::new(
@@ -387,7 +389,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
             plan,
             args.clone(),
             built.vars.clone(),
-            watch_interval,
+            WatchSettings {
+                interval: watch_interval,
+                debounce: watch_debounce,
+            },
             tx,
         )?;
         Some(rx)
@@ -401,61 +406,6 @@ pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
         Err(e) => {
             eprintln!("hush: {e}");
             Ok(e.exit_code())
-        }
-    }
-}
-
-/// Polls for changes; a new environment restarts the child (one restart per
-/// interval at most, which also debounces bursts of changes).
-/// Runs the watch loop on its own thread and runtime, with its own client, so
-/// it keeps polling while the launcher blocks the main thread.
-fn spawn_watcher(
-    target: Target,
-    plan: FetchPlan,
-    args: RunArgs,
-    current: Vec<(OsString, OsString)>,
-    every: Duration,
-    tx: std::sync::mpsc::Sender<Vec<(OsString, OsString)>>,
-) -> anyhow::Result<()> {
-    let ctx = resolve(&target)?;
-    std::thread::Builder::new()
-        .name("hush-watch".into())
-        .spawn(move || {
-            match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(rt) => rt.block_on(watch(ctx, plan, args, current, every, tx)),
-                Err(e) => eprintln!("hush: warning: --watch could not start: {e}"),
-            }
-        })?;
-    Ok(())
-}
-
-async fn watch(
-    ctx: Resolved,
-    plan: FetchPlan,
-    args: RunArgs,
-    mut current: Vec<(OsString, OsString)>,
-    every: Duration,
-    tx: std::sync::mpsc::Sender<Vec<(OsString, OsString)>>,
-) {
-    loop {
-        tokio::time::sleep(every).await;
-        match fetch(&ctx, &plan).await {
-            Ok(secrets) => {
-                let built = build_env(&secrets, &args);
-                if built.vars != current {
-                    eprintln!("hush: secrets changed; restarting the command");
-                    current = built.vars.clone();
-                    if tx.send(built.vars).is_err() {
-                        return;
-                    }
-                }
-            }
-            Err(e) => eprintln!(
-                "hush: warning: watch could not fetch secrets (the command keeps running): {e}"
-            ),
         }
     }
 }

@@ -147,16 +147,21 @@ pub async fn run(args: ServerArgs) -> Result<()> {
         },
         write_locks: Default::default(),
     });
+    let stopping = Arc::new(tokio::sync::watch::Sender::new(false));
     let state = AppState {
         service: service.clone(),
         body_limit: config.max_body_bytes,
+        stopping: stopping.clone(),
     };
     let purge = server::spawn_purge_job(service, config.purge_interval);
     let listener = std::net::TcpListener::bind(&config.listen)
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     listener.set_nonblocking(true)?;
     let addr = listener.local_addr()?;
-    let shutdown = shutdown_signal();
+    let shutdown = async move {
+        shutdown_signal().await;
+        stopping.send_replace(true);
+    };
     let scheme = if matches!(config.tls, Tls::Off) {
         "http"
     } else {

@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod auth;
 pub mod batch;
+pub mod changes;
 pub mod error;
 pub mod expansion;
 pub mod extract;
@@ -31,6 +32,9 @@ use tower_http::normalize_path::NormalizePathLayer;
 pub struct AppState {
     pub service: Arc<Service>,
     pub body_limit: usize,
+    /// Set when the server begins to shut down, so held-open long-polls
+    /// answer at once instead of holding up the graceful stop.
+    pub stopping: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -111,6 +115,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/hush/secrets/{name}/purge", post(secrets::purge))
         .route("/api/v1/hush/deleted", get(secrets::deleted))
+        .route("/api/v1/hush/changes", get(changes::changes))
         .route("/api/v1/hush/audit", get(audit::query))
         .route("/api/v1/hush/audit/verify", get(audit::verify))
         .route("/api/v1/hush/projects", get(projects::list))

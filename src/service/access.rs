@@ -230,7 +230,7 @@ impl Grant {
         }
     }
 
-    fn allows(&self, action: Action, env: Option<&EnvRow>, path: Option<&str>) -> bool {
+    pub fn allows(&self, action: Action, env: Option<&EnvRow>, path: Option<&str>) -> bool {
         match action {
             Action::Admin => matches!(
                 self,

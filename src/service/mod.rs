@@ -5,6 +5,7 @@
 pub mod access;
 pub mod audit_log;
 pub mod batch;
+pub mod changes;
 pub mod folders;
 pub mod identity;
 pub mod imports;

@@ -237,4 +237,45 @@ pub trait Store: Send + Sync + 'static {
     async fn query_audit(&self, filter: AuditFilter) -> StoreResult<Vec<AuditRow>>;
     /// Every event in chain order (for verification).
     async fn audit_chain(&self) -> StoreResult<Vec<AuditRow>>;
+
+    /// The change feed: events of `CHANGE_ACTIONS` in a project with `seq` above
+    /// `after_seq`, oldest first, at most `limit`.
+    async fn changes_after(
+        &self,
+        project_id: &str,
+        after_seq: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<AuditRow>>;
+    /// The newest event's `seq` (0 for an empty log): where a change feed starts.
+    async fn last_seq(&self) -> StoreResult<i64>;
+    /// Ticks after a write commits (on PostgreSQL: a write through any replica),
+    /// so change-feed waiters re-read the log instead of polling it.
+    fn change_signal(&self) -> tokio::sync::watch::Receiver<u64>;
+}
+
+/// Audit actions that change what a fetch of secrets returns; the change feed
+/// (`hush run --watch`) reports these and nothing else.
+pub const CHANGE_ACTIONS: [&str; 13] = [
+    "create-secret",
+    "update-secret",
+    "delete-secret",
+    "restore-secret",
+    "rollback-secret",
+    "rename-secret",
+    "purge-secret",
+    "purge-expired-secret",
+    "create-secret-import",
+    "delete-secret-import",
+    "update-personal-secret",
+    "delete-personal-secret",
+    "delete-folder",
+];
+
+/// `CHANGE_ACTIONS` as an SQL list (`'a', 'b', ...`): constants, not input.
+pub fn change_actions_sql() -> String {
+    CHANGE_ACTIONS
+        .iter()
+        .map(|a| format!("'{a}'"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

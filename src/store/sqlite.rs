@@ -14,7 +14,7 @@ use crate::audit::{chain_hash, GENESIS};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Mutex};
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 
 /// Applied in order; `PRAGMA user_version` records how many ran.
 pub(crate) const MIGRATIONS: [&str; 3] = [
@@ -33,10 +33,19 @@ struct ChainHead {
 }
 
 type Completion = Box<dyn FnOnce(StoreResult<()>) + Send>;
-type Job = Box<dyn FnOnce(&Connection, &mut ChainHead) -> (bool, Completion) + Send>;
+type Work = Box<dyn FnOnce(&Connection, &mut ChainHead) -> (bool, Completion) + Send>;
+
+/// One unit of the writer's group commit.
+struct Job {
+    work: Work,
+    /// A write of data (not just a read's audit event): its commit ticks the
+    /// change signal.
+    changes_data: bool,
+}
 
 pub struct SqliteStore {
     jobs: Mutex<Option<mpsc::Sender<Job>>>,
+    changes: Arc<watch::Sender<u64>>,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
     readers: Arc<Mutex<Vec<Connection>>>,
     path: PathBuf,
@@ -77,12 +86,15 @@ impl SqliteStore {
                 .unwrap_or_else(|| GENESIS.to_vec()),
         };
         let (tx, rx) = mpsc::channel::<Job>();
+        let changes = Arc::new(watch::Sender::new(0u64));
+        let writer_changes = changes.clone();
         let writer = std::thread::Builder::new()
             .name("hush-sqlite-writer".into())
-            .spawn(move || writer_loop(conn, rx, head))
+            .spawn(move || writer_loop(conn, rx, head, &writer_changes))
             .map_err(backend)?;
         Ok(Self {
             jobs: Mutex::new(Some(tx)),
+            changes,
             writer: Mutex::new(Some(writer)),
             readers: Arc::new(Mutex::new(Vec::new())),
             path: path.to_owned(),
@@ -94,8 +106,16 @@ impl SqliteStore {
         &self,
         f: impl FnOnce(&Connection, &mut ChainHead) -> StoreResult<T> + Send + 'static,
     ) -> StoreResult<T> {
+        self.enqueue(true, f).await
+    }
+
+    async fn enqueue<T: Send + 'static>(
+        &self,
+        changes_data: bool,
+        f: impl FnOnce(&Connection, &mut ChainHead) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
         let (tx, rx) = oneshot::channel();
-        let job: Job = Box::new(move |conn, head| {
+        let work: Work = Box::new(move |conn, head| {
             let result = f(conn, head);
             let ok = result.is_ok();
             let done: Completion = Box::new(move |commit| {
@@ -103,6 +123,7 @@ impl SqliteStore {
             });
             (ok, done)
         });
+        let job = Job { work, changes_data };
         let sender = self
             .jobs
             .lock()
@@ -153,7 +174,12 @@ fn migrate(conn: &Connection) -> StoreResult<()> {
     Ok(())
 }
 
-fn writer_loop(conn: Connection, rx: mpsc::Receiver<Job>, mut head: ChainHead) {
+fn writer_loop(
+    conn: Connection,
+    rx: mpsc::Receiver<Job>,
+    mut head: ChainHead,
+    changes: &watch::Sender<u64>,
+) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -167,7 +193,7 @@ fn writer_loop(conn: Connection, rx: mpsc::Receiver<Job>, mut head: ChainHead) {
             let err = backend(e);
             for job in batch {
                 // The job never ran; report the failure to its waiter.
-                let (_, done) = job(&conn, &mut head.clone());
+                let (_, done) = (job.work)(&conn, &mut head.clone());
                 done(Err(err.clone()));
             }
             let _ = conn.execute_batch("ROLLBACK");
@@ -175,10 +201,12 @@ fn writer_loop(conn: Connection, rx: mpsc::Receiver<Job>, mut head: ChainHead) {
             continue;
         }
         let mut completions = Vec::with_capacity(batch.len());
+        let mut changed = false;
         for job in batch {
             let before = head.clone();
             let step = conn.execute_batch("SAVEPOINT job");
-            let (ok, done) = job(&conn, &mut head);
+            let (ok, done) = (job.work)(&conn, &mut head);
+            changed |= ok && job.changes_data;
             let settled = if ok && step.is_ok() {
                 conn.execute_batch("RELEASE job")
             } else {
@@ -194,6 +222,8 @@ fn writer_loop(conn: Connection, rx: mpsc::Receiver<Job>, mut head: ChainHead) {
         if commit.is_err() {
             let _ = conn.execute_batch("ROLLBACK");
             head = start_head;
+        } else if changed {
+            changes.send_modify(|tick| *tick = tick.wrapping_add(1));
         }
         for (done, own_error) in completions {
             match (&commit, own_error) {
@@ -1599,7 +1629,7 @@ impl Store for SqliteStore {
     }
 
     async fn append_audit(&self, event: AuditEvent) -> StoreResult<()> {
-        self.write(move |c, head| insert_audit(c, head, &event))
+        self.enqueue(false, move |c, head| insert_audit(c, head, &event))
             .await
     }
 
@@ -1642,6 +1672,41 @@ impl Store for SqliteStore {
             rows
         })
         .await
+    }
+
+    async fn changes_after(
+        &self,
+        project_id: &str,
+        after_seq: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<AuditRow>> {
+        let project_id = project_id.to_owned();
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {AUDIT_COLS} FROM audit_events
+                 WHERE seq > ?1 AND project_id = ?2 AND result = 'success'
+                   AND action IN ({})
+                 ORDER BY seq LIMIT ?3",
+                change_actions_sql()
+            ))?;
+            let rows =
+                collect(stmt.query_map(params![after_seq, project_id, limit], audit_from_row)?);
+            rows
+        })
+        .await
+    }
+
+    async fn last_seq(&self) -> StoreResult<i64> {
+        self.read(|c| {
+            c.query_row("SELECT COALESCE(MAX(seq), 0) FROM audit_events", [], |r| {
+                r.get(0)
+            })
+        })
+        .await
+    }
+
+    fn change_signal(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
     }
 }
 

@@ -2,6 +2,7 @@
 //! and through the real `hush` binary.
 
 mod access;
+mod changes;
 mod cli;
 mod deploy;
 mod examples;

@@ -15,6 +15,7 @@
 //! no cycle, so no deadlock between writers.
 
 mod connect;
+mod listen;
 mod rows;
 
 pub use connect::{LOCK_BOOTSTRAP, LOCK_MIGRATE, LOCK_PURGE};
@@ -23,7 +24,9 @@ use super::*;
 use crate::audit::chain_hash;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime, Transaction};
 use rows::*;
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::watch;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
@@ -32,6 +35,14 @@ type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
 
 pub struct PostgresStore {
     pool: Pool,
+    changes: Arc<watch::Sender<u64>>,
+    listener: tokio::task::AbortHandle,
+}
+
+impl Drop for PostgresStore {
+    fn drop(&mut self) {
+        self.listener.abort();
+    }
 }
 
 /// The database's own words (message and SQLSTATE), or the driver's error with
@@ -154,6 +165,9 @@ async fn insert_audit(tx: &Transaction<'_>, event: &AuditEvent) -> StoreResult<(
         ],
     )
     .await?;
+    if event.result == "success" && CHANGE_ACTIONS.contains(&event.action.as_str()) {
+        tx_exec(tx, "SELECT pg_notify($1, '')", &[&listen::CHANNEL]).await?;
+    }
     Ok(())
 }
 
@@ -417,8 +431,8 @@ impl PostgresStore {
     pub async fn connect(url: &str, pool_size: usize) -> StoreResult<Self> {
         let settings = connect::settings(url)?;
         let manager = Manager::from_config(
-            settings.pg,
-            settings.tls,
+            settings.pg.clone(),
+            settings.tls.clone(),
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -433,7 +447,13 @@ impl PostgresStore {
         let mut client = pool.get().await.map_err(pool_error)?;
         connect::migrate(&mut client).await?;
         drop(client);
-        Ok(Self { pool })
+        let changes = Arc::new(watch::Sender::new(0u64));
+        let listener = listen::spawn(settings.pg, settings.tls, changes.clone());
+        Ok(Self {
+            pool,
+            changes,
+            listener,
+        })
     }
 
     async fn conn(&self) -> StoreResult<deadpool_postgres::Client> {
@@ -461,6 +481,7 @@ impl Store for PostgresStore {
     }
 
     async fn close(&self) {
+        self.listener.abort();
         self.pool.close();
     }
 
@@ -1576,5 +1597,40 @@ impl Store for PostgresStore {
             )
             .await?;
         map_rows(rows, audit)
+    }
+
+    async fn changes_after(
+        &self,
+        project_id: &str,
+        after_seq: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<AuditRow>> {
+        let rows = self
+            .read(
+                &format!(
+                    "SELECT {AUDIT_COLS} FROM audit_events
+                     WHERE seq > $1 AND project_id = $2 AND result = 'success'
+                       AND action IN ({})
+                     ORDER BY seq LIMIT $3",
+                    change_actions_sql()
+                ),
+                &[&after_seq, &project_id, &limit],
+            )
+            .await?;
+        map_rows(rows, audit)
+    }
+
+    async fn last_seq(&self) -> StoreResult<i64> {
+        let rows = self
+            .read(
+                "SELECT COALESCE(MAX(seq), 0)::bigint FROM audit_events",
+                &[],
+            )
+            .await?;
+        Ok(first(rows, |r| r.try_get(0))?.unwrap_or(0))
+    }
+
+    fn change_signal(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
     }
 }

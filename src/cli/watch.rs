@@ -1,0 +1,172 @@
+//! `hush run --watch`: learn that the fetched secrets changed and hand the new
+//! environment to the launcher, which restarts the command.
+//!
+//! The server pushes: the watcher long-polls the change feed
+//! (`GET /api/v1/hush/changes`), which answers as soon as a change the caller
+//! may read commits (on PostgreSQL, through any replica). Against a server
+//! without the feed (404), and while the feed errors, it falls back to
+//! fetching every `--watch-interval`. After a change it waits out the debounce
+//! window (a burst of writes restarts once), fetches, and restarts only when the
+//! command's environment actually differs.
+
+use super::context::{resolve, Resolved};
+use super::run::{build_env, fetch, FetchPlan};
+use super::{RunArgs, Target};
+use crate::client::ClientError;
+use std::ffi::OsString;
+use std::sync::mpsc::Sender;
+use std::time::Duration;
+
+/// How long one long-poll is held open (the server allows up to 55 s; the
+/// client's own request timeout is 60 s).
+const LONG_POLL_SECS: u64 = 25;
+
+type Vars = Vec<(OsString, OsString)>;
+
+pub(super) struct WatchSettings {
+    /// Fallback polling interval, and the retry delay after a failed long-poll.
+    pub interval: Duration,
+    pub debounce: Duration,
+}
+
+/// Runs the watch loop on its own thread and runtime, with its own client, so
+/// it keeps watching while the launcher blocks the main thread.
+pub(super) fn spawn_watcher(
+    target: Target,
+    plan: FetchPlan,
+    args: RunArgs,
+    current: Vars,
+    settings: WatchSettings,
+    tx: Sender<Vars>,
+) -> anyhow::Result<()> {
+    let ctx = resolve(&target)?;
+    std::thread::Builder::new()
+        .name("hush-watch".into())
+        .spawn(move || {
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt.block_on(watch(ctx, plan, args, current, settings, tx)),
+                Err(e) => eprintln!("hush: warning: --watch could not start: {e}"),
+            }
+        })?;
+    Ok(())
+}
+
+#[derive(serde::Deserialize)]
+struct ChangePage {
+    cursor: i64,
+    changes: Vec<serde_json::Value>,
+}
+
+/// The server's change feed for one project.
+struct Feed {
+    cursor: i64,
+}
+
+enum Waited {
+    Changed,
+    Quiet,
+}
+
+impl Feed {
+    /// `None` when the server has no change feed (e.g. an Infisical server).
+    async fn open(ctx: &Resolved) -> Result<Option<Feed>, ClientError> {
+        match page(ctx, None, 0).await {
+            Ok(p) => Ok(Some(Feed { cursor: p.cursor })),
+            Err(e) if e.status() == Some(404) && !is_project_missing(&e) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn wait(&mut self, ctx: &Resolved, secs: u64) -> Result<Waited, ClientError> {
+        let p = page(ctx, Some(self.cursor), secs).await?;
+        self.cursor = p.cursor;
+        Ok(if p.changes.is_empty() {
+            Waited::Quiet
+        } else {
+            Waited::Changed
+        })
+    }
+
+    /// Skips what arrived meanwhile (the fetch that follows sees it anyway).
+    async fn catch_up(&mut self, ctx: &Resolved) -> Result<(), ClientError> {
+        while let Waited::Changed = self.wait(ctx, 0).await? {}
+        Ok(())
+    }
+}
+
+/// A 404 for the project itself (the route exists) is an error to report,
+/// not a sign of an older server.
+fn is_project_missing(e: &ClientError) -> bool {
+    matches!(e, ClientError::Api { message, .. } if message.starts_with("project "))
+}
+
+async fn page(ctx: &Resolved, after: Option<i64>, wait: u64) -> Result<ChangePage, ClientError> {
+    let mut q = vec![("workspaceId", ctx.project.clone())];
+    if let Some(after) = after {
+        q.push(("after", after.to_string()));
+        q.push(("wait", wait.to_string()));
+    }
+    ctx.client
+        .call_typed(reqwest::Method::GET, "/api/v1/hush/changes", &q, None)
+        .await
+}
+
+async fn watch(
+    ctx: Resolved,
+    plan: FetchPlan,
+    args: RunArgs,
+    mut current: Vars,
+    settings: WatchSettings,
+    tx: Sender<Vars>,
+) {
+    let mut feed = match Feed::open(&ctx).await {
+        Ok(feed) => feed,
+        Err(e) => {
+            eprintln!(
+                "hush: warning: watch: no change notifications ({e}); checking every {:?}",
+                settings.interval
+            );
+            None
+        }
+    };
+    loop {
+        match feed.as_mut() {
+            None => tokio::time::sleep(settings.interval).await,
+            Some(f) => match f.wait(&ctx, LONG_POLL_SECS).await {
+                Ok(Waited::Quiet) => continue,
+                Ok(Waited::Changed) => {
+                    tokio::time::sleep(settings.debounce).await;
+                    if let Err(e) = f.catch_up(&ctx).await {
+                        eprintln!("hush: warning: watch: {e}");
+                    }
+                }
+                Err(e) => {
+                    eprintln!(
+                        "hush: warning: watch could not reach the change feed (the command keeps running): {e}"
+                    );
+                    // Whatever changed while the feed was down is caught by the
+                    // fetch below.
+                    tokio::time::sleep(settings.interval).await;
+                }
+            },
+        }
+        match fetch(&ctx, &plan).await {
+            Ok(secrets) => {
+                let built = build_env(&secrets, &args);
+                if built.vars != current {
+                    eprintln!("hush: secrets changed; restarting the command");
+                    current = built.vars.clone();
+                    if tx.send(built.vars).is_err() {
+                        return;
+                    }
+                }
+            }
+            Err(e) => eprintln!(
+                "hush: warning: watch could not fetch secrets (the command keeps running): {e}"
+            ),
+        }
+    }
+}
