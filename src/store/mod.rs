@@ -3,6 +3,7 @@
 //! transaction; versions are allocated under a database uniqueness constraint so
 //! concurrent writers (or replicas) can never both win the same version.
 
+pub mod memo;
 pub mod migrate;
 pub mod postgres;
 pub mod rows;

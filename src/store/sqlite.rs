@@ -9,6 +9,7 @@
 //! Durability: WAL with `synchronous=FULL`: an acknowledged write survives both a
 //! killed process and a power loss.
 
+use super::memo::{Generation, Memo};
 use super::*;
 use crate::audit::{chain_hash, GENESIS};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
@@ -43,9 +44,23 @@ struct Job {
     changes_data: bool,
 }
 
+/// The lookups every authenticated read repeats (see `memo`).
+#[derive(Default)]
+struct Memos {
+    tokens: Memo<Vec<u8>, Option<TokenRow>>,
+    users: Memo<String, Option<UserRow>>,
+    identities: Memo<String, Option<IdentityRow>>,
+    projects: Memo<String, Option<ProjectRow>>,
+    memberships: Memo<(String, String), Option<MembershipRow>>,
+    environments: Memo<String, Vec<EnvRow>>,
+    secrets: Memo<(String, String, bool), Vec<SecretRow>>,
+}
+
 pub struct SqliteStore {
     jobs: Mutex<Option<mpsc::Sender<Job>>>,
     changes: Arc<watch::Sender<u64>>,
+    generation: Arc<Generation>,
+    memo: Memos,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
     readers: Arc<Mutex<Vec<Connection>>>,
     path: PathBuf,
@@ -87,14 +102,20 @@ impl SqliteStore {
         };
         let (tx, rx) = mpsc::channel::<Job>();
         let changes = Arc::new(watch::Sender::new(0u64));
-        let writer_changes = changes.clone();
+        let generation = Arc::new(Generation::default());
+        let committed = Committed {
+            changes: changes.clone(),
+            generation: generation.clone(),
+        };
         let writer = std::thread::Builder::new()
             .name("hush-sqlite-writer".into())
-            .spawn(move || writer_loop(conn, rx, head, &writer_changes))
+            .spawn(move || writer_loop(conn, rx, head, &committed))
             .map_err(backend)?;
         Ok(Self {
             jobs: Mutex::new(Some(tx)),
             changes,
+            generation,
+            memo: Memos::default(),
             writer: Mutex::new(Some(writer)),
             readers: Arc::new(Mutex::new(Vec::new())),
             path: path.to_owned(),
@@ -137,6 +158,24 @@ impl SqliteStore {
             .map_err(|_| StoreError::Backend("writer thread dropped a write".into()))?
     }
 
+    /// `read`, answered from `memo` while no write has committed since (and
+    /// within the memo's TTL).
+    async fn memoized<K: Eq + std::hash::Hash, V: Clone + Send + 'static>(
+        &self,
+        memo: &Memo<K, V>,
+        key: K,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<V> + Send + 'static,
+    ) -> StoreResult<V> {
+        // Read before the database, so a racing write leaves this entry stale.
+        let generation = self.generation.current();
+        if let Some(v) = memo.get(&key, generation) {
+            return Ok(v);
+        }
+        let v = self.read(f).await?;
+        memo.put(key, generation, v.clone());
+        Ok(v)
+    }
+
     /// Runs a read on a pooled connection, on the calling task. Local SQLite
     /// reads take microseconds; a hand-off to a blocking thread per query cost
     /// more than the queries themselves (measured: a third of the CPU of a list
@@ -174,11 +213,17 @@ fn migrate(conn: &Connection) -> StoreResult<()> {
     Ok(())
 }
 
+/// What the writer tells the rest of the store after a commit that changed data.
+struct Committed {
+    changes: Arc<watch::Sender<u64>>,
+    generation: Arc<Generation>,
+}
+
 fn writer_loop(
     conn: Connection,
     rx: mpsc::Receiver<Job>,
     mut head: ChainHead,
-    changes: &watch::Sender<u64>,
+    committed: &Committed,
 ) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
@@ -223,7 +268,12 @@ fn writer_loop(
             let _ = conn.execute_batch("ROLLBACK");
             head = start_head;
         } else if changed {
-            changes.send_modify(|tick| *tick = tick.wrapping_add(1));
+            // Before any waiter hears "done": from then on no memo entry older
+            // than this commit is served.
+            committed.generation.bump();
+            committed
+                .changes
+                .send_modify(|tick| *tick = tick.wrapping_add(1));
         }
         for (done, own_error) in completions {
             match (&commit, own_error) {
@@ -693,7 +743,7 @@ impl Store for SqliteStore {
 
     async fn user_by_id(&self, id: &str) -> StoreResult<Option<UserRow>> {
         let id = id.to_owned();
-        self.read(move |c| {
+        self.memoized(&self.memo.users, id.clone(), move |c| {
             c.query_row(
                 "SELECT id, email, password_hash, is_admin, created_at FROM users WHERE id = ?1",
                 params![id],
@@ -714,7 +764,7 @@ impl Store for SqliteStore {
 
     async fn token_by_hash(&self, hash: &[u8]) -> StoreResult<Option<TokenRow>> {
         let hash = hash.to_vec();
-        self.read(move |c| {
+        self.memoized(&self.memo.tokens, hash.clone(), move |c| {
             c.prepare_cached(&format!(
                 "SELECT {TOKEN_COLS} FROM tokens WHERE token_hash = ?1"
             ))?
@@ -759,7 +809,7 @@ impl Store for SqliteStore {
 
     async fn project(&self, id_or_slug: &str) -> StoreResult<Option<ProjectRow>> {
         let key = id_or_slug.to_owned();
-        self.read(move |c| {
+        self.memoized(&self.memo.projects, key.clone(), move |c| {
             c.prepare_cached(
                 "SELECT id, slug, name, max_versions, created_at FROM projects WHERE id = ?1 OR slug = ?1",
             )?
@@ -775,7 +825,7 @@ impl Store for SqliteStore {
         subject_id: &str,
     ) -> StoreResult<Option<MembershipRow>> {
         let (p, s) = (project_id.to_owned(), subject_id.to_owned());
-        self.read(move |c| {
+        self.memoized(&self.memo.memberships, (p.clone(), s.clone()), move |c| {
             c.prepare_cached("SELECT project_id, subject_id, role, overrides FROM memberships WHERE project_id = ?1 AND subject_id = ?2")?
                 .query_row(params![p, s], membership_from_row)
                 .optional()
@@ -922,7 +972,7 @@ impl Store for SqliteStore {
 
     async fn identity(&self, id_or_name: &str) -> StoreResult<Option<IdentityRow>> {
         let key = id_or_name.to_owned();
-        self.read(move |c| {
+        self.memoized(&self.memo.identities, key.clone(), move |c| {
             c.prepare_cached(&format!(
                 "SELECT {IDENTITY_COLS} FROM identities WHERE id = ?1 OR name = ?1"
             ))?
@@ -1094,7 +1144,7 @@ impl Store for SqliteStore {
 
     async fn environments(&self, project_id: &str) -> StoreResult<Vec<EnvRow>> {
         let p = project_id.to_owned();
-        self.read(move |c| {
+        self.memoized(&self.memo.environments, p.clone(), move |c| {
             let mut stmt = c.prepare_cached(
                 "SELECT id, project_id, slug, name, protected, position, created_at FROM environments
                  WHERE project_id = ?1 ORDER BY position, slug",
@@ -1302,7 +1352,8 @@ impl Store for SqliteStore {
         } else {
             format!("{p}/")
         };
-        self.read(move |c| {
+        let memo_key = (e.clone(), p.clone(), recursive);
+        self.memoized(&self.memo.secrets, memo_key, move |c| {
             let mut stmt = c.prepare_cached(&format!(
                 "SELECT {HEAD_COLS}, {VERSION_COLS} FROM secrets s JOIN secret_versions v
                  ON v.secret_id = s.id AND v.version = s.current_version
