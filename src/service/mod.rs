@@ -142,13 +142,53 @@ pub fn new_id() -> String {
 }
 
 /// Unix milliseconds as an ISO-8601 UTC string (`2026-11-29T13:49:34.123Z`).
+/// Written by hand: every secret in a list carries two of these, and the
+/// general-purpose formatter was a tenth of a list's CPU.
 pub fn iso(ms: i64) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    let f = time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    let ms = ms.clamp(0, 253_402_300_799_999); // 1970 .. 9999-12-31T23:59:59.999Z
+    let (days, in_day) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
+    let (year, month, day) = civil_from_days(days);
+    let (h, m, s, frac) = (
+        in_day / 3_600_000,
+        in_day / 60_000 % 60,
+        in_day / 1000 % 60,
+        in_day % 1000,
     );
-    t.format(&f).unwrap_or_default()
+    let mut out = String::with_capacity(24);
+    for (n, width, after) in [
+        (year, 4, '-'),
+        (month, 2, '-'),
+        (day, 2, 'T'),
+        (h, 2, ':'),
+        (m, 2, ':'),
+        (s, 2, '.'),
+        (frac, 3, 'Z'),
+    ] {
+        let mut digits = [b'0'; 4];
+        let mut v = n;
+        for d in digits[..width].iter_mut().rev() {
+            *d = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+        out.extend(digits[..width].iter().map(|&b| b as char));
+        out.push(after);
+    }
+    out
+}
+
+/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian
+/// calendar (Howard Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
 }
 
 impl Ctx {
@@ -195,5 +235,41 @@ pub fn client_kind(user_agent: Option<&str>) -> &'static str {
         "unknown"
     } else {
         "other"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::iso;
+
+    #[test]
+    fn iso_matches_the_time_crate() {
+        let f = time::macros::format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+        );
+        for ms in [
+            0,
+            1,
+            999,
+            86_399_999,
+            951_782_400_000,   // 2000-02-29
+            1_780_000_000_123, // 2026
+            4_102_444_800_000, // 2100-01-01 (not a leap year)
+            253_402_300_799_999,
+        ] {
+            let want = time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
+                .unwrap()
+                .format(&f)
+                .unwrap();
+            assert_eq!(iso(ms), want, "{ms}");
+        }
+        for ms in (0..4_102_444_800_000i64).step_by(7_777_777_777) {
+            let want = time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
+                .unwrap()
+                .format(&f)
+                .unwrap();
+            assert_eq!(iso(ms), want, "{ms}");
+        }
+        assert_eq!(iso(-5), "1970-01-01T00:00:00.000Z");
     }
 }

@@ -54,6 +54,7 @@ struct Memos {
     memberships: Memo<(String, String), Option<MembershipRow>>,
     environments: Memo<String, Vec<EnvRow>>,
     secrets: Memo<(String, String, bool), Vec<SecretRow>>,
+    personal: Memo<String, Vec<PersonalRow>>,
 }
 
 pub struct SqliteStore {
@@ -78,6 +79,9 @@ fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
             | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    // Room for every statement a connection runs (the default 16 made the
+    // writer re-parse its hot statements).
+    conn.set_prepared_statement_cache_capacity(256);
     conn.execute_batch(
         "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;",
     )?;
@@ -213,6 +217,12 @@ fn migrate(conn: &Connection) -> StoreResult<()> {
     Ok(())
 }
 
+/// One statement of the writer's transaction control, prepared once: parsing
+/// them anew for every job of every group commit was most of the writer's CPU.
+fn run(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
+}
+
 /// What the writer tells the rest of the store after a commit that changed data.
 struct Committed {
     changes: Arc<watch::Sender<u64>>,
@@ -234,7 +244,7 @@ fn writer_loop(
             }
         }
         let start_head = head.clone();
-        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        if let Err(e) = run(&conn, "BEGIN IMMEDIATE") {
             let err = backend(e);
             for job in batch {
                 // The job never ran; report the failure to its waiter.
@@ -249,11 +259,11 @@ fn writer_loop(
         let mut changed = false;
         for job in batch {
             let before = head.clone();
-            let step = conn.execute_batch("SAVEPOINT job");
+            let step = run(&conn, "SAVEPOINT job");
             let (ok, done) = (job.work)(&conn, &mut head);
             changed |= ok && job.changes_data;
             let settled = if ok && step.is_ok() {
-                conn.execute_batch("RELEASE job")
+                run(&conn, "RELEASE job")
             } else {
                 head = before;
                 conn.execute_batch("ROLLBACK TO job; RELEASE job")
@@ -263,7 +273,7 @@ fn writer_loop(
                 (Err(e), _) | (_, Err(e)) => completions.push((done, Some(backend(e)))),
             }
         }
-        let commit = conn.execute_batch("COMMIT").map_err(backend);
+        let commit = run(&conn, "COMMIT").map_err(backend);
         if commit.is_err() {
             let _ = conn.execute_batch("ROLLBACK");
             head = start_head;
@@ -1541,34 +1551,35 @@ impl Store for SqliteStore {
         let owner = owner_id.to_owned();
         // One query for all of the owner's overrides (a user has few), filtered
         // here: a query per listed secret made every list 50 queries longer.
+        let all = self
+            .memoized(&self.memo.personal, owner.clone(), move |c| {
+                let mut stmt = c.prepare_cached(
+                    "SELECT id, secret_id, owner_id, version, key_id, value_ct, created_at, updated_at
+                     FROM personal_secrets WHERE owner_id = ?1",
+                )?;
+                let rows = collect(stmt.query_map(params![owner], |r| {
+                    Ok(PersonalRow {
+                        id: r.get(0)?,
+                        secret_id: r.get(1)?,
+                        owner_id: r.get(2)?,
+                        version: r.get(3)?,
+                        key_id: r.get(4)?,
+                        value_ct: r.get(5)?,
+                        created_at: r.get(6)?,
+                        updated_at: r.get(7)?,
+                    })
+                })?);
+                rows
+            })
+            .await?;
+        if all.is_empty() {
+            return Ok(all);
+        }
         let wanted: std::collections::HashSet<String> = secret_ids.into_iter().collect();
-        self.read(move |c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT id, secret_id, owner_id, version, key_id, value_ct, created_at, updated_at
-                 FROM personal_secrets WHERE owner_id = ?1",
-            )?;
-            let rows = stmt.query_map(params![owner], |r| {
-                Ok(PersonalRow {
-                    id: r.get(0)?,
-                    secret_id: r.get(1)?,
-                    owner_id: r.get(2)?,
-                    version: r.get(3)?,
-                    key_id: r.get(4)?,
-                    value_ct: r.get(5)?,
-                    created_at: r.get(6)?,
-                    updated_at: r.get(7)?,
-                })
-            })?;
-            let mut out = Vec::new();
-            for row in rows {
-                let row = row?;
-                if wanted.contains(&row.secret_id) {
-                    out.push(row);
-                }
-            }
-            Ok(out)
-        })
-        .await
+        Ok(all
+            .into_iter()
+            .filter(|row| wanted.contains(&row.secret_id))
+            .collect())
     }
 
     async fn put_personal(
