@@ -12,6 +12,7 @@ pub mod folders;
 pub mod health;
 pub mod identities;
 pub mod imports;
+pub mod list_cache;
 pub mod projects;
 pub mod secrets;
 pub mod tls;
@@ -35,6 +36,7 @@ pub struct AppState {
     /// Set when the server begins to shut down, so held-open long-polls
     /// answer at once instead of holding up the graceful stop.
     pub stopping: Arc<tokio::sync::watch::Sender<bool>>,
+    pub lists: Arc<list_cache::ListCache>,
 }
 
 pub fn router(state: AppState) -> Router {

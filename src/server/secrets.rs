@@ -5,12 +5,15 @@
 use super::error::ApiError;
 use super::expansion;
 use super::extract::{flag, ApiJson, ApiQuery, Auth};
+use super::list_cache::{self, CachedList, ListKey};
 use super::wire::{secret_json, ScopeParams, SecretWire};
 use super::AppState;
+use crate::run::references::has_references;
 use crate::secret::{SecretKey, SecretValue};
 use crate::service::rename::RenameInput;
-use crate::service::secrets::{Tag, WriteInput, WriteMode};
+use crate::service::secrets::{qualified, Tag, WriteInput, WriteMode};
 use crate::service::{iso, Action, Ctx};
+use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -59,20 +62,37 @@ struct ListWire<'a> {
     imports: Vec<ImportWire<'a>>,
 }
 
-/// The body of a list: `{secrets, imports}`, shared by v3 and v4.
-async fn list_body(state: &AppState, ctx: &Ctx, q: &ListQuery) -> Result<Vec<u8>, ApiError> {
+/// The body of a list: `{secrets, imports}`, shared by v3 and v4; from the
+/// list cache when this caller just asked the same (see `list_cache`).
+async fn list_body(state: &AppState, ctx: &Ctx, q: &ListQuery) -> Result<Bytes, ApiError> {
     let recursive = flag(&q.recursive, false)?;
     let view_value = flag(&q.view_secret_value, true)?;
     let include_imports =
         flag(&q.include_imports, false)? || flag(&q.include_imports_camel, false)?;
     let expand = flag(&q.expand_secret_references, true)?;
     let scope = q.scope.resolve(state, ctx, Action::Read).await?;
+    let generation = state.service.store.write_generation();
+    let key = ListKey {
+        token_id: ctx.actor.token_id.clone(),
+        env_id: scope.env.id.clone(),
+        path: scope.path.as_str().to_owned(),
+        flags: [recursive, view_value, include_imports, expand],
+        tags: q.tag_slugs.clone().filter(|t| !t.is_empty()),
+    };
+    if let Some(hit) = generation.and_then(|g| state.lists.get(&key, g)) {
+        state
+            .service
+            .audit_list(ctx, &scope, "get-secrets", hit.audited_keys.clone())
+            .await?;
+        return Ok(hit.body.clone());
+    }
     let secrets = state
         .service
         .list_secrets(ctx, &scope, recursive, "get-secrets")
         .await?;
+    let audited_keys: Vec<String> = secrets.iter().map(|s| qualified(&s.path, &s.key)).collect();
     let mut secrets = state.service.personalised(ctx, &scope, secrets).await?;
-    if let Some(tags) = q.tag_slugs.as_deref().filter(|t| !t.is_empty()) {
+    if let Some(tags) = key.tags.as_deref() {
         let wanted: Vec<&str> = tags.split(',').map(str::trim).collect();
         secrets.retain(|s| {
             s.tags.iter().any(|t| {
@@ -81,10 +101,14 @@ async fn list_body(state: &AppState, ctx: &Ctx, q: &ListQuery) -> Result<Vec<u8>
             })
         });
     }
+    // Both read other folders (and audit those reads): such lists are not kept.
+    let mut single_read = true;
     if expand && view_value {
+        single_read &= !secrets.iter().any(|s| has_references(s.value.expose()));
         expansion::expand_views(state, ctx, &scope, &mut secrets).await?;
     }
     let imported = if include_imports {
+        single_read &= state.service.list_imports(&scope).await?.is_empty();
         state.service.imported_secrets(ctx, &scope).await?
     } else {
         Vec::new()
@@ -108,7 +132,21 @@ async fn list_body(state: &AppState, ctx: &Ctx, q: &ListQuery) -> Result<Vec<u8>
             })
             .collect(),
     };
-    serde_json::to_vec(&wire).map_err(|e| ApiError::internal(e.to_string()))
+    // Roughly 600 bytes a secret: one allocation instead of a dozen doublings.
+    let mut json = Vec::with_capacity(64 + 640 * (secrets.len() + imported.len()));
+    serde_json::to_writer(&mut json, &wire).map_err(|e| ApiError::internal(e.to_string()))?;
+    let body = list_cache::secret_body(json);
+    if let (Some(g), true) = (generation, single_read) {
+        state.lists.put(
+            key,
+            g,
+            CachedList {
+                body: body.clone(),
+                audited_keys,
+            },
+        );
+    }
+    Ok(body)
 }
 
 /// Infisical's Go CLI read path: the same list under `projectId`, with an ETag

@@ -248,10 +248,23 @@ impl Service {
             out.push(self.view(&scope.project, &scope.env, row).await?);
         }
         let keys = out.iter().map(|s| qualified(&s.path, &s.key)).collect();
+        self.audit_list(ctx, scope, event, keys).await?;
+        Ok(out)
+    }
+
+    /// The audit event of a list of `keys` (qualified by folder), committed
+    /// before the list may be answered.
+    pub async fn audit_list(
+        &self,
+        ctx: &Ctx,
+        scope: &Scope,
+        event: &str,
+        keys: Vec<String>,
+    ) -> ServiceResult<()> {
         self.store
             .append_audit(self.scoped_event(ctx, scope, event, keys))
             .await?;
-        Ok(out)
+        Ok(())
     }
 
     /// One secret, at its current version or at `version`.
@@ -695,7 +708,7 @@ pub(super) fn head_state(head: Option<&SecretHead>) -> (String, i64, i64) {
 }
 
 /// `KEY` for the root folder, `/api/KEY` elsewhere (for audit rows).
-pub(super) fn qualified(path: &str, key: &str) -> String {
+pub fn qualified(path: &str, key: &str) -> String {
     if path == "/" {
         key.to_owned()
     } else {

@@ -252,6 +252,11 @@ pub trait Store: Send + Sync + 'static {
     /// Ticks after a write commits (on PostgreSQL: a write through any replica),
     /// so change-feed waiters re-read the log instead of polling it.
     fn change_signal(&self) -> tokio::sync::watch::Receiver<u64>;
+    /// The count of committed data changes, when every write to the database
+    /// passes through this process (SQLite), so answers computed at the same
+    /// count are still true. `None` when other processes write too (PostgreSQL
+    /// replicas): then nothing may be answered from memory.
+    fn write_generation(&self) -> Option<u64>;
 }
 
 /// Audit actions that change what a fetch of secrets returns; the change feed

@@ -1770,6 +1770,10 @@ impl Store for SqliteStore {
     fn change_signal(&self) -> watch::Receiver<u64> {
         self.changes.subscribe()
     }
+
+    fn write_generation(&self) -> Option<u64> {
+        Some(self.generation.current())
+    }
 }
 
 #[cfg(test)]

@@ -540,3 +540,61 @@ async fn cli_set_get_list_through_the_binary() {
     assert!(String::from_utf8_lossy(&out.stderr)
         .contains("cannot reach the hush server at http://127.0.0.1:1"));
 }
+
+/// Repeated identical lists may be answered from memory (SQLite): each one is
+/// still audited, a write is seen by the very next list, and a revoked token
+/// is refused at once.
+#[tokio::test]
+async fn repeated_lists_are_each_audited_and_see_every_write() {
+    let s = TestServer::start(&[]).await;
+    let c = s.client();
+    set(&c, "API_KEY", "list-cache-one").await.unwrap();
+    let list = async |c: &hush::client::ApiClient| {
+        c.get("/api/v3/secrets/raw", &scope_q("dev", "/")).await
+    };
+    let value = |v: &Value| v["secrets"][0]["secretValue"].as_str().unwrap().to_owned();
+    let audited = async || {
+        c.get(
+            "/api/v1/hush/audit",
+            &[("action", "get-secrets".into()), ("limit", "1000".into())],
+        )
+        .await
+        .unwrap()["events"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    let before = audited().await;
+    for _ in 0..5 {
+        assert_eq!(value(&list(&c).await.unwrap()), "list-cache-one");
+    }
+    assert_eq!(audited().await, before + 5, "every list is audited");
+    set(&c, "API_KEY", "list-cache-two").await.unwrap();
+    assert_eq!(value(&list(&c).await.unwrap()), "list-cache-two");
+
+    // A second caller with its own token, then revoked: refused at once even
+    // though its list was answered a moment ago.
+    let r = c
+        .send(
+            Method::POST,
+            "/api/v1/hush/tokens",
+            &json!({ "projectId": "default", "name": "ci",
+                     "scopes": [{ "environment": "dev", "secretPath": "/" }], "ttl": 3600 }),
+        )
+        .await
+        .unwrap();
+    let other =
+        hush::client::ApiClient::new(&s.url, Some(r["token"].as_str().unwrap().to_owned().into()))
+            .unwrap();
+    assert_eq!(value(&list(&other).await.unwrap()), "list-cache-two");
+    let id = r["id"].as_str().unwrap();
+    c.call(
+        Method::DELETE,
+        &format!("/api/v1/hush/tokens/{id}"),
+        &[("projectId", "default".into())],
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(list(&other).await.unwrap_err().status(), Some(401));
+}

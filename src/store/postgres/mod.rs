@@ -1633,4 +1633,8 @@ impl Store for PostgresStore {
     fn change_signal(&self) -> watch::Receiver<u64> {
         self.changes.subscribe()
     }
+
+    fn write_generation(&self) -> Option<u64> {
+        None
+    }
 }
