@@ -110,7 +110,10 @@ impl Cache {
             .open(&tmp)
             .map_err(io)?;
         f.write_all(&sealed).map_err(io)?;
-        f.sync_all().map_err(io)?;
+        // No fsync: it cost a millisecond of every `hush run`, and the cache is
+        // only a fallback. The rename is atomic, so a reader sees the old file
+        // or the new one; a file torn by a power loss fails authentication and
+        // reads as "no usable cache", never as wrong secrets.
         std::fs::rename(&tmp, &self.file).map_err(io)
     }
 
