@@ -14,6 +14,7 @@
 //! Lock order in every write is secret row, then data key row, then audit head:
 //! no cycle, so no deadlock between writers.
 
+mod audit_batch;
 mod connect;
 mod listen;
 mod rows;
@@ -37,11 +38,14 @@ pub struct PostgresStore {
     pool: Pool,
     changes: Arc<watch::Sender<u64>>,
     listener: tokio::task::AbortHandle,
+    audit_queue: tokio::sync::mpsc::UnboundedSender<(AuditEvent, audit_batch::Waiter)>,
+    audit_batcher: tokio::task::AbortHandle,
 }
 
 impl Drop for PostgresStore {
     fn drop(&mut self) {
         self.listener.abort();
+        self.audit_batcher.abort();
     }
 }
 
@@ -449,10 +453,13 @@ impl PostgresStore {
         drop(client);
         let changes = Arc::new(watch::Sender::new(0u64));
         let listener = listen::spawn(settings.pg, settings.tls, changes.clone());
+        let (audit_queue, audit_batcher) = audit_batch::spawn(pool.clone());
         Ok(Self {
             pool,
             changes,
             listener,
+            audit_queue,
+            audit_batcher,
         })
     }
 
@@ -482,6 +489,7 @@ impl Store for PostgresStore {
 
     async fn close(&self) {
         self.listener.abort();
+        self.audit_batcher.abort();
         self.pool.close();
     }
 
@@ -1548,10 +1556,7 @@ impl Store for PostgresStore {
     }
 
     async fn append_audit(&self, event: AuditEvent) -> StoreResult<()> {
-        let mut c = self.conn().await?;
-        let tx = c.transaction().await.map_err(backend)?;
-        insert_audit(&tx, &event).await?;
-        tx.commit().await.map_err(backend)
+        audit_batch::append(&self.audit_queue, event).await
     }
 
     async fn query_audit(&self, filter: AuditFilter) -> StoreResult<Vec<AuditRow>> {
