@@ -18,6 +18,7 @@
 #   BENCH_PORT_BASE=18210                 ports used: base .. base+11 on 127.0.0.1
 #   BENCH_SKIP_OPENBAO=1                  skip the OpenBao anchor
 #   BENCH_SKIP_PEERS=1                    skip the peers harness
+#   BENCH_SKIP_POSTGRES=1                 skip the PostgreSQL replicas (scripts/bench-postgres.sh)
 #   BENCH_PEERS_DIR=../shared/bench/peers where the peers harness is
 #   BENCH_PEERS_STEPS="install fixtures launch throughput leaks latency signals report"
 #   HUSH_RUN_ARGS, HUSH_PLAIN_RUN_ARGS, HUSH_SETUP, HUSH_MASK_TOKEN: override the
@@ -221,7 +222,28 @@ print(m.group(1).strip() if m else "")' "$BENCH_OUT/hush-run-help.txt")
 fi
 log "peers: $PEERS_STATUS"
 
+# ---------------------------------------------------------------- 5b. PostgreSQL replicas
+PG_STATUS=
+PG_VERSION=
+PG_ADMIN=${BENCH_DATABASE_URL:-${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}}
+if [ "${BENCH_SKIP_POSTGRES:-0}" = 1 ]; then
+  PG_STATUS="skipped (BENCH_SKIP_POSTGRES=1)"
+elif ! command -v psql >/dev/null || ! psql "$PG_ADMIN" -Atc 'SELECT 1' >/dev/null 2>&1; then
+  PG_STATUS="skipped: no PostgreSQL reachable at $PG_ADMIN"
+else
+  PG_VERSION=$(psql "$PG_ADMIN" -Atc 'SHOW server_version' 2>/dev/null || echo '?')
+  log "PostgreSQL replicas (scripts/bench-postgres.sh)"
+  if HUSH_BIN=$HUSH BENCH_DATABASE_URL=$PG_ADMIN bash "$ROOT/scripts/bench-postgres.sh" \
+      >"$BENCH_OUT/bench-postgres.log" 2>&1; then
+    PG_STATUS=ok
+  else
+    PG_STATUS="failed (see $BENCH_OUT/bench-postgres.log)"
+  fi
+fi
+log "postgres: $PG_STATUS"
+
 # ---------------------------------------------------------------- 6. report
+PG_STATUS=$PG_STATUS PG_VERSION=$PG_VERSION PG_RESULTS=$TARGET_DIR/bench-postgres/results.tsv \
 OPENBAO_STATUS=$OPENBAO_STATUS PEERS_STATUS=$PEERS_STATUS PEERS_RESULTS=$PEERS_RESULTS \
   PEERS_RUN_ARGS=$run_args PEERS_PLAIN_RUN_ARGS=${HUSH_PLAIN_RUN_ARGS-} PEERS_MASK=${HUSH_MASK_TOKEN-} \
   HUSH_BIN=$HUSH \
