@@ -120,16 +120,7 @@ async fn feed_on_postgres() {
 async fn feed_shows_a_scoped_token_only_what_it_may_read() {
     let s = TestServer::start(&[]).await;
     let c = s.client();
-    let r = c
-        .send(
-            Method::POST,
-            "/api/v1/hush/tokens",
-            &json!({ "projectId": "default", "name": "dev-only",
-                     "scopes": [{ "environment": "dev", "secretPath": "/**" }], "ttl": 3600 }),
-        )
-        .await
-        .unwrap();
-    let token = r["token"].as_str().unwrap().to_owned();
+    let (_, token) = read_token(&c, "dev", "/**").await;
     let scoped = ApiClient::new(&s.url, Some(token.into())).unwrap();
     let start = cursor(&scoped).await;
     set_in(&c, "prod", "PROD_ONLY", "p").await;

@@ -204,6 +204,24 @@ pub async fn set(c: &ApiClient, key: &str, value: &str) -> Result<i64, ClientErr
     Ok(r["secret"]["version"].as_i64().unwrap())
 }
 
+/// A read-only service token on project `default` scoped to `env`/`path`
+/// (an hour); returns its id and the token.
+pub async fn read_token(c: &ApiClient, env: &str, path: &str) -> (String, String) {
+    let r = c
+        .send(
+            Method::POST,
+            "/api/v1/hush/tokens",
+            &json!({ "projectId": "default", "name": "read-only",
+                     "scopes": [{ "environment": env, "secretPath": path }], "ttl": 3600 }),
+        )
+        .await
+        .unwrap();
+    (
+        r["id"].as_str().unwrap().to_owned(),
+        r["token"].as_str().unwrap().to_owned(),
+    )
+}
+
 pub async fn get(c: &ApiClient, key: &str, version: Option<i64>) -> Result<Value, ClientError> {
     let mut q = scope_q("dev", "/");
     if let Some(v) = version {

@@ -574,20 +574,9 @@ async fn repeated_lists_are_each_audited_and_see_every_write() {
 
     // A second caller with its own token, then revoked: refused at once even
     // though its list was answered a moment ago.
-    let r = c
-        .send(
-            Method::POST,
-            "/api/v1/hush/tokens",
-            &json!({ "projectId": "default", "name": "ci",
-                     "scopes": [{ "environment": "dev", "secretPath": "/" }], "ttl": 3600 }),
-        )
-        .await
-        .unwrap();
-    let other =
-        hush::client::ApiClient::new(&s.url, Some(r["token"].as_str().unwrap().to_owned().into()))
-            .unwrap();
+    let (id, token) = read_token(&c, "dev", "/").await;
+    let other = hush::client::ApiClient::new(&s.url, Some(token.into())).unwrap();
     assert_eq!(value(&list(&other).await.unwrap()), "list-cache-two");
-    let id = r["id"].as_str().unwrap();
     c.call(
         Method::DELETE,
         &format!("/api/v1/hush/tokens/{id}"),
