@@ -355,8 +355,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
             .iter()
             .map(|(k, v)| (k.clone(), v.as_bytes().to_vec()))
             .collect();
-        // Built while the command starts; its output waits for it.
-        let mask_set = LazyMaskSet::build_in_background(
+        // Built once the command is spawned; its output waits for it.
+        let mask_set = LazyMaskSet::deferred(
             values,
             MaskOptions {
                 format: args.mask_format.clone(),

@@ -5,11 +5,15 @@
 //! that prints nothing never waits at all.
 
 use super::masker::{MaskOptions, MaskSet};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, Weak};
+
+type Build = Box<dyn FnOnce() + Send>;
 
 pub struct LazyMaskSet {
     built: Mutex<Option<Arc<MaskSet>>>,
     ready: Condvar,
+    /// The build, until `start` hands it to its thread.
+    pending: Mutex<Option<Build>>,
 }
 
 impl LazyMaskSet {
@@ -20,16 +24,45 @@ impl LazyMaskSet {
         opts: MaskOptions,
         on_ready: impl FnOnce(&MaskSet) + Send + 'static,
     ) -> Arc<LazyMaskSet> {
-        let lazy = Arc::new(LazyMaskSet {
-            built: Mutex::new(None),
-            ready: Condvar::new(),
-        });
-        let target = Arc::clone(&lazy);
-        let build = move || {
-            let set = Arc::new(MaskSet::new(&secrets, &opts));
-            on_ready(&set);
-            target.set(set);
-        };
+        let lazy = Self::deferred(secrets, opts, on_ready);
+        lazy.start();
+        lazy
+    }
+
+    /// Like `build_in_background`, but the build begins at `start` (or at the
+    /// first `get`). `hush run` starts it once the command is spawned: a thread
+    /// filling the heap while the launcher forks makes the fork copy-on-write
+    /// every page it touches, which delayed the command by milliseconds.
+    pub fn deferred(
+        secrets: Vec<(String, Vec<u8>)>,
+        opts: MaskOptions,
+        on_ready: impl FnOnce(&MaskSet) + Send + 'static,
+    ) -> Arc<LazyMaskSet> {
+        Arc::new_cyclic(|me: &Weak<LazyMaskSet>| {
+            let target = me.clone();
+            let build: Build = Box::new(move || {
+                let set = Arc::new(MaskSet::new(&secrets, &opts));
+                on_ready(&set);
+                if let Some(target) = target.upgrade() {
+                    target.set(set);
+                }
+            });
+            LazyMaskSet {
+                built: Mutex::new(None),
+                ready: Condvar::new(),
+                pending: Mutex::new(Some(build)),
+            }
+        })
+    }
+
+    /// Starts the build on its own thread; later calls do nothing.
+    pub fn start(&self) {
+        let build = self
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        let Some(build) = build else { return };
         if let Err(e) = std::thread::Builder::new()
             .name("hush-mask-build".into())
             .spawn(build)
@@ -38,7 +71,6 @@ impl LazyMaskSet {
             // of ever passing output through unmasked.
             eprintln!("hush: cannot start the masker ({e}); output will be dropped");
         }
-        lazy
     }
 
     /// An already built set (for callers that have one).
@@ -46,6 +78,7 @@ impl LazyMaskSet {
         Arc::new(LazyMaskSet {
             built: Mutex::new(Some(Arc::new(set))),
             ready: Condvar::new(),
+            pending: Mutex::new(None),
         })
     }
 
@@ -57,6 +90,7 @@ impl LazyMaskSet {
 
     /// The set, waiting until it is built.
     pub fn get(&self) -> Arc<MaskSet> {
+        self.start();
         let mut slot = self.built.lock().unwrap_or_else(|p| p.into_inner());
         loop {
             if let Some(set) = slot.as_ref() {
@@ -84,5 +118,18 @@ mod tests {
                 .get()
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn a_deferred_build_starts_once_and_at_the_latest_on_get() {
+        let lazy = LazyMaskSet::deferred(
+            vec![("K".into(), b"secret-value".to_vec())],
+            MaskOptions::default(),
+            |_| {},
+        );
+        assert!(lazy.built.lock().unwrap().is_none(), "built before start");
+        assert!(lazy.get().pattern_count() > 0);
+        lazy.start();
+        assert!(lazy.get().pattern_count() > 0);
     }
 }

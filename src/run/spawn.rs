@@ -565,6 +565,10 @@ pub(super) fn spawn(
         let errno = e.raw_os_error().map(Errno::from_raw);
         exec_error(errno, e, &spec.program, resolved)
     })?;
+    // The mask set is built from here on, not while the launcher forked.
+    if let Some((set, _)) = &spec.mask {
+        set.start();
+    }
 
     let (done_tx, done_rx) = mpsc::channel();
     let mut pumps = Vec::new();
