@@ -85,10 +85,17 @@ impl Service {
         loop {
             // Marked seen before reading, so a commit after the read ticks again.
             signal.borrow_and_update();
+            // Read before the changes: everything up to it is committed, so a
+            // cursor moved up to it skips nothing, and later waits do not
+            // rescan the (read) events between.
+            let head = self.store.last_seq().await?;
             let rows = self.store.changes_after(&project.id, cursor, PAGE).await?;
             let full_page = rows.len() as i64 == PAGE;
             if let Some(last) = rows.last() {
                 cursor = last.seq;
+            }
+            if !full_page {
+                cursor = cursor.max(head);
             }
             let changes: Vec<Change> = rows.iter().filter(|r| visible(r)).map(change).collect();
             if !changes.is_empty() || full_page {
