@@ -9,7 +9,7 @@
 //! Durability: WAL with `synchronous=FULL`: an acknowledged write survives both a
 //! killed process and a power loss.
 
-use super::memo::{Generation, Memo};
+use super::memo::Memo;
 use super::*;
 use crate::audit::{chain_hash, GENESIS};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
@@ -59,8 +59,9 @@ struct Memos {
 
 pub struct SqliteStore {
     jobs: Mutex<Option<mpsc::Sender<Job>>>,
+    /// Counts commits that changed data: ticks change-feed waiters, and is the
+    /// generation memo entries are stamped with.
     changes: Arc<watch::Sender<u64>>,
-    generation: Arc<Generation>,
     memo: Memos,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
     readers: Arc<Mutex<Vec<Connection>>>,
@@ -106,19 +107,14 @@ impl SqliteStore {
         };
         let (tx, rx) = mpsc::channel::<Job>();
         let changes = Arc::new(watch::Sender::new(0u64));
-        let generation = Arc::new(Generation::default());
-        let committed = Committed {
-            changes: changes.clone(),
-            generation: generation.clone(),
-        };
+        let writer_changes = changes.clone();
         let writer = std::thread::Builder::new()
             .name("hush-sqlite-writer".into())
-            .spawn(move || writer_loop(conn, rx, head, &committed))
+            .spawn(move || writer_loop(conn, rx, head, &writer_changes))
             .map_err(backend)?;
         Ok(Self {
             jobs: Mutex::new(Some(tx)),
             changes,
-            generation,
             memo: Memos::default(),
             writer: Mutex::new(Some(writer)),
             readers: Arc::new(Mutex::new(Vec::new())),
@@ -171,7 +167,7 @@ impl SqliteStore {
         f: impl FnOnce(&Connection) -> rusqlite::Result<V> + Send + 'static,
     ) -> StoreResult<V> {
         // Read before the database, so a racing write leaves this entry stale.
-        let generation = self.generation.current();
+        let generation = *self.changes.borrow();
         if let Some(v) = memo.get(&key, generation) {
             return Ok(v);
         }
@@ -223,17 +219,11 @@ fn run(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(sql)?.execute([]).map(|_| ())
 }
 
-/// What the writer tells the rest of the store after a commit that changed data.
-struct Committed {
-    changes: Arc<watch::Sender<u64>>,
-    generation: Arc<Generation>,
-}
-
 fn writer_loop(
     conn: Connection,
     rx: mpsc::Receiver<Job>,
     mut head: ChainHead,
-    committed: &Committed,
+    changes: &watch::Sender<u64>,
 ) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
@@ -280,10 +270,7 @@ fn writer_loop(
         } else if changed {
             // Before any waiter hears "done": from then on no memo entry older
             // than this commit is served.
-            committed.generation.bump();
-            committed
-                .changes
-                .send_modify(|tick| *tick = tick.wrapping_add(1));
+            changes.send_modify(|tick| *tick = tick.wrapping_add(1));
         }
         for (done, own_error) in completions {
             match (&commit, own_error) {
@@ -1772,7 +1759,7 @@ impl Store for SqliteStore {
     }
 
     fn write_generation(&self) -> Option<u64> {
-        Some(self.generation.current())
+        Some(*self.changes.borrow())
     }
 }
 
