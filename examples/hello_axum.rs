@@ -1,9 +1,12 @@
 //! Hello-world ceiling for the HTTP benchmark (`scripts/bench.sh`): the same
-//! axum 0.8 + multi-threaded tokio stack as `hush server`, with a handler that
-//! does no work. `cargo run --release --example hello_axum -- PORT`
+//! axum 0.8 + multi-threaded tokio stack (and global allocator) as
+//! `hush server`, with a handler that does no work. `cargo run --release --example hello_axum -- PORT`
 //! Prints `hello_axum listening on http://127.0.0.1:PORT` once it accepts.
 
 use axum::{routing::get, Router};
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {

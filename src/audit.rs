@@ -10,10 +10,21 @@ pub const GENESIS: [u8; 32] = [0u8; 32];
 /// SHA-256 over the previous hash and the event's canonical JSON (field order is
 /// the struct's, so it is stable).
 pub fn chain_hash(prev_hash: &[u8], event: &AuditEvent) -> Vec<u8> {
+    link_hash(prev_hash, &canonical(event))
+}
+
+/// The bytes of `event` the chain hashes: computed apart from the link so a
+/// store's single writer only has to do the hashing.
+pub fn canonical(event: &AuditEvent) -> Vec<u8> {
+    // Serialising a plain struct of strings and integers cannot fail.
+    serde_json::to_vec(event).unwrap_or_default()
+}
+
+/// `chain_hash` of an event given its `canonical` bytes.
+pub fn link_hash(prev_hash: &[u8], canonical: &[u8]) -> Vec<u8> {
     let mut hasher = Sha256::new();
     hasher.update(prev_hash);
-    // Serialising a plain struct of strings and integers cannot fail.
-    hasher.update(serde_json::to_vec(event).unwrap_or_default());
+    hasher.update(canonical);
     hasher.finalize().to_vec()
 }
 

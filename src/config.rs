@@ -57,6 +57,11 @@ pub struct ServerArgs {
     /// Lifetime of a user's login session, e.g. 24h [default: 24h]
     #[arg(long, env = "HUSH_SESSION_TTL")]
     pub session_ttl: Option<String>,
+    /// SQLite: longest time a read's audit event, committed before the read is
+    /// answered, may wait for its fsync, e.g. 50ms; 0 fsyncs every read's
+    /// event. Writes are always fsynced before they are acknowledged [default: 50ms]
+    #[arg(long, env = "HUSH_AUDIT_FLUSH_INTERVAL")]
+    pub audit_flush_interval: Option<String>,
 }
 
 /// The same keys in the TOML file (snake_case).
@@ -76,6 +81,7 @@ struct FileConfig {
     max_body_bytes: Option<usize>,
     max_versions: Option<i64>,
     session_ttl: Option<String>,
+    audit_flush_interval: Option<String>,
 }
 
 pub enum RootKeySource {
@@ -105,6 +111,8 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     pub max_versions: i64,
     pub session_ttl: Duration,
+    /// SQLite: the fsync window of read-audit events (`store::audit_flush`).
+    pub audit_flush_interval: Duration,
 }
 
 impl fmt::Debug for ServerConfig {
@@ -239,6 +247,18 @@ impl ServerConfig {
                 "must be at least 1".into(),
             ));
         }
+        let audit_flush_interval = duration(
+            "audit_flush_interval",
+            &args.audit_flush_interval,
+            file.audit_flush_interval,
+            "50ms",
+        )?;
+        if audit_flush_interval > crate::store::audit_flush::MAX_INTERVAL {
+            return Err(ConfigError::Invalid(
+                "audit_flush_interval",
+                "must be at most 10s (0 fsyncs every read's audit event)".into(),
+            ));
+        }
         Ok(ServerConfig {
             listen: args
                 .listen
@@ -268,6 +288,7 @@ impl ServerConfig {
                 .unwrap_or(4 * 1024 * 1024),
             max_versions,
             session_ttl: duration("session_ttl", &args.session_ttl, file.session_ttl, "24h")?,
+            audit_flush_interval,
         })
     }
 

@@ -83,11 +83,10 @@ async fn open_store(config: &ServerConfig) -> Result<Arc<dyn Store>> {
         return Ok(Arc::new(store));
     }
     match config.sqlite_path() {
-        Some(path) => {
-            Ok(Arc::new(SqliteStore::open(&path).with_context(|| {
-                format!("cannot open database {}", path.display())
-            })?))
-        }
+        Some(path) => Ok(Arc::new(
+            SqliteStore::open(&path, config.audit_flush_interval)
+                .with_context(|| format!("cannot open database {}", path.display()))?,
+        )),
         None => bail!(
             "unsupported database URL {}: use sqlite:///path/hush.db or postgres://user@host/db",
             crate::config::redact_url(&config.database_url)

@@ -3,11 +3,13 @@
 //! transaction; versions are allocated under a database uniqueness constraint so
 //! concurrent writers (or replicas) can never both win the same version.
 
+pub mod audit_flush;
 pub mod memo;
 pub mod migrate;
 pub mod postgres;
 pub mod rows;
 pub mod sqlite;
+pub mod wal_checkpointer;
 
 use async_trait::async_trait;
 pub use rows::*;

@@ -167,6 +167,43 @@ async fn acknowledged_writes_survive_kill_9() {
     assert_eq!(v["ok"], true, "{v}");
 }
 
+/// Reads' audit events are fsynced in groups (audit_flush_interval), but each
+/// is committed before its read is answered: a killed server loses none.
+#[tokio::test]
+async fn answered_reads_are_audited_even_after_kill_9() {
+    let mut s = TestServer::start(&["--audit-flush-interval", "10s"]).await;
+    let c = s.client();
+    set(&c, "READ_ME", "value").await.unwrap();
+    let mut readers = Vec::new();
+    for _ in 0..8 {
+        let c = s.client();
+        readers.push(tokio::spawn(async move {
+            for _ in 0..25 {
+                c.get("/api/v3/secrets/raw", &scope_q("dev", "/"))
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    for r in readers {
+        r.await.unwrap();
+    }
+    // Straight after the last answer: well inside the 10 s fsync window.
+    s.kill9();
+    s.restart();
+    let c = s.client();
+    let audit = c
+        .get(
+            "/api/v1/hush/audit",
+            &[("action", "get-secrets".into()), ("limit", "1000".into())],
+        )
+        .await
+        .unwrap();
+    assert_eq!(audit["events"].as_array().unwrap().len(), 200, "{audit}");
+    let v = c.get("/api/v1/hush/audit/verify", &[]).await.unwrap();
+    assert_eq!(v["ok"], true, "{v}");
+}
+
 #[tokio::test]
 async fn every_operation_is_audited_without_values_and_tampering_is_named() {
     let s = TestServer::start(&[]).await;

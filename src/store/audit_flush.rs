@@ -1,0 +1,106 @@
+//! When a commit that holds only read-audit events must reach the disk.
+//!
+//! Every audit event is committed before its request is answered (fail-closed):
+//! a process that dies after the answer, even by `kill -9`, leaves the event in
+//! the database. What this policy relaxes is only the fsync of commits that hold
+//! nothing but audit events of reads (and logins, denials): they may sit in the
+//! operating system's page cache for up to `interval` before a commit with an
+//! fsync carries them to the disk. The fsync of a later commit covers every
+//! earlier one (the log is written in order), so after a power loss the audit
+//! chain is still a verifiable prefix, shorter by at most `interval` of reads.
+//! Writes of data are always fsynced before they are acknowledged.
+//!
+//! This is what the file audit device of Vault/OpenBao gives (a write(2)
+//! before the answer, no fsync per entry), with a bound on the window; an
+//! interval of zero fsyncs every commit.
+
+use std::time::{Duration, Instant};
+
+/// The longest allowed interval: beyond it the window of audit events a power
+/// loss can take grows past what an operator would accept by accident.
+pub const MAX_INTERVAL: Duration = Duration::from_secs(10);
+/// The server's default (`audit_flush_interval`).
+pub const DEFAULT_INTERVAL: Duration = Duration::from_millis(50);
+
+pub struct AuditFlush {
+    interval: Duration,
+    /// The first commit that has not been fsynced yet.
+    unsynced_since: Option<Instant>,
+}
+
+impl AuditFlush {
+    pub fn new(interval: Duration) -> AuditFlush {
+        AuditFlush {
+            interval: interval.min(MAX_INTERVAL),
+            unsynced_since: None,
+        }
+    }
+
+    /// Whether the next commit must be fsynced: it writes data, every commit
+    /// is (interval zero), or an unsynced commit has waited its interval.
+    pub fn must_sync(&self, writes_data: bool, now: Instant) -> bool {
+        writes_data
+            || self.interval.is_zero()
+            || self
+                .unsynced_since
+                .is_some_and(|t| now.duration_since(t) >= self.interval)
+    }
+
+    /// Records a successful commit.
+    pub fn committed(&mut self, synced: bool, now: Instant) {
+        if synced {
+            self.unsynced_since = None;
+        } else {
+            self.unsynced_since.get_or_insert(now);
+        }
+    }
+
+    /// When the writer, idle until then, must fsync on its own; `None` when
+    /// every commit is on disk.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.unsynced_since.map(|t| t + self.interval)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_writes_always_sync() {
+        let flush = AuditFlush::new(Duration::from_secs(1));
+        assert!(flush.must_sync(true, Instant::now()));
+    }
+
+    #[test]
+    fn audit_only_commits_sync_once_per_interval() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let mut flush = AuditFlush::new(ms(50));
+        assert!(!flush.must_sync(false, t0));
+        assert_eq!(flush.deadline(), None);
+        flush.committed(false, t0);
+        flush.committed(false, t0 + ms(10));
+        // The window runs from the oldest unsynced commit, not the newest.
+        assert_eq!(flush.deadline(), Some(t0 + ms(50)));
+        assert!(!flush.must_sync(false, t0 + ms(49)));
+        assert!(flush.must_sync(false, t0 + ms(50)));
+        flush.committed(true, t0 + ms(50));
+        assert_eq!(flush.deadline(), None);
+        assert!(!flush.must_sync(false, t0 + ms(51)));
+    }
+
+    #[test]
+    fn zero_interval_syncs_every_commit() {
+        let flush = AuditFlush::new(Duration::ZERO);
+        assert!(flush.must_sync(false, Instant::now()));
+    }
+
+    #[test]
+    fn interval_is_capped() {
+        let t0 = Instant::now();
+        let mut flush = AuditFlush::new(Duration::from_secs(3600));
+        flush.committed(false, t0);
+        assert_eq!(flush.deadline(), Some(t0 + MAX_INTERVAL));
+    }
+}
