@@ -2,6 +2,7 @@
 //! the server (`hush server`). Everything the binary does is reachable from here.
 #![deny(unsafe_code)]
 
+pub mod alloc;
 pub mod audit;
 pub mod cli;
 pub mod client;

@@ -3,7 +3,7 @@
 use clap::Parser;
 
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: hush::alloc::HushAllocator = hush::alloc::HushAllocator;
 
 fn main() {
     let cli = hush::cli::Cli::parse();
