@@ -98,6 +98,19 @@ expect_status 200 -X PUT -H "$AUTH" -H 'Content-Type: application/json' \
   "$URL/api/v1/hush/secrets/K1"
 
 measure hush_read "$HUSH_PID" "$LIST_URL" -H "$AUTH"
+# the same list with every read's audit event fsynced before its answer
+# (--audit-flush-interval 0), then back to the default for the rest
+restart_hush() {  # restart_hush LOG [server flags...]
+  local logf=$BENCH_OUT/$1; shift
+  stop_pid "$HUSH_PID"
+  start_bg "$logf" env -u HUSH_ROOT_KEY \
+    "$HUSH" server --data-dir "$DATA" --listen "127.0.0.1:$HUSH_PORT" "$@"
+  HUSH_PID=$START_PID
+  wait_http "$URL/healthz" "$HUSH_PID" "hush server" "$logf" 30
+}
+restart_hush hush-server-strict.log --audit-flush-interval 0
+measure hush_read_strict "$HUSH_PID" "$LIST_URL" -H "$AUTH"
+restart_hush hush-server-2.log
 # where the list's CPU goes: a perf profile of the server under the same load
 # (a separate run, not part of the figures; skipped without perf or BENCH_PERF=0)
 if [ "${BENCH_PERF:-1}" != 0 ] && command -v perf >/dev/null; then

@@ -1,12 +1,10 @@
 //! Parse arguments, set up logging, dispatch, map errors to exit codes.
 
-use clap::Parser;
-
 #[global_allocator]
 static ALLOCATOR: hush::alloc::HushAllocator = hush::alloc::HushAllocator;
 
 fn main() {
-    let cli = hush::cli::Cli::parse();
+    let cli = hush::cli::Cli::parse_args();
     hush::cli::init_tracing(&cli);
     let code = match hush::cli::dispatch(cli) {
         Ok(code) => code,

@@ -122,6 +122,15 @@ ensure_wrk() {
 #   name req/s p99 non-2xx socket-errors server-cpu% machine-busy% requests
 #   wrk-cpu% statuses(non-2xx, "code:count,...", from a script's "status CODE: N" lines)
 #   loadavg-before
+# CPU ticks per thread name of process $1, summed over threads of the same
+# name ("tokio-rt-worker" x N): lines "name<TAB>ticks".
+thread_ticks() {
+  local t
+  for t in /proc/"$1"/task/*; do
+    printf '%s\t%s\n' "$(cat "$t/comm" 2>/dev/null)" "$(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "$t/stat" 2>/dev/null)"
+  done | awk -F'\t' '$1 != "" { n[$1] += $2 } END { for (k in n) printf "%s\t%d\n", k, n[k] }'
+}
+
 measure() {
   local name=$1 pid=$2 url=$3; shift 3
   local out=$BENCH_OUT/wrk-$name.txt
@@ -134,6 +143,7 @@ measure() {
   local p0 s0 t0 p1 s1 t1 half
   local load0
   load0=$(cut -d' ' -f1 /proc/loadavg)
+  thread_ticks "$pid" >"$BENCH_OUT/threads-$name.0"
   p0=$(proc_ticks "$pid"); s0=$(sys_ticks); t0=$(now_s)
   half=$(((BENCH_DURATION + 1) / 2))
   # a snapshot of `top` in the middle of the run, for the bottleneck note
@@ -145,6 +155,11 @@ measure() {
     die "wrk for $name failed: $(tail -n 3 "$out")"
   fi
   p1=$(proc_ticks "$pid"); s1=$(sys_ticks); t1=$(now_s)
+  thread_ticks "$pid" >"$BENCH_OUT/threads-$name.1"
+  # per thread name: % of one core over the run
+  awk -F'\t' -v hz="$(getconf CLK_TCK)" -v t0="$t0" -v t1="$t1" \
+    'NR == FNR { a[$1] = $2; next } { printf "%s\t%.0f\n", $1, ($2 - a[$1]) / hz / (t1 - t0) * 100 }' \
+    "$BENCH_OUT/threads-$name.0" "$BENCH_OUT/threads-$name.1" >"$BENCH_OUT/threads-$name.tsv" 2>/dev/null || true
   wait "$top_pid" 2>/dev/null || true
   local hz rps p99 non2xx errs reqs srv sys wrkcpu statuses
   hz=$(getconf CLK_TCK)

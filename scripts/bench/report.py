@@ -110,6 +110,24 @@ def others(r, ncpu):
     return max(r["busy"] * ncpu - r["srv_cpu"] - r["wrk_cpu"], 0.0)
 
 
+THREAD_NAMES = {
+    "tokio-rt-worker": "the HTTP workers (tokio, all together)",
+    "hush-sqlite-wri": "the SQLite writer",
+    "hush-sqlite-ckp": "the WAL checkpointer",
+}
+
+
+def thread_cpu(out, name):
+    """[(thread name, % of a core)] of a run, busiest first (lib.sh's thread_ticks)."""
+    try:
+        with open(os.path.join(out, "threads-%s.tsv" % name)) as f:
+            rows = [l.rstrip("\n").split("\t") for l in f if "\t" in l]
+    except OSError:
+        return []
+    rows = [(k, int(v)) for k, v in rows if v.lstrip("-").isdigit() and int(v) > 0]
+    return sorted(rows, key=lambda kv: -kv[1])
+
+
 def cpu_us_per_req(r):
     # server CPU time per answered request, in microseconds
     if not r or r["rps"] <= 0:
@@ -186,13 +204,14 @@ def main(out, output):
       "transaction. *write, one hot key* = the same on K1 only. OpenBao: `POST /v1/secret/data/w<i>`, "
       "i cycling over 100 secrets (raft storage).")
     w("- **hello-world ceiling** = `examples/hello_axum.rs`: the same axum 0.8 / multi-threaded tokio "
-      "stack answering `GET /` with a constant.")
+      "stack, with the same allocator as `hush server` (mimalloc), answering `GET /` with a constant.")
     w("")
     ncpu = int(m["nproc"] or 1)
     w("| load | server | req/s | p99 | errors | server CPU | wrk CPU | other processes | server CPU per request |")
     w("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     order = [
         ("read: list 50 secrets", "hush", "hush_read"),
+        ("read: list 50 secrets, every read's audit event fsynced (`--audit-flush-interval 0`)", "hush", "hush_read_strict"),
         ("read: list 50 secrets, after the write runs (100 versions per key)", "hush", "hush_read_after"),
         ("read: secret with 50 keys", "OpenBao", "openbao_read"),
         ("write: set one secret (50 keys)", "hush", "hush_write"),
@@ -281,13 +300,24 @@ def main(out, output):
     w("### How audit stays off the critical path")
     w("")
     w("Every list and every write is audited, fail-closed: a request is answered only once its audit "
-      "row is durable. The SQLite store (`src/store/sqlite.rs`) has one writer thread that owns the only "
+      "row is committed. The SQLite store (`src/store/sqlite.rs`) has one writer thread that owns the only "
       "write connection and commits in groups: all the writes and read-audit events queued while the "
-      "previous commit was running go into one transaction with one fsync (WAL, `synchronous=FULL`), and "
-      "each request waits for the commit that contains its event. So N concurrent lists cost one shared "
-      "commit instead of N, and the audit chain stays ordered by that single writer. Readers do not go "
-      "through the writer: they use a small pool of read connections in WAL mode, so they read the "
-      "secrets concurrently with the writer's commits; only the small audit insert joins the group commit.")
+      "previous commit was running go into one transaction, and each request waits for the commit that "
+      "contains its event. So N concurrent lists cost one shared commit instead of N, and the audit chain "
+      "stays ordered by that single writer. Readers do not go through the writer: they use a small pool "
+      "of read connections in WAL mode, so they read the secrets concurrently with the writer's commits; "
+      "only the small audit insert joins the group commit, prepared (its canonical JSON for the hash "
+      "chain, its key list) before it reaches the writer.")
+    w("")
+    w("Durability differs by kind: a commit that writes data is fsynced before it is acknowledged "
+      "(`synchronous=FULL`). A commit holding only read-audit events is written to the WAL before the "
+      "reads are answered, so a killed server loses none of them (`kill -9` test in "
+      "`tests/it/server_core.rs`), and fsynced within `--audit-flush-interval` (default 50 ms; any "
+      "write's fsync carries it earlier): a power loss can drop at most that window of read events, and "
+      "the chain still verifies. That is what Vault's and OpenBao's file audit device give (a write before "
+      "the answer, no fsync per entry), with a bound. The *every read's audit event fsynced* row above is "
+      "the strict setting, `--audit-flush-interval 0`. WAL checkpoints run on a thread of their own "
+      "(`src/store/wal_checkpointer.rs`), not inside the writer's commits.")
     w("")
     w("What a list costs besides its audit event: the lookups every request repeats (token, user, project, "
       "membership, environments, the folder's rows) are memoised as ciphertext rows, and a caller's repeated "
@@ -313,12 +343,14 @@ def main(out, output):
                    "writer thread) and sending the ~25 KB answer; decrypting and serialising the 50 secrets is "
                    "paid only when the list cache misses (after a write, or once a second)" % max(c_r - c_h, 0))
         else:
-            why = ("the machine is not saturated, so the list is no longer CPU-bound: it waits on the audit "
-                   "log. Every list's event must be committed (fsync) before the answer, and the one writer "
-                   "commits one group at a time, so throughput is about the connections in flight divided by "
-                   "the time of one group commit (p99 %s is a few commit rounds). More concurrent clients "
-                   "raise it (bigger groups, the same fsync); giving up fail-closed audit of reads would too, "
-                   "and hush does not" % fmt_ms(r["p99"]))
+            why = ("the machine is not saturated, so the list is not CPU-bound as a whole: it waits on the "
+                   "audit log's one writer thread. Every list's event must be committed before the answer, "
+                   "and the writer commits one group at a time (p99 %s is a few commit rounds)"
+                   % fmt_ms(r["p99"]))
+        threads = thread_cpu(out, "hush_read")
+        if threads:
+            why += ("; per thread: %s (%% of one core over the run)"
+                    % ", ".join("%s %s%%" % (THREAD_NAMES.get(k, k), v) for k, v in threads))
         notes.append(
             "**Reads.** The list reaches %.0f%% of the hello-world ceiling. During it the machine was %.0f%% busy "
             "and hush used %.0f%% CPU (%.0f µs of CPU per request, against %.0f µs for the hello-world "
@@ -352,6 +384,11 @@ def main(out, output):
             notes.append("One hot key instead of 50: %s req/s (%.0f%% of the spread load), no errors; every "
                          "write to the same key also purges that key's oldest version in the same commit."
                          % ("{:,.0f}".format(hot["rps"]), hot["rps"] / wr["rps"] * 100))
+    rs = rows.get("hush_read_strict")
+    if r and rs:
+        notes.append("With every read's audit event fsynced before its answer (`--audit-flush-interval 0`): "
+                     "%s req/s, %.0f%% of the default: then the list waits on one fsync per group commit."
+                     % ("{:,.0f}".format(rs["rps"]), rs["rps"] / r["rps"] * 100))
     ra = rows.get("hush_read_after")
     if r and ra:
         notes.append("The list after the write runs (100 versions per key, a larger audit table): %s req/s, "

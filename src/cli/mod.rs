@@ -352,7 +352,7 @@ pub enum Command {
     },
     /// Print the man page (roff) to stdout
     Man,
-    /// Run a command with the secrets in its environment and their values masked in its output
+    #[command(about = RUN_ABOUT)]
     Run(RunArgs),
     /// Mask secret values in stdin, writing to stdout (e.g. kubectl logs POD | hush redact)
     Redact {
@@ -394,6 +394,46 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// `hush run` parsed on its own. Building the whole command tree (every
+/// subcommand and flag) took most of a millisecond at every start, and `hush
+/// run` starts all day long; this parser knows only `run`'s flags and the
+/// global `--log`. `Cli::parse_args` uses it when the first argument is `run`;
+/// its help is the same text (tested).
+#[derive(Parser)]
+#[command(
+    name = "hush run",
+    bin_name = "hush run",
+    about = RUN_ABOUT
+)]
+struct RunOnly {
+    #[command(flatten)]
+    args: RunArgs,
+    /// Log filter for hush's own diagnostics (e.g. info, debug)
+    #[arg(long, env = "HUSH_LOG", default_value = "warn")]
+    log: String,
+}
+
+const RUN_ABOUT: &str =
+    "Run a command with the secrets in its environment and their values masked in its output";
+
+impl Cli {
+    /// The process's arguments; `hush run ...` through its own small parser.
+    pub fn parse_args() -> Cli {
+        let mut args = std::env::args_os();
+        let program = args.next();
+        let mut rest = args.peekable();
+        if rest.peek().is_some_and(|a| a == "run") {
+            rest.next();
+            let run = RunOnly::parse_from(std::iter::once("hush run".into()).chain(rest));
+            return Cli {
+                command: Command::Run(run.args),
+                log: run.log,
+            };
+        }
+        Cli::parse_from(program.into_iter().chain(rest))
+    }
 }
 
 /// `hush run` options. Its scope flags are its own: `--path` repeats here.
@@ -1009,5 +1049,51 @@ mod tests {
     fn cli_definition_is_consistent() {
         use clap::CommandFactory;
         super::Cli::command().debug_assert();
+        super::RunOnly::command().debug_assert();
+    }
+
+    /// The fast parser of `hush run` must be the full CLI's `run`: the same
+    /// flags, defaults and help text.
+    #[test]
+    fn run_only_parser_matches_the_full_cli() {
+        use clap::CommandFactory;
+        let mut full = super::Cli::command();
+        full.build();
+        let full_help = full
+            .find_subcommand_mut("run")
+            .expect("run subcommand")
+            .render_long_help()
+            .to_string();
+        let own_help = super::RunOnly::command().render_long_help().to_string();
+        assert_eq!(own_help, full_help);
+    }
+
+    #[test]
+    fn run_only_parser_gives_the_same_arguments() {
+        use clap::Parser;
+        let argv = [
+            "--env",
+            "prod",
+            "--path",
+            "/a",
+            "--path",
+            "/b",
+            "--no-mask",
+            "--log",
+            "debug",
+            "--",
+            "make",
+            "--deploy",
+        ];
+        let full = super::Cli::parse_from(["hush", "run"].into_iter().chain(argv));
+        let own = super::RunOnly::parse_from(["hush run"].into_iter().chain(argv));
+        let super::Command::Run(full_args) = full.command else {
+            panic!("not run");
+        };
+        assert_eq!(full.log, own.log);
+        assert_eq!(full_args.paths, own.args.paths);
+        assert_eq!(full_args.env, own.args.env);
+        assert_eq!(full_args.no_mask, own.args.no_mask);
+        assert_eq!(full_args.command, own.args.command);
     }
 }

@@ -4,7 +4,8 @@
 //!
 //! Design, in short (details next to the code):
 //! - The child runs in its own session and process group (`setsid` before
-//!   exec). Signals hush receives (INT, TERM, HUP, QUIT, USR1, USR2, WINCH)
+//!   exec). Without a pty it is started by posix_spawn (no fork of hush's
+//!   memory: `posix_spawn.rs`), with one by fork + exec (`pty.rs`). Signals hush receives (INT, TERM, HUP, QUIT, USR1, USR2, WINCH)
 //!   are forwarded once to the child's group with `kill(-pgid, sig)`; a
 //!   second INT/TERM starts the `kill_timeout` timer, after which the group
 //!   gets SIGKILL (`signals.rs`).
@@ -27,6 +28,7 @@
 
 pub mod cache;
 pub mod environment;
+mod posix_spawn;
 mod pty;
 pub mod references;
 mod signals;

@@ -484,6 +484,14 @@ impl Sink {
         })
     }
 
+    /// The child's end of a pipe sink (posix_spawn dup2s it onto 1 or 2).
+    fn pipe_write_fd(&self) -> Option<RawFd> {
+        match self {
+            Sink::Pipe { write, .. } => Some(write.as_raw_fd()),
+            _ => None,
+        }
+    }
+
     fn master(&self) -> Option<&File> {
         match self {
             Sink::Pty(p) => Some(&p.master),
@@ -513,6 +521,34 @@ pub(super) fn spawn(
     let ws = plan.user_winsize();
     let out = make_sink(plan.stdout_tty, plan, ws)?;
     let err = make_sink(plan.stderr_tty, plan, ws)?;
+
+    if out.master().is_none() && err.master().is_none() {
+        // No terminal to set up: spawn without a fork, unless the file needs
+        // execvp's fallback (below).
+        let spawned = slot.spawn_with(|| {
+            super::posix_spawn::spawn(
+                resolved,
+                &spec.program,
+                &spec.args,
+                env,
+                out.pipe_write_fd(),
+                err.pipe_write_fd(),
+            )
+            .map(|pid| (pid, ()))
+        });
+        match spawned {
+            Ok((pid, ())) => {
+                return start_pumps(pid, spec, slot, out, err, Vec::new(), false, None)
+            }
+            // A file without #! line: execvp (the fork path) runs it with
+            // /bin/sh, as a shell would; posix_spawn does not.
+            Err(e) if e.raw_os_error() == Some(Errno::ENOEXEC as i32) => {}
+            Err(e) => {
+                let errno = e.raw_os_error().map(Errno::from_raw);
+                return Err(exec_error(errno, e, &spec.program, resolved));
+            }
+        }
+    }
 
     let mut cmd = Command::new(resolved);
     // argv[0] as the user wrote it, like execvp.
@@ -565,6 +601,31 @@ pub(super) fn spawn(
         let errno = e.raw_os_error().map(Errno::from_raw);
         exec_error(errno, e, &spec.program, resolved)
     })?;
+    let has_ctty = ctty_fd.is_some();
+    start_pumps(
+        pid,
+        spec,
+        slot,
+        out,
+        err,
+        pty_masters,
+        has_ctty,
+        stdin_master,
+    )
+}
+
+/// The child is running: start masking its output.
+#[allow(clippy::too_many_arguments)]
+fn start_pumps(
+    pid: Pid,
+    spec: &LaunchSpec,
+    slot: &ChildSlot,
+    out: Sink,
+    err: Sink,
+    pty_masters: Vec<File>,
+    has_ctty: bool,
+    stdin_master: Option<Arc<File>>,
+) -> Result<Incarnation, RunError> {
     // The mask set is built from here on, not while the launcher forked.
     if let Some((set, _)) = &spec.mask {
         set.start();
@@ -603,7 +664,7 @@ pub(super) fn spawn(
             done: done_rx,
         },
         pty_masters,
-        has_ctty: ctty_fd.is_some(),
+        has_ctty,
         stdin_master,
     })
 }

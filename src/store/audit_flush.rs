@@ -55,6 +55,14 @@ impl AuditFlush {
         }
     }
 
+    /// After a failed fsync: try again one interval from `now`, not at once
+    /// (a full disk would otherwise make the writer spin).
+    pub fn postpone(&mut self, now: Instant) {
+        if self.unsynced_since.is_some() {
+            self.unsynced_since = Some(now);
+        }
+    }
+
     /// When the writer, idle until then, must fsync on its own; `None` when
     /// every commit is on disk.
     pub fn deadline(&self) -> Option<Instant> {
@@ -88,6 +96,18 @@ mod tests {
         flush.committed(true, t0 + ms(50));
         assert_eq!(flush.deadline(), None);
         assert!(!flush.must_sync(false, t0 + ms(51)));
+    }
+
+    #[test]
+    fn a_failed_fsync_is_retried_an_interval_later() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let mut flush = AuditFlush::new(ms(50));
+        flush.postpone(t0);
+        assert_eq!(flush.deadline(), None, "nothing pending, nothing to retry");
+        flush.committed(false, t0);
+        flush.postpone(t0 + ms(60));
+        assert_eq!(flush.deadline(), Some(t0 + ms(110)));
     }
 
     #[test]

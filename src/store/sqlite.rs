@@ -280,9 +280,15 @@ fn writer_loop(
                     Ok(job) => job,
                     Err(mpsc::RecvTimeoutError::Timeout) => {
                         // Idle with audit events not yet on disk: fsync them now.
-                        if sync_now(&conn, &mut sync).is_ok() {
-                            flush.committed(true, Instant::now());
-                            commits.committed();
+                        match sync_now(&conn, &mut sync) {
+                            Ok(()) => {
+                                flush.committed(true, Instant::now());
+                                commits.committed();
+                            }
+                            Err(e) => {
+                                tracing::error!("cannot fsync the audit log: {e}");
+                                flush.postpone(Instant::now());
+                            }
                         }
                         continue;
                     }

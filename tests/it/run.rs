@@ -68,6 +68,18 @@ async fn exit_codes_are_the_childs() {
     let f = e.home.path().join("not-executable");
     std::fs::write(&f, "#!/bin/sh\n").unwrap();
     assert_eq!(e.run(&["--", f.to_str().unwrap()]).0, 126);
+    // An executable script without a #! line runs under /bin/sh, as in a
+    // shell (posix_spawn refuses it; hush falls back to execvp).
+    let script = e.home.path().join("no-shebang");
+    std::fs::write(&script, "echo \"key=$API_KEY\"\nexit 5\n").unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let (code, out, _) = e.run(&["--", script.to_str().unwrap()]);
+    assert_eq!(code, 5);
+    assert_eq!(
+        out.trim(),
+        "key=***",
+        "masked, and the script saw the secret"
+    );
     assert_eq!(e.run(&["--no-mask", "--", "sh", "-c", "exit 7"]).0, 7);
     assert_eq!(e.run(&["--command", "exit 9"]).0, 9);
     let (code, _, err) = e.run(&[]);
