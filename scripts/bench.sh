@@ -135,6 +135,11 @@ curl -s -H "$AUTH" "$URL/api/v1/hush/secrets/K1/history?workspaceId=default&envi
   >"$BENCH_OUT/history-K1.json" || true
 du -sk "$DATA" | awk '{print $1}' >"$BENCH_OUT/hush-data-kib.txt"
 stop_pid "$HUSH_PID"
+# the loads above leave about a GiB of database (mostly audit rows) for the
+# kernel to write back; the later, millisecond-scale measurements must not
+# run beside that writeback
+rm -rf "$DATA"
+sync
 
 # hello-world ceiling: same stack (axum 0.8, multi-threaded tokio), no work
 port_free "$HELLO_PORT"
@@ -167,6 +172,7 @@ else
 fi
 
 # ---------------------------------------------------------------- 5. peers harness (hush run)
+sync  # OpenBao's raft log and audit file, as above
 # The harness gives every peer the fixture's dotenv file nN/secrets.env (N = 10,
 # 50, 1000). hush reads from a server, so: one hush server for the whole
 # harness run (started here), and the harness's per-fixture hook HUSH_SETUP
