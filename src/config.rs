@@ -378,6 +378,30 @@ mod tests {
     }
 
     #[test]
+    fn audit_flush_interval_is_bounded() {
+        let load = |v: &str| {
+            let args = ServerArgs {
+                audit_flush_interval: Some(v.into()),
+                ..ServerArgs::default()
+            };
+            ServerConfig::load(&args, Some(Zeroizing::new("k".into())))
+        };
+        assert_eq!(load("0").unwrap().audit_flush_interval, Duration::ZERO);
+        assert_eq!(
+            load("250ms").unwrap().audit_flush_interval,
+            Duration::from_millis(250)
+        );
+        let err = load("11s").map(|_| ()).unwrap_err().to_string();
+        assert!(err.contains("at most 10s"), "{err}");
+        assert_eq!(
+            ServerConfig::load(&ServerArgs::default(), None)
+                .unwrap()
+                .audit_flush_interval,
+            Duration::from_millis(50)
+        );
+    }
+
+    #[test]
     fn debug_redacts_root_key() {
         let c = ServerConfig::load(
             &ServerArgs::default(),

@@ -538,7 +538,7 @@ pub(super) fn spawn(
         });
         match spawned {
             Ok((pid, ())) => {
-                return start_pumps(pid, spec, slot, out, err, Vec::new(), false, None)
+                return start_pumps(pid, spec, slot, out, err, TerminalParts::default())
             }
             // A file without #! line: execvp (the fork path) runs it with
             // /bin/sh, as a shell would; posix_spawn does not.
@@ -601,30 +601,30 @@ pub(super) fn spawn(
         let errno = e.raw_os_error().map(Errno::from_raw);
         exec_error(errno, e, &spec.program, resolved)
     })?;
-    let has_ctty = ctty_fd.is_some();
-    start_pumps(
-        pid,
-        spec,
-        slot,
-        out,
-        err,
+    let terminal = TerminalParts {
         pty_masters,
-        has_ctty,
+        has_ctty: ctty_fd.is_some(),
         stdin_master,
-    )
+    };
+    start_pumps(pid, spec, slot, out, err, terminal)
+}
+
+/// What the fork path sets up around a terminal (none without a pty).
+#[derive(Default)]
+struct TerminalParts {
+    pty_masters: Vec<File>,
+    has_ctty: bool,
+    stdin_master: Option<Arc<File>>,
 }
 
 /// The child is running: start masking its output.
-#[allow(clippy::too_many_arguments)]
 fn start_pumps(
     pid: Pid,
     spec: &LaunchSpec,
     slot: &ChildSlot,
     out: Sink,
     err: Sink,
-    pty_masters: Vec<File>,
-    has_ctty: bool,
-    stdin_master: Option<Arc<File>>,
+    terminal: TerminalParts,
 ) -> Result<Incarnation, RunError> {
     // The mask set is built from here on, not while the launcher forked.
     if let Some((set, _)) = &spec.mask {
@@ -663,9 +663,9 @@ fn start_pumps(
             pumps,
             done: done_rx,
         },
-        pty_masters,
-        has_ctty,
-        stdin_master,
+        pty_masters: terminal.pty_masters,
+        has_ctty: terminal.has_ctty,
+        stdin_master: terminal.stdin_master,
     })
 }
 

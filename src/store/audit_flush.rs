@@ -19,8 +19,6 @@ use std::time::{Duration, Instant};
 /// The longest allowed interval: beyond it the window of audit events a power
 /// loss can take grows past what an operator would accept by accident.
 pub const MAX_INTERVAL: Duration = Duration::from_secs(10);
-/// The server's default (`audit_flush_interval`).
-pub const DEFAULT_INTERVAL: Duration = Duration::from_millis(50);
 
 pub struct AuditFlush {
     interval: Duration,
