@@ -33,6 +33,13 @@ use std::path::PathBuf;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    #[command(flatten)]
+    pub logging: Logging,
+}
+
+/// The one option every command takes, `hush run`'s own parser included.
+#[derive(Args, Clone)]
+pub struct Logging {
     /// Log filter for hush's own diagnostics (e.g. info, debug)
     #[arg(long, global = true, env = "HUSH_LOG", default_value = "warn")]
     pub log: String,
@@ -410,9 +417,8 @@ pub enum Command {
 struct RunOnly {
     #[command(flatten)]
     args: RunArgs,
-    /// Log filter for hush's own diagnostics (e.g. info, debug)
-    #[arg(long, env = "HUSH_LOG", default_value = "warn")]
-    log: String,
+    #[command(flatten)]
+    logging: Logging,
 }
 
 const RUN_ABOUT: &str =
@@ -429,7 +435,7 @@ impl Cli {
             let run = RunOnly::parse_from(std::iter::once("hush run".into()).chain(rest));
             return Cli {
                 command: Command::Run(run.args),
-                log: run.log,
+                logging: run.logging,
             };
         }
         Cli::parse_from(program.into_iter().chain(rest))
@@ -765,9 +771,9 @@ pub enum AuditAction {
 }
 
 pub fn init_tracing(cli: &Cli) {
-    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log)
+    let filter = tracing_subscriber::EnvFilter::try_new(&cli.logging.log)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let default_info = matches!(cli.command, Command::Server { .. }) && cli.log == "warn";
+    let default_info = matches!(cli.command, Command::Server { .. }) && cli.logging.log == "warn";
     let filter = if default_info {
         tracing_subscriber::EnvFilter::new("info")
     } else {
@@ -1090,7 +1096,7 @@ mod tests {
         let super::Command::Run(full_args) = full.command else {
             panic!("not run");
         };
-        assert_eq!(full.log, own.log);
+        assert_eq!(full.logging.log, own.logging.log);
         assert_eq!(full_args.paths, own.args.paths);
         assert_eq!(full_args.env, own.args.env);
         assert_eq!(full_args.no_mask, own.args.no_mask);

@@ -5,7 +5,8 @@
 //! Design, in short (details next to the code):
 //! - The child runs in its own session and process group (`setsid` before
 //!   exec). Without a pty it is started by posix_spawn (no fork of hush's
-//!   memory: `posix_spawn.rs`), with one by fork + exec (`pty.rs`). Signals hush receives (INT, TERM, HUP, QUIT, USR1, USR2, WINCH)
+//!   memory: `posix_spawn.rs`), with one by fork + exec (`pty.rs`).
+//!   Signals hush receives (INT, TERM, HUP, QUIT, USR1, USR2, WINCH)
 //!   are forwarded once to the child's group with `kill(-pgid, sig)`; a
 //!   second INT/TERM starts the `kill_timeout` timer, after which the group
 //!   gets SIGKILL (`signals.rs`).
@@ -28,6 +29,7 @@
 
 pub mod cache;
 pub mod environment;
+mod exec_image;
 mod posix_spawn;
 mod pty;
 pub mod references;
@@ -37,9 +39,8 @@ pub mod status;
 mod supervise;
 
 use std::collections::BTreeMap;
-use std::ffi::{CString, OsStr, OsString};
+use std::ffi::{OsStr, OsString};
 use std::io::{self, Write};
-use std::os::unix::ffi::OsStrExt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Receiver;
 use std::sync::Arc;
@@ -194,44 +195,19 @@ pub fn exec_replace(program: &OsStr, args: &[OsString], env: &[(OsString, OsStri
         Ok(p) => p,
         Err(e) => return e,
     };
-    let invalid = |what: &str| {
-        RunError::io(
-            "cannot run the command",
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("{what} contains a NUL byte"),
-            ),
-        )
+    let image = match exec_image::ExecImage::new(&resolved, program, args, env) {
+        Ok(image) => image,
+        Err(e) => return e,
     };
-    let Ok(path) = CString::new(resolved.as_os_str().as_bytes()) else {
-        return invalid("the program path");
-    };
-    let mut argv = Vec::with_capacity(args.len() + 1);
-    for a in std::iter::once(program).chain(args.iter().map(OsString::as_os_str)) {
-        match CString::new(a.as_bytes()) {
-            Ok(c) => argv.push(c),
-            Err(_) => return invalid("an argument"),
-        }
-    }
-    let mut envp = Vec::with_capacity(env.len());
-    for (k, v) in env {
-        let mut kv = k.as_bytes().to_vec();
-        kv.push(b'=');
-        kv.extend_from_slice(v.as_bytes());
-        match CString::new(kv) {
-            Ok(c) => envp.push(c),
-            Err(_) => return invalid("an environment variable"),
-        }
-    }
     let saved = pty::reset_signals_for_exec();
     // execvpe with a path containing '/' does not search PATH again, but keeps
     // execvp's fallback of running a #!-less script with /bin/sh.
-    let errno = match nix::unistd::execvpe(&path, &argv, &envp) {
+    let errno = match nix::unistd::execvpe(&image.path, &image.argv, &image.envp) {
         Err(e) => e,
         Ok(never) => match never {},
     };
     pty::restore_signals(saved);
-    spawn::exec_error(Some(errno), io::Error::from(errno), program, &resolved)
+    spawn::exec_error(io::Error::from(errno), program, &resolved)
 }
 
 #[cfg(test)]

@@ -13,25 +13,13 @@
 //! (TIOCSCTTY) has no posix_spawn equivalent.
 #![allow(unsafe_code)]
 
-use std::ffi::{CString, OsStr};
 use std::io;
 use std::os::fd::RawFd;
-use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
 
 use nix::libc;
 use nix::unistd::Pid;
 
-use super::Env;
-
-fn c_string(bytes: &[u8]) -> io::Result<CString> {
-    CString::new(bytes).map_err(|_| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "nul byte found in the command, its arguments or its environment",
-        )
-    })
-}
+use super::exec_image::ExecImage;
 
 /// Owns a posix_spawnattr_t / posix_spawn_file_actions_t, destroyed on drop.
 struct Attr(libc::posix_spawnattr_t);
@@ -60,36 +48,20 @@ fn check(ret: libc::c_int) -> io::Result<()> {
     }
 }
 
-/// Starts `path` with argv `arg0, args...` and exactly `env`, stdout and
-/// stderr on `stdout`/`stderr` when given (else inherited). An exec failure
-/// comes back as its errno (glibc reports it through the vfork).
+/// Starts `image` with stdout and stderr on `stdout`/`stderr` when given
+/// (else inherited). An exec failure comes back as its errno (glibc reports
+/// it through the vfork).
 pub(super) fn spawn(
-    path: &Path,
-    arg0: &OsStr,
-    args: &[std::ffi::OsString],
-    env: &Env,
+    image: &ExecImage,
     stdout: Option<RawFd>,
     stderr: Option<RawFd>,
 ) -> io::Result<Pid> {
-    let path = c_string(path.as_os_str().as_bytes())?;
-    let argv: Vec<CString> = std::iter::once(arg0)
-        .chain(args.iter().map(|a| a.as_os_str()))
-        .map(|a| c_string(a.as_bytes()))
-        .collect::<io::Result<_>>()?;
-    let envp: Vec<CString> = env
-        .iter()
-        .map(|(k, v)| {
-            let mut kv = Vec::with_capacity(k.len() + v.len() + 1);
-            kv.extend_from_slice(k.as_bytes());
-            kv.push(b'=');
-            kv.extend_from_slice(v.as_bytes());
-            c_string(&kv)
-        })
-        .collect::<io::Result<_>>()?;
-    let mut argv_ptrs: Vec<*mut libc::c_char> = argv.iter().map(|a| a.as_ptr() as *mut _).collect();
-    argv_ptrs.push(std::ptr::null_mut());
-    let mut envp_ptrs: Vec<*mut libc::c_char> = envp.iter().map(|e| e.as_ptr() as *mut _).collect();
-    envp_ptrs.push(std::ptr::null_mut());
+    let mut argv: Vec<*mut libc::c_char> =
+        image.argv.iter().map(|a| a.as_ptr() as *mut _).collect();
+    argv.push(std::ptr::null_mut());
+    let mut envp: Vec<*mut libc::c_char> =
+        image.envp.iter().map(|e| e.as_ptr() as *mut _).collect();
+    envp.push(std::ptr::null_mut());
 
     // SAFETY (whole block): each object is initialised before use and
     // destroyed by its guard; the sigsets are plain local values; every
@@ -126,11 +98,11 @@ pub(super) fn spawn(
         let mut pid: libc::pid_t = 0;
         check(libc::posix_spawn(
             &mut pid,
-            path.as_ptr(),
+            image.path.as_ptr(),
             &actions.0,
             &attr.0,
-            argv_ptrs.as_ptr(),
-            envp_ptrs.as_ptr(),
+            argv.as_ptr(),
+            envp.as_ptr(),
         ))?;
         Ok(Pid::from_raw(pid))
     }

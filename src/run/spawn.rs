@@ -42,6 +42,7 @@ use nix::pty::Winsize;
 use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, SetArg, Termios};
 use nix::unistd::{access, AccessFlags, Pid};
 
+use super::exec_image::ExecImage;
 use super::pty::{self, Pty};
 use super::signals::ChildSlot;
 use super::status;
@@ -120,14 +121,9 @@ pub(super) fn resolve_program(program: &OsStr, env: &Env) -> Result<PathBuf, Run
 }
 
 /// Map an exec failure (from spawn or execvpe) to the error the user sees.
-pub(super) fn exec_error(
-    errno: Option<Errno>,
-    cause: io::Error,
-    program: &OsStr,
-    resolved: &Path,
-) -> RunError {
+pub(super) fn exec_error(cause: io::Error, program: &OsStr, resolved: &Path) -> RunError {
     let name = program.to_string_lossy().into_owned();
-    match errno {
+    match cause.raw_os_error().map(Errno::from_raw) {
         Some(e) if status::is_not_found(e) => {
             if resolved.exists() {
                 // The file is there, so ENOENT is about its #! interpreter.
@@ -525,16 +521,10 @@ pub(super) fn spawn(
     if out.master().is_none() && err.master().is_none() {
         // No terminal to set up: spawn without a fork, unless the file needs
         // execvp's fallback (below).
+        let image = ExecImage::new(resolved, &spec.program, &spec.args, env)?;
         let spawned = slot.spawn_with(|| {
-            super::posix_spawn::spawn(
-                resolved,
-                &spec.program,
-                &spec.args,
-                env,
-                out.pipe_write_fd(),
-                err.pipe_write_fd(),
-            )
-            .map(|pid| (pid, ()))
+            super::posix_spawn::spawn(&image, out.pipe_write_fd(), err.pipe_write_fd())
+                .map(|pid| (pid, ()))
         });
         match spawned {
             Ok((pid, ())) => {
@@ -543,10 +533,7 @@ pub(super) fn spawn(
             // A file without #! line: execvp (the fork path) runs it with
             // /bin/sh, as a shell would; posix_spawn does not.
             Err(e) if e.raw_os_error() == Some(Errno::ENOEXEC as i32) => {}
-            Err(e) => {
-                let errno = e.raw_os_error().map(Errno::from_raw);
-                return Err(exec_error(errno, e, &spec.program, resolved));
-            }
+            Err(e) => return Err(exec_error(e, &spec.program, resolved)),
         }
     }
 
@@ -597,10 +584,7 @@ pub(super) fn spawn(
     });
     // Drop the child's ends (slaves, pipe write ends) held by the Command.
     drop(cmd);
-    let (pid, ()) = spawned.map_err(|e| {
-        let errno = e.raw_os_error().map(Errno::from_raw);
-        exec_error(errno, e, &spec.program, resolved)
-    })?;
+    let (pid, ()) = spawned.map_err(|e| exec_error(e, &spec.program, resolved))?;
     let terminal = TerminalParts {
         pty_masters,
         has_ctty: ctty_fd.is_some(),

@@ -14,7 +14,7 @@
 
 use super::audit_flush::AuditFlush;
 use super::memo::Memo;
-use super::wal_checkpointer::{Checkpointer, CommitCounter, WRITER_BACKSTOP_PAGES};
+use super::wal_checkpointer::{Checkpointer, WRITER_BACKSTOP_PAGES};
 use super::*;
 use crate::audit::{link_hash, GENESIS};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
@@ -32,8 +32,7 @@ pub(crate) const MIGRATIONS: [&str; 3] = [
 /// Most writes committed together; bounds the latency a write can add to others.
 const MAX_BATCH: usize = 256;
 const MAX_IDLE_READERS: usize = 8;
-/// How often the checkpointer folds the WAL into the database while writes
-/// keep coming.
+/// How often the checkpointer folds the WAL into the database.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 
 /// What the writer knows about the end of the audit chain.
@@ -137,7 +136,6 @@ impl SqliteStore {
         let checkpointer =
             Checkpointer::start(open_connection(path).map_err(backend)?, CHECKPOINT_EVERY)
                 .map_err(backend)?;
-        let counter = checkpointer.counter();
         let (tx, rx) = mpsc::channel::<Job>();
         let changes = Arc::new(watch::Sender::new(0u64));
         let writer_changes = changes.clone();
@@ -145,7 +143,7 @@ impl SqliteStore {
             .name("hush-sqlite-writer".into())
             .spawn(move || {
                 let flush = AuditFlush::new(audit_flush_interval);
-                writer_loop(conn, rx, head, &writer_changes, flush, counter)
+                writer_loop(conn, rx, head, &writer_changes, flush)
             })
             .map_err(backend)?;
         Ok(Self {
@@ -266,9 +264,9 @@ fn writer_loop(
     mut head: ChainHead,
     changes: &watch::Sender<u64>,
     mut flush: AuditFlush,
-    commits: CommitCounter,
 ) {
-    let mut sync = Synchronous::Full;
+    // open_connection sets synchronous=FULL.
+    let mut full = true;
     loop {
         let first = match flush.deadline() {
             None => match rx.recv() {
@@ -280,11 +278,8 @@ fn writer_loop(
                     Ok(job) => job,
                     Err(mpsc::RecvTimeoutError::Timeout) => {
                         // Idle with audit events not yet on disk: fsync them now.
-                        match sync_now(&conn, &mut sync) {
-                            Ok(()) => {
-                                flush.committed(true, Instant::now());
-                                commits.committed();
-                            }
+                        match sync_now(&conn, &mut full) {
+                            Ok(()) => flush.committed(true, Instant::now()),
                             Err(e) => {
                                 tracing::error!("cannot fsync the audit log: {e}");
                                 flush.postpone(Instant::now());
@@ -307,7 +302,7 @@ fn writer_loop(
         let durable = flush.must_sync(writes_data, Instant::now());
         let start_head = head.clone();
         let begun =
-            set_synchronous(&conn, &mut sync, durable).and_then(|()| run(&conn, "BEGIN IMMEDIATE"));
+            set_synchronous(&conn, &mut full, durable).and_then(|()| run(&conn, "BEGIN IMMEDIATE"));
         if let Err(e) = begun {
             let err = backend(e);
             for job in batch {
@@ -365,7 +360,6 @@ fn writer_loop(
             head = start_head;
         } else {
             flush.committed(durable, Instant::now());
-            commits.committed();
             if changed {
                 // Before any waiter hears "done": from then on no memo entry older
                 // than this commit is served.
@@ -383,33 +377,16 @@ fn writer_loop(
     // All senders are gone: put every commit on disk, then fold the WAL into
     // the main file.
     if flush.deadline().is_some() {
-        let _ = sync_now(&conn, &mut sync);
+        let _ = sync_now(&conn, &mut full);
     }
     let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)");
 }
 
-/// The connection's `synchronous` setting, tracked so it is switched only
-/// when it changes.
-#[derive(Clone, Copy, PartialEq)]
-enum Synchronous {
-    /// The commit fsyncs the WAL.
-    Full,
-    /// The commit writes the WAL without fsync (durable against a killed
-    /// process, not against a power loss).
-    Normal,
-}
-
-fn set_synchronous(
-    conn: &Connection,
-    current: &mut Synchronous,
-    durable: bool,
-) -> rusqlite::Result<()> {
-    let wanted = if durable {
-        Synchronous::Full
-    } else {
-        Synchronous::Normal
-    };
-    if *current != wanted {
+/// Sets the connection's `synchronous` for the next commit: FULL fsyncs the
+/// WAL, NORMAL only writes it (durable against a killed process, not a power
+/// loss). `full` tracks the setting so the pragma runs only when it changes.
+fn set_synchronous(conn: &Connection, full: &mut bool, durable: bool) -> rusqlite::Result<()> {
+    if *full != durable {
         run(
             conn,
             if durable {
@@ -418,15 +395,15 @@ fn set_synchronous(
                 "PRAGMA synchronous=NORMAL"
             },
         )?;
-        *current = wanted;
+        *full = durable;
     }
     Ok(())
 }
 
 /// Fsyncs every earlier commit: a commit with `synchronous=FULL` syncs the
 /// whole WAL up to it, so it takes a (one-row) write to make one.
-fn sync_now(conn: &Connection, sync: &mut Synchronous) -> rusqlite::Result<()> {
-    set_synchronous(conn, sync, true)?;
+fn sync_now(conn: &Connection, full: &mut bool) -> rusqlite::Result<()> {
+    set_synchronous(conn, full, true)?;
     run(conn, "BEGIN IMMEDIATE")?;
     let stamp = crate::service::now_ms().to_string();
     let written = conn
@@ -445,31 +422,38 @@ fn sync_now(conn: &Connection, sync: &mut Synchronous) -> rusqlite::Result<()> {
 /// computed by the caller so the writer thread only links and inserts it.
 struct PreparedAudit {
     event: AuditEvent,
+    /// What the chain hashes (`audit::canonical`).
     canonical: Vec<u8>,
+    /// The `keys` column.
     keys: String,
 }
 
 impl PreparedAudit {
     fn new(event: AuditEvent) -> StoreResult<PreparedAudit> {
+        let (canonical, keys) = row_parts(&event)?;
         Ok(PreparedAudit {
-            canonical: crate::audit::canonical(&event),
-            keys: serde_json::to_string(&event.keys).map_err(backend)?,
             event,
+            canonical,
+            keys,
         })
+    }
+
+    fn insert(&self, conn: &Connection, head: &mut ChainHead) -> StoreResult<()> {
+        insert_event(conn, head, &self.event, &self.canonical, &self.keys)
     }
 }
 
-fn insert_prepared(
-    conn: &Connection,
-    head: &mut ChainHead,
-    audit: &PreparedAudit,
-) -> StoreResult<()> {
-    insert_event(conn, head, &audit.event, &audit.canonical, &audit.keys)
+/// The chain-independent parts of an event's row: what the chain hashes and
+/// the `keys` column.
+fn row_parts(event: &AuditEvent) -> StoreResult<(Vec<u8>, String)> {
+    let keys = serde_json::to_string(&event.keys).map_err(backend)?;
+    Ok((crate::audit::canonical(event), keys))
 }
 
+/// An event of a write's own transaction, prepared in place.
 fn insert_audit(conn: &Connection, head: &mut ChainHead, event: &AuditEvent) -> StoreResult<()> {
-    let keys = serde_json::to_string(&event.keys).map_err(backend)?;
-    insert_event(conn, head, event, &crate::audit::canonical(event), &keys)
+    let (canonical, keys) = row_parts(event)?;
+    insert_event(conn, head, event, &canonical, &keys)
 }
 
 fn insert_event(
@@ -1879,13 +1863,11 @@ impl Store for SqliteStore {
         let audit = PreparedAudit::new(event)?;
         // The event comes back to be freed here, not on the writer thread
         // (freeing another thread's allocations was a tenth of its time).
-        let audit = self
-            .enqueue(JobKind::AuditAppend, move |c, head| {
-                insert_prepared(c, head, &audit).map(|()| audit)
-            })
-            .await?;
-        drop(audit);
-        Ok(())
+        self.enqueue(JobKind::AuditAppend, move |c, head| {
+            audit.insert(c, head).map(|()| audit)
+        })
+        .await
+        .map(drop)
     }
 
     async fn query_audit(&self, filter: AuditFilter) -> StoreResult<Vec<AuditRow>> {

@@ -7,10 +7,11 @@
 //! meanwhile (measured: two fifths of the writer's system calls). A PASSIVE
 //! checkpoint from another connection runs beside the writer instead (it never
 //! takes the write lock), so the writer only appends. The writer keeps a large
-//! automatic checkpoint as a backstop should this thread fall behind.
+//! automatic checkpoint as a backstop should this thread fall behind. A
+//! round with nothing new in the WAL reads its header and returns (no I/O).
 
 use rusqlite::Connection;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -19,62 +20,34 @@ use std::time::Duration;
 pub const WRITER_BACKSTOP_PAGES: u32 = 4_000;
 
 pub struct Checkpointer {
-    state: Arc<State>,
+    stopping: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
 
-struct State {
-    /// Commits so far; the writer adds one per commit.
-    commits: AtomicU64,
-    stop: AtomicBool,
-}
-
-/// What the writer holds: counts its commits for the checkpointer.
-#[derive(Clone)]
-pub struct CommitCounter(Arc<State>);
-
-impl CommitCounter {
-    pub fn committed(&self) {
-        self.0.commits.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
 impl Checkpointer {
-    /// Checkpoints on `conn` every `every` while commits keep coming.
+    /// Checkpoints on `conn` every `every`.
     pub fn start(conn: Connection, every: Duration) -> std::io::Result<Checkpointer> {
-        let state = Arc::new(State {
-            commits: AtomicU64::new(0),
-            stop: AtomicBool::new(false),
-        });
-        let shared = state.clone();
+        let stopping = Arc::new(AtomicBool::new(false));
+        let stop = stopping.clone();
         let thread = std::thread::Builder::new()
             .name("hush-sqlite-ckpt".into())
             .spawn(move || {
-                let mut seen = 0;
-                while !shared.stop.load(Ordering::Acquire) {
+                while !stop.load(Ordering::Acquire) {
                     std::thread::park_timeout(every);
-                    let commits = shared.commits.load(Ordering::Relaxed);
-                    if commits != seen {
-                        seen = commits;
-                        // Busy readers only make it stop early; the next round
-                        // (or the writer's backstop) picks up the rest.
-                        let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
-                    }
+                    // Busy readers only make it stop early; the next round
+                    // (or the writer's backstop) picks up the rest.
+                    let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
                 }
             })?;
         Ok(Checkpointer {
-            state,
+            stopping,
             thread: Some(thread),
         })
     }
 
-    pub fn counter(&self) -> CommitCounter {
-        CommitCounter(self.state.clone())
-    }
-
     /// Stops the thread and waits for it (a checkpoint in progress finishes).
     pub fn stop(&mut self) {
-        self.state.stop.store(true, Ordering::Release);
+        self.stopping.store(true, Ordering::Release);
         if let Some(thread) = self.thread.take() {
             thread.thread().unpark();
             let _ = thread.join();

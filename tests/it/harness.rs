@@ -222,6 +222,18 @@ pub async fn read_token(c: &ApiClient, env: &str, path: &str) -> (String, String
     )
 }
 
+/// The audit events matching `filters` (the audit API's query), newest first.
+pub async fn audit_events(c: &ApiClient, filters: &[(&str, String)]) -> Vec<Value> {
+    let page = c.get("/api/v1/hush/audit", filters).await.unwrap();
+    page["events"].as_array().unwrap().clone()
+}
+
+/// The server verifies its whole audit chain.
+pub async fn assert_audit_chain_ok(c: &ApiClient) {
+    let v = c.get("/api/v1/hush/audit/verify", &[]).await.unwrap();
+    assert_eq!(v["ok"], true, "{v}");
+}
+
 pub async fn get(c: &ApiClient, key: &str, version: Option<i64>) -> Result<Value, ClientError> {
     let mut q = scope_q("dev", "/");
     if let Some(v) = version {
