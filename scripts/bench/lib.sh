@@ -103,6 +103,9 @@ sys_ticks() {  # "busy total" jiffies of the whole machine
   awk '/^cpu /{ t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t }' /proc/stat
 }
 now_s() { date +%s.%N; }
+disk_write_bytes() {  # bytes a process caused to be written to storage (/proc/PID/io)
+  awk '/^write_bytes:/{print $2}' "/proc/$1/io" 2>/dev/null || echo 0
+}
 
 # ---------------------------------------------------------------- load
 ensure_wrk() {
@@ -121,7 +124,7 @@ ensure_wrk() {
 # Appends a line to $BENCH_OUT/results.tsv:
 #   name req/s p99 non-2xx socket-errors server-cpu% machine-busy% requests
 #   wrk-cpu% statuses(non-2xx, "code:count,...", from a script's "status CODE: N" lines)
-#   loadavg-before
+#   loadavg-before server-disk-write-bytes
 # CPU ticks per thread name of process $1, summed over threads of the same
 # name ("tokio-rt-worker" x N): lines "name<TAB>ticks".
 thread_ticks() {
@@ -144,6 +147,8 @@ measure() {
   local load0
   load0=$(cut -d' ' -f1 /proc/loadavg)
   thread_ticks "$pid" >"$BENCH_OUT/threads-$name.0"
+  local w0 w1
+  w0=$(disk_write_bytes "$pid")
   p0=$(proc_ticks "$pid"); s0=$(sys_ticks); t0=$(now_s)
   half=$(((BENCH_DURATION + 1) / 2))
   # a snapshot of `top` in the middle of the run, for the bottleneck note
@@ -155,6 +160,7 @@ measure() {
     die "wrk for $name failed: $(tail -n 3 "$out")"
   fi
   p1=$(proc_ticks "$pid"); s1=$(sys_ticks); t1=$(now_s)
+  w1=$(disk_write_bytes "$pid")
   thread_ticks "$pid" >"$BENCH_OUT/threads-$name.1"
   # per thread name: % of one core over the run
   awk -F'\t' -v hz="$(getconf CLK_TCK)" -v t0="$t0" -v t1="$t1" \
@@ -179,8 +185,9 @@ measure() {
       printf "%.0f", s / (t1 - t0) * 100 }' "$out.times")
   statuses=$(awk '/^status [0-9]+:/ && $2 !~ /^2/ { sub(/:$/, "", $2); printf "%s%s:%s", sep, $2, $3; sep = "," }' "$out")
   [ -n "$rps" ] || die "could not read Requests/sec from wrk's output for $name ($out)"
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$rps" "${p99:-?}" "${non2xx:-0}" \
-    "${errs:-0}" "$srv" "$sys" "${reqs:-?}" "${wrkcpu:-0}" "${statuses:--}" "$load0" >>"$BENCH_OUT/results.tsv"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$rps" "${p99:-?}" "${non2xx:-0}" \
+    "${errs:-0}" "$srv" "$sys" "${reqs:-?}" "${wrkcpu:-0}" "${statuses:--}" "$load0" \
+    "$((w1 - w0))" >>"$BENCH_OUT/results.tsv"
   log "  $name: $rps req/s, p99 ${p99:-?}, non-2xx ${non2xx:-0}${statuses:+ ($statuses)}, socket errors ${errs:-0}, server CPU ${srv}%, wrk CPU ${wrkcpu}%, machine busy ${sys}%"
   if [ "${non2xx:-0}" != 0 ]; then
     log "  WARNING: $name had ${non2xx} non-2xx answers (see $out)"

@@ -54,13 +54,30 @@ def load(out):
             if len(parts) < 8:
                 continue
             name, rps, p99, non2xx, errs, srv, busy, reqs = parts[:8]
-            extra = parts[8:] + ["", "", ""]
+            extra = parts[8:] + ["", "", "", ""]
             rows[name] = {"rps": float(rps), "p99": p99_ms(p99), "non2xx": int(non2xx or 0),
                           "errors": int(errs or 0), "srv_cpu": float(srv), "busy": float(busy),
                           "requests": reqs, "wrk_cpu": float(extra[0] or 0),
                           "statuses": "" if extra[1] in ("", "-") else extra[1],
-                          "load": extra[2]}
+                          "load": extra[2],
+                          "disk_bytes": float(extra[3]) if extra[3] else None}
     return rows
+
+
+def disk_bytes_per_req(r):
+    try:
+        n = int(r["requests"])
+    except (TypeError, ValueError):
+        return None
+    if r.get("disk_bytes") is None or n <= 0:
+        return None
+    return r["disk_bytes"] / n
+
+
+def fmt_bytes(v):
+    if v is None:
+        return "?"
+    return "%.1f KB" % (v / 1000) if v >= 1000 else "%.0f B" % v
 
 
 def machine():
@@ -207,8 +224,8 @@ def main(out, output):
       "stack, with the same allocator as `hush server` (mimalloc), answering `GET /` with a constant.")
     w("")
     ncpu = int(m["nproc"] or 1)
-    w("| load | server | req/s | p99 | errors | server CPU | wrk CPU | other processes | server CPU per request |")
-    w("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    w("| load | server | req/s | p99 | errors | server CPU | wrk CPU | other processes | server CPU per request | server disk writes per request |")
+    w("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     order = [
         ("read: list 50 secrets", "hush", "hush_read"),
         ("read: list 50 secrets, every read's audit event fsynced (`--audit-flush-interval 0`)", "hush", "hush_read_strict"),
@@ -223,7 +240,7 @@ def main(out, output):
         r = rows.get(key)
         if not r:
             if key.startswith("openbao"):
-                w("| %s | OpenBao | not measured | | | | | | |" % label)
+                w("| %s | OpenBao | not measured | | | | | | | |" % label)
             continue
         cpu = cpu_us_per_req(r)
         err = r["non2xx"] + r["errors"]
@@ -231,14 +248,17 @@ def main(out, output):
         if r["non2xx"]:
             err_s = "%d of %s%s" % (err, r["requests"],
                                     " (HTTP %s)" % r["statuses"].replace(",", ", ") if r["statuses"] else "")
-        w("| %s | %s | **%s** | %s | %s | %.0f%% | %.0f%% | %.0f%% | %s |" % (
+        w("| %s | %s | **%s** | %s | %s | %.0f%% | %.0f%% | %.0f%% | %s | %s |" % (
             label, who, "{:,.0f}".format(r["rps"]), fmt_ms(r["p99"]), err_s,
-            r["srv_cpu"], r["wrk_cpu"], others(r, ncpu), "%.0f µs" % cpu if cpu is not None else "?"))
+            r["srv_cpu"], r["wrk_cpu"], others(r, ncpu), "%.0f µs" % cpu if cpu is not None else "?",
+            fmt_bytes(disk_bytes_per_req(r))))
     w("")
     w("req/s counts every answer, errors included (wrk's figure). CPU columns are CPU time over the "
       "run's wall time, 100%% = one core, %d%% = the whole machine: *other processes* is what the rest "
       "of the machine used meanwhile (whole machine busy minus server minus wrk). "
-      "*Server CPU per request* = server CPU time / answers." % (ncpu * 100))
+      "*Server CPU per request* = server CPU time / answers. *Server disk writes per request* = the bytes "
+      "the server process caused to be written to storage during the run (`write_bytes` of "
+      "`/proc/PID/io`: the WAL, checkpoints, OpenBao's raft log and audit file) / answers." % (ncpu * 100))
     noisy = [k for k, r in rows.items() if others(r, ncpu) >= 25]
     if noisy:
         w("")
@@ -348,6 +368,13 @@ def main(out, output):
                    "and waits for the group commit that holds it, then answers), so with %s connections the "
                    "throughput is about the connections divided by that round trip (p99 %s)"
                    % (os.environ.get("BENCH_CONNECTIONS", "32"), fmt_ms(r["p99"])))
+        per_req = disk_bytes_per_req(r)
+        if per_req:
+            why += ("; every answer waits for its audit event's commit, and those commits are heavy on the "
+                    "kernel: the server wrote %s to disk per list (WAL frames and checkpoints), many times "
+                    "an audit row's few hundred bytes, because each group commit rewrites, as whole 4 KiB "
+                    "pages, the last page of the audit table and of each of its two indexes (event id, time)"
+                    % fmt_bytes(per_req))
         threads = thread_cpu(out, "hush_read")
         if threads:
             why += ("; per thread: %s (%% of one core over the run)"

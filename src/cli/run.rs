@@ -201,7 +201,7 @@ async fn fetch_with_fallback(
     match fetch(ctx, plan).await {
         Ok(secrets) => {
             if let Some(cache) = &cache {
-                if let Err(e) = cache.save(&secrets, now_ms()) {
+                if let Err(e) = cache.refresh(&secrets, now_ms()) {
                     eprintln!("hush: warning: could not update the offline cache: {e}");
                 }
             }

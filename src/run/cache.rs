@@ -14,6 +14,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 use zeroize::Zeroizing;
 
+/// An unchanged cache younger than this is not written again (see `refresh`).
+const REWRITE_AFTER_MS: i64 = 60_000;
+
 #[derive(Serialize, Deserialize)]
 struct Entry {
     fetched_at_ms: i64,
@@ -82,6 +85,27 @@ impl Cache {
         })
     }
 
+    /// Records a fetch: saves `secrets` unless the cache already holds exactly
+    /// them from less than `REWRITE_AFTER` ago. Replacing a file by rename made
+    /// the filesystem write it out at once (ext4 flushes a file that replaces
+    /// another), a third of a millisecond of every `hush run`; reading and
+    /// opening the cached entry costs a few microseconds. Skipping only makes
+    /// the recorded age older than the truth, never younger, so
+    /// `--fallback-max-age` stays a safe bound.
+    pub fn refresh(
+        &self,
+        secrets: &BTreeMap<String, String>,
+        now_ms: i64,
+    ) -> Result<(), CacheError> {
+        if let Ok(entry) = self.entry() {
+            let age = now_ms - entry.fetched_at_ms;
+            if (0..REWRITE_AFTER_MS).contains(&age) && entry.secrets == *secrets {
+                return Ok(());
+            }
+        }
+        self.save(secrets, now_ms)
+    }
+
     pub fn save(&self, secrets: &BTreeMap<String, String>, now_ms: i64) -> Result<(), CacheError> {
         let io = |e: std::io::Error| CacheError::Io(e.to_string());
         let entry = Entry {
@@ -123,6 +147,18 @@ impl Cache {
         now_ms: i64,
         max_age: Option<Duration>,
     ) -> Result<(BTreeMap<String, String>, i64), CacheError> {
+        let mut entry = self.entry()?;
+        let age = now_ms - entry.fetched_at_ms;
+        if max_age.is_some_and(|m| age > m.as_millis() as i64) {
+            return Err(CacheError::TooOld {
+                age: human_age(age),
+            });
+        }
+        Ok((std::mem::take(&mut entry.secrets), age))
+    }
+
+    /// The cached entry, opened with this credential.
+    fn entry(&self) -> Result<Entry, CacheError> {
         let sealed = match std::fs::read(&self.file) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(CacheError::Missing),
@@ -132,15 +168,8 @@ impl Cache {
             .key
             .open(&self.aad, &sealed)
             .map_err(|_| CacheError::Unreadable(self.file.display().to_string()))?;
-        let mut entry: Entry = serde_json::from_slice(&plain)
-            .map_err(|_| CacheError::Unreadable(self.file.display().to_string()))?;
-        let age = now_ms - entry.fetched_at_ms;
-        if max_age.is_some_and(|m| age > m.as_millis() as i64) {
-            return Err(CacheError::TooOld {
-                age: human_age(age),
-            });
-        }
-        Ok((std::mem::take(&mut entry.secrets), age))
+        serde_json::from_slice(&plain)
+            .map_err(|_| CacheError::Unreadable(self.file.display().to_string()))
     }
 }
 
@@ -172,5 +201,25 @@ mod tests {
             stolen.load(61_000, None),
             Err(CacheError::Unreadable(_))
         ));
+    }
+
+    #[test]
+    fn refresh_rewrites_only_a_changed_or_old_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        // Its own file: the other test points XDG_CACHE_HOME elsewhere meanwhile.
+        let mut c = Cache::new("hush_at_token-refresh", "scope").unwrap();
+        c.file = dir.path().join("refresh.cache");
+        let one: BTreeMap<String, String> = [("A".to_string(), "1".to_string())].into();
+        let two: BTreeMap<String, String> = [("A".to_string(), "2".to_string())].into();
+        c.refresh(&one, 1_000).unwrap();
+        // Unchanged and recent: kept as it was, age counted from the first fetch.
+        c.refresh(&one, 30_000).unwrap();
+        assert_eq!(c.load(31_000, None).unwrap(), (one.clone(), 30_000));
+        // Changed: written at once.
+        c.refresh(&two, 40_000).unwrap();
+        assert_eq!(c.load(41_000, None).unwrap(), (two.clone(), 1_000));
+        // Unchanged but a minute old: written again, so its age restarts.
+        c.refresh(&two, 100_000).unwrap();
+        assert_eq!(c.load(100_500, None).unwrap(), (two, 500));
     }
 }

@@ -1,10 +1,11 @@
 //! SQLite backend (the embedded default).
 //!
-//! One writer thread owns the only write connection and commits in groups: it
-//! takes every write waiting in its queue, runs each in its own savepoint, and
-//! commits them with one fsync. Reads that must be audited (fail-closed) therefore
-//! cost one shared commit, not one each. Readers use a small pool of connections
-//! (WAL mode lets them run beside the writer).
+//! One writer thread owns the only write connection and commits in groups
+//! (`group_commit`): it takes every write waiting in its queue, runs each in
+//! its own savepoint, and commits them with one fsync. Reads that must be
+//! audited (fail-closed) therefore cost one shared commit, not one each.
+//! Readers use a small pool of connections (WAL mode lets them run beside the
+//! writer).
 //!
 //! Durability: WAL. A commit with a write of data is fsynced
 //! (`synchronous=FULL`): an acknowledged write survives both a killed process
@@ -13,15 +14,16 @@
 //! (`audit_flush`).
 
 use super::audit_flush::AuditFlush;
+use super::group_commit::{ChainHead, GroupCommit, Job, JobKind};
 use super::memo::Memo;
 use super::wal_checkpointer::{Checkpointer, WRITER_BACKSTOP_PAGES};
 use super::*;
 use crate::audit::{link_hash, GENESIS};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
 use std::path::{Path, PathBuf};
-use std::sync::{mpsc, Arc, Mutex};
-use std::time::{Duration, Instant};
-use tokio::sync::{oneshot, watch};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::watch;
 
 /// Applied in order; `PRAGMA user_version` records how many ran.
 pub(crate) const MIGRATIONS: [&str; 3] = [
@@ -29,41 +31,9 @@ pub(crate) const MIGRATIONS: [&str; 3] = [
     include_str!("../../server/migrations/sqlite/0002_identity.sql"),
     include_str!("../../server/migrations/sqlite/0003_imports.sql"),
 ];
-/// Most writes committed together; bounds the latency a write can add to others.
-const MAX_BATCH: usize = 256;
 const MAX_IDLE_READERS: usize = 8;
 /// How often the checkpointer folds the WAL into the database.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
-
-/// What the writer knows about the end of the audit chain.
-#[derive(Clone)]
-struct ChainHead {
-    hash: Vec<u8>,
-}
-
-type Completion = Box<dyn FnOnce(StoreResult<()>) + Send>;
-/// A job's work: run on the connection (`Some`), or skipped because its group
-/// transaction failed (`None`, so nothing runs outside a transaction); either
-/// way it hands back whether it succeeded and how to tell its waiter.
-type Work = Box<dyn FnOnce(Option<(&Connection, &mut ChainHead)>) -> (bool, Completion) + Send>;
-
-/// What a job of the group commit does.
-#[derive(Clone, Copy, PartialEq)]
-enum JobKind {
-    /// A write of data (and its audit events): runs in its own savepoint, its
-    /// commit is fsynced and ticks the change signal.
-    Write,
-    /// One audit event of a read, a login or a denial: a single INSERT, atomic
-    /// on its own (the chain head moves only once it succeeded), so it needs
-    /// no savepoint.
-    AuditAppend,
-}
-
-/// One unit of the writer's group commit.
-struct Job {
-    work: Work,
-    kind: JobKind,
-}
 
 /// The lookups every authenticated read repeats (see `memo`).
 #[derive(Default)]
@@ -79,7 +49,7 @@ struct Memos {
 }
 
 pub struct SqliteStore {
-    jobs: Mutex<Option<mpsc::Sender<Job>>>,
+    group: GroupCommit,
     /// Counts commits that changed data: ticks change-feed waiters, and is the
     /// generation memo entries are stamped with.
     changes: Arc<watch::Sender<u64>>,
@@ -136,18 +106,16 @@ impl SqliteStore {
         let checkpointer =
             Checkpointer::start(open_connection(path).map_err(backend)?, CHECKPOINT_EVERY)
                 .map_err(backend)?;
-        let (tx, rx) = mpsc::channel::<Job>();
         let changes = Arc::new(watch::Sender::new(0u64));
-        let writer_changes = changes.clone();
-        let writer = std::thread::Builder::new()
-            .name("hush-sqlite-writer".into())
-            .spawn(move || {
-                let flush = AuditFlush::new(audit_flush_interval);
-                writer_loop(conn, rx, head, &writer_changes, flush)
-            })
-            .map_err(backend)?;
+        let (group, writer) = GroupCommit::start(
+            conn,
+            head,
+            AuditFlush::new(audit_flush_interval),
+            changes.clone(),
+        )
+        .map_err(backend)?;
         Ok(Self {
-            jobs: Mutex::new(Some(tx)),
+            group,
             changes,
             memo: Memos::default(),
             writer: Mutex::new(Some(writer)),
@@ -170,30 +138,10 @@ impl SqliteStore {
         kind: JobKind,
         f: impl FnOnce(&Connection, &mut ChainHead) -> StoreResult<T> + Send + 'static,
     ) -> StoreResult<T> {
-        let (tx, rx) = oneshot::channel();
-        let work: Work = Box::new(move |step| {
-            let result = match step {
-                Some((conn, head)) => f(conn, head),
-                // Its waiter hears the group's error (`commit`), never this one.
-                None => Err(StoreError::Backend("not run".into())),
-            };
-            let ok = result.is_ok();
-            let done: Completion = Box::new(move |commit| {
-                let _ = tx.send(commit.and(result));
-            });
-            (ok, done)
-        });
-        let job = Job { work, kind };
-        let sender = self
-            .jobs
-            .lock()
-            .map_err(backend)?
-            .clone()
-            .ok_or_else(|| StoreError::Backend("store is closed".into()))?;
-        sender
-            .send(job)
-            .map_err(|_| StoreError::Backend("writer thread has stopped".into()))?;
-        rx.await
+        let (job, outcome) = Job::new(kind, f);
+        self.group.submit(job)?;
+        outcome
+            .await
             .map_err(|_| StoreError::Backend("writer thread dropped a write".into()))?
     }
 
@@ -250,172 +198,6 @@ fn migrate(conn: &Connection) -> StoreResult<()> {
         .map_err(|e| StoreError::Backend(format!("migration {} failed: {e}", i + 1)))?;
     }
     Ok(())
-}
-
-/// One statement of the writer's transaction control, prepared once: parsing
-/// them anew for every job of every group commit was most of the writer's CPU.
-fn run(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
-    conn.prepare_cached(sql)?.execute([]).map(|_| ())
-}
-
-fn writer_loop(
-    conn: Connection,
-    rx: mpsc::Receiver<Job>,
-    mut head: ChainHead,
-    changes: &watch::Sender<u64>,
-    mut flush: AuditFlush,
-) {
-    // open_connection sets synchronous=FULL.
-    let mut full = true;
-    loop {
-        let first = match flush.deadline() {
-            None => match rx.recv() {
-                Ok(job) => job,
-                Err(_) => break,
-            },
-            Some(deadline) => {
-                match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-                    Ok(job) => job,
-                    Err(mpsc::RecvTimeoutError::Timeout) => {
-                        // Idle with audit events not yet on disk: fsync them now.
-                        match sync_now(&conn, &mut full) {
-                            Ok(()) => flush.committed(true, Instant::now()),
-                            Err(e) => {
-                                tracing::error!("cannot fsync the audit log: {e}");
-                                flush.postpone(Instant::now());
-                            }
-                        }
-                        continue;
-                    }
-                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
-                }
-            }
-        };
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
-        let writes_data = batch.iter().any(|job| job.kind == JobKind::Write);
-        let durable = flush.must_sync(writes_data, Instant::now());
-        let start_head = head.clone();
-        let begun =
-            set_synchronous(&conn, &mut full, durable).and_then(|()| run(&conn, "BEGIN IMMEDIATE"));
-        if let Err(e) = begun {
-            let err = backend(e);
-            for job in batch {
-                let (_, done) = (job.work)(None);
-                done(Err(err.clone()));
-            }
-            continue;
-        }
-        let mut completions = Vec::with_capacity(batch.len());
-        let mut changed = false;
-        // Set when the group transaction is gone (SQLite rolls back the whole
-        // transaction on some I/O errors): the jobs after it must not run in
-        // autocommit mode, and none of the group commits.
-        let mut lost: Option<StoreError> = None;
-        for job in batch {
-            if lost.is_some() {
-                let (_, done) = (job.work)(None);
-                completions.push((done, None));
-                continue;
-            }
-            if job.kind == JobKind::AuditAppend {
-                let (_, done) = (job.work)(Some((&conn, &mut head)));
-                completions.push((done, None));
-            } else {
-                let before = head.clone();
-                let step = run(&conn, "SAVEPOINT job");
-                let (ok, done) = match step {
-                    Ok(()) => (job.work)(Some((&conn, &mut head))),
-                    Err(_) => (job.work)(None),
-                };
-                changed |= ok;
-                let settled = if ok && step.is_ok() {
-                    run(&conn, "RELEASE job")
-                } else {
-                    head = before;
-                    conn.execute_batch("ROLLBACK TO job; RELEASE job")
-                };
-                match (step, settled) {
-                    (Ok(()), Ok(())) => completions.push((done, None)),
-                    (Err(e), _) | (_, Err(e)) => completions.push((done, Some(backend(e)))),
-                }
-            }
-            if conn.is_autocommit() {
-                lost = Some(StoreError::Backend(
-                    "the group transaction was rolled back by the database".into(),
-                ));
-            }
-        }
-        let commit = match lost {
-            Some(e) => Err(e),
-            None => run(&conn, "COMMIT").map_err(backend),
-        };
-        if commit.is_err() {
-            let _ = conn.execute_batch("ROLLBACK");
-            head = start_head;
-        } else {
-            flush.committed(durable, Instant::now());
-            if changed {
-                // Before any waiter hears "done": from then on no memo entry older
-                // than this commit is served.
-                changes.send_modify(|tick| *tick = tick.wrapping_add(1));
-            }
-        }
-        for (done, own_error) in completions {
-            match (&commit, own_error) {
-                (Err(e), _) => done(Err(e.clone())),
-                (Ok(()), Some(e)) => done(Err(e)),
-                (Ok(()), None) => done(Ok(())),
-            }
-        }
-    }
-    // All senders are gone: put every commit on disk, then fold the WAL into
-    // the main file.
-    if flush.deadline().is_some() {
-        let _ = sync_now(&conn, &mut full);
-    }
-    let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)");
-}
-
-/// Sets the connection's `synchronous` for the next commit: FULL fsyncs the
-/// WAL, NORMAL only writes it (durable against a killed process, not a power
-/// loss). `full` tracks the setting so the pragma runs only when it changes.
-fn set_synchronous(conn: &Connection, full: &mut bool, durable: bool) -> rusqlite::Result<()> {
-    if *full != durable {
-        run(
-            conn,
-            if durable {
-                "PRAGMA synchronous=FULL"
-            } else {
-                "PRAGMA synchronous=NORMAL"
-            },
-        )?;
-        *full = durable;
-    }
-    Ok(())
-}
-
-/// Fsyncs every earlier commit: a commit with `synchronous=FULL` syncs the
-/// whole WAL up to it, so it takes a (one-row) write to make one.
-fn sync_now(conn: &Connection, full: &mut bool) -> rusqlite::Result<()> {
-    set_synchronous(conn, full, true)?;
-    run(conn, "BEGIN IMMEDIATE")?;
-    let stamp = crate::service::now_ms().to_string();
-    let written = conn
-        .prepare_cached("INSERT OR REPLACE INTO meta (k, v) VALUES ('audit_synced_at', ?1)")
-        .and_then(|mut stmt| stmt.execute(params![stamp.as_bytes()]));
-    match written {
-        Ok(_) => run(conn, "COMMIT"),
-        Err(e) => {
-            let _ = conn.execute_batch("ROLLBACK");
-            Err(e)
-        }
-    }
 }
 
 /// An audit event with the parts of its row that do not depend on the chain,
@@ -849,8 +631,7 @@ impl Store for SqliteStore {
         if let Some(mut checkpointer) = checkpointer {
             let _ = tokio::task::spawn_blocking(move || checkpointer.stop()).await;
         }
-        let sender = self.jobs.lock().ok().and_then(|mut s| s.take());
-        drop(sender);
+        self.group.stop();
         let handle = self.writer.lock().ok().and_then(|mut w| w.take());
         if let Some(handle) = handle {
             let _ = tokio::task::spawn_blocking(move || handle.join()).await;
