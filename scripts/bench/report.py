@@ -364,14 +364,13 @@ def main(out, output):
                    "paid only when the list cache misses (after a write, or once a second)" % max(c_r - c_h, 0))
         else:
             why = ("the machine is not saturated, so the list is bound by latency rather than CPU: each "
-                   "request crosses threads twice (an HTTP worker hands its audit event to the SQLite writer "
-                   "and waits for the group commit that holds it, then answers), so with %s connections the "
-                   "throughput is about the connections divided by that round trip (p99 %s)"
+                   "request waits for the group commit that holds its audit event (an HTTP worker hands the "
+                   "event to the SQLite writer thread), so with %s connections the throughput is about the "
+                   "connections divided by that round trip (p99 %s)"
                    % (os.environ.get("BENCH_CONNECTIONS", "32"), fmt_ms(r["p99"])))
         per_req = disk_bytes_per_req(r)
         if per_req:
-            why += ("; every answer waits for its audit event's commit, and those commits are heavy on the "
-                    "kernel: the server wrote %s to disk per list (WAL frames and checkpoints), many times "
+            why += ("; those commits are heavy on the kernel: the server wrote %s to disk per list (WAL frames and checkpoints), many times "
                     "an audit row's few hundred bytes, because each group commit rewrites, as whole 4 KiB "
                     "pages, the last page of the audit table and of each of its two indexes (event id, time)"
                     % fmt_bytes(per_req))

@@ -86,7 +86,7 @@ impl Cache {
     }
 
     /// Records a fetch: saves `secrets` unless the cache already holds exactly
-    /// them from less than `REWRITE_AFTER` ago. Replacing a file by rename made
+    /// them from less than `REWRITE_AFTER_MS` ago. Replacing a file by rename made
     /// the filesystem write it out at once (ext4 flushes a file that replaces
     /// another), a third of a millisecond of every `hush run`; reading and
     /// opening the cached entry costs a few microseconds. Skipping only makes
@@ -106,7 +106,7 @@ impl Cache {
         self.save(secrets, now_ms)
     }
 
-    pub fn save(&self, secrets: &BTreeMap<String, String>, now_ms: i64) -> Result<(), CacheError> {
+    fn save(&self, secrets: &BTreeMap<String, String>, now_ms: i64) -> Result<(), CacheError> {
         let io = |e: std::io::Error| CacheError::Io(e.to_string());
         let entry = Entry {
             fetched_at_ms: now_ms,

@@ -13,6 +13,7 @@
 //!   more than the larger groups saved.
 
 use super::audit_flush::AuditFlush;
+use super::sqlite::backend;
 use super::{StoreError, StoreResult};
 use rusqlite::{params, Connection};
 use std::sync::{mpsc, Arc, Mutex};
@@ -100,14 +101,6 @@ pub(super) struct GroupCommit {
     sender: Mutex<Option<mpsc::Sender<Job>>>,
 }
 
-fn backend(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Backend(e.to_string())
-}
-
-fn closed() -> StoreError {
-    StoreError::Backend("store is closed".into())
-}
-
 impl GroupCommit {
     /// Starts the writer thread on `conn` (`synchronous=FULL`, as
     /// `open_connection` sets it), whose chain ends at `head`.
@@ -133,21 +126,18 @@ impl GroupCommit {
         Ok((group, thread))
     }
 
-    /// Queues `job`; its outcome reaches the job's receiver.
+    /// Queues `job`; its outcome reaches the job's receiver. On an error the
+    /// job is dropped unrun (its receiver hears nothing more).
     pub fn submit(&self, job: Job) -> StoreResult<()> {
         let sender = self
             .sender
             .lock()
             .map_err(|_| StoreError::Backend("writer handle is poisoned".into()))?
-            .clone();
-        let Some(tx) = sender else {
-            job.fail(closed());
-            return Err(closed());
-        };
-        tx.send(job).map_err(|mpsc::SendError(job)| {
-            job.fail(closed());
-            StoreError::Backend("writer thread has stopped".into())
-        })
+            .clone()
+            .ok_or_else(|| StoreError::Backend("store is closed".into()))?;
+        sender
+            .send(job)
+            .map_err(|_| StoreError::Backend("writer thread has stopped".into()))
     }
 
     /// Stops taking jobs: the writer thread commits what it has and stops.
