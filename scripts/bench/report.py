@@ -320,23 +320,27 @@ def main(out, output):
     w("### How audit stays off the critical path")
     w("")
     w("Every list and every write is audited, fail-closed: a request is answered only once its audit "
-      "row is committed. The SQLite store (`src/store/sqlite.rs`) has one writer thread that owns the only "
-      "write connection and commits in groups: all the writes and read-audit events queued while the "
-      "previous commit was running go into one transaction, and each request waits for the commit that "
-      "contains its event. So N concurrent lists cost one shared commit instead of N, and the audit chain "
-      "stays ordered by that single writer. Readers do not go through the writer: they use a small pool "
-      "of read connections in WAL mode, so they read the secrets concurrently with the writer's commits; "
-      "only the small audit insert joins the group commit, prepared (its canonical JSON for the hash "
-      "chain, its key list) before it reaches the writer.")
+      "event is on record. A write's event commits in the write's own transaction: the SQLite store "
+      "(`src/store/sqlite.rs`) has one writer thread that owns the only write connection and commits in "
+      "groups (`src/store/group_commit.rs`), every write queued while the previous commit ran in one "
+      "fsynced transaction, and that single writer keeps the hash chain ordered. A read's event (a list, "
+      "a get, a login, a denial) no longer goes through the writer on its way to the answer: the HTTP "
+      "worker appends it, as one line of canonical JSON, to the audit journal with one write(2) under a "
+      "mutex (`src/store/audit_journal.rs`), and answers. The writer thread moves the journal into the "
+      "hash-chained table in one fsynced transaction every `--audit-flush-interval` (default 50 ms) and "
+      "before any audit query or `audit verify`. Until this session each read's event joined a group "
+      "commit and its request waited for it: a hand-off to the writer and back per request, and each "
+      "small commit rewrote the last 4 KiB pages of the audit table and its indexes.")
     w("")
-    w("Durability differs by kind: a commit that writes data is fsynced before it is acknowledged "
-      "(`synchronous=FULL`). A commit holding only read-audit events is written to the WAL before the "
-      "reads are answered, so a killed server loses none of them (`kill -9` test in "
-      "`tests/it/server_core.rs`), and fsynced within `--audit-flush-interval` (default 50 ms; any "
-      "write's fsync carries it earlier): a power loss can drop at most that window of read events, and "
-      "the chain still verifies. That is what Vault's and OpenBao's file audit device give (a write before "
-      "the answer, no fsync per entry), with a bound. The *every read's audit event fsynced* row above is "
-      "the strict setting, `--audit-flush-interval 0`. WAL checkpoints run on a thread of their own "
+    w("Durability: a commit that writes data is fsynced before it is acknowledged (`synchronous=FULL`). "
+      "A read's event is in the kernel's page cache before the read is answered, so a killed server "
+      "loses none of them (`kill -9` test in `tests/it/server_core.rs`; the next start replays the "
+      "journal into the chain), and it is fsynced within `--audit-flush-interval`: a power loss can drop "
+      "at most that window of read events, and the chain still verifies. That is what Vault's and "
+      "OpenBao's file audit device give (a write before the answer, no fsync per entry), with a bound. "
+      "The *every read's audit event fsynced* row above is the strict setting, "
+      "`--audit-flush-interval 0`, which turns the journal off: each read's event joins a group commit "
+      "and waits for its fsync. WAL checkpoints run on a thread of their own "
       "(`src/store/wal_checkpointer.rs`), not inside the writer's commits.")
     w("")
     w("What a list costs besides its audit event: the lookups every request repeats (token, user, project, "
@@ -344,7 +348,7 @@ def main(out, output):
       "identical list is answered from a list cache (`src/server/list_cache.rs`), both only while no write "
       "has committed since (the writer bumps a generation before it acknowledges any write) and for at "
       "most 1 s, and only on SQLite, where this process sees every write. A cached answer is still "
-      "authenticated, authorised and audited (its event committed before the answer), so a revoked token "
+      "authenticated, authorised and audited (its event on record before the answer), so a revoked token "
       "or a changed secret is seen by the very next request. The load here is that case: one token "
       "re-reading one folder, as services, pods and SDK clients do.")
     w("")
@@ -359,21 +363,18 @@ def main(out, output):
         if r["busy"] >= 90:
             why = ("the two cores are saturated and shared with wrk, so the list is CPU-bound, and the %.0f µs "
                    "per request above the ceiling's is hush's own work: the token and access checks (memoised "
-                   "lookups), the audit event (its hash, its insert and its share of a group commit on the "
-                   "writer thread) and sending the ~25 KB answer; decrypting and serialising the 50 secrets is "
+                   "lookups), the audit event (its canonical JSON and its journal append; its hash and insert "
+                   "on the writer thread) and sending the ~25 KB answer; decrypting and serialising the 50 secrets is "
                    "paid only when the list cache misses (after a write, or once a second)" % max(c_r - c_h, 0))
         else:
-            why = ("the machine is not saturated, so the list is bound by latency rather than CPU: each "
-                   "request waits for the group commit that holds its audit event (an HTTP worker hands the "
-                   "event to the SQLite writer thread), so with %s connections the throughput is about the "
-                   "connections divided by that round trip (p99 %s)"
-                   % (os.environ.get("BENCH_CONNECTIONS", "32"), fmt_ms(r["p99"])))
+            why = ("the machine is not saturated: the rest of the two cores went to waking threads that "
+                   "sleep between requests (each ~25 KB answer wakes a wrk thread over loopback TCP; see "
+                   "the kernel scheduling share of the profile below), p99 %s"
+                   % fmt_ms(r["p99"]))
         per_req = disk_bytes_per_req(r)
         if per_req:
-            why += ("; those commits are heavy on the kernel: the server wrote %s to disk per list (WAL frames and checkpoints), many times "
-                    "an audit row's few hundred bytes, because each group commit rewrites, as whole 4 KiB "
-                    "pages, the last page of the audit table and of each of its two indexes (event id, time)"
-                    % fmt_bytes(per_req))
+            why += ("; the server wrote %s to disk per list (the journal line, then the audit row in the WAL "
+                    "and its checkpoint)" % fmt_bytes(per_req))
         threads = thread_cpu(out, "hush_read")
         if threads:
             why += ("; per thread: %s (%% of one core over the run)"
@@ -415,12 +416,12 @@ def main(out, output):
     if r and rs:
         ratio = rs["rps"] / r["rps"]
         if ratio >= 0.95:
-            why = ("no slower within this run's noise: on this machine's disk an fsync costs less than the "
-                   "rest of a group commit. Where fsync is slow (network volumes; the machine of an earlier "
-                   "run, where one group commit took about 5 ms) it bounds the list, and the default window "
-                   "takes it off the read path")
+            why = ("no slower within this run's noise: on this machine's disk an fsync costs little. Where "
+                   "fsync is slow (network volumes; the machine of an earlier run, where one group commit "
+                   "took about 5 ms) it bounds the list, and the default journal takes it off the read path")
         else:
-            why = "each group commit then waits for its fsync"
+            why = ("each read's event then joins a group commit on the writer thread and waits for its "
+                   "fsync, instead of one append to the journal")
         notes.append("With every read's audit event fsynced before its answer (`--audit-flush-interval 0`): "
                      "%s req/s, %.0f%% of the default: %s." % ("{:,.0f}".format(rs["rps"]), ratio * 100, why))
     ra = rows.get("hush_read_after")

@@ -34,6 +34,11 @@ impl AuditFlush {
         }
     }
 
+    /// The bound on how long an audit event may stay off the disk.
+    pub fn interval(&self) -> Duration {
+        self.interval
+    }
+
     /// Whether the next commit must be fsynced: it writes data, every commit
     /// is (interval zero), or an unsynced commit has waited its interval.
     pub fn must_sync(&self, writes_data: bool, now: Instant) -> bool {

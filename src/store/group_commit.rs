@@ -11,9 +11,14 @@
 //!   indexes in the WAL, so smaller groups wrote more bytes per event;
 //! - holding a group open for 150-400 µs to gather more jobs: the wait cost
 //!   more than the larger groups saved.
+//!
+//! What did pay: taking read-audit events out of the group commit altogether
+//! (`audit_journal`). With a journal, this thread also moves the journaled
+//! events into the chain, one fsynced transaction per flush interval.
 
 use super::audit_flush::AuditFlush;
-use super::sqlite::backend;
+use super::audit_journal::{AuditJournal, Sealed};
+use super::sqlite::{backend, insert_event};
 use super::{StoreError, StoreResult};
 use rusqlite::{params, Connection};
 use std::sync::{mpsc, Arc, Mutex};
@@ -46,6 +51,9 @@ pub(super) enum JobKind {
     /// on its own (the chain head moves only once it succeeded), so it needs
     /// no savepoint.
     AuditAppend,
+    /// Nothing of its own: the writer moves the journal into the chain before
+    /// its group, so a query after it sees every event answered so far.
+    SettleJournal,
 }
 
 /// One unit of a group commit.
@@ -94,6 +102,15 @@ struct Writer {
     /// Whether the connection is at `synchronous=FULL` (see `set_synchronous`).
     full: bool,
     flush: AuditFlush,
+    journal: Option<Journal>,
+}
+
+/// The writer's side of the audit journal.
+struct Journal {
+    journal: Arc<AuditJournal>,
+    /// A sealed file whose commit failed: retried before the next seal.
+    retry: Option<Sealed>,
+    next_drain: Instant,
 }
 
 /// The writer thread's handle: where jobs are queued.
@@ -108,14 +125,21 @@ impl GroupCommit {
         conn: Connection,
         head: ChainHead,
         flush: AuditFlush,
+        journal: Option<Arc<AuditJournal>>,
         changes: Arc<watch::Sender<u64>>,
     ) -> std::io::Result<(GroupCommit, std::thread::JoinHandle<()>)> {
         let (tx, rx) = mpsc::channel();
+        let journal = journal.map(|journal| Journal {
+            journal,
+            retry: None,
+            next_drain: Instant::now() + flush.interval(),
+        });
         let writer = Writer {
             conn,
             head,
             full: true,
             flush,
+            journal,
         };
         let thread = std::thread::Builder::new()
             .name("hush-sqlite-writer".into())
@@ -150,7 +174,17 @@ impl GroupCommit {
 
 fn writer_thread(mut w: Writer, rx: mpsc::Receiver<Job>, changes: &watch::Sender<u64>) {
     loop {
-        let received = match w.flush.deadline() {
+        if w.journal
+            .as_ref()
+            .is_some_and(|j| Instant::now() >= j.next_drain)
+        {
+            drain_journal(&mut w);
+        }
+        let deadline = match (w.flush.deadline(), w.journal.as_ref().map(|j| j.next_drain)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let received = match deadline {
             None => rx.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected),
             Some(deadline) => rx.recv_timeout(deadline.saturating_duration_since(Instant::now())),
         };
@@ -159,7 +193,9 @@ fn writer_thread(mut w: Writer, rx: mpsc::Receiver<Job>, changes: &watch::Sender
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 // Idle with audit events not yet on disk: fsync them now.
-                fsync_due(&mut w);
+                if w.flush.deadline().is_some_and(|d| Instant::now() >= d) {
+                    fsync_due(&mut w);
+                }
                 continue;
             }
         };
@@ -170,12 +206,16 @@ fn writer_thread(mut w: Writer, rx: mpsc::Receiver<Job>, changes: &watch::Sender
                 Err(_) => break,
             }
         }
+        if batch.iter().any(|job| job.kind == JobKind::SettleJournal) {
+            drain_journal(&mut w);
+        }
         let writes_data = batch.iter().any(|job| job.kind == JobKind::Write);
         let durable = w.flush.must_sync(writes_data, Instant::now());
         commit_group(&mut w, batch, durable, changes);
     }
     // All senders are gone: put every commit on disk, then fold the WAL into
     // the main file.
+    drain_journal(&mut w);
     if w.flush.deadline().is_some() {
         fsync_due(&mut w);
     }
@@ -191,6 +231,58 @@ fn fsync_due(w: &mut Writer) {
         Err(e) => {
             tracing::error!("cannot fsync the audit log: {e}");
             flush.postpone(Instant::now());
+        }
+    }
+}
+
+/// Moves the journal's events into the chain in one fsynced transaction, then
+/// deletes their file. On an error the sealed file stays, on disk and here,
+/// and is tried again at the next drain; appends go on meanwhile.
+fn drain_journal(w: &mut Writer) {
+    let Writer {
+        conn,
+        head,
+        full,
+        flush,
+        journal,
+    } = w;
+    let Some(j) = journal else { return };
+    j.next_drain = Instant::now() + flush.interval();
+    let sealed = match j.retry.take() {
+        Some(sealed) => sealed,
+        None => match j.journal.seal() {
+            Ok(Some(sealed)) => sealed,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::error!("cannot seal the audit journal: {e}");
+                return;
+            }
+        },
+    };
+    let start_head = head.clone();
+    let committed = set_synchronous(conn, full, true)
+        .and_then(|()| run(conn, "BEGIN IMMEDIATE"))
+        .map_err(backend)
+        .and_then(|()| {
+            sealed
+                .events
+                .iter()
+                .try_for_each(|e| insert_event(conn, head, &e.event, e.canonical(), &e.keys))
+        })
+        .and_then(|()| run(conn, "COMMIT").map_err(backend));
+    match committed {
+        Ok(()) => {
+            flush.committed(true, Instant::now());
+            if let Err(e) = sealed.discard() {
+                // Harmless: a replay skips events already in the chain.
+                tracing::warn!("cannot delete a committed audit journal file: {e}");
+            }
+        }
+        Err(e) => {
+            tracing::error!("cannot move the audit journal into the audit log (will retry): {e}");
+            let _ = conn.execute_batch("ROLLBACK");
+            *head = start_head;
+            j.retry = Some(sealed);
         }
     }
 }
@@ -231,7 +323,7 @@ fn commit_group(w: &mut Writer, batch: Vec<Job>, durable: bool, changes: &watch:
             completions.push((done, None));
             continue;
         }
-        if job.kind == JobKind::AuditAppend {
+        if job.kind != JobKind::Write {
             let (_, done) = (job.work)(Some((conn, head)));
             completions.push((done, None));
         } else {

@@ -4,6 +4,7 @@
 //! concurrent writers (or replicas) can never both win the same version.
 
 pub mod audit_flush;
+mod audit_journal;
 mod group_commit;
 pub mod memo;
 pub mod migrate;

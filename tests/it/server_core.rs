@@ -29,10 +29,22 @@ fn canary_forms(canary: &str) -> Vec<Vec<u8>> {
     ]
 }
 
+/// The database files and the audit journal's (which holds read events).
+fn data_files(s: &TestServer) -> Vec<String> {
+    let db = s.db_path().display().to_string();
+    let mut files: Vec<String> = ["", "-wal", "-shm"]
+        .iter()
+        .map(|suffix| format!("{db}{suffix}"))
+        .collect();
+    if let Ok(entries) = std::fs::read_dir(format!("{db}.audit-journal")) {
+        files.extend(entries.flatten().map(|e| e.path().display().to_string()));
+    }
+    files
+}
+
 fn scan_data_files(s: &TestServer, canaries: &[&str]) -> Vec<String> {
     let mut hits = Vec::new();
-    for suffix in ["", "-wal", "-shm"] {
-        let path = format!("{}{suffix}", s.db_path().display());
+    for path in data_files(s) {
         let Ok(bytes) = std::fs::read(&path) else {
             continue;
         };
@@ -166,8 +178,9 @@ async fn acknowledged_writes_survive_kill_9() {
     assert_audit_chain_ok(&c).await;
 }
 
-/// Reads' audit events are fsynced in groups (audit_flush_interval), but each
-/// is committed before its read is answered: a killed server loses none.
+/// Reads' audit events are journaled and moved into the chain once per
+/// audit_flush_interval, but each is written before its read is answered: a
+/// killed server loses none, and the restart replays the journal.
 #[tokio::test]
 async fn answered_reads_are_audited_even_after_kill_9() {
     let mut s = TestServer::start(&["--audit-flush-interval", "10s"]).await;
@@ -187,9 +200,28 @@ async fn answered_reads_are_audited_even_after_kill_9() {
     for r in readers {
         r.await.unwrap();
     }
-    // Straight after the last answer: well inside the 10 s fsync window.
+    // Straight after the last answer: well inside the 10 s window, so the
+    // events are only in the journal.
     s.kill9();
+    let journal_files = |s: &TestServer| {
+        let db = s.db_path().display().to_string();
+        let mut files: Vec<_> = std::fs::read_dir(format!("{db}.audit-journal"))
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        files.sort();
+        files
+    };
+    let left = journal_files(&s);
+    assert!(
+        left.iter().any(|f| std::fs::metadata(f).unwrap().len() > 0),
+        "the killed server left its events in the journal"
+    );
     s.restart();
+    let after = journal_files(&s);
+    assert!(
+        left.iter().all(|f| !after.contains(f)),
+        "the restart replayed and deleted the old journal files"
+    );
     let c = s.client();
     let events = audit_events(
         &c,

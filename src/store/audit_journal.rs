@@ -1,0 +1,285 @@
+//! The SQLite store's journal of audit events that change nothing: reads,
+//! logins, denials.
+//!
+//! Fail-closed auditing answers a read only once its event is somewhere a
+//! killed server cannot lose it. Committing every such event through the
+//! writer's group commit cost half of the list throughput: each request
+//! crossed to the writer thread and back, and every small commit rewrote, as
+//! whole 4 KiB WAL frames, the last page of the audit table and of its two
+//! indexes. The journal is as safe against a killed process and much cheaper:
+//! the HTTP worker appends the event's canonical JSON as one line with one
+//! write(2) under a mutex (the page cache keeps it if the process dies), and
+//! the writer thread moves the journal into the hash-chained `audit_events`
+//! table in one fsynced transaction every flush interval. So a power loss can
+//! take at most that interval of these events, the bound `audit_flush` gave
+//! before, and the chain is linked by the single writer as it always was.
+//!
+//! Files: `<database>.audit-journal/<generation>.jsonl`, mode 0600. The writer
+//! seals the active file by switching appends to the next generation, inserts
+//! the sealed events, commits, and only then deletes the file. At start every
+//! file left over is replayed in generation order (`leftovers`); an event whose
+//! id is already in the table (its file was committed but not yet deleted) is
+//! skipped, so a crash at any point neither loses nor doubles an event.
+
+use crate::store::AuditEvent;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+
+/// One event as journaled: the event, its journal line (canonical JSON and a
+/// newline) and the `keys` column, all computed by the appending request.
+pub(super) struct JournaledEvent {
+    pub event: AuditEvent,
+    line: Vec<u8>,
+    pub keys: String,
+}
+
+impl JournaledEvent {
+    pub fn new(event: AuditEvent, keys: String) -> JournaledEvent {
+        let mut line = crate::audit::canonical(&event);
+        // serde_json escapes control characters inside strings, so the only
+        // newline of a line is its end.
+        line.push(b'\n');
+        JournaledEvent { event, line, keys }
+    }
+
+    /// What the hash chain hashes (`audit::canonical`).
+    pub fn canonical(&self) -> &[u8] {
+        &self.line[..self.line.len() - 1]
+    }
+}
+
+/// A file the writer took out of the appenders' way, with its events.
+pub(super) struct Sealed {
+    path: PathBuf,
+    pub events: Vec<JournaledEvent>,
+}
+
+impl Sealed {
+    /// Deletes the file once its events are committed to the database.
+    pub fn discard(self) -> io::Result<()> {
+        fs::remove_file(&self.path)
+    }
+}
+
+struct Active {
+    file: File,
+    generation: u64,
+    /// Bytes of whole lines in `file`: a failed append is cut back to it.
+    len: u64,
+    events: Vec<JournaledEvent>,
+}
+
+pub(super) struct AuditJournal {
+    dir: PathBuf,
+    active: Mutex<Active>,
+    /// Whether the active file holds events: the writer looks without locking.
+    pending: AtomicBool,
+}
+
+impl AuditJournal {
+    /// The journal directory of the database at `db_path`.
+    pub fn dir_for(db_path: &Path) -> PathBuf {
+        let mut name = db_path.file_name().unwrap_or_default().to_owned();
+        name.push(".audit-journal");
+        db_path.with_file_name(name)
+    }
+
+    /// Opens the journal in `dir` (created 0700) with a new, empty active
+    /// file after any left over from an earlier run (`leftovers` lists them).
+    pub fn open(dir: &Path) -> io::Result<AuditJournal> {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+        let newest = leftovers(dir)?
+            .last()
+            .map_or(0, |(generation, _)| *generation);
+        let generation = newest + 1;
+        let file = create_file(dir, generation)?;
+        Ok(AuditJournal {
+            dir: dir.to_owned(),
+            active: Mutex::new(Active {
+                file,
+                generation,
+                len: 0,
+                events: Vec::new(),
+            }),
+            pending: AtomicBool::new(false),
+        })
+    }
+
+    /// The generation of the file appends go to now.
+    pub fn generation(&self) -> u64 {
+        self.active.lock().map_or(0, |a| a.generation)
+    }
+
+    /// Appends `event`; once this returns, a killed process cannot lose it.
+    pub fn append(&self, event: JournaledEvent) -> io::Result<()> {
+        let mut active = self.lock()?;
+        if let Err(e) = active.file.write_all(&event.line) {
+            // A partial line would corrupt the next one: cut it off.
+            let len = active.len;
+            let _ = active.file.set_len(len);
+            return Err(e);
+        }
+        active.len += event.line.len() as u64;
+        active.events.push(event);
+        self.pending.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// Switches appends to a new file and hands back the old one with its
+    /// events; `None` when nothing was appended since the last seal. Only the
+    /// writer thread calls this.
+    pub fn seal(&self) -> io::Result<Option<Sealed>> {
+        if !self.pending.load(Ordering::Acquire) {
+            return Ok(None);
+        }
+        let next = self.lock()?.generation + 1;
+        // Created outside the lock: appenders wait only for the swap.
+        let file = create_file(&self.dir, next)?;
+        let mut active = self.lock()?;
+        let old_generation = active.generation;
+        active.file = file;
+        active.generation = next;
+        active.len = 0;
+        let events = std::mem::take(&mut active.events);
+        self.pending.store(false, Ordering::Release);
+        drop(active);
+        Ok(Some(Sealed {
+            path: file_path(&self.dir, old_generation),
+            events,
+        }))
+    }
+
+    fn lock(&self) -> io::Result<std::sync::MutexGuard<'_, Active>> {
+        self.active
+            .lock()
+            .map_err(|_| io::Error::other("the audit journal's lock is poisoned"))
+    }
+}
+
+/// The journal files in `dir`, oldest generation first.
+pub(super) fn leftovers(dir: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
+    let mut files = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let path = entry?.path();
+        let generation = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix(".jsonl"))
+            .and_then(|n| n.parse::<u64>().ok());
+        if let Some(generation) = generation {
+            files.push((generation, path));
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// The events of a journal file left over by an earlier run. A last line
+/// without its newline was cut off by a crash mid-write and was never
+/// acknowledged; it is dropped. A whole line that does not parse is reported
+/// by its number (its content may name keys, so it is not printed).
+pub(super) fn read_leftover(path: &Path) -> io::Result<Vec<Result<AuditEvent, usize>>> {
+    let bytes = fs::read(path)?;
+    let mut events = Vec::new();
+    let mut lines = bytes.split_inclusive(|b| *b == b'\n').enumerate();
+    for (number, line) in &mut lines {
+        let Some(json) = line.strip_suffix(b"\n") else {
+            break;
+        };
+        events.push(serde_json::from_slice::<AuditEvent>(json).map_err(|_| number + 1));
+    }
+    Ok(events)
+}
+
+fn file_path(dir: &Path, generation: u64) -> PathBuf {
+    dir.join(format!("{generation:020}.jsonl"))
+}
+
+fn create_file(dir: &Path, generation: u64) -> io::Result<File> {
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(file_path(dir, generation))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(id: &str) -> JournaledEvent {
+        let event = AuditEvent {
+            id: id.into(),
+            action: "get-secrets".into(),
+            keys: vec!["A\nB".into()],
+            result: "success".into(),
+            ..Default::default()
+        };
+        JournaledEvent::new(event, String::new())
+    }
+
+    #[test]
+    fn sealed_files_hold_exactly_their_events_and_leftovers_replay_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = AuditJournal::open(dir.path()).unwrap();
+        assert!(journal.seal().unwrap().is_none(), "nothing to seal yet");
+        journal.append(event("e1")).unwrap();
+        journal.append(event("e2")).unwrap();
+        let first = journal.seal().unwrap().unwrap();
+        assert_eq!(first.events.len(), 2);
+        journal.append(event("e3")).unwrap();
+        // As after a crash: both files are still there.
+        let files = leftovers(dir.path()).unwrap();
+        assert_eq!(files.len(), 2);
+        let ids: Vec<String> = files
+            .iter()
+            .flat_map(|(_, p)| read_leftover(p).unwrap())
+            .map(|e| e.unwrap().id)
+            .collect();
+        assert_eq!(ids, ["e1", "e2", "e3"]);
+        first.discard().unwrap();
+        assert_eq!(leftovers(dir.path()).unwrap().len(), 1);
+        // A new journal starts after the newest leftover.
+        let again = AuditJournal::open(dir.path()).unwrap();
+        again.append(event("e4")).unwrap();
+        let files = leftovers(dir.path()).unwrap();
+        assert_eq!(files.len(), 2);
+        assert!(files[0].0 < files[1].0);
+    }
+
+    #[test]
+    fn a_torn_last_line_is_dropped_and_a_bad_line_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("1.jsonl");
+        let good = event("ok");
+        let mut bytes = good.line.clone();
+        bytes.extend_from_slice(b"{not json}\n");
+        bytes.extend_from_slice(&good.line[..10]);
+        fs::write(&path, bytes).unwrap();
+        let events = read_leftover(&path).unwrap();
+        assert_eq!(events.len(), 2);
+        assert_eq!(events[0].as_ref().unwrap().id, "ok");
+        assert_eq!(events[1].as_ref().unwrap_err(), &2);
+    }
+
+    #[test]
+    fn journal_files_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let journal_dir = dir.path().join("j");
+        let journal = AuditJournal::open(&journal_dir).unwrap();
+        journal.append(event("e1")).unwrap();
+        let (_, file) = &leftovers(&journal_dir).unwrap()[0];
+        let mode = fs::metadata(file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let mode = fs::metadata(&journal_dir).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+    }
+}
