@@ -1,18 +1,22 @@
-//! When a commit that holds only read-audit events must reach the disk.
+//! When audit events of reads (and logins, denials) must reach the disk.
 //!
-//! Every audit event is committed before its request is answered (fail-closed):
-//! a process that dies after the answer, even by `kill -9`, leaves the event in
-//! the database. What this policy relaxes is only the fsync of commits that hold
-//! nothing but audit events of reads (and logins, denials): they may sit in the
-//! operating system's page cache for up to `interval` before a commit with an
-//! fsync carries them to the disk. The fsync of a later commit covers every
-//! earlier one (the log is written in order), so after a power loss the audit
-//! chain is still a verifiable prefix, shorter by at most `interval` of reads.
-//! Writes of data are always fsynced before they are acknowledged.
+//! Every audit event is on record before its request is answered (fail-closed):
+//! a process that dies after the answer, even by `kill -9`, leaves the event
+//! behind. What this policy relaxes is only the fsync of those events: with a
+//! non-zero `interval` they are journaled (`audit_journal`, one write(2) each)
+//! and the writer moves them into the chain in one fsynced commit at least
+//! every `interval`, so after a power loss the audit chain is still a
+//! verifiable prefix, shorter by at most `interval` of reads. Writes of data
+//! are always fsynced before they are acknowledged. An interval of zero turns
+//! the journal off: every such event is a commit of its own group, fsynced.
+//!
+//! The deadline below is the safety net for a commit that was not fsynced
+//! (`must_sync` false): the writer then fsyncs on its own once the interval is
+//! up. With the journal no such commit is made today; the net stays so a
+//! future audit-only commit cannot silently stay off the disk.
 //!
 //! This is what the file audit device of Vault/OpenBao gives (a write(2)
-//! before the answer, no fsync per entry), with a bound on the window; an
-//! interval of zero fsyncs every commit.
+//! before the answer, no fsync per entry), with a bound on the window.
 
 use std::time::{Duration, Instant};
 

@@ -178,7 +178,8 @@ fn writer_thread(mut w: Writer, rx: mpsc::Receiver<Job>, changes: &watch::Sender
             .as_ref()
             .is_some_and(|j| Instant::now() >= j.next_drain)
         {
-            drain_journal(&mut w);
+            // Errors are logged, and the sealed file kept for the next try.
+            let _ = drain_journal(&mut w);
         }
         let deadline = match (w.flush.deadline(), w.journal.as_ref().map(|j| j.next_drain)) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -207,7 +208,15 @@ fn writer_thread(mut w: Writer, rx: mpsc::Receiver<Job>, changes: &watch::Sender
             }
         }
         if batch.iter().any(|job| job.kind == JobKind::SettleJournal) {
-            drain_journal(&mut w);
+            let drained = drain_journal(&mut w);
+            if batch.iter().all(|job| job.kind == JobKind::SettleJournal) {
+                // Nothing else to commit: each waiter hears how the drain went.
+                for job in batch {
+                    let (_, done) = (job.work)(Some((&w.conn, &mut w.head)));
+                    done(drained.clone());
+                }
+                continue;
+            }
         }
         let writes_data = batch.iter().any(|job| job.kind == JobKind::Write);
         let durable = w.flush.must_sync(writes_data, Instant::now());
@@ -215,7 +224,7 @@ fn writer_thread(mut w: Writer, rx: mpsc::Receiver<Job>, changes: &watch::Sender
     }
     // All senders are gone: put every commit on disk, then fold the WAL into
     // the main file.
-    drain_journal(&mut w);
+    let _ = drain_journal(&mut w);
     if w.flush.deadline().is_some() {
         fsync_due(&mut w);
     }
@@ -235,10 +244,37 @@ fn fsync_due(w: &mut Writer) {
     }
 }
 
-/// Moves the journal's events into the chain in one fsynced transaction, then
-/// deletes their file. On an error the sealed file stays, on disk and here,
-/// and is tried again at the next drain; appends go on meanwhile.
-fn drain_journal(w: &mut Writer) {
+/// Moves the journal's events into the chain, one fsynced transaction per
+/// sealed file (a file left by a failed drain first, then the active one),
+/// deleting each file once committed. On an error the sealed file stays, on
+/// disk and here, and is tried again at the next drain; appends go on
+/// meanwhile.
+fn drain_journal(w: &mut Writer) -> StoreResult<()> {
+    let Some(j) = &mut w.journal else {
+        return Ok(());
+    };
+    j.next_drain = Instant::now() + w.flush.interval();
+    loop {
+        let Some(j) = &mut w.journal else {
+            return Ok(());
+        };
+        let sealed = match j.retry.take() {
+            Some(sealed) => sealed,
+            None => match j.journal.seal() {
+                Ok(Some(sealed)) => sealed,
+                Ok(None) => return Ok(()),
+                Err(e) => {
+                    tracing::error!("cannot seal the audit journal: {e}");
+                    return Err(backend(format!("cannot seal the audit journal: {e}")));
+                }
+            },
+        };
+        commit_sealed(w, sealed)?;
+    }
+}
+
+/// Commits one sealed journal file's events into the chain (fsynced).
+fn commit_sealed(w: &mut Writer, sealed: Sealed) -> StoreResult<()> {
     let Writer {
         conn,
         head,
@@ -246,19 +282,6 @@ fn drain_journal(w: &mut Writer) {
         flush,
         journal,
     } = w;
-    let Some(j) = journal else { return };
-    j.next_drain = Instant::now() + flush.interval();
-    let sealed = match j.retry.take() {
-        Some(sealed) => sealed,
-        None => match j.journal.seal() {
-            Ok(Some(sealed)) => sealed,
-            Ok(None) => return,
-            Err(e) => {
-                tracing::error!("cannot seal the audit journal: {e}");
-                return;
-            }
-        },
-    };
     let start_head = head.clone();
     let committed = set_synchronous(conn, full, true)
         .and_then(|()| run(conn, "BEGIN IMMEDIATE"))
@@ -277,12 +300,16 @@ fn drain_journal(w: &mut Writer) {
                 // Harmless: a replay skips events already in the chain.
                 tracing::warn!("cannot delete a committed audit journal file: {e}");
             }
+            Ok(())
         }
         Err(e) => {
             tracing::error!("cannot move the audit journal into the audit log (will retry): {e}");
             let _ = conn.execute_batch("ROLLBACK");
             *head = start_head;
-            j.retry = Some(sealed);
+            if let Some(j) = journal {
+                j.retry = Some(sealed);
+            }
+            Err(e)
         }
     }
 }

@@ -9,11 +9,11 @@
 //!
 //! Durability: WAL. A commit with a write of data is fsynced
 //! (`synchronous=FULL`): an acknowledged write survives both a killed process
-//! and a power loss. A commit of read-audit events alone is written to the WAL
-//! before the read is answered and fsynced within the audit flush interval
-//! (`audit_flush`). With a non-zero interval those events skip the group
-//! commit: they are appended to a journal file and moved into the chain by
-//! the writer once per interval (`audit_journal`).
+//! and a power loss. Audit events of reads (and logins, denials) skip the
+//! group commit: they are appended to a journal file before the read is
+//! answered and moved into the chain, fsynced, by the writer once per audit
+//! flush interval (`audit_journal`). With an interval of zero there is no
+//! journal: each such event is a job of the group commit, fsynced.
 
 use super::audit_flush::AuditFlush;
 use super::audit_journal::{self, AuditJournal, JournaledEvent};
