@@ -21,41 +21,18 @@
 //! id is already in the table (its file was committed but not yet deleted) is
 //! skipped, so a crash at any point neither loses nor doubles an event.
 
+use super::sqlite::PreparedAudit;
 use crate::store::AuditEvent;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
-
-/// One event as journaled: the event, its journal line (canonical JSON and a
-/// newline) and the `keys` column, all computed by the appending request.
-pub(super) struct JournaledEvent {
-    pub event: AuditEvent,
-    line: Vec<u8>,
-    pub keys: String,
-}
-
-impl JournaledEvent {
-    pub fn new(event: AuditEvent, keys: String) -> JournaledEvent {
-        let mut line = crate::audit::canonical(&event);
-        // serde_json escapes control characters inside strings, so the only
-        // newline of a line is its end.
-        line.push(b'\n');
-        JournaledEvent { event, line, keys }
-    }
-
-    /// What the hash chain hashes (`audit::canonical`).
-    pub fn canonical(&self) -> &[u8] {
-        &self.line[..self.line.len() - 1]
-    }
-}
 
 /// A file the writer took out of the appenders' way, with its events.
 pub(super) struct Sealed {
     path: PathBuf,
-    pub events: Vec<JournaledEvent>,
+    pub events: Vec<PreparedAudit>,
 }
 
 impl Sealed {
@@ -70,14 +47,12 @@ struct Active {
     generation: u64,
     /// Bytes of whole lines in `file`: a failed append is cut back to it.
     len: u64,
-    events: Vec<JournaledEvent>,
+    events: Vec<PreparedAudit>,
 }
 
 pub(super) struct AuditJournal {
     dir: PathBuf,
     active: Mutex<Active>,
-    /// Whether the active file holds events: the writer looks without locking.
-    pending: AtomicBool,
 }
 
 impl AuditJournal {
@@ -108,27 +83,20 @@ impl AuditJournal {
                 len: 0,
                 events: Vec::new(),
             }),
-            pending: AtomicBool::new(false),
         })
     }
 
-    /// The generation of the file appends go to now.
-    pub fn generation(&self) -> u64 {
-        self.active.lock().map_or(0, |a| a.generation)
-    }
-
     /// Appends `event`; once this returns, a killed process cannot lose it.
-    pub fn append(&self, event: JournaledEvent) -> io::Result<()> {
+    pub fn append(&self, event: PreparedAudit) -> io::Result<()> {
         let mut active = self.lock()?;
-        if let Err(e) = active.file.write_all(&event.line) {
+        if let Err(e) = active.file.write_all(event.line()) {
             // A partial line would corrupt the next one: cut it off.
             let len = active.len;
             let _ = active.file.set_len(len);
             return Err(e);
         }
-        active.len += event.line.len() as u64;
+        active.len += event.line().len() as u64;
         active.events.push(event);
-        self.pending.store(true, Ordering::Release);
         Ok(())
     }
 
@@ -136,10 +104,13 @@ impl AuditJournal {
     /// events; `None` when nothing was appended since the last seal. Only the
     /// writer thread calls this.
     pub fn seal(&self) -> io::Result<Option<Sealed>> {
-        if !self.pending.load(Ordering::Acquire) {
-            return Ok(None);
-        }
-        let next = self.lock()?.generation + 1;
+        let next = {
+            let active = self.lock()?;
+            if active.events.is_empty() {
+                return Ok(None);
+            }
+            active.generation + 1
+        };
         // Created outside the lock: appenders wait only for the swap.
         let file = create_file(&self.dir, next)?;
         let mut active = self.lock()?;
@@ -148,7 +119,6 @@ impl AuditJournal {
         active.generation = next;
         active.len = 0;
         let events = std::mem::take(&mut active.events);
-        self.pending.store(false, Ordering::Release);
         drop(active);
         Ok(Some(Sealed {
             path: file_path(&self.dir, old_generation),
@@ -214,7 +184,7 @@ fn create_file(dir: &Path, generation: u64) -> io::Result<File> {
 mod tests {
     use super::*;
 
-    fn event(id: &str) -> JournaledEvent {
+    fn event(id: &str) -> PreparedAudit {
         let event = AuditEvent {
             id: id.into(),
             action: "get-secrets".into(),
@@ -222,7 +192,7 @@ mod tests {
             result: "success".into(),
             ..Default::default()
         };
-        JournaledEvent::new(event, String::new())
+        PreparedAudit::new(event).unwrap()
     }
 
     #[test]
@@ -259,9 +229,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("1.jsonl");
         let good = event("ok");
-        let mut bytes = good.line.clone();
+        let mut bytes = good.line().to_vec();
         bytes.extend_from_slice(b"{not json}\n");
-        bytes.extend_from_slice(&good.line[..10]);
+        bytes.extend_from_slice(&good.line()[..10]);
         fs::write(&path, bytes).unwrap();
         let events = read_leftover(&path).unwrap();
         assert_eq!(events.len(), 2);

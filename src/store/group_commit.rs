@@ -18,7 +18,7 @@
 
 use super::audit_flush::AuditFlush;
 use super::audit_journal::{AuditJournal, Sealed};
-use super::sqlite::{backend, insert_event};
+use super::sqlite::backend;
 use super::{StoreError, StoreResult};
 use rusqlite::{params, Connection};
 use std::sync::{mpsc, Arc, Mutex};
@@ -207,16 +207,19 @@ fn writer_thread(mut w: Writer, rx: mpsc::Receiver<Job>, changes: &watch::Sender
                 Err(_) => break,
             }
         }
-        if batch.iter().any(|job| job.kind == JobKind::SettleJournal) {
+        let (settles, batch): (Vec<Job>, Vec<Job>) = batch
+            .into_iter()
+            .partition(|job| job.kind == JobKind::SettleJournal);
+        if !settles.is_empty() {
+            // They need no transaction: each waiter hears how the drain went.
             let drained = drain_journal(&mut w);
-            if batch.iter().all(|job| job.kind == JobKind::SettleJournal) {
-                // Nothing else to commit: each waiter hears how the drain went.
-                for job in batch {
-                    let (_, done) = (job.work)(Some((&w.conn, &mut w.head)));
-                    done(drained.clone());
-                }
-                continue;
+            for job in settles {
+                let (_, done) = (job.work)(Some((&w.conn, &mut w.head)));
+                done(drained.clone());
             }
+        }
+        if batch.is_empty() {
+            continue;
         }
         let writes_data = batch.iter().any(|job| job.kind == JobKind::Write);
         let durable = w.flush.must_sync(writes_data, Instant::now());
@@ -250,48 +253,46 @@ fn fsync_due(w: &mut Writer) {
 /// disk and here, and is tried again at the next drain; appends go on
 /// meanwhile.
 fn drain_journal(w: &mut Writer) -> StoreResult<()> {
-    let Some(j) = &mut w.journal else {
+    let Some(mut j) = w.journal.take() else {
         return Ok(());
     };
     j.next_drain = Instant::now() + w.flush.interval();
-    loop {
-        let Some(j) = &mut w.journal else {
-            return Ok(());
-        };
+    let drained = loop {
         let sealed = match j.retry.take() {
             Some(sealed) => sealed,
             None => match j.journal.seal() {
                 Ok(Some(sealed)) => sealed,
-                Ok(None) => return Ok(()),
+                Ok(None) => break Ok(()),
                 Err(e) => {
                     tracing::error!("cannot seal the audit journal: {e}");
-                    return Err(backend(format!("cannot seal the audit journal: {e}")));
+                    break Err(backend(format!("cannot seal the audit journal: {e}")));
                 }
             },
         };
-        commit_sealed(w, sealed)?;
-    }
+        if let Err((sealed, e)) = commit_sealed(w, sealed) {
+            j.retry = Some(sealed);
+            break Err(e);
+        }
+    };
+    w.journal = Some(j);
+    drained
 }
 
-/// Commits one sealed journal file's events into the chain (fsynced).
-fn commit_sealed(w: &mut Writer, sealed: Sealed) -> StoreResult<()> {
+/// Commits one sealed journal file's events into the chain (fsynced) and
+/// deletes the file; on an error hands the file back to be tried again.
+fn commit_sealed(w: &mut Writer, sealed: Sealed) -> Result<(), (Sealed, StoreError)> {
     let Writer {
         conn,
         head,
         full,
         flush,
-        journal,
+        ..
     } = w;
     let start_head = head.clone();
     let committed = set_synchronous(conn, full, true)
         .and_then(|()| run(conn, "BEGIN IMMEDIATE"))
         .map_err(backend)
-        .and_then(|()| {
-            sealed
-                .events
-                .iter()
-                .try_for_each(|e| insert_event(conn, head, &e.event, e.canonical(), &e.keys))
-        })
+        .and_then(|()| sealed.events.iter().try_for_each(|e| e.insert(conn, head)))
         .and_then(|()| run(conn, "COMMIT").map_err(backend));
     match committed {
         Ok(()) => {
@@ -306,10 +307,7 @@ fn commit_sealed(w: &mut Writer, sealed: Sealed) -> StoreResult<()> {
             tracing::error!("cannot move the audit journal into the audit log (will retry): {e}");
             let _ = conn.execute_batch("ROLLBACK");
             *head = start_head;
-            if let Some(j) = journal {
-                j.retry = Some(sealed);
-            }
-            Err(e)
+            Err((sealed, e))
         }
     }
 }
@@ -350,7 +348,7 @@ fn commit_group(w: &mut Writer, batch: Vec<Job>, durable: bool, changes: &watch:
             completions.push((done, None));
             continue;
         }
-        if job.kind != JobKind::Write {
+        if job.kind == JobKind::AuditAppend {
             let (_, done) = (job.work)(Some((conn, head)));
             completions.push((done, None));
         } else {

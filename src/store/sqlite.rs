@@ -16,7 +16,7 @@
 //! journal: each such event is a job of the group commit, fsynced.
 
 use super::audit_flush::AuditFlush;
-use super::audit_journal::{self, AuditJournal, JournaledEvent};
+use super::audit_journal::{self, AuditJournal};
 use super::group_commit::{ChainHead, GroupCommit, Job, JobKind};
 use super::memo::Memo;
 use super::wal_checkpointer::{Checkpointer, WRITER_BACKSTOP_PAGES};
@@ -105,23 +105,22 @@ impl SqliteStore {
                 .unwrap_or_else(|| GENESIS.to_vec()),
         };
         let journal_dir = AuditJournal::dir_for(path);
+        // Files a killed or crashed server journaled but did not move into
+        // the chain, listed before this run adds its own: replayed below even
+        // when this run does not journal.
+        let leftovers = if journal_dir.exists() {
+            audit_journal::leftovers(&journal_dir).map_err(|e| journal_error(&journal_dir, e))?
+        } else {
+            Vec::new()
+        };
         let journal = if audit_flush_interval.is_zero() {
             None
         } else {
-            let journal = AuditJournal::open(&journal_dir).map_err(|e| {
-                backend(format!(
-                    "cannot open the audit journal {}: {e}",
-                    journal_dir.display()
-                ))
-            })?;
+            let journal =
+                AuditJournal::open(&journal_dir).map_err(|e| journal_error(&journal_dir, e))?;
             Some(Arc::new(journal))
         };
-        // Events a killed or crashed server journaled but did not move into
-        // the chain: replayed even when this run does not journal.
-        if journal_dir.exists() {
-            let active = journal.as_ref().map(|j| j.generation());
-            replay_journal(&conn, &mut head, &journal_dir, active)?;
-        }
+        replay_journal(&conn, &mut head, &leftovers)?;
         conn.execute_batch(&format!(
             "PRAGMA wal_autocheckpoint={WRITER_BACKSTOP_PAGES}"
         ))
@@ -220,26 +219,24 @@ impl SqliteStore {
     }
 }
 
-/// Moves the journal files an earlier run left into the chain (oldest first,
-/// one transaction each, skipping events already there) and deletes them;
-/// `active` is this run's own file, left alone.
+fn journal_error(dir: &Path, e: std::io::Error) -> StoreError {
+    backend(format!(
+        "cannot use the audit journal {}: {e}",
+        dir.display()
+    ))
+}
+
+/// Moves journal files an earlier run left into the chain (in the order
+/// given, oldest first; one transaction each, skipping events already there)
+/// and deletes them.
 fn replay_journal(
     conn: &Connection,
     head: &mut ChainHead,
-    dir: &Path,
-    active: Option<u64>,
+    files: &[(u64, PathBuf)],
 ) -> StoreResult<()> {
-    let unreadable = |e: std::io::Error| {
-        backend(format!(
-            "cannot read the audit journal {}: {e}",
-            dir.display()
-        ))
-    };
-    for (generation, file) in audit_journal::leftovers(dir).map_err(unreadable)? {
-        if Some(generation) == active {
-            continue;
-        }
-        let events = audit_journal::read_leftover(&file).map_err(unreadable)?;
+    for (_, file) in files {
+        let unreadable = |e| journal_error(file, e);
+        let events = audit_journal::read_leftover(file).map_err(unreadable)?;
         let start = head.clone();
         let replayed = conn
             .execute_batch("BEGIN IMMEDIATE")
@@ -271,7 +268,7 @@ fn replay_journal(
             *head = start;
             return Err(e);
         }
-        std::fs::remove_file(&file).map_err(unreadable)?;
+        std::fs::remove_file(file).map_err(unreadable)?;
     }
     Ok(())
 }
@@ -292,26 +289,32 @@ fn migrate(conn: &Connection) -> StoreResult<()> {
 
 /// An audit event with the parts of its row that do not depend on the chain,
 /// computed by the caller so the writer thread only links and inserts it.
-struct PreparedAudit {
+pub(super) struct PreparedAudit {
     event: AuditEvent,
-    /// What the chain hashes (`audit::canonical`).
-    canonical: Vec<u8>,
+    /// What the chain hashes (`audit::canonical`) and a newline: the line the
+    /// audit journal stores.
+    line: Vec<u8>,
     /// The `keys` column.
     keys: String,
 }
 
 impl PreparedAudit {
-    fn new(event: AuditEvent) -> StoreResult<PreparedAudit> {
-        let (canonical, keys) = row_parts(&event)?;
-        Ok(PreparedAudit {
-            event,
-            canonical,
-            keys,
-        })
+    pub(super) fn new(event: AuditEvent) -> StoreResult<PreparedAudit> {
+        let (mut line, keys) = row_parts(&event)?;
+        // serde_json escapes control characters inside strings, so this is
+        // the line's only newline.
+        line.push(b'\n');
+        Ok(PreparedAudit { event, line, keys })
     }
 
-    fn insert(&self, conn: &Connection, head: &mut ChainHead) -> StoreResult<()> {
-        insert_event(conn, head, &self.event, &self.canonical, &self.keys)
+    /// The event's journal line: its canonical JSON and a newline.
+    pub(super) fn line(&self) -> &[u8] {
+        &self.line
+    }
+
+    pub(super) fn insert(&self, conn: &Connection, head: &mut ChainHead) -> StoreResult<()> {
+        let canonical = &self.line[..self.line.len() - 1];
+        insert_event(conn, head, &self.event, canonical, &self.keys)
     }
 }
 
@@ -328,7 +331,7 @@ fn insert_audit(conn: &Connection, head: &mut ChainHead, event: &AuditEvent) -> 
     insert_event(conn, head, event, &canonical, &keys)
 }
 
-pub(super) fn insert_event(
+fn insert_event(
     conn: &Connection,
     head: &mut ChainHead,
     event: &AuditEvent,
@@ -1731,13 +1734,12 @@ impl Store for SqliteStore {
     }
 
     async fn append_audit(&self, event: AuditEvent) -> StoreResult<()> {
+        let audit = PreparedAudit::new(event)?;
         if let Some(journal) = &self.journal {
-            let keys = serde_json::to_string(&event.keys).map_err(backend)?;
             return journal
-                .append(JournaledEvent::new(event, keys))
+                .append(audit)
                 .map_err(|e| backend(format!("cannot append to the audit journal: {e}")));
         }
-        let audit = PreparedAudit::new(event)?;
         // The event comes back to be freed here, not on the writer thread
         // (freeing another thread's allocations was a tenth of its time).
         self.enqueue(JobKind::AuditAppend, move |c, head| {

@@ -29,16 +29,24 @@ fn canary_forms(canary: &str) -> Vec<Vec<u8>> {
     ]
 }
 
-/// The database files and the audit journal's (which holds read events).
+/// The audit journal's files (they hold read events), sorted.
+fn journal_files(s: &TestServer) -> Vec<std::path::PathBuf> {
+    let dir = format!("{}.audit-journal", s.db_path().display());
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+/// The database files and the audit journal's.
 fn data_files(s: &TestServer) -> Vec<String> {
     let db = s.db_path().display().to_string();
     let mut files: Vec<String> = ["", "-wal", "-shm"]
         .iter()
         .map(|suffix| format!("{db}{suffix}"))
         .collect();
-    if let Ok(entries) = std::fs::read_dir(format!("{db}.audit-journal")) {
-        files.extend(entries.flatten().map(|e| e.path().display().to_string()));
-    }
+    files.extend(journal_files(s).iter().map(|f| f.display().to_string()));
     files
 }
 
@@ -203,14 +211,6 @@ async fn answered_reads_are_audited_even_after_kill_9() {
     // Straight after the last answer: well inside the 10 s window, so the
     // events are only in the journal.
     s.kill9();
-    let journal_files = |s: &TestServer| {
-        let db = s.db_path().display().to_string();
-        let mut files: Vec<_> = std::fs::read_dir(format!("{db}.audit-journal"))
-            .map(|d| d.flatten().map(|e| e.path()).collect())
-            .unwrap_or_default();
-        files.sort();
-        files
-    };
     let left = journal_files(&s);
     assert!(
         left.iter().any(|f| std::fs::metadata(f).unwrap().len() > 0),
