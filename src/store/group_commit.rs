@@ -248,34 +248,43 @@ fn fsync_due(w: &mut Writer) {
 }
 
 /// Moves the journal's events into the chain, one fsynced transaction per
-/// sealed file (a file left by a failed drain first, then the active one),
-/// deleting each file once committed. On an error the sealed file stays, on
-/// disk and here, and is tried again at the next drain; appends go on
-/// meanwhile.
+/// sealed file: a file left by a failed drain first, then the active one,
+/// deleting each file once committed. The active file is sealed once per
+/// drain: events appended while it commits wait for the next drain, so under
+/// a steady load a drain is one commit per interval, never a loop of tiny
+/// ones. On an error the sealed file stays, on disk and here, and is tried
+/// again at the next drain; appends go on meanwhile.
 fn drain_journal(w: &mut Writer) -> StoreResult<()> {
     let Some(mut j) = w.journal.take() else {
         return Ok(());
     };
+    let drained = drain_sealed(w, &mut j);
+    // From the end of this drain: a drain slower than the interval must not
+    // leave the writer draining back to back.
     j.next_drain = Instant::now() + w.flush.interval();
-    let drained = loop {
-        let sealed = match j.retry.take() {
-            Some(sealed) => sealed,
-            None => match j.journal.seal() {
-                Ok(Some(sealed)) => sealed,
-                Ok(None) => break Ok(()),
-                Err(e) => {
-                    tracing::error!("cannot seal the audit journal: {e}");
-                    break Err(backend(format!("cannot seal the audit journal: {e}")));
-                }
-            },
-        };
-        if let Err((sealed, e)) = commit_sealed(w, sealed) {
-            j.retry = Some(sealed);
-            break Err(e);
-        }
-    };
     w.journal = Some(j);
     drained
+}
+
+fn drain_sealed(w: &mut Writer, j: &mut Journal) -> StoreResult<()> {
+    if let Some(sealed) = j.retry.take() {
+        if let Err((sealed, e)) = commit_sealed(w, sealed) {
+            j.retry = Some(sealed);
+            return Err(e);
+        }
+    }
+    let sealed = match j.journal.seal() {
+        Ok(Some(sealed)) => sealed,
+        Ok(None) => return Ok(()),
+        Err(e) => {
+            tracing::error!("cannot seal the audit journal: {e}");
+            return Err(backend(format!("cannot seal the audit journal: {e}")));
+        }
+    };
+    commit_sealed(w, sealed).map_err(|(sealed, e)| {
+        j.retry = Some(sealed);
+        e
+    })
 }
 
 /// Commits one sealed journal file's events into the chain (fsynced) and

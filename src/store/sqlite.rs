@@ -1959,6 +1959,40 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_steady_stream_of_reads_is_drained_once_per_interval() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("t.db");
+        let interval = Duration::from_millis(40);
+        let store = SqliteStore::open(&db, interval).unwrap();
+        let start = std::time::Instant::now();
+        let mut appended = 0;
+        while start.elapsed() < Duration::from_millis(400) {
+            store
+                .append_audit(event(&format!("ev-{appended}")))
+                .await
+                .unwrap();
+            appended += 1;
+        }
+        let elapsed = start.elapsed();
+        // Each drain seals the active file once; events appended while it
+        // commits wait for the next drain. (Sealing until the journal was
+        // empty made one tiny fsynced commit after another under load.)
+        let (active, _) = super::audit_journal::leftovers(&AuditJournal::dir_for(&db))
+            .unwrap()
+            .pop()
+            .unwrap();
+        let seals = active - 1;
+        let most = elapsed.as_millis() / interval.as_millis() + 2;
+        assert!(
+            u128::from(seals) <= most,
+            "{seals} seals in {elapsed:?} ({appended} events), at most {most} expected"
+        );
+        let chain = store.audit_chain().await.unwrap();
+        assert_eq!(chain.len(), appended);
+        store.close().await;
+    }
+
+    #[tokio::test]
     async fn an_audit_query_sees_every_journaled_event_at_once() {
         let dir = tempfile::tempdir().unwrap();
         // A long interval: only the query's settling can have moved them.
