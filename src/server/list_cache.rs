@@ -25,8 +25,9 @@ pub struct ListKey {
     pub token_id: String,
     pub env_id: String,
     pub path: String,
-    /// recursive, view value, include imports, expand references
-    pub flags: [bool; 4],
+    /// recursive, view value, include imports, expand references, only
+    /// keys and values
+    pub flags: [bool; 5],
     pub tags: Option<String>,
 }
 

@@ -768,6 +768,33 @@ async fn imports_personal_rename_batch_folders(b: &Backend) {
         .unwrap()
         .clone();
     assert_eq!(local["secretValue"], "local-wins");
+    // hush's `fields=key,value`: the same list, each secret only its key and
+    // value (what `hush run` asks for), imports included.
+    let mut pairs_q = q.clone();
+    pairs_q.push(("fields", "key,value".into()));
+    let pairs = admin.get("/api/v3/secrets/raw", &pairs_q).await.unwrap();
+    let shape = |list: &serde_json::Value| -> Vec<(String, String)> {
+        let mut all: Vec<&serde_json::Value> = list["secrets"].as_array().unwrap().iter().collect();
+        for import in list["imports"].as_array().unwrap() {
+            all.extend(import["secrets"].as_array().unwrap());
+        }
+        all.iter()
+            .map(|x| {
+                (
+                    x["secretKey"].as_str().unwrap().to_owned(),
+                    x["secretValue"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(shape(&pairs), shape(&list), "{pairs}");
+    for secret in pairs["secrets"].as_array().unwrap() {
+        assert_eq!(secret.as_object().unwrap().len(), 2, "{secret}");
+    }
+    let mut bad_q = q.clone();
+    bad_q.push(("fields", "key".into()));
+    let bad = admin.get("/api/v3/secrets/raw", &bad_q).await;
+    assert_eq!(status(bad), 422);
     admin
         .send(
             Method::DELETE,
