@@ -33,8 +33,8 @@ pub struct ListKey {
 
 pub struct CachedList {
     pub body: Bytes,
-    /// The keys the list's audit event names.
-    pub audited_keys: Vec<String>,
+    /// The keys the list's audit event names, shared with each hit's event.
+    pub audited_keys: Arc<[String]>,
 }
 
 #[derive(Default)]

@@ -22,6 +22,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
@@ -164,7 +165,7 @@ async fn list_body(state: &AppState, ctx: &Ctx, q: &ListQuery) -> Result<Bytes, 
         .service
         .list_secrets(ctx, &scope, recursive, "get-secrets")
         .await?;
-    let audited_keys: Vec<String> = secrets.iter().map(|s| qualified(&s.path, &s.key)).collect();
+    let audited_keys: Arc<[String]> = secrets.iter().map(|s| qualified(&s.path, &s.key)).collect();
     let mut secrets = state.service.personalised(ctx, &scope, secrets).await?;
     if let Some(tags) = key.tags.as_deref() {
         let wanted: Vec<&str> = tags.split(',').map(str::trim).collect();

@@ -128,7 +128,7 @@ fn change(row: &AuditRow) -> Change {
         action: e.action.clone(),
         environment: e.environment.clone(),
         secret_path: e.path.clone(),
-        keys: e.keys.clone(),
+        keys: e.keys.to_vec(),
         version: e.to_version,
     }
 }

@@ -9,6 +9,7 @@ use crate::crypto::{secret_aad, Field};
 use crate::secret::{SecretKey, SecretPath, SecretValue};
 use crate::store::{AuditEvent, EnvRow, ProjectRow, PutVersion, SecretHead, SecretRow, VersionRow};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// Writes retried after losing a race when the caller gave no `ifVersion`.
 const WRITE_RETRIES: usize = 16;
@@ -146,13 +147,13 @@ impl Service {
         ctx: &Ctx,
         scope: &Scope,
         action: &str,
-        keys: Vec<String>,
+        keys: impl Into<Arc<[String]>>,
     ) -> AuditEvent {
         let mut e = ctx.event(action);
         e.project_id = Some(scope.project.id.clone());
         e.environment = Some(scope.env.slug.clone());
         e.path = Some(scope.path.as_str().to_owned());
-        e.keys = keys;
+        e.keys = keys.into();
         e
     }
 
@@ -247,7 +248,7 @@ impl Service {
         for row in &rows {
             out.push(self.view(&scope.project, &scope.env, row).await?);
         }
-        let keys = out.iter().map(|s| qualified(&s.path, &s.key)).collect();
+        let keys: Arc<[String]> = out.iter().map(|s| qualified(&s.path, &s.key)).collect();
         self.audit_list(ctx, scope, event, keys).await?;
         Ok(out)
     }
@@ -259,7 +260,7 @@ impl Service {
         ctx: &Ctx,
         scope: &Scope,
         event: &str,
-        keys: Vec<String>,
+        keys: Arc<[String]>,
     ) -> ServiceResult<()> {
         self.store
             .append_audit(self.scoped_event(ctx, scope, event, keys))
@@ -583,7 +584,7 @@ impl Service {
             .store
             .deleted_secrets(&scope.env.id, scope.path.as_str())
             .await?;
-        let keys = rows.iter().map(|r| r.head.key.clone()).collect();
+        let keys: Arc<[String]> = rows.iter().map(|r| r.head.key.clone()).collect();
         self.store
             .append_audit(self.scoped_event(ctx, scope, "list-deleted-secrets", keys))
             .await?;
@@ -675,7 +676,7 @@ impl Service {
             let mut e = ctx.event("purge-expired-secret");
             e.project_id = Some(h.project_id.clone());
             e.path = Some(h.path.clone());
-            e.keys = vec![h.key.clone()];
+            e.keys = vec![h.key.clone()].into();
             e.from_version = Some(h.current_version);
             e
         });

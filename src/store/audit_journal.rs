@@ -188,7 +188,7 @@ mod tests {
         let event = AuditEvent {
             id: id.into(),
             action: "get-secrets".into(),
-            keys: vec!["A\nB".into()],
+            keys: vec!["A\nB".into()].into(),
             result: "success".into(),
             ..Default::default()
         };

@@ -601,7 +601,7 @@ fn audit_from_row(r: &Row) -> rusqlite::Result<AuditRow> {
             environment: r.get(8)?,
             path: r.get(9)?,
             // An unparsable list is kept visible (and will fail verification).
-            keys: serde_json::from_str(&keys).unwrap_or_else(|_| vec![keys.clone()]),
+            keys: serde_json::from_str(&keys).unwrap_or_else(|_| vec![keys.clone()].into()),
             from_version: r.get(11)?,
             to_version: r.get(12)?,
             client_ip: r.get(13)?,
@@ -1295,7 +1295,7 @@ impl Store for SqliteStore {
                 .map(|(_, path, key)| format!("{path}/{key}"))
                 .collect();
             insert_audit(c, head, &audit)?;
-            Ok(audit.keys)
+            Ok(audit.keys.to_vec())
         })
         .await
     }
