@@ -93,6 +93,7 @@ AUTH="Authorization: Bearer $TOKEN"
 expect_status 200 -H "$AUTH" "$LIST_URL"
 n=$(curl -s -H "$AUTH" "$LIST_URL" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["secrets"]))')
 [ "$n" = 50 ] || die "the list answers $n secrets, expected 50"
+LIST_BYTES=$(curl -s -H "$AUTH" "$LIST_URL" | wc -c)
 expect_status 200 -X PUT -H "$AUTH" -H 'Content-Type: application/json' \
   -d '{"workspaceId":"default","environment":"dev","secretPath":"/","secretValue":"check"}' \
   "$URL/api/v1/hush/secrets/K1"
@@ -147,6 +148,9 @@ start_bg "$BENCH_OUT/hello.log" "$HELLO" "$HELLO_PORT"
 HELLO_PID=$START_PID
 wait_http "http://127.0.0.1:$HELLO_PORT/" "$HELLO_PID" hello_axum "$BENCH_OUT/hello.log" 30
 measure hello_ceiling "$HELLO_PID" "http://127.0.0.1:$HELLO_PORT/"
+# the same stack answering a static body as large as the list: the ceiling
+# for sending a list-sized answer at all
+measure static_ceiling "$HELLO_PID" "http://127.0.0.1:$HELLO_PORT/bytes/$LIST_BYTES"
 stop_pid "$HELLO_PID"
 
 # ---------------------------------------------------------------- 4. OpenBao anchor

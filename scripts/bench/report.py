@@ -235,6 +235,7 @@ def main(out, output):
         ("write: set one secret (one hot key)", "hush", "hush_write_hot"),
         ("write: one secret (100 secrets)", "OpenBao", "openbao_write"),
         ("hello-world `GET /`", "axum ceiling", "hello_ceiling"),
+        ("a static body the size of the list (`GET /bytes/N`)", "axum ceiling", "static_ceiling"),
     ]
     for label, who, key in order:
         r = rows.get(key)
@@ -384,6 +385,13 @@ def main(out, output):
             "and hush used %.0f%% CPU (%.0f µs of CPU per request, against %.0f µs for the hello-world "
             "handler at %.0f%% CPU): %s."
             % (r["rps"] / hello["rps"] * 100, r["busy"], r["srv_cpu"], c_r, c_h, hello["srv_cpu"], why))
+    static = rows.get("static_ceiling")
+    if hello and static:
+        notes.append("The same axum stack answering a static body as large as the list (no work at all) "
+                     "reached %s req/s, %.0f%% of hello-world: sending a list-sized answer over loopback "
+                     "costs that much by itself; the list reached %.0f%% of that static answer."
+                     % ("{:,.0f}".format(static["rps"]), 100.0 * static["rps"] / hello["rps"],
+                        100.0 * r["rps"] / static["rps"] if r else 0.0))
     wr = rows.get("hush_write")
     if wr:
         c_w = cpu_us_per_req(wr)
