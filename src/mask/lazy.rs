@@ -30,9 +30,10 @@ impl LazyMaskSet {
     }
 
     /// Like `build_in_background`, but the build begins at `start` (or at the
-    /// first `get`). `hush run` starts it once the command is spawned: a thread
-    /// filling the heap while the launcher forks makes the fork copy-on-write
-    /// every page it touches, which delayed the command by milliseconds.
+    /// first `get`). `hush run` starts it at the command's first output or
+    /// after a moment of silence (`pump_lazy`), never while the launcher forks:
+    /// a thread filling the heap then makes the fork copy-on-write every page
+    /// it touches, which delayed the command by milliseconds.
     pub fn deferred(
         secrets: Vec<(String, Vec<u8>)>,
         opts: MaskOptions,

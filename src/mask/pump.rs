@@ -109,9 +109,16 @@ pub fn pump(
     })
 }
 
-/// Like [`pump`], with a mask set that may still be building: it waits for the
-/// first output (or end of output) before waiting for the set, so a command that
-/// prints nothing never waits for it, and nothing is ever emitted unmasked.
+/// How long a command may run silently before its mask set is built anyway.
+/// A command that ends sooner without output never pays for the build (for
+/// `hush run -- true` it was most of hush's CPU); one that runs longer has it
+/// ready long before most programs print their first line.
+const BUILD_GRACE: Duration = Duration::from_millis(10);
+
+/// Like [`pump`], with a mask set that may not be built yet: the build starts
+/// at the command's first output or once it has run `BUILD_GRACE` without
+/// any, whichever comes first. Output waits for the set, so nothing is ever
+/// emitted unmasked, and a command that prints nothing never waits for it.
 pub fn pump_lazy(
     src: File,
     dst: &mut dyn Write,
@@ -122,8 +129,14 @@ pub fn pump_lazy(
         return pump(src, dst, None, hold);
     };
     let mut fds = [PollFd::new(src.as_fd(), PollFlags::POLLIN)];
+    let mut timeout = PollTimeout::try_from(BUILD_GRACE).unwrap_or(PollTimeout::ZERO);
     let has_data = loop {
-        match poll(&mut fds, PollTimeout::NONE) {
+        match poll(&mut fds, timeout) {
+            Ok(0) => {
+                // Silent so far: build in the background from now on.
+                lazy.start();
+                timeout = PollTimeout::NONE;
+            }
             // Anything but a bare hang-up may carry data: mask it.
             Ok(_) => break fds[0].revents() != Some(PollFlags::POLLHUP),
             Err(Errno::EINTR) => continue,
@@ -209,6 +222,7 @@ mod tests {
     use std::io::Read;
     use std::os::fd::OwnedFd;
     use std::os::unix::net::UnixStream;
+    use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
     use std::thread;
 
@@ -381,5 +395,56 @@ mod tests {
         let src = File::open("/").unwrap();
         let mut sink = Vec::new();
         assert!(pump(src, &mut sink, None, MaskHold::Strict).is_err());
+    }
+
+    /// A mask set whose `built` flag turns true once it has been built.
+    fn watched_set() -> (Arc<LazyMaskSet>, Arc<AtomicBool>) {
+        let built = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&built);
+        let lazy = LazyMaskSet::deferred(
+            vec![("K".into(), b"grace-canary-31337".to_vec())],
+            MaskOptions::default(),
+            move |_| flag.store(true, Ordering::SeqCst),
+        );
+        (lazy, built)
+    }
+
+    fn pipe_files() -> (File, File) {
+        let (r, w) = nix::unistd::pipe().unwrap();
+        (File::from(r), File::from(w))
+    }
+
+    #[test]
+    fn a_silent_command_gets_its_set_built_after_the_grace_and_still_masked() {
+        let (lazy, built) = watched_set();
+        let (r, mut w) = pipe_files();
+        let writer = std::thread::spawn(move || {
+            std::thread::sleep(BUILD_GRACE * 20);
+            let built_before_output = built.load(Ordering::SeqCst);
+            w.write_all(b"x grace-canary-31337 y\n").unwrap();
+            built_before_output
+        });
+        let mut out = Vec::new();
+        pump_lazy(r, &mut out, Some(lazy), MaskHold::Strict).unwrap();
+        assert!(
+            writer.join().unwrap(),
+            "not built while the command was silent"
+        );
+        assert_eq!(String::from_utf8(out).unwrap(), "x *** y\n");
+    }
+
+    #[test]
+    fn a_command_that_ends_without_output_never_builds_the_set() {
+        let (lazy, built) = watched_set();
+        let (r, w) = pipe_files();
+        drop(w);
+        let mut out = Vec::new();
+        pump_lazy(r, &mut out, Some(lazy), MaskHold::Strict).unwrap();
+        std::thread::sleep(BUILD_GRACE * 3);
+        assert!(out.is_empty());
+        assert!(
+            !built.load(Ordering::SeqCst),
+            "built for a command that printed nothing"
+        );
     }
 }

@@ -610,11 +610,8 @@ fn start_pumps(
     err: Sink,
     terminal: TerminalParts,
 ) -> Result<Incarnation, RunError> {
-    // The mask set is built from here on, not while the launcher forked.
-    if let Some((set, _)) = &spec.mask {
-        set.start();
-    }
-
+    // The mask set is built once the command prints or has run a moment
+    // (`pump_lazy`), never while the launcher forked.
     let (done_tx, done_rx) = mpsc::channel();
     let mut pumps = Vec::new();
     let (set, hold) = match &spec.mask {
