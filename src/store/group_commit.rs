@@ -266,6 +266,8 @@ fn drain_journal(w: &mut Writer) -> StoreResult<()> {
     drained
 }
 
+/// The drain itself: the file a failed drain left, then one seal of the
+/// active file; a file that fails to commit is kept in `j.retry`.
 fn drain_sealed(w: &mut Writer, j: &mut Journal) -> StoreResult<()> {
     if let Some(sealed) = j.retry.take() {
         if let Err((sealed, e)) = commit_sealed(w, sealed) {
