@@ -149,8 +149,8 @@ pub fn new_id() -> String {
 /// process: unique within the process (the counter), distinct between the
 /// replicas sharing a database (the random part), increasing within a
 /// millisecond, and without the `getrandom` syscall per event that `now_v7`
-/// makes (an event is written for every read).
-pub fn new_event_id() -> String {
+/// makes (an event is written for every read). `millis` is the event's time.
+pub fn new_event_id(millis: i64) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     use std::sync::OnceLock;
     static PROCESS_RANDOM: OnceLock<[u8; 6]> = OnceLock::new();
@@ -172,7 +172,7 @@ pub fn new_event_id() -> String {
         random[0], random[1], random[2], count[0], count[1], count[2], count[3], random[3],
         random[4], random[5],
     ];
-    let millis = u64::try_from(now_ms()).unwrap_or(0);
+    let millis = u64::try_from(millis).unwrap_or(0);
     uuid::Builder::from_unix_timestamp_millis(millis, &bytes)
         .into_uuid()
         .to_string()
@@ -232,9 +232,10 @@ impl Ctx {
     /// An audit event stamped with this caller and `action`; the caller fills in
     /// the rest.
     pub fn event(&self, action: &str) -> AuditEvent {
+        let time = now_ms();
         AuditEvent {
-            id: new_event_id(),
-            time: now_ms(),
+            id: new_event_id(time),
+            time,
             actor_type: self.actor.kind.as_str().to_owned(),
             actor_id: self.actor.id.clone(),
             actor_name: self.actor.name.clone(),
@@ -279,7 +280,9 @@ pub fn client_kind(user_agent: Option<&str>) -> &'static str {
 mod tests {
     #[test]
     fn event_ids_are_version_7_distinct_and_increasing() {
-        let ids: Vec<String> = (0..1000).map(|_| super::new_event_id()).collect();
+        let ids: Vec<String> = (0..1000)
+            .map(|_| super::new_event_id(super::now_ms()))
+            .collect();
         for id in &ids {
             let parsed = uuid::Uuid::parse_str(id).unwrap();
             assert_eq!(parsed.get_version_num(), 7, "{id}");

@@ -16,13 +16,12 @@
 //! (`audit_journal`). With a journal, this thread also moves the journaled
 //! events into the chain, one fsynced transaction per flush interval.
 
-use super::audit_flush::AuditFlush;
 use super::audit_journal::{AuditJournal, Sealed};
 use super::sqlite::backend;
 use super::{StoreError, StoreResult};
-use rusqlite::{params, Connection};
+use rusqlite::Connection;
 use std::sync::{mpsc, Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::sync::{oneshot, watch};
 
 /// Most jobs the writer thread commits together; bounds the latency a write
@@ -95,19 +94,19 @@ impl Job {
     }
 }
 
-/// The write connection and the state of its commits.
+/// The write connection (`synchronous=FULL`: every commit is fsynced) and
+/// the end of the chain it extends.
 struct Writer {
     conn: Connection,
     head: ChainHead,
-    /// Whether the connection is at `synchronous=FULL` (see `set_synchronous`).
-    full: bool,
-    flush: AuditFlush,
     journal: Option<Journal>,
 }
 
 /// The writer's side of the audit journal.
 struct Journal {
     journal: Arc<AuditJournal>,
+    /// The audit flush interval: how often the journal is drained.
+    interval: Duration,
     /// A sealed file whose commit failed: retried before the next seal.
     retry: Option<Sealed>,
     next_drain: Instant,
@@ -120,25 +119,24 @@ pub(super) struct GroupCommit {
 
 impl GroupCommit {
     /// Starts the writer thread on `conn` (`synchronous=FULL`, as
-    /// `open_connection` sets it), whose chain ends at `head`.
+    /// `open_connection` sets it), whose chain ends at `head`; it drains
+    /// `journal`, if any, every given interval.
     pub fn start(
         conn: Connection,
         head: ChainHead,
-        flush: AuditFlush,
-        journal: Option<Arc<AuditJournal>>,
+        journal: Option<(Arc<AuditJournal>, Duration)>,
         changes: Arc<watch::Sender<u64>>,
     ) -> std::io::Result<(GroupCommit, std::thread::JoinHandle<()>)> {
         let (tx, rx) = mpsc::channel();
-        let journal = journal.map(|journal| Journal {
+        let journal = journal.map(|(journal, interval)| Journal {
             journal,
+            interval,
             retry: None,
-            next_drain: Instant::now() + flush.interval(),
+            next_drain: Instant::now() + interval,
         });
         let writer = Writer {
             conn,
             head,
-            full: true,
-            flush,
             journal,
         };
         let thread = std::thread::Builder::new()
@@ -181,24 +179,15 @@ fn writer_thread(mut w: Writer, rx: mpsc::Receiver<Job>, changes: &watch::Sender
             // Errors are logged, and the sealed file kept for the next try.
             let _ = drain_journal(&mut w);
         }
-        let deadline = match (w.flush.deadline(), w.journal.as_ref().map(|j| j.next_drain)) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        let received = match deadline {
+        let received = match w.journal.as_ref().map(|j| j.next_drain) {
             None => rx.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected),
             Some(deadline) => rx.recv_timeout(deadline.saturating_duration_since(Instant::now())),
         };
         let first = match received {
             Ok(job) => job,
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                // Idle with audit events not yet on disk: fsync them now.
-                if w.flush.deadline().is_some_and(|d| Instant::now() >= d) {
-                    fsync_due(&mut w);
-                }
-                continue;
-            }
+            // Time to drain the journal (at the top of the loop).
+            Err(mpsc::RecvTimeoutError::Timeout) => continue,
         };
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -221,30 +210,12 @@ fn writer_thread(mut w: Writer, rx: mpsc::Receiver<Job>, changes: &watch::Sender
         if batch.is_empty() {
             continue;
         }
-        let writes_data = batch.iter().any(|job| job.kind == JobKind::Write);
-        let durable = w.flush.must_sync(writes_data, Instant::now());
-        commit_group(&mut w, batch, durable, changes);
+        commit_group(&mut w, batch, changes);
     }
-    // All senders are gone: put every commit on disk, then fold the WAL into
-    // the main file.
+    // All senders are gone: move the journal into the chain, then fold the
+    // WAL into the main file.
     let _ = drain_journal(&mut w);
-    if w.flush.deadline().is_some() {
-        fsync_due(&mut w);
-    }
     let _ = w.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)");
-}
-
-fn fsync_due(w: &mut Writer) {
-    let Writer {
-        conn, full, flush, ..
-    } = w;
-    match sync_now(conn, full) {
-        Ok(()) => flush.committed(true, Instant::now()),
-        Err(e) => {
-            tracing::error!("cannot fsync the audit log: {e}");
-            flush.postpone(Instant::now());
-        }
-    }
 }
 
 /// Moves the journal's events into the chain, one fsynced transaction per
@@ -261,7 +232,7 @@ fn drain_journal(w: &mut Writer) -> StoreResult<()> {
     let drained = drain_sealed(w, &mut j);
     // From the end of this drain: a drain slower than the interval must not
     // leave the writer draining back to back.
-    j.next_drain = Instant::now() + w.flush.interval();
+    j.next_drain = Instant::now() + j.interval;
     w.journal = Some(j);
     drained
 }
@@ -292,22 +263,11 @@ fn drain_sealed(w: &mut Writer, j: &mut Journal) -> StoreResult<()> {
 /// Commits one sealed journal file's events into the chain (fsynced) and
 /// deletes the file; on an error hands the file back to be tried again.
 fn commit_sealed(w: &mut Writer, sealed: Sealed) -> Result<(), (Sealed, StoreError)> {
-    let Writer {
-        conn,
-        head,
-        full,
-        flush,
-        ..
-    } = w;
-    let start_head = head.clone();
-    let committed = set_synchronous(conn, full, true)
-        .and_then(|()| run(conn, "BEGIN IMMEDIATE"))
-        .map_err(backend)
-        .and_then(|()| sealed.events.iter().try_for_each(|e| e.insert(conn, head)))
-        .and_then(|()| run(conn, "COMMIT").map_err(backend));
+    let committed = chain_transaction(&w.conn, &mut w.head, |conn, head| {
+        sealed.events.iter().try_for_each(|e| e.insert(conn, head))
+    });
     match committed {
         Ok(()) => {
-            flush.committed(true, Instant::now());
             if let Err(e) = sealed.discard() {
                 // Harmless: a replay skips events already in the chain.
                 tracing::warn!("cannot delete a committed audit journal file: {e}");
@@ -316,11 +276,28 @@ fn commit_sealed(w: &mut Writer, sealed: Sealed) -> Result<(), (Sealed, StoreErr
         }
         Err(e) => {
             tracing::error!("cannot move the audit journal into the audit log (will retry): {e}");
-            let _ = conn.execute_batch("ROLLBACK");
-            *head = start_head;
             Err((sealed, e))
         }
     }
+}
+
+/// Runs `f` in a transaction of its own and commits it; on any error rolls it
+/// back and puts the chain head back where it was.
+pub(super) fn chain_transaction(
+    conn: &Connection,
+    head: &mut ChainHead,
+    f: impl FnOnce(&Connection, &mut ChainHead) -> StoreResult<()>,
+) -> StoreResult<()> {
+    let start = head.clone();
+    let done = run(conn, "BEGIN IMMEDIATE")
+        .map_err(backend)
+        .and_then(|()| f(conn, head))
+        .and_then(|()| run(conn, "COMMIT").map_err(backend));
+    if done.is_err() {
+        let _ = conn.execute_batch("ROLLBACK");
+        *head = start;
+    }
+    done
 }
 
 /// One statement of the writer's transaction control, prepared once: parsing
@@ -329,20 +306,13 @@ fn run(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(sql)?.execute([]).map(|_| ())
 }
 
-/// Runs `batch` in one transaction (fsynced if `durable`) and tells every
-/// job's waiter how it went.
-fn commit_group(w: &mut Writer, batch: Vec<Job>, durable: bool, changes: &watch::Sender<u64>) {
-    let Writer {
-        conn,
-        head,
-        full,
-        flush,
-        ..
-    } = w;
+/// Runs `batch` in one (fsynced) transaction and tells every job's waiter
+/// how it went.
+fn commit_group(w: &mut Writer, batch: Vec<Job>, changes: &watch::Sender<u64>) {
+    let Writer { conn, head, .. } = w;
     let conn: &Connection = conn;
     let start_head = head.clone();
-    let begun = set_synchronous(conn, full, durable).and_then(|()| run(conn, "BEGIN IMMEDIATE"));
-    if let Err(e) = begun {
+    if let Err(e) = run(conn, "BEGIN IMMEDIATE") {
         let err = backend(e);
         batch.into_iter().for_each(|job| job.fail(err.clone()));
         return;
@@ -394,55 +364,16 @@ fn commit_group(w: &mut Writer, batch: Vec<Job>, durable: bool, changes: &watch:
     if commit.is_err() {
         let _ = conn.execute_batch("ROLLBACK");
         *head = start_head;
-    } else {
-        flush.committed(durable, Instant::now());
-        if changed {
-            // Before any waiter hears "done": from then on no memo entry older
-            // than this commit is served.
-            changes.send_modify(|tick| *tick = tick.wrapping_add(1));
-        }
+    } else if changed {
+        // Before any waiter hears "done": from then on no memo entry older
+        // than this commit is served.
+        changes.send_modify(|tick| *tick = tick.wrapping_add(1));
     }
     for (done, own_error) in completions {
         match (&commit, own_error) {
             (Err(e), _) => done(Err(e.clone())),
             (Ok(()), Some(e)) => done(Err(e)),
             (Ok(()), None) => done(Ok(())),
-        }
-    }
-}
-
-/// Sets the connection's `synchronous` for the next commit: FULL fsyncs the
-/// WAL, NORMAL only writes it (durable against a killed process, not a power
-/// loss). `full` tracks the setting so the pragma runs only when it changes.
-fn set_synchronous(conn: &Connection, full: &mut bool, durable: bool) -> rusqlite::Result<()> {
-    if *full != durable {
-        run(
-            conn,
-            if durable {
-                "PRAGMA synchronous=FULL"
-            } else {
-                "PRAGMA synchronous=NORMAL"
-            },
-        )?;
-        *full = durable;
-    }
-    Ok(())
-}
-
-/// Fsyncs every earlier commit: a commit with `synchronous=FULL` syncs the
-/// whole WAL up to it, so it takes a (one-row) write to make one.
-fn sync_now(conn: &Connection, full: &mut bool) -> rusqlite::Result<()> {
-    set_synchronous(conn, full, true)?;
-    run(conn, "BEGIN IMMEDIATE")?;
-    let stamp = crate::service::now_ms().to_string();
-    let written = conn
-        .prepare_cached("INSERT OR REPLACE INTO meta (k, v) VALUES ('audit_synced_at', ?1)")
-        .and_then(|mut stmt| stmt.execute(params![stamp.as_bytes()]));
-    match written {
-        Ok(_) => run(conn, "COMMIT"),
-        Err(e) => {
-            let _ = conn.execute_batch("ROLLBACK");
-            Err(e)
         }
     }
 }

@@ -15,9 +15,9 @@
 //! flush interval (`audit_journal`). With an interval of zero there is no
 //! journal: each such event is a job of the group commit, fsynced.
 
-use super::audit_flush::AuditFlush;
+use super::audit_flush;
 use super::audit_journal::{self, AuditJournal};
-use super::group_commit::{ChainHead, GroupCommit, Job, JobKind};
+use super::group_commit::{chain_transaction, ChainHead, GroupCommit, Job, JobKind};
 use super::memo::Memo;
 use super::wal_checkpointer::{Checkpointer, WRITER_BACKSTOP_PAGES};
 use super::*;
@@ -132,8 +132,9 @@ impl SqliteStore {
         let (group, writer) = GroupCommit::start(
             conn,
             head,
-            AuditFlush::new(audit_flush_interval),
-            journal.clone(),
+            journal
+                .clone()
+                .map(|j| (j, audit_flush::bounded(audit_flush_interval))),
             changes.clone(),
         )
         .map_err(backend)?;
@@ -237,37 +238,28 @@ fn replay_journal(
     for (_, file) in files {
         let unreadable = |e| journal_error(file, e);
         let events = audit_journal::read_leftover(file).map_err(unreadable)?;
-        let start = head.clone();
-        let replayed = conn
-            .execute_batch("BEGIN IMMEDIATE")
-            .map_err(backend)
-            .and_then(|()| {
-                for event in events {
-                    let event = match event {
-                        Ok(event) => event,
-                        Err(line) => {
-                            tracing::error!(
-                                "audit journal {} line {line} is not an audit event; skipped",
-                                file.display()
-                            );
-                            continue;
-                        }
-                    };
-                    let known: bool = conn
-                        .prepare_cached("SELECT EXISTS (SELECT 1 FROM audit_events WHERE id = ?1)")
-                        .and_then(|mut stmt| stmt.query_row(params![event.id], |r| r.get(0)))
-                        .map_err(backend)?;
-                    if !known {
-                        insert_audit(conn, head, &event)?;
+        chain_transaction(conn, head, |conn, head| {
+            for event in events {
+                let event = match event {
+                    Ok(event) => event,
+                    Err(line) => {
+                        tracing::error!(
+                            "audit journal {} line {line} is not an audit event; skipped",
+                            file.display()
+                        );
+                        continue;
                     }
+                };
+                let known: bool = conn
+                    .prepare_cached("SELECT EXISTS (SELECT 1 FROM audit_events WHERE id = ?1)")
+                    .and_then(|mut stmt| stmt.query_row(params![event.id], |r| r.get(0)))
+                    .map_err(backend)?;
+                if !known {
+                    insert_audit(conn, head, &event)?;
                 }
-                conn.execute_batch("COMMIT").map_err(backend)
-            });
-        if let Err(e) = replayed {
-            let _ = conn.execute_batch("ROLLBACK");
-            *head = start;
-            return Err(e);
-        }
+            }
+            Ok(())
+        })?;
         std::fs::remove_file(file).map_err(unreadable)?;
     }
     Ok(())
