@@ -329,7 +329,7 @@ def main(out, output):
       "worker appends it, as one line of canonical JSON, to the audit journal with one write(2) under a "
       "mutex (`src/store/audit_journal.rs`), and answers. The writer thread moves the journal into the "
       "hash-chained table in one fsynced transaction every `--audit-flush-interval` (default 50 ms) and "
-      "before any audit query or `audit verify`. Until this session each read's event joined a group "
+      "before any audit query or `audit verify`. Before the journal, each read's event joined a group "
       "commit and its request waited for it: a hand-off to the writer and back per request, and each "
       "small commit rewrote the last 4 KiB pages of the audit table and its indexes.")
     w("")
