@@ -16,6 +16,7 @@
 //! memory is zeroed when the last reference to them is dropped.
 
 use crate::store::memo::Memo;
+use crate::store::AuditTemplate;
 use axum::body::Bytes;
 use std::sync::Arc;
 use zeroize::Zeroizing;
@@ -33,8 +34,8 @@ pub struct ListKey {
 
 pub struct CachedList {
     pub body: Bytes,
-    /// The keys the list's audit event names, shared with each hit's event.
-    pub audited_keys: Arc<[String]>,
+    /// The list's audit event, repeated (with a new id and time) by each hit.
+    pub audit: Arc<AuditTemplate>,
 }
 
 #[derive(Default)]

@@ -157,7 +157,7 @@ async fn list_body(state: &AppState, ctx: &Ctx, q: &ListQuery) -> Result<Bytes, 
     if let Some(hit) = generation.and_then(|g| state.lists.get(&key, g)) {
         state
             .service
-            .audit_list(ctx, &scope, "get-secrets", hit.audited_keys.clone())
+            .audit_list_again(ctx, &scope, &hit.audit)
             .await?;
         return Ok(hit.body.clone());
     }
@@ -199,7 +199,9 @@ async fn list_body(state: &AppState, ctx: &Ctx, q: &ListQuery) -> Result<Bytes, 
             g,
             CachedList {
                 body: body.clone(),
-                audited_keys,
+                audit: state
+                    .service
+                    .list_audit_template(ctx, &scope, "get-secrets", audited_keys),
             },
         );
     }

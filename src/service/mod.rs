@@ -248,6 +248,18 @@ impl Ctx {
         }
     }
 
+    /// Whether `event` carries exactly what `event` stamps for this caller
+    /// (kept beside it, so the two change together): a template of an
+    /// earlier request's event is reused only for the same caller, address
+    /// and client.
+    pub fn stamped(&self, event: &AuditEvent) -> bool {
+        event.actor_type == self.actor.kind.as_str()
+            && event.actor_id == self.actor.id
+            && event.actor_name == self.actor.name
+            && event.client_ip == self.client_ip
+            && event.user_agent == self.user_agent
+    }
+
     /// The background jobs' own identity.
     pub fn system() -> Self {
         Ctx {

@@ -4,10 +4,12 @@
 //! before answering (reads: fail-closed).
 
 use super::access::Grant;
-use super::{now_ms, Action, Ctx, Service, ServiceError, ServiceResult};
+use super::{new_event_id, now_ms, Action, Ctx, Service, ServiceError, ServiceResult};
 use crate::crypto::{secret_aad, Field};
 use crate::secret::{SecretKey, SecretPath, SecretValue};
-use crate::store::{AuditEvent, EnvRow, ProjectRow, PutVersion, SecretHead, SecretRow, VersionRow};
+use crate::store::{
+    AuditEvent, AuditTemplate, EnvRow, ProjectRow, PutVersion, SecretHead, SecretRow, VersionRow,
+};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -264,6 +266,44 @@ impl Service {
     ) -> ServiceResult<()> {
         self.store
             .append_audit(self.scoped_event(ctx, scope, event, keys))
+            .await?;
+        Ok(())
+    }
+
+    /// The template of `audit_list`'s event, for the same list answered again.
+    pub fn list_audit_template(
+        &self,
+        ctx: &Ctx,
+        scope: &Scope,
+        event: &str,
+        keys: Arc<[String]>,
+    ) -> Arc<AuditTemplate> {
+        Arc::new(AuditTemplate::new(
+            self.scoped_event(ctx, scope, event, keys),
+        ))
+    }
+
+    /// `audit_list` of a list answered again: `template`'s event with a new id
+    /// and time, when `ctx` and `scope` are the template's; otherwise a new
+    /// event of its action and keys.
+    pub async fn audit_list_again(
+        &self,
+        ctx: &Ctx,
+        scope: &Scope,
+        template: &Arc<AuditTemplate>,
+    ) -> ServiceResult<()> {
+        let fields = template.fields();
+        let same_scope = fields.project_id.as_deref() == Some(scope.project.id.as_str())
+            && fields.environment.as_deref() == Some(scope.env.slug.as_str())
+            && fields.path.as_deref() == Some(scope.path.as_str());
+        if !(same_scope && ctx.stamped(fields)) {
+            return self
+                .audit_list(ctx, scope, &fields.action, fields.keys.clone())
+                .await;
+        }
+        let time = now_ms();
+        self.store
+            .append_audit_repeat(template, new_event_id(time), time)
             .await?;
         Ok(())
     }

@@ -5,6 +5,7 @@
 
 pub mod audit_flush;
 mod audit_journal;
+mod audit_template;
 mod group_commit;
 pub mod memo;
 pub mod migrate;
@@ -14,7 +15,9 @@ pub mod sqlite;
 pub mod wal_checkpointer;
 
 use async_trait::async_trait;
+pub use audit_template::AuditTemplate;
 pub use rows::*;
+use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error, Clone)]
 pub enum StoreError {
@@ -239,6 +242,16 @@ pub trait Store: Send + Sync + 'static {
 
     /// Appends one event (a read's, a login's) and returns once it is durable.
     async fn append_audit(&self, event: AuditEvent) -> StoreResult<()>;
+    /// `append_audit` of `template`'s event with `id` and `time`; a store
+    /// may keep the template's serialisation instead of redoing it.
+    async fn append_audit_repeat(
+        &self,
+        template: &Arc<AuditTemplate>,
+        id: String,
+        time: i64,
+    ) -> StoreResult<()> {
+        self.append_audit(template.instance(&id, time)).await
+    }
     async fn query_audit(&self, filter: AuditFilter) -> StoreResult<Vec<AuditRow>>;
     /// Every event in chain order (for verification).
     async fn audit_chain(&self) -> StoreResult<Vec<AuditRow>>;

@@ -150,6 +150,23 @@ impl SqliteStore {
         })
     }
 
+    /// Appends a read's event: to the journal, or (without one) in its own
+    /// group commit. Returns once the event is durable.
+    async fn append_prepared(&self, audit: PreparedAudit) -> StoreResult<()> {
+        if let Some(journal) = &self.journal {
+            return journal
+                .append(audit)
+                .map_err(|e| backend(format!("cannot append to the audit journal: {e}")));
+        }
+        // The event comes back to be freed here, not on the writer thread
+        // (freeing another thread's allocations was a tenth of its time).
+        self.enqueue(JobKind::AuditAppend, move |c, head| {
+            audit.insert(c, head).map(|()| audit)
+        })
+        .await
+        .map(drop)
+    }
+
     /// Returns once every journaled event is in the chain, so a query of the
     /// audit log sees every read answered before it.
     async fn settle_journal(&self) -> StoreResult<()> {
@@ -282,12 +299,26 @@ fn migrate(conn: &Connection) -> StoreResult<()> {
 /// An audit event with the parts of its row that do not depend on the chain,
 /// computed by the caller so the writer thread only links and inserts it.
 pub(super) struct PreparedAudit {
-    event: AuditEvent,
+    fields: EventFields,
     /// What the chain hashes (`audit::canonical`) and a newline: the line the
     /// audit journal stores.
     line: Vec<u8>,
-    /// The `keys` column.
-    keys: String,
+}
+
+/// Where an event's columns come from.
+enum EventFields {
+    Own {
+        event: AuditEvent,
+        /// The `keys` column.
+        keys: String,
+    },
+    /// A repeat of a template (a list answered from the list cache): only the
+    /// id and time are its own.
+    Repeat {
+        template: Arc<AuditTemplate>,
+        id: String,
+        time: i64,
+    },
 }
 
 impl PreparedAudit {
@@ -296,7 +327,21 @@ impl PreparedAudit {
         // serde_json escapes control characters inside strings, so this is
         // the line's only newline.
         line.push(b'\n');
-        Ok(PreparedAudit { event, line, keys })
+        Ok(PreparedAudit {
+            fields: EventFields::Own { event, keys },
+            line,
+        })
+    }
+
+    pub(super) fn repeat(template: &Arc<AuditTemplate>, id: String, time: i64) -> PreparedAudit {
+        PreparedAudit {
+            line: template.canonical(&id, time, b"\n"),
+            fields: EventFields::Repeat {
+                template: template.clone(),
+                id,
+                time,
+            },
+        }
     }
 
     /// The event's journal line: its canonical JSON and a newline.
@@ -306,7 +351,19 @@ impl PreparedAudit {
 
     pub(super) fn insert(&self, conn: &Connection, head: &mut ChainHead) -> StoreResult<()> {
         let canonical = &self.line[..self.line.len() - 1];
-        insert_event(conn, head, &self.event, canonical, &self.keys)
+        match &self.fields {
+            EventFields::Own { event, keys } => {
+                insert_event(conn, head, (&event.id, event.time), event, canonical, keys)
+            }
+            EventFields::Repeat { template, id, time } => insert_event(
+                conn,
+                head,
+                (id, *time),
+                template.fields(),
+                canonical,
+                template.keys_json(),
+            ),
+        }
     }
 }
 
@@ -320,13 +377,22 @@ fn row_parts(event: &AuditEvent) -> StoreResult<(Vec<u8>, String)> {
 /// An event of a write's own transaction, prepared in place.
 fn insert_audit(conn: &Connection, head: &mut ChainHead, event: &AuditEvent) -> StoreResult<()> {
     let (canonical, keys) = row_parts(event)?;
-    insert_event(conn, head, event, &canonical, &keys)
+    insert_event(
+        conn,
+        head,
+        (&event.id, event.time),
+        event,
+        &canonical,
+        &keys,
+    )
 }
 
+/// Inserts the event `(id, time)` whose other columns are `fields`'.
 fn insert_event(
     conn: &Connection,
     head: &mut ChainHead,
-    event: &AuditEvent,
+    (id, time): (&str, i64),
+    fields: &AuditEvent,
     canonical: &[u8],
     keys: &str,
 ) -> StoreResult<()> {
@@ -338,24 +404,24 @@ fn insert_event(
     )
     .and_then(|mut stmt| {
         stmt.execute(params![
-            event.id,
-            event.time,
-            event.actor_type,
-            event.actor_id,
-            event.actor_name,
-            event.action,
-            event.project_id,
-            event.environment,
-            event.path,
+            id,
+            time,
+            fields.actor_type,
+            fields.actor_id,
+            fields.actor_name,
+            fields.action,
+            fields.project_id,
+            fields.environment,
+            fields.path,
             keys,
-            event.from_version,
-            event.to_version,
-            event.client_ip,
-            event.user_agent,
-            event.result,
+            fields.from_version,
+            fields.to_version,
+            fields.client_ip,
+            fields.user_agent,
+            fields.result,
             head.hash,
             hash,
-            event.client,
+            fields.client,
         ])
     })
     .map_err(backend)?;
@@ -1726,19 +1792,17 @@ impl Store for SqliteStore {
     }
 
     async fn append_audit(&self, event: AuditEvent) -> StoreResult<()> {
-        let audit = PreparedAudit::new(event)?;
-        if let Some(journal) = &self.journal {
-            return journal
-                .append(audit)
-                .map_err(|e| backend(format!("cannot append to the audit journal: {e}")));
-        }
-        // The event comes back to be freed here, not on the writer thread
-        // (freeing another thread's allocations was a tenth of its time).
-        self.enqueue(JobKind::AuditAppend, move |c, head| {
-            audit.insert(c, head).map(|()| audit)
-        })
-        .await
-        .map(drop)
+        self.append_prepared(PreparedAudit::new(event)?).await
+    }
+
+    async fn append_audit_repeat(
+        &self,
+        template: &Arc<AuditTemplate>,
+        id: String,
+        time: i64,
+    ) -> StoreResult<()> {
+        self.append_prepared(PreparedAudit::repeat(template, id, time))
+            .await
     }
 
     async fn query_audit(&self, filter: AuditFilter) -> StoreResult<Vec<AuditRow>> {

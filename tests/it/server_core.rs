@@ -634,6 +634,48 @@ async fn repeated_lists_are_each_audited_and_see_every_write() {
         assert_eq!(value(&list(&c).await.unwrap()), "list-cache-one");
     }
     assert_eq!(audited().await, before + 5, "every list is audited");
+    // The same list from another client (user agent) on the same token: its
+    // event names that client, not the one whose list was cached.
+    let raw = reqwest::Client::new()
+        .get(format!("{}/api/v3/secrets/raw", s.url))
+        .query(&scope_q("dev", "/"))
+        .bearer_auth(&s.token)
+        .header("user-agent", "InfisicalPythonSDK/1.0")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.status(), 200);
+    let events = c
+        .get(
+            "/api/v1/hush/audit",
+            &[("action", "get-secrets".into()), ("limit", "6".into())],
+        )
+        .await
+        .unwrap()["events"]
+        .as_array()
+        .unwrap()
+        .clone();
+    // Newest first: the other client's, then the five repeats, each whole
+    // and with its own id.
+    assert_eq!(events[0]["userAgent"], "InfisicalPythonSDK/1.0");
+    assert_eq!(events[0]["client"], "python-sdk");
+    let ids: std::collections::HashSet<&str> =
+        events.iter().map(|e| e["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), 6);
+    for e in &events[1..] {
+        assert_eq!(e["keys"], json!(["API_KEY"]), "{e}");
+        assert_eq!(
+            (&e["environment"], &e["path"]),
+            (&json!("dev"), &json!("/"))
+        );
+        assert_eq!(
+            (&e["actorName"], &e["client"]),
+            (&events[1]["actorName"], &json!("hush-cli"))
+        );
+        assert!(e["time"].as_i64().unwrap() > 0);
+    }
+    let verified = c.get("/api/v1/hush/audit/verify", &[]).await.unwrap();
+    assert_eq!(verified["ok"], true, "{verified}");
     set(&c, "API_KEY", "list-cache-two").await.unwrap();
     assert_eq!(value(&list(&c).await.unwrap()), "list-cache-two");
 
