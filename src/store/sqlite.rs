@@ -307,8 +307,9 @@ pub(super) struct PreparedAudit {
 
 /// Where an event's columns come from.
 enum EventFields {
+    /// Boxed: the journal holds thousands of these, mostly repeats.
     Own {
-        event: AuditEvent,
+        event: Box<AuditEvent>,
         /// The `keys` column.
         keys: String,
     },
@@ -328,7 +329,10 @@ impl PreparedAudit {
         // the line's only newline.
         line.push(b'\n');
         Ok(PreparedAudit {
-            fields: EventFields::Own { event, keys },
+            fields: EventFields::Own {
+                event: Box::new(event),
+                keys,
+            },
             line,
         })
     }
