@@ -3,7 +3,8 @@
 //! Every audit event is on record before its request is answered (fail-closed):
 //! a process that dies after the answer, even by `kill -9`, leaves the event
 //! behind. What this policy relaxes is only the fsync of those events: with a
-//! non-zero `interval` they are journaled (`audit_journal`, one write(2) each)
+//! non-zero `interval` they are journaled (`audit_journal`, copied into a shared
+//! mapping of the journal file, i.e. the page cache)
 //! and the writer moves them into the chain in one fsynced commit at least
 //! every `interval`, so after a power loss the audit chain is still a
 //! verifiable prefix, shorter by at most `interval` of reads. Writes of data
@@ -12,8 +13,9 @@
 //! So every commit of the database is fsynced (`synchronous=FULL`); only the
 //! journal's lines wait, in the page cache, for the writer's next move.
 //!
-//! This is what the file audit device of Vault/OpenBao gives (a write(2)
-//! before the answer, no fsync per entry), with a bound on the window.
+//! This is what the file audit device of Vault/OpenBao gives (the entry in
+//! the page cache before the answer, no fsync per entry), with a bound on the
+//! window.
 
 use std::time::Duration;
 

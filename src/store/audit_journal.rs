@@ -7,8 +7,9 @@
 //! crossed to the writer thread and back, and every small commit rewrote, as
 //! whole 4 KiB WAL frames, the last page of the audit table and of its two
 //! indexes. The journal is as safe against a killed process and much cheaper:
-//! the HTTP worker appends the event's canonical JSON as one line with one
-//! write(2) under a mutex (the page cache keeps it if the process dies), and
+//! the HTTP worker appends the event's canonical JSON as one line under a
+//! mutex, copied into a shared mapping of the file (`journal_file`: the page
+//! cache, which keeps it if the process dies), and
 //! the writer thread moves the journal into the hash-chained `audit_events`
 //! table in one fsynced transaction every flush interval. So a power loss can
 //! take at most that interval of these events, the bound `audit_flush` gave
@@ -21,10 +22,11 @@
 //! id is already in the table (its file was committed but not yet deleted) is
 //! skipped, so a crash at any point neither loses nor doubles an event.
 
+use super::journal_file::JournalFile;
 use super::sqlite::PreparedAudit;
 use crate::store::AuditEvent;
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::fs::{self, OpenOptions};
+use std::io;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -43,10 +45,8 @@ impl Sealed {
 }
 
 struct Active {
-    file: File,
+    file: JournalFile,
     generation: u64,
-    /// Bytes of whole lines in `file`: a failed append is cut back to it.
-    len: u64,
     events: Vec<PreparedAudit>,
 }
 
@@ -74,13 +74,12 @@ impl AuditJournal {
             .last()
             .map_or(0, |(generation, _)| *generation);
         let generation = newest + 1;
-        let file = create_file(dir, generation)?;
+        let file = create_file(dir, generation, 0)?;
         Ok(AuditJournal {
             dir: dir.to_owned(),
             active: Mutex::new(Active {
                 file,
                 generation,
-                len: 0,
                 events: Vec::new(),
             }),
         })
@@ -89,13 +88,7 @@ impl AuditJournal {
     /// Appends `event`; once this returns, a killed process cannot lose it.
     pub fn append(&self, event: PreparedAudit) -> io::Result<()> {
         let mut active = self.lock()?;
-        if let Err(e) = active.file.write_all(event.line()) {
-            // A partial line would corrupt the next one: cut it off.
-            let len = active.len;
-            let _ = active.file.set_len(len);
-            return Err(e);
-        }
-        active.len += event.line().len() as u64;
+        active.file.append(event.line())?;
         active.events.push(event);
         Ok(())
     }
@@ -104,22 +97,24 @@ impl AuditJournal {
     /// events; `None` when nothing was appended since the last seal. Only the
     /// writer thread calls this.
     pub fn seal(&self) -> io::Result<Option<Sealed>> {
-        let next = {
+        let (next, used) = {
             let active = self.lock()?;
             if active.events.is_empty() {
                 return Ok(None);
             }
-            active.generation + 1
+            (active.generation + 1, active.file.len())
         };
-        // Created outside the lock: appenders wait only for the swap.
-        let file = create_file(&self.dir, next)?;
+        // Created outside the lock (appenders wait only for the swap), with
+        // room for twice what this one took.
+        let file = create_file(&self.dir, next, used.saturating_mul(2))?;
         let mut active = self.lock()?;
         let old_generation = active.generation;
-        active.file = file;
+        let old_file = std::mem::replace(&mut active.file, file);
         active.generation = next;
-        active.len = 0;
         let events = std::mem::take(&mut active.events);
         drop(active);
+        // Unmapped outside the lock.
+        drop(old_file);
         Ok(Some(Sealed {
             path: file_path(&self.dir, old_generation),
             events,
@@ -172,12 +167,15 @@ fn file_path(dir: &Path, generation: u64) -> PathBuf {
     dir.join(format!("{generation:020}.jsonl"))
 }
 
-fn create_file(dir: &Path, generation: u64) -> io::Result<File> {
+fn create_file(dir: &Path, generation: u64, expected: u64) -> io::Result<JournalFile> {
     OpenOptions::new()
+        // Read too: a shared writable mapping needs it.
+        .read(true)
         .write(true)
         .create_new(true)
         .mode(0o600)
         .open(file_path(dir, generation))
+        .map(|file| JournalFile::new(file, expected))
 }
 
 #[cfg(test)]

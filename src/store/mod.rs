@@ -7,6 +7,7 @@ pub mod audit_flush;
 mod audit_journal;
 mod audit_template;
 mod group_commit;
+mod journal_file;
 pub mod memo;
 pub mod migrate;
 pub mod postgres;
