@@ -152,6 +152,7 @@ pub async fn run(args: ServerArgs) -> Result<()> {
         body_limit: config.max_body_bytes,
         stopping: stopping.clone(),
         lists: Default::default(),
+        scopes: Default::default(),
     };
     let purge = server::spawn_purge_job(service, config.purge_interval);
     let listener = std::net::TcpListener::bind(&config.listen)

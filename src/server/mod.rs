@@ -14,6 +14,7 @@ pub mod identities;
 pub mod imports;
 pub mod list_cache;
 pub mod projects;
+pub mod scope_cache;
 pub mod secrets;
 pub mod tls;
 pub mod wire;
@@ -37,6 +38,7 @@ pub struct AppState {
     /// answer at once instead of holding up the graceful stop.
     pub stopping: Arc<tokio::sync::watch::Sender<bool>>,
     pub lists: Arc<list_cache::ListCache>,
+    pub scopes: Arc<scope_cache::ScopeCache>,
 }
 
 pub fn router(state: AppState) -> Router {

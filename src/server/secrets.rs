@@ -6,6 +6,7 @@ use super::error::ApiError;
 use super::expansion;
 use super::extract::{flag, ApiJson, ApiQuery, Auth};
 use super::list_cache::{self, CachedList, ListKey};
+use super::scope_cache;
 use super::wire::{secret_json, ScopeParams, SecretWire};
 use super::AppState;
 use crate::run::references::has_references;
@@ -139,7 +140,7 @@ async fn list_body(state: &AppState, ctx: &Ctx, q: &ListQuery) -> Result<Bytes, 
         flag(&q.include_imports, false)? || flag(&q.include_imports_camel, false)?;
     let expand = flag(&q.expand_secret_references, true)?;
     let fields = list_fields(&q.fields)?;
-    let scope = q.scope.resolve(state, ctx, Action::Read).await?;
+    let scope = scope_cache::resolve(state, ctx, &q.scope, Action::Read).await?;
     let generation = state.service.store.write_generation();
     let key = ListKey {
         token_id: ctx.actor.token_id.clone(),

@@ -905,3 +905,55 @@ async fn no_credential_reaches_the_database_logs_or_audit() {
         }
     }
 }
+
+/// Resolved scopes and lists are kept for repeats (SQLite): a change of the
+/// caller's role or membership still applies to the very next request.
+#[tokio::test]
+async fn a_role_change_applies_to_the_very_next_list() {
+    let s = TestServer::start(&[]).await;
+    seed(&s).await;
+    let token = user_token(&s, "rolling@example.com", "viewer").await;
+    let auth = format!("Bearer {token}");
+    let list = || {
+        call(
+            &s,
+            Some(&auth),
+            Method::GET,
+            "/api/v3/secrets/raw?workspaceId=default&environment=prod&secretPath=/api",
+            None,
+        )
+    };
+    for _ in 0..3 {
+        let (status, body) = list().await;
+        assert_eq!(status, 200, "{body}");
+    }
+    post(
+        &s,
+        &s.token,
+        "/api/v1/hush/members",
+        json!({ "projectId": "default", "subject": "rolling@example.com", "role": "no-access" }),
+    )
+    .await;
+    let (status, body) = list().await;
+    assert_eq!(status, 404, "no access now: {body}");
+    assert!(!body.contains(CANARY));
+    post(
+        &s,
+        &s.token,
+        "/api/v1/hush/members",
+        json!({ "projectId": "default", "subject": "rolling@example.com", "role": "viewer" }),
+    )
+    .await;
+    assert_eq!(list().await.0, 200);
+    let (status, body) = call(
+        &s,
+        Some(&format!("Bearer {}", s.token)),
+        Method::DELETE,
+        "/api/v1/hush/members",
+        Some(json!({ "projectId": "default", "subject": "rolling@example.com" })),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = list().await;
+    assert_eq!(status, 404, "removed: {body}");
+}
