@@ -352,8 +352,9 @@ def main(out, output):
       "membership, environments, the folder's rows) are memoised as ciphertext rows, and a caller's repeated "
       "identical list is answered from a list cache (`src/server/list_cache.rs`), both only while no write "
       "has committed since (the writer bumps a generation before it acknowledges any write) and for at "
-      "most 1 s, and only on SQLite, where this process sees every write. A cached answer is still "
-      "authenticated, authorised and audited (its event on record before the answer), so a revoked token "
+      "most 1 s, and only on SQLite, where this process sees every write; so is the caller's resolved and "
+      "authorised scope for the same token and request parameters (`src/server/scope_cache.rs`; a denial is "
+      "never kept). A cached answer is still authenticated, authorised and audited (its event on record before the answer), so a revoked token "
       "or a changed secret is seen by the very next request. The load here is that case: one token "
       "re-reading one folder, as services, pods and SDK clients do.")
     w("")
@@ -367,9 +368,10 @@ def main(out, output):
         c_r, c_h = cpu_us_per_req(r), cpu_us_per_req(hello)
         if r["busy"] >= 90:
             why = ("the two cores are saturated and shared with wrk, so the list is CPU-bound, and the %.0f µs "
-                   "per request above the ceiling's is hush's own work: the token and access checks (memoised "
-                   "lookups), the audit event (its canonical JSON and its journal append; its hash and insert "
-                   "on the writer thread) and sending the ~25 KB answer; decrypting and serialising the 50 secrets is "
+                   "per request above the ceiling's is hush's own work: the token check (memoised lookups) and the "
+                   "scope cache, the audit event (formatted from the cached list's template and copied into "
+                   "the journal's mapping; its hash and its row insert, the largest part, on the writer thread) "
+                   "and sending the ~25 KB answer; decrypting and serialising the 50 secrets is "
                    "paid only when the list cache misses (after a write, or once a second)" % max(c_r - c_h, 0))
         else:
             why = ("the machine is not saturated: the rest of the two cores went to waking threads that "
