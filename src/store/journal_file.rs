@@ -12,7 +12,9 @@
 //! disk (reserved blocks cannot run out later), in steps of `CHUNK`. Where the
 //! reservation fails (a full disk, a filesystem without `fallocate`) or the
 //! mapping is used up, appends fall back to `pwrite(2)` at the same offsets,
-//! so the file stays one sequence of lines either way.
+//! so the file stays one sequence of lines either way. (Only something else
+//! truncating a live journal file, which lives in the server's 0700 data
+//! directory, could still make a store fault.)
 //!
 //! The reserved space after the last line reads as zero bytes; a reader takes
 //! only whole lines (each ends in a newline, which no line holds inside) and
