@@ -17,7 +17,7 @@
 //! events into the chain, one fsynced transaction per flush interval.
 
 use super::audit_journal::{AuditJournal, Sealed};
-use super::sqlite::backend;
+use super::sqlite::{backend, insert_all};
 use super::{StoreError, StoreResult};
 use rusqlite::Connection;
 use std::sync::{mpsc, Arc, Mutex};
@@ -264,7 +264,7 @@ fn drain_sealed(w: &mut Writer, j: &mut Journal) -> StoreResult<()> {
 /// deletes the file; on an error hands the file back to be tried again.
 fn commit_sealed(w: &mut Writer, sealed: Sealed) -> Result<(), (Sealed, StoreError)> {
     let committed = chain_transaction(&w.conn, &mut w.head, |conn, head| {
-        sealed.events.iter().try_for_each(|e| e.insert(conn, head))
+        insert_all(conn, head, &sealed.events)
     });
     match committed {
         Ok(()) => {

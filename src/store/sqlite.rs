@@ -354,21 +354,115 @@ impl PreparedAudit {
     }
 
     pub(super) fn insert(&self, conn: &Connection, head: &mut ChainHead) -> StoreResult<()> {
+        let c = self.columns();
+        insert_event(conn, head, (c.id, *c.time), c.fields, c.canonical, c.keys)
+    }
+
+    fn columns(&self) -> Columns<'_> {
         let canonical = &self.line[..self.line.len() - 1];
         match &self.fields {
-            EventFields::Own { event, keys } => {
-                insert_event(conn, head, (&event.id, event.time), event, canonical, keys)
-            }
-            EventFields::Repeat { template, id, time } => insert_event(
-                conn,
-                head,
-                (id, *time),
-                template.fields(),
+            EventFields::Own { event, keys } => Columns {
+                id: &event.id,
+                time: &event.time,
+                fields: event,
                 canonical,
-                template.keys_json(),
-            ),
+                keys,
+            },
+            EventFields::Repeat { template, id, time } => Columns {
+                id,
+                time,
+                fields: template.fields(),
+                canonical,
+                keys: template.keys_json(),
+            },
         }
     }
+}
+
+/// What an event's row is made of, wherever each part is kept.
+struct Columns<'a> {
+    id: &'a str,
+    time: &'a i64,
+    /// Every other column but the keys and the hashes.
+    fields: &'a AuditEvent,
+    canonical: &'a [u8],
+    keys: &'a str,
+}
+
+/// Events per INSERT statement when the writer moves the journal into the
+/// chain: one statement execution for this many rows, not one each.
+const ROWS_PER_INSERT: usize = 32;
+
+/// Links and inserts `events` in order (a drain of the audit journal).
+pub(super) fn insert_all(
+    conn: &Connection,
+    head: &mut ChainHead,
+    events: &[PreparedAudit],
+) -> StoreResult<()> {
+    let mut chunks = events.chunks_exact(ROWS_PER_INSERT);
+    for chunk in &mut chunks {
+        insert_rows(conn, head, chunk)?;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .try_for_each(|e| e.insert(conn, head))
+}
+
+fn insert_rows(
+    conn: &Connection,
+    head: &mut ChainHead,
+    chunk: &[PreparedAudit],
+) -> StoreResult<()> {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let sql = SQL.get_or_init(|| {
+        let row = format!("({})", vec!["?"; AUDIT_INSERT_COLUMNS].join(","));
+        format!(
+            "INSERT INTO audit_events ({}) VALUES {}",
+            AUDIT_INSERT_COLS,
+            vec![row; ROWS_PER_INSERT].join(",")
+        )
+    });
+    let columns: Vec<Columns> = chunk.iter().map(PreparedAudit::columns).collect();
+    // Each row's previous hash is the hash of the row before it.
+    let mut hashes: Vec<Vec<u8>> = Vec::with_capacity(chunk.len() + 1);
+    hashes.push(head.hash.clone());
+    for c in &columns {
+        let next = link_hash(&hashes[hashes.len() - 1], c.canonical);
+        hashes.push(next);
+    }
+    let mut values: Vec<&dyn rusqlite::ToSql> =
+        Vec::with_capacity(chunk.len() * AUDIT_INSERT_COLUMNS);
+    for (c, link) in columns.iter().zip(hashes.windows(2)) {
+        let f = c.fields;
+        values.extend([
+            &c.id as &dyn rusqlite::ToSql,
+            c.time,
+            &f.actor_type,
+            &f.actor_id,
+            &f.actor_name,
+            &f.action,
+            &f.project_id,
+            &f.environment,
+            &f.path,
+            &c.keys,
+            &f.from_version,
+            &f.to_version,
+            &f.client_ip,
+            &f.user_agent,
+            &f.result,
+            &link[0],
+            &link[1],
+            &f.client,
+        ]);
+    }
+    conn.prepare_cached(sql)
+        .and_then(|mut stmt| stmt.execute(values.as_slice()))
+        .map_err(backend)?;
+    if let Some(last) = hashes.pop() {
+        head.hash = last;
+    }
+    Ok(())
 }
 
 /// The chain-independent parts of an event's row: what the chain hashes and
@@ -377,6 +471,11 @@ fn row_parts(event: &AuditEvent) -> StoreResult<(Vec<u8>, String)> {
     let keys = serde_json::to_string(&event.keys).map_err(backend)?;
     Ok((crate::audit::canonical(event), keys))
 }
+
+/// The columns of an inserted audit row, in the order every insert binds them.
+const AUDIT_INSERT_COLS: &str = "id, time, actor_type, actor_id, actor_name, action, project_id, \
+     environment, path, keys, from_version, to_version, client_ip, user_agent, result, prev_hash, hash, client";
+const AUDIT_INSERT_COLUMNS: usize = 18;
 
 /// An event of a write's own transaction, prepared in place.
 fn insert_audit(conn: &Connection, head: &mut ChainHead, event: &AuditEvent) -> StoreResult<()> {
@@ -401,34 +500,37 @@ fn insert_event(
     keys: &str,
 ) -> StoreResult<()> {
     let hash = link_hash(&head.hash, canonical);
-    conn.prepare_cached(
-        "INSERT INTO audit_events (id, time, actor_type, actor_id, actor_name, action, project_id,
-         environment, path, keys, from_version, to_version, client_ip, user_agent, result, prev_hash, hash, client)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
-    )
-    .and_then(|mut stmt| {
-        stmt.execute(params![
-            id,
-            time,
-            fields.actor_type,
-            fields.actor_id,
-            fields.actor_name,
-            fields.action,
-            fields.project_id,
-            fields.environment,
-            fields.path,
-            keys,
-            fields.from_version,
-            fields.to_version,
-            fields.client_ip,
-            fields.user_agent,
-            fields.result,
-            head.hash,
-            hash,
-            fields.client,
-        ])
-    })
-    .map_err(backend)?;
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let sql = SQL.get_or_init(|| {
+        format!(
+            "INSERT INTO audit_events ({AUDIT_INSERT_COLS}) VALUES ({})",
+            vec!["?"; AUDIT_INSERT_COLUMNS].join(",")
+        )
+    });
+    conn.prepare_cached(sql)
+        .and_then(|mut stmt| {
+            stmt.execute(params![
+                id,
+                time,
+                fields.actor_type,
+                fields.actor_id,
+                fields.actor_name,
+                fields.action,
+                fields.project_id,
+                fields.environment,
+                fields.path,
+                keys,
+                fields.from_version,
+                fields.to_version,
+                fields.client_ip,
+                fields.user_agent,
+                fields.result,
+                head.hash,
+                hash,
+                fields.client,
+            ])
+        })
+        .map_err(backend)?;
     head.hash = hash;
     Ok(())
 }
@@ -2068,6 +2170,45 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(rows.len(), 5);
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_drain_of_own_and_repeated_events_keeps_every_row_in_chain_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("t.db"), Duration::from_secs(10)).unwrap();
+        let template = Arc::new(AuditTemplate::new(AuditEvent {
+            actor_name: "lister".into(),
+            action: "get-secrets".into(),
+            keys: vec!["/A".to_string(), "/B".to_string()].into(),
+            client_ip: Some("127.0.0.1".into()),
+            result: "success".into(),
+            ..Default::default()
+        }));
+        // Two whole multi-row inserts and a remainder, own events among repeats.
+        let n = 2 * ROWS_PER_INSERT + 7;
+        for i in 0..n {
+            if i % 10 == 3 {
+                store
+                    .append_audit(event(&format!("ev-{i:03}")))
+                    .await
+                    .unwrap();
+            } else {
+                let id = format!("ev-{i:03}");
+                store
+                    .append_audit_repeat(&template, id, 1_000 + i as i64)
+                    .await
+                    .unwrap();
+            }
+        }
+        let chain = store.audit_chain().await.unwrap();
+        assert_eq!(crate::audit::verify_chain(&chain), Ok(n));
+        let ids: Vec<String> = chain.iter().map(|r| r.event.id.clone()).collect();
+        let expected: Vec<String> = (0..n).map(|i| format!("ev-{i:03}")).collect();
+        assert_eq!(ids, expected);
+        let repeat = &chain[1].event;
+        assert_eq!(*repeat, template.instance("ev-001", 1_001));
+        assert_eq!(chain[3].event, event("ev-003"));
         store.close().await;
     }
 
