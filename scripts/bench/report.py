@@ -525,6 +525,7 @@ def main(out, output):
          if os.environ.get("PEERS_MASK") else ""))
     w("")
     if peers_status.startswith("ok") or peers_status.startswith("partial"):
+        run_targets(w, os.environ.get("PEERS_JSON_DIR", ""))
         try:
             txt = open(peers_file).read()
         except OSError:
@@ -540,6 +541,48 @@ def main(out, output):
     output_text = "\n".join(L) + "\n"
     with open(output, "w") as f:
         f.write(output_text)
+
+
+def run_targets(w, results_dir):
+    """Issue 5's targets for `hush run`, from the harness's raw results."""
+    def load(name):
+        try:
+            with open(os.path.join(results_dir, name)) as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return None
+    launch, throughput = load("launch.json"), load("throughput.json")
+    if not launch:
+        return
+    cols = launch.get("columns", {})
+    rows = []
+    for key, what, goal in (("hush", "`hush run -- true`, 50 secrets, masking on", 8.0),
+                            ("hush_plain", "`hush run --no-mask -- true`, 50 secrets", 6.0)):
+        c = cols.get(key)
+        if c and c.get("median_ms") is not None:
+            rows.append((what, "%.2f ms" % c["median_ms"], "≤ %.0f ms" % goal,
+                         "yes" if c["median_ms"] <= goal else "**no**"))
+    by_n = (throughput or {}).get("by_n", {})
+    for key, what in (("hush", "start-up, 10 → 1,000 secrets, masking on"),
+                      ("hush_plain", "start-up, 10 → 1,000 secrets, no mask")):
+        lo, hi = by_n.get("10", {}).get(key), by_n.get("1000", {}).get(key)
+        if lo and hi and lo.get("startup_s") and hi.get("startup_s"):
+            growth = hi["startup_s"] / lo["startup_s"]
+            rows.append((what, "%.2f → %.2f ms, x%.2f" % (lo["startup_s"] * 1e3, hi["startup_s"] * 1e3, growth),
+                         "< x2", "yes" if growth < 2 else "**no**"))
+    if not rows:
+        return
+    bare = cols.get("bare", {}).get("median_ms")
+    w("### Targets")
+    w("")
+    w("Issue 5's goals, from this run's harness figures (medians; bare `true` took %s here, "
+      "0.7 ms on the machine the goals were set on):" % ("%.2f ms" % bare if bare else "?"))
+    w("")
+    w("| target | hush | goal | met |")
+    w("|---|---:|---:|:---:|")
+    for r in rows:
+        w("| %s | %s | %s | %s |" % r)
+    w("")
 
 
 if __name__ == "__main__":
