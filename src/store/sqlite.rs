@@ -354,8 +354,7 @@ impl PreparedAudit {
     }
 
     pub(super) fn insert(&self, conn: &Connection, head: &mut ChainHead) -> StoreResult<()> {
-        let c = self.columns();
-        insert_event(conn, head, (c.id, *c.time), c.fields, c.canonical, c.keys)
+        insert_rows(conn, head, &[self.columns()])
     }
 
     fn columns(&self) -> Columns<'_> {
@@ -401,7 +400,8 @@ pub(super) fn insert_all(
 ) -> StoreResult<()> {
     let mut chunks = events.chunks_exact(ROWS_PER_INSERT);
     for chunk in &mut chunks {
-        insert_rows(conn, head, chunk)?;
+        let columns: Vec<Columns> = chunk.iter().map(PreparedAudit::columns).collect();
+        insert_rows(conn, head, &columns)?;
     }
     chunks
         .remainder()
@@ -409,31 +409,33 @@ pub(super) fn insert_all(
         .try_for_each(|e| e.insert(conn, head))
 }
 
-fn insert_rows(
-    conn: &Connection,
-    head: &mut ChainHead,
-    chunk: &[PreparedAudit],
-) -> StoreResult<()> {
-    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let sql = SQL.get_or_init(|| {
+/// Links `rows` onto the chain in order and inserts them with one statement
+/// (`rows` holds one event, or `ROWS_PER_INSERT`: the two statements kept).
+fn insert_rows(conn: &Connection, head: &mut ChainHead, rows: &[Columns]) -> StoreResult<()> {
+    static ONE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    static MANY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let sql = |count: usize| {
         let row = format!("({})", vec!["?"; AUDIT_INSERT_COLUMNS].join(","));
         format!(
-            "INSERT INTO audit_events ({}) VALUES {}",
-            AUDIT_INSERT_COLS,
-            vec![row; ROWS_PER_INSERT].join(",")
+            "INSERT INTO audit_events ({AUDIT_INSERT_COLS}) VALUES {}",
+            vec![row; count].join(",")
         )
-    });
-    let columns: Vec<Columns> = chunk.iter().map(PreparedAudit::columns).collect();
+    };
+    let sql = match rows.len() {
+        1 => ONE.get_or_init(|| sql(1)),
+        ROWS_PER_INSERT => MANY.get_or_init(|| sql(ROWS_PER_INSERT)),
+        n => return Err(backend(format!("{n} audit rows in one insert"))),
+    };
     // Each row's previous hash is the hash of the row before it.
-    let mut hashes: Vec<Vec<u8>> = Vec::with_capacity(chunk.len() + 1);
+    let mut hashes: Vec<Vec<u8>> = Vec::with_capacity(rows.len() + 1);
     hashes.push(head.hash.clone());
-    for c in &columns {
+    for c in rows {
         let next = link_hash(&hashes[hashes.len() - 1], c.canonical);
         hashes.push(next);
     }
     let mut values: Vec<&dyn rusqlite::ToSql> =
-        Vec::with_capacity(chunk.len() * AUDIT_INSERT_COLUMNS);
-    for (c, link) in columns.iter().zip(hashes.windows(2)) {
+        Vec::with_capacity(rows.len() * AUDIT_INSERT_COLUMNS);
+    for (c, link) in rows.iter().zip(hashes.windows(2)) {
         let f = c.fields;
         values.extend([
             &c.id as &dyn rusqlite::ToSql,
@@ -480,59 +482,14 @@ const AUDIT_INSERT_COLUMNS: usize = 18;
 /// An event of a write's own transaction, prepared in place.
 fn insert_audit(conn: &Connection, head: &mut ChainHead, event: &AuditEvent) -> StoreResult<()> {
     let (canonical, keys) = row_parts(event)?;
-    insert_event(
-        conn,
-        head,
-        (&event.id, event.time),
-        event,
-        &canonical,
-        &keys,
-    )
-}
-
-/// Inserts the event `(id, time)` whose other columns are `fields`'.
-fn insert_event(
-    conn: &Connection,
-    head: &mut ChainHead,
-    (id, time): (&str, i64),
-    fields: &AuditEvent,
-    canonical: &[u8],
-    keys: &str,
-) -> StoreResult<()> {
-    let hash = link_hash(&head.hash, canonical);
-    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let sql = SQL.get_or_init(|| {
-        format!(
-            "INSERT INTO audit_events ({AUDIT_INSERT_COLS}) VALUES ({})",
-            vec!["?"; AUDIT_INSERT_COLUMNS].join(",")
-        )
-    });
-    conn.prepare_cached(sql)
-        .and_then(|mut stmt| {
-            stmt.execute(params![
-                id,
-                time,
-                fields.actor_type,
-                fields.actor_id,
-                fields.actor_name,
-                fields.action,
-                fields.project_id,
-                fields.environment,
-                fields.path,
-                keys,
-                fields.from_version,
-                fields.to_version,
-                fields.client_ip,
-                fields.user_agent,
-                fields.result,
-                head.hash,
-                hash,
-                fields.client,
-            ])
-        })
-        .map_err(backend)?;
-    head.hash = hash;
-    Ok(())
+    let row = Columns {
+        id: &event.id,
+        time: &event.time,
+        fields: event,
+        canonical: &canonical,
+        keys: &keys,
+    };
+    insert_rows(conn, head, &[row])
 }
 
 fn map_unique(e: rusqlite::Error, what: String) -> StoreError {
