@@ -26,30 +26,10 @@ use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
 #[derive(Deserialize, Default)]
-#[serde(from = "ListQueryWire")]
-pub struct ListQuery {
-    scope: ScopeParams,
-    recursive: Option<String>,
-    include_imports: Option<String>,
-    expand_secret_references: Option<String>,
-    view_secret_value: Option<String>,
-    tag_slugs: Option<String>,
-    include_imports_camel: Option<String>,
-    fields: Option<String>,
-}
-
-/// `ListQuery` as its parameters arrive: flat. `#[serde(flatten)]` of the
-/// scope parameters buffered every parameter before parsing it, an eighth of
-/// the CPU a cached list spends in its own code.
-#[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct ListQueryWire {
-    workspace_id: Option<String>,
-    workspace_slug: Option<String>,
-    project_slug: Option<String>,
-    project_id: Option<String>,
-    environment: Option<String>,
-    secret_path: Option<String>,
+pub struct ListQuery {
+    #[serde(flatten)]
+    scope: ScopeParams,
     recursive: Option<String>,
     #[serde(rename = "include_imports")]
     include_imports: Option<String>,
@@ -62,28 +42,6 @@ struct ListQueryWire {
     /// hush's extension: `key,value` answers each secret as only its key and
     /// value (see `PairWire`).
     fields: Option<String>,
-}
-
-impl From<ListQueryWire> for ListQuery {
-    fn from(w: ListQueryWire) -> ListQuery {
-        ListQuery {
-            scope: ScopeParams {
-                workspace_id: w.workspace_id,
-                workspace_slug: w.workspace_slug,
-                project_slug: w.project_slug,
-                project_id: w.project_id,
-                environment: w.environment,
-                secret_path: w.secret_path,
-            },
-            recursive: w.recursive,
-            include_imports: w.include_imports,
-            expand_secret_references: w.expand_secret_references,
-            view_secret_value: w.view_secret_value,
-            tag_slugs: w.tag_slugs,
-            include_imports_camel: w.include_imports_camel,
-            fields: w.fields,
-        }
-    }
 }
 
 /// Which fields each secret of a list carries.
