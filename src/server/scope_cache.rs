@@ -25,7 +25,7 @@ use std::sync::Arc;
 struct ScopeKey {
     token_id: String,
     /// Project, environment and folder as the request spelt them.
-    params: [Option<String>; 6],
+    params: ScopeParams,
     action: Action,
 }
 
@@ -46,14 +46,7 @@ pub async fn resolve(
     };
     let key = ScopeKey {
         token_id: ctx.actor.token_id.clone(),
-        params: [
-            params.workspace_id.clone(),
-            params.workspace_slug.clone(),
-            params.project_slug.clone(),
-            params.project_id.clone(),
-            params.environment.clone(),
-            params.secret_path.clone(),
-        ],
+        params: params.clone(),
         action,
     };
     if let Some(scope) = state.scopes.0.get(&key, generation) {
