@@ -13,7 +13,7 @@ use crate::run::references::has_references;
 use crate::secret::{SecretKey, SecretValue};
 use crate::service::imports::ImportedSecrets;
 use crate::service::rename::RenameInput;
-use crate::service::secrets::{qualified, SecretView, Tag, WriteInput, WriteMode};
+use crate::service::secrets::{SecretView, Tag, WriteInput, WriteMode};
 use crate::service::{iso, Action, Ctx};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -23,7 +23,6 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use std::sync::Arc;
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
@@ -162,11 +161,21 @@ async fn list_body(state: &AppState, ctx: &Ctx, q: &ListQuery) -> Result<Bytes, 
             .await?;
         return Ok(hit.body.clone());
     }
-    let secrets = state
-        .service
-        .list_secrets(ctx, &scope, recursive, "get-secrets")
-        .await?;
-    let audited_keys: Arc<[String]> = secrets.iter().map(|s| qualified(&s.path, &s.key)).collect();
+    // Where lists are kept (SQLite), the event is committed from a template
+    // that the repeats reuse.
+    let (secrets, audit) = if generation.is_some() {
+        let (secrets, audit) = state
+            .service
+            .list_secrets_to_keep(ctx, &scope, recursive, "get-secrets")
+            .await?;
+        (secrets, Some(audit))
+    } else {
+        let secrets = state
+            .service
+            .list_secrets(ctx, &scope, recursive, "get-secrets")
+            .await?;
+        (secrets, None)
+    };
     let mut secrets = state.service.personalised(ctx, &scope, secrets).await?;
     if let Some(tags) = key.tags.as_deref() {
         let wanted: Vec<&str> = tags.split(',').map(str::trim).collect();
@@ -194,15 +203,13 @@ async fn list_body(state: &AppState, ctx: &Ctx, q: &ListQuery) -> Result<Bytes, 
         ListFields::KeyValue => list_json(&secrets, &imported, view_value, PairWire::new)?,
     };
     let body = list_cache::secret_body(json);
-    if let (Some(g), true) = (generation, single_read) {
+    if let (Some(g), Some(audit), true) = (generation, audit, single_read) {
         state.lists.put(
             key,
             g,
             CachedList {
                 body: body.clone(),
-                audit: state
-                    .service
-                    .list_audit_template(ctx, &scope, "get-secrets", audited_keys),
+                audit,
             },
         );
     }

@@ -128,7 +128,7 @@ fn change(row: &AuditRow) -> Change {
         action: e.action.clone(),
         environment: e.environment.clone(),
         secret_path: e.path.clone(),
-        keys: e.keys.to_vec(),
+        keys: e.keys.clone(),
         version: e.to_version,
     }
 }

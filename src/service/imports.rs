@@ -44,7 +44,7 @@ impl Service {
         event.project_id = Some(scope.project.id.clone());
         event.environment = Some(scope.env.slug.clone());
         event.path = Some(scope.path.as_str().to_owned());
-        event.keys = vec![format!("{}:{}", from_env.slug, from_path)].into();
+        event.keys = vec![format!("{}:{}", from_env.slug, from_path)];
         self.store.create_import(row.clone(), event).await?;
         Ok(row)
     }

@@ -164,7 +164,7 @@ impl Service {
         };
         let (secret_row, secret) = new_client_secret(&identity.id)?;
         let mut event = ctx.event("create-identity");
-        event.keys = vec![identity.name.clone()].into();
+        event.keys = vec![identity.name.clone()];
         self.store
             .create_identity(identity.clone(), secret_row, event)
             .await?;
@@ -193,7 +193,7 @@ impl Service {
         let identity = self.identity_for_admin(ctx, identity).await?;
         let (row, secret) = new_client_secret(&identity.id)?;
         let mut event = ctx.event("create-identity-client-secret");
-        event.keys = vec![identity.name.clone(), row.prefix.clone()].into();
+        event.keys = vec![identity.name.clone(), row.prefix.clone()];
         self.store.add_identity_secret(row.clone(), event).await?;
         Ok((row, secret))
     }
@@ -216,7 +216,7 @@ impl Service {
     ) -> ServiceResult<()> {
         let identity = self.identity_for_admin(ctx, identity).await?;
         let mut event = ctx.event("revoke-identity-client-secret");
-        event.keys = vec![identity.name.clone(), secret_id.to_owned()].into();
+        event.keys = vec![identity.name.clone(), secret_id.to_owned()];
         self.store
             .revoke_identity_secret(&identity.id, secret_id, now_ms(), event)
             .await?;

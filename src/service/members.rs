@@ -59,7 +59,7 @@ impl Service {
         let (subject_id, name, kind) = self.subject(who).await?;
         let mut event = ctx.event("add-member");
         event.project_id = Some(project.id.clone());
-        event.keys = vec![name.clone(), role.as_str().to_owned()].into();
+        event.keys = vec![name.clone(), role.as_str().to_owned()];
         let row = MembershipRow {
             project_id: project.id.clone(),
             subject_id: subject_id.clone(),
@@ -89,7 +89,7 @@ impl Service {
         }
         let mut event = ctx.event("remove-member");
         event.project_id = Some(project.id.clone());
-        event.keys = vec![name].into();
+        event.keys = vec![name];
         self.store
             .remove_membership(&project.id, &subject_id, event)
             .await?;

@@ -78,7 +78,7 @@ impl Service {
         event.project_id = Some(scope.project.id.clone());
         event.environment = Some(scope.env.slug.clone());
         event.path = Some(scope.path.as_str().to_owned());
-        event.keys = vec![key.to_string()].into();
+        event.keys = vec![key.to_string()];
         event.to_version = Some(version);
         self.store
             .put_personal(row.clone(), version - 1, event)
@@ -113,7 +113,7 @@ impl Service {
         let mut event = ctx.event("delete-personal-secret");
         event.project_id = Some(scope.project.id.clone());
         event.environment = Some(scope.env.slug.clone());
-        event.keys = vec![key.to_string()].into();
+        event.keys = vec![key.to_string()];
         self.store
             .delete_personal(&view.id, &ctx.actor.id, event)
             .await?;

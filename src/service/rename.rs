@@ -99,7 +99,7 @@ impl Service {
         event.project_id = Some(scope.project.id.clone());
         event.environment = Some(scope.env.slug.clone());
         event.path = Some(path.to_owned());
-        event.keys = vec![input.key.to_string(), input.new_key.to_string()].into();
+        event.keys = vec![input.key.to_string(), input.new_key.to_string()];
         event.from_version = Some(stored);
         event.to_version = Some(next_version);
         let now = now_ms();

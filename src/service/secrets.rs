@@ -149,13 +149,13 @@ impl Service {
         ctx: &Ctx,
         scope: &Scope,
         action: &str,
-        keys: impl Into<Arc<[String]>>,
+        keys: Vec<String>,
     ) -> AuditEvent {
         let mut e = ctx.event(action);
         e.project_id = Some(scope.project.id.clone());
         e.environment = Some(scope.env.slug.clone());
         e.path = Some(scope.path.as_str().to_owned());
-        e.keys = keys.into();
+        e.keys = keys;
         e
     }
 
@@ -242,6 +242,36 @@ impl Service {
         recursive: bool,
         event: &str,
     ) -> ServiceResult<Vec<SecretView>> {
+        let (out, keys) = self.folder_views(scope, recursive).await?;
+        self.audit_list(ctx, scope, event, keys).await?;
+        Ok(out)
+    }
+
+    /// `list_secrets` for a list that may be answered again from memory: its
+    /// audit event is committed from a template, handed back for the repeats
+    /// (`audit_list_again`).
+    pub async fn list_secrets_to_keep(
+        &self,
+        ctx: &Ctx,
+        scope: &Scope,
+        recursive: bool,
+        event: &str,
+    ) -> ServiceResult<(Vec<SecretView>, Arc<AuditTemplate>)> {
+        let (out, keys) = self.folder_views(scope, recursive).await?;
+        let template = Arc::new(AuditTemplate::new(
+            self.scoped_event(ctx, scope, event, keys),
+        ));
+        self.audit_list_again(ctx, scope, &template).await?;
+        Ok((out, template))
+    }
+
+    /// The folder's live secrets, opened, and their keys qualified by folder
+    /// (what a list's audit event names).
+    async fn folder_views(
+        &self,
+        scope: &Scope,
+        recursive: bool,
+    ) -> ServiceResult<(Vec<SecretView>, Vec<String>)> {
         let rows = self
             .store
             .secrets(&scope.env.id, scope.path.as_str(), recursive)
@@ -250,9 +280,8 @@ impl Service {
         for row in &rows {
             out.push(self.view(&scope.project, &scope.env, row).await?);
         }
-        let keys: Arc<[String]> = out.iter().map(|s| qualified(&s.path, &s.key)).collect();
-        self.audit_list(ctx, scope, event, keys).await?;
-        Ok(out)
+        let keys = out.iter().map(|s| qualified(&s.path, &s.key)).collect();
+        Ok((out, keys))
     }
 
     /// The audit event of a list of `keys` (qualified by folder), committed
@@ -262,25 +291,12 @@ impl Service {
         ctx: &Ctx,
         scope: &Scope,
         event: &str,
-        keys: Arc<[String]>,
+        keys: Vec<String>,
     ) -> ServiceResult<()> {
         self.store
             .append_audit(self.scoped_event(ctx, scope, event, keys))
             .await?;
         Ok(())
-    }
-
-    /// The template of `audit_list`'s event, for the same list answered again.
-    pub fn list_audit_template(
-        &self,
-        ctx: &Ctx,
-        scope: &Scope,
-        event: &str,
-        keys: Arc<[String]>,
-    ) -> Arc<AuditTemplate> {
-        Arc::new(AuditTemplate::new(
-            self.scoped_event(ctx, scope, event, keys),
-        ))
     }
 
     /// `audit_list` of a list answered again: `template`'s event with a new id
@@ -624,7 +640,7 @@ impl Service {
             .store
             .deleted_secrets(&scope.env.id, scope.path.as_str())
             .await?;
-        let keys: Arc<[String]> = rows.iter().map(|r| r.head.key.clone()).collect();
+        let keys = rows.iter().map(|r| r.head.key.clone()).collect();
         self.store
             .append_audit(self.scoped_event(ctx, scope, "list-deleted-secrets", keys))
             .await?;
@@ -716,7 +732,7 @@ impl Service {
             let mut e = ctx.event("purge-expired-secret");
             e.project_id = Some(h.project_id.clone());
             e.path = Some(h.path.clone());
-            e.keys = vec![h.key.clone()].into();
+            e.keys = vec![h.key.clone()];
             e.from_version = Some(h.current_version);
             e
         });

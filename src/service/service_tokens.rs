@@ -62,7 +62,7 @@ impl Service {
         .map_err(|e| ServiceError::Internal(e.to_string()))?;
         let mut event = ctx.event("create-service-token");
         event.project_id = Some(project.id.clone());
-        event.keys = vec![row.name.clone()].into();
+        event.keys = vec![row.name.clone()];
         self.store.insert_token(row.clone(), event).await?;
         Ok((row, issued))
     }
@@ -92,7 +92,7 @@ impl Service {
             })?;
         let mut event = ctx.event("revoke-service-token");
         event.project_id = Some(project.id);
-        event.keys = vec![token.name].into();
+        event.keys = vec![token.name];
         self.store.revoke_token(&token.id, now_ms(), event).await?;
         Ok(())
     }

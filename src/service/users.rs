@@ -39,7 +39,7 @@ impl Service {
             tokens::generate("hush_iv_").map_err(|e| ServiceError::Internal(e.to_string()))?;
         let expires_at = now_ms() + INVITE_TTL_MS;
         let mut event = ctx.event("create-user");
-        event.keys = vec![email].into();
+        event.keys = vec![email];
         self.store
             .create_user(user.clone(), tokens::hash(&token), expires_at, event)
             .await?;

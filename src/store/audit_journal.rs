@@ -186,7 +186,7 @@ mod tests {
         let event = AuditEvent {
             id: id.into(),
             action: "get-secrets".into(),
-            keys: vec!["A\nB".into()].into(),
+            keys: vec!["A\nB".into()],
             result: "success".into(),
             ..Default::default()
         };

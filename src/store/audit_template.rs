@@ -98,7 +98,7 @@ mod tests {
             project_id: Some("default".into()),
             environment: Some("dev".into()),
             path: Some("/api".into()),
-            keys: keys.into(),
+            keys,
             from_version: None,
             to_version: Some(3),
             client_ip: None,

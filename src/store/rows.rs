@@ -2,7 +2,6 @@
 //! bytes; timestamps are Unix milliseconds.
 
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 
 #[derive(Clone, Debug)]
 pub struct UserRow {
@@ -165,9 +164,7 @@ pub struct AuditEvent {
     pub project_id: Option<String>,
     pub environment: Option<String>,
     pub path: Option<String>,
-    /// Shared, not copied: a list's event names every key of the list, and
-    /// the list cache hands the same names to each repeat of it.
-    pub keys: Arc<[String]>,
+    pub keys: Vec<String>,
     pub from_version: Option<i64>,
     pub to_version: Option<i64>,
     pub client_ip: Option<String>,

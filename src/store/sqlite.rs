@@ -722,7 +722,7 @@ fn audit_from_row(r: &Row) -> rusqlite::Result<AuditRow> {
             environment: r.get(8)?,
             path: r.get(9)?,
             // An unparsable list is kept visible (and will fail verification).
-            keys: serde_json::from_str(&keys).unwrap_or_else(|_| vec![keys.clone()].into()),
+            keys: serde_json::from_str(&keys).unwrap_or_else(|_| vec![keys.clone()]),
             from_version: r.get(11)?,
             to_version: r.get(12)?,
             client_ip: r.get(13)?,
@@ -1416,7 +1416,7 @@ impl Store for SqliteStore {
                 .map(|(_, path, key)| format!("{path}/{key}"))
                 .collect();
             insert_audit(c, head, &audit)?;
-            Ok(audit.keys.to_vec())
+            Ok(audit.keys)
         })
         .await
     }
@@ -2137,7 +2137,7 @@ mod tests {
         let template = Arc::new(AuditTemplate::new(AuditEvent {
             actor_name: "lister".into(),
             action: "get-secrets".into(),
-            keys: vec!["/A".to_string(), "/B".to_string()].into(),
+            keys: vec!["/A".to_string(), "/B".to_string()],
             client_ip: Some("127.0.0.1".into()),
             result: "success".into(),
             ..Default::default()

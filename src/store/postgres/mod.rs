@@ -1069,7 +1069,7 @@ impl Store for PostgresStore {
             .collect();
         insert_audit(&tx, &audit).await?;
         tx.commit().await.map_err(backend)?;
-        Ok(audit.keys.to_vec())
+        Ok(audit.keys)
     }
 
     async fn data_keys(&self, project_id: &str) -> StoreResult<Vec<DataKeyRow>> {

@@ -211,7 +211,7 @@ pub fn audit(r: &Row) -> Result<AuditRow, Error> {
             environment: r.try_get(8)?,
             path: r.try_get(9)?,
             // An unparsable list is kept visible (and will fail verification).
-            keys: serde_json::from_str(&keys).unwrap_or_else(|_| vec![keys.clone()].into()),
+            keys: serde_json::from_str(&keys).unwrap_or_else(|_| vec![keys.clone()]),
             from_version: r.try_get(11)?,
             to_version: r.try_get(12)?,
             client_ip: r.try_get(13)?,
