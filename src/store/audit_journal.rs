@@ -23,7 +23,7 @@
 //! skipped, so a crash at any point neither loses nor doubles an event.
 
 use super::journal_file::JournalFile;
-use super::sqlite::PreparedAudit;
+use super::sqlite_audit::PreparedAudit;
 use crate::store::AuditEvent;
 use std::fs::{self, OpenOptions};
 use std::io;
@@ -34,6 +34,7 @@ use std::sync::Mutex;
 /// A file the writer took out of the appenders' way, with its events.
 pub(super) struct Sealed {
     path: PathBuf,
+    pub generation: u64,
     pub events: Vec<PreparedAudit>,
 }
 
@@ -64,8 +65,11 @@ impl AuditJournal {
     }
 
     /// Opens the journal in `dir` (created 0700) with a new, empty active
-    /// file after any left over from an earlier run (`leftovers` lists them).
-    pub fn open(dir: &Path) -> io::Result<AuditJournal> {
+    /// file after any left over from an earlier run (`leftovers` lists them)
+    /// and after generation `committed`, the newest the database records as
+    /// moved into the chain: generations never repeat, so that record never
+    /// covers a file it has not seen.
+    pub fn open(dir: &Path, committed: u64) -> io::Result<AuditJournal> {
         fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
@@ -73,7 +77,7 @@ impl AuditJournal {
         let newest = leftovers(dir)?
             .last()
             .map_or(0, |(generation, _)| *generation);
-        let generation = newest + 1;
+        let generation = newest.max(committed) + 1;
         let file = create_file(dir, generation, 0)?;
         Ok(AuditJournal {
             dir: dir.to_owned(),
@@ -117,6 +121,7 @@ impl AuditJournal {
         drop(old_file);
         Ok(Some(Sealed {
             path: file_path(&self.dir, old_generation),
+            generation: old_generation,
             events,
         }))
     }
@@ -196,7 +201,7 @@ mod tests {
     #[test]
     fn sealed_files_hold_exactly_their_events_and_leftovers_replay_in_order() {
         let dir = tempfile::tempdir().unwrap();
-        let journal = AuditJournal::open(dir.path()).unwrap();
+        let journal = AuditJournal::open(dir.path(), 0).unwrap();
         assert!(journal.seal().unwrap().is_none(), "nothing to seal yet");
         journal.append(event("e1")).unwrap();
         journal.append(event("e2")).unwrap();
@@ -215,7 +220,7 @@ mod tests {
         first.discard().unwrap();
         assert_eq!(leftovers(dir.path()).unwrap().len(), 1);
         // A new journal starts after the newest leftover.
-        let again = AuditJournal::open(dir.path()).unwrap();
+        let again = AuditJournal::open(dir.path(), 0).unwrap();
         again.append(event("e4")).unwrap();
         let files = leftovers(dir.path()).unwrap();
         assert_eq!(files.len(), 2);
@@ -242,7 +247,7 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let journal_dir = dir.path().join("j");
-        let journal = AuditJournal::open(&journal_dir).unwrap();
+        let journal = AuditJournal::open(&journal_dir, 0).unwrap();
         journal.append(event("e1")).unwrap();
         let (_, file) = &leftovers(&journal_dir).unwrap()[0];
         let mode = fs::metadata(file).unwrap().permissions().mode();

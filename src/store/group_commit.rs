@@ -17,7 +17,8 @@
 //! events into the chain, one fsynced transaction per flush interval.
 
 use super::audit_journal::{AuditJournal, Sealed};
-use super::sqlite::{backend, insert_all};
+use super::sqlite::backend;
+use super::sqlite_audit::{insert_all, mark_journal_committed};
 use super::{StoreError, StoreResult};
 use rusqlite::Connection;
 use std::sync::{mpsc, Arc, Mutex};
@@ -32,6 +33,8 @@ const MAX_BATCH: usize = 256;
 #[derive(Clone)]
 pub(super) struct ChainHead {
     pub hash: Vec<u8>,
+    /// The sequence number of the chain's last event.
+    pub last_seq: i64,
 }
 
 type Completion = Box<dyn FnOnce(StoreResult<()>) + Send>;
@@ -264,7 +267,8 @@ fn drain_sealed(w: &mut Writer, j: &mut Journal) -> StoreResult<()> {
 /// deletes the file; on an error hands the file back to be tried again.
 fn commit_sealed(w: &mut Writer, sealed: Sealed) -> Result<(), (Sealed, StoreError)> {
     let committed = chain_transaction(&w.conn, &mut w.head, |conn, head| {
-        insert_all(conn, head, &sealed.events)
+        insert_all(conn, head, &sealed.events)?;
+        mark_journal_committed(conn, sealed.generation)
     });
     match committed {
         Ok(()) => {

@@ -5,6 +5,7 @@
 //! version's ciphertext byte for byte. A failed check leaves the target empty.
 
 use super::postgres::{PostgresStore, LOCK_MIGRATE};
+use super::AuditRow;
 use crate::audit::{verify_chain, GENESIS};
 use anyhow::{bail, Context, Result};
 use rusqlite::OpenFlags;
@@ -225,7 +226,7 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
 ];
 
 /// The SQLite schema version (`PRAGMA user_version`) whose tables `TABLES` lists.
-const SQLITE_SCHEMA: i64 = 3;
+const SQLITE_SCHEMA: i64 = 4;
 
 type Value = Box<dyn ToSql + Sync + Send>;
 
@@ -265,14 +266,15 @@ fn read_sqlite(path: &Path) -> Result<Vec<Vec<Vec<Value>>>> {
     conn.execute_batch("BEGIN")?;
     let mut out = Vec::new();
     for (table, cols) in TABLES {
+        if *table == "audit_events" {
+            // Event by event, in chain order: a SQLite row may hold a burst
+            // of events (see `sqlite_audit`), PostgreSQL keeps one row each.
+            let events = super::sqlite_audit::chain(&conn).context("reading audit_events")?;
+            out.push(events.into_iter().map(audit_values).collect());
+            continue;
+        }
         let names: Vec<&str> = cols.iter().map(|(n, _)| *n).collect();
-        // Ordered by the primary key so the audit chain is inserted in order.
-        let order = if *table == "audit_events" {
-            "seq"
-        } else {
-            "rowid"
-        };
-        let sql = format!("SELECT {} FROM {table} ORDER BY {order}", names.join(", "));
+        let sql = format!("SELECT {} FROM {table} ORDER BY rowid", names.join(", "));
         let mut stmt = conn
             .prepare(&sql)
             .with_context(|| format!("reading {table}"))?;
@@ -289,6 +291,34 @@ fn read_sqlite(path: &Path) -> Result<Vec<Vec<Vec<Value>>>> {
     }
     conn.execute_batch("COMMIT")?;
     Ok(out)
+}
+
+/// An audit event's columns in the order `TABLES` lists them.
+fn audit_values(row: AuditRow) -> Vec<Value> {
+    let e = row.event;
+    // A list of strings always serialises.
+    let keys = serde_json::to_string(&e.keys).unwrap_or_default();
+    vec![
+        Box::new(row.seq),
+        Box::new(e.id),
+        Box::new(e.time),
+        Box::new(e.actor_type),
+        Box::new(e.actor_id),
+        Box::new(e.actor_name),
+        Box::new(e.action),
+        Box::new(e.project_id),
+        Box::new(e.environment),
+        Box::new(e.path),
+        Box::new(keys),
+        Box::new(e.from_version),
+        Box::new(e.to_version),
+        Box::new(e.client_ip),
+        Box::new(e.user_agent),
+        Box::new(e.result),
+        Box::new(row.prev_hash),
+        Box::new(row.hash),
+        Box::new(e.client),
+    ]
 }
 
 /// (secret id, version, value, comment, tags ciphertexts).

@@ -13,6 +13,7 @@ pub mod migrate;
 pub mod postgres;
 pub mod rows;
 pub mod sqlite;
+mod sqlite_audit;
 pub mod wal_checkpointer;
 
 use async_trait::async_trait;

@@ -19,9 +19,10 @@ use super::audit_flush;
 use super::audit_journal::{self, AuditJournal};
 use super::group_commit::{chain_transaction, ChainHead, GroupCommit, Job, JobKind};
 use super::memo::Memo;
+pub(super) use super::sqlite_audit::PreparedAudit;
+use super::sqlite_audit::{self, insert_audit};
 use super::wal_checkpointer::{Checkpointer, WRITER_BACKSTOP_PAGES};
 use super::*;
-use crate::audit::{link_hash, GENESIS};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -29,10 +30,11 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 /// Applied in order; `PRAGMA user_version` records how many ran.
-pub(crate) const MIGRATIONS: [&str; 3] = [
+pub(crate) const MIGRATIONS: [&str; 4] = [
     include_str!("../../server/migrations/sqlite/0001_init.sql"),
     include_str!("../../server/migrations/sqlite/0002_identity.sql"),
     include_str!("../../server/migrations/sqlite/0003_imports.sql"),
+    include_str!("../../server/migrations/sqlite/0004_audit_bursts.sql"),
 ];
 const MAX_IDLE_READERS: usize = 8;
 /// How often the checkpointer folds the WAL into the database.
@@ -93,17 +95,8 @@ impl SqliteStore {
     pub fn open(path: &Path, audit_flush_interval: Duration) -> StoreResult<Self> {
         let conn = open_connection(path).map_err(backend)?;
         migrate(&conn)?;
-        let mut head = ChainHead {
-            hash: conn
-                .query_row(
-                    "SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1",
-                    [],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(backend)?
-                .unwrap_or_else(|| GENESIS.to_vec()),
-        };
+        let mut head = sqlite_audit::chain_end(&conn).map_err(backend)?;
+        let committed = sqlite_audit::committed_journal(&conn).map_err(backend)?;
         let journal_dir = AuditJournal::dir_for(path);
         // Files a killed or crashed server journaled but did not move into
         // the chain, listed before this run adds its own: replayed below even
@@ -116,11 +109,11 @@ impl SqliteStore {
         let journal = if audit_flush_interval.is_zero() {
             None
         } else {
-            let journal =
-                AuditJournal::open(&journal_dir).map_err(|e| journal_error(&journal_dir, e))?;
+            let journal = AuditJournal::open(&journal_dir, committed)
+                .map_err(|e| journal_error(&journal_dir, e))?;
             Some(Arc::new(journal))
         };
-        replay_journal(&conn, &mut head, &leftovers)?;
+        replay_journal(&conn, &mut head, &leftovers, committed)?;
         conn.execute_batch(&format!(
             "PRAGMA wal_autocheckpoint={WRITER_BACKSTOP_PAGES}"
         ))
@@ -245,38 +238,43 @@ fn journal_error(dir: &Path, e: std::io::Error) -> StoreError {
 }
 
 /// Moves journal files an earlier run left into the chain (in the order
-/// given, oldest first; one transaction each, skipping events already there)
-/// and deletes them.
+/// given, oldest first; one transaction each) and deletes them. A file up to
+/// generation `committed` was moved before the crash and is only deleted; in
+/// a later one an event already there by id is skipped (a database from
+/// before the commit mark).
 fn replay_journal(
     conn: &Connection,
     head: &mut ChainHead,
     files: &[(u64, PathBuf)],
+    committed: u64,
 ) -> StoreResult<()> {
-    for (_, file) in files {
+    for (generation, file) in files {
         let unreadable = |e| journal_error(file, e);
-        let events = audit_journal::read_leftover(file).map_err(unreadable)?;
-        chain_transaction(conn, head, |conn, head| {
-            for event in events {
-                let event = match event {
-                    Ok(event) => event,
-                    Err(line) => {
-                        tracing::error!(
-                            "audit journal {} line {line} is not an audit event; skipped",
-                            file.display()
-                        );
-                        continue;
+        if *generation > committed {
+            let events = audit_journal::read_leftover(file).map_err(unreadable)?;
+            chain_transaction(conn, head, |conn, head| {
+                for event in events {
+                    let event = match event {
+                        Ok(event) => event,
+                        Err(line) => {
+                            tracing::error!(
+                                "audit journal {} line {line} is not an audit event; skipped",
+                                file.display()
+                            );
+                            continue;
+                        }
+                    };
+                    let known: bool = conn
+                        .prepare_cached("SELECT EXISTS (SELECT 1 FROM audit_events WHERE id = ?1)")
+                        .and_then(|mut stmt| stmt.query_row(params![event.id], |r| r.get(0)))
+                        .map_err(backend)?;
+                    if !known {
+                        insert_audit(conn, head, &event)?;
                     }
-                };
-                let known: bool = conn
-                    .prepare_cached("SELECT EXISTS (SELECT 1 FROM audit_events WHERE id = ?1)")
-                    .and_then(|mut stmt| stmt.query_row(params![event.id], |r| r.get(0)))
-                    .map_err(backend)?;
-                if !known {
-                    insert_audit(conn, head, &event)?;
                 }
-            }
-            Ok(())
-        })?;
+                sqlite_audit::mark_journal_committed(conn, *generation)
+            })?;
+        }
         std::fs::remove_file(file).map_err(unreadable)?;
     }
     Ok(())
@@ -294,202 +292,6 @@ fn migrate(conn: &Connection) -> StoreResult<()> {
         .map_err(|e| StoreError::Backend(format!("migration {} failed: {e}", i + 1)))?;
     }
     Ok(())
-}
-
-/// An audit event with the parts of its row that do not depend on the chain,
-/// computed by the caller so the writer thread only links and inserts it.
-pub(super) struct PreparedAudit {
-    fields: EventFields,
-    /// What the chain hashes (`audit::canonical`) and a newline: the line the
-    /// audit journal stores.
-    line: Vec<u8>,
-}
-
-/// Where an event's columns come from.
-enum EventFields {
-    /// Boxed: the journal holds thousands of these, mostly repeats.
-    Own {
-        event: Box<AuditEvent>,
-        /// The `keys` column.
-        keys: String,
-    },
-    /// A repeat of a template (a list answered from the list cache): only the
-    /// id and time are its own.
-    Repeat {
-        template: Arc<AuditTemplate>,
-        id: String,
-        time: i64,
-    },
-}
-
-impl PreparedAudit {
-    pub(super) fn new(event: AuditEvent) -> StoreResult<PreparedAudit> {
-        let (mut line, keys) = row_parts(&event)?;
-        // serde_json escapes control characters inside strings, so this is
-        // the line's only newline.
-        line.push(b'\n');
-        Ok(PreparedAudit {
-            fields: EventFields::Own {
-                event: Box::new(event),
-                keys,
-            },
-            line,
-        })
-    }
-
-    pub(super) fn repeat(template: &Arc<AuditTemplate>, id: String, time: i64) -> PreparedAudit {
-        PreparedAudit {
-            line: template.canonical(&id, time, b"\n"),
-            fields: EventFields::Repeat {
-                template: template.clone(),
-                id,
-                time,
-            },
-        }
-    }
-
-    /// The event's journal line: its canonical JSON and a newline.
-    pub(super) fn line(&self) -> &[u8] {
-        &self.line
-    }
-
-    pub(super) fn insert(&self, conn: &Connection, head: &mut ChainHead) -> StoreResult<()> {
-        insert_rows(conn, head, &[self.columns()])
-    }
-
-    fn columns(&self) -> Columns<'_> {
-        let canonical = &self.line[..self.line.len() - 1];
-        match &self.fields {
-            EventFields::Own { event, keys } => Columns {
-                id: &event.id,
-                time: &event.time,
-                fields: event,
-                canonical,
-                keys,
-            },
-            EventFields::Repeat { template, id, time } => Columns {
-                id,
-                time,
-                fields: template.fields(),
-                canonical,
-                keys: template.keys_json(),
-            },
-        }
-    }
-}
-
-/// What an event's row is made of, wherever each part is kept.
-struct Columns<'a> {
-    id: &'a str,
-    time: &'a i64,
-    /// Every other column but the keys and the hashes.
-    fields: &'a AuditEvent,
-    canonical: &'a [u8],
-    keys: &'a str,
-}
-
-/// Events per INSERT statement when the writer moves the journal into the
-/// chain: one statement execution for this many rows, not one each.
-const ROWS_PER_INSERT: usize = 32;
-
-/// Links and inserts `events` in order (a drain of the audit journal).
-pub(super) fn insert_all(
-    conn: &Connection,
-    head: &mut ChainHead,
-    events: &[PreparedAudit],
-) -> StoreResult<()> {
-    let mut chunks = events.chunks_exact(ROWS_PER_INSERT);
-    for chunk in &mut chunks {
-        let columns: Vec<Columns> = chunk.iter().map(PreparedAudit::columns).collect();
-        insert_rows(conn, head, &columns)?;
-    }
-    chunks
-        .remainder()
-        .iter()
-        .try_for_each(|e| e.insert(conn, head))
-}
-
-/// Links `rows` onto the chain in order and inserts them with one statement
-/// (`rows` holds one event, or `ROWS_PER_INSERT`: the two statements kept).
-fn insert_rows(conn: &Connection, head: &mut ChainHead, rows: &[Columns]) -> StoreResult<()> {
-    static ONE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    static MANY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let sql = |count: usize| {
-        let row = format!("({})", vec!["?"; AUDIT_INSERT_COLUMNS].join(","));
-        format!(
-            "INSERT INTO audit_events ({AUDIT_INSERT_COLS}) VALUES {}",
-            vec![row; count].join(",")
-        )
-    };
-    let sql = match rows.len() {
-        1 => ONE.get_or_init(|| sql(1)),
-        ROWS_PER_INSERT => MANY.get_or_init(|| sql(ROWS_PER_INSERT)),
-        n => return Err(backend(format!("{n} audit rows in one insert"))),
-    };
-    // Each row's previous hash is the hash of the row before it.
-    let mut hashes: Vec<Vec<u8>> = Vec::with_capacity(rows.len() + 1);
-    hashes.push(head.hash.clone());
-    for c in rows {
-        let next = link_hash(&hashes[hashes.len() - 1], c.canonical);
-        hashes.push(next);
-    }
-    let mut values: Vec<&dyn rusqlite::ToSql> =
-        Vec::with_capacity(rows.len() * AUDIT_INSERT_COLUMNS);
-    for (c, link) in rows.iter().zip(hashes.windows(2)) {
-        let f = c.fields;
-        values.extend([
-            &c.id as &dyn rusqlite::ToSql,
-            c.time,
-            &f.actor_type,
-            &f.actor_id,
-            &f.actor_name,
-            &f.action,
-            &f.project_id,
-            &f.environment,
-            &f.path,
-            &c.keys,
-            &f.from_version,
-            &f.to_version,
-            &f.client_ip,
-            &f.user_agent,
-            &f.result,
-            &link[0],
-            &link[1],
-            &f.client,
-        ]);
-    }
-    conn.prepare_cached(sql)
-        .and_then(|mut stmt| stmt.execute(values.as_slice()))
-        .map_err(backend)?;
-    if let Some(last) = hashes.pop() {
-        head.hash = last;
-    }
-    Ok(())
-}
-
-/// The chain-independent parts of an event's row: what the chain hashes and
-/// the `keys` column.
-fn row_parts(event: &AuditEvent) -> StoreResult<(Vec<u8>, String)> {
-    let keys = serde_json::to_string(&event.keys).map_err(backend)?;
-    Ok((crate::audit::canonical(event), keys))
-}
-
-/// The columns of an inserted audit row, in the order every insert binds them.
-const AUDIT_INSERT_COLS: &str = "id, time, actor_type, actor_id, actor_name, action, project_id, \
-     environment, path, keys, from_version, to_version, client_ip, user_agent, result, prev_hash, hash, client";
-const AUDIT_INSERT_COLUMNS: usize = 18;
-
-/// An event of a write's own transaction, prepared in place.
-fn insert_audit(conn: &Connection, head: &mut ChainHead, event: &AuditEvent) -> StoreResult<()> {
-    let (canonical, keys) = row_parts(event)?;
-    let row = Columns {
-        id: &event.id,
-        time: &event.time,
-        fields: event,
-        canonical: &canonical,
-        keys: &keys,
-    };
-    insert_rows(conn, head, &[row])
 }
 
 fn map_unique(e: rusqlite::Error, what: String) -> StoreError {
@@ -706,36 +508,6 @@ fn secret_from_row(r: &Row) -> rusqlite::Result<SecretRow> {
         version: version_from_row(r, 9)?,
     })
 }
-
-fn audit_from_row(r: &Row) -> rusqlite::Result<AuditRow> {
-    let keys: String = r.get(10)?;
-    Ok(AuditRow {
-        seq: r.get(0)?,
-        event: AuditEvent {
-            id: r.get(1)?,
-            time: r.get(2)?,
-            actor_type: r.get(3)?,
-            actor_id: r.get(4)?,
-            actor_name: r.get(5)?,
-            action: r.get(6)?,
-            project_id: r.get(7)?,
-            environment: r.get(8)?,
-            path: r.get(9)?,
-            // An unparsable list is kept visible (and will fail verification).
-            keys: serde_json::from_str(&keys).unwrap_or_else(|_| vec![keys.clone()]),
-            from_version: r.get(11)?,
-            to_version: r.get(12)?,
-            client_ip: r.get(13)?,
-            user_agent: r.get(14)?,
-            result: r.get(15)?,
-            client: r.get(18)?,
-        },
-        prev_hash: r.get(16)?,
-        hash: r.get(17)?,
-    })
-}
-
-const AUDIT_COLS: &str = "seq, id, time, actor_type, actor_id, actor_name, action, project_id, environment, path, keys, from_version, to_version, client_ip, user_agent, result, prev_hash, hash, client";
 
 fn collect<T>(
     rows: rusqlite::MappedRows<'_, impl FnMut(&Row) -> rusqlite::Result<T>>,
@@ -1870,45 +1642,12 @@ impl Store for SqliteStore {
 
     async fn query_audit(&self, filter: AuditFilter) -> StoreResult<Vec<AuditRow>> {
         self.settle_journal().await?;
-        self.read(move |c| {
-            let key_pattern = filter.key.as_ref().map(|k| format!("%{}%", serde_json::to_string(k).unwrap_or_default()));
-            let mut stmt = c.prepare_cached(&format!(
-                "SELECT {AUDIT_COLS} FROM audit_events
-                 WHERE (?1 IS NULL OR project_id = ?1) AND (?2 IS NULL OR environment = ?2)
-                   AND (?3 IS NULL OR actor_id = ?3 OR actor_name = ?3) AND (?4 IS NULL OR action = ?4)
-                   AND (?5 IS NULL OR keys LIKE ?5) AND (?6 IS NULL OR time >= ?6) AND (?7 IS NULL OR time <= ?7)
-                   AND (?8 IS NULL OR seq < ?8)
-                 ORDER BY seq DESC LIMIT ?9"
-            ))?;
-            let rows = collect(stmt.query_map(
-                params![
-                    filter.project_id,
-                    filter.environment,
-                    filter.actor,
-                    filter.action,
-                    key_pattern,
-                    filter.since,
-                    filter.until,
-                    filter.before_seq,
-                    filter.limit
-                ],
-                audit_from_row,
-            )?);
-            rows
-        })
-        .await
+        self.read(move |c| sqlite_audit::query(c, &filter)).await
     }
 
     async fn audit_chain(&self) -> StoreResult<Vec<AuditRow>> {
         self.settle_journal().await?;
-        self.read(|c| {
-            let mut stmt = c.prepare(&format!(
-                "SELECT {AUDIT_COLS} FROM audit_events ORDER BY seq"
-            ))?;
-            let rows = collect(stmt.query_map([], audit_from_row)?);
-            rows
-        })
-        .await
+        self.read(sqlite_audit::chain).await
     }
 
     async fn changes_after(
@@ -1919,27 +1658,14 @@ impl Store for SqliteStore {
     ) -> StoreResult<Vec<AuditRow>> {
         let project_id = project_id.to_owned();
         self.read(move |c| {
-            let mut stmt = c.prepare_cached(&format!(
-                "SELECT {AUDIT_COLS} FROM audit_events
-                 WHERE seq > ?1 AND project_id = ?2 AND result = 'success'
-                   AND action IN ({})
-                 ORDER BY seq LIMIT ?3",
-                change_actions_sql()
-            ))?;
-            let rows =
-                collect(stmt.query_map(params![after_seq, project_id, limit], audit_from_row)?);
-            rows
+            sqlite_audit::changes_after(c, &project_id, after_seq, limit, &change_actions_sql())
         })
         .await
     }
 
     async fn last_seq(&self) -> StoreResult<i64> {
-        self.read(|c| {
-            c.query_row("SELECT COALESCE(MAX(seq), 0) FROM audit_events", [], |r| {
-                r.get(0)
-            })
-        })
-        .await
+        self.read(|c| sqlite_audit::chain_end(c).map(|end| end.last_seq))
+            .await
     }
 
     fn change_signal(&self) -> watch::Receiver<u64> {
@@ -2130,42 +1856,219 @@ mod tests {
         store.close().await;
     }
 
-    #[tokio::test]
-    async fn a_drain_of_own_and_repeated_events_keeps_every_row_in_chain_order() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("t.db"), Duration::from_secs(10)).unwrap();
-        let template = Arc::new(AuditTemplate::new(AuditEvent {
+    fn lister_template() -> Arc<AuditTemplate> {
+        Arc::new(AuditTemplate::new(AuditEvent {
             actor_name: "lister".into(),
             action: "get-secrets".into(),
             keys: vec!["/A".to_string(), "/B".to_string()],
             client_ip: Some("127.0.0.1".into()),
             result: "success".into(),
             ..Default::default()
+        }))
+    }
+
+    async fn table_rows(store: &SqliteStore) -> i64 {
+        store
+            .read(|c| c.query_row("SELECT COUNT(*) FROM audit_events", [], |r| r.get(0)))
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_drain_of_own_and_repeated_events_keeps_every_event_in_chain_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("t.db"), Duration::from_secs(10)).unwrap();
+        let template = lister_template();
+        let other = Arc::new(AuditTemplate::new(AuditEvent {
+            actor_name: "other".into(),
+            ..template.fields().clone()
         }));
-        // Two whole multi-row inserts and a remainder, own events among repeats.
-        let n = 2 * ROWS_PER_INSERT + 7;
+        // Bursts of three repeats between own events: more rows than two
+        // whole multi-row inserts, and a remainder. Event 201 goes back in
+        // time and 202 is another caller's: each starts a row of its own.
+        let n = 2 * sqlite_audit::ROWS_PER_INSERT * 4 + 30;
+        let mut expected = Vec::new();
         for i in 0..n {
-            if i % 10 == 3 {
-                store
-                    .append_audit(event(&format!("ev-{i:03}")))
+            let id = format!("ev-{i:03}");
+            let time = if i == 201 { 1_000 } else { 1_000 + i as i64 };
+            let event = match i {
+                _ if i % 4 == 3 => event(&id),
+                202 => other.instance(&id, time),
+                _ => template.instance(&id, time),
+            };
+            match i {
+                _ if i % 4 == 3 => store.append_audit(event.clone()).await.unwrap(),
+                202 => store.append_audit_repeat(&other, id, time).await.unwrap(),
+                _ => store
+                    .append_audit_repeat(&template, id, time)
                     .await
-                    .unwrap();
-            } else {
-                let id = format!("ev-{i:03}");
-                store
-                    .append_audit_repeat(&template, id, 1_000 + i as i64)
-                    .await
-                    .unwrap();
+                    .unwrap(),
             }
+            expected.push(event);
         }
         let chain = store.audit_chain().await.unwrap();
         assert_eq!(crate::audit::verify_chain(&chain), Ok(n));
-        let ids: Vec<String> = chain.iter().map(|r| r.event.id.clone()).collect();
-        let expected: Vec<String> = (0..n).map(|i| format!("ev-{i:03}")).collect();
-        assert_eq!(ids, expected);
-        let repeat = &chain[1].event;
-        assert_eq!(*repeat, template.instance("ev-001", 1_001));
-        assert_eq!(chain[3].event, event("ev-003"));
+        let events: Vec<&AuditEvent> = chain.iter().map(|r| &r.event).collect();
+        assert_eq!(events, expected.iter().collect::<Vec<_>>());
+        let seqs: Vec<i64> = chain.iter().map(|r| r.seq).collect();
+        assert_eq!(seqs, (1..=n as i64).collect::<Vec<_>>());
+        // 71 own events, 72 bursts (the last of two), and the two breaks.
+        assert_eq!(table_rows(&store).await, 71 + 72 + 2);
+        // The chain continues after the last burst with the next number.
+        store.append_audit(event("ev-after")).await.unwrap();
+        let chain = store.audit_chain().await.unwrap();
+        assert_eq!(chain.last().unwrap().seq, n as i64 + 1);
+        assert_eq!(store.last_seq().await.unwrap(), n as i64 + 1);
+        assert_eq!(crate::audit::verify_chain(&chain), Ok(n + 1));
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_query_pages_and_filters_a_burst_event_by_event() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("t.db"), Duration::from_secs(10)).unwrap();
+        let template = lister_template();
+        store.append_audit(event("ev-first")).await.unwrap();
+        for i in 0..100 {
+            let id = format!("ev-{i:03}");
+            store
+                .append_audit_repeat(&template, id, 10_000 + i)
+                .await
+                .unwrap();
+        }
+        store.append_audit(event("ev-last")).await.unwrap();
+        store.audit_chain().await.unwrap();
+        assert_eq!(table_rows(&store).await, 3, "the 100 repeats are one row");
+        // Pages of 7, newest first, each event exactly once.
+        let mut seen = Vec::new();
+        let mut before = None;
+        loop {
+            let page = store
+                .query_audit(AuditFilter {
+                    limit: 7,
+                    before_seq: before,
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            if page.is_empty() {
+                break;
+            }
+            assert!(page.len() == 7 || seen.len() + page.len() == 102);
+            before = page.last().map(|r| r.seq);
+            seen.extend(page.into_iter().map(|r| (r.seq, r.event.id)));
+        }
+        let mut ids: Vec<String> = vec!["ev-first".into()];
+        ids.extend((0..100).map(|i| format!("ev-{i:03}")));
+        ids.push("ev-last".into());
+        let want: Vec<(i64, String)> = ids
+            .into_iter()
+            .enumerate()
+            .map(|(i, id)| (i as i64 + 1, id))
+            .rev()
+            .collect();
+        assert_eq!(seen, want);
+        // A time range inside the burst, and one that only its end reaches.
+        let times = |since, until| {
+            store.query_audit(AuditFilter {
+                since: Some(since),
+                until: Some(until),
+                action: Some("get-secrets".into()),
+                limit: 1000,
+                ..Default::default()
+            })
+        };
+        let inside: Vec<i64> = times(10_040, 10_049)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.event.time)
+            .collect();
+        assert_eq!(inside, (10_040..=10_049).rev().collect::<Vec<_>>());
+        assert_eq!(times(10_099, 20_000).await.unwrap().len(), 1);
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn an_edited_or_deleted_burst_breaks_the_chain() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("t.db"), Duration::from_secs(10)).unwrap();
+        let template = lister_template();
+        for i in 0..10 {
+            let id = format!("ev-{i}");
+            store
+                .append_audit_repeat(&template, id, 500 + i)
+                .await
+                .unwrap();
+        }
+        store.append_audit(event("ev-next")).await.unwrap();
+        assert_eq!(
+            crate::audit::verify_chain(&store.audit_chain().await.unwrap()),
+            Ok(11)
+        );
+        let edit = |sql: &'static str| store.read(move |c| c.execute(sql, []));
+        // A repeat's time moved: the burst's last event no longer hashes.
+        edit("UPDATE audit_events SET repeats = replace(repeats, ',505]', ',506]') WHERE seq = 1")
+            .await
+            .unwrap();
+        let broken = crate::audit::verify_chain(&store.audit_chain().await.unwrap()).unwrap_err();
+        assert_eq!((broken.seq, broken.event_id.as_str()), (10, "ev-9"));
+        edit("DELETE FROM audit_events WHERE seq = 1")
+            .await
+            .unwrap();
+        let broken = crate::audit::verify_chain(&store.audit_chain().await.unwrap()).unwrap_err();
+        assert_eq!(broken.event_id, "ev-next");
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_committed_journal_file_left_behind_is_not_replayed() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("t.db");
+        let journal_dir = AuditJournal::dir_for(&db);
+        let template = lister_template();
+        let lines: Vec<u8> = (0..3)
+            .flat_map(|i| template.canonical(&format!("ev-{i}"), 700 + i, b"\n"))
+            .collect();
+        {
+            let store = SqliteStore::open(&db, Duration::from_secs(10)).unwrap();
+            for i in 0..3 {
+                let id = format!("ev-{i}");
+                store
+                    .append_audit_repeat(&template, id, 700 + i)
+                    .await
+                    .unwrap();
+            }
+            store.audit_chain().await.unwrap();
+            store.close().await;
+        }
+        // Only the closed run's empty active file is left; without it there
+        // is no file to count generations from.
+        for (_, file) in audit_journal::leftovers(&journal_dir).unwrap() {
+            assert!(audit_journal::read_leftover(&file).unwrap().is_empty());
+            std::fs::remove_file(file).unwrap();
+        }
+        // A new run journals after the committed generation, though no file
+        // is left to count from.
+        let store = SqliteStore::open(&db, Duration::from_secs(10)).unwrap();
+        let (active, _) = audit_journal::leftovers(&journal_dir)
+            .unwrap()
+            .pop()
+            .unwrap();
+        let committed = store.read(sqlite_audit::committed_journal).await.unwrap();
+        assert!(
+            committed >= 1 && active > committed,
+            "{active} after {committed}"
+        );
+        store.close().await;
+        // As a crash after the move but before the file's deletion: the
+        // burst's events, whose ids no row holds, must not come back twice.
+        let kept = journal_dir.join(format!("{committed:020}.jsonl"));
+        std::fs::write(&kept, &lines).unwrap();
+        let store = SqliteStore::open(&db, Duration::from_secs(10)).unwrap();
+        assert!(!kept.exists(), "the committed file is deleted");
+        let chain = store.audit_chain().await.unwrap();
+        assert_eq!(crate::audit::verify_chain(&chain), Ok(3));
         store.close().await;
     }
 

@@ -96,7 +96,26 @@ async fn sqlite_to_postgres_round_trip() {
     c.send(Method::PATCH, "/api/v3/secrets/raw/API_KEY", &b)
         .await
         .unwrap();
+    // Lists answered from the list cache: SQLite keeps their events as a
+    // burst in one row, PostgreSQL gets one row each.
+    for _ in 0..10 {
+        c.get("/api/v3/secrets/raw", &scope_q("dev", "/"))
+            .await
+            .unwrap();
+    }
     s.stop();
+    let (sqlite_rows, sqlite_events): (i64, i64) = rusqlite::Connection::open(s.db_path())
+        .unwrap()
+        .query_row(
+            "SELECT COUNT(*), COUNT(*) + COALESCE(SUM(json_array_length(repeats)), 0) FROM audit_events",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert!(
+        sqlite_events >= sqlite_rows + 8,
+        "{sqlite_rows} rows, {sqlite_events} events"
+    );
 
     let from = format!("sqlite://{}", s.db_path().display());
     let out = Command::new(BIN)
@@ -110,6 +129,14 @@ async fn sqlite_to_postgres_round_trip() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("audit event(s) verify"), "{stdout}");
+    let copied: i64 = db
+        .client()
+        .await
+        .query_one("SELECT COUNT(*) FROM audit_events", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(copied, sqlite_events, "every event of a burst is a row");
 
     // A second run refuses the now non-empty target.
     let again = Command::new(BIN)
