@@ -333,7 +333,10 @@ def main(out, output):
       "cache repeats its audit event from a template serialised once (`src/store/audit_template.rs`): "
       "only the id and time are formatted per read. The writer thread moves the journal into the "
       "hash-chained table in one fsynced transaction every `--audit-flush-interval` (default 50 ms) and "
-      "before any audit query or `audit verify`. Before the journal, each read's event joined a group "
+      "before any audit query or `audit verify`; consecutive repeats of one template become one row, a "
+      "burst holding each event's id and time, with every event still linked and hashed into the chain "
+      "(`src/store/sqlite_audit.rs`): the writer's cost was per row, three B-trees and a share of a WAL "
+      "frame for each read. Before the journal, each read's event joined a group "
       "commit and its request waited for it: a hand-off to the writer and back per request, and each "
       "small commit rewrote the last 4 KiB pages of the audit table and its indexes.")
     w("")
@@ -370,7 +373,7 @@ def main(out, output):
             why = ("the two cores are saturated and shared with wrk, so the list is CPU-bound, and the %.0f µs "
                    "per request above the ceiling's is hush's own work: the token check (memoised lookups) and the "
                    "scope cache, the audit event (formatted from the cached list's template and copied into "
-                   "the journal's mapping; its hash and its row insert, the largest part, on the writer thread) "
+                   "the journal's mapping; its hash and its share of a burst row on the writer thread) "
                    "and sending the ~25 KB answer; decrypting and serialising the 50 secrets is "
                    "paid only when the list cache misses (after a write, or once a second)" % max(c_r - c_h, 0))
         else:
@@ -380,8 +383,8 @@ def main(out, output):
                    % fmt_ms(r["p99"]))
         per_req = disk_bytes_per_req(r)
         if per_req:
-            why += ("; the server wrote %s to disk per list (the journal line, then the audit row in the WAL "
-                    "and its checkpoint)" % fmt_bytes(per_req))
+            why += ("; the server wrote %s to disk per list (the journal line, then its share of an audit row "
+                    "in the WAL and its checkpoint)" % fmt_bytes(per_req))
         threads = thread_cpu(out, "hush_read")
         if threads:
             why += ("; per thread: %s (%% of one core over the run)"
