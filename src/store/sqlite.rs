@@ -239,9 +239,7 @@ fn journal_error(dir: &Path, e: std::io::Error) -> StoreError {
 
 /// Moves journal files an earlier run left into the chain (in the order
 /// given, oldest first; one transaction each) and deletes them. A file up to
-/// generation `committed` was moved before the crash and is only deleted; in
-/// a later one an event already there by id is skipped (a database from
-/// before the commit mark).
+/// generation `committed` was moved before the crash and is only deleted.
 fn replay_journal(
     conn: &Connection,
     head: &mut ChainHead,
@@ -249,35 +247,47 @@ fn replay_journal(
     committed: u64,
 ) -> StoreResult<()> {
     for (generation, file) in files {
-        let unreadable = |e| journal_error(file, e);
         if *generation > committed {
-            let events = audit_journal::read_leftover(file).map_err(unreadable)?;
-            chain_transaction(conn, head, |conn, head| {
-                for event in events {
-                    let event = match event {
-                        Ok(event) => event,
-                        Err(line) => {
-                            tracing::error!(
-                                "audit journal {} line {line} is not an audit event; skipped",
-                                file.display()
-                            );
-                            continue;
-                        }
-                    };
-                    let known: bool = conn
-                        .prepare_cached("SELECT EXISTS (SELECT 1 FROM audit_events WHERE id = ?1)")
-                        .and_then(|mut stmt| stmt.query_row(params![event.id], |r| r.get(0)))
-                        .map_err(backend)?;
-                    if !known {
-                        insert_audit(conn, head, &event)?;
-                    }
-                }
-                sqlite_audit::mark_journal_committed(conn, *generation)
-            })?;
+            replay_file(conn, head, file, *generation)?;
         }
-        std::fs::remove_file(file).map_err(unreadable)?;
+        std::fs::remove_file(file).map_err(|e| journal_error(file, e))?;
     }
     Ok(())
+}
+
+/// Links one left-over journal file's events into the chain and marks it
+/// committed, in one transaction. An event already there by id is skipped:
+/// a database from before the commit mark may hold a file's events whose
+/// file was not yet deleted.
+fn replay_file(
+    conn: &Connection,
+    head: &mut ChainHead,
+    file: &Path,
+    generation: u64,
+) -> StoreResult<()> {
+    let events = audit_journal::read_leftover(file).map_err(|e| journal_error(file, e))?;
+    chain_transaction(conn, head, |conn, head| {
+        for event in events {
+            let event = match event {
+                Ok(event) => event,
+                Err(line) => {
+                    tracing::error!(
+                        "audit journal {} line {line} is not an audit event; skipped",
+                        file.display()
+                    );
+                    continue;
+                }
+            };
+            let known: bool = conn
+                .prepare_cached("SELECT EXISTS (SELECT 1 FROM audit_events WHERE id = ?1)")
+                .and_then(|mut stmt| stmt.query_row(params![event.id], |r| r.get(0)))
+                .map_err(backend)?;
+            if !known {
+                insert_audit(conn, head, &event)?;
+            }
+        }
+        sqlite_audit::mark_journal_committed(conn, generation)
+    })
 }
 
 fn migrate(conn: &Connection) -> StoreResult<()> {
