@@ -23,13 +23,14 @@
 //! skipped, so a crash at any point neither loses nor doubles an event.
 
 use super::journal_file::JournalFile;
-use super::sqlite_audit::PreparedAudit;
+use super::sqlite_audit::{JournalForm, PreparedAudit};
 use crate::store::AuditEvent;
+use std::collections::HashMap;
 use std::fs::{self, OpenOptions};
-use std::io;
+use std::io::{self, Write as _};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// A file the writer took out of the appenders' way, with its events.
 pub(super) struct Sealed {
@@ -49,6 +50,31 @@ struct Active {
     file: JournalFile,
     generation: u64,
     events: Vec<PreparedAudit>,
+    /// The line (from 0) of this file holding each template's first repeat
+    /// whole, by the template's address (its `Arc` lives in `events`).
+    templates: HashMap<usize, usize>,
+}
+
+impl Active {
+    fn new(file: JournalFile, generation: u64) -> Active {
+        Active {
+            file,
+            generation,
+            events: Vec::new(),
+            templates: HashMap::new(),
+        }
+    }
+}
+
+/// A repeat after its template's first, whole line in the same file:
+/// `{"of":LINE,"id":ID,"time":TIME}`, about 80 bytes instead of the whole
+/// event's 900 (the copy, and the page cache the journal fills, per read).
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RepeatLine {
+    of: usize,
+    id: String,
+    time: i64,
 }
 
 pub(super) struct AuditJournal {
@@ -81,18 +107,34 @@ impl AuditJournal {
         let file = create_file(dir, generation, 0)?;
         Ok(AuditJournal {
             dir: dir.to_owned(),
-            active: Mutex::new(Active {
-                file,
-                generation,
-                events: Vec::new(),
-            }),
+            active: Mutex::new(Active::new(file, generation)),
         })
     }
 
     /// Appends `event`; once this returns, a killed process cannot lose it.
     pub fn append(&self, event: PreparedAudit) -> io::Result<()> {
-        let mut active = self.lock()?;
-        active.file.append(event.line())?;
+        let mut guard = self.lock()?;
+        let active = &mut *guard;
+        let line_number = active.events.len();
+        match event.journal_form() {
+            JournalForm::Line(line) => active.file.append(line)?,
+            JournalForm::Repeat { template, id, time } => {
+                let key = Arc::as_ptr(template) as usize;
+                let mut reference = Vec::with_capacity(96);
+                match active.templates.get(&key) {
+                    Some(&of) => {
+                        let _ = write!(reference, r#"{{"of":{of},"id":"#);
+                        let _ = serde_json::to_writer(&mut reference, id);
+                        let _ = writeln!(reference, r#","time":{time}}}"#);
+                        active.file.append(&reference)?;
+                    }
+                    None => {
+                        active.file.append(&template.canonical(id, time, b"\n"))?;
+                        active.templates.insert(key, line_number);
+                    }
+                }
+            }
+        }
         active.events.push(event);
         Ok(())
     }
@@ -112,11 +154,14 @@ impl AuditJournal {
         // room for twice what this one took.
         let file = create_file(&self.dir, next, used.saturating_mul(2))?;
         let mut active = self.lock()?;
-        let old_generation = active.generation;
-        let old_file = std::mem::replace(&mut active.file, file);
-        active.generation = next;
-        let events = std::mem::take(&mut active.events);
+        let old = std::mem::replace(&mut *active, Active::new(file, next));
         drop(active);
+        let Active {
+            file: old_file,
+            generation: old_generation,
+            events,
+            ..
+        } = old;
         // Unmapped outside the lock.
         drop(old_file);
         Ok(Some(Sealed {
@@ -151,19 +196,30 @@ pub(super) fn leftovers(dir: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
     Ok(files)
 }
 
-/// The events of a journal file left over by an earlier run. A last line
-/// without its newline was cut off by a crash mid-write and was never
-/// acknowledged; it is dropped. A whole line that does not parse is reported
-/// by its number (its content may name keys, so it is not printed).
+/// The events of a journal file left over by an earlier run, a repeat line
+/// completed from the whole line it refers to. A last line without its
+/// newline was cut off by a crash mid-write and was never acknowledged; it is
+/// dropped. A whole line that does not parse (or refers to no event) is
+/// reported by its number (its content may name keys, so it is not printed).
 pub(super) fn read_leftover(path: &Path) -> io::Result<Vec<Result<AuditEvent, usize>>> {
     let bytes = fs::read(path)?;
-    let mut events = Vec::new();
-    let mut lines = bytes.split_inclusive(|b| *b == b'\n').enumerate();
-    for (number, line) in &mut lines {
+    let mut events: Vec<Result<AuditEvent, usize>> = Vec::new();
+    for (number, line) in bytes.split_inclusive(|b| *b == b'\n').enumerate() {
         let Some(json) = line.strip_suffix(b"\n") else {
             break;
         };
-        events.push(serde_json::from_slice::<AuditEvent>(json).map_err(|_| number + 1));
+        let event = match serde_json::from_slice::<RepeatLine>(json) {
+            Ok(repeat) => match events.get(repeat.of) {
+                Some(Ok(whole)) if repeat.of < number => Some(AuditEvent {
+                    id: repeat.id,
+                    time: repeat.time,
+                    ..whole.clone()
+                }),
+                _ => None,
+            },
+            Err(_) => serde_json::from_slice::<AuditEvent>(json).ok(),
+        };
+        events.push(event.ok_or(number + 1));
     }
     Ok(events)
 }
@@ -187,15 +243,18 @@ fn create_file(dir: &Path, generation: u64, expected: u64) -> io::Result<Journal
 mod tests {
     use super::*;
 
-    fn event(id: &str) -> PreparedAudit {
-        let event = AuditEvent {
+    fn event_fields(id: &str) -> AuditEvent {
+        AuditEvent {
             id: id.into(),
             action: "get-secrets".into(),
             keys: vec!["A\nB".into()],
             result: "success".into(),
             ..Default::default()
-        };
-        PreparedAudit::new(event).unwrap()
+        }
+    }
+
+    fn event(id: &str) -> PreparedAudit {
+        PreparedAudit::new(event_fields(id)).unwrap()
     }
 
     #[test]
@@ -228,18 +287,69 @@ mod tests {
     }
 
     #[test]
+    fn repeats_after_the_first_are_references_that_replay_whole() {
+        use crate::store::audit_template::AuditTemplate;
+        let dir = tempfile::tempdir().unwrap();
+        let journal = AuditJournal::open(dir.path(), 0).unwrap();
+        let fields = AuditEvent {
+            actor_name: "lister".into(),
+            action: "get-secrets".into(),
+            keys: vec!["A".into(), "B".into()],
+            result: "success".into(),
+            ..Default::default()
+        };
+        let template = Arc::new(AuditTemplate::new(fields));
+        let repeat = |id: &str, time| PreparedAudit::repeat(&template, id.into(), time);
+        journal.append(event("own")).unwrap();
+        journal.append(repeat("r1", 10)).unwrap();
+        journal.append(repeat("r2", 11)).unwrap();
+        journal.append(repeat("r3", 12)).unwrap();
+        let (_, path) = leftovers(dir.path()).unwrap().pop().unwrap();
+        let bytes = fs::read(&path).unwrap();
+        let lines: Vec<&[u8]> = bytes.split_inclusive(|b| *b == b'\n').take(4).collect();
+        assert_eq!(lines[2], b"{\"of\":1,\"id\":\"r2\",\"time\":11}\n");
+        let replayed: Vec<AuditEvent> = read_leftover(&path)
+            .unwrap()
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(
+            replayed,
+            [
+                event_fields("own"),
+                template.instance("r1", 10),
+                template.instance("r2", 11),
+                template.instance("r3", 12),
+            ]
+        );
+        // A new file starts with the template's whole line again.
+        let sealed = journal.seal().unwrap().unwrap();
+        assert_eq!(sealed.events.len(), 4);
+        journal.append(repeat("r4", 13)).unwrap();
+        let (_, path) = leftovers(dir.path()).unwrap().pop().unwrap();
+        let replayed = read_leftover(&path).unwrap();
+        assert_eq!(replayed, [Ok(template.instance("r4", 13))]);
+    }
+
+    #[test]
     fn a_torn_last_line_is_dropped_and_a_bad_line_is_named() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("1.jsonl");
-        let good = event("ok");
-        let mut bytes = good.line().to_vec();
+        let good = crate::audit::canonical(&event_fields("ok"));
+        let mut bytes = good.clone();
+        bytes.push(b'\n');
         bytes.extend_from_slice(b"{not json}\n");
-        bytes.extend_from_slice(&good.line()[..10]);
+        // A reference forward, and one to a line that did not parse.
+        bytes.extend_from_slice(b"{\"of\":4,\"id\":\"x\",\"time\":1}\n");
+        bytes.extend_from_slice(b"{\"of\":1,\"id\":\"x\",\"time\":1}\n");
+        bytes.extend_from_slice(&good[..10]);
         fs::write(&path, bytes).unwrap();
         let events = read_leftover(&path).unwrap();
-        assert_eq!(events.len(), 2);
+        assert_eq!(events.len(), 4);
         assert_eq!(events[0].as_ref().unwrap().id, "ok");
         assert_eq!(events[1].as_ref().unwrap_err(), &2);
+        assert_eq!(events[2].as_ref().unwrap_err(), &3);
+        assert_eq!(events[3].as_ref().unwrap_err(), &4);
     }
 
     #[test]

@@ -66,19 +66,24 @@ impl AuditTemplate {
     /// `audit::canonical` of the repeat with `id` and `time`, followed by
     /// `suffix` (the journal's newline).
     pub fn canonical(&self, id: &str, time: i64, suffix: &[u8]) -> Vec<u8> {
-        if self.tail.is_empty() {
-            let mut out = crate::audit::canonical(&self.instance(id, time));
-            out.extend_from_slice(suffix);
-            return out;
-        }
         let mut out = Vec::with_capacity(self.tail.len() + id.len() + 40 + suffix.len());
-        out.extend_from_slice(br#"{"id":"#);
-        // Event ids are UUIDs, but an id is escaped like any JSON string.
-        let _ = serde_json::to_writer(&mut out, id);
-        let _ = write!(out, r#","time":{time},"#);
-        out.extend_from_slice(&self.tail);
+        self.write_canonical(&mut out, id, time);
         out.extend_from_slice(suffix);
         out
+    }
+
+    /// Appends `audit::canonical` of the repeat with `id` and `time` to `out`
+    /// (the writer hashes every repeat through one reused buffer).
+    pub fn write_canonical(&self, out: &mut Vec<u8>, id: &str, time: i64) {
+        if self.tail.is_empty() {
+            out.extend_from_slice(&crate::audit::canonical(&self.instance(id, time)));
+            return;
+        }
+        out.extend_from_slice(br#"{"id":"#);
+        // Event ids are UUIDs, but an id is escaped like any JSON string.
+        let _ = serde_json::to_writer(&mut *out, id);
+        let _ = write!(out, r#","time":{time},"#);
+        out.extend_from_slice(&self.tail);
     }
 }
 

@@ -51,9 +51,6 @@ const COLS: &str = "seq, id, time, actor_type, actor_id, actor_name, action, pro
 /// computed by the caller so the writer thread only links and inserts it.
 pub(super) struct PreparedAudit {
     fields: EventFields,
-    /// What the chain hashes (`audit::canonical`) and a newline: the line the
-    /// audit journal stores.
-    line: Vec<u8>,
 }
 
 /// Where an event's columns come from.
@@ -63,12 +60,30 @@ enum EventFields {
         event: Box<AuditEvent>,
         /// The `keys` column.
         keys: String,
+        /// What the chain hashes (`audit::canonical`) and a newline: the line
+        /// the audit journal stores.
+        line: Vec<u8>,
     },
     /// A repeat of a template (a list answered from the list cache): only the
-    /// id and time are its own.
+    /// id and time are its own. Its canonical JSON is formatted where it is
+    /// needed (the journal's first line of the template, the writer's hash),
+    /// not carried from the request to the writer.
     Repeat {
         template: Arc<AuditTemplate>,
         id: String,
+        time: i64,
+    },
+}
+
+/// How the audit journal stores an event.
+pub(super) enum JournalForm<'a> {
+    /// As this whole line.
+    Line(&'a [u8]),
+    /// As a repeat of `template`: a whole line the first time a file holds
+    /// the template, a reference to that line after it.
+    Repeat {
+        template: &'a Arc<AuditTemplate>,
+        id: &'a str,
         time: i64,
     },
 }
@@ -83,14 +98,13 @@ impl PreparedAudit {
             fields: EventFields::Own {
                 event: Box::new(event),
                 keys,
+                line,
             },
-            line,
         })
     }
 
     pub(super) fn repeat(template: &Arc<AuditTemplate>, id: String, time: i64) -> PreparedAudit {
         PreparedAudit {
-            line: template.canonical(&id, time, b"\n"),
             fields: EventFields::Repeat {
                 template: template.clone(),
                 id,
@@ -99,22 +113,37 @@ impl PreparedAudit {
         }
     }
 
-    /// The event's journal line: its canonical JSON and a newline.
-    pub(super) fn line(&self) -> &[u8] {
-        &self.line
+    pub(super) fn journal_form(&self) -> JournalForm<'_> {
+        match &self.fields {
+            EventFields::Own { line, .. } => JournalForm::Line(line),
+            EventFields::Repeat { template, id, time } => JournalForm::Repeat {
+                template,
+                id,
+                time: *time,
+            },
+        }
     }
 
-    fn canonical(&self) -> &[u8] {
-        &self.line[..self.line.len() - 1]
+    /// What the chain hashes; a repeat's is formatted into `buf`.
+    fn canonical<'a>(&'a self, buf: &'a mut Vec<u8>) -> &'a [u8] {
+        match &self.fields {
+            EventFields::Own { line, .. } => &line[..line.len() - 1],
+            EventFields::Repeat { template, id, time } => {
+                buf.clear();
+                template.write_canonical(buf, id, *time);
+                buf
+            }
+        }
     }
 
     pub(super) fn insert(&self, conn: &Connection, head: &mut ChainHead) -> StoreResult<()> {
-        insert_rows(conn, head, &[self.columns(Links::One(self.canonical()))])
+        let events = std::slice::from_ref(self);
+        insert_rows(conn, head, &[self.columns(Links::Events(events))])
     }
 
     fn columns<'a>(&'a self, links: Links<'a>) -> Columns<'a> {
         match &self.fields {
-            EventFields::Own { event, keys } => Columns {
+            EventFields::Own { event, keys, .. } => Columns {
                 id: &event.id,
                 time: &event.time,
                 fields: event,
@@ -161,8 +190,8 @@ struct Columns<'a> {
 enum Links<'a> {
     /// One event's canonical JSON.
     One(&'a [u8]),
-    /// A burst: the events, the first being the row's own.
-    Burst(&'a [PreparedAudit]),
+    /// Journaled events: one, or a burst whose first is the row's own.
+    Events(&'a [PreparedAudit]),
 }
 
 /// How many of `events`, from the first, one row can hold: a run of repeats
@@ -201,10 +230,7 @@ pub(super) fn insert_all(
     let mut rest = events;
     while !rest.is_empty() {
         let (row, after) = rest.split_at(burst_len(rest));
-        rows.push(match row {
-            [one] => one.columns(Links::One(one.canonical())),
-            _ => row[0].columns(Links::Burst(row)),
-        });
+        rows.push(row[0].columns(Links::Events(row)));
         rest = after;
     }
     let mut chunks = rows.chunks_exact(ROWS_PER_INSERT);
@@ -268,6 +294,7 @@ fn insert_rows(conn: &Connection, head: &mut ChainHead, rows: &[Columns]) -> Sto
     };
     let mut hash = head.hash.clone();
     let mut seq = head.last_seq;
+    let mut buf = Vec::new();
     let linked: Vec<Linked> = rows
         .iter()
         .map(|row| {
@@ -279,12 +306,12 @@ fn insert_rows(conn: &Connection, head: &mut ChainHead, rows: &[Columns]) -> Sto
                     seq += 1;
                     None
                 }
-                Links::Burst(events) => {
+                Links::Events(events) => {
                     for event in events {
-                        hash = link_hash(&hash, event.canonical());
+                        hash = link_hash(&hash, event.canonical(&mut buf));
                     }
                     seq += events.len() as i64;
-                    Some(repeats_json(&events[1..]))
+                    (events.len() > 1).then(|| repeats_json(&events[1..]))
                 }
             };
             Linked {
