@@ -8,8 +8,10 @@
 //! whole 4 KiB WAL frames, the last page of the audit table and of its two
 //! indexes. The journal is as safe against a killed process and much cheaper:
 //! the HTTP worker appends the event's canonical JSON as one line under a
-//! mutex, copied into a shared mapping of the file (`journal_file`: the page
-//! cache, which keeps it if the process dies), and
+//! mutex (a repeat of a template already whole in the file as a short line
+//! naming that line, see `RepeatLine`), copied into a shared mapping of the
+//! file (`journal_file`: the page cache, which keeps it if the process dies),
+//! and
 //! the writer thread moves the journal into the hash-chained `audit_events`
 //! table in one fsynced transaction every flush interval. So a power loss can
 //! take at most that interval of these events, the bound `audit_flush` gave
@@ -17,10 +19,11 @@
 //!
 //! Files: `<database>.audit-journal/<generation>.jsonl`, mode 0600. The writer
 //! seals the active file by switching appends to the next generation, inserts
-//! the sealed events, commits, and only then deletes the file. At start every
-//! file left over is replayed in generation order (`leftovers`); an event whose
-//! id is already in the table (its file was committed but not yet deleted) is
-//! skipped, so a crash at any point neither loses nor doubles an event.
+//! the sealed events and records the file's generation as committed
+//! (`audit_journal_mark`) in one transaction, and only then deletes the file.
+//! At start every file left over is replayed in generation order
+//! (`leftovers`), except one up to the recorded generation (committed, not yet
+//! deleted), so a crash at any point neither loses nor doubles an event.
 
 use super::journal_file::JournalFile;
 use super::sqlite_audit::{JournalForm, PreparedAudit};
