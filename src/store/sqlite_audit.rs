@@ -14,7 +14,7 @@
 //! after it.
 //!
 //! Why: the writer's cost was per row (three B-trees and a WAL frame share
-//! for each read's event, about a sixth of a cached list's CPU), and a client
+//! for each read's event, about a tenth of a cached list's CPU), and a client
 //! polling one folder writes the same row again and again.
 
 use super::audit_template::AuditTemplate;
