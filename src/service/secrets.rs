@@ -261,7 +261,7 @@ impl Service {
         let template = Arc::new(AuditTemplate::new(
             self.scoped_event(ctx, scope, event, keys),
         ));
-        self.audit_list_again(ctx, scope, &template).await?;
+        self.append_repeat(&template).await?;
         Ok((out, template))
     }
 
@@ -317,6 +317,11 @@ impl Service {
                 .audit_list(ctx, scope, &fields.action, fields.keys.clone())
                 .await;
         }
+        self.append_repeat(template).await
+    }
+
+    /// Commits `template`'s event with a new id and time.
+    async fn append_repeat(&self, template: &Arc<AuditTemplate>) -> ServiceResult<()> {
         let time = now_ms();
         self.store
             .append_audit_repeat(template, new_event_id(time), time)

@@ -56,6 +56,8 @@ struct Active {
     /// The line (from 0) of this file holding each template's first repeat
     /// whole, by the template's address (its `Arc` lives in `events`).
     templates: HashMap<usize, usize>,
+    /// Where a reference line is formatted (reused: one per read).
+    reference: Vec<u8>,
 }
 
 impl Active {
@@ -65,6 +67,7 @@ impl Active {
             generation,
             events: Vec::new(),
             templates: HashMap::new(),
+            reference: Vec::new(),
         }
     }
 }
@@ -123,13 +126,14 @@ impl AuditJournal {
             JournalForm::Line(line) => active.file.append(line)?,
             JournalForm::Repeat { template, id, time } => {
                 let key = Arc::as_ptr(template) as usize;
-                let mut reference = Vec::with_capacity(96);
                 match active.templates.get(&key) {
                     Some(&of) => {
+                        let reference = &mut active.reference;
+                        reference.clear();
                         let _ = write!(reference, r#"{{"of":{of},"id":"#);
-                        let _ = serde_json::to_writer(&mut reference, id);
+                        let _ = serde_json::to_writer(&mut *reference, id);
                         let _ = writeln!(reference, r#","time":{time}}}"#);
-                        active.file.append(&reference)?;
+                        active.file.append(reference)?;
                     }
                     None => {
                         active.file.append(&template.canonical(id, time, b"\n"))?;
