@@ -17,6 +17,8 @@ pub enum NameError {
     Env(String),
     #[error("invalid project name {0:?}: 1-64 characters of letters, digits, ' ', '_', '-', '.'")]
     Project(String),
+    #[error("invalid project name {0:?}: it reads as a project id; choose a name that does not")]
+    ProjectLooksLikeId(String),
 }
 
 /// A secret's key: `[A-Za-z_][A-Za-z0-9_.-]*`, case-sensitive.
@@ -174,11 +176,15 @@ pub fn parse_project_name(raw: &str) -> Result<String, NameError> {
         && trimmed
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, ' ' | '_' | '-' | '.'));
-    if ok {
-        Ok(trimmed.to_owned())
-    } else {
-        Err(NameError::Project(truncate_for_message(raw)))
+    if !ok {
+        return Err(NameError::Project(truncate_for_message(raw)));
     }
+    // Projects are looked up by id or slug: a slug shaped like an id could
+    // shadow another project's id.
+    if uuid::Uuid::parse_str(&slugify(trimmed)).is_ok() {
+        return Err(NameError::ProjectLooksLikeId(truncate_for_message(raw)));
+    }
+    Ok(trimmed.to_owned())
 }
 
 /// Slug of a project name: lowercase, runs of other characters become one '-'.

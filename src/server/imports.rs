@@ -72,6 +72,14 @@ pub async fn list(
 ) -> Result<Json<Value>, ApiError> {
     let scope = q.params().resolve(&state, &ctx, Action::Read).await?;
     let list = state.service.list_imports(&scope).await?;
+    let sources = list
+        .iter()
+        .map(|(r, env)| format!("{env}:{}", r.import_path))
+        .collect();
+    state
+        .service
+        .audit_list(&ctx, &scope, "list-secret-imports", sources)
+        .await?;
     Ok(Json(
         json!({ "secretImports": list.iter().map(|(r, env)| import_json(r, env)).collect::<Vec<_>>() }),
     ))

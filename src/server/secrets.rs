@@ -362,6 +362,10 @@ async fn write(
         None if mode == WriteMode::Update => None,
         None => return Err(ApiError::validation("secretValue is required")),
     };
+    // The answer carries the value only when the caller sent it: a write
+    // right is not a read right, and an update of a comment must not reveal
+    // (unaudited) the value it kept.
+    let echo_value = value.is_some();
     if personal {
         // A personal override is the caller's own value: reading rights suffice.
         let scope = body.scope.resolve(state, ctx, Action::Read).await?;
@@ -386,7 +390,7 @@ async fn write(
         };
         let outcome = state.service.rename_secret(ctx, &scope, input).await?;
         return Ok(
-            json!({ "secret": secret_json(&outcome.secret, true), "previousVersion": outcome.previous_version }),
+            json!({ "secret": secret_json(&outcome.secret, echo_value), "previousVersion": outcome.previous_version }),
         );
     }
     let event = match mode {
@@ -410,7 +414,7 @@ async fn write(
         )
         .await?;
     Ok(
-        json!({ "secret": secret_json(&outcome.secret, true), "previousVersion": outcome.previous_version }),
+        json!({ "secret": secret_json(&outcome.secret, echo_value), "previousVersion": outcome.previous_version }),
     )
 }
 
@@ -468,7 +472,7 @@ pub async fn delete(
     if is_personal(body.kind.as_deref())? {
         let scope = body.scope.or(q).resolve(&state, &ctx, Action::Read).await?;
         let secret = state.service.delete_personal(&ctx, &scope, &key).await?;
-        return Ok(Json(json!({ "secret": secret_json(&secret, true) })));
+        return Ok(Json(json!({ "secret": secret_json(&secret, false) })));
     }
     let scope = body
         .scope
@@ -479,7 +483,8 @@ pub async fn delete(
         .service
         .delete_secret(&ctx, &scope, &key, "delete-secret")
         .await?;
-    let mut out = secret_json(&secret, true);
+    // Deleting needs a write right only: the answer names the secret, not its value.
+    let mut out = secret_json(&secret, false);
     out["deletedAt"] = json!(secret.deleted_at.map(iso));
     out["recoverableUntil"] = json!(secret.purge_after.map(iso));
     Ok(Json(json!({ "secret": out })))

@@ -23,14 +23,26 @@ impl Service {
                     .await?;
                 filter.project_id = Some(project.id);
             }
-            None if !ctx.actor.server_admin => return Err(ServiceError::Forbidden(
-                "only server admins may read the whole audit log; pass a project you administer"
-                    .into(),
-            )),
+            None if !ctx.actor.server_admin => {
+                let mut event = ctx.event("permission-denied");
+                event.result = "denied".into();
+                event.keys = vec!["audit-log".into()];
+                self.store.append_audit(event).await?;
+                return Err(ServiceError::Forbidden(
+                    "only server admins may read the whole audit log; pass a project you administer"
+                        .into(),
+                ));
+            }
             None => {}
         }
         filter.limit = filter.limit.clamp(1, MAX_AUDIT_PAGE);
-        Ok(self.store.query_audit(filter).await?)
+        let rows = self.store.query_audit(filter.clone()).await?;
+        // Reading the log is itself an event: who looked, at which project
+        // (the filter's free text is not copied into the log).
+        let mut event = ctx.event("query-audit-log");
+        event.project_id = filter.project_id;
+        self.store.append_audit(event).await?;
+        Ok(rows)
     }
 
     /// Recomputes the whole hash chain (server admins only).

@@ -12,7 +12,7 @@
 //! environments and folders it may read. A feed read is not itself audited: it
 //! reveals no value, and the fetch a watcher makes after a change is audited.
 
-use super::access::Action;
+use super::access::{Action, Grant};
 use super::{iso, Ctx, Service, ServiceResult};
 use crate::store::{AuditRow, EnvRow};
 use serde::Serialize;
@@ -97,7 +97,11 @@ impl Service {
             if !full_page {
                 cursor = cursor.max(head);
             }
-            let changes: Vec<Change> = rows.iter().filter(|r| visible(r)).map(change).collect();
+            let changes: Vec<Change> = rows
+                .iter()
+                .filter(|r| visible(r))
+                .filter_map(|r| readable_keys(r, &grant, &envs).map(|keys| change(r, keys)))
+                .collect();
             if !changes.is_empty() || full_page {
                 return Ok(ChangePage { cursor, changes });
             }
@@ -120,7 +124,31 @@ impl Service {
     }
 }
 
-fn change(row: &AuditRow) -> Change {
+/// The keys of a visible event the caller may read. A folder delete names
+/// keys anywhere below its folder (`/a/b/KEY`): each is checked for its own
+/// folder, and an event left with none of its keys is dropped.
+fn readable_keys(row: &AuditRow, grant: &Grant, envs: &[EnvRow]) -> Option<Vec<String>> {
+    let e = &row.event;
+    if e.action != "delete-folder" || e.keys.is_empty() {
+        return Some(e.keys.clone());
+    }
+    let env = e
+        .environment
+        .as_deref()
+        .and_then(|slug| envs.iter().find(|x| x.slug == slug));
+    let keys: Vec<String> = e
+        .keys
+        .iter()
+        .filter(|k| {
+            let folder = k.rsplit_once('/').map_or("/", |(dir, _)| dir);
+            grant.allows(Action::Read, env, Some(folder))
+        })
+        .cloned()
+        .collect();
+    (!keys.is_empty()).then_some(keys)
+}
+
+fn change(row: &AuditRow, keys: Vec<String>) -> Change {
     let e = &row.event;
     Change {
         seq: row.seq,
@@ -128,7 +156,7 @@ fn change(row: &AuditRow) -> Change {
         action: e.action.clone(),
         environment: e.environment.clone(),
         secret_path: e.path.clone(),
-        keys: e.keys.clone(),
+        keys,
         version: e.to_version,
     }
 }

@@ -7,7 +7,7 @@
 //! and stay recoverable with `hush restore` for the recovery window.
 
 use super::secrets::Scope;
-use super::{now_ms, Ctx, Service, ServiceError, ServiceResult};
+use super::{now_ms, Action, Ctx, Service, ServiceError, ServiceResult};
 use crate::secret::SecretPath;
 use crate::store::{DeleteFolder, EnvRow, FolderRow, StoreError};
 use sha2::{Digest, Sha256};
@@ -101,10 +101,13 @@ impl Service {
         ))
     }
 
-    /// Folders directly in `scope.path` (or anywhere below it when `recursive`).
+    /// Folders directly in `scope.path` (or anywhere below it when `recursive`)
+    /// that the caller may see: a folder it may read, or one on the way to a
+    /// folder it may read (its name is in that folder's path anyway). Only a
+    /// readable folder shows when its secrets last changed.
     pub async fn list_folders(
         &self,
-        _ctx: &Ctx,
+        ctx: &Ctx,
         scope: &Scope,
         recursive: bool,
     ) -> ServiceResult<Vec<FolderView>> {
@@ -113,8 +116,17 @@ impl Service {
         if !base.is_root() && !index.contains_key(base.as_str()) {
             return Err(Self::missing_folder(scope, base.as_str()));
         }
-        Ok(index
-            .into_values()
+        let readable: Vec<&str> = index
+            .keys()
+            .map(String::as_str)
+            .filter(|p| scope.allows(Action::Read, p))
+            .collect();
+        let on_the_way = |path: &str| {
+            let below = format!("{path}/");
+            readable.iter().any(|r| r.starts_with(&below))
+        };
+        let listed: Vec<FolderView> = index
+            .values()
             .filter(|f| {
                 let Ok(p) = SecretPath::parse(&f.path) else {
                     return false;
@@ -125,7 +137,23 @@ impl Service {
                     p.parent().as_ref() == Some(base)
                 }
             })
-            .collect())
+            .filter_map(|f| {
+                if readable.contains(&f.path.as_str()) {
+                    Some(f.clone())
+                } else if on_the_way(&f.path) {
+                    Some(FolderView {
+                        last_secret_modified: None,
+                        ..f.clone()
+                    })
+                } else {
+                    None
+                }
+            })
+            .collect();
+        let mut event = self.scoped_event(ctx, scope, "list-folders", Vec::new());
+        event.keys = listed.iter().map(|f| f.path.clone()).collect();
+        self.store.append_audit(event).await?;
+        Ok(listed)
     }
 
     /// Creates folder `name` inside `scope.path` (which must exist).
@@ -187,6 +215,7 @@ impl Service {
         force: bool,
     ) -> ServiceResult<(FolderView, Vec<String>)> {
         let index = self.folder_index(&scope.env).await?;
+        let index_paths: Vec<String> = index.keys().cloned().collect();
         let folder = index
             .into_values()
             .find(|f| {
@@ -201,6 +230,27 @@ impl Service {
                 let shown = scope.path.join(id_or_name).map(|p| p.to_string());
                 Self::missing_folder(scope, shown.as_deref().unwrap_or(id_or_name))
             })?;
+        // The whole subtree goes: every folder in it must be the caller's to
+        // write (a secret's folder is in the index, so this covers them all).
+        let below = format!("{}/", folder.path);
+        let checked_paths: Vec<String> = index_paths
+            .into_iter()
+            .filter(|p| *p == folder.path || p.starts_with(&below))
+            .collect();
+        if let Some(denied) = checked_paths
+            .iter()
+            .find(|p| !scope.allows(Action::Write, p))
+        {
+            self.authorize(
+                ctx,
+                &scope.project,
+                &scope.grant,
+                Some(&scope.env),
+                Some(denied),
+                Action::Write,
+            )
+            .await?;
+        }
         let mut event = self.scoped_event(ctx, scope, "delete-folder", Vec::new());
         event.path = Some(folder.path.clone());
         let now = now_ms();
@@ -213,6 +263,7 @@ impl Service {
                     force,
                     now,
                     purge_after: now + self.settings.recovery_window_ms,
+                    checked_paths,
                 },
                 event,
             )

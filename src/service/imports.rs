@@ -30,6 +30,17 @@ impl Service {
                 "a folder cannot import itself".into(),
             ));
         }
+        // An import names its source to everyone who lists the folder: only
+        // someone who may read the source may point a folder at it.
+        self.authorize(
+            ctx,
+            &scope.project,
+            &scope.grant,
+            Some(&from_env),
+            Some(from_path.as_str()),
+            Action::Read,
+        )
+        .await?;
         let row = ImportRow {
             id: new_id(),
             project_id: scope.project.id.clone(),

@@ -96,8 +96,12 @@ impl Service {
         Ok(())
     }
 
+    /// The project's members (project admins only: the list names people and
+    /// their rights).
     pub async fn members(&self, ctx: &Ctx, project: &str) -> ServiceResult<Vec<Member>> {
-        let (project, _) = self.visible_project(ctx, project).await?;
+        let (project, grant) = self.visible_project(ctx, project).await?;
+        self.authorize(ctx, &project, &grant, None, None, Action::Admin)
+            .await?;
         let mut out = Vec::new();
         for m in self.store.memberships(&project.id).await? {
             let (name, kind) = match self.store.user_by_id(&m.subject_id).await? {
@@ -115,6 +119,10 @@ impl Service {
                 overrides: serde_json::from_str(&m.overrides).unwrap_or_default(),
             });
         }
+        let mut event = ctx.event("list-members");
+        event.project_id = Some(project.id.clone());
+        event.keys = out.iter().map(|m| m.name.clone()).collect();
+        self.store.append_audit(event).await?;
         Ok(out)
     }
 }

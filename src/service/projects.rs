@@ -11,6 +11,20 @@ const DEFAULT_ENVS: [(&str, &str, bool); 3] = [
     ("prod", "Production", true),
 ];
 
+/// Tries at creating a project before giving up on finding a free slug.
+const SLUG_ATTEMPTS: usize = 8;
+
+/// Four random characters of `[a-z0-9]`.
+fn slug_suffix() -> ServiceResult<String> {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut bytes = [0u8; 4];
+    getrandom::getrandom(&mut bytes).map_err(|e| ServiceError::Internal(e.to_string()))?;
+    Ok(bytes
+        .iter()
+        .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
+        .collect())
+}
+
 impl Service {
     pub(super) fn new_project(
         &self,
@@ -58,10 +72,23 @@ impl Service {
                 "only users can create projects".into(),
             ));
         }
-        let project = self.new_project(ctx, name, &ctx.actor.id)?;
-        let row = project.project.clone();
-        self.store.create_project(project).await?;
-        Ok(row)
+        let mut project = self.new_project(ctx, name, &ctx.actor.id)?;
+        let slug = project.project.slug.clone();
+        // A taken slug gets a random suffix, as Infisical's do: the answer is
+        // the same whether or not the caller can see the project holding it.
+        for _ in 0..SLUG_ATTEMPTS {
+            let row = project.project.clone();
+            match self.store.create_project(project.clone()).await {
+                Ok(()) => return Ok(row),
+                Err(crate::store::StoreError::Duplicate(_)) => {
+                    project.project.slug = format!("{slug}-{}", slug_suffix()?);
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ServiceError::Internal(format!(
+            "no free slug for project {slug:?} after {SLUG_ATTEMPTS} tries"
+        )))
     }
 
     /// The projects the caller is a member of.

@@ -75,6 +75,23 @@ pub struct DeleteFolder {
     pub now: i64,
     /// Recovery deadline for the secrets soft-deleted with the folder.
     pub purge_after: i64,
+    /// Every folder path under `path` (itself included) the caller was
+    /// authorised to write. A live secret or folder found elsewhere in the
+    /// subtree (created since the check) fails the delete with `NotEmpty`
+    /// instead of being removed unchecked.
+    pub checked_paths: Vec<String>,
+}
+
+impl DeleteFolder {
+    /// The refusal when the subtree holds `path`, which was not checked.
+    pub fn unchecked(&self, path: &str) -> Option<super::StoreError> {
+        (!self.checked_paths.iter().any(|p| p == path)).then(|| {
+            super::StoreError::NotEmpty(format!(
+                "folder {} changed while it was being deleted ({path} appeared); retry",
+                self.path
+            ))
+        })
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -92,6 +109,7 @@ pub struct Bootstrap {
     pub token: TokenRow,
 }
 
+#[derive(Clone)]
 pub struct NewProject {
     pub project: ProjectRow,
     pub environments: Vec<EnvRow>,

@@ -767,7 +767,8 @@ impl Store for SqliteStore {
         let key = id_or_slug.to_owned();
         self.memoized(&self.memo.projects, key.clone(), move |c| {
             c.prepare_cached(
-                "SELECT id, slug, name, max_versions, created_at FROM projects WHERE id = ?1 OR slug = ?1",
+                "SELECT id, slug, name, max_versions, created_at FROM projects WHERE id = ?1 OR slug = ?1
+                 ORDER BY (id = ?1) DESC LIMIT 1",
             )?
             .query_row(params![key], project_from_row)
             .optional()
@@ -1179,6 +1180,23 @@ impl Store for SqliteStore {
                     del.path,
                     live.len()
                 )));
+            }
+            let folders: Vec<String> = {
+                let mut stmt = c
+                    .prepare_cached(
+                        "SELECT path FROM folders WHERE env_id = ?1
+                         AND (path = ?2 OR substr(path, 1, length(?3)) = ?3)",
+                    )
+                    .map_err(backend)?;
+                let rows = stmt
+                    .query_map(params![del.env_id, del.path, prefix], |r| r.get(0))
+                    .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+                    .map_err(backend)?;
+                rows
+            };
+            let touched = live.iter().map(|(_, path, _)| path).chain(&folders);
+            if let Some(refusal) = touched.filter_map(|p| del.unchecked(p)).next() {
+                return Err(refusal);
             }
             for (id, _, _) in &live {
                 c.execute(

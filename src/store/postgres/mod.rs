@@ -1048,6 +1048,20 @@ impl Store for PostgresStore {
                 live.len()
             )));
         }
+        let folders: Vec<String> = tx_query(
+            &tx,
+            "SELECT path FROM folders WHERE env_id = $1 AND (path = $2 OR starts_with(path, $3))",
+            &[&del.env_id, &del.path, &prefix],
+        )
+        .await?
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect::<Result<_, tokio_postgres::Error>>()
+        .map_err(backend)?;
+        let touched = live.iter().map(|(_, path, _)| path).chain(&folders);
+        if let Some(refusal) = touched.filter_map(|p| del.unchecked(p)).next() {
+            return Err(refusal);
+        }
         let ids: Vec<&str> = live.iter().map(|(id, _, _)| id.as_str()).collect();
         if !ids.is_empty() {
             tx_exec(
