@@ -1,6 +1,7 @@
 //! Backends for the conformance and replica tests. PostgreSQL tests run when
 //! `TEST_DATABASE_URL` names a server; each gets a fresh database, dropped at
-//! the end. Without it they print a skip note and pass.
+//! the end. Without it they print a skip note and pass, unless
+//! `HUSH_REQUIRE_POSTGRES_TESTS=1` (CI) makes that a failure.
 
 use crate::harness::*;
 
@@ -41,6 +42,11 @@ impl PgDb {
         let admin = match std::env::var("TEST_DATABASE_URL") {
             Ok(url) if !url.is_empty() => url,
             _ => {
+                // CI sets this: there a missing database is a failure, not a skip.
+                assert!(
+                    std::env::var("HUSH_REQUIRE_POSTGRES_TESTS").as_deref() != Ok("1"),
+                    "{test}: TEST_DATABASE_URL is not set but HUSH_REQUIRE_POSTGRES_TESTS=1"
+                );
                 eprintln!("SKIPPED {test}: TEST_DATABASE_URL is not set (PostgreSQL test)");
                 return None;
             }
