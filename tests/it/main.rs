@@ -15,3 +15,5 @@ mod run;
 mod sdk;
 mod server_core;
 mod store_conformance;
+mod store_guards;
+mod visibility;
