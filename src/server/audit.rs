@@ -64,12 +64,13 @@ pub async fn query(
         before_seq: q.before,
         limit: q.limit.unwrap_or(50),
     };
-    let rows = state
+    let page = state
         .service
         .audit_events(&ctx, filter, q.project.as_deref())
         .await?;
-    let next = rows.last().map(|r| r.seq);
-    let events: Vec<Value> = rows
+    let next = page.next_before;
+    let events: Vec<Value> = page
+        .rows
         .iter()
         .map(|r| {
             let mut v = serde_json::to_value(r).unwrap_or(Value::Null);

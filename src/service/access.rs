@@ -3,7 +3,7 @@
 //! right for is 403 `PermissionDenied`, and every denial is audited.
 
 use super::{Ctx, Service, ServiceError, ServiceResult};
-use crate::store::{EnvRow, ProjectRow};
+use crate::store::{AuditEvent, EnvRow, ProjectRow};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -255,6 +255,37 @@ impl Grant {
                 }
         )
     }
+}
+
+/// The keys of an audit event that `grant` may see, or None when it may not
+/// see the event at all: an event of an environment is seen by whoever may
+/// read its folder, one outside any environment only by project admins. A
+/// folder delete names keys anywhere below its folder (`/a/b/KEY`): each is
+/// checked for its own folder, and the event is dropped when none is left.
+pub fn readable_keys(grant: &Grant, envs: &[EnvRow], event: &AuditEvent) -> Option<Vec<String>> {
+    let env = event
+        .environment
+        .as_deref()
+        .and_then(|slug| envs.iter().find(|e| e.slug == slug));
+    let Some(env) = env else {
+        return grant.is_admin().then(|| event.keys.clone());
+    };
+    if !grant.allows(Action::Read, Some(env), event.path.as_deref()) {
+        return None;
+    }
+    if event.action != "delete-folder" || event.keys.is_empty() {
+        return Some(event.keys.clone());
+    }
+    let keys: Vec<String> = event
+        .keys
+        .iter()
+        .filter(|k| {
+            let folder = k.rsplit_once('/').map_or("/", |(dir, _)| dir);
+            grant.allows(Action::Read, Some(env), Some(folder))
+        })
+        .cloned()
+        .collect();
+    (!keys.is_empty()).then_some(keys)
 }
 
 impl Service {

@@ -1,26 +1,40 @@
 //! Reading and verifying the audit log.
 
+use super::access::readable_keys;
 use super::{Ctx, Service, ServiceError, ServiceResult};
 use crate::audit::{verify_chain, ChainBreak};
 use crate::store::{AuditFilter, AuditRow};
+
+/// One page of the audit log.
+pub struct AuditPage {
+    pub rows: Vec<AuditRow>,
+    /// Where the next (older) page starts: the oldest event this page read,
+    /// whether or not the caller may see it.
+    pub next_before: Option<i64>,
+}
 
 /// Most events one query returns.
 pub const MAX_AUDIT_PAGE: i64 = 1000;
 
 impl Service {
     /// Events matching `filter`, newest first. Server admins see everything;
-    /// project admins see their project's events.
+    /// project admins see their project's events, less those of folders an
+    /// override denies them (then a page may hold fewer than `limit` events:
+    /// page on from `next_before`).
     pub async fn audit_events(
         &self,
         ctx: &Ctx,
         mut filter: AuditFilter,
         project: Option<&str>,
-    ) -> ServiceResult<Vec<AuditRow>> {
+    ) -> ServiceResult<AuditPage> {
+        let mut seen_through = None;
         match project {
             Some(p) => {
                 let (project, grant) = self.visible_project(ctx, p).await?;
                 self.authorize(ctx, &project, &grant, None, None, super::Action::Admin)
                     .await?;
+                let envs = self.store.environments(&project.id).await?;
+                seen_through = Some((grant, envs));
                 filter.project_id = Some(project.id);
             }
             None if !ctx.actor.server_admin => {
@@ -36,13 +50,23 @@ impl Service {
             None => {}
         }
         filter.limit = filter.limit.clamp(1, MAX_AUDIT_PAGE);
-        let rows = self.store.query_audit(filter.clone()).await?;
+        let mut rows = self.store.query_audit(filter.clone()).await?;
+        let next_before = rows.last().map(|r| r.seq);
+        if let Some((grant, envs)) = &seen_through {
+            rows.retain_mut(|row| match readable_keys(grant, envs, &row.event) {
+                Some(keys) => {
+                    row.event.keys = keys;
+                    true
+                }
+                None => false,
+            });
+        }
         // Reading the log is itself an event: who looked, at which project
         // (the filter's free text is not copied into the log).
         let mut event = ctx.event("query-audit-log");
         event.project_id = filter.project_id;
         self.store.append_audit(event).await?;
-        Ok(rows)
+        Ok(AuditPage { rows, next_before })
     }
 
     /// Recomputes the whole hash chain (server admins only).

@@ -12,9 +12,9 @@
 //! environments and folders it may read. A feed read is not itself audited: it
 //! reveals no value, and the fetch a watcher makes after a change is audited.
 
-use super::access::{Action, Grant};
+use super::access::readable_keys;
 use super::{iso, Ctx, Service, ServiceResult};
-use crate::store::{AuditRow, EnvRow};
+use crate::store::AuditRow;
 use serde::Serialize;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -67,17 +67,9 @@ impl Service {
         let visible = |row: &AuditRow| {
             let event = &row.event;
             if event.action.ends_with("-personal-secret") && event.actor_id != ctx.actor.id {
-                return false;
+                return None;
             }
-            let env: Option<&EnvRow> = event
-                .environment
-                .as_deref()
-                .and_then(|slug| envs.iter().find(|e| e.slug == slug));
-            match env {
-                Some(env) => grant.allows(Action::Read, Some(env), event.path.as_deref()),
-                // A change outside any environment: only whoever sees all of it.
-                None => grant.is_admin(),
-            }
+            readable_keys(&grant, &envs, event).map(|keys| change(row, keys))
         };
         let deadline = Instant::now() + wait;
         let mut signal = self.store.change_signal();
@@ -97,11 +89,7 @@ impl Service {
             if !full_page {
                 cursor = cursor.max(head);
             }
-            let changes: Vec<Change> = rows
-                .iter()
-                .filter(|r| visible(r))
-                .filter_map(|r| readable_keys(r, &grant, &envs).map(|keys| change(r, keys)))
-                .collect();
+            let changes: Vec<Change> = rows.iter().filter_map(visible).collect();
             if !changes.is_empty() || full_page {
                 return Ok(ChangePage { cursor, changes });
             }
@@ -122,30 +110,6 @@ impl Service {
             }
         }
     }
-}
-
-/// The keys of a visible event the caller may read. A folder delete names
-/// keys anywhere below its folder (`/a/b/KEY`): each is checked for its own
-/// folder, and an event left with none of its keys is dropped.
-fn readable_keys(row: &AuditRow, grant: &Grant, envs: &[EnvRow]) -> Option<Vec<String>> {
-    let e = &row.event;
-    if e.action != "delete-folder" || e.keys.is_empty() {
-        return Some(e.keys.clone());
-    }
-    let env = e
-        .environment
-        .as_deref()
-        .and_then(|slug| envs.iter().find(|x| x.slug == slug));
-    let keys: Vec<String> = e
-        .keys
-        .iter()
-        .filter(|k| {
-            let folder = k.rsplit_once('/').map_or("/", |(dir, _)| dir);
-            grant.allows(Action::Read, env, Some(folder))
-        })
-        .cloned()
-        .collect();
-    (!keys.is_empty()).then_some(keys)
 }
 
 fn change(row: &AuditRow, keys: Vec<String>) -> Change {
