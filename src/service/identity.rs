@@ -114,6 +114,7 @@ pub(super) fn issue_token(
         uses: 0,
         uses_limit: None,
         max_expires_at: (max_ttl_secs > 0).then_some(now + max_ttl_secs * 1000),
+        client_secret_id: None,
     };
     let issued = IssuedToken {
         token,
@@ -152,6 +153,7 @@ impl Service {
             password_hash: hash_password(password)?,
             is_admin: true,
             created_at: now_ms(),
+            disabled_at: None,
         };
         let owner_ctx = Ctx {
             actor: Actor {

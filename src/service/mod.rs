@@ -71,6 +71,9 @@ impl From<StoreError> for ServiceError {
                 "this server is already bootstrapped; log in with an existing admin (hush login)"
                     .into(),
             ),
+            StoreError::LastAdmin => ServiceError::BadRequest(
+                "refused: this is the last enabled server admin; first make another user a server admin (hush users set-admin EMAIL)".into(),
+            ),
             StoreError::Backend(msg) => ServiceError::Internal(msg),
         }
     }

@@ -34,6 +34,7 @@ impl Service {
             password_hash: String::new(),
             is_admin: server_admin,
             created_at: now_ms(),
+            disabled_at: None,
         };
         let token =
             tokens::generate("hush_iv_").map_err(|e| ServiceError::Internal(e.to_string()))?;
