@@ -12,11 +12,14 @@ pub mod imports;
 pub mod keyring;
 pub mod machines;
 pub mod members;
+pub mod offboarding;
+pub mod passwords;
 pub mod personal;
 pub mod projects;
 pub mod rename;
 pub mod secrets;
 pub mod service_tokens;
+pub mod sessions;
 pub mod tokens;
 pub mod users;
 
