@@ -24,8 +24,12 @@ fn secs(text: &str, flag: &str) -> Result<i64, CliError> {
 }
 
 pub async fn users(target: Target, action: UsersAction) -> anyhow::Result<i32> {
-    if let UsersAction::AcceptInvite { json } = action {
-        return accept_invite(target, json).await;
+    match action {
+        UsersAction::AcceptInvite { json } => return accept_invite(target, json).await,
+        UsersAction::AcceptReset { json } => {
+            return super::offboarding::accept_reset(target, json).await
+        }
+        _ => {}
     }
     let ctx = resolve(&target)?;
     match action {
@@ -55,7 +59,7 @@ pub async fn users(target: Target, action: UsersAction) -> anyhow::Result<i32> {
             let r = ctx.client.get("/api/v1/hush/users", &[]).await?;
             let list = r["users"].as_array().cloned().unwrap_or_default();
             if json {
-                print_json(&Value::Array(list.iter().map(|u| json!({ "id": u["id"], "name": u["email"], "serverAdmin": u["serverAdmin"], "active": u["active"] })).collect()));
+                print_json(&Value::Array(list.iter().map(|u| json!({ "id": u["id"], "name": u["email"], "serverAdmin": u["serverAdmin"], "active": u["active"], "disabled": u["disabled"] })).collect()));
             } else {
                 let rows = list
                     .iter()
@@ -63,7 +67,9 @@ pub async fn users(target: Target, action: UsersAction) -> anyhow::Result<i32> {
                         vec![
                             s(&u["email"]),
                             s(&u["serverAdmin"]),
-                            if u["active"] == true {
+                            if u["disabled"] == true {
+                                "disabled".into()
+                            } else if u["active"] == true {
                                 "active".into()
                             } else {
                                 "invited".into()
@@ -78,7 +84,7 @@ pub async fn users(target: Target, action: UsersAction) -> anyhow::Result<i32> {
                 );
             }
         }
-        UsersAction::AcceptInvite { .. } => {}
+        other => return super::offboarding::user_action(&ctx, other).await,
     }
     Ok(0)
 }
@@ -254,8 +260,11 @@ pub async fn identities(target: Target, action: IdentitiesAction) -> anyhow::Res
                     None,
                 )
                 .await?;
-            println!("Revoked client secret {secret_id} of {identity}");
+            println!(
+                "Revoked client secret {secret_id} of {identity} and the access tokens it issued"
+            );
         }
+        other => return super::offboarding::identity_action(&ctx, other).await,
     }
     Ok(0)
 }

@@ -12,6 +12,7 @@ pub mod folders;
 pub mod formats;
 pub mod import;
 pub mod init;
+pub mod offboarding;
 pub mod output;
 pub mod projects;
 pub mod redact;
@@ -127,6 +128,21 @@ pub enum Command {
     Members {
         #[command(subcommand)]
         action: MembersAction,
+    },
+    /// Change your password (asks for the current one); your other sessions are revoked
+    Passwd {
+        #[command(flatten)]
+        target: Target,
+        /// Read the current and the new password from stdin, one per line
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Your sessions (server admins: anyone's, with --user); list and revoke them
+    Sessions {
+        #[command(flatten)]
+        target: Target,
+        #[command(subcommand)]
+        action: SessionsAction,
     },
     /// Revoke the stored session on the server and forget it here
     Logout {
@@ -545,6 +561,54 @@ pub enum UsersAction {
         #[arg(long)]
         json: bool,
     },
+    /// Disable a user: their sessions stop working at once (undo with enable)
+    Disable { email: String },
+    /// Enable a disabled user again (they log in anew)
+    Enable { email: String },
+    /// Delete a user: sessions revoked, memberships and personal values removed
+    Delete {
+        email: String,
+        /// Do not ask for confirmation
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Make a user a server admin, or (--off) no longer one
+    SetAdmin {
+        email: String,
+        /// Remove server-admin rights (the last enabled admin keeps them)
+        #[arg(long)]
+        off: bool,
+    },
+    /// Issue a one-time password reset token for a user (expires in 24 hours)
+    ResetPassword {
+        email: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set a new password with a reset token (read from stdin: TOKEN, then PASSWORD, one per line)
+    AcceptReset {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum SessionsAction {
+    /// Live sessions: id, created, expires (never the token)
+    List {
+        /// Another user's sessions (server admins)
+        #[arg(long)]
+        user: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke one session; it is refused from the next request on
+    Revoke {
+        id: String,
+        /// The session's user, when it is not you (server admins)
+        #[arg(long)]
+        user: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -583,9 +647,22 @@ pub enum IdentitiesAction {
         #[arg(long)]
         json: bool,
     },
-    RevokeSecret {
+    /// Revoke a client secret; the access tokens it issued stop working too
+    RevokeSecret { identity: String, secret_id: String },
+    /// An identity's live access tokens: id, created, expires, uses (never the token)
+    Tokens {
         identity: String,
-        secret_id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke one access token of an identity
+    RevokeToken { identity: String, token_id: String },
+    /// Delete an identity: its client secrets and access tokens stop working, memberships go
+    Delete {
+        identity: String,
+        /// Do not ask for confirmation
+        #[arg(long)]
+        yes: bool,
     },
 }
 
@@ -837,6 +914,11 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             Command::Identities { target, action } => access::identities(target, action).await,
             Command::Tokens { target, action } => access::tokens(target, action).await,
             Command::Members { action } => access::members(action).await,
+            Command::Passwd {
+                target,
+                password_stdin,
+            } => offboarding::passwd(target, password_stdin).await,
+            Command::Sessions { target, action } => offboarding::sessions(target, action).await,
             Command::Logout { target } => auth::logout(target).await,
             Command::Whoami { target, json } => auth::whoami(target, json).await,
             Command::List {

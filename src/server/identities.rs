@@ -91,7 +91,7 @@ pub async fn list_users(
     let users = state.service.list_users(&ctx).await?;
     let list: Vec<Value> = users
         .iter()
-        .map(|u| json!({ "id": u.id, "email": u.email, "serverAdmin": u.is_admin, "active": !u.password_hash.is_empty(), "createdAt": iso(u.created_at) }))
+        .map(|u| json!({ "id": u.id, "email": u.email, "serverAdmin": u.is_admin, "active": !u.password_hash.is_empty(), "disabled": u.disabled_at.is_some(), "createdAt": iso(u.created_at) }))
         .collect();
     Ok(Json(json!({ "users": list })))
 }

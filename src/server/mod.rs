@@ -13,6 +13,7 @@ pub mod health;
 pub mod identities;
 pub mod imports;
 pub mod list_cache;
+pub mod offboarding;
 pub mod projects;
 pub mod scope_cache;
 pub mod secrets;
@@ -55,6 +56,11 @@ pub fn router(state: AppState) -> Router {
             post(identities::universal_auth_login),
         )
         .route("/api/v1/auth/token/renew", post(identities::renew))
+        .route("/api/v1/auth/token/revoke", post(offboarding::revoke_token))
+        .route(
+            "/api/v1/hush/auth/password",
+            post(offboarding::change_password),
+        )
         .route(
             "/api/v1/hush/users",
             get(identities::list_users).post(identities::create_user),
@@ -64,8 +70,49 @@ pub fn router(state: AppState) -> Router {
             post(identities::accept_invite),
         )
         .route(
+            "/api/v1/hush/users/accept-reset",
+            post(offboarding::accept_reset),
+        )
+        .route(
+            "/api/v1/hush/users/{user}",
+            axum::routing::patch(offboarding::update_user).delete(offboarding::delete_user),
+        )
+        .route(
+            "/api/v1/hush/users/{user}/disable",
+            post(offboarding::disable_user),
+        )
+        .route(
+            "/api/v1/hush/users/{user}/enable",
+            post(offboarding::enable_user),
+        )
+        .route(
+            "/api/v1/hush/users/{user}/reset-password",
+            post(offboarding::issue_password_reset),
+        )
+        .route("/api/v1/hush/sessions", get(offboarding::list_sessions))
+        .route(
+            "/api/v1/hush/sessions/{id}",
+            delete(offboarding::revoke_session),
+        )
+        .route(
             "/api/v1/hush/identities",
             get(identities::list_identities).post(identities::create_identity),
+        )
+        .route(
+            "/api/v1/hush/identities/{id}",
+            delete(offboarding::delete_identity),
+        )
+        .route(
+            "/api/v1/identities/{id}",
+            delete(offboarding::delete_identity),
+        )
+        .route(
+            "/api/v1/hush/identities/{id}/tokens",
+            get(offboarding::list_identity_tokens),
+        )
+        .route(
+            "/api/v1/hush/identities/{id}/tokens/{token_id}",
+            delete(offboarding::revoke_identity_token),
         )
         .route(
             "/api/v1/hush/identities/{id}/client-secrets",

@@ -15,6 +15,9 @@ pub const MIN_PASSWORD_LEN: usize = 12;
 pub const LOCKOUT_WINDOW_MS: i64 = 15 * 60 * 1000;
 pub const MAX_FAILURES_PER_ACCOUNT: i64 = 5;
 pub const MAX_FAILURES_PER_IP: i64 = 20;
+/// Why a disabled or deleted user's session or login is refused.
+pub const ACCOUNT_DISABLED: &str =
+    "this account is disabled or deleted: its sessions no longer work; ask a server admin (hush users enable)";
 
 /// A token just issued; the text is shown once.
 pub struct IssuedToken {
@@ -114,6 +117,7 @@ pub(super) fn issue_token(
         uses: 0,
         uses_limit: None,
         max_expires_at: (max_ttl_secs > 0).then_some(now + max_ttl_secs * 1000),
+        client_secret_id: None,
     };
     let issued = IssuedToken {
         token,
@@ -149,9 +153,10 @@ impl Service {
         let user = UserRow {
             id: new_id(),
             email: email.clone(),
-            password_hash: hash_password(password)?,
+            password_hash: super::passwords::hash_password_off_thread(password).await?,
             is_admin: true,
             created_at: now_ms(),
+            disabled_at: None,
         };
         let owner_ctx = Ctx {
             actor: Actor {
@@ -236,8 +241,17 @@ impl Service {
         let email = email.trim().to_lowercase();
         self.check_lockout(ctx, &email, "login").await?;
         let user = self.store.user_by_email(&email).await?;
-        let ok = verify_password(password, user.as_ref().map(|u| u.password_hash.as_str()));
+        let phc = user.as_ref().map(|u| u.password_hash.clone());
+        let ok = super::passwords::verify_password_off_thread(password, phc).await?;
         match (user, ok) {
+            (Some(user), true) if user.disabled_at.is_some() => {
+                let mut event = ctx.event("login");
+                event.actor_id = user.id.clone();
+                event.actor_name = email;
+                event.result = "denied".into();
+                self.store.append_audit(event).await?;
+                Err(ServiceError::Unauthorized(ACCOUNT_DISABLED.into()))
+            }
             (Some(user), true) => {
                 let (row, issued) = self.session_token(&user)?;
                 let mut event = ctx.event("login");
@@ -256,6 +270,22 @@ impl Service {
         }
     }
 
+    /// The user a session belongs to, refused (and audited) when the account
+    /// is disabled or deleted.
+    async fn session_user(&self, row: &TokenRow, ctx: &Ctx) -> ServiceResult<UserRow> {
+        match self.store.user_by_id(&row.subject_id).await? {
+            Some(user) if user.disabled_at.is_none() => Ok(user),
+            _ => {
+                let mut event = ctx.event("authenticate");
+                event.actor_id = row.subject_id.clone();
+                event.actor_name = row.name.clone();
+                event.result = "denied".into();
+                self.store.append_audit(event).await?;
+                Err(ServiceError::Unauthorized(ACCOUNT_DISABLED.into()))
+            }
+        }
+    }
+
     /// Maps a bearer token to its actor: 401 for missing/unknown/revoked/used-up,
     /// 403 `TokenError` for expired.
     pub async fn authenticate(&self, token: &str, client_ip: Option<&str>) -> ServiceResult<Actor> {
@@ -270,6 +300,15 @@ impl Service {
             .token_by_hash(&tokens::hash(token))
             .await?
             .ok_or_else(unknown)?;
+        // A disabled or deleted user's session says so (their sessions are
+        // also revoked), checked before anything else about the token.
+        let session_user = match row.kind.as_str() {
+            "session" => {
+                let ctx = subject_ctx(&row, ActorKind::User, client_ip);
+                Some(self.session_user(&row, &ctx).await?)
+            }
+            _ => None,
+        };
         if row.revoked_at.is_some() {
             return Err(unknown());
         }
@@ -285,11 +324,7 @@ impl Service {
         }
         match row.kind.as_str() {
             "session" => {
-                let user = self
-                    .store
-                    .user_by_id(&row.subject_id)
-                    .await?
-                    .ok_or_else(unknown)?;
+                let user = session_user.ok_or_else(unknown)?;
                 Ok(Actor {
                     kind: ActorKind::User,
                     id: user.id,
@@ -339,7 +374,9 @@ impl Service {
     }
 
     /// Extends a session or identity token within its max TTL (Infisical's
-    /// `POST /api/v1/auth/token/renew`). Past the max TTL: 401.
+    /// `POST /api/v1/auth/token/renew`). Refused (401, audited) past the max
+    /// TTL or the uses limit, when the subject is disabled or gone, and (for
+    /// an identity) from outside its trusted addresses (403).
     pub async fn renew_token(&self, ctx: &Ctx, token: &str) -> ServiceResult<IssuedToken> {
         let row = self
             .store
@@ -349,31 +386,29 @@ impl Service {
             .ok_or_else(|| {
                 ServiceError::Unauthorized("invalid token: unknown or revoked".into())
             })?;
+        let kind = if row.kind == "identity" {
+            ActorKind::Identity
+        } else {
+            ActorKind::User
+        };
+        let subject = Ctx {
+            client_ip: ctx.client_ip.clone(),
+            user_agent: ctx.user_agent.clone(),
+            ..subject_ctx(&row, kind, None)
+        };
         let now = now_ms();
-        if row.expires_at.is_some_and(|t| t <= now) {
-            return Err(ServiceError::Unauthorized(
-                "the token has expired and can no longer be renewed; log in again".into(),
-            ));
-        }
-        let ttl = match row.kind.as_str() {
-            "identity" => self
-                .store
-                .identity(&row.subject_id)
-                .await?
-                .map(|i| i.access_token_ttl)
-                .unwrap_or(0),
-            _ => self.settings.session_ttl_secs,
+        let ttl = match self.renewal_check(&row, &subject, now).await {
+            Ok(ttl) => ttl,
+            Err(err) => {
+                let mut event = subject.event("renew-token");
+                event.result = "denied".into();
+                self.store.append_audit(event).await?;
+                return Err(err);
+            }
         };
         let max = row.max_expires_at.unwrap_or(i64::MAX);
-        if now >= max {
-            return Err(ServiceError::Unauthorized(
-                "the token reached its maximum lifetime (max TTL); log in again".into(),
-            ));
-        }
         let expires_at = (now + ttl * 1000).min(max);
-        let mut event = ctx.event("renew-token");
-        event.actor_id = row.subject_id.clone();
-        event.actor_name = row.name.clone();
+        let event = subject.event("renew-token");
         self.store.renew_token(&row.id, expires_at, event).await?;
         Ok(IssuedToken {
             token: Zeroizing::new(token.to_owned()),
@@ -384,6 +419,38 @@ impl Service {
                 .map(|m| (m - row.created_at) / 1000)
                 .unwrap_or(0),
         })
+    }
+
+    /// Everything a renewal re-checks; the TTL to extend by when it passes.
+    async fn renewal_check(&self, row: &TokenRow, subject: &Ctx, now: i64) -> ServiceResult<i64> {
+        if row.expires_at.is_some_and(|t| t <= now) {
+            return Err(ServiceError::Unauthorized(
+                "the token has expired and can no longer be renewed; log in again".into(),
+            ));
+        }
+        if row.max_expires_at.is_some_and(|m| now >= m) {
+            return Err(ServiceError::Unauthorized(
+                "the token reached its maximum lifetime (max TTL); log in again".into(),
+            ));
+        }
+        if row.uses_limit.is_some_and(|limit| row.uses >= limit) {
+            return Err(ServiceError::Unauthorized(
+                "the token's number of uses is exhausted; log in again".into(),
+            ));
+        }
+        if row.kind == "identity" {
+            let identity = self.store.identity(&row.subject_id).await?.ok_or_else(|| {
+                ServiceError::Unauthorized(
+                    "the token's machine identity was deleted; it can no longer be renewed".into(),
+                )
+            })?;
+            super::machines::check_trusted_ip(&identity, subject.client_ip.as_deref())?;
+            return Ok(identity.access_token_ttl);
+        }
+        match self.store.user_by_id(&row.subject_id).await? {
+            Some(user) if user.disabled_at.is_none() => Ok(self.settings.session_ttl_secs),
+            _ => Err(ServiceError::Unauthorized(ACCOUNT_DISABLED.into())),
+        }
     }
 
     /// Revokes the caller's own token (logout).
@@ -398,6 +465,23 @@ impl Service {
     /// The caller's own token row (for `whoami`).
     pub async fn own_token(&self, ctx: &Ctx) -> ServiceResult<Option<TokenRow>> {
         Ok(self.store.token_by_id(&ctx.actor.token_id).await?)
+    }
+}
+
+/// The context of a token's own subject (for events about it when no
+/// authenticated caller is there).
+fn subject_ctx(row: &TokenRow, kind: ActorKind, client_ip: Option<&str>) -> Ctx {
+    Ctx {
+        actor: Actor {
+            kind,
+            id: row.subject_id.clone(),
+            name: row.name.clone(),
+            token_id: row.id.clone(),
+            server_admin: false,
+            token_scope: None,
+        },
+        client_ip: client_ip.map(str::to_owned),
+        user_agent: None,
     }
 }
 

@@ -269,6 +269,7 @@ impl Service {
             identity.access_token_max_ttl,
         )?;
         row.uses_limit = (identity.num_uses_limit > 0).then_some(identity.num_uses_limit);
+        row.client_secret_id = secret.map(|s| s.id);
         let mut event = ctx.event(EVENT);
         event.actor_type = "identity".into();
         event.actor_id = identity.id.clone();

@@ -12,11 +12,14 @@ pub mod imports;
 pub mod keyring;
 pub mod machines;
 pub mod members;
+pub mod offboarding;
+pub mod passwords;
 pub mod personal;
 pub mod projects;
 pub mod rename;
 pub mod secrets;
 pub mod service_tokens;
+pub mod sessions;
 pub mod tokens;
 pub mod users;
 
@@ -70,6 +73,9 @@ impl From<StoreError> for ServiceError {
             StoreError::AlreadyBootstrapped => ServiceError::BadRequest(
                 "this server is already bootstrapped; log in with an existing admin (hush login)"
                     .into(),
+            ),
+            StoreError::LastAdmin => ServiceError::BadRequest(
+                "refused: this is the last enabled server admin; first make another user a server admin (hush users set-admin EMAIL)".into(),
             ),
             StoreError::Backend(msg) => ServiceError::Internal(msg),
         }

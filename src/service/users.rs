@@ -1,6 +1,6 @@
 //! Users created by admins, who set their password with a one-time invite.
 
-use super::identity::{check_password_policy, hash_password, normalise_email};
+use super::identity::{check_password_policy, normalise_email};
 use super::{new_id, now_ms, tokens, Ctx, Service, ServiceError, ServiceResult};
 use crate::store::UserRow;
 use zeroize::Zeroizing;
@@ -34,6 +34,7 @@ impl Service {
             password_hash: String::new(),
             is_admin: server_admin,
             created_at: now_ms(),
+            disabled_at: None,
         };
         let token =
             tokens::generate("hush_iv_").map_err(|e| ServiceError::Internal(e.to_string()))?;
@@ -71,7 +72,7 @@ impl Service {
         self.store
             .accept_invite(
                 tokens::hash(invite),
-                hash_password(password)?,
+                super::passwords::hash_password_off_thread(password).await?,
                 now_ms(),
                 event,
             )

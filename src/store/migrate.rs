@@ -35,6 +35,7 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("password_hash", Text),
             ("is_admin", Bool),
             ("created_at", Int),
+            ("disabled_at", OptInt),
         ],
     ),
     (
@@ -53,6 +54,7 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("uses", Int),
             ("uses_limit", OptInt),
             ("max_expires_at", OptInt),
+            ("client_secret_id", OptText),
         ],
     ),
     (
@@ -62,6 +64,7 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("user_id", Text),
             ("expires_at", Int),
             ("used_at", OptInt),
+            ("kind", Text),
         ],
     ),
     (
@@ -226,7 +229,7 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
 ];
 
 /// The SQLite schema version (`PRAGMA user_version`) whose tables `TABLES` lists.
-const SQLITE_SCHEMA: i64 = 4;
+const SQLITE_SCHEMA: i64 = 5;
 
 type Value = Box<dyn ToSql + Sync + Send>;
 

@@ -36,6 +36,9 @@ pub enum StoreError {
     NotEmpty(String),
     #[error("the server is already bootstrapped")]
     AlreadyBootstrapped,
+    /// The change would leave no enabled server admin.
+    #[error("the last enabled server admin cannot be disabled, deleted or demoted")]
+    LastAdmin,
     /// Database failure. The text is for the server log only, never for clients.
     #[error("database error: {0}")]
     Backend(String),
@@ -103,6 +106,51 @@ pub trait Store: Send + Sync + 'static {
         password_hash: String,
         now: i64,
         audit: AuditEvent,
+    ) -> StoreResult<UserRow> {
+        self.redeem_password_token(INVITE, invite_hash, password_hash, now, audit)
+            .await
+    }
+    /// Sets a user's password with a one-time token of `kind` (`INVITE` or
+    /// `PASSWORD_RESET`) if it is unused and unexpired, and marks it used; a
+    /// reset also revokes every session of the user. `NotFound` otherwise.
+    async fn redeem_password_token(
+        &self,
+        kind: &'static str,
+        token_hash: Vec<u8>,
+        password_hash: String,
+        now: i64,
+        audit: AuditEvent,
+    ) -> StoreResult<UserRow>;
+    /// A one-time password reset for a user; their earlier unused resets stop
+    /// working.
+    async fn create_password_reset(
+        &self,
+        user_id: &str,
+        token_hash: Vec<u8>,
+        expires_at: i64,
+        now: i64,
+        audit: AuditEvent,
+    ) -> StoreResult<()>;
+    /// Replaces a user's password hash and revokes their sessions except
+    /// `keep_token` (the one changing it).
+    async fn set_password(
+        &self,
+        user_id: &str,
+        password_hash: String,
+        keep_token: Option<String>,
+        now: i64,
+        audit: AuditEvent,
+    ) -> StoreResult<()>;
+    /// Disables, enables, deletes or (un)makes a server admin, in one
+    /// transaction with its event. A change that would leave no enabled server
+    /// admin fails with `LastAdmin` (checked under a lock, so two admins
+    /// demoting each other cannot both succeed). Returns the user as it was.
+    async fn change_user(
+        &self,
+        user_id: &str,
+        change: UserChange,
+        now: i64,
+        audit: AuditEvent,
     ) -> StoreResult<UserRow>;
 
     async fn create_identity(
@@ -121,6 +169,7 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<()>;
     async fn identity_secrets(&self, identity_id: &str) -> StoreResult<Vec<IdentitySecretRow>>;
     async fn identity_secret_by_hash(&self, hash: &[u8]) -> StoreResult<Option<IdentitySecretRow>>;
+    /// Revokes a client secret and every access token issued with it.
     async fn revoke_identity_secret(
         &self,
         identity_id: &str,
@@ -128,6 +177,17 @@ pub trait Store: Send + Sync + 'static {
         now: i64,
         audit: AuditEvent,
     ) -> StoreResult<()>;
+    /// Deletes a machine identity: revokes its access tokens, removes its
+    /// client secrets and memberships.
+    async fn delete_identity(
+        &self,
+        identity_id: &str,
+        now: i64,
+        audit: AuditEvent,
+    ) -> StoreResult<()>;
+    /// Every token of one subject (a user's sessions, an identity's access
+    /// tokens), oldest first.
+    async fn subject_tokens(&self, subject_id: &str) -> StoreResult<Vec<TokenRow>>;
 
     async fn token_by_id(&self, id: &str) -> StoreResult<Option<TokenRow>>;
     async fn project_tokens(&self, project_id: &str) -> StoreResult<Vec<TokenRow>>;

@@ -11,7 +11,40 @@ pub struct UserRow {
     pub password_hash: String,
     pub is_admin: bool,
     pub created_at: i64,
+    /// Set while the account is disabled: its sessions are refused.
+    pub disabled_at: Option<i64>,
 }
+
+impl UserRow {
+    /// A server admin whose account is not disabled.
+    pub fn enabled_admin(&self) -> bool {
+        self.is_admin && self.disabled_at.is_none()
+    }
+}
+
+/// What `Store::change_user` does to an account.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UserChange {
+    /// Refuse its sessions from the next request on (they are revoked).
+    Disable,
+    Enable,
+    /// Remove the account, its sessions, memberships, personal overrides and
+    /// one-time tokens.
+    Delete,
+    /// Make it a server admin (true) or not (false).
+    SetAdmin(bool),
+}
+
+impl UserChange {
+    /// Whether the change leaves the user without enabled server-admin rights.
+    pub fn removes_admin(self) -> bool {
+        !matches!(self, UserChange::Enable | UserChange::SetAdmin(true))
+    }
+}
+
+/// The two kinds of one-time token that set a password (`invites.kind`).
+pub const INVITE: &str = "invite";
+pub const PASSWORD_RESET: &str = "reset";
 
 #[derive(Clone, Debug)]
 pub struct TokenRow {
@@ -33,6 +66,9 @@ pub struct TokenRow {
     pub uses_limit: Option<i64>,
     /// Renewals never extend `expires_at` past this.
     pub max_expires_at: Option<i64>,
+    /// The client secret an identity's access token was issued with
+    /// (revoking the secret revokes the token).
+    pub client_secret_id: Option<String>,
 }
 
 #[derive(Clone, Debug)]

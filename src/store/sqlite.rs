@@ -30,11 +30,12 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 /// Applied in order; `PRAGMA user_version` records how many ran.
-pub(crate) const MIGRATIONS: [&str; 4] = [
+pub(crate) const MIGRATIONS: [&str; 5] = [
     include_str!("../../server/migrations/sqlite/0001_init.sql"),
     include_str!("../../server/migrations/sqlite/0002_identity.sql"),
     include_str!("../../server/migrations/sqlite/0003_imports.sql"),
     include_str!("../../server/migrations/sqlite/0004_audit_bursts.sql"),
+    include_str!("../../server/migrations/sqlite/0005_offboarding.sql"),
 ];
 const MAX_IDLE_READERS: usize = 8;
 /// How often the checkpointer folds the WAL into the database.
@@ -362,7 +363,7 @@ fn insert_data_key(conn: &Connection, key: &DataKeyRow) -> StoreResult<()> {
 }
 
 const TOKEN_COLS: &str =
-    "id, token_hash, kind, subject_id, name, project_id, scope, expires_at, revoked_at, created_at, uses, uses_limit, max_expires_at";
+    "id, token_hash, kind, subject_id, name, project_id, scope, expires_at, revoked_at, created_at, uses, uses_limit, max_expires_at, client_secret_id";
 
 fn token_from_row(r: &Row) -> rusqlite::Result<TokenRow> {
     Ok(TokenRow {
@@ -379,6 +380,7 @@ fn token_from_row(r: &Row) -> rusqlite::Result<TokenRow> {
         uses: r.get(10)?,
         uses_limit: r.get(11)?,
         max_expires_at: r.get(12)?,
+        client_secret_id: r.get(13)?,
     })
 }
 
@@ -431,9 +433,38 @@ fn insert_identity_secret(conn: &Connection, s: &IdentitySecretRow) -> StoreResu
 
 fn insert_token_row(conn: &Connection, t: &TokenRow) -> StoreResult<()> {
     conn.execute(
-        "INSERT INTO tokens (id, token_hash, kind, subject_id, name, project_id, scope, expires_at, revoked_at, created_at, uses, uses_limit, max_expires_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-        params![t.id, t.token_hash, t.kind, t.subject_id, t.name, t.project_id, t.scope, t.expires_at, t.revoked_at, t.created_at, t.uses, t.uses_limit, t.max_expires_at],
+        &format!(
+            "INSERT INTO tokens ({TOKEN_COLS})
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+        ),
+        params![
+            t.id,
+            t.token_hash,
+            t.kind,
+            t.subject_id,
+            t.name,
+            t.project_id,
+            t.scope,
+            t.expires_at,
+            t.revoked_at,
+            t.created_at,
+            t.uses,
+            t.uses_limit,
+            t.max_expires_at,
+            t.client_secret_id
+        ],
+    )
+    .map_err(backend)?;
+    Ok(())
+}
+
+pub(super) const USER_COLS: &str = "id, email, password_hash, is_admin, created_at, disabled_at";
+
+/// Revokes a user's live sessions, except `keep`.
+fn revoke_sessions(c: &Connection, user_id: &str, keep: Option<&str>, now: i64) -> StoreResult<()> {
+    c.execute(
+        "UPDATE tokens SET revoked_at = ?3 WHERE subject_id = ?1 AND kind = 'session' AND revoked_at IS NULL AND id IS NOT ?2",
+        params![user_id, keep, now],
     )
     .map_err(backend)?;
     Ok(())
@@ -446,6 +477,7 @@ fn user_from_row(r: &Row) -> rusqlite::Result<UserRow> {
         password_hash: r.get(2)?,
         is_admin: r.get(3)?,
         created_at: r.get(4)?,
+        disabled_at: r.get(5)?,
     })
 }
 
@@ -674,8 +706,15 @@ impl Store for SqliteStore {
             }
             let u = &data.user;
             c.execute(
-                "INSERT INTO users (id, email, password_hash, is_admin, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![u.id, u.email, u.password_hash, u.is_admin, u.created_at],
+                &format!("INSERT INTO users ({USER_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
+                params![
+                    u.id,
+                    u.email,
+                    u.password_hash,
+                    u.is_admin,
+                    u.created_at,
+                    u.disabled_at
+                ],
             )
             .map_err(backend)?;
             insert_project(c, head, &data.project)?;
@@ -688,7 +727,7 @@ impl Store for SqliteStore {
         let email = email.to_owned();
         self.read(move |c| {
             c.query_row(
-                "SELECT id, email, password_hash, is_admin, created_at FROM users WHERE email = ?1",
+                &format!("SELECT {USER_COLS} FROM users WHERE email = ?1"),
                 params![email],
                 user_from_row,
             )
@@ -701,7 +740,7 @@ impl Store for SqliteStore {
         let id = id.to_owned();
         self.memoized(&self.memo.users, id.clone(), move |c| {
             c.query_row(
-                "SELECT id, email, password_hash, is_admin, created_at FROM users WHERE id = ?1",
+                &format!("SELECT {USER_COLS} FROM users WHERE id = ?1"),
                 params![id],
                 user_from_row,
             )
@@ -846,8 +885,15 @@ impl Store for SqliteStore {
     ) -> StoreResult<()> {
         self.write(move |c, head| {
             c.execute(
-                "INSERT INTO users (id, email, password_hash, is_admin, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![user.id, user.email, user.password_hash, user.is_admin, user.created_at],
+                &format!("INSERT INTO users ({USER_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
+                params![
+                    user.id,
+                    user.email,
+                    user.password_hash,
+                    user.is_admin,
+                    user.created_at,
+                    user.disabled_at
+                ],
             )
             .map_err(|e| map_unique(e, format!("user {:?}", user.email)))?;
             c.execute(
@@ -862,18 +908,18 @@ impl Store for SqliteStore {
 
     async fn users(&self) -> StoreResult<Vec<UserRow>> {
         self.read(|c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT id, email, password_hash, is_admin, created_at FROM users ORDER BY email",
-            )?;
+            let mut stmt =
+                c.prepare_cached(&format!("SELECT {USER_COLS} FROM users ORDER BY email"))?;
             let rows = collect(stmt.query_map([], user_from_row)?);
             rows
         })
         .await
     }
 
-    async fn accept_invite(
+    async fn redeem_password_token(
         &self,
-        invite_hash: Vec<u8>,
+        kind: &'static str,
+        token_hash: Vec<u8>,
         password_hash: String,
         now: i64,
         mut audit: AuditEvent,
@@ -881,27 +927,147 @@ impl Store for SqliteStore {
         self.write(move |c, head| {
             let n = c
                 .execute(
-                    "UPDATE invites SET used_at = ?2 WHERE token_hash = ?1 AND used_at IS NULL AND expires_at > ?2",
-                    params![invite_hash, now],
+                    "UPDATE invites SET used_at = ?2 WHERE token_hash = ?1 AND kind = ?3 AND used_at IS NULL AND expires_at > ?2",
+                    params![token_hash, now, kind],
                 )
                 .map_err(backend)?;
             if n == 0 {
-                return Err(StoreError::NotFound("valid invite"));
+                return Err(StoreError::NotFound("valid one-time token"));
             }
             let user_id: String = c
-                .query_row("SELECT user_id FROM invites WHERE token_hash = ?1", params![invite_hash], |r| r.get(0))
+                .query_row("SELECT user_id FROM invites WHERE token_hash = ?1", params![token_hash], |r| r.get(0))
                 .map_err(backend)?;
             c.execute("UPDATE users SET password_hash = ?2 WHERE id = ?1", params![user_id, password_hash])
                 .map_err(backend)?;
+            if kind == PASSWORD_RESET {
+                revoke_sessions(c, &user_id, None, now)?;
+            }
             let user = c
                 .query_row(
-                    "SELECT id, email, password_hash, is_admin, created_at FROM users WHERE id = ?1",
+                    &format!("SELECT {USER_COLS} FROM users WHERE id = ?1"),
                     params![user_id],
                     user_from_row,
                 )
                 .map_err(backend)?;
             audit.actor_id = user.id.clone();
             audit.actor_name = user.email.clone();
+            insert_audit(c, head, &audit)?;
+            Ok(user)
+        })
+        .await
+    }
+
+    async fn create_password_reset(
+        &self,
+        user_id: &str,
+        token_hash: Vec<u8>,
+        expires_at: i64,
+        now: i64,
+        audit: AuditEvent,
+    ) -> StoreResult<()> {
+        let user_id = user_id.to_owned();
+        self.write(move |c, head| {
+            c.execute(
+                "UPDATE invites SET used_at = ?2 WHERE user_id = ?1 AND kind = ?3 AND used_at IS NULL",
+                params![user_id, now, PASSWORD_RESET],
+            )
+            .map_err(backend)?;
+            c.execute(
+                "INSERT INTO invites (token_hash, user_id, expires_at, kind) VALUES (?1, ?2, ?3, ?4)",
+                params![token_hash, user_id, expires_at, PASSWORD_RESET],
+            )
+            .map_err(backend)?;
+            insert_audit(c, head, &audit)
+        })
+        .await
+    }
+
+    async fn set_password(
+        &self,
+        user_id: &str,
+        password_hash: String,
+        keep_token: Option<String>,
+        now: i64,
+        audit: AuditEvent,
+    ) -> StoreResult<()> {
+        let user_id = user_id.to_owned();
+        self.write(move |c, head| {
+            let n = c
+                .execute(
+                    "UPDATE users SET password_hash = ?2 WHERE id = ?1",
+                    params![user_id, password_hash],
+                )
+                .map_err(backend)?;
+            if n == 0 {
+                return Err(StoreError::NotFound("user"));
+            }
+            revoke_sessions(c, &user_id, keep_token.as_deref(), now)?;
+            insert_audit(c, head, &audit)
+        })
+        .await
+    }
+
+    async fn change_user(
+        &self,
+        user_id: &str,
+        change: UserChange,
+        now: i64,
+        audit: AuditEvent,
+    ) -> StoreResult<UserRow> {
+        let user_id = user_id.to_owned();
+        // The one writer runs this whole closure alone: the admin count it
+        // reads cannot change before the update.
+        self.write(move |c, head| {
+            let user = c
+                .query_row(
+                    &format!("SELECT {USER_COLS} FROM users WHERE id = ?1"),
+                    params![user_id],
+                    user_from_row,
+                )
+                .optional()
+                .map_err(backend)?
+                .ok_or(StoreError::NotFound("user"))?;
+            if user.enabled_admin() && change.removes_admin() {
+                let others: i64 = c
+                    .query_row(
+                        "SELECT COUNT(*) FROM users WHERE is_admin AND disabled_at IS NULL AND id <> ?1",
+                        params![user_id],
+                        |r| r.get(0),
+                    )
+                    .map_err(backend)?;
+                if others == 0 {
+                    return Err(StoreError::LastAdmin);
+                }
+            }
+            match change {
+                UserChange::Disable => c.execute(
+                    "UPDATE users SET disabled_at = COALESCE(disabled_at, ?2) WHERE id = ?1",
+                    params![user_id, now],
+                ),
+                UserChange::Enable => c.execute(
+                    "UPDATE users SET disabled_at = NULL WHERE id = ?1",
+                    params![user_id],
+                ),
+                UserChange::SetAdmin(admin) => c.execute(
+                    "UPDATE users SET is_admin = ?2 WHERE id = ?1",
+                    params![user_id, admin],
+                ),
+                UserChange::Delete => {
+                    for sql in [
+                        "DELETE FROM memberships WHERE subject_id = ?1",
+                        "DELETE FROM personal_secrets WHERE owner_id = ?1",
+                        "DELETE FROM invites WHERE user_id = ?1",
+                        "DELETE FROM users WHERE id = ?1",
+                    ] {
+                        c.execute(sql, params![user_id]).map_err(backend)?;
+                    }
+                    Ok(1)
+                }
+            }
+            .map_err(backend)?;
+            if matches!(change, UserChange::Disable | UserChange::Delete) {
+                revoke_sessions(c, &user_id, None, now)?;
+            }
             insert_audit(c, head, &audit)?;
             Ok(user)
         })
@@ -1004,7 +1170,54 @@ impl Store for SqliteStore {
             if n == 0 {
                 return Err(StoreError::NotFound("client secret"));
             }
+            c.execute(
+                "UPDATE tokens SET revoked_at = ?2 WHERE client_secret_id = ?1 AND revoked_at IS NULL",
+                params![s, now],
+            )
+            .map_err(backend)?;
             insert_audit(c, head, &audit)
+        })
+        .await
+    }
+
+    async fn delete_identity(
+        &self,
+        identity_id: &str,
+        now: i64,
+        audit: AuditEvent,
+    ) -> StoreResult<()> {
+        let id = identity_id.to_owned();
+        self.write(move |c, head| {
+            c.execute(
+                "UPDATE tokens SET revoked_at = ?2 WHERE subject_id = ?1 AND kind = 'identity' AND revoked_at IS NULL",
+                params![id, now],
+            )
+            .map_err(backend)?;
+            for sql in [
+                "DELETE FROM memberships WHERE subject_id = ?1",
+                "DELETE FROM identity_secrets WHERE identity_id = ?1",
+            ] {
+                c.execute(sql, params![id]).map_err(backend)?;
+            }
+            let n = c
+                .execute("DELETE FROM identities WHERE id = ?1", params![id])
+                .map_err(backend)?;
+            if n == 0 {
+                return Err(StoreError::NotFound("identity"));
+            }
+            insert_audit(c, head, &audit)
+        })
+        .await
+    }
+
+    async fn subject_tokens(&self, subject_id: &str) -> StoreResult<Vec<TokenRow>> {
+        let id = subject_id.to_owned();
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {TOKEN_COLS} FROM tokens WHERE subject_id = ?1 ORDER BY created_at, id"
+            ))?;
+            let rows = collect(stmt.query_map(params![id], token_from_row)?);
+            rows
         })
         .await
     }

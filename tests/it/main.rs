@@ -8,6 +8,7 @@ mod deploy;
 mod examples;
 mod harness;
 mod migrate;
+mod offboarding;
 mod pg;
 mod pg_tls;
 mod replicas;

@@ -28,6 +28,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         3,
         include_str!("../../../server/migrations/postgres/0003_imports.sql"),
     ),
+    (
+        4,
+        include_str!("../../../server/migrations/postgres/0004_offboarding.sql"),
+    ),
 ];
 
 /// Advisory lock keys ("hush" in the high bytes). Session-independent: each is
@@ -35,6 +39,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
 pub const LOCK_MIGRATE: i64 = 0x6875_7368_0000_0001;
 pub const LOCK_PURGE: i64 = 0x6875_7368_0000_0002;
 pub const LOCK_BOOTSTRAP: i64 = 0x6875_7368_0000_0003;
+/// Serialises changes to server admins (see `accounts::change_user`).
+pub const LOCK_USERS: i64 = 0x6875_7368_0000_0004;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum TlsMode {

@@ -14,6 +14,7 @@
 //! Lock order in every write is secret row, then data key row, then audit head:
 //! no cycle, so no deadlock between writers.
 
+mod accounts;
 mod audit_batch;
 mod connect;
 mod listen;
@@ -209,8 +210,8 @@ async fn insert_data_key(tx: &Transaction<'_>, key: &DataKeyRow) -> StoreResult<
 async fn insert_token_row(tx: &Transaction<'_>, t: &TokenRow) -> StoreResult<()> {
     tx_exec_raw(
         tx,
-        &format!("INSERT INTO tokens ({TOKEN_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"),
-        &[&t.id, &t.token_hash, &t.kind, &t.subject_id, &t.name, &t.project_id, &t.scope, &t.expires_at, &t.revoked_at, &t.created_at, &t.uses, &t.uses_limit, &t.max_expires_at],
+        &format!("INSERT INTO tokens ({TOKEN_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"),
+        &[&t.id, &t.token_hash, &t.kind, &t.subject_id, &t.name, &t.project_id, &t.scope, &t.expires_at, &t.revoked_at, &t.created_at, &t.uses, &t.uses_limit, &t.max_expires_at, &t.client_secret_id],
     )
     .await
     .map_err(|e| map_unique(e, "token".into()))?;
@@ -533,13 +534,14 @@ impl Store for PostgresStore {
         let u = &data.user;
         tx_exec_raw(
             &tx,
-            &format!("INSERT INTO users ({USER_COLS}) VALUES ($1, $2, $3, $4, $5)"),
+            &format!("INSERT INTO users ({USER_COLS}) VALUES ($1, $2, $3, $4, $5, $6)"),
             &[
                 &u.id,
                 &u.email,
                 &u.password_hash,
                 &u.is_admin,
                 &u.created_at,
+                &u.disabled_at,
             ],
         )
         .await
@@ -710,13 +712,14 @@ impl Store for PostgresStore {
         let tx = c.transaction().await.map_err(backend)?;
         tx_exec_raw(
             &tx,
-            &format!("INSERT INTO users ({USER_COLS}) VALUES ($1, $2, $3, $4, $5)"),
+            &format!("INSERT INTO users ({USER_COLS}) VALUES ($1, $2, $3, $4, $5, $6)"),
             &[
                 &u.id,
                 &u.email,
                 &u.password_hash,
                 &u.is_admin,
                 &u.created_at,
+                &u.disabled_at,
             ],
         )
         .await
@@ -741,38 +744,66 @@ impl Store for PostgresStore {
         map_rows(rows, user)
     }
 
-    async fn accept_invite(
+    async fn redeem_password_token(
         &self,
-        invite_hash: Vec<u8>,
+        kind: &'static str,
+        token_hash: Vec<u8>,
         password_hash: String,
         now: i64,
-        mut audit: AuditEvent,
+        audit: AuditEvent,
     ) -> StoreResult<UserRow> {
         let mut c = self.conn().await?;
         let tx = c.transaction().await.map_err(backend)?;
-        // The conditional update is the one-time check: a second acceptance
-        // waits for the first and then matches no row.
-        let rows = tx_query(
-            &tx,
-            "UPDATE invites SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2
-             RETURNING user_id",
-            &[&invite_hash, &now],
-        )
-        .await?;
-        let user_id: String =
-            first(rows, |r| r.try_get(0))?.ok_or(StoreError::NotFound("valid invite"))?;
-        let rows = tx_query(
-            &tx,
-            &format!("UPDATE users SET password_hash = $2 WHERE id = $1 RETURNING {USER_COLS}"),
-            &[&user_id, &password_hash],
-        )
-        .await?;
-        let u = first(rows, user)?.ok_or(StoreError::NotFound("user"))?;
-        audit.actor_id = u.id.clone();
-        audit.actor_name = u.email.clone();
+        let user =
+            accounts::redeem_password_token(&tx, kind, &token_hash, &password_hash, now, audit)
+                .await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(user)
+    }
+
+    async fn create_password_reset(
+        &self,
+        user_id: &str,
+        token_hash: Vec<u8>,
+        expires_at: i64,
+        now: i64,
+        audit: AuditEvent,
+    ) -> StoreResult<()> {
+        let mut c = self.conn().await?;
+        let tx = c.transaction().await.map_err(backend)?;
+        accounts::create_password_reset(&tx, user_id, &token_hash, expires_at, now).await?;
+        insert_audit(&tx, &audit).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn set_password(
+        &self,
+        user_id: &str,
+        password_hash: String,
+        keep_token: Option<String>,
+        now: i64,
+        audit: AuditEvent,
+    ) -> StoreResult<()> {
+        let mut c = self.conn().await?;
+        let tx = c.transaction().await.map_err(backend)?;
+        accounts::set_password(&tx, user_id, &password_hash, keep_token.as_deref(), now).await?;
+        insert_audit(&tx, &audit).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn change_user(
+        &self,
+        user_id: &str,
+        change: UserChange,
+        now: i64,
+        audit: AuditEvent,
+    ) -> StoreResult<UserRow> {
+        let mut c = self.conn().await?;
+        let tx = c.transaction().await.map_err(backend)?;
+        let before = accounts::change_user(&tx, user_id, change, now).await?;
         insert_audit(&tx, &audit).await?;
         tx.commit().await.map_err(backend)?;
-        Ok(u)
+        Ok(before)
     }
 
     async fn create_identity(
@@ -884,8 +915,40 @@ impl Store for PostgresStore {
         if n == 0 {
             return Err(StoreError::NotFound("client secret"));
         }
+        tx_exec(
+            &tx,
+            "UPDATE tokens SET revoked_at = $2 WHERE client_secret_id = $1 AND revoked_at IS NULL",
+            &[&secret_id, &now],
+        )
+        .await?;
         insert_audit(&tx, &audit).await?;
         tx.commit().await.map_err(backend)
+    }
+
+    async fn delete_identity(
+        &self,
+        identity_id: &str,
+        now: i64,
+        audit: AuditEvent,
+    ) -> StoreResult<()> {
+        let mut c = self.conn().await?;
+        let tx = c.transaction().await.map_err(backend)?;
+        accounts::delete_identity(&tx, identity_id, now).await?;
+        insert_audit(&tx, &audit).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn subject_tokens(&self, subject_id: &str) -> StoreResult<Vec<TokenRow>> {
+        let rows = self
+            .read(
+                &format!(
+                    "SELECT {TOKEN_COLS} FROM tokens WHERE subject_id = $1
+                     ORDER BY created_at, id COLLATE \"C\""
+                ),
+                &[&subject_id],
+            )
+            .await?;
+        map_rows(rows, token)
     }
 
     async fn token_by_id(&self, id: &str) -> StoreResult<Option<TokenRow>> {

@@ -4,9 +4,9 @@
 use super::super::*;
 use tokio_postgres::{Error, Row};
 
-pub const USER_COLS: &str = "id, email, password_hash, is_admin, created_at";
+pub const USER_COLS: &str = "id, email, password_hash, is_admin, created_at, disabled_at";
 pub const TOKEN_COLS: &str =
-    "id, token_hash, kind, subject_id, name, project_id, scope, expires_at, revoked_at, created_at, uses, uses_limit, max_expires_at";
+    "id, token_hash, kind, subject_id, name, project_id, scope, expires_at, revoked_at, created_at, uses, uses_limit, max_expires_at, client_secret_id";
 pub const PROJECT_COLS: &str = "id, slug, name, max_versions, created_at";
 pub const ENV_COLS: &str = "id, project_id, slug, name, protected, position, created_at";
 pub const FOLDER_COLS: &str = "id, project_id, env_id, path, created_at";
@@ -23,6 +23,7 @@ pub fn user(r: &Row) -> Result<UserRow, Error> {
         password_hash: r.try_get(2)?,
         is_admin: r.try_get(3)?,
         created_at: r.try_get(4)?,
+        disabled_at: r.try_get(5)?,
     })
 }
 
@@ -41,6 +42,7 @@ pub fn token(r: &Row) -> Result<TokenRow, Error> {
         uses: r.try_get(10)?,
         uses_limit: r.try_get(11)?,
         max_expires_at: r.try_get(12)?,
+        client_secret_id: r.try_get(13)?,
     })
 }
 

@@ -1,0 +1,337 @@
+//! users disable/enable/delete/set-admin/reset-password/accept-reset, passwd,
+//! sessions, identities tokens/revoke-token/delete.
+
+use super::context::{resolve, resolve_optional_token, Resolved};
+use super::output::{print_json, table};
+use super::{IdentitiesAction, SessionsAction, Target, UsersAction};
+use crate::error::CliError;
+use reqwest::Method;
+use serde_json::{json, Value};
+use std::io::{BufRead, IsTerminal};
+use zeroize::Zeroizing;
+
+fn s(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// `text` as one URL path segment (an email may hold `+`, `/`, `%`...).
+fn segment(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'@' => {
+                (b as char).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+/// Asks before an irreversible change; without a terminal `--yes` is needed.
+fn confirmed(yes: bool, question: &str) -> Result<bool, CliError> {
+    if yes {
+        return Ok(true);
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(CliError::usage(
+            "this cannot be undone; pass --yes to confirm when not on a terminal",
+        ));
+    }
+    eprint!("{question} [y/N] ");
+    let mut line = String::new();
+    Ok(std::io::stdin().read_line(&mut line).is_ok() && matches!(line.trim(), "y" | "Y" | "yes"))
+}
+
+/// Two lines from stdin (e.g. a token and a password), or prompts on a
+/// terminal for what is missing. Nothing lands in shell history or `ps`.
+fn two_lines(
+    first_prompt: &str,
+    second_prompt: &str,
+    from_stdin: bool,
+) -> Result<(Zeroizing<String>, Zeroizing<String>), CliError> {
+    let terminal = std::io::stdin().is_terminal();
+    if from_stdin || !terminal {
+        let mut lines = std::io::stdin().lock().lines();
+        let mut next = || -> Result<Zeroizing<String>, CliError> {
+            let line = lines
+                .next()
+                .transpose()
+                .map_err(|e| CliError::usage(format!("cannot read stdin: {e}")))?
+                .map(Zeroizing::new)
+                .unwrap_or_default();
+            let trimmed = Zeroizing::new(line.trim_end_matches(['\n', '\r']).to_owned());
+            if trimmed.is_empty() {
+                return Err(CliError::usage(format!(
+                    "expected {first_prompt} and {second_prompt} on stdin, one per line"
+                )));
+            }
+            Ok(trimmed)
+        };
+        let first = next()?;
+        return Ok((first, next()?));
+    }
+    let ask = |prompt: &str| {
+        rpassword::prompt_password(format!("{prompt}: "))
+            .map(Zeroizing::new)
+            .map_err(|e| CliError::usage(format!("cannot read the {prompt}: {e}")))
+    };
+    Ok((ask(first_prompt)?, ask(second_prompt)?))
+}
+
+fn user_line(r: &Value) -> String {
+    let u = &r["user"];
+    let state = if u["disabled"] == true {
+        "disabled"
+    } else {
+        "enabled"
+    };
+    let admin = if u["serverAdmin"] == true {
+        ", server admin"
+    } else {
+        ""
+    };
+    format!("{} ({state}{admin})", s(&u["email"]))
+}
+
+/// The lifecycle actions of `hush users` (AcceptReset runs unauthenticated
+/// through `accept_reset`).
+pub async fn user_action(ctx: &Resolved, action: UsersAction) -> anyhow::Result<i32> {
+    let c = &ctx.client;
+    let base = |email: &str| format!("/api/v1/hush/users/{}", segment(email));
+    match action {
+        UsersAction::Disable { email } => {
+            let r = c
+                .send(
+                    Method::POST,
+                    &format!("{}/disable", base(&email)),
+                    &json!({}),
+                )
+                .await?;
+            println!(
+                "Disabled {}: their sessions are refused from the next request on",
+                user_line(&r)
+            );
+        }
+        UsersAction::Enable { email } => {
+            let r = c
+                .send(
+                    Method::POST,
+                    &format!("{}/enable", base(&email)),
+                    &json!({}),
+                )
+                .await?;
+            println!(
+                "Enabled {}; they log in again with hush login",
+                user_line(&r)
+            );
+        }
+        UsersAction::SetAdmin { email, off } => {
+            let r = c
+                .send(
+                    Method::PATCH,
+                    &base(&email),
+                    &json!({ "serverAdmin": !off }),
+                )
+                .await?;
+            println!("{}", user_line(&r));
+        }
+        UsersAction::Delete { email, yes } => {
+            if !confirmed(yes, &format!("Delete user {email} for good?"))? {
+                eprintln!("hush: nothing deleted");
+                return Ok(1);
+            }
+            c.call(Method::DELETE, &base(&email), &[], None).await?;
+            println!("Deleted user {email}: sessions revoked, memberships removed");
+        }
+        UsersAction::ResetPassword { email, json } => {
+            let r = c
+                .send(
+                    Method::POST,
+                    &format!("{}/reset-password", base(&email)),
+                    &json!({}),
+                )
+                .await?;
+            if json {
+                print_json(&json!({ "id": r["user"]["id"], "name": r["user"]["email"],
+                    "resetToken": r["resetToken"], "resetExpiresAt": r["resetExpiresAt"] }));
+            } else {
+                println!(
+                    "One-time password reset for {email} (expires {}; an earlier one no longer works):",
+                    s(&r["resetExpiresAt"])
+                );
+                println!("{}", s(&r["resetToken"]));
+                println!(
+                    "They set a new password with: printf '%s\\n%s\\n' TOKEN PASSWORD | hush users accept-reset --server {}",
+                    ctx.server
+                );
+            }
+        }
+        _ => return Err(CliError::usage("internal: not a user lifecycle action").into()),
+    }
+    Ok(0)
+}
+
+/// Sets a new password with a reset token read from stdin (TOKEN, then
+/// PASSWORD, one per line) or prompted.
+pub async fn accept_reset(target: Target, json: bool) -> anyhow::Result<i32> {
+    let ctx = resolve_optional_token(&target)?.inner;
+    let (token, password) = two_lines("reset token", "new password", false)?;
+    let r = ctx
+        .client
+        .send(
+            Method::POST,
+            "/api/v1/hush/users/accept-reset",
+            &json!({ "resetToken": token.trim(), "password": password.as_str() }),
+        )
+        .await?;
+    if json {
+        print_json(&r["user"]);
+    } else {
+        let email = s(&r["user"]["email"]);
+        println!("New password set for {email}; every earlier session is revoked. Log in with: hush login --email {email}");
+    }
+    Ok(0)
+}
+
+pub async fn passwd(target: Target, password_stdin: bool) -> anyhow::Result<i32> {
+    let ctx = resolve(&target)?;
+    let (old, new) = two_lines("current password", "new password", password_stdin)?;
+    if !password_stdin && std::io::stdin().is_terminal() {
+        let again = rpassword::prompt_password("new password again: ")
+            .map(Zeroizing::new)
+            .map_err(|e| CliError::usage(format!("cannot read the password: {e}")))?;
+        if again != new {
+            return Err(CliError::usage("the two new passwords differ; nothing changed").into());
+        }
+    }
+    ctx.client
+        .send(
+            Method::POST,
+            "/api/v1/hush/auth/password",
+            &json!({ "oldPassword": old.as_str(), "newPassword": new.as_str() }),
+        )
+        .await?;
+    println!("Password changed. Your other sessions are revoked; this one stays logged in.");
+    Ok(0)
+}
+
+fn token_rows(list: &[Value], with_secret: bool) -> Vec<Vec<String>> {
+    list.iter()
+        .map(|t| {
+            let uses = match t["usesLimit"].as_i64() {
+                Some(limit) => format!("{}/{limit}", s(&t["uses"])),
+                None => "-".into(),
+            };
+            let mut row = vec![
+                format!(
+                    "{}{}",
+                    s(&t["id"]),
+                    if t["current"] == true {
+                        " (this one)"
+                    } else {
+                        ""
+                    }
+                ),
+                s(&t["createdAt"]),
+                s(&t["expiresAt"]),
+                uses,
+            ];
+            if with_secret {
+                row.push(s(&t["clientSecretId"]));
+            }
+            row
+        })
+        .collect()
+}
+
+pub async fn sessions(target: Target, action: SessionsAction) -> anyhow::Result<i32> {
+    let ctx = resolve(&target)?;
+    match action {
+        SessionsAction::List { user, json } => {
+            let query: Vec<(&str, String)> = user.into_iter().map(|u| ("user", u)).collect();
+            let r = ctx.client.get("/api/v1/hush/sessions", &query).await?;
+            let list = r["sessions"].as_array().cloned().unwrap_or_default();
+            if json {
+                print_json(&Value::Array(
+                    list.iter()
+                        .map(|t| json!({ "id": t["id"], "name": t["id"], "createdAt": t["createdAt"], "expiresAt": t["expiresAt"], "current": t["current"] }))
+                        .collect(),
+                ));
+            } else {
+                println!("Sessions of {}:", s(&r["user"]["email"]));
+                println!(
+                    "{}",
+                    table(
+                        &["Id", "Created", "Expires", "Uses"],
+                        token_rows(&list, false)
+                    )
+                );
+            }
+        }
+        SessionsAction::Revoke { id, user } => {
+            let query: Vec<(&str, String)> = user.into_iter().map(|u| ("user", u)).collect();
+            ctx.client
+                .call(
+                    Method::DELETE,
+                    &format!("/api/v1/hush/sessions/{}", segment(&id)),
+                    &query,
+                    None,
+                )
+                .await?;
+            println!("Revoked session {id}; it is refused from the next request on");
+        }
+    }
+    Ok(0)
+}
+
+/// The lifecycle actions of `hush identities`.
+pub async fn identity_action(ctx: &Resolved, action: IdentitiesAction) -> anyhow::Result<i32> {
+    let c = &ctx.client;
+    let base = |name: &str| format!("/api/v1/hush/identities/{}", segment(name));
+    match action {
+        IdentitiesAction::Tokens { identity, json } => {
+            let r = c.get(&format!("{}/tokens", base(&identity)), &[]).await?;
+            let list = r["tokens"].as_array().cloned().unwrap_or_default();
+            if json {
+                print_json(&Value::Array(
+                    list.iter()
+                        .map(|t| json!({ "id": t["id"], "name": t["id"], "createdAt": t["createdAt"], "expiresAt": t["expiresAt"], "uses": t["uses"], "usesLimit": t["usesLimit"], "clientSecretId": t["clientSecretId"] }))
+                        .collect(),
+                ));
+            } else {
+                println!(
+                    "{}",
+                    table(
+                        &["Id", "Created", "Expires", "Uses", "Client secret"],
+                        token_rows(&list, true)
+                    )
+                );
+            }
+        }
+        IdentitiesAction::RevokeToken { identity, token_id } => {
+            c.call(
+                Method::DELETE,
+                &format!("{}/tokens/{}", base(&identity), segment(&token_id)),
+                &[],
+                None,
+            )
+            .await?;
+            println!("Revoked access token {token_id} of {identity}");
+        }
+        IdentitiesAction::Delete { identity, yes } => {
+            if !confirmed(yes, &format!("Delete identity {identity} for good?"))? {
+                eprintln!("hush: nothing deleted");
+                return Ok(1);
+            }
+            c.call(Method::DELETE, &base(&identity), &[], None).await?;
+            println!(
+                "Deleted identity {identity}: its client secrets and access tokens no longer work"
+            );
+        }
+        _ => return Err(CliError::usage("internal: not an identity lifecycle action").into()),
+    }
+    Ok(0)
+}
