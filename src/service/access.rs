@@ -288,7 +288,59 @@ pub fn readable_keys(grant: &Grant, envs: &[EnvRow], event: &AuditEvent) -> Opti
     (!keys.is_empty()).then_some(keys)
 }
 
+/// Characters of a caller-given name kept in an audit event.
+const MAX_AUDIT_KEY: usize = 256;
+
 impl Service {
+    /// Audits a refusal of `action` and hands back `err`. A `denied` one (the
+    /// caller lacks the right) is recorded like every other denial, as
+    /// `permission-denied` naming the attempted action first; a `failure`
+    /// (bad input, a wrong password) under the action itself. If the event
+    /// cannot be written, that failure wins: nothing is refused off the record.
+    pub(super) async fn refused(
+        &self,
+        ctx: &Ctx,
+        action: &str,
+        keys: Vec<String>,
+        result: &str,
+        err: ServiceError,
+    ) -> ServiceError {
+        let denied = result == "denied";
+        let mut event = ctx.event(if denied { "permission-denied" } else { action });
+        // Keys may be what a caller typed: bounded like any audited free text.
+        let attempted = denied.then(|| action.to_owned());
+        event.keys = attempted
+            .into_iter()
+            .chain(keys)
+            .map(|k| k.chars().take(MAX_AUDIT_KEY).collect())
+            .collect();
+        event.result = result.into();
+        match self.store.append_audit(event).await {
+            Ok(()) => err,
+            Err(e) => e.into(),
+        }
+    }
+
+    /// `refused` for a caller who is not a server admin.
+    pub(super) async fn require_server_admin(
+        &self,
+        ctx: &Ctx,
+        action: &str,
+        target: &str,
+    ) -> ServiceResult<()> {
+        if ctx.actor.server_admin && ctx.actor.token_scope.is_none() {
+            return Ok(());
+        }
+        let err = ServiceError::Forbidden(format!(
+            "only server admins may {}",
+            action.replace('-', " ")
+        ));
+        let target = (!target.is_empty()).then(|| target.to_owned());
+        Err(self
+            .refused(ctx, action, target.into_iter().collect(), "denied", err)
+            .await)
+    }
+
     /// Resolves a project the caller may see: unknown and invisible projects are
     /// both "not found", so project names do not leak.
     pub async fn visible_project(

@@ -38,14 +38,13 @@ impl Service {
                 filter.project_id = Some(project.id);
             }
             None if !ctx.actor.server_admin => {
-                let mut event = ctx.event("permission-denied");
-                event.result = "denied".into();
-                event.keys = vec!["audit-log".into()];
-                self.store.append_audit(event).await?;
-                return Err(ServiceError::Forbidden(
+                let err = ServiceError::Forbidden(
                     "only server admins may read the whole audit log; pass a project you administer"
                         .into(),
-                ));
+                );
+                return Err(self
+                    .refused(ctx, "query-audit-log", vec![], "denied", err)
+                    .await);
             }
             None => {}
         }
@@ -71,11 +70,8 @@ impl Service {
 
     /// Recomputes the whole hash chain (server admins only).
     pub async fn verify_audit(&self, ctx: &Ctx) -> ServiceResult<Result<usize, ChainBreak>> {
-        if !ctx.actor.server_admin {
-            return Err(ServiceError::Forbidden(
-                "only server admins may verify the audit log".into(),
-            ));
-        }
+        self.require_server_admin(ctx, "verify-audit-log", "")
+            .await?;
         let rows = self.store.audit_chain().await?;
         Ok(verify_chain(&rows))
     }

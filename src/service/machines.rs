@@ -108,16 +108,6 @@ fn new_client_secret(identity_id: &str) -> ServiceResult<(IdentitySecretRow, Zer
     Ok((row, secret))
 }
 
-fn require_server_admin(ctx: &Ctx) -> ServiceResult<()> {
-    if ctx.actor.server_admin && ctx.actor.token_scope.is_none() {
-        Ok(())
-    } else {
-        Err(ServiceError::Forbidden(
-            "only server admins may manage machine identities".into(),
-        ))
-    }
-}
-
 impl Service {
     pub async fn create_identity(
         &self,
@@ -125,7 +115,8 @@ impl Service {
         name: &str,
         settings: IdentitySettings,
     ) -> ServiceResult<(IdentityRow, Zeroizing<String>)> {
-        require_server_admin(ctx)?;
+        self.require_server_admin(ctx, "create-identity", name)
+            .await?;
         let name = name.trim();
         if name.is_empty()
             || name.len() > 64
@@ -172,12 +163,14 @@ impl Service {
     }
 
     pub async fn identities(&self, ctx: &Ctx) -> ServiceResult<Vec<IdentityRow>> {
-        require_server_admin(ctx)?;
+        self.require_server_admin(ctx, "list-identities", "")
+            .await?;
         Ok(self.store.identities().await?)
     }
 
     async fn identity_for_admin(&self, ctx: &Ctx, id_or_name: &str) -> ServiceResult<IdentityRow> {
-        require_server_admin(ctx)?;
+        self.require_server_admin(ctx, "manage-machine-identities", id_or_name)
+            .await?;
         self.store
             .identity(id_or_name)
             .await?

@@ -11,53 +11,7 @@
 use super::{now_ms, Ctx, Service, ServiceError, ServiceResult};
 use crate::store::{IdentityRow, UserChange, UserRow};
 
-/// Characters of a caller-given name kept in an audit event.
-const MAX_AUDIT_KEY: usize = 256;
-
 impl Service {
-    /// Audits a refusal of `action` (`result`: `denied` or `failure`) and
-    /// hands back `err`. If the event cannot be written, that failure wins:
-    /// nothing is refused off the record.
-    pub(super) async fn refused(
-        &self,
-        ctx: &Ctx,
-        action: &str,
-        keys: Vec<String>,
-        result: &str,
-        err: ServiceError,
-    ) -> ServiceError {
-        let mut event = ctx.event(action);
-        // Keys may be what a caller typed: bounded like any audited free text.
-        event.keys = keys
-            .into_iter()
-            .map(|k| k.chars().take(MAX_AUDIT_KEY).collect())
-            .collect();
-        event.result = result.into();
-        match self.store.append_audit(event).await {
-            Ok(()) => err,
-            Err(e) => e.into(),
-        }
-    }
-
-    /// Refuses (audited) anyone but a server admin logged in as a user.
-    pub(super) async fn require_admin(
-        &self,
-        ctx: &Ctx,
-        action: &str,
-        target: &str,
-    ) -> ServiceResult<()> {
-        if ctx.actor.server_admin && ctx.actor.token_scope.is_none() {
-            return Ok(());
-        }
-        let err = ServiceError::Forbidden(format!(
-            "only server admins may {}",
-            action.replace('-', " ")
-        ));
-        Err(self
-            .refused(ctx, action, vec![target.to_owned()], "denied", err)
-            .await)
-    }
-
     /// A user by email or id, for a server admin's `action`.
     pub(super) async fn user_for_admin(
         &self,
@@ -65,7 +19,7 @@ impl Service {
         who: &str,
         action: &str,
     ) -> ServiceResult<UserRow> {
-        self.require_admin(ctx, action, who).await?;
+        self.require_server_admin(ctx, action, who).await?;
         let user = if who.contains('@') {
             self.store.user_by_email(&who.trim().to_lowercase()).await?
         } else {
@@ -122,7 +76,7 @@ impl Service {
                      first make another user a server admin (hush users set-admin EMAIL)",
                     user.email
                 ));
-                Err(self.refused(ctx, action, keys, "denied", err).await)
+                Err(self.refused(ctx, action, keys, "failure", err).await)
             }
             Err(other) => Err(other.into()),
         }
@@ -148,7 +102,7 @@ impl Service {
         who: &str,
         action: &str,
     ) -> ServiceResult<IdentityRow> {
-        self.require_admin(ctx, action, who).await?;
+        self.require_server_admin(ctx, action, who).await?;
         match self.store.identity(who).await? {
             Some(i) => Ok(i),
             None => {

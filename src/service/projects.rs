@@ -68,9 +68,10 @@ impl Service {
 
     pub async fn create_project(&self, ctx: &Ctx, name: &str) -> ServiceResult<ProjectRow> {
         if ctx.actor.kind != ActorKind::User {
-            return Err(ServiceError::Forbidden(
-                "only users can create projects".into(),
-            ));
+            let err = ServiceError::Forbidden("only users can create projects".into());
+            return Err(self
+                .refused(ctx, "create-project", vec![], "denied", err)
+                .await);
         }
         let mut project = self.new_project(ctx, name, &ctx.actor.id)?;
         let slug = project.project.slug.clone();

@@ -22,11 +22,7 @@ impl Service {
         email: &str,
         server_admin: bool,
     ) -> ServiceResult<Invite> {
-        if !ctx.actor.server_admin || ctx.actor.token_scope.is_some() {
-            return Err(ServiceError::Forbidden(
-                "only server admins may create users".into(),
-            ));
-        }
+        self.require_server_admin(ctx, "create-user", email).await?;
         let email = normalise_email(email)?;
         let user = UserRow {
             id: new_id(),
@@ -52,11 +48,7 @@ impl Service {
     }
 
     pub async fn list_users(&self, ctx: &Ctx) -> ServiceResult<Vec<UserRow>> {
-        if !ctx.actor.server_admin {
-            return Err(ServiceError::Forbidden(
-                "only server admins may list users".into(),
-            ));
-        }
+        self.require_server_admin(ctx, "list-users", "").await?;
         Ok(self.store.users().await?)
     }
 

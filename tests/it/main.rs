@@ -2,6 +2,7 @@
 //! and through the real `hush` binary.
 
 mod access;
+mod authz_matrix;
 mod changes;
 mod cli;
 mod deploy;

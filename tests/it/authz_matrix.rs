@@ -1,0 +1,1312 @@
+//! Issue 18: the generated authorization matrix.
+//!
+//! Every route of the router (read from `src/server/mod.rs`, so a new route
+//! fails `every_route_is_in_the_matrix` until it is listed here) is called by
+//! every kind of principal, aimed at every placement of an object: a granted
+//! folder, a denied child of it, a denied sibling, a folder reached through an
+//! import, a reference, recursion, the change feed, history and the deleted
+//! list. The expected status comes from a model of the grant written here,
+//! independently of the server's; every answer (body and headers) is searched
+//! for the key name and value of each object the principal may not read.
+
+use crate::harness::*;
+use reqwest::Method;
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+/// An object the matrix places and then looks for in answers.
+struct Object {
+    env: &'static str,
+    folder: &'static str,
+    key: &'static str,
+    /// The current value (and older versions' values, for history).
+    values: &'static [&'static str],
+    /// Whether the key name is itself secret from those who may not read the
+    /// folder (false for a reference's target: its name is in the value of
+    /// the secret that refers to it, which its readers may see).
+    name_is_secret: bool,
+    deleted: bool,
+}
+
+const OBJECTS: &[Object] = &[
+    Object {
+        env: "dev",
+        folder: "/app",
+        key: "GRANTED_KEY_q7",
+        values: &["canary-granted-3b1f"],
+        name_is_secret: true,
+        deleted: false,
+    },
+    Object {
+        env: "dev",
+        folder: "/app/deny",
+        key: "CHILD_KEY_x9",
+        values: &["canary-child-8e2d"],
+        name_is_secret: true,
+        deleted: false,
+    },
+    Object {
+        env: "dev",
+        folder: "/legacy",
+        key: "SIBLING_KEY_m2",
+        values: &["canary-sibling-old-41aa", "canary-sibling-5c7e"],
+        name_is_secret: true,
+        deleted: false,
+    },
+    Object {
+        env: "dev",
+        folder: "/legacy",
+        key: "DELETED_KEY_k3",
+        values: &["canary-deleted-77b0"],
+        name_is_secret: true,
+        deleted: true,
+    },
+    Object {
+        env: "dev",
+        folder: "/src",
+        key: "IMPORTED_KEY_p4",
+        values: &["canary-imported-2f19"],
+        name_is_secret: true,
+        deleted: false,
+    },
+    Object {
+        env: "dev",
+        folder: "/vault",
+        key: "REFTARGET_KEY_z8",
+        values: &["canary-reftarget-90cd"],
+        name_is_secret: false,
+        deleted: false,
+    },
+    Object {
+        env: "dev",
+        folder: "/refs",
+        key: "REF_KEY_w5",
+        values: &["${dev.vault.REFTARGET_KEY_z8}"],
+        name_is_secret: true,
+        deleted: false,
+    },
+    Object {
+        env: "prod",
+        folder: "/",
+        key: "PROD_KEY_j1",
+        values: &["canary-prod-6d3a"],
+        name_is_secret: true,
+        deleted: false,
+    },
+];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Level {
+    None,
+    Read,
+    Write,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Who {
+    Anonymous,
+    Malformed,
+    Expired,
+    Revoked,
+    UsesExhausted,
+    DisabledUser,
+    OtherProjectToken,
+    NonMember,
+    NoAccessMember,
+    Viewer,
+    ReadToken,
+    Identity,
+    WriteToken,
+    DeveloperWithNone,
+    ProjectAdmin,
+    ServerAdmin,
+}
+
+/// Most privileged last: their writes (a forced folder delete) must not
+/// remove objects before the narrower principals have looked for them.
+const PRINCIPALS: [Who; 16] = [
+    Who::Anonymous,
+    Who::Malformed,
+    Who::Expired,
+    Who::Revoked,
+    Who::UsesExhausted,
+    Who::DisabledUser,
+    Who::OtherProjectToken,
+    Who::NonMember,
+    Who::NoAccessMember,
+    Who::Viewer,
+    Who::ReadToken,
+    Who::Identity,
+    Who::WriteToken,
+    Who::DeveloperWithNone,
+    Who::ProjectAdmin,
+    Who::ServerAdmin,
+];
+
+/// Folders the narrow principals are denied, as the grants below say.
+const DEVELOPER_DENIED: [&str; 4] = ["/app/deny", "/legacy", "/vault", "/src"];
+
+impl Who {
+    fn authenticated(self) -> bool {
+        !matches!(
+            self,
+            Who::Anonymous
+                | Who::Malformed
+                | Who::Expired
+                | Who::Revoked
+                | Who::UsesExhausted
+                | Who::DisabledUser
+        )
+    }
+
+    fn sees_project(self) -> bool {
+        self.authenticated()
+            && !matches!(
+                self,
+                Who::NonMember | Who::NoAccessMember | Who::OtherProjectToken
+            )
+    }
+
+    fn server_admin(self) -> bool {
+        self == Who::ServerAdmin
+    }
+
+    fn project_admin(self) -> bool {
+        matches!(self, Who::ServerAdmin | Who::ProjectAdmin)
+    }
+
+    fn is_user(self) -> bool {
+        matches!(
+            self,
+            Who::NonMember
+                | Who::NoAccessMember
+                | Who::Viewer
+                | Who::DeveloperWithNone
+                | Who::ProjectAdmin
+                | Who::ServerAdmin
+        )
+    }
+
+    /// The model of each grant (see `principals` for how each is made).
+    fn level(self, env: &str, folder: &str) -> Level {
+        let within = |base: &str| folder == base || folder.starts_with(&format!("{base}/"));
+        match self {
+            Who::ServerAdmin | Who::ProjectAdmin => Level::Write,
+            Who::Viewer => Level::Read,
+            Who::DeveloperWithNone => {
+                if env == "dev" && DEVELOPER_DENIED.iter().any(|d| within(d)) {
+                    Level::None
+                } else if env == "prod" {
+                    Level::Read
+                } else {
+                    Level::Write
+                }
+            }
+            Who::ReadToken => {
+                if env == "dev" && (folder == "/app" || folder == "/refs") {
+                    Level::Read
+                } else {
+                    Level::None
+                }
+            }
+            Who::WriteToken => {
+                if env == "dev" && folder == "/app" {
+                    Level::Write
+                } else {
+                    Level::None
+                }
+            }
+            Who::Identity => {
+                if env == "dev" && (folder == "/app" || folder == "/refs") {
+                    Level::Read
+                } else {
+                    Level::None
+                }
+            }
+            _ => Level::None,
+        }
+    }
+}
+
+/// What a call needs, from which the expected status follows.
+#[derive(Clone, Debug)]
+enum Need {
+    /// No authentication: the status is the same for everyone.
+    Public(u16),
+    /// A login with wrong credentials: 401, or 429 once the address is
+    /// locked out.
+    FailedLogin,
+    Authenticated,
+    /// Only user sessions (creating a project).
+    User,
+    ServerAdmin,
+    /// A server admin's user session (user and identity administration).
+    UserServerAdmin,
+    ProjectVisible,
+    ProjectAdmin,
+    Read(&'static str, &'static str),
+    Write(&'static str, &'static str),
+    /// Write on a folder and everything below it.
+    WriteTree(&'static str, &'static str),
+    /// Write on the destination, read on the source (an import).
+    WriteReading(&'static str, &'static str, &'static str, &'static str),
+    /// Read on a folder and on a folder its values refer to.
+    ReadReferring(&'static str, &'static str, &'static str, &'static str),
+    /// Write, then project admin (purge).
+    WriteAdmin(&'static str, &'static str),
+    /// Token renewal: the token in the body, sessions and identities only.
+    Renewal,
+}
+
+/// The status a principal gets; 0 means "allowed": any answer but 401, 403
+/// or a 5xx (a 404 or 400 then concerns the object, which the caller may
+/// know about).
+fn expected(who: Who, need: &Need) -> u16 {
+    match need {
+        Need::Public(status) => return *status,
+        Need::FailedLogin => return 401,
+        _ => {}
+    }
+    if let Need::Renewal = need {
+        let renewable = matches!(
+            who,
+            Who::NonMember
+                | Who::NoAccessMember
+                | Who::Viewer
+                | Who::DeveloperWithNone
+                | Who::ProjectAdmin
+                | Who::ServerAdmin
+                | Who::Identity
+        );
+        return if renewable { 0 } else { 401 };
+    }
+    match who {
+        Who::Anonymous | Who::Malformed | Who::Revoked | Who::UsesExhausted | Who::DisabledUser => {
+            return 401
+        }
+        Who::Expired => return 403,
+        _ => {}
+    }
+    let can = |level: Level, env: &str, folder: &str| who.level(env, folder) >= level;
+    let tree_writable = |env: &str, folder: &str| {
+        can(Level::Write, env, folder)
+            && OBJECTS
+                .iter()
+                .filter(|o| o.env == env && o.folder.starts_with(&format!("{folder}/")))
+                .all(|o| can(Level::Write, o.env, o.folder))
+    };
+    let allowed = match need {
+        Need::Authenticated => true,
+        Need::User => {
+            if !who.is_user() {
+                return 403;
+            }
+            true
+        }
+        Need::ServerAdmin | Need::UserServerAdmin => who.server_admin(),
+        _ if !who.sees_project() => return 404,
+        Need::ProjectVisible => true,
+        Need::ProjectAdmin => who.project_admin(),
+        Need::Read(env, folder) => can(Level::Read, env, folder),
+        Need::Write(env, folder) => can(Level::Write, env, folder),
+        Need::WriteTree(env, folder) => tree_writable(env, folder),
+        Need::WriteReading(env, folder, from_env, from) => {
+            can(Level::Write, env, folder) && can(Level::Read, from_env, from)
+        }
+        Need::ReadReferring(env, folder, to_env, to) => {
+            can(Level::Read, env, folder) && can(Level::Read, to_env, to)
+        }
+        Need::WriteAdmin(env, folder) => can(Level::Write, env, folder) && who.project_admin(),
+        Need::Public(_) | Need::FailedLogin | Need::Renewal => unreachable!(),
+    };
+    if allowed {
+        0
+    } else {
+        403
+    }
+}
+
+/// One request of the matrix.
+struct Call {
+    route: (&'static str, &'static str),
+    method: Method,
+    url: String,
+    body: Option<Value>,
+    need: Need,
+}
+
+fn q(env: &str, folder: &str) -> String {
+    format!("workspaceId=default&environment={env}&secretPath={folder}")
+}
+
+fn at(env: &str, folder: &str, extra: Value) -> Option<Value> {
+    let mut b = json!({ "workspaceId": "default", "environment": env, "secretPath": folder });
+    for (k, v) in extra.as_object().unwrap() {
+        b[k] = v.clone();
+    }
+    Some(b)
+}
+
+/// The folders every secrets route is aimed at, each with a key stored there.
+const PLACEMENTS: [(&str, &str, &str); 5] = [
+    ("dev", "/app", "GRANTED_KEY_q7"),
+    ("dev", "/app/deny", "CHILD_KEY_x9"),
+    ("dev", "/legacy", "SIBLING_KEY_m2"),
+    ("dev", "/src", "IMPORTED_KEY_p4"),
+    ("prod", "/", "PROD_KEY_j1"),
+];
+
+/// Every call of the matrix for one principal (`tag` keeps created names
+/// distinct between principals).
+fn calls(tag: &str, own_token: &str) -> Vec<Call> {
+    let mut out = Vec::new();
+    let mut add =
+        |route: (&'static str, &'static str), url: String, body: Option<Value>, need: Need| {
+            let method = Method::from_bytes(route.0.as_bytes()).unwrap();
+            out.push(Call {
+                route,
+                method,
+                url,
+                body,
+                need,
+            });
+        };
+    add(
+        ("GET", "/healthz"),
+        "/healthz".into(),
+        None,
+        Need::Public(200),
+    );
+    add(
+        ("GET", "/readyz"),
+        "/readyz".into(),
+        None,
+        Need::Public(200),
+    );
+    add(
+        ("POST", "/api/v1/hush/bootstrap"),
+        "/api/v1/hush/bootstrap".into(),
+        Some(json!({ "email": format!("{tag}@example.com"), "password": PASSWORD })),
+        Need::Public(400),
+    );
+    add(
+        ("POST", "/api/v1/hush/auth/login"),
+        "/api/v1/hush/auth/login".into(),
+        Some(json!({ "email": "nobody@example.com", "password": "wrong password here" })),
+        Need::FailedLogin,
+    );
+    add(
+        ("GET", "/api/v1/hush/auth/whoami"),
+        "/api/v1/hush/auth/whoami".into(),
+        None,
+        Need::Authenticated,
+    );
+    add(
+        ("POST", "/api/v1/auth/universal-auth/login"),
+        "/api/v1/auth/universal-auth/login".into(),
+        Some(
+            json!({ "clientId": "00000000-0000-4000-8000-000000000000", "clientSecret": "wrong" }),
+        ),
+        Need::FailedLogin,
+    );
+    add(
+        ("POST", "/api/v1/auth/token/renew"),
+        "/api/v1/auth/token/renew".into(),
+        Some(json!({ "accessToken": own_token })),
+        Need::Renewal,
+    );
+    add(
+        ("GET", "/api/v1/hush/users"),
+        "/api/v1/hush/users".into(),
+        None,
+        Need::ServerAdmin,
+    );
+    add(
+        ("POST", "/api/v1/hush/users"),
+        "/api/v1/hush/users".into(),
+        Some(json!({ "email": format!("invited-{tag}@example.com") })),
+        Need::ServerAdmin,
+    );
+    add(
+        ("POST", "/api/v1/hush/users/accept-invite"),
+        "/api/v1/hush/users/accept-invite".into(),
+        Some(
+            json!({ "inviteToken": "hush_in_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "password": PASSWORD }),
+        ),
+        Need::Public(401),
+    );
+    add(
+        ("GET", "/api/v1/hush/identities"),
+        "/api/v1/hush/identities".into(),
+        None,
+        Need::ServerAdmin,
+    );
+    add(
+        ("POST", "/api/v1/hush/identities"),
+        "/api/v1/hush/identities".into(),
+        Some(json!({ "name": format!("machine-{tag}") })),
+        Need::ServerAdmin,
+    );
+    add(
+        ("GET", "/api/v1/hush/identities/{id}/client-secrets"),
+        "/api/v1/hush/identities/narrow-machine/client-secrets".into(),
+        None,
+        Need::ServerAdmin,
+    );
+    add(
+        ("POST", "/api/v1/hush/identities/{id}/client-secrets"),
+        "/api/v1/hush/identities/narrow-machine/client-secrets".into(),
+        Some(json!({})),
+        Need::ServerAdmin,
+    );
+    add(
+        (
+            "DELETE",
+            "/api/v1/hush/identities/{id}/client-secrets/{secret_id}",
+        ),
+        "/api/v1/hush/identities/narrow-machine/client-secrets/no-such-secret".into(),
+        Some(json!({})),
+        Need::ServerAdmin,
+    );
+    add(
+        ("GET", "/api/v1/hush/tokens"),
+        "/api/v1/hush/tokens?projectId=default".into(),
+        None,
+        Need::ProjectAdmin,
+    );
+    add(
+        ("POST", "/api/v1/hush/tokens"),
+        "/api/v1/hush/tokens".into(),
+        Some(
+            json!({ "projectId": "default", "name": format!("t-{tag}"), "scopes": [{ "environment": "dev", "secretPath": "/app" }], "ttl": 3600 }),
+        ),
+        Need::ProjectAdmin,
+    );
+    add(
+        ("DELETE", "/api/v1/hush/tokens/{id}"),
+        "/api/v1/hush/tokens/no-such-token?projectId=default".into(),
+        Some(json!({})),
+        Need::ProjectAdmin,
+    );
+    add(
+        ("GET", "/api/v1/hush/members"),
+        "/api/v1/hush/members?projectId=default".into(),
+        None,
+        Need::ProjectAdmin,
+    );
+    add(
+        ("POST", "/api/v1/hush/members"),
+        "/api/v1/hush/members".into(),
+        Some(
+            json!({ "projectId": "default", "subject": "outsider@example.com", "role": "viewer" }),
+        ),
+        Need::ProjectAdmin,
+    );
+    add(
+        ("DELETE", "/api/v1/hush/members"),
+        "/api/v1/hush/members".into(),
+        Some(json!({ "projectId": "default", "subject": "nobody-here@example.com" })),
+        Need::ProjectAdmin,
+    );
+    // Secrets, for every placement.
+    for (env, folder, key) in PLACEMENTS {
+        let qs = q(env, folder);
+        for route in [("GET", "/api/v3/secrets/raw"), ("GET", "/api/v4/secrets")] {
+            let project = if route.1 == "/api/v4/secrets" {
+                qs.replace("workspaceId", "projectId")
+            } else {
+                qs.clone()
+            };
+            add(
+                route,
+                format!(
+                    "{}?{project}&include_imports=true&expandSecretReferences=false",
+                    route.1
+                ),
+                None,
+                Need::Read(env, folder),
+            );
+        }
+        add(
+            ("GET", "/api/v3/secrets/raw/{name}"),
+            format!("/api/v3/secrets/raw/{key}?{qs}&expandSecretReferences=false"),
+            None,
+            Need::Read(env, folder),
+        );
+        add(
+            ("GET", "/api/v1/hush/secrets/{name}/history"),
+            format!("/api/v1/hush/secrets/{key}/history?{qs}&reveal=true"),
+            None,
+            Need::Read(env, folder),
+        );
+        add(
+            ("GET", "/api/v1/hush/deleted"),
+            format!("/api/v1/hush/deleted?{qs}"),
+            None,
+            Need::Read(env, folder),
+        );
+        add(
+            ("GET", "/api/v1/secret-imports"),
+            format!("/api/v1/secret-imports?{qs}"),
+            None,
+            Need::Read(env, folder),
+        );
+        for route in [("GET", "/api/v2/folders"), ("GET", "/api/v1/folders")] {
+            add(
+                route,
+                format!("{}?{}&path={folder}&recursive=true", route.1, qs),
+                None,
+                Need::Read(env, folder),
+            );
+        }
+        let written = format!("MATRIX_{tag}");
+        add(
+            ("POST", "/api/v3/secrets/raw/{name}"),
+            format!("/api/v3/secrets/raw/{written}"),
+            at(env, folder, json!({ "secretValue": "matrix-written" })),
+            Need::Write(env, folder),
+        );
+        add(
+            ("PATCH", "/api/v3/secrets/raw/{name}"),
+            format!("/api/v3/secrets/raw/{key}"),
+            at(
+                env,
+                folder,
+                json!({ "secretComment": "touched by the matrix" }),
+            ),
+            Need::Write(env, folder),
+        );
+        add(
+            ("PUT", "/api/v1/hush/secrets/{name}"),
+            format!("/api/v1/hush/secrets/{written}"),
+            at(env, folder, json!({ "secretValue": "matrix-upserted" })),
+            Need::Write(env, folder),
+        );
+        add(
+            ("POST", "/api/v1/hush/secrets/batch"),
+            "/api/v1/hush/secrets/batch".into(),
+            at(
+                env,
+                folder,
+                json!({ "secrets": [{ "secretKey": format!("{written}_B"), "secretValue": "matrix-batch" }] }),
+            ),
+            Need::Write(env, folder),
+        );
+        add(
+            ("POST", "/api/v1/hush/secrets/{name}/rollback"),
+            format!("/api/v1/hush/secrets/{written}/rollback"),
+            at(env, folder, json!({ "version": 1 })),
+            Need::Write(env, folder),
+        );
+        add(
+            ("DELETE", "/api/v3/secrets/raw/{name}"),
+            format!("/api/v3/secrets/raw/{written}"),
+            at(env, folder, json!({})),
+            Need::Write(env, folder),
+        );
+        add(
+            ("POST", "/api/v1/hush/secrets/{name}/restore"),
+            format!("/api/v1/hush/secrets/{written}/restore"),
+            at(env, folder, json!({})),
+            Need::Write(env, folder),
+        );
+        add(
+            ("POST", "/api/v1/hush/secrets/{name}/purge"),
+            format!("/api/v1/hush/secrets/{written}_B/purge"),
+            at(env, folder, json!({})),
+            Need::WriteAdmin(env, folder),
+        );
+        for route in [("POST", "/api/v2/folders"), ("POST", "/api/v1/folders")] {
+            add(
+                route,
+                route.1.into(),
+                Some(
+                    json!({ "workspaceId": "default", "projectId": "default", "environment": env, "path": folder, "name": format!("{}-{tag}", if route.1.contains("v2") { "f2" } else { "f1" }) }),
+                ),
+                Need::Write(env, folder),
+            );
+        }
+        add(
+            ("POST", "/api/v1/secret-imports"),
+            "/api/v1/secret-imports".into(),
+            Some(
+                json!({ "workspaceId": "default", "environment": env, "path": folder, "import": { "environment": "dev", "path": "/legacy" } }),
+            ),
+            Need::WriteReading(env, folder, "dev", "/legacy"),
+        );
+        add(
+            ("DELETE", "/api/v1/secret-imports/{id}"),
+            "/api/v1/secret-imports/no-such-import".into(),
+            at(env, folder, json!({ "path": folder })),
+            Need::Write(env, folder),
+        );
+    }
+    // Recursion: from the root and from a granted folder.
+    for folder in ["/", "/app"] {
+        add(
+            ("GET", "/api/v3/secrets/raw"),
+            format!(
+                "/api/v3/secrets/raw?{}&recursive=true&include_imports=true&expandSecretReferences=false",
+                q("dev", folder)
+            ),
+            None,
+            Need::Read("dev", folder),
+        );
+        add(
+            ("GET", "/api/v2/folders"),
+            format!(
+                "/api/v2/folders?projectId=default&environment=dev&path={folder}&recursive=true"
+            ),
+            None,
+            Need::Read("dev", folder),
+        );
+    }
+    // A reference into a denied folder, expanded by the server.
+    add(
+        ("GET", "/api/v3/secrets/raw"),
+        format!("/api/v3/secrets/raw?{}", q("dev", "/refs")),
+        None,
+        Need::ReadReferring("dev", "/refs", "dev", "/vault"),
+    );
+    add(
+        ("GET", "/api/v3/secrets/raw/{name}"),
+        format!("/api/v3/secrets/raw/REF_KEY_w5?{}", q("dev", "/refs")),
+        None,
+        Need::ReadReferring("dev", "/refs", "dev", "/vault"),
+    );
+    // A forced delete of a granted folder holding a denied child, and of a
+    // denied folder.
+    for (parent, name) in [("/", "app"), ("/", "legacy")] {
+        for route in [
+            ("DELETE", "/api/v2/folders/{id_or_name}"),
+            ("DELETE", "/api/v1/folders/{id_or_name}"),
+        ] {
+            let folder: &'static str = if name == "app" { "/app" } else { "/legacy" };
+            add(
+                route,
+                route.1.replace("{id_or_name}", name),
+                Some(
+                    json!({ "projectId": "default", "workspaceId": "default", "environment": "dev", "path": parent, "forceDelete": true }),
+                ),
+                Need::WriteTree("dev", folder),
+            );
+        }
+    }
+    add(
+        ("GET", "/api/v1/hush/changes"),
+        "/api/v1/hush/changes?workspaceId=default&after=0&wait=0".into(),
+        None,
+        Need::ProjectVisible,
+    );
+    add(
+        ("GET", "/api/v1/hush/audit"),
+        "/api/v1/hush/audit?project=default&limit=1000".into(),
+        None,
+        Need::ProjectAdmin,
+    );
+    add(
+        ("GET", "/api/v1/hush/audit"),
+        "/api/v1/hush/audit?limit=1000".into(),
+        None,
+        Need::ServerAdmin,
+    );
+    add(
+        ("GET", "/api/v1/hush/audit/verify"),
+        "/api/v1/hush/audit/verify".into(),
+        None,
+        Need::ServerAdmin,
+    );
+    add(
+        ("GET", "/api/v1/hush/projects"),
+        "/api/v1/hush/projects".into(),
+        None,
+        Need::Authenticated,
+    );
+    add(
+        ("POST", "/api/v2/workspace"),
+        "/api/v2/workspace".into(),
+        Some(json!({ "projectName": format!("matrix {tag}") })),
+        Need::User,
+    );
+    add(
+        ("GET", "/api/v1/workspace/{project}/environments"),
+        "/api/v1/workspace/default/environments".into(),
+        None,
+        Need::ProjectVisible,
+    );
+    add(
+        ("POST", "/api/v1/workspace/{project}/environments"),
+        "/api/v1/workspace/default/environments".into(),
+        Some(json!({ "slug": format!("env-{}", tag.to_lowercase()), "name": "matrix" })),
+        Need::ProjectAdmin,
+    );
+    add(
+        ("POST", "/api/v1/hush/auth/password"),
+        "/api/v1/hush/auth/password".into(),
+        Some(
+            json!({ "oldPassword": "not the password at all", "newPassword": "a brand new password 1" }),
+        ),
+        Need::User,
+    );
+    add(
+        ("POST", "/api/v1/hush/users/accept-reset"),
+        "/api/v1/hush/users/accept-reset".into(),
+        Some(
+            json!({ "resetToken": "hush_rs_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "password": PASSWORD }),
+        ),
+        Need::Public(401),
+    );
+    add(
+        ("POST", "/api/v1/auth/token/revoke"),
+        "/api/v1/auth/token/revoke".into(),
+        Some(json!({ "accessToken": "hush_at_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" })),
+        Need::Public(401),
+    );
+    add(
+        ("GET", "/api/v1/hush/sessions"),
+        "/api/v1/hush/sessions".into(),
+        None,
+        Need::User,
+    );
+    add(
+        ("GET", "/api/v1/hush/sessions"),
+        "/api/v1/hush/sessions?user=bystander@example.com".into(),
+        None,
+        Need::UserServerAdmin,
+    );
+    add(
+        ("DELETE", "/api/v1/hush/sessions/{id}"),
+        "/api/v1/hush/sessions/no-such-session".into(),
+        Some(json!({})),
+        Need::User,
+    );
+    for (method, path, url, body) in [
+        (
+            "POST",
+            "/api/v1/hush/users/{user}/disable",
+            "/api/v1/hush/users/bystander@example.com/disable",
+            json!({}),
+        ),
+        (
+            "POST",
+            "/api/v1/hush/users/{user}/enable",
+            "/api/v1/hush/users/bystander@example.com/enable",
+            json!({}),
+        ),
+        (
+            "PATCH",
+            "/api/v1/hush/users/{user}",
+            "/api/v1/hush/users/bystander@example.com",
+            json!({ "serverAdmin": false }),
+        ),
+        (
+            "POST",
+            "/api/v1/hush/users/{user}/reset-password",
+            "/api/v1/hush/users/bystander@example.com/reset-password",
+            json!({}),
+        ),
+        (
+            "DELETE",
+            "/api/v1/hush/users/{user}",
+            "/api/v1/hush/users/bystander@example.com",
+            json!({}),
+        ),
+        (
+            "GET",
+            "/api/v1/hush/identities/{id}/tokens",
+            "/api/v1/hush/identities/narrow-machine/tokens",
+            Value::Null,
+        ),
+        (
+            "DELETE",
+            "/api/v1/hush/identities/{id}/tokens/{token_id}",
+            "/api/v1/hush/identities/narrow-machine/tokens/no-such-token",
+            json!({}),
+        ),
+        (
+            "DELETE",
+            "/api/v1/identities/{id}",
+            "/api/v1/identities/00000000-0000-4000-8000-000000000000",
+            json!({}),
+        ),
+        (
+            "DELETE",
+            "/api/v1/hush/identities/{id}",
+            "/api/v1/hush/identities/doomed-machine",
+            json!({}),
+        ),
+    ] {
+        add(
+            (method, path),
+            url.into(),
+            (!body.is_null()).then_some(body),
+            Need::UserServerAdmin,
+        );
+    }
+    // Last: it ends the principal's session.
+    add(
+        ("POST", "/api/v1/hush/auth/logout"),
+        "/api/v1/hush/auth/logout".into(),
+        Some(json!({})),
+        Need::Authenticated,
+    );
+    out
+}
+
+/// `(METHOD, path)` of every route in the router's source.
+fn routed() -> BTreeSet<(String, String)> {
+    let source = include_str!("../../src/server/mod.rs");
+    let mut out = BTreeSet::new();
+    for chunk in source.split(".route(").skip(1) {
+        let chunk = chunk.split(".fallback(").next().unwrap();
+        let path = chunk
+            .split('"')
+            .nth(1)
+            .expect("a route starts with its path");
+        for method in ["get", "post", "put", "patch", "delete"] {
+            let called = chunk.match_indices(&format!("{method}(")).any(|(i, _)| {
+                !chunk[..i]
+                    .chars()
+                    .next_back()
+                    .is_some_and(|c| c.is_alphanumeric() || c == '_')
+            });
+            if called {
+                out.insert((method.to_uppercase(), path.to_owned()));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn every_route_is_in_the_matrix() {
+    let listed: BTreeSet<(String, String)> = calls("x", "t")
+        .iter()
+        .map(|c| (c.route.0.to_owned(), c.route.1.to_owned()))
+        .collect();
+    let routes = routed();
+    assert!(routes.len() > 40, "routes read from the source: {routes:?}");
+    let missing: Vec<_> = routes.difference(&listed).collect();
+    assert!(
+        missing.is_empty(),
+        "routes not in the authorization matrix (add them to calls()): {missing:?}"
+    );
+    let stale: Vec<_> = listed.difference(&routes).collect();
+    assert!(
+        stale.is_empty(),
+        "matrix routes the router lacks: {stale:?}"
+    );
+}
+
+/// Calls the server with a principal's bearer token (or none).
+struct Caller<'a> {
+    s: &'a TestServer,
+    token: Option<&'a str>,
+}
+
+impl<'a> Caller<'a> {
+    /// (status, headers as text, body).
+    async fn raw(&self, method: Method, url: &str, body: Option<&Value>) -> (u16, String, String) {
+        let mut req = reqwest::Client::new().request(method, format!("{}{url}", self.s.url));
+        if let Some(t) = self.token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let r = req.send().await.unwrap();
+        let status = r.status().as_u16();
+        let headers = format!("{:?}", r.headers());
+        (status, headers, r.text().await.unwrap())
+    }
+
+    /// The JSON answer of a call that must succeed.
+    async fn ok(&self, method: Method, url: &str, body: Value) -> Value {
+        let (status, _, text) = self.raw(method, url, Some(&body)).await;
+        assert!(status < 300, "{url}: {status} {text}");
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    }
+}
+
+fn anonymous(s: &TestServer) -> Caller<'_> {
+    Caller { s, token: None }
+}
+
+async fn admin(s: &TestServer, method: Method, url: &str, body: Value) -> Value {
+    Caller {
+        s,
+        token: Some(&s.token),
+    }
+    .ok(method, url, body)
+    .await
+}
+
+async fn put_secret(s: &TestServer, env: &str, folder: &str, key: &str, value: &str) {
+    admin(
+        s,
+        Method::PUT,
+        &format!("/api/v1/hush/secrets/{key}"),
+        at(env, folder, json!({ "secretValue": value })).unwrap(),
+    )
+    .await;
+}
+
+async fn login_user(s: &TestServer, email: &str, role: Option<(&str, Vec<&str>)>) -> String {
+    let invite = admin(
+        s,
+        Method::POST,
+        "/api/v1/hush/users",
+        json!({ "email": email }),
+    )
+    .await;
+    anonymous(s)
+        .ok(
+            Method::POST,
+            "/api/v1/hush/users/accept-invite",
+            json!({ "inviteToken": invite["inviteToken"], "password": PASSWORD }),
+        )
+        .await;
+    if let Some((role, overrides)) = role {
+        admin(
+            s,
+            Method::POST,
+            "/api/v1/hush/members",
+            json!({ "projectId": "default", "subject": email, "role": role, "overrides": overrides }),
+        )
+        .await;
+    }
+    let r = anonymous(s)
+        .ok(
+            Method::POST,
+            "/api/v1/hush/auth/login",
+            json!({ "email": email, "password": PASSWORD }),
+        )
+        .await;
+    r["accessToken"].as_str().expect("login").to_owned()
+}
+
+async fn service_token(s: &TestServer, folders: &[&str], write: bool, ttl: i64) -> String {
+    let scopes: Vec<Value> = folders
+        .iter()
+        .map(|f| json!({ "environment": "dev", "secretPath": f }))
+        .collect();
+    let r = admin(
+        s,
+        Method::POST,
+        "/api/v1/hush/tokens",
+        json!({ "projectId": "default", "name": "matrix", "scopes": scopes, "write": write, "ttl": ttl }),
+    )
+    .await;
+    r["token"].as_str().unwrap().to_owned()
+}
+
+/// Places every object (and the import and the reference) as the server
+/// admin.
+async fn place_objects(s: &TestServer) {
+    for o in OBJECTS {
+        for v in o.values {
+            put_secret(s, o.env, o.folder, o.key, v).await;
+        }
+        if o.deleted {
+            admin(
+                s,
+                Method::DELETE,
+                &format!("/api/v3/secrets/raw/{}", o.key),
+                at(o.env, o.folder, json!({})).unwrap(),
+            )
+            .await;
+        }
+    }
+    admin(
+        s,
+        Method::POST,
+        "/api/v1/secret-imports",
+        json!({ "workspaceId": "default", "environment": "dev", "path": "/app", "import": { "environment": "dev", "path": "/src" } }),
+    )
+    .await;
+}
+
+/// Every principal's bearer token (None for anonymous).
+async fn principals(s: &TestServer) -> Vec<(Who, Option<String>)> {
+    let expired = service_token(s, &["/app"], false, 1).await;
+    let revoked = service_token(s, &["/app"], false, 3600).await;
+    let revoked_id = Caller {
+        s,
+        token: Some(&revoked),
+    }
+    .ok(Method::GET, "/api/v1/hush/auth/whoami", Value::Null)
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    admin(
+        s,
+        Method::DELETE,
+        &format!("/api/v1/hush/tokens/{revoked_id}?projectId=default"),
+        json!({}),
+    )
+    .await;
+    let identity = admin(
+        s,
+        Method::POST,
+        "/api/v1/hush/identities",
+        json!({ "name": "narrow-machine" }),
+    )
+    .await;
+    admin(
+        s,
+        Method::POST,
+        "/api/v1/hush/members",
+        json!({ "projectId": "default", "subject": "narrow-machine", "role": "no-access", "overrides": ["dev:/app:read", "dev:/refs:read"] }),
+    )
+    .await;
+    let identity_token = anonymous(s)
+        .ok(
+            Method::POST,
+            "/api/v1/auth/universal-auth/login",
+            json!({ "clientId": identity["clientId"], "clientSecret": identity["clientSecret"] }),
+        )
+        .await["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let one_use = admin(
+        s,
+        Method::POST,
+        "/api/v1/hush/identities",
+        json!({ "name": "one-use-machine", "accessTokenNumUsesLimit": 1 }),
+    )
+    .await;
+    let exhausted = anonymous(s)
+        .ok(
+            Method::POST,
+            "/api/v1/auth/universal-auth/login",
+            json!({ "clientId": one_use["clientId"], "clientSecret": one_use["clientSecret"] }),
+        )
+        .await["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    Caller {
+        s,
+        token: Some(&exhausted),
+    }
+    .ok(Method::GET, "/api/v1/hush/auth/whoami", Value::Null)
+    .await;
+    let other = admin(
+        s,
+        Method::POST,
+        "/api/v2/workspace",
+        json!({ "projectName": "elsewhere" }),
+    )
+    .await;
+    let other_project_token = admin(
+        s,
+        Method::POST,
+        "/api/v1/hush/tokens",
+        json!({ "projectId": other["project"]["id"], "name": "elsewhere", "scopes": [{ "environment": "dev", "secretPath": "/**" }], "write": true, "ttl": 3600 }),
+    )
+    .await["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let disabled = login_user(s, "disabled@example.com", Some(("admin", vec![]))).await;
+    admin(
+        s,
+        Method::POST,
+        "/api/v1/hush/users/disabled@example.com/disable",
+        json!({}),
+    )
+    .await;
+    // Targets of the server admin's own routes, so no principal loses its
+    // grant to them.
+    login_user(s, "bystander@example.com", None).await;
+    admin(
+        s,
+        Method::POST,
+        "/api/v1/hush/identities",
+        json!({ "name": "doomed-machine" }),
+    )
+    .await;
+    let developer_overrides: Vec<String> = DEVELOPER_DENIED
+        .iter()
+        .map(|d| format!("dev:{d}/**:none"))
+        .collect();
+    let out = vec![
+        (Who::Anonymous, None),
+        (Who::Malformed, Some("not-a-hush-token".to_owned())),
+        (Who::Expired, Some(expired)),
+        (Who::Revoked, Some(revoked)),
+        (Who::UsesExhausted, Some(exhausted)),
+        (Who::DisabledUser, Some(disabled)),
+        (Who::OtherProjectToken, Some(other_project_token)),
+        (
+            Who::NonMember,
+            Some(login_user(s, "outsider@example.com", None).await),
+        ),
+        (
+            Who::NoAccessMember,
+            Some(login_user(s, "noaccess@example.com", Some(("no-access", vec![]))).await),
+        ),
+        (
+            Who::Viewer,
+            Some(login_user(s, "viewer@example.com", Some(("viewer", vec![]))).await),
+        ),
+        (
+            Who::ReadToken,
+            Some(service_token(s, &["/app", "/refs"], false, 3600).await),
+        ),
+        (Who::Identity, Some(identity_token)),
+        (
+            Who::WriteToken,
+            Some(service_token(s, &["/app"], true, 3600).await),
+        ),
+        (
+            Who::DeveloperWithNone,
+            Some(
+                login_user(
+                    s,
+                    "developer@example.com",
+                    Some((
+                        "developer",
+                        developer_overrides.iter().map(String::as_str).collect(),
+                    )),
+                )
+                .await,
+            ),
+        ),
+        (
+            Who::ProjectAdmin,
+            Some(login_user(s, "padmin@example.com", Some(("admin", vec![]))).await),
+        ),
+        (Who::ServerAdmin, Some(s.token.clone())),
+    ];
+    assert_eq!(
+        out.iter().map(|(w, _)| *w).collect::<Vec<_>>(),
+        PRINCIPALS.to_vec()
+    );
+    // The 1-second token has expired by the time the matrix runs.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    out
+}
+
+/// Strings a principal must never receive: the names and values of the
+/// objects it may not read.
+fn forbidden_strings(who: Who) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    for o in OBJECTS {
+        if who.level(o.env, o.folder) >= Level::Read {
+            continue;
+        }
+        out.extend(o.values.iter().filter(|v| !v.starts_with("${")));
+        if o.name_is_secret {
+            out.push(o.key);
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn authorization_matrix_every_route_principal_and_placement() {
+    let s = TestServer::start(&[]).await;
+    place_objects(&s).await;
+    let principals = principals(&s).await;
+    // The matrix logs every principal out at its end: a session of its own
+    // reads the audit log afterwards.
+    let auditor = anonymous(&s)
+        .ok(
+            Method::POST,
+            "/api/v1/hush/auth/login",
+            json!({ "email": "admin@example.com", "password": PASSWORD }),
+        )
+        .await["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut failures = Vec::new();
+    let mut cells = 0;
+    let mut refusals = 0;
+    for (who, token) in &principals {
+        let tag = format!("{who:?}");
+        let forbidden = forbidden_strings(*who);
+        let client = Caller {
+            s: &s,
+            token: token.as_deref(),
+        };
+        for call in calls(&tag, token.as_deref().unwrap_or("")) {
+            cells += 1;
+            let want = expected(*who, &call.need);
+            let (status, headers, body) = client
+                .raw(call.method.clone(), &call.url, call.body.as_ref())
+                .await;
+            let place = format!("{who:?} {} {}", call.method, call.url);
+            let ok = match (want, &call.need) {
+                (0, _) => !matches!(status, 401 | 403) && status < 500,
+                (_, Need::FailedLogin) => matches!(status, 401 | 429),
+                (w, _) => status == w,
+            };
+            // A list that leaves out an import its caller may not read
+            // records that denial too.
+            let skips_import = want == 0
+                && call.url.contains("include_imports=true")
+                && matches!(call.need, Need::Read("dev", "/app"))
+                && who.level("dev", "/src") < Level::Read;
+            if skips_import && status == 200 {
+                refusals += 1;
+            }
+            if ok && status == 403 {
+                refusals += 1;
+                let kind = if *who == Who::Expired {
+                    "TokenError"
+                } else {
+                    "PermissionDenied"
+                };
+                if !body.contains(kind) {
+                    failures.push(format!("{place}: a 403 without {kind}: {body}"));
+                }
+            }
+            if !ok {
+                failures.push(format!(
+                    "{place}: expected {}, got {status}: {body}",
+                    if want == 0 {
+                        "allowed".to_owned()
+                    } else {
+                        want.to_string()
+                    }
+                ));
+            }
+            for needle in &forbidden {
+                if body.contains(needle) || headers.contains(needle) {
+                    failures.push(format!("{place}: answer carries {needle:?}: {body}"));
+                }
+            }
+        }
+    }
+    assert!(cells > 16 * 80, "{cells} cells");
+    // Every refusal of a signed-in caller is in the audit log.
+    let auditor = hush::client::ApiClient::new(&s.url, Some(auditor.into())).unwrap();
+    let denied = audit_events(
+        &auditor,
+        &[
+            ("action", "permission-denied".into()),
+            ("limit", "1000".into()),
+        ],
+    )
+    .await;
+    let expired_refusals = calls("x", "t")
+        .iter()
+        .filter(|c| expected(Who::Expired, &c.need) == 403)
+        .count();
+    assert_eq!(
+        denied.len(),
+        refusals - expired_refusals,
+        "permission-denied events vs 403 answers and skipped imports"
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {cells} cells failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
