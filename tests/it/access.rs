@@ -59,34 +59,6 @@ async fn service_token(
     r["token"].as_str().unwrap().to_owned()
 }
 
-async fn user_token(s: &TestServer, email: &str, role: &str) -> String {
-    let invite = post(s, &s.token, "/api/v1/hush/users", json!({ "email": email })).await;
-    let anon = hush::client::ApiClient::new(&s.url, None).unwrap();
-    anon.send(
-        Method::POST,
-        "/api/v1/hush/users/accept-invite",
-        &json!({ "inviteToken": invite["inviteToken"], "password": PASSWORD }),
-    )
-    .await
-    .unwrap();
-    post(
-        s,
-        &s.token,
-        "/api/v1/hush/members",
-        json!({ "projectId": "default", "subject": email, "role": role }),
-    )
-    .await;
-    let r = anon
-        .send(
-            Method::POST,
-            "/api/v1/hush/auth/login",
-            &json!({ "email": email, "password": PASSWORD }),
-        )
-        .await
-        .unwrap();
-    r["accessToken"].as_str().unwrap().to_owned()
-}
-
 async fn identity(s: &TestServer, name: &str, extra: Value) -> (String, String) {
     let mut body = json!({ "name": name });
     for (k, v) in extra.as_object().unwrap() {
@@ -627,7 +599,7 @@ async fn no_credential_reaches_the_database_logs_or_audit() {
 async fn a_role_change_applies_to_the_very_next_list() {
     let s = TestServer::start(&[]).await;
     seed(&s).await;
-    let token = user_token(&s, "rolling@example.com", "viewer").await;
+    let token = user_session(&s, "rolling@example.com", Some("viewer"), &[]).await;
     let auth = format!("Bearer {token}");
     let list = || {
         call(

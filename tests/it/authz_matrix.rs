@@ -952,40 +952,6 @@ async fn put_secret(s: &TestServer, env: &str, folder: &str, key: &str, value: &
     .await;
 }
 
-async fn login_user(s: &TestServer, email: &str, role: Option<(&str, Vec<&str>)>) -> String {
-    let invite = admin(
-        s,
-        Method::POST,
-        "/api/v1/hush/users",
-        json!({ "email": email }),
-    )
-    .await;
-    anonymous(s)
-        .ok(
-            Method::POST,
-            "/api/v1/hush/users/accept-invite",
-            json!({ "inviteToken": invite["inviteToken"], "password": PASSWORD }),
-        )
-        .await;
-    if let Some((role, overrides)) = role {
-        admin(
-            s,
-            Method::POST,
-            "/api/v1/hush/members",
-            json!({ "projectId": "default", "subject": email, "role": role, "overrides": overrides }),
-        )
-        .await;
-    }
-    let r = anonymous(s)
-        .ok(
-            Method::POST,
-            "/api/v1/hush/auth/login",
-            json!({ "email": email, "password": PASSWORD }),
-        )
-        .await;
-    r["accessToken"].as_str().expect("login").to_owned()
-}
-
 async fn service_token(s: &TestServer, folders: &[&str], write: bool, ttl: i64) -> String {
     let scopes: Vec<Value> = folders
         .iter()
@@ -1111,7 +1077,7 @@ async fn principals(s: &TestServer) -> Vec<(Who, Option<String>)> {
         .as_str()
         .unwrap()
         .to_owned();
-    let disabled = login_user(s, "disabled@example.com", Some(("admin", vec![]))).await;
+    let disabled = user_session(s, "disabled@example.com", Some("admin"), &[]).await;
     admin(
         s,
         Method::POST,
@@ -1121,7 +1087,7 @@ async fn principals(s: &TestServer) -> Vec<(Who, Option<String>)> {
     .await;
     // Targets of the server admin's own routes, so no principal loses its
     // grant to them.
-    login_user(s, "bystander@example.com", None).await;
+    user_session(s, "bystander@example.com", None, &[]).await;
     admin(
         s,
         Method::POST,
@@ -1143,15 +1109,15 @@ async fn principals(s: &TestServer) -> Vec<(Who, Option<String>)> {
         (Who::OtherProjectToken, Some(other_project_token)),
         (
             Who::NonMember,
-            Some(login_user(s, "outsider@example.com", None).await),
+            Some(user_session(s, "outsider@example.com", None, &[]).await),
         ),
         (
             Who::NoAccessMember,
-            Some(login_user(s, "noaccess@example.com", Some(("no-access", vec![]))).await),
+            Some(user_session(s, "noaccess@example.com", Some("no-access"), &[]).await),
         ),
         (
             Who::Viewer,
-            Some(login_user(s, "viewer@example.com", Some(("viewer", vec![]))).await),
+            Some(user_session(s, "viewer@example.com", Some("viewer"), &[]).await),
         ),
         (
             Who::ReadToken,
@@ -1165,20 +1131,21 @@ async fn principals(s: &TestServer) -> Vec<(Who, Option<String>)> {
         (
             Who::DeveloperWithNone,
             Some(
-                login_user(
+                user_session(
                     s,
                     "developer@example.com",
-                    Some((
-                        "developer",
-                        developer_overrides.iter().map(String::as_str).collect(),
-                    )),
+                    Some("developer"),
+                    &developer_overrides
+                        .iter()
+                        .map(String::as_str)
+                        .collect::<Vec<_>>(),
                 )
                 .await,
             ),
         ),
         (
             Who::ProjectAdmin,
-            Some(login_user(s, "padmin@example.com", Some(("admin", vec![]))).await),
+            Some(user_session(s, "padmin@example.com", Some("admin"), &[]).await),
         ),
         (Who::ServerAdmin, Some(s.token.clone())),
     ];

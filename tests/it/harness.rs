@@ -273,6 +273,53 @@ pub fn hush(config_home: &Path, args: &[&str], stdin: Option<&[u8]>) -> std::pro
     child.wait_with_output().unwrap()
 }
 
+/// A new user `email` (password `PASSWORD`), with `role` and `overrides` in
+/// project `default` unless `role` is None; returns a session of theirs.
+pub async fn user_session(
+    s: &TestServer,
+    email: &str,
+    role: Option<&str>,
+    overrides: &[&str],
+) -> String {
+    let admin = s.client();
+    let invite = admin
+        .send(
+            Method::POST,
+            "/api/v1/hush/users",
+            &json!({ "email": email }),
+        )
+        .await
+        .unwrap();
+    let anon = ApiClient::new(&s.url, None).unwrap();
+    anon.send(
+        Method::POST,
+        "/api/v1/hush/users/accept-invite",
+        &json!({ "inviteToken": invite["inviteToken"], "password": PASSWORD }),
+    )
+    .await
+    .unwrap();
+    if let Some(role) = role {
+        admin
+            .send(
+                Method::POST,
+                "/api/v1/hush/members",
+                &json!({ "projectId": "default", "subject": email, "role": role, "overrides": overrides }),
+            )
+            .await
+            .unwrap();
+    }
+    anon.send(
+        Method::POST,
+        "/api/v1/hush/auth/login",
+        &json!({ "email": email, "password": PASSWORD }),
+    )
+    .await
+    .unwrap()["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 /// Polls `check` until it returns true or `timeout` passes.
 pub async fn eventually(timeout: Duration, mut check: impl AsyncFnMut() -> bool) -> bool {
     let deadline = Instant::now() + timeout;

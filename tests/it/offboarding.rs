@@ -7,7 +7,7 @@
 //! on the very next request.
 
 use crate::harness::*;
-use crate::pg::{Backend, PgDb};
+use crate::pg::{on_both_backends, Backend, PgDb};
 use hush::client::ApiClient;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -18,30 +18,6 @@ use zeroize::Zeroizing;
 const OLD_PW: &str = "CANARY-old-password-7c1e";
 const NEW_PW: &str = "CANARY-new-password-93ab";
 const RESET_PW: &str = "CANARY-reset-password-51d0";
-
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name(&super::Backend::Sqlite).await
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let Some(db) = super::PgDb::create(concat!("offboarding::", stringify!($name))).await else {
-                        return;
-                    };
-                    super::$name(&super::Backend::Postgres(db)).await
-                }
-            )*
-        }
-    };
-}
 
 on_both_backends!(
     disabled_user_is_refused_at_once,

@@ -148,3 +148,31 @@ impl Backend {
         }
     }
 }
+
+/// Runs each named `async fn(&Backend)` of the calling module as a test on
+/// SQLite (`sqlite::NAME`) and on PostgreSQL (`postgres::NAME`, see `PgDb::create`).
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(&$crate::pg::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let test = concat!(module_path!(), "::", stringify!($name));
+                    let Some(db) = $crate::pg::PgDb::create(test).await else {
+                        return;
+                    };
+                    super::$name(&$crate::pg::Backend::Postgres(db)).await
+                }
+            )*
+        }
+    };
+}
+pub(crate) use on_both_backends;

@@ -3,36 +3,12 @@
 //! `TEST_DATABASE_URL`).
 
 use crate::harness::*;
-use crate::pg::{Backend, PgDb};
+use crate::pg::{on_both_backends, Backend};
 use reqwest::Method;
 use serde_json::json;
 use std::time::Duration;
 
-macro_rules! conformance {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name(&super::Backend::Sqlite).await
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let Some(db) = super::PgDb::create(concat!("postgres::", stringify!($name))).await else {
-                        return;
-                    };
-                    super::$name(&super::Backend::Postgres(db)).await
-                }
-            )*
-        }
-    };
-}
-
-conformance!(
+on_both_backends!(
     versions_history_rollback,
     max_versions_purges_oldest,
     concurrent_if_version_writers,

@@ -44,43 +44,6 @@ fn cli(s: &TestServer, token: &str, args: &[&str]) -> std::process::Output {
     hush(home.path(), &all, None)
 }
 
-async fn member(s: &TestServer, email: &str, role: &str, overrides: &[&str]) -> String {
-    let c = s.client();
-    let invite = c
-        .send(
-            Method::POST,
-            "/api/v1/hush/users",
-            &json!({ "email": email }),
-        )
-        .await
-        .unwrap();
-    let anon = hush::client::ApiClient::new(&s.url, None).unwrap();
-    anon.send(
-        Method::POST,
-        "/api/v1/hush/users/accept-invite",
-        &json!({ "inviteToken": invite["inviteToken"], "password": PASSWORD }),
-    )
-    .await
-    .unwrap();
-    c.send(
-        Method::POST,
-        "/api/v1/hush/members",
-        &json!({ "projectId": "default", "subject": email, "role": role, "overrides": overrides }),
-    )
-    .await
-    .unwrap();
-    anon.send(
-        Method::POST,
-        "/api/v1/hush/auth/login",
-        &json!({ "email": email, "password": PASSWORD }),
-    )
-    .await
-    .unwrap()["accessToken"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 fn as_user(s: &TestServer, token: &str) -> hush::client::ApiClient {
     hush::client::ApiClient::new(&s.url, Some(zeroize::Zeroizing::new(token.to_owned()))).unwrap()
 }
@@ -101,7 +64,13 @@ async fn a_root_token_and_a_none_override_do_not_read_subfolders_recursively() {
         .find(|w| w.starts_with("hush_"))
         .expect("the token is printed")
         .to_owned();
-    let developer = member(&s, "dev@example.com", "developer", &["/legacy/**:none"]).await;
+    let developer = user_session(
+        &s,
+        "dev@example.com",
+        Some("developer"),
+        &["/legacy/**:none"],
+    )
+    .await;
     for who in [&token, &developer] {
         let got = cli(&s, who, &["get", "legacy/DB_PW"]);
         assert!(!got.status.success(), "{}", text(&got));
@@ -173,10 +142,10 @@ async fn a_forced_folder_delete_needs_write_on_the_whole_subtree() {
     c.send(Method::PUT, "/api/v1/hush/secrets/INNER", &b)
         .await
         .unwrap();
-    let dev = member(
+    let dev = user_session(
         &s,
         "dev@example.com",
-        "developer",
+        Some("developer"),
         &["dev:/app/locked/**:none"],
     )
     .await;
@@ -223,7 +192,13 @@ async fn folder_listings_hide_denied_subtrees() {
             .await
             .unwrap();
     }
-    let dev = member(&s, "dev@example.com", "developer", &["/legacy/**:none"]).await;
+    let dev = user_session(
+        &s,
+        "dev@example.com",
+        Some("developer"),
+        &["/legacy/**:none"],
+    )
+    .await;
     let list = as_user(&s, &dev)
         .get(
             "/api/v2/folders",
@@ -245,10 +220,10 @@ async fn folder_listings_hide_denied_subtrees() {
     assert_eq!(paths, ["/open"]);
     // A grant on one deep folder shows the folders on its way, without
     // their modification times.
-    let deep = member(
+    let deep = user_session(
         &s,
         "deep@example.com",
-        "developer",
+        Some("developer"),
         &["/legacy/**:none", "/legacy/deep/**:read"],
     )
     .await;
@@ -305,7 +280,7 @@ async fn answers_reveal_nothing_extra() {
     assert_eq!(created["secret"]["secretValue"], "sent-by-caller");
 
     // Member lists are for project admins, and audited.
-    let viewer = member(&s, "viewer@example.com", "viewer", &[]).await;
+    let viewer = user_session(&s, "viewer@example.com", Some("viewer"), &[]).await;
     let err = as_user(&s, &viewer)
         .get("/api/v1/hush/members", &[("projectId", "default".into())])
         .await
@@ -321,7 +296,7 @@ async fn answers_reveal_nothing_extra() {
         .is_empty());
 
     // A taken slug: the same kind of answer whoever asks.
-    let outsider = member(&s, "out@example.com", "viewer", &[]).await;
+    let outsider = user_session(&s, "out@example.com", Some("viewer"), &[]).await;
     c.send(
         Method::POST,
         "/api/v2/workspace",
@@ -386,7 +361,13 @@ async fn answers_reveal_nothing_extra() {
 async fn imports_need_read_on_their_source_and_feed_hides_denied_keys() {
     let s = seeded().await;
     let c = s.client();
-    let dev = member(&s, "dev@example.com", "developer", &["/legacy/**:none"]).await;
+    let dev = user_session(
+        &s,
+        "dev@example.com",
+        Some("developer"),
+        &["/legacy/**:none"],
+    )
+    .await;
     let as_dev = as_user(&s, &dev);
     let err = as_dev
         .send(
@@ -407,10 +388,10 @@ async fn imports_need_read_on_their_source_and_feed_hides_denied_keys() {
             .await
             .unwrap();
     }
-    let dev2 = member(
+    let dev2 = user_session(
         &s,
         "dev2@example.com",
-        "developer",
+        Some("developer"),
         &["/mixed/legacy/**:none"],
     )
     .await;
