@@ -470,7 +470,7 @@ impl Service {
 
 /// The context of a token's own subject (for events about it when no
 /// authenticated caller is there).
-fn subject_ctx(row: &TokenRow, kind: ActorKind, client_ip: Option<&str>) -> Ctx {
+pub(super) fn subject_ctx(row: &TokenRow, kind: ActorKind, client_ip: Option<&str>) -> Ctx {
     Ctx {
         actor: Actor {
             kind,

@@ -4,7 +4,7 @@
 //! `POST /api/v1/auth/token/revoke`: holding the token is the right to end
 //! it). Listings carry ids and times, never a token's text or hash.
 
-use super::{now_ms, tokens, Actor, ActorKind, Ctx, Service, ServiceError, ServiceResult};
+use super::{now_ms, tokens, ActorKind, Ctx, Service, ServiceError, ServiceResult};
 use crate::store::{IdentityRow, TokenRow, UserRow};
 
 /// Tokens not revoked and not expired at `now`.
@@ -138,15 +138,8 @@ impl Service {
             _ => ActorKind::Service,
         };
         let subject = Ctx {
-            actor: Actor {
-                kind,
-                id: row.subject_id.clone(),
-                name: row.name.clone(),
-                token_id: row.id.clone(),
-                server_admin: false,
-                token_scope: None,
-            },
-            ..ctx.clone()
+            user_agent: ctx.user_agent.clone(),
+            ..super::identity::subject_ctx(&row, kind, ctx.client_ip.as_deref())
         };
         let mut event = subject.event("revoke-access-token");
         event.keys = vec![row.name.clone(), row.id.clone()];

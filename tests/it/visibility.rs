@@ -48,6 +48,23 @@ fn as_user(s: &TestServer, token: &str) -> hush::client::ApiClient {
     hush::client::ApiClient::new(&s.url, Some(zeroize::Zeroizing::new(token.to_owned()))).unwrap()
 }
 
+/// Every folder of dev that `token` sees, listed recursively from the root.
+async fn every_folder(s: &TestServer, token: &str) -> Vec<Value> {
+    let list = as_user(s, token)
+        .get(
+            "/api/v2/folders",
+            &[
+                ("projectId", "default".into()),
+                ("environment", "dev".into()),
+                ("path", "/".into()),
+                ("recursive", "true".into()),
+            ],
+        )
+        .await
+        .unwrap();
+    list["folders"].as_array().unwrap().clone()
+}
+
 #[tokio::test]
 async fn a_root_token_and_a_none_override_do_not_read_subfolders_recursively() {
     let s = seeded().await;
@@ -199,21 +216,8 @@ async fn folder_listings_hide_denied_subtrees() {
         &["/legacy/**:none"],
     )
     .await;
-    let list = as_user(&s, &dev)
-        .get(
-            "/api/v2/folders",
-            &[
-                ("projectId", "default".into()),
-                ("environment", "dev".into()),
-                ("path", "/".into()),
-                ("recursive", "true".into()),
-            ],
-        )
-        .await
-        .unwrap();
-    let paths: Vec<&str> = list["folders"]
-        .as_array()
-        .unwrap()
+    let folders = every_folder(&s, &dev).await;
+    let paths: Vec<&str> = folders
         .iter()
         .map(|f| f["path"].as_str().unwrap())
         .collect();
@@ -227,19 +231,7 @@ async fn folder_listings_hide_denied_subtrees() {
         &["/legacy/**:none", "/legacy/deep/**:read"],
     )
     .await;
-    let list = as_user(&s, &deep)
-        .get(
-            "/api/v2/folders",
-            &[
-                ("projectId", "default".into()),
-                ("environment", "dev".into()),
-                ("path", "/".into()),
-                ("recursive", "true".into()),
-            ],
-        )
-        .await
-        .unwrap();
-    let folders = list["folders"].as_array().unwrap();
+    let folders = every_folder(&s, &deep).await;
     let by_path = |p: &str| folders.iter().find(|f| f["path"] == p).cloned();
     assert_eq!(
         by_path("/legacy").unwrap()["lastSecretModified"],
