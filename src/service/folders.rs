@@ -169,6 +169,19 @@ impl Service {
             )));
         }
         let path = scope.path.join(name)?;
+        // The new folder is a path the write touches: a caller denied it
+        // learns nothing, not even whether it exists.
+        if !scope.allows(Action::Write, path.as_str()) {
+            self.authorize(
+                ctx,
+                &scope.project,
+                &scope.grant,
+                Some(&scope.env),
+                Some(path.as_str()),
+                Action::Write,
+            )
+            .await?;
+        }
         let index = self.folder_index(&scope.env).await?;
         if !scope.path.is_root() && !index.contains_key(scope.path.as_str()) {
             return Err(Self::missing_folder(scope, scope.path.as_str()));

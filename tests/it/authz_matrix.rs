@@ -249,6 +249,8 @@ enum Need {
     Write(&'static str, &'static str),
     /// Write on a folder and everything below it.
     WriteTree(&'static str, &'static str),
+    /// Write on a new folder inside this one.
+    WriteNewChild(&'static str, &'static str),
     /// Write on the destination, read on the source (an import).
     WriteReading(&'static str, &'static str, &'static str, &'static str),
     /// Read on a folder and on a folder its values refer to.
@@ -311,6 +313,10 @@ fn expected(who: Who, need: &Need) -> u16 {
         Need::Read(env, folder) => can(Level::Read, env, folder),
         Need::Write(env, folder) => can(Level::Write, env, folder),
         Need::WriteTree(env, folder) => tree_writable(env, folder),
+        Need::WriteNewChild(env, folder) => {
+            let child = format!("{}/new", folder.trim_end_matches('/'));
+            can(Level::Write, env, &child)
+        }
         Need::WriteReading(env, folder, from_env, from) => {
             can(Level::Write, env, folder) && can(Level::Read, from_env, from)
         }
@@ -624,7 +630,7 @@ fn calls(tag: &str, own_token: &str) -> Vec<Call> {
                 Some(
                     json!({ "workspaceId": "default", "projectId": "default", "environment": env, "path": folder, "name": format!("{}-{tag}", if route.1.contains("v2") { "f2" } else { "f1" }) }),
                 ),
-                Need::Write(env, folder),
+                Need::WriteNewChild(env, folder),
             );
         }
         add(
@@ -675,6 +681,17 @@ fn calls(tag: &str, own_token: &str) -> Vec<Call> {
         None,
         Need::ReadReferring("dev", "/refs", "dev", "/vault"),
     );
+    // A new folder where one exists that the caller may not see.
+    for route in [("POST", "/api/v2/folders"), ("POST", "/api/v1/folders")] {
+        add(
+            route,
+            route.1.into(),
+            Some(
+                json!({ "workspaceId": "default", "projectId": "default", "environment": "dev", "path": "/app", "name": "deny" }),
+            ),
+            Need::Write("dev", "/app/deny"),
+        );
+    }
     // A forced delete of a granted folder holding a denied child, and of a
     // denied folder.
     for (parent, name) in [("/", "app"), ("/", "legacy")] {
@@ -1251,6 +1268,12 @@ async fn authorization_matrix_every_route_principal_and_placement() {
         }
     }
     assert!(cells > 16 * 80, "{cells} cells");
+    assert!(
+        failures.is_empty(),
+        "{} of {cells} cells failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     // Every refusal of a signed-in caller is in the audit log.
     let auditor = hush::client::ApiClient::new(&s.url, Some(auditor.into())).unwrap();
     let denied = audit_events(
@@ -1269,11 +1292,5 @@ async fn authorization_matrix_every_route_principal_and_placement() {
         denied.len(),
         refusals - expired_refusals,
         "permission-denied events vs 403 answers and skipped imports"
-    );
-    assert!(
-        failures.is_empty(),
-        "{} of {cells} cells failed:\n{}",
-        failures.len(),
-        failures.join("\n")
     );
 }
