@@ -171,17 +171,8 @@ impl Service {
         let path = scope.path.join(name)?;
         // The new folder is a path the write touches: a caller denied it
         // learns nothing, not even whether it exists.
-        if !scope.allows(Action::Write, path.as_str()) {
-            self.authorize(
-                ctx,
-                &scope.project,
-                &scope.grant,
-                Some(&scope.env),
-                Some(path.as_str()),
-                Action::Write,
-            )
+        self.authorize_path(ctx, scope, path.as_str(), Action::Write)
             .await?;
-        }
         let index = self.folder_index(&scope.env).await?;
         if !scope.path.is_root() && !index.contains_key(scope.path.as_str()) {
             return Err(Self::missing_folder(scope, scope.path.as_str()));
@@ -254,15 +245,8 @@ impl Service {
             .iter()
             .find(|p| !scope.allows(Action::Write, p))
         {
-            self.authorize(
-                ctx,
-                &scope.project,
-                &scope.grant,
-                Some(&scope.env),
-                Some(denied),
-                Action::Write,
-            )
-            .await?;
+            self.authorize_path(ctx, scope, denied, Action::Write)
+                .await?;
         }
         let mut event = self.scoped_event(ctx, scope, "delete-folder", Vec::new());
         event.path = Some(folder.path.clone());

@@ -25,6 +25,28 @@ pub struct Scope {
     pub path: SecretPath,
 }
 
+impl Service {
+    /// `authorize` (audited when refused) for folder `path` of `scope`'s
+    /// environment, a folder the request touches besides its own.
+    pub(super) async fn authorize_path(
+        &self,
+        ctx: &Ctx,
+        scope: &Scope,
+        path: &str,
+        action: Action,
+    ) -> ServiceResult<()> {
+        self.authorize(
+            ctx,
+            &scope.project,
+            &scope.grant,
+            Some(&scope.env),
+            Some(path),
+            action,
+        )
+        .await
+    }
+}
+
 impl Scope {
     /// Whether the caller may `action` folder `path` of this scope's
     /// environment: the check every item of an answer passes, whatever folder
@@ -289,7 +311,16 @@ impl Service {
         // cover: each row passes the caller's grant for its own folder. (Path
         // globs do not translate to SQL, so this filter runs here.)
         if recursive {
-            rows.retain(|row| scope.allows(Action::Read, &row.head.path));
+            // Rows come ordered by folder: one check per folder, not per row.
+            let mut last: Option<(String, bool)> = None;
+            rows.retain(|row| match &last {
+                Some((path, allowed)) if *path == row.head.path => *allowed,
+                _ => {
+                    let allowed = scope.allows(Action::Read, &row.head.path);
+                    last = Some((row.head.path.clone(), allowed));
+                    allowed
+                }
+            });
         }
         let mut out = Vec::with_capacity(rows.len());
         for row in &rows {
