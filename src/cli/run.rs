@@ -10,7 +10,9 @@ use crate::error::{CliError, EXIT_ERROR, EXIT_USAGE};
 use crate::mask::{LazyMaskSet, MaskHold, MaskOptions};
 use crate::run::cache::{human_age, Cache, CacheError};
 use crate::run::environment::{self, BuiltEnv, EnvOptions, Preserve};
-use crate::run::references::{expand_all, has_references, RefError, ScopeId};
+use crate::run::references::{
+    expand_all, has_references, Budget, RefError, ScopeId, DEFAULT_MAX_VALUE_BYTES, MAX_SCOPES,
+};
 use crate::run::{exec_replace, LaunchSpec};
 use crate::service::now_ms;
 use std::collections::{BTreeMap, HashMap};
@@ -102,6 +104,8 @@ pub(super) async fn fetch(
     plan: &FetchPlan,
 ) -> Result<BTreeMap<String, String>, FetchError> {
     let mut merged = BTreeMap::new();
+    // One budget for the whole fetch: the server's default value limit.
+    let mut budget = Budget::new(DEFAULT_MAX_VALUE_BYTES);
     for path in &plan.paths {
         let home: ScopeId = (ctx.env.clone(), path.clone());
         let own: BTreeMap<String, String> = list_scope(ctx, &ctx.env, path, plan)
@@ -115,9 +119,13 @@ pub(super) async fn fetch(
         let mut scopes: HashMap<ScopeId, BTreeMap<String, String>> = HashMap::new();
         scopes.insert(home.clone(), own);
         let expanded = loop {
-            match expand_all(&home, &scopes) {
+            match expand_all(&home, &scopes, &mut budget) {
                 Ok(values) => break values,
                 Err(RefError::NeedScope(scope)) => {
+                    if scopes.len() > MAX_SCOPES {
+                        let at = format!("{}:{}", home.0, home.1);
+                        return Err(RefError::TooManyScopes(at).into());
+                    }
                     let plain = FetchPlan {
                         paths: vec![],
                         recursive: false,

@@ -1,7 +1,8 @@
 //! Secret references inside values: `${KEY}` (same environment and folder),
 //! `${env.KEY}` (another environment's root), `${env.seg1.seg2.KEY}` (its folder
 //! `/seg1/seg2`). `$${` is a literal `${`. Expanded to depth 10; cycles and
-//! missing references are errors naming the keys.
+//! missing references are errors naming the keys, and so is an expansion
+//! past its `Budget`.
 //!
 //! Expansion runs in the client: the values are already here, it works the same
 //! from the offline cache, and each other scope it needs is fetched with the
@@ -24,11 +25,22 @@ pub enum RefError {
     TooDeep(String),
     #[error("unterminated reference in {0}: a '${{' without '}}' (write '$${{' for a literal)")]
     Unterminated(String),
+    #[error(
+        "{key} expands to more than {limit} bytes (the value limit): shorten what it references"
+    )]
+    ValueTooLarge { key: String, limit: usize },
+    #[error("expanding {0} would copy more than {MAX_EXPANDED_BYTES} bytes of references in one request: reference fewer or smaller secrets")]
+    TooManyBytes(String),
+    #[error("expanding {0} would substitute more than {MAX_SUBSTITUTIONS} references in one request: reference fewer secrets")]
+    TooManySubstitutions(String),
+    #[error("expanding {0} would read more than {MAX_SCOPES} other folders in one request")]
+    TooManyScopes(String),
     /// Not an error for the user: the caller must fetch this scope and retry.
     #[error("scope {}:{} is needed", .0.0, .0.1)]
     NeedScope(ScopeId),
 }
 
+#[derive(Clone, Copy)]
 enum Piece<'a> {
     Text(&'a str),
     Ref(&'a str),
@@ -83,18 +95,79 @@ fn label(scope: &ScopeId, key: &str, home: &ScopeId) -> String {
     }
 }
 
+/// What the expansions of one request (a list answered by the server, or one
+/// `hush run`) may produce. Without it one writer could store `B` = 1 MiB and
+/// `A` = `${B}` repeated 170,000 times, and every read of the folder would try
+/// to build 170 GB.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Budget {
+    /// The longest value an expansion may produce (the server's value limit).
+    pub max_value_bytes: usize,
+    /// Bytes still allowed to be copied in from references.
+    pub bytes_left: usize,
+    /// References still allowed to be substituted.
+    pub substitutions_left: usize,
+}
+
+/// Bytes copied in from references per request.
+pub const MAX_EXPANDED_BYTES: usize = 16 * 1024 * 1024;
+/// References substituted per request.
+pub const MAX_SUBSTITUTIONS: usize = 10_000;
+/// Other folders one request may fetch to expand references.
+pub const MAX_SCOPES: usize = 64;
+/// The value limit a client assumes (the server's default, `--max-value-bytes`).
+pub const DEFAULT_MAX_VALUE_BYTES: usize = 1024 * 1024;
+
+impl Budget {
+    pub fn new(max_value_bytes: usize) -> Self {
+        Budget {
+            max_value_bytes,
+            bytes_left: MAX_EXPANDED_BYTES,
+            substitutions_left: MAX_SUBSTITUTIONS,
+        }
+    }
+
+    /// Spends one substitution of `len` bytes, or says what ran out.
+    fn spend(&mut self, len: usize, at: &str) -> Result<(), RefError> {
+        if self.substitutions_left == 0 {
+            return Err(RefError::TooManySubstitutions(at.to_owned()));
+        }
+        if len > self.bytes_left {
+            return Err(RefError::TooManyBytes(at.to_owned()));
+        }
+        self.substitutions_left -= 1;
+        self.bytes_left -= len;
+        Ok(())
+    }
+}
+
 struct Expander<'a> {
     home: &'a ScopeId,
     scopes: &'a HashMap<ScopeId, BTreeMap<String, String>>,
     stack: Vec<(ScopeId, String)>,
+    /// Expanded values of keys that held references.
     done: HashMap<(ScopeId, String), String>,
+    budget: &'a mut Budget,
 }
 
 impl Expander<'_> {
-    fn expand(&mut self, scope: &ScopeId, key: &str) -> Result<String, RefError> {
+    /// The value of `key` in `scope`: expanded, once `resolve` succeeded.
+    fn value(&self, scope: &ScopeId, key: &str) -> &str {
+        match self.done.get(&(scope.clone(), key.to_owned())) {
+            Some(v) => v,
+            None => self
+                .scopes
+                .get(scope)
+                .and_then(|values| values.get(key))
+                .map_or("", String::as_str),
+        }
+    }
+
+    /// Makes `value(scope, key)` the fully expanded value.
+    fn resolve(&mut self, scope: &ScopeId, key: &str) -> Result<(), RefError> {
         let id = (scope.clone(), key.to_owned());
-        if let Some(v) = self.done.get(&id) {
-            return Ok(v.clone());
+        if self.done.contains_key(&id) {
+            return Ok(());
         }
         if let Some(pos) = self.stack.iter().position(|s| *s == id) {
             let mut cycle: Vec<String> = self.stack[pos..]
@@ -120,33 +193,54 @@ impl Expander<'_> {
             reference: label(scope, key, self.home),
         })?;
         if !has_references(raw) {
-            return Ok(raw.clone());
+            return Ok(());
         }
-        let pieces =
-            parse(raw).map_err(|_| RefError::Unterminated(label(scope, key, self.home)))?;
+        let here = label(scope, key, self.home);
+        let pieces = parse(raw).map_err(|_| RefError::Unterminated(here.clone()))?;
         self.stack.push(id.clone());
         let mut out = String::with_capacity(raw.len());
         for piece in pieces {
+            let len = match piece {
+                Piece::Text(t) => t.len(),
+                Piece::Ref(r) => {
+                    let (s, k) = target(r, scope);
+                    self.resolve(&s, &k)?;
+                    let len = self.value(&s, &k).len();
+                    self.budget.spend(len, &here)?;
+                    len
+                }
+            };
+            // Checked before the bytes are copied: nothing larger is ever built.
+            if out.len() + len > self.budget.max_value_bytes {
+                return Err(RefError::ValueTooLarge {
+                    key: here,
+                    limit: self.budget.max_value_bytes,
+                });
+            }
             match piece {
                 Piece::Text(t) => out.push_str(t),
                 Piece::Ref(r) => {
                     let (s, k) = target(r, scope);
-                    out.push_str(&self.expand(&s, &k)?);
+                    out.push_str(self.value(&s, &k));
                 }
             }
         }
         self.stack.pop();
-        self.done.insert(id, out.clone());
-        Ok(out)
+        self.done.insert(id, out);
+        Ok(())
     }
 }
 
-/// Expands every value of `home`'s secrets. `scopes` must hold `home` and every
-/// scope referenced so far; `NeedScope` asks the caller to fetch one more.
+/// Expands every value of `home`'s secrets within `budget` (which it spends;
+/// after `NeedScope` it is as it was, so the caller may simply retry).
+/// `scopes` must hold `home` and every scope referenced so far; `NeedScope`
+/// asks the caller to fetch one more.
 pub fn expand_all(
     home: &ScopeId,
     scopes: &HashMap<ScopeId, BTreeMap<String, String>>,
+    budget: &mut Budget,
 ) -> Result<BTreeMap<String, String>, RefError> {
+    let before = *budget;
     let keys: Vec<String> = scopes
         .get(home)
         .map(|m| m.keys().cloned().collect())
@@ -156,11 +250,17 @@ pub fn expand_all(
         scopes,
         stack: Vec::new(),
         done: HashMap::new(),
+        budget,
     };
     let mut out = BTreeMap::new();
     for key in keys {
-        let v = ex.expand(home, &key)?;
-        out.insert(key, v);
+        if let Err(e) = ex.resolve(home, &key) {
+            if matches!(e, RefError::NeedScope(_)) {
+                *ex.budget = before;
+            }
+            return Err(e);
+        }
+        out.insert(key.clone(), ex.value(home, &key).to_owned());
     }
     Ok(out)
 }
@@ -171,6 +271,10 @@ mod tests {
 
     fn home() -> ScopeId {
         ("dev".into(), "/".into())
+    }
+
+    fn budget() -> Budget {
+        Budget::new(DEFAULT_MAX_VALUE_BYTES)
     }
 
     fn scopes(entries: &[(&str, &str, &str, &str)]) -> HashMap<ScopeId, BTreeMap<String, String>> {
@@ -195,7 +299,7 @@ mod tests {
             ),
             ("prod", "/db", "PASSWORD", "pw"),
         ]);
-        let out = expand_all(&home(), &s).unwrap();
+        let out = expand_all(&home(), &s, &mut budget()).unwrap();
         assert_eq!(out["URL"], "postgres://u:pw@db.internal/app");
     }
 
@@ -203,7 +307,7 @@ mod tests {
     fn asks_for_missing_scope() {
         let s = scopes(&[("dev", "/", "A", "${staging.B}")]);
         assert_eq!(
-            expand_all(&home(), &s),
+            expand_all(&home(), &s, &mut budget()),
             Err(RefError::NeedScope(("staging".into(), "/".into())))
         );
     }
@@ -212,12 +316,12 @@ mod tests {
     fn cycles_and_missing_are_named() {
         let s = scopes(&[("dev", "/", "A", "${B}"), ("dev", "/", "B", "${A}")]);
         assert_eq!(
-            expand_all(&home(), &s),
+            expand_all(&home(), &s, &mut budget()),
             Err(RefError::Cycle(vec!["A".into(), "B".into(), "A".into()]))
         );
         let s = scopes(&[("dev", "/", "A", "x${NOPE}")]);
         assert_eq!(
-            expand_all(&home(), &s),
+            expand_all(&home(), &s, &mut budget()),
             Err(RefError::Missing {
                 from: "A".into(),
                 reference: "NOPE".into()
@@ -231,7 +335,7 @@ mod tests {
             ("dev", "/", "A", "$${LITERAL} costs $5"),
             ("dev", "/", "B", "${A}!"),
         ]);
-        let out = expand_all(&home(), &s).unwrap();
+        let out = expand_all(&home(), &s, &mut budget()).unwrap();
         assert_eq!(out["A"], "${LITERAL} costs $5");
         assert_eq!(out["B"], "${LITERAL} costs $5!");
     }
@@ -253,7 +357,7 @@ mod tests {
             entries.push(("dev", "/", names[i].as_str(), values[i].as_str()));
         }
         assert!(matches!(
-            expand_all(&home(), &scopes(&entries)),
+            expand_all(&home(), &scopes(&entries), &mut budget()),
             Err(RefError::TooDeep(_))
         ));
     }
@@ -262,8 +366,62 @@ mod tests {
     fn unterminated() {
         let s = scopes(&[("dev", "/", "A", "${OOPS")]);
         assert_eq!(
-            expand_all(&home(), &s),
+            expand_all(&home(), &s, &mut budget()),
             Err(RefError::Unterminated("A".into()))
         );
+    }
+
+    #[test]
+    fn a_reference_bomb_stops_at_the_value_limit() {
+        let big = "x".repeat(1024 * 1024);
+        let bomb = "${B}".repeat(170_000);
+        let s = scopes(&[("dev", "/", "B", &big), ("dev", "/", "A", &bomb)]);
+        assert_eq!(
+            expand_all(&home(), &s, &mut budget()),
+            Err(RefError::ValueTooLarge {
+                key: "A".into(),
+                limit: DEFAULT_MAX_VALUE_BYTES
+            })
+        );
+    }
+
+    #[test]
+    fn the_budget_spans_every_value_of_a_request() {
+        // Each value stays under the value limit; together they would not.
+        let half = "y".repeat(512 * 1024);
+        let mut entries = vec![("dev", "/", "HALF".to_owned(), half)];
+        for i in 0..40 {
+            entries.push(("dev", "/", format!("COPY{i}"), "${HALF}".to_owned()));
+        }
+        let entries: Vec<(&str, &str, &str, &str)> = entries
+            .iter()
+            .map(|(e, p, k, v)| (*e, *p, k.as_str(), v.as_str()))
+            .collect();
+        let s = scopes(&entries);
+        assert!(matches!(
+            expand_all(&home(), &s, &mut budget()),
+            Err(RefError::TooManyBytes(_))
+        ));
+        let many = "${S}".repeat(MAX_SUBSTITUTIONS + 1);
+        let s = scopes(&[("dev", "/", "S", "s"), ("dev", "/", "MANY", &many)]);
+        assert!(matches!(
+            expand_all(&home(), &s, &mut budget()),
+            Err(RefError::TooManySubstitutions(_))
+        ));
+    }
+
+    #[test]
+    fn a_needed_scope_leaves_the_budget_untouched() {
+        let s = scopes(&[
+            ("dev", "/", "A", "${B}${B}"),
+            ("dev", "/", "B", "b"),
+            ("dev", "/", "C", "${staging.D}"),
+        ]);
+        let mut b = budget();
+        assert!(matches!(
+            expand_all(&home(), &s, &mut b),
+            Err(RefError::NeedScope(_))
+        ));
+        assert_eq!(b, budget());
     }
 }

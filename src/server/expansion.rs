@@ -4,7 +4,7 @@
 
 use super::error::ApiError;
 use super::AppState;
-use crate::run::references::{expand_all, has_references, RefError, ScopeId};
+use crate::run::references::{expand_all, has_references, Budget, RefError, ScopeId, MAX_SCOPES};
 use crate::secret::SecretValue;
 use crate::service::secrets::{Scope, SecretView};
 use crate::service::{Action, Ctx, ServiceError};
@@ -27,11 +27,20 @@ pub async fn expand_views(
             .insert(v.key.clone(), v.value.expose().to_owned());
     }
     let homes: Vec<ScopeId> = scopes.keys().cloned().collect();
+    let mut budget = Budget::new(state.service.settings.max_value_bytes);
+    let mut fetched = 0;
     for home in homes {
         let expanded = loop {
-            match expand_all(&home, &scopes) {
+            match expand_all(&home, &scopes, &mut budget) {
                 Ok(values) => break values,
                 Err(RefError::NeedScope(needed)) => {
+                    fetched += 1;
+                    if fetched > MAX_SCOPES {
+                        return Err(unexpandable(RefError::TooManyScopes(format!(
+                            "{}:{}",
+                            home.0, home.1
+                        ))));
+                    }
                     let values = match state
                         .service
                         .scope(ctx, &scope.project.id, &needed.0, &needed.1, Action::Read)
@@ -54,11 +63,7 @@ pub async fn expand_views(
                             .collect(),
                     );
                 }
-                Err(e) => {
-                    return Err(ApiError::bad_request(format!(
-                        "cannot expand secret references: {e}"
-                    )))
-                }
+                Err(e) => return Err(unexpandable(e)),
             }
         };
         for v in views.iter_mut().filter(|v| v.path == home.1) {
@@ -68,4 +73,17 @@ pub async fn expand_views(
         }
     }
     Ok(())
+}
+
+/// The answer to a list whose references cannot be expanded: 422 when stored
+/// data is past a bound (naming the secret, never a value), 400 otherwise.
+fn unexpandable(e: RefError) -> ApiError {
+    let message = format!("cannot expand secret references: {e}");
+    match e {
+        RefError::ValueTooLarge { .. }
+        | RefError::TooManyBytes(_)
+        | RefError::TooManySubstitutions(_)
+        | RefError::TooManyScopes(_) => ApiError::validation(message),
+        _ => ApiError::bad_request(message),
+    }
 }
