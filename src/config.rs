@@ -1,6 +1,7 @@
 //! Server settings: flags > environment (`HUSH_*`) > TOML file > defaults.
 //! Loading only reads; it creates nothing. `Debug` never shows the root key.
 
+use crate::limits::{LimitArgs, Limits};
 use serde::Deserialize;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -62,6 +63,8 @@ pub struct ServerArgs {
     /// event. Writes are always fsynced before they are acknowledged [default: 50ms]
     #[arg(long, env = "HUSH_AUDIT_FLUSH_INTERVAL")]
     pub audit_flush_interval: Option<String>,
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }
 
 /// The same keys in the TOML file (snake_case).
@@ -82,6 +85,8 @@ struct FileConfig {
     max_versions: Option<i64>,
     session_ttl: Option<String>,
     audit_flush_interval: Option<String>,
+    /// The `[limits]` table.
+    limits: Option<Limits>,
 }
 
 pub enum RootKeySource {
@@ -113,6 +118,7 @@ pub struct ServerConfig {
     pub session_ttl: Duration,
     /// SQLite: the fsync window of read-audit events (`store::audit_flush`).
     pub audit_flush_interval: Duration,
+    pub limits: Limits,
 }
 
 impl fmt::Debug for ServerConfig {
@@ -289,6 +295,10 @@ impl ServerConfig {
             max_versions,
             session_ttl: duration("session_ttl", &args.session_ttl, file.session_ttl, "24h")?,
             audit_flush_interval,
+            limits: args
+                .limits
+                .over(file.limits.unwrap_or_default())
+                .map_err(|e| ConfigError::Invalid("limits", e))?,
         })
     }
 
@@ -317,6 +327,28 @@ fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn limits_come_from_flags_then_the_limits_table_then_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(
+            &file,
+            "[limits]\nmax_tags = 5\nmax_secrets_per_folder = 50\n",
+        )
+        .unwrap();
+        let mut args = ServerArgs {
+            config: Some(file),
+            ..Default::default()
+        };
+        args.limits.max_tags = Some(7);
+        let limits = ServerConfig::load(&args, None).unwrap().limits;
+        assert_eq!(limits.max_tags, 7);
+        assert_eq!(limits.max_secrets_per_folder, 50);
+        assert_eq!(limits.max_value_bytes, Limits::default().max_value_bytes);
+        args.limits.max_comment_bytes = Some(0);
+        assert!(ServerConfig::load(&args, None).is_err());
+    }
 
     #[test]
     fn precedence_flag_over_file_over_default() {

@@ -142,7 +142,7 @@ pub async fn run(args: ServerArgs) -> Result<()> {
             recovery_window_ms: config.recovery_window.as_millis() as i64,
             default_max_versions: config.max_versions,
             session_ttl_secs: config.session_ttl.as_secs() as i64,
-            ..Settings::default()
+            limits: config.limits,
         },
         write_locks: Default::default(),
     });

@@ -27,7 +27,7 @@ pub async fn expand_views(
             .insert(v.key.clone(), v.value.expose().to_owned());
     }
     let homes: Vec<ScopeId> = scopes.keys().cloned().collect();
-    let mut budget = Budget::new(state.service.settings.max_value_bytes);
+    let mut budget = Budget::new(state.service.settings.limits.max_value_bytes);
     let mut fetched = 0;
     for home in homes {
         let expanded = loop {

@@ -15,11 +15,22 @@
 //! only in this process (which holds the keys to every value anyway) and their
 //! memory is zeroed when the last reference to them is dropped.
 
-use crate::store::memo::Memo;
+use crate::store::memo::TTL;
 use crate::store::AuditTemplate;
 use axum::body::Bytes;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 use zeroize::Zeroizing;
+
+/// Body bytes kept at once: what the cache may pin, whatever callers ask.
+const MAX_BYTES: usize = 64 * 1024 * 1024;
+/// A larger body is answered but not kept.
+const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+/// Lists kept at once.
+const MAX_ENTRIES: usize = 4096;
+/// A longer `tagSlugs` filter is answered but not kept (it is part of the key).
+const MAX_TAG_FILTER: usize = 1024;
 
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct ListKey {
@@ -38,16 +49,69 @@ pub struct CachedList {
     pub audit: Arc<AuditTemplate>,
 }
 
+/// Kept lists, bounded by count and by body bytes. An entry is valid for the
+/// write generation it was built at and for `TTL`; a stale one found by a
+/// lookup is dropped there, and a full cache first drops every stale entry.
 #[derive(Default)]
-pub struct ListCache(Memo<ListKey, Arc<CachedList>>);
+pub struct ListCache(Mutex<Entries>);
+
+#[derive(Default)]
+struct Entries {
+    lists: HashMap<ListKey, (u64, Instant, Arc<CachedList>)>,
+    bytes: usize,
+}
+
+impl Entries {
+    fn remove(&mut self, key: &ListKey) {
+        if let Some((_, _, list)) = self.lists.remove(key) {
+            self.bytes -= list.body.len();
+        }
+    }
+
+    fn drop_stale(&mut self, generation: u64) {
+        self.lists
+            .retain(|_, (g, at, _)| *g == generation && at.elapsed() < TTL);
+        self.bytes = self.lists.values().map(|(_, _, l)| l.body.len()).sum();
+    }
+}
 
 impl ListCache {
     pub fn get(&self, key: &ListKey, generation: u64) -> Option<Arc<CachedList>> {
-        self.0.get(key, generation)
+        let mut entries = self.0.lock().ok()?;
+        let (g, at, list) = entries.lists.get(key)?;
+        if *g == generation && at.elapsed() < TTL {
+            return Some(list.clone());
+        }
+        entries.remove(key);
+        None
     }
 
     pub fn put(&self, key: ListKey, generation: u64, list: CachedList) {
-        self.0.put(key, generation, Arc::new(list));
+        let len = list.body.len();
+        let long_filter = key.tags.as_ref().is_some_and(|t| t.len() > MAX_TAG_FILTER);
+        if len > MAX_BODY_BYTES || long_filter {
+            return;
+        }
+        let Ok(mut entries) = self.0.lock() else {
+            return;
+        };
+        entries.remove(&key);
+        if entries.bytes + len > MAX_BYTES || entries.lists.len() >= MAX_ENTRIES {
+            entries.drop_stale(generation);
+            if entries.bytes + len > MAX_BYTES || entries.lists.len() >= MAX_ENTRIES {
+                entries.lists.clear();
+                entries.bytes = 0;
+            }
+        }
+        entries.bytes += len;
+        entries
+            .lists
+            .insert(key, (generation, Instant::now(), Arc::new(list)));
+    }
+
+    /// Body bytes kept now.
+    pub fn bytes(&self) -> usize {
+        self.0.lock().map_or(0, |e| e.bytes)
     }
 }
 
@@ -61,5 +125,52 @@ struct SecretBytes(Zeroizing<Vec<u8>>);
 impl AsRef<[u8]> for SecretBytes {
     fn as_ref(&self) -> &[u8] {
         &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::AuditEvent;
+
+    fn key(n: usize) -> ListKey {
+        ListKey {
+            token_id: format!("t{n}"),
+            env_id: "e".into(),
+            path: "/".into(),
+            flags: [false; 5],
+            tags: None,
+        }
+    }
+
+    fn list(len: usize) -> CachedList {
+        CachedList {
+            body: secret_body(vec![b'x'; len]),
+            audit: Arc::new(AuditTemplate::new(AuditEvent::default())),
+        }
+    }
+
+    #[test]
+    fn bytes_stay_bounded_and_large_bodies_are_not_kept() {
+        let cache = ListCache::default();
+        for n in 0..100 {
+            cache.put(key(n), 0, list(MAX_BODY_BYTES));
+            assert!(cache.bytes() <= MAX_BYTES);
+        }
+        cache.put(key(1000), 0, list(MAX_BODY_BYTES + 1));
+        assert!(cache.get(&key(1000), 0).is_none());
+        let mut long = key(1001);
+        long.tags = Some("t".repeat(MAX_TAG_FILTER + 1));
+        cache.put(long.clone(), 0, list(10));
+        assert!(cache.get(&long, 0).is_none());
+    }
+
+    #[test]
+    fn a_stale_entry_is_dropped_when_looked_up() {
+        let cache = ListCache::default();
+        cache.put(key(1), 0, list(100));
+        assert!(cache.get(&key(1), 0).is_some());
+        assert!(cache.get(&key(1), 1).is_none(), "a write came in between");
+        assert_eq!(cache.bytes(), 0);
     }
 }

@@ -49,6 +49,8 @@ impl Service {
                 puts.push((put, event));
                 outcomes.push(outcome);
             }
+            let created = outcomes.iter().filter(|o| o.previous_version == 0).count();
+            self.check_room(scope, created as i64).await?;
             let key_ids: Vec<i64> = puts.iter().map(|(p, _)| p.version.key_id).collect();
             match self.store.put_versions(puts).await {
                 Ok(counts) => {
@@ -89,14 +91,12 @@ impl Service {
                     item.key
                 )));
             }
-            if item.value.len() > self.settings.max_value_bytes {
-                return Err(ServiceError::Validation(format!(
-                    "secret {} is {} bytes; the limit is {} bytes",
-                    item.key,
-                    item.value.len(),
-                    self.settings.max_value_bytes
-                )));
-            }
+            self.check_content(
+                &item.key,
+                Some(&item.value),
+                item.comment.as_deref(),
+                item.tags.as_deref(),
+            )?;
         }
         Ok(())
     }

@@ -5,6 +5,7 @@
 pub mod access;
 pub mod audit_log;
 pub mod batch;
+pub mod bounds;
 pub mod changes;
 pub mod folders;
 pub mod identity;
@@ -94,7 +95,7 @@ pub type ServiceResult<T> = Result<T, ServiceError>;
 pub struct Settings {
     /// How long a soft-deleted secret stays recoverable.
     pub recovery_window_ms: i64,
-    pub max_value_bytes: usize,
+    pub limits: crate::limits::Limits,
     pub default_max_versions: i64,
     pub session_ttl_secs: i64,
 }
@@ -103,7 +104,7 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             recovery_window_ms: 30 * 24 * 3600 * 1000,
-            max_value_bytes: 1024 * 1024,
+            limits: Default::default(),
             default_max_versions: 100,
             session_ttl_secs: 24 * 3600,
         }

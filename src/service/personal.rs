@@ -38,6 +38,7 @@ impl Service {
         value: SecretValue,
     ) -> ServiceResult<SecretView> {
         Self::require_user(ctx)?;
+        self.check_content(key, Some(&value), None, None)?;
         let shared = self
             .store
             .secret(&scope.env.id, scope.path.as_str(), key.as_str(), None)

@@ -23,6 +23,12 @@ impl Service {
         scope: &Scope,
         input: RenameInput,
     ) -> ServiceResult<WriteOutcome> {
+        self.check_content(
+            &input.new_key,
+            input.value.as_ref(),
+            input.comment.as_deref(),
+            input.tags.as_deref(),
+        )?;
         let path = scope.path.as_str();
         if self
             .store

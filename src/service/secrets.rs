@@ -403,15 +403,12 @@ impl Service {
         scope: &Scope,
         input: WriteInput,
     ) -> ServiceResult<WriteOutcome> {
-        if let Some(v) = &input.value {
-            if v.len() > self.settings.max_value_bytes {
-                return Err(ServiceError::Validation(format!(
-                    "secret value is {} bytes; the limit is {} bytes",
-                    v.len(),
-                    self.settings.max_value_bytes
-                )));
-            }
-        }
+        self.check_content(
+            &input.key,
+            input.value.as_ref(),
+            input.comment.as_deref(),
+            input.tags.as_deref(),
+        )?;
         let _serialised = self
             .write_locks
             .lock(format!("{}\0{}\0{}", scope.env.id, scope.path, input.key))
@@ -438,6 +435,9 @@ impl Service {
                 if expected != visible {
                     return Err(ServiceError::Conflict { current: visible });
                 }
+            }
+            if visible == 0 {
+                self.check_room(scope, 1).await?;
             }
             // Fields the caller left out carry over from the current version.
             let previous = match (&head, visible) {
@@ -635,6 +635,7 @@ impl Service {
                     scope.env.slug, scope.path
                 ))
             })?;
+        self.check_room(scope, 1).await?;
         let mut event = self.scoped_event(ctx, scope, "restore-secret", vec![key.to_string()]);
         event.to_version = Some(head.current_version);
         self.store.restore(&head.secret_id, now_ms(), event).await?;

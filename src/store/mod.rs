@@ -223,6 +223,8 @@ pub trait Store: Send + Sync + 'static {
         audit: AuditEvent,
     ) -> StoreResult<()>;
 
+    /// Live secrets in folder `path` of `env_id`, and in its whole project.
+    async fn live_secret_counts(&self, env_id: &str, path: &str) -> StoreResult<(i64, i64)>;
     /// The secret's head row, deleted or not.
     async fn secret_head(
         &self,
@@ -355,6 +357,15 @@ pub const CHANGE_ACTIONS: [&str; 13] = [
     "delete-personal-secret",
     "delete-folder",
 ];
+
+/// `live_secret_counts` in SQL both backends run (`?N` placeholders; the
+/// PostgreSQL store numbers them `$N`): the folder's live secrets, and those
+/// of every environment of its project.
+pub const LIVE_SECRET_COUNTS: &str =
+    "SELECT (SELECT COUNT(*) FROM secrets WHERE env_id = ?1 AND path = ?2 AND deleted_at IS NULL),
+            (SELECT COUNT(*) FROM secrets WHERE deleted_at IS NULL AND env_id IN
+                (SELECT id FROM environments WHERE project_id =
+                    (SELECT project_id FROM environments WHERE id = ?1)))";
 
 /// `CHANGE_ACTIONS` as an SQL list (`'a', 'b', ...`): constants, not input.
 pub fn change_actions_sql() -> String {

@@ -1489,6 +1489,15 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn live_secret_counts(&self, env_id: &str, path: &str) -> StoreResult<(i64, i64)> {
+        let (e, p) = (env_id.to_owned(), path.to_owned());
+        self.read(move |c| {
+            c.prepare_cached(LIVE_SECRET_COUNTS)?
+                .query_row(params![e, p], |r| Ok((r.get(0)?, r.get(1)?)))
+        })
+        .await
+    }
+
     async fn secret_head(
         &self,
         env_id: &str,

@@ -1209,6 +1209,18 @@ impl Store for PostgresStore {
         tx.commit().await.map_err(backend)
     }
 
+    async fn live_secret_counts(&self, env_id: &str, path: &str) -> StoreResult<(i64, i64)> {
+        let sql = LIVE_SECRET_COUNTS.replace("?1", "$1").replace("?2", "$2");
+        let rows = self.read(&sql, &[&env_id, &path]).await?;
+        let row = rows
+            .first()
+            .ok_or_else(|| StoreError::Backend("a count returned no row".into()))?;
+        Ok((
+            row.try_get(0).map_err(backend)?,
+            row.try_get(1).map_err(backend)?,
+        ))
+    }
+
     async fn secret_head(
         &self,
         env_id: &str,
