@@ -10,6 +10,7 @@ pub mod config;
 pub mod crypto;
 pub mod error;
 pub mod mask;
+pub mod net;
 pub mod run;
 pub mod secret;
 pub mod server;

@@ -153,6 +153,8 @@ pub async fn run(args: ServerArgs) -> Result<()> {
         stopping: stopping.clone(),
         lists: Default::default(),
         scopes: Default::default(),
+        trusted_proxies: server::client_addr::TrustedProxies::new(config.trusted_proxies.clone()),
+        auth_rate: server::rate_limit::RateLimiter::new(config.auth_rate_limit),
     };
     let purge = server::spawn_purge_job(service, config.purge_interval);
     let listener = std::net::TcpListener::bind(&config.listen)
