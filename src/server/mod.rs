@@ -250,6 +250,21 @@ pub async fn serve(
     .await
 }
 
+/// Writes the summary audit events of closed refusal windows
+/// (`service::refusals`) as they close.
+pub fn spawn_refusal_flush(service: Arc<Service>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = service.flush_refusals(false).await {
+                tracing::warn!("writing aggregated refusal audit events failed: {e}");
+            }
+        }
+    })
+}
+
 /// Purges soft-deleted secrets past their recovery window, every `every`.
 pub fn spawn_purge_job(service: Arc<Service>, every: Duration) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {

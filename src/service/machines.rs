@@ -3,6 +3,7 @@
 //! trusted address ranges.
 
 use super::identity::{issue_token, IssuedToken};
+use super::lockout::LoginKind;
 use super::{new_id, now_ms, tokens, Ctx, Service, ServiceError, ServiceResult};
 use crate::net;
 use crate::store::{IdentityRow, IdentitySecretRow};
@@ -187,7 +188,9 @@ impl Service {
     ) -> ServiceResult<IssuedToken> {
         const EVENT: &str = "login-identity-universal-auth";
         let account = format!("identity:{client_id}");
-        self.check_lockout(ctx, &account, EVENT).await?;
+        let attempt = self
+            .begin_attempt(ctx, &account, LoginKind::Identity, EVENT)
+            .await?;
         let identity = self
             .store
             .identity(client_id)
@@ -202,11 +205,12 @@ impl Service {
             _ => false,
         };
         let Some(identity) = identity.filter(|_| valid) else {
-            self.record_failure(ctx, &account, EVENT).await?;
+            self.attempt_failed(ctx, attempt, &account, EVENT).await?;
             return Err(ServiceError::Unauthorized(
                 "invalid client id or client secret".into(),
             ));
         };
+        self.attempt_succeeded(attempt).await?;
         if let Err(e) = check_trusted_ip(&identity, ctx.client_ip.as_deref()) {
             let mut event = ctx.event(EVENT);
             event.actor_type = "identity".into();
