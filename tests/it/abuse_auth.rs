@@ -4,12 +4,18 @@
 //! refused logins cannot bloat.
 
 use crate::harness::*;
+use crate::pg::{on_both_backends, Backend};
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 const LOGIN: &str = "/api/v1/hush/auth/login";
 const UA_LOGIN: &str = "/api/v1/auth/universal-auth/login";
+
+on_both_backends!(
+    parallel_guesses_cannot_exceed_the_lockout_threshold,
+    unknown_invites_and_resets_cost_no_hashing,
+);
 
 /// A POST of `body`, optionally claiming to come through a proxy for `xff`;
 /// the status, the Retry-After header and the body.
@@ -318,11 +324,18 @@ async fn a_thousand_refused_logins_leave_the_audit_log_small() {
     assert_audit_chain_ok(&s.client()).await;
 }
 
-#[tokio::test]
-async fn parallel_guesses_cannot_exceed_the_lockout_threshold() {
-    let s = TestServer::start(&[]).await;
-    let guesses = (0..30).map(|_| {
-        let url = s.url.clone();
+/// On PostgreSQL the guesses are spread over two replicas.
+async fn parallel_guesses_cannot_exceed_the_lockout_threshold(b: &Backend) {
+    let s = b.start(&[]).await;
+    let replica = match b {
+        Backend::Postgres(db) => Some(db.replica(&s)),
+        Backend::Sqlite => None,
+    };
+    let urls: Vec<String> = std::iter::once(s.url.clone())
+        .chain(replica.as_ref().map(|r| r.url.clone()))
+        .collect();
+    let guesses = (0..30).map(|i| {
+        let url = urls[i % urls.len()].clone();
         tokio::spawn(
             async move { login(&url, None, "admin@example.com", "wrong password here").await },
         )
@@ -344,9 +357,8 @@ async fn parallel_guesses_cannot_exceed_the_lockout_threshold() {
     );
 }
 
-#[tokio::test]
-async fn unknown_invites_and_resets_cost_no_hashing() {
-    let s = TestServer::start(&[]).await;
+async fn unknown_invites_and_resets_cost_no_hashing(b: &Backend) {
+    let s = b.start(&[]).await;
     let invites = (0..50).map(|i| {
         let url = s.url.clone();
         tokio::spawn(async move {
