@@ -159,9 +159,6 @@ impl Service {
         password: &str,
     ) -> ServiceResult<UserRow> {
         const EVENT: &str = "reset-password";
-        if let Err(err) = check_password_policy(password) {
-            return Err(self.refused(ctx, EVENT, vec![], "failure", err).await);
-        }
         let unknown = || {
             ServiceError::Unauthorized(
                 "the reset token is unknown, used or expired; ask a server admin for a new one (hush users reset-password)"
@@ -176,6 +173,10 @@ impl Service {
             .await?
         {
             return Err(self.token_refused(ctx, EVENT, unknown()).await);
+        }
+        // After the token check: only a token holder gets a per-request event.
+        if let Err(err) = check_password_policy(password) {
+            return Err(self.refused(ctx, EVENT, vec![], "failure", err).await);
         }
         let hash = hash_password_off_thread(password).await?;
         let event = ctx.event(EVENT);
