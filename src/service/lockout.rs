@@ -36,18 +36,21 @@ pub struct Attempt {
     id: i64,
 }
 
+/// The address bucket of `ctx`'s client (`net::bucket`).
+pub(super) fn client_bucket(ctx: &Ctx) -> String {
+    let addr = ctx.client_ip.as_deref().unwrap_or_default();
+    addr.parse()
+        .map(crate::net::bucket)
+        .unwrap_or_else(|_| addr.to_owned())
+}
+
 /// The address key of `ctx`'s client for `kind`.
 fn address_key(ctx: &Ctx, kind: LoginKind) -> String {
     let prefix = match kind {
         LoginKind::User => "user",
         LoginKind::Identity => "identity",
     };
-    let addr = ctx.client_ip.as_deref().unwrap_or_default();
-    let bucket = addr
-        .parse()
-        .map(crate::net::bucket)
-        .unwrap_or_else(|_| addr.to_owned());
-    format!("{prefix}:{bucket}")
+    format!("{prefix}:{}", client_bucket(ctx))
 }
 
 impl Service {
@@ -99,6 +102,7 @@ impl Service {
         account: &str,
         event_name: &str,
     ) -> ServiceResult<()> {
+        // Consumed without removing its row: the row is the failure's count.
         let Attempt { id: _ } = attempt;
         let mut event = ctx.event(event_name);
         event.actor_name = account.to_owned();

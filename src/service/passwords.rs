@@ -67,10 +67,7 @@ impl Service {
     ) -> ServiceError {
         let mut event = ctx.event(action);
         event.result = "failure".into();
-        let key = format!(
-            "{action}|address:{}",
-            ctx.client_ip.as_deref().unwrap_or_default()
-        );
+        let key = format!("{action}|address:{}", super::lockout::client_bucket(ctx));
         match self.audit_refusal(key, event).await {
             Ok(()) => err,
             Err(e) => e,
