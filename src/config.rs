@@ -2,6 +2,8 @@
 //! Loading only reads; it creates nothing. `Debug` never shows the root key.
 
 use crate::limits::{LimitArgs, Limits};
+use crate::server::rate_limit::RateSpec;
+use ipnet::IpNet;
 use serde::Deserialize;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -63,6 +65,14 @@ pub struct ServerArgs {
     /// event. Writes are always fsynced before they are acknowledged [default: 50ms]
     #[arg(long, env = "HUSH_AUDIT_FLUSH_INTERVAL")]
     pub audit_flush_interval: Option<String>,
+    /// Proxies whose X-Forwarded-For is believed, e.g. 10.0.0.0/8,::1; the
+    /// client address is then the right-most hop not in these ranges [default: none]
+    #[arg(long, env = "HUSH_TRUSTED_PROXIES", value_name = "CIDR,...")]
+    pub trusted_proxies: Option<String>,
+    /// Requests per client address to the login, bootstrap, invite, reset and
+    /// token renew/revoke routes: N/s, N/m or N/h (a burst of N), or off [default: 120/m]
+    #[arg(long, env = "HUSH_AUTH_RATE_LIMIT", value_name = "RATE")]
+    pub auth_rate_limit: Option<String>,
     #[command(flatten)]
     pub limits: LimitArgs,
 }
@@ -85,6 +95,8 @@ struct FileConfig {
     max_versions: Option<i64>,
     session_ttl: Option<String>,
     audit_flush_interval: Option<String>,
+    trusted_proxies: Option<Vec<String>>,
+    auth_rate_limit: Option<String>,
     /// The `[limits]` table.
     limits: Option<Limits>,
 }
@@ -118,6 +130,10 @@ pub struct ServerConfig {
     pub session_ttl: Duration,
     /// SQLite: the fsync window of read-audit events (`store::audit_flush`).
     pub audit_flush_interval: Duration,
+    /// Proxies whose `X-Forwarded-For` is believed (`server::client_addr`).
+    pub trusted_proxies: Vec<IpNet>,
+    /// Per-address limit of the unauthenticated routes (`server::rate_limit`).
+    pub auth_rate_limit: RateSpec,
     pub limits: Limits,
 }
 
@@ -135,6 +151,8 @@ impl fmt::Debug for ServerConfig {
             .field("database_pool_size", &self.database_pool_size)
             .field("root_key", &key)
             .field("recovery_window", &self.recovery_window)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("auth_rate_limit", &self.auth_rate_limit)
             .finish_non_exhaustive()
     }
 }
@@ -265,6 +283,20 @@ impl ServerConfig {
                 "must be at most 10s (0 fsyncs every read's audit event)".into(),
             ));
         }
+        let trusted_proxies = match (&args.trusted_proxies, file.trusted_proxies) {
+            (Some(flag), _) => crate::net::parse_ranges(flag),
+            (None, Some(list)) => crate::net::parse_ranges(&list.join(",")),
+            (None, None) => Ok(Vec::new()),
+        }
+        .map_err(|e| ConfigError::Invalid("trusted_proxies", e))?;
+        let auth_rate_limit = args
+            .auth_rate_limit
+            .clone()
+            .or(file.auth_rate_limit)
+            .as_deref()
+            .unwrap_or("120/m")
+            .parse()
+            .map_err(|e| ConfigError::Invalid("auth_rate_limit", e))?;
         Ok(ServerConfig {
             listen: args
                 .listen
@@ -295,6 +327,8 @@ impl ServerConfig {
             max_versions,
             session_ttl: duration("session_ttl", &args.session_ttl, file.session_ttl, "24h")?,
             audit_flush_interval,
+            trusted_proxies,
+            auth_rate_limit,
             limits: args
                 .limits
                 .over(file.limits.unwrap_or_default())
@@ -431,6 +465,51 @@ mod tests {
                 .audit_flush_interval,
             Duration::from_millis(50)
         );
+    }
+
+    #[test]
+    fn trusted_proxies_and_rate_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(
+            &file,
+            "trusted_proxies = [\"10.0.0.0/8\", \"::1\"]\nauth_rate_limit = \"10/s\"\n",
+        )
+        .unwrap();
+        let load = |args: ServerArgs| ServerConfig::load(&args, None);
+        let c = load(ServerArgs {
+            config: Some(file.clone()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(c.trusted_proxies.len(), 2);
+        assert_eq!(c.auth_rate_limit, "10/s".parse().unwrap());
+        let c = load(ServerArgs {
+            config: Some(file),
+            trusted_proxies: Some("127.0.0.1/32".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(c.trusted_proxies, vec!["127.0.0.1/32".parse().unwrap()]);
+        let c = load(ServerArgs::default()).unwrap();
+        assert!(c.trusted_proxies.is_empty());
+        assert_eq!(c.auth_rate_limit, "120/m".parse().unwrap());
+        let err = load(ServerArgs {
+            trusted_proxies: Some("10.0.0.0/8,proxy".into()),
+            ..Default::default()
+        })
+        .map(|_| ())
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("trusted_proxies") && err.contains("proxy"),
+            "{err}"
+        );
+        assert!(load(ServerArgs {
+            auth_rate_limit: Some("lots".into()),
+            ..Default::default()
+        })
+        .is_err());
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod crypto;
 pub mod error;
 pub mod limits;
 pub mod mask;
+pub mod net;
 pub mod run;
 pub mod secret;
 pub mod server;

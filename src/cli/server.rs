@@ -145,6 +145,7 @@ pub async fn run(args: ServerArgs) -> Result<()> {
             limits: config.limits,
         },
         write_locks: Default::default(),
+        refusals: Default::default(),
     });
     let stopping = Arc::new(tokio::sync::watch::Sender::new(false));
     let state = AppState {
@@ -153,8 +154,11 @@ pub async fn run(args: ServerArgs) -> Result<()> {
         stopping: stopping.clone(),
         lists: Default::default(),
         scopes: Default::default(),
+        trusted_proxies: server::client_addr::TrustedProxies::new(config.trusted_proxies.clone()),
+        auth_rate: server::rate_limit::RateLimiter::new(config.auth_rate_limit),
     };
-    let purge = server::spawn_purge_job(service, config.purge_interval);
+    let purge = server::spawn_purge_job(service.clone(), config.purge_interval);
+    let refusals = server::spawn_refusal_flush(service.clone());
     let listener = std::net::TcpListener::bind(&config.listen)
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     listener.set_nonblocking(true)?;
@@ -197,6 +201,11 @@ pub async fn run(args: ServerArgs) -> Result<()> {
         }
     };
     purge.abort();
+    refusals.abort();
+    // Counts of refusals still in open windows go on record before the stop.
+    if let Err(e) = service.flush_refusals(true).await {
+        tracing::warn!("writing aggregated refusal audit events failed: {e}");
+    }
     store.close().await;
     served.context("server failed")?;
     tracing::info!("server stopped");

@@ -1,5 +1,6 @@
 //! Bootstrap, password login, logout and whoami.
 
+use super::auth_input::{Email, Password};
 use super::error::ApiError;
 use super::extract::{ApiJson, Auth, Client};
 use super::AppState;
@@ -9,12 +10,11 @@ use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use zeroize::Zeroizing;
 
 #[derive(Deserialize)]
 pub struct Credentials {
-    email: String,
-    password: Zeroizing<String>,
+    email: Email,
+    password: Password,
 }
 
 pub(super) fn anonymous(client: Client, name: &str) -> Ctx {

@@ -2,6 +2,7 @@
 //! the caller's identity (`Auth`), JSON bodies (`ApiJson`) and query strings
 //! (`ApiQuery`).
 
+use super::client_addr::ClientAddr;
 use super::error::ApiError;
 use super::AppState;
 use crate::service::Ctx;
@@ -23,10 +24,19 @@ pub struct Client {
 
 fn client(parts: &Parts) -> Client {
     Client {
+        // The address `client_addr` resolved (proxies considered); the peer
+        // only if that step did not run.
         ip: parts
             .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip().to_string()),
+            .get::<ClientAddr>()
+            .map(|c| c.0)
+            .or_else(|| {
+                parts
+                    .extensions
+                    .get::<ConnectInfo<SocketAddr>>()
+                    .map(|c| crate::net::canonical(c.0.ip()))
+            })
+            .map(|ip| ip.to_string()),
         user_agent: parts
             .headers
             .get(header::USER_AGENT)
@@ -72,6 +82,10 @@ impl FromRequestParts<AppState> for Auth {
     }
 }
 
+/// The body limit of a route with its own (smaller) limit, for the 413's message.
+#[derive(Clone, Copy)]
+pub struct BodyLimit(pub usize);
+
 /// A JSON body. Content type is not required (some clients omit it on DELETE);
 /// an empty body reads as `{}`. Bad JSON is a 422 saying what is wrong.
 pub struct ApiJson<T>(pub T);
@@ -80,9 +94,13 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let limit = req
+            .extensions()
+            .get::<BodyLimit>()
+            .map_or(state.body_limit, |l| l.0);
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::payload_too_large(state.body_limit)
+                ApiError::payload_too_large(limit)
             } else {
                 ApiError::bad_request(format!("could not read the request body: {rejection}"))
             }

@@ -2,6 +2,7 @@
 //! identities, service tokens and project members.
 
 use super::auth::anonymous;
+use super::auth_input::{ClientId, Password, TokenText};
 use super::error::ApiError;
 use super::extract::{ApiJson, ApiQuery, Auth, Client};
 use super::AppState;
@@ -14,7 +15,6 @@ use axum::extract::{Path, State};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use zeroize::Zeroizing;
 
 fn token_json(t: &IssuedToken) -> Value {
     json!({
@@ -28,8 +28,8 @@ fn token_json(t: &IssuedToken) -> Value {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UniversalLogin {
-    client_id: String,
-    client_secret: Zeroizing<String>,
+    client_id: ClientId,
+    client_secret: TokenText,
 }
 
 pub async fn universal_auth_login(
@@ -48,7 +48,7 @@ pub async fn universal_auth_login(
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Renew {
-    access_token: Zeroizing<String>,
+    access_token: TokenText,
 }
 
 pub async fn renew(
@@ -99,8 +99,8 @@ pub async fn list_users(
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AcceptInvite {
-    invite_token: Zeroizing<String>,
-    password: Zeroizing<String>,
+    invite_token: TokenText,
+    password: Password,
 }
 
 pub async fn accept_invite(

@@ -3,8 +3,10 @@
 
 pub mod audit;
 pub mod auth;
+pub mod auth_input;
 pub mod batch;
 pub mod changes;
+pub mod client_addr;
 pub mod error;
 pub mod expansion;
 pub mod extract;
@@ -15,6 +17,7 @@ pub mod imports;
 pub mod list_cache;
 pub mod offboarding;
 pub mod projects;
+pub mod rate_limit;
 pub mod scope_cache;
 pub mod secrets;
 pub mod tls;
@@ -22,8 +25,10 @@ pub mod wire;
 
 use crate::service::Service;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{delete, get, post, put};
-use axum::Router;
+use axum::middleware::from_fn_with_state;
+use axum::routing::{delete, get, post, put, MethodRouter};
+use axum::{Extension, Router};
+use extract::BodyLimit;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -40,26 +45,51 @@ pub struct AppState {
     pub stopping: Arc<tokio::sync::watch::Sender<bool>>,
     pub lists: Arc<list_cache::ListCache>,
     pub scopes: Arc<scope_cache::ScopeCache>,
+    /// Whose `X-Forwarded-For` is believed (`--trusted-proxies`).
+    pub trusted_proxies: client_addr::TrustedProxies,
+    /// Per-address limit of the unauthenticated routes (`--auth-rate-limit`).
+    pub auth_rate: Arc<rate_limit::RateLimiter>,
+}
+
+/// An authentication route: a body of a few KiB at most, refused (413)
+/// before it is read further.
+fn small_body(route: MethodRouter<AppState>) -> MethodRouter<AppState> {
+    route
+        .layer::<_, std::convert::Infallible>(DefaultBodyLimit::max(auth_input::AUTH_BODY_LIMIT))
+        .layer::<_, std::convert::Infallible>(Extension(BodyLimit(auth_input::AUTH_BODY_LIMIT)))
+}
+
+/// An unauthenticated authentication route: `small_body`, and the caller's
+/// address rate-limited before anything else happens.
+fn public_auth(state: &AppState, route: MethodRouter<AppState>) -> MethodRouter<AppState> {
+    small_body(route).layer::<_, std::convert::Infallible>(from_fn_with_state(
+        state.auth_rate.clone(),
+        rate_limit::limit,
+    ))
 }
 
 pub fn router(state: AppState) -> Router {
     let limit = state.body_limit;
+    let public = |route| public_auth(&state, route);
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/api/v1/hush/bootstrap", post(auth::bootstrap))
-        .route("/api/v1/hush/auth/login", post(auth::login))
+        .route("/api/v1/hush/bootstrap", public(post(auth::bootstrap)))
+        .route("/api/v1/hush/auth/login", public(post(auth::login)))
         .route("/api/v1/hush/auth/logout", post(auth::logout))
         .route("/api/v1/hush/auth/whoami", get(auth::whoami))
         .route(
             "/api/v1/auth/universal-auth/login",
-            post(identities::universal_auth_login),
+            public(post(identities::universal_auth_login)),
         )
-        .route("/api/v1/auth/token/renew", post(identities::renew))
-        .route("/api/v1/auth/token/revoke", post(offboarding::revoke_token))
+        .route("/api/v1/auth/token/renew", public(post(identities::renew)))
+        .route(
+            "/api/v1/auth/token/revoke",
+            public(post(offboarding::revoke_token)),
+        )
         .route(
             "/api/v1/hush/auth/password",
-            post(offboarding::change_password),
+            small_body(post(offboarding::change_password)),
         )
         .route(
             "/api/v1/hush/users",
@@ -67,11 +97,11 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/api/v1/hush/users/accept-invite",
-            post(identities::accept_invite),
+            public(post(identities::accept_invite)),
         )
         .route(
             "/api/v1/hush/users/accept-reset",
-            post(offboarding::accept_reset),
+            public(post(offboarding::accept_reset)),
         )
         .route(
             "/api/v1/hush/users/{user}",
@@ -195,6 +225,10 @@ pub fn router(state: AppState) -> Router {
                 "a request handler panicked",
             ))
         }))
+        .layer(from_fn_with_state(
+            state.trusted_proxies.clone(),
+            client_addr::resolve,
+        ))
         .with_state(state)
 }
 
@@ -214,6 +248,21 @@ pub async fn serve(
     )
     .with_graceful_shutdown(shutdown)
     .await
+}
+
+/// Writes the summary audit events of closed refusal windows
+/// (`service::refusals`) as they close.
+pub fn spawn_refusal_flush(service: Arc<Service>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = service.flush_refusals(false).await {
+                tracing::warn!("writing aggregated refusal audit events failed: {e}");
+            }
+        }
+    })
 }
 
 /// Purges soft-deleted secrets past their recovery window, every `every`.

@@ -4,6 +4,7 @@
 //! token by its text (Infisical's `POST /api/v1/auth/token/revoke`).
 
 use super::auth::anonymous;
+use super::auth_input::{Password, TokenText};
 use super::error::ApiError;
 use super::extract::{ApiJson, ApiQuery, Auth, Client};
 use super::AppState;
@@ -13,7 +14,6 @@ use axum::extract::{Path, State};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use zeroize::Zeroizing;
 
 fn user_json(u: &UserRow) -> Value {
     json!({
@@ -107,8 +107,8 @@ pub async fn issue_password_reset(
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AcceptReset {
-    reset_token: Zeroizing<String>,
-    password: Zeroizing<String>,
+    reset_token: TokenText,
+    password: Password,
 }
 
 pub async fn accept_reset(
@@ -129,8 +129,8 @@ pub async fn accept_reset(
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ChangePassword {
-    old_password: Zeroizing<String>,
-    new_password: Zeroizing<String>,
+    old_password: Password,
+    new_password: Password,
 }
 
 pub async fn change_password(
@@ -216,7 +216,7 @@ pub async fn delete_identity(
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RevokeToken {
-    access_token: Zeroizing<String>,
+    access_token: TokenText,
 }
 
 /// Infisical's `POST /api/v1/auth/token/revoke`: the token is the credential.

@@ -2,6 +2,7 @@
 //! renewal and logout.
 
 use super::access::TokenScope;
+use super::lockout::LoginKind;
 use super::{
     iso, new_id, now_ms, tokens, Actor, ActorKind, Ctx, Service, ServiceError, ServiceResult,
 };
@@ -11,10 +12,6 @@ use argon2::Argon2;
 use zeroize::Zeroizing;
 
 pub const MIN_PASSWORD_LEN: usize = 12;
-/// Failed logins counted per account and per client address in this window.
-pub const LOCKOUT_WINDOW_MS: i64 = 15 * 60 * 1000;
-pub const MAX_FAILURES_PER_ACCOUNT: i64 = 5;
-pub const MAX_FAILURES_PER_IP: i64 = 20;
 /// Why a disabled or deleted user's session or login is refused.
 pub const ACCOUNT_DISABLED: &str =
     "this account is disabled or deleted: its sessions no longer work; ask a server admin (hush users enable)";
@@ -150,6 +147,11 @@ impl Service {
     ) -> ServiceResult<BootstrapResult> {
         let email = normalise_email(email)?;
         check_password_policy(password)?;
+        // Checked before hashing, so a bootstrapped server spends no argon2
+        // on bootstrap requests; the store checks again in the transaction.
+        if self.store.is_bootstrapped().await? {
+            return Err(crate::store::StoreError::AlreadyBootstrapped.into());
+        }
         let user = UserRow {
             id: new_id(),
             email: email.clone(),
@@ -188,49 +190,6 @@ impl Service {
         })
     }
 
-    /// Refuses a login attempt while an account or address is locked out.
-    pub(super) async fn check_lockout(
-        &self,
-        ctx: &Ctx,
-        account: &str,
-        event_name: &str,
-    ) -> ServiceResult<()> {
-        let ip = ctx.client_ip.clone().unwrap_or_default();
-        let now = now_ms();
-        let (by_account, by_ip) = self
-            .store
-            .login_failures(account, &ip, now - LOCKOUT_WINDOW_MS)
-            .await?;
-        if by_account >= MAX_FAILURES_PER_ACCOUNT || by_ip >= MAX_FAILURES_PER_IP {
-            let mut event = ctx.event(event_name);
-            event.actor_name = account.to_owned();
-            event.result = "locked".into();
-            self.store.append_audit(event).await?;
-            return Err(ServiceError::TooManyRequests(
-                "too many failed logins: this account or address is locked for 15 minutes".into(),
-                (LOCKOUT_WINDOW_MS / 1000) as u64,
-            ));
-        }
-        Ok(())
-    }
-
-    pub(super) async fn record_failure(
-        &self,
-        ctx: &Ctx,
-        account: &str,
-        event_name: &str,
-    ) -> ServiceResult<()> {
-        let ip = ctx.client_ip.clone().unwrap_or_default();
-        self.store
-            .record_login_failure(account, &ip, now_ms())
-            .await?;
-        let mut event = ctx.event(event_name);
-        event.actor_name = account.to_owned();
-        event.result = "failure".into();
-        self.store.append_audit(event).await?;
-        Ok(())
-    }
-
     /// Email + password login.
     pub async fn login_password(
         &self,
@@ -239,12 +198,21 @@ impl Service {
         password: &str,
     ) -> ServiceResult<IssuedToken> {
         let email = email.trim().to_lowercase();
-        self.check_lockout(ctx, &email, "login").await?;
+        let attempt = self
+            .begin_attempt(ctx, &email, LoginKind::User, "login")
+            .await?;
         let user = self.store.user_by_email(&email).await?;
         let phc = user.as_ref().map(|u| u.password_hash.clone());
         let ok = super::passwords::verify_password_off_thread(password, phc).await?;
-        match (user, ok) {
-            (Some(user), true) if user.disabled_at.is_some() => {
+        if !ok {
+            self.attempt_failed(ctx, attempt, &email, "login").await?;
+            return Err(ServiceError::Unauthorized(
+                "invalid email or password".into(),
+            ));
+        }
+        self.attempt_succeeded(attempt).await?;
+        match user {
+            Some(user) if user.disabled_at.is_some() => {
                 let mut event = ctx.event("login");
                 event.actor_id = user.id.clone();
                 event.actor_name = email;
@@ -252,7 +220,7 @@ impl Service {
                 self.store.append_audit(event).await?;
                 Err(ServiceError::Unauthorized(ACCOUNT_DISABLED.into()))
             }
-            (Some(user), true) => {
+            Some(user) => {
                 let (row, issued) = self.session_token(&user)?;
                 let mut event = ctx.event("login");
                 event.actor_type = "user".into();
@@ -261,12 +229,10 @@ impl Service {
                 self.store.insert_token(row, event).await?;
                 Ok(issued)
             }
-            _ => {
-                self.record_failure(ctx, &email, "login").await?;
-                Err(ServiceError::Unauthorized(
-                    "invalid email or password".into(),
-                ))
-            }
+            // `verify_password` is never true without a stored hash.
+            None => Err(ServiceError::Internal(
+                "a password matched for an unknown account".into(),
+            )),
         }
     }
 

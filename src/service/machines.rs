@@ -3,7 +3,9 @@
 //! trusted address ranges.
 
 use super::identity::{issue_token, IssuedToken};
+use super::lockout::LoginKind;
 use super::{new_id, now_ms, tokens, Ctx, Service, ServiceError, ServiceResult};
+use crate::net;
 use crate::store::{IdentityRow, IdentitySecretRow};
 use std::net::IpAddr;
 use zeroize::Zeroizing;
@@ -28,45 +30,6 @@ impl Default for IdentitySettings {
     }
 }
 
-/// `10.0.0.0/8`, `192.168.1.7`, `::1/128`.
-fn parse_cidr(text: &str) -> Option<(IpAddr, u32)> {
-    let (addr, bits) = match text.split_once('/') {
-        Some((a, b)) => (a.parse::<IpAddr>().ok()?, b.parse::<u32>().ok()?),
-        None => {
-            let a = text.parse::<IpAddr>().ok()?;
-            (a, if a.is_ipv4() { 32 } else { 128 })
-        }
-    };
-    let max = if addr.is_ipv4() { 32 } else { 128 };
-    (bits <= max).then_some((addr, bits))
-}
-
-fn in_range(ip: IpAddr, (net, bits): (IpAddr, u32)) -> bool {
-    let ip = match (ip, net) {
-        (IpAddr::V6(v6), IpAddr::V4(_)) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
-        _ => ip,
-    };
-    match (ip, net) {
-        (IpAddr::V4(a), IpAddr::V4(n)) => {
-            let mask = if bits == 0 {
-                0
-            } else {
-                u32::MAX << (32 - bits)
-            };
-            u32::from(a) & mask == u32::from(n) & mask
-        }
-        (IpAddr::V6(a), IpAddr::V6(n)) => {
-            let mask = if bits == 0 {
-                0
-            } else {
-                u128::MAX << (128 - bits)
-            };
-            u128::from(a) & mask == u128::from(n) & mask
-        }
-        _ => false,
-    }
-}
-
 /// Refuses a request from outside the identity's trusted ranges (if any are set).
 pub fn check_trusted_ip(identity: &IdentityRow, client_ip: Option<&str>) -> ServiceResult<()> {
     let ranges: Vec<String> = serde_json::from_str(&identity.trusted_ips).unwrap_or_default();
@@ -77,8 +40,8 @@ pub fn check_trusted_ip(identity: &IdentityRow, client_ip: Option<&str>) -> Serv
     let trusted = ip.is_some_and(|ip| {
         ranges
             .iter()
-            .filter_map(|r| parse_cidr(r))
-            .any(|r| in_range(ip, r))
+            .filter_map(|r| net::parse_range(r))
+            .any(|r| net::in_range(ip, &r))
     });
     if trusted {
         Ok(())
@@ -129,7 +92,7 @@ impl Service {
             )));
         }
         for r in &settings.trusted_ips {
-            parse_cidr(r).ok_or_else(|| {
+            net::parse_range(r).ok_or_else(|| {
                 ServiceError::Validation(format!(
                     "invalid trusted IP range {r:?}: use e.g. 10.0.0.0/8"
                 ))
@@ -225,7 +188,9 @@ impl Service {
     ) -> ServiceResult<IssuedToken> {
         const EVENT: &str = "login-identity-universal-auth";
         let account = format!("identity:{client_id}");
-        self.check_lockout(ctx, &account, EVENT).await?;
+        let attempt = self
+            .begin_attempt(ctx, &account, LoginKind::Identity, EVENT)
+            .await?;
         let identity = self
             .store
             .identity(client_id)
@@ -240,11 +205,12 @@ impl Service {
             _ => false,
         };
         let Some(identity) = identity.filter(|_| valid) else {
-            self.record_failure(ctx, &account, EVENT).await?;
+            self.attempt_failed(ctx, attempt, &account, EVENT).await?;
             return Err(ServiceError::Unauthorized(
                 "invalid client id or client secret".into(),
             ));
         };
+        self.attempt_succeeded(attempt).await?;
         if let Err(e) = check_trusted_ip(&identity, ctx.client_ip.as_deref()) {
             let mut event = ctx.event(EVENT);
             event.actor_type = "identity".into();
@@ -269,28 +235,5 @@ impl Service {
         event.actor_name = identity.name.clone();
         self.store.insert_token(row, event).await?;
         Ok(issued)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cidr_ranges() {
-        let r = parse_cidr("10.0.0.0/8").unwrap();
-        assert!(in_range("10.1.2.3".parse().unwrap(), r));
-        assert!(!in_range("11.0.0.1".parse().unwrap(), r));
-        assert!(in_range("::ffff:10.0.0.1".parse().unwrap(), r));
-        assert!(in_range(
-            "127.0.0.1".parse().unwrap(),
-            parse_cidr("127.0.0.1").unwrap()
-        ));
-        assert!(parse_cidr("10.0.0.0/33").is_none());
-        assert!(parse_cidr("nonsense").is_none());
-        assert!(in_range(
-            "::1".parse().unwrap(),
-            parse_cidr("::1/128").unwrap()
-        ));
     }
 }

@@ -11,12 +11,14 @@ pub mod folders;
 pub mod identity;
 pub mod imports;
 pub mod keyring;
+pub mod lockout;
 pub mod machines;
 pub mod members;
 pub mod offboarding;
 pub mod passwords;
 pub mod personal;
 pub mod projects;
+pub mod refusals;
 pub mod rename;
 pub mod secrets;
 pub mod service_tokens;
@@ -118,6 +120,8 @@ pub struct Service {
     /// Serialises writers of one secret inside this process, so concurrent
     /// unconditional writes queue instead of exhausting their optimistic retries.
     pub write_locks: KeyLocks,
+    /// Aggregates of repeated refusals, not yet written (`refusals`).
+    pub refusals: refusals::RefusalLog,
 }
 
 /// One async mutex per secret (environment, folder, key).

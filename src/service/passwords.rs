@@ -6,6 +6,7 @@
 //! a burst of logins or password changes never stalls the async workers.
 
 use super::identity::{check_password_policy, hash_password, verify_password};
+use super::lockout::LoginKind;
 use super::{now_ms, tokens, ActorKind, Ctx, Service, ServiceError, ServiceResult};
 use crate::store::{StoreError, UserRow, PASSWORD_RESET};
 use std::sync::OnceLock;
@@ -56,6 +57,23 @@ pub(super) async fn verify_password_off_thread(
 }
 
 impl Service {
+    /// Audits an unknown, used or expired one-time token (aggregated per
+    /// address: anyone can send these) and returns `err`.
+    pub(super) async fn token_refused(
+        &self,
+        ctx: &Ctx,
+        action: &str,
+        err: ServiceError,
+    ) -> ServiceError {
+        let mut event = ctx.event(action);
+        event.result = "failure".into();
+        let key = format!("{action}|address:{}", super::lockout::client_bucket(ctx));
+        match self.audit_refusal(key, event).await {
+            Ok(()) => err,
+            Err(e) => e,
+        }
+    }
+
     /// Changes the caller's own password; their other sessions are revoked,
     /// the one making the change is kept.
     pub async fn change_password(&self, ctx: &Ctx, old: &str, new: &str) -> ServiceResult<()> {
@@ -77,18 +95,21 @@ impl Service {
             return Err(self.refused(ctx, EVENT, vec![], "failure", err).await);
         }
         let account = ctx.actor.name.clone();
-        self.check_lockout(ctx, &account, EVENT).await?;
+        let attempt = self
+            .begin_attempt(ctx, &account, LoginKind::User, EVENT)
+            .await?;
         let user =
             self.store.user_by_id(&ctx.actor.id).await?.ok_or_else(|| {
                 ServiceError::Unauthorized("your account no longer exists".into())
             })?;
         if !verify_password_off_thread(old, Some(user.password_hash.clone())).await? {
-            self.record_failure(ctx, &account, EVENT).await?;
+            self.attempt_failed(ctx, attempt, &account, EVENT).await?;
             return Err(ServiceError::BadRequest(
                 "the current password is wrong; type it again (5 failures lock the account for 15 minutes)"
                     .into(),
             ));
         }
+        self.attempt_succeeded(attempt).await?;
         let hash = hash_password_off_thread(new).await?;
         let mut event = ctx.event(EVENT);
         event.keys = vec![user.email.clone()];
@@ -135,6 +156,22 @@ impl Service {
         password: &str,
     ) -> ServiceResult<UserRow> {
         const EVENT: &str = "reset-password";
+        let unknown = || {
+            ServiceError::Unauthorized(
+                "the reset token is unknown, used or expired; ask a server admin for a new one (hush users reset-password)"
+                    .into(),
+            )
+        };
+        // Looked up before hashing: an unknown token costs no argon2.
+        let token_hash = tokens::hash(token);
+        if !self
+            .store
+            .password_token_pending(PASSWORD_RESET, token_hash.clone(), now_ms())
+            .await?
+        {
+            return Err(self.token_refused(ctx, EVENT, unknown()).await);
+        }
+        // After the token check: only a token holder gets a per-request event.
         if let Err(err) = check_password_policy(password) {
             return Err(self.refused(ctx, EVENT, vec![], "failure", err).await);
         }
@@ -142,17 +179,11 @@ impl Service {
         let event = ctx.event(EVENT);
         let result = self
             .store
-            .redeem_password_token(PASSWORD_RESET, tokens::hash(token), hash, now_ms(), event)
+            .redeem_password_token(PASSWORD_RESET, token_hash, hash, now_ms(), event)
             .await;
         match result {
             Ok(user) => Ok(user),
-            Err(StoreError::NotFound(_)) => {
-                let err = ServiceError::Unauthorized(
-                    "the reset token is unknown, used or expired; ask a server admin for a new one (hush users reset-password)"
-                        .into(),
-                );
-                Err(self.refused(ctx, EVENT, vec![], "failure", err).await)
-            }
+            Err(StoreError::NotFound(_)) => Err(self.token_refused(ctx, EVENT, unknown()).await),
             Err(other) => Err(other.into()),
         }
     }

@@ -2,7 +2,7 @@
 
 use super::identity::{check_password_policy, normalise_email};
 use super::{new_id, now_ms, tokens, Ctx, Service, ServiceError, ServiceResult};
-use crate::store::UserRow;
+use crate::store::{UserRow, INVITE};
 use zeroize::Zeroizing;
 
 /// How long an invite stays valid.
@@ -59,21 +59,33 @@ impl Service {
         invite: &str,
         password: &str,
     ) -> ServiceResult<UserRow> {
+        const EVENT: &str = "accept-invite";
         check_password_policy(password)?;
-        let event = ctx.event("accept-invite");
-        self.store
-            .accept_invite(
-                tokens::hash(invite),
-                super::passwords::hash_password_off_thread(password).await?,
-                now_ms(),
-                event,
+        let unknown = || {
+            ServiceError::Unauthorized(
+                "the invite is unknown, used or expired; ask an admin for a new one".into(),
             )
-            .await
-            .map_err(|e| match e {
-                crate::store::StoreError::NotFound(_) => ServiceError::Unauthorized(
-                    "the invite is unknown, used or expired; ask an admin for a new one".into(),
-                ),
-                other => other.into(),
-            })
+        };
+        // Looked up before hashing: an unknown invite costs no argon2.
+        let invite_hash = tokens::hash(invite);
+        if !self
+            .store
+            .password_token_pending(INVITE, invite_hash.clone(), now_ms())
+            .await?
+        {
+            return Err(self.token_refused(ctx, EVENT, unknown()).await);
+        }
+        let password_hash = super::passwords::hash_password_off_thread(password).await?;
+        let result = self
+            .store
+            .accept_invite(invite_hash, password_hash, now_ms(), ctx.event(EVENT))
+            .await;
+        match result {
+            Ok(user) => Ok(user),
+            Err(crate::store::StoreError::NotFound(_)) => {
+                Err(self.token_refused(ctx, EVENT, unknown()).await)
+            }
+            Err(other) => Err(other.into()),
+        }
     }
 }

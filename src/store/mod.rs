@@ -195,9 +195,30 @@ pub trait Store: Send + Sync + 'static {
     async fn use_token(&self, id: &str) -> StoreResult<bool>;
     async fn renew_token(&self, id: &str, expires_at: i64, audit: AuditEvent) -> StoreResult<()>;
 
-    async fn record_login_failure(&self, account: &str, ip: &str, at: i64) -> StoreResult<()>;
-    /// Failures since `since` for (this account, this address).
-    async fn login_failures(&self, account: &str, ip: &str, since: i64) -> StoreResult<(i64, i64)>;
+    /// Records a login attempt as a failure, then counts the failures since
+    /// `since` of its account and of its address, itself included. Record,
+    /// then decide: of N parallel attempts the k-th to be recorded counts at
+    /// least k, so no more than the limit can pass a check on the counts.
+    async fn record_login_attempt(
+        &self,
+        account: &str,
+        ip: &str,
+        at: i64,
+        since: i64,
+    ) -> StoreResult<LoginAttempt>;
+    /// Removes an attempt recorded by `record_login_attempt` (it succeeded,
+    /// or it was refused as locked without a check).
+    async fn forget_login_attempt(&self, id: i64) -> StoreResult<()>;
+    /// Whether any user exists (a bootstrapped server).
+    async fn is_bootstrapped(&self) -> StoreResult<bool>;
+    /// Whether a one-time token of `kind` is unused and unexpired (checked
+    /// before a password is hashed for it; the redemption checks again).
+    async fn password_token_pending(
+        &self,
+        kind: &'static str,
+        token_hash: Vec<u8>,
+        now: i64,
+    ) -> StoreResult<bool>;
 
     async fn environments(&self, project_id: &str) -> StoreResult<Vec<EnvRow>>;
     async fn create_environment(&self, env: EnvRow, audit: AuditEvent) -> StoreResult<()>;

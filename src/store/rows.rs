@@ -320,3 +320,11 @@ pub struct PersonalRow {
     pub created_at: i64,
     pub updated_at: i64,
 }
+
+/// A login attempt just recorded, and the failures counted with it.
+#[derive(Clone, Copy, Debug)]
+pub struct LoginAttempt {
+    pub id: i64,
+    pub by_account: i64,
+    pub by_ip: i64,
+}

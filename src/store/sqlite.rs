@@ -1275,39 +1275,74 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn record_login_failure(&self, account: &str, ip: &str, at: i64) -> StoreResult<()> {
+    async fn record_login_attempt(
+        &self,
+        account: &str,
+        ip: &str,
+        at: i64,
+        since: i64,
+    ) -> StoreResult<LoginAttempt> {
         let (a, i) = (account.to_owned(), ip.to_owned());
+        // One writer job: the insert and the counts are one atomic step.
         self.write(move |c, _| {
-            c.execute(
-                "INSERT INTO login_failures (account, ip, at) VALUES (?1, ?2, ?3)",
-                params![a, i, at],
-            )
-            .map_err(backend)?;
             // Old rows only matter inside the lockout window; keep the table small.
             c.execute(
                 "DELETE FROM login_failures WHERE at < ?1",
                 params![at - 24 * 3600 * 1000],
             )
             .map_err(backend)?;
+            c.execute(
+                "INSERT INTO login_failures (account, ip, at) VALUES (?1, ?2, ?3)",
+                params![a, i, at],
+            )
+            .map_err(backend)?;
+            let id = c.last_insert_rowid();
+            let count = |sql: &str, key: &str| -> StoreResult<i64> {
+                c.query_row(sql, params![key, since], |r| r.get(0))
+                    .map_err(backend)
+            };
+            Ok(LoginAttempt {
+                id,
+                by_account: count(
+                    "SELECT COUNT(*) FROM login_failures WHERE account = ?1 AND at >= ?2",
+                    &a,
+                )?,
+                by_ip: count(
+                    "SELECT COUNT(*) FROM login_failures WHERE ip = ?1 AND at >= ?2",
+                    &i,
+                )?,
+            })
+        })
+        .await
+    }
+
+    async fn forget_login_attempt(&self, id: i64) -> StoreResult<()> {
+        self.write(move |c, _| {
+            c.execute("DELETE FROM login_failures WHERE id = ?1", params![id])
+                .map_err(backend)?;
             Ok(())
         })
         .await
     }
 
-    async fn login_failures(&self, account: &str, ip: &str, since: i64) -> StoreResult<(i64, i64)> {
-        let (a, i) = (account.to_owned(), ip.to_owned());
+    async fn is_bootstrapped(&self) -> StoreResult<bool> {
+        self.read(|c| c.query_row("SELECT EXISTS (SELECT 1 FROM users)", [], |r| r.get(0)))
+            .await
+    }
+
+    async fn password_token_pending(
+        &self,
+        kind: &'static str,
+        token_hash: Vec<u8>,
+        now: i64,
+    ) -> StoreResult<bool> {
         self.read(move |c| {
-            let by_account = c.query_row(
-                "SELECT COUNT(*) FROM login_failures WHERE account = ?1 AND at >= ?2",
-                params![a, since],
+            c.query_row(
+                "SELECT EXISTS (SELECT 1 FROM invites WHERE token_hash = ?1 AND kind = ?2
+                 AND used_at IS NULL AND expires_at > ?3)",
+                params![token_hash, kind, now],
                 |r| r.get(0),
-            )?;
-            let by_ip = c.query_row(
-                "SELECT COUNT(*) FROM login_failures WHERE ip = ?1 AND at >= ?2",
-                params![i, since],
-                |r| r.get(0),
-            )?;
-            Ok((by_account, by_ip))
+            )
         })
         .await
     }

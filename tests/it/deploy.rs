@@ -32,6 +32,15 @@ fn compose_has_postgres_two_replicas_and_a_balancer() {
     let text = deploy("compose.yaml");
     assert!(text.contains("HUSH_ROOT_KEY_FILE: /run/secrets/root_key"));
     assert!(deploy("nginx.conf").contains("server hush-b:8200"));
+    // The replicas trust the balancer's X-Forwarded-For, and only the balancer's.
+    assert!(deploy("nginx.conf").contains("X-Forwarded-For $proxy_add_x_forwarded_for"));
+    let trusted = c["services"]["hush-a"]["environment"]["HUSH_TRUSTED_PROXIES"]
+        .as_str()
+        .expect("HUSH_TRUSTED_PROXIES");
+    let lb = c["services"]["lb"]["networks"]["default"]["ipv4_address"]
+        .as_str()
+        .expect("the balancer's fixed address");
+    assert_eq!(trusted, format!("{lb}/32"));
 }
 
 #[test]

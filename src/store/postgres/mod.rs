@@ -1004,15 +1004,15 @@ impl Store for PostgresStore {
         tx.commit().await.map_err(backend)
     }
 
-    async fn record_login_failure(&self, account: &str, ip: &str, at: i64) -> StoreResult<()> {
+    async fn record_login_attempt(
+        &self,
+        account: &str,
+        ip: &str,
+        at: i64,
+        since: i64,
+    ) -> StoreResult<LoginAttempt> {
         let mut c = self.conn().await?;
         let tx = c.transaction().await.map_err(backend)?;
-        tx_exec(
-            &tx,
-            "INSERT INTO login_failures (account, ip, at) VALUES ($1, $2, $3)",
-            &[&account, &ip, &at],
-        )
-        .await?;
         // Old rows only matter inside the lockout window; keep the table small.
         tx_exec(
             &tx,
@@ -1020,19 +1020,63 @@ impl Store for PostgresStore {
             &[&(at - 24 * 3600 * 1000)],
         )
         .await?;
-        tx.commit().await.map_err(backend)
-    }
-
-    async fn login_failures(&self, account: &str, ip: &str, since: i64) -> StoreResult<(i64, i64)> {
-        let rows = self
-            .read(
+        let rows = tx_query(
+            &tx,
+            "INSERT INTO login_failures (account, ip, at) VALUES ($1, $2, $3) RETURNING id",
+            &[&account, &ip, &at],
+        )
+        .await?;
+        let id: i64 = first(rows, |r| r.try_get(0))?
+            .ok_or_else(|| StoreError::Backend("insert returned no id".into()))?;
+        tx.commit().await.map_err(backend)?;
+        // Counted after the commit (read committed): every attempt recorded
+        // before this one, on any replica, is seen.
+        let rows = c
+            .query(
                 "SELECT (SELECT COUNT(*) FROM login_failures WHERE account = $1 AND at >= $3),
                         (SELECT COUNT(*) FROM login_failures WHERE ip = $2 AND at >= $3)",
                 &[&account, &ip, &since],
             )
+            .await
+            .map_err(backend)?;
+        let (by_account, by_ip) = first(rows, |r| Ok((r.try_get(0)?, r.try_get(1)?)))?
+            .ok_or_else(|| StoreError::Backend("count returned no row".into()))?;
+        Ok(LoginAttempt {
+            id,
+            by_account,
+            by_ip,
+        })
+    }
+
+    async fn forget_login_attempt(&self, id: i64) -> StoreResult<()> {
+        let c = self.conn().await?;
+        c.execute("DELETE FROM login_failures WHERE id = $1", &[&id])
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn is_bootstrapped(&self) -> StoreResult<bool> {
+        let rows = self
+            .read("SELECT EXISTS (SELECT 1 FROM users)", &[])
             .await?;
-        first(rows, |r| Ok((r.try_get(0)?, r.try_get(1)?)))?
-            .ok_or_else(|| StoreError::Backend("count returned no row".into()))
+        Ok(first(rows, |r| r.try_get(0))?.unwrap_or(false))
+    }
+
+    async fn password_token_pending(
+        &self,
+        kind: &'static str,
+        token_hash: Vec<u8>,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let rows = self
+            .read(
+                "SELECT EXISTS (SELECT 1 FROM invites WHERE token_hash = $1 AND kind = $2
+                 AND used_at IS NULL AND expires_at > $3)",
+                &[&token_hash, &kind, &now],
+            )
+            .await?;
+        Ok(first(rows, |r| r.try_get(0))?.unwrap_or(false))
     }
 
     async fn environments(&self, project_id: &str) -> StoreResult<Vec<EnvRow>> {
