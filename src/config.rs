@@ -62,6 +62,10 @@ pub struct ServerArgs {
     /// event. Writes are always fsynced before they are acknowledged [default: 50ms]
     #[arg(long, env = "HUSH_AUDIT_FLUSH_INTERVAL")]
     pub audit_flush_interval: Option<String>,
+    /// `HUSH_ROOT_KEY`, taken out of the environment by main before any
+    /// thread starts (`hygiene::take_env`); never a flag.
+    #[arg(skip)]
+    pub inline_root_key: Option<Zeroizing<String>>,
 }
 
 /// The same keys in the TOML file (snake_case).

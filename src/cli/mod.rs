@@ -441,6 +441,19 @@ const RUN_ABOUT: &str =
     "Run a command with the secrets in its environment and their values masked in its output";
 
 impl Cli {
+    /// Set-up that must run before any thread starts (main calls it first):
+    /// the server takes `HUSH_ROOT_KEY` out of its environment and forbids
+    /// core dumps. Returns warnings for what could not be done.
+    pub fn prepare_process(&mut self) -> Vec<String> {
+        match &mut self.command {
+            Command::Server { args, .. } => {
+                args.inline_root_key = crate::hygiene::take_env("HUSH_ROOT_KEY");
+                crate::hygiene::forbid_core_dumps()
+            }
+            _ => Vec::new(),
+        }
+    }
+
     /// The process's arguments; `hush run ...` through its own small parser.
     pub fn parse_args() -> Cli {
         let mut args = std::env::args_os();

@@ -11,14 +11,6 @@ use crate::store::Store;
 use anyhow::{bail, Context, Result};
 use std::path::Path;
 use std::sync::Arc;
-use zeroize::Zeroizing;
-
-fn env_root_key() -> Option<Zeroizing<String>> {
-    std::env::var("HUSH_ROOT_KEY")
-        .ok()
-        .filter(|k| !k.is_empty())
-        .map(Zeroizing::new)
-}
 
 /// Reads the root key; in development generates one into the data dir (0600).
 fn load_root_key(source: &RootKeySource) -> Result<Key> {
@@ -124,8 +116,9 @@ async fn check_root_key(store: &Arc<dyn Store>, root: &Key) -> Result<()> {
     Ok(())
 }
 
-pub async fn run(args: ServerArgs) -> Result<()> {
-    let config = ServerConfig::load(&args, env_root_key())?;
+pub async fn run(mut args: ServerArgs) -> Result<()> {
+    let inline_key = args.inline_root_key.take();
+    let config = ServerConfig::load(&args, inline_key)?;
     require_shared_root_key(&config)?;
     let _lock = lock_if_sqlite(&config)?;
     if matches!(config.tls, Tls::SelfSigned) {
@@ -221,8 +214,9 @@ async fn shutdown_signal() {
 
 /// Offline root key rotation: re-wraps every project data key under the new
 /// key and replaces the key-check value, in one transaction.
-pub async fn rotate_root_key(args: ServerArgs, new_key_file: &Path) -> Result<()> {
-    let config = ServerConfig::load(&args, env_root_key())?;
+pub async fn rotate_root_key(mut args: ServerArgs, new_key_file: &Path) -> Result<()> {
+    let inline_key = args.inline_root_key.take();
+    let config = ServerConfig::load(&args, inline_key)?;
     require_shared_root_key(&config)?;
     let _lock = lock_if_sqlite(&config)?;
     let old = load_root_key(&config.root_key)?;
