@@ -146,6 +146,8 @@ pub async fn run(mut args: ServerArgs) -> Result<()> {
         stopping: stopping.clone(),
         lists: Default::default(),
         scopes: Default::default(),
+        limits: config.limits,
+        allowed_hosts: config.allowed_hosts.clone().into(),
     };
     let purge = server::spawn_purge_job(service, config.purge_interval);
     let listener = std::net::TcpListener::bind(&config.listen)
@@ -166,29 +168,19 @@ pub async fn run(mut args: ServerArgs) -> Result<()> {
     }
     // The one line scripts and tests wait for.
     println!("hush server listening on {scheme}://{addr}");
-    let served = match &config.tls {
-        Tls::Off => {
-            server::serve(
-                tokio::net::TcpListener::from_std(listener)?,
-                state,
-                shutdown,
-            )
-            .await
-        }
-        Tls::Files { cert, key } => {
-            let tls = server::tls::load_config(cert, key)?;
-            server::tls::serve_tls(listener, tls, state, shutdown).await
-        }
+    let tls = match &config.tls {
+        Tls::Off => None,
+        Tls::Files { cert, key } => Some(server::tls::load_config(cert, key)?),
         Tls::SelfSigned => {
             let (cert, key, fingerprint) = server::tls::self_signed(&config.data_dir)?;
             println!(
                 "self-signed certificate {} (SHA-256 {fingerprint})",
                 cert.display()
             );
-            let tls = server::tls::load_config(&cert, &key)?;
-            server::tls::serve_tls(listener, tls, state, shutdown).await
+            Some(server::tls::load_config(&cert, &key)?)
         }
     };
+    let served = server::serve(listener, tls, state, shutdown).await;
     purge.abort();
     store.close().await;
     served.context("server failed")?;
