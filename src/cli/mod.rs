@@ -82,6 +82,13 @@ pub enum Command {
         target: Target,
         #[arg(long)]
         email: String,
+        /// The one-time code the new server printed on start [env: HUSH_BOOTSTRAP_CODE]
+        /// [default: read from the server's data dir when it runs on this host]
+        #[arg(long, hide_env_values = true)]
+        code: Option<String>,
+        /// Read the code from this file (the server's <data dir>/bootstrap-code)
+        #[arg(long, conflicts_with = "code")]
+        code_file: Option<PathBuf>,
         /// Read the password from stdin (otherwise prompted on a terminal)
         #[arg(long)]
         password_stdin: bool,
@@ -913,9 +920,14 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             Command::Bootstrap {
                 target,
                 email,
+                code,
+                code_file,
                 password_stdin,
                 json,
-            } => auth::bootstrap(target, &email, password_stdin, json).await,
+            } => {
+                let code = auth::BootstrapCodeSource { code, code_file };
+                auth::bootstrap(target, &email, code, password_stdin, json).await
+            }
             Command::Login {
                 target,
                 email,

@@ -3,6 +3,7 @@
 
 use crate::config::{RootKeySource, ServerArgs, ServerConfig, Tls};
 use crate::crypto::Key;
+use crate::server::bootstrap_code::{BootstrapCode, Prepared};
 use crate::server::{self, AppState};
 use crate::service::{Ctx, Keyring, Service, Settings};
 use crate::store::postgres::PostgresStore;
@@ -116,6 +117,46 @@ async fn check_root_key(store: &Arc<dyn Store>, root: &Key) -> Result<()> {
     Ok(())
 }
 
+/// A server without users prints its one-time bootstrap code (stderr, so it
+/// shows whatever the log level) and writes it to the data dir (0600).
+async fn prepare_bootstrap_code(
+    store: &Arc<dyn Store>,
+    root: &Key,
+    data_dir: &Path,
+) -> Result<Arc<BootstrapCode>> {
+    let (code, prepared) = BootstrapCode::prepare(store, root, data_dir)
+        .await
+        .context("cannot prepare the bootstrap code")?;
+    if let Prepared::Fresh(text) = prepared {
+        let file = code.file();
+        let written = std::fs::create_dir_all(data_dir)
+            .map_err(anyhow::Error::from)
+            .and_then(|()| {
+                crate::cli::files::write_private_atomic(
+                    file,
+                    format!("{}\n", text.as_str()).as_bytes(),
+                )
+                .map_err(anyhow::Error::from)
+            });
+        let where_ = match written {
+            Ok(()) => format!("also in {}", file.display()),
+            Err(e) => {
+                tracing::warn!(
+                    "cannot write the bootstrap code to {}: {e:#}",
+                    file.display()
+                );
+                "not written to the data dir".to_owned()
+            }
+        };
+        eprintln!(
+            "hush: this server has no admin yet. One-time bootstrap code: {} ({where_}).\nhush: create the admin with: hush bootstrap --code {} --email you@example.com",
+            text.as_str(),
+            text.as_str()
+        );
+    }
+    Ok(Arc::new(code))
+}
+
 pub async fn run(mut args: ServerArgs) -> Result<()> {
     let inline_key = args.inline_root_key.take();
     let config = ServerConfig::load(&args, inline_key)?;
@@ -128,6 +169,7 @@ pub async fn run(mut args: ServerArgs) -> Result<()> {
     let root = load_root_key(&config.root_key)?;
     let store = open_store(&config).await?;
     check_root_key(&store, &root).await?;
+    let bootstrap_code = prepare_bootstrap_code(&store, &root, &config.data_dir).await?;
     let service = Arc::new(Service {
         store: store.clone(),
         keys: Keyring::new(root),
@@ -148,6 +190,7 @@ pub async fn run(mut args: ServerArgs) -> Result<()> {
         scopes: Default::default(),
         limits: config.limits,
         allowed_hosts: config.allowed_hosts.clone().into(),
+        bootstrap_code,
     };
     let purge = server::spawn_purge_job(service, config.purge_interval);
     let listener = std::net::TcpListener::bind(&config.listen)

@@ -17,6 +17,15 @@ pub struct Credentials {
     password: Zeroizing<String>,
 }
 
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BootstrapBody {
+    email: String,
+    password: Zeroizing<String>,
+    /// The one-time code the server printed on start (`bootstrap_code`).
+    bootstrap_code: Option<Zeroizing<String>>,
+}
+
 pub(super) fn anonymous(client: Client, name: &str) -> Ctx {
     Ctx {
         actor: Actor {
@@ -35,13 +44,26 @@ pub(super) fn anonymous(client: Client, name: &str) -> Ctx {
 pub async fn bootstrap(
     State(state): State<AppState>,
     client: Client,
-    ApiJson(body): ApiJson<Credentials>,
+    ApiJson(body): ApiJson<BootstrapBody>,
 ) -> Result<Json<Value>, ApiError> {
+    // Checked before anything else: no password hashing for a caller without
+    // the code, nor once the server has its admin.
+    state
+        .bootstrap_code
+        .check(
+            &state.service.store,
+            body.bootstrap_code.as_deref().map(String::as_str),
+        )
+        .await?;
     let ctx = anonymous(client, &body.email);
     let result = state
         .service
         .bootstrap(&ctx, &body.email, &body.password)
-        .await?;
+        .await;
+    if result.is_ok() {
+        state.bootstrap_code.bootstrapped();
+    }
+    let result = result?;
     Ok(Json(json!({
         "user": { "id": result.user_id, "email": result.email },
         "project": { "id": result.project.id, "slug": result.project.slug, "name": result.project.name },

@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod auth;
 pub mod batch;
+pub mod bootstrap_code;
 pub mod browser;
 pub mod changes;
 pub mod error;
@@ -46,6 +47,8 @@ pub struct AppState {
     pub limits: limits::Limits,
     /// Host names the server answers to; empty: any.
     pub allowed_hosts: Arc<[String]>,
+    /// The one-time code `bootstrap` needs.
+    pub bootstrap_code: Arc<bootstrap_code::BootstrapCode>,
 }
 
 pub fn router(state: AppState) -> Router {

@@ -1,6 +1,7 @@
 //! Integration tests: real `hush server` processes on port 0, driven over HTTP
 //! and through the real `hush` binary.
 
+mod abuse_transport;
 mod access;
 mod authz_matrix;
 mod changes;
