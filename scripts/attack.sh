@@ -158,6 +158,8 @@ attack_core_dump() {
     HUSH_ROOT_KEY=$key HUSH_LOG=warn exec "$HUSH" server --data-dir data --listen 127.0.0.1:0 >out 2>err
   ) &
   local pid=$!
+  # Disowned: bash would otherwise report the crash on our stderr.
+  disown "$pid"
   PIDS+=("$pid")
   for _ in $(seq 1 100); do
     grep -q "listening on" "$dir/out" 2>/dev/null && break
@@ -170,9 +172,9 @@ attack_core_dump() {
     kill -SEGV "$pid" 2>/dev/null || break
     sleep 0.3
   done
-  wait "$pid" 2>/dev/null || true
+  kill -0 "$pid" 2>/dev/null && die "the server survived SIGSEGV"
   local cores
-  cores=$(find "$dir" -maxdepth 2 -name 'core*' | wc -l)
+  cores=$(find "$dir" -maxdepth 2 -type f \( -name core -o -name 'core.*' \) | wc -l)
   echo "core_dump: SIGSEGV left $cores core file(s) (core_pattern $(cat /proc/sys/kernel/core_pattern)); RLIMIT_CORE $limit; root key in /proc/PID/environ: $environ"
 }
 
