@@ -69,7 +69,7 @@ start_replica() {  # NAME PORT -> sets START_PID
 start_replica a "$PORT_BASE"
 A_PID=$START_PID
 URL_A=http://127.0.0.1:$PORT_BASE
-TOKEN=$(python3 "$BENCH_DIR/hush_api.py" bootstrap "$URL_A") || die "bootstrap failed"
+TOKEN=$(python3 "$BENCH_DIR/hush_api.py" bootstrap "$URL_A" "$BENCH_OUT/a-data/bootstrap-code") || die "bootstrap failed"
 python3 "$BENCH_DIR/hush_api.py" seed "$URL_A" "$TOKEN" dev 50 || die "seeding failed"
 AUTH="Authorization: Bearer $TOKEN"
 LIST="/api/v3/secrets/raw?workspaceId=default&environment=dev&secretPath=/"

@@ -85,7 +85,7 @@ start_bg "$BENCH_OUT/hush-server.log" env -u HUSH_ROOT_KEY \
 HUSH_PID=$START_PID
 URL=http://127.0.0.1:$HUSH_PORT
 wait_http "$URL/healthz" "$HUSH_PID" "hush server" "$BENCH_OUT/hush-server.log" 30
-TOKEN=$(python3 "$BENCH_DIR/hush_api.py" bootstrap "$URL") || die "bootstrap of the hush server failed"
+TOKEN=$(python3 "$BENCH_DIR/hush_api.py" bootstrap "$URL" "$DATA/bootstrap-code") || die "bootstrap of the hush server failed"
 log "seeding 50 secrets (K1..K50) in default/dev at /"
 python3 "$BENCH_DIR/hush_api.py" seed "$URL" "$TOKEN" dev 50 || die "seeding the hush server failed"
 
@@ -219,7 +219,7 @@ else
   PEERS_PID=$START_PID
   PURL=http://127.0.0.1:$PEERS_PORT
   wait_http "$PURL/healthz" "$PEERS_PID" "hush server (peers)" "$BENCH_OUT/hush-peers-server.log" 30
-  PTOKEN=$(python3 "$BENCH_DIR/hush_api.py" bootstrap "$PURL") || die "bootstrap of the peers' hush server failed"
+  PTOKEN=$(python3 "$BENCH_DIR/hush_api.py" bootstrap "$PURL" "$PDATA/bootstrap-code") || die "bootstrap of the peers' hush server failed"
   if [ -z "${HUSH_PLAIN_RUN_ARGS+set}" ]; then
     # a no-mask mode, if `hush run` has one under one of these names
     for f in --no-mask --no-redact --no-masking --plain; do

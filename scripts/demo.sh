@@ -32,8 +32,11 @@ echo "    listening on $URL"
 
 run() { echo; echo "\$ hush $*"; "$HUSH" "$@"; }
 
-echo; echo "\$ hush bootstrap --email admin@example.com --password-stdin"
-echo "demo-password-change-me" | "$HUSH" bootstrap --email admin@example.com --password-stdin >/dev/null
+# A new server prints a one-time bootstrap code and writes it to its data dir;
+# only whoever holds it can create the first admin.
+echo; echo "\$ hush bootstrap --code-file $WORK/data/bootstrap-code --email admin@example.com --password-stdin"
+echo "demo-password-change-me" | "$HUSH" bootstrap --code-file "$WORK/data/bootstrap-code" \
+  --email admin@example.com --password-stdin >/dev/null
 echo "(admin created; session stored in \$XDG_CONFIG_HOME/hush/credentials.json)"
 
 run set STRIPE_KEY=sk_test_51Hdemo0000secret --no-history-hint

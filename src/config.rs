@@ -75,6 +75,34 @@ pub struct ServerArgs {
     pub auth_rate_limit: Option<String>,
     #[command(flatten)]
     pub limits: LimitArgs,
+    /// Longest time a client may take to send a request's headers, counted
+    /// from when the connection is ready for the request; also closes idle
+    /// keep-alive connections and bounds the TLS handshake [default: 10s]
+    #[arg(long, env = "HUSH_HEADER_READ_TIMEOUT")]
+    pub header_read_timeout: Option<String>,
+    /// Longest time a client may take to send a request body [default: 30s]
+    #[arg(long, env = "HUSH_BODY_READ_TIMEOUT")]
+    pub body_read_timeout: Option<String>,
+    /// How long a keep-alive connection may stay silent between requests
+    /// before it is closed; at most the header read timeout [default: 5s]
+    #[arg(long, env = "HUSH_IDLE_TIMEOUT")]
+    pub idle_timeout: Option<String>,
+    /// Longest time a request may take before it is answered 503; the change
+    /// feed's long-poll gets its wait (at most 55s) on top [default: 30s]
+    #[arg(long, env = "HUSH_REQUEST_TIMEOUT")]
+    pub request_timeout: Option<String>,
+    /// Most open client connections; further ones are closed at once until
+    /// one ends [default: 512]
+    #[arg(long, env = "HUSH_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Host names (with optional :port) the server answers to, comma-separated;
+    /// others get 421 (DNS-rebinding defence). Empty: any [default: empty]
+    #[arg(long, env = "HUSH_ALLOWED_HOSTS", value_delimiter = ',')]
+    pub allowed_hosts: Option<Vec<String>>,
+    /// `HUSH_ROOT_KEY`, taken out of the environment by main before any
+    /// thread starts (`hygiene::take_env`); never a flag.
+    #[arg(skip)]
+    pub inline_root_key: Option<Zeroizing<String>>,
 }
 
 /// The same keys in the TOML file (snake_case).
@@ -99,6 +127,12 @@ struct FileConfig {
     auth_rate_limit: Option<String>,
     /// The `[limits]` table.
     limits: Option<Limits>,
+    header_read_timeout: Option<String>,
+    body_read_timeout: Option<String>,
+    idle_timeout: Option<String>,
+    request_timeout: Option<String>,
+    max_connections: Option<usize>,
+    allowed_hosts: Option<Vec<String>>,
 }
 
 pub enum RootKeySource {
@@ -135,6 +169,10 @@ pub struct ServerConfig {
     /// Per-address limit of the unauthenticated routes (`server::rate_limit`).
     pub auth_rate_limit: RateSpec,
     pub limits: Limits,
+    /// Timeouts and the connection cap (`server::limits`).
+    pub transport: crate::server::limits::Limits,
+    /// Host names the server answers to; empty: any (`server::browser`).
+    pub allowed_hosts: Vec<String>,
 }
 
 impl fmt::Debug for ServerConfig {
@@ -153,6 +191,9 @@ impl fmt::Debug for ServerConfig {
             .field("recovery_window", &self.recovery_window)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("auth_rate_limit", &self.auth_rate_limit)
+            .field("transport", &self.transport)
+            .field("limits", &self.limits)
+            .field("allowed_hosts", &self.allowed_hosts)
             .finish_non_exhaustive()
     }
 }
@@ -297,7 +338,43 @@ impl ServerConfig {
             .unwrap_or("120/m")
             .parse()
             .map_err(|e| ConfigError::Invalid("auth_rate_limit", e))?;
+        let transport = crate::server::limits::Limits {
+            header_read_timeout: duration(
+                "header_read_timeout",
+                &args.header_read_timeout,
+                file.header_read_timeout,
+                "10s",
+            )?,
+            body_read_timeout: duration(
+                "body_read_timeout",
+                &args.body_read_timeout,
+                file.body_read_timeout,
+                "30s",
+            )?,
+            idle_timeout: duration("idle_timeout", &args.idle_timeout, file.idle_timeout, "5s")?,
+            request_timeout: duration(
+                "request_timeout",
+                &args.request_timeout,
+                file.request_timeout,
+                "30s",
+            )?,
+            max_connections: args.max_connections.or(file.max_connections).unwrap_or(512),
+        };
+        transport
+            .validate()
+            .map_err(|(name, e)| ConfigError::Invalid(name, e))?;
+        let allowed_hosts = args
+            .allowed_hosts
+            .clone()
+            .or(file.allowed_hosts)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|h| h.trim().to_ascii_lowercase())
+            .filter(|h| !h.is_empty())
+            .collect();
         Ok(ServerConfig {
+            transport,
+            allowed_hosts,
             listen: args
                 .listen
                 .clone()

@@ -64,6 +64,16 @@ impl From<ClientError> for CliError {
                 e.to_string(),
                 Some("your session expired: run 'hush login'".to_owned()),
             ),
+            ClientError::Api {
+                status: 403, kind, ..
+            } if kind == "BootstrapCodeRequired" => CliError::new(
+                EXIT_AUTH,
+                e.to_string(),
+                Some(
+                    "pass --code CODE (printed by the server on start) or --code-file <data dir>/bootstrap-code"
+                        .to_owned(),
+                ),
+            ),
             ClientError::Api { status: 403, .. } => CliError::new(
                 EXIT_AUTH,
                 e.to_string(),

@@ -9,6 +9,7 @@ pub mod client;
 pub mod config;
 pub mod crypto;
 pub mod error;
+pub mod hygiene;
 pub mod limits;
 pub mod mask;
 pub mod net;

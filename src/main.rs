@@ -4,8 +4,13 @@
 static ALLOCATOR: hush::alloc::HushAllocator = hush::alloc::HushAllocator;
 
 fn main() {
-    let cli = hush::cli::Cli::parse_args();
+    let mut cli = hush::cli::Cli::parse_args();
+    // First, while the process has one thread: it changes the environment.
+    let warnings = cli.prepare_process();
     hush::cli::init_tracing(&cli);
+    for warning in warnings {
+        tracing::warn!("{warning}");
+    }
     let code = match hush::cli::dispatch(cli) {
         Ok(code) => code,
         Err(err) => {

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Small HTTP client for hush's API, used by scripts/bench.sh (standard library only).
 
-  hush_api.py bootstrap URL                         print the admin's access token
+  hush_api.py bootstrap URL CODE_FILE               print the admin's access token
+                                                    (CODE_FILE: the server's data dir/bootstrap-code)
   hush_api.py seed URL TOKEN ENV COUNT              set K1..K<COUNT> in ENV at "/"
   hush_api.py seed-file ENV DOTENV_FILE             load a KEY=VALUE file into ENV
                                                     (creates ENV; uses $HUSH_SERVER, $HUSH_TOKEN)
@@ -89,9 +90,12 @@ def parse_dotenv(path):
 
 
 def main(argv):
-    if len(argv) >= 2 and argv[1] == "bootstrap" and len(argv) == 3:
+    if len(argv) >= 2 and argv[1] == "bootstrap" and len(argv) == 4:
+        with open(argv[3]) as f:
+            code = f.read().strip()
         _, body = Api(argv[2]).call("POST", "/api/v1/hush/bootstrap",
-                                    {"email": EMAIL, "password": PASSWORD}, ok=(200, 201))
+                                    {"email": EMAIL, "password": PASSWORD,
+                                     "bootstrapCode": code}, ok=(200, 201))
         tok = body.get("accessToken")
         if not tok:
             raise SystemExit("hush_api: bootstrap answer has no accessToken: %r" % body)

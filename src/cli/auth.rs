@@ -9,6 +9,7 @@ use crate::error::{CliError, EXIT_AUTH};
 use reqwest::Method;
 use serde_json::json;
 use std::io::{IsTerminal, Read};
+use std::path::Path;
 use zeroize::Zeroizing;
 
 /// Reads a password from stdin (one line, trailing newline dropped) or prompts
@@ -37,21 +38,88 @@ fn save_session(session: &Session) {
     }
 }
 
+/// Where `hush bootstrap` finds the server's one-time code.
+pub struct BootstrapCodeSource {
+    pub code: Option<String>,
+    pub code_file: Option<std::path::PathBuf>,
+}
+
+fn read_code_file(path: &Path) -> Result<Zeroizing<String>, CliError> {
+    std::fs::read_to_string(path)
+        .map(|t| Zeroizing::new(t.trim().to_owned()))
+        .map_err(|e| {
+            CliError::usage(format!(
+                "cannot read the bootstrap code from {}: {e}",
+                path.display()
+            ))
+        })
+}
+
+/// True for a server URL on this host (`localhost`, 127.0.0.0/8, `::1`).
+fn is_local(server: &str) -> bool {
+    let Ok(url) = reqwest::Url::parse(server) else {
+        return false;
+    };
+    let host = url
+        .host_str()
+        .unwrap_or_default()
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// `--code`, `HUSH_BOOTSTRAP_CODE`, `--code-file`; otherwise, for a server on
+/// this host only (a local file's code must never go to another server), its
+/// data dir's file: `$HUSH_DATA_DIR/bootstrap-code`, else
+/// `./hush-data/bootstrap-code` (the server's default data dir).
+fn bootstrap_code(
+    source: BootstrapCodeSource,
+    server: &str,
+) -> Result<Option<Zeroizing<String>>, CliError> {
+    if let Some(code) = source.code.or_else(|| {
+        std::env::var("HUSH_BOOTSTRAP_CODE")
+            .ok()
+            .filter(|v| !v.is_empty())
+    }) {
+        return Ok(Some(Zeroizing::new(code)));
+    }
+    if let Some(path) = source.code_file {
+        return read_code_file(&path).map(Some);
+    }
+    if !is_local(server) {
+        return Ok(None);
+    }
+    let data_dir = std::env::var_os("HUSH_DATA_DIR")
+        .filter(|v| !v.is_empty())
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from("hush-data"));
+    let path = data_dir.join(crate::server::bootstrap_code::FILE_NAME);
+    if path.exists() {
+        return read_code_file(&path).map(Some);
+    }
+    Ok(None)
+}
+
 pub async fn bootstrap(
     target: Target,
     email: &str,
+    code: BootstrapCodeSource,
     password_stdin: bool,
     json: bool,
 ) -> anyhow::Result<i32> {
-    let password = read_password(password_stdin, "New admin password: ")?;
     let ctx = resolve_optional_token(&target)?.inner;
+    let code = bootstrap_code(code, &ctx.server)?;
+    let password = read_password(password_stdin, "New admin password: ")?;
+    let mut body = json!({ "email": email, "password": password.as_str() });
+    if let Some(code) = &code {
+        body["bootstrapCode"] = json!(code.as_str());
+    }
     let resp = ctx
         .client
-        .send(
-            Method::POST,
-            "/api/v1/hush/bootstrap",
-            &json!({ "email": email, "password": password.as_str() }),
-        )
+        .send(Method::POST, "/api/v1/hush/bootstrap", &body)
         .await?;
     let token = resp["accessToken"].as_str().unwrap_or_default().to_owned();
     save_session(&Session {

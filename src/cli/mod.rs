@@ -72,7 +72,7 @@ pub enum Command {
     /// Run the hush server
     Server {
         #[command(flatten)]
-        args: ServerArgs,
+        args: Box<ServerArgs>,
         #[command(subcommand)]
         action: Option<ServerAction>,
     },
@@ -82,6 +82,13 @@ pub enum Command {
         target: Target,
         #[arg(long)]
         email: String,
+        /// The one-time code the new server printed on start [env: HUSH_BOOTSTRAP_CODE]
+        /// [default: read from the server's data dir when it runs on this host]
+        #[arg(long, hide_env_values = true)]
+        code: Option<String>,
+        /// Read the code from this file (the server's <data dir>/bootstrap-code)
+        #[arg(long, conflicts_with = "code")]
+        code_file: Option<PathBuf>,
         /// Read the password from stdin (otherwise prompted on a terminal)
         #[arg(long)]
         password_stdin: bool,
@@ -441,6 +448,19 @@ const RUN_ABOUT: &str =
     "Run a command with the secrets in its environment and their values masked in its output";
 
 impl Cli {
+    /// Set-up that must run before any thread starts (main calls it first):
+    /// the server takes `HUSH_ROOT_KEY` out of its environment and forbids
+    /// core dumps. Returns warnings for what could not be done.
+    pub fn prepare_process(&mut self) -> Vec<String> {
+        match &mut self.command {
+            Command::Server { args, .. } => {
+                args.inline_root_key = crate::hygiene::take_env("HUSH_ROOT_KEY");
+                crate::hygiene::forbid_core_dumps()
+            }
+            _ => Vec::new(),
+        }
+    }
+
     /// The process's arguments; `hush run ...` through its own small parser.
     pub fn parse_args() -> Cli {
         let mut args = std::env::args_os();
@@ -886,11 +906,11 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             auth::refresh_session().await;
         }
         match cli.command {
-            Command::Server { args, action: None } => server::run(args).await.map(|_| 0),
+            Command::Server { args, action: None } => server::run(*args).await.map(|_| 0),
             Command::Server {
                 args,
                 action: Some(ServerAction::RotateRootKey { new_root_key_file }),
-            } => server::rotate_root_key(args, &new_root_key_file)
+            } => server::rotate_root_key(*args, &new_root_key_file)
                 .await
                 .map(|_| 0),
             Command::Server {
@@ -900,9 +920,14 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             Command::Bootstrap {
                 target,
                 email,
+                code,
+                code_file,
                 password_stdin,
                 json,
-            } => auth::bootstrap(target, &email, password_stdin, json).await,
+            } => {
+                let code = auth::BootstrapCodeSource { code, code_file };
+                auth::bootstrap(target, &email, code, password_stdin, json).await
+            }
             Command::Login {
                 target,
                 email,

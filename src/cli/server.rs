@@ -3,6 +3,7 @@
 
 use crate::config::{RootKeySource, ServerArgs, ServerConfig, Tls};
 use crate::crypto::Key;
+use crate::server::bootstrap_code::{BootstrapCode, Prepared};
 use crate::server::{self, AppState};
 use crate::service::{Ctx, Keyring, Service, Settings};
 use crate::store::postgres::PostgresStore;
@@ -11,14 +12,6 @@ use crate::store::Store;
 use anyhow::{bail, Context, Result};
 use std::path::Path;
 use std::sync::Arc;
-use zeroize::Zeroizing;
-
-fn env_root_key() -> Option<Zeroizing<String>> {
-    std::env::var("HUSH_ROOT_KEY")
-        .ok()
-        .filter(|k| !k.is_empty())
-        .map(Zeroizing::new)
-}
 
 /// Reads the root key; in development generates one into the data dir (0600).
 fn load_root_key(source: &RootKeySource) -> Result<Key> {
@@ -124,8 +117,49 @@ async fn check_root_key(store: &Arc<dyn Store>, root: &Key) -> Result<()> {
     Ok(())
 }
 
-pub async fn run(args: ServerArgs) -> Result<()> {
-    let config = ServerConfig::load(&args, env_root_key())?;
+/// A server without users prints its one-time bootstrap code (stderr, so it
+/// shows whatever the log level) and writes it to the data dir (0600).
+async fn prepare_bootstrap_code(
+    store: &Arc<dyn Store>,
+    root: &Key,
+    data_dir: &Path,
+) -> Result<Arc<BootstrapCode>> {
+    let (code, prepared) = BootstrapCode::prepare(store, root, data_dir)
+        .await
+        .context("cannot prepare the bootstrap code")?;
+    if let Prepared::Fresh(text) = prepared {
+        let file = code.file();
+        let written = std::fs::create_dir_all(data_dir)
+            .map_err(anyhow::Error::from)
+            .and_then(|()| {
+                crate::cli::files::write_private_atomic(
+                    file,
+                    format!("{}\n", text.as_str()).as_bytes(),
+                )
+                .map_err(anyhow::Error::from)
+            });
+        let where_ = match written {
+            Ok(()) => format!("also in {}", file.display()),
+            Err(e) => {
+                tracing::warn!(
+                    "cannot write the bootstrap code to {}: {e:#}",
+                    file.display()
+                );
+                "not written to the data dir".to_owned()
+            }
+        };
+        eprintln!(
+            "hush: this server has no admin yet. One-time bootstrap code: {} ({where_}).\nhush: create the admin with: hush bootstrap --code {} --email you@example.com",
+            text.as_str(),
+            text.as_str()
+        );
+    }
+    Ok(Arc::new(code))
+}
+
+pub async fn run(mut args: ServerArgs) -> Result<()> {
+    let inline_key = args.inline_root_key.take();
+    let config = ServerConfig::load(&args, inline_key)?;
     require_shared_root_key(&config)?;
     let _lock = lock_if_sqlite(&config)?;
     if matches!(config.tls, Tls::SelfSigned) {
@@ -135,6 +169,7 @@ pub async fn run(args: ServerArgs) -> Result<()> {
     let root = load_root_key(&config.root_key)?;
     let store = open_store(&config).await?;
     check_root_key(&store, &root).await?;
+    let bootstrap_code = prepare_bootstrap_code(&store, &root, &config.data_dir).await?;
     let service = Arc::new(Service {
         store: store.clone(),
         keys: Keyring::new(root),
@@ -156,6 +191,9 @@ pub async fn run(args: ServerArgs) -> Result<()> {
         scopes: Default::default(),
         trusted_proxies: server::client_addr::TrustedProxies::new(config.trusted_proxies.clone()),
         auth_rate: server::rate_limit::RateLimiter::new(config.auth_rate_limit),
+        limits: config.transport,
+        allowed_hosts: config.allowed_hosts.clone().into(),
+        bootstrap_code,
     };
     let purge = server::spawn_purge_job(service.clone(), config.purge_interval);
     let refusals = server::spawn_refusal_flush(service.clone());
@@ -177,29 +215,19 @@ pub async fn run(args: ServerArgs) -> Result<()> {
     }
     // The one line scripts and tests wait for.
     println!("hush server listening on {scheme}://{addr}");
-    let served = match &config.tls {
-        Tls::Off => {
-            server::serve(
-                tokio::net::TcpListener::from_std(listener)?,
-                state,
-                shutdown,
-            )
-            .await
-        }
-        Tls::Files { cert, key } => {
-            let tls = server::tls::load_config(cert, key)?;
-            server::tls::serve_tls(listener, tls, state, shutdown).await
-        }
+    let tls = match &config.tls {
+        Tls::Off => None,
+        Tls::Files { cert, key } => Some(server::tls::load_config(cert, key)?),
         Tls::SelfSigned => {
             let (cert, key, fingerprint) = server::tls::self_signed(&config.data_dir)?;
             println!(
                 "self-signed certificate {} (SHA-256 {fingerprint})",
                 cert.display()
             );
-            let tls = server::tls::load_config(&cert, &key)?;
-            server::tls::serve_tls(listener, tls, state, shutdown).await
+            Some(server::tls::load_config(&cert, &key)?)
         }
     };
+    let served = server::serve(listener, tls, state, shutdown).await;
     purge.abort();
     refusals.abort();
     // Counts of refusals still in open windows go on record before the stop.
@@ -230,8 +258,9 @@ async fn shutdown_signal() {
 
 /// Offline root key rotation: re-wraps every project data key under the new
 /// key and replaces the key-check value, in one transaction.
-pub async fn rotate_root_key(args: ServerArgs, new_key_file: &Path) -> Result<()> {
-    let config = ServerConfig::load(&args, env_root_key())?;
+pub async fn rotate_root_key(mut args: ServerArgs, new_key_file: &Path) -> Result<()> {
+    let inline_key = args.inline_root_key.take();
+    let config = ServerConfig::load(&args, inline_key)?;
     require_shared_root_key(&config)?;
     let _lock = lock_if_sqlite(&config)?;
     let old = load_root_key(&config.root_key)?;

@@ -30,22 +30,25 @@ fn parse_since(text: &str) -> Result<i64, ApiError> {
     if let Ok(ms) = text.parse::<i64>() {
         return Ok(ms);
     }
-    let (num, unit) = text.split_at(text.len().saturating_sub(1));
-    let n: i64 = num.parse().map_err(|_| {
-        ApiError::validation(format!("invalid since {text:?}: use e.g. 24h, 30m, 7d"))
-    })?;
-    let secs = match unit {
-        "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86400,
-        _ => {
-            return Err(ApiError::validation(format!(
-                "invalid since {text:?}: use e.g. 24h, 30m, 7d"
-            )))
-        }
+    let invalid = || ApiError::validation(format!("invalid since {text:?}: use e.g. 24h, 30m, 7d"));
+    // Split off the last character, not the last byte: the text is the
+    // caller's, and a multi-byte character there must not panic.
+    let mut chars = text.chars();
+    let unit = chars.next_back().ok_or_else(invalid)?;
+    let n: i64 = chars.as_str().parse().map_err(|_| invalid())?;
+    let secs_per_unit = match unit {
+        's' => 1,
+        'm' => 60,
+        'h' => 3600,
+        'd' => 86400,
+        _ => return Err(invalid()),
     };
-    Ok(now_ms() - secs * 1000)
+    // Checked: `since=9999999999999999d` must be a 422, not an overflow.
+    let back_ms = n
+        .checked_mul(secs_per_unit * 1000)
+        .filter(|ms| *ms >= 0)
+        .ok_or_else(invalid)?;
+    Ok(now_ms().saturating_sub(back_ms))
 }
 
 pub async fn query(
@@ -89,4 +92,29 @@ pub async fn verify(
         Ok(n) => json!({ "ok": true, "events": n }),
         Err(b) => json!({ "ok": false, "brokenAt": b }),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_since;
+
+    #[test]
+    fn since_never_panics() {
+        for text in [
+            "5é",
+            "é",
+            "",
+            "h",
+            "-5h",
+            "9999999999999999d",
+            "5\u{1F600}",
+            "24h",
+        ] {
+            let _ = parse_since(text);
+        }
+        assert!(parse_since("5é").is_err());
+        assert!(parse_since("9999999999999999d").is_err());
+        assert!(parse_since("24h").is_ok());
+        assert_eq!(parse_since("1700000000000").ok(), Some(1_700_000_000_000));
+    }
 }

@@ -1,6 +1,6 @@
 //! Bootstrap, password login, logout and whoami.
 
-use super::auth_input::{Email, Password};
+use super::auth_input::{Email, Password, TokenText};
 use super::error::ApiError;
 use super::extract::{ApiJson, Auth, Client};
 use super::AppState;
@@ -15,6 +15,15 @@ use serde_json::{json, Value};
 pub struct Credentials {
     email: Email,
     password: Password,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BootstrapBody {
+    email: Email,
+    password: Password,
+    /// The one-time code the server printed on start (`bootstrap_code`).
+    bootstrap_code: Option<TokenText>,
 }
 
 pub(super) fn anonymous(client: Client, name: &str) -> Ctx {
@@ -35,13 +44,23 @@ pub(super) fn anonymous(client: Client, name: &str) -> Ctx {
 pub async fn bootstrap(
     State(state): State<AppState>,
     client: Client,
-    ApiJson(body): ApiJson<Credentials>,
+    ApiJson(body): ApiJson<BootstrapBody>,
 ) -> Result<Json<Value>, ApiError> {
+    // Checked before anything else: no password hashing for a caller without
+    // the code, nor once the server has its admin.
+    state
+        .bootstrap_code
+        .check(&state.service.store, body.bootstrap_code.as_deref())
+        .await?;
     let ctx = anonymous(client, &body.email);
     let result = state
         .service
         .bootstrap(&ctx, &body.email, &body.password)
-        .await?;
+        .await;
+    if result.is_ok() {
+        state.bootstrap_code.bootstrapped();
+    }
+    let result = result?;
     Ok(Json(json!({
         "user": { "id": result.user_id, "email": result.email },
         "project": { "id": result.project.id, "slug": result.project.slug, "name": result.project.name },

@@ -86,8 +86,8 @@ impl FromRequestParts<AppState> for Auth {
 #[derive(Clone, Copy)]
 pub struct BodyLimit(pub usize);
 
-/// A JSON body. Content type is not required (some clients omit it on DELETE);
-/// an empty body reads as `{}`. Bad JSON is a 422 saying what is wrong.
+/// A JSON body (its content type is checked by `browser::require_json`); an
+/// empty body reads as `{}`. Bad JSON is a 422 saying what is wrong.
 pub struct ApiJson<T>(pub T);
 
 impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
@@ -98,13 +98,28 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
             .extensions()
             .get::<BodyLimit>()
             .map_or(state.body_limit, |l| l.0);
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::payload_too_large(limit)
-            } else {
-                ApiError::bad_request(format!("could not read the request body: {rejection}"))
-            }
-        })?;
+        // The body read timeout: a client trickling its body must not hold
+        // a task and a connection for ever.
+        let timeout = state.limits.body_read_timeout;
+        let bytes = tokio::time::timeout(timeout, Bytes::from_request(req, state))
+            .await
+            .map_err(|_| {
+                ApiError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "RequestTimeout",
+                    format!(
+                        "the request body did not arrive within {}s; send it in one go",
+                        timeout.as_secs_f64()
+                    ),
+                )
+            })?
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::payload_too_large(limit)
+                } else {
+                    ApiError::bad_request(format!("could not read the request body: {rejection}"))
+                }
+            })?;
         let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
             b"{}"
         } else {

@@ -5,6 +5,8 @@ pub mod audit;
 pub mod auth;
 pub mod auth_input;
 pub mod batch;
+pub mod bootstrap_code;
+pub mod browser;
 pub mod changes;
 pub mod client_addr;
 pub mod error;
@@ -14,6 +16,7 @@ pub mod folders;
 pub mod health;
 pub mod identities;
 pub mod imports;
+pub mod limits;
 pub mod list_cache;
 pub mod offboarding;
 pub mod projects;
@@ -49,6 +52,12 @@ pub struct AppState {
     pub trusted_proxies: client_addr::TrustedProxies,
     /// Per-address limit of the unauthenticated routes (`--auth-rate-limit`).
     pub auth_rate: Arc<rate_limit::RateLimiter>,
+    /// Timeouts and the connection cap.
+    pub limits: limits::Limits,
+    /// Host names the server answers to; empty: any.
+    pub allowed_hosts: Arc<[String]>,
+    /// The one-time code `bootstrap` needs.
+    pub bootstrap_code: Arc<bootstrap_code::BootstrapCode>,
 }
 
 /// An authentication route: a body of a few KiB at most, refused (413)
@@ -71,6 +80,7 @@ fn public_auth(state: &AppState, route: MethodRouter<AppState>) -> MethodRouter<
 pub fn router(state: AppState) -> Router {
     let limit = state.body_limit;
     let public = |route| public_auth(&state, route);
+    let layer_state = state.clone();
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
@@ -220,6 +230,16 @@ pub fn router(state: AppState) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(limit))
+        // Listed inside out: a request meets allowed_hosts first.
+        .layer(axum::middleware::from_fn_with_state(
+            layer_state.clone(),
+            limits::request_timeout,
+        ))
+        .layer(axum::middleware::from_fn(browser::require_json))
+        .layer(axum::middleware::from_fn_with_state(
+            layer_state,
+            browser::allowed_hosts,
+        ))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
             axum::response::IntoResponse::into_response(error::ApiError::internal(
                 "a request handler panicked",
@@ -232,22 +252,46 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves plain HTTP on `listener` until `shutdown` resolves; in-flight requests
-/// finish first.
+/// Serves HTTP, or HTTPS when `tls` is given, on `listener` until `shutdown`
+/// resolves; in-flight requests get up to 30 seconds to finish. Both go
+/// through the same acceptor, so the limits of `limits.rs` hold for both.
 pub async fn serve(
-    listener: tokio::net::TcpListener,
+    listener: std::net::TcpListener,
+    tls: Option<rustls::ServerConfig>,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let handle = axum_server::Handle::new();
+    let on_shutdown = handle.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        on_shutdown.graceful_shutdown(Some(Duration::from_secs(30)));
+    });
+    let limits = state.limits;
+    let acceptor = limits::LimitAcceptor::new(&limits);
     // Trailing slashes are trimmed before routing: Infisical's Go CLI posts to
     // `/api/v1/auth/universal-auth/login/`.
     let app = NormalizePathLayer::trim_trailing_slash().layer(router(state));
-    axum::serve(
-        listener,
-        axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<SocketAddr>(app),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    let make = axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
+        SocketAddr,
+    >(app);
+    match tls {
+        None => {
+            let mut server = axum_server::from_tcp(listener).acceptor(acceptor);
+            limits.tune(server.http_builder());
+            server.handle(handle).serve(make).await
+        }
+        Some(config) => {
+            let tls = axum_server::tls_rustls::RustlsAcceptor::new(
+                axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(config)),
+            )
+            .handshake_timeout(limits.header_read_timeout)
+            .acceptor(acceptor);
+            let mut server = axum_server::from_tcp(listener).acceptor(tls);
+            limits.tune(server.http_builder());
+            server.handle(handle).serve(make).await
+        }
+    }
 }
 
 /// Writes the summary audit events of closed refusal windows

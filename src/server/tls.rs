@@ -1,17 +1,11 @@
 //! HTTPS with rustls (TLS 1.2 and 1.3 only), from PEM files or a self-signed
 //! development certificate kept in the data dir.
 
-use crate::server::AppState;
-use axum_server::tls_rustls::RustlsConfig;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use sha2::{Digest, Sha256};
-use std::future::Future;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use tower::Layer;
-use tower_http::normalize_path::NormalizePathLayer;
 
 pub fn load_config(cert: &Path, key: &Path) -> anyhow::Result<rustls::ServerConfig> {
     use anyhow::Context as _;
@@ -61,27 +55,4 @@ pub fn self_signed(data_dir: &Path) -> anyhow::Result<(PathBuf, PathBuf, String)
         .collect::<Vec<_>>()
         .join(":");
     Ok((cert_path, key_path, fp))
-}
-
-pub async fn serve_tls(
-    listener: std::net::TcpListener,
-    config: rustls::ServerConfig,
-    state: AppState,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let handle = axum_server::Handle::new();
-    let on_shutdown = handle.clone();
-    tokio::spawn(async move {
-        shutdown.await;
-        on_shutdown.graceful_shutdown(Some(std::time::Duration::from_secs(30)));
-    });
-    let app = NormalizePathLayer::trim_trailing_slash().layer(super::router(state));
-    axum_server::from_tcp_rustls(listener, RustlsConfig::from_config(Arc::new(config)))
-        .handle(handle)
-        .serve(
-            axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
-                SocketAddr,
-            >(app),
-        )
-        .await
 }

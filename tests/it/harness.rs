@@ -107,13 +107,19 @@ impl TestServer {
         })
     }
 
+    /// The one-time code a new server wrote to its data dir.
+    pub fn bootstrap_code(&self) -> String {
+        bootstrap_code(&self.data_dir)
+    }
+
     pub async fn bootstrap(&self) -> String {
         let c = ApiClient::new(&self.url, None).unwrap();
         let r = c
             .send(
                 Method::POST,
                 "/api/v1/hush/bootstrap",
-                &json!({ "email": "admin@example.com", "password": PASSWORD }),
+                &json!({ "email": "admin@example.com", "password": PASSWORD,
+                         "bootstrapCode": self.bootstrap_code() }),
             )
             .await
             .expect("bootstrap");
@@ -180,6 +186,14 @@ impl Drop for TestServer {
     fn drop(&mut self) {
         self.kill9();
     }
+}
+
+/// The bootstrap code in a server's data dir (empty once spent).
+pub fn bootstrap_code(data_dir: &Path) -> String {
+    std::fs::read_to_string(data_dir.join("bootstrap-code"))
+        .unwrap_or_default()
+        .trim()
+        .to_owned()
 }
 
 pub fn scope(env: &str, path: &str) -> Value {

@@ -3,6 +3,7 @@
 
 mod abuse_auth;
 mod abuse_bounds;
+mod abuse_transport;
 mod access;
 mod authz_matrix;
 mod changes;

@@ -249,17 +249,28 @@ async fn replicas_starting_together_migrate_once_and_bootstrap_once() {
         .map(|r| r.get(0))
         .collect();
     assert_eq!(versions, [1, 2, 3, 4]);
-    // Bootstrapping through every replica at once: exactly one succeeds.
+    // Every replica printed the same code (sealed once in the database);
+    // bootstrapping through every replica at once: exactly one succeeds.
+    let code = crate::harness::bootstrap_code(dir.path());
+    assert!(!code.is_empty());
+    let log = servers[0].log(); // one file: they share the data dir
+    let printed: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("One-time bootstrap code"))
+        .collect();
+    assert_eq!(printed.len(), 3, "{log}");
+    assert!(printed.iter().all(|l| l.contains(&code)), "{log}");
     let mut tasks = Vec::new();
     for (i, s) in servers.iter().enumerate() {
-        let url = s.url.clone();
+        let (url, code) = (s.url.clone(), code.clone());
         tasks.push(tokio::spawn(async move {
             let c = hush::client::ApiClient::new(&url, None).unwrap();
             status(
                 c.send(
                     Method::POST,
                     "/api/v1/hush/bootstrap",
-                    &json!({ "email": format!("admin{i}@example.com"), "password": PASSWORD }),
+                    &json!({ "email": format!("admin{i}@example.com"), "password": PASSWORD,
+                             "bootstrapCode": code }),
                 )
                 .await,
             )
