@@ -12,7 +12,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-ATTACKS=(slowloris content_type bootstrap_code since_non_ascii core_dump)
+ATTACKS=(slowloris content_type bootstrap_code since_non_ascii core_dump reference_bomb
+  login_flood proxy_lockout hash_flood)
 
 TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
 HUSH=$TARGET_DIR/release/hush
@@ -176,6 +177,138 @@ attack_core_dump() {
   local cores
   cores=$(find "$dir" -maxdepth 2 -type f \( -name core -o -name 'core.*' \) | wc -l)
   echo "core_dump: SIGSEGV left $cores core file(s) (core_pattern $(cat /proc/sys/kernel/core_pattern)); RLIMIT_CORE $limit; root key in /proc/PID/environ: $environ"
+}
+
+# One writer stores B = 1 MiB and A = ${B} x 170,000 (170 GB expanded); every
+# list of the folder used to abort the whole server.
+attack_reference_bomb() {
+  start_server reference_bomb
+  bootstrap
+  python3 - "$URL" "$TOKEN" "$PID" <<'EOF'
+import json, sys, time, urllib.request, urllib.error
+url, token, pid = sys.argv[1], sys.argv[2], sys.argv[3]
+def call(method, path, body=None):
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url + path, data=data, method=method, headers={
+        "Authorization": "Bearer " + token, "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+scope = {"workspaceId": "default", "environment": "dev", "secretPath": "/"}
+call("PUT", "/api/v1/hush/secrets/B", {**scope, "secretValue": "x" * (1024 * 1024 - 1)})
+call("PUT", "/api/v1/hush/secrets/A", {**scope, "secretValue": "${B}" * 170000})
+other = json.loads(call("POST", "/api/v2/workspace", {"projectName": "bystander"})[1])["project"]["id"]
+began = time.time()
+status, _ = call("GET", "/api/v3/secrets/raw?workspaceId=default&environment=dev&secretPath=/")
+refused_ms = (time.time() - began) * 1000
+began = time.time()
+other_status, _ = call("GET", f"/api/v3/secrets/raw?workspaceId={other}&environment=dev")
+other_ms = (time.time() - began) * 1000
+rss = next(int(l.split()[1]) for l in open(f"/proc/{pid}/status") if l.startswith("VmHWM"))
+print(f"reference_bomb: the bomb's list answered {status} in {refused_ms:.0f} ms (want 422); "
+      f"another project's list {other_status} in {other_ms:.1f} ms; server peak RSS {rss // 1024} MiB")
+EOF
+}
+
+# 1,000 refused logins with oversized or malformed input and a locked account:
+# how much the data dir (database and audit journal) grows.
+attack_login_flood() {
+  start_server login_flood --auth-rate-limit off
+  bootstrap
+  local before after
+  sync
+  before=$(du -sb "$DATA/data" | cut -f1)
+  python3 - "$URL" <<'EOF'
+import json, sys, urllib.request, urllib.error
+url = sys.argv[1]
+for i in range(1000):
+    if i % 3 == 0:
+        path, body = "/api/v1/auth/universal-auth/login", {"clientId": "y" * 4000, "clientSecret": "s"}
+    elif i % 3 == 1:
+        path, body = "/api/v1/hush/auth/login", {"email": "x" * 4000 + "@example.com", "password": "p"}
+    else:
+        path, body = "/api/v1/hush/auth/login", {"email": "admin@example.com", "password": "wrong password"}
+    req = urllib.request.Request(url + path, data=json.dumps(body).encode(), method="POST",
+                                 headers={"Content-Type": "application/json"})
+    try:
+        urllib.request.urlopen(req).read()
+    except urllib.error.HTTPError as e:
+        e.read()
+EOF
+  # A graceful stop writes the open aggregate windows.
+  kill -TERM "$PID"
+  wait "$PID" 2>/dev/null || true
+  sync
+  after=$(du -sb "$DATA/data" | cut -f1)
+  echo "login_flood: 1,000 refused logins (oversized emails and client ids, a locked account) grew the data dir by $(( (after - before) / 1024 )) KiB"
+}
+
+# Behind a trusted proxy, one client's bad logins must not lock out another.
+attack_proxy_lockout() {
+  start_server proxy_lockout --trusted-proxies 127.0.0.1/32 --auth-rate-limit off
+  bootstrap
+  for _ in $(seq 1 25); do
+    curl -s -o /dev/null -H 'Content-Type: application/json' -H 'X-Forwarded-For: 203.0.113.7' \
+      -d '{"email":"mallory@example.com","password":"wrong password"}' "$URL/api/v1/hush/auth/login"
+  done
+  local own other
+  own=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
+    -H 'X-Forwarded-For: 203.0.113.7' -d "{\"email\":\"admin@example.com\",\"password\":\"$PASSWORD\"}" \
+    "$URL/api/v1/hush/auth/login")
+  other=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
+    -H 'X-Forwarded-For: 198.51.100.9' -d "{\"email\":\"admin@example.com\",\"password\":\"$PASSWORD\"}" \
+    "$URL/api/v1/hush/auth/login")
+  echo "proxy_lockout: after 25 bad logins from 203.0.113.7 the admin's right password from there gets $own (want 429), from 198.51.100.9 $other (want 200)"
+}
+
+# Four parallel floods of bootstrap and invite attempts (each used to cost an
+# argon2 hash on an async worker) against a list's latency.
+attack_hash_flood() {
+  start_server hash_flood --auth-rate-limit off
+  bootstrap
+  python3 - "$URL" "$TOKEN" <<'EOF'
+import json, statistics, sys, threading, time, urllib.request, urllib.error
+url, token = sys.argv[1], sys.argv[2]
+def post(path, body):
+    req = urllib.request.Request(url + path, data=json.dumps(body).encode(), method="POST",
+                                 headers={"Content-Type": "application/json"})
+    try:
+        urllib.request.urlopen(req).read()
+    except urllib.error.HTTPError as e:
+        e.read()
+def list_ms(n=50):
+    times = []
+    for _ in range(n):
+        began = time.time()
+        req = urllib.request.Request(url + "/api/v3/secrets/raw?workspaceId=default&environment=dev",
+                                     headers={"Authorization": "Bearer " + token})
+        urllib.request.urlopen(req).read()
+        times.append((time.time() - began) * 1000)
+    return statistics.median(times)
+idle = list_ms()
+stop = False
+def flood(path, body):
+    while not stop:
+        post(path, body)
+floods = [
+    ("/api/v1/hush/bootstrap", {"email": "eve@example.com", "password": "p" * 64, "bootstrapCode": "0000"}),
+    ("/api/v1/hush/users/accept-invite", {"inviteToken": "hush_iv_" + "A" * 43, "password": "p" * 64}),
+    ("/api/v1/hush/bootstrap", {"email": "eve@example.com", "password": "p" * 64}),
+    ("/api/v1/hush/users/accept-invite", {"inviteToken": "hush_iv_" + "B" * 43, "password": "p" * 64}),
+]
+threads = [threading.Thread(target=flood, args=f) for f in floods]
+for t in threads:
+    t.start()
+time.sleep(0.5)
+loaded = list_ms()
+stop = True
+for t in threads:
+    t.join()
+print(f"hash_flood: list median {idle:.2f} ms idle, {loaded:.2f} ms under 4 bootstrap/invite floods "
+      f"({loaded / idle:.1f}x; the bar is 2x)")
+EOF
 }
 
 command -v curl >/dev/null || die "curl is not installed"
