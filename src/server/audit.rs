@@ -26,26 +26,27 @@ pub struct AuditQuery {
 }
 
 /// `24h`, `30m`, `7d`, `90s` back from now, or absolute Unix milliseconds.
+/// Anything else, including a duration too large to subtract from now, is a
+/// 422 (the unit is the last character, which need not be ASCII).
 fn parse_since(text: &str) -> Result<i64, ApiError> {
     if let Ok(ms) = text.parse::<i64>() {
         return Ok(ms);
     }
-    let (num, unit) = text.split_at(text.len().saturating_sub(1));
-    let n: i64 = num.parse().map_err(|_| {
-        ApiError::validation(format!("invalid since {text:?}: use e.g. 24h, 30m, 7d"))
-    })?;
-    let secs = match unit {
-        "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86400,
-        _ => {
-            return Err(ApiError::validation(format!(
-                "invalid since {text:?}: use e.g. 24h, 30m, 7d"
-            )))
-        }
+    let invalid = || ApiError::validation(format!("invalid since {text:?}: use e.g. 24h, 30m, 7d"));
+    let unit = text.chars().last().ok_or_else(invalid)?;
+    let num = &text[..text.len() - unit.len_utf8()];
+    let n: i64 = num.parse().map_err(|_| invalid())?;
+    let per_unit: i64 = match unit {
+        's' => 1,
+        'm' => 60,
+        'h' => 3600,
+        'd' => 86400,
+        _ => return Err(invalid()),
     };
-    Ok(now_ms() - secs * 1000)
+    n.checked_mul(per_unit)
+        .and_then(|secs| secs.checked_mul(1000))
+        .and_then(|ms| now_ms().checked_sub(ms))
+        .ok_or_else(invalid)
 }
 
 pub async fn query(
@@ -89,4 +90,36 @@ pub async fn verify(
         Ok(n) => json!({ "ok": true, "events": n }),
         Err(b) => json!({ "ok": false, "brokenAt": b }),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn since_takes_durations_and_milliseconds() {
+        assert_eq!(parse_since("1700000000000").ok(), Some(1_700_000_000_000));
+        let day_ago = parse_since("1d").expect("1d");
+        let expected = now_ms() - 86_400_000;
+        assert!((expected - 1000..=expected).contains(&day_ago));
+    }
+
+    /// Issue 19 (also a seed of the `requests` fuzz target): a multi-byte last character
+    /// panicked (split inside it), and a huge count overflowed.
+    #[test]
+    fn since_refuses_what_it_cannot_read_without_panicking() {
+        for bad in [
+            "5é",
+            "é",
+            "",
+            "h",
+            "5x",
+            "9223372036854775807d",
+            "-9223372036854775807d",
+            "9223372036854776s",
+            "-9223372036854775s",
+        ] {
+            assert!(parse_since(bad).is_err(), "{bad:?}");
+        }
+    }
 }
