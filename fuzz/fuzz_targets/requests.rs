@@ -287,6 +287,13 @@ fn fuzz() -> &'static Mutex<Fuzz> {
     })
 }
 
+/// `HUSH_FUZZ_VERBOSE=1`: print each request and its status (to check the
+/// seeds reach the handlers).
+fn verbose() -> bool {
+    static VERBOSE: OnceLock<bool> = OnceLock::new();
+    *VERBOSE.get_or_init(|| std::env::var_os("HUSH_FUZZ_VERBOSE").is_some())
+}
+
 fn substitute(bytes: &[u8], w: &World) -> Vec<u8> {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -381,6 +388,9 @@ fuzz_target!(|data: &[u8]| {
             uri.push_str(&q);
         }
         let (status, answer) = call(&w.app, method, &uri, Some(&w.token), body).await;
+        if verbose() {
+            eprintln!("{method} {uri} -> {status}");
+        }
         check(method, template, &uri, status, &answer);
 
         if MAY_END_SESSION.contains(&template) {
