@@ -39,13 +39,19 @@ else
 fi
 
 # Safe Rust (hush denies unsafe code outside one OS module), so the default
-# is no sanitizer: twice the executions on a small machine. libFuzzer still
-# catches panics, overflows (debug assertions are on), timeouts and OOMs.
+# is no sanitizer, which would mostly cost executions on a small machine.
+# libFuzzer still catches panics, overflows (debug assertions are on),
+# timeouts and out-of-memory.
 flags=(--sanitizer "${FUZZ_SANITIZER:-none}" --codegen-units 16)
 
 targets="${FUZZ_TARGETS:-$("${fuzz[@]}" list)}"
 echo "fuzzing with: $how, ${flags[*]}, ${seconds}s per target"
-nice -n 19 "${fuzz[@]}" build "${flags[@]}" >/dev/null
+mkdir -p work
+if ! nice -n 19 "${fuzz[@]}" build "${flags[@]}" >work/build.log 2>&1; then
+  cat work/build.log >&2
+  echo "building the fuzz targets failed" >&2
+  exit 1
+fi
 
 failed=0
 for t in $targets; do
