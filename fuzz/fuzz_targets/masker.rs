@@ -2,7 +2,8 @@
 //! stream, split into arbitrary chunks. Input layout (bytes):
 //!
 //! ```text
-//! 4 1 3 7            min_len, then chunk sizes (cycled; none: one push)
+//! 4 1 3 7            min_len, then chunk sizes (cycled; none: one push);
+//!                    `4v`: encoded variants on (checks below differ)
 //! s3cr3t-value       one secret per line, `\n` in it is a newline
 //! abcab
 //! --                 end of the secrets
@@ -33,6 +34,7 @@ use std::sync::Arc;
 
 struct Input {
     min_len: usize,
+    variants: bool,
     chunks: Vec<usize>,
     secrets: Vec<(String, Vec<u8>)>,
     stream: Vec<u8>,
@@ -56,9 +58,16 @@ fn unescape(line: &[u8]) -> Vec<u8> {
 fn parse(data: &[u8]) -> Option<Input> {
     let mut lines = data.split(|&b| b == b'\n');
     let head = std::str::from_utf8(lines.next()?).ok()?;
-    let mut numbers = head.split_whitespace().map(|n| n.parse::<usize>().ok());
+    let mut words = head.split_whitespace();
+    let first = words.next()?;
+    let variants = first.ends_with('v');
     // 1..=8; the default is 4.
-    let min_len = numbers.next()??.clamp(1, 8);
+    let min_len = first
+        .trim_end_matches('v')
+        .parse::<usize>()
+        .ok()?
+        .clamp(1, 8);
+    let numbers = words.map(|n| n.parse::<usize>().ok());
     let chunks = numbers.take(16).map(|n| n.unwrap_or(1)).collect();
     let mut secrets = Vec::new();
     let mut consumed = head.len() + 1;
@@ -74,6 +83,7 @@ fn parse(data: &[u8]) -> Option<Input> {
     let stream = data.get(consumed.min(data.len())..)?.to_vec();
     Some(Input {
         min_len,
+        variants,
         chunks,
         secrets,
         stream,
@@ -134,21 +144,30 @@ fuzz_target!(|data: &[u8]| {
     };
     let Input {
         min_len,
+        variants,
         chunks,
         secrets,
         stream,
     } = input;
+    // One pattern set per input: building it is most of the work.
+    if variants {
+        check_variants(min_len, &chunks, &secrets, &stream);
+    } else {
+        check_plain(min_len, &chunks, &secrets, &stream);
+    }
+});
 
-    // Plain forms: exact model.
+/// Plain forms: the exact model.
+fn check_plain(min_len: usize, chunks: &[usize], secrets: &[(String, Vec<u8>)], stream: &[u8]) {
     let format = "<{key}>";
     let opts = MaskOptions {
         min_len,
         format: format.to_owned(),
         encoded_variants: false,
     };
-    let set = Arc::new(MaskSet::new(&secrets, &opts));
+    let set = Arc::new(MaskSet::new(secrets, &opts));
     let skipped = set.skipped_keys();
-    for (k, v) in &secrets {
+    for (k, v) in secrets {
         if v.len() < min_len {
             assert!(
                 skipped.contains(k),
@@ -161,30 +180,40 @@ fuzz_target!(|data: &[u8]| {
         .filter(|(k, _)| !skipped.contains(k))
         .cloned()
         .collect();
-    let got = run(&set, &stream, &chunks);
-    let want = naive_mask(&masked, &stream, format);
+    let got = run(&set, stream, chunks);
+    let want = naive_mask(&masked, stream, format);
     assert_eq!(
         String::from_utf8_lossy(&got),
         String::from_utf8_lossy(&want),
         "masker differs from the naive model"
     );
     assert_eq!(got, want);
+}
 
-    // Encoded variants on: chunking-independent, and no plain secret leaks.
+/// Encoded variants on: chunking-independent, and no plain secret leaks.
+fn check_variants(min_len: usize, chunks: &[usize], secrets: &[(String, Vec<u8>)], stream: &[u8]) {
     let opts = MaskOptions {
         min_len,
         format: "***".to_owned(),
         encoded_variants: true,
     };
-    let set = Arc::new(MaskSet::new(&secrets, &opts));
-    let whole = run(&set, &stream, &[]);
-    let chunked = run(&set, &stream, &chunks);
+    let set = Arc::new(MaskSet::new(secrets, &opts));
+    let whole = run(&set, stream, &[]);
+    let chunked = run(&set, stream, chunks);
     assert_eq!(whole, chunked, "output depends on the chunking");
     let skipped = set.skipped_keys();
-    for (k, v) in &secrets {
+    for (k, v) in secrets {
         if skipped.contains(k) || v.contains(&b'*') {
             continue;
         }
         assert!(!contains(&chunked, v), "{k} appears in the masked output");
     }
-});
+    for (k, v) in secrets {
+        if v.len() < min_len {
+            assert!(
+                skipped.contains(k),
+                "{k} is shorter than min_len but not skipped"
+            );
+        }
+    }
+}
