@@ -200,13 +200,16 @@ async fn call_json(
 /// the store fsyncs each commit), bootstrapped, with a second user and a
 /// machine identity to aim path parameters at.
 async fn build() -> World {
-    let dir = match tempfile::Builder::new()
-        .prefix("hush-fuzz-")
-        .tempdir_in("/dev/shm")
-    {
-        Ok(d) => d,
-        Err(_) => tempfile::tempdir().expect("tempdir"),
+    let base = if std::path::Path::new("/dev/shm").is_dir() {
+        std::path::PathBuf::from("/dev/shm")
+    } else {
+        std::env::temp_dir()
     };
+    remove_stale_dirs(&base);
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("hush-fuzz-{}-", std::process::id()))
+        .tempdir_in(&base)
+        .expect("tempdir");
     let store: Arc<dyn Store> = Arc::new(
         SqliteStore::open(&dir.path().join("hush.db"), Duration::ZERO).expect("open store"),
     );
@@ -273,6 +276,27 @@ async fn build() -> World {
         identity,
         store,
         _dir: dir,
+    }
+}
+
+/// libFuzzer ends the process with `exit`, so the last world's directory is
+/// never dropped: remove those of processes that are gone.
+fn remove_stale_dirs(base: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("hush-fuzz-"))
+            .and_then(|rest| rest.split('-').next())
+        else {
+            continue;
+        };
+        if pid.parse::<u32>().is_ok() && !std::path::Path::new("/proc").join(pid).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
     }
 }
 
