@@ -1,13 +1,13 @@
 //! Request extractors that parse at the edge and fail with the API's envelope:
-//! the caller's identity (`Auth`), JSON bodies (`ApiJson`) and query strings
-//! (`ApiQuery`).
+//! the caller's identity (`Auth`), JSON bodies (`ApiJson`), query strings
+//! (`ApiQuery`) and path parameters (`ApiPath`).
 
 use super::client_addr::ClientAddr;
 use super::error::ApiError;
 use super::AppState;
 use crate::service::Ctx;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Query, Request};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use serde::de::DeserializeOwned;
@@ -145,6 +145,26 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     }
 }
 
+/// Path parameters; one that cannot be read (e.g. `%FF`, not UTF-8) is a 400
+/// in the API's envelope, not axum's plain-text rejection.
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(p) => Ok(ApiPath(p.0)),
+            // A route whose template lacks the parameter: our bug, not the caller's.
+            Err(e) if e.status().is_server_error() => Err(ApiError::internal(e.body_text())),
+            Err(e) => Err(ApiError::bad_request(format!(
+                "invalid path parameter: {}",
+                e.body_text()
+            ))),
+        }
+    }
+}
+
 /// Query booleans arrive as `true`/`false` and, from Python, `True`/`False`.
 pub fn flag(value: &Option<String>, default: bool) -> Result<bool, ApiError> {
     match value.as_deref().map(str::to_ascii_lowercase).as_deref() {
@@ -154,5 +174,42 @@ pub fn flag(value: &Option<String>, default: bool) -> Result<bool, ApiError> {
         Some(other) => Err(ApiError::validation(format!(
             "expected true or false, got {other:?}"
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::routing::get;
+    use axum::Router;
+    use tower::ServiceExt;
+
+    /// Found by the `requests` fuzz target: `/api/v1/hush/secrets/%FF/history`
+    /// answered axum's plain-text 400 instead of the JSON error envelope.
+    #[tokio::test]
+    async fn a_path_parameter_that_is_not_utf8_is_an_enveloped_400() {
+        let app = Router::new().route(
+            "/x/{name}",
+            get(|ApiPath(name): ApiPath<String>| async move { name }),
+        );
+        let ok = app
+            .clone()
+            .oneshot(Request::get("/x/a%20b").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(ok.status(), StatusCode::OK);
+        let bad = app
+            .oneshot(Request::get("/x/%FF").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+        let body = axum::body::to_bytes(bad.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["statusCode"], 400);
+        assert_eq!(v["error"], "BadRequest");
+        assert!(v["reqId"].is_string());
     }
 }

@@ -2,12 +2,12 @@
 //! v1 variants (workspaceId) that the Node SDK and the Go CLI call.
 
 use super::error::ApiError;
-use super::extract::{flag, ApiJson, ApiQuery, Auth};
+use super::extract::{flag, ApiJson, ApiPath, ApiQuery, Auth};
 use super::wire::ScopeParams;
 use super::AppState;
 use crate::service::folders::FolderView;
 use crate::service::{iso, Action, Ctx};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -125,7 +125,7 @@ pub struct DeleteBody {
 pub async fn delete(
     State(state): State<AppState>,
     Auth(ctx): Auth,
-    Path(id_or_name): Path<String>,
+    ApiPath(id_or_name): ApiPath<String>,
     ApiQuery(q): ApiQuery<FolderScope>,
     ApiJson(body): ApiJson<DeleteBody>,
 ) -> Result<Json<Value>, ApiError> {

@@ -4,14 +4,14 @@
 use super::auth::anonymous;
 use super::auth_input::{ClientId, Password, TokenText};
 use super::error::ApiError;
-use super::extract::{ApiJson, ApiQuery, Auth, Client};
+use super::extract::{ApiJson, ApiPath, ApiQuery, Auth, Client};
 use super::AppState;
 use crate::service::access::EnvPath;
 use crate::service::identity::IssuedToken;
 use crate::service::machines::IdentitySettings;
 use crate::service::{iso, now_ms};
 use crate::store::{IdentityRow, TokenRow};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -177,7 +177,7 @@ pub async fn list_identities(
 pub async fn add_client_secret(
     State(state): State<AppState>,
     Auth(ctx): Auth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Value>, ApiError> {
     let (row, secret) = state.service.add_client_secret(&ctx, &id).await?;
     Ok(Json(
@@ -188,7 +188,7 @@ pub async fn add_client_secret(
 pub async fn list_client_secrets(
     State(state): State<AppState>,
     Auth(ctx): Auth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Value>, ApiError> {
     let (_, rows) = state.service.client_secrets(&ctx, &id).await?;
     let list: Vec<Value> = rows
@@ -201,7 +201,7 @@ pub async fn list_client_secrets(
 pub async fn revoke_client_secret(
     State(state): State<AppState>,
     Auth(ctx): Auth,
-    Path((id, secret_id)): Path<(String, String)>,
+    ApiPath((id, secret_id)): ApiPath<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     state
         .service
@@ -294,7 +294,7 @@ pub async fn list_service_tokens(
 pub async fn revoke_service_token(
     State(state): State<AppState>,
     Auth(ctx): Auth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiQuery(q): ApiQuery<ProjectQuery>,
 ) -> Result<Json<Value>, ApiError> {
     state

@@ -1,11 +1,11 @@
 //! Secret imports (Infisical's `/api/v1/secret-imports`).
 
 use super::error::ApiError;
-use super::extract::{ApiJson, ApiQuery, Auth};
+use super::extract::{ApiJson, ApiPath, ApiQuery, Auth};
 use super::wire::ScopeParams;
 use super::AppState;
 use crate::service::{iso, Action};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -88,7 +88,7 @@ pub async fn list(
 pub async fn delete(
     State(state): State<AppState>,
     Auth(ctx): Auth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<ImportScope>,
 ) -> Result<Json<Value>, ApiError> {
     let scope = body.params().resolve(&state, &ctx, Action::Write).await?;

@@ -6,11 +6,11 @@
 use super::auth::anonymous;
 use super::auth_input::{Password, TokenText};
 use super::error::ApiError;
-use super::extract::{ApiJson, ApiQuery, Auth, Client};
+use super::extract::{ApiJson, ApiPath, ApiQuery, Auth, Client};
 use super::AppState;
 use crate::service::iso;
 use crate::store::{IdentityRow, TokenRow, UserChange, UserRow};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -55,7 +55,7 @@ async fn change(
 pub async fn disable_user(
     State(state): State<AppState>,
     Auth(ctx): Auth,
-    Path(who): Path<String>,
+    ApiPath(who): ApiPath<String>,
 ) -> Result<Json<Value>, ApiError> {
     change(&state, &ctx, &who, UserChange::Disable).await
 }
@@ -63,7 +63,7 @@ pub async fn disable_user(
 pub async fn enable_user(
     State(state): State<AppState>,
     Auth(ctx): Auth,
-    Path(who): Path<String>,
+    ApiPath(who): ApiPath<String>,
 ) -> Result<Json<Value>, ApiError> {
     change(&state, &ctx, &who, UserChange::Enable).await
 }
@@ -71,7 +71,7 @@ pub async fn enable_user(
 pub async fn delete_user(
     State(state): State<AppState>,
     Auth(ctx): Auth,
-    Path(who): Path<String>,
+    ApiPath(who): ApiPath<String>,
 ) -> Result<Json<Value>, ApiError> {
     change(&state, &ctx, &who, UserChange::Delete).await
 }
@@ -85,7 +85,7 @@ pub struct UpdateUser {
 pub async fn update_user(
     State(state): State<AppState>,
     Auth(ctx): Auth,
-    Path(who): Path<String>,
+    ApiPath(who): ApiPath<String>,
     ApiJson(body): ApiJson<UpdateUser>,
 ) -> Result<Json<Value>, ApiError> {
     change(&state, &ctx, &who, UserChange::SetAdmin(body.server_admin)).await
@@ -94,7 +94,7 @@ pub async fn update_user(
 pub async fn issue_password_reset(
     State(state): State<AppState>,
     Auth(ctx): Auth,
-    Path(who): Path<String>,
+    ApiPath(who): ApiPath<String>,
 ) -> Result<Json<Value>, ApiError> {
     let reset = state.service.issue_password_reset(&ctx, &who).await?;
     Ok(Json(json!({
@@ -168,7 +168,7 @@ pub async fn list_sessions(
 pub async fn revoke_session(
     State(state): State<AppState>,
     Auth(ctx): Auth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiQuery(q): ApiQuery<UserQuery>,
 ) -> Result<Json<Value>, ApiError> {
     state
@@ -181,7 +181,7 @@ pub async fn revoke_session(
 pub async fn list_identity_tokens(
     State(state): State<AppState>,
     Auth(ctx): Auth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Value>, ApiError> {
     let (identity, rows) = state.service.identity_tokens(&ctx, &id).await?;
     let list: Vec<Value> = rows.iter().map(|t| token_json(t, "")).collect();
@@ -193,7 +193,7 @@ pub async fn list_identity_tokens(
 pub async fn revoke_identity_token(
     State(state): State<AppState>,
     Auth(ctx): Auth,
-    Path((id, token_id)): Path<(String, String)>,
+    ApiPath((id, token_id)): ApiPath<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     state
         .service
@@ -207,7 +207,7 @@ pub async fn revoke_identity_token(
 pub async fn delete_identity(
     State(state): State<AppState>,
     Auth(ctx): Auth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Value>, ApiError> {
     let identity = state.service.delete_identity(&ctx, &id).await?;
     Ok(Json(json!({ "identity": identity_json(&identity) })))

@@ -1,11 +1,11 @@
 //! Projects (Infisical's "workspaces") and their environments.
 
 use super::error::ApiError;
-use super::extract::{ApiJson, Auth};
+use super::extract::{ApiJson, ApiPath, Auth};
 use super::AppState;
 use crate::service::iso;
 use crate::store::{EnvRow, ProjectRow};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -47,7 +47,7 @@ pub async fn create(
 pub async fn environments(
     State(state): State<AppState>,
     Auth(ctx): Auth,
-    Path(project): Path<String>,
+    ApiPath(project): ApiPath<String>,
 ) -> Result<Json<Value>, ApiError> {
     let (_, envs) = state.service.list_environments(&ctx, &project).await?;
     Ok(Json(
@@ -66,7 +66,7 @@ pub struct CreateEnv {
 pub async fn create_environment(
     State(state): State<AppState>,
     Auth(ctx): Auth,
-    Path(project): Path<String>,
+    ApiPath(project): ApiPath<String>,
     ApiJson(body): ApiJson<CreateEnv>,
 ) -> Result<Json<Value>, ApiError> {
     let (project, env) = state

@@ -4,7 +4,7 @@
 
 use super::error::ApiError;
 use super::expansion;
-use super::extract::{flag, ApiJson, ApiQuery, Auth};
+use super::extract::{flag, ApiJson, ApiPath, ApiQuery, Auth};
 use super::list_cache::{self, CachedList, ListKey};
 use super::scope_cache;
 use super::wire::{secret_json, ScopeParams, SecretWire};
@@ -16,7 +16,7 @@ use crate::service::rename::RenameInput;
 use crate::service::secrets::{SecretView, Tag, WriteInput, WriteMode};
 use crate::service::{iso, Action, Ctx};
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -263,7 +263,7 @@ fn parse_key(name: &str) -> Result<SecretKey, ApiError> {
 pub async fn get(
     State(state): State<AppState>,
     Auth(ctx): Auth,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     ApiQuery(q): ApiQuery<GetQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let key = parse_key(&name)?;
@@ -421,7 +421,7 @@ async fn write(
 pub async fn create(
     State(state): State<AppState>,
     Auth(ctx): Auth,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     ApiJson(body): ApiJson<WriteBody>,
 ) -> Result<Json<Value>, ApiError> {
     Ok(Json(
@@ -432,7 +432,7 @@ pub async fn create(
 pub async fn update(
     State(state): State<AppState>,
     Auth(ctx): Auth,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     ApiJson(body): ApiJson<WriteBody>,
 ) -> Result<Json<Value>, ApiError> {
     Ok(Json(
@@ -444,7 +444,7 @@ pub async fn update(
 pub async fn upsert(
     State(state): State<AppState>,
     Auth(ctx): Auth,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     ApiJson(body): ApiJson<WriteBody>,
 ) -> Result<Json<Value>, ApiError> {
     Ok(Json(
@@ -464,7 +464,7 @@ pub struct DeleteBody {
 pub async fn delete(
     State(state): State<AppState>,
     Auth(ctx): Auth,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     ApiQuery(q): ApiQuery<ScopeParams>,
     ApiJson(body): ApiJson<DeleteBody>,
 ) -> Result<Json<Value>, ApiError> {
@@ -501,7 +501,7 @@ pub struct HistoryQuery {
 pub async fn history(
     State(state): State<AppState>,
     Auth(ctx): Auth,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     ApiQuery(q): ApiQuery<HistoryQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let key = parse_key(&name)?;
@@ -534,7 +534,7 @@ pub struct RollbackBody {
 pub async fn rollback(
     State(state): State<AppState>,
     Auth(ctx): Auth,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     ApiJson(body): ApiJson<RollbackBody>,
 ) -> Result<Json<Value>, ApiError> {
     let key = parse_key(&name)?;
@@ -551,7 +551,7 @@ pub async fn rollback(
 pub async fn restore(
     State(state): State<AppState>,
     Auth(ctx): Auth,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     ApiJson(body): ApiJson<ScopeParams>,
 ) -> Result<Json<Value>, ApiError> {
     let key = parse_key(&name)?;
@@ -563,7 +563,7 @@ pub async fn restore(
 pub async fn purge(
     State(state): State<AppState>,
     Auth(ctx): Auth,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     ApiJson(body): ApiJson<ScopeParams>,
 ) -> Result<Json<Value>, ApiError> {
     let key = parse_key(&name)?;
