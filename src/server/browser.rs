@@ -12,10 +12,8 @@
 //!   balancers and Kubernetes call them by address, and they reveal nothing.
 
 use super::error::ApiError;
-use super::AppState;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{header, HeaderMap, Method, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 fn changes_state(method: &Method) -> bool {
@@ -44,29 +42,25 @@ fn is_json(content_type: &str) -> bool {
         .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
 }
 
-/// Middleware: 415 for a state-changing request whose body is not declared JSON.
-pub async fn require_json(req: Request, next: Next) -> Response {
-    if changes_state(req.method()) {
-        let declared = req.headers().get(header::CONTENT_TYPE);
-        let ok = match declared {
-            Some(v) => v.to_str().is_ok_and(is_json),
-            None => !has_body(req.headers()),
-        };
-        if !ok {
-            return ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "UnsupportedMediaType",
-                "this request must have 'Content-Type: application/json'",
-            )
-            .into_response();
-        }
+/// 415 for a state-changing request whose body is not declared JSON.
+pub fn json_refusal(req: &Request) -> Option<Response> {
+    if !changes_state(req.method()) {
+        return None;
     }
-    next.run(req).await
+    let ok = match req.headers().get(header::CONTENT_TYPE) {
+        Some(v) => v.to_str().is_ok_and(is_json),
+        None => !has_body(req.headers()),
+    };
+    (!ok).then(|| {
+        ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UnsupportedMediaType",
+            "this request must have 'Content-Type: application/json'",
+        )
+        .into_response()
+    })
 }
 
-/// True when `host` (a Host header: name, optional `:port`) is allowed by
-/// `allowed`: an entry with a port must match exactly, one without matches
-/// the name on any port.
 pub fn host_allowed(allowed: &[String], host: &str) -> bool {
     let host = host.trim().to_ascii_lowercase();
     let name = match host.rsplit_once(':') {
@@ -78,9 +72,10 @@ pub fn host_allowed(allowed: &[String], host: &str) -> bool {
 }
 
 /// Middleware: with an allowed-hosts list, 421 for any other `Host`.
-pub async fn allowed_hosts(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if state.allowed_hosts.is_empty() || matches!(req.uri().path(), "/healthz" | "/readyz") {
-        return next.run(req).await;
+/// 421 for a request naming a host outside `allowed` (none when it is empty).
+pub fn host_refusal(allowed: &[String], req: &Request) -> Option<Response> {
+    if allowed.is_empty() || matches!(req.uri().path(), "/healthz" | "/readyz") {
+        return None;
     }
     let host = req
         .headers()
@@ -88,13 +83,15 @@ pub async fn allowed_hosts(State(state): State<AppState>, req: Request, next: Ne
         .and_then(|v| v.to_str().ok())
         .or_else(|| req.uri().authority().map(|a| a.as_str()));
     match host {
-        Some(h) if host_allowed(&state.allowed_hosts, h) => next.run(req).await,
-        _ => ApiError::new(
-            StatusCode::MISDIRECTED_REQUEST,
-            "MisdirectedRequest",
-            "this server does not answer to that host name; use one in its --allowed-hosts",
-        )
-        .into_response(),
+        Some(h) if host_allowed(allowed, h) => None,
+        _ => Some(
+            ApiError::new(
+                StatusCode::MISDIRECTED_REQUEST,
+                "MisdirectedRequest",
+                "this server does not answer to that host name; use one in its --allowed-hosts",
+            )
+            .into_response(),
+        ),
     }
 }
 

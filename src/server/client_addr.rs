@@ -9,10 +9,8 @@
 //! address resolved here (the `ClientAddr` request extension).
 
 use crate::net;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, Request};
 use axum::http::HeaderMap;
-use axum::middleware::Next;
-use axum::response::Response;
 use ipnet::IpNet;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -69,12 +67,8 @@ fn parse_hop(hop: &str) -> Option<IpAddr> {
         .or_else(|| hop.parse::<SocketAddr>().ok().map(|s| s.ip()))
 }
 
-/// Middleware: resolves the client address once, for every later step.
-pub async fn resolve(
-    State(proxies): State<TrustedProxies>,
-    mut req: Request,
-    next: Next,
-) -> Response {
+/// Resolves the client address once, for every later step.
+pub fn resolve_into(proxies: &TrustedProxies, req: &mut Request) {
     let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -83,7 +77,6 @@ pub async fn resolve(
         let addr = proxies.resolve(peer, req.headers());
         req.extensions_mut().insert(ClientAddr(addr));
     }
-    next.run(req).await
 }
 
 #[cfg(test)]

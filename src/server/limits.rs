@@ -8,8 +8,8 @@
 //!   for this long is closed ([`Guarded`]). Useful only below the header
 //!   timeout, hence validated to be at most that.
 //! - Body read timeout: in the body extractor (`extract::ApiJson`), 408.
-//! - Request timeout: [`request_timeout`] middleware, 503 with the error
-//!   envelope; the change feed's long-poll gets its wait on top.
+//! - Request timeout: [`within_request_timeout`] (in `gate`), 503 with the
+//!   error envelope; the change feed's long-poll gets its wait on top.
 //! - Connection cap: connections beyond it are closed right after accept
 //!   (refused, not queued): waiting ones would each still hold a socket and a
 //!   task, and a refused client can retry.
@@ -17,8 +17,7 @@
 //!   HTTP/1 header timer.
 
 use super::error::ApiError;
-use super::AppState;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -164,17 +163,17 @@ impl<IO> Guarded<IO> {
         if self.busy.load(Ordering::Acquire) > 0 {
             return false;
         }
+        // The timer is re-armed only when it fires early (activity since it
+        // was set), not on every request: most reads never touch the wheel.
         loop {
-            let deadline = self.last_activity + self.idle;
-            if self.timer.deadline() < deadline {
-                self.timer.as_mut().reset(deadline);
-            }
             if self.timer.as_mut().poll(cx).is_pending() {
                 return false;
             }
+            let deadline = self.last_activity + self.idle;
             if Instant::now() >= deadline {
                 return true;
             }
+            self.timer.as_mut().reset(deadline);
         }
     }
 }
@@ -282,11 +281,11 @@ where
     }
 }
 
-/// Middleware: a request not answered within the request timeout gets 503.
-/// The handler's future is dropped at that point; a write in progress is
-/// rolled back or completes on its own, as when a client disconnects.
-pub async fn request_timeout(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let mut bound = state.limits.request_timeout;
+/// Runs `next` within the request timeout (503 past it). The handler's
+/// future is dropped at that point; a write in progress is rolled back or
+/// completes on its own, as when a client disconnects.
+pub async fn within_request_timeout(timeout: Duration, req: Request, next: Next) -> Response {
+    let mut bound = timeout;
     if req.uri().path() == "/api/v1/hush/changes" {
         // The long-poll holds the request open on purpose for up to its wait.
         bound += Duration::from_secs(super::changes::MAX_WAIT_SECS);

@@ -13,6 +13,7 @@ pub mod error;
 pub mod expansion;
 pub mod extract;
 pub mod folders;
+pub mod gate;
 pub mod health;
 pub mod identities;
 pub mod imports;
@@ -80,7 +81,11 @@ fn public_auth(state: &AppState, route: MethodRouter<AppState>) -> MethodRouter<
 pub fn router(state: AppState) -> Router {
     let limit = state.body_limit;
     let public = |route| public_auth(&state, route);
-    let layer_state = state.clone();
+    let gate = Arc::new(gate::Gate {
+        trusted_proxies: state.trusted_proxies.clone(),
+        allowed_hosts: state.allowed_hosts.clone(),
+        request_timeout: state.limits.request_timeout,
+    });
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
@@ -230,25 +235,12 @@ pub fn router(state: AppState) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(limit))
-        // Listed inside out: a request meets allowed_hosts first.
-        .layer(axum::middleware::from_fn_with_state(
-            layer_state.clone(),
-            limits::request_timeout,
-        ))
-        .layer(axum::middleware::from_fn(browser::require_json))
-        .layer(axum::middleware::from_fn_with_state(
-            layer_state,
-            browser::allowed_hosts,
-        ))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
             axum::response::IntoResponse::into_response(error::ApiError::internal(
                 "a request handler panicked",
             ))
         }))
-        .layer(from_fn_with_state(
-            state.trusted_proxies.clone(),
-            client_addr::resolve,
-        ))
+        .layer(from_fn_with_state(gate, gate::gate))
         .with_state(state)
 }
 
