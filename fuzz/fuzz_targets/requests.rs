@@ -27,7 +27,7 @@ use hush::crypto::Key;
 use hush::server::bootstrap_code::{BootstrapCode, Prepared};
 use hush::server::client_addr::TrustedProxies;
 use hush::server::rate_limit::RateLimiter;
-use hush::server::{router, AppState};
+use hush::server::{router, AppState, Shared};
 use hush::service::{Keyring, Service, Settings};
 use hush::store::sqlite::SqliteStore;
 use hush::store::Store;
@@ -230,7 +230,7 @@ async fn build() -> World {
         write_locks: Default::default(),
         refusals: Default::default(),
     });
-    let state = AppState {
+    let state = AppState::new(Shared {
         service,
         body_limit: 64 * 1024,
         stopping: Arc::new(tokio::sync::watch::Sender::new(false)),
@@ -242,7 +242,7 @@ async fn build() -> World {
         limits: Default::default(),
         allowed_hosts: Arc::from(Vec::new()),
         bootstrap_code: Arc::new(bootstrap_code),
-    };
+    });
     let app = router(state);
     let boot = call_json(
         &app,

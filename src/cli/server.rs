@@ -183,7 +183,7 @@ pub async fn run(mut args: ServerArgs) -> Result<()> {
         refusals: Default::default(),
     });
     let stopping = Arc::new(tokio::sync::watch::Sender::new(false));
-    let state = AppState {
+    let state = AppState::new(server::Shared {
         service: service.clone(),
         body_limit: config.max_body_bytes,
         stopping: stopping.clone(),
@@ -194,7 +194,7 @@ pub async fn run(mut args: ServerArgs) -> Result<()> {
         limits: config.transport,
         allowed_hosts: config.allowed_hosts.clone().into(),
         bootstrap_code,
-    };
+    });
     let purge = server::spawn_purge_job(service.clone(), config.purge_interval);
     let refusals = server::spawn_refusal_flush(service.clone());
     let listener = std::net::TcpListener::bind(&config.listen)
