@@ -84,7 +84,8 @@ pub struct ServerArgs {
     #[arg(long, env = "HUSH_BODY_READ_TIMEOUT")]
     pub body_read_timeout: Option<String>,
     /// How long a keep-alive connection may stay silent between requests
-    /// before it is closed; at most the header read timeout [default: 5s]
+    /// before it is closed (checked at this interval, so up to twice it); at
+    /// most the header read timeout [default: 5s]
     #[arg(long, env = "HUSH_IDLE_TIMEOUT")]
     pub idle_timeout: Option<String>,
     /// Longest time a request may take before it is answered 503; the change

@@ -133,7 +133,7 @@ impl<S> axum_server::accept::Accept<TcpStream, S> for LimitAcceptor {
                 _slot: slot,
                 busy: busy.clone(),
                 idle: self.idle,
-                last_activity: Instant::now(),
+                active: false,
                 timer: Box::pin(tokio::time::sleep(self.idle)),
             },
             Tracked {
@@ -152,9 +152,10 @@ pub struct Guarded<IO> {
     _slot: OwnedSemaphorePermit,
     busy: Arc<AtomicUsize>,
     idle: Duration,
-    last_activity: Instant,
-    /// Re-armed lazily from `last_activity` when it fires, so reads and
-    /// writes only note the time instead of touching the timer wheel.
+    /// Whether bytes moved since the timer was last armed: reads and writes
+    /// only set it, so the hot path never reads the clock. A connection is
+    /// therefore closed after between one and two idle timeouts of silence.
+    active: bool,
     timer: Pin<Box<Sleep>>,
 }
 
@@ -163,17 +164,14 @@ impl<IO> Guarded<IO> {
         if self.busy.load(Ordering::Acquire) > 0 {
             return false;
         }
-        // The timer is re-armed only when it fires early (activity since it
-        // was set), not on every request: most reads never touch the wheel.
         loop {
             if self.timer.as_mut().poll(cx).is_pending() {
                 return false;
             }
-            let deadline = self.last_activity + self.idle;
-            if Instant::now() >= deadline {
+            if !std::mem::take(&mut self.active) {
                 return true;
             }
-            self.timer.as_mut().reset(deadline);
+            self.timer.as_mut().reset(Instant::now() + self.idle);
         }
     }
 }
@@ -189,7 +187,7 @@ impl<IO: AsyncRead + Unpin> AsyncRead for Guarded<IO> {
         match Pin::new(&mut this.io).poll_read(cx, buf) {
             Poll::Ready(Ok(())) => {
                 if buf.filled().len() > before {
-                    this.last_activity = Instant::now();
+                    this.active = true;
                 }
                 Poll::Ready(Ok(()))
             }
@@ -211,7 +209,7 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Guarded<IO> {
         let this = self.get_mut();
         let r = Pin::new(&mut this.io).poll_write(cx, buf);
         if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
-            this.last_activity = Instant::now();
+            this.active = true;
         }
         r
     }
@@ -224,7 +222,7 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Guarded<IO> {
         let this = self.get_mut();
         let r = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
         if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
-            this.last_activity = Instant::now();
+            this.active = true;
         }
         r
     }
