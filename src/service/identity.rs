@@ -246,7 +246,10 @@ impl Service {
                 event.actor_id = row.subject_id.clone();
                 event.actor_name = row.name.clone();
                 event.result = "denied".into();
-                self.store.append_audit(event).await?;
+                // Whoever kept the token can repeat this at will: aggregated
+                // per account like the other repeatable refusals.
+                let key = format!("authenticate:{}", row.subject_id);
+                self.audit_refusal(key, event).await?;
                 Err(ServiceError::Unauthorized(ACCOUNT_DISABLED.into()))
             }
         }
