@@ -1,31 +1,123 @@
-//! The audit log's hash chain: each event stores the hash of the one before, so an
-//! edited, inserted or deleted row breaks the chain at a nameable place.
+//! The audit log's keyed chain: each event's link is an HMAC-SHA256, under a
+//! key derived from the root key, of the link before it and the event's
+//! canonical JSON. An edited, inserted or deleted row breaks the chain at a
+//! nameable place, and whoever can write the database but does not hold the
+//! root key cannot compute the links a rewrite would need. (Cutting off the
+//! newest rows leaves a valid shorter chain: signed checkpoints catch that,
+//! see `audit_checkpoint`.)
+//!
+//! Root-key rotation ends one key's stretch of the chain with a hand-over
+//! event, linked under the old key; every event after it is linked under the
+//! new key. A verifier therefore walks the chain with the keys of every epoch
+//! in order, switching at each hand-over.
 
+use crate::crypto::Key;
 use crate::store::{AuditEvent, AuditRow};
-use sha2::{Digest, Sha256};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use zeroize::Zeroizing;
 
 /// The `prev_hash` of the first event.
 pub const GENESIS: [u8; 32] = [0u8; 32];
 
-/// SHA-256 over the previous hash and the event's canonical JSON (field order is
-/// the struct's, so it is stable).
-pub fn chain_hash(prev_hash: &[u8], event: &AuditEvent) -> Vec<u8> {
-    link_hash(prev_hash, &canonical(event))
+/// The action of the event that ends one root key's stretch of the chain.
+pub const HANDOVER_ACTION: &str = "audit-key-handover";
+
+/// The action of the event that records a quarantined journal file.
+pub const QUARANTINE_ACTION: &str = "audit-journal-quarantined";
+
+/// Domain-separation labels of the keys derived from the root key.
+const CHAIN_LABEL: &[u8] = b"hush audit chain link v1";
+const JOURNAL_LABEL: &[u8] = b"hush audit journal line v1";
+
+/// The audit keys of one root key: the chain's link key and the key that
+/// authenticates journal lines. Debug never prints them; zeroed on drop.
+#[derive(Clone)]
+pub struct AuditKey {
+    chain: Zeroizing<[u8; 32]>,
+    journal: Zeroizing<[u8; 32]>,
 }
 
-/// The bytes of `event` the chain hashes: computed apart from the link so a
-/// store's single writer only has to do the hashing.
+impl std::fmt::Debug for AuditKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AuditKey(***)")
+    }
+}
+
+fn hmac(key: &[u8; 32]) -> Hmac<Sha256> {
+    // HMAC takes a key of any length.
+    <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes a 32-byte key")
+}
+
+impl AuditKey {
+    /// The audit keys derived from `root` (domain-separated: they open
+    /// nothing else, and reveal nothing of the root key).
+    pub fn from_root(root: &Key) -> AuditKey {
+        AuditKey {
+            chain: root.derive(CHAIN_LABEL),
+            journal: root.derive(JOURNAL_LABEL),
+        }
+    }
+
+    /// The link of an event given its `canonical` bytes and the link before it.
+    pub fn link(&self, prev: &[u8], canonical: &[u8]) -> Vec<u8> {
+        let mut mac = hmac(&self.chain);
+        mac.update(&(prev.len() as u64).to_be_bytes());
+        mac.update(prev);
+        mac.update(canonical);
+        mac.finalize().into_bytes().to_vec()
+    }
+
+    /// `link` of `event`.
+    pub fn link_event(&self, prev: &[u8], event: &AuditEvent) -> Vec<u8> {
+        self.link(prev, &canonical(event))
+    }
+
+    /// The MAC of a journal line: the event's canonical bytes bound to the
+    /// file (`generation`) and position (`index`) it was written at, so a
+    /// line cannot be forged, nor copied to another file or place.
+    pub fn journal_mac(&self, generation: u64, index: u64, canonical: &[u8]) -> [u8; 32] {
+        let mut mac = hmac(&self.journal);
+        mac.update(&generation.to_be_bytes());
+        mac.update(&index.to_be_bytes());
+        mac.update(canonical);
+        mac.finalize().into_bytes().into()
+    }
+
+    /// Whether `tag` is `journal_mac` of the line (compared in constant time).
+    pub fn journal_mac_matches(
+        &self,
+        generation: u64,
+        index: u64,
+        canonical: &[u8],
+        tag: &[u8],
+    ) -> bool {
+        let mut mac = hmac(&self.journal);
+        mac.update(&generation.to_be_bytes());
+        mac.update(&index.to_be_bytes());
+        mac.update(canonical);
+        mac.verify_slice(tag).is_ok()
+    }
+}
+
+/// The keys a verifier needs: one per root key the chain was linked under,
+/// oldest first (the last is the current root key's).
+#[derive(Clone, Debug)]
+pub struct AuditKeyring {
+    pub epochs: Vec<AuditKey>,
+}
+
+impl AuditKeyring {
+    pub fn single(key: AuditKey) -> AuditKeyring {
+        AuditKeyring { epochs: vec![key] }
+    }
+}
+
+/// The bytes of `event` the chain links: its JSON with the struct's field
+/// order, so it is stable.
 pub fn canonical(event: &AuditEvent) -> Vec<u8> {
     // Serialising a plain struct of strings and integers cannot fail.
     serde_json::to_vec(event).unwrap_or_default()
-}
-
-/// `chain_hash` of an event given its `canonical` bytes.
-pub fn link_hash(prev_hash: &[u8], canonical: &[u8]) -> Vec<u8> {
-    let mut hasher = Sha256::new();
-    hasher.update(prev_hash);
-    hasher.update(canonical);
-    hasher.finalize().to_vec()
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -36,36 +128,62 @@ pub struct ChainBreak {
     pub reason: String,
 }
 
-/// Walks the chain in order; `Ok(n)` with the number of events checked, or the
-/// first row where it breaks.
-pub fn verify_chain(rows: &[AuditRow]) -> Result<usize, ChainBreak> {
-    let mut expected_prev: Vec<u8> = GENESIS.to_vec();
+/// Walks a stretch of the chain in order, starting after `start` (the link
+/// before the first row: `GENESIS` for the whole log) under epoch
+/// `start_epoch` of `keys`. `Ok` holds where it ends (last link and epoch),
+/// or the first row where it breaks.
+pub fn verify_from(
+    rows: &[AuditRow],
+    keys: &AuditKeyring,
+    start: &[u8],
+    start_epoch: usize,
+) -> Result<(Vec<u8>, usize), ChainBreak> {
+    let mut expected_prev: Vec<u8> = start.to_vec();
+    let mut epoch = start_epoch;
     for row in rows {
+        let broken = |reason: &str| ChainBreak {
+            seq: row.seq,
+            event_id: row.event.id.clone(),
+            reason: reason.into(),
+        };
         if row.prev_hash != expected_prev {
-            return Err(ChainBreak {
-                seq: row.seq,
-                event_id: row.event.id.clone(),
-                reason: "previous-hash link does not match the event before it (a row was deleted, inserted or edited)".into(),
-            });
+            return Err(broken(
+                "its link to the event before it does not match (a row was deleted, inserted or edited)",
+            ));
         }
-        let computed = chain_hash(&row.prev_hash, &row.event);
-        if computed != row.hash {
-            return Err(ChainBreak {
-                seq: row.seq,
-                event_id: row.event.id.clone(),
-                reason: "event content does not match its hash (the row was edited)".into(),
-            });
+        let Some(key) = keys.epochs.get(epoch) else {
+            return Err(broken(
+                "it follows a root-key hand-over this server holds no key for",
+            ));
+        };
+        if key.link_event(&row.prev_hash, &row.event) != row.hash {
+            return Err(broken(
+                "its content does not match its keyed link (the row was edited or forged)",
+            ));
+        }
+        if row.event.action == HANDOVER_ACTION {
+            epoch += 1;
         }
         expected_prev = row.hash.clone();
     }
-    Ok(rows.len())
+    Ok((expected_prev, epoch))
+}
+
+/// Verifies the whole chain from its first event; `Ok(n)` with the number of
+/// events checked.
+pub fn verify_chain(rows: &[AuditRow], keys: &AuditKeyring) -> Result<usize, ChainBreak> {
+    verify_from(rows, keys, &GENESIS, 0).map(|_| rows.len())
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn chain(n: usize) -> Vec<AuditRow> {
+    pub(crate) fn test_keyring() -> AuditKeyring {
+        AuditKeyring::single(AuditKey::from_root(&Key::from_bytes(&[7u8; 32]).unwrap()))
+    }
+
+    pub(crate) fn chain(n: usize, key: &AuditKey) -> Vec<AuditRow> {
         let mut prev = GENESIS.to_vec();
         (0..n)
             .map(|i| {
@@ -74,7 +192,7 @@ mod tests {
                     action: "read".into(),
                     ..Default::default()
                 };
-                let hash = chain_hash(&prev, &event);
+                let hash = key.link_event(&prev, &event);
                 let row = AuditRow {
                     seq: i as i64 + 1,
                     event,
@@ -88,14 +206,67 @@ mod tests {
     }
 
     #[test]
-    fn detects_edit_and_delete() {
-        let rows = chain(5);
-        assert_eq!(verify_chain(&rows), Ok(5));
+    fn detects_edit_delete_and_a_rewrite_without_the_key() {
+        let keys = test_keyring();
+        let rows = chain(5, &keys.epochs[0]);
+        assert_eq!(verify_chain(&rows, &keys), Ok(5));
         let mut edited = rows.clone();
         edited[2].event.action = "write".into();
-        assert_eq!(verify_chain(&edited).unwrap_err().seq, 3);
+        assert_eq!(verify_chain(&edited, &keys).unwrap_err().seq, 3);
         let mut deleted = rows.clone();
         deleted.remove(1);
-        assert_eq!(verify_chain(&deleted).unwrap_err().seq, 3);
+        assert_eq!(verify_chain(&deleted, &keys).unwrap_err().seq, 3);
+        // Someone with the database but another key rewrites everything.
+        let forger = AuditKey::from_root(&Key::from_bytes(&[8u8; 32]).unwrap());
+        let forged = chain(5, &forger);
+        assert_eq!(verify_chain(&forged, &keys).unwrap_err().seq, 1);
+        // And an unkeyed SHA-256 chain (the old scheme) is no chain at all.
+        let mut unkeyed = rows.clone();
+        unkeyed[0].hash = crate::store::audit_upgrade::legacy_link(&GENESIS, &unkeyed[0].event);
+        assert_eq!(verify_chain(&unkeyed, &keys).unwrap_err().seq, 1);
+    }
+
+    #[test]
+    fn a_hand_over_switches_to_the_next_key() {
+        let old = AuditKey::from_root(&Key::from_bytes(&[1u8; 32]).unwrap());
+        let new = AuditKey::from_root(&Key::from_bytes(&[2u8; 32]).unwrap());
+        let mut rows = chain(2, &old);
+        let mut prev = rows[1].hash.clone();
+        for (i, (action, key)) in [(HANDOVER_ACTION, &old), ("read", &new), ("read", &new)]
+            .into_iter()
+            .enumerate()
+        {
+            let event = AuditEvent {
+                id: format!("h{i}"),
+                action: action.into(),
+                ..Default::default()
+            };
+            let hash = key.link_event(&prev, &event);
+            rows.push(AuditRow {
+                seq: i as i64 + 3,
+                event,
+                prev_hash: prev.clone(),
+                hash: hash.clone(),
+            });
+            prev = hash;
+        }
+        let both = AuditKeyring {
+            epochs: vec![old.clone(), new.clone()],
+        };
+        assert_eq!(verify_chain(&rows, &both), Ok(5));
+        let only_old = AuditKeyring::single(old);
+        assert_eq!(verify_chain(&rows, &only_old).unwrap_err().seq, 4);
+        let only_new = AuditKeyring::single(new);
+        assert_eq!(verify_chain(&rows, &only_new).unwrap_err().seq, 1);
+    }
+
+    #[test]
+    fn journal_macs_bind_file_and_place() {
+        let key = &test_keyring().epochs[0];
+        let tag = key.journal_mac(3, 0, b"line");
+        assert!(key.journal_mac_matches(3, 0, b"line", &tag));
+        assert!(!key.journal_mac_matches(4, 0, b"line", &tag));
+        assert!(!key.journal_mac_matches(3, 1, b"line", &tag));
+        assert!(!key.journal_mac_matches(3, 0, b"lime", &tag));
     }
 }

@@ -65,6 +65,11 @@ pub struct ServerArgs {
     /// event. Writes are always fsynced before they are acknowledged [default: 50ms]
     #[arg(long, env = "HUSH_AUDIT_FLUSH_INTERVAL")]
     pub audit_flush_interval: Option<String>,
+    /// How long a journaled audit event may wait to reach the audit log
+    /// before reads are refused (503) until it does [default: 10 flush
+    /// intervals, at least 1s]
+    #[arg(long, env = "HUSH_AUDIT_LOSS_BOUND")]
+    pub audit_loss_bound: Option<String>,
     /// Proxies whose X-Forwarded-For is believed, e.g. 10.0.0.0/8,::1; the
     /// client address is then the right-most hop not in these ranges [default: none]
     #[arg(long, env = "HUSH_TRUSTED_PROXIES", value_name = "CIDR,...")]
@@ -124,6 +129,7 @@ struct FileConfig {
     max_versions: Option<i64>,
     session_ttl: Option<String>,
     audit_flush_interval: Option<String>,
+    audit_loss_bound: Option<String>,
     trusted_proxies: Option<Vec<String>>,
     auth_rate_limit: Option<String>,
     /// The `[limits]` table.
@@ -165,6 +171,7 @@ pub struct ServerConfig {
     pub session_ttl: Duration,
     /// SQLite: the fsync window of read-audit events (`store::audit_flush`).
     pub audit_flush_interval: Duration,
+    pub audit_loss_bound: Duration,
     /// Proxies whose `X-Forwarded-For` is believed (`server::client_addr`).
     pub trusted_proxies: Vec<IpNet>,
     /// Per-address limit of the unauthenticated routes (`server::rate_limit`).
@@ -325,6 +332,19 @@ impl ServerConfig {
                 "must be at most 10s (0 fsyncs every read's audit event)".into(),
             ));
         }
+        let audit_loss_bound = match (&args.audit_loss_bound, file.audit_loss_bound) {
+            (None, None) => crate::store::audit_flush::default_loss_bound(audit_flush_interval),
+            (flag, in_file) => duration("audit_loss_bound", flag, in_file, "1s")?,
+        };
+        if audit_loss_bound < audit_flush_interval * 2 {
+            return Err(ConfigError::Invalid(
+                "audit_loss_bound",
+                format!(
+                    "must be at least two audit flush intervals ({:?})",
+                    audit_flush_interval * 2
+                ),
+            ));
+        }
         let trusted_proxies = match (&args.trusted_proxies, file.trusted_proxies) {
             (Some(flag), _) => crate::net::parse_ranges(flag),
             (None, Some(list)) => crate::net::parse_ranges(&list.join(",")),
@@ -405,6 +425,7 @@ impl ServerConfig {
             max_versions,
             session_ttl: duration("session_ttl", &args.session_ttl, file.session_ttl, "24h")?,
             audit_flush_interval,
+            audit_loss_bound,
             trusted_proxies,
             auth_rate_limit,
             limits: args

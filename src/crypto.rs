@@ -49,6 +49,23 @@ impl fmt::Debug for Key {
 }
 
 impl Key {
+    /// A 32-byte key for one purpose, derived from this one: HKDF-Expand
+    /// (RFC 5869) with SHA-256, this key as the pseudorandom key (it is
+    /// uniformly random already) and `label` as the info. Distinct labels
+    /// give independent keys, so a key derived for the audit chain opens
+    /// nothing else, and learning it reveals nothing of this key.
+    pub fn derive(&self, label: &[u8]) -> Zeroizing<[u8; 32]> {
+        use hmac::{Hmac, Mac};
+        // HMAC accepts a key of any length; 32 bytes cannot fail.
+        let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(self.0.as_ref())
+            .expect("HMAC takes a 32-byte key");
+        mac.update(label);
+        mac.update(&[1]);
+        let mut out = Zeroizing::new([0u8; 32]);
+        out.copy_from_slice(&mac.finalize().into_bytes());
+        out
+    }
+
     pub fn generate() -> Result<Self, CryptoError> {
         let mut bytes = Zeroizing::new([0u8; 32]);
         getrandom::getrandom(bytes.as_mut()).map_err(|_| CryptoError::Random)?;

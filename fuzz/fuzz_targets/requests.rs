@@ -213,10 +213,17 @@ async fn build() -> World {
         .prefix(&format!("hush-fuzz-{}-", std::process::id()))
         .tempdir_in(&base)
         .expect("tempdir");
-    let store: Arc<dyn Store> = Arc::new(
-        SqliteStore::open(&dir.path().join("hush.db"), Duration::ZERO).expect("open store"),
-    );
     let root = Key::generate().expect("root key");
+    let store: Arc<dyn Store> = Arc::new(
+        SqliteStore::open(
+            &dir.path().join("hush.db"),
+            hush::store::audit_flush::AuditOptions::new(
+                hush::audit::AuditKey::from_root(&root),
+                Duration::ZERO,
+            ),
+        )
+        .expect("open store"),
+    );
     let (bootstrap_code, prepared) = BootstrapCode::prepare(&store, &root, dir.path())
         .await
         .expect("bootstrap code");
@@ -235,7 +242,6 @@ async fn build() -> World {
         body_limit: 64 * 1024,
         stopping: Arc::new(tokio::sync::watch::Sender::new(false)),
         lists: Default::default(),
-        scopes: Default::default(),
         trusted_proxies: TrustedProxies::new(Vec::new()),
         // Off: one fuzzing process makes every request from one address.
         auth_rate: RateLimiter::new("off".parse().expect("rate")),

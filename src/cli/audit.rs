@@ -85,24 +85,45 @@ pub async fn verify(target: Target, json: bool) -> anyhow::Result<i32> {
     let resp = ctx.client.get("/api/v1/hush/audit/verify", &[]).await?;
     if json {
         print_json(&resp);
+        return Ok(if resp["ok"].as_bool() == Some(true) {
+            0
+        } else {
+            EXIT_ERROR
+        });
     }
-    if resp["ok"].as_bool() == Some(true) {
-        if !json {
-            println!(
-                "audit log verified: {} events, hash chain intact",
-                resp["events"]
-            );
-        }
-        Ok(0)
-    } else {
-        let b = &resp["brokenAt"];
+    let b = &resp["brokenAt"];
+    if b.is_object() {
         eprintln!(
-            "hush: audit log hash chain broken at event #{} ({}): {}",
+            "hush: audit log chain broken at event #{} ({}): {}",
             b["seq"],
             b["eventId"].as_str().unwrap_or("?"),
             b["reason"].as_str().unwrap_or("?")
         );
         eprintln!("hint: the audit table was modified outside hush; restore it from a backup and investigate");
+    }
+    let quarantined = resp["quarantined"].as_array().cloned().unwrap_or_default();
+    for q in &quarantined {
+        let what: Vec<&str> = q["what"]
+            .as_array()
+            .map(|w| w.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        eprintln!(
+            "hush: audit journal lines failed their MAC check and were quarantined at {} (event #{}): {}",
+            q["timeIso"].as_str().unwrap_or("?"),
+            q["seq"],
+            what.join("; ")
+        );
+    }
+    if !quarantined.is_empty() {
+        eprintln!("hint: someone wrote to the server's audit journal directory; the files are kept in its quarantine folder for investigation");
+    }
+    if resp["ok"].as_bool() == Some(true) {
+        println!(
+            "audit log verified: {} events, keyed chain intact",
+            resp["events"]
+        );
+        Ok(0)
+    } else {
         Ok(EXIT_ERROR)
     }
 }

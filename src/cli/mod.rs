@@ -914,9 +914,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 .await
                 .map(|_| 0),
             Command::Server {
+                args,
                 action: Some(ServerAction::Migrate { from, to }),
-                ..
-            } => server::migrate(&from, &to).await.map(|_| 0),
+            } => server::migrate(*args, &from, &to).await.map(|_| 0),
             Command::Bootstrap {
                 target,
                 email,

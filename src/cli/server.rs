@@ -1,11 +1,13 @@
 //! `hush server`: open the store, check the root key, serve until SIGTERM/SIGINT.
 //! `hush server rotate-root-key`: re-wrap project keys under a new root key.
 
+use crate::audit::AuditKey;
 use crate::config::{RootKeySource, ServerArgs, ServerConfig, Tls};
 use crate::crypto::Key;
 use crate::server::bootstrap_code::{BootstrapCode, Prepared};
 use crate::server::{self, AppState};
 use crate::service::{Ctx, Keyring, Service, Settings};
+use crate::store::audit_flush::AuditOptions;
 use crate::store::postgres::PostgresStore;
 use crate::store::sqlite::SqliteStore;
 use crate::store::Store;
@@ -63,12 +65,16 @@ fn lock_data_dir(dir: &Path) -> Result<nix::fcntl::Flock<std::fs::File>> {
     })
 }
 
-async fn open_store(config: &ServerConfig) -> Result<Arc<dyn Store>> {
+/// Opens the configured store; its audit chain is linked under the audit
+/// key of `root`.
+async fn open_store(config: &ServerConfig, root: &Key) -> Result<Arc<dyn Store>> {
+    let audit_key = AuditKey::from_root(root);
     if config.is_postgres() {
         let shown = crate::config::redact_url(&config.database_url);
-        let store = PostgresStore::connect(&config.database_url, config.database_pool_size)
-            .await
-            .with_context(|| format!("cannot open database {shown}"))?;
+        let store =
+            PostgresStore::connect(&config.database_url, config.database_pool_size, audit_key)
+                .await
+                .with_context(|| format!("cannot open database {shown}"))?;
         tracing::info!(
             "database: PostgreSQL {shown} (pool of {})",
             config.database_pool_size
@@ -77,8 +83,15 @@ async fn open_store(config: &ServerConfig) -> Result<Arc<dyn Store>> {
     }
     match config.sqlite_path() {
         Some(path) => Ok(Arc::new(
-            SqliteStore::open(&path, config.audit_flush_interval)
-                .with_context(|| format!("cannot open database {}", path.display()))?,
+            SqliteStore::open(
+                &path,
+                AuditOptions {
+                    key: audit_key,
+                    flush_interval: config.audit_flush_interval,
+                    loss_bound: config.audit_loss_bound,
+                },
+            )
+            .with_context(|| format!("cannot open database {}", path.display()))?,
         )),
         None => bail!(
             "unsupported database URL {}: use sqlite:///path/hush.db or postgres://user@host/db",
@@ -167,7 +180,7 @@ pub async fn run(mut args: ServerArgs) -> Result<()> {
             .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
     }
     let root = load_root_key(&config.root_key)?;
-    let store = open_store(&config).await?;
+    let store = open_store(&config, &root).await?;
     check_root_key(&store, &root).await?;
     let bootstrap_code = prepare_bootstrap_code(&store, &root, &config.data_dir).await?;
     let service = Arc::new(Service {
@@ -188,7 +201,6 @@ pub async fn run(mut args: ServerArgs) -> Result<()> {
         body_limit: config.max_body_bytes,
         stopping: stopping.clone(),
         lists: Default::default(),
-        scopes: Default::default(),
         trusted_proxies: server::client_addr::TrustedProxies::new(config.trusted_proxies.clone()),
         auth_rate: server::rate_limit::RateLimiter::new(config.auth_rate_limit),
         limits: config.transport,
@@ -265,7 +277,7 @@ pub async fn rotate_root_key(mut args: ServerArgs, new_key_file: &Path) -> Resul
     let _lock = lock_if_sqlite(&config)?;
     let old = load_root_key(&config.root_key)?;
     let new = Key::read_file(new_key_file)?;
-    let store = open_store(&config).await?;
+    let store = open_store(&config, &old).await?;
     check_root_key(&store, &old).await?;
     let keyring = Keyring::new(old);
     let rewrapped = keyring.rewrap_all(&store, &new).await?;
@@ -281,7 +293,9 @@ pub async fn rotate_root_key(mut args: ServerArgs, new_key_file: &Path) -> Resul
 
 /// `hush server migrate --from sqlite:///path/hush.db --to postgres://...`:
 /// copies a whole SQLite deployment into an empty PostgreSQL database.
-pub async fn migrate(from: &str, to: &str) -> Result<()> {
+pub async fn migrate(mut args: ServerArgs, from: &str, to: &str) -> Result<()> {
+    let inline_key = args.inline_root_key.take();
+    let config = ServerConfig::load(&args, inline_key)?;
     let path = from
         .strip_prefix("sqlite://")
         .or_else(|| from.strip_prefix("sqlite:"))
@@ -293,7 +307,23 @@ pub async fn migrate(from: &str, to: &str) -> Result<()> {
     if !path.exists() {
         bail!("{} does not exist", path.display());
     }
-    let report = crate::store::migrate::sqlite_to_postgres(&path, to).await?;
+    // The copied audit chain is verified under the SQLite server's root key:
+    // the one configured, else the development key beside the database.
+    let root = match &config.root_key {
+        RootKeySource::Generated(_) => {
+            let beside = path.with_file_name("root.key");
+            if !beside.exists() {
+                bail!(
+                    "no root key: pass the SQLite server's key with HUSH_ROOT_KEY_FILE or HUSH_ROOT_KEY (no {} either)",
+                    beside.display()
+                );
+            }
+            Key::read_file(&beside)?
+        }
+        source => load_root_key(source)?,
+    };
+    let report =
+        crate::store::migrate::sqlite_to_postgres(&path, to, AuditKey::from_root(&root)).await?;
     for (table, rows) in &report.tables {
         println!("{table:>16}: {rows} row(s)");
     }

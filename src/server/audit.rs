@@ -4,7 +4,7 @@ use super::error::ApiError;
 use super::extract::{ApiQuery, Auth};
 use super::AppState;
 use crate::service::{iso, now_ms};
-use crate::store::AuditFilter;
+use crate::store::{AuditCursor, AuditFilter};
 use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;
@@ -21,7 +21,8 @@ pub struct AuditQuery {
     /// Unix milliseconds, or a duration back from now like `24h`.
     since: Option<String>,
     until: Option<i64>,
-    before: Option<i64>,
+    /// A page's `nextBefore`: `TIME.SEQ`.
+    before: Option<String>,
     limit: Option<i64>,
 }
 
@@ -66,14 +67,24 @@ pub async fn query(
         key: q.key,
         since: q.since.as_deref().map(parse_since).transpose()?,
         until: q.until,
-        before_seq: q.before,
+        before: q
+            .before
+            .as_deref()
+            .map(|b| {
+                AuditCursor::parse(b).ok_or_else(|| {
+                    ApiError::validation(format!(
+                        "invalid before {b:?}: pass a page's nextBefore as it is"
+                    ))
+                })
+            })
+            .transpose()?,
         limit: q.limit.unwrap_or(50),
     };
     let page = state
         .service
         .audit_events(&ctx, filter, q.project.as_deref())
         .await?;
-    let next = page.next_before;
+    let next = page.next_before.map(AuditCursor::to_text);
     let events: Vec<Value> = page
         .rows
         .iter()
@@ -90,10 +101,23 @@ pub async fn verify(
     State(state): State<AppState>,
     Auth(ctx): Auth,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(match state.service.verify_audit(&ctx).await? {
-        Ok(n) => json!({ "ok": true, "events": n }),
-        Err(b) => json!({ "ok": false, "brokenAt": b }),
-    }))
+    let found = state.service.verify_audit(&ctx).await?;
+    let quarantined: Vec<Value> = found
+        .quarantined
+        .iter()
+        .map(|r| json!({ "seq": r.seq, "time": r.event.time, "timeIso": iso(r.event.time), "what": r.event.keys }))
+        .collect();
+    let head = found
+        .head
+        .as_ref()
+        .map(|r| json!({ "seq": r.seq, "hash": hex::encode(&r.hash) }));
+    Ok(Json(json!({
+        "ok": found.broken.is_none(),
+        "events": found.events,
+        "brokenAt": found.broken,
+        "quarantined": quarantined,
+        "head": head,
+    })))
 }
 
 #[cfg(test)]

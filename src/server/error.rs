@@ -98,6 +98,9 @@ impl From<ServiceError> for ApiError {
                     "stored data failed its integrity check; an operator has been notified in the server log",
                 )
             },
+            ServiceError::Unavailable(m) => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable", m)
+            }
             ServiceError::Internal(cause) => ApiError::internal(cause),
         }
     }

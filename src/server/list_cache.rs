@@ -16,7 +16,7 @@
 //! memory is zeroed when the last reference to them is dropped.
 
 use crate::store::memo::TTL;
-use crate::store::AuditTemplate;
+use crate::store::AuditEvent;
 use axum::body::Bytes;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -46,7 +46,7 @@ pub struct ListKey {
 pub struct CachedList {
     pub body: Bytes,
     /// The list's audit event, repeated (with a new id and time) by each hit.
-    pub audit: Arc<AuditTemplate>,
+    pub audit: Arc<AuditEvent>,
 }
 
 /// Kept lists, bounded by count and by body bytes. An entry is valid for the
@@ -131,7 +131,6 @@ impl AsRef<[u8]> for SecretBytes {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::AuditEvent;
 
     fn key(n: usize) -> ListKey {
         ListKey {
@@ -146,7 +145,7 @@ mod tests {
     fn list(len: usize) -> CachedList {
         CachedList {
             body: secret_body(vec![b'x'; len]),
-            audit: Arc::new(AuditTemplate::new(AuditEvent::default())),
+            audit: Arc::new(AuditEvent::default()),
         }
     }
 

@@ -22,7 +22,6 @@ pub mod list_cache;
 pub mod offboarding;
 pub mod projects;
 pub mod rate_limit;
-pub mod scope_cache;
 pub mod secrets;
 pub mod tls;
 pub mod wire;
@@ -66,7 +65,6 @@ pub struct Shared {
     /// answer at once instead of holding up the graceful stop.
     pub stopping: Arc<tokio::sync::watch::Sender<bool>>,
     pub lists: Arc<list_cache::ListCache>,
-    pub scopes: Arc<scope_cache::ScopeCache>,
     /// Whose `X-Forwarded-For` is believed (`--trusted-proxies`).
     pub trusted_proxies: client_addr::TrustedProxies,
     /// Per-address limit of the unauthenticated routes (`--auth-rate-limit`).

@@ -6,7 +6,6 @@ use super::error::ApiError;
 use super::expansion;
 use super::extract::{flag, ApiJson, ApiPath, ApiQuery, Auth};
 use super::list_cache::{self, CachedList, ListKey};
-use super::scope_cache;
 use super::wire::{secret_json, ScopeParams, SecretWire};
 use super::AppState;
 use crate::run::references::has_references;
@@ -139,7 +138,7 @@ async fn list_body(state: &AppState, ctx: &Ctx, q: &ListQuery) -> Result<Bytes, 
         flag(&q.include_imports, false)? || flag(&q.include_imports_camel, false)?;
     let expand = flag(&q.expand_secret_references, true)?;
     let fields = list_fields(&q.fields)?;
-    let scope = scope_cache::resolve(state, ctx, &q.scope, Action::Read).await?;
+    let scope = q.scope.resolve(state, ctx, Action::Read).await?;
     let generation = state.service.store.write_generation();
     let key = ListKey {
         token_id: ctx.actor.token_id.clone(),
@@ -161,8 +160,8 @@ async fn list_body(state: &AppState, ctx: &Ctx, q: &ListQuery) -> Result<Bytes, 
             .await?;
         return Ok(hit.body.clone());
     }
-    // Where lists are kept (SQLite), the event is committed from a template
-    // that the repeats reuse.
+    // Where lists are kept (SQLite), the committed event is kept with the
+    // list: each repeat is it with a new id and time.
     let (secrets, audit) = if generation.is_some() {
         let (secrets, audit) = state
             .service

@@ -2,15 +2,28 @@
 
 use super::access::readable_keys;
 use super::{Ctx, Service, ServiceError, ServiceResult};
-use crate::audit::{verify_chain, ChainBreak};
-use crate::store::{AuditFilter, AuditRow};
+use crate::audit::{verify_chain, AuditKey, AuditKeyring, ChainBreak, QUARANTINE_ACTION};
+use crate::store::{AuditCursor, AuditFilter, AuditRow};
 
 /// One page of the audit log.
 pub struct AuditPage {
     pub rows: Vec<AuditRow>,
     /// Where the next (older) page starts: the oldest event this page read,
     /// whether or not the caller may see it.
-    pub next_before: Option<i64>,
+    pub next_before: Option<AuditCursor>,
+}
+
+/// What a verification of the whole chain found.
+pub struct Verification {
+    /// Events checked.
+    pub events: usize,
+    /// The first event where the chain breaks.
+    pub broken: Option<ChainBreak>,
+    /// The events that record quarantined journal lines (forged or moved
+    /// lines found at start-up, never linked).
+    pub quarantined: Vec<AuditRow>,
+    /// The chain's last event, where a checkpoint would be taken.
+    pub head: Option<AuditRow>,
 }
 
 /// Most events one query returns.
@@ -50,7 +63,7 @@ impl Service {
         }
         filter.limit = filter.limit.clamp(1, MAX_AUDIT_PAGE);
         let mut rows = self.store.query_audit(filter.clone()).await?;
-        let next_before = rows.last().map(|r| r.seq);
+        let next_before = rows.last().map(AuditCursor::of);
         if let Some((grant, envs)) = &seen_through {
             rows.retain_mut(|row| match readable_keys(grant, envs, &row.event) {
                 Some(keys) => {
@@ -68,11 +81,27 @@ impl Service {
         Ok(AuditPage { rows, next_before })
     }
 
-    /// Recomputes the whole hash chain (server admins only).
-    pub async fn verify_audit(&self, ctx: &Ctx) -> ServiceResult<Result<usize, ChainBreak>> {
+    /// The keys of every root key the chain was linked under, oldest first.
+    pub fn audit_keyring(&self) -> AuditKeyring {
+        AuditKeyring::single(AuditKey::from_root(self.keys.root()))
+    }
+
+    /// Recomputes the whole keyed chain (server admins only).
+    pub async fn verify_audit(&self, ctx: &Ctx) -> ServiceResult<Verification> {
         self.require_server_admin(ctx, "verify-audit-log", "")
             .await?;
         let rows = self.store.audit_chain().await?;
-        Ok(verify_chain(&rows))
+        let checked = verify_chain(&rows, &self.audit_keyring());
+        let quarantined = rows
+            .iter()
+            .filter(|r| r.event.action == QUARANTINE_ACTION)
+            .cloned()
+            .collect();
+        Ok(Verification {
+            events: rows.len(),
+            broken: checked.err(),
+            quarantined,
+            head: rows.last().cloned(),
+        })
     }
 }

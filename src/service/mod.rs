@@ -60,6 +60,9 @@ pub enum ServiceError {
     TooManyRequests(String, u64),
     #[error("stored data failed its integrity check")]
     Integrity(String),
+    /// Temporarily unable to answer (503); the text is safe to show.
+    #[error("{0}")]
+    Unavailable(String),
     #[error("internal error")]
     Internal(String),
 }
@@ -80,6 +83,7 @@ impl From<StoreError> for ServiceError {
             StoreError::LastAdmin => ServiceError::BadRequest(
                 "refused: this is the last enabled server admin; first make another user a server admin (hush users set-admin EMAIL)".into(),
             ),
+            StoreError::Unavailable(msg) => ServiceError::Unavailable(msg),
             StoreError::Backend(msg) => ServiceError::Internal(msg),
         }
     }

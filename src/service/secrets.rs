@@ -7,9 +7,7 @@ use super::access::Grant;
 use super::{new_event_id, now_ms, Action, Ctx, Service, ServiceError, ServiceResult};
 use crate::crypto::{secret_aad, Field};
 use crate::secret::{SecretKey, SecretPath, SecretValue};
-use crate::store::{
-    AuditEvent, AuditTemplate, EnvRow, ProjectRow, PutVersion, SecretHead, SecretRow, VersionRow,
-};
+use crate::store::{AuditEvent, EnvRow, ProjectRow, PutVersion, SecretHead, SecretRow, VersionRow};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -279,7 +277,7 @@ impl Service {
     }
 
     /// `list_secrets` for a list that may be answered again from memory: its
-    /// audit event is committed from a template, handed back for the repeats
+    /// audit event is handed back as the template of the repeats
     /// (`audit_list_again`).
     pub async fn list_secrets_to_keep(
         &self,
@@ -287,13 +285,11 @@ impl Service {
         scope: &Scope,
         recursive: bool,
         event: &str,
-    ) -> ServiceResult<(Vec<SecretView>, Arc<AuditTemplate>)> {
+    ) -> ServiceResult<(Vec<SecretView>, Arc<AuditEvent>)> {
         let (out, keys) = self.folder_views(scope, recursive).await?;
-        let template = Arc::new(AuditTemplate::new(
-            self.scoped_event(ctx, scope, event, keys),
-        ));
-        self.append_repeat(&template).await?;
-        Ok((out, template))
+        let event = self.scoped_event(ctx, scope, event, keys);
+        self.store.append_audit(event.clone()).await?;
+        Ok((out, Arc::new(event)))
     }
 
     /// The folder's live secrets, opened, and their keys qualified by folder
@@ -345,33 +341,30 @@ impl Service {
         Ok(())
     }
 
-    /// `audit_list` of a list answered again: `template`'s event with a new id
-    /// and time, when `ctx` and `scope` are the template's; otherwise a new
-    /// event of its action and keys.
+    /// `audit_list` of a list answered again: `template` (the first list's
+    /// event) with a new id and time, when `ctx` and `scope` are the
+    /// template's; otherwise a new event of its action and keys.
     pub async fn audit_list_again(
         &self,
         ctx: &Ctx,
         scope: &Scope,
-        template: &Arc<AuditTemplate>,
+        template: &AuditEvent,
     ) -> ServiceResult<()> {
-        let fields = template.fields();
-        let same_scope = fields.project_id.as_deref() == Some(scope.project.id.as_str())
-            && fields.environment.as_deref() == Some(scope.env.slug.as_str())
-            && fields.path.as_deref() == Some(scope.path.as_str());
-        if !(same_scope && ctx.stamped(fields)) {
+        let same_scope = template.project_id.as_deref() == Some(scope.project.id.as_str())
+            && template.environment.as_deref() == Some(scope.env.slug.as_str())
+            && template.path.as_deref() == Some(scope.path.as_str());
+        if !(same_scope && ctx.stamped(template)) {
             return self
-                .audit_list(ctx, scope, &fields.action, fields.keys.clone())
+                .audit_list(ctx, scope, &template.action, template.keys.clone())
                 .await;
         }
-        self.append_repeat(template).await
-    }
-
-    /// Commits `template`'s event with a new id and time.
-    async fn append_repeat(&self, template: &Arc<AuditTemplate>) -> ServiceResult<()> {
         let time = now_ms();
-        self.store
-            .append_audit_repeat(template, new_event_id(time), time)
-            .await?;
+        let event = AuditEvent {
+            id: new_event_id(time),
+            time,
+            ..template.clone()
+        };
+        self.store.append_audit(event).await?;
         Ok(())
     }
 

@@ -3,9 +3,8 @@
 //! Every audit event is on record before its request is answered (fail-closed):
 //! a process that dies after the answer, even by `kill -9`, leaves the event
 //! behind. What this policy relaxes is only the fsync of those events: with a
-//! non-zero `interval` they are journaled (`audit_journal`, copied into a shared
-//! mapping of the journal file, i.e. the page cache)
-//! and the writer moves them into the chain in one fsynced commit at least
+//! non-zero `interval` they are journaled (`audit_journal`: written to the
+//! journal file, i.e. the page cache) and the writer moves them into the chain in one fsynced commit at least
 //! every `interval`, so after a power loss the audit chain is still a
 //! verifiable prefix, shorter by at most `interval` of reads. Writes of data
 //! are always fsynced before they are acknowledged. An interval of zero turns
@@ -17,7 +16,37 @@
 //! the page cache before the answer, no fsync per entry), with a bound on the
 //! window.
 
+use crate::audit::AuditKey;
 use std::time::Duration;
+
+/// How a store keeps its audit chain: the key it links events under, how
+/// often journaled events are moved into the chain, and how long one may wait
+/// outside it before reads stop (`audit_journal`'s loss bound).
+#[derive(Clone, Debug)]
+pub struct AuditOptions {
+    pub key: AuditKey,
+    pub flush_interval: Duration,
+    pub loss_bound: Duration,
+}
+
+impl AuditOptions {
+    /// `key` with `flush_interval` (at most `MAX_INTERVAL`) and the default
+    /// loss bound.
+    pub fn new(key: AuditKey, flush_interval: Duration) -> AuditOptions {
+        let flush_interval = bounded(flush_interval);
+        AuditOptions {
+            key,
+            flush_interval,
+            loss_bound: default_loss_bound(flush_interval),
+        }
+    }
+}
+
+/// Ten flush intervals, and never under a second: one slow commit (an fsync
+/// on a busy disk) must not stop reads.
+pub fn default_loss_bound(interval: Duration) -> Duration {
+    (interval * 10).max(Duration::from_secs(1))
+}
 
 /// The longest allowed interval: beyond it the window of audit events a power
 /// loss can take grows past what an operator would accept by accident.

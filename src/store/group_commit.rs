@@ -20,6 +20,7 @@ use super::audit_journal::{AuditJournal, Sealed};
 use super::sqlite::backend;
 use super::sqlite_audit::{insert_all, mark_journal_committed};
 use super::{StoreError, StoreResult};
+use crate::audit::AuditKey;
 use rusqlite::Connection;
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -29,12 +30,14 @@ use tokio::sync::{oneshot, watch};
 /// can add to others.
 const MAX_BATCH: usize = 256;
 
-/// What the writer knows about the end of the audit chain.
+/// What the writer knows about the end of the audit chain, and the key it
+/// links new events under.
 #[derive(Clone)]
 pub(super) struct ChainHead {
     pub hash: Vec<u8>,
     /// The sequence number of the chain's last event.
     pub last_seq: i64,
+    pub key: Arc<AuditKey>,
 }
 
 type Completion = Box<dyn FnOnce(StoreResult<()>) + Send>;
@@ -233,6 +236,8 @@ fn drain_journal(w: &mut Writer) -> StoreResult<()> {
         return Ok(());
     };
     let drained = drain_sealed(w, &mut j);
+    // What is still outside the chain now: the loss bound counts from it.
+    j.journal.settled(j.retry.as_ref());
     // From the end of this drain: a drain slower than the interval must not
     // leave the writer draining back to back.
     j.next_drain = Instant::now() + j.interval;

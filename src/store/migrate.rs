@@ -6,7 +6,7 @@
 
 use super::postgres::{PostgresStore, LOCK_MIGRATE};
 use super::AuditRow;
-use crate::audit::{verify_chain, GENESIS};
+use crate::audit::{verify_chain, AuditKey, AuditKeyring, GENESIS};
 use anyhow::{bail, Context, Result};
 use rusqlite::OpenFlags;
 use std::path::Path;
@@ -229,7 +229,7 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
 ];
 
 /// The SQLite schema version (`PRAGMA user_version`) whose tables `TABLES` lists.
-const SQLITE_SCHEMA: i64 = 5;
+const SQLITE_SCHEMA: i64 = 6;
 
 type Value = Box<dyn ToSql + Sync + Send>;
 
@@ -266,12 +266,25 @@ fn read_sqlite(path: &Path) -> Result<Vec<Vec<Vec<Value>>>> {
             path.display()
         );
     }
+    let scheme: Option<String> = conn
+        .query_row(
+            "SELECT scheme FROM audit_chain_meta WHERE id = 1",
+            [],
+            |r| r.get(0),
+        )
+        .ok();
+    if scheme.as_deref() != Some(super::audit_upgrade::KEYED_SCHEME) {
+        bail!(
+            "{}'s audit log is not on the keyed chain yet\n\
+             start this version's `hush server` on it once (it re-links the log), stop it, then migrate",
+            path.display()
+        );
+    }
     conn.execute_batch("BEGIN")?;
     let mut out = Vec::new();
     for (table, cols) in TABLES {
         if *table == "audit_events" {
-            // Event by event, in chain order: a SQLite row may hold a burst
-            // of events (see `sqlite_audit`), PostgreSQL keeps one row each.
+            // In chain order.
             let events = super::sqlite_audit::chain(&conn).context("reading audit_events")?;
             out.push(events.into_iter().map(audit_values).collect());
             continue;
@@ -350,10 +363,11 @@ fn sqlite_personal(path: &Path) -> Result<Vec<(String, Vec<u8>)>> {
     Ok(rows)
 }
 
-pub async fn sqlite_to_postgres(sqlite: &Path, pg_url: &str) -> Result<Report> {
+pub async fn sqlite_to_postgres(sqlite: &Path, pg_url: &str, key: AuditKey) -> Result<Report> {
     let data = read_sqlite(sqlite)?;
+    let keyring = AuditKeyring::single(key.clone());
     // Connecting applies the PostgreSQL schema when the database is new.
-    let store = PostgresStore::connect(pg_url, 2)
+    let store = PostgresStore::connect(pg_url, 2, key)
         .await
         .context("cannot open the target database")?;
     let mut client = store.client().await?;
@@ -429,9 +443,9 @@ pub async fn sqlite_to_postgres(sqlite: &Path, pg_url: &str) -> Result<Report> {
 
     // Verify inside the transaction, before anything becomes visible.
     let chain = super::postgres::audit_rows(&tx).await?;
-    report.audit_events = verify_chain(&chain).map_err(|b| {
+    report.audit_events = verify_chain(&chain, &keyring).map_err(|b| {
         anyhow::anyhow!(
-            "the audit chain does not verify on the target at event #{}: {}",
+            "the audit chain does not verify on the target at event #{}: {} (is the root key the one the SQLite server used?)",
             b.seq,
             b.reason
         )

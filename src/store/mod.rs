@@ -5,21 +5,20 @@
 
 pub mod audit_flush;
 mod audit_journal;
-mod audit_template;
+pub mod audit_upgrade;
 mod group_commit;
-mod journal_file;
 pub mod memo;
 pub mod migrate;
 pub mod postgres;
 pub mod rows;
 pub mod sqlite;
 mod sqlite_audit;
+#[cfg(test)]
+mod sqlite_audit_tests;
 pub mod wal_checkpointer;
 
 use async_trait::async_trait;
-pub use audit_template::AuditTemplate;
 pub use rows::*;
-use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error, Clone)]
 pub enum StoreError {
@@ -39,6 +38,10 @@ pub enum StoreError {
     /// The change would leave no enabled server admin.
     #[error("the last enabled server admin cannot be disabled, deleted or demoted")]
     LastAdmin,
+    /// The store cannot take the request now (the audit log is behind its
+    /// loss bound); the text says why and is safe to show.
+    #[error("{0}")]
+    Unavailable(String),
     /// Database failure. The text is for the server log only, never for clients.
     #[error("database error: {0}")]
     Backend(String),
@@ -327,16 +330,6 @@ pub trait Store: Send + Sync + 'static {
 
     /// Appends one event (a read's, a login's) and returns once it is durable.
     async fn append_audit(&self, event: AuditEvent) -> StoreResult<()>;
-    /// `append_audit` of `template`'s event with `id` and `time`; a store
-    /// may keep the template's serialisation instead of redoing it.
-    async fn append_audit_repeat(
-        &self,
-        template: &Arc<AuditTemplate>,
-        id: String,
-        time: i64,
-    ) -> StoreResult<()> {
-        self.append_audit(template.instance(&id, time)).await
-    }
     async fn query_audit(&self, filter: AuditFilter) -> StoreResult<Vec<AuditRow>>;
     /// Every event in chain order (for verification).
     async fn audit_chain(&self) -> StoreResult<Vec<AuditRow>>;
@@ -349,6 +342,11 @@ pub trait Store: Send + Sync + 'static {
         after_seq: i64,
         limit: i64,
     ) -> StoreResult<Vec<AuditRow>>;
+    /// Why the audit log cannot take events now (journaled events waited past
+    /// the loss bound), for `/readyz`; `None` when it can.
+    fn audit_behind(&self) -> Option<String> {
+        None
+    }
     /// The newest event's `seq` (0 for an empty log): where a change feed starts.
     async fn last_seq(&self) -> StoreResult<i64>;
     /// Ticks after a write commits (on PostgreSQL: a write through any replica),

@@ -233,7 +233,7 @@ pub struct AuditEvent {
 }
 
 /// A stored event with its place in the hash chain.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditRow {
     pub seq: i64,
@@ -245,6 +245,37 @@ pub struct AuditRow {
     pub hash: Vec<u8>,
 }
 
+/// A place in the audit log's listing order (newest first: by time, then by
+/// sequence number).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AuditCursor {
+    pub time: i64,
+    pub seq: i64,
+}
+
+impl AuditCursor {
+    pub fn of(row: &AuditRow) -> AuditCursor {
+        AuditCursor {
+            time: row.event.time,
+            seq: row.seq,
+        }
+    }
+
+    /// `TIME.SEQ`, as the API hands it out.
+    pub fn to_text(self) -> String {
+        format!("{}.{}", self.time, self.seq)
+    }
+
+    /// Parses `to_text`'s form.
+    pub fn parse(text: &str) -> Option<AuditCursor> {
+        let (time, seq) = text.split_once('.')?;
+        Some(AuditCursor {
+            time: time.parse().ok()?,
+            seq: seq.parse().ok()?,
+        })
+    }
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct AuditFilter {
     pub project_id: Option<String>,
@@ -254,8 +285,8 @@ pub struct AuditFilter {
     pub key: Option<String>,
     pub since: Option<i64>,
     pub until: Option<i64>,
-    /// Only events with `seq` below this (paging backwards from the newest).
-    pub before_seq: Option<i64>,
+    /// Only events listed after this one (paging backwards from the newest).
+    pub before: Option<AuditCursor>,
     pub limit: i64,
 }
 

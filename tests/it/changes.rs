@@ -195,10 +195,11 @@ async fn postgres_notifies_other_replicas() {
     let Some(db) = PgDb::create("postgres_notifies_other_replicas").await else {
         return;
     };
-    let a = hush::store::postgres::PostgresStore::connect(&db.url, 2)
+    let key = hush::audit::AuditKey::from_root(&hush::crypto::Key::generate().unwrap());
+    let a = hush::store::postgres::PostgresStore::connect(&db.url, 2, key.clone())
         .await
         .unwrap();
-    let b = hush::store::postgres::PostgresStore::connect(&db.url, 2)
+    let b = hush::store::postgres::PostgresStore::connect(&db.url, 2, key)
         .await
         .unwrap();
     // Both listeners are up once PostgreSQL shows their LISTEN.

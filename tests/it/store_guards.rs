@@ -3,6 +3,7 @@
 //! the subtree grew after the check (issue 18).
 
 use crate::pg::PgDb;
+use hush::store::audit_flush::AuditOptions;
 use hush::store::postgres::PostgresStore;
 use hush::store::sqlite::SqliteStore;
 use hush::store::*;
@@ -129,7 +130,11 @@ async fn folder_delete_stays_within_checked_paths(store: &dyn Store) {
 #[tokio::test]
 async fn sqlite_folder_delete_stays_within_checked_paths() {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("t.db"), Duration::ZERO).unwrap();
+    let store = SqliteStore::open(
+        &dir.path().join("t.db"),
+        AuditOptions::new(audit_key(), Duration::ZERO),
+    )
+    .unwrap();
     folder_delete_stays_within_checked_paths(&store).await;
 }
 
@@ -138,6 +143,12 @@ async fn postgres_folder_delete_stays_within_checked_paths() {
     let Some(db) = PgDb::create("postgres_folder_delete_stays_within_checked_paths").await else {
         return;
     };
-    let store = PostgresStore::connect(&db.url, 2).await.unwrap();
+    let store = PostgresStore::connect(&db.url, 2, audit_key())
+        .await
+        .unwrap();
     folder_delete_stays_within_checked_paths(&store).await;
+}
+
+fn audit_key() -> hush::audit::AuditKey {
+    hush::audit::AuditKey::from_root(&hush::crypto::Key::generate().unwrap())
 }

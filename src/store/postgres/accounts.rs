@@ -6,6 +6,7 @@
 use super::connect::LOCK_USERS;
 use super::rows::{user, USER_COLS};
 use super::{first, insert_audit, tx_exec, tx_query};
+use crate::audit::AuditKey;
 use crate::store::*;
 use deadpool_postgres::Transaction;
 
@@ -28,6 +29,7 @@ async fn revoke_sessions(
 
 pub(super) async fn redeem_password_token(
     tx: &Transaction<'_>,
+    key: &AuditKey,
     kind: &'static str,
     token_hash: &[u8],
     password_hash: &str,
@@ -58,7 +60,7 @@ pub(super) async fn redeem_password_token(
     }
     audit.actor_id = u.id.clone();
     audit.actor_name = u.email.clone();
-    insert_audit(tx, &audit).await?;
+    insert_audit(tx, key, &audit).await?;
     Ok(u)
 }
 

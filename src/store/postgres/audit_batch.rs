@@ -7,8 +7,10 @@
 //! (fail-closed), but N concurrent readers share one flush.
 
 use super::{backend, insert_audit, pool_error};
+use crate::audit::AuditKey;
 use crate::store::{AuditEvent, StoreError, StoreResult};
 use deadpool_postgres::Pool;
+use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
 /// Most events committed together.
@@ -19,6 +21,7 @@ pub type Waiter = oneshot::Sender<StoreResult<()>>;
 /// Starts the batcher; it runs until every sender is dropped or it is aborted.
 pub fn spawn(
     pool: Pool,
+    key: Arc<AuditKey>,
 ) -> (
     mpsc::UnboundedSender<(AuditEvent, Waiter)>,
     tokio::task::AbortHandle,
@@ -28,7 +31,7 @@ pub fn spawn(
         let mut batch = Vec::with_capacity(MAX_BATCH);
         while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
             let (events, waiters): (Vec<AuditEvent>, Vec<Waiter>) = batch.drain(..).unzip();
-            let result = commit(&pool, &events).await;
+            let result = commit(&pool, &key, &events).await;
             for waiter in waiters {
                 let _ = waiter.send(result.clone());
             }
@@ -37,11 +40,11 @@ pub fn spawn(
     (tx, task.abort_handle())
 }
 
-async fn commit(pool: &Pool, events: &[AuditEvent]) -> StoreResult<()> {
+async fn commit(pool: &Pool, key: &AuditKey, events: &[AuditEvent]) -> StoreResult<()> {
     let mut c = pool.get().await.map_err(pool_error)?;
     let tx = c.transaction().await.map_err(backend)?;
     for event in events {
-        insert_audit(&tx, event).await?;
+        insert_audit(&tx, key, event).await?;
     }
     tx.commit().await.map_err(backend)
 }

@@ -16,6 +16,7 @@
 
 mod accounts;
 mod audit_batch;
+mod chain_upgrade;
 mod connect;
 mod listen;
 mod rows;
@@ -23,7 +24,7 @@ mod rows;
 pub use connect::{LOCK_BOOTSTRAP, LOCK_MIGRATE, LOCK_PURGE};
 
 use super::*;
-use crate::audit::chain_hash;
+use crate::audit::AuditKey;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime, Transaction};
 use rows::*;
 use std::sync::Arc;
@@ -41,6 +42,8 @@ pub struct PostgresStore {
     listener: tokio::task::AbortHandle,
     audit_queue: tokio::sync::mpsc::UnboundedSender<(AuditEvent, audit_batch::Waiter)>,
     audit_batcher: tokio::task::AbortHandle,
+    /// The key new audit events are linked under.
+    audit_key: Arc<AuditKey>,
 }
 
 impl Drop for PostgresStore {
@@ -127,7 +130,7 @@ async fn tx_exec_raw(
 
 /// Appends one event to the chain. Must be the last statement before commit:
 /// the head row stays locked until then, serialising every appender.
-async fn insert_audit(tx: &Transaction<'_>, event: &AuditEvent) -> StoreResult<()> {
+async fn insert_audit(tx: &Transaction<'_>, key: &AuditKey, event: &AuditEvent) -> StoreResult<()> {
     let prev: Vec<u8> = tx_query(
         tx,
         "SELECT hash FROM audit_head WHERE id = 1 FOR UPDATE",
@@ -138,7 +141,7 @@ async fn insert_audit(tx: &Transaction<'_>, event: &AuditEvent) -> StoreResult<(
     .ok_or_else(|| StoreError::Backend("audit_head row is missing".into()))?
     .try_get(0)
     .map_err(backend)?;
-    let hash = chain_hash(&prev, event);
+    let hash = key.link_event(&prev, event);
     let keys =
         serde_json::to_string(&event.keys).map_err(|e| StoreError::Backend(e.to_string()))?;
     tx_exec(
@@ -218,7 +221,11 @@ async fn insert_token_row(tx: &Transaction<'_>, t: &TokenRow) -> StoreResult<()>
     Ok(())
 }
 
-async fn insert_project(tx: &Transaction<'_>, data: &NewProject) -> StoreResult<()> {
+async fn insert_project(
+    tx: &Transaction<'_>,
+    key: &AuditKey,
+    data: &NewProject,
+) -> StoreResult<()> {
     let p = &data.project;
     tx_exec_raw(
         tx,
@@ -237,7 +244,7 @@ async fn insert_project(tx: &Transaction<'_>, data: &NewProject) -> StoreResult<
         &[&p.id, &data.owner.0, &data.owner.1],
     )
     .await?;
-    insert_audit(tx, &data.audit).await
+    insert_audit(tx, key, &data.audit).await
 }
 
 async fn purge_secret(tx: &Transaction<'_>, secret_id: &str) -> StoreResult<()> {
@@ -368,6 +375,7 @@ async fn count_encryptions(
 /// item's encryption count as if the items had been written one by one.
 async fn put_batch(
     tx: &Transaction<'_>,
+    key: &AuditKey,
     puts: &[(PutVersion, AuditEvent)],
 ) -> StoreResult<Vec<i64>> {
     let mut order: Vec<usize> = (0..puts.len()).collect();
@@ -395,7 +403,7 @@ async fn put_batch(
         }
     }
     for (_, audit) in puts {
-        insert_audit(tx, audit).await?;
+        insert_audit(tx, key, audit).await?;
     }
     Ok(counts)
 }
@@ -432,8 +440,9 @@ pub(crate) async fn audit_rows(tx: &Transaction<'_>) -> StoreResult<Vec<AuditRow
 }
 
 impl PostgresStore {
-    /// Connects (pool of `pool_size`) and applies pending migrations.
-    pub async fn connect(url: &str, pool_size: usize) -> StoreResult<Self> {
+    /// Connects (a pool of `pool_size`) and applies pending migrations
+    /// (re-linking an unkeyed audit log once); new audit events are linked under `audit_key`.
+    pub async fn connect(url: &str, pool_size: usize, audit_key: AuditKey) -> StoreResult<Self> {
         let settings = connect::settings(url)?;
         let manager = Manager::from_config(
             settings.pg.clone(),
@@ -449,18 +458,21 @@ impl PostgresStore {
             .wait_timeout(Some(Duration::from_secs(30)))
             .build()
             .map_err(|e| StoreError::Backend(format!("database pool: {e}")))?;
+        let audit_key = Arc::new(audit_key);
         let mut client = pool.get().await.map_err(pool_error)?;
         connect::migrate(&mut client).await?;
+        chain_upgrade::upgrade(&mut client, &audit_key).await?;
         drop(client);
         let changes = Arc::new(watch::Sender::new(0u64));
         let listener = listen::spawn(settings.pg, settings.tls, changes.clone());
-        let (audit_queue, audit_batcher) = audit_batch::spawn(pool.clone());
+        let (audit_queue, audit_batcher) = audit_batch::spawn(pool.clone(), audit_key.clone());
         Ok(Self {
             pool,
             changes,
             listener,
             audit_queue,
             audit_batcher,
+            audit_key,
         })
     }
 
@@ -546,7 +558,7 @@ impl Store for PostgresStore {
         )
         .await
         .map_err(|e| map_unique(e, format!("user {:?}", u.email)))?;
-        insert_project(&tx, &data.project).await?;
+        insert_project(&tx, &self.audit_key, &data.project).await?;
         insert_token_row(&tx, &data.token).await?;
         tx.commit().await.map_err(backend)
     }
@@ -575,7 +587,7 @@ impl Store for PostgresStore {
         let mut c = self.conn().await?;
         let tx = c.transaction().await.map_err(backend)?;
         insert_token_row(&tx, &token).await?;
-        insert_audit(&tx, &audit).await?;
+        insert_audit(&tx, &self.audit_key, &audit).await?;
         tx.commit().await.map_err(backend)
     }
 
@@ -601,14 +613,14 @@ impl Store for PostgresStore {
         if n == 0 {
             return Err(StoreError::NotFound("token"));
         }
-        insert_audit(&tx, &audit).await?;
+        insert_audit(&tx, &self.audit_key, &audit).await?;
         tx.commit().await.map_err(backend)
     }
 
     async fn create_project(&self, data: NewProject) -> StoreResult<()> {
         let mut c = self.conn().await?;
         let tx = c.transaction().await.map_err(backend)?;
-        insert_project(&tx, &data).await?;
+        insert_project(&tx, &self.audit_key, &data).await?;
         tx.commit().await.map_err(backend)
     }
 
@@ -676,7 +688,7 @@ impl Store for PostgresStore {
             &[&m.project_id, &m.subject_id, &m.role, &m.overrides],
         )
         .await?;
-        insert_audit(&tx, &audit).await?;
+        insert_audit(&tx, &self.audit_key, &audit).await?;
         tx.commit().await.map_err(backend)
     }
 
@@ -697,7 +709,7 @@ impl Store for PostgresStore {
         if n == 0 {
             return Err(StoreError::NotFound("membership"));
         }
-        insert_audit(&tx, &audit).await?;
+        insert_audit(&tx, &self.audit_key, &audit).await?;
         tx.commit().await.map_err(backend)
     }
 
@@ -730,7 +742,7 @@ impl Store for PostgresStore {
             &[&invite_hash, &u.id, &invite_expires_at],
         )
         .await?;
-        insert_audit(&tx, &audit).await?;
+        insert_audit(&tx, &self.audit_key, &audit).await?;
         tx.commit().await.map_err(backend)
     }
 
@@ -754,9 +766,16 @@ impl Store for PostgresStore {
     ) -> StoreResult<UserRow> {
         let mut c = self.conn().await?;
         let tx = c.transaction().await.map_err(backend)?;
-        let user =
-            accounts::redeem_password_token(&tx, kind, &token_hash, &password_hash, now, audit)
-                .await?;
+        let user = accounts::redeem_password_token(
+            &tx,
+            &self.audit_key,
+            kind,
+            &token_hash,
+            &password_hash,
+            now,
+            audit,
+        )
+        .await?;
         tx.commit().await.map_err(backend)?;
         Ok(user)
     }
@@ -772,7 +791,7 @@ impl Store for PostgresStore {
         let mut c = self.conn().await?;
         let tx = c.transaction().await.map_err(backend)?;
         accounts::create_password_reset(&tx, user_id, &token_hash, expires_at, now).await?;
-        insert_audit(&tx, &audit).await?;
+        insert_audit(&tx, &self.audit_key, &audit).await?;
         tx.commit().await.map_err(backend)
     }
 
@@ -787,7 +806,7 @@ impl Store for PostgresStore {
         let mut c = self.conn().await?;
         let tx = c.transaction().await.map_err(backend)?;
         accounts::set_password(&tx, user_id, &password_hash, keep_token.as_deref(), now).await?;
-        insert_audit(&tx, &audit).await?;
+        insert_audit(&tx, &self.audit_key, &audit).await?;
         tx.commit().await.map_err(backend)
     }
 
@@ -801,7 +820,7 @@ impl Store for PostgresStore {
         let mut c = self.conn().await?;
         let tx = c.transaction().await.map_err(backend)?;
         let before = accounts::change_user(&tx, user_id, change, now).await?;
-        insert_audit(&tx, &audit).await?;
+        insert_audit(&tx, &self.audit_key, &audit).await?;
         tx.commit().await.map_err(backend)?;
         Ok(before)
     }
@@ -833,7 +852,7 @@ impl Store for PostgresStore {
         .await
         .map_err(|e| map_unique(e, format!("identity {:?}", i.name)))?;
         insert_identity_secret(&tx, &secret).await?;
-        insert_audit(&tx, &audit).await?;
+        insert_audit(&tx, &self.audit_key, &audit).await?;
         tx.commit().await.map_err(backend)
     }
 
@@ -868,7 +887,7 @@ impl Store for PostgresStore {
         let mut c = self.conn().await?;
         let tx = c.transaction().await.map_err(backend)?;
         insert_identity_secret(&tx, &secret).await?;
-        insert_audit(&tx, &audit).await?;
+        insert_audit(&tx, &self.audit_key, &audit).await?;
         tx.commit().await.map_err(backend)
     }
 
@@ -921,7 +940,7 @@ impl Store for PostgresStore {
             &[&secret_id, &now],
         )
         .await?;
-        insert_audit(&tx, &audit).await?;
+        insert_audit(&tx, &self.audit_key, &audit).await?;
         tx.commit().await.map_err(backend)
     }
 
@@ -934,7 +953,7 @@ impl Store for PostgresStore {
         let mut c = self.conn().await?;
         let tx = c.transaction().await.map_err(backend)?;
         accounts::delete_identity(&tx, identity_id, now).await?;
-        insert_audit(&tx, &audit).await?;
+        insert_audit(&tx, &self.audit_key, &audit).await?;
         tx.commit().await.map_err(backend)
     }
 
@@ -1000,7 +1019,7 @@ impl Store for PostgresStore {
         if n == 0 {
             return Err(StoreError::NotFound("token"));
         }
-        insert_audit(&tx, &audit).await?;
+        insert_audit(&tx, &self.audit_key, &audit).await?;
         tx.commit().await.map_err(backend)
     }
 
@@ -1096,7 +1115,7 @@ impl Store for PostgresStore {
         let mut c = self.conn().await?;
         let tx = c.transaction().await.map_err(backend)?;
         insert_env(&tx, &env).await?;
-        insert_audit(&tx, &audit).await?;
+        insert_audit(&tx, &self.audit_key, &audit).await?;
         tx.commit().await.map_err(backend)
     }
 
@@ -1122,7 +1141,7 @@ impl Store for PostgresStore {
         )
         .await
         .map_err(|e| map_unique(e, format!("folder {:?}", f.path)))?;
-        insert_audit(&tx, &audit).await?;
+        insert_audit(&tx, &self.audit_key, &audit).await?;
         tx.commit().await.map_err(backend)
     }
 
@@ -1188,7 +1207,7 @@ impl Store for PostgresStore {
             .iter()
             .map(|(_, path, key)| format!("{path}/{key}"))
             .collect();
-        insert_audit(&tx, &audit).await?;
+        insert_audit(&tx, &self.audit_key, &audit).await?;
         tx.commit().await.map_err(backend)?;
         Ok(audit.keys)
     }
@@ -1249,7 +1268,7 @@ impl Store for PostgresStore {
             &[&key_check],
         )
         .await?;
-        insert_audit(&tx, &audit).await?;
+        insert_audit(&tx, &self.audit_key, &audit).await?;
         tx.commit().await.map_err(backend)
     }
 
@@ -1371,7 +1390,7 @@ impl Store for PostgresStore {
         let tx = c.transaction().await.map_err(backend)?;
         // Any error returns before commit: the dropped transaction rolls back
         // every item written before it.
-        let counts = put_batch(&tx, &puts).await?;
+        let counts = put_batch(&tx, &self.audit_key, &puts).await?;
         tx.commit().await.map_err(backend)?;
         Ok(counts)
     }
@@ -1394,7 +1413,7 @@ impl Store for PostgresStore {
         if n == 0 {
             return Err(StoreError::NotFound("secret"));
         }
-        insert_audit(&tx, &audit).await?;
+        insert_audit(&tx, &self.audit_key, &audit).await?;
         tx.commit().await.map_err(backend)
     }
 
@@ -1410,7 +1429,7 @@ impl Store for PostgresStore {
         if n == 0 {
             return Err(StoreError::NotFound("deleted secret"));
         }
-        insert_audit(&tx, &audit).await?;
+        insert_audit(&tx, &self.audit_key, &audit).await?;
         tx.commit().await.map_err(backend)
     }
 
@@ -1427,7 +1446,7 @@ impl Store for PostgresStore {
             return Err(StoreError::NotFound("secret"));
         }
         purge_secret(&tx, secret_id).await?;
-        insert_audit(&tx, &audit).await?;
+        insert_audit(&tx, &self.audit_key, &audit).await?;
         tx.commit().await.map_err(backend)
     }
 
@@ -1456,7 +1475,7 @@ impl Store for PostgresStore {
         let expired = map_rows(rows, head)?;
         for secret in &expired {
             purge_secret(&tx, &secret.secret_id).await?;
-            insert_audit(&tx, &audit_for(secret)).await?;
+            insert_audit(&tx, &self.audit_key, &audit_for(secret)).await?;
         }
         tx.commit().await.map_err(backend)?;
         Ok(expired.len())
@@ -1487,7 +1506,7 @@ impl Store for PostgresStore {
         )
         .await
         .map_err(|e| map_unique(e, "this import".into()))?;
-        insert_audit(&tx, &audit).await?;
+        insert_audit(&tx, &self.audit_key, &audit).await?;
         tx.commit().await.map_err(backend)
     }
 
@@ -1498,7 +1517,7 @@ impl Store for PostgresStore {
         if n == 0 {
             return Err(StoreError::NotFound("import"));
         }
-        insert_audit(&tx, &audit).await?;
+        insert_audit(&tx, &self.audit_key, &audit).await?;
         tx.commit().await.map_err(backend)
     }
 
@@ -1583,7 +1602,7 @@ impl Store for PostgresStore {
                 current: current_version(rows)?,
             });
         }
-        insert_audit(&tx, &audit).await?;
+        insert_audit(&tx, &self.audit_key, &audit).await?;
         tx.commit().await.map_err(backend)
     }
 
@@ -1604,7 +1623,7 @@ impl Store for PostgresStore {
         if n == 0 {
             return Err(StoreError::NotFound("personal secret"));
         }
-        insert_audit(&tx, &audit).await?;
+        insert_audit(&tx, &self.audit_key, &audit).await?;
         tx.commit().await.map_err(backend)
     }
 
@@ -1683,7 +1702,7 @@ impl Store for PostgresStore {
             3 * (resealed.len() as i64 + 1),
         )
         .await?;
-        insert_audit(&tx, &audit).await?;
+        insert_audit(&tx, &self.audit_key, &audit).await?;
         tx.commit().await.map_err(backend)?;
         Ok(count)
     }
@@ -1708,8 +1727,9 @@ impl Store for PostgresStore {
                      WHERE ($1::text IS NULL OR project_id = $1) AND ($2::text IS NULL OR environment = $2)
                        AND ($3::text IS NULL OR actor_id = $3 OR actor_name = $3) AND ($4::text IS NULL OR action = $4)
                        AND ($5::text IS NULL OR keys ILIKE $5) AND ($6::bigint IS NULL OR time >= $6)
-                       AND ($7::bigint IS NULL OR time <= $7) AND ($8::bigint IS NULL OR seq < $8)
-                     ORDER BY seq DESC LIMIT $9"
+                       AND ($7::bigint IS NULL OR time <= $7)
+                       AND ($8::bigint IS NULL OR time < $8 OR (time = $8 AND seq < $9))
+                     ORDER BY time DESC, seq DESC LIMIT $10"
                 ),
                 &[
                     &filter.project_id,
@@ -1719,7 +1739,8 @@ impl Store for PostgresStore {
                     &key_pattern,
                     &filter.since,
                     &filter.until,
-                    &filter.before_seq,
+                    &filter.before.map(|c| c.time),
+                    &filter.before.map(|c| c.seq),
                     &filter.limit,
                 ],
             )

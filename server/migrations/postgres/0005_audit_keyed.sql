@@ -1,0 +1,9 @@
+-- hush schema v5 (PostgreSQL): the audit chain is keyed (HMAC-SHA256 under a
+-- key derived from the root key). `scheme` says which links the table holds;
+-- the first server of the new version re-links an older log once
+-- (src/store/audit_upgrade.rs).
+CREATE TABLE IF NOT EXISTS audit_chain_meta (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    scheme TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_time_seq ON audit_events (time, seq);
