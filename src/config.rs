@@ -51,6 +51,14 @@ pub struct ServerArgs {
     /// How often expired deleted secrets are purged, e.g. 1h [default: 10m]
     #[arg(long, env = "HUSH_PURGE_INTERVAL")]
     pub purge_interval: Option<String>,
+    /// How often the server writes a signed audit checkpoint (when the log
+    /// grew), e.g. 1h, or off [default: 10m]
+    #[arg(long, env = "HUSH_AUDIT_CHECKPOINT_INTERVAL")]
+    pub audit_checkpoint_interval: Option<String>,
+    /// Where those checkpoints go; best outside the data dir (another disk,
+    /// an append-only mount) [default: DATA_DIR/audit-checkpoints]
+    #[arg(long, env = "HUSH_AUDIT_CHECKPOINT_DIR")]
+    pub audit_checkpoint_dir: Option<PathBuf>,
     /// Largest request body in bytes [default: 4194304]
     #[arg(long, env = "HUSH_MAX_BODY_BYTES")]
     pub max_body_bytes: Option<usize>,
@@ -125,6 +133,8 @@ struct FileConfig {
     tls_self_signed: Option<bool>,
     recovery_window: Option<String>,
     purge_interval: Option<String>,
+    audit_checkpoint_interval: Option<String>,
+    audit_checkpoint_dir: Option<PathBuf>,
     max_body_bytes: Option<usize>,
     max_versions: Option<i64>,
     session_ttl: Option<String>,
@@ -166,6 +176,9 @@ pub struct ServerConfig {
     pub tls: Tls,
     pub recovery_window: Duration,
     pub purge_interval: Duration,
+    /// `None`: no periodic checkpoints.
+    pub audit_checkpoint_interval: Option<Duration>,
+    pub audit_checkpoint_dir: PathBuf,
     pub max_body_bytes: usize,
     pub max_versions: i64,
     pub session_ttl: Duration,
@@ -298,6 +311,11 @@ impl ServerConfig {
             }
             (None, None) => Tls::Off,
         };
+        let audit_checkpoint_dir = args
+            .audit_checkpoint_dir
+            .clone()
+            .or(file.audit_checkpoint_dir)
+            .unwrap_or_else(|| data_dir.join("audit-checkpoints"));
         let duration =
             |name: &'static str, flag: &Option<String>, file: Option<String>, default: &str| {
                 parse_duration(flag.as_deref().or(file.as_deref()).unwrap_or(default))
@@ -418,6 +436,22 @@ impl ServerConfig {
                 file.purge_interval,
                 "10m",
             )?,
+            audit_checkpoint_interval: match args
+                .audit_checkpoint_interval
+                .clone()
+                .or(file.audit_checkpoint_interval)
+                .as_deref()
+            {
+                Some("off") => None,
+                text => Some(duration(
+                    "audit_checkpoint_interval",
+                    &text.map(str::to_owned),
+                    None,
+                    "10m",
+                )?)
+                .filter(|d| !d.is_zero()),
+            },
+            audit_checkpoint_dir,
             max_body_bytes: args
                 .max_body_bytes
                 .or(file.max_body_bytes)

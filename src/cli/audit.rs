@@ -3,8 +3,11 @@
 use super::context::resolve;
 use super::output::{print_json, table};
 use super::Target;
+use crate::audit_checkpoint::Checkpoint;
 use crate::error::EXIT_ERROR;
+use anyhow::Context as _;
 use serde_json::Value;
+use std::path::Path;
 
 pub struct Filter {
     pub key: Option<String>,
@@ -80,9 +83,27 @@ pub async fn query(target: Target, filter: Filter, json: bool) -> anyhow::Result
     Ok(0)
 }
 
-pub async fn verify(target: Target, json: bool) -> anyhow::Result<i32> {
+pub async fn verify(
+    target: Target,
+    json: bool,
+    checkpoint: Option<&Path>,
+    public_key: Option<&str>,
+) -> anyhow::Result<i32> {
     let ctx = resolve(&target)?;
-    let resp = ctx.client.get("/api/v1/hush/audit/verify", &[]).await?;
+    let mut query = Vec::new();
+    if let Some(file) = checkpoint {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read checkpoint {}", file.display()))?;
+        let pinned = Checkpoint::parse(&text)
+            .and_then(|c| c.verify(public_key))
+            .map_err(|e| anyhow::anyhow!("checkpoint {}: {e}", file.display()))?;
+        if public_key.is_none() && !json {
+            eprintln!("note: the checkpoint's signature holds under the public key it carries; pass --public-key to require this server's key");
+        }
+        query.push(("checkpointSeq", pinned.seq.to_string()));
+        query.push(("checkpointHead", hex::encode(&pinned.head)));
+    }
+    let resp = ctx.client.get("/api/v1/hush/audit/verify", &query).await?;
     if json {
         print_json(&resp);
         return Ok(if resp["ok"].as_bool() == Some(true) {
@@ -118,12 +139,48 @@ pub async fn verify(target: Target, json: bool) -> anyhow::Result<i32> {
         eprintln!("hint: someone wrote to the server's audit journal directory; the files are kept in its quarantine folder for investigation");
     }
     if resp["ok"].as_bool() == Some(true) {
+        let against = match resp["checkpoint"]["seq"].as_i64() {
+            Some(seq) => format!(
+                ", nothing up to the checkpoint at event #{seq} changed, removed or cut off"
+            ),
+            None => String::new(),
+        };
         println!(
-            "audit log verified: {} events, keyed chain intact",
+            "audit log verified: {} events, keyed chain intact{against}",
             resp["events"]
         );
         Ok(0)
     } else {
         Ok(EXIT_ERROR)
     }
+}
+
+/// `hush audit checkpoint`: a signed checkpoint of the log's end, to stdout
+/// or a file.
+pub async fn checkpoint(target: Target, output: Option<&Path>) -> anyhow::Result<i32> {
+    let ctx = resolve(&target)?;
+    let resp = ctx
+        .client
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/hush/audit/checkpoints",
+            &serde_json::json!({}),
+        )
+        .await?;
+    let mut text = serde_json::to_string_pretty(&resp)?;
+    text.push('\n');
+    match output {
+        Some(path) => {
+            std::fs::write(path, &text)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            eprintln!(
+                "checkpoint at event #{} written to {} (public key {})",
+                resp["seq"],
+                path.display(),
+                resp["publicKey"].as_str().unwrap_or("?")
+            );
+        }
+        None => print!("{text}"),
+    }
+    Ok(0)
 }

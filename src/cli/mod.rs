@@ -860,10 +860,28 @@ pub struct PullArgs {
 
 #[derive(Subcommand)]
 pub enum AuditAction {
-    /// Recompute the hash chain; fails naming the first broken row
+    /// Recompute the keyed chain; fails naming the first broken event.
+    /// With --checkpoint, also prove nothing up to the checkpoint was
+    /// changed, removed or cut off
     Verify {
         #[arg(long)]
         json: bool,
+        /// A checkpoint file from `hush audit checkpoint` (or the server's
+        /// checkpoint directory); its signature is checked here, with its
+        /// public key alone
+        #[arg(long, value_name = "FILE")]
+        checkpoint: Option<std::path::PathBuf>,
+        /// The server's checkpoint public key (hex) to require, instead of
+        /// trusting the one in the file
+        #[arg(long, value_name = "HEX", requires = "checkpoint")]
+        public_key: Option<String>,
+    },
+    /// Take a signed checkpoint of the audit log's end (server admins);
+    /// keep it somewhere else
+    Checkpoint {
+        /// Write it here instead of to stdout
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<std::path::PathBuf>,
     },
 }
 
@@ -1126,9 +1144,19 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             }
             Command::Audit {
                 target,
-                action: Some(AuditAction::Verify { json }),
+                action:
+                    Some(AuditAction::Verify {
+                        json,
+                        checkpoint,
+                        public_key,
+                    }),
                 ..
-            } => audit::verify(target, json).await,
+            } => audit::verify(target, json, checkpoint.as_deref(), public_key.as_deref()).await,
+            Command::Audit {
+                target,
+                action: Some(AuditAction::Checkpoint { output }),
+                ..
+            } => audit::checkpoint(target, output.as_deref()).await,
             Command::Audit {
                 target,
                 action: None,

@@ -209,6 +209,9 @@ pub async fn run(mut args: ServerArgs) -> Result<()> {
     });
     let purge = server::spawn_purge_job(service.clone(), config.purge_interval);
     let refusals = server::spawn_refusal_flush(service.clone());
+    let checkpoints = config.audit_checkpoint_interval.map(|every| {
+        server::checkpoint_job::spawn(service.clone(), config.audit_checkpoint_dir.clone(), every)
+    });
     let listener = std::net::TcpListener::bind(&config.listen)
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     listener.set_nonblocking(true)?;
@@ -242,6 +245,9 @@ pub async fn run(mut args: ServerArgs) -> Result<()> {
     let served = server::serve(listener, tls, state, shutdown).await;
     purge.abort();
     refusals.abort();
+    if let Some(job) = checkpoints {
+        job.abort();
+    }
     // Counts of refusals still in open windows go on record before the stop.
     if let Err(e) = service.flush_refusals(true).await {
         tracing::warn!("writing aggregated refusal audit events failed: {e}");

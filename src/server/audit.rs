@@ -3,6 +3,7 @@
 use super::error::ApiError;
 use super::extract::{ApiQuery, Auth};
 use super::AppState;
+use crate::audit_checkpoint::{Checkpoint, Pinned};
 use crate::service::{iso, now_ms};
 use crate::store::{AuditCursor, AuditFilter};
 use axum::extract::State;
@@ -97,11 +98,38 @@ pub async fn query(
     Ok(Json(json!({ "events": events, "nextBefore": next })))
 }
 
+/// `verify`'s optional checkpoint: the sequence number and link a signed
+/// checkpoint pinned (the caller has checked its signature).
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct VerifyQuery {
+    checkpoint_seq: Option<i64>,
+    checkpoint_head: Option<String>,
+}
+
 pub async fn verify(
     State(state): State<AppState>,
     Auth(ctx): Auth,
+    ApiQuery(q): ApiQuery<VerifyQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let found = state.service.verify_audit(&ctx).await?;
+    let pinned = match (q.checkpoint_seq, q.checkpoint_head.as_deref()) {
+        (None, None) => None,
+        (Some(seq), Some(head)) => Some(Pinned {
+            seq,
+            head: hex::decode(head)
+                .ok()
+                .filter(|h| h.len() == 32)
+                .ok_or_else(|| ApiError::validation("checkpointHead must be 64 hex digits"))?,
+            time: 0,
+        }),
+        _ => {
+            return Err(ApiError::validation(
+                "pass checkpointSeq and checkpointHead together",
+            ))
+        }
+    };
+    let checked_against = pinned.as_ref().map(|p| p.seq);
+    let found = state.service.verify_audit(&ctx, pinned).await?;
     let quarantined: Vec<Value> = found
         .quarantined
         .iter()
@@ -111,13 +139,25 @@ pub async fn verify(
         .head
         .as_ref()
         .map(|r| json!({ "seq": r.seq, "hash": hex::encode(&r.hash) }));
+    let checkpoint = checked_against.map(|seq| {
+        json!({ "seq": seq, "ok": found.against_checkpoint.is_none(), "brokenAt": found.against_checkpoint })
+    });
     Ok(Json(json!({
-        "ok": found.broken.is_none(),
+        "ok": found.broken.is_none() && found.against_checkpoint.is_none(),
         "events": found.events,
-        "brokenAt": found.broken,
+        "brokenAt": found.broken.or(found.against_checkpoint.clone()),
         "quarantined": quarantined,
         "head": head,
+        "checkpoint": checkpoint,
     })))
+}
+
+/// A signed checkpoint of the audit chain's end (server admins).
+pub async fn checkpoint(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+) -> Result<Json<Checkpoint>, ApiError> {
+    Ok(Json(state.service.audit_checkpoint(&ctx).await?))
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ pub mod batch;
 pub mod bootstrap_code;
 pub mod browser;
 pub mod changes;
+pub mod checkpoint_job;
 pub mod client_addr;
 pub mod error;
 pub mod expansion;
@@ -230,6 +231,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/hush/changes", get(changes::changes))
         .route("/api/v1/hush/audit", get(audit::query))
         .route("/api/v1/hush/audit/verify", get(audit::verify))
+        .route("/api/v1/hush/audit/checkpoints", post(audit::checkpoint))
         .route("/api/v1/hush/projects", get(projects::list))
         .route("/api/v2/workspace", post(projects::create))
         .route(

@@ -1,8 +1,9 @@
 //! Reading and verifying the audit log.
 
 use super::access::readable_keys;
-use super::{Ctx, Service, ServiceError, ServiceResult};
+use super::{now_ms, Ctx, Service, ServiceError, ServiceResult};
 use crate::audit::{verify_chain, AuditKey, AuditKeyring, ChainBreak, QUARANTINE_ACTION};
+use crate::audit_checkpoint::{check_against, Checkpoint, Pinned, Signer};
 use crate::store::{AuditCursor, AuditFilter, AuditRow};
 
 /// One page of the audit log.
@@ -24,6 +25,8 @@ pub struct Verification {
     pub quarantined: Vec<AuditRow>,
     /// The chain's last event, where a checkpoint would be taken.
     pub head: Option<AuditRow>,
+    /// Where the log fails the checkpoint it was verified against.
+    pub against_checkpoint: Option<ChainBreak>,
 }
 
 /// Most events one query returns.
@@ -86,12 +89,43 @@ impl Service {
         AuditKeyring::single(AuditKey::from_root(self.keys.root()))
     }
 
-    /// Recomputes the whole keyed chain (server admins only).
-    pub async fn verify_audit(&self, ctx: &Ctx) -> ServiceResult<Verification> {
+    /// The key that signs this server's audit checkpoints.
+    pub fn checkpoint_signer(&self) -> Signer {
+        Signer::from_root(self.keys.root())
+    }
+
+    /// A signed checkpoint of the chain's end, which includes the event that
+    /// records this checkpoint (server admins only).
+    pub async fn audit_checkpoint(&self, ctx: &Ctx) -> ServiceResult<Checkpoint> {
+        self.require_server_admin(ctx, "create-audit-checkpoint", "")
+            .await?;
+        self.store
+            .append_audit(ctx.event("create-audit-checkpoint"))
+            .await?;
+        self.checkpoint_now()
+            .await?
+            .ok_or_else(|| ServiceError::Internal("the audit log is empty after an append".into()))
+    }
+
+    /// A signed checkpoint of the chain's end as it is (`None` for an empty
+    /// log); not itself audited (the periodic job's).
+    pub async fn checkpoint_now(&self) -> ServiceResult<Option<Checkpoint>> {
+        let head = self.store.audit_head().await?;
+        Ok(head.map(|(seq, hash)| self.checkpoint_signer().sign(seq, &hash, now_ms())))
+    }
+
+    /// Recomputes the whole keyed chain (server admins only), and compares
+    /// it with a checkpoint whose signature the caller has checked.
+    pub async fn verify_audit(
+        &self,
+        ctx: &Ctx,
+        pinned: Option<Pinned>,
+    ) -> ServiceResult<Verification> {
         self.require_server_admin(ctx, "verify-audit-log", "")
             .await?;
         let rows = self.store.audit_chain().await?;
         let checked = verify_chain(&rows, &self.audit_keyring());
+        let against_checkpoint = pinned.and_then(|p| check_against(&rows, &p).err());
         let quarantined = rows
             .iter()
             .filter(|r| r.event.action == QUARANTINE_ACTION)
@@ -102,6 +136,7 @@ impl Service {
             broken: checked.err(),
             quarantined,
             head: rows.last().cloned(),
+            against_checkpoint,
         })
     }
 }

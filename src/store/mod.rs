@@ -333,6 +333,10 @@ pub trait Store: Send + Sync + 'static {
     async fn query_audit(&self, filter: AuditFilter) -> StoreResult<Vec<AuditRow>>;
     /// Every event in chain order (for verification).
     async fn audit_chain(&self) -> StoreResult<Vec<AuditRow>>;
+    /// The chain's last event's sequence number and link (for a
+    /// checkpoint), every event answered so far included; `None` when the
+    /// log is empty.
+    async fn audit_head(&self) -> StoreResult<Option<(i64, Vec<u8>)>>;
 
     /// The change feed: events of `CHANGE_ACTIONS` in a project with `seq` above
     /// `after_seq`, oldest first, at most `limit`.

@@ -1957,6 +1957,19 @@ impl Store for SqliteStore {
         self.read(move |c| sqlite_audit::query(c, &filter)).await
     }
 
+    async fn audit_head(&self) -> StoreResult<Option<(i64, Vec<u8>)>> {
+        self.settle_journal().await?;
+        self.read(|c| {
+            c.query_row(
+                "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+        })
+        .await
+    }
+
     async fn audit_chain(&self) -> StoreResult<Vec<AuditRow>> {
         self.settle_journal().await?;
         self.read(sqlite_audit::chain).await

@@ -735,6 +735,12 @@ fn calls(tag: &str, own_token: &str) -> Vec<Call> {
         Need::ServerAdmin,
     );
     add(
+        ("POST", "/api/v1/hush/audit/checkpoints"),
+        "/api/v1/hush/audit/checkpoints".into(),
+        Some(json!({})),
+        Need::ServerAdmin,
+    );
+    add(
         ("GET", "/api/v1/hush/projects"),
         "/api/v1/hush/projects".into(),
         None,

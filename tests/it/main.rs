@@ -5,6 +5,7 @@ mod abuse_auth;
 mod abuse_bounds;
 mod abuse_transport;
 mod access;
+mod audit_integrity;
 mod authz_matrix;
 mod changes;
 mod cli;

@@ -1748,6 +1748,16 @@ impl Store for PostgresStore {
         map_rows(rows, audit)
     }
 
+    async fn audit_head(&self) -> StoreResult<Option<(i64, Vec<u8>)>> {
+        let rows = self
+            .read(
+                "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1",
+                &[],
+            )
+            .await?;
+        first(rows, |r| Ok((r.try_get(0)?, r.try_get(1)?)))
+    }
+
     async fn audit_chain(&self) -> StoreResult<Vec<AuditRow>> {
         let rows = self
             .read(
