@@ -20,8 +20,9 @@ use zeroize::Zeroizing;
 /// The `prev_hash` of the first event.
 pub const GENESIS: [u8; 32] = [0u8; 32];
 
-/// The action of the event that ends one root key's stretch of the chain.
-pub const HANDOVER_ACTION: &str = "audit-key-handover";
+/// The action of the event that ends one root key's stretch of the chain:
+/// `hush server rotate-root-key` appends it, linked under the old key.
+pub const HANDOVER_ACTION: &str = "rotate-root-key";
 
 /// The action of the event that records a quarantined journal file.
 pub const QUARANTINE_ACTION: &str = "audit-journal-quarantined";
@@ -44,6 +45,10 @@ impl std::fmt::Debug for AuditKey {
     }
 }
 
+fn epoch_aad(epoch: i64) -> Vec<u8> {
+    format!("hush audit key epoch {epoch}").into_bytes()
+}
+
 fn hmac(key: &[u8; 32]) -> Hmac<Sha256> {
     // HMAC takes a key of any length.
     <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes a 32-byte key")
@@ -57,6 +62,33 @@ impl AuditKey {
             chain: root.derive(CHAIN_LABEL),
             journal: root.derive(JOURNAL_LABEL),
         }
+    }
+
+    /// This key sealed under `root` (stored so the events linked under it
+    /// can still be verified once `root` has replaced it).
+    pub fn seal(&self, root: &Key, epoch: i64) -> Result<Vec<u8>, crate::crypto::CryptoError> {
+        let mut both = Zeroizing::new([0u8; 64]);
+        both[..32].copy_from_slice(self.chain.as_ref());
+        both[32..].copy_from_slice(self.journal.as_ref());
+        root.seal(&epoch_aad(epoch), both.as_ref())
+    }
+
+    /// `seal`'s inverse; fails if `sealed` was not sealed under `root` for
+    /// `epoch`.
+    pub fn open(
+        root: &Key,
+        epoch: i64,
+        sealed: &[u8],
+    ) -> Result<AuditKey, crate::crypto::CryptoError> {
+        let both = root.open(&epoch_aad(epoch), sealed)?;
+        if both.len() != 64 {
+            return Err(crate::crypto::CryptoError::Integrity);
+        }
+        let mut chain = Zeroizing::new([0u8; 32]);
+        let mut journal = Zeroizing::new([0u8; 32]);
+        chain.copy_from_slice(&both[..32]);
+        journal.copy_from_slice(&both[32..]);
+        Ok(AuditKey { chain, journal })
     }
 
     /// The link of an event given its `canonical` bytes and the link before it.
@@ -110,6 +142,22 @@ pub struct AuditKeyring {
 impl AuditKeyring {
     pub fn single(key: AuditKey) -> AuditKeyring {
         AuditKeyring { epochs: vec![key] }
+    }
+
+    /// The keyring of the current `root` key: the stored keys of earlier
+    /// root keys (`(epoch, sealed)` as the store keeps them), then its own.
+    pub fn open(
+        root: &Key,
+        sealed: &[(i64, Vec<u8>)],
+    ) -> Result<AuditKeyring, crate::crypto::CryptoError> {
+        let mut sorted: Vec<&(i64, Vec<u8>)> = sealed.iter().collect();
+        sorted.sort_by_key(|(epoch, _)| *epoch);
+        let mut epochs = Vec::with_capacity(sorted.len() + 1);
+        for (epoch, bytes) in sorted {
+            epochs.push(AuditKey::open(root, *epoch, bytes)?);
+        }
+        epochs.push(AuditKey::from_root(root));
+        Ok(AuditKeyring { epochs })
     }
 }
 

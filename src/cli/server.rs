@@ -285,12 +285,22 @@ pub async fn rotate_root_key(mut args: ServerArgs, new_key_file: &Path) -> Resul
     let new = Key::read_file(new_key_file)?;
     let store = open_store(&config, &old).await?;
     check_root_key(&store, &old).await?;
+    // The audit keys of every earlier root key and of this one, re-sealed
+    // under the new key: the chain goes on under the new key after this
+    // rotation's event (the hand-over, linked under the old key).
+    let mut epochs = Vec::new();
+    let sealed = store.audit_key_epochs().await?;
+    let ring = crate::audit::AuditKeyring::open(&old, &sealed)
+        .context("cannot open the stored audit keys of earlier root keys")?;
+    for (epoch, key) in ring.epochs.iter().enumerate() {
+        epochs.push((epoch as i64, key.seal(&new, epoch as i64)?));
+    }
     let keyring = Keyring::new(old);
     let rewrapped = keyring.rewrap_all(&store, &new).await?;
     let count = rewrapped.len();
-    let event = Ctx::system().event("rotate-root-key");
+    let event = Ctx::system().event(crate::audit::HANDOVER_ACTION);
     store
-        .rewrap_data_keys(rewrapped, new.key_check()?, event)
+        .rewrap_data_keys(rewrapped, new.key_check()?, epochs, event)
         .await?;
     store.close().await;
     println!("re-wrapped {count} project key(s) under the new root key; start the server with it from now on");
@@ -328,8 +338,7 @@ pub async fn migrate(mut args: ServerArgs, from: &str, to: &str) -> Result<()> {
         }
         source => load_root_key(source)?,
     };
-    let report =
-        crate::store::migrate::sqlite_to_postgres(&path, to, AuditKey::from_root(&root)).await?;
+    let report = crate::store::migrate::sqlite_to_postgres(&path, to, &root).await?;
     for (table, rows) in &report.tables {
         println!("{table:>16}: {rows} row(s)");
     }

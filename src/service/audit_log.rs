@@ -2,7 +2,7 @@
 
 use super::access::readable_keys;
 use super::{now_ms, Ctx, Service, ServiceError, ServiceResult};
-use crate::audit::{verify_chain, AuditKey, AuditKeyring, ChainBreak, QUARANTINE_ACTION};
+use crate::audit::{verify_chain, AuditKeyring, ChainBreak, QUARANTINE_ACTION};
 use crate::audit_checkpoint::{check_against, Checkpoint, Pinned, Signer};
 use crate::store::{AuditCursor, AuditFilter, AuditRow};
 
@@ -85,8 +85,11 @@ impl Service {
     }
 
     /// The keys of every root key the chain was linked under, oldest first.
-    pub fn audit_keyring(&self) -> AuditKeyring {
-        AuditKeyring::single(AuditKey::from_root(self.keys.root()))
+    pub async fn audit_keyring(&self) -> ServiceResult<AuditKeyring> {
+        let sealed = self.store.audit_key_epochs().await?;
+        AuditKeyring::open(self.keys.root(), &sealed).map_err(|e| {
+            ServiceError::Integrity(format!("a stored audit key of an earlier root key: {e}"))
+        })
     }
 
     /// The key that signs this server's audit checkpoints.
@@ -124,7 +127,7 @@ impl Service {
         self.require_server_admin(ctx, "verify-audit-log", "")
             .await?;
         let rows = self.store.audit_chain().await?;
-        let checked = verify_chain(&rows, &self.audit_keyring());
+        let checked = verify_chain(&rows, &self.audit_keyring().await?);
         let against_checkpoint = pinned.and_then(|p| check_against(&rows, &p).err());
         let quarantined = rows
             .iter()

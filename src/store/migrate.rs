@@ -7,6 +7,7 @@
 use super::postgres::{PostgresStore, LOCK_MIGRATE};
 use super::AuditRow;
 use crate::audit::{verify_chain, AuditKey, AuditKeyring, GENESIS};
+use crate::crypto::Key;
 use anyhow::{bail, Context, Result};
 use rusqlite::OpenFlags;
 use std::path::Path;
@@ -202,6 +203,7 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("updated_at", Int),
         ],
     ),
+    ("audit_key_epochs", &[("epoch", Int), ("sealed", Bytes)]),
     (
         "audit_events",
         &[
@@ -363,11 +365,10 @@ fn sqlite_personal(path: &Path) -> Result<Vec<(String, Vec<u8>)>> {
     Ok(rows)
 }
 
-pub async fn sqlite_to_postgres(sqlite: &Path, pg_url: &str, key: AuditKey) -> Result<Report> {
+pub async fn sqlite_to_postgres(sqlite: &Path, pg_url: &str, root: &Key) -> Result<Report> {
     let data = read_sqlite(sqlite)?;
-    let keyring = AuditKeyring::single(key.clone());
     // Connecting applies the PostgreSQL schema when the database is new.
-    let store = PostgresStore::connect(pg_url, 2, key)
+    let store = PostgresStore::connect(pg_url, 2, AuditKey::from_root(root))
         .await
         .context("cannot open the target database")?;
     let mut client = store.client().await?;
@@ -443,6 +444,14 @@ pub async fn sqlite_to_postgres(sqlite: &Path, pg_url: &str, key: AuditKey) -> R
 
     // Verify inside the transaction, before anything becomes visible.
     let chain = super::postgres::audit_rows(&tx).await?;
+    let sealed: Vec<(i64, Vec<u8>)> = tx
+        .query("SELECT epoch::bigint, sealed FROM audit_key_epochs", &[])
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect::<Result<_, tokio_postgres::Error>>()?;
+    let keyring = AuditKeyring::open(root, &sealed)
+        .context("cannot open the stored audit keys of earlier root keys")?;
     report.audit_events = verify_chain(&chain, &keyring).map_err(|b| {
         anyhow::anyhow!(
             "the audit chain does not verify on the target at event #{}: {} (is the root key the one the SQLite server used?)",

@@ -240,12 +240,16 @@ pub trait Store: Send + Sync + 'static {
     async fn add_data_key(&self, key: DataKeyRow) -> StoreResult<()>;
     /// Replaces every wrapped data key and the key-check value in one transaction
     /// (root key rotation).
+    /// `audit_epochs` replaces the sealed audit keys of earlier root keys.
     async fn rewrap_data_keys(
         &self,
         keys: Vec<DataKeyRow>,
         key_check: Vec<u8>,
+        audit_epochs: Vec<(i64, Vec<u8>)>,
         audit: AuditEvent,
     ) -> StoreResult<()>;
+    /// The audit keys of earlier root keys, sealed: `(epoch, sealed)`.
+    async fn audit_key_epochs(&self) -> StoreResult<Vec<(i64, Vec<u8>)>>;
 
     /// Live secrets in folder `path` of `env_id`, and in its whole project.
     async fn live_secret_counts(&self, env_id: &str, path: &str) -> StoreResult<(i64, i64)>;

@@ -1529,9 +1529,19 @@ impl Store for SqliteStore {
         &self,
         keys: Vec<DataKeyRow>,
         key_check: Vec<u8>,
+        audit_epochs: Vec<(i64, Vec<u8>)>,
         audit: AuditEvent,
     ) -> StoreResult<()> {
         self.write(move |c, head| {
+            c.execute("DELETE FROM audit_key_epochs", [])
+                .map_err(backend)?;
+            for (epoch, sealed) in &audit_epochs {
+                c.execute(
+                    "INSERT INTO audit_key_epochs (epoch, sealed) VALUES (?1, ?2)",
+                    params![epoch, sealed],
+                )
+                .map_err(backend)?;
+            }
             for k in &keys {
                 let n = c
                     .execute(
@@ -1549,6 +1559,16 @@ impl Store for SqliteStore {
             )
             .map_err(backend)?;
             insert_audit(c, head, &audit)
+        })
+        .await
+    }
+
+    async fn audit_key_epochs(&self) -> StoreResult<Vec<(i64, Vec<u8>)>> {
+        self.read(|c| {
+            let mut stmt =
+                c.prepare("SELECT epoch, sealed FROM audit_key_epochs ORDER BY epoch")?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect()
         })
         .await
     }

@@ -509,6 +509,46 @@ async fn root_key_rotation_rewraps_and_old_key_stops_working() {
         get(&again.client(), "ROT", None).await.unwrap()["secretValue"],
         "before-rotation"
     );
+    // The audit chain goes on under the new key from the hand-over event:
+    // the events before it still verify, with the old key's audit key kept
+    // sealed under the new root key; a second rotation keeps both.
+    set(&again.client(), "ROT", "after-rotation").await.unwrap();
+    assert_audit_chain_ok(&again.client()).await;
+    again.stop();
+    let newer_key = new_root_key_file(&s.data_dir, "newer.key");
+    let out = hush(
+        home.path(),
+        &[
+            "server",
+            "--data-dir",
+            s.data_dir.to_str().unwrap(),
+            "--root-key-file",
+            new_key.to_str().unwrap(),
+            "rotate-root-key",
+            "--new-root-key-file",
+            newer_key.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut third = TestServer::spawn(
+        &s.data_dir,
+        &["--root-key-file", newer_key.to_str().unwrap()],
+    )
+    .unwrap();
+    third.token = s.token.clone();
+    set(&third.client(), "ROT", "after-second").await.unwrap();
+    assert_audit_chain_ok(&third.client()).await;
+    let handovers = audit_events(
+        &third.client(),
+        &[("action", "rotate-root-key".into()), ("limit", "10".into())],
+    )
+    .await;
+    assert_eq!(handovers.len(), 2);
 }
 
 #[tokio::test]

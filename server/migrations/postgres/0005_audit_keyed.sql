@@ -7,3 +7,11 @@ CREATE TABLE IF NOT EXISTS audit_chain_meta (
     scheme TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS audit_time_seq ON audit_events (time, seq);
+-- The audit keys of earlier root keys, oldest first (epoch 0 = the first
+-- root key), each sealed under the current root key: verification of the
+-- events before a root-key rotation needs them; `hush server
+-- rotate-root-key` re-seals them and adds the outgoing key's.
+CREATE TABLE IF NOT EXISTS audit_key_epochs (
+    epoch INTEGER PRIMARY KEY,
+    sealed BYTEA NOT NULL
+);

@@ -1247,10 +1247,20 @@ impl Store for PostgresStore {
         &self,
         keys: Vec<DataKeyRow>,
         key_check: Vec<u8>,
+        audit_epochs: Vec<(i64, Vec<u8>)>,
         audit: AuditEvent,
     ) -> StoreResult<()> {
         let mut c = self.conn().await?;
         let tx = c.transaction().await.map_err(backend)?;
+        tx_exec(&tx, "DELETE FROM audit_key_epochs", &[]).await?;
+        for (epoch, sealed) in &audit_epochs {
+            tx_exec(
+                &tx,
+                "INSERT INTO audit_key_epochs (epoch, sealed) VALUES ($1, $2)",
+                &[epoch, sealed],
+            )
+            .await?;
+        }
         for k in &keys {
             let n = tx_exec(
                 &tx,
@@ -1270,6 +1280,16 @@ impl Store for PostgresStore {
         .await?;
         insert_audit(&tx, &self.audit_key, &audit).await?;
         tx.commit().await.map_err(backend)
+    }
+
+    async fn audit_key_epochs(&self) -> StoreResult<Vec<(i64, Vec<u8>)>> {
+        let rows = self
+            .read(
+                "SELECT epoch::bigint, sealed FROM audit_key_epochs ORDER BY epoch",
+                &[],
+            )
+            .await?;
+        map_rows(rows, |r| Ok((r.try_get(0)?, r.try_get(1)?)))
     }
 
     async fn live_secret_counts(&self, env_id: &str, path: &str) -> StoreResult<(i64, i64)> {
