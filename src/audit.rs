@@ -105,6 +105,17 @@ impl AuditKey {
         self.link(prev, &canonical(event))
     }
 
+    /// The MAC of an archive mark: the live log starts after event `seq`,
+    /// whose link is `hash`, in key epoch `epoch`.
+    pub fn mark_mac(&self, seq: i64, hash: &[u8], epoch: i64) -> Vec<u8> {
+        let mut mac = hmac(&self.chain);
+        mac.update(b"hush audit archive mark v1");
+        mac.update(&seq.to_be_bytes());
+        mac.update(&epoch.to_be_bytes());
+        mac.update(hash);
+        mac.finalize().into_bytes().to_vec()
+    }
+
     /// The MAC of a journal line: the event's canonical bytes bound to the
     /// file (`generation`) and position (`index`) it was written at, so a
     /// line cannot be forged, nor copied to another file or place.

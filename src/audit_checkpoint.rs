@@ -73,6 +73,11 @@ impl Signer {
         hex::encode(self.0.public_key().as_ref())
     }
 
+    /// An Ed25519 signature of `message` (an archive manifest's).
+    pub fn sign_bytes(&self, message: &[u8]) -> Vec<u8> {
+        self.0.sign(message).as_ref().to_vec()
+    }
+
     /// A checkpoint of the chain ending at `seq` with link `head`.
     pub fn sign(&self, seq: i64, head: &[u8], time: i64) -> Checkpoint {
         let signature = self.0.sign(&message(seq, head, time));

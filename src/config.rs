@@ -59,6 +59,13 @@ pub struct ServerArgs {
     /// an append-only mount) [default: DATA_DIR/audit-checkpoints]
     #[arg(long, env = "HUSH_AUDIT_CHECKPOINT_DIR")]
     pub audit_checkpoint_dir: Option<PathBuf>,
+    /// Audit events older than this (e.g. 400d) move from the database to
+    /// signed, compressed archive segments [default: keep everything]
+    #[arg(long, env = "HUSH_AUDIT_RETENTION")]
+    pub audit_retention: Option<String>,
+    /// Where archive segments go [default: DATA_DIR/audit-archive]
+    #[arg(long, env = "HUSH_AUDIT_ARCHIVE_DIR")]
+    pub audit_archive_dir: Option<PathBuf>,
     /// Largest request body in bytes [default: 4194304]
     #[arg(long, env = "HUSH_MAX_BODY_BYTES")]
     pub max_body_bytes: Option<usize>,
@@ -135,6 +142,8 @@ struct FileConfig {
     purge_interval: Option<String>,
     audit_checkpoint_interval: Option<String>,
     audit_checkpoint_dir: Option<PathBuf>,
+    audit_retention: Option<String>,
+    audit_archive_dir: Option<PathBuf>,
     max_body_bytes: Option<usize>,
     max_versions: Option<i64>,
     session_ttl: Option<String>,
@@ -179,6 +188,9 @@ pub struct ServerConfig {
     /// `None`: no periodic checkpoints.
     pub audit_checkpoint_interval: Option<Duration>,
     pub audit_checkpoint_dir: PathBuf,
+    /// `None`: keep every event in the database.
+    pub audit_retention: Option<Duration>,
+    pub audit_archive_dir: PathBuf,
     pub max_body_bytes: usize,
     pub max_versions: i64,
     pub session_ttl: Duration,
@@ -316,6 +328,11 @@ impl ServerConfig {
             .clone()
             .or(file.audit_checkpoint_dir)
             .unwrap_or_else(|| data_dir.join("audit-checkpoints"));
+        let audit_archive_dir = args
+            .audit_archive_dir
+            .clone()
+            .or(file.audit_archive_dir)
+            .unwrap_or_else(|| data_dir.join("audit-archive"));
         let duration =
             |name: &'static str, flag: &Option<String>, file: Option<String>, default: &str| {
                 parse_duration(flag.as_deref().or(file.as_deref()).unwrap_or(default))
@@ -452,6 +469,21 @@ impl ServerConfig {
                 .filter(|d| !d.is_zero()),
             },
             audit_checkpoint_dir,
+            audit_retention: match args.audit_retention.clone().or(file.audit_retention) {
+                None => None,
+                Some(text) => {
+                    let d = parse_duration(&text)
+                        .map_err(|e| ConfigError::Invalid("audit_retention", e))?;
+                    if d.is_zero() {
+                        return Err(ConfigError::Invalid(
+                            "audit_retention",
+                            "must be more than 0 (leave it unset to keep everything)".into(),
+                        ));
+                    }
+                    Some(d)
+                }
+            },
+            audit_archive_dir,
             max_body_bytes: args
                 .max_body_bytes
                 .or(file.max_body_bytes)

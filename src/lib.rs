@@ -4,6 +4,7 @@
 
 pub mod alloc;
 pub mod audit;
+pub mod audit_archive;
 pub mod audit_checkpoint;
 pub mod cli;
 pub mod client;

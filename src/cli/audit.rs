@@ -83,13 +83,31 @@ pub async fn query(target: Target, filter: Filter, json: bool) -> anyhow::Result
     Ok(0)
 }
 
-pub async fn verify(
-    target: Target,
-    json: bool,
-    checkpoint: Option<&Path>,
-    public_key: Option<&str>,
-) -> anyhow::Result<i32> {
+/// What `hush audit verify` checks besides the live chain.
+pub struct VerifyWith<'a> {
+    pub checkpoint: Option<&'a Path>,
+    pub public_key: Option<&'a str>,
+    pub archive: Option<&'a Path>,
+}
+
+pub async fn verify(target: Target, json: bool, with: VerifyWith<'_>) -> anyhow::Result<i32> {
+    let VerifyWith {
+        checkpoint,
+        public_key,
+        archive,
+    } = with;
     let ctx = resolve(&target)?;
+    // The archive is checked here, before the server is asked.
+    let archived = match archive {
+        Some(dir) => match crate::audit_archive::verify_dir(dir, public_key) {
+            Ok(report) => Some(report),
+            Err(e) => {
+                eprintln!("hush: audit archive: {e}");
+                return Ok(EXIT_ERROR);
+            }
+        },
+        None => None,
+    };
     let mut query = Vec::new();
     if let Some(file) = checkpoint {
         let text = std::fs::read_to_string(file)
@@ -104,6 +122,32 @@ pub async fn verify(
         query.push(("checkpointHead", hex::encode(&pinned.head)));
     }
     let resp = ctx.client.get("/api/v1/hush/audit/verify", &query).await?;
+    if let Some(report) = &archived {
+        let start = resp["start"]["afterSeq"].as_i64().map(|seq| {
+            let hash = resp["start"]["hash"]
+                .as_str()
+                .and_then(|h| hex::decode(h).ok());
+            (seq, hash.unwrap_or_default())
+        });
+        if report.end != start {
+            let ends = match &report.end {
+                Some((seq, _)) => format!("ends at event #{seq}"),
+                None => "is empty".into(),
+            };
+            let starts = match &start {
+                Some((seq, _)) => format!("starts after event #{seq}"),
+                None => "starts at the first event".into(),
+            };
+            eprintln!("hush: audit archive: the archive {ends}, but the live log {starts}: they are not one chain (a segment is missing, or this is another server's archive)");
+            return Ok(EXIT_ERROR);
+        }
+        if !json {
+            println!(
+                "audit archive verified: {} segment(s), {} event(s), signed, and the live log continues it",
+                report.segments, report.events
+            );
+        }
+    }
     if json {
         print_json(&resp);
         return Ok(if resp["ok"].as_bool() == Some(true) {
@@ -140,6 +184,9 @@ pub async fn verify(
     }
     if resp["ok"].as_bool() == Some(true) {
         let against = match resp["checkpoint"]["seq"].as_i64() {
+            Some(seq) if resp["checkpoint"]["archived"] == true => format!(
+                "; the checkpoint's event #{seq} is archived (check the archive with --archive)"
+            ),
             Some(seq) => format!(
                 ", nothing up to the checkpoint at event #{seq} changed, removed or cut off"
             ),

@@ -873,8 +873,12 @@ pub enum AuditAction {
         checkpoint: Option<std::path::PathBuf>,
         /// The server's checkpoint public key (hex) to require, instead of
         /// trusting the one in the file
-        #[arg(long, value_name = "HEX", requires = "checkpoint")]
+        #[arg(long, value_name = "HEX")]
         public_key: Option<String>,
+        /// The server's audit archive directory (a copy is fine): verify
+        /// its signed segments and that they and the live log form one chain
+        #[arg(long, value_name = "DIR")]
+        archive: Option<std::path::PathBuf>,
     },
     /// Take a signed checkpoint of the audit log's end (server admins);
     /// keep it somewhere else
@@ -1149,9 +1153,21 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                         json,
                         checkpoint,
                         public_key,
+                        archive,
                     }),
                 ..
-            } => audit::verify(target, json, checkpoint.as_deref(), public_key.as_deref()).await,
+            } => {
+                audit::verify(
+                    target,
+                    json,
+                    audit::VerifyWith {
+                        checkpoint: checkpoint.as_deref(),
+                        public_key: public_key.as_deref(),
+                        archive: archive.as_deref(),
+                    },
+                )
+                .await
+            }
             Command::Audit {
                 target,
                 action: Some(AuditAction::Checkpoint { output }),

@@ -209,6 +209,9 @@ pub async fn run(mut args: ServerArgs) -> Result<()> {
     });
     let purge = server::spawn_purge_job(service.clone(), config.purge_interval);
     let refusals = server::spawn_refusal_flush(service.clone());
+    let archive = config.audit_retention.map(|retention| {
+        server::archive_job::spawn(service.clone(), config.audit_archive_dir.clone(), retention)
+    });
     let checkpoints = config.audit_checkpoint_interval.map(|every| {
         server::checkpoint_job::spawn(service.clone(), config.audit_checkpoint_dir.clone(), every)
     });
@@ -245,7 +248,7 @@ pub async fn run(mut args: ServerArgs) -> Result<()> {
     let served = server::serve(listener, tls, state, shutdown).await;
     purge.abort();
     refusals.abort();
-    if let Some(job) = checkpoints {
+    for job in [checkpoints, archive].into_iter().flatten() {
         job.abort();
     }
     // Counts of refusals still in open windows go on record before the stop.

@@ -140,14 +140,24 @@ pub async fn verify(
         .as_ref()
         .map(|r| json!({ "seq": r.seq, "hash": hex::encode(&r.hash) }));
     let checkpoint = checked_against.map(|seq| {
-        json!({ "seq": seq, "ok": found.against_checkpoint.is_none(), "brokenAt": found.against_checkpoint })
+        json!({
+            "seq": seq,
+            "ok": found.against_checkpoint.is_none(),
+            "archived": found.checkpoint_archived,
+            "brokenAt": found.against_checkpoint,
+        })
     });
+    let start = found
+        .start
+        .as_ref()
+        .map(|(seq, hash)| json!({ "afterSeq": seq, "hash": hex::encode(hash) }));
     Ok(Json(json!({
         "ok": found.broken.is_none() && found.against_checkpoint.is_none(),
         "events": found.events,
         "brokenAt": found.broken.or(found.against_checkpoint.clone()),
         "quarantined": quarantined,
         "head": head,
+        "start": start,
         "checkpoint": checkpoint,
     })))
 }

@@ -1,6 +1,7 @@
 //! The HTTP server: router, state, and serving on a given listener until a
 //! shutdown future resolves (tests bind port 0 and wait on `/healthz`).
 
+pub mod archive_job;
 pub mod audit;
 pub mod auth;
 pub mod auth_input;

@@ -2,9 +2,11 @@
 
 use super::access::readable_keys;
 use super::{now_ms, Ctx, Service, ServiceError, ServiceResult};
-use crate::audit::{verify_chain, AuditKeyring, ChainBreak, QUARANTINE_ACTION};
+use crate::audit::{verify_from, AuditKeyring, ChainBreak, GENESIS, QUARANTINE_ACTION};
+use crate::audit_archive::{remove_segments_after, write_segment};
 use crate::audit_checkpoint::{check_against, Checkpoint, Pinned, Signer};
-use crate::store::{AuditCursor, AuditFilter, AuditRow};
+use crate::store::{ArchiveMark, AuditCursor, AuditFilter, AuditRow};
+use std::path::Path;
 
 /// One page of the audit log.
 pub struct AuditPage {
@@ -27,7 +29,18 @@ pub struct Verification {
     pub head: Option<AuditRow>,
     /// Where the log fails the checkpoint it was verified against.
     pub against_checkpoint: Option<ChainBreak>,
+    /// The checkpoint's event is archived: check it with the archive.
+    pub checkpoint_archived: bool,
+    /// Where the live log starts when older events were archived: the last
+    /// archived event's sequence number and link.
+    pub start: Option<(i64, Vec<u8>)>,
 }
+
+/// Most events archived per segment file.
+const MAX_SEGMENT_EVENTS: usize = 100_000;
+/// Events read per pass of the archiver.
+const ARCHIVE_BATCH: i64 = 20_000;
+const DAY_MS: i64 = 86_400_000;
 
 /// Most events one query returns.
 pub const MAX_AUDIT_PAGE: i64 = 1000;
@@ -127,8 +140,18 @@ impl Service {
         self.require_server_admin(ctx, "verify-audit-log", "")
             .await?;
         let rows = self.store.audit_chain().await?;
-        let checked = verify_chain(&rows, &self.audit_keyring().await?);
-        let against_checkpoint = pinned.and_then(|p| check_against(&rows, &p).err());
+        let keyring = self.audit_keyring().await?;
+        let mark = self.store.audit_archive_mark().await?;
+        let (start, epoch, mark_break) = live_start(&keyring, mark.as_ref());
+        let checked = match mark_break {
+            Some(b) => Err(b),
+            None => verify_from(&rows, &keyring, &start, epoch).map(drop),
+        };
+        let archived_through = mark.as_ref().map_or(0, |m| m.seq);
+        let checkpoint_archived = pinned.as_ref().is_some_and(|p| p.seq <= archived_through);
+        let against_checkpoint = pinned
+            .filter(|p| p.seq > archived_through)
+            .and_then(|p| check_against(&rows, &p).err());
         let quarantined = rows
             .iter()
             .filter(|r| r.event.action == QUARANTINE_ACTION)
@@ -140,6 +163,114 @@ impl Service {
             quarantined,
             head: rows.last().cloned(),
             against_checkpoint,
+            checkpoint_archived,
+            start: mark.map(|m| (m.seq, m.hash)),
         })
     }
+
+    /// Moves the events older than `cutoff` (Unix ms) out of the database
+    /// into signed archive segments in `dir` (see `audit_archive`), after
+    /// verifying their links; the newest event always stays. Returns how
+    /// many were archived.
+    pub async fn archive_audit(&self, cutoff: i64, dir: &Path) -> ServiceResult<u64> {
+        let keyring = self.audit_keyring().await?;
+        let signer = self.checkpoint_signer();
+        let mut archived = 0u64;
+        loop {
+            let mark = self.store.audit_archive_mark().await?;
+            let (start, epoch, mark_break) = live_start(&keyring, mark.as_ref());
+            if let Some(b) = mark_break {
+                return Err(ServiceError::Integrity(b.reason));
+            }
+            let after = mark.as_ref().map_or(0, |m| m.seq);
+            let Some((last_seq, _)) = self.store.audit_head().await? else {
+                return Ok(archived);
+            };
+            let batch = self.store.audit_range(after, ARCHIVE_BATCH).await?;
+            let old: Vec<AuditRow> = batch
+                .into_iter()
+                .take_while(|r| r.event.time < cutoff && r.seq < last_seq)
+                .collect();
+            if old.is_empty() {
+                return Ok(archived);
+            }
+            // Tampered history is not laundered into signed segments.
+            let (_, end_epoch) = verify_from(&old, &keyring, &start, epoch).map_err(|b| {
+                ServiceError::Integrity(format!(
+                    "not archiving: the audit chain is broken at event #{} ({})",
+                    b.seq, b.reason
+                ))
+            })?;
+            // Segments of an interrupted earlier pass (written, not yet
+            // removed from the database) are written again.
+            remove_segments_after(dir, after).map_err(|e| {
+                ServiceError::Internal(format!("audit archive {}: {e}", dir.display()))
+            })?;
+            for segment in segments(&old) {
+                write_segment(dir, segment, &signer).map_err(|e| {
+                    ServiceError::Internal(format!(
+                        "cannot write to the audit archive {}: {e}",
+                        dir.display()
+                    ))
+                })?;
+            }
+            let last = &old[old.len() - 1];
+            let end_epoch = end_epoch as i64;
+            let key = keyring.epochs.get(end_epoch as usize).ok_or_else(|| {
+                ServiceError::Internal("no audit key for the archive mark's epoch".into())
+            })?;
+            self.store
+                .remove_archived(ArchiveMark {
+                    seq: last.seq,
+                    hash: last.hash.clone(),
+                    epoch: end_epoch,
+                    mac: key.mark_mac(last.seq, &last.hash, end_epoch),
+                })
+                .await?;
+            archived += old.len() as u64;
+        }
+    }
+}
+
+/// Where the live log's chain starts: after the archive mark (checked
+/// under its epoch's key), else at the genesis. A mark whose MAC fails is
+/// returned as the break.
+fn live_start(
+    keyring: &AuditKeyring,
+    mark: Option<&ArchiveMark>,
+) -> (Vec<u8>, usize, Option<ChainBreak>) {
+    let Some(m) = mark else {
+        return (GENESIS.to_vec(), 0, None);
+    };
+    let epoch = usize::try_from(m.epoch).unwrap_or(usize::MAX);
+    let genuine = keyring
+        .epochs
+        .get(epoch)
+        .is_some_and(|k| k.mark_mac(m.seq, &m.hash, m.epoch) == m.mac);
+    let broken = (!genuine).then(|| ChainBreak {
+        seq: m.seq + 1,
+        event_id: String::new(),
+        reason: "the archive mark (where the live log starts) was changed outside hush".into(),
+    });
+    (m.hash.clone(), epoch, broken)
+}
+
+/// `rows` cut into segments: one per UTC day of event time, at most
+/// `MAX_SEGMENT_EVENTS` each.
+fn segments(rows: &[AuditRow]) -> Vec<&[AuditRow]> {
+    let mut out = Vec::new();
+    let mut rest = rows;
+    while let Some(first) = rest.first() {
+        let day = first.event.time.div_euclid(DAY_MS);
+        let len = rest
+            .iter()
+            .take(MAX_SEGMENT_EVENTS)
+            .take_while(|r| r.event.time.div_euclid(DAY_MS) == day)
+            .count()
+            .max(1);
+        let (segment, after) = rest.split_at(len);
+        out.push(segment);
+        rest = after;
+    }
+    out
 }

@@ -337,6 +337,13 @@ pub trait Store: Send + Sync + 'static {
     async fn query_audit(&self, filter: AuditFilter) -> StoreResult<Vec<AuditRow>>;
     /// Every event in chain order (for verification).
     async fn audit_chain(&self) -> StoreResult<Vec<AuditRow>>;
+    /// Up to `limit` events after `after_seq`, in chain order.
+    async fn audit_range(&self, after_seq: i64, limit: i64) -> StoreResult<Vec<AuditRow>>;
+    /// Where the live log starts, once events were archived.
+    async fn audit_archive_mark(&self) -> StoreResult<Option<ArchiveMark>>;
+    /// Removes the archived events (up to `mark.seq`) and records `mark`,
+    /// in one transaction.
+    async fn remove_archived(&self, mark: ArchiveMark) -> StoreResult<()>;
     /// The chain's last event's sequence number and link (for a
     /// checkpoint), every event answered so far included; `None` when the
     /// log is empty.

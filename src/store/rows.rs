@@ -245,6 +245,17 @@ pub struct AuditRow {
     pub hash: Vec<u8>,
 }
 
+/// Where the live audit log starts after archived events: the last archived
+/// event's sequence number and link, the key epoch the chain is in after
+/// it, and `AuditKey::mark_mac` of them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ArchiveMark {
+    pub seq: i64,
+    pub hash: Vec<u8>,
+    pub epoch: i64,
+    pub mac: Vec<u8>,
+}
+
 /// A place in the audit log's listing order (newest first: by time, then by
 /// sequence number).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

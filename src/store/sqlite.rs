@@ -1977,6 +1977,47 @@ impl Store for SqliteStore {
         self.read(move |c| sqlite_audit::query(c, &filter)).await
     }
 
+    async fn audit_range(&self, after_seq: i64, limit: i64) -> StoreResult<Vec<AuditRow>> {
+        self.settle_journal().await?;
+        self.read(move |c| sqlite_audit::range(c, after_seq, limit))
+            .await
+    }
+
+    async fn audit_archive_mark(&self) -> StoreResult<Option<ArchiveMark>> {
+        self.read(|c| {
+            c.query_row(
+                "SELECT seq, hash, epoch, mac FROM audit_archive_mark WHERE id = 1",
+                [],
+                |r| {
+                    Ok(ArchiveMark {
+                        seq: r.get(0)?,
+                        hash: r.get(1)?,
+                        epoch: r.get(2)?,
+                        mac: r.get(3)?,
+                    })
+                },
+            )
+            .optional()
+        })
+        .await
+    }
+
+    async fn remove_archived(&self, mark: ArchiveMark) -> StoreResult<()> {
+        self.write(move |c, _| {
+            c.execute("DELETE FROM audit_events WHERE seq <= ?1", params![mark.seq])
+                .map_err(backend)?;
+            c.execute(
+                "INSERT INTO audit_archive_mark (id, seq, hash, epoch, mac) VALUES (1, ?1, ?2, ?3, ?4)
+                 ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash,
+                   epoch = excluded.epoch, mac = excluded.mac",
+                params![mark.seq, mark.hash, mark.epoch, mark.mac],
+            )
+            .map_err(backend)?;
+            Ok(())
+        })
+        .await
+    }
+
     async fn audit_head(&self) -> StoreResult<Option<(i64, Vec<u8>)>> {
         self.settle_journal().await?;
         self.read(|c| {

@@ -195,6 +195,19 @@ pub(super) fn chain(conn: &Connection) -> rusqlite::Result<Vec<AuditRow>> {
     rows.collect()
 }
 
+/// Up to `limit` events after `after_seq`, in chain order.
+pub(super) fn range(
+    conn: &Connection,
+    after_seq: i64,
+    limit: i64,
+) -> rusqlite::Result<Vec<AuditRow>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLS} FROM audit_events WHERE seq > ?1 ORDER BY seq LIMIT ?2"
+    ))?;
+    let rows = stmt.query_map(params![after_seq, limit], from_row)?;
+    rows.collect()
+}
+
 /// The events `filter` selects, newest first (by time, then by sequence
 /// number: a read journaled before a write but linked after it is still
 /// listed before it), at most `filter.limit`.

@@ -14,6 +14,7 @@ on_both_backends!(
     a_rewrite_with_unkeyed_hashes_is_named,
     a_deleted_row_is_named,
     a_cut_off_log_fails_its_signed_checkpoint,
+    retention_archives_and_archive_plus_live_verify_as_one_chain,
 );
 
 /// Every event, in chain order, through the API.
@@ -279,4 +280,76 @@ async fn sqlite_one_row_per_event() {
         .unwrap();
     assert_eq!(rows, last, "row count = event count");
     assert!(rows >= 27);
+}
+
+fn manifests(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found: Vec<_> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.to_string_lossy().ends_with(".manifest.json"))
+                .collect()
+        })
+        .unwrap_or_default();
+    found.sort();
+    found
+}
+
+async fn retention_archives_and_archive_plus_live_verify_as_one_chain(b: &Backend) {
+    let s = b.start(&["--audit-retention", "2s"]).await;
+    let archive = s.data_dir.join("audit-archive");
+    let c = s.client();
+    // Two rounds of events, each archived by a pass of its own.
+    for round in 0..2 {
+        some_history(&s).await;
+        let want = round + 1;
+        let archived = eventually(Duration::from_secs(30), async || {
+            manifests(&archive).len() >= want
+        })
+        .await;
+        assert!(archived, "round {round}: nothing archived");
+    }
+    let live = b.query_i64(&s, "SELECT COUNT(*) FROM audit_events").await;
+    let last = b.query_i64(&s, "SELECT MAX(seq) FROM audit_events").await;
+    assert!(
+        live < last,
+        "archived events left the database ({live} of {last})"
+    );
+    // The live log alone verifies from the archive mark...
+    let (ok, _, err) = verify_cli(&s, &[]);
+    assert!(ok, "{err}");
+    // ...and with the archive as one chain.
+    let dir = archive.to_str().unwrap();
+    let (ok, stdout, err) = verify_cli(&s, &["--archive", dir]);
+    assert!(ok, "{err}");
+    assert!(stdout.contains("audit archive verified"), "{stdout}");
+    // A removed segment is detected, wherever it was.
+    let segments = manifests(&archive);
+    let first = &segments[0];
+    let kept = std::fs::read(first).unwrap();
+    std::fs::remove_file(first).unwrap();
+    let (ok, _, err) = verify_cli(&s, &["--archive", dir]);
+    assert!(!ok);
+    assert!(err.contains("missing"), "{err}");
+    std::fs::write(first, kept).unwrap();
+    let newest = segments.last().unwrap();
+    std::fs::remove_file(newest).unwrap();
+    let (ok, _, err) = verify_cli(&s, &["--archive", dir]);
+    assert!(!ok);
+    assert!(err.contains("not one chain"), "{err}");
+    // Moving the archive mark without the key is named.
+    let mark_seq = b
+        .query_i64(&s, "SELECT seq FROM audit_archive_mark WHERE id = 1")
+        .await;
+    b.execute(
+        &s,
+        &format!(
+            "UPDATE audit_archive_mark SET seq = {} WHERE id = 1",
+            mark_seq + 1
+        ),
+    )
+    .await;
+    let (ok, _, err) = verify_cli(&s, &[]);
+    assert!(!ok);
+    assert!(err.contains("archive mark"), "{err}");
+    let _ = c;
 }

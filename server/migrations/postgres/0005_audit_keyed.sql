@@ -15,3 +15,14 @@ CREATE TABLE IF NOT EXISTS audit_key_epochs (
     epoch INTEGER PRIMARY KEY,
     sealed BYTEA NOT NULL
 );
+-- Where the live audit log starts once older events were archived
+-- (--audit-retention, src/audit_archive.rs): the last archived event's
+-- sequence number and link, the key epoch after it, and a MAC under that
+-- epoch's audit key (so the mark cannot be moved without the root key).
+CREATE TABLE IF NOT EXISTS audit_archive_mark (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    seq BIGINT NOT NULL,
+    hash BYTEA NOT NULL,
+    epoch BIGINT NOT NULL,
+    mac BYTEA NOT NULL
+);

@@ -1768,6 +1768,55 @@ impl Store for PostgresStore {
         map_rows(rows, audit)
     }
 
+    async fn audit_range(&self, after_seq: i64, limit: i64) -> StoreResult<Vec<AuditRow>> {
+        let rows = self
+            .read(
+                &format!(
+                    "SELECT {AUDIT_COLS} FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2"
+                ),
+                &[&after_seq, &limit],
+            )
+            .await?;
+        map_rows(rows, audit)
+    }
+
+    async fn audit_archive_mark(&self) -> StoreResult<Option<ArchiveMark>> {
+        let rows = self
+            .read(
+                "SELECT seq, hash, epoch, mac FROM audit_archive_mark WHERE id = 1",
+                &[],
+            )
+            .await?;
+        first(rows, |r| {
+            Ok(ArchiveMark {
+                seq: r.try_get(0)?,
+                hash: r.try_get(1)?,
+                epoch: r.try_get(2)?,
+                mac: r.try_get(3)?,
+            })
+        })
+    }
+
+    async fn remove_archived(&self, mark: ArchiveMark) -> StoreResult<()> {
+        let mut c = self.conn().await?;
+        let tx = c.transaction().await.map_err(backend)?;
+        tx_exec(
+            &tx,
+            "DELETE FROM audit_events WHERE seq <= $1",
+            &[&mark.seq],
+        )
+        .await?;
+        tx_exec(
+            &tx,
+            "INSERT INTO audit_archive_mark (id, seq, hash, epoch, mac) VALUES (1, $1, $2, $3, $4)
+             ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash,
+               epoch = excluded.epoch, mac = excluded.mac",
+            &[&mark.seq, &mark.hash, &mark.epoch, &mark.mac],
+        )
+        .await?;
+        tx.commit().await.map_err(backend)
+    }
+
     async fn audit_head(&self) -> StoreResult<Option<(i64, Vec<u8>)>> {
         let rows = self
             .read(
