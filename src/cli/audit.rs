@@ -17,7 +17,12 @@ pub struct Filter {
     pub limit: i64,
 }
 
-pub async fn query(target: Target, filter: Filter, json: bool) -> anyhow::Result<i32> {
+pub async fn query(
+    target: Target,
+    filter: Filter,
+    json: bool,
+    follow: bool,
+) -> anyhow::Result<i32> {
     let ctx = resolve(&target)?;
     let mut q = vec![("limit", filter.limit.to_string())];
     if target.project.is_some() || std::env::var_os("HUSH_PROJECT").is_some() {
@@ -38,49 +43,85 @@ pub async fn query(target: Target, filter: Filter, json: bool) -> anyhow::Result
     }
     let resp = ctx.client.get("/api/v1/hush/audit", &q).await?;
     let events = resp["events"].as_array().cloned().unwrap_or_default();
-    if json {
+    let mut last_seq = events.iter().filter_map(|e| e["seq"].as_i64()).max();
+    if follow {
+        // Oldest first, then new events as they come, one line each.
+        for e in events.iter().rev() {
+            print_line(e, json);
+        }
+    } else if json {
         print_json(&Value::Array(events));
         return Ok(0);
+    } else {
+        let rows = events.iter().map(columns).collect();
+        println!("{}", table(&HEADERS, rows));
+        return Ok(0);
     }
+    // Where to start when the log (or the filtered view) is empty so far.
+    if last_seq.is_none() {
+        let mut newest = vec![("limit", "1".to_owned())];
+        newest.extend(q.iter().filter(|(n, _)| *n == "project").cloned());
+        let resp = ctx.client.get("/api/v1/hush/audit", &newest).await?;
+        last_seq = resp["events"][0]["seq"].as_i64();
+    }
+    q.retain(|(name, _)| *name != "limit" && *name != "since");
+    q.push(("limit", "1000".into()));
+    loop {
+        tokio::time::sleep(FOLLOW_POLL).await;
+        let mut page = q.clone();
+        page.push(("after", last_seq.unwrap_or(0).to_string()));
+        let resp = ctx.client.get("/api/v1/hush/audit", &page).await?;
+        for e in resp["events"].as_array().into_iter().flatten() {
+            print_line(e, json);
+            last_seq = last_seq.max(e["seq"].as_i64());
+        }
+        last_seq = last_seq.max(resp["seenThrough"].as_i64());
+    }
+}
+
+/// How often `--follow` asks for new events.
+const FOLLOW_POLL: std::time::Duration = std::time::Duration::from_secs(1);
+
+const HEADERS: [&str; 8] = [
+    "Time", "Actor", "Action", "Env", "Path", "Keys", "Version", "Result",
+];
+
+/// One event followed: a JSON line, or its columns separated by two spaces.
+fn print_line(e: &Value, json: bool) {
+    if json {
+        println!("{e}");
+    } else {
+        println!("{}", columns(e).join("  "));
+    }
+}
+
+fn columns(e: &Value) -> Vec<String> {
     let s = |v: &Value| v.as_str().unwrap_or("").to_owned();
-    let rows = events
-        .iter()
-        .map(|e| {
-            let keys = e["keys"]
-                .as_array()
-                .map(|k| {
-                    k.iter()
-                        .filter_map(Value::as_str)
-                        .collect::<Vec<_>>()
-                        .join(",")
-                })
-                .unwrap_or_default();
-            let versions = match (e["fromVersion"].as_i64(), e["toVersion"].as_i64()) {
-                (Some(a), Some(b)) => format!("{a}->{b}"),
-                (None, Some(b)) => format!("{b}"),
-                (Some(a), None) => format!("{a}"),
-                _ => String::new(),
-            };
-            vec![
-                s(&e["timeIso"]),
-                s(&e["actorName"]),
-                s(&e["action"]),
-                s(&e["environment"]),
-                s(&e["path"]),
-                keys,
-                versions,
-                s(&e["result"]),
-            ]
+    let keys = e["keys"]
+        .as_array()
+        .map(|k| {
+            k.iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(",")
         })
-        .collect();
-    println!(
-        "{}",
-        table(
-            &["Time", "Actor", "Action", "Env", "Path", "Keys", "Version", "Result"],
-            rows
-        )
-    );
-    Ok(0)
+        .unwrap_or_default();
+    let versions = match (e["fromVersion"].as_i64(), e["toVersion"].as_i64()) {
+        (Some(a), Some(b)) => format!("{a}->{b}"),
+        (None, Some(b)) => format!("{b}"),
+        (Some(a), None) => format!("{a}"),
+        _ => String::new(),
+    };
+    vec![
+        s(&e["timeIso"]),
+        s(&e["actorName"]),
+        s(&e["action"]),
+        s(&e["environment"]),
+        s(&e["path"]),
+        keys,
+        versions,
+        s(&e["result"]),
+    ]
 }
 
 /// What `hush audit verify` checks besides the live chain.

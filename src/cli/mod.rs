@@ -423,6 +423,9 @@ pub enum Command {
         limit: i64,
         #[arg(long)]
         json: bool,
+        /// Keep printing new events as they are logged (Ctrl-C ends)
+        #[arg(long, short)]
+        follow: bool,
     },
 }
 
@@ -1182,6 +1185,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 since,
                 limit,
                 json,
+                follow,
             } => {
                 audit::query(
                     target,
@@ -1193,6 +1197,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                         limit,
                     },
                     json,
+                    follow,
                 )
                 .await
             }

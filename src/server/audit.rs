@@ -24,6 +24,8 @@ pub struct AuditQuery {
     until: Option<i64>,
     /// A page's `nextBefore`: `TIME.SEQ`.
     before: Option<String>,
+    /// Events linked after this sequence number, oldest first (`--follow`).
+    after: Option<i64>,
     limit: Option<i64>,
 }
 
@@ -79,6 +81,7 @@ pub async fn query(
                 })
             })
             .transpose()?,
+        after_seq: q.after,
         limit: q.limit.unwrap_or(50),
     };
     let page = state
@@ -95,7 +98,9 @@ pub async fn query(
             v
         })
         .collect();
-    Ok(Json(json!({ "events": events, "nextBefore": next })))
+    Ok(Json(
+        json!({ "events": events, "nextBefore": next, "seenThrough": page.seen_through }),
+    ))
 }
 
 /// `verify`'s optional checkpoint: the sequence number and link a signed

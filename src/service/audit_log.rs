@@ -14,6 +14,9 @@ pub struct AuditPage {
     /// Where the next (older) page starts: the oldest event this page read,
     /// whether or not the caller may see it.
     pub next_before: Option<AuditCursor>,
+    /// Following (`after`): the newest sequence number this page read,
+    /// whether or not it was shown: where the next poll starts.
+    pub seen_through: Option<i64>,
 }
 
 /// What a verification of the whole chain found.
@@ -80,6 +83,9 @@ impl Service {
         filter.limit = filter.limit.clamp(1, MAX_AUDIT_PAGE);
         let mut rows = self.store.query_audit(filter.clone()).await?;
         let next_before = rows.last().map(AuditCursor::of);
+        let read_through = filter
+            .after_seq
+            .map(|after| rows.iter().map(|r| r.seq).max().unwrap_or(after));
         if let Some((grant, envs)) = &seen_through {
             rows.retain_mut(|row| match readable_keys(grant, envs, &row.event) {
                 Some(keys) => {
@@ -89,12 +95,32 @@ impl Service {
                 None => false,
             });
         }
+        // Following the log (`after`): the caller's own reads of it are left
+        // out, and a poll that finds nothing new is not itself an event, so a
+        // follower's polls cannot feed each other; what it is shown is on
+        // record, as any read of the log.
+        if filter.after_seq.is_some() {
+            rows.retain(|r| {
+                !(r.event.action == "query-audit-log" && r.event.actor_id == ctx.actor.id)
+            });
+            if rows.is_empty() {
+                return Ok(AuditPage {
+                    rows,
+                    next_before: None,
+                    seen_through: read_through,
+                });
+            }
+        }
         // Reading the log is itself an event: who looked, at which project
         // (the filter's free text is not copied into the log).
         let mut event = ctx.event("query-audit-log");
         event.project_id = filter.project_id;
         self.store.append_audit(event).await?;
-        Ok(AuditPage { rows, next_before })
+        Ok(AuditPage {
+            rows,
+            next_before,
+            seen_through: read_through,
+        })
     }
 
     /// The keys of every root key the chain was linked under, oldest first.

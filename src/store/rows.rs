@@ -298,6 +298,9 @@ pub struct AuditFilter {
     pub until: Option<i64>,
     /// Only events listed after this one (paging backwards from the newest).
     pub before: Option<AuditCursor>,
+    /// Only events linked after this sequence number, and then oldest first
+    /// by sequence number (to follow the log as it grows).
+    pub after_seq: Option<i64>,
     pub limit: i64,
 }
 

@@ -217,13 +217,19 @@ pub(super) fn query(conn: &Connection, filter: &AuditFilter) -> rusqlite::Result
         .as_ref()
         .map(|k| format!("%{}%", serde_json::to_string(k).unwrap_or_default()));
     let (before_time, before_seq) = filter.before.map(|c| (c.time, c.seq)).unzip();
+    // Newest first by time, or (following the log) oldest first by seq.
+    let place = if filter.after_seq.is_some() {
+        "(?8 IS NULL OR time < ?8 OR (time = ?8 AND seq < ?9)) AND seq > ?11 ORDER BY seq"
+    } else {
+        "(?8 IS NULL OR time < ?8 OR (time = ?8 AND seq < ?9)) AND ?11 IS NULL ORDER BY time DESC, seq DESC"
+    };
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLS} FROM audit_events
          WHERE (?1 IS NULL OR project_id = ?1) AND (?2 IS NULL OR environment = ?2)
            AND (?3 IS NULL OR actor_id = ?3 OR actor_name = ?3) AND (?4 IS NULL OR action = ?4)
            AND (?5 IS NULL OR keys LIKE ?5) AND (?6 IS NULL OR time >= ?6) AND (?7 IS NULL OR time <= ?7)
-           AND (?8 IS NULL OR time < ?8 OR (time = ?8 AND seq < ?9))
-         ORDER BY time DESC, seq DESC LIMIT ?10"
+           AND {place}
+         LIMIT ?10"
     ))?;
     let rows = stmt.query_map(
         params![
@@ -236,7 +242,8 @@ pub(super) fn query(conn: &Connection, filter: &AuditFilter) -> rusqlite::Result
             filter.until,
             before_time,
             before_seq,
-            filter.limit
+            filter.limit,
+            filter.after_seq
         ],
         from_row,
     )?;

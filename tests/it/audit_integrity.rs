@@ -353,3 +353,72 @@ async fn retention_archives_and_archive_plus_live_verify_as_one_chain(b: &Backen
     assert!(err.contains("archive mark"), "{err}");
     let _ = c;
 }
+
+#[tokio::test]
+async fn follow_prints_new_events_and_its_idle_polls_log_nothing() {
+    use std::io::BufRead;
+    let s = TestServer::start(&[]).await;
+    let c = s.client();
+    set(&c, "FOLLOWED", "v1").await.unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hush"))
+        .args(["audit", "--follow", "--json", "--limit", "5"])
+        .args(["--server", &s.url, "--token", &s.token])
+        .env("XDG_CONFIG_HOME", home.path())
+        .env_remove("HUSH_TOKEN")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let wait_for = |want: &str| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while std::time::Instant::now() < deadline {
+            if let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
+                if line.contains(want) {
+                    return true;
+                }
+            }
+        }
+        false
+    };
+    assert!(wait_for("FOLLOWED"), "the recent events are printed first");
+    // Idle: its polls are not events of their own.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let before = audit_events(
+        &c,
+        &[
+            ("action", "query-audit-log".into()),
+            ("limit", "1000".into()),
+        ],
+    )
+    .await
+    .len();
+    tokio::time::sleep(Duration::from_millis(3000)).await;
+    let after = audit_events(
+        &c,
+        &[
+            ("action", "query-audit-log".into()),
+            ("limit", "1000".into()),
+        ],
+    )
+    .await
+    .len();
+    assert_eq!(after, before + 1, "only this test's own query was added");
+    set(&c, "FOLLOWED_LATER", "v2").await.unwrap();
+    assert!(
+        wait_for("FOLLOWED_LATER"),
+        "a new event reaches the follower"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -1740,6 +1740,12 @@ impl Store for PostgresStore {
             )),
             None => None,
         };
+        // Newest first by time, or (following the log) oldest first by seq.
+        let place = if filter.after_seq.is_some() {
+            "($8::bigint IS NULL OR time < $8 OR (time = $8 AND seq < $9)) AND seq > $11 ORDER BY seq"
+        } else {
+            "($8::bigint IS NULL OR time < $8 OR (time = $8 AND seq < $9)) AND $11::bigint IS NULL ORDER BY time DESC, seq DESC"
+        };
         let rows = self
             .read(
                 &format!(
@@ -1748,8 +1754,7 @@ impl Store for PostgresStore {
                        AND ($3::text IS NULL OR actor_id = $3 OR actor_name = $3) AND ($4::text IS NULL OR action = $4)
                        AND ($5::text IS NULL OR keys ILIKE $5) AND ($6::bigint IS NULL OR time >= $6)
                        AND ($7::bigint IS NULL OR time <= $7)
-                       AND ($8::bigint IS NULL OR time < $8 OR (time = $8 AND seq < $9))
-                     ORDER BY time DESC, seq DESC LIMIT $10"
+                       AND {place} LIMIT $10"
                 ),
                 &[
                     &filter.project_id,
@@ -1762,6 +1767,7 @@ impl Store for PostgresStore {
                     &filter.before.map(|c| c.time),
                     &filter.before.map(|c| c.seq),
                     &filter.limit,
+                    &filter.after_seq,
                 ],
             )
             .await?;
