@@ -361,21 +361,15 @@ def main(out, output):
       "(`src/store/sqlite.rs`) has one writer thread that owns the only write connection and commits in "
       "groups (`src/store/group_commit.rs`), every write queued while the previous commit ran in one "
       "fsynced transaction, and that single writer keeps the hash chain ordered. A read's event (a list, "
-      "a get, a login, a denial) no longer goes through the writer on its way to the answer: the HTTP "
-      "worker appends it, as one line of canonical JSON, to the audit journal under a mutex "
-      "(`src/store/audit_journal.rs`): a copy into a shared mapping of the journal file, i.e. into the "
-      "page cache, with no system call (`src/store/journal_file.rs`; disk space reserved ahead with "
-      "fallocate, so the mapping cannot fault for lack of it), and answers. A list answered from the list "
-      "cache repeats its audit event from a template serialised once (`src/store/audit_template.rs`): "
-      "the journal holds the template's first event of a file whole and each repeat after it as a "
-      "reference line of about 80 bytes, its id, its time and the line it repeats. The writer thread moves the journal into the "
-      "hash-chained table in one fsynced transaction every `--audit-flush-interval` (default 50 ms) and "
-      "before any audit query or `audit verify`; consecutive repeats of one template become one row, a "
-      "burst holding each event's id and time, with every event still linked and hashed into the chain "
-      "(`src/store/sqlite_audit.rs`): the writer's cost was per row, three B-trees and a share of a WAL "
-      "frame for each read. Before the journal, each read's event joined a group "
-      "commit and its request waited for it: a hand-off to the writer and back per request, and each "
-      "small commit rewrote the last 4 KiB pages of the audit table and its indexes.")
+      "a get, a login, a denial) does not go through the writer on its way to the answer: the HTTP "
+      "worker appends it, as one line (its canonical JSON and a MAC bound to the file and line), to the "
+      "audit journal with one write(2) to an O_APPEND file (`src/store/audit_journal.rs`), and answers. "
+      "The writer thread moves the journal into the keyed chain (one row per event, each linked by an "
+      "HMAC-SHA256 under a key derived from the root key; `src/store/sqlite_audit.rs`) in one fsynced "
+      "transaction every `--audit-flush-interval` (default 50 ms) and before any audit query or "
+      "`audit verify`. Before the journal, each read's event joined a group commit and its request "
+      "waited for it: a hand-off to the writer and back per request, and each small commit rewrote the "
+      "last 4 KiB pages of the audit table and its indexes.")
     w("")
     w("Durability: a commit that writes data is fsynced before it is acknowledged (`synchronous=FULL`). "
       "A read's event is in the kernel's page cache before the read is answered, so a killed server "
@@ -392,9 +386,7 @@ def main(out, output):
       "membership, environments, the folder's rows) are memoised as ciphertext rows, and a caller's repeated "
       "identical list is answered from a list cache (`src/server/list_cache.rs`), both only while no write "
       "has committed since (the writer bumps a generation before it acknowledges any write) and for at "
-      "most 1 s, and only on SQLite, where this process sees every write; so is the caller's resolved and "
-      "authorised scope for the same token and request parameters (`src/server/scope_cache.rs`; a denial is "
-      "never kept). A cached answer is still authenticated, authorised and audited (its event on record before the answer), so a revoked token "
+      "most 1 s, and only on SQLite, where this process sees every write. A cached answer is still authenticated, authorised and audited (its event on record before the answer), so a revoked token "
       "or a changed secret is seen by the very next request. The load here is that case: one token "
       "re-reading one folder, as services, pods and SDK clients do.")
     w("")
@@ -408,9 +400,9 @@ def main(out, output):
         c_r, c_h = cpu_us_per_req(r), cpu_us_per_req(hello)
         if r["busy"] >= 90:
             why = ("the two cores are saturated and shared with wrk, so the list is CPU-bound, and the %.0f µs "
-                   "per request above the ceiling's is hush's own work: the token check (memoised lookups) and the "
-                   "scope cache, the audit event (formatted from the cached list's template and copied into "
-                   "the journal's mapping; its hash and its share of a burst row on the writer thread) "
+                   "per request above the ceiling's is hush's own work: the token check and scope (memoised "
+                   "lookups), the audit event (serialised, MAC'd and written to the journal; its keyed link "
+                   "and its row on the writer thread) "
                    "and sending the ~25 KB answer; decrypting and serialising the 50 secrets is "
                    "paid only when the list cache misses (after a write, or once a second)" % max(c_r - c_h, 0))
         else:
