@@ -393,26 +393,17 @@ async fn follow_prints_new_events_and_its_idle_polls_log_nothing() {
     };
     assert!(wait_for("FOLLOWED"), "the recent events are printed first");
     // Idle: its polls are not events of their own.
+    let reads_of_the_log = async || {
+        let filter = [
+            ("action", "query-audit-log".into()),
+            ("limit", "1000".into()),
+        ];
+        audit_events(&c, &filter).await.len()
+    };
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    let before = audit_events(
-        &c,
-        &[
-            ("action", "query-audit-log".into()),
-            ("limit", "1000".into()),
-        ],
-    )
-    .await
-    .len();
+    let before = reads_of_the_log().await;
     tokio::time::sleep(Duration::from_millis(3000)).await;
-    let after = audit_events(
-        &c,
-        &[
-            ("action", "query-audit-log".into()),
-            ("limit", "1000".into()),
-        ],
-    )
-    .await
-    .len();
+    let after = reads_of_the_log().await;
     assert_eq!(after, before + 1, "only this test's own query was added");
     set(&c, "FOLLOWED_LATER", "v2").await.unwrap();
     assert!(

@@ -473,30 +473,32 @@ async fn wrong_root_key_refuses_to_start() {
     assert!(err.contains("root key does not match"), "{err}");
 }
 
+/// `hush server rotate-root-key` on a stopped server's data dir; `current`
+/// says where its key is when it is not the generated one.
+fn rotate_root_key(data_dir: &std::path::Path, current: &[&str], new_key: &std::path::Path) {
+    let home = tempfile::tempdir().unwrap();
+    let mut args = vec!["server", "--data-dir", data_dir.to_str().unwrap()];
+    args.extend_from_slice(current);
+    args.extend([
+        "rotate-root-key",
+        "--new-root-key-file",
+        new_key.to_str().unwrap(),
+    ]);
+    let out = hush(home.path(), &args, None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[tokio::test]
 async fn root_key_rotation_rewraps_and_old_key_stops_working() {
     let mut s = TestServer::start(&[]).await;
     set(&s.client(), "ROT", "before-rotation").await.unwrap();
     s.stop();
     let new_key = new_root_key_file(&s.data_dir, "new.key");
-    let home = tempfile::tempdir().unwrap();
-    let out = hush(
-        home.path(),
-        &[
-            "server",
-            "--data-dir",
-            s.data_dir.to_str().unwrap(),
-            "rotate-root-key",
-            "--new-root-key-file",
-            new_key.to_str().unwrap(),
-        ],
-        None,
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    rotate_root_key(&s.data_dir, &[], &new_key);
     // The old (generated) key no longer opens the database.
     let old = TestServer::spawn(&s.data_dir, &[])
         .err()
@@ -516,24 +518,10 @@ async fn root_key_rotation_rewraps_and_old_key_stops_working() {
     assert_audit_chain_ok(&again.client()).await;
     again.stop();
     let newer_key = new_root_key_file(&s.data_dir, "newer.key");
-    let out = hush(
-        home.path(),
-        &[
-            "server",
-            "--data-dir",
-            s.data_dir.to_str().unwrap(),
-            "--root-key-file",
-            new_key.to_str().unwrap(),
-            "rotate-root-key",
-            "--new-root-key-file",
-            newer_key.to_str().unwrap(),
-        ],
-        None,
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    rotate_root_key(
+        &s.data_dir,
+        &["--root-key-file", new_key.to_str().unwrap()],
+        &newer_key,
     );
     let mut third = TestServer::spawn(
         &s.data_dir,
