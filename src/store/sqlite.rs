@@ -240,15 +240,13 @@ fn journal_error(dir: &Path, e: std::io::Error) -> StoreError {
 
 /// Moves journal files an earlier run left into the chain, oldest first,
 /// one transaction each, and deletes them. A file up to the generation the
-/// database records as committed was moved before the crash and is only
-/// deleted.
+/// database records as committed was moved before the crash: its events are
+/// not linked again (its lines are still checked).
 fn replay_journal(conn: &Connection, head: &mut ChainHead, dir: &Path) -> StoreResult<()> {
     let files = audit_journal::leftovers(dir).map_err(|e| journal_error(dir, e))?;
     for (generation, file) in files {
         let committed = sqlite_audit::committed_journal(conn).map_err(backend)?;
-        if generation > committed {
-            replay_file(conn, head, dir, &file, generation)?;
-        }
+        replay_file(conn, head, dir, &file, generation, generation <= committed)?;
         std::fs::remove_file(&file).map_err(|e| journal_error(&file, e))?;
     }
     Ok(())
@@ -267,9 +265,13 @@ fn replay_file(
     dir: &Path,
     file: &Path,
     generation: u64,
+    committed: bool,
 ) -> StoreResult<()> {
-    let leftover = audit_journal::read_leftover(file, generation, &head.key)
+    let mut leftover = audit_journal::read_leftover(file, generation, &head.key)
         .map_err(|e| journal_error(file, e))?;
+    if committed {
+        leftover.events.clear();
+    }
     let quarantined = if leftover.rejected.is_empty() {
         None
     } else {

@@ -153,8 +153,11 @@ async fn journaled_events_of_a_crashed_run_are_replayed_once() {
     }
     // As a crash after the move but before the file's deletion: a file the
     // database records as committed is deleted, not replayed again.
+    // (Plus a forged line: checked there too, and quarantined.)
     let kept = journal_file(&db, committed);
-    std::fs::write(&kept, journal_line(committed, 0, &event("ev-1", 1))).unwrap();
+    let mut lines = journal_line(committed, 0, &event("ev-1", 1));
+    lines.extend(journal_line(committed + 1, 1, &event("forged", 1)));
+    std::fs::write(&kept, lines).unwrap();
     // And a newer file, never moved: replayed.
     let newer = journal_file(&db, committed + 5);
     let mut lines = journal_line(committed + 5, 0, &event("ev-2", 2));
@@ -166,9 +169,14 @@ async fn journaled_events_of_a_crashed_run_are_replayed_once() {
         "replayed files are deleted"
     );
     let chain = store.audit_chain().await.unwrap();
-    let ids: Vec<&str> = chain.iter().map(|r| r.event.id.as_str()).collect();
+    let ids: Vec<&str> = chain
+        .iter()
+        .filter(|r| r.event.action != QUARANTINE_ACTION)
+        .map(|r| r.event.id.as_str())
+        .collect();
     assert_eq!(ids, ["ev-1", "ev-2", "ev-3"]);
-    assert_eq!(verify_chain(&chain, &test_keyring()).ok(), Some(3));
+    assert_eq!(chain[1].event.action, QUARANTINE_ACTION);
+    assert_eq!(verify_chain(&chain, &test_keyring()).ok(), Some(4));
     // The new run journals after the replayed generation.
     let (active, _) = audit_journal::leftovers(&AuditJournal::dir_for(&db))
         .unwrap()
