@@ -3,6 +3,8 @@
 
 pub mod access;
 pub mod audit;
+pub mod audit_export;
+pub mod audit_streams;
 pub mod auth;
 pub mod context;
 pub mod diff;
@@ -865,6 +867,59 @@ pub enum AuditAction {
         #[arg(long)]
         json: bool,
     },
+    /// Ship every audit event to a collector (HTTP(S) or syslog), in order, at least once
+    Streams {
+        #[command(subcommand)]
+        action: StreamsAction,
+    },
+    /// Write the events of a time range, oldest first, as NDJSON or CSV
+    Export {
+        /// Start: e.g. 24h, 7d, 2026-01-31T00:00:00Z, or Unix milliseconds
+        #[arg(long)]
+        since: String,
+        /// End (same forms) [default: now]
+        #[arg(long)]
+        until: Option<String>,
+        #[arg(long, default_value = "ndjson", value_parser = ["ndjson", "csv"])]
+        format: String,
+        /// File to write (0600) [default: stdout]
+        #[arg(long, short = 'o')]
+        output: Option<std::path::PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum StreamsAction {
+    /// Add a stream: https://HOST/PATH (JSON batches), syslog+tls://HOST:PORT (RFC 5424);
+    /// http:// and syslog+tcp:// only to loopback
+    Add {
+        #[arg(long)]
+        url: String,
+        /// 'Name: value', sent with every delivery; stored encrypted, never shown again
+        #[arg(long = "header")]
+        headers: Vec<String>,
+        /// NAME=ENV_VAR: a header whose value is read from the environment
+        #[arg(long = "header-env")]
+        headers_from_env: Vec<String>,
+        /// Deliver the whole existing log first [default: only new events]
+        #[arg(long)]
+        from_start: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List streams with their delivery state (last delivered event, lag, last error)
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// One stream's delivery state
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop and remove a stream
+    Delete { id: String },
 }
 
 pub fn init_tracing(cli: &Cli) {
@@ -1129,6 +1184,56 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 action: Some(AuditAction::Verify { json }),
                 ..
             } => audit::verify(target, json).await,
+            Command::Audit {
+                target,
+                action: Some(AuditAction::Streams { action }),
+                ..
+            } => match action {
+                StreamsAction::Add {
+                    url,
+                    headers,
+                    headers_from_env,
+                    from_start,
+                    json,
+                } => {
+                    audit_streams::add(
+                        target,
+                        audit_streams::Add {
+                            url,
+                            headers,
+                            headers_from_env,
+                            from_start,
+                            json,
+                        },
+                    )
+                    .await
+                }
+                StreamsAction::List { json } => audit_streams::list(target, json).await,
+                StreamsAction::Show { id, json } => audit_streams::show(target, &id, json).await,
+                StreamsAction::Delete { id } => audit_streams::delete(target, &id).await,
+            },
+            Command::Audit {
+                target,
+                action:
+                    Some(AuditAction::Export {
+                        since,
+                        until,
+                        format,
+                        output,
+                    }),
+                ..
+            } => {
+                audit_export::export(
+                    target,
+                    audit_export::Export {
+                        since,
+                        until,
+                        format,
+                        output,
+                    },
+                )
+                .await
+            }
             Command::Audit {
                 target,
                 action: None,

@@ -197,6 +197,7 @@ pub async fn run(mut args: ServerArgs) -> Result<()> {
     });
     let purge = server::spawn_purge_job(service.clone(), config.purge_interval);
     let refusals = server::spawn_refusal_flush(service.clone());
+    let streams = crate::streams::Streams::spawn(store.clone(), service.keys.root().clone());
     let listener = std::net::TcpListener::bind(&config.listen)
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     listener.set_nonblocking(true)?;
@@ -230,6 +231,9 @@ pub async fn run(mut args: ServerArgs) -> Result<()> {
     let served = server::serve(listener, tls, state, shutdown).await;
     purge.abort();
     refusals.abort();
+    // Deliveries in flight finish and record their cursors first, so a
+    // restart does not send them again.
+    streams.stop(std::time::Duration::from_secs(15)).await;
     // Counts of refusals still in open windows go on record before the stop.
     if let Err(e) = service.flush_refusals(true).await {
         tracing::warn!("writing aggregated refusal audit events failed: {e}");
@@ -267,6 +271,7 @@ pub async fn rotate_root_key(mut args: ServerArgs, new_key_file: &Path) -> Resul
     let new = Key::read_file(new_key_file)?;
     let store = open_store(&config).await?;
     check_root_key(&store, &old).await?;
+    let streams = crate::streams::rewrap_keys(&store, &old, &new).await?;
     let keyring = Keyring::new(old);
     let rewrapped = keyring.rewrap_all(&store, &new).await?;
     let count = rewrapped.len();
@@ -275,7 +280,7 @@ pub async fn rotate_root_key(mut args: ServerArgs, new_key_file: &Path) -> Resul
         .rewrap_data_keys(rewrapped, new.key_check()?, event)
         .await?;
     store.close().await;
-    println!("re-wrapped {count} project key(s) under the new root key; start the server with it from now on");
+    println!("re-wrapped {count} project key(s) and {streams} audit stream key(s) under the new root key; start the server with it from now on");
     Ok(())
 }
 

@@ -2,6 +2,8 @@
 //! shutdown future resolves (tests bind port 0 and wait on `/healthz`).
 
 pub mod audit;
+pub mod audit_export;
+pub mod audit_streams;
 pub mod auth;
 pub mod auth_input;
 pub mod batch;
@@ -232,6 +234,15 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/hush/changes", get(changes::changes))
         .route("/api/v1/hush/audit", get(audit::query))
         .route("/api/v1/hush/audit/verify", get(audit::verify))
+        .route("/api/v1/hush/audit/export", get(audit_export::export))
+        .route(
+            "/api/v1/audit-log-streams",
+            audit_streams::bounded(get(audit_streams::list).post(audit_streams::add)),
+        )
+        .route(
+            "/api/v1/audit-log-streams/{id}",
+            get(audit_streams::show).delete(audit_streams::delete),
+        )
         .route("/api/v1/hush/projects", get(projects::list))
         .route("/api/v2/workspace", post(projects::create))
         .route(

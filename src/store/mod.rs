@@ -14,12 +14,14 @@ pub mod postgres;
 pub mod rows;
 pub mod sqlite;
 mod sqlite_audit;
+pub mod streams;
 pub mod wal_checkpointer;
 
 use async_trait::async_trait;
 pub use audit_template::AuditTemplate;
 pub use rows::*;
 use std::sync::Arc;
+pub use streams::AuditStreamStore;
 
 #[derive(Debug, thiserror::Error, Clone)]
 pub enum StoreError {
@@ -359,6 +361,9 @@ pub trait Store: Send + Sync + 'static {
     /// count are still true. `None` when other processes write too (PostgreSQL
     /// replicas): then nothing may be answered from memory.
     fn write_generation(&self) -> Option<u64>;
+
+    /// Audit log streams: their rows, cursors and leases (`streams`).
+    fn audit_streams(&self) -> &dyn AuditStreamStore;
 }
 
 /// Audit actions that change what a fetch of secrets returns; the change feed

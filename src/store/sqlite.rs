@@ -29,13 +29,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
 
+mod streams;
+
 /// Applied in order; `PRAGMA user_version` records how many ran.
-pub(crate) const MIGRATIONS: [&str; 5] = [
+pub(crate) const MIGRATIONS: [&str; 6] = [
     include_str!("../../server/migrations/sqlite/0001_init.sql"),
     include_str!("../../server/migrations/sqlite/0002_identity.sql"),
     include_str!("../../server/migrations/sqlite/0003_imports.sql"),
     include_str!("../../server/migrations/sqlite/0004_audit_bursts.sql"),
     include_str!("../../server/migrations/sqlite/0005_offboarding.sql"),
+    include_str!("../../server/migrations/sqlite/0006_audit_streams.sql"),
 ];
 const MAX_IDLE_READERS: usize = 8;
 /// How often the checkpointer folds the WAL into the database.
@@ -1959,6 +1962,10 @@ impl Store for SqliteStore {
 
     fn write_generation(&self) -> Option<u64> {
         Some(*self.changes.borrow())
+    }
+
+    fn audit_streams(&self) -> &dyn AuditStreamStore {
+        self
     }
 }
 

@@ -32,6 +32,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         4,
         include_str!("../../../server/migrations/postgres/0004_offboarding.sql"),
     ),
+    (
+        5,
+        include_str!("../../../server/migrations/postgres/0005_audit_streams.sql"),
+    ),
 ];
 
 /// Advisory lock keys ("hush" in the high bytes). Session-independent: each is

@@ -19,6 +19,7 @@ mod audit_batch;
 mod connect;
 mod listen;
 mod rows;
+mod streams;
 
 pub use connect::{LOCK_BOOTSTRAP, LOCK_MIGRATE, LOCK_PURGE};
 
@@ -1774,5 +1775,9 @@ impl Store for PostgresStore {
 
     fn write_generation(&self) -> Option<u64> {
         None
+    }
+
+    fn audit_streams(&self) -> &dyn AuditStreamStore {
+        self
     }
 }

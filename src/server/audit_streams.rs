@@ -1,0 +1,100 @@
+//! Audit log streams over HTTP, in Infisical's shape
+//! (`/api/v1/audit-log-streams`: `{url, headers: [{key, value}]}` in,
+//! `{auditLogStream}` / `{auditLogStreams}` out), with hush's additions: a
+//! stream may be a syslog target, header values never come back (names
+//! only), and each stream reports its cursor, lag and last error.
+
+use super::error::ApiError;
+use super::extract::{ApiJson, ApiPath, Auth};
+use super::AppState;
+use crate::streams::target::HeaderSpec;
+use axum::extract::State;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use zeroize::Zeroizing;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AddStream {
+    url: String,
+    #[serde(default)]
+    headers: Vec<HeaderIn>,
+    /// Deliver the whole existing log first (default: only what comes after).
+    #[serde(default)]
+    from_start: bool,
+}
+
+#[derive(Deserialize)]
+pub struct HeaderIn {
+    key: String,
+    value: Zeroizing<String>,
+}
+
+/// Stream ids are UUIDs: anything else is unknown, and never reaches the
+/// audit log as free text.
+fn stream_id(text: &str) -> Result<String, ApiError> {
+    uuid::Uuid::parse_str(text)
+        .map(|id| id.hyphenated().to_string())
+        .map_err(|_| ApiError::not_found("audit stream not found"))
+}
+
+pub async fn add(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    ApiJson(body): ApiJson<AddStream>,
+) -> Result<Json<Value>, ApiError> {
+    // Infisical trims keys and values.
+    let headers = body
+        .headers
+        .into_iter()
+        .map(|h| HeaderSpec {
+            name: h.key.trim().to_owned(),
+            value: Zeroizing::new(h.value.trim().to_owned()),
+        })
+        .collect();
+    let stream = state
+        .service
+        .add_audit_stream(&ctx, &body.url, headers, body.from_start)
+        .await?;
+    Ok(Json(json!({ "auditLogStream": stream })))
+}
+
+pub async fn list(State(state): State<AppState>, Auth(ctx): Auth) -> Result<Json<Value>, ApiError> {
+    let streams = state.service.audit_streams(&ctx).await?;
+    Ok(Json(json!({ "auditLogStreams": streams })))
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<Value>, ApiError> {
+    let stream = state.service.audit_stream(&ctx, &stream_id(&id)?).await?;
+    Ok(Json(json!({ "auditLogStream": stream })))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<Value>, ApiError> {
+    let stream = state
+        .service
+        .delete_audit_stream(&ctx, &stream_id(&id)?)
+        .await?;
+    Ok(Json(json!({ "auditLogStream": stream })))
+}
+
+/// The stream routes' own body limit (`streams::limits::BODY_LIMIT`),
+/// refused (413) before it is read further.
+pub fn bounded(
+    route: axum::routing::MethodRouter<AppState>,
+) -> axum::routing::MethodRouter<AppState> {
+    use crate::streams::limits::BODY_LIMIT;
+    route
+        .layer::<_, std::convert::Infallible>(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
+        .layer::<_, std::convert::Infallible>(axum::Extension(super::extract::BodyLimit(
+            BODY_LIMIT,
+        )))
+}
