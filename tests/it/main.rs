@@ -21,4 +21,5 @@ mod sdk;
 mod server_core;
 mod store_conformance;
 mod store_guards;
+mod streams;
 mod visibility;

@@ -124,14 +124,24 @@ impl AuditStreamStore for PostgresStore {
         now: i64,
         until: i64,
     ) -> StoreResult<Option<StreamRow>> {
+        // Expiry is judged by the database's clock, not the replicas': two
+        // replicas whose clocks disagree still agree on who holds a lease.
+        let span = until - now;
         let rows = self
             .read(
                 &format!(
-                    "UPDATE audit_streams SET lease_owner = $2, lease_until = $4
-                     WHERE id = $1 AND (lease_owner IS NULL OR lease_owner = $2 OR lease_until <= $3)
-                     RETURNING {STREAM_COLS}"
+                    "WITH clock AS (SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS now)
+                     UPDATE audit_streams SET lease_owner = $2, lease_until = clock.now + $3
+                     FROM clock
+                     WHERE id = $1 AND (lease_owner IS NULL OR lease_owner = $2 OR lease_until <= clock.now)
+                     RETURNING {}",
+                    STREAM_COLS
+                        .split(", ")
+                        .map(|c| format!("audit_streams.{c}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
-                &[&id, &owner, &now, &until],
+                &[&id, &owner, &span],
             )
             .await?;
         if let Some(row) = first(rows, stream_row)? {
