@@ -6,6 +6,7 @@ use super::Target;
 use crate::error::CliError;
 use reqwest::Method;
 use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
 const ROUTE: &str = "/api/v1/audit-log-streams";
@@ -36,21 +37,30 @@ fn headers(given: &[String], from_env: &[String]) -> Result<Vec<Value>, CliError
     Ok(out)
 }
 
+fn read_ca(path: &Path) -> Result<String, CliError> {
+    std::fs::read_to_string(path)
+        .map_err(|e| CliError::usage(format!("cannot read {}: {e}", path.display())))
+}
+
 pub struct Add {
     pub url: String,
     pub headers: Vec<String>,
     pub headers_from_env: Vec<String>,
+    pub ca_cert: Option<PathBuf>,
     pub from_start: bool,
     pub json: bool,
 }
 
 pub async fn add(target: Target, add: Add) -> anyhow::Result<i32> {
     let ctx = resolve(&target)?;
-    let body = json!({
+    let mut body = json!({
         "url": add.url,
         "headers": headers(&add.headers, &add.headers_from_env)?,
         "fromStart": add.from_start,
     });
+    if let Some(path) = &add.ca_cert {
+        body["caCert"] = json!(read_ca(path)?);
+    }
     let resp = ctx.client.send(Method::POST, ROUTE, &body).await?;
     let stream = &resp["auditLogStream"];
     if add.json {
@@ -62,6 +72,43 @@ pub async fn add(target: Target, add: Add) -> anyhow::Result<i32> {
             s(&stream["url"]),
             stream["lastDeliveredSeq"]
         );
+    }
+    Ok(0)
+}
+
+pub struct Update {
+    pub url: Option<String>,
+    pub headers: Vec<String>,
+    pub headers_from_env: Vec<String>,
+    pub no_headers: bool,
+    pub ca_cert: Option<PathBuf>,
+    pub no_ca_cert: bool,
+    pub json: bool,
+}
+
+pub async fn update(target: Target, id: &str, u: Update) -> anyhow::Result<i32> {
+    let ctx = resolve(&target)?;
+    let mut body = json!({});
+    if let Some(url) = u.url {
+        body["url"] = json!(url);
+    }
+    if u.no_headers || !u.headers.is_empty() || !u.headers_from_env.is_empty() {
+        body["headers"] = json!(headers(&u.headers, &u.headers_from_env)?);
+    }
+    if let Some(path) = &u.ca_cert {
+        body["caCert"] = json!(read_ca(path)?);
+    } else if u.no_ca_cert {
+        body["caCert"] = json!("");
+    }
+    let resp = ctx
+        .client
+        .send(Method::PATCH, &format!("{ROUTE}/{id}"), &body)
+        .await?;
+    let stream = &resp["auditLogStream"];
+    if u.json {
+        print_json(stream);
+    } else {
+        println!("{}", table(&COLUMNS, vec![row(stream)]));
     }
     Ok(0)
 }

@@ -901,9 +901,34 @@ pub enum StreamsAction {
         /// NAME=ENV_VAR: a header whose value is read from the environment
         #[arg(long = "header-env")]
         headers_from_env: Vec<String>,
+        /// PEM file: the only CA TLS connections to the collector trust
+        /// [default: the public web PKI]
+        #[arg(long)]
+        ca_cert: Option<std::path::PathBuf>,
         /// Deliver the whole existing log first [default: only new events]
         #[arg(long)]
         from_start: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change a stream's URL, headers or CA; it goes on from where it is
+    Update {
+        id: String,
+        #[arg(long)]
+        url: Option<String>,
+        /// Replaces all headers (with --header-env)
+        #[arg(long = "header")]
+        headers: Vec<String>,
+        #[arg(long = "header-env")]
+        headers_from_env: Vec<String>,
+        /// Remove every header
+        #[arg(long, conflicts_with_all = ["headers", "headers_from_env"])]
+        no_headers: bool,
+        #[arg(long)]
+        ca_cert: Option<std::path::PathBuf>,
+        /// Trust the public web PKI again
+        #[arg(long, conflicts_with = "ca_cert")]
+        no_ca_cert: bool,
         #[arg(long)]
         json: bool,
     },
@@ -1193,6 +1218,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                     url,
                     headers,
                     headers_from_env,
+                    ca_cert,
                     from_start,
                     json,
                 } => {
@@ -1202,7 +1228,33 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                             url,
                             headers,
                             headers_from_env,
+                            ca_cert,
                             from_start,
+                            json,
+                        },
+                    )
+                    .await
+                }
+                StreamsAction::Update {
+                    id,
+                    url,
+                    headers,
+                    headers_from_env,
+                    no_headers,
+                    ca_cert,
+                    no_ca_cert,
+                    json,
+                } => {
+                    audit_streams::update(
+                        target,
+                        &id,
+                        audit_streams::Update {
+                            url,
+                            headers,
+                            headers_from_env,
+                            no_headers,
+                            ca_cert,
+                            no_ca_cert,
                             json,
                         },
                     )

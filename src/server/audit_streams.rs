@@ -7,6 +7,7 @@
 use super::error::ApiError;
 use super::extract::{ApiJson, ApiPath, Auth};
 use super::AppState;
+use crate::service::audit_streams::{NewStream, StreamChange};
 use crate::streams::target::HeaderSpec;
 use axum::extract::State;
 use axum::Json;
@@ -20,9 +21,20 @@ pub struct AddStream {
     url: String,
     #[serde(default)]
     headers: Vec<HeaderIn>,
+    /// PEM: the only CA to trust for TLS (default: the public web PKI).
+    ca_cert: Option<String>,
     /// Deliver the whole existing log first (default: only what comes after).
     #[serde(default)]
     from_start: bool,
+}
+
+/// Infisical's PATCH body, plus `caCert`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateStream {
+    url: Option<String>,
+    headers: Option<Vec<HeaderIn>>,
+    ca_cert: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -44,18 +56,46 @@ pub async fn add(
     Auth(ctx): Auth,
     ApiJson(body): ApiJson<AddStream>,
 ) -> Result<Json<Value>, ApiError> {
-    // Infisical trims keys and values.
-    let headers = body
-        .headers
+    let stream = state
+        .service
+        .add_audit_stream(
+            &ctx,
+            NewStream {
+                url: body.url,
+                headers: specs(body.headers),
+                ca_cert: body.ca_cert,
+                from_start: body.from_start,
+            },
+        )
+        .await?;
+    Ok(Json(json!({ "auditLogStream": stream })))
+}
+
+/// Infisical trims header keys and values.
+fn specs(headers: Vec<HeaderIn>) -> Vec<HeaderSpec> {
+    headers
         .into_iter()
         .map(|h| HeaderSpec {
             name: h.key.trim().to_owned(),
             value: Zeroizing::new(h.value.trim().to_owned()),
         })
-        .collect();
+        .collect()
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<UpdateStream>,
+) -> Result<Json<Value>, ApiError> {
+    let change = StreamChange {
+        url: body.url,
+        headers: body.headers.map(specs),
+        ca_cert: body.ca_cert,
+    };
     let stream = state
         .service
-        .add_audit_stream(&ctx, &body.url, headers, body.from_start)
+        .update_audit_stream(&ctx, &stream_id(&id)?, change)
         .await?;
     Ok(Json(json!({ "auditLogStream": stream })))
 }

@@ -241,7 +241,11 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/api/v1/audit-log-streams/{id}",
-            get(audit_streams::show).delete(audit_streams::delete),
+            audit_streams::bounded(
+                get(audit_streams::show)
+                    .patch(audit_streams::update)
+                    .delete(audit_streams::delete),
+            ),
         )
         .route("/api/v1/hush/projects", get(projects::list))
         .route("/api/v2/workspace", post(projects::create))

@@ -7,7 +7,37 @@ use crate::store::streams::StreamRow;
 use crate::streams::limits::MAX_STREAMS;
 use crate::streams::sealed;
 use crate::streams::target::{check_headers, HeaderSpec, Target};
+use crate::streams::tls::parse_ca;
 use serde::Serialize;
+
+/// What an admin gives to add a stream.
+pub struct NewStream {
+    pub url: String,
+    pub headers: Vec<HeaderSpec>,
+    /// PEM of the only CA to trust for TLS (default: the public web PKI).
+    pub ca_cert: Option<String>,
+    /// Deliver the whole existing log first.
+    pub from_start: bool,
+}
+
+/// A change of a stream (Infisical's PATCH): each field given replaces the
+/// stream's; `headers` replaces all of them; an empty `ca_cert` removes it.
+pub struct StreamChange {
+    pub url: Option<String>,
+    pub headers: Option<Vec<HeaderSpec>>,
+    pub ca_cert: Option<String>,
+}
+
+/// A checked CA bundle (`None` for none).
+fn checked_ca(pem: Option<String>) -> ServiceResult<Option<String>> {
+    match pem.map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()) {
+        None => Ok(None),
+        Some(p) => {
+            parse_ca(&p).map_err(ServiceError::Validation)?;
+            Ok(Some(p))
+        }
+    }
+}
 
 /// A stream as the API shows it: where it delivers, how far it got, and its
 /// last error; never a header value.
@@ -25,6 +55,8 @@ pub struct StreamView {
     pub lag: i64,
     pub created_at: String,
     pub updated_at: String,
+    /// Whether TLS trusts only a CA given with the stream.
+    pub ca_cert: bool,
     pub created_by: String,
     pub last_attempt_at: Option<String>,
     pub last_delivered_at: Option<String>,
@@ -52,7 +84,8 @@ fn view(row: StreamRow, last_seq: i64) -> StreamView {
             .map(|key| HeaderName { key })
             .collect(),
         created_at: super::iso(row.created_at),
-        updated_at: super::iso(row.created_at),
+        updated_at: super::iso(row.updated_at),
+        ca_cert: row.ca_cert.is_some(),
         created_by: row.created_by,
         last_attempt_at: iso(row.last_attempt_at),
         last_delivered_at: iso(row.last_delivered_at),
@@ -72,21 +105,17 @@ impl Service {
     /// `from_start`: then it delivers the whole log first.
     /// Authorization comes before any check of the input, so a caller who
     /// may not add streams learns nothing from the answer.
-    pub async fn add_audit_stream(
-        &self,
-        ctx: &Ctx,
-        url: &str,
-        headers: Vec<HeaderSpec>,
-        from_start: bool,
-    ) -> ServiceResult<StreamView> {
+    pub async fn add_audit_stream(&self, ctx: &Ctx, new: NewStream) -> ServiceResult<StreamView> {
         self.require_server_admin(ctx, "add-audit-stream", "")
             .await?;
-        let target = Target::parse(url).map_err(ServiceError::Validation)?;
-        check_headers(&headers).map_err(ServiceError::Validation)?;
+        let target = Target::parse(&new.url).map_err(ServiceError::Validation)?;
+        check_headers(&new.headers).map_err(ServiceError::Validation)?;
+        let ca_cert = checked_ca(new.ca_cert)?;
+        let headers = new.headers;
         let id = new_id();
         let (key_wrapped, headers_ct) = sealed::seal(self.keys.root(), &id, &headers)
             .map_err(|e| ServiceError::Internal(e.to_string()))?;
-        let cursor_seq = if from_start {
+        let cursor_seq = if new.from_start {
             0
         } else {
             self.store.last_seq().await?
@@ -101,9 +130,11 @@ impl Service {
             header_names: headers.iter().map(|h| h.name.clone()).collect(),
             key_wrapped,
             headers_ct,
+            ca_cert,
             cursor_seq,
             created_at: event.time,
             created_by: ctx.actor.name.clone(),
+            updated_at: event.time,
             lease_owner: None,
             lease_until: 0,
             last_attempt_at: None,
@@ -145,6 +176,50 @@ impl Service {
         let mut event = ctx.event("read-audit-stream");
         event.path = Some(format!("/audit-streams/{id}"));
         self.store.append_audit(event).await?;
+        Ok(view(row, self.store.last_seq().await?))
+    }
+
+    /// Changes where and how a stream delivers; it goes on from its cursor.
+    pub async fn update_audit_stream(
+        &self,
+        ctx: &Ctx,
+        id: &str,
+        change: StreamChange,
+    ) -> ServiceResult<StreamView> {
+        self.require_server_admin(ctx, "update-audit-stream", id)
+            .await?;
+        let streams = self.store.audit_streams();
+        let mut row = streams
+            .stream(id)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound("audit stream not found".into()))?;
+        if let Some(url) = change.url {
+            let target = Target::parse(&url).map_err(ServiceError::Validation)?;
+            row.kind = target.kind.as_str().to_owned();
+            row.url = target.url;
+        }
+        if let Some(headers) = change.headers {
+            check_headers(&headers).map_err(ServiceError::Validation)?;
+            let (key_wrapped, headers_ct) = sealed::seal(self.keys.root(), id, &headers)
+                .map_err(|e| ServiceError::Internal(e.to_string()))?;
+            row.header_names = headers.iter().map(|h| h.name.clone()).collect();
+            row.key_wrapped = key_wrapped;
+            row.headers_ct = headers_ct;
+        }
+        if change.ca_cert.is_some() {
+            row.ca_cert = checked_ca(change.ca_cert)?;
+        }
+        let mut event = ctx.event("update-audit-stream");
+        event.path = Some(format!("/audit-streams/{id}"));
+        event.keys = vec![row.url.clone()];
+        // Strictly later than the settings it replaces, so the deliverer
+        // sees a change even within one millisecond.
+        row.updated_at = event.time.max(row.updated_at + 1);
+        streams.update_stream(row, event).await?;
+        let row = streams
+            .stream(id)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound("audit stream not found".into()))?;
         Ok(view(row, self.store.last_seq().await?))
     }
 

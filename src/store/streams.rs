@@ -21,9 +21,14 @@ pub struct StreamRow {
     pub header_names: Vec<String>,
     pub key_wrapped: Vec<u8>,
     pub headers_ct: Vec<u8>,
+    /// PEM: the only CA TLS connections of this stream trust (not secret).
+    pub ca_cert: Option<String>,
     pub cursor_seq: i64,
     pub created_at: i64,
     pub created_by: String,
+    /// Changes when the URL, headers or CA change: the deliverer then
+    /// rebuilds its connection settings.
+    pub updated_at: i64,
     pub lease_owner: Option<String>,
     pub lease_until: i64,
     pub last_attempt_at: Option<i64>,
@@ -35,9 +40,9 @@ pub struct StreamRow {
 }
 
 /// The SQL column list both backends read a `StreamRow` with.
-pub const STREAM_COLS: &str = "id, kind, url, header_names, key_wrapped, headers_ct, cursor_seq, \
-     created_at, created_by, lease_owner, lease_until, last_attempt_at, last_delivered_at, \
-     last_error, last_error_at, failures";
+pub const STREAM_COLS: &str = "id, kind, url, header_names, key_wrapped, headers_ct, ca_cert, \
+     cursor_seq, created_at, created_by, updated_at, lease_owner, lease_until, last_attempt_at, \
+     last_delivered_at, last_error, last_error_at, failures";
 
 #[async_trait]
 pub trait AuditStreamStore: Send + Sync {
@@ -54,6 +59,9 @@ pub trait AuditStreamStore: Send + Sync {
     async fn stream(&self, id: &str) -> StoreResult<Option<StreamRow>>;
     /// Deletes a stream with its audit event; `NotFound` when there is none.
     async fn delete_stream(&self, id: &str, audit: AuditEvent) -> StoreResult<()>;
+    /// Replaces where and how a stream delivers (kind, URL, headers, CA,
+    /// `updated_at`) with its audit event; the cursor and lease stay.
+    async fn update_stream(&self, stream: StreamRow, audit: AuditEvent) -> StoreResult<()>;
 
     /// Takes or renews the lease of stream `id` for `owner` until `until`,
     /// when it is free, expired (`lease_until <= now`) or already `owner`'s.

@@ -8,8 +8,10 @@ pub const MAX_URL_BYTES: usize = 2048;
 pub const MAX_HEADERS: usize = 16;
 pub const MAX_HEADER_NAME_BYTES: usize = 128;
 pub const MAX_HEADER_VALUE_BYTES: usize = 4096;
+/// A PEM bundle of a few CA certificates.
+pub const MAX_CA_BYTES: usize = 16 * 1024;
 /// Body limit of the stream routes: the largest honest body (16 headers of
-/// 4 KiB and a URL) with room to spare.
+/// 4 KiB, a CA bundle and a URL) with room to spare.
 pub const BODY_LIMIT: usize = 96 * 1024;
 /// Events per delivery (one HTTP request, one syslog write).
 pub const BATCH_EVENTS: i64 = 100;

@@ -6,6 +6,7 @@
 //! - `sealed`: header values under envelope encryption;
 //! - `payload`: what collectors receive (JSON batches, RFC 5424 frames);
 //! - `sink`: one delivery to one collector;
+//! - `tls`: which certificates a stream trusts;
 //! - `worker`: the delivery loop, leases and cursors;
 //! - `limits`: every bound, in one place.
 
@@ -15,6 +16,7 @@ pub mod payload;
 pub mod sealed;
 pub mod sink;
 pub mod target;
+pub mod tls;
 pub mod worker;
 
 use crate::crypto::Key;

@@ -9,6 +9,7 @@
 use super::limits::{CONNECT_TIMEOUT, REQUEST_TIMEOUT};
 use super::payload;
 use super::target::{check_ip, HeaderSpec, Kind, Target};
+use super::tls;
 use crate::store::AuditRow;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
 use std::net::SocketAddr;
@@ -21,10 +22,15 @@ pub enum Sink {
 }
 
 impl Sink {
-    pub fn new(stream_id: &str, target: Target, headers: Vec<HeaderSpec>) -> Result<Sink, String> {
+    pub fn new(
+        stream_id: &str,
+        target: Target,
+        headers: Vec<HeaderSpec>,
+        ca: Option<&str>,
+    ) -> Result<Sink, String> {
         match target.kind {
-            Kind::Http => HttpSink::new(stream_id, target, headers).map(Sink::Http),
-            Kind::Syslog => Ok(Sink::Syslog(SyslogSink::new(target))),
+            Kind::Http => HttpSink::new(stream_id, target, headers, ca).map(Sink::Http),
+            Kind::Syslog => SyslogSink::new(target, ca).map(Sink::Syslog),
         }
     }
 
@@ -98,8 +104,22 @@ pub struct HttpSink {
 }
 
 impl HttpSink {
-    fn new(stream_id: &str, target: Target, specs: Vec<HeaderSpec>) -> Result<HttpSink, String> {
-        let client = reqwest::Client::builder()
+    fn new(
+        stream_id: &str,
+        target: Target,
+        specs: Vec<HeaderSpec>,
+        ca: Option<&str>,
+    ) -> Result<HttpSink, String> {
+        let mut builder = reqwest::Client::builder();
+        if let Some(pem) = ca {
+            builder = builder.tls_built_in_root_certs(false);
+            for der in tls::parse_ca(pem)? {
+                let cert = reqwest::Certificate::from_der(&der)
+                    .map_err(|_| "caCert holds an unusable certificate".to_owned())?;
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let client = builder
             .redirect(reqwest::redirect::Policy::none())
             // An environment proxy would take the connection past the
             // resolver's address checks (and see the headers).
@@ -177,15 +197,17 @@ impl<T: AsyncWrite + Unpin + Send> Conn for T {}
 
 pub struct SyslogSink {
     target: Target,
+    roots: Arc<rustls::RootCertStore>,
     hostname: String,
 }
 
 impl SyslogSink {
-    fn new(target: Target) -> SyslogSink {
-        SyslogSink {
+    fn new(target: Target, ca: Option<&str>) -> Result<SyslogSink, String> {
+        Ok(SyslogSink {
             target,
+            roots: Arc::new(tls::roots(ca)?),
             hostname: payload::hostname(),
-        }
+        })
     }
 
     async fn connect(&self) -> Result<Box<dyn Conn>, String> {
@@ -201,14 +223,12 @@ impl SyslogSink {
         if !t.tls {
             return Ok(Box::new(tcp));
         }
-        let mut roots = rustls::RootCertStore::empty();
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
         let config = rustls::ClientConfig::builder_with_provider(Arc::new(
             rustls::crypto::ring::default_provider(),
         ))
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("TLS setup: {e}"))?
-        .with_root_certificates(roots)
+        .with_root_certificates(self.roots.clone())
         .with_no_client_auth();
         let name = rustls::pki_types::ServerName::try_from(t.host.clone())
             .map_err(|_| format!("{} is not a valid TLS server name", t.host))?;

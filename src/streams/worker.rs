@@ -63,10 +63,12 @@ impl Deliverer {
                 "the stream's headers do not open under this server's root key; delete the stream and add it again"
                     .to_owned()
             })?;
-        Sink::new(&row.id, target, headers)
+        Sink::new(&row.id, target, headers, row.ca_cert.as_deref())
     }
 
-    async fn step(&self, id: &str, sink: &mut Option<Sink>) -> Result<Step, StoreError> {
+    /// `sink` is kept between steps with the `updated_at` of the settings
+    /// it was built from, and rebuilt when the stream was changed.
+    async fn step(&self, id: &str, sink: &mut Option<(i64, Sink)>) -> Result<Step, StoreError> {
         let streams = self.store.audit_streams();
         let Some(row) = streams.stream(id).await? else {
             return Ok(Step::Gone);
@@ -92,13 +94,13 @@ impl Deliverer {
         let Some(last) = events.last().map(|e| e.seq) else {
             return Ok(Step::Idle);
         };
-        if sink.is_none() {
+        if sink.as_ref().is_none_or(|(at, _)| *at != row.updated_at) {
             match self.sink_for(&row) {
-                Ok(s) => *sink = Some(s),
+                Ok(s) => *sink = Some((row.updated_at, s)),
                 Err(e) => return self.failed(&row, e).await,
             }
         }
-        let Some(s) = sink.as_mut() else {
+        let Some((_, s)) = sink.as_mut() else {
             return Ok(Step::Failed);
         };
         match s.send(&events).await {

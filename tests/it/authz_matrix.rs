@@ -760,11 +760,11 @@ fn calls(tag: &str, own_token: &str) -> Vec<Call> {
                      "headers": [{ "key": "Authorization", "value": "Bearer canary-stream-hdr" }] })),
         Need::ServerAdmin,
     );
-    for method in ["GET", "DELETE"] {
+    for method in ["GET", "PATCH", "DELETE"] {
         add(
             (method, "/api/v1/audit-log-streams/{id}"),
             "/api/v1/audit-log-streams/0f8fad5b-d9cb-469f-a165-70867728950e".into(),
-            None,
+            (method == "PATCH").then(|| json!({ "url": "https://127.0.0.1:9/other" })),
             Need::ServerAdmin,
         );
     }

@@ -396,28 +396,8 @@ async fn syslog_stream_sends_rfc5424_frames(b: &Backend) {
     });
     add_stream(&s, &format!("syslog+tcp://127.0.0.1:{port}"), json!([])).await;
     activity(&s, 0).await;
-    let frames = || {
-        let data = bytes.lock().unwrap().clone();
-        let mut out = Vec::new();
-        let mut rest = &data[..];
-        while let Some(sp) = rest.iter().position(|&b| b == b' ') {
-            let len: usize = std::str::from_utf8(&rest[..sp]).unwrap().parse().unwrap();
-            let msg = &rest[sp + 1..sp + 1 + len];
-            out.push(String::from_utf8(msg.to_vec()).unwrap());
-            rest = &rest[sp + 1 + len..];
-        }
-        assert!(rest.is_empty(), "a frame was cut");
-        out
-    };
-    let seqs = || {
-        frames()
-            .iter()
-            .map(|m| {
-                let json: Value = serde_json::from_str(m.split_once(" - ").unwrap().1).unwrap();
-                json["seq"].as_i64().unwrap()
-            })
-            .collect::<Vec<_>>()
-    };
+    let frames = || parse_frames(&bytes.lock().unwrap());
+    let seqs = || frames().iter().map(|m| frame_seq(m)).collect::<Vec<_>>();
     settled(b, &s, seqs, 12).await;
     assert_every_event_once_in_order(&seqs());
     for m in frames() {
@@ -431,6 +411,104 @@ async fn syslog_stream_sends_rfc5424_frames(b: &Backend) {
         let json: Value = serde_json::from_str(parts[7]).unwrap();
         assert_eq!(json["action"], parts[5]);
     }
+}
+
+/// RFC 6587 octet-counted frames, each an RFC 5424 message.
+fn parse_frames(data: &[u8]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = data;
+    while let Some(sp) = rest.iter().position(|&b| b == b' ') {
+        let len: usize = std::str::from_utf8(&rest[..sp]).unwrap().parse().unwrap();
+        let msg = &rest[sp + 1..sp + 1 + len];
+        out.push(String::from_utf8(msg.to_vec()).unwrap());
+        rest = &rest[sp + 1 + len..];
+    }
+    assert!(rest.is_empty(), "a frame was cut");
+    out
+}
+
+fn frame_seq(m: &str) -> i64 {
+    let json: Value = serde_json::from_str(m.split_once(" - ").unwrap().1).unwrap();
+    json["seq"].as_i64().unwrap()
+}
+
+/// Syslog over TLS to a collector behind a private CA: refused while the
+/// stream trusts the wrong CA (the error is on the stream), delivered from
+/// the start once an update gives the right one.
+async fn syslog_over_tls_trusts_the_given_ca(b: &Backend) {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let s = b.start(&[]).await;
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let wrong = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![CertificateDer::from(cert.cert.der().to_vec())],
+        PrivateKeyDer::try_from(cert.key_pair.serialize_der()).unwrap(),
+    )
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let bytes = Arc::new(Mutex::new(Vec::<u8>::new()));
+    let sink = bytes.clone();
+    tokio::spawn(async move {
+        while let Ok((sock, _)) = listener.accept().await {
+            let (sink, acceptor) = (sink.clone(), acceptor.clone());
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(sock).await else {
+                    return;
+                };
+                let mut conn = Vec::new();
+                if tls.read_to_end(&mut conn).await.is_ok() {
+                    sink.lock().unwrap().extend_from_slice(&conn);
+                }
+            });
+        }
+    });
+    let c = s.client();
+    let stream = c
+        .send(
+            Method::POST,
+            "/api/v1/audit-log-streams",
+            &json!({ "url": format!("syslog+tls://localhost:{port}"),
+                     "caCert": wrong.cert.pem(), "fromStart": true }),
+        )
+        .await
+        .unwrap()["auditLogStream"]
+        .clone();
+    assert_eq!(stream["kind"], "syslog");
+    assert_eq!(stream["caCert"], true);
+    let path = format!(
+        "/api/v1/audit-log-streams/{}",
+        stream["id"].as_str().unwrap()
+    );
+    assert!(
+        eventually(Duration::from_secs(20), async || {
+            let v = c.get(&path, &[]).await.unwrap();
+            v["auditLogStream"]["lastError"]
+                .as_str()
+                .is_some_and(|e| e.contains("TLS"))
+        })
+        .await
+    );
+    assert!(bytes.lock().unwrap().is_empty());
+    c.send(Method::PATCH, &path, &json!({ "caCert": cert.cert.pem() }))
+        .await
+        .unwrap();
+    activity(&s, 0).await;
+    let seqs = || {
+        parse_frames(&bytes.lock().unwrap())
+            .iter()
+            .map(|m| frame_seq(m))
+            .collect::<Vec<_>>()
+    };
+    settled(b, &s, seqs, 12).await;
+    assert_every_event_once_in_order(&seqs());
 }
 
 /// Streams are for server admins, and every input is checked.
@@ -544,6 +622,7 @@ async fn export_writes_the_range_oldest_first(b: &Backend) {
 on_both_backends!(
     http_stream_delivers_every_event_once_in_order,
     syslog_stream_sends_rfc5424_frames,
+    syslog_over_tls_trusts_the_given_ca,
     stream_input_is_checked,
     export_writes_the_range_oldest_first,
 );

@@ -4,7 +4,8 @@
 -- the stream's own data key (`key_wrapped`, wrapped under the root key);
 -- only their names are stored in the clear. `cursor_seq` is the last event
 -- the collector acknowledged; the lease (`lease_owner` until `lease_until`)
--- lets one replica at a time deliver a stream.
+-- lets one replica at a time deliver a stream. `ca_cert` (PEM, optional) is
+-- the only CA a TLS connection to the collector then trusts.
 CREATE TABLE audit_streams (
     id TEXT PRIMARY KEY,
     kind TEXT NOT NULL,
@@ -12,9 +13,11 @@ CREATE TABLE audit_streams (
     header_names TEXT NOT NULL,
     key_wrapped BYTEA NOT NULL,
     headers_ct BYTEA NOT NULL,
+    ca_cert TEXT,
     cursor_seq BIGINT NOT NULL,
     created_at BIGINT NOT NULL,
     created_by TEXT NOT NULL,
+    updated_at BIGINT NOT NULL,
     lease_owner TEXT,
     lease_until BIGINT NOT NULL DEFAULT 0,
     last_attempt_at BIGINT,

@@ -21,16 +21,18 @@ fn stream_row(r: &Row) -> Result<StreamRow, Error> {
         header_names: names_from_text(&r.try_get::<_, String>(3)?),
         key_wrapped: r.try_get(4)?,
         headers_ct: r.try_get(5)?,
-        cursor_seq: r.try_get(6)?,
-        created_at: r.try_get(7)?,
-        created_by: r.try_get(8)?,
-        lease_owner: r.try_get(9)?,
-        lease_until: r.try_get(10)?,
-        last_attempt_at: r.try_get(11)?,
-        last_delivered_at: r.try_get(12)?,
-        last_error: r.try_get(13)?,
-        last_error_at: r.try_get(14)?,
-        failures: r.try_get(15)?,
+        ca_cert: r.try_get(6)?,
+        cursor_seq: r.try_get(7)?,
+        created_at: r.try_get(8)?,
+        created_by: r.try_get(9)?,
+        updated_at: r.try_get(10)?,
+        lease_owner: r.try_get(11)?,
+        lease_until: r.try_get(12)?,
+        last_attempt_at: r.try_get(13)?,
+        last_delivered_at: r.try_get(14)?,
+        last_error: r.try_get(15)?,
+        last_error_at: r.try_get(16)?,
+        failures: r.try_get(17)?,
     })
 }
 
@@ -67,7 +69,7 @@ impl AuditStreamStore for PostgresStore {
             &tx,
             &format!(
                 "INSERT INTO audit_streams ({STREAM_COLS})
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, 0, NULL, NULL, NULL, NULL, 0)"
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, 0, NULL, NULL, NULL, NULL, 0)"
             ),
             &[
                 &s.id,
@@ -76,9 +78,11 @@ impl AuditStreamStore for PostgresStore {
                 &names,
                 &s.key_wrapped,
                 &s.headers_ct,
+                &s.ca_cert,
                 &s.cursor_seq,
                 &s.created_at,
                 &s.created_by,
+                &s.updated_at,
             ],
         )
         .await?;
@@ -110,6 +114,34 @@ impl AuditStreamStore for PostgresStore {
         let mut c = self.conn().await?;
         let tx = c.transaction().await.map_err(backend)?;
         let n = tx_exec(&tx, "DELETE FROM audit_streams WHERE id = $1", &[&id]).await?;
+        if n == 0 {
+            return Err(StoreError::NotFound("audit stream"));
+        }
+        insert_audit(&tx, &audit_event).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn update_stream(&self, s: StreamRow, audit_event: AuditEvent) -> StoreResult<()> {
+        let mut c = self.conn().await?;
+        let tx = c.transaction().await.map_err(backend)?;
+        let names = names_to_text(&s.header_names);
+        let n = tx_exec(
+            &tx,
+            "UPDATE audit_streams SET kind = $2, url = $3, header_names = $4,
+               key_wrapped = $5, headers_ct = $6, ca_cert = $7, updated_at = $8
+             WHERE id = $1",
+            &[
+                &s.id,
+                &s.kind,
+                &s.url,
+                &names,
+                &s.key_wrapped,
+                &s.headers_ct,
+                &s.ca_cert,
+                &s.updated_at,
+            ],
+        )
+        .await?;
         if n == 0 {
             return Err(StoreError::NotFound("audit stream"));
         }

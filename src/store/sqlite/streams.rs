@@ -19,16 +19,18 @@ fn stream_row(r: &Row) -> rusqlite::Result<StreamRow> {
         header_names: names_from_text(&r.get::<_, String>(3)?),
         key_wrapped: r.get(4)?,
         headers_ct: r.get(5)?,
-        cursor_seq: r.get(6)?,
-        created_at: r.get(7)?,
-        created_by: r.get(8)?,
-        lease_owner: r.get(9)?,
-        lease_until: r.get(10)?,
-        last_attempt_at: r.get(11)?,
-        last_delivered_at: r.get(12)?,
-        last_error: r.get(13)?,
-        last_error_at: r.get(14)?,
-        failures: r.get(15)?,
+        ca_cert: r.get(6)?,
+        cursor_seq: r.get(7)?,
+        created_at: r.get(8)?,
+        created_by: r.get(9)?,
+        updated_at: r.get(10)?,
+        lease_owner: r.get(11)?,
+        lease_until: r.get(12)?,
+        last_attempt_at: r.get(13)?,
+        last_delivered_at: r.get(14)?,
+        last_error: r.get(15)?,
+        last_error_at: r.get(16)?,
+        failures: r.get(17)?,
     })
 }
 
@@ -52,7 +54,7 @@ impl AuditStreamStore for SqliteStore {
             c.execute(
                 &format!(
                     "INSERT INTO audit_streams ({STREAM_COLS})
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, NULL, 0, NULL, NULL, NULL, NULL, 0)"
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, NULL, 0, NULL, NULL, NULL, NULL, 0)"
                 ),
                 params![
                     s.id,
@@ -61,9 +63,11 @@ impl AuditStreamStore for SqliteStore {
                     names_to_text(&s.header_names),
                     s.key_wrapped,
                     s.headers_ct,
+                    s.ca_cert,
                     s.cursor_seq,
                     s.created_at,
-                    s.created_by
+                    s.created_by,
+                    s.updated_at
                 ],
             )
             .map_err(backend)?;
@@ -100,6 +104,33 @@ impl AuditStreamStore for SqliteStore {
         self.write(move |c, head| {
             let n = c
                 .execute("DELETE FROM audit_streams WHERE id = ?1", params![id])
+                .map_err(backend)?;
+            if n == 0 {
+                return Err(StoreError::NotFound("audit stream"));
+            }
+            insert_audit(c, head, &audit)
+        })
+        .await
+    }
+
+    async fn update_stream(&self, s: StreamRow, audit: AuditEvent) -> StoreResult<()> {
+        self.write(move |c, head| {
+            let n = c
+                .execute(
+                    "UPDATE audit_streams SET kind = ?2, url = ?3, header_names = ?4,
+                       key_wrapped = ?5, headers_ct = ?6, ca_cert = ?7, updated_at = ?8
+                     WHERE id = ?1",
+                    params![
+                        s.id,
+                        s.kind,
+                        s.url,
+                        names_to_text(&s.header_names),
+                        s.key_wrapped,
+                        s.headers_ct,
+                        s.ca_cert,
+                        s.updated_at
+                    ],
+                )
                 .map_err(backend)?;
             if n == 0 {
                 return Err(StoreError::NotFound("audit stream"));
@@ -208,28 +239,34 @@ impl AuditStreamStore for SqliteStore {
     }
 
     /// Through `query_audit`, which knows how this backend stores events
-    /// (burst rows): the newest `limit` events below `after_seq + limit + 1`
-    /// are all the events of (after_seq, after_seq + limit], since at most
-    /// `limit` events fit there. Sequence numbers are dense, but a gap (a
-    /// removed event) is stepped over rather than taken for the end.
+    /// (burst rows) and pages newest first: the newest `limit` events below
+    /// `from + step + 1` are all the events of (from, from + step] when
+    /// fewer than `limit` of them come back or `step` is `limit`. An empty
+    /// window (a gap: removed events) is stepped over, the step doubling so
+    /// a long gap costs a few queries; a full window wider than `limit` is
+    /// halved until it is complete.
     async fn audit_after(&self, after_seq: i64, limit: i64) -> StoreResult<Vec<AuditRow>> {
         let limit = limit.max(1);
         let last = self.last_seq().await?;
-        let mut from = after_seq;
+        let (mut from, mut step) = (after_seq, limit);
         while from < last {
             let mut rows = self
                 .query_audit(AuditFilter {
-                    before_seq: Some(from.saturating_add(limit).saturating_add(1)),
+                    before_seq: Some(from.saturating_add(step).saturating_add(1)),
                     limit,
                     ..Default::default()
                 })
                 .await?;
             rows.retain(|r| r.seq > from);
-            if !rows.is_empty() {
+            if rows.is_empty() {
+                from = from.saturating_add(step);
+                step = step.saturating_mul(2);
+            } else if step > limit && rows.len() as i64 == limit {
+                step = (step / 2).max(limit);
+            } else {
                 rows.reverse();
                 return Ok(rows);
             }
-            from = from.saturating_add(limit);
         }
         Ok(Vec::new())
     }
