@@ -142,7 +142,9 @@ impl Deliverer {
         let mut changes = self.store.change_signal();
         let mut sink = None;
         loop {
-            if *stop.borrow() {
+            // Stopped, or the `Streams` handle is gone (then nobody can stop
+            // this task any more: it ends too).
+            if *stop.borrow() || stop.has_changed().is_err() {
                 break;
             }
             let wait = match self.step(&id, &mut sink).await {
@@ -163,9 +165,16 @@ impl Deliverer {
                     backoff.next_wait()
                 }
             };
+            // A closed change signal (the store shutting down) must not
+            // turn the wait into a busy loop: then only the timer counts.
+            let changed = async {
+                if changes.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            };
             tokio::select! {
                 _ = stop.changed() => {}
-                _ = changes.changed(), if wait == POLL => {}
+                _ = changed, if wait == POLL => {}
                 _ = tokio::time::sleep(wait) => {}
             }
         }
