@@ -20,7 +20,7 @@ use zeroize::Zeroizing;
 pub struct AddStream {
     url: String,
     #[serde(default)]
-    headers: Vec<HeaderIn>,
+    headers: Headers,
     /// PEM: the only CA to trust for TLS (default: the public web PKI).
     ca_cert: Option<String>,
     /// Deliver the whole existing log first (default: only what comes after).
@@ -33,7 +33,7 @@ pub struct AddStream {
 #[serde(rename_all = "camelCase")]
 pub struct UpdateStream {
     url: Option<String>,
-    headers: Option<Vec<HeaderIn>>,
+    headers: Option<Headers>,
     ca_cert: Option<String>,
 }
 
@@ -41,6 +41,40 @@ pub struct UpdateStream {
 pub struct HeaderIn {
     key: String,
     value: Zeroizing<String>,
+}
+
+/// `[{key, value}]`. Parsed by hand so that a malformed list is refused
+/// without quoting it: serde's own message for a string given instead of a
+/// list would carry the string, which is likely a credential.
+#[derive(Default)]
+pub struct Headers(Vec<HeaderIn>);
+
+impl<'de> Deserialize<'de> for Headers {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct List;
+        impl<'de> serde::de::Visitor<'de> for List {
+            type Value = Headers;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a list of {key, value} headers")
+            }
+            fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Headers, E> {
+                Err(E::custom(
+                    "headers must be a list of {key, value} objects, not a string",
+                ))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Headers, A::Error> {
+                let mut out = Vec::new();
+                while let Some(h) = seq.next_element::<HeaderIn>()? {
+                    out.push(h);
+                }
+                Ok(Headers(out))
+            }
+        }
+        d.deserialize_any(List)
+    }
 }
 
 /// Stream ids are UUIDs: anything else is unknown, and never reaches the
@@ -72,8 +106,9 @@ pub async fn add(
 }
 
 /// Infisical trims header keys and values.
-fn specs(headers: Vec<HeaderIn>) -> Vec<HeaderSpec> {
+fn specs(headers: Headers) -> Vec<HeaderSpec> {
     headers
+        .0
         .into_iter()
         .map(|h| HeaderSpec {
             name: h.key.trim().to_owned(),

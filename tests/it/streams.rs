@@ -549,6 +549,16 @@ async fn stream_input_is_checked(b: &Backend) {
         )
         .await;
     assert!(!format!("{r:?}").contains(HEADER_CANARY));
+    // A credential given where the list belongs is refused without quoting it.
+    let r = c
+        .send(
+            Method::POST,
+            "/api/v1/audit-log-streams",
+            &json!({ "url": "https://127.0.0.1:9/in", "headers": format!("Authorization: {HEADER_CANARY}") }),
+        )
+        .await;
+    assert!(!format!("{r:?}").contains(HEADER_CANARY), "{r:?}");
+    assert_eq!(status(r), 422);
     for _ in 0..10 {
         assert_eq!(add(json!({ "url": "https://127.0.0.1:9/in" })).await, 200);
     }
@@ -653,4 +663,103 @@ async fn replicas_deliver_each_event_once() {
     activity(&second, 10).await;
     settled(&b, &second, seqs, n + 11).await;
     assert_every_event_once_in_order(&collector.seqs());
+}
+
+/// The commands of the brief, through the real binary: `add` with a header,
+/// `list` and `show` naming the header but never its value; and a root-key
+/// rotation re-wraps the stream's key, so its header still reaches the
+/// collector afterwards.
+#[tokio::test]
+async fn cli_manages_streams_and_rotation_keeps_their_headers() {
+    let mut s = TestServer::start(&[]).await;
+    let collector = HttpCollector::start(0).await;
+    let home = tempfile::tempdir().unwrap();
+    let run = |s: &TestServer, args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend_from_slice(&["--server", s.url.as_str(), "--token", s.token.as_str()]);
+        let o = hush(home.path(), &all, None);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let out = String::from_utf8(o.stdout).unwrap();
+        assert!(!out.contains(HEADER_CANARY), "{out}");
+        out
+    };
+    let auth = format!("Authorization: Bearer {HEADER_CANARY}");
+    let added = run(
+        &s,
+        &[
+            "audit",
+            "streams",
+            "add",
+            "--url",
+            &collector.url(),
+            "--header",
+            &auth,
+            "--from-start",
+            "--json",
+        ],
+    );
+    let id = serde_json::from_str::<Value>(&added).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let listed = run(&s, &["audit", "streams", "list"]);
+    assert!(
+        listed.contains(&id[..8]) && listed.contains("Authorization"),
+        "{listed}"
+    );
+    let shown: Value =
+        serde_json::from_str(&run(&s, &["audit", "streams", "show", &id, "--json"])).unwrap();
+    assert_eq!(shown["headers"], json!([{ "key": "Authorization" }]));
+    assert_eq!(shown["kind"], "http");
+    assert!(shown["lag"].is_i64() && shown["lastDeliveredSeq"].is_i64());
+
+    // Offline rotation of the root key.
+    s.stop();
+    let new_key = s.data_dir.join("new.key");
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .mode(0o600)
+            .open(&new_key)
+            .unwrap();
+        let key = hush::crypto::Key::generate().unwrap().to_base64();
+        std::io::Write::write_all(&mut f, key.as_bytes()).unwrap();
+    }
+    let data_dir = s.data_dir.to_str().unwrap().to_owned();
+    let o = hush(
+        home.path(),
+        &[
+            "server",
+            "--data-dir",
+            &data_dir,
+            "rotate-root-key",
+            "--new-root-key-file",
+            new_key.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("1 audit stream key(s)"));
+    let mut again =
+        TestServer::spawn(&s.data_dir, &["--root-key-file", new_key.to_str().unwrap()]).unwrap();
+    again.token = s.token.clone();
+    let before = collector.acked.lock().unwrap().len();
+    activity(&again, 1).await;
+    assert!(
+        eventually(Duration::from_secs(20), async || {
+            collector.acked.lock().unwrap().len() > before
+        })
+        .await,
+        "no delivery after the rotation; log:\n{}",
+        again.log()
+    );
+    let last = collector.acked.lock().unwrap().last().cloned().unwrap();
+    assert!(last
+        .head
+        .contains(&format!("authorization: Bearer {HEADER_CANARY}")));
+    let deleted = run(&again, &["audit", "streams", "delete", &id]);
+    assert!(deleted.contains(&id), "{deleted}");
+    assert!(!again.log().contains(HEADER_CANARY));
 }
