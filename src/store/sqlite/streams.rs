@@ -247,9 +247,11 @@ impl AuditStreamStore for SqliteStore {
     /// halved until it is complete.
     async fn audit_after(&self, after_seq: i64, limit: i64) -> StoreResult<Vec<AuditRow>> {
         let limit = limit.max(1);
-        let last = self.last_seq().await?;
         let (mut from, mut step) = (after_seq, limit);
-        while from < last {
+        // Read after the first query, which moves journaled events into the
+        // chain: then it counts them too.
+        let mut last = None;
+        loop {
             let mut rows = self
                 .query_audit(AuditFilter {
                     before_seq: Some(from.saturating_add(step).saturating_add(1)),
@@ -259,6 +261,13 @@ impl AuditStreamStore for SqliteStore {
                 .await?;
             rows.retain(|r| r.seq > from);
             if rows.is_empty() {
+                let last = match last {
+                    Some(last) => last,
+                    None => *last.insert(self.last_seq().await?),
+                };
+                if from.saturating_add(step) >= last {
+                    return Ok(Vec::new());
+                }
                 from = from.saturating_add(step);
                 step = step.saturating_mul(2);
             } else if step > limit && rows.len() as i64 == limit {
@@ -268,6 +277,66 @@ impl AuditStreamStore for SqliteStore {
                 return Ok(rows);
             }
         }
-        Ok(Vec::new())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn event(i: usize) -> AuditEvent {
+        AuditEvent {
+            id: format!("ev-{i:03}"),
+            time: 1000 + i as i64,
+            action: "test".into(),
+            result: "success".into(),
+            ..Default::default()
+        }
+    }
+
+    async fn seqs(store: &SqliteStore, after: i64, limit: i64) -> Vec<i64> {
+        store
+            .audit_after(after, limit)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.seq)
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn audit_after_pages_in_order_and_steps_over_gaps() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("t.db"), Duration::from_secs(10)).unwrap();
+        for i in 1..=300 {
+            store.append_audit(event(i)).await.unwrap();
+        }
+        assert_eq!(seqs(&store, 0, 10).await, (1..=10).collect::<Vec<_>>());
+        assert_eq!(seqs(&store, 295, 10).await, (296..=300).collect::<Vec<_>>());
+        assert!(seqs(&store, 300, 10).await.is_empty());
+        // Removed events (a gap much wider than a page) are stepped over,
+        // and nothing after the gap is skipped: paging on from each
+        // answer's last event yields every remaining event once, in order.
+        store
+            .read(|c| c.execute("DELETE FROM audit_events WHERE seq BETWEEN 26 AND 269", []))
+            .await
+            .unwrap();
+        let mut all = Vec::new();
+        let mut after = 0;
+        loop {
+            let page = seqs(&store, after, 10).await;
+            let Some(&last) = page.last() else { break };
+            assert!(page.len() <= 10);
+            all.extend(page);
+            after = last;
+        }
+        let want: Vec<i64> = (1..=25).chain(270..=300).collect();
+        assert_eq!(all, want);
+        assert_eq!(
+            seqs(&store, 25, 1000).await,
+            (270..=300).collect::<Vec<_>>()
+        );
+        store.close().await;
     }
 }
