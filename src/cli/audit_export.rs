@@ -43,6 +43,9 @@ pub fn parse_time(text: &str, now_ms: i64) -> Result<i64, String> {
         .ok_or_else(invalid)
 }
 
+/// Longest wait for the next piece of the answer before giving up.
+const CHUNK_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
+
 pub struct Export {
     pub since: String,
     pub until: Option<String>,
@@ -98,7 +101,13 @@ pub async fn export(target: Target, args: Export) -> anyhow::Result<i32> {
     };
     let mut bytes = 0u64;
     loop {
-        let chunk = match resp.chunk().await {
+        // The first piece may wait for the server's first pass over the
+        // range (see service::audit_export); later ones come a page at a time.
+        let next = match tokio::time::timeout(CHUNK_WAIT, resp.chunk()).await {
+            Ok(piece) => piece.map_err(|e| e.to_string()),
+            Err(_) => Err(format!("no data for {}s", CHUNK_WAIT.as_secs())),
+        };
+        let chunk = match next {
             Ok(Some(c)) => c,
             Ok(None) => break,
             Err(e) => {

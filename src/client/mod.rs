@@ -134,15 +134,16 @@ impl ApiClient {
 
     /// A GET whose answer is read piece by piece (`Response::chunk`), for
     /// answers too big to hold (the audit export), with a day's timeout
-    /// instead of the client's minute. An error answer is turned into `ClientError::Api` as `call` does.
+    /// instead of the client's minute. An error answer is turned into
+    /// `ClientError::Api` as `call` does.
     pub async fn get_streamed(
         &self,
         path: &str,
         query: &[(&str, String)],
     ) -> Result<reqwest::Response, ClientError> {
         let url = format!("{}{}", self.base, path);
-        // A day: an export of a huge log may take long; stalls are caught
-        // per chunk by the caller.
+        // A day: an export of a huge log may take long; the caller bounds
+        // the wait for each piece.
         let mut req = self
             .http
             .get(&url)
