@@ -721,6 +721,7 @@ async fn cli_manages_streams_and_rotation_keeps_their_headers() {
         let mut f = std::fs::OpenOptions::new()
             .write(true)
             .create(true)
+            .truncate(true)
             .mode(0o600)
             .open(&new_key)
             .unwrap();
