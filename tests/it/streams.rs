@@ -764,3 +764,40 @@ async fn cli_manages_streams_and_rotation_keeps_their_headers() {
     assert!(deleted.contains(&id), "{deleted}");
     assert!(!again.log().contains(HEADER_CANARY));
 }
+
+/// A replica that crashes while holding a stream's lease (kill -9: no hand
+/// over) is replaced once the lease expires (by the database's clock): the
+/// other replica delivers what came after, and nothing twice.
+#[tokio::test]
+async fn a_crashed_replicas_lease_expires_and_another_takes_over() {
+    let Some(db) =
+        PgDb::create("streams::a_crashed_replicas_lease_expires_and_another_takes_over").await
+    else {
+        return;
+    };
+    let b = Backend::Postgres(db);
+    let Backend::Postgres(db) = &b else {
+        unreachable!()
+    };
+    let mut first = db.start(&[]).await;
+    let collector = HttpCollector::start(0).await;
+    add_stream(&first, &collector.url(), json!([])).await;
+    activity(&first, 0).await;
+    let seqs = || collector.seqs();
+    settled(&b, &first, seqs, 11).await;
+    // Only the first replica ran so far: the lease is its own.
+    assert!(
+        b.query_i64(
+            &first,
+            "SELECT COUNT(*) FROM audit_streams WHERE lease_owner IS NOT NULL"
+        )
+        .await
+            == 1
+    );
+    let second = db.replica(&first);
+    first.kill9();
+    let n = collector.seqs().len();
+    activity(&second, 1).await;
+    settled(&b, &second, seqs, n + 11).await;
+    assert_every_event_once_in_order(&collector.seqs());
+}
