@@ -126,8 +126,11 @@ fn row(st: &Value) -> Vec<String> {
         .as_array()
         .map(|h| h.iter().map(|h| s(&h["key"])).collect::<Vec<_>>().join(","))
         .unwrap_or_default();
-    let error = match (&st["lastError"], &st["lastErrorAt"]) {
-        (Value::String(e), at) => format!("{} ({e})", s(at)),
+    // The last error stays on record after deliveries resume; say which.
+    let at = s(&st["lastErrorAt"]);
+    let error = match (&st["lastError"], st["failures"].as_i64().unwrap_or(0)) {
+        (Value::String(e), 0) => format!("{at} (recovered since): {e}"),
+        (Value::String(e), n) => format!("{at} ({n} failed attempts): {e}"),
         _ => String::new(),
     };
     vec![
