@@ -3,6 +3,8 @@
 
 pub mod access;
 pub mod audit;
+pub mod audit_export;
+pub mod audit_streams;
 pub mod auth;
 pub mod context;
 pub mod diff;
@@ -890,6 +892,84 @@ pub enum AuditAction {
         #[arg(long, short, value_name = "FILE")]
         output: Option<std::path::PathBuf>,
     },
+    /// Ship every audit event to a collector (HTTP(S) or syslog), in order, at least once
+    Streams {
+        #[command(subcommand)]
+        action: StreamsAction,
+    },
+    /// Write the events of a time range, oldest first, as NDJSON or CSV
+    Export {
+        /// Start: e.g. 24h, 7d, 2026-01-31T00:00:00Z, or Unix milliseconds
+        #[arg(long)]
+        since: String,
+        /// End (same forms) [default: now]
+        #[arg(long)]
+        until: Option<String>,
+        #[arg(long, default_value = "ndjson", value_parser = ["ndjson", "csv"])]
+        format: String,
+        /// File to write (0600) [default: stdout]
+        #[arg(long, short = 'o')]
+        output: Option<std::path::PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum StreamsAction {
+    /// Add a stream: https://HOST/PATH (JSON batches), syslog+tls://HOST:PORT (RFC 5424);
+    /// http:// and syslog+tcp:// only to loopback
+    Add {
+        #[arg(long)]
+        url: String,
+        /// 'Name: value', sent with every delivery; stored encrypted, never shown again
+        #[arg(long = "header")]
+        headers: Vec<String>,
+        /// NAME=ENV_VAR: a header whose value is read from the environment
+        #[arg(long = "header-env")]
+        headers_from_env: Vec<String>,
+        /// PEM file: the only CA TLS connections to the collector trust
+        /// [default: the public web PKI]
+        #[arg(long)]
+        ca_cert: Option<std::path::PathBuf>,
+        /// Deliver the whole existing log first [default: only new events]
+        #[arg(long)]
+        from_start: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change a stream's URL, headers or CA; it goes on from where it is
+    Update {
+        id: String,
+        #[arg(long)]
+        url: Option<String>,
+        /// Replaces all headers (with --header-env)
+        #[arg(long = "header")]
+        headers: Vec<String>,
+        #[arg(long = "header-env")]
+        headers_from_env: Vec<String>,
+        /// Remove every header
+        #[arg(long, conflicts_with_all = ["headers", "headers_from_env"])]
+        no_headers: bool,
+        #[arg(long)]
+        ca_cert: Option<std::path::PathBuf>,
+        /// Trust the public web PKI again
+        #[arg(long, conflicts_with = "ca_cert")]
+        no_ca_cert: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List streams with their delivery state (last delivered event, lag, last error)
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// One stream's delivery state
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop and remove a stream
+    Delete { id: String },
 }
 
 pub fn init_tracing(cli: &Cli) {
@@ -1176,6 +1256,83 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 action: Some(AuditAction::Checkpoint { output }),
                 ..
             } => audit::checkpoint(target, output.as_deref()).await,
+            Command::Audit {
+                target,
+                action: Some(AuditAction::Streams { action }),
+                ..
+            } => match action {
+                StreamsAction::Add {
+                    url,
+                    headers,
+                    headers_from_env,
+                    ca_cert,
+                    from_start,
+                    json,
+                } => {
+                    audit_streams::add(
+                        target,
+                        audit_streams::Add {
+                            url,
+                            headers,
+                            headers_from_env,
+                            ca_cert,
+                            from_start,
+                            json,
+                        },
+                    )
+                    .await
+                }
+                StreamsAction::Update {
+                    id,
+                    url,
+                    headers,
+                    headers_from_env,
+                    no_headers,
+                    ca_cert,
+                    no_ca_cert,
+                    json,
+                } => {
+                    audit_streams::update(
+                        target,
+                        &id,
+                        audit_streams::Update {
+                            url,
+                            headers,
+                            headers_from_env,
+                            no_headers,
+                            ca_cert,
+                            no_ca_cert,
+                            json,
+                        },
+                    )
+                    .await
+                }
+                StreamsAction::List { json } => audit_streams::list(target, json).await,
+                StreamsAction::Show { id, json } => audit_streams::show(target, &id, json).await,
+                StreamsAction::Delete { id } => audit_streams::delete(target, &id).await,
+            },
+            Command::Audit {
+                target,
+                action:
+                    Some(AuditAction::Export {
+                        since,
+                        until,
+                        format,
+                        output,
+                    }),
+                ..
+            } => {
+                audit_export::export(
+                    target,
+                    audit_export::Export {
+                        since,
+                        until,
+                        format,
+                        output,
+                    },
+                )
+                .await
+            }
             Command::Audit {
                 target,
                 action: None,

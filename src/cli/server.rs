@@ -215,6 +215,7 @@ pub async fn run(mut args: ServerArgs) -> Result<()> {
     let checkpoints = config.audit_checkpoint_interval.map(|every| {
         server::checkpoint_job::spawn(service.clone(), config.audit_checkpoint_dir.clone(), every)
     });
+    let streams = crate::streams::Streams::spawn(store.clone(), service.keys.root().clone());
     let listener = std::net::TcpListener::bind(&config.listen)
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     listener.set_nonblocking(true)?;
@@ -251,6 +252,9 @@ pub async fn run(mut args: ServerArgs) -> Result<()> {
     for job in [checkpoints, archive].into_iter().flatten() {
         job.abort();
     }
+    // Deliveries in flight finish and record their cursors first, so a
+    // restart does not send them again.
+    streams.stop(std::time::Duration::from_secs(15)).await;
     // Counts of refusals still in open windows go on record before the stop.
     if let Err(e) = service.flush_refusals(true).await {
         tracing::warn!("writing aggregated refusal audit events failed: {e}");
@@ -298,6 +302,7 @@ pub async fn rotate_root_key(mut args: ServerArgs, new_key_file: &Path) -> Resul
     for (epoch, key) in ring.epochs.iter().enumerate() {
         epochs.push((epoch as i64, key.seal(&new, epoch as i64)?));
     }
+    let streams = crate::streams::rewrap_keys(&store, &old, &new).await?;
     let keyring = Keyring::new(old);
     let rewrapped = keyring.rewrap_all(&store, &new).await?;
     let count = rewrapped.len();
@@ -306,7 +311,7 @@ pub async fn rotate_root_key(mut args: ServerArgs, new_key_file: &Path) -> Resul
         .rewrap_data_keys(rewrapped, new.key_check()?, epochs, event)
         .await?;
     store.close().await;
-    println!("re-wrapped {count} project key(s) under the new root key; start the server with it from now on");
+    println!("re-wrapped {count} project key(s) and {streams} audit stream key(s) under the new root key; start the server with it from now on");
     Ok(())
 }
 

@@ -132,6 +132,45 @@ impl ApiClient {
         })
     }
 
+    /// A GET whose answer is read piece by piece (`Response::chunk`), for
+    /// answers too big to hold (the audit export), with a day's timeout
+    /// instead of the client's minute. An error answer is turned into
+    /// `ClientError::Api` as `call` does.
+    pub async fn get_streamed(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<reqwest::Response, ClientError> {
+        let url = format!("{}{}", self.base, path);
+        // A day: an export of a huge log may take long; the caller bounds
+        // the wait for each piece.
+        let mut req = self
+            .http
+            .get(&url)
+            .query(query)
+            .timeout(Duration::from_secs(24 * 3600));
+        if let Some(token) = &self.token {
+            req = req.bearer_auth(token.as_str());
+        }
+        let resp = req.send().await.map_err(|e| ClientError::Unreachable {
+            url: self.base.clone(),
+            reason: describe(&e),
+        })?;
+        if resp.status().is_success() {
+            return Ok(resp);
+        }
+        let status = resp.status();
+        let value: Value = resp.json().await.unwrap_or(Value::Null);
+        Err(ClientError::Api {
+            status: status.as_u16(),
+            kind: value["error"].as_str().unwrap_or("").to_owned(),
+            message: value["message"]
+                .as_str()
+                .unwrap_or_else(|| status.canonical_reason().unwrap_or("error"))
+                .to_owned(),
+        })
+    }
+
     pub async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Value, ClientError> {
         self.call(Method::GET, path, query, None).await
     }

@@ -3,6 +3,8 @@
 
 pub mod archive_job;
 pub mod audit;
+pub mod audit_export;
+pub mod audit_streams;
 pub mod auth;
 pub mod auth_input;
 pub mod batch;
@@ -233,6 +235,19 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/hush/audit", get(audit::query))
         .route("/api/v1/hush/audit/verify", get(audit::verify))
         .route("/api/v1/hush/audit/checkpoints", post(audit::checkpoint))
+        .route("/api/v1/hush/audit/export", get(audit_export::export))
+        .route(
+            "/api/v1/audit-log-streams",
+            audit_streams::bounded(get(audit_streams::list).post(audit_streams::add)),
+        )
+        .route(
+            "/api/v1/audit-log-streams/{id}",
+            audit_streams::bounded(
+                get(audit_streams::show)
+                    .patch(audit_streams::update)
+                    .delete(audit_streams::delete),
+            ),
+        )
         .route("/api/v1/hush/projects", get(projects::list))
         .route("/api/v2/workspace", post(projects::create))
         .route(

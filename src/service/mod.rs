@@ -3,7 +3,9 @@
 //! audit event with the change, and decrypts on the way out.
 
 pub mod access;
+pub mod audit_export;
 pub mod audit_log;
+pub mod audit_streams;
 pub mod batch;
 pub mod bounds;
 pub mod changes;

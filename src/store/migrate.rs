@@ -228,10 +228,33 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("client", OptText),
         ],
     ),
+    // After the events its cursor points into. Leases are not copied: the
+    // new deployment's servers take them afresh.
+    (
+        "audit_streams",
+        &[
+            ("id", Text),
+            ("kind", Text),
+            ("url", Text),
+            ("header_names", Text),
+            ("key_wrapped", Bytes),
+            ("headers_ct", Bytes),
+            ("ca_cert", OptText),
+            ("cursor_seq", Int),
+            ("created_at", Int),
+            ("created_by", Text),
+            ("updated_at", Int),
+            ("last_attempt_at", OptInt),
+            ("last_delivered_at", OptInt),
+            ("last_error", OptText),
+            ("last_error_at", OptInt),
+            ("failures", Int),
+        ],
+    ),
 ];
 
 /// The SQLite schema version (`PRAGMA user_version`) whose tables `TABLES` lists.
-const SQLITE_SCHEMA: i64 = 6;
+const SQLITE_SCHEMA: i64 = 7;
 
 type Value = Box<dyn ToSql + Sync + Send>;
 

@@ -15,10 +15,12 @@ pub mod sqlite;
 mod sqlite_audit;
 #[cfg(test)]
 mod sqlite_audit_tests;
+pub mod streams;
 pub mod wal_checkpointer;
 
 use async_trait::async_trait;
 pub use rows::*;
+pub use streams::AuditStreamStore;
 
 #[derive(Debug, thiserror::Error, Clone)]
 pub enum StoreError {
@@ -372,6 +374,9 @@ pub trait Store: Send + Sync + 'static {
     /// count are still true. `None` when other processes write too (PostgreSQL
     /// replicas): then nothing may be answered from memory.
     fn write_generation(&self) -> Option<u64>;
+
+    /// Audit log streams: their rows, cursors and leases (`streams`).
+    fn audit_streams(&self) -> &dyn AuditStreamStore;
 }
 
 /// Audit actions that change what a fetch of secrets returns; the change feed

@@ -30,14 +30,17 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
 
+mod streams;
+
 /// Applied in order; `PRAGMA user_version` records how many ran.
-pub(crate) const MIGRATIONS: [&str; 6] = [
+pub(crate) const MIGRATIONS: [&str; 7] = [
     include_str!("../../server/migrations/sqlite/0001_init.sql"),
     include_str!("../../server/migrations/sqlite/0002_identity.sql"),
     include_str!("../../server/migrations/sqlite/0003_imports.sql"),
     include_str!("../../server/migrations/sqlite/0004_audit_bursts.sql"),
     include_str!("../../server/migrations/sqlite/0005_offboarding.sql"),
     include_str!("../../server/migrations/sqlite/0006_audit_keyed.sql"),
+    include_str!("../../server/migrations/sqlite/0007_audit_streams.sql"),
 ];
 const MAX_IDLE_READERS: usize = 8;
 /// How often the checkpointer folds the WAL into the database.
@@ -2066,6 +2069,10 @@ impl Store for SqliteStore {
 
     fn write_generation(&self) -> Option<u64> {
         Some(*self.changes.borrow())
+    }
+
+    fn audit_streams(&self) -> &dyn AuditStreamStore {
+        self
     }
 }
 

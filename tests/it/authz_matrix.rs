@@ -741,6 +741,40 @@ fn calls(tag: &str, own_token: &str) -> Vec<Call> {
         Need::ServerAdmin,
     );
     add(
+        ("GET", "/api/v1/hush/audit/export"),
+        "/api/v1/hush/audit/export?project=default&since=0".into(),
+        None,
+        Need::ProjectAdmin,
+    );
+    add(
+        ("GET", "/api/v1/hush/audit/export"),
+        "/api/v1/hush/audit/export?since=0&format=csv".into(),
+        None,
+        Need::ServerAdmin,
+    );
+    add(
+        ("GET", "/api/v1/audit-log-streams"),
+        "/api/v1/audit-log-streams".into(),
+        None,
+        Need::ServerAdmin,
+    );
+    // Port 9 on loopback refuses: the stream exists but delivers nothing.
+    add(
+        ("POST", "/api/v1/audit-log-streams"),
+        "/api/v1/audit-log-streams".into(),
+        Some(json!({ "url": "https://127.0.0.1:9/ingest",
+                     "headers": [{ "key": "Authorization", "value": "Bearer canary-stream-hdr" }] })),
+        Need::ServerAdmin,
+    );
+    for method in ["GET", "PATCH", "DELETE"] {
+        add(
+            (method, "/api/v1/audit-log-streams/{id}"),
+            "/api/v1/audit-log-streams/0f8fad5b-d9cb-469f-a165-70867728950e".into(),
+            (method == "PATCH").then(|| json!({ "url": "https://127.0.0.1:9/other" })),
+            Need::ServerAdmin,
+        );
+    }
+    add(
         ("GET", "/api/v1/hush/projects"),
         "/api/v1/hush/projects".into(),
         None,
@@ -1184,7 +1218,8 @@ async fn principals(s: &TestServer) -> Vec<(Who, Option<String>)> {
 /// Strings a principal must never receive: the names and values of the
 /// objects it may not read.
 fn forbidden_strings(who: Who) -> Vec<&'static str> {
-    let mut out = Vec::new();
+    // An audit stream's header value is never answered, to anyone.
+    let mut out = vec!["canary-stream-hdr"];
     for o in OBJECTS {
         if who.level(o.env, o.folder) >= Level::Read {
             continue;

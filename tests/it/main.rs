@@ -22,4 +22,5 @@ mod sdk;
 mod server_core;
 mod store_conformance;
 mod store_guards;
+mod streams;
 mod visibility;

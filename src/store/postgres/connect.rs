@@ -36,6 +36,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         5,
         include_str!("../../../server/migrations/postgres/0005_audit_keyed.sql"),
     ),
+    (
+        6,
+        include_str!("../../../server/migrations/postgres/0006_audit_streams.sql"),
+    ),
 ];
 
 /// Advisory lock keys ("hush" in the high bytes). Session-independent: each is

@@ -20,6 +20,7 @@ mod chain_upgrade;
 mod connect;
 mod listen;
 mod rows;
+mod streams;
 
 pub use connect::{LOCK_BOOTSTRAP, LOCK_MIGRATE, LOCK_PURGE};
 
@@ -1880,5 +1881,9 @@ impl Store for PostgresStore {
 
     fn write_generation(&self) -> Option<u64> {
         None
+    }
+
+    fn audit_streams(&self) -> &dyn AuditStreamStore {
+        self
     }
 }

@@ -1,0 +1,200 @@
+//! `hush audit streams add|list|show|delete`.
+
+use super::context::resolve;
+use super::output::{print_json, table};
+use super::Target;
+use crate::error::CliError;
+use reqwest::Method;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use zeroize::Zeroizing;
+
+const ROUTE: &str = "/api/v1/audit-log-streams";
+
+/// `NAME: VALUE` from `--header`, or `NAME=ENV_VAR` from `--header-env`
+/// (the value read from the environment, so it stays out of the shell
+/// history and the process list).
+fn headers(given: &[String], from_env: &[String]) -> Result<Vec<Value>, CliError> {
+    let mut out = Vec::new();
+    for h in given {
+        let (name, value) = h.split_once(':').ok_or_else(|| {
+            CliError::usage(format!(
+                "--header takes 'Name: value', got a header without ':' (name {:?})",
+                h.split(' ').next().unwrap_or("")
+            ))
+        })?;
+        out.push(json!({ "key": name.trim(), "value": value.trim() }));
+    }
+    for h in from_env {
+        let (name, var) = h.split_once('=').ok_or_else(|| {
+            CliError::usage(format!("--header-env takes NAME=ENV_VAR, got {h:?}"))
+        })?;
+        let value = Zeroizing::new(std::env::var(var.trim()).map_err(|_| {
+            CliError::usage(format!("--header-env {name}: ${} is not set", var.trim()))
+        })?);
+        out.push(json!({ "key": name.trim(), "value": value.trim() }));
+    }
+    Ok(out)
+}
+
+fn read_ca(path: &Path) -> Result<String, CliError> {
+    std::fs::read_to_string(path)
+        .map_err(|e| CliError::usage(format!("cannot read {}: {e}", path.display())))
+}
+
+pub struct Add {
+    pub url: String,
+    pub headers: Vec<String>,
+    pub headers_from_env: Vec<String>,
+    pub ca_cert: Option<PathBuf>,
+    pub from_start: bool,
+    pub json: bool,
+}
+
+pub async fn add(target: Target, add: Add) -> anyhow::Result<i32> {
+    let ctx = resolve(&target)?;
+    let mut body = json!({
+        "url": add.url,
+        "headers": headers(&add.headers, &add.headers_from_env)?,
+        "fromStart": add.from_start,
+    });
+    if let Some(path) = &add.ca_cert {
+        body["caCert"] = json!(read_ca(path)?);
+    }
+    let resp = ctx.client.send(Method::POST, ROUTE, &body).await?;
+    let stream = &resp["auditLogStream"];
+    if add.json {
+        print_json(stream);
+    } else {
+        println!(
+            "added audit stream {} -> {} (delivers events after #{})",
+            s(&stream["id"]),
+            s(&stream["url"]),
+            stream["lastDeliveredSeq"]
+        );
+    }
+    Ok(0)
+}
+
+pub struct Update {
+    pub url: Option<String>,
+    pub headers: Vec<String>,
+    pub headers_from_env: Vec<String>,
+    pub no_headers: bool,
+    pub ca_cert: Option<PathBuf>,
+    pub no_ca_cert: bool,
+    pub json: bool,
+}
+
+pub async fn update(target: Target, id: &str, u: Update) -> anyhow::Result<i32> {
+    let ctx = resolve(&target)?;
+    let mut body = json!({});
+    if let Some(url) = u.url {
+        body["url"] = json!(url);
+    }
+    if u.no_headers || !u.headers.is_empty() || !u.headers_from_env.is_empty() {
+        body["headers"] = json!(headers(&u.headers, &u.headers_from_env)?);
+    }
+    if let Some(path) = &u.ca_cert {
+        body["caCert"] = json!(read_ca(path)?);
+    } else if u.no_ca_cert {
+        body["caCert"] = json!("");
+    }
+    let resp = ctx
+        .client
+        .send(Method::PATCH, &format!("{ROUTE}/{id}"), &body)
+        .await?;
+    let stream = &resp["auditLogStream"];
+    if u.json {
+        print_json(stream);
+    } else {
+        println!("{}", table(&COLUMNS, vec![row(stream)]));
+    }
+    Ok(0)
+}
+
+fn s(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+fn row(st: &Value) -> Vec<String> {
+    let headers = st["headers"]
+        .as_array()
+        .map(|h| h.iter().map(|h| s(&h["key"])).collect::<Vec<_>>().join(","))
+        .unwrap_or_default();
+    // The last error stays on record after deliveries resume; say which.
+    let at = s(&st["lastErrorAt"]);
+    let error = match (&st["lastError"], st["failures"].as_i64().unwrap_or(0)) {
+        (Value::String(e), 0) => format!("{at} (recovered since): {e}"),
+        (Value::String(e), n) => format!("{at} ({n} failed attempts): {e}"),
+        _ => String::new(),
+    };
+    vec![
+        s(&st["id"]),
+        s(&st["kind"]),
+        s(&st["url"]),
+        headers,
+        s(&st["lastDeliveredSeq"]),
+        s(&st["lag"]),
+        s(&st["lastDeliveredAt"]),
+        error,
+    ]
+}
+
+const COLUMNS: [&str; 8] = [
+    "Id",
+    "Kind",
+    "URL",
+    "Headers",
+    "Delivered through",
+    "Lag",
+    "Last delivery",
+    "Last error",
+];
+
+pub async fn list(target: Target, json: bool) -> anyhow::Result<i32> {
+    let ctx = resolve(&target)?;
+    let resp = ctx.client.get(ROUTE, &[]).await?;
+    let streams = resp["auditLogStreams"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    if json {
+        print_json(&Value::Array(streams));
+    } else if streams.is_empty() {
+        println!("no audit streams; add one with: hush audit streams add --url https://collector.example/ingest --header 'Authorization: Bearer ...'");
+    } else {
+        println!("{}", table(&COLUMNS, streams.iter().map(row).collect()));
+    }
+    Ok(0)
+}
+
+pub async fn show(target: Target, id: &str, json: bool) -> anyhow::Result<i32> {
+    let ctx = resolve(&target)?;
+    let resp = ctx.client.get(&format!("{ROUTE}/{id}"), &[]).await?;
+    let stream = &resp["auditLogStream"];
+    if json {
+        print_json(stream);
+    } else {
+        println!("{}", table(&COLUMNS, vec![row(stream)]));
+    }
+    Ok(0)
+}
+
+pub async fn delete(target: Target, id: &str) -> anyhow::Result<i32> {
+    let ctx = resolve(&target)?;
+    let resp = ctx
+        .client
+        .call(Method::DELETE, &format!("{ROUTE}/{id}"), &[], None)
+        .await?;
+    println!(
+        "deleted audit stream {} ({})",
+        s(&resp["auditLogStream"]["id"]),
+        s(&resp["auditLogStream"]["url"])
+    );
+    Ok(0)
+}
