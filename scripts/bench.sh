@@ -25,6 +25,7 @@
 #   HUSH_RUN_ARGS, HUSH_PLAIN_RUN_ARGS, HUSH_SETUP, HUSH_MASK_TOKEN: override the
 #                                         harness's hush column (see the peers section)
 #   BENCH_OUTPUT=BENCHMARKS.md            where the report goes
+#   BENCH_HUSH_BIN=path                   measure this hush binary instead of the one built here
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -64,7 +65,9 @@ if ! CARGO_TARGET_DIR=$TARGET_DIR cargo build --release --bin hush --example hel
   tail -n 30 "$BENCH_OUT/build.log" >&2
   die "cargo build --release failed (full log: $BENCH_OUT/build.log)"
 fi
-HUSH=$TARGET_DIR/release/hush
+# BENCH_HUSH_BIN measures another build of hush (an earlier commit's, for an
+# A/B against this one) with this script and this hello-world ceiling.
+HUSH=${BENCH_HUSH_BIN:-$TARGET_DIR/release/hush}
 HELLO=$TARGET_DIR/release/examples/hello_axum
 if [ ! -x "$HUSH" ] || [ ! -x "$HELLO" ]; then
   die "build finished but $HUSH or $HELLO is missing"

@@ -175,6 +175,8 @@ def main(out, output):
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     commit = sh("git", "rev-parse", "--short", "HEAD")
     dirty = " (with uncommitted changes)" if sh("git", "status", "--porcelain", "--", "src", "Cargo.toml") else ""
+    if os.environ.get("BENCH_HUSH_BIN"):
+        commit, dirty = "?", " (BENCH_HUSH_BIN=%s, not this checkout's build)" % os.environ["BENCH_HUSH_BIN"]
     hush_version = sh(os.environ.get("HUSH_BIN", "hush"), "--version")
     dur = os.environ.get("BENCH_DURATION", "12")
     conns = os.environ.get("BENCH_CONNECTIONS", "32")

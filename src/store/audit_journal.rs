@@ -121,15 +121,16 @@ impl AuditJournal {
     /// Refused while events older than the loss bound are still outside the
     /// chain.
     pub fn append(&self, event: PreparedAudit) -> StoreResult<()> {
-        if let Some(behind) = self.behind() {
+        let mut guard = self.lock().map_err(journal_failure)?;
+        let active = &mut *guard;
+        // Checked under the one lock an append takes anyway.
+        if let Some(behind) = self.past_bound(active.oldest) {
             return Err(StoreError::Unavailable(format!(
                 "audit events have waited {}s to reach the audit log (the bound is {}s): the database is not accepting them; reads resume once it does",
                 behind.as_secs(),
                 self.bound.as_secs_f64()
             )));
         }
-        let mut guard = self.lock().map_err(journal_failure)?;
-        let active = &mut *guard;
         let index = active.events.len() as u64;
         let canonical = event.canonical();
         let mac = self.key.journal_mac(active.generation, index, canonical);
@@ -153,6 +154,12 @@ impl AuditJournal {
     /// past the loss bound.
     pub fn behind(&self) -> Option<Duration> {
         let active = self.active.lock().ok()?.oldest;
+        self.past_bound(active)
+    }
+
+    /// How long the oldest event outside the chain has waited (the active
+    /// file's oldest is `active`), when that is past the loss bound.
+    fn past_bound(&self, active: Option<Instant>) -> Option<Duration> {
         let sealed = *self.unsettled.lock().ok()?;
         let oldest = match (active, sealed) {
             (Some(a), Some(s)) => a.min(s),
