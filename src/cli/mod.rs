@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod context;
 pub mod diff;
+pub mod dotenv;
 pub mod export;
 pub mod files;
 pub mod folders;
@@ -19,6 +20,7 @@ pub mod redact;
 pub mod run;
 pub mod secrets;
 pub mod server;
+pub mod set_warnings;
 pub mod watch;
 
 use crate::config::ServerArgs;
@@ -172,6 +174,9 @@ pub enum Command {
         /// Show values (audited as a read of each value)
         #[arg(long)]
         reveal: bool,
+        /// Values as stored: do not expand ${KEY} references
+        #[arg(long)]
+        no_expand: bool,
         #[arg(long)]
         json: bool,
     },
@@ -186,6 +191,9 @@ pub enum Command {
         /// Never add a trailing newline
         #[arg(long)]
         plain: bool,
+        /// Values as stored: do not expand ${KEY} references
+        #[arg(long)]
+        no_expand: bool,
         #[arg(long)]
         json: bool,
     },
@@ -357,6 +365,9 @@ pub enum Command {
         /// k8s-secret: metadata.namespace
         #[arg(long)]
         namespace: Option<String>,
+        /// Values as stored: do not expand ${KEY} references
+        #[arg(long)]
+        no_expand: bool,
     },
     /// Work with local environment files
     Env {
@@ -383,7 +394,7 @@ pub enum Command {
     /// Print the man page (roff) to stdout
     Man,
     #[command(about = RUN_ABOUT)]
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Mask secret values in stdin, writing to stdout (e.g. kubectl logs POD | hush redact)
     Redact {
         #[command(flatten)]
@@ -470,7 +481,7 @@ impl Cli {
             rest.next();
             let run = RunOnly::parse_from(std::iter::once("hush run".into()).chain(rest));
             return Cli {
-                command: Command::Run(run.args),
+                command: Command::Run(Box::new(run.args)),
                 logging: run.logging,
             };
         }
@@ -520,6 +531,10 @@ pub struct RunArgs {
     /// Let the command see HUSH_TOKEN / HUSH_CLIENT_SECRET
     #[arg(long)]
     pub pass_token: bool,
+    /// Inject a secret even though its name is a loader or interpreter hook
+    /// (NODE_OPTIONS, LD_PRELOAD, PYTHONPATH...; repeatable or comma-separated)
+    #[arg(long = "allow-env", value_name = "NAME", value_delimiter = ',')]
+    pub allow_env: Vec<String>,
     /// Do not mask output: hush replaces itself with the command (exec)
     #[arg(long)]
     pub no_mask: bool,
@@ -856,6 +871,9 @@ pub struct PullArgs {
     /// Replace the file even if its content differs
     #[arg(long)]
     pub force: bool,
+    /// Values as stored: do not expand ${KEY} references
+    #[arg(long)]
+    pub no_expand: bool,
 }
 
 #[derive(Subcommand)]
@@ -950,15 +968,17 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 target,
                 recursive,
                 reveal,
+                no_expand,
                 json,
-            } => secrets::list(target, recursive, reveal, json).await,
+            } => secrets::list(target, recursive, reveal, !no_expand, json).await,
             Command::Get {
                 target,
                 key,
                 version,
                 plain,
+                no_expand,
                 json,
-            } => secrets::get(target, &key, version, plain, json).await,
+            } => secrets::get(target, &key, version, plain, !no_expand, json).await,
             Command::Set {
                 target,
                 items,
@@ -1062,6 +1082,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 output,
                 name,
                 namespace,
+                no_expand,
             } => {
                 export::export(
                     target,
@@ -1070,6 +1091,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                         output,
                         name,
                         namespace,
+                        expand: !no_expand,
                     },
                 )
                 .await
@@ -1105,7 +1127,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
                 Ok(0)
             }
-            Command::Run(args) => run::run(args).await,
+            Command::Run(args) => run::run(*args).await,
             Command::Redact {
                 target,
                 values_from,

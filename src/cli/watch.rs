@@ -154,8 +154,8 @@ async fn watch(
             },
         }
         match fetch(&ctx, &plan).await {
-            Ok(secrets) => {
-                let built = build_env(&secrets, &args);
+            Ok(fetched) => {
+                let built = build_env(&fetched.secrets, &args, &ctx);
                 if built.vars != current {
                     eprintln!("hush: secrets changed; restarting the command");
                     current = built.vars.clone();

@@ -28,6 +28,7 @@
 #![deny(unsafe_code)]
 
 pub mod cache;
+pub mod dangerous;
 pub mod environment;
 mod exec_image;
 mod posix_spawn;

@@ -8,6 +8,7 @@ mod access;
 mod authz_matrix;
 mod changes;
 mod cli;
+mod client_side;
 mod deploy;
 mod examples;
 mod harness;
