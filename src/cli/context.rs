@@ -3,6 +3,7 @@
 
 use super::Target;
 use crate::client::credentials::{self, Session};
+use crate::client::tls::TlsOptions;
 use crate::client::ApiClient;
 use crate::error::{CliError, EXIT_USAGE};
 use serde::Deserialize;
@@ -98,8 +99,13 @@ fn choose_server(
             return Err(CliError::new(
                 EXIT_USAGE,
                 format!(
-                    "{} names the server {file_server}, but the token from {source} would otherwise go to {fallback}; a project file cannot redirect a token it did not come with",
-                    file_path.display()
+                    "{} names the server {file_server}, but {} would otherwise go to {fallback}; a project file cannot redirect a credential it did not come with",
+                    file_path.display(),
+                    if source.starts_with("--") || source.starts_with("HUSH_") {
+                        format!("the token from {source}")
+                    } else {
+                        format!("your {source}")
+                    }
                 ),
                 Some(format!(
                     "if you trust {file_server}, pass --server {file_server} (or set HUSH_SERVER); else remove \"server\" from {}",
@@ -156,6 +162,8 @@ pub struct Resolved {
     pub path: String,
     pub session: Option<Session>,
     pub project_file: Option<ProjectFile>,
+    /// Trust settings, for further clients to the same server.
+    pub tls: TlsOptions,
 }
 
 pub fn env_var(name: &str) -> Option<String> {
@@ -196,6 +204,16 @@ pub struct MaybeAuthed {
 }
 
 pub fn resolve_optional_token(target: &Target) -> Result<MaybeAuthed, CliError> {
+    resolve_sending(target, None)
+}
+
+/// `resolve_optional_token` for a command that sends a credential of its own
+/// (`credential` names it: "password", "client secret", "invite token"...):
+/// like a token from a flag, it may not be redirected by `.hush.json`.
+pub fn resolve_sending(
+    target: &Target,
+    credential: Option<&'static str>,
+) -> Result<MaybeAuthed, CliError> {
     let located = load_project_file_at()?;
     let session = match credentials::load() {
         Ok(s) => s,
@@ -212,7 +230,7 @@ pub fn resolve_optional_token(target: &Target) -> Result<MaybeAuthed, CliError> 
     } else if env_var("HUSH_TOKEN").is_some() {
         Some("HUSH_TOKEN")
     } else {
-        None
+        credential
     };
     let server = choose_server(target, located.as_ref(), session.as_ref(), explicit_token)?;
     let file = located.map(|(f, _)| f);
@@ -247,7 +265,8 @@ pub fn resolve_optional_token(target: &Target) -> Result<MaybeAuthed, CliError> 
         .or_else(|| env_var("HUSH_PATH"))
         .unwrap_or_else(|| "/".to_owned());
     let has_token = token.is_some();
-    let client = ApiClient::new(&server, token)?;
+    let tls = tls_options(target);
+    let client = ApiClient::with_tls(&server, token, &tls)?;
     Ok(MaybeAuthed {
         inner: Resolved {
             client,
@@ -257,9 +276,19 @@ pub fn resolve_optional_token(target: &Target) -> Result<MaybeAuthed, CliError> 
             path,
             session,
             project_file: file,
+            tls,
         },
         has_token,
     })
+}
+
+/// `--cacert` / `--pin-sha256`, else `HUSH_CA_CERT` / `HUSH_PIN_SHA256`.
+pub fn tls_options(target: &Target) -> TlsOptions {
+    let env = TlsOptions::from_env();
+    TlsOptions {
+        ca_cert: target.tls.ca_cert.clone().or(env.ca_cert),
+        pin_sha256: target.tls.pin_sha256.clone().or(env.pin_sha256),
+    }
 }
 
 impl Resolved {

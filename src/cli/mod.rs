@@ -67,6 +67,21 @@ pub struct Target {
     /// Folder path [env: HUSH_PATH] [default: /]
     #[arg(long, global = true)]
     pub path: Option<String>,
+    #[command(flatten)]
+    pub tls: TlsArgs,
+}
+
+/// Whom to trust as the server (see `client::tls`).
+#[derive(Args, Clone, Default)]
+pub struct TlsArgs {
+    /// Also trust the CA certificates (PEM) in FILE, e.g. a private CA or the
+    /// server's self-signed certificate [env: HUSH_CA_CERT]
+    #[arg(long = "cacert", value_name = "FILE", global = true)]
+    pub ca_cert: Option<PathBuf>,
+    /// Trust only the server certificate with this SHA-256 fingerprint (as
+    /// `hush server --tls-self-signed` prints it) [env: HUSH_PIN_SHA256]
+    #[arg(long = "pin-sha256", value_name = "FP", global = true)]
+    pub pin_sha256: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -498,6 +513,8 @@ pub struct RunArgs {
     /// Access or service token [env: HUSH_TOKEN]; removed from the child's environment
     #[arg(long, hide_env_values = true)]
     pub token: Option<String>,
+    #[command(flatten)]
+    pub tls: TlsArgs,
     /// Project id or slug [env: HUSH_PROJECT]
     #[arg(long)]
     pub project: Option<String>,

@@ -348,6 +348,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
         project: args.project.clone(),
         env: args.env.clone(),
         path: None,
+        tls: args.tls.clone(),
     };
     let (program, program_args) = command(&args)?;
     let hold = mask_hold(&args.mask_hold)?;

@@ -486,3 +486,124 @@ async fn import_never_reads_the_importers_environment() {
         assert!(home.is_empty() || !v.contains(&home), "{k}={v}");
     }
 }
+
+#[tokio::test]
+async fn tls_trust_private_ca_and_pinned_fingerprint() {
+    use hush::client::tls::TlsOptions;
+    use hush::client::ApiClient;
+    let tmp = tempfile::tempdir().unwrap();
+    let s = TestServer::spawn(tmp.path(), &["--tls-self-signed"]).unwrap();
+    let cert = s.data_dir.join("tls/cert.pem");
+    let trusted = TlsOptions {
+        ca_cert: Some(cert.clone()),
+        pin_sha256: None,
+    };
+    let r = ApiClient::with_tls(&s.url, None, &trusted)
+        .unwrap()
+        .send(
+            Method::POST,
+            "/api/v1/hush/bootstrap",
+            &json!({ "email": "admin@example.com", "password": PASSWORD, "bootstrapCode": s.bootstrap_code() }),
+        )
+        .await
+        .unwrap();
+    let token = r["accessToken"].as_str().unwrap().to_owned();
+    // What `hush server --tls-self-signed` prints: SHA-256 of the DER.
+    let pem = std::fs::read_to_string(&cert).unwrap();
+    let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let der = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, b64).unwrap();
+    let digest: [u8; 32] = sha2::Digest::finalize(sha2::Digest::chain_update(
+        <sha2::Sha256 as sha2::Digest>::new(),
+        &der,
+    ))
+    .into();
+    let fingerprint = hush::client::tls::format_fingerprint(&digest);
+    let home = tempfile::tempdir().unwrap();
+    let list = |extra: &[&str], envs: &[(&str, &str)]| {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["list", "--server", &s.url])
+            .args(extra)
+            .env("XDG_CONFIG_HOME", home.path())
+            .env("HUSH_TOKEN", &token)
+            .env_remove("HUSH_CA_CERT")
+            .env_remove("HUSH_PIN_SHA256")
+            .envs(envs.iter().copied())
+            .stdin(Stdio::null());
+        out(cmd.output().unwrap())
+    };
+    // The web roots and the system store do not know this certificate.
+    let (code, _, stderr) = list(&[], &[]);
+    assert_eq!(code, 6, "{stderr}");
+    assert!(
+        stderr.contains("--cacert") && stderr.contains("--pin-sha256"),
+        "{stderr}"
+    );
+    // Trusted as a CA, by flag or environment.
+    let cert_arg = cert.to_str().unwrap();
+    for (extra, envs) in [
+        (vec!["--cacert", cert_arg], vec![]),
+        (vec![], vec![("HUSH_CA_CERT", cert_arg)]),
+    ] {
+        let (code, _, stderr) = list(&extra, &envs);
+        assert_eq!(code, 0, "{extra:?} {envs:?}: {stderr}");
+    }
+    // Pinned, as printed or as bare lower-case hex.
+    let bare = fingerprint.replace(':', "").to_lowercase();
+    for pin in [fingerprint.as_str(), bare.as_str()] {
+        let (code, _, stderr) = list(&["--pin-sha256", pin], &[]);
+        assert_eq!(code, 0, "{pin}: {stderr}");
+    }
+    let (code, _, stderr) = list(&[], &[("HUSH_PIN_SHA256", &fingerprint)]);
+    assert_eq!(code, 0, "{stderr}");
+    // A different pin is refused even though the CA would be trusted.
+    let wrong = "AB:".repeat(31) + "AB";
+    let (code, _, stderr) = list(&["--pin-sha256", &wrong, "--cacert", cert_arg], &[]);
+    assert_eq!(code, 6, "{stderr}");
+    assert!(
+        stderr.contains(&format!("not the pinned {wrong}")) && stderr.contains(&fingerprint),
+        "{stderr}"
+    );
+    let (code, _, stderr) = list(&["--pin-sha256", "nope"], &[]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(!stderr.contains(&token));
+}
+
+#[tokio::test]
+async fn plain_http_to_another_host_is_warned() {
+    // This machine's own non-loopback address (no packet is sent).
+    let Some(ip) = std::net::UdpSocket::bind("0.0.0.0:0")
+        .and_then(|sock| sock.connect("192.0.2.1:9").map(|()| sock))
+        .and_then(|sock| sock.local_addr())
+        .ok()
+        .map(|a| a.ip())
+        .filter(|ip| !ip.is_loopback() && !ip.is_unspecified())
+    else {
+        eprintln!("skipped: no non-loopback address on this machine");
+        return;
+    };
+    let listener = std::net::TcpListener::bind((ip, 0)).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let home = tempfile::tempdir().unwrap();
+    let url = format!("http://{ip}:{port}");
+    let (_, _, stderr) = out(Command::new(BIN)
+        .args(["list", "--server", &url])
+        .env("XDG_CONFIG_HOME", home.path())
+        .env("HUSH_TOKEN", "hush_at_not-a-real-token")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap());
+    assert!(
+        stderr.contains(&format!("{url} is plain http to {ip}")),
+        "{stderr}"
+    );
+    // Loopback is not warned about.
+    let (_, _, stderr) = out(Command::new(BIN)
+        .args(["list", "--server", &format!("http://127.0.0.1:{port}")])
+        .env("XDG_CONFIG_HOME", home.path())
+        .env("HUSH_TOKEN", "hush_at_not-a-real-token")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap());
+    assert!(!stderr.contains("plain http"), "{stderr}");
+}
