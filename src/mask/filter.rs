@@ -6,64 +6,68 @@
 //! of the positions where an occurrence could start, and run the exact
 //! matcher only around those.
 //!
-//! Two generators, whose union is complete:
-//! - a sampled q-gram filter for patterns of length >= `m` (see
-//!   [`QgramSampler`]), which looks at only one position in `m - q + 1`;
-//! - a small leftmost-longest automaton over the few patterns too short for
-//!   the sampler (with few patterns aho-corasick uses its SIMD prefilter).
+//! Three generators, whose union is complete:
+//! - a sampled 8-gram filter for patterns of `LONG_MIN` bytes or more (see
+//!   [`QgramSampler`]), which looks at one position in `m - 7`;
+//! - a sampled 4-gram filter for the shorter ones, with its own stride;
+//! - a small automaton for patterns shorter than 4 bytes (only when the
+//!   minimum length is lowered below its default of 4).
+//!
+//! Why no automaton prefilter for short patterns: aho-corasick picks its
+//! prefilter by a static table of byte frequencies. For a 12-character value
+//! like `abcdef12abcd` it chose a memchr on one "rare" byte that is common
+//! in logs (a digit), so every few bytes became a candidate, and two such
+//! values cut `hush run -- cat` to a sixth of a pipe's speed (issue 21).
+//! The samplers' cost depends only on the strides, never on which bytes the
+//! patterns hold.
 
 use std::ops::ControlFlow;
 
 use aho_corasick::{AhoCorasick, MatchKind};
 
-/// Shortest gram the sampler uses (one u32 load); patterns shorter than
-/// this never go to the sampler.
+/// Shortest gram (one u32 load); patterns shorter than this are "tiny".
 const MIN_Q: usize = 4;
 /// Longest gram (one u64 load): far more selective on real text, where
 /// 4-byte runs of hex or digits collide with random secrets' grams.
 const MAX_Q: usize = 8;
-/// Patterns this long or longer go to the sampler if the short group stays
-/// small; 16 gives a stride of at least 13.
-const PREFERRED_SAMPLER_MIN: usize = 16;
-/// aho-corasick's packed (Teddy) prefilter handles up to 128 patterns; stay
-/// well inside that so the short-pattern scan remains SIMD-fast.
-const MAX_SHORT_PATTERNS: usize = 64;
+/// Patterns this long or longer use 8-byte grams (a stride of at least 9).
+const LONG_MIN: usize = 16;
 
 /// Candidate-start generator.
 #[derive(Debug, Default)]
 pub(crate) struct CandidateFilter {
-    sampler: Option<QgramSampler>,
-    short: Option<AhoCorasick>,
+    long: Option<QgramSampler>,
+    short: Option<QgramSampler>,
+    tiny: Option<AhoCorasick>,
 }
 
 impl CandidateFilter {
-    /// `None` only if the short-pattern automaton cannot be built.
+    /// `None` only if the tiny-pattern automaton cannot be built.
     pub(crate) fn new(patterns: &[Vec<u8>]) -> Option<CandidateFilter> {
-        let mut lengths: Vec<usize> = patterns.iter().map(Vec::len).collect();
-        lengths.sort_unstable();
-        // Largest threshold <= PREFERRED that leaves at most
-        // MAX_SHORT_PATTERNS below it (but at least MIN_Q, the sampler's floor).
-        let threshold = lengths
-            .get(MAX_SHORT_PATTERNS)
-            .map_or(PREFERRED_SAMPLER_MIN, |&l| l.min(PREFERRED_SAMPLER_MIN))
-            .max(MIN_Q);
-        let (long, short): (Vec<&[u8]>, Vec<&[u8]>) = patterns
-            .iter()
-            .map(Vec::as_slice)
-            .partition(|p| p.len() >= threshold);
-        let short = if short.is_empty() {
+        let group = |keep: &dyn Fn(usize) -> bool| -> Vec<&[u8]> {
+            patterns
+                .iter()
+                .map(Vec::as_slice)
+                .filter(|p| keep(p.len()))
+                .collect()
+        };
+        let long = group(&|n| n >= LONG_MIN);
+        let short = group(&|n| (MIN_Q..LONG_MIN).contains(&n));
+        let tiny = group(&|n| n < MIN_Q);
+        let tiny = if tiny.is_empty() {
             None
         } else {
             Some(
                 AhoCorasick::builder()
                     .match_kind(MatchKind::LeftmostLongest)
-                    .build(&short)
+                    .build(&tiny)
                     .ok()?,
             )
         };
         Some(CandidateFilter {
-            sampler: QgramSampler::new(&long),
-            short,
+            long: QgramSampler::new(&long, MAX_Q),
+            short: QgramSampler::new(&short, MIN_Q),
+            tiny,
         })
     }
 
@@ -76,58 +80,69 @@ impl CandidateFilter {
         data: &[u8],
         mut visit: impl FnMut(usize, usize) -> ControlFlow<()>,
     ) {
-        let mut shorts = self
-            .short
+        let mut long = self.long.as_ref().map(|s| s.hits(data));
+        let mut short = self.short.as_ref().map(|s| s.hits(data));
+        let mut tiny = self
+            .tiny
             .as_ref()
-            .map(|ac| ac.find_iter(data).map(|m| m.start()).peekable());
-        if let Some(sampler) = &self.sampler {
-            let flow = sampler.scan(data, |a, b| {
-                if let Some(shorts) = shorts.as_mut() {
-                    while let Some(s) = shorts.next_if(|&s| s < a) {
-                        visit(s, s)?;
-                    }
-                }
-                visit(a, b)
-            });
-            if flow.is_break() {
+            .map(|ac| ac.find_iter(data).map(|m| (m.start(), m.start())));
+        let mut next_long = long.as_mut().and_then(Iterator::next);
+        let mut next_short = short.as_mut().and_then(Iterator::next);
+        let mut next_tiny = tiny.as_mut().and_then(Iterator::next);
+        loop {
+            // The earliest of the three heads; ties in any order.
+            let heads = [next_long, next_short, next_tiny];
+            let Some((which, region)) = heads
+                .iter()
+                .enumerate()
+                .filter_map(|(i, h)| h.map(|r| (i, r)))
+                .min_by_key(|(_, r)| r.0)
+            else {
+                return;
+            };
+            if visit(region.0, region.1).is_break() {
                 return;
             }
-        }
-        if let Some(shorts) = shorts.as_mut() {
-            for s in shorts {
-                if visit(s, s).is_break() {
-                    return;
-                }
+            match which {
+                0 => next_long = long.as_mut().and_then(Iterator::next),
+                1 => next_short = short.as_mut().and_then(Iterator::next),
+                _ => next_tiny = tiny.as_mut().and_then(Iterator::next),
             }
         }
     }
 
     /// Where a walk looking for the live prefix of `data` must start.
     ///
-    /// A live prefix of length >= `m` (the sampler's shortest pattern) holds
-    /// the first `m` bytes of a long pattern, so the sampler hits inside it
-    /// just as for a complete occurrence; a shorter one lies in the last
-    /// `m - 1` bytes. Short-group patterns are shorter than `m` too. So the
-    /// walk can start at the earliest sampler hit in the last `max_len - 1`
-    /// bytes, or else `m - 1` bytes from the end.
+    /// For each sampler with shortest pattern `m`: a live prefix of length
+    /// >= `m` holds the first `m` bytes of one of its patterns, so the
+    /// sampler hits inside it just as for a complete occurrence; a shorter
+    /// one lies in the last `m - 1` bytes. A tiny pattern's live prefix lies
+    /// in the last `MIN_Q - 2` bytes. So the walk can start at the earliest
+    /// of these in the last `max_len - 1` bytes.
     pub(crate) fn live_scan_start(&self, data: &[u8], max_len: usize) -> usize {
         let len = data.len();
         let window = len.saturating_sub(max_len.saturating_sub(1));
-        let Some(sampler) = &self.sampler else {
-            return window;
-        };
-        let near_end = len.saturating_sub(sampler.min_len - 1).max(window);
-        let mut start = near_end;
-        let _ = sampler.scan(&data[window..], |a, _| {
-            start = start.min(window + a);
-            ControlFlow::Break(())
-        });
+        let mut start = len;
+        if self.tiny.is_some() {
+            start = start.min(len.saturating_sub(MIN_Q - 1).max(window));
+        }
+        for sampler in [&self.long, &self.short].into_iter().flatten() {
+            let near_end = len.saturating_sub(sampler.min_len - 1).max(window);
+            start = start.min(near_end);
+            if let Some((a, _)) = sampler.hits(&data[window..]).next() {
+                start = start.min(window + a);
+            }
+        }
         start
     }
 
     pub(crate) fn memory_usage(&self) -> usize {
-        self.sampler.as_ref().map_or(0, |s| s.bits.len() * 8)
-            + self.short.as_ref().map_or(0, AhoCorasick::memory_usage)
+        [&self.long, &self.short]
+            .into_iter()
+            .flatten()
+            .map(|s| s.bits.len() * 8)
+            .sum::<usize>()
+            + self.tiny.as_ref().map_or(0, AhoCorasick::memory_usage)
     }
 }
 
@@ -158,14 +173,14 @@ const H2: u64 = 0xC2B2_AE3D_27D4_EB4F;
 const MAX_LOG2_BITS: u32 = 26;
 
 impl QgramSampler {
-    fn new(patterns: &[&[u8]]) -> Option<QgramSampler> {
+    /// A sampler with `q`-byte grams (4 or 8, so each probe is one
+    /// fixed-size load) over `patterns`, all at least `q` bytes long.
+    fn new(patterns: &[&[u8]], q: usize) -> Option<QgramSampler> {
         let m = patterns.iter().map(|p| p.len()).min()?;
-        if m < MIN_Q {
+        debug_assert!(q == MIN_Q || q == MAX_Q);
+        if m < q {
             return None;
         }
-        // 8-byte grams when they still leave a useful stride, else 4-byte
-        // ones. Only these two sizes, so each scan loop has a fixed-size load.
-        let q = if m >= 2 * MAX_Q { MAX_Q } else { MIN_Q };
         let stride = m - q + 1;
         let grams = patterns.len().saturating_mul(stride);
         let log2 = (grams.saturating_mul(64).max(1 << 12))
@@ -219,36 +234,49 @@ impl QgramSampler {
         self.bits[(h >> 6) as usize] & (1 << (h & 63)) != 0
     }
 
-    fn scan(
-        &self,
-        data: &[u8],
-        hit: impl FnMut(usize, usize) -> ControlFlow<()>,
-    ) -> ControlFlow<()> {
-        if self.q == MAX_Q {
-            self.scan_with::<MAX_Q>(data, hit)
-        } else {
-            self.scan_with::<MIN_Q>(data, hit)
+    /// Candidate regions `(a, b)` in increasing order: one probe per
+    /// `stride` bytes (one load, two multiplies and usually one bitmap test).
+    fn hits<'d>(&'d self, data: &'d [u8]) -> Hits<'d> {
+        Hits {
+            sampler: self,
+            data,
+            p: self.stride - 1,
         }
     }
 
-    /// The hot loop: one load, two multiplies and (usually) one bitmap probe
-    /// per `stride` bytes.
     #[inline(always)]
-    fn scan_with<const N: usize>(
-        &self,
-        data: &[u8],
-        mut hit: impl FnMut(usize, usize) -> ControlFlow<()>,
-    ) -> ControlFlow<()> {
+    fn probe<const N: usize>(&self, data: &[u8], p: &mut usize) -> Option<(usize, usize)> {
         let w = self.stride;
-        let mut p = w - 1;
-        while p + N <= data.len() {
-            let (h1, h2) = self.hashes_of::<N>(&data[p..]);
+        while *p + N <= data.len() {
+            let at = *p;
+            *p += w;
+            let (h1, h2) = self.hashes_of::<N>(&data[at..]);
             if self.test(h1) && self.test(h2) {
-                hit(p + 1 - w, p)?;
+                return Some((at + 1 - w, at));
             }
-            p += w;
         }
-        ControlFlow::Continue(())
+        None
+    }
+}
+
+/// The hot loop of a sampler, as an iterator so two samplers can be merged.
+struct Hits<'d> {
+    sampler: &'d QgramSampler,
+    data: &'d [u8],
+    /// Next sample point.
+    p: usize,
+}
+
+impl Iterator for Hits<'_> {
+    type Item = (usize, usize);
+
+    #[inline]
+    fn next(&mut self) -> Option<(usize, usize)> {
+        if self.sampler.q == MAX_Q {
+            self.sampler.probe::<MAX_Q>(self.data, &mut self.p)
+        } else {
+            self.sampler.probe::<MIN_Q>(self.data, &mut self.p)
+        }
     }
 }
 
@@ -289,19 +317,55 @@ mod tests {
     }
 
     #[test]
-    fn many_short_patterns_lower_the_threshold() {
+    fn short_and_long_patterns_get_their_own_strides() {
         let patterns: Vec<Vec<u8>> = (0..200u32)
             .map(|i| format!("k{i:05}").into_bytes())
-            .chain([b"a-much-longer-pattern".to_vec()])
+            .chain([b"a-much-longer-pattern".to_vec(), b"abc".to_vec()])
             .collect();
         let filter = CandidateFilter::new(&patterns).unwrap_or_default();
-        // Too many short patterns for the SIMD prefilter: they go to the
-        // sampler (stride 3) instead.
-        assert_eq!(filter.sampler.as_ref().map(|s| s.stride), Some(3));
-        assert!(filter.short.is_none());
-        let data = b"....k00042....";
-        assert!(regions(&filter, data)
+        assert_eq!(filter.short.as_ref().map(|s| (s.q, s.stride)), Some((4, 3)));
+        assert_eq!(filter.long.as_ref().map(|s| (s.q, s.stride)), Some((8, 14)));
+        assert!(filter.tiny.is_some());
+        let data = b"....k00042....abc..a-much-longer-pattern";
+        let rs = regions(&filter, data);
+        for start in [4, 14, 19] {
+            assert!(
+                rs.iter().any(|&(a, b)| a <= start && start <= b),
+                "{start} {rs:?}"
+            );
+        }
+        assert!(rs.windows(2).all(|w| w[0].0 <= w[1].0), "{rs:?}");
+    }
+
+    /// The issue-21 cliff: a value whose bytes aho-corasick ranks rare but
+    /// logs are full of. The candidates must stay a small fraction of the
+    /// positions on digit-heavy text.
+    #[test]
+    fn digit_heavy_text_does_not_flood_short_patterns() {
+        let patterns: Vec<Vec<u8>> = [&b"abcdef12abcd"[..], b"Tk9-abcdef12", b"YWJjZGVmMTJhYmNk"]
             .iter()
-            .any(|&(a, b)| a <= 4 && 4 <= b));
+            .map(|p| p.to_vec())
+            .collect();
+        let filter = CandidateFilter::new(&patterns).unwrap_or_default();
+        let mut text = Vec::new();
+        for i in 0..20_000u32 {
+            text.extend_from_slice(
+                format!(
+                    "2025-01-0{}T12:{:02}:17.{:03}Z id={:08x} took={}ms\n",
+                    i % 9,
+                    i % 60,
+                    i % 1000,
+                    i.wrapping_mul(2654435761),
+                    i % 997
+                )
+                .as_bytes(),
+            );
+        }
+        let candidates = regions(&filter, &text).len();
+        assert!(
+            candidates * 1000 < text.len(),
+            "{candidates} candidates in {} bytes",
+            text.len()
+        );
     }
 }
