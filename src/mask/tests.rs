@@ -578,8 +578,22 @@ proptest! {
         prop_assert_eq!(mask_chunked(&s, &input, &chunks), naive_mask(&secrets, &input));
     }
 
-    /// Same model, more short secrets than the SIMD prefilter takes: they
-    /// move to the sampler with a small stride.
+    /// Same model with the minimum length lowered below 4: the tiny
+    /// patterns' automaton, which skips matches inside matches, beside the
+    /// 4-gram sampler.
+    #[test]
+    fn matches_naive_model_tiny_secrets(
+        secrets in prop::collection::vec(prop::collection::vec(prop::sample::select(b"abc".to_vec()), 1..7), 1..5),
+        input in prop::collection::vec(prop::sample::select(b"abcx".to_vec()), 0..200),
+        chunks in prop::collection::vec(1usize..20, 1..6),
+    ) {
+        let o = MaskOptions { format: "<{key}>".into(), encoded_variants: false, min_len: 1 };
+        let s = Arc::new(MaskSet::new(&named(&secrets), &o));
+        prop_assert_eq!(mask_chunked(&s, &input, &chunks), naive_mask(&secrets, &input));
+    }
+
+    /// Same model, many short secrets: the 4-gram sampler with a small
+    /// stride.
     #[test]
     fn matches_naive_model_many_secrets(
         secrets in prop::collection::vec(prop::collection::vec(prop::sample::select(b"abcd".to_vec()), 4..12), 70..90),
