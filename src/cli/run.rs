@@ -19,6 +19,7 @@ use crate::run::{exec_replace, LaunchSpec};
 use crate::service::now_ms;
 use std::collections::{BTreeMap, HashMap};
 use std::ffi::OsString;
+use std::sync::Arc;
 use zeroize::Zeroizing;
 
 /// What to fetch; the same for the first fetch and every watch poll.
@@ -296,6 +297,26 @@ pub(super) fn mask_values(fetched: &Fetched, token: &str) -> Vec<(String, Vec<u8
     values
 }
 
+/// The mask set for one environment, built once the command is spawned (its
+/// output waits for it); warns about values too short to mask.
+pub(super) fn mask_set(fetched: &Fetched, token: &str, format: &str) -> Arc<LazyMaskSet> {
+    LazyMaskSet::deferred(
+        mask_values(fetched, token),
+        MaskOptions {
+            format: format.to_owned(),
+            ..MaskOptions::default()
+        },
+        |set| {
+            if !set.skipped_keys().is_empty() {
+                eprintln!(
+                    "hush: warning: not masking {} (values too short or too common to mask without shredding output)",
+                    set.skipped_keys().join(", ")
+                );
+            }
+        },
+    )
+}
+
 /// hush keeps running beside the child to mask its output, holding the token
 /// in memory and, when it came from HUSH_TOKEN, in its environment block. A
 /// non-dumpable process's `/proc/PID/environ`, `mem` and `maps` are closed to
@@ -424,24 +445,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
     let mask = if args.no_mask {
         None
     } else {
-        let values = mask_values(&fetched, &token);
-        // Built once the command is spawned; its output waits for it.
-        let mask_set = LazyMaskSet::deferred(
-            values,
-            MaskOptions {
-                format: args.mask_format.clone(),
-                ..MaskOptions::default()
-            },
-            |set| {
-                if !set.skipped_keys().is_empty() {
-                    eprintln!(
-                    "hush: warning: not masking {} (values too short or too common to mask without shredding output)",
-                    set.skipped_keys().join(", ")
-                );
-                }
-            },
-        );
-        Some((mask_set, hold))
+        Some((mask_set(&fetched, &token, &args.mask_format), hold))
     };
     let spec = LaunchSpec {
         program,
@@ -458,6 +462,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
             target.clone(),
             plan,
             args.clone(),
+            token.clone(),
             built.vars.clone(),
             WatchSettings {
                 interval: watch_interval,

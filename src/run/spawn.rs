@@ -535,12 +535,15 @@ fn stdin_read_only(spec: &LaunchSpec, plan: &IoPlan) -> Option<OwnedFd> {
     }
 }
 
+/// `mask`: this incarnation's mask set (a watch restart brings its own);
+/// `spec.mask` gives the hold and whether masking is on at all.
 pub(super) fn spawn(
     resolved: &Path,
     spec: &LaunchSpec,
     env: &Env,
     plan: &IoPlan,
     slot: &ChildSlot,
+    mask: Option<Arc<LazyMaskSet>>,
 ) -> Result<Incarnation, RunError> {
     let ws = plan.user_winsize();
     let out = make_sink(plan.stdout_tty, plan, ws)?;
@@ -562,7 +565,7 @@ pub(super) fn spawn(
         });
         match spawned {
             Ok((pid, ())) => {
-                return start_pumps(pid, spec, slot, out, err, TerminalParts::default())
+                return start_pumps(pid, spec, mask, slot, out, err, TerminalParts::default())
             }
             // A file without #! line: execvp (the fork path) runs it with
             // /bin/sh, as a shell would; posix_spawn does not.
@@ -630,7 +633,7 @@ pub(super) fn spawn(
         has_ctty: ctty_fd.is_some(),
         stdin_master,
     };
-    start_pumps(pid, spec, slot, out, err, terminal)
+    start_pumps(pid, spec, mask, slot, out, err, terminal)
 }
 
 /// What the fork path sets up around a terminal (none without a pty).
@@ -645,6 +648,7 @@ struct TerminalParts {
 fn start_pumps(
     pid: Pid,
     spec: &LaunchSpec,
+    mask: Option<Arc<LazyMaskSet>>,
     slot: &ChildSlot,
     out: Sink,
     err: Sink,
@@ -654,9 +658,9 @@ fn start_pumps(
     // (`pump_lazy`), never while the launcher forked.
     let (done_tx, done_rx) = mpsc::channel();
     let mut pumps = Vec::new();
-    let (set, hold) = match &spec.mask {
-        Some((set, hold)) => (Some(set), *hold),
-        None => (None, MaskHold::Strict),
+    let (set, hold) = match (&spec.mask, mask.as_ref()) {
+        (Some((_, hold)), Some(set)) => (Some(set), *hold),
+        _ => (None, MaskHold::Strict),
     };
     for (name, sink, hush_fd) in [
         ("stdout", out, io::stdout().as_fd()),

@@ -607,3 +607,55 @@ async fn plain_http_to_another_host_is_warned() {
         .unwrap());
     assert!(!stderr.contains("plain http"), "{stderr}");
 }
+
+#[tokio::test]
+async fn a_watch_restart_masks_the_new_values() {
+    use std::io::BufRead;
+    let fx = Fx::new(&[("dev", "/", "API_KEY", "watch-canary-version-one")]).await;
+    let script = "echo \"start $API_KEY\"; trap 'exit 0' TERM; while true; do sleep 0.05; done";
+    let mut child = fx
+        .cmd(&[
+            "run",
+            "--watch",
+            "--watch-interval",
+            "60s",
+            "--",
+            "sh",
+            "-c",
+            script,
+        ])
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let first = rx.recv_timeout(Duration::from_secs(20)).unwrap();
+    assert_eq!(first, "start ***");
+    set(&fx.server.client(), "API_KEY", "watch-canary-version-two")
+        .await
+        .unwrap();
+    let second = rx.recv_timeout(Duration::from_secs(20)).unwrap();
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let _ = child.wait();
+    assert_eq!(second, "start ***", "the new value is masked too; {stderr}");
+    assert!(stderr.contains("restarting"), "{stderr}");
+    assert!(!stderr.contains("canary"), "{stderr}");
+}
