@@ -173,8 +173,8 @@ impl CandidateFilter {
 /// offset `p - s < w`. So if the grams at offsets `0..w` of every pattern
 /// are in a set, checking only every `w`-th position finds every
 /// occurrence: a hit at `p` means "some occurrence may start in
-/// `p - w + 1 ..= p`". The set is a two-hash Bloom bitmap with ~64 bits per
-/// gram, so false positives are around 0.1%. A second bitmap records each
+/// `p - w + 1 ..= p`". The set is a blocked two-bit Bloom bitmap with 32
+/// bits per gram, so false positives are around 0.5%. A second bitmap records each
 /// (gram, offset) pair, so a hit also says *which* of those `w` starts are
 /// possible: on output full of secrets the exact matcher then runs about once
 /// per occurrence instead of `w` times.
@@ -187,7 +187,10 @@ struct QgramSampler {
     bits: Vec<u64>,
     /// One bit per (gram, offset in its pattern): which starts a hit allows.
     pos_bits: Vec<u64>,
+    /// `pos_bits` index shift (bit-level).
     shift: u32,
+    /// `bits` word index shift.
+    word_shift: u32,
 }
 
 /// Candidate starts of a region `[a, b]`: bit `i` stands for `a + i`; None
@@ -198,6 +201,10 @@ const H1: u64 = 0x9E37_79B9_7F4A_7C15;
 const H2: u64 = 0xC2B2_AE3D_27D4_EB4F;
 /// Bitmap size cap: 2^26 bits = 8 MiB.
 const MAX_LOG2_BITS: u32 = 26;
+/// Bitmap bits per (gram, offset): with two bits per gram in one word,
+/// about 0.5% of probes of unrelated text pass, and a thousand secrets'
+/// bitmap stays small enough for the cache.
+const BITS_PER_GRAM: usize = 32;
 
 impl QgramSampler {
     /// A sampler with `q`-byte grams (4 or 8, so each probe is one
@@ -210,7 +217,7 @@ impl QgramSampler {
         }
         let stride = m - q + 1;
         let grams = patterns.len().saturating_mul(stride);
-        let log2 = (grams.saturating_mul(64).max(1 << 12))
+        let log2 = (grams.saturating_mul(BITS_PER_GRAM).max(1 << 12))
             .next_power_of_two()
             .trailing_zeros()
             .min(MAX_LOG2_BITS);
@@ -221,13 +228,14 @@ impl QgramSampler {
             bits: vec![0u64; (1usize << log2) / 64],
             pos_bits: vec![0u64; (1usize << log2) / 64],
             shift: 64 - log2,
+            word_shift: 64 - (log2 - 6),
         };
         for p in patterns {
             for off in 0..stride {
-                let (h1, h2) = sampler.hashes(&p[off..]);
-                sampler.set(h1);
-                sampler.set(h2);
-                let h3 = sampler.pos_hash(sampler.gram(&p[off..]), off);
+                let g = sampler.gram(&p[off..]);
+                let (word, mask) = sampler.key(g);
+                sampler.bits[word] |= mask;
+                let h3 = sampler.pos_hash(g, off);
                 sampler.pos_bits[(h3 >> 6) as usize] |= 1 << (h3 & 63);
             }
         }
@@ -265,23 +273,13 @@ impl QgramSampler {
         Some(mask)
     }
 
-    /// Two bitmap indexes for the gram at the start of `bytes`.
-    #[inline]
-    fn hashes(&self, bytes: &[u8]) -> (u64, u64) {
-        if self.q == MAX_Q {
-            self.hashes_of::<MAX_Q>(bytes)
-        } else {
-            self.hashes_of::<MIN_Q>(bytes)
-        }
-    }
-
+    /// The bitmap word for gram `g` and its two bits in it (a blocked Bloom
+    /// filter: one cache line per probe, not two).
     #[inline(always)]
-    fn hashes_of<const N: usize>(&self, bytes: &[u8]) -> (u64, u64) {
-        let g = Self::gram_of::<N>(bytes);
-        (
-            g.wrapping_mul(H1) >> self.shift,
-            g.wrapping_mul(H2) >> self.shift,
-        )
+    fn key(&self, g: u64) -> (usize, u64) {
+        let word = (g.wrapping_mul(H1) >> self.word_shift) as usize;
+        let h = g.wrapping_mul(H2);
+        (word, 1 << (h >> 58) | 1 << ((h >> 52) & 63))
     }
 
     #[inline(always)]
@@ -291,13 +289,10 @@ impl QgramSampler {
         u64::from_le_bytes(g)
     }
 
-    fn set(&mut self, h: u64) {
-        self.bits[(h >> 6) as usize] |= 1 << (h & 63);
-    }
-
-    #[inline]
-    fn test(&self, h: u64) -> bool {
-        self.bits[(h >> 6) as usize] & (1 << (h & 63)) != 0
+    #[inline(always)]
+    fn test(&self, g: u64) -> bool {
+        let (word, mask) = self.key(g);
+        self.bits[word] & mask == mask
     }
 
     /// Candidate regions `(a, b)` in increasing order: one probe per
@@ -316,9 +311,9 @@ impl QgramSampler {
         while *p + N <= data.len() {
             let at = *p;
             *p += w;
-            let (h1, h2) = self.hashes_of::<N>(&data[at..]);
-            if self.test(h1) && self.test(h2) {
-                let starts = self.starts(Self::gram_of::<N>(&data[at..]));
+            let g = Self::gram_of::<N>(&data[at..]);
+            if self.test(g) {
+                let starts = self.starts(g);
                 if starts != Some(0) {
                     return Some((at + 1 - w, at, starts));
                 }
