@@ -437,6 +437,16 @@ pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
     for name in &built.skipped_dangerous {
         eprintln!("{}", dangerous::skipped_warning(name));
     }
+    // `.hush.json` comes with the repository: say so whenever it is what let
+    // a hook variable through, so the allowance never goes unnoticed.
+    let from_file = ctx.project_file.iter().flat_map(|f| f.allow_env.iter());
+    for name in from_file.filter(|n| !args.allow_env.contains(n)) {
+        if let Some(family) = dangerous::family(name).filter(|_| secrets.contains_key(name)) {
+            eprintln!(
+                "hush: note: injecting {name} ({family}): allowed by \"allowEnv\" in .hush.json"
+            );
+        }
+    }
     // Without masking (and without a supervisor loop for --watch) hush gets out
     // of the way: the command replaces it, with its own PID, terminal and signals.
     if args.no_mask && !args.watch {
