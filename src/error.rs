@@ -44,6 +44,17 @@ impl CliError {
 impl From<ClientError> for CliError {
     fn from(e: ClientError) -> Self {
         match &e {
+            ClientError::Unreachable { reason, .. } if reason.contains("certificate") => {
+                CliError::new(
+                    EXIT_UNREACHABLE,
+                    e.to_string(),
+                    Some(
+                        "the server's certificate is not trusted: pass --cacert FILE (HUSH_CA_CERT) for a private CA, or --pin-sha256 FINGERPRINT (HUSH_PIN_SHA256) with the fingerprint the server printed"
+                            .to_owned(),
+                    ),
+                )
+            }
+            ClientError::Setup(_) => CliError::new(EXIT_USAGE, e.to_string(), None),
             ClientError::Unreachable { .. } => CliError::new(
                 EXIT_UNREACHABLE,
                 e.to_string(),
@@ -135,6 +146,7 @@ impl ClientError {
                 url: url.clone(),
                 reason: reason.clone(),
             },
+            ClientError::Setup(why) => ClientError::Setup(why.clone()),
         }
     }
 }

@@ -1,4 +1,5 @@
-//! Process hygiene for the server: no key material on disk by accident.
+//! Process hygiene for the server and `hush run`: no key material on disk by
+//! accident, no same-user process reading hush's memory.
 //!
 //! - No core dumps: `RLIMIT_CORE=0` stops the kernel writing a core file (it
 //!   would hold the root key, data keys and decrypted values), and
@@ -24,6 +25,19 @@ pub fn forbid_core_dumps() -> Vec<String> {
     if let Err(e) = setrlimit(Resource::RLIMIT_CORE, 0, 0) {
         failed.push(format!("cannot set RLIMIT_CORE to 0 ({e})"));
     }
+    #[cfg(target_os = "linux")]
+    if let Err(e) = nix::sys::prctl::set_dumpable(false) {
+        failed.push(format!("cannot set PR_SET_DUMPABLE to 0 ({e})"));
+    }
+    failed
+}
+
+/// `hush run`'s half of the above: `PR_SET_DUMPABLE=0` only. It must not
+/// touch `RLIMIT_CORE`, which the child inherits (a developer's crashing
+/// program should still dump core); the dumpable flag is reset by exec, so the
+/// child is unaffected. Returns what could not be set, for a warning.
+pub fn forbid_inspection() -> Vec<String> {
+    let mut failed = Vec::new();
     #[cfg(target_os = "linux")]
     if let Err(e) = nix::sys::prctl::set_dumpable(false) {
         failed.push(format!("cannot set PR_SET_DUMPABLE to 0 ({e})"));

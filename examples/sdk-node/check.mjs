@@ -31,6 +31,7 @@ const listed = await client.secrets().listSecrets({ environment: "dev", projectI
 const values = Object.fromEntries(listed.secrets.map((s) => [s.secretKey, s.secretValue]));
 check(values.DB_PASSWORD === "py-db-password-1", "list returns the seeded secret");
 check(values.DB_URL === "postgres://app:py-db-password-1@db/app", "references are expanded");
+check(values.ODD === "$HOME and ${PATH}", "an unresolvable reference stays as written");
 check(listed.imports.some((i) => i.environment === "staging" && i.secretPath === "/shared"), "imports are listed");
 const withImports = await client.secrets().listSecretsWithImports({ environment: "dev", projectId, secretPath: "/" });
 check(withImports.some((s) => s.secretKey === "SHARED_KEY" && s.secretValue === "from-staging"), "listSecretsWithImports merges imports");

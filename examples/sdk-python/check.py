@@ -28,6 +28,7 @@ listed = client.secrets.list_secrets(environment_slug="dev", secret_path="/", pr
 values = {s.secretKey: s.secretValue for s in listed.secrets}
 check(values.get("DB_PASSWORD") == "py-db-password-1", "list returns the seeded secret")
 check(values.get("DB_URL") == "postgres://app:py-db-password-1@db/app", "references are expanded")
+check(values.get("ODD") == "$HOME and ${PATH}", "an unresolvable reference stays as written")
 check(any(i.environment == "staging" and i.secretPath == "/shared" for i in listed.imports), "imports are listed")
 # The SDK leaves imported secrets as plain dicts.
 imported = [s if isinstance(s, dict) else s.to_dict() for i in listed.imports for s in i.secrets]

@@ -572,6 +572,20 @@ def main(out, output):
             w("")
             w(txt.rstrip())
             w("")
+    # ---------------------------------------------------------------- masking by shape
+    w("## `hush run`: masking throughput by secret shape")
+    w("")
+    mask_status = os.environ.get("MASK_STATUS", "?")
+    mask_md = os.path.join(out, "masking.md")
+    if mask_status != "ok" or not os.path.exists(mask_md):
+        w("Status: %s." % mask_status)
+        w("")
+    else:
+        w("Status: ok.")
+        w("")
+        txt = open(mask_md).read()
+        w(re.sub(r"^### .*\n\n", "", txt).rstrip())
+        w("")
     output_text = "\n".join(L) + "\n"
     with open(output, "w") as f:
         f.write(output_text)

@@ -92,7 +92,7 @@ pub async fn users(target: Target, action: UsersAction) -> anyhow::Result<i32> {
 /// Reads the invite token and the new password from stdin, one per line, so
 /// neither lands in shell history or `ps`.
 async fn accept_invite(target: Target, json: bool) -> anyhow::Result<i32> {
-    let ctx = super::context::resolve_optional_token(&target)?.inner;
+    let ctx = super::context::resolve_sending(&target, Some("invite token and password"))?.inner;
     if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
         eprintln!("Paste the invite token, press Enter, then type the new password.");
     }

@@ -1,6 +1,6 @@
 //! bootstrap, login, logout, whoami.
 
-use super::context::{resolve, resolve_optional_token};
+use super::context::{resolve, resolve_optional_token, resolve_sending};
 use super::output::print_json;
 use super::Target;
 use crate::client::credentials::{self, Session};
@@ -110,7 +110,7 @@ pub async fn bootstrap(
     password_stdin: bool,
     json: bool,
 ) -> anyhow::Result<i32> {
-    let ctx = resolve_optional_token(&target)?.inner;
+    let ctx = resolve_sending(&target, Some("bootstrap code and admin password"))?.inner;
     let code = bootstrap_code(code, &ctx.server)?;
     let password = read_password(password_stdin, "New admin password: ")?;
     let mut body = json!({ "email": email, "password": password.as_str() });
@@ -160,13 +160,23 @@ pub async fn login(
             .ok()
             .filter(|v| !v.is_empty())
     });
-    let ctx = resolve_optional_token(&Target {
-        token: None,
-        ..target.clone()
-    })?
+    let credential = if target.token.is_some() {
+        "token"
+    } else if client_id.is_some() {
+        "client secret"
+    } else {
+        "password"
+    };
+    let ctx = resolve_sending(
+        &Target {
+            token: None,
+            ..target.clone()
+        },
+        Some(credential),
+    )?
     .inner;
     if let Some(token) = target.token.clone() {
-        return login_with_token(&ctx.server, token).await;
+        return login_with_token(&ctx.server, &ctx.tls, token).await;
     }
     if let Some(client_id) = client_id {
         let secret = client_secret.ok_or_else(|| {
@@ -182,7 +192,7 @@ pub async fn login(
             .await?;
         let token = resp["accessToken"].as_str().unwrap_or_default().to_owned();
         let expires = time_after(resp["expiresIn"].as_i64().unwrap_or(0));
-        let me = ApiClient::new(&ctx.server, Some(Zeroizing::new(token.clone())))?
+        let me = ApiClient::with_tls(&ctx.server, Some(Zeroizing::new(token.clone())), &ctx.tls)?
             .get("/api/v1/hush/auth/whoami", &[])
             .await?;
         save_session(&Session {
@@ -240,8 +250,12 @@ fn time_after(secs: i64) -> String {
 }
 
 /// Stores a service or access token after checking it works.
-async fn login_with_token(server: &str, token: String) -> anyhow::Result<i32> {
-    let me = ApiClient::new(server, Some(Zeroizing::new(token.clone())))?
+async fn login_with_token(
+    server: &str,
+    tls: &crate::client::tls::TlsOptions,
+    token: String,
+) -> anyhow::Result<i32> {
+    let me = ApiClient::with_tls(server, Some(Zeroizing::new(token.clone())), tls)?
         .get("/api/v1/hush/auth/whoami", &[])
         .await?;
     let kind = match me["kind"].as_str() {

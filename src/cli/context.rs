@@ -3,8 +3,9 @@
 
 use super::Target;
 use crate::client::credentials::{self, Session};
+use crate::client::tls::TlsOptions;
 use crate::client::ApiClient;
-use crate::error::CliError;
+use crate::error::{CliError, EXIT_USAGE};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -23,6 +24,9 @@ pub struct ProjectFile {
     pub git_branch_to_environment: BTreeMap<String, String>,
     #[serde(default)]
     pub required: Vec<String>,
+    /// Dangerous variable names (`run::dangerous`) `hush run` may inject.
+    #[serde(default)]
+    pub allow_env: Vec<String>,
 }
 
 pub fn find_project_file(start: &Path) -> Option<PathBuf> {
@@ -32,18 +36,85 @@ pub fn find_project_file(start: &Path) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// `.hush.json` is committed with the code; anything bigger than this is not one.
+const MAX_PROJECT_FILE_BYTES: u64 = 64 * 1024;
+
 pub fn load_project_file() -> Result<Option<ProjectFile>, CliError> {
+    Ok(load_project_file_at()?.map(|(file, _)| file))
+}
+
+/// The project file and where it was found.
+fn load_project_file_at() -> Result<Option<(ProjectFile, PathBuf)>, CliError> {
     let Ok(cwd) = std::env::current_dir() else {
         return Ok(None);
     };
     let Some(path) = find_project_file(&cwd) else {
         return Ok(None);
     };
+    let too_big = std::fs::metadata(&path).is_ok_and(|m| m.len() > MAX_PROJECT_FILE_BYTES);
+    if too_big {
+        return Err(CliError::usage(format!(
+            "{} is larger than {MAX_PROJECT_FILE_BYTES} bytes; it is not a hush project file",
+            path.display()
+        )));
+    }
     let text = std::fs::read_to_string(&path)
         .map_err(|e| CliError::usage(format!("cannot read {}: {e}", path.display())))?;
     serde_json::from_str(&text)
-        .map(Some)
+        .map(|f| Some((f, path.clone())))
         .map_err(|e| CliError::usage(format!("invalid {}: {e}", path.display())))
+}
+
+/// Two server URLs name the same server (a trailing slash does not matter).
+fn same_server(a: &str, b: &str) -> bool {
+    a.trim_end_matches('/') == b.trim_end_matches('/')
+}
+
+/// The server a command talks to, and why.
+///
+/// `.hush.json` comes with the code, so whoever can commit to a repository
+/// writes it. Its `server` is honoured only where it cannot redirect a
+/// credential it did not come with: with a token from `--token` or
+/// `HUSH_TOKEN`, a file naming a server other than the one the token would
+/// otherwise go to is an error naming both (confirm with `--server`); a stored
+/// login is used only for its own server (see `resolve_optional_token`).
+fn choose_server(
+    target: &Target,
+    file: Option<&(ProjectFile, PathBuf)>,
+    session: Option<&Session>,
+    explicit_token: Option<&str>,
+) -> Result<String, CliError> {
+    if let Some(server) = target.server.clone().or_else(|| env_var("HUSH_SERVER")) {
+        return Ok(server);
+    }
+    let fallback = session
+        .map(|s| s.server.clone())
+        .unwrap_or_else(|| DEFAULT_SERVER.to_owned());
+    let Some((file_server, file_path)) = file.and_then(|(f, p)| f.server.clone().map(|s| (s, p)))
+    else {
+        return Ok(fallback);
+    };
+    if let Some(source) = explicit_token {
+        if !same_server(&file_server, &fallback) {
+            return Err(CliError::new(
+                EXIT_USAGE,
+                format!(
+                    "{} names the server {file_server}, but {} would otherwise go to {fallback}; a project file cannot redirect a credential it did not come with",
+                    file_path.display(),
+                    if source.starts_with("--") || source.starts_with("HUSH_") {
+                        format!("the token from {source}")
+                    } else {
+                        format!("your {source}")
+                    }
+                ),
+                Some(format!(
+                    "if you trust {file_server}, pass --server {file_server} (or set HUSH_SERVER); else remove \"server\" from {}",
+                    file_path.display()
+                )),
+            ));
+        }
+    }
+    Ok(file_server)
 }
 
 /// The environment `.hush.json` maps the current git branch to, if any.
@@ -91,6 +162,8 @@ pub struct Resolved {
     pub path: String,
     pub session: Option<Session>,
     pub project_file: Option<ProjectFile>,
+    /// Trust settings, for further clients to the same server.
+    pub tls: TlsOptions,
 }
 
 pub fn env_var(name: &str) -> Option<String> {
@@ -101,6 +174,25 @@ pub fn env_var(name: &str) -> Option<String> {
 pub fn resolve(target: &Target) -> Result<Resolved, CliError> {
     let resolved = resolve_optional_token(target)?;
     if !resolved.has_token {
+        let inner = &resolved.inner;
+        if let Some(session) = inner
+            .session
+            .as_ref()
+            .filter(|s| !same_server(&s.server, &inner.server))
+        {
+            // The stored login belongs to another server: it is not sent.
+            return Err(CliError::new(
+                crate::error::EXIT_AUTH,
+                format!(
+                    "not logged in to {} (your stored login is for {}, and is sent only there)",
+                    inner.server, session.server
+                ),
+                Some(format!(
+                    "run 'hush login --server {}', or remove \"server\" from .hush.json",
+                    inner.server
+                )),
+            ));
+        }
         return Err(CliError::not_logged_in());
     }
     Ok(resolved.inner)
@@ -112,7 +204,17 @@ pub struct MaybeAuthed {
 }
 
 pub fn resolve_optional_token(target: &Target) -> Result<MaybeAuthed, CliError> {
-    let file = load_project_file()?;
+    resolve_sending(target, None)
+}
+
+/// `resolve_optional_token` for a command that sends a credential of its own
+/// (`credential` names it: "password", "client secret", "invite token"...):
+/// like a token from a flag, it may not be redirected by `.hush.json`.
+pub fn resolve_sending(
+    target: &Target,
+    credential: Option<&'static str>,
+) -> Result<MaybeAuthed, CliError> {
+    let located = load_project_file_at()?;
     let session = match credentials::load() {
         Ok(s) => s,
         Err(e) => {
@@ -120,13 +222,18 @@ pub fn resolve_optional_token(target: &Target) -> Result<MaybeAuthed, CliError> 
             None
         }
     };
-    let server = target
-        .server
-        .clone()
-        .or_else(|| env_var("HUSH_SERVER"))
-        .or_else(|| file.as_ref().and_then(|f| f.server.clone()))
-        .or_else(|| session.as_ref().map(|s| s.server.clone()))
-        .unwrap_or_else(|| DEFAULT_SERVER.to_owned());
+    if target.token.is_some() {
+        eprintln!("hush: warning: --token puts the token in the process list (ps, /proc/PID/cmdline), where other programs of this machine (and a command started by hush run) can read it; prefer HUSH_TOKEN or 'hush login --token'");
+    }
+    let explicit_token = if target.token.is_some() {
+        Some("--token")
+    } else if env_var("HUSH_TOKEN").is_some() {
+        Some("HUSH_TOKEN")
+    } else {
+        credential
+    };
+    let server = choose_server(target, located.as_ref(), session.as_ref(), explicit_token)?;
+    let file = located.map(|(f, _)| f);
     let token = target
         .token
         .clone()
@@ -134,7 +241,7 @@ pub fn resolve_optional_token(target: &Target) -> Result<MaybeAuthed, CliError> 
         .or_else(|| {
             session
                 .as_ref()
-                .filter(|s| s.server.trim_end_matches('/') == server.trim_end_matches('/'))
+                .filter(|s| same_server(&s.server, &server))
                 .map(|s| s.token.clone())
         })
         .map(Zeroizing::new);
@@ -158,7 +265,8 @@ pub fn resolve_optional_token(target: &Target) -> Result<MaybeAuthed, CliError> 
         .or_else(|| env_var("HUSH_PATH"))
         .unwrap_or_else(|| "/".to_owned());
     let has_token = token.is_some();
-    let client = ApiClient::new(&server, token)?;
+    let tls = tls_options(target);
+    let client = ApiClient::with_tls(&server, token, &tls)?;
     Ok(MaybeAuthed {
         inner: Resolved {
             client,
@@ -168,9 +276,19 @@ pub fn resolve_optional_token(target: &Target) -> Result<MaybeAuthed, CliError> 
             path,
             session,
             project_file: file,
+            tls,
         },
         has_token,
     })
+}
+
+/// `--cacert` / `--pin-sha256`, else `HUSH_CA_CERT` / `HUSH_PIN_SHA256`.
+pub fn tls_options(target: &Target) -> TlsOptions {
+    let env = TlsOptions::from_env();
+    TlsOptions {
+        ca_cert: target.tls.ca_cert.clone().or(env.ca_cert),
+        pin_sha256: target.tls.pin_sha256.clone().or(env.pin_sha256),
+    }
 }
 
 impl Resolved {

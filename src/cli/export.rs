@@ -15,13 +15,17 @@ pub struct ExportArgs {
     pub output: Option<PathBuf>,
     pub name: Option<String>,
     pub namespace: Option<String>,
+    /// Expand `${KEY}` references on the server (as Infisical's export does);
+    /// false (`--no-expand`) gives the values as stored, to copy a folder with
+    /// its references intact.
+    pub expand: bool,
 }
 
 /// The folder's secrets with their values, in key order.
-async fn fetch_pairs(ctx: &Resolved) -> anyhow::Result<Pairs> {
+async fn fetch_pairs(ctx: &Resolved, expand: bool) -> anyhow::Result<Pairs> {
     let mut q = ctx.scope_query(&ctx.path);
     q.push(("viewSecretValue", "true".into()));
-    q.push(("expandSecretReferences", "false".into()));
+    q.push(("expandSecretReferences", expand.to_string()));
     let resp = ctx.client.get("/api/v3/secrets/raw", &q).await?;
     let mut pairs: Pairs = resp["secrets"]
         .as_array()
@@ -65,7 +69,7 @@ pub async fn export(target: Target, args: ExportArgs) -> anyhow::Result<i32> {
         )
         .into());
     }
-    let pairs = fetch_pairs(&ctx).await?;
+    let pairs = fetch_pairs(&ctx, args.expand).await?;
     if pairs.is_empty() {
         eprintln!(
             "hush: note: no secrets in {} {} of project {}",
@@ -126,7 +130,7 @@ fn github_env(pairs: &Pairs, output: Option<PathBuf>) -> anyhow::Result<i32> {
 
 pub async fn pull(target: Target, args: PullArgs) -> anyhow::Result<i32> {
     let ctx = resolve(&target)?;
-    let pairs = fetch_pairs(&ctx).await?;
+    let pairs = fetch_pairs(&ctx, !args.no_expand).await?;
     let text = formats::dotenv(&pairs).map_err(format_error)?;
     let path = &args.output;
     match std::fs::read(path) {

@@ -282,18 +282,25 @@ fn scalar(key: &str, v: serde_json::Value) -> Result<Zeroizing<String>, FormatEr
     }
 }
 
+/// A dotenv file's pairs and the keys whose values substituted `$NAME` (from
+/// earlier keys of the file only; see `dotenv.rs`).
+pub fn parse_dotenv(text: &str) -> Result<(Pairs, Vec<String>), FormatError> {
+    let entries = super::dotenv::parse(text).map_err(|e| FormatError::Invalid(e.to_string()))?;
+    let substituted = entries
+        .iter()
+        .filter(|e| !e.substituted.is_empty())
+        .map(|e| e.key.clone())
+        .collect();
+    Ok((
+        entries.into_iter().map(|e| (e.key, e.value)).collect(),
+        substituted,
+    ))
+}
+
 /// Reads `text` in `format` into pairs, in file order (JSON/YAML: key order).
 pub fn parse(format: ImportFormat, text: &str) -> Result<Pairs, FormatError> {
     match format {
-        ImportFormat::Dotenv => {
-            let mut out = Vec::new();
-            for (i, item) in dotenvy::from_read_iter(text.as_bytes()).enumerate() {
-                let (k, v) =
-                    item.map_err(|e| FormatError::Invalid(format!("dotenv entry {}: {e}", i + 1)))?;
-                out.push((k, Zeroizing::new(v)));
-            }
-            Ok(out)
-        }
+        ImportFormat::Dotenv => Ok(parse_dotenv(text)?.0),
         ImportFormat::Json => {
             let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(text)
                 .map_err(|e| FormatError::Invalid(format!("invalid JSON object: {e}")))?;

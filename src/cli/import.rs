@@ -110,13 +110,37 @@ pub async fn import(
     let ctx = resolve(&target)?;
     let text = read_input(file)?;
     let format = format.unwrap_or_else(|| guess_format(file));
-    let pairs = formats::parse(format, &text).map_err(|e| {
+    let cannot_parse = |e: formats::FormatError| {
         CliError::new(
             EXIT_USAGE,
             format!("cannot parse {}: {e}", file.display()),
             Some("check the file, or pass --format dotenv|json|yaml".to_owned()),
         )
-    })?;
+    };
+    let pairs = if format == ImportFormat::Dotenv {
+        let (pairs, substituted) = formats::parse_dotenv(&text).map_err(cannot_parse)?;
+        if !substituted.is_empty() {
+            eprintln!(
+                "hush: warning: {}: '$NAME' in these values was filled only from earlier keys of {} (never from your environment; an undefined name became empty); put a value in '...' to keep its '$' as written",
+                substituted.join(", "),
+                file.display()
+            );
+        }
+        pairs
+    } else {
+        formats::parse(format, &text).map_err(cannot_parse)?
+    };
+    let with_dollar: Vec<&str> = pairs
+        .iter()
+        .filter(|(_, v)| v.contains('$'))
+        .map(|(k, _)| k.as_str())
+        .collect();
+    if !with_dollar.is_empty() {
+        eprintln!(
+            "hush: warning: values of {} contain '$': stored as written, but '${{KEY}}' in a stored value is a secret reference that hush expands (write '$${{' for a literal '${{')",
+            with_dollar.join(", ")
+        );
+    }
     if pairs.is_empty() {
         return Err(CliError::usage(format!("{} holds no secrets", file.display())).into());
     }

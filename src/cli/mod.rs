@@ -8,6 +8,7 @@ pub mod audit_streams;
 pub mod auth;
 pub mod context;
 pub mod diff;
+pub mod dotenv;
 pub mod export;
 pub mod files;
 pub mod folders;
@@ -21,6 +22,7 @@ pub mod redact;
 pub mod run;
 pub mod secrets;
 pub mod server;
+pub mod set_warnings;
 pub mod watch;
 
 use crate::config::ServerArgs;
@@ -67,6 +69,21 @@ pub struct Target {
     /// Folder path [env: HUSH_PATH] [default: /]
     #[arg(long, global = true)]
     pub path: Option<String>,
+    #[command(flatten)]
+    pub tls: TlsArgs,
+}
+
+/// Whom to trust as the server (see `client::tls`).
+#[derive(Args, Clone, Default)]
+pub struct TlsArgs {
+    /// Also trust the CA certificates (PEM) in FILE, e.g. a private CA or the
+    /// server's self-signed certificate [env: HUSH_CA_CERT]
+    #[arg(long = "cacert", value_name = "FILE", global = true)]
+    pub ca_cert: Option<PathBuf>,
+    /// Trust only the server certificate with this SHA-256 fingerprint (as
+    /// `hush server --tls-self-signed` prints it) [env: HUSH_PIN_SHA256]
+    #[arg(long = "pin-sha256", value_name = "FP", global = true)]
+    pub pin_sha256: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -174,6 +191,9 @@ pub enum Command {
         /// Show values (audited as a read of each value)
         #[arg(long)]
         reveal: bool,
+        /// Values as stored: do not expand ${KEY} references
+        #[arg(long)]
+        no_expand: bool,
         #[arg(long)]
         json: bool,
     },
@@ -188,6 +208,9 @@ pub enum Command {
         /// Never add a trailing newline
         #[arg(long)]
         plain: bool,
+        /// Values as stored: do not expand ${KEY} references
+        #[arg(long)]
+        no_expand: bool,
         #[arg(long)]
         json: bool,
     },
@@ -359,6 +382,9 @@ pub enum Command {
         /// k8s-secret: metadata.namespace
         #[arg(long)]
         namespace: Option<String>,
+        /// Values as stored: do not expand ${KEY} references
+        #[arg(long)]
+        no_expand: bool,
     },
     /// Work with local environment files
     Env {
@@ -385,7 +411,7 @@ pub enum Command {
     /// Print the man page (roff) to stdout
     Man,
     #[command(about = RUN_ABOUT)]
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Mask secret values in stdin, writing to stdout (e.g. kubectl logs POD | hush redact)
     Redact {
         #[command(flatten)]
@@ -475,7 +501,7 @@ impl Cli {
             rest.next();
             let run = RunOnly::parse_from(std::iter::once("hush run".into()).chain(rest));
             return Cli {
-                command: Command::Run(run.args),
+                command: Command::Run(Box::new(run.args)),
                 logging: run.logging,
             };
         }
@@ -492,6 +518,8 @@ pub struct RunArgs {
     /// Access or service token [env: HUSH_TOKEN]; removed from the child's environment
     #[arg(long, hide_env_values = true)]
     pub token: Option<String>,
+    #[command(flatten)]
+    pub tls: TlsArgs,
     /// Project id or slug [env: HUSH_PROJECT]
     #[arg(long)]
     pub project: Option<String>,
@@ -525,6 +553,10 @@ pub struct RunArgs {
     /// Let the command see HUSH_TOKEN / HUSH_CLIENT_SECRET
     #[arg(long)]
     pub pass_token: bool,
+    /// Inject a secret even though its name is a loader or interpreter hook
+    /// (NODE_OPTIONS, LD_PRELOAD, PYTHONPATH...; repeatable or comma-separated)
+    #[arg(long = "allow-env", value_name = "NAME", value_delimiter = ',')]
+    pub allow_env: Vec<String>,
     /// Do not mask output: hush replaces itself with the command (exec)
     #[arg(long)]
     pub no_mask: bool,
@@ -861,6 +893,9 @@ pub struct PullArgs {
     /// Replace the file even if its content differs
     #[arg(long)]
     pub force: bool,
+    /// Values as stored: do not expand ${KEY} references
+    #[arg(long)]
+    pub no_expand: bool,
 }
 
 #[derive(Subcommand)]
@@ -1055,15 +1090,17 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 target,
                 recursive,
                 reveal,
+                no_expand,
                 json,
-            } => secrets::list(target, recursive, reveal, json).await,
+            } => secrets::list(target, recursive, reveal, !no_expand, json).await,
             Command::Get {
                 target,
                 key,
                 version,
                 plain,
+                no_expand,
                 json,
-            } => secrets::get(target, &key, version, plain, json).await,
+            } => secrets::get(target, &key, version, plain, !no_expand, json).await,
             Command::Set {
                 target,
                 items,
@@ -1167,6 +1204,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 output,
                 name,
                 namespace,
+                no_expand,
             } => {
                 export::export(
                     target,
@@ -1175,6 +1213,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                         output,
                         name,
                         namespace,
+                        expand: !no_expand,
                     },
                 )
                 .await
@@ -1210,7 +1249,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
                 Ok(0)
             }
-            Command::Run(args) => run::run(args).await,
+            Command::Run(args) => run::run(*args).await,
             Command::Redact {
                 target,
                 values_from,

@@ -1,7 +1,7 @@
 //! users disable/enable/delete/set-admin/reset-password/accept-reset, passwd,
 //! sessions, identities tokens/revoke-token/delete.
 
-use super::context::{resolve, resolve_optional_token, Resolved};
+use super::context::{resolve, Resolved};
 use super::output::{print_json, table};
 use super::{IdentitiesAction, SessionsAction, Target, UsersAction};
 use crate::error::CliError;
@@ -177,7 +177,7 @@ pub async fn user_action(ctx: &Resolved, action: UsersAction) -> anyhow::Result<
 /// Sets a new password with a reset token read from stdin (TOKEN, then
 /// PASSWORD, one per line) or prompted.
 pub async fn accept_reset(target: Target, json: bool) -> anyhow::Result<i32> {
-    let ctx = resolve_optional_token(&target)?.inner;
+    let ctx = super::context::resolve_sending(&target, Some("reset token and password"))?.inner;
     let (token, password) = two_lines("reset token", "new password", false)?;
     let r = ctx
         .client

@@ -11,20 +11,32 @@ use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+/// The values of a dotenv file (`$NAME` from earlier keys only, never from
+/// this process's environment: see `dotenv.rs`).
 fn values_from_file(path: &PathBuf) -> Result<BTreeMap<String, String>, CliError> {
-    let iter = dotenvy::from_path_iter(path)
+    let meta = std::fs::metadata(path)
         .map_err(|e| CliError::usage(format!("cannot read {}: {e}", path.display())))?;
-    let mut out = BTreeMap::new();
-    for item in iter {
-        let (k, v) = item.map_err(|e| {
-            CliError::usage(format!(
-                "{} is not a valid dotenv file: {e}",
-                path.display()
-            ))
-        })?;
-        out.insert(k, v);
+    // The masker holds every value in memory; a values file is small.
+    if meta.len() > 64 * 1024 * 1024 {
+        return Err(CliError::usage(format!(
+            "{} is larger than 64 MiB; pass a dotenv file of secrets",
+            path.display()
+        )));
     }
-    Ok(out)
+    let text = zeroize::Zeroizing::new(
+        std::fs::read_to_string(path)
+            .map_err(|e| CliError::usage(format!("cannot read {}: {e}", path.display())))?,
+    );
+    let entries = super::dotenv::parse(&text).map_err(|e| {
+        CliError::usage(format!(
+            "{} is not a valid dotenv file: {e}",
+            path.display()
+        ))
+    })?;
+    Ok(entries
+        .into_iter()
+        .map(|e| (e.key, e.value.to_string()))
+        .collect())
 }
 
 pub async fn redact(
@@ -36,8 +48,11 @@ pub async fn redact(
     report: bool,
 ) -> anyhow::Result<i32> {
     let hold = mask_hold(&hold)?;
-    let secrets = match &values_from {
-        Some(path) => values_from_file(path)?,
+    let values: Vec<(String, Vec<u8>)> = match &values_from {
+        Some(path) => values_from_file(path)?
+            .into_iter()
+            .map(|(k, v)| (k, v.into_bytes()))
+            .collect(),
         None => {
             let ctx = resolve(&target)?;
             let plan = FetchPlan {
@@ -46,19 +61,22 @@ pub async fn redact(
                 tags: Vec::new(),
                 expand: true,
             };
-            fetch(&ctx, &plan).await.map_err(|e| {
+            let fetched = fetch(&ctx, &plan).await.map_err(|e| {
                 CliError::new(
                     EXIT_ERROR,
                     e.to_string(),
                     Some("or pass --values-from FILE".to_owned()),
                 )
-            })?
+            })?;
+            // Every value and every referenced piece, as `hush run` masks them.
+            fetched
+                .secrets
+                .iter()
+                .chain(&fetched.pieces)
+                .map(|(k, v)| (k.clone(), v.as_bytes().to_vec()))
+                .collect()
         }
     };
-    let values: Vec<(String, Vec<u8>)> = secrets
-        .iter()
-        .map(|(k, v)| (k.clone(), v.as_bytes().to_vec()))
-        .collect();
     let set = MaskSet::new(
         &values,
         &MaskOptions {

@@ -8,15 +8,18 @@ use crate::client::ClientError;
 use crate::config::parse_duration;
 use crate::error::{CliError, EXIT_ERROR, EXIT_USAGE};
 use crate::mask::{LazyMaskSet, MaskHold, MaskOptions};
-use crate::run::cache::{human_age, Cache, CacheError};
+use crate::run::cache::{human_age, Cache, CacheError, Fetched};
+use crate::run::dangerous;
 use crate::run::environment::{self, BuiltEnv, EnvOptions, Preserve};
 use crate::run::references::{
-    expand_all, has_references, Budget, RefError, ScopeId, DEFAULT_MAX_VALUE_BYTES, MAX_SCOPES,
+    expand, has_references, Budget, ExpandOptions, RefError, ScopeId, DEFAULT_MAX_VALUE_BYTES,
+    MAX_SCOPES,
 };
 use crate::run::{exec_replace, LaunchSpec};
 use crate::service::now_ms;
 use std::collections::{BTreeMap, HashMap};
 use std::ffi::OsString;
+use std::sync::Arc;
 use zeroize::Zeroizing;
 
 /// What to fetch; the same for the first fetch and every watch poll.
@@ -98,12 +101,11 @@ pub(super) enum FetchError {
     Reference(#[from] RefError),
 }
 
-/// Fetches every path (later paths win on a key collision) and expands references.
-pub(super) async fn fetch(
-    ctx: &Resolved,
-    plan: &FetchPlan,
-) -> Result<BTreeMap<String, String>, FetchError> {
+/// Fetches every path (later paths win on a key collision) and expands
+/// references, keeping each substituted value (`Fetched::pieces`) for masking.
+pub(super) async fn fetch(ctx: &Resolved, plan: &FetchPlan) -> Result<Fetched, FetchError> {
     let mut merged = BTreeMap::new();
+    let mut pieces = BTreeMap::new();
     // One budget for the whole fetch: the server's default value limit.
     let mut budget = Budget::new(DEFAULT_MAX_VALUE_BYTES);
     for path in &plan.paths {
@@ -119,8 +121,12 @@ pub(super) async fn fetch(
         let mut scopes: HashMap<ScopeId, BTreeMap<String, String>> = HashMap::new();
         scopes.insert(home.clone(), own);
         let expanded = loop {
-            match expand_all(&home, &scopes, &mut budget) {
-                Ok(values) => break values,
+            let opts = ExpandOptions {
+                lenient: false,
+                collect_pieces: true,
+            };
+            match expand(&home, &scopes, &mut budget, opts) {
+                Ok(expansion) => break expansion,
                 Err(RefError::NeedScope(scope)) => {
                     if scopes.len() > MAX_SCOPES {
                         let at = format!("{}:{}", home.0, home.1);
@@ -145,9 +151,13 @@ pub(super) async fn fetch(
                 Err(e) => return Err(e.into()),
             }
         };
-        merged.extend(expanded);
+        merged.extend(expanded.values);
+        pieces.extend(expanded.pieces);
     }
-    Ok(merged)
+    Ok(Fetched {
+        secrets: merged,
+        pieces,
+    })
 }
 
 fn cache_scope(ctx: &Resolved, plan: &FetchPlan) -> String {
@@ -169,7 +179,7 @@ async fn fetch_with_fallback(
     plan: &FetchPlan,
     args: &RunArgs,
     token: &str,
-) -> anyhow::Result<BTreeMap<String, String>> {
+) -> anyhow::Result<Fetched> {
     let cache = Cache::new(token, &cache_scope(ctx, plan));
     let max_age = args
         .fallback_max_age
@@ -177,7 +187,7 @@ async fn fetch_with_fallback(
         .map(parse_duration)
         .transpose()
         .map_err(CliError::usage)?;
-    let from_cache = |why: &str| -> anyhow::Result<BTreeMap<String, String>> {
+    let from_cache = |why: &str| -> anyhow::Result<Fetched> {
         let cache = cache.as_ref().ok_or_else(|| {
             CliError::new(
                 EXIT_ERROR,
@@ -225,13 +235,13 @@ async fn fetch_with_fallback(
         Err(FetchError::Reference(e)) => Err(CliError::new(
             EXIT_ERROR,
             e.to_string(),
-            Some("fix the reference, or pass --no-expand to inject values as they are".into()),
+            Some("fix the reference (write $${ for a literal ${), or pass --no-expand to inject values as they are".into()),
         )
         .into()),
     }
 }
 
-fn env_options(args: &RunArgs) -> EnvOptions {
+fn env_options(args: &RunArgs, ctx: &Resolved) -> EnvOptions {
     let preserve = match args.preserve_env.as_deref() {
         None => Preserve::Nothing,
         Some("") => Preserve::All,
@@ -246,11 +256,76 @@ fn env_options(args: &RunArgs) -> EnvOptions {
         preserve,
         inherit: !args.no_inherit_env,
         pass_token: args.pass_token,
+        allow: args
+            .allow_env
+            .iter()
+            .chain(ctx.project_file.iter().flat_map(|f| f.allow_env.iter()))
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect(),
     }
 }
 
-pub(super) fn build_env(secrets: &BTreeMap<String, String>, args: &RunArgs) -> BuiltEnv {
-    environment::build(std::env::vars_os(), secrets, &env_options(args))
+pub(super) fn build_env(
+    secrets: &BTreeMap<String, String>,
+    args: &RunArgs,
+    ctx: &Resolved,
+) -> BuiltEnv {
+    environment::build(std::env::vars_os(), secrets, &env_options(args, ctx))
+}
+
+/// Everything `hush run` masks: each secret, each value substituted for a
+/// reference, and hush's own credentials (should the child find and print
+/// them, from the stored login file or otherwise).
+pub(super) fn mask_values(fetched: &Fetched, token: &str) -> Vec<(String, Vec<u8>)> {
+    let mut values: Vec<(String, Vec<u8>)> = fetched
+        .secrets
+        .iter()
+        .chain(&fetched.pieces)
+        .map(|(k, v)| (k.clone(), v.as_bytes().to_vec()))
+        .collect();
+    let client_secret = std::env::var("HUSH_CLIENT_SECRET").ok();
+    let credentials = [
+        ("HUSH_TOKEN", Some(token)),
+        ("HUSH_CLIENT_SECRET", client_secret.as_deref()),
+    ];
+    for (name, value) in credentials {
+        if let Some(value) = value.filter(|v| !v.is_empty()) {
+            values.push((name.to_owned(), value.as_bytes().to_vec()));
+        }
+    }
+    values
+}
+
+/// The mask set for one environment, built once the command is spawned (its
+/// output waits for it); warns about values too short to mask.
+pub(super) fn mask_set(fetched: &Fetched, token: &str, format: &str) -> Arc<LazyMaskSet> {
+    LazyMaskSet::deferred(
+        mask_values(fetched, token),
+        MaskOptions {
+            format: format.to_owned(),
+            ..MaskOptions::default()
+        },
+        |set| {
+            if !set.skipped_keys().is_empty() {
+                eprintln!(
+                    "hush: warning: not masking {} (values too short or too common to mask without shredding output)",
+                    set.skipped_keys().join(", ")
+                );
+            }
+        },
+    )
+}
+
+/// hush keeps running beside the child to mask its output, holding the token
+/// in memory and, when it came from HUSH_TOKEN, in its environment block. A
+/// non-dumpable process's `/proc/PID/environ`, `mem` and `maps` are closed to
+/// other processes of the same user (the child included) and it cannot be
+/// ptrace-attached; exec resets the flag, so the child itself is unaffected.
+fn forbid_inspection() {
+    for problem in crate::hygiene::forbid_inspection() {
+        eprintln!("hush: warning: {problem}; the command may be able to read hush's memory");
+    }
 }
 
 fn command(args: &RunArgs) -> Result<(OsString, Vec<OsString>), CliError> {
@@ -294,6 +369,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
         project: args.project.clone(),
         env: args.env.clone(),
         path: None,
+        tls: args.tls.clone(),
     };
     let (program, program_args) = command(&args)?;
     let hold = mask_hold(&args.mask_hold)?;
@@ -305,6 +381,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
         .map_err(|e| CliError::usage(format!("--watch-debounce: {e}")))?;
     let stop_signal = parse_signal(&args.stop_signal)?;
     let ctx = resolve(&target)?;
+    // The credentials are read (stored login, flag or environment): from here
+    // on, nothing else of this user may look inside hush.
+    forbid_inspection();
     let token = Zeroizing::new(
         args.token
             .clone()
@@ -322,7 +401,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
         tags: args.tags.clone(),
         expand: !args.no_expand,
     };
-    let secrets = fetch_with_fallback(&ctx, &plan, &args, &token).await?;
+    let fetched = fetch_with_fallback(&ctx, &plan, &args, &token).await?;
+    let secrets = &fetched.secrets;
 
     let mut required: Vec<String> = args.require.clone();
     required.extend(
@@ -350,9 +430,22 @@ pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
         .into());
     }
 
-    let built = build_env(&secrets, &args);
+    let built = build_env(secrets, &args, &ctx);
     for name in &built.skipped_protected {
         eprintln!("hush: warning: secret {name} not injected: {name} is a protected variable and keeps the shell's value");
+    }
+    for name in &built.skipped_dangerous {
+        eprintln!("{}", dangerous::skipped_warning(name));
+    }
+    // `.hush.json` comes with the repository: say so whenever it is what let
+    // a hook variable through, so the allowance never goes unnoticed.
+    let from_file = ctx.project_file.iter().flat_map(|f| f.allow_env.iter());
+    for name in from_file.filter(|n| !args.allow_env.contains(n)) {
+        if let Some(family) = dangerous::family(name).filter(|_| secrets.contains_key(name)) {
+            eprintln!(
+                "hush: note: injecting {name} ({family}): allowed by \"allowEnv\" in .hush.json"
+            );
+        }
     }
     // Without masking (and without a supervisor loop for --watch) hush gets out
     // of the way: the command replaces it, with its own PID, terminal and signals.
@@ -362,27 +455,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
     let mask = if args.no_mask {
         None
     } else {
-        let values: Vec<(String, Vec<u8>)> = secrets
-            .iter()
-            .map(|(k, v)| (k.clone(), v.as_bytes().to_vec()))
-            .collect();
-        // Built once the command is spawned; its output waits for it.
-        let mask_set = LazyMaskSet::deferred(
-            values,
-            MaskOptions {
-                format: args.mask_format.clone(),
-                ..MaskOptions::default()
-            },
-            |set| {
-                if !set.skipped_keys().is_empty() {
-                    eprintln!(
-                    "hush: warning: not masking {} (values too short or too common to mask without shredding output)",
-                    set.skipped_keys().join(", ")
-                );
-                }
-            },
-        );
-        Some((mask_set, hold))
+        Some((mask_set(&fetched, &token, &args.mask_format), hold))
     };
     let spec = LaunchSpec {
         program,
@@ -399,6 +472,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
             target.clone(),
             plan,
             args.clone(),
+            token.clone(),
             built.vars.clone(),
             WatchSettings {
                 interval: watch_interval,

@@ -2,6 +2,7 @@
 
 use super::context::{resolve, split_key, Resolved};
 use super::output::{print_json, table};
+use super::set_warnings;
 use super::Target;
 use crate::client::ClientError;
 use crate::error::CliError;
@@ -35,12 +36,14 @@ pub async fn list(
     target: Target,
     recursive: bool,
     reveal: bool,
+    expand: bool,
     json: bool,
 ) -> anyhow::Result<i32> {
     let ctx = resolve(&target)?;
     let mut q = ctx.scope_query(&ctx.path);
     q.push(("recursive", recursive.to_string()));
     q.push(("viewSecretValue", reveal.to_string()));
+    q.push(("expandSecretReferences", expand.to_string()));
     let resp = ctx.client.get("/api/v3/secrets/raw", &q).await?;
     let secrets = resp["secrets"].as_array().cloned().unwrap_or_default();
     if json {
@@ -112,11 +115,13 @@ pub async fn get(
     raw_key: &str,
     version: Option<i64>,
     plain: bool,
+    expand: bool,
     json: bool,
 ) -> anyhow::Result<i32> {
     let ctx = resolve(&target)?;
     let (path, key) = split_key(raw_key, &ctx.path);
     let mut q = ctx.scope_query(&path);
+    q.push(("expandSecretReferences", expand.to_string()));
     if let Some(v) = version {
         q.push(("version", v.to_string()));
     }
@@ -270,6 +275,13 @@ async fn write_items(target: Target, args: SetArgs, create_only: bool) -> anyhow
     }
     if args.json {
         print_json(&Value::Array(results));
+    }
+    // After every write, so a value may reference a key set in the same call.
+    for (raw_key, value, _) in &items {
+        let (path, key) = split_key(raw_key, &ctx.path);
+        set_warnings::dangerous_name(&key);
+        let home = (ctx.env.clone(), path);
+        set_warnings::unresolvable_references(&ctx, &home, &key, value).await;
     }
     Ok(0)
 }

@@ -232,8 +232,6 @@ pub async fn run(mut args: ServerArgs) -> Result<()> {
     if scheme == "http" && !addr.ip().is_loopback() {
         tracing::warn!("serving plain HTTP on {addr}: tokens and secrets cross the network unencrypted; use --tls-cert/--tls-key");
     }
-    // The one line scripts and tests wait for.
-    println!("hush server listening on {scheme}://{addr}");
     let tls = match &config.tls {
         Tls::Off => None,
         Tls::Files { cert, key } => Some(server::tls::load_config(cert, key)?),
@@ -246,6 +244,10 @@ pub async fn run(mut args: ServerArgs) -> Result<()> {
             Some(server::tls::load_config(&cert, &key)?)
         }
     };
+    // The one line scripts and tests wait for: printed once the TLS
+    // configuration (and a self-signed certificate a client may be told to
+    // trust) exists.
+    println!("hush server listening on {scheme}://{addr}");
     let served = server::serve(listener, tls, state, shutdown).await;
     purge.abort();
     refusals.abort();

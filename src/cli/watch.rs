@@ -10,12 +10,14 @@
 //! command's environment actually differs.
 
 use super::context::{resolve, Resolved};
-use super::run::{build_env, fetch, FetchPlan};
+use super::run::{build_env, fetch, mask_set, FetchPlan};
 use super::{RunArgs, Target};
 use crate::client::ClientError;
+use crate::run::Restart;
 use std::ffi::OsString;
 use std::sync::mpsc::Sender;
 use std::time::Duration;
+use zeroize::Zeroizing;
 
 /// How long one long-poll is held open (the server allows up to 55 s; the
 /// client's own request timeout is 60 s).
@@ -35,9 +37,10 @@ pub(super) fn spawn_watcher(
     target: Target,
     plan: FetchPlan,
     args: RunArgs,
+    token: Zeroizing<String>,
     current: Vars,
     settings: WatchSettings,
-    tx: Sender<Vars>,
+    tx: Sender<Restart>,
 ) -> anyhow::Result<()> {
     let ctx = resolve(&target)?;
     std::thread::Builder::new()
@@ -47,7 +50,7 @@ pub(super) fn spawn_watcher(
                 .enable_all()
                 .build()
             {
-                Ok(rt) => rt.block_on(watch(ctx, plan, args, current, settings, tx)),
+                Ok(rt) => rt.block_on(watch(ctx, plan, args, token, current, settings, tx)),
                 Err(e) => eprintln!("hush: warning: --watch could not start: {e}"),
             }
         })?;
@@ -118,9 +121,10 @@ async fn watch(
     ctx: Resolved,
     plan: FetchPlan,
     args: RunArgs,
+    token: Zeroizing<String>,
     mut current: Vars,
     settings: WatchSettings,
-    tx: Sender<Vars>,
+    tx: Sender<Restart>,
 ) {
     let mut feed = match Feed::open(&ctx).await {
         Ok(feed) => feed,
@@ -154,12 +158,19 @@ async fn watch(
             },
         }
         match fetch(&ctx, &plan).await {
-            Ok(secrets) => {
-                let built = build_env(&secrets, &args);
+            Ok(fetched) => {
+                let built = build_env(&fetched.secrets, &args, &ctx);
                 if built.vars != current {
                     eprintln!("hush: secrets changed; restarting the command");
                     current = built.vars.clone();
-                    if tx.send(built.vars).is_err() {
+                    // The new values (and pieces) get their own mask set.
+                    let mask =
+                        (!args.no_mask).then(|| mask_set(&fetched, &token, &args.mask_format));
+                    let restart = Restart {
+                        env: built.vars,
+                        mask,
+                    };
+                    if tx.send(restart).is_err() {
                         return;
                     }
                 }

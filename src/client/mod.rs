@@ -1,6 +1,7 @@
 //! The HTTP API client used by the CLI, `hush run` and the tests.
 
 pub mod credentials;
+pub mod tls;
 
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
@@ -20,6 +21,9 @@ pub enum ClientError {
     },
     #[error("unexpected answer from the server at {url}: {reason}")]
     Protocol { url: String, reason: String },
+    /// The client could not be set up (a bad --cacert or --pin-sha256).
+    #[error("{0}")]
+    Setup(String),
 }
 
 impl ClientError {
@@ -49,11 +53,26 @@ fn describe(e: &reqwest::Error) -> String {
 }
 
 impl ApiClient {
+    /// A client trusting what `HUSH_CA_CERT` / `HUSH_PIN_SHA256` say (see `tls`).
     pub fn new(base: &str, token: Option<Zeroizing<String>>) -> Result<Self, ClientError> {
-        let http = reqwest::Client::builder()
-            // Loading the built-in root certificates costs milliseconds at every
-            // start; a plain-HTTP (local) server never needs them.
-            .tls_built_in_root_certs(base.starts_with("https://"))
+        Self::with_tls(base, token, &tls::TlsOptions::from_env())
+    }
+
+    /// A client with explicit trust settings. Warns (stderr) when `base` is
+    /// plain http to a host that is not this machine: whatever it sends (a
+    /// token, a password, a client secret) crosses the network in clear.
+    pub fn with_tls(
+        base: &str,
+        token: Option<Zeroizing<String>>,
+        tls: &tls::TlsOptions,
+    ) -> Result<Self, ClientError> {
+        if let Some(host) = tls::cleartext_remote_host(base) {
+            eprintln!("hush: warning: {base} is plain http to {host}: credentials and values sent to it can be read on the way; use https (--cacert or --pin-sha256 for a private certificate)");
+        }
+        let builder = reqwest::Client::builder();
+        let builder =
+            tls::configure(builder, base, tls).map_err(|e| ClientError::Setup(e.to_string()))?;
+        let http = builder
             .user_agent(concat!("hush-cli/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(60))

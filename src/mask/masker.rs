@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use aho_corasick::{AhoCorasick, Anchored, Input, MatchKind, StartKind};
 
-use super::filter::CandidateFilter;
+use super::filter::{CandidateFilter, Starts};
 use super::prefix::PrefixAutomaton;
 use super::variants;
 
@@ -258,6 +258,23 @@ impl Engine {
     }
 }
 
+/// A candidate region from the filter: starts in `a..=b`, those of
+/// `starts` (bit `i` for `a + i`) when given; positions past `b` (reached by
+/// extending over an occurrence) are all examined.
+#[derive(Clone, Copy)]
+struct Region {
+    a: usize,
+    b: usize,
+    starts: Starts,
+}
+
+impl Region {
+    #[inline]
+    fn allows(&self, pos: usize) -> bool {
+        pos > self.b || self.starts.is_none_or(|m| m >> (pos - self.a) & 1 == 1)
+    }
+}
+
 /// Streaming masker for one output stream.
 #[derive(Debug)]
 pub struct Masker {
@@ -432,14 +449,36 @@ impl Masker {
         // there; their union is exactly the set of covered bytes, including
         // overlapping occurrences a single leftmost-longest pass would skip.
         // The filter narrows the offsets to a few candidate regions.
-        let mut next_start = 0;
-        engine.filter.regions(data, |a, b| {
-            if a >= settled {
-                return ControlFlow::Break(());
-            }
-            next_start = cursor.verify(engine, data, a.max(next_start), b, settled, out);
-            ControlFlow::Continue(())
-        });
+        if engine.filter.exact_starts() {
+            // Each region names its possible starts (at most 64 from its
+            // `a`). Regions come in order of `a` but their starts interleave,
+            // and occurrences must be applied in start order: keep the
+            // pending starts in a 128-bit window from `base`, and examine
+            // those before each new region's `a` (no later region can add
+            // one there).
+            let mut pending = Pending::default();
+            engine.filter.regions(data, |a, _, starts| {
+                pending.run_before(a.min(settled), |pos| {
+                    cursor.verify_at(engine, data, pos, out);
+                });
+                if a >= settled {
+                    return ControlFlow::Break(());
+                }
+                pending.add(a, starts.unwrap_or(u64::MAX));
+                ControlFlow::Continue(())
+            });
+            pending.run_before(settled, |pos| cursor.verify_at(engine, data, pos, out));
+        } else {
+            let mut next_start = 0;
+            engine.filter.regions(data, |a, b, _| {
+                if a >= settled {
+                    return ControlFlow::Break(());
+                }
+                let region = Region { a, b, starts: None };
+                next_start = cursor.verify(engine, data, region, next_start, settled, out);
+                ControlFlow::Continue(())
+            });
+        }
         if cursor.emitted < settled {
             out.extend_from_slice(&data[cursor.emitted..settled]);
             cursor.emitted = settled;
@@ -451,7 +490,53 @@ impl Masker {
     }
 }
 
+/// Candidate starts not examined yet: bit `i` of `bits` is `base + i`.
+#[derive(Default)]
+struct Pending {
+    base: usize,
+    bits: u128,
+}
+
+impl Pending {
+    /// Adds the starts `a + i` for each bit `i` of `mask`; `a` must be at
+    /// least every earlier `a` (`run_before(a)` was called first).
+    fn add(&mut self, a: usize, mask: u64) {
+        debug_assert_eq!(a, self.base);
+        self.bits |= u128::from(mask);
+    }
+
+    /// Calls `f` for each pending start below `limit`, in order, and moves
+    /// the window to `limit`.
+    fn run_before(&mut self, limit: usize, mut f: impl FnMut(usize)) {
+        if limit < self.base {
+            return;
+        }
+        while self.bits != 0 {
+            let i = self.bits.trailing_zeros() as usize;
+            let pos = self.base + i;
+            if pos >= limit {
+                break;
+            }
+            self.bits &= self.bits - 1;
+            f(pos);
+        }
+        let shift = limit - self.base;
+        self.bits = if shift >= 128 { 0 } else { self.bits >> shift };
+        self.base = limit;
+    }
+}
+
 impl Cursor {
+    /// Find and apply the longest occurrence starting exactly at `pos`.
+    fn verify_at(&mut self, engine: &Engine, data: &[u8], pos: usize, out: &mut Vec<u8>) {
+        let end = data.len().min(pos + engine.max_len);
+        let input = Input::new(data).span(pos..end).anchored(Anchored::Yes);
+        if let Some(m) = engine.matcher.find(input) {
+            let key = engine.pattern_key[m.pattern().as_usize()] as usize;
+            self.apply(data, m.start(), m.end(), key, engine, out);
+        }
+    }
+
     /// Find and apply every occurrence starting in `from..=to` (and before
     /// `settled`), in start order. Returns the first start after the
     /// examined range.
@@ -459,13 +544,18 @@ impl Cursor {
         &mut self,
         engine: &Engine,
         data: &[u8],
+        region: Region,
         from: usize,
-        mut to: usize,
         settled: usize,
         out: &mut Vec<u8>,
     ) -> usize {
-        let mut start = from;
+        let mut to = region.b;
+        let mut start = from.max(region.a);
         while start <= to && start < settled {
+            if !region.allows(start) {
+                start += 1;
+                continue;
+            }
             // Anchored: only an occurrence starting exactly here, and the
             // automaton dies at the first mismatch, so a false candidate
             // costs a few bytes of work, not a scan to the window end.
@@ -474,9 +564,16 @@ impl Cursor {
             if let Some(m) = engine.matcher.find(input) {
                 let key = engine.pattern_key[m.pattern().as_usize()] as usize;
                 self.apply(data, m.start(), m.end(), key, engine, out);
-                // Occurrences overlapping this one start inside it; the
-                // filter need not have reported those, so examine them here.
-                to = to.max(m.end() - 1);
+                // Occurrences overlapping this one start inside it. The
+                // samplers report those starts themselves (every occurrence
+                // of a sampled pattern holds a sample point); only the tiny
+                // patterns' automaton skips matches inside a match, so only
+                // then are the bytes inside examined here. Walking every byte
+                // of every occurrence was most of the cost on secret-dense
+                // output.
+                if engine.filter.skips_inner_matches() {
+                    to = to.max(m.end() - 1);
+                }
             }
             start += 1;
         }

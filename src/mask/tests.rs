@@ -578,8 +578,22 @@ proptest! {
         prop_assert_eq!(mask_chunked(&s, &input, &chunks), naive_mask(&secrets, &input));
     }
 
-    /// Same model, more short secrets than the SIMD prefilter takes: they
-    /// move to the sampler with a small stride.
+    /// Same model with the minimum length lowered below 4: the tiny
+    /// patterns' automaton, which skips matches inside matches, beside the
+    /// 4-gram sampler.
+    #[test]
+    fn matches_naive_model_tiny_secrets(
+        secrets in prop::collection::vec(prop::collection::vec(prop::sample::select(b"abc".to_vec()), 1..7), 1..5),
+        input in prop::collection::vec(prop::sample::select(b"abcx".to_vec()), 0..200),
+        chunks in prop::collection::vec(1usize..20, 1..6),
+    ) {
+        let o = MaskOptions { format: "<{key}>".into(), encoded_variants: false, min_len: 1 };
+        let s = Arc::new(MaskSet::new(&named(&secrets), &o));
+        prop_assert_eq!(mask_chunked(&s, &input, &chunks), naive_mask(&secrets, &input));
+    }
+
+    /// Same model, many short secrets: the 4-gram sampler with a small
+    /// stride.
     #[test]
     fn matches_naive_model_many_secrets(
         secrets in prop::collection::vec(prop::collection::vec(prop::sample::select(b"abcd".to_vec()), 4..12), 70..90),
@@ -620,4 +634,188 @@ fn naive_mask(secrets: &[Vec<u8>], input: &[u8]) -> Vec<u8> {
     }
     out.extend_from_slice(&input[at..]);
     out
+}
+
+// ------------------------------------------- encoded forms real tools print
+
+/// Secret text: ASCII letters plus characters every encoder treats
+/// specially (non-ASCII, astral, JSON and HTML specials, '/', space).
+fn text_secret() -> impl Strategy<Value = String> {
+    prop::collection::vec(
+        prop::sample::select(vec![
+            'a', 'b', 'Q', 'z', '7', 'é', '😀', '<', '&', '"', '/', ' ',
+        ]),
+        8..90,
+    )
+    .prop_map(|chars| chars.into_iter().collect())
+}
+
+/// How a tool prints a secret.
+#[derive(Clone, Copy, Debug)]
+enum Printed {
+    /// `base64 -w WIDTH` of the value alone, lines ending in LF or CRLF.
+    Wrapped(usize, bool),
+    Hex {
+        upper: bool,
+    },
+    /// `xxd -p`: lower-case hex, 60 columns.
+    Xxd,
+    /// Python `json.dumps(value)` (ensure_ascii), without the quotes.
+    PythonJson,
+}
+
+fn printed() -> impl Strategy<Value = Printed> {
+    prop_oneof![
+        (prop::sample::select(vec![76usize, 64]), any::<bool>())
+            .prop_map(|(w, crlf)| Printed::Wrapped(w, crlf)),
+        any::<bool>().prop_map(|upper| Printed::Hex { upper }),
+        Just(Printed::Xxd),
+        Just(Printed::PythonJson),
+    ]
+}
+
+fn wrap(text: &str, width: usize, eol: &str) -> String {
+    let lines: Vec<&str> = text
+        .as_bytes()
+        .chunks(width)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    lines.join(eol) + eol
+}
+
+/// An encoder written independently of `variants.rs`.
+fn print(how: Printed, secret: &str) -> String {
+    match how {
+        Printed::Wrapped(width, crlf) => wrap(
+            &STANDARD.encode(secret),
+            width,
+            if crlf { "\r\n" } else { "\n" },
+        ),
+        Printed::Hex { upper } => {
+            let h: String = secret.bytes().map(|b| format!("{b:02x}")).collect();
+            if upper {
+                h.to_uppercase()
+            } else {
+                h
+            }
+        }
+        Printed::Xxd => wrap(
+            &secret
+                .bytes()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>(),
+            60,
+            "\n",
+        ),
+        Printed::PythonJson => {
+            let mut out = String::new();
+            for c in secret.chars() {
+                match c {
+                    '"' => out.push_str("\\\""),
+                    '\\' => out.push_str("\\\\"),
+                    c if c.is_ascii() && !c.is_ascii_control() => out.push(c),
+                    c => {
+                        let mut units = [0u16; 2];
+                        for u in c.encode_utf16(&mut units) {
+                            out.push_str(&format!("\\u{u:04x}"));
+                        }
+                    }
+                }
+            }
+            out
+        }
+    }
+}
+
+/// Every pattern `MaskSet` builds, keyed by secret index, in its order
+/// (plain values first, then each value's encoded forms, first one wins).
+fn all_forms(secrets: &[String]) -> Vec<(Vec<u8>, usize)> {
+    let min_len = MaskOptions::default().min_len;
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for (i, s) in secrets.iter().enumerate() {
+        if seen.insert(s.as_bytes().to_vec()) {
+            out.push((s.as_bytes().to_vec(), i));
+        }
+    }
+    for (i, s) in secrets.iter().enumerate() {
+        for form in super::variants::encoded_forms(s.as_bytes(), min_len) {
+            if form.len() >= min_len && seen.insert(form.clone()) {
+                out.push((form, i));
+            }
+        }
+    }
+    out
+}
+
+/// `naive_mask` over keyed patterns.
+fn naive_mask_keyed(patterns: &[(Vec<u8>, usize)], input: &[u8]) -> Vec<u8> {
+    let mut spans: Vec<(usize, usize, usize)> = Vec::new();
+    for start in 0..input.len() {
+        let best = patterns
+            .iter()
+            .enumerate()
+            .filter(|(_, (p, _))| input[start..].starts_with(p))
+            .max_by_key(|&(i, (p, _))| (p.len(), std::cmp::Reverse(i)));
+        if let Some((_, (p, key))) = best {
+            let end = start + p.len();
+            match spans.last_mut() {
+                Some(last) if start < last.1 => last.1 = last.1.max(end),
+                _ => spans.push((start, end, *key)),
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let mut at = 0;
+    for (start, end, key) in spans {
+        out.extend_from_slice(&input[at..start]);
+        out.extend_from_slice(format!("<S{key}>").as_bytes());
+        at = end;
+    }
+    out.extend_from_slice(&input[at..]);
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+
+    /// Wrapped base64 (76/64 columns, LF/CRLF), hex, `xxd -p` and Python's
+    /// JSON escapes, printed by independent encoders between filler: for
+    /// any chunking the output equals the naive model over every pattern,
+    /// and no line of a printed encoding survives.
+    #[test]
+    fn printed_encodings_match_naive_model(
+        secrets in prop::collection::vec(text_secret(), 1..4),
+        segs in prop::collection::vec(
+            (prop::collection::vec(prop::sample::select(b".,;:-\n\r \t=".to_vec()), 0..12), 0usize..4, printed()),
+            1..8,
+        ),
+        chunks in prop::collection::vec(prop_oneof![1usize..20, 60usize..400], 1..6),
+    ) {
+        let named: Vec<(String, Vec<u8>)> = secrets
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (format!("S{i}"), s.as_bytes().to_vec()))
+            .collect();
+        let o = MaskOptions { format: "<{key}>".into(), ..MaskOptions::default() };
+        let set = Arc::new(MaskSet::new(&named, &o));
+        prop_assert!(set.skipped_keys().is_empty());
+        let mut input = Vec::new();
+        let mut lines = Vec::new();
+        for (filler, which, how) in &segs {
+            input.extend_from_slice(filler);
+            let text = print(*how, &secrets[which % secrets.len()]);
+            lines.extend(
+                text.split(['\r', '\n'])
+                    .filter(|l| l.len() >= 8)
+                    .map(|l| l.as_bytes().to_vec()),
+            );
+            input.extend_from_slice(text.as_bytes());
+        }
+        let got = mask_chunked(&set, &input, &chunks);
+        prop_assert_eq!(&got, &naive_mask_keyed(&all_forms(&secrets), &input));
+        for line in &lines {
+            prop_assert!(!contains(&got, line), "{:?} survived", String::from_utf8_lossy(line));
+        }
+    }
 }

@@ -5,6 +5,21 @@
 //! a JSON document or a `set -x` trace (shell-quoted). Each form here is one
 //! extra literal pattern; all of them report under the secret's key.
 //! Callers apply the min-length / triviality policy to what we return.
+//!
+//! Forms, and the tools that print them:
+//! - base64 and base64url cores at the three byte alignments (an
+//!   Authorization header, a JWT segment, `base64 -w0`);
+//! - wrapped base64: each line of the value's own standard encoding cut at 76
+//!   columns (`base64`, MIME) and at 64 (PEM, `openssl base64`), so every
+//!   line is masked whether it ends in LF or CRLF or is indented;
+//! - lower- and upper-case hex of the bytes (`xxd -p`, `od`, `sha`-style
+//!   dumps of raw tokens), and `xxd -p`'s 60-column lines of it;
+//! - percent-encoding (upper and lower hex digits, `+` for space);
+//! - JSON string escapes: serde/JS style (controls only), Python's default
+//!   `ensure_ascii` style (`\u00e9`, surrogate pairs; lower and upper hex
+//!   digits), Go's HTML-safe `\u003c \u003e \u0026`, and `\/`;
+//! - shell single-quoting of embedded quotes (`set -x`, `shlex.quote`);
+//! - each line of a multi-line value, its CRLF form, and the trimmed value.
 
 use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 use base64::Engine;
@@ -28,6 +43,18 @@ pub(crate) fn encoded_forms(value: &[u8], min_len: usize) -> Vec<Vec<u8>> {
             }
         }
     }
+    forms.extend(wrapped_base64_lines(value, core_floor));
+    let lower = hex::encode(value).into_bytes();
+    let upper = lower.to_ascii_uppercase();
+    for hex in [&lower, &upper] {
+        forms.extend(
+            hex.chunks(XXD_COLUMNS)
+                .filter(|line| line.len() >= core_floor && line.len() < hex.len())
+                .map(<[u8]>::to_vec),
+        );
+    }
+    forms.push(upper);
+    forms.push(lower);
     forms.push(percent_encode(value, b"0123456789ABCDEF", false));
     forms.push(percent_encode(value, b"0123456789abcdef", false));
     if value.contains(&b' ') {
@@ -38,6 +65,18 @@ pub(crate) fn encoded_forms(value: &[u8], min_len: usize) -> Vec<Vec<u8>> {
     if value.contains(&b'/') {
         // Some encoders (PHP, older Ruby/Java libraries) also escape '/'.
         forms.push(json_escape(value, true));
+    }
+    if let Ok(text) = std::str::from_utf8(value) {
+        if text.chars().any(|c| !c.is_ascii() || c == '\x7f') {
+            // Python's json.dumps default (ensure_ascii=True), and the
+            // upper-case digits of other encoders (Jackson, Gson options).
+            forms.push(json_ascii_escape(text, LOWER_HEX, JsonAscii::NonAscii));
+            forms.push(json_ascii_escape(text, UPPER_HEX, JsonAscii::NonAscii));
+        }
+        if text.contains(['<', '>', '&', '\u{2028}', '\u{2029}']) {
+            // Go's encoding/json escapes these by default (HTML-safe).
+            forms.push(json_ascii_escape(text, LOWER_HEX, JsonAscii::HtmlSafe));
+        }
     }
     if value.contains(&b'\'') {
         // Shell traces and quoting helpers wrap a value in '...'; only an
@@ -75,6 +114,92 @@ fn base64_core(engine: &impl Engine, value: &[u8], offset: usize) -> Vec<u8> {
         return Vec::new();
     }
     encoded[first..end].to_vec()
+}
+
+/// `base64` and MIME wrap at 76 columns, PEM and `openssl base64` at 64.
+const BASE64_WRAP_COLUMNS: [usize; 2] = [76, 64];
+/// `xxd -p` writes 30 bytes (60 hex digits) per line.
+const XXD_COLUMNS: usize = 60;
+const LOWER_HEX: &[u8; 16] = b"0123456789abcdef";
+const UPPER_HEX: &[u8; 16] = b"0123456789ABCDEF";
+
+/// The value's standard base64 encoding on its own, with its final partial
+/// character and padding (`printf %s "$X" | base64`), and its lines wrapped at
+/// each common width: what `base64 FILE` prints for a value that starts the
+/// encoded data (a key file, a token, a PEM body). Each line is a pattern, so
+/// every line is masked whatever separates them (LF, CRLF, indentation); the
+/// last line comes both whole and cut before the partial character (a core,
+/// for when more data follows the value). A value that starts mid-way
+/// through a larger wrapped blob is covered only where its lines happen to
+/// align (see the README's residual risks).
+fn wrapped_base64_lines(value: &[u8], floor: usize) -> Vec<Vec<u8>> {
+    use base64::engine::general_purpose::STANDARD;
+    let core = base64_core(&STANDARD_NO_PAD, value, 0);
+    let padded = STANDARD.encode(value).into_bytes();
+    let mut out = Vec::new();
+    if padded.len() >= floor {
+        out.push(padded.clone());
+    }
+    for width in BASE64_WRAP_COLUMNS {
+        if core.len() <= width {
+            continue;
+        }
+        for encoded in [&core, &padded] {
+            out.extend(
+                encoded
+                    .chunks(width)
+                    .filter(|line| line.len() >= floor)
+                    .map(<[u8]>::to_vec),
+            );
+        }
+    }
+    out
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum JsonAscii {
+    /// Every character outside printable ASCII as `\uXXXX` (Python).
+    NonAscii,
+    /// Only `<`, `>`, `&`, U+2028 and U+2029 (Go); other text verbatim.
+    HtmlSafe,
+}
+
+/// A JSON string body with `\uXXXX` escapes (UTF-16 surrogate pairs above
+/// U+FFFF), the short escapes for `"`, `\\`, `\n`, `\r`, `\t`, `\b`, `\f`.
+fn json_ascii_escape(text: &str, hex: &[u8; 16], which: JsonAscii) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len() * 2);
+    let unit = |out: &mut Vec<u8>, u: u16| {
+        out.extend_from_slice(b"\\u");
+        for shift in [12, 8, 4, 0] {
+            out.push(hex[((u >> shift) & 15) as usize]);
+        }
+    };
+    for c in text.chars() {
+        match c {
+            '"' => out.extend_from_slice(b"\\\""),
+            '\\' => out.extend_from_slice(b"\\\\"),
+            '\n' => out.extend_from_slice(b"\\n"),
+            '\r' => out.extend_from_slice(b"\\r"),
+            '\t' => out.extend_from_slice(b"\\t"),
+            '\u{8}' => out.extend_from_slice(b"\\b"),
+            '\u{c}' => out.extend_from_slice(b"\\f"),
+            c if (c as u32) < 0x20 => unit(&mut out, c as u16),
+            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' if which == JsonAscii::HtmlSafe => {
+                unit(&mut out, c as u16)
+            }
+            c if which == JsonAscii::NonAscii && (!c.is_ascii() || c == '\x7f') => {
+                let mut units = [0u16; 2];
+                for u in c.encode_utf16(&mut units) {
+                    unit(&mut out, *u);
+                }
+            }
+            c => {
+                let mut buf = [0u8; 4];
+                out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+            }
+        }
+    }
+    out
 }
 
 /// RFC 3986 percent-encoding: everything except unreserved characters.
@@ -215,6 +340,66 @@ mod tests {
         );
         assert_eq!(json_escape(b"a/b", true), b"a\\/b");
         assert_eq!(shell_single_quote_inner(b"it's", b"'\\''"), b"it'\\''s");
+    }
+
+    #[test]
+    fn wrapped_base64_lines_of_a_long_value() {
+        let secret: Vec<u8> = (0..200u8)
+            .map(|i| i.wrapping_mul(37).wrapping_add(11))
+            .collect();
+        let forms = encoded_forms(&secret, 4);
+        let full = STANDARD.encode(&secret);
+        for width in [76, 64] {
+            let lines: Vec<&[u8]> = full.as_bytes().chunks(width).collect();
+            // Every full line is a form; the last one up to its partial char.
+            for line in &lines[..lines.len() - 1] {
+                assert!(forms.contains(&line.to_vec()), "width {width}");
+            }
+            let last = lines[lines.len() - 1];
+            assert!(forms
+                .iter()
+                .any(|f| last.starts_with(f) && f.len() + 3 >= last.len()));
+        }
+        // A value that fits on one line adds only its padded encoding.
+        assert_eq!(
+            wrapped_base64_lines(b"short-secret-value", 8),
+            [STANDARD.encode(b"short-secret-value").into_bytes()]
+        );
+    }
+
+    #[test]
+    fn hex_forms() {
+        let forms = encoded_forms(b"\x01\xabZ-token", 4);
+        assert!(forms.contains(&b"01ab5a2d746f6b656e".to_vec()));
+        assert!(forms.contains(&b"01AB5A2D746F6B656E".to_vec()));
+        let long = vec![0x5au8; 70];
+        let forms = encoded_forms(&long, 4);
+        assert!(forms.contains(&b"5a".repeat(30)), "xxd -p line");
+    }
+
+    #[test]
+    fn json_unicode_escapes_as_python_and_go_write_them() {
+        // json.dumps("pässwörd-😀<&>") == "p\u00e4ssw\u00f6rd-\ud83d\ude00<&>"
+        let v = "pässwörd-😀<&>";
+        assert_eq!(
+            json_ascii_escape(v, LOWER_HEX, JsonAscii::NonAscii),
+            b"p\\u00e4ssw\\u00f6rd-\\ud83d\\ude00<&>"
+        );
+        assert_eq!(
+            json_ascii_escape(v, UPPER_HEX, JsonAscii::NonAscii),
+            b"p\\u00E4ssw\\u00F6rd-\\uD83D\\uDE00<&>"
+        );
+        // Go: json.Marshal("pässwörd-😀<&>") keeps non-ASCII, escapes <&>.
+        assert_eq!(
+            json_ascii_escape(v, LOWER_HEX, JsonAscii::HtmlSafe),
+            "pässwörd-😀\\u003c\\u0026\\u003e".as_bytes()
+        );
+        let forms = encoded_forms(v.as_bytes(), 4);
+        assert!(forms.contains(&json_ascii_escape(v, LOWER_HEX, JsonAscii::NonAscii)));
+        assert!(forms.contains(&json_ascii_escape(v, LOWER_HEX, JsonAscii::HtmlSafe)));
+        // Plain ASCII without <>& adds neither.
+        let n = encoded_forms(b"plain-ascii", 4).len();
+        assert_eq!(n, encoded_forms(b"plain-asciz", 4).len());
     }
 
     #[test]

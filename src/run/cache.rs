@@ -21,14 +21,25 @@ const REWRITE_AFTER_MS: i64 = 60_000;
 struct Entry {
     fetched_at_ms: i64,
     secrets: BTreeMap<String, String>,
+    /// Values substituted for references (masked on their own by `hush run`);
+    /// absent in caches written before they were kept.
+    #[serde(default)]
+    pieces: BTreeMap<String, String>,
 }
 
 impl Drop for Entry {
     fn drop(&mut self) {
-        for v in self.secrets.values_mut() {
+        for v in self.secrets.values_mut().chain(self.pieces.values_mut()) {
             zeroize::Zeroize::zeroize(v);
         }
     }
+}
+
+/// What one fetch produced: the secrets to inject and the referenced pieces.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Fetched {
+    pub secrets: BTreeMap<String, String>,
+    pub pieces: BTreeMap<String, String>,
 }
 
 /// One cache slot: what was fetched, from where, with which credential.
@@ -92,25 +103,25 @@ impl Cache {
     /// opening the cached entry costs a few microseconds. Skipping only makes
     /// the recorded age older than the truth, never younger, so
     /// `--fallback-max-age` stays a safe bound.
-    pub fn refresh(
-        &self,
-        secrets: &BTreeMap<String, String>,
-        now_ms: i64,
-    ) -> Result<(), CacheError> {
+    pub fn refresh(&self, fetched: &Fetched, now_ms: i64) -> Result<(), CacheError> {
         if let Ok(entry) = self.entry() {
             let age = now_ms - entry.fetched_at_ms;
-            if (0..REWRITE_AFTER_MS).contains(&age) && entry.secrets == *secrets {
+            if (0..REWRITE_AFTER_MS).contains(&age)
+                && entry.secrets == fetched.secrets
+                && entry.pieces == fetched.pieces
+            {
                 return Ok(());
             }
         }
-        self.save(secrets, now_ms)
+        self.save(fetched, now_ms)
     }
 
-    fn save(&self, secrets: &BTreeMap<String, String>, now_ms: i64) -> Result<(), CacheError> {
+    fn save(&self, fetched: &Fetched, now_ms: i64) -> Result<(), CacheError> {
         let io = |e: std::io::Error| CacheError::Io(e.to_string());
         let entry = Entry {
             fetched_at_ms: now_ms,
-            secrets: secrets.clone(),
+            secrets: fetched.secrets.clone(),
+            pieces: fetched.pieces.clone(),
         };
         let plain =
             Zeroizing::new(serde_json::to_vec(&entry).map_err(|e| CacheError::Io(e.to_string()))?);
@@ -146,7 +157,7 @@ impl Cache {
         &self,
         now_ms: i64,
         max_age: Option<Duration>,
-    ) -> Result<(BTreeMap<String, String>, i64), CacheError> {
+    ) -> Result<(Fetched, i64), CacheError> {
         let mut entry = self.entry()?;
         let age = now_ms - entry.fetched_at_ms;
         if max_age.is_some_and(|m| age > m.as_millis() as i64) {
@@ -154,7 +165,11 @@ impl Cache {
                 age: human_age(age),
             });
         }
-        Ok((std::mem::take(&mut entry.secrets), age))
+        let fetched = Fetched {
+            secrets: std::mem::take(&mut entry.secrets),
+            pieces: std::mem::take(&mut entry.pieces),
+        };
+        Ok((fetched, age))
     }
 
     /// The cached entry, opened with this credential.
@@ -182,8 +197,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::env::set_var("XDG_CACHE_HOME", dir.path());
         let c = Cache::new("hush_at_token-one", "scope").unwrap();
-        let secrets: BTreeMap<String, String> =
-            [("A".to_string(), "CACHE-CANARY".to_string())].into();
+        let secrets = Fetched {
+            secrets: [("A".to_string(), "CACHE-CANARY".to_string())].into(),
+            pieces: [("prod:/P".to_string(), "PIECE-CANARY".to_string())].into(),
+        };
         c.save(&secrets, 1_000).unwrap();
         let (got, age) = c.load(61_000, None).unwrap();
         assert_eq!((got, age), (secrets, 60_000));
@@ -193,6 +210,7 @@ mod tests {
         ));
         let raw = std::fs::read(&c.file).unwrap();
         assert!(!raw.windows(12).any(|w| w == b"CACHE-CANARY"));
+        assert!(!raw.windows(12).any(|w| w == b"PIECE-CANARY"));
         let other = Cache::new("hush_at_token-two", "scope").unwrap();
         assert!(matches!(other.load(61_000, None), Err(CacheError::Missing)));
         let mut stolen = Cache::new("hush_at_token-two", "scope").unwrap();
@@ -209,8 +227,12 @@ mod tests {
         // Its own file: the other test points XDG_CACHE_HOME elsewhere meanwhile.
         let mut c = Cache::new("hush_at_token-refresh", "scope").unwrap();
         c.file = dir.path().join("refresh.cache");
-        let one: BTreeMap<String, String> = [("A".to_string(), "1".to_string())].into();
-        let two: BTreeMap<String, String> = [("A".to_string(), "2".to_string())].into();
+        let fetched = |v: &str| Fetched {
+            secrets: [("A".to_string(), v.to_string())].into(),
+            pieces: BTreeMap::new(),
+        };
+        let one = fetched("1");
+        let two = fetched("2");
         c.refresh(&one, 1_000).unwrap();
         // Unchanged and recent: kept as it was, age counted from the first fetch.
         c.refresh(&one, 30_000).unwrap();

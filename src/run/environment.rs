@@ -5,7 +5,9 @@
 //! keep the parent's value (the caller warns, naming the skipped secret).
 //! `--preserve-env` lets the parent win for every name (or the listed ones);
 //! `--no-inherit-env` passes only the secrets plus the protected names. hush's own
-//! credentials never reach the child unless `--pass-token`.
+//! credentials never reach the child unless `--pass-token`. Secrets named like
+//! a loader or interpreter hook (`dangerous.rs`) are not injected unless the
+//! user allows the name (`--allow-env`); the caller warns, naming each.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
@@ -37,6 +39,8 @@ pub struct EnvOptions {
     pub preserve: Preserve,
     pub inherit: bool,
     pub pass_token: bool,
+    /// Dangerous names (see `dangerous.rs`) the user allowed by name.
+    pub allow: BTreeSet<String>,
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -46,6 +50,8 @@ pub struct BuiltEnv {
     pub skipped_protected: Vec<String>,
     /// Secrets not injected because the parent's value was preserved.
     pub preserved: Vec<String>,
+    /// Secrets not injected because the name is a loader/interpreter hook.
+    pub skipped_dangerous: Vec<String>,
 }
 
 pub fn build(
@@ -67,6 +73,10 @@ pub fn build(
         let in_parent = parent.contains_key(&OsString::from(name));
         if is_protected(name) && in_parent {
             built.skipped_protected.push(name.clone());
+            continue;
+        }
+        if super::dangerous::family(name).is_some() && !opts.allow.contains(name) {
+            built.skipped_dangerous.push(name.clone());
             continue;
         }
         let preserve = match &opts.preserve {
@@ -178,6 +188,40 @@ mod tests {
         assert_eq!(get(&b, "HOME"), Some("/root"));
         assert_eq!(get(&b, "LC_ALL"), Some("C"));
         assert_eq!(get(&b, "API_KEY"), Some("from-hush"));
+    }
+
+    #[test]
+    fn dangerous_names_need_an_explicit_allow() {
+        let mut secrets = secrets();
+        secrets.insert("NODE_OPTIONS".into(), "--import=data:,evil".into());
+        secrets.insert("LD_PRELOAD".into(), "/tmp/evil.so".into());
+        let mut parent = parent();
+        // The user's own environment is theirs: it passes untouched.
+        parent.push(("PYTHONPATH".into(), "/home/me/lib".into()));
+        let b = build(
+            parent.clone(),
+            &secrets,
+            &EnvOptions {
+                inherit: true,
+                ..Default::default()
+            },
+        );
+        assert_eq!(get(&b, "NODE_OPTIONS"), None);
+        assert_eq!(get(&b, "LD_PRELOAD"), None);
+        assert_eq!(get(&b, "PYTHONPATH"), Some("/home/me/lib"));
+        assert_eq!(b.skipped_dangerous, ["LD_PRELOAD", "NODE_OPTIONS"]);
+        let b = build(
+            parent,
+            &secrets,
+            &EnvOptions {
+                inherit: true,
+                allow: ["NODE_OPTIONS".to_string()].into(),
+                ..Default::default()
+            },
+        );
+        assert_eq!(get(&b, "NODE_OPTIONS"), Some("--import=data:,evil"));
+        assert_eq!(get(&b, "LD_PRELOAD"), None);
+        assert_eq!(b.skipped_dangerous, ["LD_PRELOAD"]);
     }
 
     #[test]

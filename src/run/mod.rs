@@ -28,6 +28,7 @@
 #![deny(unsafe_code)]
 
 pub mod cache;
+pub mod dangerous;
 pub mod environment;
 mod exec_image;
 mod posix_spawn;
@@ -54,6 +55,13 @@ pub use supervise::PUMP_GRACE;
 
 /// A complete child environment, in order (later entries win).
 pub type Env = Vec<(OsString, OsString)>;
+
+/// A watch restart: the new environment and, when masking, the mask set
+/// built from the secrets it carries (the old set would miss new values).
+pub struct Restart {
+    pub env: Env,
+    pub mask: Option<Arc<LazyMaskSet>>,
+}
 
 /// Default for [`LaunchSpec::kill_timeout`].
 pub const DEFAULT_KILL_TIMEOUT: Duration = Duration::from_secs(10);
@@ -163,7 +171,7 @@ impl Drop for ActiveGuard {
 /// reaped and its output drained, then start the new child with the new env
 /// (never two children at once). If the child exits by itself, or hush gets
 /// SIGINT/SIGTERM, the watch ends and its code is returned.
-pub fn run(spec: LaunchSpec, restarts: Option<Receiver<Env>>) -> Result<i32, RunError> {
+pub fn run(spec: LaunchSpec, restarts: Option<Receiver<Restart>>) -> Result<i32, RunError> {
     let _active = ActiveGuard::acquire()?;
     let outcome = supervise::run(&spec, restarts);
     // Printed after the terminal was restored (raw mode would mangle "\n").

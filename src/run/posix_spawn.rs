@@ -48,11 +48,12 @@ fn check(ret: libc::c_int) -> io::Result<()> {
     }
 }
 
-/// Starts `image` with stdout and stderr on `stdout`/`stderr` when given
-/// (else inherited). An exec failure comes back as its errno (glibc reports
+/// Starts `image` with stdin, stdout and stderr on `stdin`/`stdout`/`stderr`
+/// when given (else inherited). An exec failure comes back as its errno (glibc reports
 /// it through the vfork).
 pub(super) fn spawn(
     image: &ExecImage,
+    stdin: Option<RawFd>,
     stdout: Option<RawFd>,
     stderr: Option<RawFd>,
 ) -> io::Result<Pid> {
@@ -85,7 +86,7 @@ pub(super) fn spawn(
         let mut actions = std::mem::MaybeUninit::<libc::posix_spawn_file_actions_t>::uninit();
         check(libc::posix_spawn_file_actions_init(actions.as_mut_ptr()))?;
         let mut actions = FileActions(actions.assume_init());
-        for (fd, target) in [(stdout, 1), (stderr, 2)] {
+        for (fd, target) in [(stdin, 0), (stdout, 1), (stderr, 2)] {
             if let Some(fd) = fd {
                 check(libc::posix_spawn_file_actions_adddup2(
                     &mut actions.0,

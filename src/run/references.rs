@@ -46,7 +46,8 @@ enum Piece<'a> {
     Ref(&'a str),
 }
 
-fn parse(value: &str) -> Result<Vec<Piece<'_>>, ()> {
+/// `lenient`: an unterminated `${` and the rest of the value are literal text.
+fn parse(value: &str, lenient: bool) -> Result<Vec<Piece<'_>>, ()> {
     let mut out = Vec::new();
     let mut rest = value;
     while let Some(i) = rest.find('$') {
@@ -56,7 +57,13 @@ fn parse(value: &str) -> Result<Vec<Piece<'_>>, ()> {
             out.push(Piece::Text("${"));
             rest = &rest[i + 3..];
         } else if let Some(body) = after.strip_prefix("${") {
-            let end = body.find('}').ok_or(())?;
+            let Some(end) = body.find('}') else {
+                if !lenient {
+                    return Err(());
+                }
+                out.push(Piece::Text(rest));
+                return Ok(out);
+            };
             out.push(Piece::Text(&rest[..i]));
             out.push(Piece::Ref(&body[..end]));
             rest = &body[end + 1..];
@@ -69,9 +76,64 @@ fn parse(value: &str) -> Result<Vec<Piece<'_>>, ()> {
     Ok(out)
 }
 
+impl RefError {
+    /// A reference that cannot be resolved from what is stored (as opposed to
+    /// a bound being hit, or a scope still to fetch). Lenient expansion leaves
+    /// these as their literal text, as Infisical does in lists.
+    pub fn is_unresolvable(&self) -> bool {
+        matches!(
+            self,
+            RefError::Missing { .. }
+                | RefError::Cycle(_)
+                | RefError::TooDeep(_)
+                | RefError::Unterminated(_)
+        )
+    }
+}
+
+/// How `expand` treats what it cannot resolve, and what it collects.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ExpandOptions {
+    /// Leave unresolvable references as their literal `${...}` text instead
+    /// of failing (the Infisical routes' lists). `hush run` is strict.
+    pub lenient: bool,
+    /// Collect every substituted value (see `Expansion::pieces`).
+    pub collect_pieces: bool,
+}
+
+/// The result of `expand`.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Expansion {
+    /// Every key of the home scope, expanded.
+    pub values: BTreeMap<String, String>,
+    /// Each value substituted for a reference, at every nesting level, under
+    /// the referenced key's label (`KEY`, or `env:/folder/KEY` for another
+    /// scope). `hush run` masks each on its own: a program that parses
+    /// `postgres://u:${prod.db.PASSWORD}@h/db` and logs just the password
+    /// must not print it in clear.
+    pub pieces: BTreeMap<String, String>,
+}
+
 /// Whether a value contains any reference at all (fast path).
 pub fn has_references(value: &str) -> bool {
     value.contains("${")
+}
+
+/// A `${` without its `}`.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Unterminated;
+
+/// The (scope, key) each reference in `value` names, relative to `home`, in
+/// order.
+pub fn targets(value: &str, home: &ScopeId) -> Result<Vec<(ScopeId, String)>, Unterminated> {
+    Ok(parse(value, false)
+        .map_err(|()| Unterminated)?
+        .into_iter()
+        .filter_map(|p| match p {
+            Piece::Ref(r) => Some(target(r, home)),
+            Piece::Text(_) => None,
+        })
+        .collect())
 }
 
 fn target(reference: &str, home: &ScopeId) -> (ScopeId, String) {
@@ -148,6 +210,15 @@ struct Expander<'a> {
     /// Expanded values of keys that held references.
     done: HashMap<(ScopeId, String), String>,
     budget: &'a mut Budget,
+    opts: ExpandOptions,
+    pieces: BTreeMap<String, String>,
+}
+
+/// One piece of a value being built.
+enum Sub<'a> {
+    Text(&'a str),
+    Value(ScopeId, String),
+    Literal(&'a str),
 }
 
 impl Expander<'_> {
@@ -196,19 +267,35 @@ impl Expander<'_> {
             return Ok(());
         }
         let here = label(scope, key, self.home);
-        let pieces = parse(raw).map_err(|_| RefError::Unterminated(here.clone()))?;
+        let pieces =
+            parse(raw, self.opts.lenient).map_err(|_| RefError::Unterminated(here.clone()))?;
         self.stack.push(id.clone());
         let mut out = String::with_capacity(raw.len());
         for piece in pieces {
-            let len = match piece {
-                Piece::Text(t) => t.len(),
+            let sub = match piece {
+                Piece::Text(t) => Sub::Text(t),
                 Piece::Ref(r) => {
                     let (s, k) = target(r, scope);
-                    self.resolve(&s, &k)?;
-                    let len = self.value(&s, &k).len();
-                    self.budget.spend(len, &here)?;
-                    len
+                    let depth = self.stack.len();
+                    match self.resolve(&s, &k) {
+                        Ok(()) => {
+                            let len = self.value(&s, &k).len();
+                            self.budget.spend(len, &here)?;
+                            Sub::Value(s, k)
+                        }
+                        Err(e) if self.opts.lenient && e.is_unresolvable() => {
+                            // An error leaves the frames it was raised in.
+                            self.stack.truncate(depth);
+                            Sub::Literal(r)
+                        }
+                        Err(e) => return Err(e),
+                    }
                 }
+            };
+            let len = match &sub {
+                Sub::Text(t) => t.len(),
+                Sub::Value(s, k) => self.value(s, k).len(),
+                Sub::Literal(r) => r.len() + 3,
             };
             // Checked before the bytes are copied: nothing larger is ever built.
             if out.len() + len > self.budget.max_value_bytes {
@@ -217,11 +304,20 @@ impl Expander<'_> {
                     limit: self.budget.max_value_bytes,
                 });
             }
-            match piece {
-                Piece::Text(t) => out.push_str(t),
-                Piece::Ref(r) => {
-                    let (s, k) = target(r, scope);
-                    out.push_str(self.value(&s, &k));
+            match sub {
+                Sub::Text(t) => out.push_str(t),
+                Sub::Value(s, k) => {
+                    let value = self.value(&s, &k);
+                    out.push_str(value);
+                    if self.opts.collect_pieces {
+                        let value = value.to_owned();
+                        self.pieces.insert(label(&s, &k, self.home), value);
+                    }
+                }
+                Sub::Literal(r) => {
+                    out.push_str("${");
+                    out.push_str(r);
+                    out.push('}');
                 }
             }
         }
@@ -240,6 +336,16 @@ pub fn expand_all(
     scopes: &HashMap<ScopeId, BTreeMap<String, String>>,
     budget: &mut Budget,
 ) -> Result<BTreeMap<String, String>, RefError> {
+    expand(home, scopes, budget, ExpandOptions::default()).map(|e| e.values)
+}
+
+/// `expand_all` with options: lenient expansion, collected pieces.
+pub fn expand(
+    home: &ScopeId,
+    scopes: &HashMap<ScopeId, BTreeMap<String, String>>,
+    budget: &mut Budget,
+    opts: ExpandOptions,
+) -> Result<Expansion, RefError> {
     let before = *budget;
     let keys: Vec<String> = scopes
         .get(home)
@@ -251,6 +357,8 @@ pub fn expand_all(
         stack: Vec::new(),
         done: HashMap::new(),
         budget,
+        opts,
+        pieces: BTreeMap::new(),
     };
     let mut out = BTreeMap::new();
     for key in keys {
@@ -262,7 +370,10 @@ pub fn expand_all(
         }
         out.insert(key.clone(), ex.value(home, &key).to_owned());
     }
-    Ok(out)
+    Ok(Expansion {
+        values: out,
+        pieces: ex.pieces,
+    })
 }
 
 #[cfg(test)]
@@ -406,6 +517,80 @@ mod tests {
         let s = scopes(&[("dev", "/", "S", "s"), ("dev", "/", "MANY", &many)]);
         assert!(matches!(
             expand_all(&home(), &s, &mut budget()),
+            Err(RefError::TooManySubstitutions(_))
+        ));
+    }
+
+    #[test]
+    fn pieces_are_collected_at_every_level() {
+        let s = scopes(&[
+            ("dev", "/", "HOST", "db.internal"),
+            (
+                "dev",
+                "/",
+                "URL",
+                "postgres://u:${prod.db.PASSWORD}@${HOST}/app",
+            ),
+            ("prod", "/db", "PASSWORD", "pw-${prod.SALT}"),
+            ("prod", "/", "SALT", "NaCl-0123"),
+        ]);
+        let opts = ExpandOptions {
+            collect_pieces: true,
+            ..Default::default()
+        };
+        let e = expand(&home(), &s, &mut budget(), opts).unwrap();
+        assert_eq!(e.values["URL"], "postgres://u:pw-NaCl-0123@db.internal/app");
+        let want: BTreeMap<String, String> = [
+            ("HOST", "db.internal"),
+            ("prod:/db/PASSWORD", "pw-NaCl-0123"),
+            ("prod:/SALT", "NaCl-0123"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        assert_eq!(e.pieces, want);
+        // Not collected unless asked for.
+        let e = expand(&home(), &s, &mut budget(), ExpandOptions::default()).unwrap();
+        assert!(e.pieces.is_empty());
+    }
+
+    #[test]
+    fn lenient_expansion_leaves_unresolvable_references_as_text() {
+        let s = scopes(&[
+            ("dev", "/", "ODD", "$HOME and ${PATH}"),
+            ("dev", "/", "MIX", "${A}-${NOPE}-${A}"),
+            ("dev", "/", "A", "a"),
+            ("dev", "/", "C1", "${C2}"),
+            ("dev", "/", "C2", "x${C1}"),
+            ("dev", "/", "OPEN", "left ${A} ${unterminated"),
+        ]);
+        let lenient = ExpandOptions {
+            lenient: true,
+            ..Default::default()
+        };
+        let e = expand(&home(), &s, &mut budget(), lenient).unwrap();
+        assert_eq!(e.values["ODD"], "$HOME and ${PATH}");
+        assert_eq!(e.values["MIX"], "a-${NOPE}-a");
+        assert_eq!(e.values["C1"], "x${C1}");
+        assert_eq!(e.values["OPEN"], "left a ${unterminated");
+        assert_eq!(e.values["A"], "a");
+        // Strict (hush run) still fails, naming the keys.
+        assert_eq!(
+            expand_all(
+                &home(),
+                &scopes(&[("dev", "/", "ODD", "${PATH}")]),
+                &mut budget()
+            ),
+            Err(RefError::Missing {
+                from: "ODD".into(),
+                reference: "PATH".into()
+            })
+        );
+        // Bounds are never lenient.
+        let many = "${A}".repeat(MAX_SUBSTITUTIONS + 1);
+        let s = scopes(&[("dev", "/", "A", "a"), ("dev", "/", "MANY", &many)]);
+        assert!(matches!(
+            expand(&home(), &s, &mut budget(), lenient),
             Err(RefError::TooManySubstitutions(_))
         ));
     }

@@ -14,6 +14,10 @@
 //!   master, so ^C/^D/^Z are interpreted by A's line discipline (^C becomes
 //!   SIGINT for the child exactly once, sent by the kernel; hush never sees
 //!   it as a signal);
+//! - a terminal stdin that is not copied that way (stdout is a pipe or file)
+//!   is given to the child *read-only* when masking: the terminal's fd 0 is
+//!   usually open read-write, and a child writing to its stdin would reach
+//!   the terminal around the masker (`stdin_read_only`);
 //! - any other stdin is inherited untouched. In particular when stdout is not
 //!   a terminal (`hush run -- cmd | less`, `> file`) hush leaves its
 //!   terminal's mode and keyboard alone: a pager at the end of the pipe owns
@@ -507,28 +511,61 @@ impl Sink {
     }
 }
 
+/// hush's terminal stdin opened anew, read-only, for a child whose output is
+/// masked but whose stdin would otherwise be the terminal itself. Opening
+/// `/proc/self/fd/0` makes a new open file description of the same terminal
+/// with its own access mode, so a write to the child's fd 0 fails (EBADF)
+/// instead of printing unmasked. None when it is not needed; if it cannot
+/// be opened, hush warns and passes the terminal as before.
+fn stdin_read_only(spec: &LaunchSpec, plan: &IoPlan) -> Option<OwnedFd> {
+    if spec.mask.is_none() || !plan.stdin_tty || plan.raw_stdin() {
+        return None;
+    }
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NOCTTY)
+        .open("/proc/self/fd/0")
+    {
+        Ok(file) => Some(OwnedFd::from(file)),
+        Err(e) => {
+            eprintln!("hush: warning: could not reopen the terminal read-only for the command's stdin ({e}); a write to its stdin would reach the terminal unmasked");
+            None
+        }
+    }
+}
+
+/// `mask`: this incarnation's mask set (a watch restart brings its own);
+/// `spec.mask` gives the hold and whether masking is on at all.
 pub(super) fn spawn(
     resolved: &Path,
     spec: &LaunchSpec,
     env: &Env,
     plan: &IoPlan,
     slot: &ChildSlot,
+    mask: Option<Arc<LazyMaskSet>>,
 ) -> Result<Incarnation, RunError> {
     let ws = plan.user_winsize();
     let out = make_sink(plan.stdout_tty, plan, ws)?;
     let err = make_sink(plan.stderr_tty, plan, ws)?;
+    let stdin_ro = stdin_read_only(spec, plan);
 
     if out.master().is_none() && err.master().is_none() {
         // No terminal to set up: spawn without a fork, unless the file needs
         // execvp's fallback (below).
         let image = ExecImage::new(resolved, &spec.program, &spec.args, env)?;
         let spawned = slot.spawn_with(|| {
-            super::posix_spawn::spawn(&image, out.pipe_write_fd(), err.pipe_write_fd())
-                .map(|pid| (pid, ()))
+            super::posix_spawn::spawn(
+                &image,
+                stdin_ro.as_ref().map(AsRawFd::as_raw_fd),
+                out.pipe_write_fd(),
+                err.pipe_write_fd(),
+            )
+            .map(|pid| (pid, ()))
         });
         match spawned {
             Ok((pid, ())) => {
-                return start_pumps(pid, spec, slot, out, err, TerminalParts::default())
+                return start_pumps(pid, spec, mask, slot, out, err, TerminalParts::default())
             }
             // A file without #! line: execvp (the fork path) runs it with
             // /bin/sh, as a shell would; posix_spawn does not.
@@ -563,10 +600,16 @@ pub(super) fn spawn(
                 .map_err(|e| RunError::io("could not duplicate the pty master", e))?;
             stdin_master = Some(Arc::new(m));
         }
-        // Not a terminal (or no stdout pty): the child reads hush's stdin directly.
-        _ => {
-            cmd.stdin(Stdio::inherit());
-        }
+        // Not a terminal (or no stdout pty): the child reads hush's stdin
+        // directly, read-only when it is a terminal.
+        _ => match &stdin_ro {
+            Some(fd) => {
+                cmd.stdin(Stdio::from(dup_fd(fd)?));
+            }
+            None => {
+                cmd.stdin(Stdio::inherit());
+            }
+        },
     }
     pty::configure_child(&mut cmd, ctty_fd);
 
@@ -590,7 +633,7 @@ pub(super) fn spawn(
         has_ctty: ctty_fd.is_some(),
         stdin_master,
     };
-    start_pumps(pid, spec, slot, out, err, terminal)
+    start_pumps(pid, spec, mask, slot, out, err, terminal)
 }
 
 /// What the fork path sets up around a terminal (none without a pty).
@@ -605,6 +648,7 @@ struct TerminalParts {
 fn start_pumps(
     pid: Pid,
     spec: &LaunchSpec,
+    mask: Option<Arc<LazyMaskSet>>,
     slot: &ChildSlot,
     out: Sink,
     err: Sink,
@@ -614,9 +658,9 @@ fn start_pumps(
     // (`pump_lazy`), never while the launcher forked.
     let (done_tx, done_rx) = mpsc::channel();
     let mut pumps = Vec::new();
-    let (set, hold) = match &spec.mask {
-        Some((set, hold)) => (Some(set), *hold),
-        None => (None, MaskHold::Strict),
+    let (set, hold) = match (&spec.mask, mask.as_ref()) {
+        (Some((_, hold)), Some(set)) => (Some(set), *hold),
+        _ => (None, MaskHold::Strict),
     };
     for (name, sink, hush_fd) in [
         ("stdout", out, io::stdout().as_fd()),

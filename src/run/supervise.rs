@@ -26,7 +26,8 @@ use nix::unistd::Pid;
 use super::pty;
 use super::signals::{is_terminating, ChildSlot, Escalation, SignalThread};
 use super::spawn::{self, Incarnation, IoPlan, StdinForwarder, StdinTarget, TerminalGuard};
-use super::{Env, LaunchSpec, RunError};
+use super::{Env, LaunchSpec, Restart, RunError};
+use crate::mask::LazyMaskSet;
 
 /// How long to keep waiting for a child's output after it exited, counted
 /// from the last time any output moved.
@@ -35,7 +36,7 @@ pub const PUMP_GRACE: Duration = Duration::from_secs(1);
 pub(super) enum Event {
     Signal(Signal),
     Exited { pid: Pid, code: i32 },
-    Restart(Env),
+    Restart(Restart),
 }
 
 /// PR_SET_CHILD_SUBREAPER for the duration of the run, so orphaned
@@ -70,7 +71,7 @@ pub(super) struct Outcome {
     pub counts: BTreeMap<String, u64>,
 }
 
-pub(super) fn run(spec: &LaunchSpec, restarts: Option<Receiver<Env>>) -> Outcome {
+pub(super) fn run(spec: &LaunchSpec, restarts: Option<Receiver<Restart>>) -> Outcome {
     let mut counts = BTreeMap::new();
     let result = run_inner(spec, restarts, &mut counts);
     Outcome { result, counts }
@@ -78,7 +79,7 @@ pub(super) fn run(spec: &LaunchSpec, restarts: Option<Receiver<Env>>) -> Outcome
 
 fn run_inner(
     spec: &LaunchSpec,
-    restarts: Option<Receiver<Env>>,
+    restarts: Option<Receiver<Restart>>,
     counts: &mut BTreeMap<String, u64>,
 ) -> Result<i32, RunError> {
     // Resolve first: a typo gives 127 before anything is touched.
@@ -113,6 +114,7 @@ fn run_inner(
         _events_tx: tx,
         stdin_target,
         counts,
+        mask: spec.mask.as_ref().map(|(set, _)| Arc::clone(set)),
     };
     let result = sup.run_loop(program);
 
@@ -129,12 +131,12 @@ fn run_inner(
 /// The restart channel is a plain Receiver; a small thread turns it into
 /// events so the loop waits on one channel only. It ends when either side
 /// hangs up.
-fn forward_restarts(restarts: Receiver<Env>, tx: Sender<Event>) -> std::io::Result<()> {
+fn forward_restarts(restarts: Receiver<Restart>, tx: Sender<Event>) -> std::io::Result<()> {
     std::thread::Builder::new()
         .name("hush-restarts".into())
         .spawn(move || {
-            for env in restarts {
-                if tx.send(Event::Restart(env)).is_err() {
+            for restart in restarts {
+                if tx.send(Event::Restart(restart)).is_err() {
                     break;
                 }
             }
@@ -152,11 +154,15 @@ struct Supervisor<'a> {
     _events_tx: Sender<Event>,
     stdin_target: StdinTarget,
     counts: &'a mut BTreeMap<String, u64>,
+    /// The mask set of the current environment: a restart with changed
+    /// secrets brings its own, so new values are masked too.
+    mask: Option<Arc<LazyMaskSet>>,
 }
 
 impl Supervisor<'_> {
     fn start(&mut self, program: &std::path::Path, env: &Env) -> Result<Incarnation, RunError> {
-        let inc = spawn::spawn(program, self.spec, env, self.plan, self.slot)?;
+        let mask = self.mask.clone();
+        let inc = spawn::spawn(program, self.spec, env, self.plan, self.slot, mask)?;
         *self.stdin_target.lock().unwrap_or_else(|e| e.into_inner()) = inc.stdin_master.clone();
         Ok(inc)
     }
@@ -204,7 +210,7 @@ impl Supervisor<'_> {
     fn run_loop(&mut self, program: PathBuf) -> Result<i32, RunError> {
         let mut current = self.start(&program, &self.spec.env)?;
         let mut escalation = Escalation::new(self.spec.kill_timeout);
-        let mut pending: Option<Env> = None;
+        let mut pending: Option<Restart> = None;
         // A SIGINT/SIGTERM reached hush: the user wants out, no more restarts.
         let mut quitting = false;
         loop {
@@ -221,11 +227,11 @@ impl Supervisor<'_> {
                     }
                     escalation.forwarded(sig, Instant::now());
                 }
-                Ok(Event::Restart(env)) => {
+                Ok(Event::Restart(restart)) => {
                     if quitting {
                         continue;
                     }
-                    if pending.replace(env).is_none() {
+                    if pending.replace(restart).is_none() {
                         self.slot.signal_group(self.spec.stop_signal);
                         escalation.start_timer(Instant::now());
                     }
@@ -240,12 +246,15 @@ impl Supervisor<'_> {
                     while let Ok(ev) = self.events.try_recv() {
                         match ev {
                             Event::Signal(sig) if is_terminating(sig) => quitting = true,
-                            Event::Restart(env) if !quitting => pending = Some(env),
+                            Event::Restart(restart) if !quitting => pending = Some(restart),
                             _ => {}
                         }
                     }
                     match pending.take() {
-                        Some(env) if !quitting => {
+                        Some(Restart { env, mask }) if !quitting => {
+                            if mask.is_some() {
+                                self.mask = mask;
+                            }
                             let program = spawn::resolve_program(&self.spec.program, &env)?;
                             current = self.start(&program, &env)?;
                             escalation = Escalation::new(self.spec.kill_timeout);

@@ -1,10 +1,18 @@
 //! Server-side expansion of `${KEY}` / `${env.path.KEY}` references for the
 //! Infisical routes (`expandSecretReferences`, on by default in the SDKs). Each
 //! other folder it needs is read with the caller's own rights, and audited.
+//!
+//! Lenient, as Infisical is: a reference that cannot be resolved (missing,
+//! cyclic, too deep, unterminated) stays as its literal text, so one odd value
+//! (`$HOME and ${PATH}`) never makes a whole list fail for every SDK. Bounds
+//! (value size, bytes copied, substitutions, folders) still refuse with 422.
+//! `hush run` expands on the client and stays strict.
 
 use super::error::ApiError;
 use super::AppState;
-use crate::run::references::{expand_all, has_references, Budget, RefError, ScopeId, MAX_SCOPES};
+use crate::run::references::{
+    expand, has_references, Budget, ExpandOptions, RefError, ScopeId, MAX_SCOPES,
+};
 use crate::secret::SecretValue;
 use crate::service::secrets::{Scope, SecretView};
 use crate::service::{Action, Ctx, ServiceError};
@@ -31,8 +39,12 @@ pub async fn expand_views(
     let mut fetched = 0;
     for home in homes {
         let expanded = loop {
-            match expand_all(&home, &scopes, &mut budget) {
-                Ok(values) => break values,
+            let lenient = ExpandOptions {
+                lenient: true,
+                collect_pieces: false,
+            };
+            match expand(&home, &scopes, &mut budget, lenient) {
+                Ok(expansion) => break expansion.values,
                 Err(RefError::NeedScope(needed)) => {
                     fetched += 1;
                     if fetched > MAX_SCOPES {

@@ -757,11 +757,26 @@ async fn init_and_project_file_precedence() {
     );
     fails(&init(&["--project", "default"]), 1, "already exists");
 
-    // From a subdirectory, with only a token: server, project and env come from the file.
+    // From a subdirectory, with a token from the environment: the file's
+    // server alone may not redirect it (issue 21) ...
     let sub = u.cwd.path().join("src/deep");
     std::fs::create_dir_all(&sub).unwrap();
+    let refused = u.raw(
+        &["set", "WHERE=file", "--no-history-hint"],
+        None,
+        &[("HUSH_TOKEN", token)],
+        Some(&sub),
+    );
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!("names the server {}", s.url))
+            && err.contains("would otherwise go to http://127.0.0.1:8200"),
+        "{err}"
+    );
+    // ... but once the server is confirmed, project and env come from the file.
     let run = |args: &[&str], env: &[(&str, &str)]| {
-        let mut all = vec![("HUSH_TOKEN", token)];
+        let mut all = vec![("HUSH_TOKEN", token), ("HUSH_SERVER", s.url.as_str())];
         all.extend_from_slice(env);
         u.raw(args, None, &all, Some(&sub))
     };

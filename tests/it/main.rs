@@ -9,6 +9,7 @@ mod audit_integrity;
 mod authz_matrix;
 mod changes;
 mod cli;
+mod client_side;
 mod deploy;
 mod examples;
 mod harness;

@@ -29,6 +29,8 @@ async fn fixture() -> Fixture {
     put("dev", "/", "DB_PASSWORD", "py-db-password-1").await;
     put("dev", "/", "DB_URL", "postgres://app:${DB_PASSWORD}@db/app").await;
     put("dev", "/api", "NESTED", "nested-value").await;
+    // Issue 21: a value whose references cannot resolve must not break lists.
+    put("dev", "/", "ODD", "$HOME and ${PATH}").await;
     put("staging", "/shared", "SHARED_KEY", "from-staging").await;
     c.send(
         Method::POST,
