@@ -206,11 +206,13 @@ async fn sqlite_forged_and_renamed_journal_files_are_quarantined_and_reported() 
     some_history(&s).await;
     s.stop();
     let dir = journal_dir(&s);
-    // A made-up read by someone else, in the journal's line format.
+    // A made-up read by someone else: a well-formed event as JSON (what an
+    // unauthenticated journal would have taken), in a file named like the
+    // journal's own.
     let forged = r#"{"id":"forged","time":1,"actorType":"user","actorId":"u","actorName":"victim@example.com","action":"get-secret","projectId":"default","environment":"prod","path":"/","keys":["DB_PASSWORD"],"result":"success"}"#;
     std::fs::write(
         dir.join(format!("{:020}.jsonl", 999)),
-        format!("{} {forged}\n", "ab".repeat(32)),
+        format!("{forged}\n"),
     )
     .unwrap();
     // A file named with a huge generation number.
