@@ -7,10 +7,11 @@ use super::{RunArgs, Target};
 use crate::client::ClientError;
 use crate::config::parse_duration;
 use crate::error::{CliError, EXIT_ERROR, EXIT_USAGE};
-use crate::mask::{LazyMaskSet, MaskHold, MaskOptions};
+use crate::mask::{LazyMaskSet, MaskOptions};
 use crate::run::cache::{human_age, Cache, CacheError, Fetched};
 use crate::run::dangerous;
 use crate::run::environment::{self, BuiltEnv, EnvOptions, Preserve};
+use crate::run::pump::MaskHold;
 use crate::run::references::{
     expand, has_references, Budget, ExpandOptions, RefError, ScopeId, DEFAULT_MAX_VALUE_BYTES,
     MAX_SCOPES,

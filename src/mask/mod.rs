@@ -20,18 +20,18 @@
 //! - `filter`: cheap superset of the offsets where an occurrence may start,
 //!   so the exact matcher runs on a tiny fraction of the bytes.
 //! - `prefix`: the "could this tail still become a secret?" check.
-//! - `pump`: blocking fd-to-fd copy loop with the hold timer.
+//!
+//! No I/O here: the copy loop that feeds a `Masker` from a child's output is
+//! `run::pump`.
 
 mod filter;
 mod lazy;
 mod masker;
 mod prefix;
-mod pump;
 mod variants;
 
 pub use lazy::LazyMaskSet;
 pub use masker::{MaskOptions, MaskSet, Masker};
-pub use pump::{pump, pump_lazy, MaskHold, PumpReport};
 
 #[cfg(test)]
 mod tests;

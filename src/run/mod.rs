@@ -33,6 +33,7 @@ pub mod environment;
 mod exec_image;
 mod posix_spawn;
 mod pty;
+pub mod pump;
 pub mod references;
 mod signals;
 mod spawn;
@@ -49,7 +50,8 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
-use crate::mask::{LazyMaskSet, MaskHold};
+use crate::mask::LazyMaskSet;
+use pump::MaskHold;
 
 pub use supervise::PUMP_GRACE;
 

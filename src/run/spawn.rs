@@ -48,10 +48,11 @@ use nix::unistd::{access, AccessFlags, Pid};
 
 use super::exec_image::ExecImage;
 use super::pty::{self, Pty};
+use super::pump::{self, MaskHold, PumpReport};
 use super::signals::ChildSlot;
 use super::status;
 use super::{Env, LaunchSpec, RunError};
-use crate::mask::{self, LazyMaskSet, MaskHold, PumpReport};
+use crate::mask::LazyMaskSet;
 
 /// execvp's search path when the environment has no PATH.
 const DEFAULT_PATH: &str = "/bin:/usr/bin";
@@ -421,7 +422,7 @@ fn start_pump(
     std::thread::Builder::new()
         .name(format!("hush-pump-{name}"))
         .spawn(move || {
-            let r = mask::pump_lazy(src, &mut writer, mask, hold);
+            let r = pump::pump_lazy(src, &mut writer, mask, hold);
             let _ = done.send(r);
         })?;
     Ok(Pump { activity })

@@ -9,8 +9,7 @@ use std::time::{Duration, Instant};
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
-use super::lazy::LazyMaskSet;
-use super::masker::Masker;
+use crate::mask::{LazyMaskSet, Masker};
 use std::sync::Arc;
 
 /// Large reads amortise syscalls and give the matcher long runs to scan.
