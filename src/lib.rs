@@ -15,6 +15,7 @@ pub mod hygiene;
 pub mod limits;
 pub mod mask;
 pub mod net;
+pub mod references;
 pub mod run;
 pub mod secret;
 pub mod server;

@@ -1,4 +1,4 @@
-//! Reference expansion (`hush::run::references`). The input is text, one
+//! Reference expansion (`hush::references`). The input is text, one
 //! secret per line, named the way a reference names it:
 //!
 //! ```text
@@ -24,7 +24,7 @@
 //!   the kind of error) equals that of the naive expander below.
 #![no_main]
 
-use hush::run::references::{expand_all, has_references, Budget, RefError, ScopeId, MAX_DEPTH};
+use hush::references::{expand_all, has_references, Budget, RefError, ScopeId, MAX_DEPTH};
 use libfuzzer_sys::fuzz_target;
 use std::collections::{BTreeMap, HashMap};
 

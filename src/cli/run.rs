@@ -8,14 +8,14 @@ use crate::client::ClientError;
 use crate::config::parse_duration;
 use crate::error::{CliError, EXIT_ERROR, EXIT_USAGE};
 use crate::mask::{LazyMaskSet, MaskOptions};
+use crate::references::{
+    expand, has_references, Budget, ExpandOptions, RefError, ScopeId, DEFAULT_MAX_VALUE_BYTES,
+    MAX_SCOPES,
+};
 use crate::run::cache::{human_age, Cache, CacheError, Fetched};
 use crate::run::dangerous;
 use crate::run::environment::{self, BuiltEnv, EnvOptions, Preserve};
 use crate::run::pump::MaskHold;
-use crate::run::references::{
-    expand, has_references, Budget, ExpandOptions, RefError, ScopeId, DEFAULT_MAX_VALUE_BYTES,
-    MAX_SCOPES,
-};
 use crate::run::{exec_replace, LaunchSpec};
 use crate::service::now_ms;
 use std::collections::{BTreeMap, HashMap};

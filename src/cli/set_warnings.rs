@@ -2,8 +2,8 @@
 //! the way the writer probably expects (names and keys only, never values).
 
 use super::context::Resolved;
+use crate::references::{has_references, targets, ScopeId, MAX_SCOPES};
 use crate::run::dangerous;
-use crate::run::references::{has_references, targets, ScopeId, MAX_SCOPES};
 use std::collections::{BTreeSet, HashMap};
 
 /// `hush run` does not inject a secret with a loader/interpreter hook name.

@@ -34,7 +34,6 @@ mod exec_image;
 mod posix_spawn;
 mod pty;
 pub mod pump;
-pub mod references;
 mod signals;
 mod spawn;
 pub mod status;

@@ -10,7 +10,7 @@
 
 use super::error::ApiError;
 use super::AppState;
-use crate::run::references::{
+use crate::references::{
     expand, has_references, Budget, ExpandOptions, RefError, ScopeId, MAX_SCOPES,
 };
 use crate::secret::SecretValue;

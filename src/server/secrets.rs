@@ -8,7 +8,7 @@ use super::extract::{flag, ApiJson, ApiPath, ApiQuery, Auth};
 use super::list_cache::{self, CachedList, ListKey};
 use super::wire::{secret_json, ScopeParams, SecretWire};
 use super::AppState;
-use crate::run::references::has_references;
+use crate::references::has_references;
 use crate::secret::{SecretKey, SecretValue};
 use crate::service::imports::ImportedSecrets;
 use crate::service::rename::RenameInput;

@@ -4,9 +4,12 @@
 //! missing references are errors naming the keys, and so is an expansion
 //! past its `Budget`.
 //!
-//! Expansion runs in the client: the values are already here, it works the same
-//! from the offline cache, and each other scope it needs is fetched with the
-//! caller's own token (so the server's access checks and audit apply to it).
+//! A leaf module: the parser and expander are pure, shared by `hush run`
+//! (which expands in the client: the values are already there, it works the
+//! same from the offline cache, and each other scope is fetched with the
+//! caller's own token, so the server's access checks and audit apply) and by
+//! the server's Infisical routes (`server::expansion`), which expand for the
+//! SDKs.
 
 use std::collections::{BTreeMap, HashMap};
 
