@@ -20,6 +20,7 @@ pub mod output;
 pub mod projects;
 pub mod redact;
 pub mod run;
+pub mod run_secrets;
 pub mod secrets;
 pub mod server;
 pub mod set_warnings;

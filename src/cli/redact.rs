@@ -2,7 +2,8 @@
 //! `hush run` (`kubectl logs ... | hush redact`).
 
 use super::context::resolve;
-use super::run::{fetch, mask_hold, FetchPlan};
+use super::run::mask_hold;
+use super::run_secrets::{fetch, FetchPlan};
 use super::Target;
 use crate::error::{CliError, EXIT_ERROR};
 use crate::mask::{MaskOptions, MaskSet, Masker};

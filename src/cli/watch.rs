@@ -10,7 +10,7 @@
 //! command's environment actually differs.
 
 use super::context::{resolve, Resolved};
-use super::run::{build_env, fetch, mask_set, FetchPlan};
+use super::run_secrets::{build_env, fetch, mask_set, FetchPlan};
 use super::{RunArgs, Target};
 use crate::client::ClientError;
 use crate::run::Restart;
