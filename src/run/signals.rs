@@ -29,7 +29,15 @@ use nix::unistd::Pid;
 
 use super::pty::{self, HandlerGuard};
 use super::status;
-use super::supervise::Event;
+use super::Restart;
+
+/// What the supervisor waits for: a signal to forward, the direct child's
+/// exit (from the reaper here), or a restart (`--watch`).
+pub(super) enum Event {
+    Signal(Signal),
+    Exited { pid: Pid, code: i32 },
+    Restart(Restart),
+}
 
 /// Signals hush receives on behalf of the child and forwards to its group.
 pub const FORWARDED: [Signal; 7] = [

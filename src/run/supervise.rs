@@ -21,10 +21,9 @@ use std::time::{Duration, Instant};
 
 use nix::sys::prctl;
 use nix::sys::signal::Signal;
-use nix::unistd::Pid;
 
 use super::pty;
-use super::signals::{is_terminating, ChildSlot, Escalation, SignalThread};
+use super::signals::{is_terminating, ChildSlot, Escalation, Event, SignalThread};
 use super::spawn::{self, Incarnation, IoPlan, StdinForwarder, StdinTarget, TerminalGuard};
 use super::{Env, LaunchSpec, Restart, RunError};
 use crate::mask::LazyMaskSet;
@@ -32,12 +31,6 @@ use crate::mask::LazyMaskSet;
 /// How long to keep waiting for a child's output after it exited, counted
 /// from the last time any output moved.
 pub const PUMP_GRACE: Duration = Duration::from_secs(1);
-
-pub(super) enum Event {
-    Signal(Signal),
-    Exited { pid: Pid, code: i32 },
-    Restart(Restart),
-}
 
 /// PR_SET_CHILD_SUBREAPER for the duration of the run, so orphaned
 /// grandchildren are re-parented to hush (and reaped by the signal thread)
