@@ -6,9 +6,11 @@ use super::lockout::LoginKind;
 use super::{
     iso, new_id, now_ms, tokens, Actor, ActorKind, Ctx, Service, ServiceError, ServiceResult,
 };
-use crate::store::{Bootstrap, ProjectRow, TokenRow, UserRow};
+use crate::net;
+use crate::store::{Bootstrap, IdentityRow, ProjectRow, TokenRow, UserRow};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use std::net::IpAddr;
 use zeroize::Zeroizing;
 
 pub const MIN_PASSWORD_LEN: usize = 12;
@@ -309,7 +311,7 @@ impl Service {
                     .identity(&row.subject_id)
                     .await?
                     .ok_or_else(unknown)?;
-                super::machines::check_trusted_ip(&identity, client_ip)?;
+                check_trusted_ip(&identity, client_ip)?;
                 Ok(Actor {
                     kind: ActorKind::Identity,
                     id: identity.id,
@@ -413,7 +415,7 @@ impl Service {
                     "the token's machine identity was deleted; it can no longer be renewed".into(),
                 )
             })?;
-            super::machines::check_trusted_ip(&identity, subject.client_ip.as_deref())?;
+            check_trusted_ip(&identity, subject.client_ip.as_deref())?;
             return Ok(identity.access_token_ttl);
         }
         match self.store.user_by_id(&row.subject_id).await? {
@@ -456,4 +458,28 @@ pub(super) fn subject_ctx(row: &TokenRow, kind: ActorKind, client_ip: Option<&st
 
 pub fn expires_iso(issued: &IssuedToken) -> String {
     iso(now_ms() + issued.expires_in * 1000)
+}
+
+/// Refuses a request from outside the identity's trusted ranges (if any are set).
+pub fn check_trusted_ip(identity: &IdentityRow, client_ip: Option<&str>) -> ServiceResult<()> {
+    let ranges: Vec<String> = serde_json::from_str(&identity.trusted_ips).unwrap_or_default();
+    if ranges.is_empty() {
+        return Ok(());
+    }
+    let ip = client_ip.and_then(|i| i.parse::<IpAddr>().ok());
+    let trusted = ip.is_some_and(|ip| {
+        ranges
+            .iter()
+            .filter_map(|r| net::parse_range(r))
+            .any(|r| net::in_range(ip, &r))
+    });
+    if trusted {
+        Ok(())
+    } else {
+        Err(ServiceError::Forbidden(format!(
+            "requests for identity {:?} are not allowed from {}",
+            identity.name,
+            client_ip.unwrap_or("this address")
+        )))
+    }
 }

@@ -2,12 +2,11 @@
 //! short-lived access token, with TTL, max TTL, a number-of-uses limit and
 //! trusted address ranges.
 
-use super::identity::{issue_token, IssuedToken};
+use super::identity::{check_trusted_ip, issue_token, IssuedToken};
 use super::lockout::LoginKind;
 use super::{new_id, now_ms, tokens, Ctx, Service, ServiceError, ServiceResult};
 use crate::net;
 use crate::store::{IdentityRow, IdentitySecretRow};
-use std::net::IpAddr;
 use zeroize::Zeroizing;
 
 pub const CLIENT_SECRET_PREFIX: &str = "hush_cs_";
@@ -27,30 +26,6 @@ impl Default for IdentitySettings {
             num_uses_limit: 0,
             trusted_ips: Vec::new(),
         }
-    }
-}
-
-/// Refuses a request from outside the identity's trusted ranges (if any are set).
-pub fn check_trusted_ip(identity: &IdentityRow, client_ip: Option<&str>) -> ServiceResult<()> {
-    let ranges: Vec<String> = serde_json::from_str(&identity.trusted_ips).unwrap_or_default();
-    if ranges.is_empty() {
-        return Ok(());
-    }
-    let ip = client_ip.and_then(|i| i.parse::<IpAddr>().ok());
-    let trusted = ip.is_some_and(|ip| {
-        ranges
-            .iter()
-            .filter_map(|r| net::parse_range(r))
-            .any(|r| net::in_range(ip, &r))
-    });
-    if trusted {
-        Ok(())
-    } else {
-        Err(ServiceError::Forbidden(format!(
-            "requests for identity {:?} are not allowed from {}",
-            identity.name,
-            client_ip.unwrap_or("this address")
-        )))
     }
 }
 
