@@ -1,8 +1,8 @@
 //! The process's memory allocator, chosen once per process by its subcommand.
 //!
 //! `hush server` allocates on one thread and frees on another for every
-//! request, where glibc's malloc took a third of its CPU; mimalloc answers a
-//! list of 50 secrets about a quarter faster. Every other command is short
+//! request, which glibc's malloc handles poorly and mimalloc well (the
+//! figures are in BENCHMARKS.md's history). Every other command is short
 //! and starts many times a day (`hush run` above all): there mimalloc's
 //! start-up (a 1 GiB arena advised for huge pages, each first touch zeroing
 //! 2 MiB) cost more than it saves, measured 5.7 -> 8.0 ms for `hush run --

@@ -459,8 +459,8 @@ pub enum Command {
 }
 
 /// `hush run` parsed on its own. Building the whole command tree (every
-/// subcommand and flag) took most of a millisecond at every start, and `hush
-/// run` starts all day long; this parser knows only `run`'s flags and the
+/// subcommand and flag) is a measurable share of every start, and `hush run`
+/// starts all day long; this parser knows only `run`'s flags and the
 /// global `--log`. `Cli::parse_args` uses it when the first argument is `run`;
 /// its help is the same text (tested).
 #[derive(Parser)]

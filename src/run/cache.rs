@@ -99,8 +99,8 @@ impl Cache {
     /// Records a fetch: saves `secrets` unless the cache already holds exactly
     /// them from less than `REWRITE_AFTER_MS` ago. Replacing a file by rename made
     /// the filesystem write it out at once (ext4 flushes a file that replaces
-    /// another), a third of a millisecond of every `hush run`; reading and
-    /// opening the cached entry costs a few microseconds. Skipping only makes
+    /// another), a real share of every `hush run`, while reading and opening
+    /// the cached entry is cheap. Skipping only makes
     /// the recorded age older than the truth, never younger, so
     /// `--fallback-max-age` stays a safe bound.
     pub fn refresh(&self, fetched: &Fetched, now_ms: i64) -> Result<(), CacheError> {

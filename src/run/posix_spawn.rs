@@ -2,8 +2,8 @@
 //!
 //! A fork copies hush's page tables and leaves the child to tear down a
 //! copy of hush's memory when it execs, and the parent takes copy-on-write
-//! faults meanwhile: most of a millisecond on every `hush run` whose output is
-//! a pipe (CI logs, `| tee`, the benchmark). glibc's posix_spawn uses
+//! faults meanwhile, on every `hush run` whose output is a pipe (CI logs,
+//! `| tee`, the benchmark). glibc's posix_spawn uses
 //! clone(CLONE_VM | CLONE_VFORK): the child borrows hush's memory until its
 //! exec, so none of that happens. It gives the child the same start as the
 //! fork path (`pty::configure_child`): every signal at its default

@@ -1,8 +1,8 @@
 //! Answers a list that was just answered, unchanged, from memory: the same
 //! caller (token), the same folder and the same options, while no write has
 //! committed since and for at most the memo TTL (1 s). Services, pods and
-//! SDK clients re-read the same folder many times a second; decrypting and
-//! serialising 50 secrets anew each time was most of a list's CPU.
+//! SDK clients re-read the same folder many times a second, and decrypting
+//! and serialising every secret anew is the bulk of a list's work.
 //!
 //! What still happens for every request, hit or not: authentication, the
 //! access check of the folder, and the audit event, committed before the

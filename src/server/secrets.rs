@@ -47,7 +47,7 @@ pub struct ListQuery {
 enum ListFields {
     /// Infisical's whole secret object.
     All,
-    /// `{secretKey, secretValue}`: what `hush run` needs, about a tenth of
+    /// `{secretKey, secretValue}`: what `hush run` needs, a small fraction of
     /// the bytes to send and parse. Infisical ignores the parameter, so a
     /// client that asks for it reads either answer with the same fields.
     KeyValue,

@@ -86,7 +86,7 @@ pub struct TagWire<'a> {
 
 /// The secret object `S` of Infisical's v3 API. A typed struct rather than a
 /// `serde_json::Value`: lists serialise tens of these per request, and building
-/// maps for them was most of a list's CPU time.
+/// a map for each is far slower than serialising a struct.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SecretWire<'a> {
