@@ -402,9 +402,10 @@ async fn follow_prints_new_events_and_its_idle_polls_log_nothing() {
         ];
         audit_events(&c, &filter).await.len()
     };
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
     let before = reads_of_the_log().await;
-    tokio::time::sleep(Duration::from_millis(3000)).await;
+    // At least two polls of the follower (one a second) in between.
+    tokio::time::sleep(Duration::from_millis(2300)).await;
     let after = reads_of_the_log().await;
     assert_eq!(after, before + 1, "only this test's own query was added");
     set(&c, "FOLLOWED_LATER", "v2").await.unwrap();
