@@ -104,7 +104,7 @@ impl SqliteStore {
         let key = Arc::new(audit.key);
         let journal_dir = AuditJournal::dir_for(path);
         let legacy_files =
-            audit_upgrade::sqlite::upgrade(&conn, &key, &journal_dir, crate::service::now_ms())?;
+            audit_upgrade::sqlite::upgrade(&conn, &key, &journal_dir, crate::time_ids::now_ms())?;
         for file in legacy_files {
             std::fs::remove_file(&file).map_err(|e| journal_error(&file, e))?;
         }
@@ -308,7 +308,7 @@ fn quarantine_event(name: &str, lines: &[usize]) -> AuditEvent {
     if lines.len() > SHOWN {
         listed.push(format!("and {} more", lines.len() - SHOWN));
     }
-    let time = crate::service::now_ms();
+    let time = crate::time_ids::now_ms();
     AuditEvent {
         id: uuid::Uuid::now_v7().to_string(),
         time,

@@ -11,8 +11,12 @@
 //! new key. A verifier therefore walks the chain with the keys of every epoch
 //! in order, switching at each hand-over.
 
+pub mod event;
+pub mod flush_policy;
+
+pub use event::{AuditEvent, AuditRow};
+
 use crate::crypto::Key;
-use crate::store::{AuditEvent, AuditRow};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use zeroize::Zeroizing;
