@@ -11,6 +11,7 @@ pub mod memo;
 pub mod migrate;
 pub mod postgres;
 pub mod rows;
+pub mod rules;
 pub mod sqlite;
 mod sqlite_audit;
 #[cfg(test)]

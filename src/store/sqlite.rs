@@ -631,11 +631,14 @@ fn put_one(
             .and_then(|mut s| s.query_row(params![put.env_id, put.path, put.key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional())
             .map_err(backend)?;
     let new_version = put.version.version;
+    rules::check_put(
+        current
+            .as_ref()
+            .map(|(id, v, d)| (id.as_str(), *v, d.is_some())),
+        put,
+    )?;
     match current {
         None => {
-            if put.expected_current != 0 || new_version != 1 {
-                return Err(StoreError::Conflict { current: 0 });
-            }
             c.prepare_cached(
                     "INSERT INTO secrets (id, project_id, env_id, path, key, current_version, created_at)
                      VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6)",
@@ -643,11 +646,7 @@ fn put_one(
                 .and_then(|mut s| s.execute(params![put.secret_id, put.project_id, put.env_id, put.path, put.key, put.now]))
                 .map_err(backend)?;
         }
-        Some((id, stored, deleted_at)) => {
-            if id != put.secret_id || stored != put.expected_current || new_version != stored + 1 {
-                let visible = if deleted_at.is_some() { 0 } else { stored };
-                return Err(StoreError::Conflict { current: visible });
-            }
+        Some((id, _, _)) => {
             c.prepare_cached(
                     "UPDATE secrets SET current_version = ?2, deleted_at = NULL, purge_after = NULL WHERE id = ?1",
                 )
@@ -668,14 +667,18 @@ fn put_one(
             other => other,
         })?;
     c.prepare_cached("DELETE FROM secret_versions WHERE secret_id = ?1 AND version <= ?2")
-        .and_then(|mut s| s.execute(params![put.secret_id, new_version - put.max_versions]))
+        .and_then(|mut s| {
+            s.execute(params![
+                put.secret_id,
+                rules::prune_through(new_version, put.max_versions)
+            ])
+        })
         .map_err(backend)?;
-    // Three fields were sealed under this data key.
     let count: i64 = c
             .prepare_cached(
-                "UPDATE data_keys SET enc_count = enc_count + 3 WHERE project_id = ?1 AND key_id = ?2 RETURNING enc_count",
+                "UPDATE data_keys SET enc_count = enc_count + ?3 WHERE project_id = ?1 AND key_id = ?2 RETURNING enc_count",
             )
-            .and_then(|mut s| s.query_row(params![put.project_id, v.key_id], |r| r.get(0)))
+            .and_then(|mut s| s.query_row(params![put.project_id, v.key_id, rules::encryptions(1)], |r| r.get(0)))
             .map_err(backend)?;
     insert_audit(c, head, audit)?;
     Ok(count)
@@ -1926,7 +1929,7 @@ impl Store for SqliteStore {
                 .map_err(backend)?
                 .ok_or(StoreError::NotFound("secret"))?;
             if stored != next.expected_current || deleted.is_some() {
-                return Err(StoreError::Conflict { current: if deleted.is_some() { 0 } else { stored } });
+                return Err(StoreError::Conflict { current: rules::visible_version(stored, deleted.is_some()) });
             }
             c.execute("UPDATE secrets SET key = ?2, current_version = ?3 WHERE id = ?1", params![id, new_key, next.version.version])
                 .map_err(|e| map_unique(e, format!("secret {new_key:?}")))?;
@@ -1950,12 +1953,12 @@ impl Store for SqliteStore {
                 params![id, v.version, v.key_id, v.value_ct, v.comment_ct, v.tags_ct, v.action, v.actor, v.created_at],
             )
             .map_err(backend)?;
-            c.execute("DELETE FROM secret_versions WHERE secret_id = ?1 AND version <= ?2", params![id, v.version - next.max_versions])
+            c.execute("DELETE FROM secret_versions WHERE secret_id = ?1 AND version <= ?2", params![id, rules::prune_through(v.version, next.max_versions)])
                 .map_err(backend)?;
             let count: i64 = c
                 .query_row(
                     "UPDATE data_keys SET enc_count = enc_count + ?3 WHERE project_id = ?1 AND key_id = ?2 RETURNING enc_count",
-                    params![next.project_id, v.key_id, 3 * (resealed.len() as i64 + 1)],
+                    params![next.project_id, v.key_id, rules::encryptions(resealed.len() as i64 + 1)],
                     |r| r.get(0),
                 )
                 .map_err(backend)?;

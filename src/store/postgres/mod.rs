@@ -323,11 +323,14 @@ async fn put_secret_rows(tx: &Transaction<'_>, put: &PutVersion) -> StoreResult<
         .transpose()
         .map_err(backend)?;
     let new_version = put.version.version;
+    rules::check_put(
+        current
+            .as_ref()
+            .map(|(id, v, d)| (id.as_str(), *v, d.is_some())),
+        put,
+    )?;
     match current {
         None => {
-            if put.expected_current != 0 || new_version != 1 {
-                return Err(StoreError::Conflict { current: 0 });
-            }
             let inserted = tx_exec(
                 tx,
                 "INSERT INTO secrets (id, project_id, env_id, path, key, current_version, created_at)
@@ -347,17 +350,13 @@ async fn put_secret_rows(tx: &Transaction<'_>, put: &PutVersion) -> StoreResult<
                 let visible = first(rows, |r| {
                     let v: i64 = r.try_get(0)?;
                     let d: Option<i64> = r.try_get(1)?;
-                    Ok(if d.is_some() { 0 } else { v })
+                    Ok(rules::visible_version(v, d.is_some()))
                 })?
                 .unwrap_or(0);
                 return Err(StoreError::Conflict { current: visible });
             }
         }
-        Some((id, stored, deleted_at)) => {
-            if id != put.secret_id || stored != put.expected_current || new_version != stored + 1 {
-                let visible = if deleted_at.is_some() { 0 } else { stored };
-                return Err(StoreError::Conflict { current: visible });
-            }
+        Some((id, _, _)) => {
             tx_exec(
                 tx,
                 "UPDATE secrets SET current_version = $2, deleted_at = NULL, purge_after = NULL WHERE id = $1",
@@ -383,7 +382,10 @@ async fn put_secret_rows(tx: &Transaction<'_>, put: &PutVersion) -> StoreResult<
     tx_exec(
         tx,
         "DELETE FROM secret_versions WHERE secret_id = $1 AND version <= $2",
-        &[&put.secret_id, &(new_version - put.max_versions)],
+        &[
+            &put.secret_id,
+            &rules::prune_through(new_version, put.max_versions),
+        ],
     )
     .await?;
     Ok(())
@@ -436,9 +438,9 @@ async fn put_batch(
     let mut counts = vec![0; puts.len()];
     for ((project_id, key_id), items) in &by_key {
         let n = items.len() as i64;
-        let last = count_encryptions(tx, project_id, *key_id, 3 * n).await?;
+        let last = count_encryptions(tx, project_id, *key_id, rules::encryptions(n)).await?;
         for (j, &i) in items.iter().enumerate() {
-            counts[i] = last - 3 * (n - 1 - j as i64);
+            counts[i] = rules::count_after(last, n, j as i64);
         }
     }
     for (_, audit) in puts {
@@ -1668,7 +1670,7 @@ impl Store for PostgresStore {
                     .ok_or(StoreError::NotFound("secret"))?;
             if stored != next.expected_current || deleted.is_some() {
                 return Err(StoreError::Conflict {
-                    current: if deleted.is_some() { 0 } else { stored },
+                    current: rules::visible_version(stored, deleted.is_some()),
                 });
             }
             let v = &next.version;
@@ -1711,14 +1713,17 @@ impl Store for PostgresStore {
             tx_exec(
                 tx,
                 "DELETE FROM secret_versions WHERE secret_id = $1 AND version <= $2",
-                &[&secret_id, &(v.version - next.max_versions)],
+                &[
+                    &secret_id,
+                    &rules::prune_through(v.version, next.max_versions),
+                ],
             )
             .await?;
             let count = count_encryptions(
                 tx,
                 &next.project_id,
                 v.key_id,
-                3 * (resealed.len() as i64 + 1),
+                rules::encryptions(resealed.len() as i64 + 1),
             )
             .await?;
             insert_audit(tx, &self.audit_key, &audit).await?;
