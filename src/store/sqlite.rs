@@ -25,7 +25,7 @@ use super::sqlite_audit::{self, insert_audit};
 use super::wal_checkpointer::{Checkpointer, WRITER_BACKSTOP_PAGES};
 use super::*;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -68,7 +68,7 @@ pub struct SqliteStore {
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
     checkpointer: Mutex<Option<Checkpointer>>,
     readers: Arc<Mutex<Vec<Connection>>>,
-    path: PathBuf,
+    path: Arc<Path>,
     /// Where read-audit events go when they need not be fsynced one by one.
     journal: Option<Arc<AuditJournal>>,
 }
@@ -144,7 +144,7 @@ impl SqliteStore {
             writer: Mutex::new(Some(writer)),
             checkpointer: Mutex::new(Some(checkpointer)),
             readers: Arc::new(Mutex::new(Vec::new())),
-            path: path.to_owned(),
+            path: Arc::from(path),
             journal,
         })
     }
@@ -156,7 +156,7 @@ impl SqliteStore {
             return journal.append(audit);
         }
         // The event comes back to be freed here, not on the writer thread
-        // (freeing another thread's allocations was a tenth of its time).
+        // (freeing another thread's allocations is costly there).
         self.enqueue(JobKind::AuditAppend, move |c, head| {
             audit.insert(c, head).map(|()| audit)
         })
@@ -211,26 +211,31 @@ impl SqliteStore {
         Ok(v)
     }
 
-    /// Runs a read on a pooled connection, on the calling task. Local SQLite
-    /// reads take microseconds; a hand-off to a blocking thread per query cost
-    /// more than the queries themselves (measured: a third of the CPU of a list
-    /// request went to thread wake-ups).
+    /// Runs a read on a pooled connection, on tokio's blocking pool: a
+    /// SQLite read is synchronous (a full scan such as the audit chain takes
+    /// a while), and must not hold up a tokio worker. Memo hits (`memoized`)
+    /// stay on the calling task: they are in memory.
     pub(super) async fn read<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> StoreResult<T> {
-        let conn = self.readers.lock().map_err(backend)?.pop();
-        let conn = match conn {
-            Some(c) => c,
-            None => open_connection(&self.path).map_err(backend)?,
-        };
-        let result = f(&conn).map_err(backend);
-        if let Ok(mut idle) = self.readers.lock() {
-            if idle.len() < MAX_IDLE_READERS {
-                idle.push(conn);
+        let (readers, path) = (self.readers.clone(), self.path.clone());
+        tokio::task::spawn_blocking(move || {
+            let conn = readers.lock().map_err(backend)?.pop();
+            let conn = match conn {
+                Some(c) => c,
+                None => open_connection(&path).map_err(backend)?,
+            };
+            let result = f(&conn).map_err(backend);
+            if let Ok(mut idle) = readers.lock() {
+                if idle.len() < MAX_IDLE_READERS {
+                    idle.push(conn);
+                }
             }
-        }
-        result
+            result
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("read task failed: {e}")))?
     }
 }
 
