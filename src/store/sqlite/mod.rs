@@ -598,9 +598,15 @@ fn secret_from_row(r: &Row) -> rusqlite::Result<SecretRow> {
     })
 }
 
-fn collect<T>(
-    rows: rusqlite::MappedRows<'_, impl FnMut(&Row) -> rusqlite::Result<T>>,
+/// Every row of a cached statement, mapped by `f`.
+fn query_vec<T>(
+    c: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    f: impl FnMut(&Row) -> rusqlite::Result<T>,
 ) -> rusqlite::Result<Vec<T>> {
+    let mut stmt = c.prepare_cached(sql)?;
+    let rows = stmt.query_map(params, f)?;
     rows.collect()
 }
 
@@ -843,11 +849,7 @@ impl Store for SqliteStore {
 
     async fn projects(&self) -> StoreResult<Vec<ProjectRow>> {
         self.read(|c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT id, slug, name, max_versions, created_at FROM projects ORDER BY created_at, slug",
-            )?;
-            let rows = collect(stmt.query_map([], project_from_row)?);
-            rows
+            query_vec(c, "SELECT id, slug, name, max_versions, created_at FROM projects ORDER BY created_at, slug", [], project_from_row)
         })
         .await
     }
@@ -882,11 +884,7 @@ impl Store for SqliteStore {
     async fn memberships(&self, project_id: &str) -> StoreResult<Vec<MembershipRow>> {
         let p = project_id.to_owned();
         self.read(move |c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT project_id, subject_id, role, overrides FROM memberships WHERE project_id = ?1 ORDER BY subject_id",
-            )?;
-            let rows = collect(stmt.query_map(params![p], membership_from_row)?);
-            rows
+            query_vec(c, "SELECT project_id, subject_id, role, overrides FROM memberships WHERE project_id = ?1 ORDER BY subject_id", params![p], membership_from_row)
         })
         .await
     }
@@ -958,10 +956,12 @@ impl Store for SqliteStore {
 
     async fn users(&self) -> StoreResult<Vec<UserRow>> {
         self.read(|c| {
-            let mut stmt =
-                c.prepare_cached(&format!("SELECT {USER_COLS} FROM users ORDER BY email"))?;
-            let rows = collect(stmt.query_map([], user_from_row)?);
-            rows
+            query_vec(
+                c,
+                &format!("SELECT {USER_COLS} FROM users ORDER BY email"),
+                [],
+                user_from_row,
+            )
         })
         .await
     }
@@ -1157,11 +1157,12 @@ impl Store for SqliteStore {
 
     async fn identities(&self) -> StoreResult<Vec<IdentityRow>> {
         self.read(|c| {
-            let mut stmt = c.prepare_cached(&format!(
-                "SELECT {IDENTITY_COLS} FROM identities ORDER BY name"
-            ))?;
-            let rows = collect(stmt.query_map([], identity_from_row)?);
-            rows
+            query_vec(
+                c,
+                &format!("SELECT {IDENTITY_COLS} FROM identities ORDER BY name"),
+                [],
+                identity_from_row,
+            )
         })
         .await
     }
@@ -1181,11 +1182,9 @@ impl Store for SqliteStore {
     async fn identity_secrets(&self, identity_id: &str) -> StoreResult<Vec<IdentitySecretRow>> {
         let id = identity_id.to_owned();
         self.read(move |c| {
-            let mut stmt = c.prepare_cached(&format!(
+            query_vec(c, &format!(
                 "SELECT {IDENTITY_SECRET_COLS} FROM identity_secrets WHERE identity_id = ?1 ORDER BY created_at"
-            ))?;
-            let rows = collect(stmt.query_map(params![id], identity_secret_from_row)?);
-            rows
+            ), params![id], identity_secret_from_row)
         })
         .await
     }
@@ -1263,11 +1262,14 @@ impl Store for SqliteStore {
     async fn subject_tokens(&self, subject_id: &str) -> StoreResult<Vec<TokenRow>> {
         let id = subject_id.to_owned();
         self.read(move |c| {
-            let mut stmt = c.prepare_cached(&format!(
-                "SELECT {TOKEN_COLS} FROM tokens WHERE subject_id = ?1 ORDER BY created_at, id"
-            ))?;
-            let rows = collect(stmt.query_map(params![id], token_from_row)?);
-            rows
+            query_vec(
+                c,
+                &format!(
+                    "SELECT {TOKEN_COLS} FROM tokens WHERE subject_id = ?1 ORDER BY created_at, id"
+                ),
+                params![id],
+                token_from_row,
+            )
         })
         .await
     }
@@ -1285,11 +1287,9 @@ impl Store for SqliteStore {
     async fn project_tokens(&self, project_id: &str) -> StoreResult<Vec<TokenRow>> {
         let p = project_id.to_owned();
         self.read(move |c| {
-            let mut stmt = c.prepare_cached(&format!(
+            query_vec(c, &format!(
                 "SELECT {TOKEN_COLS} FROM tokens WHERE project_id = ?1 AND kind = 'service' ORDER BY created_at"
-            ))?;
-            let rows = collect(stmt.query_map(params![p], token_from_row)?);
-            rows
+            ), params![p], token_from_row)
         })
         .await
     }
@@ -1400,12 +1400,8 @@ impl Store for SqliteStore {
     async fn environments(&self, project_id: &str) -> StoreResult<Vec<EnvRow>> {
         let p = project_id.to_owned();
         self.memoized(&self.memo.environments, p.clone(), move |c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT id, project_id, slug, name, protected, position, created_at FROM environments
-                 WHERE project_id = ?1 ORDER BY position, slug",
-            )?;
-            let rows = collect(stmt.query_map(params![p], env_from_row)?);
-            rows
+            query_vec(c, "SELECT id, project_id, slug, name, protected, position, created_at FROM environments
+                 WHERE project_id = ?1 ORDER BY position, slug", params![p], env_from_row)
         })
         .await
     }
@@ -1421,10 +1417,7 @@ impl Store for SqliteStore {
     async fn folders(&self, env_id: &str) -> StoreResult<Vec<FolderRow>> {
         let e = env_id.to_owned();
         self.read(move |c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT id, project_id, env_id, path, created_at FROM folders WHERE env_id = ?1 ORDER BY path",
-            )?;
-            let rows = collect(stmt.query_map(params![e], |r| {
+            query_vec(c, "SELECT id, project_id, env_id, path, created_at FROM folders WHERE env_id = ?1 ORDER BY path", params![e], |r| {
                 Ok(FolderRow {
                     id: r.get(0)?,
                     project_id: r.get(1)?,
@@ -1432,8 +1425,7 @@ impl Store for SqliteStore {
                     path: r.get(3)?,
                     created_at: r.get(4)?,
                 })
-            })?);
-            rows
+            })
         })
         .await
     }
@@ -1522,22 +1514,14 @@ impl Store for SqliteStore {
     async fn data_keys(&self, project_id: &str) -> StoreResult<Vec<DataKeyRow>> {
         let p = project_id.to_owned();
         self.read(move |c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT project_id, key_id, wrapped, enc_count, created_at FROM data_keys WHERE project_id = ?1 ORDER BY key_id",
-            )?;
-            let rows = collect(stmt.query_map(params![p], data_key_from_row)?);
-            rows
+            query_vec(c, "SELECT project_id, key_id, wrapped, enc_count, created_at FROM data_keys WHERE project_id = ?1 ORDER BY key_id", params![p], data_key_from_row)
         })
         .await
     }
 
     async fn all_data_keys(&self) -> StoreResult<Vec<DataKeyRow>> {
         self.read(|c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT project_id, key_id, wrapped, enc_count, created_at FROM data_keys ORDER BY project_id, key_id",
-            )?;
-            let rows = collect(stmt.query_map([], data_key_from_row)?);
-            rows
+            query_vec(c, "SELECT project_id, key_id, wrapped, enc_count, created_at FROM data_keys ORDER BY project_id, key_id", [], data_key_from_row)
         })
         .await
     }
@@ -1655,15 +1639,18 @@ impl Store for SqliteStore {
         };
         let memo_key = (e.clone(), p.clone(), recursive);
         self.memoized(&self.memo.secrets, memo_key, move |c| {
-            let mut stmt = c.prepare_cached(&format!(
-                "SELECT {HEAD_COLS}, {VERSION_COLS} FROM secrets s JOIN secret_versions v
+            query_vec(
+                c,
+                &format!(
+                    "SELECT {HEAD_COLS}, {VERSION_COLS} FROM secrets s JOIN secret_versions v
                  ON v.secret_id = s.id AND v.version = s.current_version
                  WHERE s.env_id = ?1 AND s.deleted_at IS NULL
                    AND (s.path = ?2 OR (?3 AND substr(s.path, 1, length(?4)) = ?4))
                  ORDER BY s.path, s.key"
-            ))?;
-            let rows = collect(stmt.query_map(params![e, p, recursive, prefix], secret_from_row)?);
-            rows
+                ),
+                params![e, p, recursive, prefix],
+                secret_from_row,
+            )
         })
         .await
     }
@@ -1671,13 +1658,16 @@ impl Store for SqliteStore {
     async fn deleted_secrets(&self, env_id: &str, path: &str) -> StoreResult<Vec<SecretRow>> {
         let (e, p) = (env_id.to_owned(), path.to_owned());
         self.read(move |c| {
-            let mut stmt = c.prepare_cached(&format!(
-                "SELECT {HEAD_COLS}, {VERSION_COLS} FROM secrets s JOIN secret_versions v
+            query_vec(
+                c,
+                &format!(
+                    "SELECT {HEAD_COLS}, {VERSION_COLS} FROM secrets s JOIN secret_versions v
                  ON v.secret_id = s.id AND v.version = s.current_version
                  WHERE s.env_id = ?1 AND s.path = ?2 AND s.deleted_at IS NOT NULL ORDER BY s.key"
-            ))?;
-            let rows = collect(stmt.query_map(params![e, p], secret_from_row)?);
-            rows
+                ),
+                params![e, p],
+                secret_from_row,
+            )
         })
         .await
     }
@@ -1685,11 +1675,9 @@ impl Store for SqliteStore {
     async fn history(&self, secret_id: &str) -> StoreResult<Vec<VersionRow>> {
         let id = secret_id.to_owned();
         self.read(move |c| {
-            let mut stmt = c.prepare_cached(&format!(
+            query_vec(c, &format!(
                 "SELECT {VERSION_COLS} FROM secret_versions v WHERE v.secret_id = ?1 ORDER BY v.version"
-            ))?;
-            let rows = collect(stmt.query_map(params![id], |r| version_from_row(r, 0))?);
-            rows
+            ), params![id], |r| version_from_row(r, 0))
         })
         .await
     }
@@ -1786,11 +1774,8 @@ impl Store for SqliteStore {
     async fn imports(&self, env_id: &str, path: &str) -> StoreResult<Vec<ImportRow>> {
         let (e, p) = (env_id.to_owned(), path.to_owned());
         self.read(move |c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT id, project_id, env_id, path, import_env_id, import_path, position, created_at
-                 FROM secret_imports WHERE env_id = ?1 AND path = ?2 ORDER BY position",
-            )?;
-            let rows = collect(stmt.query_map(params![e, p], |r| {
+            query_vec(c, "SELECT id, project_id, env_id, path, import_env_id, import_path, position, created_at
+                 FROM secret_imports WHERE env_id = ?1 AND path = ?2 ORDER BY position", params![e, p], |r| {
                 Ok(ImportRow {
                     id: r.get(0)?,
                     project_id: r.get(1)?,
@@ -1801,8 +1786,7 @@ impl Store for SqliteStore {
                     position: r.get(6)?,
                     created_at: r.get(7)?,
                 })
-            })?);
-            rows
+            })
         })
         .await
     }
@@ -1844,11 +1828,8 @@ impl Store for SqliteStore {
         // here: a query per listed secret made every list 50 queries longer.
         let all = self
             .memoized(&self.memo.personal, owner.clone(), move |c| {
-                let mut stmt = c.prepare_cached(
-                    "SELECT id, secret_id, owner_id, version, key_id, value_ct, created_at, updated_at
-                     FROM personal_secrets WHERE owner_id = ?1",
-                )?;
-                let rows = collect(stmt.query_map(params![owner], |r| {
+                query_vec(c, "SELECT id, secret_id, owner_id, version, key_id, value_ct, created_at, updated_at
+                     FROM personal_secrets WHERE owner_id = ?1", params![owner], |r| {
                     Ok(PersonalRow {
                         id: r.get(0)?,
                         secret_id: r.get(1)?,
@@ -1859,8 +1840,7 @@ impl Store for SqliteStore {
                         created_at: r.get(6)?,
                         updated_at: r.get(7)?,
                     })
-                })?);
-                rows
+                })
             })
             .await?;
         if all.is_empty() {
