@@ -3,8 +3,8 @@
 //!
 //! Fail-closed auditing answers a read only once its event is somewhere a
 //! killed server cannot lose it. Committing every such event through the
-//! writer's group commit cost half of the list throughput, so the HTTP worker
-//! appends the event as one line to an `O_APPEND` file with one `write(2)`
+//! writer's group commit would put a commit on every read's path (figures in
+//! BENCHMARKS.md), so the HTTP worker appends the event as one line to an `O_APPEND` file with one `write(2)`
 //! (the page cache then keeps it if the process dies), and the writer thread
 //! moves the journal into the keyed `audit_events` chain in one fsynced
 //! transaction every flush interval.

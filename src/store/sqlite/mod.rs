@@ -22,6 +22,7 @@ pub(super) mod audit_journal;
 pub(super) mod chain;
 mod group_commit;
 pub mod memo;
+mod rows;
 mod streams;
 #[cfg(test)]
 pub(super) mod tests;
@@ -37,6 +38,7 @@ pub(crate) use chain::backend;
 use chain::{ChainHead, PreparedAudit};
 use group_commit::{chain_transaction, GroupCommit, Job, JobKind};
 use memo::Memo;
+use rows::*;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -412,62 +414,10 @@ fn insert_data_key(conn: &Connection, key: &DataKeyRow) -> StoreResult<()> {
 const TOKEN_COLS: &str =
     "id, token_hash, kind, subject_id, name, project_id, scope, expires_at, revoked_at, created_at, uses, uses_limit, max_expires_at, client_secret_id";
 
-fn token_from_row(r: &Row) -> rusqlite::Result<TokenRow> {
-    Ok(TokenRow {
-        id: r.get(0)?,
-        token_hash: r.get(1)?,
-        kind: r.get(2)?,
-        subject_id: r.get(3)?,
-        name: r.get(4)?,
-        project_id: r.get(5)?,
-        scope: r.get(6)?,
-        expires_at: r.get(7)?,
-        revoked_at: r.get(8)?,
-        created_at: r.get(9)?,
-        uses: r.get(10)?,
-        uses_limit: r.get(11)?,
-        max_expires_at: r.get(12)?,
-        client_secret_id: r.get(13)?,
-    })
-}
-
-fn membership_from_row(r: &Row) -> rusqlite::Result<MembershipRow> {
-    Ok(MembershipRow {
-        project_id: r.get(0)?,
-        subject_id: r.get(1)?,
-        role: r.get(2)?,
-        overrides: r.get(3)?,
-    })
-}
-
 const IDENTITY_COLS: &str =
     "id, name, access_token_ttl, access_token_max_ttl, num_uses_limit, trusted_ips, created_by, created_at";
 
-fn identity_from_row(r: &Row) -> rusqlite::Result<IdentityRow> {
-    Ok(IdentityRow {
-        id: r.get(0)?,
-        name: r.get(1)?,
-        access_token_ttl: r.get(2)?,
-        access_token_max_ttl: r.get(3)?,
-        num_uses_limit: r.get(4)?,
-        trusted_ips: r.get(5)?,
-        created_by: r.get(6)?,
-        created_at: r.get(7)?,
-    })
-}
-
 const IDENTITY_SECRET_COLS: &str = "id, identity_id, secret_hash, prefix, created_at, revoked_at";
-
-fn identity_secret_from_row(r: &Row) -> rusqlite::Result<IdentitySecretRow> {
-    Ok(IdentitySecretRow {
-        id: r.get(0)?,
-        identity_id: r.get(1)?,
-        secret_hash: r.get(2)?,
-        prefix: r.get(3)?,
-        created_at: r.get(4)?,
-        revoked_at: r.get(5)?,
-    })
-}
 
 fn insert_identity_secret(conn: &Connection, s: &IdentitySecretRow) -> StoreResult<()> {
     conn.execute(
@@ -517,86 +467,9 @@ fn revoke_sessions(c: &Connection, user_id: &str, keep: Option<&str>, now: i64) 
     Ok(())
 }
 
-fn user_from_row(r: &Row) -> rusqlite::Result<UserRow> {
-    Ok(UserRow {
-        id: r.get(0)?,
-        email: r.get(1)?,
-        password_hash: r.get(2)?,
-        is_admin: r.get(3)?,
-        created_at: r.get(4)?,
-        disabled_at: r.get(5)?,
-    })
-}
-
-fn project_from_row(r: &Row) -> rusqlite::Result<ProjectRow> {
-    Ok(ProjectRow {
-        id: r.get(0)?,
-        slug: r.get(1)?,
-        name: r.get(2)?,
-        max_versions: r.get(3)?,
-        created_at: r.get(4)?,
-    })
-}
-
-fn env_from_row(r: &Row) -> rusqlite::Result<EnvRow> {
-    Ok(EnvRow {
-        id: r.get(0)?,
-        project_id: r.get(1)?,
-        slug: r.get(2)?,
-        name: r.get(3)?,
-        protected: r.get(4)?,
-        position: r.get(5)?,
-        created_at: r.get(6)?,
-    })
-}
-
-fn data_key_from_row(r: &Row) -> rusqlite::Result<DataKeyRow> {
-    Ok(DataKeyRow {
-        project_id: r.get(0)?,
-        key_id: r.get(1)?,
-        wrapped: r.get(2)?,
-        enc_count: r.get(3)?,
-        created_at: r.get(4)?,
-    })
-}
-
 const HEAD_COLS: &str = "s.id, s.project_id, s.env_id, s.path, s.key, s.current_version, s.deleted_at, s.purge_after, s.created_at";
 const VERSION_COLS: &str =
     "v.version, v.key_id, v.value_ct, v.comment_ct, v.tags_ct, v.action, v.actor, v.created_at";
-
-fn head_from_row(r: &Row) -> rusqlite::Result<SecretHead> {
-    Ok(SecretHead {
-        secret_id: r.get(0)?,
-        project_id: r.get(1)?,
-        env_id: r.get(2)?,
-        path: r.get(3)?,
-        key: r.get(4)?,
-        current_version: r.get(5)?,
-        deleted_at: r.get(6)?,
-        purge_after: r.get(7)?,
-        created_at: r.get(8)?,
-    })
-}
-
-fn version_from_row(r: &Row, offset: usize) -> rusqlite::Result<VersionRow> {
-    Ok(VersionRow {
-        version: r.get(offset)?,
-        key_id: r.get(offset + 1)?,
-        value_ct: r.get(offset + 2)?,
-        comment_ct: r.get(offset + 3)?,
-        tags_ct: r.get(offset + 4)?,
-        action: r.get(offset + 5)?,
-        actor: r.get(offset + 6)?,
-        created_at: r.get(offset + 7)?,
-    })
-}
-
-fn secret_from_row(r: &Row) -> rusqlite::Result<SecretRow> {
-    Ok(SecretRow {
-        head: head_from_row(r)?,
-        version: version_from_row(r, 9)?,
-    })
-}
 
 /// Every row of a cached statement, mapped by `f`.
 fn query_vec<T>(
