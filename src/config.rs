@@ -361,14 +361,14 @@ impl ServerConfig {
             file.audit_flush_interval,
             "50ms",
         )?;
-        if audit_flush_interval > crate::store::audit_flush::MAX_INTERVAL {
+        if audit_flush_interval > crate::audit::flush_policy::MAX_INTERVAL {
             return Err(ConfigError::Invalid(
                 "audit_flush_interval",
                 "must be at most 10s (0 fsyncs every read's audit event)".into(),
             ));
         }
         let audit_loss_bound = match (&args.audit_loss_bound, file.audit_loss_bound) {
-            (None, None) => crate::store::audit_flush::default_loss_bound(audit_flush_interval),
+            (None, None) => crate::audit::flush_policy::default_loss_bound(audit_flush_interval),
             (flag, in_file) => duration("audit_loss_bound", flag, in_file, "1s")?,
         };
         if audit_loss_bound < audit_flush_interval * 2 {

@@ -16,6 +16,7 @@
 //! the page cache before the answer, no fsync per entry), with a bound on the
 //! window.
 
+pub use crate::audit::flush_policy::{bounded, default_loss_bound, MAX_INTERVAL};
 use crate::audit::AuditKey;
 use std::time::Duration;
 
@@ -39,34 +40,5 @@ impl AuditOptions {
             flush_interval,
             loss_bound: default_loss_bound(flush_interval),
         }
-    }
-}
-
-/// Ten flush intervals, and never under a second: one slow commit (an fsync
-/// on a busy disk) must not stop reads.
-pub fn default_loss_bound(interval: Duration) -> Duration {
-    (interval * 10).max(Duration::from_secs(1))
-}
-
-/// The longest allowed interval: beyond it the window of audit events a power
-/// loss can take grows past what an operator would accept by accident.
-pub const MAX_INTERVAL: Duration = Duration::from_secs(10);
-
-/// `interval`, at most `MAX_INTERVAL`.
-pub fn bounded(interval: Duration) -> Duration {
-    interval.min(MAX_INTERVAL)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn interval_is_capped() {
-        assert_eq!(bounded(Duration::from_secs(3600)), MAX_INTERVAL);
-        assert_eq!(
-            bounded(Duration::from_millis(50)),
-            Duration::from_millis(50)
-        );
     }
 }

@@ -111,8 +111,8 @@ impl LegacyWalk {
 /// The SQLite side.
 pub(super) mod sqlite {
     use super::*;
+    use crate::store::sqlite::audit_chain::{from_row, COLS};
     use crate::store::sqlite::backend;
-    use crate::store::sqlite_audit::{from_row, COLS};
     use rusqlite::{params, Connection, OptionalExtension};
     use std::path::{Path, PathBuf};
 

@@ -4,22 +4,19 @@
 //! concurrent writers (or replicas) can never both win the same version.
 
 pub mod audit_flush;
-mod audit_journal;
 pub mod audit_upgrade;
-mod group_commit;
-pub mod memo;
 pub mod migrate;
 pub mod postgres;
 pub mod rows;
+pub mod rules;
 pub mod sqlite;
-mod sqlite_audit;
-#[cfg(test)]
-mod sqlite_audit_tests;
 pub mod streams;
-pub mod wal_checkpointer;
 
 use async_trait::async_trait;
 pub use rows::*;
+use sqlite::{audit_chain as sqlite_audit, audit_journal};
+/// The SQLite-only parts keep their old paths.
+pub use sqlite::{memo, wal_checkpointer};
 pub use streams::AuditStreamStore;
 
 #[derive(Debug, thiserror::Error, Clone)]

@@ -5,7 +5,7 @@
 
 use super::connect::LOCK_USERS;
 use super::rows::{user, USER_COLS};
-use super::{first, insert_audit, tx_exec, tx_query};
+use super::{exec_one, first, insert_audit, tx_exec, tx_query};
 use crate::audit::AuditKey;
 use crate::store::*;
 use deadpool_postgres::Transaction;
@@ -93,15 +93,13 @@ pub(super) async fn set_password(
     keep_token: Option<&str>,
     now: i64,
 ) -> StoreResult<()> {
-    let n = tx_exec(
+    exec_one(
         tx,
         "UPDATE users SET password_hash = $2 WHERE id = $1",
         &[&user_id, &password_hash],
+        "user",
     )
     .await?;
-    if n == 0 {
-        return Err(StoreError::NotFound("user"));
-    }
     revoke_sessions(tx, user_id, keep_token, now).await
 }
 
@@ -198,9 +196,12 @@ pub(super) async fn delete_identity(
     ] {
         tx_exec(tx, sql, &[&identity_id]).await?;
     }
-    let n = tx_exec(tx, "DELETE FROM identities WHERE id = $1", &[&identity_id]).await?;
-    if n == 0 {
-        return Err(StoreError::NotFound("identity"));
-    }
+    exec_one(
+        tx,
+        "DELETE FROM identities WHERE id = $1",
+        &[&identity_id],
+        "identity",
+    )
+    .await?;
     Ok(())
 }

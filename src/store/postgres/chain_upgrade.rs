@@ -62,7 +62,7 @@ pub async fn upgrade(client: &mut deadpool_postgres::Client, key: &AuditKey) -> 
         &[&prev],
     )
     .await?;
-    if let Some(event) = walk.record(crate::service::now_ms()) {
+    if let Some(event) = walk.record(crate::time_ids::now_ms()) {
         insert_audit(&tx, key, &event).await?;
     }
     tx_exec(

@@ -14,6 +14,31 @@
 //! Lock order in every write is secret row, then data key row, then audit head:
 //! no cycle, so no deadlock between writers.
 
+/// `in_tx!(store, |tx| { body })`: runs `body` (which ends in a
+/// `StoreResult`) with `tx`, a transaction on a pooled connection of `store`;
+/// commits when it ends in `Ok`, rolls back (by dropping the transaction) when
+/// it ends in `Err` or returns one early. A macro rather than a function over
+/// an async closure: inside `async_trait` methods the closure form made the
+/// compiler's `Send` checks take many minutes per build.
+macro_rules! in_tx {
+    ($store:expr, |$tx:ident| $body:block) => {{
+        let mut conn = $store.conn().await?;
+        let transaction = conn.transaction().await.map_err(backend)?;
+        let outcome: StoreResult<_> = async {
+            let $tx = &transaction;
+            $body
+        }
+        .await;
+        match outcome {
+            Ok(value) => {
+                transaction.commit().await.map_err(backend)?;
+                Ok(value)
+            }
+            Err(e) => Err(e),
+        }
+    }};
+}
+
 mod accounts;
 mod audit_batch;
 mod chain_upgrade;
@@ -117,6 +142,19 @@ async fn tx_query(tx: &Transaction<'_>, sql: &str, p: Params<'_>) -> StoreResult
 async fn tx_exec(tx: &Transaction<'_>, sql: &str, p: Params<'_>) -> StoreResult<u64> {
     let stmt = tx.prepare_cached(sql).await.map_err(backend)?;
     tx.execute(&stmt, p).await.map_err(backend)
+}
+
+/// Runs a statement on one keyed row: `NotFound(what)` when it matched none.
+async fn exec_one(
+    tx: &Transaction<'_>,
+    sql: &str,
+    p: Params<'_>,
+    what: &'static str,
+) -> StoreResult<()> {
+    match tx_exec(tx, sql, p).await? {
+        0 => Err(StoreError::NotFound(what)),
+        _ => Ok(()),
+    }
 }
 
 /// Like `tx_exec` but keeps the driver error (to tell a unique violation apart).
@@ -285,11 +323,14 @@ async fn put_secret_rows(tx: &Transaction<'_>, put: &PutVersion) -> StoreResult<
         .transpose()
         .map_err(backend)?;
     let new_version = put.version.version;
+    rules::check_put(
+        current
+            .as_ref()
+            .map(|(id, v, d)| (id.as_str(), *v, d.is_some())),
+        put,
+    )?;
     match current {
         None => {
-            if put.expected_current != 0 || new_version != 1 {
-                return Err(StoreError::Conflict { current: 0 });
-            }
             let inserted = tx_exec(
                 tx,
                 "INSERT INTO secrets (id, project_id, env_id, path, key, current_version, created_at)
@@ -309,17 +350,13 @@ async fn put_secret_rows(tx: &Transaction<'_>, put: &PutVersion) -> StoreResult<
                 let visible = first(rows, |r| {
                     let v: i64 = r.try_get(0)?;
                     let d: Option<i64> = r.try_get(1)?;
-                    Ok(if d.is_some() { 0 } else { v })
+                    Ok(rules::visible_version(v, d.is_some()))
                 })?
                 .unwrap_or(0);
                 return Err(StoreError::Conflict { current: visible });
             }
         }
-        Some((id, stored, deleted_at)) => {
-            if id != put.secret_id || stored != put.expected_current || new_version != stored + 1 {
-                let visible = if deleted_at.is_some() { 0 } else { stored };
-                return Err(StoreError::Conflict { current: visible });
-            }
+        Some((id, _, _)) => {
             tx_exec(
                 tx,
                 "UPDATE secrets SET current_version = $2, deleted_at = NULL, purge_after = NULL WHERE id = $1",
@@ -345,7 +382,10 @@ async fn put_secret_rows(tx: &Transaction<'_>, put: &PutVersion) -> StoreResult<
     tx_exec(
         tx,
         "DELETE FROM secret_versions WHERE secret_id = $1 AND version <= $2",
-        &[&put.secret_id, &(new_version - put.max_versions)],
+        &[
+            &put.secret_id,
+            &rules::prune_through(new_version, put.max_versions),
+        ],
     )
     .await?;
     Ok(())
@@ -398,9 +438,9 @@ async fn put_batch(
     let mut counts = vec![0; puts.len()];
     for ((project_id, key_id), items) in &by_key {
         let n = items.len() as i64;
-        let last = count_encryptions(tx, project_id, *key_id, 3 * n).await?;
+        let last = count_encryptions(tx, project_id, *key_id, rules::encryptions(n)).await?;
         for (j, &i) in items.iter().enumerate() {
-            counts[i] = last - 3 * (n - 1 - j as i64);
+            counts[i] = rules::count_after(last, n, j as i64);
         }
     }
     for (_, audit) in puts {
@@ -486,6 +526,21 @@ impl PostgresStore {
         self.conn().await
     }
 
+    /// Changes one keyed row and appends its audit event, in one transaction:
+    /// `NotFound(what)` (and nothing written) when the statement matched no row.
+    async fn change_one(
+        &self,
+        sql: &str,
+        p: Params<'_>,
+        what: &'static str,
+        audit: &AuditEvent,
+    ) -> StoreResult<()> {
+        in_tx!(self, |tx| {
+            exec_one(tx, sql, p, what).await?;
+            insert_audit(tx, &self.audit_key, audit).await
+        })
+    }
+
     async fn read(&self, sql: &str, p: Params<'_>) -> StoreResult<Vec<Row>> {
         let c = self.conn().await?;
         let stmt = c.prepare_cached(sql).await.map_err(backend)?;
@@ -531,37 +586,37 @@ impl Store for PostgresStore {
     }
 
     async fn bootstrap(&self, data: Bootstrap) -> StoreResult<()> {
-        let mut c = self.conn().await?;
-        let tx = c.transaction().await.map_err(backend)?;
-        // Two replicas bootstrapping at once: the second waits, then sees a user.
-        tx_exec(&tx, "SELECT pg_advisory_xact_lock($1)", &[&LOCK_BOOTSTRAP]).await?;
-        let users: i64 = tx_query(&tx, "SELECT COUNT(*) FROM users", &[])
-            .await?
-            .first()
-            .ok_or_else(|| StoreError::Backend("count returned no row".into()))?
-            .try_get(0)
-            .map_err(backend)?;
-        if users > 0 {
-            return Err(StoreError::AlreadyBootstrapped);
-        }
-        let u = &data.user;
-        tx_exec_raw(
-            &tx,
-            &format!("INSERT INTO users ({USER_COLS}) VALUES ($1, $2, $3, $4, $5, $6)"),
-            &[
-                &u.id,
-                &u.email,
-                &u.password_hash,
-                &u.is_admin,
-                &u.created_at,
-                &u.disabled_at,
-            ],
-        )
-        .await
-        .map_err(|e| map_unique(e, format!("user {:?}", u.email)))?;
-        insert_project(&tx, &self.audit_key, &data.project).await?;
-        insert_token_row(&tx, &data.token).await?;
-        tx.commit().await.map_err(backend)
+        in_tx!(self, |tx| {
+            // Two replicas bootstrapping at once: the second waits, then sees a user.
+            tx_exec(tx, "SELECT pg_advisory_xact_lock($1)", &[&LOCK_BOOTSTRAP]).await?;
+            let users: i64 = tx_query(tx, "SELECT COUNT(*) FROM users", &[])
+                .await?
+                .first()
+                .ok_or_else(|| StoreError::Backend("count returned no row".into()))?
+                .try_get(0)
+                .map_err(backend)?;
+            if users > 0 {
+                return Err(StoreError::AlreadyBootstrapped);
+            }
+            let u = &data.user;
+            tx_exec_raw(
+                tx,
+                &format!("INSERT INTO users ({USER_COLS}) VALUES ($1, $2, $3, $4, $5, $6)"),
+                &[
+                    &u.id,
+                    &u.email,
+                    &u.password_hash,
+                    &u.is_admin,
+                    &u.created_at,
+                    &u.disabled_at,
+                ],
+            )
+            .await
+            .map_err(|e| map_unique(e, format!("user {:?}", u.email)))?;
+            insert_project(tx, &self.audit_key, &data.project).await?;
+            insert_token_row(tx, &data.token).await?;
+            Ok(())
+        })
     }
 
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<UserRow>> {
@@ -585,11 +640,11 @@ impl Store for PostgresStore {
     }
 
     async fn insert_token(&self, token: TokenRow, audit: AuditEvent) -> StoreResult<()> {
-        let mut c = self.conn().await?;
-        let tx = c.transaction().await.map_err(backend)?;
-        insert_token_row(&tx, &token).await?;
-        insert_audit(&tx, &self.audit_key, &audit).await?;
-        tx.commit().await.map_err(backend)
+        in_tx!(self, |tx| {
+            insert_token_row(tx, &token).await?;
+            insert_audit(tx, &self.audit_key, &audit).await?;
+            Ok(())
+        })
     }
 
     async fn token_by_hash(&self, hash: &[u8]) -> StoreResult<Option<TokenRow>> {
@@ -603,26 +658,20 @@ impl Store for PostgresStore {
     }
 
     async fn revoke_token(&self, id: &str, now: i64, audit: AuditEvent) -> StoreResult<()> {
-        let mut c = self.conn().await?;
-        let tx = c.transaction().await.map_err(backend)?;
-        let n = tx_exec(
-            &tx,
+        self.change_one(
             "UPDATE tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
             &[&id, &now],
+            "token",
+            &audit,
         )
-        .await?;
-        if n == 0 {
-            return Err(StoreError::NotFound("token"));
-        }
-        insert_audit(&tx, &self.audit_key, &audit).await?;
-        tx.commit().await.map_err(backend)
+        .await
     }
 
     async fn create_project(&self, data: NewProject) -> StoreResult<()> {
-        let mut c = self.conn().await?;
-        let tx = c.transaction().await.map_err(backend)?;
-        insert_project(&tx, &self.audit_key, &data).await?;
-        tx.commit().await.map_err(backend)
+        in_tx!(self, |tx| {
+            insert_project(tx, &self.audit_key, &data).await?;
+            Ok(())
+        })
     }
 
     async fn projects(&self) -> StoreResult<Vec<ProjectRow>> {
@@ -680,17 +729,17 @@ impl Store for PostgresStore {
     }
 
     async fn put_membership(&self, m: MembershipRow, audit: AuditEvent) -> StoreResult<()> {
-        let mut c = self.conn().await?;
-        let tx = c.transaction().await.map_err(backend)?;
-        tx_exec(
-            &tx,
+        in_tx!(self, |tx| {
+            tx_exec(
+            tx,
             "INSERT INTO memberships (project_id, subject_id, role, overrides) VALUES ($1, $2, $3, $4)
              ON CONFLICT (project_id, subject_id) DO UPDATE SET role = excluded.role, overrides = excluded.overrides",
             &[&m.project_id, &m.subject_id, &m.role, &m.overrides],
         )
         .await?;
-        insert_audit(&tx, &self.audit_key, &audit).await?;
-        tx.commit().await.map_err(backend)
+            insert_audit(tx, &self.audit_key, &audit).await?;
+            Ok(())
+        })
     }
 
     async fn remove_membership(
@@ -699,19 +748,13 @@ impl Store for PostgresStore {
         subject_id: &str,
         audit: AuditEvent,
     ) -> StoreResult<()> {
-        let mut c = self.conn().await?;
-        let tx = c.transaction().await.map_err(backend)?;
-        let n = tx_exec(
-            &tx,
+        self.change_one(
             "DELETE FROM memberships WHERE project_id = $1 AND subject_id = $2",
             &[&project_id, &subject_id],
+            "membership",
+            &audit,
         )
-        .await?;
-        if n == 0 {
-            return Err(StoreError::NotFound("membership"));
-        }
-        insert_audit(&tx, &self.audit_key, &audit).await?;
-        tx.commit().await.map_err(backend)
+        .await
     }
 
     async fn create_user(
@@ -721,30 +764,30 @@ impl Store for PostgresStore {
         invite_expires_at: i64,
         audit: AuditEvent,
     ) -> StoreResult<()> {
-        let mut c = self.conn().await?;
-        let tx = c.transaction().await.map_err(backend)?;
-        tx_exec_raw(
-            &tx,
-            &format!("INSERT INTO users ({USER_COLS}) VALUES ($1, $2, $3, $4, $5, $6)"),
-            &[
-                &u.id,
-                &u.email,
-                &u.password_hash,
-                &u.is_admin,
-                &u.created_at,
-                &u.disabled_at,
-            ],
-        )
-        .await
-        .map_err(|e| map_unique(e, format!("user {:?}", u.email)))?;
-        tx_exec(
-            &tx,
-            "INSERT INTO invites (token_hash, user_id, expires_at) VALUES ($1, $2, $3)",
-            &[&invite_hash, &u.id, &invite_expires_at],
-        )
-        .await?;
-        insert_audit(&tx, &self.audit_key, &audit).await?;
-        tx.commit().await.map_err(backend)
+        in_tx!(self, |tx| {
+            tx_exec_raw(
+                tx,
+                &format!("INSERT INTO users ({USER_COLS}) VALUES ($1, $2, $3, $4, $5, $6)"),
+                &[
+                    &u.id,
+                    &u.email,
+                    &u.password_hash,
+                    &u.is_admin,
+                    &u.created_at,
+                    &u.disabled_at,
+                ],
+            )
+            .await
+            .map_err(|e| map_unique(e, format!("user {:?}", u.email)))?;
+            tx_exec(
+                tx,
+                "INSERT INTO invites (token_hash, user_id, expires_at) VALUES ($1, $2, $3)",
+                &[&invite_hash, &u.id, &invite_expires_at],
+            )
+            .await?;
+            insert_audit(tx, &self.audit_key, &audit).await?;
+            Ok(())
+        })
     }
 
     async fn users(&self) -> StoreResult<Vec<UserRow>> {
@@ -765,20 +808,19 @@ impl Store for PostgresStore {
         now: i64,
         audit: AuditEvent,
     ) -> StoreResult<UserRow> {
-        let mut c = self.conn().await?;
-        let tx = c.transaction().await.map_err(backend)?;
-        let user = accounts::redeem_password_token(
-            &tx,
-            &self.audit_key,
-            kind,
-            &token_hash,
-            &password_hash,
-            now,
-            audit,
-        )
-        .await?;
-        tx.commit().await.map_err(backend)?;
-        Ok(user)
+        in_tx!(self, |tx| {
+            let user = accounts::redeem_password_token(
+                tx,
+                &self.audit_key,
+                kind,
+                &token_hash,
+                &password_hash,
+                now,
+                audit,
+            )
+            .await?;
+            Ok(user)
+        })
     }
 
     async fn create_password_reset(
@@ -789,11 +831,11 @@ impl Store for PostgresStore {
         now: i64,
         audit: AuditEvent,
     ) -> StoreResult<()> {
-        let mut c = self.conn().await?;
-        let tx = c.transaction().await.map_err(backend)?;
-        accounts::create_password_reset(&tx, user_id, &token_hash, expires_at, now).await?;
-        insert_audit(&tx, &self.audit_key, &audit).await?;
-        tx.commit().await.map_err(backend)
+        in_tx!(self, |tx| {
+            accounts::create_password_reset(tx, user_id, &token_hash, expires_at, now).await?;
+            insert_audit(tx, &self.audit_key, &audit).await?;
+            Ok(())
+        })
     }
 
     async fn set_password(
@@ -804,11 +846,11 @@ impl Store for PostgresStore {
         now: i64,
         audit: AuditEvent,
     ) -> StoreResult<()> {
-        let mut c = self.conn().await?;
-        let tx = c.transaction().await.map_err(backend)?;
-        accounts::set_password(&tx, user_id, &password_hash, keep_token.as_deref(), now).await?;
-        insert_audit(&tx, &self.audit_key, &audit).await?;
-        tx.commit().await.map_err(backend)
+        in_tx!(self, |tx| {
+            accounts::set_password(tx, user_id, &password_hash, keep_token.as_deref(), now).await?;
+            insert_audit(tx, &self.audit_key, &audit).await?;
+            Ok(())
+        })
     }
 
     async fn change_user(
@@ -818,12 +860,11 @@ impl Store for PostgresStore {
         now: i64,
         audit: AuditEvent,
     ) -> StoreResult<UserRow> {
-        let mut c = self.conn().await?;
-        let tx = c.transaction().await.map_err(backend)?;
-        let before = accounts::change_user(&tx, user_id, change, now).await?;
-        insert_audit(&tx, &self.audit_key, &audit).await?;
-        tx.commit().await.map_err(backend)?;
-        Ok(before)
+        in_tx!(self, |tx| {
+            let before = accounts::change_user(tx, user_id, change, now).await?;
+            insert_audit(tx, &self.audit_key, &audit).await?;
+            Ok(before)
+        })
     }
 
     async fn create_identity(
@@ -832,29 +873,29 @@ impl Store for PostgresStore {
         secret: IdentitySecretRow,
         audit: AuditEvent,
     ) -> StoreResult<()> {
-        let mut c = self.conn().await?;
-        let tx = c.transaction().await.map_err(backend)?;
-        tx_exec_raw(
-            &tx,
-            &format!(
+        in_tx!(self, |tx| {
+            tx_exec_raw(
+                tx,
+                &format!(
                 "INSERT INTO identities ({IDENTITY_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
             ),
-            &[
-                &i.id,
-                &i.name,
-                &i.access_token_ttl,
-                &i.access_token_max_ttl,
-                &i.num_uses_limit,
-                &i.trusted_ips,
-                &i.created_by,
-                &i.created_at,
-            ],
-        )
-        .await
-        .map_err(|e| map_unique(e, format!("identity {:?}", i.name)))?;
-        insert_identity_secret(&tx, &secret).await?;
-        insert_audit(&tx, &self.audit_key, &audit).await?;
-        tx.commit().await.map_err(backend)
+                &[
+                    &i.id,
+                    &i.name,
+                    &i.access_token_ttl,
+                    &i.access_token_max_ttl,
+                    &i.num_uses_limit,
+                    &i.trusted_ips,
+                    &i.created_by,
+                    &i.created_at,
+                ],
+            )
+            .await
+            .map_err(|e| map_unique(e, format!("identity {:?}", i.name)))?;
+            insert_identity_secret(tx, &secret).await?;
+            insert_audit(tx, &self.audit_key, &audit).await?;
+            Ok(())
+        })
     }
 
     async fn identity(&self, id_or_name: &str) -> StoreResult<Option<IdentityRow>> {
@@ -885,11 +926,11 @@ impl Store for PostgresStore {
         secret: IdentitySecretRow,
         audit: AuditEvent,
     ) -> StoreResult<()> {
-        let mut c = self.conn().await?;
-        let tx = c.transaction().await.map_err(backend)?;
-        insert_identity_secret(&tx, &secret).await?;
-        insert_audit(&tx, &self.audit_key, &audit).await?;
-        tx.commit().await.map_err(backend)
+        in_tx!(self, |tx| {
+            insert_identity_secret(tx, &secret).await?;
+            insert_audit(tx, &self.audit_key, &audit).await?;
+            Ok(())
+        })
     }
 
     async fn identity_secrets(&self, identity_id: &str) -> StoreResult<Vec<IdentitySecretRow>> {
@@ -924,25 +965,20 @@ impl Store for PostgresStore {
         now: i64,
         audit: AuditEvent,
     ) -> StoreResult<()> {
-        let mut c = self.conn().await?;
-        let tx = c.transaction().await.map_err(backend)?;
-        let n = tx_exec(
-            &tx,
+        in_tx!(self, |tx| {
+            exec_one(
+            tx,
             "UPDATE identity_secrets SET revoked_at = $3 WHERE identity_id = $1 AND id = $2 AND revoked_at IS NULL",
-            &[&identity_id, &secret_id, &now],
-        )
-        .await?;
-        if n == 0 {
-            return Err(StoreError::NotFound("client secret"));
-        }
-        tx_exec(
-            &tx,
+            &[&identity_id, &secret_id, &now], "client secret").await?;
+            tx_exec(
+            tx,
             "UPDATE tokens SET revoked_at = $2 WHERE client_secret_id = $1 AND revoked_at IS NULL",
             &[&secret_id, &now],
         )
         .await?;
-        insert_audit(&tx, &self.audit_key, &audit).await?;
-        tx.commit().await.map_err(backend)
+            insert_audit(tx, &self.audit_key, &audit).await?;
+            Ok(())
+        })
     }
 
     async fn delete_identity(
@@ -951,11 +987,11 @@ impl Store for PostgresStore {
         now: i64,
         audit: AuditEvent,
     ) -> StoreResult<()> {
-        let mut c = self.conn().await?;
-        let tx = c.transaction().await.map_err(backend)?;
-        accounts::delete_identity(&tx, identity_id, now).await?;
-        insert_audit(&tx, &self.audit_key, &audit).await?;
-        tx.commit().await.map_err(backend)
+        in_tx!(self, |tx| {
+            accounts::delete_identity(tx, identity_id, now).await?;
+            insert_audit(tx, &self.audit_key, &audit).await?;
+            Ok(())
+        })
     }
 
     async fn subject_tokens(&self, subject_id: &str) -> StoreResult<Vec<TokenRow>> {
@@ -1009,19 +1045,13 @@ impl Store for PostgresStore {
     }
 
     async fn renew_token(&self, id: &str, expires_at: i64, audit: AuditEvent) -> StoreResult<()> {
-        let mut c = self.conn().await?;
-        let tx = c.transaction().await.map_err(backend)?;
-        let n = tx_exec(
-            &tx,
+        self.change_one(
             "UPDATE tokens SET expires_at = $2 WHERE id = $1 AND revoked_at IS NULL",
             &[&id, &expires_at],
+            "token",
+            &audit,
         )
-        .await?;
-        if n == 0 {
-            return Err(StoreError::NotFound("token"));
-        }
-        insert_audit(&tx, &self.audit_key, &audit).await?;
-        tx.commit().await.map_err(backend)
+        .await
     }
 
     async fn record_login_attempt(
@@ -1113,11 +1143,11 @@ impl Store for PostgresStore {
     }
 
     async fn create_environment(&self, env: EnvRow, audit: AuditEvent) -> StoreResult<()> {
-        let mut c = self.conn().await?;
-        let tx = c.transaction().await.map_err(backend)?;
-        insert_env(&tx, &env).await?;
-        insert_audit(&tx, &self.audit_key, &audit).await?;
-        tx.commit().await.map_err(backend)
+        in_tx!(self, |tx| {
+            insert_env(tx, &env).await?;
+            insert_audit(tx, &self.audit_key, &audit).await?;
+            Ok(())
+        })
     }
 
     async fn folders(&self, env_id: &str) -> StoreResult<Vec<FolderRow>> {
@@ -1133,17 +1163,17 @@ impl Store for PostgresStore {
     }
 
     async fn create_folder(&self, f: FolderRow, audit: AuditEvent) -> StoreResult<()> {
-        let mut c = self.conn().await?;
-        let tx = c.transaction().await.map_err(backend)?;
-        tx_exec_raw(
-            &tx,
-            &format!("INSERT INTO folders ({FOLDER_COLS}) VALUES ($1, $2, $3, $4, $5)"),
-            &[&f.id, &f.project_id, &f.env_id, &f.path, &f.created_at],
-        )
-        .await
-        .map_err(|e| map_unique(e, format!("folder {:?}", f.path)))?;
-        insert_audit(&tx, &self.audit_key, &audit).await?;
-        tx.commit().await.map_err(backend)
+        in_tx!(self, |tx| {
+            tx_exec_raw(
+                tx,
+                &format!("INSERT INTO folders ({FOLDER_COLS}) VALUES ($1, $2, $3, $4, $5)"),
+                &[&f.id, &f.project_id, &f.env_id, &f.path, &f.created_at],
+            )
+            .await
+            .map_err(|e| map_unique(e, format!("folder {:?}", f.path)))?;
+            insert_audit(tx, &self.audit_key, &audit).await?;
+            Ok(())
+        })
     }
 
     async fn delete_folder(
@@ -1151,32 +1181,31 @@ impl Store for PostgresStore {
         del: DeleteFolder,
         mut audit: AuditEvent,
     ) -> StoreResult<Vec<String>> {
-        let mut c = self.conn().await?;
-        let tx = c.transaction().await.map_err(backend)?;
-        let prefix = format!("{}/", del.path);
-        // Secret rows first (in the batch writers' order), like every writer.
-        let rows = tx_query(
-            &tx,
-            "SELECT id, path, key FROM secrets WHERE env_id = $1 AND deleted_at IS NULL
+        in_tx!(self, |tx| {
+            let prefix = format!("{}/", del.path);
+            // Secret rows first (in the batch writers' order), like every writer.
+            let rows = tx_query(
+                tx,
+                "SELECT id, path, key FROM secrets WHERE env_id = $1 AND deleted_at IS NULL
              AND (path = $2 OR starts_with(path, $3))
              ORDER BY path COLLATE \"C\", key COLLATE \"C\" FOR UPDATE",
-            &[&del.env_id, &del.path, &prefix],
-        )
-        .await?;
-        let live: Vec<(String, String, String)> = rows
-            .iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
-            .collect::<Result<_, tokio_postgres::Error>>()
-            .map_err(backend)?;
-        if !live.is_empty() && !del.force {
-            return Err(StoreError::NotEmpty(format!(
-                "folder {} is not empty: it holds {} secret(s)",
-                del.path,
-                live.len()
-            )));
-        }
-        let folders: Vec<String> = tx_query(
-            &tx,
+                &[&del.env_id, &del.path, &prefix],
+            )
+            .await?;
+            let live: Vec<(String, String, String)> = rows
+                .iter()
+                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+                .collect::<Result<_, tokio_postgres::Error>>()
+                .map_err(backend)?;
+            if !live.is_empty() && !del.force {
+                return Err(StoreError::NotEmpty(format!(
+                    "folder {} is not empty: it holds {} secret(s)",
+                    del.path,
+                    live.len()
+                )));
+            }
+            let folders: Vec<String> = tx_query(
+            tx,
             "SELECT path FROM folders WHERE env_id = $1 AND (path = $2 OR starts_with(path, $3))",
             &[&del.env_id, &del.path, &prefix],
         )
@@ -1185,32 +1214,32 @@ impl Store for PostgresStore {
         .map(|r| r.try_get(0))
         .collect::<Result<_, tokio_postgres::Error>>()
         .map_err(backend)?;
-        let touched = live.iter().map(|(_, path, _)| path).chain(&folders);
-        if let Some(refusal) = touched.filter_map(|p| del.unchecked(p)).next() {
-            return Err(refusal);
-        }
-        let ids: Vec<&str> = live.iter().map(|(id, _, _)| id.as_str()).collect();
-        if !ids.is_empty() {
+            let touched = live.iter().map(|(_, path, _)| path).chain(&folders);
+            if let Some(refusal) = touched.filter_map(|p| del.unchecked(p)).next() {
+                return Err(refusal);
+            }
+            let ids: Vec<&str> = live.iter().map(|(id, _, _)| id.as_str()).collect();
+            if !ids.is_empty() {
+                tx_exec(
+                    tx,
+                    "UPDATE secrets SET deleted_at = $2, purge_after = $3 WHERE id = ANY($1)",
+                    &[&ids, &del.now, &del.purge_after],
+                )
+                .await?;
+            }
             tx_exec(
-                &tx,
-                "UPDATE secrets SET deleted_at = $2, purge_after = $3 WHERE id = ANY($1)",
-                &[&ids, &del.now, &del.purge_after],
+                tx,
+                "DELETE FROM folders WHERE env_id = $1 AND (path = $2 OR starts_with(path, $3))",
+                &[&del.env_id, &del.path, &prefix],
             )
             .await?;
-        }
-        tx_exec(
-            &tx,
-            "DELETE FROM folders WHERE env_id = $1 AND (path = $2 OR starts_with(path, $3))",
-            &[&del.env_id, &del.path, &prefix],
-        )
-        .await?;
-        audit.keys = live
-            .iter()
-            .map(|(_, path, key)| format!("{path}/{key}"))
-            .collect();
-        insert_audit(&tx, &self.audit_key, &audit).await?;
-        tx.commit().await.map_err(backend)?;
-        Ok(audit.keys)
+            audit.keys = live
+                .iter()
+                .map(|(_, path, key)| format!("{path}/{key}"))
+                .collect();
+            insert_audit(tx, &self.audit_key, &audit).await?;
+            Ok(audit.keys)
+        })
     }
 
     async fn data_keys(&self, project_id: &str) -> StoreResult<Vec<DataKeyRow>> {
@@ -1238,10 +1267,10 @@ impl Store for PostgresStore {
     }
 
     async fn add_data_key(&self, key: DataKeyRow) -> StoreResult<()> {
-        let mut c = self.conn().await?;
-        let tx = c.transaction().await.map_err(backend)?;
-        insert_data_key(&tx, &key).await?;
-        tx.commit().await.map_err(backend)
+        in_tx!(self, |tx| {
+            insert_data_key(tx, &key).await?;
+            Ok(())
+        })
     }
 
     async fn rewrap_data_keys(
@@ -1251,36 +1280,36 @@ impl Store for PostgresStore {
         audit_epochs: Vec<(i64, Vec<u8>)>,
         audit: AuditEvent,
     ) -> StoreResult<()> {
-        let mut c = self.conn().await?;
-        let tx = c.transaction().await.map_err(backend)?;
-        tx_exec(&tx, "DELETE FROM audit_key_epochs", &[]).await?;
-        for (epoch, sealed) in &audit_epochs {
-            tx_exec(
-                &tx,
-                "INSERT INTO audit_key_epochs (epoch, sealed) VALUES ($1, $2)",
-                &[epoch, sealed],
-            )
-            .await?;
-        }
-        for k in &keys {
-            let n = tx_exec(
-                &tx,
-                "UPDATE data_keys SET wrapped = $3 WHERE project_id = $1 AND key_id = $2",
-                &[&k.project_id, &k.key_id, &k.wrapped],
-            )
-            .await?;
-            if n != 1 {
-                return Err(StoreError::NotFound("data key"));
+        in_tx!(self, |tx| {
+            tx_exec(tx, "DELETE FROM audit_key_epochs", &[]).await?;
+            for (epoch, sealed) in &audit_epochs {
+                tx_exec(
+                    tx,
+                    "INSERT INTO audit_key_epochs (epoch, sealed) VALUES ($1, $2)",
+                    &[epoch, sealed],
+                )
+                .await?;
             }
-        }
-        tx_exec(
-            &tx,
+            for k in &keys {
+                let n = tx_exec(
+                    tx,
+                    "UPDATE data_keys SET wrapped = $3 WHERE project_id = $1 AND key_id = $2",
+                    &[&k.project_id, &k.key_id, &k.wrapped],
+                )
+                .await?;
+                if n != 1 {
+                    return Err(StoreError::NotFound("data key"));
+                }
+            }
+            tx_exec(
+            tx,
             "INSERT INTO meta (k, v) VALUES ('key_check', $1) ON CONFLICT (k) DO UPDATE SET v = excluded.v",
             &[&key_check],
         )
         .await?;
-        insert_audit(&tx, &self.audit_key, &audit).await?;
-        tx.commit().await.map_err(backend)
+            insert_audit(tx, &self.audit_key, &audit).await?;
+            Ok(())
+        })
     }
 
     async fn audit_key_epochs(&self) -> StoreResult<Vec<(i64, Vec<u8>)>> {
@@ -1407,13 +1436,12 @@ impl Store for PostgresStore {
         if puts.is_empty() {
             return Ok(Vec::new());
         }
-        let mut c = self.conn().await?;
-        let tx = c.transaction().await.map_err(backend)?;
-        // Any error returns before commit: the dropped transaction rolls back
-        // every item written before it.
-        let counts = put_batch(&tx, &self.audit_key, &puts).await?;
-        tx.commit().await.map_err(backend)?;
-        Ok(counts)
+        in_tx!(self, |tx| {
+            // Any error returns before commit: the dropped transaction rolls back
+            // every item written before it.
+            let counts = put_batch(tx, &self.audit_key, &puts).await?;
+            Ok(counts)
+        })
     }
 
     async fn soft_delete(
@@ -1423,69 +1451,49 @@ impl Store for PostgresStore {
         purge_after: i64,
         audit: AuditEvent,
     ) -> StoreResult<()> {
-        let mut c = self.conn().await?;
-        let tx = c.transaction().await.map_err(backend)?;
-        let n = tx_exec(
-            &tx,
+        self.change_one(
             "UPDATE secrets SET deleted_at = $2, purge_after = $3 WHERE id = $1 AND deleted_at IS NULL",
-            &[&secret_id, &now, &purge_after],
-        )
-        .await?;
-        if n == 0 {
-            return Err(StoreError::NotFound("secret"));
-        }
-        insert_audit(&tx, &self.audit_key, &audit).await?;
-        tx.commit().await.map_err(backend)
+            &[&secret_id, &now, &purge_after], "secret", &audit).await
     }
 
     async fn restore(&self, secret_id: &str, _now: i64, audit: AuditEvent) -> StoreResult<()> {
-        let mut c = self.conn().await?;
-        let tx = c.transaction().await.map_err(backend)?;
-        let n = tx_exec(
-            &tx,
-            "UPDATE secrets SET deleted_at = NULL, purge_after = NULL WHERE id = $1 AND deleted_at IS NOT NULL",
-            &[&secret_id],
-        )
-        .await?;
-        if n == 0 {
-            return Err(StoreError::NotFound("deleted secret"));
-        }
-        insert_audit(&tx, &self.audit_key, &audit).await?;
-        tx.commit().await.map_err(backend)
+        self.change_one("UPDATE secrets SET deleted_at = NULL, purge_after = NULL WHERE id = $1 AND deleted_at IS NOT NULL",
+            &[&secret_id], "deleted secret", &audit).await
     }
 
     async fn purge(&self, secret_id: &str, audit: AuditEvent) -> StoreResult<()> {
-        let mut c = self.conn().await?;
-        let tx = c.transaction().await.map_err(backend)?;
-        let found = tx_query(
-            &tx,
-            "SELECT id FROM secrets WHERE id = $1 FOR UPDATE",
-            &[&secret_id],
-        )
-        .await?;
-        if found.is_empty() {
-            return Err(StoreError::NotFound("secret"));
-        }
-        purge_secret(&tx, secret_id).await?;
-        insert_audit(&tx, &self.audit_key, &audit).await?;
-        tx.commit().await.map_err(backend)
+        in_tx!(self, |tx| {
+            let found = tx_query(
+                tx,
+                "SELECT id FROM secrets WHERE id = $1 FOR UPDATE",
+                &[&secret_id],
+            )
+            .await?;
+            if found.is_empty() {
+                return Err(StoreError::NotFound("secret"));
+            }
+            purge_secret(tx, secret_id).await?;
+            insert_audit(tx, &self.audit_key, &audit).await?;
+            Ok(())
+        })
     }
 
     async fn purge_expired(&self, now: i64, audit_for: AuditFor) -> StoreResult<usize> {
-        let mut c = self.conn().await?;
-        let tx = c.transaction().await.map_err(backend)?;
-        // One replica purges; the others skip this round instead of queueing.
-        let got: bool = tx_query(&tx, "SELECT pg_try_advisory_xact_lock($1)", &[&LOCK_PURGE])
-            .await?
-            .first()
-            .ok_or_else(|| StoreError::Backend("lock query returned no row".into()))?
-            .try_get(0)
-            .map_err(backend)?;
-        if !got {
-            return Ok(0);
-        }
-        let rows = tx_query(
-            &tx,
+        in_tx!(self, |tx| {
+            // Moved in: the body runs in a future that must be `Send`.
+            let audit_for = audit_for;
+            // One replica purges; the others skip this round instead of queueing.
+            let got: bool = tx_query(tx, "SELECT pg_try_advisory_xact_lock($1)", &[&LOCK_PURGE])
+                .await?
+                .first()
+                .ok_or_else(|| StoreError::Backend("lock query returned no row".into()))?
+                .try_get(0)
+                .map_err(backend)?;
+            if !got {
+                return Ok(0); // commits an empty transaction
+            }
+            let rows = tx_query(
+            tx,
             &format!(
                 "SELECT {HEAD_COLS} FROM secrets s WHERE s.deleted_at IS NOT NULL AND s.purge_after <= $1
                  ORDER BY s.id FOR UPDATE"
@@ -1493,13 +1501,13 @@ impl Store for PostgresStore {
             &[&now],
         )
         .await?;
-        let expired = map_rows(rows, head)?;
-        for secret in &expired {
-            purge_secret(&tx, &secret.secret_id).await?;
-            insert_audit(&tx, &self.audit_key, &audit_for(secret)).await?;
-        }
-        tx.commit().await.map_err(backend)?;
-        Ok(expired.len())
+            let expired = map_rows(rows, head)?;
+            for secret in &expired {
+                purge_secret(tx, &secret.secret_id).await?;
+                insert_audit(tx, &self.audit_key, &audit_for(secret)).await?;
+            }
+            Ok(expired.len())
+        })
     }
 
     async fn imports(&self, env_id: &str, path: &str) -> StoreResult<Vec<ImportRow>> {
@@ -1516,10 +1524,9 @@ impl Store for PostgresStore {
     }
 
     async fn create_import(&self, i: ImportRow, audit: AuditEvent) -> StoreResult<()> {
-        let mut c = self.conn().await?;
-        let tx = c.transaction().await.map_err(backend)?;
-        tx_exec_raw(
-            &tx,
+        in_tx!(self, |tx| {
+            tx_exec_raw(
+            tx,
             "INSERT INTO secret_imports (id, project_id, env_id, path, import_env_id, import_path, position, created_at)
              VALUES ($1, $2, $3, $4, $5, $6,
                (SELECT COALESCE(MAX(position), 0) + 1 FROM secret_imports WHERE env_id = $3 AND path = $4), $7)",
@@ -1527,19 +1534,19 @@ impl Store for PostgresStore {
         )
         .await
         .map_err(|e| map_unique(e, "this import".into()))?;
-        insert_audit(&tx, &self.audit_key, &audit).await?;
-        tx.commit().await.map_err(backend)
+            insert_audit(tx, &self.audit_key, &audit).await?;
+            Ok(())
+        })
     }
 
     async fn delete_import(&self, id: &str, audit: AuditEvent) -> StoreResult<()> {
-        let mut c = self.conn().await?;
-        let tx = c.transaction().await.map_err(backend)?;
-        let n = tx_exec(&tx, "DELETE FROM secret_imports WHERE id = $1", &[&id]).await?;
-        if n == 0 {
-            return Err(StoreError::NotFound("import"));
-        }
-        insert_audit(&tx, &self.audit_key, &audit).await?;
-        tx.commit().await.map_err(backend)
+        self.change_one(
+            "DELETE FROM secret_imports WHERE id = $1",
+            &[&id],
+            "import",
+            &audit,
+        )
+        .await
     }
 
     async fn personal_secrets(
@@ -1570,15 +1577,14 @@ impl Store for PostgresStore {
         expected_version: i64,
         audit: AuditEvent,
     ) -> StoreResult<()> {
-        let mut c = self.conn().await?;
-        let tx = c.transaction().await.map_err(backend)?;
-        let current_version = |rows: Vec<Row>| -> StoreResult<i64> {
-            Ok(first(rows, |r| r.try_get(0))?.unwrap_or(0))
-        };
-        let written = if expected_version == 0 {
-            // A concurrent creator makes this insert wait, then do nothing.
-            tx_exec(
-                &tx,
+        in_tx!(self, |tx| {
+            let current_version = |rows: Vec<Row>| -> StoreResult<i64> {
+                Ok(first(rows, |r| r.try_get(0))?.unwrap_or(0))
+            };
+            let written = if expected_version == 0 {
+                // A concurrent creator makes this insert wait, then do nothing.
+                tx_exec(
+                tx,
                 &format!(
                     "INSERT INTO personal_secrets ({PERSONAL_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
                      ON CONFLICT (secret_id, owner_id) DO NOTHING"
@@ -1595,9 +1601,9 @@ impl Store for PostgresStore {
                 ],
             )
             .await?
-        } else {
-            tx_exec(
-                &tx,
+            } else {
+                tx_exec(
+                tx,
                 "UPDATE personal_secrets SET version = $3, key_id = $4, value_ct = $5, updated_at = $6
                  WHERE secret_id = $1 AND owner_id = $2 AND version = $7",
                 &[
@@ -1611,20 +1617,21 @@ impl Store for PostgresStore {
                 ],
             )
             .await?
-        };
-        if written == 0 {
-            let rows = tx_query(
-                &tx,
-                "SELECT version FROM personal_secrets WHERE secret_id = $1 AND owner_id = $2",
-                &[&row.secret_id, &row.owner_id],
-            )
-            .await?;
-            return Err(StoreError::Conflict {
-                current: current_version(rows)?,
-            });
-        }
-        insert_audit(&tx, &self.audit_key, &audit).await?;
-        tx.commit().await.map_err(backend)
+            };
+            if written == 0 {
+                let rows = tx_query(
+                    tx,
+                    "SELECT version FROM personal_secrets WHERE secret_id = $1 AND owner_id = $2",
+                    &[&row.secret_id, &row.owner_id],
+                )
+                .await?;
+                return Err(StoreError::Conflict {
+                    current: current_version(rows)?,
+                });
+            }
+            insert_audit(tx, &self.audit_key, &audit).await?;
+            Ok(())
+        })
     }
 
     async fn delete_personal(
@@ -1633,19 +1640,13 @@ impl Store for PostgresStore {
         owner_id: &str,
         audit: AuditEvent,
     ) -> StoreResult<()> {
-        let mut c = self.conn().await?;
-        let tx = c.transaction().await.map_err(backend)?;
-        let n = tx_exec(
-            &tx,
+        self.change_one(
             "DELETE FROM personal_secrets WHERE secret_id = $1 AND owner_id = $2",
             &[&secret_id, &owner_id],
+            "personal secret",
+            &audit,
         )
-        .await?;
-        if n == 0 {
-            return Err(StoreError::NotFound("personal secret"));
-        }
-        insert_audit(&tx, &self.audit_key, &audit).await?;
-        tx.commit().await.map_err(backend)
+        .await
     }
 
     async fn rename_secret(
@@ -1656,76 +1657,78 @@ impl Store for PostgresStore {
         next: PutVersion,
         audit: AuditEvent,
     ) -> StoreResult<i64> {
-        let mut c = self.conn().await?;
-        let tx = c.transaction().await.map_err(backend)?;
-        // Lock order as every writer: secret row, data key, audit head.
-        let rows = tx_query(
-            &tx,
-            "SELECT current_version, deleted_at FROM secrets WHERE id = $1 FOR UPDATE",
-            &[&secret_id],
-        )
-        .await?;
-        let (stored, deleted): (i64, Option<i64>) =
-            first(rows, |r| Ok((r.try_get(0)?, r.try_get(1)?)))?
-                .ok_or(StoreError::NotFound("secret"))?;
-        if stored != next.expected_current || deleted.is_some() {
-            return Err(StoreError::Conflict {
-                current: if deleted.is_some() { 0 } else { stored },
-            });
-        }
-        let v = &next.version;
-        tx_exec_raw(
-            &tx,
-            "UPDATE secrets SET key = $2, current_version = $3 WHERE id = $1",
-            &[&secret_id, &new_key, &v.version],
-        )
-        .await
-        .map_err(|e| map_unique(e, format!("secret {new_key:?}")))?;
-        for r in &resealed {
-            let n = tx_exec(
-                &tx,
+        in_tx!(self, |tx| {
+            // Lock order as every writer: secret row, data key, audit head.
+            let rows = tx_query(
+                tx,
+                "SELECT current_version, deleted_at FROM secrets WHERE id = $1 FOR UPDATE",
+                &[&secret_id],
+            )
+            .await?;
+            let (stored, deleted): (i64, Option<i64>) =
+                first(rows, |r| Ok((r.try_get(0)?, r.try_get(1)?)))?
+                    .ok_or(StoreError::NotFound("secret"))?;
+            if stored != next.expected_current || deleted.is_some() {
+                return Err(StoreError::Conflict {
+                    current: rules::visible_version(stored, deleted.is_some()),
+                });
+            }
+            let v = &next.version;
+            tx_exec_raw(
+                tx,
+                "UPDATE secrets SET key = $2, current_version = $3 WHERE id = $1",
+                &[&secret_id, &new_key, &v.version],
+            )
+            .await
+            .map_err(|e| map_unique(e, format!("secret {new_key:?}")))?;
+            for r in &resealed {
+                let n = tx_exec(
+                tx,
                 "UPDATE secret_versions SET value_ct = $3, comment_ct = $4, tags_ct = $5, key_id = $6
                  WHERE secret_id = $1 AND version = $2",
                 &[&secret_id, &r.version, &r.value_ct, &r.comment_ct, &r.tags_ct, &r.key_id],
             )
             .await?;
-            if n != 1 {
-                return Err(StoreError::Conflict { current: stored });
+                if n != 1 {
+                    return Err(StoreError::Conflict { current: stored });
+                }
             }
-        }
-        // Personal overrides were sealed for the old name; they do not follow a rename.
-        tx_exec(
-            &tx,
-            "DELETE FROM personal_secrets WHERE secret_id = $1",
-            &[&secret_id],
-        )
-        .await?;
-        let inserted = tx_exec(
-            &tx,
+            // Personal overrides were sealed for the old name; they do not follow a rename.
+            tx_exec(
+                tx,
+                "DELETE FROM personal_secrets WHERE secret_id = $1",
+                &[&secret_id],
+            )
+            .await?;
+            let inserted = tx_exec(
+            tx,
             "INSERT INTO secret_versions (secret_id, version, key_id, value_ct, comment_ct, tags_ct, action, actor, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (secret_id, version) DO NOTHING",
             &[&secret_id, &v.version, &v.key_id, &v.value_ct, &v.comment_ct, &v.tags_ct, &v.action, &v.actor, &v.created_at],
         )
         .await?;
-        if inserted == 0 {
-            return Err(StoreError::Conflict { current: stored });
-        }
-        tx_exec(
-            &tx,
-            "DELETE FROM secret_versions WHERE secret_id = $1 AND version <= $2",
-            &[&secret_id, &(v.version - next.max_versions)],
-        )
-        .await?;
-        let count = count_encryptions(
-            &tx,
-            &next.project_id,
-            v.key_id,
-            3 * (resealed.len() as i64 + 1),
-        )
-        .await?;
-        insert_audit(&tx, &self.audit_key, &audit).await?;
-        tx.commit().await.map_err(backend)?;
-        Ok(count)
+            if inserted == 0 {
+                return Err(StoreError::Conflict { current: stored });
+            }
+            tx_exec(
+                tx,
+                "DELETE FROM secret_versions WHERE secret_id = $1 AND version <= $2",
+                &[
+                    &secret_id,
+                    &rules::prune_through(v.version, next.max_versions),
+                ],
+            )
+            .await?;
+            let count = count_encryptions(
+                tx,
+                &next.project_id,
+                v.key_id,
+                rules::encryptions(resealed.len() as i64 + 1),
+            )
+            .await?;
+            insert_audit(tx, &self.audit_key, &audit).await?;
+            Ok(count)
+        })
     }
 
     async fn append_audit(&self, event: AuditEvent) -> StoreResult<()> {
@@ -1805,23 +1808,18 @@ impl Store for PostgresStore {
     }
 
     async fn remove_archived(&self, mark: ArchiveMark) -> StoreResult<()> {
-        let mut c = self.conn().await?;
-        let tx = c.transaction().await.map_err(backend)?;
-        tx_exec(
-            &tx,
-            "DELETE FROM audit_events WHERE seq <= $1",
-            &[&mark.seq],
-        )
-        .await?;
-        tx_exec(
-            &tx,
+        in_tx!(self, |tx| {
+            tx_exec(tx, "DELETE FROM audit_events WHERE seq <= $1", &[&mark.seq]).await?;
+            tx_exec(
+            tx,
             "INSERT INTO audit_archive_mark (id, seq, hash, epoch, mac) VALUES (1, $1, $2, $3, $4)
              ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash,
                epoch = excluded.epoch, mac = excluded.mac",
             &[&mark.seq, &mark.hash, &mark.epoch, &mark.mac],
         )
         .await?;
-        tx.commit().await.map_err(backend)
+            Ok(())
+        })
     }
 
     async fn audit_head(&self) -> StoreResult<Option<(i64, Vec<u8>)>> {

@@ -8,7 +8,7 @@ use super::super::streams::{
     names_from_text, names_to_text, AuditStreamStore, StreamRow, STREAM_COLS,
 };
 use super::rows::{audit, AUDIT_COLS};
-use super::{backend, first, insert_audit, map_rows, tx_exec, tx_query, PostgresStore};
+use super::{backend, exec_one, first, insert_audit, map_rows, tx_exec, tx_query, PostgresStore};
 use crate::store::{AuditEvent, AuditRow, StoreError, StoreResult};
 use async_trait::async_trait;
 use tokio_postgres::{Error, Row};
@@ -44,29 +44,28 @@ impl AuditStreamStore for PostgresStore {
         max_streams: i64,
         audit_event: AuditEvent,
     ) -> StoreResult<()> {
-        let mut c = self.conn().await?;
-        let tx = c.transaction().await.map_err(backend)?;
-        // Serialises adds between replicas, so the count below stays true
-        // until this commits (released at commit or rollback).
-        tx_exec(
-            &tx,
-            "LOCK TABLE audit_streams IN SHARE ROW EXCLUSIVE MODE",
-            &[],
-        )
-        .await?;
-        let n: i64 = first(
-            tx_query(&tx, "SELECT COUNT(*)::bigint FROM audit_streams", &[]).await?,
-            |r| r.try_get(0),
-        )?
-        .unwrap_or(0);
-        if n >= max_streams {
-            return Err(StoreError::NotEmpty(format!(
+        in_tx!(self, |tx| {
+            // Serialises adds between replicas, so the count below stays true
+            // until this commits (released at commit or rollback).
+            tx_exec(
+                tx,
+                "LOCK TABLE audit_streams IN SHARE ROW EXCLUSIVE MODE",
+                &[],
+            )
+            .await?;
+            let n: i64 = first(
+                tx_query(tx, "SELECT COUNT(*)::bigint FROM audit_streams", &[]).await?,
+                |r| r.try_get(0),
+            )?
+            .unwrap_or(0);
+            if n >= max_streams {
+                return Err(StoreError::NotEmpty(format!(
                 "this server already has {n} audit streams (the limit is {max_streams}); delete one first"
             )));
-        }
-        let names = names_to_text(&s.header_names);
-        tx_exec(
-            &tx,
+            }
+            let names = names_to_text(&s.header_names);
+            tx_exec(
+            tx,
             &format!(
                 "INSERT INTO audit_streams ({STREAM_COLS})
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, 0, NULL, NULL, NULL, NULL, 0)"
@@ -86,8 +85,9 @@ impl AuditStreamStore for PostgresStore {
             ],
         )
         .await?;
-        insert_audit(&tx, &self.audit_key, &audit_event).await?;
-        tx.commit().await.map_err(backend)
+            insert_audit(tx, &self.audit_key, &audit_event).await?;
+            Ok(())
+        })
     }
 
     async fn streams(&self) -> StoreResult<Vec<StreamRow>> {
@@ -111,42 +111,39 @@ impl AuditStreamStore for PostgresStore {
     }
 
     async fn delete_stream(&self, id: &str, audit_event: AuditEvent) -> StoreResult<()> {
-        let mut c = self.conn().await?;
-        let tx = c.transaction().await.map_err(backend)?;
-        let n = tx_exec(&tx, "DELETE FROM audit_streams WHERE id = $1", &[&id]).await?;
-        if n == 0 {
-            return Err(StoreError::NotFound("audit stream"));
-        }
-        insert_audit(&tx, &self.audit_key, &audit_event).await?;
-        tx.commit().await.map_err(backend)
+        self.change_one(
+            "DELETE FROM audit_streams WHERE id = $1",
+            &[&id],
+            "audit stream",
+            &audit_event,
+        )
+        .await
     }
 
     async fn update_stream(&self, s: StreamRow, audit_event: AuditEvent) -> StoreResult<()> {
-        let mut c = self.conn().await?;
-        let tx = c.transaction().await.map_err(backend)?;
-        let names = names_to_text(&s.header_names);
-        let n = tx_exec(
-            &tx,
-            "UPDATE audit_streams SET kind = $2, url = $3, header_names = $4,
+        in_tx!(self, |tx| {
+            let names = names_to_text(&s.header_names);
+            exec_one(
+                tx,
+                "UPDATE audit_streams SET kind = $2, url = $3, header_names = $4,
                key_wrapped = $5, headers_ct = $6, ca_cert = $7, updated_at = $8
              WHERE id = $1",
-            &[
-                &s.id,
-                &s.kind,
-                &s.url,
-                &names,
-                &s.key_wrapped,
-                &s.headers_ct,
-                &s.ca_cert,
-                &s.updated_at,
-            ],
-        )
-        .await?;
-        if n == 0 {
-            return Err(StoreError::NotFound("audit stream"));
-        }
-        insert_audit(&tx, &self.audit_key, &audit_event).await?;
-        tx.commit().await.map_err(backend)
+                &[
+                    &s.id,
+                    &s.kind,
+                    &s.url,
+                    &names,
+                    &s.key_wrapped,
+                    &s.headers_ct,
+                    &s.ca_cert,
+                    &s.updated_at,
+                ],
+                "audit stream",
+            )
+            .await?;
+            insert_audit(tx, &self.audit_key, &audit_event).await?;
+            Ok(())
+        })
     }
 
     async fn lease_stream(
@@ -229,17 +226,17 @@ impl AuditStreamStore for PostgresStore {
     }
 
     async fn rewrap_stream_keys(&self, keys: Vec<(String, Vec<u8>)>) -> StoreResult<()> {
-        let mut c = self.conn().await?;
-        let tx = c.transaction().await.map_err(backend)?;
-        for (id, wrapped) in &keys {
-            tx_exec(
-                &tx,
-                "UPDATE audit_streams SET key_wrapped = $2 WHERE id = $1",
-                &[id, wrapped],
-            )
-            .await?;
-        }
-        tx.commit().await.map_err(backend)
+        in_tx!(self, |tx| {
+            for (id, wrapped) in &keys {
+                tx_exec(
+                    tx,
+                    "UPDATE audit_streams SET key_wrapped = $2 WHERE id = $1",
+                    &[id, wrapped],
+                )
+                .await?;
+            }
+            Ok(())
+        })
     }
 
     async fn audit_after(&self, after_seq: i64, limit: i64) -> StoreResult<Vec<AuditRow>> {

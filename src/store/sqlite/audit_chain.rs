@@ -1,10 +1,10 @@
 //! How the SQLite store keeps the audit chain in `audit_events`: one row per
 //! event, linked under the audit key by the single writer.
 
-use super::group_commit::ChainHead;
-use super::sqlite::backend;
-use super::{AuditEvent, AuditFilter, AuditRow, StoreResult};
-use crate::audit::{canonical, AuditKey, GENESIS};
+use super::chain::PreparedAudit;
+use super::chain::{backend, ChainHead};
+use crate::audit::{AuditKey, GENESIS};
+use crate::store::{AuditEvent, AuditFilter, AuditRow, StoreResult};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::sync::Arc;
 
@@ -13,43 +13,24 @@ use std::sync::Arc;
 const ROWS_PER_INSERT: usize = 32;
 
 /// The columns of an audit row, in the order every statement uses them.
-pub(super) const COLS: &str =
+pub(in crate::store) const COLS: &str =
     "seq, id, time, actor_type, actor_id, actor_name, action, project_id, \
      environment, path, keys, from_version, to_version, client_ip, user_agent, result, prev_hash, \
      hash, client";
 const COLUMNS: usize = 19;
 
-/// An audit event with the parts of its row that do not depend on the chain,
-/// computed by the caller so the writer thread only links and inserts it.
-pub(super) struct PreparedAudit {
-    event: Box<AuditEvent>,
-    /// The `keys` column.
-    keys: String,
-    /// What the chain links (`audit::canonical`).
-    canonical: Vec<u8>,
-}
-
 impl PreparedAudit {
-    pub(super) fn new(event: AuditEvent) -> StoreResult<PreparedAudit> {
-        let keys = serde_json::to_string(&event.keys).map_err(backend)?;
-        Ok(PreparedAudit {
-            canonical: canonical(&event),
-            event: Box::new(event),
-            keys,
-        })
-    }
-
-    pub(super) fn canonical(&self) -> &[u8] {
-        &self.canonical
-    }
-
-    pub(super) fn insert(&self, conn: &Connection, head: &mut ChainHead) -> StoreResult<()> {
+    pub(in crate::store) fn insert(
+        &self,
+        conn: &Connection,
+        head: &mut ChainHead,
+    ) -> StoreResult<()> {
         insert_rows(conn, head, std::slice::from_ref(self))
     }
 }
 
 /// Links and inserts `events` in order (a drain of the audit journal).
-pub(super) fn insert_all(
+pub(in crate::store) fn insert_all(
     conn: &Connection,
     head: &mut ChainHead,
     events: &[PreparedAudit],
@@ -65,7 +46,7 @@ pub(super) fn insert_all(
 }
 
 /// An event of a write's own transaction.
-pub(super) fn insert_audit(
+pub(in crate::store) fn insert_audit(
     conn: &Connection,
     head: &mut ChainHead,
     event: &AuditEvent,
@@ -138,7 +119,10 @@ fn insert_rows(
 
 /// The end of the chain in the table (its last link and sequence number),
 /// extended under `key`.
-pub(super) fn chain_end(conn: &Connection, key: Arc<AuditKey>) -> rusqlite::Result<ChainHead> {
+pub(in crate::store) fn chain_end(
+    conn: &Connection,
+    key: Arc<AuditKey>,
+) -> rusqlite::Result<ChainHead> {
     let last = conn
         .query_row(
             "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1",
@@ -160,7 +144,7 @@ pub(super) fn chain_end(conn: &Connection, key: Arc<AuditKey>) -> rusqlite::Resu
     })
 }
 
-pub(super) fn from_row(r: &Row) -> rusqlite::Result<AuditRow> {
+pub(in crate::store) fn from_row(r: &Row) -> rusqlite::Result<AuditRow> {
     let keys: String = r.get(10)?;
     Ok(AuditRow {
         seq: r.get(0)?,
@@ -189,14 +173,14 @@ pub(super) fn from_row(r: &Row) -> rusqlite::Result<AuditRow> {
 }
 
 /// Every event of the chain, in order.
-pub(super) fn chain(conn: &Connection) -> rusqlite::Result<Vec<AuditRow>> {
+pub(in crate::store) fn chain(conn: &Connection) -> rusqlite::Result<Vec<AuditRow>> {
     let mut stmt = conn.prepare(&format!("SELECT {COLS} FROM audit_events ORDER BY seq"))?;
     let rows = stmt.query_map([], from_row)?;
     rows.collect()
 }
 
 /// Up to `limit` events after `after_seq`, in chain order.
-pub(super) fn range(
+pub(in crate::store) fn range(
     conn: &Connection,
     after_seq: i64,
     limit: i64,
@@ -211,7 +195,10 @@ pub(super) fn range(
 /// The events `filter` selects, newest first (by time, then by sequence
 /// number: a read journaled before a write but linked after it is still
 /// listed before it), at most `filter.limit`.
-pub(super) fn query(conn: &Connection, filter: &AuditFilter) -> rusqlite::Result<Vec<AuditRow>> {
+pub(in crate::store) fn query(
+    conn: &Connection,
+    filter: &AuditFilter,
+) -> rusqlite::Result<Vec<AuditRow>> {
     let key_pattern = filter
         .key
         .as_ref()
@@ -251,7 +238,7 @@ pub(super) fn query(conn: &Connection, filter: &AuditFilter) -> rusqlite::Result
 }
 
 /// Successful changes of `project_id` after `after_seq`, oldest first.
-pub(super) fn changes_after(
+pub(in crate::store) fn changes_after(
     conn: &Connection,
     project_id: &str,
     after_seq: i64,
@@ -268,7 +255,7 @@ pub(super) fn changes_after(
 }
 
 /// The generation of the newest journal file whose events are committed.
-pub(super) fn committed_journal(conn: &Connection) -> rusqlite::Result<u64> {
+pub(in crate::store) fn committed_journal(conn: &Connection) -> rusqlite::Result<u64> {
     conn.query_row(
         "SELECT generation FROM audit_journal_mark WHERE id = 1",
         [],
@@ -280,7 +267,10 @@ pub(super) fn committed_journal(conn: &Connection) -> rusqlite::Result<u64> {
 
 /// Records, in the transaction that commits its events, that the journal
 /// file `generation` is in the chain: a replay after a crash then skips it.
-pub(super) fn mark_journal_committed(conn: &Connection, generation: u64) -> StoreResult<()> {
+pub(in crate::store) fn mark_journal_committed(
+    conn: &Connection,
+    generation: u64,
+) -> StoreResult<()> {
     let generation = i64::try_from(generation).map_err(backend)?;
     conn.prepare_cached(
         "INSERT INTO audit_journal_mark (id, generation) VALUES (1, ?1)

@@ -15,32 +15,48 @@
 //! flush interval (`audit_journal`). With an interval of zero there is no
 //! journal: each such event is a job of the group commit, fsynced.
 
+pub(super) mod audit_chain;
+#[cfg(test)]
+mod audit_chain_tests;
+pub(super) mod audit_journal;
+pub(super) mod chain;
+mod group_commit;
+pub mod memo;
+mod replay;
+mod rows;
+mod streams;
+#[cfg(test)]
+pub(super) mod tests;
+pub mod wal_checkpointer;
+
 use super::audit_flush::AuditOptions;
-use super::audit_journal::{self, AuditJournal};
 use super::audit_upgrade;
-use super::group_commit::{chain_transaction, ChainHead, GroupCommit, Job, JobKind};
-use super::memo::Memo;
-pub(super) use super::sqlite_audit::PreparedAudit;
-use super::sqlite_audit::{self, insert_audit};
-use super::wal_checkpointer::{Checkpointer, WRITER_BACKSTOP_PAGES};
 use super::*;
+use audit_chain as sqlite_audit;
+use audit_chain::insert_audit;
+use audit_journal::AuditJournal;
+pub(crate) use chain::backend;
+use chain::{ChainHead, PreparedAudit};
+use group_commit::{chain_transaction, GroupCommit, Job, JobKind};
+use memo::Memo;
+use replay::{journal_error, replay_journal};
+use rows::*;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
-
-mod streams;
+use wal_checkpointer::{Checkpointer, WRITER_BACKSTOP_PAGES};
 
 /// Applied in order; `PRAGMA user_version` records how many ran.
 pub(crate) const MIGRATIONS: [&str; 7] = [
-    include_str!("../../server/migrations/sqlite/0001_init.sql"),
-    include_str!("../../server/migrations/sqlite/0002_identity.sql"),
-    include_str!("../../server/migrations/sqlite/0003_imports.sql"),
-    include_str!("../../server/migrations/sqlite/0004_audit_bursts.sql"),
-    include_str!("../../server/migrations/sqlite/0005_offboarding.sql"),
-    include_str!("../../server/migrations/sqlite/0006_audit_keyed.sql"),
-    include_str!("../../server/migrations/sqlite/0007_audit_streams.sql"),
+    include_str!("../../../server/migrations/sqlite/0001_init.sql"),
+    include_str!("../../../server/migrations/sqlite/0002_identity.sql"),
+    include_str!("../../../server/migrations/sqlite/0003_imports.sql"),
+    include_str!("../../../server/migrations/sqlite/0004_audit_bursts.sql"),
+    include_str!("../../../server/migrations/sqlite/0005_offboarding.sql"),
+    include_str!("../../../server/migrations/sqlite/0006_audit_keyed.sql"),
+    include_str!("../../../server/migrations/sqlite/0007_audit_streams.sql"),
 ];
 const MAX_IDLE_READERS: usize = 8;
 /// How often the checkpointer folds the WAL into the database.
@@ -68,13 +84,9 @@ pub struct SqliteStore {
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
     checkpointer: Mutex<Option<Checkpointer>>,
     readers: Arc<Mutex<Vec<Connection>>>,
-    path: PathBuf,
+    path: Arc<Path>,
     /// Where read-audit events go when they need not be fsynced one by one.
     journal: Option<Arc<AuditJournal>>,
-}
-
-pub(super) fn backend(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Backend(e.to_string())
 }
 
 fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
@@ -104,7 +116,7 @@ impl SqliteStore {
         let key = Arc::new(audit.key);
         let journal_dir = AuditJournal::dir_for(path);
         let legacy_files =
-            audit_upgrade::sqlite::upgrade(&conn, &key, &journal_dir, crate::service::now_ms())?;
+            audit_upgrade::sqlite::upgrade(&conn, &key, &journal_dir, crate::time_ids::now_ms())?;
         for file in legacy_files {
             std::fs::remove_file(&file).map_err(|e| journal_error(&file, e))?;
         }
@@ -144,7 +156,7 @@ impl SqliteStore {
             writer: Mutex::new(Some(writer)),
             checkpointer: Mutex::new(Some(checkpointer)),
             readers: Arc::new(Mutex::new(Vec::new())),
-            path: path.to_owned(),
+            path: Arc::from(path),
             journal,
         })
     }
@@ -156,7 +168,7 @@ impl SqliteStore {
             return journal.append(audit);
         }
         // The event comes back to be freed here, not on the writer thread
-        // (freeing another thread's allocations was a tenth of its time).
+        // (freeing another thread's allocations is costly there).
         self.enqueue(JobKind::AuditAppend, move |c, head| {
             audit.insert(c, head).map(|()| audit)
         })
@@ -211,117 +223,31 @@ impl SqliteStore {
         Ok(v)
     }
 
-    /// Runs a read on a pooled connection, on the calling task. Local SQLite
-    /// reads take microseconds; a hand-off to a blocking thread per query cost
-    /// more than the queries themselves (measured: a third of the CPU of a list
-    /// request went to thread wake-ups).
+    /// Runs a read on a pooled connection, on tokio's blocking pool: a
+    /// SQLite read is synchronous (a full scan such as the audit chain takes
+    /// a while), and must not hold up a tokio worker. Memo hits (`memoized`)
+    /// stay on the calling task: they are in memory.
     pub(super) async fn read<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> StoreResult<T> {
-        let conn = self.readers.lock().map_err(backend)?.pop();
-        let conn = match conn {
-            Some(c) => c,
-            None => open_connection(&self.path).map_err(backend)?,
-        };
-        let result = f(&conn).map_err(backend);
-        if let Ok(mut idle) = self.readers.lock() {
-            if idle.len() < MAX_IDLE_READERS {
-                idle.push(conn);
+        let (readers, path) = (self.readers.clone(), self.path.clone());
+        tokio::task::spawn_blocking(move || {
+            let conn = readers.lock().map_err(backend)?.pop();
+            let conn = match conn {
+                Some(c) => c,
+                None => open_connection(&path).map_err(backend)?,
+            };
+            let result = f(&conn).map_err(backend);
+            if let Ok(mut idle) = readers.lock() {
+                if idle.len() < MAX_IDLE_READERS {
+                    idle.push(conn);
+                }
             }
-        }
-        result
-    }
-}
-
-fn journal_error(dir: &Path, e: std::io::Error) -> StoreError {
-    backend(format!(
-        "cannot use the audit journal {}: {e}",
-        dir.display()
-    ))
-}
-
-/// Moves journal files an earlier run left into the chain, oldest first,
-/// one transaction each, and deletes them. A file up to the generation the
-/// database records as committed was moved before the crash: its events are
-/// not linked again (its lines are still checked).
-fn replay_journal(conn: &Connection, head: &mut ChainHead, dir: &Path) -> StoreResult<()> {
-    let files = audit_journal::leftovers(dir).map_err(|e| journal_error(dir, e))?;
-    for (generation, file) in files {
-        let committed = sqlite_audit::committed_journal(conn).map_err(backend)?;
-        replay_file(conn, head, dir, &file, generation, generation <= committed)?;
-        std::fs::remove_file(&file).map_err(|e| journal_error(&file, e))?;
-    }
-    Ok(())
-}
-
-/// Links one left-over journal file's authentic events into the chain and
-/// marks it committed, in one transaction. Lines whose MAC fails (forged,
-/// or moved from another file or place) are never linked: the file is
-/// copied to the journal's quarantine folder and an event names it and the
-/// lines, so `hush audit verify` reports it. A file whose every line fails
-/// (a forged file, or one renamed to another generation) is not marked
-/// committed: its name says nothing true.
-fn replay_file(
-    conn: &Connection,
-    head: &mut ChainHead,
-    dir: &Path,
-    file: &Path,
-    generation: u64,
-    committed: bool,
-) -> StoreResult<()> {
-    let mut leftover = audit_journal::read_leftover(file, generation, &head.key)
-        .map_err(|e| journal_error(file, e))?;
-    if committed {
-        leftover.events.clear();
-    }
-    let quarantined = if leftover.rejected.is_empty() {
-        None
-    } else {
-        let name = audit_journal::quarantine_copy(dir, file).map_err(|e| journal_error(file, e))?;
-        tracing::error!(
-            "audit journal {}: {} line(s) failed their MAC check (forged or moved); not linked, kept as quarantine/{name}",
-            file.display(),
-            leftover.rejected.len()
-        );
-        Some(quarantine_event(&name, &leftover.rejected))
-    };
-    let authentic = !leftover.events.is_empty();
-    chain_transaction(conn, head, |conn, head| {
-        for event in &leftover.events {
-            insert_audit(conn, head, event)?;
-        }
-        if let Some(event) = &quarantined {
-            insert_audit(conn, head, event)?;
-        }
-        if authentic {
-            sqlite_audit::mark_journal_committed(conn, generation)?;
-        }
-        Ok(())
-    })
-}
-
-/// The event that records a quarantined journal file.
-fn quarantine_event(name: &str, lines: &[usize]) -> AuditEvent {
-    const SHOWN: usize = 20;
-    let mut listed: Vec<String> = lines.iter().take(SHOWN).map(usize::to_string).collect();
-    if lines.len() > SHOWN {
-        listed.push(format!("and {} more", lines.len() - SHOWN));
-    }
-    let time = crate::service::now_ms();
-    AuditEvent {
-        id: uuid::Uuid::now_v7().to_string(),
-        time,
-        actor_type: "system".into(),
-        actor_id: "system".into(),
-        actor_name: "hush".into(),
-        action: crate::audit::QUARANTINE_ACTION.into(),
-        keys: vec![
-            format!("quarantine/{name}"),
-            format!("lines {}", listed.join(", ")),
-        ],
-        result: "failure".into(),
-        ..Default::default()
+            result
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("read task failed: {e}")))?
     }
 }
 
@@ -399,62 +325,10 @@ fn insert_data_key(conn: &Connection, key: &DataKeyRow) -> StoreResult<()> {
 const TOKEN_COLS: &str =
     "id, token_hash, kind, subject_id, name, project_id, scope, expires_at, revoked_at, created_at, uses, uses_limit, max_expires_at, client_secret_id";
 
-fn token_from_row(r: &Row) -> rusqlite::Result<TokenRow> {
-    Ok(TokenRow {
-        id: r.get(0)?,
-        token_hash: r.get(1)?,
-        kind: r.get(2)?,
-        subject_id: r.get(3)?,
-        name: r.get(4)?,
-        project_id: r.get(5)?,
-        scope: r.get(6)?,
-        expires_at: r.get(7)?,
-        revoked_at: r.get(8)?,
-        created_at: r.get(9)?,
-        uses: r.get(10)?,
-        uses_limit: r.get(11)?,
-        max_expires_at: r.get(12)?,
-        client_secret_id: r.get(13)?,
-    })
-}
-
-fn membership_from_row(r: &Row) -> rusqlite::Result<MembershipRow> {
-    Ok(MembershipRow {
-        project_id: r.get(0)?,
-        subject_id: r.get(1)?,
-        role: r.get(2)?,
-        overrides: r.get(3)?,
-    })
-}
-
 const IDENTITY_COLS: &str =
     "id, name, access_token_ttl, access_token_max_ttl, num_uses_limit, trusted_ips, created_by, created_at";
 
-fn identity_from_row(r: &Row) -> rusqlite::Result<IdentityRow> {
-    Ok(IdentityRow {
-        id: r.get(0)?,
-        name: r.get(1)?,
-        access_token_ttl: r.get(2)?,
-        access_token_max_ttl: r.get(3)?,
-        num_uses_limit: r.get(4)?,
-        trusted_ips: r.get(5)?,
-        created_by: r.get(6)?,
-        created_at: r.get(7)?,
-    })
-}
-
 const IDENTITY_SECRET_COLS: &str = "id, identity_id, secret_hash, prefix, created_at, revoked_at";
-
-fn identity_secret_from_row(r: &Row) -> rusqlite::Result<IdentitySecretRow> {
-    Ok(IdentitySecretRow {
-        id: r.get(0)?,
-        identity_id: r.get(1)?,
-        secret_hash: r.get(2)?,
-        prefix: r.get(3)?,
-        created_at: r.get(4)?,
-        revoked_at: r.get(5)?,
-    })
-}
 
 fn insert_identity_secret(conn: &Connection, s: &IdentitySecretRow) -> StoreResult<()> {
     conn.execute(
@@ -504,90 +378,19 @@ fn revoke_sessions(c: &Connection, user_id: &str, keep: Option<&str>, now: i64) 
     Ok(())
 }
 
-fn user_from_row(r: &Row) -> rusqlite::Result<UserRow> {
-    Ok(UserRow {
-        id: r.get(0)?,
-        email: r.get(1)?,
-        password_hash: r.get(2)?,
-        is_admin: r.get(3)?,
-        created_at: r.get(4)?,
-        disabled_at: r.get(5)?,
-    })
-}
-
-fn project_from_row(r: &Row) -> rusqlite::Result<ProjectRow> {
-    Ok(ProjectRow {
-        id: r.get(0)?,
-        slug: r.get(1)?,
-        name: r.get(2)?,
-        max_versions: r.get(3)?,
-        created_at: r.get(4)?,
-    })
-}
-
-fn env_from_row(r: &Row) -> rusqlite::Result<EnvRow> {
-    Ok(EnvRow {
-        id: r.get(0)?,
-        project_id: r.get(1)?,
-        slug: r.get(2)?,
-        name: r.get(3)?,
-        protected: r.get(4)?,
-        position: r.get(5)?,
-        created_at: r.get(6)?,
-    })
-}
-
-fn data_key_from_row(r: &Row) -> rusqlite::Result<DataKeyRow> {
-    Ok(DataKeyRow {
-        project_id: r.get(0)?,
-        key_id: r.get(1)?,
-        wrapped: r.get(2)?,
-        enc_count: r.get(3)?,
-        created_at: r.get(4)?,
-    })
-}
-
 const HEAD_COLS: &str = "s.id, s.project_id, s.env_id, s.path, s.key, s.current_version, s.deleted_at, s.purge_after, s.created_at";
 const VERSION_COLS: &str =
     "v.version, v.key_id, v.value_ct, v.comment_ct, v.tags_ct, v.action, v.actor, v.created_at";
 
-fn head_from_row(r: &Row) -> rusqlite::Result<SecretHead> {
-    Ok(SecretHead {
-        secret_id: r.get(0)?,
-        project_id: r.get(1)?,
-        env_id: r.get(2)?,
-        path: r.get(3)?,
-        key: r.get(4)?,
-        current_version: r.get(5)?,
-        deleted_at: r.get(6)?,
-        purge_after: r.get(7)?,
-        created_at: r.get(8)?,
-    })
-}
-
-fn version_from_row(r: &Row, offset: usize) -> rusqlite::Result<VersionRow> {
-    Ok(VersionRow {
-        version: r.get(offset)?,
-        key_id: r.get(offset + 1)?,
-        value_ct: r.get(offset + 2)?,
-        comment_ct: r.get(offset + 3)?,
-        tags_ct: r.get(offset + 4)?,
-        action: r.get(offset + 5)?,
-        actor: r.get(offset + 6)?,
-        created_at: r.get(offset + 7)?,
-    })
-}
-
-fn secret_from_row(r: &Row) -> rusqlite::Result<SecretRow> {
-    Ok(SecretRow {
-        head: head_from_row(r)?,
-        version: version_from_row(r, 9)?,
-    })
-}
-
-fn collect<T>(
-    rows: rusqlite::MappedRows<'_, impl FnMut(&Row) -> rusqlite::Result<T>>,
+/// Every row of a cached statement, mapped by `f`.
+fn query_vec<T>(
+    c: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    f: impl FnMut(&Row) -> rusqlite::Result<T>,
 ) -> rusqlite::Result<Vec<T>> {
+    let mut stmt = c.prepare_cached(sql)?;
+    let rows = stmt.query_map(params, f)?;
     rows.collect()
 }
 
@@ -631,11 +434,14 @@ fn put_one(
             .and_then(|mut s| s.query_row(params![put.env_id, put.path, put.key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional())
             .map_err(backend)?;
     let new_version = put.version.version;
+    rules::check_put(
+        current
+            .as_ref()
+            .map(|(id, v, d)| (id.as_str(), *v, d.is_some())),
+        put,
+    )?;
     match current {
         None => {
-            if put.expected_current != 0 || new_version != 1 {
-                return Err(StoreError::Conflict { current: 0 });
-            }
             c.prepare_cached(
                     "INSERT INTO secrets (id, project_id, env_id, path, key, current_version, created_at)
                      VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6)",
@@ -643,11 +449,7 @@ fn put_one(
                 .and_then(|mut s| s.execute(params![put.secret_id, put.project_id, put.env_id, put.path, put.key, put.now]))
                 .map_err(backend)?;
         }
-        Some((id, stored, deleted_at)) => {
-            if id != put.secret_id || stored != put.expected_current || new_version != stored + 1 {
-                let visible = if deleted_at.is_some() { 0 } else { stored };
-                return Err(StoreError::Conflict { current: visible });
-            }
+        Some((id, _, _)) => {
             c.prepare_cached(
                     "UPDATE secrets SET current_version = ?2, deleted_at = NULL, purge_after = NULL WHERE id = ?1",
                 )
@@ -668,14 +470,18 @@ fn put_one(
             other => other,
         })?;
     c.prepare_cached("DELETE FROM secret_versions WHERE secret_id = ?1 AND version <= ?2")
-        .and_then(|mut s| s.execute(params![put.secret_id, new_version - put.max_versions]))
+        .and_then(|mut s| {
+            s.execute(params![
+                put.secret_id,
+                rules::prune_through(new_version, put.max_versions)
+            ])
+        })
         .map_err(backend)?;
-    // Three fields were sealed under this data key.
     let count: i64 = c
             .prepare_cached(
-                "UPDATE data_keys SET enc_count = enc_count + 3 WHERE project_id = ?1 AND key_id = ?2 RETURNING enc_count",
+                "UPDATE data_keys SET enc_count = enc_count + ?3 WHERE project_id = ?1 AND key_id = ?2 RETURNING enc_count",
             )
-            .and_then(|mut s| s.query_row(params![put.project_id, v.key_id], |r| r.get(0)))
+            .and_then(|mut s| s.query_row(params![put.project_id, v.key_id, rules::encryptions(1)], |r| r.get(0)))
             .map_err(backend)?;
     insert_audit(c, head, audit)?;
     Ok(count)
@@ -827,11 +633,7 @@ impl Store for SqliteStore {
 
     async fn projects(&self) -> StoreResult<Vec<ProjectRow>> {
         self.read(|c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT id, slug, name, max_versions, created_at FROM projects ORDER BY created_at, slug",
-            )?;
-            let rows = collect(stmt.query_map([], project_from_row)?);
-            rows
+            query_vec(c, "SELECT id, slug, name, max_versions, created_at FROM projects ORDER BY created_at, slug", [], project_from_row)
         })
         .await
     }
@@ -866,11 +668,7 @@ impl Store for SqliteStore {
     async fn memberships(&self, project_id: &str) -> StoreResult<Vec<MembershipRow>> {
         let p = project_id.to_owned();
         self.read(move |c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT project_id, subject_id, role, overrides FROM memberships WHERE project_id = ?1 ORDER BY subject_id",
-            )?;
-            let rows = collect(stmt.query_map(params![p], membership_from_row)?);
-            rows
+            query_vec(c, "SELECT project_id, subject_id, role, overrides FROM memberships WHERE project_id = ?1 ORDER BY subject_id", params![p], membership_from_row)
         })
         .await
     }
@@ -942,10 +740,12 @@ impl Store for SqliteStore {
 
     async fn users(&self) -> StoreResult<Vec<UserRow>> {
         self.read(|c| {
-            let mut stmt =
-                c.prepare_cached(&format!("SELECT {USER_COLS} FROM users ORDER BY email"))?;
-            let rows = collect(stmt.query_map([], user_from_row)?);
-            rows
+            query_vec(
+                c,
+                &format!("SELECT {USER_COLS} FROM users ORDER BY email"),
+                [],
+                user_from_row,
+            )
         })
         .await
     }
@@ -1141,11 +941,12 @@ impl Store for SqliteStore {
 
     async fn identities(&self) -> StoreResult<Vec<IdentityRow>> {
         self.read(|c| {
-            let mut stmt = c.prepare_cached(&format!(
-                "SELECT {IDENTITY_COLS} FROM identities ORDER BY name"
-            ))?;
-            let rows = collect(stmt.query_map([], identity_from_row)?);
-            rows
+            query_vec(
+                c,
+                &format!("SELECT {IDENTITY_COLS} FROM identities ORDER BY name"),
+                [],
+                identity_from_row,
+            )
         })
         .await
     }
@@ -1165,11 +966,9 @@ impl Store for SqliteStore {
     async fn identity_secrets(&self, identity_id: &str) -> StoreResult<Vec<IdentitySecretRow>> {
         let id = identity_id.to_owned();
         self.read(move |c| {
-            let mut stmt = c.prepare_cached(&format!(
+            query_vec(c, &format!(
                 "SELECT {IDENTITY_SECRET_COLS} FROM identity_secrets WHERE identity_id = ?1 ORDER BY created_at"
-            ))?;
-            let rows = collect(stmt.query_map(params![id], identity_secret_from_row)?);
-            rows
+            ), params![id], identity_secret_from_row)
         })
         .await
     }
@@ -1247,11 +1046,14 @@ impl Store for SqliteStore {
     async fn subject_tokens(&self, subject_id: &str) -> StoreResult<Vec<TokenRow>> {
         let id = subject_id.to_owned();
         self.read(move |c| {
-            let mut stmt = c.prepare_cached(&format!(
-                "SELECT {TOKEN_COLS} FROM tokens WHERE subject_id = ?1 ORDER BY created_at, id"
-            ))?;
-            let rows = collect(stmt.query_map(params![id], token_from_row)?);
-            rows
+            query_vec(
+                c,
+                &format!(
+                    "SELECT {TOKEN_COLS} FROM tokens WHERE subject_id = ?1 ORDER BY created_at, id"
+                ),
+                params![id],
+                token_from_row,
+            )
         })
         .await
     }
@@ -1269,11 +1071,9 @@ impl Store for SqliteStore {
     async fn project_tokens(&self, project_id: &str) -> StoreResult<Vec<TokenRow>> {
         let p = project_id.to_owned();
         self.read(move |c| {
-            let mut stmt = c.prepare_cached(&format!(
+            query_vec(c, &format!(
                 "SELECT {TOKEN_COLS} FROM tokens WHERE project_id = ?1 AND kind = 'service' ORDER BY created_at"
-            ))?;
-            let rows = collect(stmt.query_map(params![p], token_from_row)?);
-            rows
+            ), params![p], token_from_row)
         })
         .await
     }
@@ -1384,12 +1184,8 @@ impl Store for SqliteStore {
     async fn environments(&self, project_id: &str) -> StoreResult<Vec<EnvRow>> {
         let p = project_id.to_owned();
         self.memoized(&self.memo.environments, p.clone(), move |c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT id, project_id, slug, name, protected, position, created_at FROM environments
-                 WHERE project_id = ?1 ORDER BY position, slug",
-            )?;
-            let rows = collect(stmt.query_map(params![p], env_from_row)?);
-            rows
+            query_vec(c, "SELECT id, project_id, slug, name, protected, position, created_at FROM environments
+                 WHERE project_id = ?1 ORDER BY position, slug", params![p], env_from_row)
         })
         .await
     }
@@ -1405,10 +1201,7 @@ impl Store for SqliteStore {
     async fn folders(&self, env_id: &str) -> StoreResult<Vec<FolderRow>> {
         let e = env_id.to_owned();
         self.read(move |c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT id, project_id, env_id, path, created_at FROM folders WHERE env_id = ?1 ORDER BY path",
-            )?;
-            let rows = collect(stmt.query_map(params![e], |r| {
+            query_vec(c, "SELECT id, project_id, env_id, path, created_at FROM folders WHERE env_id = ?1 ORDER BY path", params![e], |r| {
                 Ok(FolderRow {
                     id: r.get(0)?,
                     project_id: r.get(1)?,
@@ -1416,8 +1209,7 @@ impl Store for SqliteStore {
                     path: r.get(3)?,
                     created_at: r.get(4)?,
                 })
-            })?);
-            rows
+            })
         })
         .await
     }
@@ -1506,22 +1298,14 @@ impl Store for SqliteStore {
     async fn data_keys(&self, project_id: &str) -> StoreResult<Vec<DataKeyRow>> {
         let p = project_id.to_owned();
         self.read(move |c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT project_id, key_id, wrapped, enc_count, created_at FROM data_keys WHERE project_id = ?1 ORDER BY key_id",
-            )?;
-            let rows = collect(stmt.query_map(params![p], data_key_from_row)?);
-            rows
+            query_vec(c, "SELECT project_id, key_id, wrapped, enc_count, created_at FROM data_keys WHERE project_id = ?1 ORDER BY key_id", params![p], data_key_from_row)
         })
         .await
     }
 
     async fn all_data_keys(&self) -> StoreResult<Vec<DataKeyRow>> {
         self.read(|c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT project_id, key_id, wrapped, enc_count, created_at FROM data_keys ORDER BY project_id, key_id",
-            )?;
-            let rows = collect(stmt.query_map([], data_key_from_row)?);
-            rows
+            query_vec(c, "SELECT project_id, key_id, wrapped, enc_count, created_at FROM data_keys ORDER BY project_id, key_id", [], data_key_from_row)
         })
         .await
     }
@@ -1639,15 +1423,18 @@ impl Store for SqliteStore {
         };
         let memo_key = (e.clone(), p.clone(), recursive);
         self.memoized(&self.memo.secrets, memo_key, move |c| {
-            let mut stmt = c.prepare_cached(&format!(
-                "SELECT {HEAD_COLS}, {VERSION_COLS} FROM secrets s JOIN secret_versions v
+            query_vec(
+                c,
+                &format!(
+                    "SELECT {HEAD_COLS}, {VERSION_COLS} FROM secrets s JOIN secret_versions v
                  ON v.secret_id = s.id AND v.version = s.current_version
                  WHERE s.env_id = ?1 AND s.deleted_at IS NULL
                    AND (s.path = ?2 OR (?3 AND substr(s.path, 1, length(?4)) = ?4))
                  ORDER BY s.path, s.key"
-            ))?;
-            let rows = collect(stmt.query_map(params![e, p, recursive, prefix], secret_from_row)?);
-            rows
+                ),
+                params![e, p, recursive, prefix],
+                secret_from_row,
+            )
         })
         .await
     }
@@ -1655,13 +1442,16 @@ impl Store for SqliteStore {
     async fn deleted_secrets(&self, env_id: &str, path: &str) -> StoreResult<Vec<SecretRow>> {
         let (e, p) = (env_id.to_owned(), path.to_owned());
         self.read(move |c| {
-            let mut stmt = c.prepare_cached(&format!(
-                "SELECT {HEAD_COLS}, {VERSION_COLS} FROM secrets s JOIN secret_versions v
+            query_vec(
+                c,
+                &format!(
+                    "SELECT {HEAD_COLS}, {VERSION_COLS} FROM secrets s JOIN secret_versions v
                  ON v.secret_id = s.id AND v.version = s.current_version
                  WHERE s.env_id = ?1 AND s.path = ?2 AND s.deleted_at IS NOT NULL ORDER BY s.key"
-            ))?;
-            let rows = collect(stmt.query_map(params![e, p], secret_from_row)?);
-            rows
+                ),
+                params![e, p],
+                secret_from_row,
+            )
         })
         .await
     }
@@ -1669,11 +1459,9 @@ impl Store for SqliteStore {
     async fn history(&self, secret_id: &str) -> StoreResult<Vec<VersionRow>> {
         let id = secret_id.to_owned();
         self.read(move |c| {
-            let mut stmt = c.prepare_cached(&format!(
+            query_vec(c, &format!(
                 "SELECT {VERSION_COLS} FROM secret_versions v WHERE v.secret_id = ?1 ORDER BY v.version"
-            ))?;
-            let rows = collect(stmt.query_map(params![id], |r| version_from_row(r, 0))?);
-            rows
+            ), params![id], |r| version_from_row(r, 0))
         })
         .await
     }
@@ -1770,11 +1558,8 @@ impl Store for SqliteStore {
     async fn imports(&self, env_id: &str, path: &str) -> StoreResult<Vec<ImportRow>> {
         let (e, p) = (env_id.to_owned(), path.to_owned());
         self.read(move |c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT id, project_id, env_id, path, import_env_id, import_path, position, created_at
-                 FROM secret_imports WHERE env_id = ?1 AND path = ?2 ORDER BY position",
-            )?;
-            let rows = collect(stmt.query_map(params![e, p], |r| {
+            query_vec(c, "SELECT id, project_id, env_id, path, import_env_id, import_path, position, created_at
+                 FROM secret_imports WHERE env_id = ?1 AND path = ?2 ORDER BY position", params![e, p], |r| {
                 Ok(ImportRow {
                     id: r.get(0)?,
                     project_id: r.get(1)?,
@@ -1785,8 +1570,7 @@ impl Store for SqliteStore {
                     position: r.get(6)?,
                     created_at: r.get(7)?,
                 })
-            })?);
-            rows
+            })
         })
         .await
     }
@@ -1828,11 +1612,8 @@ impl Store for SqliteStore {
         // here: a query per listed secret made every list 50 queries longer.
         let all = self
             .memoized(&self.memo.personal, owner.clone(), move |c| {
-                let mut stmt = c.prepare_cached(
-                    "SELECT id, secret_id, owner_id, version, key_id, value_ct, created_at, updated_at
-                     FROM personal_secrets WHERE owner_id = ?1",
-                )?;
-                let rows = collect(stmt.query_map(params![owner], |r| {
+                query_vec(c, "SELECT id, secret_id, owner_id, version, key_id, value_ct, created_at, updated_at
+                     FROM personal_secrets WHERE owner_id = ?1", params![owner], |r| {
                     Ok(PersonalRow {
                         id: r.get(0)?,
                         secret_id: r.get(1)?,
@@ -1843,8 +1624,7 @@ impl Store for SqliteStore {
                         created_at: r.get(6)?,
                         updated_at: r.get(7)?,
                     })
-                })?);
-                rows
+                })
             })
             .await?;
         if all.is_empty() {
@@ -1926,7 +1706,7 @@ impl Store for SqliteStore {
                 .map_err(backend)?
                 .ok_or(StoreError::NotFound("secret"))?;
             if stored != next.expected_current || deleted.is_some() {
-                return Err(StoreError::Conflict { current: if deleted.is_some() { 0 } else { stored } });
+                return Err(StoreError::Conflict { current: rules::visible_version(stored, deleted.is_some()) });
             }
             c.execute("UPDATE secrets SET key = ?2, current_version = ?3 WHERE id = ?1", params![id, new_key, next.version.version])
                 .map_err(|e| map_unique(e, format!("secret {new_key:?}")))?;
@@ -1950,12 +1730,12 @@ impl Store for SqliteStore {
                 params![id, v.version, v.key_id, v.value_ct, v.comment_ct, v.tags_ct, v.action, v.actor, v.created_at],
             )
             .map_err(backend)?;
-            c.execute("DELETE FROM secret_versions WHERE secret_id = ?1 AND version <= ?2", params![id, v.version - next.max_versions])
+            c.execute("DELETE FROM secret_versions WHERE secret_id = ?1 AND version <= ?2", params![id, rules::prune_through(v.version, next.max_versions)])
                 .map_err(backend)?;
             let count: i64 = c
                 .query_row(
                     "UPDATE data_keys SET enc_count = enc_count + ?3 WHERE project_id = ?1 AND key_id = ?2 RETURNING enc_count",
-                    params![next.project_id, v.key_id, 3 * (resealed.len() as i64 + 1)],
+                    params![next.project_id, v.key_id, rules::encryptions(resealed.len() as i64 + 1)],
                     |r| r.get(0),
                 )
                 .map_err(backend)?;
@@ -2073,114 +1853,5 @@ impl Store for SqliteStore {
 
     fn audit_streams(&self) -> &dyn AuditStreamStore {
         self
-    }
-}
-
-#[cfg(test)]
-pub(super) mod tests {
-    use super::*;
-
-    /// The options tests open a store with: the test keyring's key.
-    pub(in crate::store) fn test_options(flush_interval: Duration) -> AuditOptions {
-        AuditOptions::new(
-            crate::audit::tests::test_keyring().epochs[0].clone(),
-            flush_interval,
-        )
-    }
-
-    fn event(id: &str) -> AuditEvent {
-        AuditEvent {
-            id: id.to_owned(),
-            action: "test".into(),
-            result: "success".into(),
-            ..Default::default()
-        }
-    }
-
-    fn put(key: &str, expected_current: i64) -> (PutVersion, AuditEvent) {
-        let version = VersionRow {
-            version: expected_current + 1,
-            key_id: 1,
-            value_ct: vec![1],
-            comment_ct: vec![2],
-            tags_ct: vec![3],
-            action: "create".into(),
-            actor: "t".into(),
-            created_at: 1,
-        };
-        let put = PutVersion {
-            secret_id: format!("id-{key}"),
-            project_id: "p".into(),
-            env_id: "e".into(),
-            path: "/".into(),
-            key: key.into(),
-            expected_current,
-            version,
-            max_versions: 10,
-            now: 1,
-        };
-        (put, event(&format!("ev-{key}-{expected_current}")))
-    }
-
-    #[tokio::test]
-    async fn put_versions_is_all_or_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        let store =
-            SqliteStore::open(&dir.path().join("t.db"), test_options(Duration::ZERO)).unwrap();
-        store
-            .create_project(NewProject {
-                project: ProjectRow {
-                    id: "p".into(),
-                    slug: "p".into(),
-                    name: "p".into(),
-                    max_versions: 10,
-                    created_at: 0,
-                },
-                environments: vec![EnvRow {
-                    id: "e".into(),
-                    project_id: "p".into(),
-                    slug: "dev".into(),
-                    name: "dev".into(),
-                    protected: false,
-                    position: 1,
-                    created_at: 0,
-                }],
-                data_key: DataKeyRow {
-                    project_id: "p".into(),
-                    key_id: 1,
-                    wrapped: vec![0],
-                    enc_count: 0,
-                    created_at: 0,
-                },
-                owner: ("u".into(), "admin".into()),
-                audit: event("ev-project"),
-            })
-            .await
-            .unwrap();
-        let (p, e) = put("C", 0);
-        store.put_version(p, e).await.unwrap();
-        // The third item conflicts after the first two were written in the savepoint.
-        let err = store
-            .put_versions(vec![put("A", 0), put("B", 0), put("C", 0)])
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(err, StoreError::Conflict { current: 1 }),
-            "{err:?}"
-        );
-        for key in ["A", "B"] {
-            assert!(store.secret_head("e", "/", key).await.unwrap().is_none());
-        }
-        let chain = store.audit_chain().await.unwrap();
-        assert_eq!(chain.len(), 2, "no audit event of the failed batch");
-        let counts = store
-            .put_versions(vec![put("A", 0), put("B", 0), put("C", 1)])
-            .await
-            .unwrap();
-        assert_eq!(counts.len(), 3);
-        let chain = store.audit_chain().await.unwrap();
-        let keys = crate::audit::tests::test_keyring();
-        assert_eq!(crate::audit::verify_chain(&chain, &keys).ok(), Some(5));
-        store.close().await;
     }
 }

@@ -16,11 +16,11 @@
 //! (`audit_journal`). With a journal, this thread also moves the journaled
 //! events into the chain, one fsynced transaction per flush interval.
 
+use super::audit_chain::{insert_all, mark_journal_committed};
 use super::audit_journal::{AuditJournal, Sealed};
-use super::sqlite::backend;
-use super::sqlite_audit::{insert_all, mark_journal_committed};
-use super::{StoreError, StoreResult};
-use crate::audit::AuditKey;
+use super::chain::backend;
+pub(super) use super::chain::ChainHead;
+use crate::store::{StoreError, StoreResult};
 use rusqlite::Connection;
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -29,16 +29,6 @@ use tokio::sync::{oneshot, watch};
 /// Most jobs the writer thread commits together; bounds the latency a write
 /// can add to others.
 const MAX_BATCH: usize = 256;
-
-/// What the writer knows about the end of the audit chain, and the key it
-/// links new events under.
-#[derive(Clone)]
-pub(super) struct ChainHead {
-    pub hash: Vec<u8>,
-    /// The sequence number of the chain's last event.
-    pub last_seq: i64,
-    pub key: Arc<AuditKey>,
-}
 
 type Completion = Box<dyn FnOnce(StoreResult<()>) + Send>;
 /// A job's work: run on the connection (`Some`), or skipped because its group

@@ -2,12 +2,13 @@
 //! replay after a crash, tampering with the journal, the loss bound, and the
 //! upgrade of an old (unkeyed, burst-row) log.
 
+use super::audit_chain as sqlite_audit;
 use super::audit_journal::{self, AuditJournal};
-use super::audit_upgrade::legacy_link;
-use super::sqlite::tests::test_options;
-use super::sqlite::SqliteStore;
-use super::{sqlite_audit, AuditCursor, AuditEvent, AuditFilter, Store, StoreError};
+use super::tests::test_options;
+use super::SqliteStore;
 use crate::audit::{canonical, tests::test_keyring, verify_chain, QUARANTINE_ACTION};
+use crate::store::audit_upgrade::legacy_link;
+use crate::store::{AuditCursor, AuditEvent, AuditFilter, Store, StoreError};
 use std::path::Path;
 use std::time::Duration;
 
@@ -276,7 +277,7 @@ async fn reads_stop_while_journaled_events_wait_past_the_loss_bound() {
 /// v5, an unkeyed chain with a burst row, and an old-format journal file.
 fn legacy_database(db: &Path, tamper: bool) {
     let conn = rusqlite::Connection::open(db).unwrap();
-    for sql in &super::sqlite::MIGRATIONS[..5] {
+    for sql in &super::MIGRATIONS[..5] {
         conn.execute_batch(sql).unwrap();
     }
     conn.execute_batch("PRAGMA user_version = 5").unwrap();
@@ -339,7 +340,10 @@ async fn an_old_log_is_verified_expanded_and_relinked_once() {
             "old-repeat"
         ]
     );
-    assert_eq!(chain[7].event.action, super::audit_upgrade::UPGRADE_ACTION);
+    assert_eq!(
+        chain[7].event.action,
+        crate::store::audit_upgrade::UPGRADE_ACTION
+    );
     assert_eq!(chain[7].event.result, "success");
     let seqs: Vec<i64> = chain.iter().map(|r| r.seq).collect();
     assert_eq!(seqs, [1, 2, 3, 4, 5, 6, 7, 8]);

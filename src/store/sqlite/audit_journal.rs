@@ -3,8 +3,8 @@
 //!
 //! Fail-closed auditing answers a read only once its event is somewhere a
 //! killed server cannot lose it. Committing every such event through the
-//! writer's group commit cost half of the list throughput, so the HTTP worker
-//! appends the event as one line to an `O_APPEND` file with one `write(2)`
+//! writer's group commit would put a commit on every read's path (figures in
+//! BENCHMARKS.md), so the HTTP worker appends the event as one line to an `O_APPEND` file with one `write(2)`
 //! (the page cache then keeps it if the process dies), and the writer thread
 //! moves the journal into the keyed `audit_events` chain in one fsynced
 //! transaction every flush interval.
@@ -28,9 +28,9 @@
 //! up to the recorded generation (committed, not yet deleted), so a crash at
 //! any point neither loses nor doubles an event.
 
-use super::sqlite_audit::PreparedAudit;
-use super::{AuditEvent, StoreError, StoreResult};
+use super::chain::PreparedAudit;
 use crate::audit::AuditKey;
+use crate::store::{AuditEvent, StoreError, StoreResult};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write as _};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
@@ -39,7 +39,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// A file the writer took out of the appenders' way, with its events.
-pub(super) struct Sealed {
+pub(in crate::store) struct Sealed {
     path: PathBuf,
     pub generation: u64,
     pub events: Vec<PreparedAudit>,
@@ -76,7 +76,7 @@ impl Active {
     }
 }
 
-pub(super) struct AuditJournal {
+pub(in crate::store) struct AuditJournal {
     dir: PathBuf,
     key: AuditKey,
     active: Mutex<Active>,
@@ -227,7 +227,7 @@ fn next_generation(generation: u64) -> io::Result<u64> {
 }
 
 /// The journal files in `dir`, oldest generation first.
-pub(super) fn leftovers(dir: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
+pub(in crate::store) fn leftovers(dir: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
     let mut files = Vec::new();
     for entry in fs::read_dir(dir)? {
         let path = entry?.path();
@@ -251,7 +251,7 @@ fn generation_of(path: &Path) -> Option<u64> {
 /// A left-over journal file, read: the events whose MAC holds, in order, and
 /// the numbers (from 1) of the whole lines that failed. A last line without
 /// its newline was cut off mid-write and never acknowledged; it is dropped.
-pub(super) struct Leftover {
+pub(in crate::store) struct Leftover {
     pub events: Vec<AuditEvent>,
     pub rejected: Vec<usize>,
 }
@@ -259,7 +259,11 @@ pub(super) struct Leftover {
 /// Reads the journal file of `generation` at `path`, checking each line
 /// under `key`. Nothing of a rejected line is kept or printed: it may name
 /// keys.
-pub(super) fn read_leftover(path: &Path, generation: u64, key: &AuditKey) -> io::Result<Leftover> {
+pub(in crate::store) fn read_leftover(
+    path: &Path,
+    generation: u64,
+    key: &AuditKey,
+) -> io::Result<Leftover> {
     let bytes = fs::read(path)?;
     let mut out = Leftover {
         events: Vec::new(),
@@ -291,7 +295,7 @@ fn authentic_event(line: &[u8], generation: u64, index: u64, key: &AuditKey) -> 
 /// Copies a journal file that failed its check into the journal directory's
 /// `quarantine` folder, for an investigator (the original is deleted once
 /// its authentic events are committed). Returns the name it is kept under.
-pub(super) fn quarantine_copy(dir: &Path, file: &Path) -> io::Result<String> {
+pub(in crate::store) fn quarantine_copy(dir: &Path, file: &Path) -> io::Result<String> {
     let folder = dir.join("quarantine");
     create_dir(&folder)?;
     let name = file
