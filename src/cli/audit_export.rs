@@ -61,7 +61,7 @@ fn partial_path(path: &Path) -> PathBuf {
 
 pub async fn export(target: Target, args: Export) -> anyhow::Result<i32> {
     let ctx = resolve(&target)?;
-    let now = crate::service::now_ms();
+    let now = crate::time_ids::now_ms();
     let mut q = vec![
         (
             "since",

@@ -246,7 +246,7 @@ pub async fn login(
 }
 
 fn time_after(secs: i64) -> String {
-    crate::service::iso(crate::service::now_ms() + secs * 1000)
+    crate::time_ids::iso(crate::time_ids::now_ms() + secs * 1000)
 }
 
 /// Stores a service or access token after checking it works.
@@ -287,7 +287,7 @@ pub async fn refresh_session() {
     let Ok(Some(mut session)) = credentials::load() else {
         return;
     };
-    let soon = crate::service::iso(crate::service::now_ms() + 3600 * 1000);
+    let soon = crate::time_ids::iso(crate::time_ids::now_ms() + 3600 * 1000);
     let due = session.kind == "user"
         && session
             .expires_at

@@ -12,7 +12,7 @@ use crate::run::cache::{human_age, Cache, CacheError, Fetched};
 use crate::run::dangerous;
 use crate::run::pump::MaskHold;
 use crate::run::{exec_replace, LaunchSpec};
-use crate::service::now_ms;
+use crate::time_ids::now_ms;
 use std::ffi::OsString;
 use zeroize::Zeroizing;
 

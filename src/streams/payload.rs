@@ -6,8 +6,8 @@
 //! - Syslog: one RFC 5424 message per event, the event's JSON as its MSG,
 //!   each framed by octet counting (RFC 6587: `LEN SP MSG`).
 
-use crate::service::iso;
 use crate::store::AuditRow;
+use crate::time_ids::iso;
 use serde_json::{json, Value};
 
 pub fn event_json(row: &AuditRow) -> Value {
