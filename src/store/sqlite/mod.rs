@@ -223,31 +223,29 @@ impl SqliteStore {
         Ok(v)
     }
 
-    /// Runs a read on a pooled connection, on tokio's blocking pool: a
-    /// SQLite read is synchronous (a full scan such as the audit chain takes
-    /// a while), and must not hold up a tokio worker. Memo hits (`memoized`)
-    /// stay on the calling task: they are in memory.
+    /// Runs a read on a pooled connection, on the calling task. Handing each
+    /// read to tokio's blocking pool was tried (so a full scan such as the
+    /// audit chain never holds up a worker): with as many reads in flight as
+    /// requests, the pool of connections ran dry and reads opened new ones,
+    /// and writes (whose requests read past the memo) fell far behind. Local
+    /// SQLite reads take microseconds; the full scans are admin-only (`audit
+    /// verify`, the archiver), and moving those alone is left to do.
     pub(super) async fn read<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> StoreResult<T> {
-        let (readers, path) = (self.readers.clone(), self.path.clone());
-        tokio::task::spawn_blocking(move || {
-            let conn = readers.lock().map_err(backend)?.pop();
-            let conn = match conn {
-                Some(c) => c,
-                None => open_connection(&path).map_err(backend)?,
-            };
-            let result = f(&conn).map_err(backend);
-            if let Ok(mut idle) = readers.lock() {
-                if idle.len() < MAX_IDLE_READERS {
-                    idle.push(conn);
-                }
+        let conn = self.readers.lock().map_err(backend)?.pop();
+        let conn = match conn {
+            Some(c) => c,
+            None => open_connection(&self.path).map_err(backend)?,
+        };
+        let result = f(&conn).map_err(backend);
+        if let Ok(mut idle) = self.readers.lock() {
+            if idle.len() < MAX_IDLE_READERS {
+                idle.push(conn);
             }
-            result
-        })
-        .await
-        .map_err(|e| StoreError::Backend(format!("read task failed: {e}")))?
+        }
+        result
     }
 }
 
