@@ -9,7 +9,7 @@
 //! starts (the newest event then): events written meanwhile are not in it.
 
 use super::access::{readable_keys, Grant};
-use super::{Ctx, Service, ServiceError, ServiceResult};
+use super::{Ctx, Service, ServiceResult};
 use crate::store::{AuditFilter, AuditRow, EnvRow, Store};
 use std::sync::Arc;
 
@@ -42,27 +42,9 @@ impl Service {
             limit: EXPORT_PAGE,
             ..Default::default()
         };
-        let mut seen_through = None;
-        match project {
-            Some(p) => {
-                let (project, grant) = self.visible_project(ctx, p).await?;
-                self.authorize(ctx, &project, &grant, None, None, super::Action::Admin)
-                    .await?;
-                let envs = self.store.environments(&project.id).await?;
-                seen_through = Some((grant, envs));
-                filter.project_id = Some(project.id);
-            }
-            None if !ctx.actor.server_admin => {
-                let err = ServiceError::Forbidden(
-                    "only server admins may export the whole audit log; pass a project you administer"
-                        .into(),
-                );
-                return Err(self
-                    .refused(ctx, "export-audit-log", vec![], "denied", err)
-                    .await);
-            }
-            None => {}
-        }
+        let seen_through = self
+            .audit_reader(ctx, project, &mut filter, "export-audit-log", "export")
+            .await?;
         let mut event = ctx.event("export-audit-log");
         event.project_id = filter.project_id.clone();
         self.store.append_audit(event).await?;

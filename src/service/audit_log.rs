@@ -1,11 +1,11 @@
 //! Reading and verifying the audit log.
 
-use super::access::readable_keys;
+use super::access::{readable_keys, Grant};
 use super::{now_ms, Ctx, Service, ServiceError, ServiceResult};
 use crate::audit::{verify_from, AuditKeyring, ChainBreak, GENESIS, QUARANTINE_ACTION};
 use crate::audit_archive::{remove_segments_after, write_segment};
 use crate::audit_checkpoint::{check_against, Checkpoint, Pinned, Signer};
-use crate::store::{ArchiveMark, AuditCursor, AuditFilter, AuditRow};
+use crate::store::{ArchiveMark, AuditCursor, AuditFilter, AuditRow, EnvRow};
 use std::path::Path;
 
 /// One page of the audit log.
@@ -59,27 +59,9 @@ impl Service {
         mut filter: AuditFilter,
         project: Option<&str>,
     ) -> ServiceResult<AuditPage> {
-        let mut seen_through = None;
-        match project {
-            Some(p) => {
-                let (project, grant) = self.visible_project(ctx, p).await?;
-                self.authorize(ctx, &project, &grant, None, None, super::Action::Admin)
-                    .await?;
-                let envs = self.store.environments(&project.id).await?;
-                seen_through = Some((grant, envs));
-                filter.project_id = Some(project.id);
-            }
-            None if !ctx.actor.server_admin => {
-                let err = ServiceError::Forbidden(
-                    "only server admins may read the whole audit log; pass a project you administer"
-                        .into(),
-                );
-                return Err(self
-                    .refused(ctx, "query-audit-log", vec![], "denied", err)
-                    .await);
-            }
-            None => {}
-        }
+        let seen_through = self
+            .audit_reader(ctx, project, &mut filter, "query-audit-log", "read")
+            .await?;
         filter.limit = filter.limit.clamp(1, MAX_AUDIT_PAGE);
         let mut rows = self.store.query_audit(filter.clone()).await?;
         let next_before = rows.last().map(AuditCursor::of);
@@ -121,6 +103,37 @@ impl Service {
             next_before,
             seen_through: read_through,
         })
+    }
+
+    /// Who may read the log: server admins all of it, project admins their
+    /// project's (narrowing `filter` to it; the returned grant and
+    /// environments then filter each event). A refusal is audited as
+    /// `action`; `verb` says what was refused.
+    pub(super) async fn audit_reader(
+        &self,
+        ctx: &Ctx,
+        project: Option<&str>,
+        filter: &mut AuditFilter,
+        action: &str,
+        verb: &str,
+    ) -> ServiceResult<Option<(Grant, Vec<EnvRow>)>> {
+        match project {
+            Some(p) => {
+                let (project, grant) = self.visible_project(ctx, p).await?;
+                self.authorize(ctx, &project, &grant, None, None, super::Action::Admin)
+                    .await?;
+                let envs = self.store.environments(&project.id).await?;
+                filter.project_id = Some(project.id);
+                Ok(Some((grant, envs)))
+            }
+            None if !ctx.actor.server_admin => {
+                let err = ServiceError::Forbidden(format!(
+                    "only server admins may {verb} the whole audit log; pass a project you administer"
+                ));
+                Err(self.refused(ctx, action, vec![], "denied", err).await)
+            }
+            None => Ok(None),
+        }
     }
 
     /// The keys of every root key the chain was linked under, oldest first.
