@@ -124,6 +124,23 @@ fn columns(e: &Value) -> Vec<String> {
     ]
 }
 
+/// A checkpoint file is a few hundred bytes; anything far larger is not one.
+const MAX_CHECKPOINT_BYTES: u64 = 64 * 1024;
+
+/// The text of `path`, refused past `limit` bytes.
+fn read_bounded(path: &Path, limit: u64) -> anyhow::Result<String> {
+    use std::io::Read as _;
+    let mut text = String::new();
+    std::fs::File::open(path)?
+        .take(limit + 1)
+        .read_to_string(&mut text)?;
+    anyhow::ensure!(
+        text.len() as u64 <= limit,
+        "larger than {limit} bytes: not a checkpoint file"
+    );
+    Ok(text)
+}
+
 /// What `hush audit verify` checks besides the live chain.
 pub struct VerifyWith<'a> {
     pub checkpoint: Option<&'a Path>,
@@ -151,7 +168,7 @@ pub async fn verify(target: Target, json: bool, with: VerifyWith<'_>) -> anyhow:
     };
     let mut query = Vec::new();
     if let Some(file) = checkpoint {
-        let text = std::fs::read_to_string(file)
+        let text = read_bounded(file, MAX_CHECKPOINT_BYTES)
             .with_context(|| format!("cannot read checkpoint {}", file.display()))?;
         let pinned = Checkpoint::parse(&text)
             .and_then(|c| c.verify(public_key))
