@@ -1,10 +1,9 @@
-//! Cheap candidate filter in front of the exact matcher.
+//! Cheap candidate filter in front of the exact matcher (`trie`).
 //!
-//! Running an Aho–Corasick automaton with thousands of random patterns over
-//! every byte costs ~3 ns/byte (its state table does not fit in cache). Real
-//! output almost never contains a secret, so we first find a small superset
-//! of the positions where an occurrence could start, and run the exact
-//! matcher only around those.
+//! Walking an automaton of thousands of random patterns at every byte is
+//! slow (its tables do not fit in cache). Real output almost never contains
+//! a secret, so we first find a small superset of the positions where an
+//! occurrence could start, and run the exact matcher only at those.
 //!
 //! Three generators, whose union is complete:
 //! - a sampled 8-gram filter for patterns of `LONG_MIN` bytes or more (see
@@ -129,29 +128,19 @@ impl CandidateFilter {
         self.tiny.is_some()
     }
 
-    /// Where a walk looking for the live prefix of `data` must start.
-    ///
-    /// For each sampler with shortest pattern `m`: a live prefix of at least
-    /// `m` bytes holds the first `m` bytes of one of its patterns, so the
-    /// sampler hits inside it just as for a complete occurrence; a shorter
-    /// one lies in the last `m - 1` bytes. A tiny pattern's live prefix lies
-    /// in the last `MIN_Q - 2` bytes. So the walk can start at the earliest
-    /// of these in the last `max_len - 1` bytes.
-    pub(crate) fn live_scan_start(&self, data: &[u8], max_len: usize) -> usize {
-        let len = data.len();
-        let window = len.saturating_sub(max_len.saturating_sub(1));
-        let mut start = len;
-        if self.tiny.is_some() {
-            start = start.min(len.saturating_sub(MIN_Q - 1).max(window));
-        }
-        for sampler in [&self.long, &self.short].into_iter().flatten() {
-            let near_end = len.saturating_sub(sampler.min_len - 1).max(window);
-            start = start.min(near_end);
-            if let Some((a, _, _)) = sampler.hits(&data[window..]).next() {
-                start = start.min(window + a);
-            }
-        }
-        start
+    /// How far from the end a live prefix too short to hold a sample point
+    /// may start: a proper prefix of a sampled pattern shorter than its
+    /// group's shortest pattern `m` lies in the last `m - 1` bytes; a tiny
+    /// pattern's in the last `MIN_Q - 2`. Longer live prefixes hold the
+    /// first `m` bytes of their pattern, so `regions` reports their starts
+    /// as it does for complete occurrences.
+    pub(crate) fn short_prefix_span(&self) -> usize {
+        let tiny = if self.tiny.is_some() { MIN_Q - 2 } else { 0 };
+        [&self.long, &self.short]
+            .into_iter()
+            .flatten()
+            .map(|s| s.min_len - 1)
+            .fold(tiny, usize::max)
     }
 
     pub(crate) fn memory_usage(&self) -> usize {
