@@ -12,8 +12,48 @@ use crate::store::postgres::PostgresStore;
 use crate::store::sqlite::SqliteStore;
 use crate::store::Store;
 use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand};
 use std::path::Path;
+use std::path::PathBuf;
 use std::sync::Arc;
+
+#[derive(Args)]
+pub struct ServerCommand {
+    #[command(flatten)]
+    pub args: Box<ServerArgs>,
+    #[command(subcommand)]
+    pub action: Option<ServerAction>,
+}
+
+#[derive(Subcommand)]
+pub enum ServerAction {
+    /// Re-wrap every project key under a new root key (run with the server stopped)
+    RotateRootKey {
+        /// File holding the new 32-byte key (hex or base64), mode 0600
+        #[arg(long)]
+        new_root_key_file: PathBuf,
+    },
+    /// Copy a SQLite deployment into an empty PostgreSQL database, then verify it
+    /// (stop the server first)
+    Migrate {
+        /// Source: sqlite:///path/hush.db
+        #[arg(long)]
+        from: String,
+        /// Target: postgres://user:password@host:5432/db (must be empty)
+        #[arg(long)]
+        to: String,
+    },
+}
+
+pub async fn command(cmd: ServerCommand) -> Result<()> {
+    match cmd.action {
+        None => run(*cmd.args).await,
+        Some(ServerAction::RotateRootKey { new_root_key_file }) => {
+            rotate_root_key(*cmd.args, &new_root_key_file).await
+        }
+        Some(ServerAction::Migrate { from, to }) => migrate(*cmd.args, &from, &to).await,
+    }
+}
 
 /// Reads the root key; in development generates one into the data dir (0600).
 fn load_root_key(source: &RootKeySource) -> Result<Key> {
@@ -170,7 +210,7 @@ async fn prepare_bootstrap_code(
     Ok(Arc::new(code))
 }
 
-pub async fn run(mut args: ServerArgs) -> Result<()> {
+async fn run(mut args: ServerArgs) -> Result<()> {
     let inline_key = args.inline_root_key.take();
     let config = ServerConfig::load(&args, inline_key)?;
     require_shared_root_key(&config)?;
@@ -285,7 +325,7 @@ async fn shutdown_signal() {
 
 /// Offline root key rotation: re-wraps every project data key under the new
 /// key and replaces the key-check value, in one transaction.
-pub async fn rotate_root_key(mut args: ServerArgs, new_key_file: &Path) -> Result<()> {
+async fn rotate_root_key(mut args: ServerArgs, new_key_file: &Path) -> Result<()> {
     let inline_key = args.inline_root_key.take();
     let config = ServerConfig::load(&args, inline_key)?;
     require_shared_root_key(&config)?;
@@ -319,7 +359,7 @@ pub async fn rotate_root_key(mut args: ServerArgs, new_key_file: &Path) -> Resul
 
 /// `hush server migrate --from sqlite:///path/hush.db --to postgres://...`:
 /// copies a whole SQLite deployment into an empty PostgreSQL database.
-pub async fn migrate(mut args: ServerArgs, from: &str, to: &str) -> Result<()> {
+async fn migrate(mut args: ServerArgs, from: &str, to: &str) -> Result<()> {
     let inline_key = args.inline_root_key.take();
     let config = ServerConfig::load(&args, inline_key)?;
     let path = from
