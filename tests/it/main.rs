@@ -13,6 +13,7 @@ mod client_side;
 mod deploy;
 mod examples;
 mod harness;
+mod inproc;
 mod migrate;
 mod offboarding;
 mod pg;
