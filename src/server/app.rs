@@ -13,6 +13,7 @@ use crate::store::audit_flush::AuditOptions;
 use crate::store::postgres::PostgresStore;
 use crate::store::sqlite::SqliteStore;
 use crate::store::Store;
+use crate::time_ids::{Clock, SystemClock};
 use anyhow::{bail, Context, Result};
 use std::path::Path;
 use std::sync::Arc;
@@ -27,6 +28,9 @@ const STREAMS_GRACE: Duration = Duration::from_secs(15);
 pub struct Opened {
     pub store: Arc<dyn Store>,
     pub root: Key,
+    /// What the service measures expiry against: the system clock, unless
+    /// a test assembling the server in-process replaces it.
+    pub clock: Arc<dyn Clock>,
     /// SQLite: the data-dir lock, held as long as the server runs.
     pub lock: Option<nix::fcntl::Flock<std::fs::File>>,
 }
@@ -61,13 +65,23 @@ pub async fn open(config: &ServerConfig) -> Result<Opened> {
     }
     let root = load_root_key(&config.root_key)?;
     let store = open_store(config, &root).await?;
-    Ok(Opened { store, root, lock })
+    Ok(Opened {
+        store,
+        root,
+        clock: Arc::new(SystemClock),
+        lock,
+    })
 }
 
 /// Checks the root key against the store, prepares the bootstrap code, and
 /// starts the service and its background jobs on `opened`.
 pub async fn assemble(config: &ServerConfig, opened: Opened) -> Result<App> {
-    let Opened { store, root, lock } = opened;
+    let Opened {
+        store,
+        root,
+        clock,
+        lock,
+    } = opened;
     check_root_key(&store, &root).await?;
     let (bootstrap_code, prepared) = BootstrapCode::prepare(&store, &root, &config.data_dir)
         .await
@@ -83,6 +97,7 @@ pub async fn assemble(config: &ServerConfig, opened: Opened) -> Result<App> {
         },
         write_locks: Default::default(),
         refusals: Default::default(),
+        clock,
     });
     let stopping = Arc::new(tokio::sync::watch::Sender::new(false));
     let state = AppState::new(Shared {

@@ -1,9 +1,12 @@
 //! The API served in-process: `hush::server::assemble` on a SQLite store in
 //! a temporary data dir, served on 127.0.0.1 port 0 by a task of the test's
 //! own runtime. No process to spawn, and the test can reach behind the HTTP
-//! API: wrap the store (`faulty::FaultyStore`) or move the clock.
+//! API: wrap the store (`faulty::FaultyStore`) or move the clock (every
+//! in-process server runs on a `ManualClock`, so expiry is tested by moving
+//! it, never by sleeping).
 
 mod api;
+mod clock;
 mod faults;
 pub mod faulty;
 
@@ -11,6 +14,7 @@ use hush::client::ApiClient;
 use hush::config::{ServerArgs, ServerConfig};
 use hush::server::app::{open, App};
 use hush::store::Store;
+use hush::time_ids::ManualClock;
 use reqwest::Method;
 use serde_json::json;
 use std::sync::Arc;
@@ -22,6 +26,8 @@ pub struct InProc {
     pub url: String,
     /// The bootstrapped admin's session token.
     pub token: String,
+    /// The service's clock: expiry happens when a test moves it.
+    pub clock: Arc<ManualClock>,
     app: Option<App>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     served: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
@@ -31,20 +37,32 @@ pub struct InProc {
 impl InProc {
     /// A bootstrapped server on a fresh SQLite data dir.
     pub async fn start() -> InProc {
-        InProc::start_wrapped(|store| store).await
+        InProc::start_custom(|_| {}, |store| store).await
     }
 
     /// `start`, with the store `wrap` makes of the real one.
     pub async fn start_wrapped(wrap: impl FnOnce(Arc<dyn Store>) -> Arc<dyn Store>) -> InProc {
+        InProc::start_custom(|_| {}, wrap).await
+    }
+
+    /// `start`, with server flags set by `configure` and the store `wrap`
+    /// makes of the real one.
+    pub async fn start_custom(
+        configure: impl FnOnce(&mut ServerArgs),
+        wrap: impl FnOnce(Arc<dyn Store>) -> Arc<dyn Store>,
+    ) -> InProc {
         let tmp = tempfile::tempdir().expect("tempdir");
-        let args = ServerArgs {
+        let mut args = ServerArgs {
             data_dir: Some(tmp.path().to_owned()),
             listen: Some("127.0.0.1:0".into()),
             ..Default::default()
         };
+        configure(&mut args);
         let config = ServerConfig::load(&args, None).expect("config");
         let mut opened = open(&config).await.expect("open the store");
         opened.store = wrap(opened.store);
+        let clock = ManualClock::new();
+        opened.clock = clock.clone();
         let app = hush::server::assemble(&config, opened)
             .await
             .expect("assemble");
@@ -68,6 +86,7 @@ impl InProc {
         let mut srv = InProc {
             url,
             token: String::new(),
+            clock,
             app: Some(app),
             stop: Some(stop),
             served: Some(served),
@@ -93,7 +112,16 @@ impl InProc {
 
     /// The admin's API client.
     pub fn client(&self) -> ApiClient {
-        ApiClient::new(&self.url, Some(Zeroizing::new(self.token.clone()))).unwrap()
+        self.client_with(&self.token)
+    }
+
+    pub fn client_with(&self, token: &str) -> ApiClient {
+        ApiClient::new(&self.url, Some(Zeroizing::new(token.to_owned()))).unwrap()
+    }
+
+    /// A client without a token.
+    pub fn anonymous(&self) -> ApiClient {
+        ApiClient::new(&self.url, None).unwrap()
     }
 
     /// A request with the admin's token; the status and the raw body, so a
