@@ -1,5 +1,6 @@
-//! `hush server`: open the store, check the root key, serve until SIGTERM/SIGINT.
-//! `hush server rotate-root-key`: re-wrap project keys under a new root key.
+//! `hush server`: flags to configuration, `server::build`, then serve until
+//! SIGTERM/SIGINT. `hush server rotate-root-key`: re-wrap project keys under
+//! a new root key. `hush server migrate`: copy SQLite into PostgreSQL.
 
 use crate::config::{RootKeySource, ServerArgs, ServerConfig, Tls};
 use crate::crypto::Key;
