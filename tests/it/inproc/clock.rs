@@ -4,12 +4,20 @@
 
 use super::{InProc, PASSWORD};
 use crate::harness::{eventually, scope, scope_q, set};
+use crate::pg::{on_both_backends, Backend};
 use hush::client::ApiClient;
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::time::Duration;
 
 const MINUTE: Duration = Duration::from_secs(60);
+
+on_both_backends!(
+    identity_tokens_expire_and_renewal_stops_at_the_max_ttl,
+    sessions_expire_after_the_session_ttl,
+    a_locked_account_opens_again_after_the_window,
+    a_deleted_secret_is_purged_once_its_recovery_window_passes,
+);
 
 async fn renew(anon: &ApiClient, token: &str) -> Result<Value, hush::client::ClientError> {
     anon.send(
@@ -29,9 +37,8 @@ async fn whoami_status(c: &ApiClient) -> u16 {
 
 /// Moved here from `access::universal_auth_ttl_max_ttl_ips_and_secret_revocation`,
 /// which slept past a real two-second lifetime.
-#[tokio::test]
-async fn identity_tokens_expire_and_renewal_stops_at_the_max_ttl() {
-    let srv = InProc::start().await;
+async fn identity_tokens_expire_and_renewal_stops_at_the_max_ttl(b: &Backend) {
+    let srv = InProc::on(b, |_| {}).await;
     let admin = srv.client();
     let created = admin
         .send(
@@ -69,9 +76,8 @@ async fn identity_tokens_expire_and_renewal_stops_at_the_max_ttl() {
     srv.stop().await;
 }
 
-#[tokio::test]
-async fn sessions_expire_after_the_session_ttl() {
-    let srv = InProc::start_custom(|a| a.session_ttl = Some("1h".into()), |s| s).await;
+async fn sessions_expire_after_the_session_ttl(b: &Backend) {
+    let srv = InProc::on(b, |a| a.session_ttl = Some("1h".into())).await;
     let admin = srv.client();
     srv.clock.advance(59 * MINUTE);
     assert_eq!(whoami_status(&admin).await, 200);
@@ -80,9 +86,8 @@ async fn sessions_expire_after_the_session_ttl() {
     srv.stop().await;
 }
 
-#[tokio::test]
-async fn a_locked_account_opens_again_after_the_window() {
-    let srv = InProc::start().await;
+async fn a_locked_account_opens_again_after_the_window(b: &Backend) {
+    let srv = InProc::on(b, |_| {}).await;
     let anon = srv.anonymous();
     let login = async |password: &str| match anon
         .send(
@@ -107,17 +112,15 @@ async fn a_locked_account_opens_again_after_the_window() {
     srv.stop().await;
 }
 
-#[tokio::test]
-async fn a_deleted_secret_is_purged_once_its_recovery_window_passes() {
-    let srv = InProc::start_custom(
-        |a| {
-            a.recovery_window = Some("7d".into());
-            a.purge_interval = Some("50ms".into());
-            // The admin's session outlives the window.
-            a.session_ttl = Some("30d".into());
-        },
-        |s| s,
-    )
+/// Moved here from `store_conformance::purge_after_recovery_window`, which
+/// waited out a real one-second window.
+async fn a_deleted_secret_is_purged_once_its_recovery_window_passes(b: &Backend) {
+    let srv = InProc::on(b, |a| {
+        a.recovery_window = Some("7d".into());
+        a.purge_interval = Some("50ms".into());
+        // The admin's session outlives the window.
+        a.session_ttl = Some("30d".into());
+    })
     .await;
     let c = srv.client();
     set(&c, "TEMP", "x").await.unwrap();

@@ -1,6 +1,6 @@
 //! The API served in-process: `hush::server::assemble` on a SQLite store in
-//! a temporary data dir, served on 127.0.0.1 port 0 by a task of the test's
-//! own runtime. No process to spawn, and the test can reach behind the HTTP
+//! a temporary data dir (or a PostgreSQL test database: `InProc::on`),
+//! served on 127.0.0.1 port 0 by a task of the test's own runtime. No process to spawn, and the test can reach behind the HTTP
 //! API: wrap the store (`faulty::FaultyStore`) or move the clock (every
 //! in-process server runs on a `ManualClock`, so expiry is tested by moving
 //! it, never by sleeping).
@@ -10,6 +10,7 @@ mod clock;
 mod faults;
 pub mod faulty;
 
+use crate::pg::Backend;
 use hush::client::ApiClient;
 use hush::config::{ServerArgs, ServerConfig};
 use hush::server::app::{open, App};
@@ -40,6 +41,25 @@ impl InProc {
         InProc::start_custom(|_| {}, |store| store).await
     }
 
+    /// A bootstrapped server on `backend` (a fresh SQLite data dir, or the
+    /// PostgreSQL test database), with server flags set by `configure`.
+    pub async fn on(backend: &Backend, configure: impl FnOnce(&mut ServerArgs)) -> InProc {
+        match backend {
+            Backend::Sqlite => InProc::start_custom(configure, |store| store).await,
+            Backend::Postgres(db) => {
+                let url = db.url.clone();
+                InProc::start_custom(
+                    move |args| {
+                        args.database_url = Some(url);
+                        configure(args);
+                    },
+                    |store| store,
+                )
+                .await
+            }
+        }
+    }
+
     /// `start`, with the store `wrap` makes of the real one.
     pub async fn start_wrapped(wrap: impl FnOnce(Arc<dyn Store>) -> Arc<dyn Store>) -> InProc {
         InProc::start_custom(|_| {}, wrap).await
@@ -58,7 +78,13 @@ impl InProc {
             ..Default::default()
         };
         configure(&mut args);
-        let config = ServerConfig::load(&args, None).expect("config");
+        // PostgreSQL takes no generated key: the one its tests share.
+        let root_key = args
+            .database_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("postgres"))
+            .then(|| Zeroizing::new(crate::pg::ROOT_KEY.to_owned()));
+        let config = ServerConfig::load(&args, root_key).expect("config");
         let mut opened = open(&config).await.expect("open the store");
         opened.store = wrap(opened.store);
         let clock = ManualClock::new();
