@@ -973,14 +973,7 @@ impl Store for SqliteStore {
         key: &str,
     ) -> StoreResult<Option<SecretHead>> {
         let (e, p, k) = (env_id.to_owned(), path.to_owned(), key.to_owned());
-        self.read(move |c| {
-            c.prepare_cached(&format!(
-                "SELECT {HEAD_COLS} FROM secrets s WHERE s.env_id = ?1 AND s.path = ?2 AND s.key = ?3"
-            ))?
-            .query_row(params![e, p, k], head_from_row)
-            .optional()
-        })
-        .await
+        self.read(move |c| secrets::head(c, &e, &p, &k)).await
     }
 
     async fn secret(
@@ -991,16 +984,8 @@ impl Store for SqliteStore {
         version: Option<i64>,
     ) -> StoreResult<Option<SecretRow>> {
         let (e, p, k) = (env_id.to_owned(), path.to_owned(), key.to_owned());
-        self.read(move |c| {
-            c.prepare_cached(&format!(
-                "SELECT {HEAD_COLS}, {VERSION_COLS} FROM secrets s JOIN secret_versions v
-                 ON v.secret_id = s.id AND v.version = COALESCE(?4, s.current_version)
-                 WHERE s.env_id = ?1 AND s.path = ?2 AND s.key = ?3 AND s.deleted_at IS NULL"
-            ))?
-            .query_row(params![e, p, k, version], secret_from_row)
-            .optional()
-        })
-        .await
+        self.read(move |c| secrets::live_version(c, &e, &p, &k, version))
+            .await
     }
 
     async fn secrets(
@@ -1036,29 +1021,12 @@ impl Store for SqliteStore {
 
     async fn deleted_secrets(&self, env_id: &str, path: &str) -> StoreResult<Vec<SecretRow>> {
         let (e, p) = (env_id.to_owned(), path.to_owned());
-        self.read(move |c| {
-            query_vec(
-                c,
-                &format!(
-                    "SELECT {HEAD_COLS}, {VERSION_COLS} FROM secrets s JOIN secret_versions v
-                 ON v.secret_id = s.id AND v.version = s.current_version
-                 WHERE s.env_id = ?1 AND s.path = ?2 AND s.deleted_at IS NOT NULL ORDER BY s.key"
-                ),
-                params![e, p],
-                secret_from_row,
-            )
-        })
-        .await
+        self.read(move |c| secrets::deleted(c, &e, &p)).await
     }
 
     async fn history(&self, secret_id: &str) -> StoreResult<Vec<VersionRow>> {
         let id = secret_id.to_owned();
-        self.read(move |c| {
-            query_vec(c, &format!(
-                "SELECT {VERSION_COLS} FROM secret_versions v WHERE v.secret_id = ?1 ORDER BY v.version"
-            ), params![id], |r| version_from_row(r, 0))
-        })
-        .await
+        self.read(move |c| secrets::history(c, &id)).await
     }
 
     async fn put_version(&self, put: PutVersion, audit: AuditEvent) -> StoreResult<i64> {
@@ -1129,18 +1097,7 @@ impl Store for SqliteStore {
 
     async fn purge_expired(&self, now: i64, audit_for: AuditFor) -> StoreResult<usize> {
         self.write(move |c, head| {
-            let expired = {
-                let mut stmt = c
-                    .prepare_cached(&format!(
-                        "SELECT {HEAD_COLS} FROM secrets s WHERE s.deleted_at IS NOT NULL AND s.purge_after <= ?1"
-                    ))
-                    .map_err(backend)?;
-                let rows = stmt
-                    .query_map(params![now], head_from_row)
-                    .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
-                    .map_err(backend)?;
-                rows
-            };
+            let expired = secrets::expired(c, now)?;
             for secret in &expired {
                 purge_secret(c, &secret.secret_id)?;
                 insert_audit(c, head, &audit_for(secret))?;
@@ -1239,25 +1196,7 @@ impl Store for SqliteStore {
         audit: AuditEvent,
     ) -> StoreResult<()> {
         self.write(move |c, head| {
-            let current: Option<i64> = c
-                .query_row(
-                    "SELECT version FROM personal_secrets WHERE secret_id = ?1 AND owner_id = ?2",
-                    params![row.secret_id, row.owner_id],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(backend)?;
-            if current.unwrap_or(0) != expected_version {
-                return Err(StoreError::Conflict { current: current.unwrap_or(0) });
-            }
-            c.execute(
-                "INSERT INTO personal_secrets (id, secret_id, owner_id, version, key_id, value_ct, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-                 ON CONFLICT(secret_id, owner_id) DO UPDATE SET version = excluded.version, key_id = excluded.key_id,
-                   value_ct = excluded.value_ct, updated_at = excluded.updated_at",
-                params![row.id, row.secret_id, row.owner_id, row.version, row.key_id, row.value_ct, row.created_at, row.updated_at],
-            )
-            .map_err(backend)?;
+            secrets::put_personal(c, &row, expected_version)?;
             insert_audit(c, head, &audit)
         })
         .await
@@ -1326,38 +1265,12 @@ impl Store for SqliteStore {
     }
 
     async fn audit_archive_mark(&self) -> StoreResult<Option<ArchiveMark>> {
-        self.read(|c| {
-            c.query_row(
-                "SELECT seq, hash, epoch, mac FROM audit_archive_mark WHERE id = 1",
-                [],
-                |r| {
-                    Ok(ArchiveMark {
-                        seq: r.get(0)?,
-                        hash: r.get(1)?,
-                        epoch: r.get(2)?,
-                        mac: r.get(3)?,
-                    })
-                },
-            )
-            .optional()
-        })
-        .await
+        self.read(sqlite_audit::archive_mark).await
     }
 
     async fn remove_archived(&self, mark: ArchiveMark) -> StoreResult<()> {
-        self.write(move |c, _| {
-            c.execute("DELETE FROM audit_events WHERE seq <= ?1", params![mark.seq])
-                .map_err(backend)?;
-            c.execute(
-                "INSERT INTO audit_archive_mark (id, seq, hash, epoch, mac) VALUES (1, ?1, ?2, ?3, ?4)
-                 ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash,
-                   epoch = excluded.epoch, mac = excluded.mac",
-                params![mark.seq, mark.hash, mark.epoch, mark.mac],
-            )
-            .map_err(backend)?;
-            Ok(())
-        })
-        .await
+        self.write(move |c, _| sqlite_audit::remove_archived(c, &mark))
+            .await
     }
 
     async fn audit_head(&self) -> StoreResult<Option<(i64, Vec<u8>)>> {

@@ -168,3 +168,105 @@ pub(super) fn rename_secret(
         .map_err(backend)?;
     Ok(count)
 }
+
+/// The head row of the secret at `e`/`p`/`k`, deleted or not.
+pub(super) fn head(
+    c: &Connection,
+    e: &str,
+    p: &str,
+    k: &str,
+) -> rusqlite::Result<Option<SecretHead>> {
+    c.prepare_cached(&format!(
+        "SELECT {HEAD_COLS} FROM secrets s WHERE s.env_id = ?1 AND s.path = ?2 AND s.key = ?3"
+    ))?
+    .query_row(params![e, p, k], head_from_row)
+    .optional()
+}
+
+/// Version `version` (else the current one) of the live secret at `e`/`p`/`k`.
+pub(super) fn live_version(
+    c: &Connection,
+    e: &str,
+    p: &str,
+    k: &str,
+    version: Option<i64>,
+) -> rusqlite::Result<Option<SecretRow>> {
+    c.prepare_cached(&format!(
+        "SELECT {HEAD_COLS}, {VERSION_COLS} FROM secrets s JOIN secret_versions v
+         ON v.secret_id = s.id AND v.version = COALESCE(?4, s.current_version)
+         WHERE s.env_id = ?1 AND s.path = ?2 AND s.key = ?3 AND s.deleted_at IS NULL"
+    ))?
+    .query_row(params![e, p, k, version], secret_from_row)
+    .optional()
+}
+
+/// The soft-deleted secrets directly in folder `p` of `e`.
+pub(super) fn deleted(c: &Connection, e: &str, p: &str) -> rusqlite::Result<Vec<SecretRow>> {
+    query_vec(
+        c,
+        &format!(
+            "SELECT {HEAD_COLS}, {VERSION_COLS} FROM secrets s JOIN secret_versions v
+         ON v.secret_id = s.id AND v.version = s.current_version
+         WHERE s.env_id = ?1 AND s.path = ?2 AND s.deleted_at IS NOT NULL ORDER BY s.key"
+        ),
+        params![e, p],
+        secret_from_row,
+    )
+}
+
+/// Every retained version of a secret, oldest first.
+pub(super) fn history(c: &Connection, id: &str) -> rusqlite::Result<Vec<VersionRow>> {
+    query_vec(
+        c,
+        &format!(
+        "SELECT {VERSION_COLS} FROM secret_versions v WHERE v.secret_id = ?1 ORDER BY v.version"
+    ),
+        params![id],
+        |r| version_from_row(r, 0),
+    )
+}
+
+/// Creates or replaces a personal override if its version is still
+/// `expected_version` (0: none yet).
+pub(super) fn put_personal(
+    c: &Connection,
+    row: &PersonalRow,
+    expected_version: i64,
+) -> StoreResult<()> {
+    let current: Option<i64> = c
+        .query_row(
+            "SELECT version FROM personal_secrets WHERE secret_id = ?1 AND owner_id = ?2",
+            params![row.secret_id, row.owner_id],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(backend)?;
+    if current.unwrap_or(0) != expected_version {
+        return Err(StoreError::Conflict {
+            current: current.unwrap_or(0),
+        });
+    }
+    c.execute(
+        "INSERT INTO personal_secrets (id, secret_id, owner_id, version, key_id, value_ct, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+         ON CONFLICT(secret_id, owner_id) DO UPDATE SET version = excluded.version, key_id = excluded.key_id,
+           value_ct = excluded.value_ct, updated_at = excluded.updated_at",
+        params![row.id, row.secret_id, row.owner_id, row.version, row.key_id, row.value_ct, row.created_at, row.updated_at],
+    )
+    .map_err(backend)?;
+    Ok(())
+}
+
+/// The soft-deleted secrets whose recovery window ended by `now`.
+pub(super) fn expired(c: &Connection, now: i64) -> StoreResult<Vec<SecretHead>> {
+    let mut stmt = c
+        .prepare_cached(&format!(
+            "SELECT {HEAD_COLS} FROM secrets s WHERE s.deleted_at IS NOT NULL AND s.purge_after <= ?1"
+        ))
+        .map_err(backend)?;
+    let rows = stmt
+        .query_map(params![now], head_from_row)
+        .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+        .map_err(backend)?;
+    Ok(rows)
+}
