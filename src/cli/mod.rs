@@ -218,7 +218,7 @@ impl Cli {
 pub fn init_tracing(cli: &Cli) {
     let filter = tracing_subscriber::EnvFilter::try_new(&cli.logging.log)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let default_info = matches!(cli.command, Command::Server { .. }) && cli.logging.log == "warn";
+    let default_info = matches!(cli.command, Command::Server(_)) && cli.logging.log == "warn";
     let filter = if default_info {
         tracing_subscriber::EnvFilter::new("info")
     } else {
