@@ -101,8 +101,9 @@ pub async fn diff(args: DiffArgs) -> anyhow::Result<i32> {
         reveal,
         json,
     } = args;
+    let raw = raw.as_str();
     let ctx = resolve(&target)?;
-    let (path, key) = split_key(&raw, &ctx.path);
+    let (path, key) = split_key(raw, &ctx.path);
     let mut q = ctx.scope_query(&path);
     q.push(("reveal", reveal.to_string()));
     let resp = ctx

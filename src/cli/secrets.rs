@@ -157,8 +157,9 @@ pub async fn get(args: GetArgs) -> anyhow::Result<i32> {
         json,
     } = args;
     let expand = !no_expand;
+    let raw_key = raw_key.as_str();
     let ctx = resolve(&target)?;
-    let (path, key) = split_key(&raw_key, &ctx.path);
+    let (path, key) = split_key(raw_key, &ctx.path);
     let mut q = ctx.scope_query(&path);
     q.push(("expandSecretReferences", expand.to_string()));
     if let Some(v) = version {
@@ -455,8 +456,9 @@ pub struct RestoreArgs {
 
 pub async fn restore(args: RestoreArgs) -> anyhow::Result<i32> {
     let RestoreArgs { target, key: raw } = args;
+    let raw = raw.as_str();
     let ctx = resolve(&target)?;
-    let (path, key) = split_key(&raw, &ctx.path);
+    let (path, key) = split_key(raw, &ctx.path);
     let resp = ctx
         .client
         .send(
@@ -596,8 +598,9 @@ pub async fn rollback(args: RollbackArgs) -> anyhow::Result<i32> {
         key: raw,
         version,
     } = args;
+    let raw = raw.as_str();
     let ctx = resolve(&target)?;
-    let (path, key) = split_key(&raw, &ctx.path);
+    let (path, key) = split_key(raw, &ctx.path);
     let mut body = ctx.scope_body(&path);
     body["version"] = json!(version);
     let resp = ctx
