@@ -208,29 +208,53 @@ impl SqliteStore {
     }
 
     /// Runs a read on a pooled connection, on the calling task. Handing each
-    /// read to tokio's blocking pool was tried (so a full scan such as the
-    /// audit chain never holds up a worker): with as many reads in flight as
-    /// requests, the pool of connections ran dry and reads opened new ones,
-    /// and writes (whose requests read past the memo) fell far behind. Local
-    /// SQLite reads take microseconds; the full scans are admin-only (`audit
-    /// verify`, the archiver), and moving those alone is left to do.
+    /// read to tokio's blocking pool was tried: with as many reads in flight
+    /// as requests, the pool of connections ran dry and reads opened new
+    /// ones, and writes (whose requests read past the memo) fell far behind.
+    /// Point and list reads take microseconds; the audit log's scans, which
+    /// grow with the log, go through [`SqliteStore::scan`] instead.
     pub(super) async fn read<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> StoreResult<T> {
-        let conn = self.readers.lock().map_err(backend)?.pop();
-        let conn = match conn {
-            Some(c) => c,
-            None => open_connection(&self.path).map_err(backend)?,
-        };
-        let result = f(&conn).map_err(backend);
-        if let Ok(mut idle) = self.readers.lock() {
-            if idle.len() < MAX_IDLE_READERS {
-                idle.push(conn);
-            }
-        }
-        result
+        read_pooled(&self.readers, &self.path, f)
     }
+
+    /// Runs a read that may touch every row of a table (the audit chain, an
+    /// audit search or export) on tokio's blocking pool, so it never holds a
+    /// worker that other requests are waiting for. These reads are admin-
+    /// only and few, so they cannot drain the connection pool.
+    pub(super) async fn scan<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        let readers = Arc::clone(&self.readers);
+        let path = Arc::clone(&self.path);
+        tokio::task::spawn_blocking(move || read_pooled(&readers, &path, f))
+            .await
+            .map_err(backend)?
+    }
+}
+
+/// `f` on an idle pooled connection (or a new one), which then goes back to
+/// the pool.
+fn read_pooled<T>(
+    readers: &Mutex<Vec<Connection>>,
+    path: &Path,
+    f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+) -> StoreResult<T> {
+    let conn = readers.lock().map_err(backend)?.pop();
+    let conn = match conn {
+        Some(c) => c,
+        None => open_connection(path).map_err(backend)?,
+    };
+    let result = f(&conn).map_err(backend);
+    if let Ok(mut idle) = readers.lock() {
+        if idle.len() < MAX_IDLE_READERS {
+            idle.push(conn);
+        }
+    }
+    result
 }
 
 fn map_unique(e: rusqlite::Error, what: String) -> StoreError {
@@ -1255,12 +1279,12 @@ impl Store for SqliteStore {
 
     async fn query_audit(&self, filter: AuditFilter) -> StoreResult<Vec<AuditRow>> {
         self.settle_journal().await?;
-        self.read(move |c| sqlite_audit::query(c, &filter)).await
+        self.scan(move |c| sqlite_audit::query(c, &filter)).await
     }
 
     async fn audit_range(&self, after_seq: i64, limit: i64) -> StoreResult<Vec<AuditRow>> {
         self.settle_journal().await?;
-        self.read(move |c| sqlite_audit::range(c, after_seq, limit))
+        self.scan(move |c| sqlite_audit::range(c, after_seq, limit))
             .await
     }
 
@@ -1288,7 +1312,7 @@ impl Store for SqliteStore {
 
     async fn audit_chain(&self) -> StoreResult<Vec<AuditRow>> {
         self.settle_journal().await?;
-        self.read(sqlite_audit::chain).await
+        self.scan(sqlite_audit::chain).await
     }
 
     async fn changes_after(
