@@ -194,6 +194,7 @@ pub async fn run(mut args: ServerArgs) -> Result<()> {
         },
         write_locks: Default::default(),
         refusals: Default::default(),
+        workload: Default::default(),
     });
     let stopping = Arc::new(tokio::sync::watch::Sender::new(false));
     let state = AppState::new(server::Shared {
@@ -305,6 +306,7 @@ pub async fn rotate_root_key(mut args: ServerArgs, new_key_file: &Path) -> Resul
         epochs.push((epoch as i64, key.seal(&new, epoch as i64)?));
     }
     let streams = crate::streams::rewrap_keys(&store, &old, &new).await?;
+    let auth_methods = crate::service::workload::sealed::rewrap_keys(&store, &old, &new).await?;
     let keyring = Keyring::new(old);
     let rewrapped = keyring.rewrap_all(&store, &new).await?;
     let count = rewrapped.len();
@@ -313,7 +315,7 @@ pub async fn rotate_root_key(mut args: ServerArgs, new_key_file: &Path) -> Resul
         .rewrap_data_keys(rewrapped, new.key_check()?, epochs, event)
         .await?;
     store.close().await;
-    println!("re-wrapped {count} project key(s) and {streams} audit stream key(s) under the new root key; start the server with it from now on");
+    println!("re-wrapped {count} project key(s), {streams} audit stream key(s) and {auth_methods} auth method key(s) under the new root key; start the server with it from now on");
     Ok(())
 }
 

@@ -27,6 +27,7 @@ pub mod service_tokens;
 pub mod sessions;
 pub mod tokens;
 pub mod users;
+pub mod workload;
 
 use crate::store::{AuditEvent, Store, StoreError};
 use std::sync::Arc;
@@ -130,6 +131,8 @@ pub struct Service {
     pub write_locks: KeyLocks,
     /// Aggregates of repeated refusals, not yet written (`refusals`).
     pub refusals: refusals::RefusalLog,
+    /// Workload identity logins' shared state (issuers' key cache).
+    pub workload: workload::Workload,
 }
 
 /// One async mutex per secret (environment, folder, key).

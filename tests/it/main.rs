@@ -25,3 +25,4 @@ mod store_conformance;
 mod store_guards;
 mod streams;
 mod visibility;
+mod workload;

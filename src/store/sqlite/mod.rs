@@ -21,6 +21,7 @@ mod audit_chain_tests;
 pub(super) mod audit_journal;
 pub(super) mod chain;
 mod group_commit;
+mod identity_auth;
 pub mod memo;
 mod replay;
 mod rows;
@@ -49,7 +50,7 @@ use tokio::sync::watch;
 use wal_checkpointer::{Checkpointer, WRITER_BACKSTOP_PAGES};
 
 /// Applied in order; `PRAGMA user_version` records how many ran.
-pub(crate) const MIGRATIONS: [&str; 7] = [
+pub(crate) const MIGRATIONS: [&str; 8] = [
     include_str!("../../../server/migrations/sqlite/0001_init.sql"),
     include_str!("../../../server/migrations/sqlite/0002_identity.sql"),
     include_str!("../../../server/migrations/sqlite/0003_imports.sql"),
@@ -57,6 +58,7 @@ pub(crate) const MIGRATIONS: [&str; 7] = [
     include_str!("../../../server/migrations/sqlite/0005_offboarding.sql"),
     include_str!("../../../server/migrations/sqlite/0006_audit_keyed.sql"),
     include_str!("../../../server/migrations/sqlite/0007_audit_streams.sql"),
+    include_str!("../../../server/migrations/sqlite/0008_identity_auth.sql"),
 ];
 const MAX_IDLE_READERS: usize = 8;
 /// How often the checkpointer folds the WAL into the database.
@@ -1027,6 +1029,7 @@ impl Store for SqliteStore {
             for sql in [
                 "DELETE FROM memberships WHERE subject_id = ?1",
                 "DELETE FROM identity_secrets WHERE identity_id = ?1",
+                "DELETE FROM identity_auth_methods WHERE identity_id = ?1",
             ] {
                 c.execute(sql, params![id]).map_err(backend)?;
             }
@@ -1850,6 +1853,10 @@ impl Store for SqliteStore {
     }
 
     fn audit_streams(&self) -> &dyn AuditStreamStore {
+        self
+    }
+
+    fn identity_auth_methods(&self) -> &dyn IdentityAuthStore {
         self
     }
 }

@@ -1,0 +1,17 @@
+-- hush schema v8 (SQLite): workload identity auth methods of machine
+-- identities (issue 23). Same as migrations/postgres/0007_identity_auth.sql.
+-- One row per (identity, method): `method` is `oidc`, `jwt` or `kubernetes`;
+-- `config` is the method's settings as JSON and holds no credential. The
+-- one credential a method may hold (Kubernetes' token reviewer JWT) is
+-- sealed under a data key of its own (`key_wrapped`, wrapped under the root
+-- key) in `secret_ct`.
+CREATE TABLE IF NOT EXISTS identity_auth_methods (
+    identity_id TEXT NOT NULL REFERENCES identities(id),
+    method TEXT NOT NULL,
+    config TEXT NOT NULL,
+    key_wrapped BLOB,
+    secret_ct BLOB,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (identity_id, method)
+);
