@@ -25,6 +25,7 @@ pub mod secrets;
 pub mod server;
 pub mod set_warnings;
 pub mod watch;
+pub mod workload;
 
 use crate::config::ServerArgs;
 use clap::{Args, Parser, Subcommand};
@@ -129,6 +130,8 @@ pub enum Command {
         /// Machine identity client secret [env: HUSH_CLIENT_SECRET]
         #[arg(long, hide_env_values = true)]
         client_secret: Option<String>,
+        #[command(flatten)]
+        workload: workload::WorkloadLogin,
     },
     /// Manage users (server admins)
     Users {
@@ -516,6 +519,9 @@ pub struct RunArgs {
     /// Server URL [env: HUSH_SERVER]
     #[arg(long)]
     pub server: Option<String>,
+    /// Log in first with a platform token (see `hush login --method`); the token stays in memory
+    #[command(flatten)]
+    pub workload: workload::WorkloadLogin,
     /// Access or service token [env: HUSH_TOKEN]; removed from the child's environment
     #[arg(long, hide_env_values = true)]
     pub token: Option<String>,
@@ -671,6 +677,11 @@ pub enum SessionsAction {
 
 #[derive(Subcommand)]
 pub enum IdentitiesAction {
+    /// Workload identity: log in with OIDC, JWT or Kubernetes tokens instead of a client secret
+    Auth {
+        #[command(subcommand)]
+        action: workload::AuthAction,
+    },
     /// Create an identity; prints its client id and a client secret (shown once)
     Create {
         name: String,
@@ -1070,13 +1081,21 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 auth::bootstrap(target, &email, code, password_stdin, json).await
             }
             Command::Login {
+                target, workload, ..
+            } if workload.method.is_some() => workload::login(target, workload).await,
+            Command::Login {
                 target,
                 email,
                 password_stdin,
                 client_id,
                 client_secret,
+                workload: _,
             } => auth::login(target, email, password_stdin, client_id, client_secret).await,
             Command::Users { target, action } => access::users(target, action).await,
+            Command::Identities {
+                target,
+                action: IdentitiesAction::Auth { action },
+            } => workload::configure(&target, action).await,
             Command::Identities { target, action } => access::identities(target, action).await,
             Command::Tokens { target, action } => access::tokens(target, action).await,
             Command::Members { action } => access::members(action).await,

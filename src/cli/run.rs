@@ -142,8 +142,8 @@ pub(super) fn mask_hold(text: &str) -> Result<MaskHold, CliError> {
         .map_err(|e| CliError::usage(format!("--mask-hold: {e}")))
 }
 
-pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
-    let target = Target {
+pub async fn run(mut args: RunArgs) -> anyhow::Result<i32> {
+    let mut target = Target {
         server: args.server.clone(),
         token: args.token.clone(),
         project: args.project.clone(),
@@ -160,6 +160,12 @@ pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
     let watch_debounce = parse_duration(&args.watch_debounce)
         .map_err(|e| CliError::usage(format!("--watch-debounce: {e}")))?;
     let stop_signal = parse_signal(&args.stop_signal)?;
+    // `--method`: log in with the platform token; the access token is held
+    // here only, like a --token (never saved, kept from the child).
+    if let Some(token) = super::workload::token_for_run(&target, &args.workload).await? {
+        args.token = Some(token.to_string());
+        target.token = args.token.clone();
+    }
     let ctx = resolve(&target)?;
     // The credentials are read (stored login, flag or environment): from here
     // on, nothing else of this user may look inside hush.

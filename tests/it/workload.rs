@@ -74,6 +74,9 @@ pub struct IssuerState {
     pub jwks_fetches: AtomicUsize,
     /// (Authorization header, TokenReview body) of each review asked.
     pub reviews: Mutex<Vec<(String, Value)>>,
+    /// GitHub Actions' token endpoint: (request bearer, audience, the token
+    /// it hands out).
+    pub github: Mutex<Option<(String, String, String)>>,
 }
 
 /// The local issuer: discovery, JWKS and a TokenReview endpoint that
@@ -119,6 +122,28 @@ async fn token_review(
     )
 }
 
+/// GitHub Actions' ID token endpoint (ACTIONS_ID_TOKEN_REQUEST_URL).
+async fn github_token(
+    State(s): State<Arc<IssuerState>>,
+    headers: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> (axum::http::StatusCode, Json<Value>) {
+    let Some((bearer, audience, token)) = s.github.lock().unwrap().clone() else {
+        return (axum::http::StatusCode::NOT_FOUND, Json(json!({})));
+    };
+    let auth = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if auth != format!("Bearer {bearer}") || q.get("audience") != Some(&audience) {
+        return (axum::http::StatusCode::UNAUTHORIZED, Json(json!({})));
+    }
+    (
+        axum::http::StatusCode::OK,
+        Json(json!({ "count": 1, "value": token })),
+    )
+}
+
 impl Issuer {
     pub async fn start(keys: Vec<Value>) -> Issuer {
         let state = Arc::new(IssuerState::default());
@@ -126,6 +151,7 @@ impl Issuer {
         let app = Router::new()
             .route("/.well-known/openid-configuration", get(discovery))
             .route("/jwks", get(jwks))
+            .route("/github-token", get(github_token))
             .route(
                 "/apis/authentication.k8s.io/v1/tokenreviews",
                 post(token_review),
@@ -562,4 +588,200 @@ async fn settings_are_checked_and_admin_only() {
     let big = "a".repeat(40 * 1024);
     let (status, _) = login(&s, "oidc-auth", &id, &big).await;
     assert_eq!(status, 413);
+}
+
+/// The CLI: `hush identities auth set-oidc`, `hush login --method oidc`
+/// (token from stdin and from a file), and `hush run --method github-oidc`
+/// fetching the job's token from GitHub's endpoint itself.
+// The mock issuer answers on another worker while the test blocks on the
+// `hush` processes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_configures_logs_in_and_runs_with_github_oidc() {
+    let s = TestServer::start(&[]).await;
+    let c = s.client();
+    set(&c, "DB_URL", "postgres://cli-oidc-canary@db/app")
+        .await
+        .unwrap();
+    let key = EcKey::new("c1");
+    let issuer = Issuer::start(vec![key.jwk()]).await;
+    let id = identity(&c, "gh-cli").await;
+    let admin_home = tempfile::tempdir().unwrap();
+    let out = hush(
+        admin_home.path(),
+        &[
+            "identities",
+            "auth",
+            "set-oidc",
+            "gh-cli",
+            "--server",
+            &s.url,
+            "--token",
+            &s.token,
+            "--discovery-url",
+            &issuer.url,
+            "--bound-audiences",
+            "hush-ci",
+            "--bound-subject",
+            "repo:acme/web:ref:refs/heads/*",
+            "--bound-claim",
+            "repository_owner=acme",
+            "--claim-metadata",
+            "repository=repository",
+            "--ttl",
+            "10m",
+        ],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let shown = hush(
+        admin_home.path(),
+        &[
+            "identities",
+            "auth",
+            "show",
+            "gh-cli",
+            "--method",
+            "oidc",
+            "--json",
+            "--server",
+            &s.url,
+            "--token",
+            &s.token,
+        ],
+        None,
+    );
+    let shown: Value = serde_json::from_slice(&shown.stdout).unwrap();
+    assert_eq!(shown["boundAudiences"], "hush-ci");
+    assert_eq!(shown["accessTokenTTL"], 600);
+
+    let jwt = key.sign(&github_claims(&issuer.url, "hush-ci", "refs/heads/main"));
+    // --jwt - (stdin)
+    let home = tempfile::tempdir().unwrap();
+    let out = hush(
+        home.path(),
+        &[
+            "login",
+            "--server",
+            &s.url,
+            "--method",
+            "oidc",
+            "--identity-id",
+            &id,
+            "--jwt",
+            "-",
+        ],
+        Some(jwt.as_bytes()),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("as identity gh-cli"));
+    let who = hush(home.path(), &["whoami", "--server", &s.url], None);
+    assert!(
+        String::from_utf8_lossy(&who.stdout).contains("gh-cli"),
+        "{who:?}"
+    );
+    // --jwt-file
+    let file = home.path().join("token.jwt");
+    std::fs::write(&file, format!("{jwt}\n")).unwrap();
+    let home2 = tempfile::tempdir().unwrap();
+    let out = hush(
+        home2.path(),
+        &[
+            "login",
+            "--server",
+            &s.url,
+            "--method",
+            "oidc",
+            "--identity-id",
+            &id,
+            "--jwt-file",
+            file.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A refused token: exit code for authentication, one clear line.
+    let bad = key.sign(&github_claims(
+        &issuer.url,
+        "someone-else",
+        "refs/heads/main",
+    ));
+    let out = hush(
+        home2.path(),
+        &[
+            "login",
+            "--server",
+            &s.url,
+            "--method",
+            "oidc",
+            "--identity-id",
+            &id,
+            "--jwt",
+            "-",
+        ],
+        Some(bad.as_bytes()),
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("audience"), "{err}");
+    assert!(!err.contains(&bad));
+
+    // hush run --method github-oidc: no stored login, the job's token
+    // requested from GitHub's endpoint with the requested audience.
+    let gh_jwt = key.sign(&github_claims(&issuer.url, "hush-ci", "refs/heads/release"));
+    *issuer.state.github.lock().unwrap() =
+        Some(("gh-request-canary".into(), "hush-ci".into(), gh_jwt));
+    let run_home = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(BIN)
+        .args([
+            "run", "--server", &s.url, "--identity-id", &id, "--method", "github-oidc",
+            "--audience", "hush-ci", "--project", "default", "--env", "dev", "--",
+            "sh", "-c", "test \"$DB_URL\" = postgres://cli-oidc-canary@db/app && test -z \"$HUSH_TOKEN\" && echo matched",
+        ])
+        .env("XDG_CONFIG_HOME", run_home.path())
+        .env_remove("HUSH_TOKEN")
+        .env(
+            "ACTIONS_ID_TOKEN_REQUEST_URL",
+            format!("{}/github-token?api-version=2.0", issuer.url),
+        )
+        .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "gh-request-canary")
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("matched"),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The minted token was never saved.
+    assert!(!run_home.path().join("hush/credentials.json").exists());
+    // Outside GitHub Actions: a clear error.
+    let out = std::process::Command::new(BIN)
+        .args([
+            "login",
+            "--server",
+            &s.url,
+            "--identity-id",
+            &id,
+            "--method",
+            "github-oidc",
+        ])
+        .env("XDG_CONFIG_HOME", run_home.path())
+        .env_remove("ACTIONS_ID_TOKEN_REQUEST_URL")
+        .env_remove("ACTIONS_ID_TOKEN_REQUEST_TOKEN")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("id-token: write"));
 }
