@@ -557,7 +557,7 @@ pub struct RunArgs {
     /// Fail before starting the command unless these keys exist (comma-separated)
     #[arg(long, value_delimiter = ',')]
     pub require: Vec<String>,
-    /// Let the command see HUSH_TOKEN / HUSH_CLIENT_SECRET
+    /// Let the command see HUSH_TOKEN / HUSH_CLIENT_SECRET / HUSH_JWT
     #[arg(long)]
     pub pass_token: bool,
     /// Inject a secret even though its name is a loader or interpreter hook

@@ -56,8 +56,8 @@ pub struct WorkloadLogin {
     /// The machine identity's id (its client id) [env: HUSH_IDENTITY_ID]
     #[arg(long, env = "HUSH_IDENTITY_ID")]
     pub identity_id: Option<String>,
-    /// The platform token, or '-' to read it from stdin
-    #[arg(long, hide_env_values = true, conflicts_with = "jwt_file")]
+    /// The platform token, or '-' to read it from stdin [env: HUSH_JWT]
+    #[arg(long, conflicts_with = "jwt_file")]
     pub jwt: Option<String>,
     /// Read the platform token from this file
     #[arg(long)]
@@ -169,6 +169,10 @@ async fn platform_token(
         (Some(j), _) if j == "-" => read_limited(std::io::stdin(), "stdin"),
         (Some(j), _) => Ok(Zeroizing::new(j.clone())),
         (None, Some(path)) => read_file(path),
+        // GitLab CI hands `id_tokens` over as environment variables.
+        (None, None) if super::context::env_var("HUSH_JWT").is_some() => Ok(Zeroizing::new(
+            super::context::env_var("HUSH_JWT").unwrap_or_default(),
+        )),
         (None, None) => match method {
             LoginMethod::GithubOidc => github_token(args.audience.as_deref()).await,
             LoginMethod::Kubernetes => read_file(Path::new(KUBERNETES_TOKEN_FILE)),

@@ -766,6 +766,26 @@ async fn cli_configures_logs_in_and_runs_with_github_oidc() {
     );
     // The minted token was never saved.
     assert!(!run_home.path().join("hush/credentials.json").exists());
+    // GitLab CI's shape: the ID token in HUSH_JWT and the id in
+    // HUSH_IDENTITY_ID; the command sees neither the token nor HUSH_JWT.
+    let gl_jwt = key.sign(&github_claims(&issuer.url, "hush-ci", "refs/heads/main"));
+    let out = std::process::Command::new(BIN)
+        .args([
+            "run", "--server", &s.url, "--method", "oidc", "--project", "default", "--env", "dev", "--",
+            "sh", "-c", "test \"$DB_URL\" = postgres://cli-oidc-canary@db/app && test -z \"$HUSH_JWT\" && echo matched",
+        ])
+        .env("XDG_CONFIG_HOME", run_home.path())
+        .env_remove("HUSH_TOKEN")
+        .env("HUSH_JWT", &gl_jwt)
+        .env("HUSH_IDENTITY_ID", &id)
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("matched"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!run_home.path().join("hush/credentials.json").exists());
     // Outside GitHub Actions: a clear error.
     let out = std::process::Command::new(BIN)
         .args([
@@ -784,4 +804,41 @@ async fn cli_configures_logs_in_and_runs_with_github_oidc() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("id-token: write"));
+}
+
+/// Kubernetes' reviewer token is stored sealed (not in the database's
+/// bytes) and still opens after `hush server rotate-root-key`.
+#[tokio::test]
+async fn reviewer_token_is_sealed_and_survives_root_key_rotation() {
+    let mut s = TestServer::start(&[]).await;
+    let c = s.client();
+    set(&c, "ROT_KEY", "rot-value").await.unwrap();
+    let issuer = Issuer::start(vec![]).await;
+    let id = identity(&c, "k8s-rot").await;
+    c.send(
+        Method::POST,
+        &format!("/api/v1/auth/kubernetes-auth/identities/{id}"),
+        &json!({ "kubernetesHost": issuer.url, "tokenReviewerJwt": "reviewer-rot-canary" }),
+    )
+    .await
+    .unwrap();
+    s.stop();
+    for file in ["hush.db", "hush.db-wal"] {
+        if let Ok(bytes) = std::fs::read(s.data_dir.join(file)) {
+            assert!(
+                !bytes.windows(19).any(|w| w == b"reviewer-rot-canary"),
+                "{file} holds the reviewer token in the clear"
+            );
+        }
+    }
+    let new_key = crate::server_core::new_root_key_file(&s.data_dir, "new.key");
+    crate::server_core::rotate_root_key(&s.data_dir, &[], &new_key);
+    let again =
+        TestServer::spawn(&s.data_dir, &["--root-key-file", new_key.to_str().unwrap()]).unwrap();
+    let (status, body) = login(&again, "kubernetes-auth", &id, "sa:prod:web").await;
+    assert_eq!(status, 200, "{body}\n{}", again.log());
+    assert_eq!(
+        issuer.state.reviews.lock().unwrap().last().unwrap().0,
+        "Bearer reviewer-rot-canary"
+    );
 }
