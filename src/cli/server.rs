@@ -191,10 +191,18 @@ pub async fn run(mut args: ServerArgs) -> Result<()> {
             default_max_versions: config.max_versions,
             session_ttl_secs: config.session_ttl.as_secs() as i64,
             limits: config.limits,
+            password_login: config.password_login,
+            break_glass_admins: config.break_glass_admins.clone(),
         },
         write_locks: Default::default(),
         refusals: Default::default(),
         workload: Default::default(),
+        sso: crate::service::sso::Sso::load(
+            config.sso_providers.clone(),
+            config.sso_public_url.clone(),
+            !matches!(config.tls, Tls::Off),
+        )
+        .map_err(anyhow::Error::msg)?,
     });
     let stopping = Arc::new(tokio::sync::watch::Sender::new(false));
     let state = AppState::new(server::Shared {

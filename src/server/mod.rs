@@ -27,6 +27,7 @@ pub mod offboarding;
 pub mod projects;
 pub mod rate_limit;
 pub mod secrets;
+pub mod sso;
 pub mod tls;
 pub mod wire;
 pub mod workload_auth;
@@ -164,6 +165,13 @@ pub fn router(state: AppState) -> Router {
                 .patch(workload_auth::kubernetes_update)
                 .delete(workload_auth::kubernetes_remove),
         )
+        .route("/api/v1/hush/sso/providers", public(get(sso::providers)))
+        .route(
+            "/api/v1/hush/sso/{provider}/start",
+            public(post(sso::start)),
+        )
+        .route("/api/v1/hush/sso/callback", public(get(sso::callback)))
+        .route("/api/v1/hush/sso/token", public(post(sso::token)))
         .route("/api/v1/auth/token/renew", public(post(identities::renew)))
         .route(
             "/api/v1/auth/token/revoke",

@@ -49,4 +49,7 @@ pub trait IdentityAuthStore: Send + Sync {
         &self,
         keys: Vec<(String, String, Vec<u8>)>,
     ) -> StoreResult<()>;
+    /// Marks `id` (an SSO state or login code) used until `expires_at`;
+    /// false when it was already used. Forgets markers past their expiry.
+    async fn consume_once(&self, id: &str, now: i64, expires_at: i64) -> StoreResult<bool>;
 }

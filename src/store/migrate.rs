@@ -264,6 +264,7 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("updated_at", Int),
         ],
     ),
+    ("sso_used", &[("id", Text), ("expires_at", Int)]),
 ];
 
 /// The SQLite schema version (`PRAGMA user_version`) whose tables `TABLES` lists.

@@ -475,6 +475,33 @@ fn calls(tag: &str, own_token: &str) -> Vec<Call> {
         Some(json!({})),
         Need::ServerAdmin,
     );
+    // Issue 23: single sign-on (unauthenticated; no provider configured here).
+    add(
+        ("GET", "/api/v1/hush/sso/providers"),
+        "/api/v1/hush/sso/providers".into(),
+        None,
+        Need::Public(200),
+    );
+    add(
+        ("POST", "/api/v1/hush/sso/{provider}/start"),
+        "/api/v1/hush/sso/nope/start".into(),
+        Some(
+            json!({ "redirectUri": "http://127.0.0.1:9/cb", "codeChallenge": "x".repeat(43), "state": "s".repeat(16) }),
+        ),
+        Need::Public(404),
+    );
+    add(
+        ("GET", "/api/v1/hush/sso/callback"),
+        "/api/v1/hush/sso/callback?code=c&state=forged".into(),
+        None,
+        Need::Public(400),
+    );
+    add(
+        ("POST", "/api/v1/hush/sso/token"),
+        "/api/v1/hush/sso/token".into(),
+        Some(json!({ "code": "forged", "codeVerifier": "v".repeat(43) })),
+        Need::FailedLogin,
+    );
     // Issue 23: workload identity logins and their configuration.
     for (method, body) in [
         (

@@ -21,6 +21,7 @@ mod replicas;
 mod run;
 mod sdk;
 mod server_core;
+mod sso;
 mod store_conformance;
 mod store_guards;
 mod streams;

@@ -15,3 +15,10 @@ CREATE TABLE IF NOT EXISTS identity_auth_methods (
     updated_at INTEGER NOT NULL,
     PRIMARY KEY (identity_id, method)
 );
+-- Single sign-on (issue 23): the flow steps already used (an SSO state,
+-- a one-time login code), so a replayed callback or code is refused on
+-- every replica. Rows are removed once past `expires_at`.
+CREATE TABLE IF NOT EXISTS sso_used (
+    id TEXT PRIMARY KEY,
+    expires_at INTEGER NOT NULL
+);

@@ -118,4 +118,17 @@ impl IdentityAuthStore for PostgresStore {
             Ok(())
         })
     }
+
+    async fn consume_once(&self, id: &str, now: i64, expires_at: i64) -> StoreResult<bool> {
+        in_tx!(self, |tx| {
+            tx_exec(tx, "DELETE FROM sso_used WHERE expires_at < $1", &[&now]).await?;
+            let n = tx_exec(
+                tx,
+                "INSERT INTO sso_used (id, expires_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
+                &[&id, &expires_at],
+            )
+            .await?;
+            Ok(n == 1)
+        })
+    }
 }

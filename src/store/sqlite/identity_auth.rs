@@ -125,4 +125,20 @@ impl IdentityAuthStore for SqliteStore {
         })
         .await
     }
+
+    async fn consume_once(&self, id: &str, now: i64, expires_at: i64) -> StoreResult<bool> {
+        let id = id.to_owned();
+        self.write(move |c, _| {
+            c.execute("DELETE FROM sso_used WHERE expires_at < ?1", params![now])
+                .map_err(backend)?;
+            let n = c
+                .execute(
+                    "INSERT INTO sso_used (id, expires_at) VALUES (?1, ?2) ON CONFLICT (id) DO NOTHING",
+                    params![id, expires_at],
+                )
+                .map_err(backend)?;
+            Ok(n == 1)
+        })
+        .await
+    }
 }
