@@ -24,6 +24,7 @@ pub mod run_secrets;
 pub mod secrets;
 pub mod server;
 pub mod set_warnings;
+pub mod sso;
 pub mod watch;
 pub mod workload;
 
@@ -132,6 +133,8 @@ pub enum Command {
         client_secret: Option<String>,
         #[command(flatten)]
         workload: workload::WorkloadLogin,
+        #[command(flatten)]
+        sso: sso::SsoArgs,
     },
     /// Manage users (server admins)
     Users {
@@ -1083,6 +1086,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             Command::Login {
                 target, workload, ..
             } if workload.method.is_some() => workload::login(target, workload).await,
+            Command::Login { target, sso, .. } if sso.sso.is_some() => {
+                sso::login(target, sso).await
+            }
             Command::Login {
                 target,
                 email,
@@ -1090,6 +1096,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 client_id,
                 client_secret,
                 workload: _,
+                sso: _,
             } => auth::login(target, email, password_stdin, client_id, client_secret).await,
             Command::Users { target, action } => access::users(target, action).await,
             Command::Identities {

@@ -423,3 +423,59 @@ async fn sso_authorization_code_flow_with_pkce(backend: &Backend) {
     }
     assert!(!(text + &s.log()).contains(provider::CLIENT_SECRET));
 }
+
+/// `hush login --sso` end to end: the CLI prints the sign-in URL and
+/// waits on its loopback port; the "browser" (an HTTP client following
+/// redirects) goes through the provider and the server back to the CLI,
+/// which stores the session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_login_sso_through_the_loopback() {
+    use std::io::BufRead;
+    let mock = provider::start().await;
+    let (s, _dir) = sso_server(&Backend::Sqlite, &mock, &[]).await;
+    let home = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(BIN)
+        .args(["login", "--server", &s.url, "--sso", "acme", "--no-browser"])
+        .env("XDG_CONFIG_HOME", home.path())
+        .env_remove("HUSH_TOKEN")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let rest = std::thread::spawn(move || {
+        let mut seen = String::new();
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if line.starts_with("http") {
+                tx.send(line.clone()).unwrap();
+            }
+            seen.push_str(&line);
+            seen.push('\n');
+        }
+        seen
+    });
+    let url =
+        tokio::task::spawn_blocking(move || rx.recv_timeout(std::time::Duration::from_secs(30)))
+            .await
+            .unwrap()
+            .expect("the sign-in URL");
+    let page = reqwest::get(&url).await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("Signed in to hush"));
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    let stderr = rest.join().unwrap();
+    assert!(out.status.success(), "{out:?}\n{stderr}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("alice@acme.example"));
+    let who = hush(home.path(), &["whoami", "--server", &s.url], None);
+    assert!(String::from_utf8_lossy(&who.stdout).contains("alice@acme.example"));
+    // Two providers: `--sso` alone asks which.
+    let out = hush(home.path(), &["login", "--server", &s.url, "--sso"], None);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("acme|corp"));
+}
