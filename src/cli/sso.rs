@@ -31,6 +31,9 @@ pub struct SsoArgs {
     /// With --sso: print the sign-in URL instead of opening a browser
     #[arg(long, requires = "sso")]
     pub no_browser: bool,
+    /// With --sso: sign in on another device with a code (no browser here)
+    #[arg(long, requires = "sso")]
+    pub device: bool,
 }
 
 fn b64(bytes: &[u8]) -> String {
@@ -200,6 +203,10 @@ pub async fn login(target: Target, args: SsoArgs) -> anyhow::Result<i32> {
             }
         }
     };
+    if args.device {
+        let resp = device_login(&ctx.client, &provider).await?;
+        return finish(&ctx, &provider, resp).await;
+    }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let port = listener.local_addr()?.port();
     let verifier = Zeroizing::new(random()?);
@@ -240,6 +247,63 @@ pub async fn login(target: Target, args: SsoArgs) -> anyhow::Result<i32> {
             &json!({ "code": returned.code.as_str(), "codeVerifier": verifier.as_str() }),
         )
         .await?;
+    finish(&ctx, &provider, resp).await
+}
+
+/// The device grant: shows the code, polls until approved or expired.
+async fn device_login(client: &ApiClient, provider: &str) -> anyhow::Result<serde_json::Value> {
+    let started = client
+        .send(
+            Method::POST,
+            &format!("/api/v1/hush/sso/{provider}/device"),
+            &json!({}),
+        )
+        .await?;
+    let handle = Zeroizing::new(started["handle"].as_str().unwrap_or_default().to_owned());
+    let uri = started["verificationUriComplete"]
+        .as_str()
+        .or_else(|| started["verificationUri"].as_str())
+        .unwrap_or_default();
+    eprintln!(
+        "To sign in, open {uri} on any device and enter the code {}",
+        started["userCode"].as_str().unwrap_or_default()
+    );
+    let mut interval = Duration::from_secs(started["interval"].as_u64().unwrap_or(5).clamp(1, 60));
+    let deadline = tokio::time::Instant::now()
+        + Duration::from_secs(started["expiresIn"].as_u64().unwrap_or(600).min(900));
+    loop {
+        tokio::time::sleep(interval).await;
+        if tokio::time::Instant::now() > deadline {
+            return Err(CliError::new(
+                EXIT_AUTH,
+                "the device sign-in expired",
+                Some("run hush login --sso --device again".into()),
+            )
+            .into());
+        }
+        let resp = client
+            .send(
+                Method::POST,
+                "/api/v1/hush/sso/device/token",
+                &json!({ "handle": handle.as_str() }),
+            )
+            .await?;
+        if resp["pending"] == true {
+            if resp["slowDown"] == true {
+                interval += Duration::from_secs(5);
+            }
+            continue;
+        }
+        return Ok(resp);
+    }
+}
+
+/// Stores the session a sign-in produced.
+async fn finish(
+    ctx: &super::context::Resolved,
+    provider: &str,
+    resp: serde_json::Value,
+) -> anyhow::Result<i32> {
     let token = resp["accessToken"].as_str().unwrap_or_default().to_owned();
     let me = ApiClient::with_tls(&ctx.server, Some(Zeroizing::new(token.clone())), &ctx.tls)?
         .get("/api/v1/hush/auth/whoami", &[])

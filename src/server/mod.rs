@@ -172,6 +172,14 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/hush/sso/callback", public(get(sso::callback)))
         .route("/api/v1/hush/sso/token", public(post(sso::token)))
+        .route(
+            "/api/v1/hush/sso/{provider}/device",
+            public(post(sso::device_start)),
+        )
+        .route(
+            "/api/v1/hush/sso/device/token",
+            public(post(sso::device_token)),
+        )
         .route("/api/v1/auth/token/renew", public(post(identities::renew)))
         .route(
             "/api/v1/auth/token/revoke",

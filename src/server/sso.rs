@@ -8,6 +8,7 @@ use super::error::ApiError;
 use super::extract::{ApiJson, ApiPath, ApiQuery, Client};
 use super::AppState;
 use crate::service::identity::expires_iso;
+use crate::service::sso::DevicePoll;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -103,4 +104,41 @@ pub async fn token(
         "tokenType": "Bearer",
         "expiresAt": expires_iso(&issued),
     })))
+}
+
+pub async fn device_start(
+    State(state): State<AppState>,
+    ApiPath(provider): ApiPath<String>,
+) -> Result<Json<Value>, ApiError> {
+    let d = state.service.sso_device_start(&provider).await?;
+    Ok(Json(json!({
+        "handle": d.handle, "userCode": d.user_code, "verificationUri": d.verification_uri,
+        "verificationUriComplete": d.verification_uri_complete,
+        "interval": d.interval, "expiresIn": d.expires_in,
+    })))
+}
+
+#[derive(Deserialize)]
+pub struct DevicePollBody {
+    handle: Secret<4096>,
+}
+
+/// `{pending: true, slowDown}` until the person approves, then a session.
+pub async fn device_token(
+    State(state): State<AppState>,
+    client: Client,
+    ApiJson(body): ApiJson<DevicePollBody>,
+) -> Result<Json<Value>, ApiError> {
+    let ctx = anonymous(client, "sso");
+    match state.service.sso_device_poll(&ctx, &body.handle).await? {
+        DevicePoll::Pending { slow_down } => {
+            Ok(Json(json!({ "pending": true, "slowDown": slow_down })))
+        }
+        DevicePoll::Done(issued) => Ok(Json(json!({
+            "accessToken": issued.token.as_str(),
+            "expiresIn": issued.expires_in,
+            "tokenType": "Bearer",
+            "expiresAt": expires_iso(&issued),
+        }))),
+    }
 }

@@ -502,6 +502,18 @@ fn calls(tag: &str, own_token: &str) -> Vec<Call> {
         Some(json!({ "code": "forged", "codeVerifier": "v".repeat(43) })),
         Need::FailedLogin,
     );
+    add(
+        ("POST", "/api/v1/hush/sso/{provider}/device"),
+        "/api/v1/hush/sso/nope/device".into(),
+        Some(json!({})),
+        Need::Public(404),
+    );
+    add(
+        ("POST", "/api/v1/hush/sso/device/token"),
+        "/api/v1/hush/sso/device/token".into(),
+        Some(json!({ "handle": "forged" })),
+        Need::FailedLogin,
+    );
     // Issue 23: workload identity logins and their configuration.
     for (method, body) in [
         (

@@ -108,6 +108,41 @@ mod provider {
         pub next_email: Mutex<String>,
         pub tamper_nonce: Mutex<bool>,
         pub verifier_checks: Mutex<u32>,
+        /// device_code → (user_code, email, approved)
+        pub devices: Mutex<HashMap<String, (String, String, bool)>>,
+    }
+
+    impl Mock {
+        /// The person enters `user_code` at the provider and approves.
+        pub fn approve(&self, user_code: &str) {
+            for d in self.devices.lock().unwrap().values_mut() {
+                if d.0 == user_code {
+                    d.2 = true;
+                }
+            }
+        }
+    }
+
+    async fn device(State(m): State<Arc<Mock>>, body: String) -> Response {
+        if !body.contains(&format!("client_id={CLIENT_ID}")) {
+            return StatusCode::UNAUTHORIZED.into_response();
+        }
+        let mut devices = m.devices.lock().unwrap();
+        let n = devices.len();
+        let user_code = format!("WDJB-MJH{n}");
+        devices.insert(
+            format!("device-code-{n}"),
+            (
+                user_code.clone(),
+                m.next_email.lock().unwrap().clone(),
+                false,
+            ),
+        );
+        Json(json!({
+            "device_code": format!("device-code-{n}"), "user_code": user_code,
+            "verification_uri": format!("{}/activate", m.url), "interval": 1, "expires_in": 600,
+        }))
+        .into_response()
     }
 
     fn b64(bytes: &[u8]) -> String {
@@ -118,6 +153,7 @@ mod provider {
         Json(json!({
             "issuer": m.url, "authorization_endpoint": format!("{}/authorize", m.url),
             "token_endpoint": format!("{}/token", m.url), "jwks_uri": format!("{}/jwks", m.url),
+            "device_authorization_endpoint": format!("{}/device", m.url),
         }))
     }
 
@@ -159,6 +195,40 @@ mod provider {
             .query_pairs()
             .into_owned()
             .collect();
+        if form.get("grant_type").map(String::as_str)
+            == Some("urn:ietf:params:oauth:grant-type:device_code")
+        {
+            let code = form.get("device_code").cloned().unwrap_or_default();
+            let mut devices = m.devices.lock().unwrap();
+            let Some((_, email, approved)) = devices.get(&code).cloned() else {
+                return (
+                    StatusCode::BAD_REQUEST,
+                    Json(json!({ "error": "expired_token" })),
+                )
+                    .into_response();
+            };
+            if form.get("client_secret").map(String::as_str) != Some(CLIENT_SECRET) {
+                return (
+                    StatusCode::UNAUTHORIZED,
+                    Json(json!({ "error": "invalid_client" })),
+                )
+                    .into_response();
+            }
+            if !approved {
+                return (
+                    StatusCode::BAD_REQUEST,
+                    Json(json!({ "error": "authorization_pending" })),
+                )
+                    .into_response();
+            }
+            devices.remove(&code);
+            let now = crate::workload::now();
+            let id_token = m.key.sign(&json!({
+                "iss": m.url, "aud": CLIENT_ID, "sub": format!("user-{email}"), "email": email,
+                "email_verified": true, "iat": now, "exp": now + 300,
+            }));
+            return Json(json!({ "access_token": "at", "id_token": id_token })).into_response();
+        }
         let Some((challenge, nonce, redirect, email)) = m
             .codes
             .lock()
@@ -208,12 +278,14 @@ mod provider {
             next_email: Mutex::new("alice@acme.example".into()),
             tamper_nonce: Mutex::new(false),
             verifier_checks: Mutex::new(0),
+            devices: Default::default(),
         });
         let app = Router::new()
             .route("/.well-known/openid-configuration", get(discovery))
             .route("/jwks", get(jwks))
             .route("/authorize", get(authorize))
             .route("/token", post(token))
+            .route("/device", post(device))
             .with_state(mock.clone());
         tokio::spawn(async move { axum::serve(listener, app).await });
         mock
@@ -478,4 +550,85 @@ async fn cli_login_sso_through_the_loopback() {
     let out = hush(home.path(), &["login", "--server", &s.url, "--sso"], None);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("acme|corp"));
+}
+
+/// The device grant: pending until the person approves at the provider,
+/// then a session; the handle works once; the CLI's `--device` polls.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sso_device_flow() {
+    let mock = provider::start().await;
+    let (s, _dir) = sso_server(&Backend::Sqlite, &mock, &[]).await;
+    *mock.next_email.lock().unwrap() = "dana@acme.example".into();
+    let http = reqwest::Client::new();
+    let started: Value = http
+        .post(format!("{}/api/v1/hush/sso/acme/device", s.url))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let handle = started["handle"].as_str().unwrap().to_owned();
+    assert!(
+        !started.to_string().contains("device-code-"),
+        "the provider's device code is sealed"
+    );
+    let poll = async || -> (u16, Value) {
+        let r = http
+            .post(format!("{}/api/v1/hush/sso/device/token", s.url))
+            .json(&json!({ "handle": handle }))
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    };
+    assert_eq!(poll().await.1["pending"], true);
+    mock.approve(started["userCode"].as_str().unwrap());
+    let (status, body) = poll().await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["accessToken"].as_str().is_some());
+    assert_eq!(poll().await.0, 401);
+
+    // The CLI: prints the code, polls, stores the session.
+    *mock.next_email.lock().unwrap() = "erin@acme.example".into();
+    let home = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(BIN)
+        .args(["login", "--server", &s.url, "--sso", "acme", "--device"])
+        .env("XDG_CONFIG_HOME", home.path())
+        .env_remove("HUSH_TOKEN")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let rest = std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut seen = String::new();
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if let Some(code) = line.split("enter the code ").nth(1) {
+                tx.send(code.trim().to_owned()).unwrap();
+            }
+            seen.push_str(&line);
+            seen.push('\n');
+        }
+        seen
+    });
+    let code =
+        tokio::task::spawn_blocking(move || rx.recv_timeout(std::time::Duration::from_secs(30)))
+            .await
+            .unwrap()
+            .expect("the user code");
+    mock.approve(&code);
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    let stderr = rest.join().unwrap();
+    assert!(out.status.success(), "{out:?}\n{stderr}");
+    let who = hush(home.path(), &["whoami", "--server", &s.url], None);
+    assert!(String::from_utf8_lossy(&who.stdout).contains("erin@acme.example"));
 }

@@ -97,13 +97,15 @@ fn url_safe(text: &str, min: usize, max: usize) -> bool {
 }
 
 /// The endpoints a provider's discovery document names.
-struct Endpoints {
-    issuer: String,
-    authorization: String,
-    token: String,
+pub(super) struct Endpoints {
+    pub(super) issuer: String,
+    pub(super) authorization: String,
+    pub(super) token: String,
+    /// RFC 8628's device authorization endpoint, when the provider has one.
+    pub(super) device: Option<String>,
 }
 
-async fn discover(p: &Provider) -> ServiceResult<Endpoints> {
+pub(super) async fn discover(p: &Provider) -> ServiceResult<Endpoints> {
     let unavailable = |e: String| {
         ServiceError::Unavailable(format!(
             "the SSO provider {:?} could not be reached: {e}",
@@ -128,6 +130,10 @@ async fn discover(p: &Provider) -> ServiceResult<Endpoints> {
         issuer: doc["issuer"].as_str().unwrap_or_default().to_owned(),
         authorization: field("authorization_endpoint")?,
         token: field("token_endpoint")?,
+        device: match doc.get("device_authorization_endpoint") {
+            Some(_) => Some(field("device_authorization_endpoint")?),
+            None => None,
+        },
     })
 }
 
@@ -137,7 +143,7 @@ impl Service {
             .map_err(|e| ServiceError::Internal(e.to_string()))
     }
 
-    fn seal_sso<T: Serialize>(&self, aad: &[u8], value: &T) -> ServiceResult<String> {
+    pub(super) fn seal_sso<T: Serialize>(&self, aad: &[u8], value: &T) -> ServiceResult<String> {
         let plain = serde_json::to_vec(value).map_err(|e| ServiceError::Internal(e.to_string()))?;
         let sealed = self
             .sso_key()?
@@ -146,7 +152,11 @@ impl Service {
         Ok(b64(&sealed))
     }
 
-    fn open_sso<T: for<'de> Deserialize<'de>>(&self, aad: &[u8], text: &str) -> Option<T> {
+    pub(super) fn open_sso<T: for<'de> Deserialize<'de>>(
+        &self,
+        aad: &[u8],
+        text: &str,
+    ) -> Option<T> {
         if text.len() > MAX_SEALED {
             return None;
         }
@@ -157,7 +167,7 @@ impl Service {
         serde_json::from_slice(&plain).ok()
     }
 
-    fn sso_provider(&self, name: &str) -> ServiceResult<&Provider> {
+    pub(super) fn sso_provider(&self, name: &str) -> ServiceResult<&Provider> {
         self.sso.provider(name).ok_or_else(|| {
             ServiceError::NotFound(format!("no SSO provider {name:?} on this server"))
         })
@@ -286,101 +296,16 @@ impl Service {
         let p = self.sso_provider(&flow.provider)?;
         let endpoints = discover(p).await?;
         let id_token = self.exchange_code(p, &endpoints, code, &flow).await?;
-        let source = KeySource {
-            url: p.config.issuer.clone(),
-            discovery: true,
-            ca: p.ca.clone(),
-        };
-        let claims = match self.verify_id_token(&source, &id_token).await {
-            Ok((claims, _)) => claims,
-            Err((check, message)) => {
-                return Err(self
-                    .sso_refused(
-                        ctx,
-                        &flow.provider,
-                        "",
-                        check.as_str(),
-                        ServiceError::Unauthorized(format!("SSO login refused: {message}")),
-                    )
-                    .await)
-            }
-        };
-        let aud_ok = match claims.get("aud") {
-            Some(Value::String(a)) => *a == p.config.client_id,
-            Some(Value::Array(l)) => l.iter().any(|a| a.as_str() == Some(&p.config.client_id)),
-            _ => false,
-        };
-        let checks = [
-            (
-                "issuer",
-                claims.get("iss").and_then(Value::as_str) == Some(endpoints.issuer.as_str()),
-            ),
-            ("audience", aud_ok),
-            (
-                "nonce",
-                claims.get("nonce").and_then(Value::as_str) == Some(flow.nonce.as_str()),
-            ),
-        ];
-        if let Some((check, _)) = checks.iter().find(|(_, ok)| !ok) {
-            return Err(self
-                .sso_refused(
-                    ctx,
-                    &flow.provider,
-                    "",
-                    check,
-                    ServiceError::Unauthorized(format!(
-                        "SSO login refused: the ID token's {check} does not match"
-                    )),
-                )
-                .await);
-        }
-        let email = claims
-            .get("email")
-            .and_then(Value::as_str)
-            .filter(|_| claims.get("email_verified").and_then(Value::as_bool) != Some(false))
-            .and_then(|e| super::super::identity::normalise_email(e).ok());
-        let Some(email) = email else {
-            return Err(self
-                .sso_refused(
-                    ctx,
-                    &flow.provider,
-                    "",
-                    "email",
-                    ServiceError::Unauthorized(
-                        "SSO login refused: the provider gave no verified email address".into(),
-                    ),
-                )
-                .await);
-        };
-        let domain = email.rsplit('@').next().unwrap_or_default().to_owned();
-        let domains = &p.config.allowed_email_domains;
-        if !domains.is_empty() && !domains.iter().any(|d| d.eq_ignore_ascii_case(&domain)) {
-            return Err(self
-                .sso_refused(
-                    ctx,
-                    &flow.provider,
-                    &email,
-                    "email-domain",
-                    ServiceError::Forbidden(format!(
-                        "SSO login refused: {domain} is not an allowed email domain on this server"
-                    )),
-                )
-                .await);
-        }
-        let user = match self.store.user_by_email(&email).await? {
-            Some(u) if u.disabled_at.is_some() => {
-                return Err(self
-                    .sso_refused(ctx, &flow.provider, &email, "disabled", ServiceError::Unauthorized(super::super::identity::ACCOUNT_DISABLED.into()))
-                    .await)
-            }
-            Some(u) => u,
-            None if p.config.jit => self.jit_user(ctx, p, &email).await?,
-            None => {
-                return Err(self
-                    .sso_refused(ctx, &flow.provider, &email, "invite-only", ServiceError::Forbidden("SSO login refused: this server is invite-only; ask a server admin to create your account (hush users create)".into()))
-                    .await)
-            }
-        };
+        let user = self
+            .sso_user(
+                ctx,
+                p,
+                &endpoints,
+                &flow.provider,
+                &id_token,
+                Some(&flow.nonce),
+            )
+            .await?;
         let login = LoginCode {
             id: new_id(),
             user_id: user.id,
@@ -445,6 +370,116 @@ impl Service {
         event.keys = vec![format!("sso:{}", login.provider)];
         self.store.insert_token(row, event).await?;
         Ok(issued)
+    }
+
+    /// The user an ID token proves: signature, issuer, audience, times and
+    /// (browser flow) nonce checked, then the email, its domain, and the
+    /// account (found, or created just in time).
+    pub(super) async fn sso_user(
+        &self,
+        ctx: &Ctx,
+        p: &Provider,
+        endpoints: &Endpoints,
+        provider: &str,
+        id_token: &str,
+        nonce: Option<&str>,
+    ) -> ServiceResult<UserRow> {
+        let source = KeySource {
+            url: p.config.issuer.clone(),
+            discovery: true,
+            ca: p.ca.clone(),
+        };
+        let claims = match self.verify_id_token(&source, id_token).await {
+            Ok((claims, _)) => claims,
+            Err((check, message)) => {
+                return Err(self
+                    .sso_refused(
+                        ctx,
+                        provider,
+                        "",
+                        check.as_str(),
+                        ServiceError::Unauthorized(format!("SSO login refused: {message}")),
+                    )
+                    .await)
+            }
+        };
+        let aud_ok = match claims.get("aud") {
+            Some(Value::String(a)) => *a == p.config.client_id,
+            Some(Value::Array(l)) => l.iter().any(|a| a.as_str() == Some(&p.config.client_id)),
+            _ => false,
+        };
+        let checks = [
+            (
+                "issuer",
+                claims.get("iss").and_then(Value::as_str) == Some(endpoints.issuer.as_str()),
+            ),
+            ("audience", aud_ok),
+            (
+                "nonce",
+                nonce.is_none_or(|n| claims.get("nonce").and_then(Value::as_str) == Some(n)),
+            ),
+        ];
+        if let Some((check, _)) = checks.iter().find(|(_, ok)| !ok) {
+            return Err(self
+                .sso_refused(
+                    ctx,
+                    provider,
+                    "",
+                    check,
+                    ServiceError::Unauthorized(format!(
+                        "SSO login refused: the ID token's {check} does not match"
+                    )),
+                )
+                .await);
+        }
+        let email = claims
+            .get("email")
+            .and_then(Value::as_str)
+            .filter(|_| claims.get("email_verified").and_then(Value::as_bool) != Some(false))
+            .and_then(|e| super::super::identity::normalise_email(e).ok());
+        let Some(email) = email else {
+            return Err(self
+                .sso_refused(
+                    ctx,
+                    provider,
+                    "",
+                    "email",
+                    ServiceError::Unauthorized(
+                        "SSO login refused: the provider gave no verified email address".into(),
+                    ),
+                )
+                .await);
+        };
+        let domain = email.rsplit('@').next().unwrap_or_default().to_owned();
+        let domains = &p.config.allowed_email_domains;
+        if !domains.is_empty() && !domains.iter().any(|d| d.eq_ignore_ascii_case(&domain)) {
+            return Err(self
+                .sso_refused(
+                    ctx,
+                    provider,
+                    &email,
+                    "email-domain",
+                    ServiceError::Forbidden(format!(
+                        "SSO login refused: {domain} is not an allowed email domain on this server"
+                    )),
+                )
+                .await);
+        }
+        let user = match self.store.user_by_email(&email).await? {
+            Some(u) if u.disabled_at.is_some() => {
+                return Err(self
+                    .sso_refused(ctx, provider, &email, "disabled", ServiceError::Unauthorized(super::super::identity::ACCOUNT_DISABLED.into()))
+                    .await)
+            }
+            Some(u) => u,
+            None if p.config.jit => self.jit_user(ctx, p, &email).await?,
+            None => {
+                return Err(self
+                    .sso_refused(ctx, provider, &email, "invite-only", ServiceError::Forbidden("SSO login refused: this server is invite-only; ask a server admin to create your account (hush users create)".into()))
+                    .await)
+            }
+        };
+        Ok(user)
     }
 
     async fn exchange_code(
@@ -531,7 +566,7 @@ impl Service {
 
     /// Audits a refused SSO login (aggregated like other repeatable
     /// refusals) and returns `error`.
-    async fn sso_refused(
+    pub(super) async fn sso_refused(
         &self,
         ctx: &Ctx,
         provider: &str,

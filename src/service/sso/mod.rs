@@ -16,12 +16,17 @@
 //!    use, two minutes, useless to whoever sees the redirect without the
 //!    verifier.
 //!
+//! `device` is the device authorization grant for headless machines.
+//!
 //! The state and the login code are sealed under a key derived from the
 //! root key, so every replica opens them; their single use is recorded in
-//! the database (`sso_used`).
+//! the database (`sso_used`). `device` is the device authorization grant
+//! (RFC 8628) for machines without a browser.
 
 pub mod config;
+mod device;
 mod flow;
 
 pub use config::{ProviderConfig, Sso};
+pub use device::{DevicePoll, DeviceStarted};
 pub use flow::{SsoLogin, Started};
