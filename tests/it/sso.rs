@@ -632,3 +632,193 @@ async fn sso_device_flow() {
     let who = hush(home.path(), &["whoami", "--server", &s.url], None);
     assert!(String::from_utf8_lossy(&who.stdout).contains("erin@acme.example"));
 }
+
+/// A mock GitHub (OAuth app endpoints and the REST API), by URL like
+/// GitHub Enterprise.
+mod github {
+    use axum::extract::{Query, State};
+    use axum::http::{header, HeaderMap, StatusCode};
+    use axum::response::{IntoResponse, Response};
+    use axum::routing::{get, post};
+    use axum::{Json, Router};
+    use base64::Engine;
+    use serde_json::json;
+    use sha2::{Digest, Sha256};
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex};
+
+    pub struct Mock {
+        pub url: String,
+        /// (login, primary email, orgs) of whoever signs in next.
+        pub user: Mutex<(String, String, Vec<String>)>,
+        /// code → (challenge, redirect_uri)
+        codes: Mutex<HashMap<String, (String, String)>>,
+    }
+
+    const TOKEN: &str = "github-user-token-1";
+
+    async fn authorize(
+        State(m): State<Arc<Mock>>,
+        Query(q): Query<HashMap<String, String>>,
+    ) -> Response {
+        if q.get("client_id").map(String::as_str) != Some(super::provider::CLIENT_ID) {
+            return StatusCode::BAD_REQUEST.into_response();
+        }
+        let code = format!("gh-code-{}", m.codes.lock().unwrap().len());
+        m.codes.lock().unwrap().insert(
+            code.clone(),
+            (q["code_challenge"].clone(), q["redirect_uri"].clone()),
+        );
+        let mut to = reqwest::Url::parse(&q["redirect_uri"]).unwrap();
+        to.query_pairs_mut()
+            .append_pair("code", &code)
+            .append_pair("state", &q["state"]);
+        (StatusCode::FOUND, [(header::LOCATION, to.to_string())]).into_response()
+    }
+
+    async fn access_token(State(m): State<Arc<Mock>>, body: String) -> Response {
+        let form: HashMap<String, String> = reqwest::Url::parse(&format!("http://x/?{body}"))
+            .unwrap()
+            .query_pairs()
+            .into_owned()
+            .collect();
+        let Some((challenge, redirect)) = m.codes.lock().unwrap().remove(&form["code"]) else {
+            return Json(json!({ "error": "bad_verification_code" })).into_response();
+        };
+        let verifier = form.get("code_verifier").cloned().unwrap_or_default();
+        let ok = form.get("client_secret").map(String::as_str)
+            == Some(super::provider::CLIENT_SECRET)
+            && form.get("redirect_uri") == Some(&redirect)
+            && base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(Sha256::digest(verifier.as_bytes()))
+                == challenge;
+        if !ok {
+            return Json(json!({ "error": "bad_verification_code" })).into_response();
+        }
+        Json(json!({ "access_token": TOKEN, "token_type": "bearer", "scope": "read:user,user:email,read:org" }))
+            .into_response()
+    }
+
+    fn authorized(headers: &HeaderMap) -> bool {
+        headers.get("authorization").and_then(|v| v.to_str().ok())
+            == Some(&format!("Bearer {TOKEN}"))
+    }
+
+    async fn user(State(m): State<Arc<Mock>>, headers: HeaderMap) -> Response {
+        if !authorized(&headers) {
+            return StatusCode::UNAUTHORIZED.into_response();
+        }
+        Json(json!({ "login": m.user.lock().unwrap().0, "id": 1 })).into_response()
+    }
+
+    async fn emails(State(m): State<Arc<Mock>>, headers: HeaderMap) -> Response {
+        if !authorized(&headers) {
+            return StatusCode::UNAUTHORIZED.into_response();
+        }
+        let email = m.user.lock().unwrap().1.clone();
+        Json(json!([
+            { "email": "unverified@other.example", "primary": false, "verified": false },
+            { "email": email, "primary": true, "verified": true },
+        ]))
+        .into_response()
+    }
+
+    async fn orgs(State(m): State<Arc<Mock>>, headers: HeaderMap) -> Response {
+        if !authorized(&headers) {
+            return StatusCode::UNAUTHORIZED.into_response();
+        }
+        let orgs: Vec<_> = m
+            .user
+            .lock()
+            .unwrap()
+            .2
+            .iter()
+            .map(|o| json!({ "login": o }))
+            .collect();
+        Json(json!(orgs)).into_response()
+    }
+
+    pub async fn start() -> Arc<Mock> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let mock = Arc::new(Mock {
+            url,
+            user: Mutex::new((
+                "octo".into(),
+                "octo@acme.example".into(),
+                vec!["acme".into()],
+            )),
+            codes: Default::default(),
+        });
+        let app = Router::new()
+            .route("/login/oauth/authorize", get(authorize))
+            .route("/login/oauth/access_token", post(access_token))
+            .route("/api/user", get(user))
+            .route("/api/user/emails", get(emails))
+            .route("/api/user/orgs", get(orgs))
+            .with_state(mock.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        mock
+    }
+}
+
+#[tokio::test]
+async fn sso_github_oauth_checks_the_organization() {
+    let gh = github::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("gh-secret");
+    std::fs::write(&secret, provider::CLIENT_SECRET).unwrap();
+    let config = dir.path().join("hush.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[[sso_providers]]
+name = "github"
+kind = "github"
+github_url = "{url}"
+github_api_url = "{url}/api"
+client_id = "{id}"
+client_secret_file = "{secret}"
+allowed_orgs = ["acme"]
+jit = true
+"#,
+            url = gh.url,
+            id = provider::CLIENT_ID,
+            secret = secret.display()
+        ),
+    )
+    .unwrap();
+    let s = TestServer::start(&["--config", config.to_str().unwrap()]).await;
+    let (verifier, challenge) = pkce();
+    let flow = browse(&s, "github", &challenge, "cli-state-0123456789").await;
+    assert_eq!(flow.answer.status(), 302, "{}", s.log());
+    let code = reqwest::Url::parse(&location(&flow.answer))
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    let (status, body) = redeem(&s, &code, &verifier).await;
+    assert_eq!(status, 200, "{body}");
+    let users = s.client().get("/api/v1/hush/users", &[]).await.unwrap();
+    assert!(users.to_string().contains("octo@acme.example"));
+    assert!(!users.to_string().contains("unverified@other.example"));
+
+    // Not in an allowed organization: refused.
+    *gh.user.lock().unwrap() = (
+        "mallory".into(),
+        "mallory@acme.example".into(),
+        vec!["other".into()],
+    );
+    let (_, challenge) = pkce();
+    let flow = browse(&s, "github", &challenge, "cli-state-0123456789").await;
+    assert_eq!(flow.answer.status(), 403);
+    let text = flow.answer.text().await.unwrap();
+    assert!(text.contains("allowed organization"), "{text}");
+    let events = audit_events(&s.client(), &[("action", "login".into())]).await;
+    assert!(serde_json::to_string(&events)
+        .unwrap()
+        .contains("check=org"));
+}

@@ -10,11 +10,21 @@ use zeroize::Zeroizing;
 pub struct ProviderConfig {
     /// What users pass to `hush login --sso NAME`.
     pub name: String,
-    /// `oidc` (GitHub OAuth is not built yet).
+    /// `oidc` or `github` (GitHub OAuth apps, github.com or Enterprise).
     #[serde(default = "default_kind")]
     pub kind: String,
-    /// The issuer; its `/.well-known/openid-configuration` is read.
+    /// OIDC: the issuer; its `/.well-known/openid-configuration` is read.
+    #[serde(default)]
     pub issuer: String,
+    /// GitHub: the web URL (Enterprise: `https://github.example.com`).
+    #[serde(default = "default_github_url")]
+    pub github_url: String,
+    /// GitHub: the API URL (Enterprise: `https://github.example.com/api/v3`).
+    #[serde(default = "default_github_api_url")]
+    pub github_api_url: String,
+    /// GitHub: organizations whose members may log in; empty: any account.
+    #[serde(default)]
+    pub allowed_orgs: Vec<String>,
     pub client_id: String,
     /// The environment variable holding the client secret.
     pub client_secret_env: Option<String>,
@@ -39,6 +49,14 @@ pub struct ProviderConfig {
 
 fn default_kind() -> String {
     "oidc".into()
+}
+
+fn default_github_url() -> String {
+    "https://github.com".into()
+}
+
+fn default_github_api_url() -> String {
+    "https://api.github.com".into()
 }
 
 fn default_scopes() -> Vec<String> {
@@ -82,11 +100,20 @@ impl Sso {
         for c in configs {
             let name = c.name.clone();
             let fail = |e: String| format!("sso provider {name:?}: {e}");
-            if c.kind != "oidc" {
-                return Err(fail(format!(
-                    "kind {:?} is not supported (use oidc)",
-                    c.kind
-                )));
+            match c.kind.as_str() {
+                "oidc" => {
+                    crate::service::workload::fetch::check_url("issuer", &c.issuer)
+                        .map_err(fail)?;
+                }
+                "github" => {
+                    for (field, url) in [
+                        ("github_url", &c.github_url),
+                        ("github_api_url", &c.github_api_url),
+                    ] {
+                        crate::service::workload::fetch::check_url(field, url).map_err(fail)?;
+                    }
+                }
+                other => return Err(fail(format!("kind {other:?}: use oidc or github"))),
             }
             if name.is_empty()
                 || name.len() > 64
@@ -96,7 +123,6 @@ impl Sso {
             {
                 return Err(fail("name: use letters, digits, '-' and '_'".into()));
             }
-            crate::service::workload::fetch::check_url("issuer", &c.issuer).map_err(fail)?;
             if !["admin", "developer", "viewer", "no-access"].contains(&c.default_role.as_str()) {
                 return Err(fail(format!(
                     "default_role {:?}: use admin, developer, viewer or no-access",
@@ -126,6 +152,10 @@ impl Sso {
                 }
                 None => None,
             };
+            let mut c = c;
+            if c.kind == "github" && c.scopes == default_scopes() {
+                c.scopes = vec!["read:user".into(), "user:email".into(), "read:org".into()];
+            }
             providers.push(Provider {
                 client_secret: Zeroizing::new(secret),
                 ca,

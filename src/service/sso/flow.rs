@@ -106,6 +106,16 @@ pub(super) struct Endpoints {
 }
 
 pub(super) async fn discover(p: &Provider) -> ServiceResult<Endpoints> {
+    if p.config.kind == "github" {
+        // GitHub OAuth apps have no discovery document.
+        let web = p.config.github_url.trim_end_matches('/');
+        return Ok(Endpoints {
+            issuer: web.to_owned(),
+            authorization: format!("{web}/login/oauth/authorize"),
+            token: format!("{web}/login/oauth/access_token"),
+            device: None,
+        });
+    }
     let unavailable = |e: String| {
         ServiceError::Unavailable(format!(
             "the SSO provider {:?} could not be reached: {e}",
@@ -295,9 +305,14 @@ impl Service {
             .ok_or_else(|| bad("the SSO callback has no code"))?;
         let p = self.sso_provider(&flow.provider)?;
         let endpoints = discover(p).await?;
-        let id_token = self.exchange_code(p, &endpoints, code, &flow).await?;
-        let user = self
-            .sso_user(
+        let user = if p.config.kind == "github" {
+            let token =
+                super::github::exchange(p, &endpoints, code, &flow.callback, &flow.verifier)
+                    .await?;
+            self.github_user(ctx, p, &flow.provider, &token).await?
+        } else {
+            let id_token = self.exchange_code(p, &endpoints, code, &flow).await?;
+            self.sso_user(
                 ctx,
                 p,
                 &endpoints,
@@ -305,7 +320,8 @@ impl Service {
                 &id_token,
                 Some(&flow.nonce),
             )
-            .await?;
+            .await?
+        };
         let login = LoginCode {
             id: new_id(),
             user_id: user.id,
@@ -450,6 +466,18 @@ impl Service {
                 )
                 .await);
         };
+        self.sso_account(ctx, p, provider, email).await
+    }
+
+    /// The account of a verified `email`: its domain allowed, then found
+    /// (enabled) or created just in time, else refused (invite-only).
+    pub(super) async fn sso_account(
+        &self,
+        ctx: &Ctx,
+        p: &Provider,
+        provider: &str,
+        email: String,
+    ) -> ServiceResult<UserRow> {
         let domain = email.rsplit('@').next().unwrap_or_default().to_owned();
         let domains = &p.config.allowed_email_domains;
         if !domains.is_empty() && !domains.iter().any(|d| d.eq_ignore_ascii_case(&domain)) {

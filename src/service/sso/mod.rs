@@ -21,11 +21,13 @@
 //! The state and the login code are sealed under a key derived from the
 //! root key, so every replica opens them; their single use is recorded in
 //! the database (`sso_used`). `device` is the device authorization grant
-//! (RFC 8628) for machines without a browser.
+//! (RFC 8628) for machines without a browser; `github` is GitHub OAuth
+//! (allowed organizations, Enterprise URLs).
 
 pub mod config;
 mod device;
 mod flow;
+mod github;
 
 pub use config::{ProviderConfig, Sso};
 pub use device::{DevicePoll, DeviceStarted};
