@@ -657,6 +657,91 @@ async fn cli_configures_logs_in_and_runs_with_github_oidc() {
     let shown: Value = serde_json::from_slice(&shown.stdout).unwrap();
     assert_eq!(shown["boundAudiences"], "hush-ci");
     assert_eq!(shown["accessTokenTTL"], 600);
+    // set-jwt with a PEM file, set-kubernetes with a reviewer token file,
+    // show (the reviewer token never printed) and remove.
+    let pem = admin_home.path().join("key.pub.pem");
+    std::fs::write(&pem, RSA_PUBLIC).unwrap();
+    let reviewer = admin_home.path().join("reviewer.jwt");
+    std::fs::write(&reviewer, "cli-reviewer-canary\n").unwrap();
+    let admin = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--server", &s.url, "--token", &s.token]);
+        let out = hush(admin_home.path(), &all, None);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    admin(&[
+        "identities",
+        "auth",
+        "set-jwt",
+        "gh-cli",
+        "--public-key-file",
+        pem.to_str().unwrap(),
+        "--bound-audiences",
+        "hush",
+        "--bound-issuer",
+        "https://ci.example.com",
+    ]);
+    admin(&[
+        "identities",
+        "auth",
+        "set-kubernetes",
+        "gh-cli",
+        "--kubernetes-host",
+        &issuer.url,
+        "--token-reviewer-jwt-file",
+        reviewer.to_str().unwrap(),
+        "--allowed-namespaces",
+        "prod",
+        "--audience",
+        "hush",
+    ]);
+    let k8s = admin(&[
+        "identities",
+        "auth",
+        "show",
+        "gh-cli",
+        "--method",
+        "kubernetes",
+    ]);
+    assert!(k8s.contains("allowedNamespaces: prod"), "{k8s}");
+    assert!(k8s.contains("tokenReviewerJwtSet: true"), "{k8s}");
+    assert!(!k8s.contains("cli-reviewer-canary"));
+    let jwt_cfg = admin(&[
+        "identities",
+        "auth",
+        "show",
+        "gh-cli",
+        "--method",
+        "jwt",
+        "--json",
+    ]);
+    assert!(
+        jwt_cfg.contains("\"configurationType\": \"static\""),
+        "{jwt_cfg}"
+    );
+    admin(&["identities", "auth", "remove", "gh-cli", "--method", "jwt"]);
+    let gone = hush(
+        admin_home.path(),
+        &[
+            "identities",
+            "auth",
+            "show",
+            "gh-cli",
+            "--method",
+            "jwt",
+            "--server",
+            &s.url,
+            "--token",
+            &s.token,
+        ],
+        None,
+    );
+    assert!(!gone.status.success());
 
     let jwt = key.sign(&github_claims(&issuer.url, "hush-ci", "refs/heads/main"));
     // --jwt - (stdin)
