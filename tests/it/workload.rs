@@ -588,6 +588,27 @@ async fn settings_are_checked_and_admin_only() {
     let big = "a".repeat(40 * 1024);
     let (status, _) = login(&s, "oidc-auth", &id, &big).await;
     assert_eq!(status, 413);
+
+    // Deleting the identity takes its methods with it.
+    c.send(
+        Method::POST,
+        &path,
+        &json!({ "oidcDiscoveryUrl": "https://issuer.example.com", "boundAudiences": "a" }),
+    )
+    .await
+    .unwrap();
+    c.send(
+        Method::DELETE,
+        "/api/v1/hush/identities/checked",
+        &json!({}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(status_of(c.get(&path, &[]).await), 404);
+}
+
+fn status_of(r: Result<Value, hush::client::ClientError>) -> u16 {
+    crate::harness::status(r)
 }
 
 /// The CLI: `hush identities auth set-oidc`, `hush login --method oidc`

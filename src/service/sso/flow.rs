@@ -451,7 +451,9 @@ impl Service {
         let email = claims
             .get("email")
             .and_then(Value::as_str)
-            .filter(|_| claims.get("email_verified").and_then(Value::as_bool) != Some(false))
+            // Only an email the provider says it verified: an unverified
+            // one could be anyone's, and would log in as its owner here.
+            .filter(|_| claims.get("email_verified").and_then(Value::as_bool) == Some(true))
             .and_then(|e| super::super::identity::normalise_email(e).ok());
         let Some(email) = email else {
             return Err(self
