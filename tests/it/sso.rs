@@ -502,39 +502,15 @@ async fn sso_authorization_code_flow_with_pkce(backend: &Backend) {
 /// which stores the session.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cli_login_sso_through_the_loopback() {
-    use std::io::BufRead;
     let mock = provider::start().await;
     let (s, _dir) = sso_server(&Backend::Sqlite, &mock, &[]).await;
     let home = tempfile::tempdir().unwrap();
-    let mut child = std::process::Command::new(BIN)
-        .args(["login", "--server", &s.url, "--sso", "acme", "--no-browser"])
-        .env("XDG_CONFIG_HOME", home.path())
-        .env_remove("HUSH_TOKEN")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let rest = std::thread::spawn(move || {
-        let mut seen = String::new();
-        for line in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if line.starts_with("http") {
-                tx.send(line.clone()).unwrap();
-            }
-            seen.push_str(&line);
-            seen.push('\n');
-        }
-        seen
-    });
-    let url =
-        tokio::task::spawn_blocking(move || rx.recv_timeout(std::time::Duration::from_secs(30)))
-            .await
-            .unwrap()
-            .expect("the sign-in URL");
+    let (child, url, rest) = spawn_waiting(
+        home.path(),
+        &["login", "--server", &s.url, "--sso", "acme", "--no-browser"],
+        |line| line.starts_with("http").then(|| line.to_owned()),
+    )
+    .await;
     let page = reqwest::get(&url).await.unwrap();
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains("Signed in to hush"));
@@ -593,36 +569,16 @@ async fn sso_device_flow() {
     // The CLI: prints the code, polls, stores the session.
     *mock.next_email.lock().unwrap() = "erin@acme.example".into();
     let home = tempfile::tempdir().unwrap();
-    let mut child = std::process::Command::new(BIN)
-        .args(["login", "--server", &s.url, "--sso", "acme", "--device"])
-        .env("XDG_CONFIG_HOME", home.path())
-        .env_remove("HUSH_TOKEN")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let rest = std::thread::spawn(move || {
-        use std::io::BufRead;
-        let mut seen = String::new();
-        for line in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if let Some(code) = line.split("enter the code ").nth(1) {
-                tx.send(code.trim().to_owned()).unwrap();
-            }
-            seen.push_str(&line);
-            seen.push('\n');
-        }
-        seen
-    });
-    let code =
-        tokio::task::spawn_blocking(move || rx.recv_timeout(std::time::Duration::from_secs(30)))
-            .await
-            .unwrap()
-            .expect("the user code");
+    let (child, code, rest) = spawn_waiting(
+        home.path(),
+        &["login", "--server", &s.url, "--sso", "acme", "--device"],
+        |line| {
+            line.split("enter the code ")
+                .nth(1)
+                .map(|c| c.trim().to_owned())
+        },
+    )
+    .await;
     mock.approve(&code);
     let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
         .await
@@ -821,4 +777,46 @@ jit = true
     assert!(serde_json::to_string(&events)
         .unwrap()
         .contains("check=org"));
+}
+
+/// Starts `hush ARGS` with its own config dir; returns the child, the first
+/// stderr line `pick` maps to something (within 30 s), and a thread that
+/// collects the whole of stderr (read to the end, so hush never writes
+/// into a closed pipe).
+async fn spawn_waiting(
+    home: &std::path::Path,
+    args: &[&str],
+    pick: fn(&str) -> Option<String>,
+) -> (std::process::Child, String, std::thread::JoinHandle<String>) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(BIN)
+        .args(args)
+        .env("XDG_CONFIG_HOME", home)
+        .env_remove("HUSH_TOKEN")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let rest = std::thread::spawn(move || {
+        let mut seen = String::new();
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if let Some(found) = pick(&line) {
+                let _ = tx.send(found);
+            }
+            seen.push_str(&line);
+            seen.push('\n');
+        }
+        seen
+    });
+    let found =
+        tokio::task::spawn_blocking(move || rx.recv_timeout(std::time::Duration::from_secs(30)))
+            .await
+            .unwrap()
+            .expect("hush printed what the test waits for");
+    (child, found, rest)
 }

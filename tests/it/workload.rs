@@ -849,47 +849,31 @@ async fn cli_configures_logs_in_and_runs_with_github_oidc() {
     *issuer.state.github.lock().unwrap() =
         Some(("gh-request-canary".into(), "hush-ci".into(), gh_jwt));
     let run_home = tempfile::tempdir().unwrap();
-    let out = std::process::Command::new(BIN)
-        .args([
+    let github_url = format!("{}/github-token?api-version=2.0", issuer.url);
+    run_matched(
+        run_home.path(),
+        &[
             "run", "--server", &s.url, "--identity-id", &id, "--method", "github-oidc",
             "--audience", "hush-ci", "--project", "default", "--env", "dev", "--",
             "sh", "-c", "test \"$DB_URL\" = postgres://cli-oidc-canary@db/app && test -z \"$HUSH_TOKEN\" && echo matched",
-        ])
-        .env("XDG_CONFIG_HOME", run_home.path())
-        .env_remove("HUSH_TOKEN")
-        .env(
-            "ACTIONS_ID_TOKEN_REQUEST_URL",
-            format!("{}/github-token?api-version=2.0", issuer.url),
-        )
-        .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "gh-request-canary")
-        .output()
-        .unwrap();
-    assert!(
-        String::from_utf8_lossy(&out.stdout).contains("matched"),
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+        ],
+        &[
+            ("ACTIONS_ID_TOKEN_REQUEST_URL", &github_url),
+            ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "gh-request-canary"),
+        ],
     );
     // The minted token was never saved.
     assert!(!run_home.path().join("hush/credentials.json").exists());
     // GitLab CI's shape: the ID token in HUSH_JWT and the id in
     // HUSH_IDENTITY_ID; the command sees neither the token nor HUSH_JWT.
     let gl_jwt = key.sign(&github_claims(&issuer.url, "hush-ci", "refs/heads/main"));
-    let out = std::process::Command::new(BIN)
-        .args([
+    run_matched(
+        run_home.path(),
+        &[
             "run", "--server", &s.url, "--method", "oidc", "--project", "default", "--env", "dev", "--",
             "sh", "-c", "test \"$DB_URL\" = postgres://cli-oidc-canary@db/app && test -z \"$HUSH_JWT\" && echo matched",
-        ])
-        .env("XDG_CONFIG_HOME", run_home.path())
-        .env_remove("HUSH_TOKEN")
-        .env("HUSH_JWT", &gl_jwt)
-        .env("HUSH_IDENTITY_ID", &id)
-        .output()
-        .unwrap();
-    assert!(
-        String::from_utf8_lossy(&out.stdout).contains("matched"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        ],
+        &[("HUSH_JWT", &gl_jwt), ("HUSH_IDENTITY_ID", &id)],
     );
     assert!(!run_home.path().join("hush/credentials.json").exists());
     // Outside GitHub Actions: a clear error.
@@ -910,6 +894,24 @@ async fn cli_configures_logs_in_and_runs_with_github_oidc() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("id-token: write"));
+}
+
+/// Runs `hush ARGS` (a `hush run` whose command prints "matched" when
+/// its checks pass) with `envs` and no stored login; asserts "matched".
+fn run_matched(home: &std::path::Path, args: &[&str], envs: &[(&str, &str)]) {
+    let out = std::process::Command::new(BIN)
+        .args(args)
+        .env("XDG_CONFIG_HOME", home)
+        .env_remove("HUSH_TOKEN")
+        .envs(envs.iter().copied())
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("matched"),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Kubernetes' reviewer token is stored sealed (not in the database's

@@ -265,6 +265,14 @@ fn check_ca(field: &str, pem: &str) -> Result<(), String> {
     fetch::check_ca(field, pem)
 }
 
+/// A URL that must be given; `hint` says what it is.
+fn required_url(field: &str, url: &str, hint: &str) -> Result<(), String> {
+    if url.trim().is_empty() {
+        return Err(format!("{field} is required ({hint})"));
+    }
+    check_url(field, url)
+}
+
 fn check_url(field: &str, url: &str) -> Result<(), String> {
     if url.len() > MAX_URL {
         return Err(format!("{field} is longer than {MAX_URL} bytes"));
@@ -274,10 +282,11 @@ fn check_url(field: &str, url: &str) -> Result<(), String> {
 
 impl OidcConfig {
     pub fn check(&self) -> Result<(), String> {
-        if self.oidc_discovery_url.trim().is_empty() {
-            return Err("oidcDiscoveryUrl is required (the issuer, e.g. https://token.actions.githubusercontent.com)".into());
-        }
-        check_url("oidcDiscoveryUrl", &self.oidc_discovery_url)?;
+        required_url(
+            "oidcDiscoveryUrl",
+            &self.oidc_discovery_url,
+            "the issuer, e.g. https://token.actions.githubusercontent.com",
+        )?;
         check_ca("caCert", &self.ca_cert)?;
         self.binding.check()?;
         self.token.check()
@@ -288,10 +297,7 @@ impl JwtConfig {
     pub fn check(&self) -> Result<(), String> {
         match self.configuration_type.as_str() {
             "jwks" => {
-                if self.jwks_url.trim().is_empty() {
-                    return Err("jwksUrl is required when configurationType is jwks".into());
-                }
-                check_url("jwksUrl", &self.jwks_url)?;
+                required_url("jwksUrl", &self.jwks_url, "with configurationType jwks")?;
                 check_ca("jwksCaCert", &self.jwks_ca_cert)?;
             }
             "static" => {
@@ -315,14 +321,14 @@ impl JwtConfig {
 }
 
 impl KubernetesConfig {
-    /// `reviewer`: whether a reviewer token is (or stays) set.
     pub fn check(&self) -> Result<(), String> {
         match self.token_review_mode.as_str() {
             "api" => {
-                if self.kubernetes_host.trim().is_empty() {
-                    return Err("kubernetesHost is required (the API server, e.g. https://kubernetes.default.svc)".into());
-                }
-                check_url("kubernetesHost", &self.kubernetes_host)?;
+                required_url(
+                    "kubernetesHost",
+                    &self.kubernetes_host,
+                    "the API server, e.g. https://kubernetes.default.svc",
+                )?;
             }
             "jwks" => {
                 if self.jwks_url.trim().is_empty() || self.bound_issuer.trim().is_empty() {

@@ -329,3 +329,118 @@ fn check_times(claims: &Map<String, Value>, now: u64) -> Result<(), Check> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jsonwebtoken::{EncodingKey, Header as JwtHeader};
+    use ring::rand::SystemRandom;
+    use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
+    use serde_json::json;
+
+    fn b64(bytes: &[u8]) -> String {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    /// A P-256 key: (PKCS#8 for signing, its JWK with `crv`).
+    fn p256(kid: &str, crv: &str) -> (Vec<u8>, Value) {
+        let rng = SystemRandom::new();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng)
+            .unwrap();
+        let pk = pair.public_key().as_ref();
+        let jwk = json!({ "kty": "EC", "crv": crv, "kid": kid,
+            "x": b64(&pk[1..33]), "y": b64(&pk[33..65]) });
+        (pkcs8.as_ref().to_vec(), jwk)
+    }
+
+    fn sign(pkcs8: &[u8], kid: &str, claims: &Value) -> String {
+        let mut h = JwtHeader::new(Algorithm::ES256);
+        h.kid = Some(kid.into());
+        jsonwebtoken::encode(&h, claims, &EncodingKey::from_ec_der(pkcs8)).unwrap()
+    }
+
+    fn claims(now: u64) -> Value {
+        json!({ "sub": "x", "exp": now + 60, "iat": now })
+    }
+
+    #[test]
+    fn symmetric_and_encryption_keys_are_left_out() {
+        let (_, ec) = p256("ec", "P-256");
+        let set = json!({ "keys": [
+            { "kty": "oct", "k": "c2VjcmV0", "kid": "hmac" },
+            { "kty": "EC", "crv": "P-256", "use": "enc", "kid": "enc", "x": ec["x"], "y": ec["y"] },
+            { "kty": "EC", "crv": "P-256", "alg": "HS256", "kid": "pinned-hmac", "x": ec["x"], "y": ec["y"] },
+            ec,
+        ]});
+        let keys = KeySet::from_jwks(set.to_string().as_bytes()).unwrap();
+        assert_eq!(keys.keys.len(), 1);
+        assert!(keys.has_kid("ec"));
+        assert!(KeySet::from_jwks(b"{}").is_err());
+    }
+
+    #[test]
+    fn headers_refuse_none_and_hmac() {
+        let none = format!("{}.{}.", b64(br#"{"alg":"none"}"#), b64(b"{}"));
+        assert_eq!(header(&none).err(), Some(Check::Alg));
+        let hs = format!(
+            "{}.{}.sig",
+            b64(br#"{"alg":"HS256","kid":"k"}"#),
+            b64(b"{}")
+        );
+        assert_eq!(header(&hs).err(), Some(Check::Alg));
+        assert_eq!(header("not-a-jwt").err(), Some(Check::Malformed));
+        let big = "a".repeat(MAX_TOKEN_BYTES + 1);
+        assert_eq!(header(&big).err(), Some(Check::Malformed));
+    }
+
+    #[test]
+    fn signature_kind_and_times() {
+        let (pkcs8, jwk) = p256("k1", "P-256");
+        let keys = KeySet::from_jwks(json!({ "keys": [jwk] }).to_string().as_bytes()).unwrap();
+        // jsonwebtoken checks exp against the real clock: mint relative to it.
+        let real = (crate::time_ids::now_ms() / 1000) as u64;
+        let good = sign(&pkcs8, "k1", &claims(real));
+        let h = header(&good).unwrap();
+        assert!(verify(&good, &h, &keys, real).is_ok());
+        assert_eq!(
+            verify(
+                &sign(&pkcs8, "k2", &claims(real)),
+                &header(&sign(&pkcs8, "k2", &claims(real))).unwrap(),
+                &keys,
+                real
+            )
+            .err(),
+            Some(Check::Kid)
+        );
+        let (other, _) = p256("k1", "P-256");
+        let forged = sign(&other, "k1", &claims(real));
+        assert_eq!(
+            verify(&forged, &header(&forged).unwrap(), &keys, real).err(),
+            Some(Check::Signature)
+        );
+        let expired = sign(&pkcs8, "k1", &json!({ "exp": real - 3600 }));
+        assert_eq!(
+            verify(&expired, &header(&expired).unwrap(), &keys, real).err(),
+            Some(Check::Expired)
+        );
+        let no_exp = sign(&pkcs8, "k1", &json!({ "sub": "x" }));
+        assert_eq!(
+            verify(&no_exp, &header(&no_exp).unwrap(), &keys, real).err(),
+            Some(Check::Expired)
+        );
+        let future = sign(
+            &pkcs8,
+            "k1",
+            &json!({ "exp": real + 600, "iat": real + 300 }),
+        );
+        assert_eq!(
+            verify(&future, &header(&future).unwrap(), &keys, real).err(),
+            Some(Check::IssuedInFuture)
+        );
+        // The same key published as P-384: an ES256 token does not fit it.
+        let (_, jwk) = p256("k1", "P-384");
+        let p384 = KeySet::from_jwks(json!({ "keys": [jwk] }).to_string().as_bytes()).unwrap();
+        assert_eq!(verify(&good, &h, &p384, real).err(), Some(Check::Alg));
+    }
+}
