@@ -122,6 +122,11 @@ async fn token_review(
     )
 }
 
+/// A JWKS far past the size hush reads.
+async fn huge_jwks() -> String {
+    format!("{{\"keys\": [], \"pad\": \"{}\"}}", "x".repeat(400 * 1024))
+}
+
 /// GitHub Actions' ID token endpoint (ACTIONS_ID_TOKEN_REQUEST_URL).
 async fn github_token(
     State(s): State<Arc<IssuerState>>,
@@ -152,6 +157,7 @@ impl Issuer {
             .route("/.well-known/openid-configuration", get(discovery))
             .route("/jwks", get(jwks))
             .route("/github-token", get(github_token))
+            .route("/huge-jwks", get(huge_jwks))
             .route(
                 "/apis/authentication.k8s.io/v1/tokenreviews",
                 post(token_review),
@@ -949,4 +955,84 @@ async fn reviewer_token_is_sealed_and_survives_root_key_rotation() {
         issuer.state.reviews.lock().unwrap().last().unwrap().0,
         "Bearer reviewer-rot-canary"
     );
+}
+
+/// Kubernetes auth checked offline against the cluster issuer's JWKS; and
+/// an issuer whose JWKS is too large is refused as unavailable (503).
+#[tokio::test]
+async fn kubernetes_auth_with_the_issuer_jwks_and_bounded_fetches() {
+    let s = TestServer::start(&[]).await;
+    let c = s.client();
+    set(&c, "K8S_JWKS_KEY", "k8s-jwks-canary").await.unwrap();
+    let key = EcKey::new("cluster");
+    let issuer = Issuer::start(vec![key.jwk()]).await;
+    let id = identity(&c, "k8s-offline").await;
+    c.send(
+        Method::POST,
+        &format!("/api/v1/auth/kubernetes-auth/identities/{id}"),
+        &json!({ "tokenReviewMode": "jwks", "jwksUrl": format!("{}/jwks", issuer.url),
+            "boundIssuer": "https://kubernetes.default.svc", "allowedAudience": "hush",
+            "allowedNamespaces": "prod", "allowedNames": "web" }),
+    )
+    .await
+    .unwrap();
+    let sa = |sub: &str, aud: &str| {
+        key.sign(&json!({
+            "iss": "https://kubernetes.default.svc", "aud": [aud], "sub": sub,
+            "exp": now() + 600, "iat": now(), "nbf": now(),
+            "kubernetes.io": { "namespace": "prod", "serviceaccount": { "name": "web" } },
+        }))
+    };
+    let (status, body) = login(
+        &s,
+        "kubernetes-auth",
+        &id,
+        &sa("system:serviceaccount:prod:web", "hush"),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    for (token, check) in [
+        (sa("system:serviceaccount:dev:web", "hush"), "namespace"),
+        (
+            sa(
+                "system:serviceaccount:prod:web",
+                "https://kubernetes.default.svc",
+            ),
+            "audience",
+        ),
+        (sa("system:node:worker-1", "hush"), "service-account"),
+    ] {
+        assert_eq!(
+            login(&s, "kubernetes-auth", &id, &token).await.0,
+            401,
+            "{check}"
+        );
+        let seen = refusals(&s, "login-identity-kubernetes-auth").await;
+        assert!(
+            seen.contains(&format!("check={check}")),
+            "{check}: {seen:?}"
+        );
+    }
+    assert_eq!(
+        issuer.state.reviews.lock().unwrap().len(),
+        0,
+        "no TokenReview in jwks mode"
+    );
+
+    let id2 = identity(&c, "huge-keys").await;
+    c.send(
+        Method::POST,
+        &format!("/api/v1/auth/jwt-auth/identities/{id2}"),
+        &json!({ "configurationType": "jwks", "jwksUrl": format!("{}/huge-jwks", issuer.url),
+            "boundAudiences": "hush" }),
+    )
+    .await
+    .unwrap();
+    let token = key.sign(&json!({ "aud": "hush", "exp": now() + 60 }));
+    let (status, body) = login(&s, "jwt-auth", &id2, &token).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.to_string().contains("larger than"), "{body}");
+    assert!(refusals(&s, "login-identity-jwt-auth")
+        .await
+        .contains(&"check=keys-unavailable".to_owned()));
 }
