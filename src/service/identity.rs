@@ -451,7 +451,11 @@ impl Service {
             return Ok(identity.access_token_ttl);
         }
         match self.store.user_by_id(&row.subject_id).await? {
-            Some(user) if user.disabled_at.is_none() => Ok(self.settings.session_ttl_secs),
+            Some(user) if user.disabled_at.is_none() => {
+                // An SSO session: the provider must still sign the person in.
+                self.sso_renewal_check(&row.id).await?;
+                Ok(self.settings.session_ttl_secs)
+            }
             _ => Err(ServiceError::Unauthorized(ACCOUNT_DISABLED.into())),
         }
     }

@@ -52,4 +52,18 @@ pub trait IdentityAuthStore: Send + Sync {
     /// Marks `id` (an SSO state or login code) used until `expires_at`;
     /// false when it was already used. Forgets markers past their expiry.
     async fn consume_once(&self, id: &str, now: i64, expires_at: i64) -> StoreResult<bool>;
+    /// Stores a sign-in's sealed provider credential (`id`: the sign-in's).
+    async fn put_sso_grant(
+        &self,
+        id: &str,
+        provider: &str,
+        grant_ct: Vec<u8>,
+        now: i64,
+    ) -> StoreResult<()>;
+    /// Ties the sign-in's credential to the session it produced.
+    async fn link_sso_grant(&self, id: &str, token_id: &str) -> StoreResult<()>;
+    /// The credential of a session: (sign-in id, provider, sealed grant).
+    async fn sso_grant(&self, token_id: &str) -> StoreResult<Option<(String, String, Vec<u8>)>>;
+    /// Replaces a credential the provider rotated.
+    async fn set_sso_grant(&self, id: &str, grant_ct: Vec<u8>) -> StoreResult<()>;
 }

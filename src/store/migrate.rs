@@ -265,6 +265,16 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
         ],
     ),
     ("sso_used", &[("id", Text), ("expires_at", Int)]),
+    (
+        "sso_sessions",
+        &[
+            ("id", Text),
+            ("token_id", OptText),
+            ("provider", Text),
+            ("grant_ct", Bytes),
+            ("created_at", Int),
+        ],
+    ),
 ];
 
 /// The SQLite schema version (`PRAGMA user_version`) whose tables `TABLES` lists.

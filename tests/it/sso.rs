@@ -110,6 +110,8 @@ mod provider {
         pub verifier_checks: Mutex<u32>,
         /// device_code → (user_code, email, approved)
         pub devices: Mutex<HashMap<String, (String, String, bool)>>,
+        /// Emails disabled at the provider: their refresh tokens fail.
+        pub disabled: Mutex<Vec<String>>,
     }
 
     impl Mock {
@@ -195,6 +197,26 @@ mod provider {
             .query_pairs()
             .into_owned()
             .collect();
+        if form.get("grant_type").map(String::as_str) == Some("refresh_token") {
+            let email = form
+                .get("refresh_token")
+                .and_then(|t| t.split_once(':'))
+                .map(|(_, e)| e.to_owned())
+                .unwrap_or_default();
+            if form.get("client_secret").map(String::as_str) != Some(CLIENT_SECRET)
+                || email.is_empty()
+                || m.disabled.lock().unwrap().contains(&email)
+            {
+                return (
+                    StatusCode::BAD_REQUEST,
+                    Json(json!({ "error": "invalid_grant" })),
+                )
+                    .into_response();
+            }
+            // Rotates the refresh token, as many providers do.
+            return Json(json!({ "access_token": "at", "refresh_token": format!("rt2:{email}") }))
+                .into_response();
+        }
         if form.get("grant_type").map(String::as_str)
             == Some("urn:ietf:params:oauth:grant-type:device_code")
         {
@@ -264,8 +286,11 @@ mod provider {
             "iss": m.url, "aud": CLIENT_ID, "sub": format!("user-{email}"), "email": email,
             "email_verified": true, "nonce": nonce, "iat": now, "exp": now + 300,
         }));
-        Json(json!({ "access_token": "at", "token_type": "Bearer", "id_token": id_token }))
-            .into_response()
+        Json(
+            json!({ "access_token": "at", "token_type": "Bearer", "id_token": id_token,
+            "refresh_token": format!("rt:{email}") }),
+        )
+        .into_response()
     }
 
     pub async fn start() -> Arc<Mock> {
@@ -279,6 +304,7 @@ mod provider {
             tamper_nonce: Mutex::new(false),
             verifier_checks: Mutex::new(0),
             devices: Default::default(),
+            disabled: Default::default(),
         });
         let app = Router::new()
             .route("/.well-known/openid-configuration", get(discovery))
@@ -418,7 +444,10 @@ async fn sso_authorization_code_flow_with_pkce(backend: &Backend) {
     assert_eq!(status, 200, "{body}");
     assert_eq!(redeem(&s, &q["code"], &verifier).await.0, 401);
     let session = body["accessToken"].as_str().unwrap().to_owned();
-    let me = hush::client::ApiClient::new(&s.url, Some(zeroize::Zeroizing::new(session)))
+    // Renewal asks the provider (refresh grant, rotated token kept) ...
+    assert_eq!(renew(&s, &session).await.0, 200);
+    assert_eq!(renew(&s, &session).await.0, 200);
+    let me = hush::client::ApiClient::new(&s.url, Some(zeroize::Zeroizing::new(session.clone())))
         .unwrap()
         .get("/api/v1/hush/auth/whoami", &[])
         .await
@@ -437,6 +466,14 @@ async fn sso_authorization_code_flow_with_pkce(backend: &Backend) {
         .find(|m| m["name"] == "alice@acme.example")
         .expect("alice is a member");
     assert_eq!(alice["role"], "developer");
+    // ... and once alice is disabled at the provider, renewal is refused.
+    mock.disabled
+        .lock()
+        .unwrap()
+        .push("alice@acme.example".into());
+    let (status, body) = renew(&s, &session).await;
+    assert_eq!(status, 401, "{body}");
+    assert!(body.to_string().contains("single sign-on"), "{body}");
 
     // Outside the allowed domain: refused, no user created.
     *mock.next_email.lock().unwrap() = "eve@evil.example".into();
@@ -609,6 +646,8 @@ mod github {
         pub user: Mutex<(String, String, Vec<String>)>,
         /// code → (challenge, redirect_uri)
         codes: Mutex<HashMap<String, (String, String)>>,
+        /// The user token was revoked (the app's authorization removed).
+        pub revoked: Mutex<bool>,
     }
 
     const TOKEN: &str = "github-user-token-1";
@@ -661,7 +700,7 @@ mod github {
     }
 
     async fn user(State(m): State<Arc<Mock>>, headers: HeaderMap) -> Response {
-        if !authorized(&headers) {
+        if !authorized(&headers) || *m.revoked.lock().unwrap() {
             return StatusCode::UNAUTHORIZED.into_response();
         }
         Json(json!({ "login": m.user.lock().unwrap().0, "id": 1 })).into_response()
@@ -705,6 +744,7 @@ mod github {
                 vec!["acme".into()],
             )),
             codes: Default::default(),
+            revoked: Mutex::new(false),
         });
         let app = Router::new()
             .route("/login/oauth/authorize", get(authorize))
@@ -760,6 +800,11 @@ jit = true
     assert_eq!(status, 200, "{body}");
     let users = s.client().get("/api/v1/hush/users", &[]).await.unwrap();
     assert!(users.to_string().contains("octo@acme.example"));
+    let session = body["accessToken"].as_str().unwrap().to_owned();
+    assert_eq!(renew(&s, &session).await.0, 200);
+    *gh.revoked.lock().unwrap() = true;
+    assert_eq!(renew(&s, &session).await.0, 401);
+    *gh.revoked.lock().unwrap() = false;
     assert!(!users.to_string().contains("unverified@other.example"));
 
     // Not in an allowed organization: refused.
@@ -819,4 +864,14 @@ async fn spawn_waiting(
             .unwrap()
             .expect("hush printed what the test waits for");
     (child, found, rest)
+}
+
+async fn renew(s: &TestServer, token: &str) -> (u16, Value) {
+    let r = reqwest::Client::new()
+        .post(format!("{}/api/v1/auth/token/renew", s.url))
+        .json(&json!({ "accessToken": token }))
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
 }

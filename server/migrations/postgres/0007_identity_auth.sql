@@ -22,3 +22,15 @@ CREATE TABLE sso_used (
     id TEXT PRIMARY KEY,
     expires_at BIGINT NOT NULL
 );
+-- The provider credential of an SSO session (an OIDC refresh token or a
+-- GitHub user token), sealed under a key derived from the root key, so a
+-- session renewal can ask the provider whether the person may still sign
+-- in. `id` is the sign-in's; `token_id` the session's, once redeemed.
+CREATE TABLE sso_sessions (
+    id TEXT PRIMARY KEY,
+    token_id TEXT,
+    provider TEXT NOT NULL,
+    grant_ct BYTEA NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX sso_sessions_token ON sso_sessions (token_id);

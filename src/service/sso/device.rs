@@ -176,7 +176,16 @@ impl Service {
         event.actor_id = user.id.clone();
         event.actor_name = user.email.clone();
         event.keys = vec![format!("sso:{}", state.provider), "device".into()];
+        let token_id = row.id.clone();
         self.store.insert_token(row, event).await?;
+        if let Some(refresh) = text(&body["refresh_token"], 4096) {
+            self.store_sso_grant(&state.id, &state.provider, &refresh)
+                .await?;
+            self.store
+                .identity_auth_methods()
+                .link_sso_grant(&state.id, &token_id)
+                .await?;
+        }
         Ok(DevicePoll::Done(issued))
     }
 }

@@ -305,25 +305,34 @@ impl Service {
             .ok_or_else(|| bad("the SSO callback has no code"))?;
         let p = self.sso_provider(&flow.provider)?;
         let endpoints = discover(p).await?;
-        let user = if p.config.kind == "github" {
+        // The provider credential a renewal re-checks with, if any.
+        let (user, grant) = if p.config.kind == "github" {
             let token =
                 super::github::exchange(p, &endpoints, code, &flow.callback, &flow.verifier)
                     .await?;
-            self.github_user(ctx, p, &flow.provider, &token).await?
+            let user = self.github_user(ctx, p, &flow.provider, &token).await?;
+            (user, Some(token.to_string()))
         } else {
-            let id_token = self.exchange_code(p, &endpoints, code, &flow).await?;
-            self.sso_user(
-                ctx,
-                p,
-                &endpoints,
-                &flow.provider,
-                &id_token,
-                Some(&flow.nonce),
-            )
-            .await?
+            let (id_token, refresh) = self.exchange_code(p, &endpoints, code, &flow).await?;
+            let user = self
+                .sso_user(
+                    ctx,
+                    p,
+                    &endpoints,
+                    &flow.provider,
+                    &id_token,
+                    Some(&flow.nonce),
+                )
+                .await?;
+            (user, refresh)
         };
+        let login_id = new_id();
+        if let Some(grant) = grant {
+            self.store_sso_grant(&login_id, &flow.provider, &grant)
+                .await?;
+        }
         let login = LoginCode {
-            id: new_id(),
+            id: login_id,
             user_id: user.id,
             provider: flow.provider.clone(),
             cli_challenge: flow.cli_challenge.clone(),
@@ -384,7 +393,12 @@ impl Service {
         event.actor_id = user.id.clone();
         event.actor_name = user.email.clone();
         event.keys = vec![format!("sso:{}", login.provider)];
+        let token_id = row.id.clone();
         self.store.insert_token(row, event).await?;
+        self.store
+            .identity_auth_methods()
+            .link_sso_grant(&login.id, &token_id)
+            .await?;
         Ok(issued)
     }
 
@@ -518,7 +532,7 @@ impl Service {
         endpoints: &Endpoints,
         code: &str,
         flow: &FlowState,
-    ) -> ServiceResult<String> {
+    ) -> ServiceResult<(String, Option<String>)> {
         let unavailable = |e: String| {
             ServiceError::Unavailable(format!("the SSO provider's token endpoint: {e}"))
         };
@@ -542,9 +556,17 @@ impl Service {
         }
         let body: Value = serde_json::from_slice(&answer.body)
             .map_err(|_| unavailable("the answer is not JSON".into()))?;
-        body["id_token"].as_str().map(str::to_owned).ok_or_else(|| {
-            unavailable("the answer has no id_token (is the openid scope set?)".into())
-        })
+        let id_token = body["id_token"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                unavailable("the answer has no id_token (is the openid scope set?)".into())
+            })?;
+        let refresh = body["refresh_token"]
+            .as_str()
+            .filter(|t| !t.is_empty() && t.len() <= 4096)
+            .map(str::to_owned);
+        Ok((id_token, refresh))
     }
 
     /// A user created at their first SSO login, with the provider's

@@ -70,6 +70,38 @@ async fn api(p: &Provider, token: &str, path: &str) -> ServiceResult<Value> {
     serde_json::from_slice(&answer.body).map_err(|_| unavailable(format!("{path} is not JSON")))
 }
 
+/// Whether GitHub still vouches for the account of `token` (renewal):
+/// the token works and, with `allowed_orgs`, the account is in one.
+pub(super) async fn still_allowed(p: &Provider, token: &str) -> ServiceResult<bool> {
+    let url = format!("{}/user", p.config.github_api_url.trim_end_matches('/'));
+    let client = fetch::client(&url, p.ca.as_deref()).map_err(unavailable)?;
+    let answer = fetch::send(
+        client
+            .get(&url)
+            .bearer_auth(token)
+            .header("Accept", "application/vnd.github+json"),
+    )
+    .await
+    .map_err(unavailable)?;
+    match answer.status {
+        200 => {}
+        401 | 403 | 404 => return Ok(false),
+        other => return Err(unavailable(format!("/user answered HTTP {other}"))),
+    }
+    if p.config.allowed_orgs.is_empty() {
+        return Ok(true);
+    }
+    let orgs = api(p, token, "/user/orgs?per_page=100").await?;
+    Ok(orgs.as_array().is_some_and(|l| {
+        l.iter().filter_map(|o| o["login"].as_str()).any(|o| {
+            p.config
+                .allowed_orgs
+                .iter()
+                .any(|a| a.eq_ignore_ascii_case(o))
+        })
+    }))
+}
+
 impl Service {
     /// The account a GitHub user token proves: a verified primary email,
     /// membership of an allowed organization, then the account lookup.

@@ -22,12 +22,14 @@
 //! root key, so every replica opens them; their single use is recorded in
 //! the database (`sso_used`). `device` is the device authorization grant
 //! (RFC 8628) for machines without a browser; `github` is GitHub OAuth
-//! (allowed organizations, Enterprise URLs).
+//! (allowed organizations, Enterprise URLs); `renewal` asks the provider
+//! again when a session renews.
 
 pub mod config;
 mod device;
 mod flow;
 mod github;
+mod renewal;
 
 pub use config::{ProviderConfig, Sso};
 pub use device::{DevicePoll, DeviceStarted};

@@ -131,4 +131,57 @@ impl IdentityAuthStore for PostgresStore {
             Ok(n == 1)
         })
     }
+
+    async fn put_sso_grant(
+        &self,
+        id: &str,
+        provider: &str,
+        grant_ct: Vec<u8>,
+        now: i64,
+    ) -> StoreResult<()> {
+        in_tx!(self, |tx| {
+            tx_exec(
+                tx,
+                "INSERT INTO sso_sessions (id, token_id, provider, grant_ct, created_at)
+                 VALUES ($1, NULL, $2, $3, $4)",
+                &[&id, &provider, &grant_ct, &now],
+            )
+            .await?;
+            Ok(())
+        })
+    }
+
+    async fn link_sso_grant(&self, id: &str, token_id: &str) -> StoreResult<()> {
+        in_tx!(self, |tx| {
+            tx_exec(
+                tx,
+                "UPDATE sso_sessions SET token_id = $2 WHERE id = $1 AND token_id IS NULL",
+                &[&id, &token_id],
+            )
+            .await?;
+            Ok(())
+        })
+    }
+
+    async fn sso_grant(&self, token_id: &str) -> StoreResult<Option<(String, String, Vec<u8>)>> {
+        let rows = self
+            .read(
+                "SELECT id, provider, grant_ct FROM sso_sessions WHERE token_id = $1",
+                &[&token_id],
+            )
+            .await?;
+        first(rows, |r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+    }
+
+    async fn set_sso_grant(&self, id: &str, grant_ct: Vec<u8>) -> StoreResult<()> {
+        in_tx!(self, |tx| {
+            tx_exec(
+                tx,
+                "UPDATE sso_sessions SET grant_ct = $2 WHERE id = $1",
+                &[&id, &grant_ct],
+            )
+            .await?;
+            Ok(())
+        })
+    }
 }

@@ -141,4 +141,60 @@ impl IdentityAuthStore for SqliteStore {
         })
         .await
     }
+
+    async fn put_sso_grant(
+        &self,
+        id: &str,
+        provider: &str,
+        grant_ct: Vec<u8>,
+        now: i64,
+    ) -> StoreResult<()> {
+        let (id, provider) = (id.to_owned(), provider.to_owned());
+        self.write(move |c, _| {
+            c.execute(
+                "INSERT INTO sso_sessions (id, token_id, provider, grant_ct, created_at)
+                 VALUES (?1, NULL, ?2, ?3, ?4)",
+                params![id, provider, grant_ct, now],
+            )
+            .map_err(backend)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn link_sso_grant(&self, id: &str, token_id: &str) -> StoreResult<()> {
+        let (id, token_id) = (id.to_owned(), token_id.to_owned());
+        self.write(move |c, _| {
+            c.execute(
+                "UPDATE sso_sessions SET token_id = ?2 WHERE id = ?1 AND token_id IS NULL",
+                params![id, token_id],
+            )
+            .map_err(backend)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn sso_grant(&self, token_id: &str) -> StoreResult<Option<(String, String, Vec<u8>)>> {
+        let token_id = token_id.to_owned();
+        self.read(move |c| {
+            c.prepare_cached("SELECT id, provider, grant_ct FROM sso_sessions WHERE token_id = ?1")?
+                .query_row(params![token_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .optional()
+        })
+        .await
+    }
+
+    async fn set_sso_grant(&self, id: &str, grant_ct: Vec<u8>) -> StoreResult<()> {
+        let id = id.to_owned();
+        self.write(move |c, _| {
+            c.execute(
+                "UPDATE sso_sessions SET grant_ct = ?2 WHERE id = ?1",
+                params![id, grant_ct],
+            )
+            .map_err(backend)?;
+            Ok(())
+        })
+        .await
+    }
 }
