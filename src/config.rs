@@ -120,6 +120,19 @@ pub struct ServerArgs {
     /// others get 421 (DNS-rebinding defence). Empty: any [default: empty]
     #[arg(long, env = "HUSH_ALLOWED_HOSTS", value_delimiter = ',')]
     pub allowed_hosts: Option<Vec<String>>,
+    /// Whether users may log in with a password; with false, only the
+    /// break-glass admins may [default: true]
+    #[arg(long, env = "HUSH_PASSWORD_LOGIN", value_name = "BOOL", action = clap::ArgAction::Set)]
+    pub password_login: Option<bool>,
+    /// Server admins who may still log in with a password when
+    /// --password-login=false (comma-separated emails) [default: none]
+    #[arg(
+        long = "break-glass-admin",
+        env = "HUSH_BREAK_GLASS_ADMINS",
+        value_delimiter = ',',
+        value_name = "EMAIL"
+    )]
+    pub break_glass_admins: Option<Vec<String>>,
     /// `HUSH_ROOT_KEY`, taken out of the environment by main before any
     /// thread starts (`hygiene::take_env`); never a flag.
     #[arg(skip)]
@@ -159,6 +172,11 @@ struct FileConfig {
     request_timeout: Option<String>,
     max_connections: Option<usize>,
     allowed_hosts: Option<Vec<String>>,
+    password_login: Option<bool>,
+    break_glass_admins: Option<Vec<String>>,
+    /// `[[sso_providers]]` tables (file only: they name secrets' sources).
+    sso_providers: Option<Vec<crate::service::sso::ProviderConfig>>,
+    sso_public_url: Option<String>,
 }
 
 pub enum RootKeySource {
@@ -206,6 +224,14 @@ pub struct ServerConfig {
     pub transport: crate::server::limits::Limits,
     /// Host names the server answers to; empty: any (`server::browser`).
     pub allowed_hosts: Vec<String>,
+    /// Password logins allowed for everyone (else only `break_glass_admins`).
+    pub password_login: bool,
+    /// Lower-cased emails.
+    pub break_glass_admins: Vec<String>,
+    /// Single sign-on providers (secrets are read when the server starts).
+    pub sso_providers: Vec<crate::service::sso::ProviderConfig>,
+    /// The server's URL as browsers reach it, for the SSO callback.
+    pub sso_public_url: Option<String>,
 }
 
 impl fmt::Debug for ServerConfig {
@@ -227,6 +253,9 @@ impl fmt::Debug for ServerConfig {
             .field("transport", &self.transport)
             .field("limits", &self.limits)
             .field("allowed_hosts", &self.allowed_hosts)
+            .field("password_login", &self.password_login)
+            .field("break_glass_admins", &self.break_glass_admins)
+            .field("sso_providers", &self.sso_providers.len())
             .finish_non_exhaustive()
     }
 }
@@ -428,7 +457,21 @@ impl ServerConfig {
             .map(|h| h.trim().to_ascii_lowercase())
             .filter(|h| !h.is_empty())
             .collect();
+        let password_login = args.password_login.or(file.password_login).unwrap_or(true);
+        let break_glass_admins: Vec<String> = args
+            .break_glass_admins
+            .clone()
+            .or(file.break_glass_admins)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|e| e.trim().to_ascii_lowercase())
+            .filter(|e| !e.is_empty())
+            .collect();
         Ok(ServerConfig {
+            sso_providers: file.sso_providers.unwrap_or_default(),
+            sso_public_url: file.sso_public_url,
+            password_login,
+            break_glass_admins,
             transport,
             allowed_hosts,
             listen: args

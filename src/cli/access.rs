@@ -79,6 +79,11 @@ pub struct IdentitiesArgs {
 
 #[derive(Subcommand)]
 pub enum IdentitiesAction {
+    /// Workload identity: log in with OIDC, JWT or Kubernetes tokens instead of a client secret
+    Auth {
+        #[command(subcommand)]
+        action: super::workload::AuthAction,
+    },
     /// Create an identity; prints its client id and a client secret (shown once)
     Create {
         name: String,
@@ -343,6 +348,9 @@ async fn accept_invite(target: Target, json: bool) -> anyhow::Result<i32> {
 
 pub async fn identities(args: IdentitiesArgs) -> anyhow::Result<i32> {
     let IdentitiesArgs { target, action } = args;
+    if let IdentitiesAction::Auth { action } = action {
+        return super::workload::configure(&target, action).await;
+    }
     let ctx = resolve(&target)?;
     match action {
         IdentitiesAction::Create {

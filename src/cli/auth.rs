@@ -180,15 +180,27 @@ pub struct LoginArgs {
     /// Machine identity client secret [env: HUSH_CLIENT_SECRET]
     #[arg(long, hide_env_values = true)]
     pub client_secret: Option<String>,
+    #[command(flatten)]
+    pub workload: super::workload::WorkloadLogin,
+    #[command(flatten)]
+    pub sso: super::sso::SsoArgs,
 }
 
 pub async fn login(args: LoginArgs) -> anyhow::Result<i32> {
+    if args.workload.method.is_some() {
+        return super::workload::login(args.target, args.workload).await;
+    }
+    if args.sso.sso.is_some() {
+        return super::sso::login(args.target, args.sso).await;
+    }
     let LoginArgs {
         target,
         email,
         password_stdin,
         client_id,
         client_secret,
+        workload: _,
+        sso: _,
     } = args;
     let client_id = client_id.or_else(|| {
         std::env::var("HUSH_CLIENT_ID")

@@ -27,7 +27,9 @@ pub mod run_secrets;
 pub mod secrets;
 pub mod server;
 pub mod set_warnings;
+pub mod sso;
 pub mod watch;
+pub mod workload;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;

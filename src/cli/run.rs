@@ -23,6 +23,9 @@ pub struct RunArgs {
     /// Server URL [env: HUSH_SERVER]
     #[arg(long)]
     pub server: Option<String>,
+    /// Log in first with a platform token (see `hush login --method`); the token stays in memory
+    #[command(flatten)]
+    pub workload: super::workload::WorkloadLogin,
     /// Access or service token [env: HUSH_TOKEN]; removed from the child's environment
     #[arg(long, hide_env_values = true)]
     pub token: Option<String>,
@@ -58,7 +61,7 @@ pub struct RunArgs {
     /// Fail before starting the command unless these keys exist (comma-separated)
     #[arg(long, value_delimiter = ',')]
     pub require: Vec<String>,
-    /// Let the command see HUSH_TOKEN / HUSH_CLIENT_SECRET
+    /// Let the command see HUSH_TOKEN / HUSH_CLIENT_SECRET / HUSH_JWT
     #[arg(long)]
     pub pass_token: bool,
     /// Inject a secret even though its name is a loader or interpreter hook
@@ -232,8 +235,8 @@ pub(super) fn mask_hold(text: &str) -> Result<MaskHold, CliError> {
         .map_err(|e| CliError::usage(format!("--mask-hold: {e}")))
 }
 
-pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
-    let target = Target {
+pub async fn run(mut args: RunArgs) -> anyhow::Result<i32> {
+    let mut target = Target {
         server: args.server.clone(),
         token: args.token.clone(),
         project: args.project.clone(),
@@ -250,6 +253,12 @@ pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
     let watch_debounce = parse_duration(&args.watch_debounce)
         .map_err(|e| CliError::usage(format!("--watch-debounce: {e}")))?;
     let stop_signal = parse_signal(&args.stop_signal)?;
+    // `--method`: log in with the platform token; the access token is held
+    // here only, like a --token (never saved, kept from the child).
+    if let Some(token) = super::workload::token_for_run(&target, &args.workload).await? {
+        args.token = Some(token.to_string());
+        target.token = args.token.clone();
+    }
     let ctx = resolve(&target)?;
     // The credentials are read (stored login, flag or environment): from here
     // on, nothing else of this user may look inside hush.

@@ -198,9 +198,11 @@ pub(super) fn mask_values(fetched: &Fetched, token: &str) -> Vec<(String, Vec<u8
         .map(|(k, v)| (k.clone(), v.as_bytes().to_vec()))
         .collect();
     let client_secret = std::env::var("HUSH_CLIENT_SECRET").ok();
+    let platform_token = std::env::var("HUSH_JWT").ok();
     let credentials = [
         ("HUSH_TOKEN", Some(token)),
         ("HUSH_CLIENT_SECRET", client_secret.as_deref()),
+        ("HUSH_JWT", platform_token.as_deref()),
     ];
     for (name, value) in credentials {
         if let Some(value) = value.filter(|v| !v.is_empty()) {

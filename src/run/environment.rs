@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
 
 /// Variables that hold hush's credentials.
-pub const CREDENTIAL_VARS: [&str; 2] = ["HUSH_TOKEN", "HUSH_CLIENT_SECRET"];
+pub const CREDENTIAL_VARS: [&str; 3] = ["HUSH_TOKEN", "HUSH_CLIENT_SECRET", "HUSH_JWT"];
 
 pub fn is_protected(name: &str) -> bool {
     matches!(

@@ -94,10 +94,19 @@ pub async fn assemble(config: &ServerConfig, opened: Opened) -> Result<App> {
             default_max_versions: config.max_versions,
             session_ttl_secs: config.session_ttl.as_secs() as i64,
             limits: config.limits,
+            password_login: config.password_login,
+            break_glass_admins: config.break_glass_admins.clone(),
         },
         write_locks: Default::default(),
         refusals: Default::default(),
         clock,
+        workload: Default::default(),
+        sso: crate::service::sso::Sso::load(
+            config.sso_providers.clone(),
+            config.sso_public_url.clone(),
+            !matches!(config.tls, crate::config::Tls::Off),
+        )
+        .map_err(anyhow::Error::msg)?,
     });
     let stopping = Arc::new(tokio::sync::watch::Sender::new(false));
     let state = AppState::new(Shared {

@@ -16,7 +16,7 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-fn token_json(t: &IssuedToken) -> Value {
+pub(super) fn token_json(t: &IssuedToken) -> Value {
     json!({
         "accessToken": t.token.as_str(),
         "expiresIn": t.expires_in,

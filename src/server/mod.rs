@@ -28,8 +28,10 @@ pub mod offboarding;
 pub mod projects;
 pub mod rate_limit;
 pub mod secrets;
+pub mod sso;
 pub mod tls;
 pub mod wire;
+pub mod workload_auth;
 
 pub use app::{assemble, build, App};
 
@@ -92,6 +94,19 @@ fn small_body(route: MethodRouter<AppState>) -> MethodRouter<AppState> {
         .layer::<_, std::convert::Infallible>(Extension(BodyLimit(auth_input::AUTH_BODY_LIMIT)))
 }
 
+/// A workload identity login: a body of a platform token's size at most,
+/// and the caller's address rate-limited like the other public auth routes.
+fn public_jwt_login(state: &AppState, route: MethodRouter<AppState>) -> MethodRouter<AppState> {
+    let limit = workload_auth::LOGIN_BODY_LIMIT;
+    route
+        .layer::<_, std::convert::Infallible>(DefaultBodyLimit::max(limit))
+        .layer::<_, std::convert::Infallible>(Extension(BodyLimit(limit)))
+        .layer::<_, std::convert::Infallible>(from_fn_with_state(
+            state.auth_rate.clone(),
+            rate_limit::limit,
+        ))
+}
+
 /// An unauthenticated authentication route: `small_body`, and the caller's
 /// address rate-limited before anything else happens.
 fn public_auth(state: &AppState, route: MethodRouter<AppState>) -> MethodRouter<AppState> {
@@ -119,6 +134,54 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/auth/universal-auth/login",
             public(post(identities::universal_auth_login)),
+        )
+        .route(
+            "/api/v1/auth/oidc-auth/login",
+            public_jwt_login(&state, post(workload_auth::oidc_login)),
+        )
+        .route(
+            "/api/v1/auth/oidc-auth/identities/{id}",
+            get(workload_auth::oidc_get)
+                .post(workload_auth::oidc_attach)
+                .patch(workload_auth::oidc_update)
+                .delete(workload_auth::oidc_remove),
+        )
+        .route(
+            "/api/v1/auth/jwt-auth/login",
+            public_jwt_login(&state, post(workload_auth::jwt_login)),
+        )
+        .route(
+            "/api/v1/auth/jwt-auth/identities/{id}",
+            get(workload_auth::jwt_get)
+                .post(workload_auth::jwt_attach)
+                .patch(workload_auth::jwt_update)
+                .delete(workload_auth::jwt_remove),
+        )
+        .route(
+            "/api/v1/auth/kubernetes-auth/login",
+            public_jwt_login(&state, post(workload_auth::kubernetes_login)),
+        )
+        .route(
+            "/api/v1/auth/kubernetes-auth/identities/{id}",
+            get(workload_auth::kubernetes_get)
+                .post(workload_auth::kubernetes_attach)
+                .patch(workload_auth::kubernetes_update)
+                .delete(workload_auth::kubernetes_remove),
+        )
+        .route("/api/v1/hush/sso/providers", public(get(sso::providers)))
+        .route(
+            "/api/v1/hush/sso/{provider}/start",
+            public(post(sso::start)),
+        )
+        .route("/api/v1/hush/sso/callback", public(get(sso::callback)))
+        .route("/api/v1/hush/sso/token", public(post(sso::token)))
+        .route(
+            "/api/v1/hush/sso/{provider}/device",
+            public(post(sso::device_start)),
+        )
+        .route(
+            "/api/v1/hush/sso/device/token",
+            public(post(sso::device_token)),
         )
         .route("/api/v1/auth/token/renew", public(post(identities::renew)))
         .route(

@@ -16,6 +16,10 @@ pub const MIN_PASSWORD_LEN: usize = 12;
 pub const ACCOUNT_DISABLED: &str =
     "this account is disabled or deleted: its sessions no longer work; ask a server admin (hush users enable)";
 
+/// Why a password login is refused on a server without password logins.
+pub const PASSWORD_LOGIN_DISABLED: &str =
+    "password login is disabled on this server (--password-login=false): log in with single sign-on, or ask a server admin";
+
 /// A token just issued; the text is shown once.
 pub struct IssuedToken {
     pub token: Zeroizing<String>,
@@ -73,7 +77,7 @@ pub(super) fn check_password_policy(password: &str) -> ServiceResult<()> {
     Ok(())
 }
 
-pub(super) fn normalise_email(email: &str) -> ServiceResult<String> {
+pub(crate) fn normalise_email(email: &str) -> ServiceResult<String> {
     let email = email.trim().to_lowercase();
     let mut parts = email.split('@');
     let ok = matches!((parts.next(), parts.next(), parts.next()), (Some(l), Some(d), None) if !l.is_empty() && d.contains('.'))
@@ -130,7 +134,7 @@ pub(super) fn issue_token(
 }
 
 impl Service {
-    fn session_token(&self, user: &UserRow) -> ServiceResult<(TokenRow, IssuedToken)> {
+    pub(super) fn session_token(&self, user: &UserRow) -> ServiceResult<(TokenRow, IssuedToken)> {
         let ttl = self.settings.session_ttl_secs;
         // A session can be renewed for up to 30 days, then the user logs in again.
         issue_token(
@@ -203,6 +207,24 @@ impl Service {
         password: &str,
     ) -> ServiceResult<IssuedToken> {
         let email = email.trim().to_lowercase();
+        let break_glass = self.settings.break_glass_admins.contains(&email);
+        if !self.settings.password_login && !break_glass {
+            // Refused before any lookup or hashing: the answer is the same
+            // for every account.
+            let mut event = ctx.event("login");
+            event.actor_name = email.chars().take(254).collect();
+            event.result = "denied".into();
+            event.keys = vec!["password-login-disabled".into()];
+            self.audit_refusal(
+                format!(
+                    "login|password-disabled|{}",
+                    super::lockout::client_bucket(ctx)
+                ),
+                event,
+            )
+            .await?;
+            return Err(ServiceError::Forbidden(PASSWORD_LOGIN_DISABLED.into()));
+        }
         let attempt = self
             .begin_attempt(ctx, &email, LoginKind::User, "login")
             .await?;
@@ -217,6 +239,16 @@ impl Service {
         }
         self.attempt_succeeded(attempt).await?;
         match user {
+            // A break-glass login is a server admin's, or none.
+            Some(user) if !self.settings.password_login && !user.is_admin => {
+                let mut event = ctx.event("login");
+                event.actor_id = user.id.clone();
+                event.actor_name = email;
+                event.result = "denied".into();
+                event.keys = vec!["password-login-disabled".into()];
+                self.store.append_audit(event).await?;
+                Err(ServiceError::Forbidden(PASSWORD_LOGIN_DISABLED.into()))
+            }
             Some(user) if user.disabled_at.is_some() => {
                 let mut event = ctx.event("login");
                 event.actor_id = user.id.clone();
@@ -423,7 +455,11 @@ impl Service {
             return Ok(identity.access_token_ttl);
         }
         match self.store.user_by_id(&row.subject_id).await? {
-            Some(user) if user.disabled_at.is_none() => Ok(self.settings.session_ttl_secs),
+            Some(user) if user.disabled_at.is_none() => {
+                // An SSO session: the provider must still sign the person in.
+                self.sso_renewal_check(&row.id).await?;
+                Ok(self.settings.session_ttl_secs)
+            }
             _ => Err(ServiceError::Unauthorized(ACCOUNT_DISABLED.into())),
         }
     }

@@ -106,7 +106,11 @@ impl Service {
         Ok(self.store.identities().await?)
     }
 
-    async fn identity_for_admin(&self, ctx: &Ctx, id_or_name: &str) -> ServiceResult<IdentityRow> {
+    pub(super) async fn identity_for_admin(
+        &self,
+        ctx: &Ctx,
+        id_or_name: &str,
+    ) -> ServiceResult<IdentityRow> {
         self.require_server_admin(ctx, "manage-machine-identities", id_or_name)
             .await?;
         self.store

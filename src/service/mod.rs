@@ -25,8 +25,10 @@ pub mod rename;
 pub mod secrets;
 pub mod service_tokens;
 pub mod sessions;
+pub mod sso;
 pub mod tokens;
 pub mod users;
+pub mod workload;
 
 use crate::store::{AuditEvent, Store, StoreError};
 use std::sync::Arc;
@@ -108,6 +110,10 @@ pub struct Settings {
     pub limits: crate::limits::Limits,
     pub default_max_versions: i64,
     pub session_ttl_secs: i64,
+    /// Password logins for everyone; when false, only `break_glass_admins`
+    /// (server admins, lower-cased emails) may log in with a password.
+    pub password_login: bool,
+    pub break_glass_admins: Vec<String>,
 }
 
 impl Default for Settings {
@@ -117,6 +123,8 @@ impl Default for Settings {
             limits: Default::default(),
             default_max_versions: 100,
             session_ttl_secs: 24 * 3600,
+            password_login: true,
+            break_glass_admins: Vec::new(),
         }
     }
 }
@@ -132,6 +140,10 @@ pub struct Service {
     pub refusals: refusals::RefusalLog,
     /// The time that decides expiry and windows (`now_ms`).
     pub clock: Arc<dyn crate::time_ids::Clock>,
+    /// Workload identity logins' shared state (issuers' key cache).
+    pub workload: workload::Workload,
+    /// Single sign-on providers (issue 23).
+    pub sso: sso::Sso,
 }
 
 impl Service {

@@ -21,6 +21,7 @@ enum Kind {
     OptInt,
     Bool,
     Bytes,
+    OptBytes,
 }
 
 use Kind::*;
@@ -251,10 +252,33 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("failures", Int),
         ],
     ),
+    (
+        "identity_auth_methods",
+        &[
+            ("identity_id", Text),
+            ("method", Text),
+            ("config", Text),
+            ("key_wrapped", OptBytes),
+            ("secret_ct", OptBytes),
+            ("created_at", Int),
+            ("updated_at", Int),
+        ],
+    ),
+    ("sso_used", &[("id", Text), ("expires_at", Int)]),
+    (
+        "sso_sessions",
+        &[
+            ("id", Text),
+            ("token_id", OptText),
+            ("provider", Text),
+            ("grant_ct", Bytes),
+            ("created_at", Int),
+        ],
+    ),
 ];
 
 /// The SQLite schema version (`PRAGMA user_version`) whose tables `TABLES` lists.
-const SQLITE_SCHEMA: i64 = 7;
+const SQLITE_SCHEMA: i64 = 8;
 
 type Value = Box<dyn ToSql + Sync + Send>;
 
@@ -273,6 +297,7 @@ fn read_value(row: &rusqlite::Row, i: usize, kind: Kind) -> rusqlite::Result<Val
         OptInt => Box::new(row.get::<_, Option<i64>>(i)?),
         Bool => Box::new(row.get::<_, bool>(i)?),
         Bytes => Box::new(row.get::<_, Vec<u8>>(i)?),
+        OptBytes => Box::new(row.get::<_, Option<Vec<u8>>>(i)?),
     })
 }
 

@@ -5,6 +5,7 @@
 
 pub mod audit_flush;
 pub mod audit_upgrade;
+pub mod identity_auth;
 pub mod migrate;
 pub mod postgres;
 pub mod rows;
@@ -13,6 +14,7 @@ pub mod sqlite;
 pub mod streams;
 
 use async_trait::async_trait;
+pub use identity_auth::{IdentityAuthRow, IdentityAuthStore};
 pub use rows::*;
 use sqlite::{audit_chain as sqlite_audit, audit_journal};
 /// The SQLite-only parts keep their old paths.
@@ -374,6 +376,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// Audit log streams: their rows, cursors and leases (`streams`).
     fn audit_streams(&self) -> &dyn AuditStreamStore;
+    /// Workload identity auth methods of machine identities.
+    fn identity_auth_methods(&self) -> &dyn IdentityAuthStore;
 }
 
 /// Audit actions that change what a fetch of secrets returns; the change feed

@@ -58,8 +58,10 @@ fn cause(e: &(dyn std::error::Error + 'static)) -> String {
 /// reach (`target::check_ip`), at every connection: a name that resolves
 /// to a metadata service (or, for plain HTTP, off the machine) is refused
 /// even if it did not at add time (DNS rebinding).
-struct GuardedResolver {
-    tls: bool,
+/// Resolves names to the addresses `check_ip` allows only (also used by the
+/// workload identity fetches of issuer keys, `service::workload::fetch`).
+pub struct GuardedResolver {
+    pub tls: bool,
 }
 
 impl reqwest::dns::Resolve for GuardedResolver {

@@ -475,6 +475,88 @@ fn calls(tag: &str, own_token: &str) -> Vec<Call> {
         Some(json!({})),
         Need::ServerAdmin,
     );
+    // Issue 23: single sign-on (unauthenticated; no provider configured here).
+    add(
+        ("GET", "/api/v1/hush/sso/providers"),
+        "/api/v1/hush/sso/providers".into(),
+        None,
+        Need::Public(200),
+    );
+    add(
+        ("POST", "/api/v1/hush/sso/{provider}/start"),
+        "/api/v1/hush/sso/nope/start".into(),
+        Some(
+            json!({ "redirectUri": "http://127.0.0.1:9/cb", "codeChallenge": "x".repeat(43), "state": "s".repeat(16) }),
+        ),
+        Need::Public(404),
+    );
+    add(
+        ("GET", "/api/v1/hush/sso/callback"),
+        "/api/v1/hush/sso/callback?code=c&state=forged".into(),
+        None,
+        Need::Public(400),
+    );
+    add(
+        ("POST", "/api/v1/hush/sso/token"),
+        "/api/v1/hush/sso/token".into(),
+        Some(json!({ "code": "forged", "codeVerifier": "v".repeat(43) })),
+        Need::FailedLogin,
+    );
+    add(
+        ("POST", "/api/v1/hush/sso/{provider}/device"),
+        "/api/v1/hush/sso/nope/device".into(),
+        Some(json!({})),
+        Need::Public(404),
+    );
+    add(
+        ("POST", "/api/v1/hush/sso/device/token"),
+        "/api/v1/hush/sso/device/token".into(),
+        Some(json!({ "handle": "forged" })),
+        Need::FailedLogin,
+    );
+    // Issue 23: workload identity logins and their configuration.
+    for (method, body) in [
+        (
+            "oidc",
+            json!({ "oidcDiscoveryUrl": "https://issuer.example.com", "boundAudiences": "hush" }),
+        ),
+        (
+            "jwt",
+            json!({ "configurationType": "jwks", "jwksUrl": "https://issuer.example.com/jwks", "boundAudiences": "hush" }),
+        ),
+        (
+            "kubernetes",
+            json!({ "kubernetesHost": "https://kubernetes.example.com", "allowedNamespaces": "prod" }),
+        ),
+    ] {
+        let login: &'static str = match method {
+            "oidc" => "/api/v1/auth/oidc-auth/login",
+            "jwt" => "/api/v1/auth/jwt-auth/login",
+            _ => "/api/v1/auth/kubernetes-auth/login",
+        };
+        let config: &'static str = match method {
+            "oidc" => "/api/v1/auth/oidc-auth/identities/{id}",
+            "jwt" => "/api/v1/auth/jwt-auth/identities/{id}",
+            _ => "/api/v1/auth/kubernetes-auth/identities/{id}",
+        };
+        add(
+            ("POST", login),
+            login.into(),
+            Some(
+                json!({ "identityId": "00000000-0000-4000-8000-000000000000", "jwt": "e30.e30.e30" }),
+            ),
+            Need::FailedLogin,
+        );
+        let url = config.replace("{id}", "narrow-machine");
+        for (verb, body) in [
+            ("POST", Some(body.clone())),
+            ("GET", None),
+            ("PATCH", Some(json!({ "accessTokenTTL": 600 }))),
+            ("DELETE", Some(json!({}))),
+        ] {
+            add((verb, config), url.clone(), body, Need::ServerAdmin);
+        }
+    }
     add(
         ("GET", "/api/v1/hush/tokens"),
         "/api/v1/hush/tokens?projectId=default".into(),

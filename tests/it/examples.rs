@@ -571,11 +571,11 @@ fn github_workflow_runs_the_deploy_under_hush() {
         let run = string(&step["run"]);
         assert!(run.contains(" -e prod "), "{run}");
         assert!(run.trim_end().ends_with("-- make deploy"), "{run}");
-        assert_eq!(
-            string(&step["env"]["HUSH_TOKEN"]),
-            "${{ secrets.HUSH_TOKEN }}"
-        );
+        // Issue 23: the job's OIDC token, no stored hush credential.
+        assert!(run.contains("--method github-oidc"), "{run}");
+        assert!(step["env"]["HUSH_TOKEN"].is_null());
     }
+    assert_eq!(string(&docs[0]["permissions"]["id-token"]), "write");
     let export = runs("hush export");
     assert!(!export.is_empty(), "no step uses `hush export`");
     for step in export {
@@ -609,6 +609,22 @@ fn gitlab_job_runs_the_deploy_under_hush() {
         })
         .count();
     assert_eq!(deploys, 1, "one job runs `hush run -- make deploy`");
+    // Issue 23: the job logs in with its OIDC ID token (id_tokens).
+    for job in &jobs {
+        if job["script"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .any(|l| string(l).contains("hush run"))
+        {
+            assert_eq!(string(&job["id_tokens"]["HUSH_JWT"]["aud"]), "hush");
+            assert!(job["script"]
+                .as_sequence()
+                .unwrap()
+                .iter()
+                .any(|l| string(l).contains("--method oidc")));
+        }
+    }
     // HUSH_TOKEN comes from the project's masked CI/CD variables, not from the file.
     for job in jobs {
         assert!(job["variables"]["HUSH_TOKEN"].is_null());

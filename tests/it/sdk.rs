@@ -108,8 +108,12 @@ fn run_check(mut cmd: Command, fx: &Fixture) {
     );
 }
 
-#[tokio::test]
-async fn python_sdk_works_unchanged() {
+/// The Python SDK's virtualenv, installed once per requirements file; None
+/// (after saying so) when it cannot be installed.
+fn python_venv() -> Option<PathBuf> {
+    // Two tests use it: one installs while the other waits.
+    static INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _installing = INSTALL.lock().unwrap_or_else(|p| p.into_inner());
     let venv = cache_dir("python");
     let python = venv.join("bin/python");
     let requirements = examples().join("sdk-python/requirements.txt");
@@ -127,16 +131,68 @@ async fn python_sdk_works_unchanged() {
                 .output()
                 .is_ok_and(|o| o.status.success());
         if !installed {
-            return unavailable(
+            unavailable(
                 "infisicalsdk (PyPI)",
                 "python3 -m venv / pip install failed",
             );
+            return None;
         }
         std::fs::write(&marker, &wanted).unwrap();
     }
+    Some(python)
+}
+
+#[tokio::test]
+async fn python_sdk_works_unchanged() {
+    let Some(python) = python_venv() else {
+        return;
+    };
     let fx = fixture().await;
     let mut cmd = Command::new(&python);
     cmd.arg(examples().join("sdk-python/check.py"));
+    tokio::task::spawn_blocking(move || run_check(cmd, &fx))
+        .await
+        .unwrap();
+}
+
+/// Issue 23: `client.auth.oidc_auth.login(identity_id, jwt)` against hush,
+/// with an ID token from the tests' local issuer.
+#[tokio::test]
+async fn python_sdk_oidc_login() {
+    use crate::workload::{github_claims, identity, EcKey, Issuer};
+    let Some(python) = python_venv() else {
+        return;
+    };
+    let server = TestServer::start(&[]).await;
+    let c = server.client();
+    set(&c, "OIDC_SDK_KEY", "oidc-sdk-value").await.unwrap();
+    let key = EcKey::new("sdk");
+    let issuer = Issuer::start(vec![key.jwk()]).await;
+    let id = identity(&c, "sdk-oidc").await;
+    c.send(
+        Method::POST,
+        &format!("/api/v1/auth/oidc-auth/identities/{id}"),
+        &json!({ "oidcDiscoveryUrl": issuer.url, "boundAudiences": "hush-sdk",
+            "boundSubject": "repo:acme/web:*" }),
+    )
+    .await
+    .unwrap();
+    let project = c.get("/api/v1/hush/projects", &[]).await.unwrap()["projects"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let jwt = key.sign(&github_claims(&issuer.url, "hush-sdk", "refs/heads/main"));
+    let fx = Fixture {
+        env: vec![
+            ("HUSH_URL", server.url.clone()),
+            ("PROJECT_ID", project),
+            ("IDENTITY_ID", id),
+            ("OIDC_JWT", jwt),
+        ],
+        server,
+    };
+    let mut cmd = Command::new(&python);
+    cmd.arg(examples().join("sdk-python/check_oidc.py"));
     tokio::task::spawn_blocking(move || run_check(cmd, &fx))
         .await
         .unwrap();

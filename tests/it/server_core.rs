@@ -435,7 +435,7 @@ async fn second_bootstrap_is_refused() {
 }
 
 /// A fresh random root key in a 0600 file under `dir`.
-fn new_root_key_file(dir: &std::path::Path, name: &str) -> std::path::PathBuf {
+pub(crate) fn new_root_key_file(dir: &std::path::Path, name: &str) -> std::path::PathBuf {
     use std::os::unix::fs::OpenOptionsExt;
     let path = dir.join(name);
     let mut f = std::fs::OpenOptions::new()
@@ -463,7 +463,11 @@ async fn wrong_root_key_refuses_to_start() {
 
 /// `hush server rotate-root-key` on a stopped server's data dir; `current`
 /// says where its key is when it is not the generated one.
-fn rotate_root_key(data_dir: &std::path::Path, current: &[&str], new_key: &std::path::Path) {
+pub(crate) fn rotate_root_key(
+    data_dir: &std::path::Path,
+    current: &[&str],
+    new_key: &std::path::Path,
+) {
     let home = tempfile::tempdir().unwrap();
     let mut args = vec!["server", "--data-dir", data_dir.to_str().unwrap()];
     args.extend_from_slice(current);

@@ -193,6 +193,7 @@ pub(super) async fn delete_identity(
     for sql in [
         "DELETE FROM memberships WHERE subject_id = $1",
         "DELETE FROM identity_secrets WHERE identity_id = $1",
+        "DELETE FROM identity_auth_methods WHERE identity_id = $1",
     ] {
         tx_exec(tx, sql, &[&identity_id]).await?;
     }

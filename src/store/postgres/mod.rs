@@ -43,6 +43,7 @@ mod accounts;
 mod audit_batch;
 mod chain_upgrade;
 mod connect;
+mod identity_auth;
 mod listen;
 mod rows;
 mod streams;
@@ -1882,6 +1883,10 @@ impl Store for PostgresStore {
     }
 
     fn audit_streams(&self) -> &dyn AuditStreamStore {
+        self
+    }
+
+    fn identity_auth_methods(&self) -> &dyn IdentityAuthStore {
         self
     }
 }

@@ -248,6 +248,7 @@ pub(super) fn delete_identity(c: &Connection, id: &str, now: i64) -> StoreResult
     for sql in [
         "DELETE FROM memberships WHERE subject_id = ?1",
         "DELETE FROM identity_secrets WHERE identity_id = ?1",
+        "DELETE FROM identity_auth_methods WHERE identity_id = ?1",
     ] {
         c.execute(sql, params![id]).map_err(backend)?;
     }

@@ -24,6 +24,7 @@ pub(super) mod chain;
 mod connect;
 mod folders;
 mod group_commit;
+mod identity_auth;
 pub mod memo;
 mod projects;
 mod replay;
@@ -1346,6 +1347,10 @@ impl Store for SqliteStore {
     }
 
     fn audit_streams(&self) -> &dyn AuditStreamStore {
+        self
+    }
+
+    fn identity_auth_methods(&self) -> &dyn IdentityAuthStore {
         self
     }
 }

@@ -614,4 +614,8 @@ impl Store for FaultyStore {
     fn audit_streams(&self) -> &dyn AuditStreamStore {
         self.inner.audit_streams()
     }
+
+    fn identity_auth_methods(&self) -> &dyn IdentityAuthStore {
+        self.inner.identity_auth_methods()
+    }
 }

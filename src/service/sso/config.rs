@@ -1,0 +1,175 @@
+//! The SSO providers a server trusts (its config file's
+//! `[[sso_providers]]`), checked at start-up.
+
+use serde::Deserialize;
+use std::path::PathBuf;
+use zeroize::Zeroizing;
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderConfig {
+    /// What users pass to `hush login --sso NAME`.
+    pub name: String,
+    /// `oidc` or `github` (GitHub OAuth apps, github.com or Enterprise).
+    #[serde(default = "default_kind")]
+    pub kind: String,
+    /// OIDC: the issuer; its `/.well-known/openid-configuration` is read.
+    #[serde(default)]
+    pub issuer: String,
+    /// GitHub: the web URL (Enterprise: `https://github.example.com`).
+    #[serde(default = "default_github_url")]
+    pub github_url: String,
+    /// GitHub: the API URL (Enterprise: `https://github.example.com/api/v3`).
+    #[serde(default = "default_github_api_url")]
+    pub github_api_url: String,
+    /// GitHub: organizations whose members may log in; empty: any account.
+    #[serde(default)]
+    pub allowed_orgs: Vec<String>,
+    pub client_id: String,
+    /// The environment variable holding the client secret.
+    pub client_secret_env: Option<String>,
+    /// Or a file holding it.
+    pub client_secret_file: Option<PathBuf>,
+    #[serde(default = "default_scopes")]
+    pub scopes: Vec<String>,
+    /// Users' email domains allowed in; empty: any verified email.
+    #[serde(default)]
+    pub allowed_email_domains: Vec<String>,
+    /// Create unknown users on their first login (else invite-only).
+    #[serde(default)]
+    pub jit: bool,
+    /// With `jit`: the project and role a new user gets.
+    #[serde(default = "default_project")]
+    pub default_project: String,
+    #[serde(default = "default_role")]
+    pub default_role: String,
+    /// PEM CA bundle to trust for the provider (else the public web PKI).
+    pub ca_cert_file: Option<PathBuf>,
+}
+
+fn default_kind() -> String {
+    "oidc".into()
+}
+
+fn default_github_url() -> String {
+    "https://github.com".into()
+}
+
+fn default_github_api_url() -> String {
+    "https://api.github.com".into()
+}
+
+fn default_scopes() -> Vec<String> {
+    vec!["openid".into(), "email".into(), "profile".into()]
+}
+
+fn default_project() -> String {
+    "default".into()
+}
+
+fn default_role() -> String {
+    "viewer".into()
+}
+
+/// A provider ready to use: its settings, secret and CA.
+pub struct Provider {
+    pub config: ProviderConfig,
+    pub client_secret: Zeroizing<String>,
+    pub ca: Option<String>,
+}
+
+/// Every provider, and how the server's callback URL is made.
+#[derive(Default)]
+pub struct Sso {
+    pub providers: Vec<Provider>,
+    /// The server's URL as browsers reach it (`sso_public_url`); else the
+    /// `Host` of the CLI's start request.
+    pub public_url: Option<String>,
+    /// Whether the server serves HTTPS (for the callback URL from `Host`).
+    pub tls: bool,
+}
+
+impl Sso {
+    /// Reads each provider's secret and CA; Err names what is wrong.
+    pub fn load(
+        configs: Vec<ProviderConfig>,
+        public_url: Option<String>,
+        tls: bool,
+    ) -> Result<Sso, String> {
+        let mut providers = Vec::new();
+        for c in configs {
+            let name = c.name.clone();
+            let fail = |e: String| format!("sso provider {name:?}: {e}");
+            match c.kind.as_str() {
+                "oidc" => {
+                    crate::service::workload::fetch::check_url("issuer", &c.issuer)
+                        .map_err(fail)?;
+                }
+                "github" => {
+                    for (field, url) in [
+                        ("github_url", &c.github_url),
+                        ("github_api_url", &c.github_api_url),
+                    ] {
+                        crate::service::workload::fetch::check_url(field, url).map_err(fail)?;
+                    }
+                }
+                other => return Err(fail(format!("kind {other:?}: use oidc or github"))),
+            }
+            if name.is_empty()
+                || name.len() > 64
+                || !name
+                    .chars()
+                    .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
+            {
+                return Err(fail("name: use letters, digits, '-' and '_'".into()));
+            }
+            if !["admin", "developer", "viewer", "no-access"].contains(&c.default_role.as_str()) {
+                return Err(fail(format!(
+                    "default_role {:?}: use admin, developer, viewer or no-access",
+                    c.default_role
+                )));
+            }
+            let secret = match (&c.client_secret_env, &c.client_secret_file) {
+                (Some(var), None) => std::env::var(var)
+                    .map_err(|_| fail(format!("the environment variable {var} is not set")))?,
+                (None, Some(path)) => std::fs::read_to_string(path)
+                    .map_err(|e| fail(format!("cannot read {}: {e}", path.display())))?
+                    .trim()
+                    .to_owned(),
+                _ => {
+                    return Err(fail(
+                        "give exactly one of client_secret_env and client_secret_file".into(),
+                    ))
+                }
+            };
+            let ca = match &c.ca_cert_file {
+                Some(path) => {
+                    let pem = std::fs::read_to_string(path)
+                        .map_err(|e| fail(format!("cannot read {}: {e}", path.display())))?;
+                    crate::service::workload::fetch::check_ca("ca_cert_file", &pem)
+                        .map_err(fail)?;
+                    Some(pem)
+                }
+                None => None,
+            };
+            let mut c = c;
+            if c.kind == "github" && c.scopes == default_scopes() {
+                c.scopes = vec!["read:user".into(), "user:email".into(), "read:org".into()];
+            }
+            providers.push(Provider {
+                client_secret: Zeroizing::new(secret),
+                ca,
+                config: c,
+            });
+        }
+        Ok(Sso {
+            providers,
+            public_url: public_url.map(|u| u.trim_end_matches('/').to_owned()),
+            tls,
+        })
+    }
+
+    pub fn provider(&self, name: &str) -> Option<&Provider> {
+        self.providers.iter().find(|p| p.config.name == name)
+    }
+}
