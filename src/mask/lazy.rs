@@ -1,5 +1,5 @@
 //! A mask set built on a background thread, so `hush run` starts the command
-//! without waiting for it: building the automata for 1,000 secrets and their
+//! without waiting for it: building the trie and filter for 1,000 secrets and their
 //! encoded forms takes milliseconds, longer than the rest of start-up.
 //! Output waits for the set (it is never passed through unmasked); a command
 //! that prints nothing never waits at all.
