@@ -77,7 +77,3 @@ pub struct Health {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
-
-/// Query booleans arrive as `true`/`false` and, from Python, `True`/`False`
-/// (also `1`/`0`, `yes`/`no`); the server parses them case-insensitively.
-pub type Flag = Option<String>;

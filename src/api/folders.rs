@@ -1,7 +1,7 @@
 //! Folders in Infisical's shape (`/api/v2/folders` with `projectId`, the v1
 //! variants with `workspaceId`).
 
-use super::common::{Flag, ScopeParams};
+use super::common::ScopeParams;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -47,7 +47,7 @@ pub struct FolderListQuery {
     #[serde(flatten)]
     pub scope: FolderScope,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub recursive: Flag,
+    pub recursive: Option<String>,
     /// Infisical's parameter, accepted and ignored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_secret_modified: Option<String>,

@@ -15,6 +15,7 @@ pub mod common;
 pub mod error;
 pub mod folders;
 pub mod identities;
+pub mod openapi;
 pub mod projects;
 pub mod secrets;
 pub mod streams;

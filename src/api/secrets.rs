@@ -6,7 +6,7 @@
 //! many of them per request, and copying every string first would cost more
 //! than the serialisation. A client reads them as owned strings.
 
-use super::common::{Flag, ScopeParams};
+use super::common::ScopeParams;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use utoipa::ToSchema;
@@ -19,20 +19,20 @@ pub struct ListQuery {
     pub scope: ScopeParams,
     /// Include the secrets of folders below `secretPath`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub recursive: Flag,
+    pub recursive: Option<String>,
     /// Python's name (snake case).
     #[serde(
         rename = "include_imports",
         default,
         skip_serializing_if = "Option::is_none"
     )]
-    pub include_imports: Flag,
+    pub include_imports: Option<String>,
     /// Default true: `${...}` references are expanded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expand_secret_references: Flag,
+    pub expand_secret_references: Option<String>,
     /// Default true; false answers every value as `""`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub view_secret_value: Flag,
+    pub view_secret_value: Option<String>,
     /// `a,b`: only secrets with one of these tag keys (or `key=value`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tag_slugs: Option<String>,
@@ -42,7 +42,7 @@ pub struct ListQuery {
         default,
         skip_serializing_if = "Option::is_none"
     )]
-    pub include_imports_camel: Flag,
+    pub include_imports_camel: Option<String>,
     /// hush: `key,value` answers each secret as only its key and value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fields: Option<String>,
@@ -61,9 +61,9 @@ pub struct GetQuery {
     #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub view_secret_value: Flag,
+    pub view_secret_value: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expand_secret_references: Flag,
+    pub expand_secret_references: Option<String>,
 }
 
 /// The body of a create, update or upsert.
@@ -118,7 +118,7 @@ pub struct HistoryQuery {
     pub scope: ScopeParams,
     /// Include every version's value (audited as a read of each).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reveal: Flag,
+    pub reveal: Option<String>,
 }
 
 /// `POST /api/v1/hush/secrets/{name}/rollback`.

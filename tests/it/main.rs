@@ -15,6 +15,7 @@ mod examples;
 mod harness;
 mod migrate;
 mod offboarding;
+mod openapi;
 mod pg;
 mod pg_tls;
 mod replicas;
