@@ -219,10 +219,8 @@ impl Doc {
         for (status, response) in op.more {
             operation = operation.response(status, response);
         }
+        // Public routes answer 401 too: wrong credentials in the body.
         for (status, name, _) in ERRORS {
-            if status == "401" && !op.bearer {
-                continue;
-            }
             operation = operation.response(status, Ref::from_response_name(name));
         }
         if op.bearer {
