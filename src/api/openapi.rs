@@ -51,6 +51,10 @@ use utoipa::ToSchema;
 /// Where the document is served.
 pub const PATH: &str = "/api/docs/openapi.json";
 
+/// The document's `info.version`: raised when the contract changes in a way
+/// a client must know of.
+pub const API_VERSION: &str = "1";
+
 /// The statuses any route may answer with the error envelope: bad input
 /// (400, 413, 415, 422), authentication and authorization (401, 403),
 /// missing objects (404), version conflicts (409), rate limits and lockouts
@@ -999,7 +1003,9 @@ pub fn document() -> OpenApi {
         "bearer",
         SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
     );
-    let mut info = Info::new("hush", env!("CARGO_PKG_VERSION"));
+    // The contract's version, not the server's: an unauthenticated caller
+    // learns nothing of which build it talks to.
+    let mut info = Info::new("hush", API_VERSION);
     info.description = Some(
         "hush's HTTP API: Infisical's wire format for what its SDKs call, and hush's \
          extensions under /api/v1/hush. Errors use Infisical's envelope \

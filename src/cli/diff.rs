@@ -5,8 +5,8 @@
 use super::context::{resolve, split_key};
 use super::output::{print_json, stdout_colour};
 use super::Target;
-use crate::error::{CliError, EXIT_NOT_FOUND};
 use crate::api::secrets::{History, HistoryVersion};
+use crate::error::{CliError, EXIT_NOT_FOUND};
 use serde_json::json;
 use std::collections::BTreeSet;
 
@@ -137,7 +137,8 @@ pub async fn diff(
             "tags": { "added": added, "removed": removed },
         });
         if reveal {
-            out["value"] = json!({ "from": old.secret.secret_value, "to": new.secret.secret_value });
+            out["value"] =
+                json!({ "from": old.secret.secret_value, "to": new.secret.secret_value });
         }
         print_json(&out);
         return Ok(0);
