@@ -262,22 +262,23 @@ pub struct Written<'a> {
     pub previous_version: Option<i64>,
 }
 
-/// A deleted secret: recoverable until `recoverableUntil`.
+/// A deleted secret: recoverable until `recoverableUntil`. A personal
+/// override (`type: personal`) is deleted for good and carries neither time.
 #[derive(Serialize, Deserialize, ToSchema, Debug, Clone)]
 #[serde(rename_all = "camelCase")]
 pub struct DeletedSecret<'a> {
     #[serde(flatten)]
     pub secret: Secret<'a>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recoverable_until: Option<String>,
 }
 
-/// A delete's answer; a personal secret's carries no recovery times.
+/// A delete's answer.
 #[derive(Serialize, Deserialize, ToSchema, Debug, Clone)]
-#[serde(untagged)]
-pub enum DeletedAnswer<'a> {
-    Shared { secret: DeletedSecret<'a> },
-    Personal { secret: Secret<'a> },
+pub struct DeletedAnswer<'a> {
+    pub secret: DeletedSecret<'a>,
 }
 
 /// One version of a secret's history.

@@ -331,10 +331,7 @@ pub async fn delete(
                 .client
                 .send_as(Method::DELETE, &format!("/api/v3/secrets/raw/{key}"), &body)
                 .await?;
-            let until = match &resp {
-                DeletedAnswer::Shared { secret } => secret.recoverable_until.as_deref(),
-                DeletedAnswer::Personal { .. } => None,
-            };
+            let until = resp.secret.recoverable_until.as_deref();
             println!(
                 "{key} deleted; recoverable until {} with: hush restore {raw}",
                 until.unwrap_or("?")

@@ -436,8 +436,12 @@ pub async fn delete(
     if is_personal(body.kind.as_deref())? {
         let scope = body.scope.or(q).resolve(&state, &ctx, Action::Read).await?;
         let secret = state.service.delete_personal(&ctx, &scope, &key).await?;
-        return Ok(Json(DeletedAnswer::Personal {
-            secret: owned(secret_wire(&secret, false)),
+        return Ok(Json(DeletedAnswer {
+            secret: DeletedSecret {
+                secret: owned(secret_wire(&secret, false)),
+                deleted_at: None,
+                recoverable_until: None,
+            },
         }));
     }
     let scope = body
@@ -450,7 +454,7 @@ pub async fn delete(
         .delete_secret(&ctx, &scope, &key, "delete-secret")
         .await?;
     // Deleting needs a write right only: the answer names the secret, not its value.
-    Ok(Json(DeletedAnswer::Shared {
+    Ok(Json(DeletedAnswer {
         secret: DeletedSecret {
             secret: owned(secret_wire(&secret, false)),
             deleted_at: secret.deleted_at.map(iso),
