@@ -18,14 +18,13 @@ use crate::api::users::UserRefEnvelope;
 use crate::api::users::{
     AcceptInvite, CreateUser, InvitedUser, UserInvited, UserListed, UsersList,
 };
-use crate::service::access::{EnvPath, Level};
+use crate::service::access::{EnvPath, Level, TokenScope as StoredScope};
 use crate::service::identity::IssuedToken;
 use crate::service::machines::IdentitySettings;
 use crate::service::{iso, now_ms};
 use crate::store::{IdentityRow, TokenRow};
 use axum::extract::State;
 use axum::Json;
-use serde_json::Value;
 
 fn token_json(t: &IssuedToken) -> TokenResponse {
     TokenResponse {
@@ -213,20 +212,22 @@ pub async fn revoke_client_secret(
 }
 
 fn service_token_json(t: &TokenRow) -> ServiceTokenView {
-    let scope: Value = serde_json::from_str(&t.scope).unwrap_or(Value::Null);
+    // The stored scope; a row without one (not a service token) shows none.
+    let scope: Option<StoredScope> = serde_json::from_str(&t.scope).ok();
     ServiceTokenView {
         id: t.id.clone(),
         name: t.name.clone(),
         project_id: t.project_id.clone(),
-        scopes: scope["scopes"].as_array().map(|l| {
-            l.iter()
+        scopes: scope.as_ref().map(|s| {
+            s.scopes
+                .iter()
                 .map(|s| TokenScope {
-                    environment: s["env"].as_str().unwrap_or_default().to_owned(),
-                    secret_path: s["path"].as_str().unwrap_or_default().to_owned(),
+                    environment: s.env.clone(),
+                    secret_path: s.path.clone(),
                 })
                 .collect()
         }),
-        write: scope["write"].as_bool(),
+        write: scope.as_ref().map(|s| s.write),
         expires_at: t.expires_at.map(iso),
         revoked: t.revoked_at.is_some(),
         expired: t.expires_at.is_some_and(|e| e <= now_ms()),
