@@ -200,8 +200,8 @@ pub struct SecretPair<'a> {
 }
 
 /// One secret of a list: whole, or (with `fields=key,value`) a pair.
-/// Unboxed: an answer is built once and dropped, and boxing would cost an
-/// allocation per secret.
+// Unboxed: an answer is built once and dropped, and boxing would cost an
+// allocation per secret.
 #[derive(Serialize, Deserialize, ToSchema, Debug, Clone)]
 #[serde(untagged)]
 #[allow(clippy::large_enum_variant)]

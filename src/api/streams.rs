@@ -15,9 +15,10 @@ pub struct HeaderIn {
     pub value: Zeroizing<String>,
 }
 
-/// `[{key, value}]`. Parsed by hand so that a malformed list is refused
-/// without quoting it: serde's own message for a string given instead of a
-/// list would carry the string, which is likely a credential.
+/// `[{key, value}]`.
+// Parsed by hand so that a malformed list is refused without quoting it:
+// serde's own message for a string given instead of a list would carry the
+// string, which is likely a credential.
 #[derive(Default, Serialize, ToSchema)]
 #[schema(value_type = Vec<HeaderIn>)]
 pub struct Headers(pub Vec<HeaderIn>);
