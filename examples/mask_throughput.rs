@@ -1,6 +1,7 @@
 //! Throughput of the masker on log-like text.
 //!
 //! cargo run --release --example mask_throughput [-- GIB [SECRETS [SHORT [pem]]]]
+//! cargo run --release --example mask_throughput -- --files SET.json CORPUS [GIB]
 //!
 //! Masks GIB (default 1) GiB of generated log lines with SECRETS (default
 //! 1000) random 20-40 character secrets, one sprinkled roughly every 64 KiB,
@@ -8,6 +9,11 @@
 //! secrets and a 2048-bit PEM private key (stress cases for the filter and
 //! the live-prefix check). Prints MB/s next to a plain memcpy loop over the
 //! same chunks (the ceiling for any masker that copies into an output Vec).
+//!
+//! With `--files`, the secrets are the string values of a JSON object and the
+//! corpus is a file: `scripts/bench/masking.py` writes both for each secret
+//! shape it benchmarks (`OUTDIR/sets/`), so a slow shape can be profiled
+//! without a server.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -16,6 +22,9 @@ use std::time::Instant;
 use hush::mask::{MaskOptions, MaskSet, Masker};
 
 const CHUNK: usize = 64 * 1024;
+
+/// `(key, value)` pairs, as `MaskSet::new` takes them.
+type Secrets = Vec<(String, Vec<u8>)>;
 
 struct Rng(u64);
 impl Rng {
@@ -99,13 +108,23 @@ fn log_line(rng: &mut Rng, out: &mut Vec<u8>) {
     out.extend_from_slice(line.as_bytes());
 }
 
-fn main() {
-    let mut args = std::env::args().skip(1);
-    let gib: f64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(1.0);
-    let n_secrets: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(1000);
-    let n_short: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(0);
-    let pem = args.next().is_some_and(|a| a == "pem");
-    let total = (gib * (1u64 << 30) as f64) as usize;
+/// The string values of a JSON object, keyed by its keys.
+fn secrets_from_file(path: &str) -> Secrets {
+    let text = std::fs::read_to_string(path).expect("read the set file");
+    let map: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&text).expect("a JSON object");
+    map.into_iter()
+        .filter_map(|(k, v)| Some((k, v.as_str()?.as_bytes().to_vec())))
+        .collect()
+}
+
+/// Random secrets and 64 MiB of log text with one sprinkled every ~64 KiB.
+fn generated(args: &[String]) -> (f64, Secrets, Vec<u8>) {
+    let arg = |i: usize| args.get(i).map(String::as_str);
+    let gib: f64 = arg(0).and_then(|a| a.parse().ok()).unwrap_or(1.0);
+    let n_secrets: usize = arg(1).and_then(|a| a.parse().ok()).unwrap_or(1000);
+    let n_short: usize = arg(2).and_then(|a| a.parse().ok()).unwrap_or(0);
+    let pem = arg(3) == Some("pem");
 
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let mut secrets: Vec<(String, Vec<u8>)> = (0..n_secrets)
@@ -120,24 +139,40 @@ fn main() {
         secrets.push(("TLS_KEY".to_string(), pem_key(&mut rng)));
     }
 
-    // 64 MiB of text, replayed until `total` bytes have been pushed.
     let corpus_len = 64 << 20;
     let mut corpus = Vec::with_capacity(corpus_len + 4096);
     let mut next_secret_at = 0;
-    let mut inserted_per_pass = 0u64;
     while corpus.len() < corpus_len {
         if corpus.len() >= next_secret_at && !secrets.is_empty() {
             let s = &secrets[rng.below(secrets.len())].1;
             corpus.extend_from_slice(b"2024-05-01T00:00:00.000Z DEBUG loaded token=");
             corpus.extend_from_slice(s);
             corpus.push(b'\n');
-            inserted_per_pass += 1;
             next_secret_at = corpus.len() + 48 * 1024 + rng.below(32 * 1024);
         }
         log_line(&mut rng, &mut corpus);
     }
     corpus.truncate(corpus_len);
+    (gib, secrets, corpus)
+}
 
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (gib, secrets, corpus) = if args.first().is_some_and(|a| a == "--files") {
+        let (Some(set), Some(corpus)) = (args.get(1), args.get(2)) else {
+            panic!("usage: mask_throughput --files SET.json CORPUS [GIB]");
+        };
+        let gib = args.get(3).and_then(|a| a.parse().ok()).unwrap_or(1.0);
+        (
+            gib,
+            secrets_from_file(set),
+            std::fs::read(corpus).expect("read corpus"),
+        )
+    } else {
+        generated(&args)
+    };
+    let corpus_len = corpus.len();
+    let total = (gib * (1u64 << 30) as f64) as usize;
     let t = Instant::now();
     let set = Arc::new(MaskSet::new(&secrets, &MaskOptions::default()));
     let build = t.elapsed();
@@ -190,10 +225,9 @@ fn main() {
 
     let masked_count: u64 = masker.counts().iter().map(|(_, c)| c).sum();
     println!(
-        "input {:.2} GiB in {} KiB chunks, {} secrets inserted, {} masked, {} bytes out",
+        "input {:.2} GiB in {} KiB chunks, {} masked, {} bytes out",
         bytes / (1u64 << 30) as f64,
         CHUNK / 1024,
-        inserted_per_pass * passes as u64,
         masked_count,
         out_bytes
     );

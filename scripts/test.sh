@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one test command: formatting, lints, and every test.
 # PostgreSQL tests run when TEST_DATABASE_URL is set; otherwise they are skipped
-# and this script says so.
+# and this script says so, unless HUSH_REQUIRE_PG_TESTS=1 (.ci/run sets it)
+# makes a missing database a failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +14,8 @@ cargo clippy --all-targets --quiet -- -D warnings
 
 if [ -n "${TEST_DATABASE_URL:-}" ]; then
   echo "== PostgreSQL tests: TEST_DATABASE_URL is set"
+elif [ "${HUSH_REQUIRE_PG_TESTS:-}" = 1 ] || [ "${HUSH_REQUIRE_POSTGRES_TESTS:-}" = 1 ]; then
+  echo "== PostgreSQL tests REQUIRED but TEST_DATABASE_URL is not set: they will fail"
 else
   echo "== PostgreSQL tests SKIPPED: TEST_DATABASE_URL is not set (SQLite tests still run)"
 fi

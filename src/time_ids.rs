@@ -5,6 +5,46 @@ pub fn now_ms() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp_nanos() as i64 / 1_000_000
 }
 
+/// Where the service reads the time that decides expiry: token lifetimes,
+/// lockout windows, invites and resets, the soft-delete recovery window.
+/// The server runs on `SystemClock`; tests assembling the server in-process
+/// hand in a `ManualClock` and move it instead of sleeping.
+pub trait Clock: Send + Sync + 'static {
+    /// Unix milliseconds.
+    fn now_ms(&self) -> i64;
+}
+
+/// The real time.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> i64 {
+        now_ms()
+    }
+}
+
+/// A clock that moves only when told to. It starts at the real time (so
+/// rows it stamps look ordinary) and is shared as `Arc<ManualClock>`. It is
+/// no setting: only code that builds the service itself can hand it in.
+pub struct ManualClock(std::sync::atomic::AtomicI64);
+
+impl ManualClock {
+    pub fn new() -> std::sync::Arc<ManualClock> {
+        std::sync::Arc::new(ManualClock(std::sync::atomic::AtomicI64::new(now_ms())))
+    }
+
+    pub fn advance(&self, by: std::time::Duration) {
+        let ms = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
+        self.0.fetch_add(ms, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now_ms(&self) -> i64 {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
 pub fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }

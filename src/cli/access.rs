@@ -2,7 +2,7 @@
 
 use super::context::resolve;
 use super::output::{print_json, table};
-use super::{IdentitiesAction, MembersAction, Target, TokensAction, UsersAction};
+use super::Target;
 use crate::api::identities::{
     ClientSecretAdded, ClientSecretsList, IdentitiesList, IdentityCreated, MemberEnvelope,
     MembersList, ServiceTokenCreated, ServiceTokensList,
@@ -10,9 +10,219 @@ use crate::api::identities::{
 use crate::api::users::{UserInvited, UserRefEnvelope, UsersList};
 use crate::config::parse_duration;
 use crate::error::CliError;
+use clap::{Args, Subcommand};
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::io::BufRead;
+
+#[derive(Args)]
+pub struct UsersArgs {
+    #[command(flatten)]
+    pub target: Target,
+    #[command(subcommand)]
+    pub action: UsersAction,
+}
+
+#[derive(Subcommand)]
+pub enum UsersAction {
+    /// Create a user; prints a one-time invite token for them to set a password
+    Create {
+        email: String,
+        /// Make the user a server admin
+        #[arg(long)]
+        admin: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set your password with an invite token (read from stdin: TOKEN, then PASSWORD, one per line)
+    AcceptInvite {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Disable a user: their sessions stop working at once (undo with enable)
+    Disable { email: String },
+    /// Enable a disabled user again (they log in anew)
+    Enable { email: String },
+    /// Delete a user: sessions revoked, memberships and personal values removed
+    Delete {
+        email: String,
+        /// Do not ask for confirmation
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Make a user a server admin, or (--off) no longer one
+    SetAdmin {
+        email: String,
+        /// Remove server-admin rights (the last enabled admin keeps them)
+        #[arg(long)]
+        off: bool,
+    },
+    /// Issue a one-time password reset token for a user (expires in 24 hours)
+    ResetPassword {
+        email: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set a new password with a reset token (read from stdin: TOKEN, then PASSWORD, one per line)
+    AcceptReset {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args)]
+pub struct IdentitiesArgs {
+    #[command(flatten)]
+    pub target: Target,
+    #[command(subcommand)]
+    pub action: IdentitiesAction,
+}
+
+#[derive(Subcommand)]
+pub enum IdentitiesAction {
+    /// Create an identity; prints its client id and a client secret (shown once)
+    Create {
+        name: String,
+        /// Access token lifetime, e.g. 1h
+        #[arg(long, default_value = "1h")]
+        ttl: String,
+        /// Renewals never go past this, e.g. 30d
+        #[arg(long, default_value = "30d")]
+        max_ttl: String,
+        /// Requests an access token may make (0: unlimited)
+        #[arg(long, default_value_t = 0)]
+        num_uses: i64,
+        /// Allowed client address range (repeatable), e.g. 10.0.0.0/8
+        #[arg(long = "trusted-ip")]
+        trusted_ips: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// List an identity's client secrets (prefixes only)
+    Secrets {
+        identity: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add a client secret (rotation: add, deploy, then revoke the old one)
+    AddSecret {
+        identity: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a client secret; the access tokens it issued stop working too
+    RevokeSecret { identity: String, secret_id: String },
+    /// An identity's live access tokens: id, created, expires, uses (never the token)
+    Tokens {
+        identity: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke one access token of an identity
+    RevokeToken { identity: String, token_id: String },
+    /// Delete an identity: its client secrets and access tokens stop working, memberships go
+    Delete {
+        identity: String,
+        /// Do not ask for confirmation
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+#[derive(Args)]
+pub struct TokensArgs {
+    #[command(flatten)]
+    pub target: Target,
+    #[command(subcommand)]
+    pub action: TokensAction,
+}
+
+#[derive(Subcommand)]
+pub enum TokensAction {
+    /// Create a scoped service token (printed once). Scope: --env and --path, or --scope ENV:GLOB...
+    Create {
+        #[arg(long)]
+        name: String,
+        /// ENV:PATH_GLOB (repeatable), e.g. prod:/api/**
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// Read only (the default)
+        #[arg(long, conflicts_with = "write")]
+        read: bool,
+        /// Read and write
+        #[arg(long)]
+        write: bool,
+        /// Lifetime, e.g. 24h
+        #[arg(long)]
+        ttl: String,
+        #[arg(long)]
+        json: bool,
+    },
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    Revoke {
+        id: String,
+    },
+}
+
+#[derive(Args)]
+pub struct MembersArgs {
+    #[command(subcommand)]
+    pub action: MembersAction,
+}
+
+#[derive(Subcommand)]
+pub enum MembersAction {
+    /// Give a user (email) or identity (name) a role; --env ENV:LEVEL and --path GLOB:LEVEL add overrides
+    Add {
+        who: String,
+        #[arg(long)]
+        role: String,
+        /// Per-environment override ENV:none|read|write, or ENV:GLOB:LEVEL (repeatable)
+        #[arg(long = "env")]
+        env_overrides: Vec<String>,
+        /// Per-path override GLOB:none|read|write (repeatable)
+        #[arg(long = "path")]
+        path_overrides: Vec<String>,
+        #[arg(long)]
+        project: Option<String>,
+        #[arg(long)]
+        server: Option<String>,
+        #[arg(long)]
+        token: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    List {
+        #[arg(long)]
+        project: Option<String>,
+        #[arg(long)]
+        server: Option<String>,
+        #[arg(long)]
+        token: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    Remove {
+        who: String,
+        #[arg(long)]
+        project: Option<String>,
+        #[arg(long)]
+        server: Option<String>,
+        #[arg(long)]
+        token: Option<String>,
+    },
+}
 
 /// A typed answer as the JSON the CLI prints.
 fn to_json<T: serde::Serialize>(v: &T) -> Value {
@@ -25,7 +235,8 @@ fn secs(text: &str, flag: &str) -> Result<i64, CliError> {
         .map_err(|e| CliError::usage(format!("{flag}: {e}")))
 }
 
-pub async fn users(target: Target, action: UsersAction) -> anyhow::Result<i32> {
+pub async fn users(args: UsersArgs) -> anyhow::Result<i32> {
+    let UsersArgs { target, action } = args;
     match action {
         UsersAction::AcceptInvite { json } => return accept_invite(target, json).await,
         UsersAction::AcceptReset { json } => {
@@ -131,7 +342,8 @@ async fn accept_invite(target: Target, json: bool) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-pub async fn identities(target: Target, action: IdentitiesAction) -> anyhow::Result<i32> {
+pub async fn identities(args: IdentitiesArgs) -> anyhow::Result<i32> {
+    let IdentitiesArgs { target, action } = args;
     let ctx = resolve(&target)?;
     match action {
         IdentitiesAction::Create {
@@ -267,7 +479,8 @@ pub async fn identities(target: Target, action: IdentitiesAction) -> anyhow::Res
     Ok(0)
 }
 
-pub async fn tokens(target: Target, action: TokensAction) -> anyhow::Result<i32> {
+pub async fn tokens(args: TokensArgs) -> anyhow::Result<i32> {
+    let TokensArgs { target, action } = args;
     let ctx = resolve(&target)?;
     match action {
         TokensAction::Create {
@@ -381,7 +594,8 @@ pub async fn tokens(target: Target, action: TokensAction) -> anyhow::Result<i32>
     Ok(0)
 }
 
-pub async fn members(action: MembersAction) -> anyhow::Result<i32> {
+pub async fn members(args: MembersArgs) -> anyhow::Result<i32> {
+    let MembersArgs { action } = args;
     let target =
         |project: &Option<String>, server: &Option<String>, token: &Option<String>| Target {
             project: project.clone(),

@@ -7,23 +7,95 @@ use crate::api::audit::{AuditEntry, AuditPage, Verification};
 use crate::audit_checkpoint::Checkpoint;
 use crate::error::EXIT_ERROR;
 use anyhow::Context as _;
+use clap::{Args, Subcommand};
 use serde_json::Value;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+#[derive(Args)]
+pub struct AuditArgs {
+    #[command(flatten)]
+    pub target: Target,
+    #[command(subcommand)]
+    pub action: Option<AuditAction>,
+    #[command(flatten)]
+    pub filter: Filter,
+    #[arg(long)]
+    pub json: bool,
+    /// Keep printing new events as they are logged (Ctrl-C ends)
+    #[arg(long, short)]
+    pub follow: bool,
+}
+
+#[derive(Subcommand)]
+pub enum AuditAction {
+    /// Recompute the keyed chain; fails naming the first broken event.
+    /// With --checkpoint, also prove nothing up to the checkpoint was
+    /// changed, removed or cut off
+    Verify(VerifyArgs),
+    /// Take a signed checkpoint of the audit log's end (server admins);
+    /// keep it somewhere else
+    Checkpoint {
+        /// Write it here instead of to stdout
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<std::path::PathBuf>,
+    },
+    /// Ship every audit event to a collector (HTTP(S) or syslog), in order, at least once
+    Streams {
+        #[command(subcommand)]
+        action: super::audit_streams::StreamsAction,
+    },
+    /// Write the events of a time range, oldest first, as NDJSON or CSV
+    Export(super::audit_export::Export),
+}
+
+#[derive(Args)]
+pub struct VerifyArgs {
+    #[arg(long)]
+    pub json: bool,
+    /// A checkpoint file from `hush audit checkpoint` (or the server's
+    /// checkpoint directory); its signature is checked here, with its
+    /// public key alone
+    #[arg(long, value_name = "FILE")]
+    pub checkpoint: Option<PathBuf>,
+    /// The server's checkpoint public key (hex) to require, instead of
+    /// trusting the one in the file
+    #[arg(long, value_name = "HEX")]
+    pub public_key: Option<String>,
+    /// The server's audit archive directory (a copy is fine): verify
+    /// its signed segments and that they and the live log form one chain
+    #[arg(long, value_name = "DIR")]
+    pub archive: Option<PathBuf>,
+}
+
+/// `hush audit`'s query flags (without a subcommand).
+#[derive(Args)]
 pub struct Filter {
+    #[arg(long)]
     pub key: Option<String>,
+    #[arg(long)]
     pub actor: Option<String>,
-    pub action: Option<String>,
+    #[arg(long)]
+    pub action_name: Option<String>,
+    /// e.g. 24h, 7d
+    #[arg(long)]
     pub since: Option<String>,
+    #[arg(long, default_value_t = 50)]
     pub limit: i64,
 }
 
-pub async fn query(
-    target: Target,
-    filter: Filter,
-    json: bool,
-    follow: bool,
-) -> anyhow::Result<i32> {
+pub async fn audit(args: AuditArgs) -> anyhow::Result<i32> {
+    use super::{audit_export, audit_streams};
+    let target = args.target;
+    match args.action {
+        None => query(target, args.filter, args.json, args.follow).await,
+        Some(AuditAction::Verify(verify_args)) => verify(target, verify_args).await,
+        Some(AuditAction::Checkpoint { output }) => checkpoint(target, output.as_deref()).await,
+        Some(AuditAction::Streams { action }) => audit_streams::streams(target, action).await,
+        Some(AuditAction::Export(export)) => audit_export::export(target, export).await,
+    }
+}
+
+async fn query(target: Target, filter: Filter, json: bool, follow: bool) -> anyhow::Result<i32> {
     let ctx = resolve(&target)?;
     let mut q = vec![("limit", filter.limit.to_string())];
     if target.project.is_some() || std::env::var_os("HUSH_PROJECT").is_some() {
@@ -32,7 +104,7 @@ pub async fn query(
     for (name, value) in [
         ("key", filter.key),
         ("actor", filter.actor),
-        ("action", filter.action),
+        ("action", filter.action_name),
         ("since", filter.since),
     ] {
         if let Some(v) = value {
@@ -134,19 +206,14 @@ fn read_bounded(path: &Path, limit: u64) -> anyhow::Result<String> {
     Ok(text)
 }
 
-/// What `hush audit verify` checks besides the live chain.
-pub struct VerifyWith<'a> {
-    pub checkpoint: Option<&'a Path>,
-    pub public_key: Option<&'a str>,
-    pub archive: Option<&'a Path>,
-}
-
-pub async fn verify(target: Target, json: bool, with: VerifyWith<'_>) -> anyhow::Result<i32> {
-    let VerifyWith {
-        checkpoint,
-        public_key,
-        archive,
-    } = with;
+async fn verify(target: Target, args: VerifyArgs) -> anyhow::Result<i32> {
+    let json = args.json;
+    // Besides the live chain: a checkpoint, and an archive.
+    let (checkpoint, public_key, archive) = (
+        args.checkpoint.as_deref(),
+        args.public_key.as_deref(),
+        args.archive.as_deref(),
+    );
     let ctx = resolve(&target)?;
     // The archive is checked here, before the server is asked.
     let archived = match archive {
@@ -245,7 +312,7 @@ pub async fn verify(target: Target, json: bool, with: VerifyWith<'_>) -> anyhow:
 
 /// `hush audit checkpoint`: a signed checkpoint of the log's end, to stdout
 /// or a file.
-pub async fn checkpoint(target: Target, output: Option<&Path>) -> anyhow::Result<i32> {
+async fn checkpoint(target: Target, output: Option<&Path>) -> anyhow::Result<i32> {
     let ctx = resolve(&target)?;
     let resp: Checkpoint = ctx
         .client

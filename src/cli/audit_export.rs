@@ -7,6 +7,7 @@
 use super::context::resolve;
 use super::Target;
 use crate::error::CliError;
+use clap::Args;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -46,10 +47,18 @@ pub fn parse_time(text: &str, now_ms: i64) -> Result<i64, String> {
 /// Longest wait for the next piece of the answer before giving up.
 const CHUNK_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
 
+#[derive(Args)]
 pub struct Export {
+    /// Start: e.g. 24h, 7d, 2026-01-31T00:00:00Z, or Unix milliseconds
+    #[arg(long)]
     pub since: String,
+    /// End (same forms) [default: now]
+    #[arg(long)]
     pub until: Option<String>,
+    #[arg(long, default_value = "ndjson", value_parser = ["ndjson", "csv"])]
     pub format: String,
+    /// File to write (0600) [default: stdout]
+    #[arg(long, short = 'o')]
     pub output: Option<PathBuf>,
 }
 

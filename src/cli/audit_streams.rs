@@ -5,6 +5,7 @@ use super::output::{print_json, table};
 use super::Target;
 use crate::api::streams::{StreamEnvelope, StreamView, StreamsList};
 use crate::error::CliError;
+use clap::{Args, Subcommand};
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -43,16 +44,60 @@ fn read_ca(path: &Path) -> Result<String, CliError> {
         .map_err(|e| CliError::usage(format!("cannot read {}: {e}", path.display())))
 }
 
+#[derive(Subcommand)]
+pub enum StreamsAction {
+    /// Add a stream: https://HOST/PATH (JSON batches), syslog+tls://HOST:PORT (RFC 5424);
+    /// http:// and syslog+tcp:// only to loopback
+    Add(Add),
+    /// Change a stream's URL, headers or CA; it goes on from where it is
+    Update(Update),
+    /// List streams with their delivery state (last delivered event, lag, last error)
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// One stream's delivery state
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop and remove a stream
+    Delete { id: String },
+}
+
+pub async fn streams(target: Target, action: StreamsAction) -> anyhow::Result<i32> {
+    match action {
+        StreamsAction::Add(a) => add(target, a).await,
+        StreamsAction::Update(u) => update(target, u).await,
+        StreamsAction::List { json } => list(target, json).await,
+        StreamsAction::Show { id, json } => show(target, &id, json).await,
+        StreamsAction::Delete { id } => delete(target, &id).await,
+    }
+}
+
+#[derive(Args)]
 pub struct Add {
+    #[arg(long)]
     pub url: String,
+    /// 'Name: value', sent with every delivery; stored encrypted, never shown again
+    #[arg(long = "header")]
     pub headers: Vec<String>,
+    /// NAME=ENV_VAR: a header whose value is read from the environment
+    #[arg(long = "header-env")]
     pub headers_from_env: Vec<String>,
+    /// PEM file: the only CA TLS connections to the collector trust
+    /// [default: the public web PKI]
+    #[arg(long)]
     pub ca_cert: Option<PathBuf>,
+    /// Deliver the whole existing log first [default: only new events]
+    #[arg(long)]
     pub from_start: bool,
+    #[arg(long)]
     pub json: bool,
 }
 
-pub async fn add(target: Target, add: Add) -> anyhow::Result<i32> {
+async fn add(target: Target, add: Add) -> anyhow::Result<i32> {
     let ctx = resolve(&target)?;
     let mut body = json!({
         "url": add.url,
@@ -75,17 +120,31 @@ pub async fn add(target: Target, add: Add) -> anyhow::Result<i32> {
     Ok(0)
 }
 
+#[derive(Args)]
 pub struct Update {
+    pub id: String,
+    #[arg(long)]
     pub url: Option<String>,
+    /// Replaces all headers (with --header-env)
+    #[arg(long = "header")]
     pub headers: Vec<String>,
+    #[arg(long = "header-env")]
     pub headers_from_env: Vec<String>,
+    /// Remove every header
+    #[arg(long, conflicts_with_all = ["headers", "headers_from_env"])]
     pub no_headers: bool,
+    #[arg(long)]
     pub ca_cert: Option<PathBuf>,
+    /// Trust the public web PKI again
+    #[arg(long, conflicts_with = "ca_cert")]
     pub no_ca_cert: bool,
+    #[arg(long)]
     pub json: bool,
 }
 
-pub async fn update(target: Target, id: &str, u: Update) -> anyhow::Result<i32> {
+async fn update(target: Target, u: Update) -> anyhow::Result<i32> {
+    let id = u.id.clone();
+    let id = id.as_str();
     let ctx = resolve(&target)?;
     let mut body = json!({});
     if let Some(url) = u.url {
@@ -149,7 +208,7 @@ const COLUMNS: [&str; 8] = [
     "Last error",
 ];
 
-pub async fn list(target: Target, json: bool) -> anyhow::Result<i32> {
+async fn list(target: Target, json: bool) -> anyhow::Result<i32> {
     let ctx = resolve(&target)?;
     let resp: StreamsList = ctx.client.get_as(ROUTE, &[]).await?;
     let streams = resp.audit_log_streams;
@@ -163,7 +222,7 @@ pub async fn list(target: Target, json: bool) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-pub async fn show(target: Target, id: &str, json: bool) -> anyhow::Result<i32> {
+async fn show(target: Target, id: &str, json: bool) -> anyhow::Result<i32> {
     let ctx = resolve(&target)?;
     let resp: StreamEnvelope = ctx.client.get_as(&format!("{ROUTE}/{id}"), &[]).await?;
     let stream = &resp.audit_log_stream;
@@ -175,7 +234,7 @@ pub async fn show(target: Target, id: &str, json: bool) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-pub async fn delete(target: Target, id: &str) -> anyhow::Result<i32> {
+async fn delete(target: Target, id: &str) -> anyhow::Result<i32> {
     let ctx = resolve(&target)?;
     let resp: StreamEnvelope = ctx
         .client

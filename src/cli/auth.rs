@@ -7,6 +7,7 @@ use crate::api::auth::{BootstrapResponse, LoginResponse, TokenResponse, WhoAmI};
 use crate::client::credentials::{self, Session};
 use crate::client::ApiClient;
 use crate::error::{CliError, EXIT_AUTH};
+use clap::Args;
 use reqwest::Method;
 use serde_json::json;
 use std::io::{IsTerminal, Read};
@@ -39,9 +40,30 @@ fn save_session(session: &Session) {
     }
 }
 
+#[derive(Args)]
+pub struct BootstrapArgs {
+    #[command(flatten)]
+    pub target: Target,
+    #[arg(long)]
+    pub email: String,
+    #[command(flatten)]
+    pub code: BootstrapCodeSource,
+    /// Read the password from stdin (otherwise prompted on a terminal)
+    #[arg(long)]
+    pub password_stdin: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// Where `hush bootstrap` finds the server's one-time code.
+#[derive(Args)]
 pub struct BootstrapCodeSource {
+    /// The one-time code the new server printed on start [env: HUSH_BOOTSTRAP_CODE]
+    /// [default: read from the server's data dir when it runs on this host]
+    #[arg(long, hide_env_values = true)]
     pub code: Option<String>,
+    /// Read the code from this file (the server's <data dir>/bootstrap-code)
+    #[arg(long, conflicts_with = "code")]
     pub code_file: Option<std::path::PathBuf>,
 }
 
@@ -104,13 +126,14 @@ fn bootstrap_code(
     Ok(None)
 }
 
-pub async fn bootstrap(
-    target: Target,
-    email: &str,
-    code: BootstrapCodeSource,
-    password_stdin: bool,
-    json: bool,
-) -> anyhow::Result<i32> {
+pub async fn bootstrap(args: BootstrapArgs) -> anyhow::Result<i32> {
+    let BootstrapArgs {
+        target,
+        email,
+        code,
+        password_stdin,
+        json,
+    } = args;
     let ctx = resolve_sending(&target, Some("bootstrap code and admin password"))?.inner;
     let code = bootstrap_code(code, &ctx.server)?;
     let password = read_password(password_stdin, "New admin password: ")?;
@@ -144,13 +167,30 @@ pub async fn bootstrap(
     Ok(0)
 }
 
-pub async fn login(
-    target: Target,
-    email: Option<String>,
-    password_stdin: bool,
-    client_id: Option<String>,
-    client_secret: Option<String>,
-) -> anyhow::Result<i32> {
+#[derive(Args)]
+pub struct LoginArgs {
+    #[command(flatten)]
+    pub target: Target,
+    #[arg(long)]
+    pub email: Option<String>,
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// Machine identity client id [env: HUSH_CLIENT_ID]
+    #[arg(long)]
+    pub client_id: Option<String>,
+    /// Machine identity client secret [env: HUSH_CLIENT_SECRET]
+    #[arg(long, hide_env_values = true)]
+    pub client_secret: Option<String>,
+}
+
+pub async fn login(args: LoginArgs) -> anyhow::Result<i32> {
+    let LoginArgs {
+        target,
+        email,
+        password_stdin,
+        client_id,
+        client_secret,
+    } = args;
     let client_id = client_id.or_else(|| {
         std::env::var("HUSH_CLIENT_ID")
             .ok()
@@ -306,7 +346,14 @@ pub async fn refresh_session() {
     }
 }
 
-pub async fn logout(target: Target) -> anyhow::Result<i32> {
+#[derive(Args)]
+pub struct LogoutArgs {
+    #[command(flatten)]
+    pub target: Target,
+}
+
+pub async fn logout(args: LogoutArgs) -> anyhow::Result<i32> {
+    let LogoutArgs { target } = args;
     let maybe = resolve_optional_token(&target)?;
     if maybe.has_token {
         match maybe
@@ -331,7 +378,16 @@ pub async fn logout(target: Target) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-pub async fn whoami(target: Target, json: bool) -> anyhow::Result<i32> {
+#[derive(Args)]
+pub struct WhoamiArgs {
+    #[command(flatten)]
+    pub target: Target,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub async fn whoami(args: WhoamiArgs) -> anyhow::Result<i32> {
+    let WhoamiArgs { target, json } = args;
     let ctx = resolve(&target)?;
     let me: WhoAmI = ctx.client.get_as("/api/v1/hush/auth/whoami", &[]).await?;
     if json {

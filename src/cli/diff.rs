@@ -7,11 +7,31 @@ use super::output::{print_json, stdout_colour};
 use super::Target;
 use crate::api::secrets::{History, HistoryVersion};
 use crate::error::{CliError, EXIT_NOT_FOUND};
+use clap::Args;
 use serde_json::json;
 use std::collections::BTreeSet;
 
+#[derive(Args)]
+pub struct DiffArgs {
+    #[command(flatten)]
+    pub target: Target,
+    pub key: String,
+    #[command(flatten)]
+    pub range: Range,
+    /// Show the values (audited as a read of every version's value)
+    #[arg(long)]
+    pub reveal: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args)]
 pub struct Range {
+    /// Older version [default: the one before --to]
+    #[arg(long)]
     pub from: Option<i64>,
+    /// Newer version [default: the current one]
+    #[arg(long)]
     pub to: Option<i64>,
 }
 
@@ -67,13 +87,15 @@ fn paint(text: &str, code: &str, colour: bool) -> String {
     }
 }
 
-pub async fn diff(
-    target: Target,
-    raw: &str,
-    range: Range,
-    reveal: bool,
-    json: bool,
-) -> anyhow::Result<i32> {
+pub async fn diff(args: DiffArgs) -> anyhow::Result<i32> {
+    let DiffArgs {
+        target,
+        key: raw,
+        range,
+        reveal,
+        json,
+    } = args;
+    let raw = raw.as_str();
     let ctx = resolve(&target)?;
     let (path, key) = split_key(raw, &ctx.path);
     let mut q = ctx.scope_query(&path);

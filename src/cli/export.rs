@@ -4,22 +4,77 @@
 use super::context::{resolve, Resolved};
 use super::files::{append_private, git_ignored, write_private_atomic};
 use super::formats::{self, ExportFormat, Pairs};
-use super::{PullArgs, Target};
+use super::Target;
 use crate::api::secrets::SecretList;
 use crate::error::{CliError, EXIT_ERROR, EXIT_USAGE};
+use clap::{Args, Subcommand};
 use std::io::Write;
 use std::path::PathBuf;
 use zeroize::Zeroizing;
 
+#[derive(Args)]
 pub struct ExportArgs {
+    #[command(flatten)]
+    pub target: Target,
+    #[arg(long, value_enum, default_value = "dotenv")]
     pub format: ExportFormat,
+    /// Write here (mode 0600, atomically) instead of stdout
+    #[arg(long, short = 'o')]
     pub output: Option<PathBuf>,
+    /// k8s-secret: metadata.name
+    #[arg(long)]
     pub name: Option<String>,
+    /// k8s-secret: metadata.namespace
+    #[arg(long)]
     pub namespace: Option<String>,
-    /// Expand `${KEY}` references on the server (as Infisical's export does);
-    /// false (`--no-expand`) gives the values as stored, to copy a folder with
-    /// its references intact.
-    pub expand: bool,
+    /// Values as stored: do not expand ${KEY} references
+    // References are expanded on the server by default (as Infisical's
+    // export does); the flag keeps them, to copy a folder intact.
+    #[arg(long)]
+    pub no_expand: bool,
+}
+
+#[derive(Args)]
+pub struct EnvArgs {
+    #[command(flatten)]
+    pub target: Target,
+    #[command(subcommand)]
+    pub action: EnvAction,
+}
+
+#[derive(Subcommand)]
+pub enum EnvAction {
+    /// Write the secrets to a .env file
+    Pull {
+        #[command(flatten)]
+        pull: PullArgs,
+    },
+}
+
+#[derive(Args, Clone)]
+pub struct PullArgs {
+    /// The file to write
+    #[arg(long, short = 'o', default_value = ".env")]
+    pub output: PathBuf,
+    /// Replace the file even if its content differs
+    #[arg(long)]
+    pub force: bool,
+    /// Values as stored: do not expand ${KEY} references
+    #[arg(long)]
+    pub no_expand: bool,
+}
+
+/// `hush pull`: `hush env pull` with Infisical's `--workspace` spelling of
+/// the environment.
+#[derive(Args)]
+pub struct CiPullArgs {
+    #[command(flatten)]
+    pub target: Target,
+    /// The environment to pull (same as --env)
+    #[arg(long)]
+    pub workspace: Option<String>,
+    #[command(flatten)]
+    pub pull: PullArgs,
 }
 
 /// The folder's secrets with their values, in key order.
@@ -52,8 +107,8 @@ fn print(bytes: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn export(target: Target, args: ExportArgs) -> anyhow::Result<i32> {
-    let ctx = resolve(&target)?;
+pub async fn export(args: ExportArgs) -> anyhow::Result<i32> {
+    let ctx = resolve(&args.target)?;
     if args.format == ExportFormat::K8sSecret && args.name.is_none() {
         return Err(CliError::new(
             EXIT_USAGE,
@@ -62,7 +117,7 @@ pub async fn export(target: Target, args: ExportArgs) -> anyhow::Result<i32> {
         )
         .into());
     }
-    let pairs = fetch_pairs(&ctx, args.expand).await?;
+    let pairs = fetch_pairs(&ctx, !args.no_expand).await?;
     if pairs.is_empty() {
         eprintln!(
             "hush: note: no secrets in {} {} of project {}",
@@ -121,7 +176,31 @@ fn github_env(pairs: &Pairs, output: Option<PathBuf>) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-pub async fn pull(target: Target, args: PullArgs) -> anyhow::Result<i32> {
+pub async fn env(args: EnvArgs) -> anyhow::Result<i32> {
+    match args.action {
+        EnvAction::Pull { pull } => self::pull(args.target, pull).await,
+    }
+}
+
+pub async fn ci_pull(args: CiPullArgs) -> anyhow::Result<i32> {
+    let CiPullArgs {
+        mut target,
+        workspace,
+        pull,
+    } = args;
+    if let Some(ws) = workspace {
+        if target.env.as_ref().is_some_and(|e| *e != ws) {
+            return Err(CliError::usage(
+                "--workspace and --env name different environments; pass one",
+            )
+            .into());
+        }
+        target.env = Some(ws);
+    }
+    self::pull(target, pull).await
+}
+
+async fn pull(target: Target, args: PullArgs) -> anyhow::Result<i32> {
     let ctx = resolve(&target)?;
     let pairs = fetch_pairs(&ctx, !args.no_expand).await?;
     let text = formats::dotenv(&pairs).map_err(format_error)?;

@@ -2,18 +2,52 @@
 
 use super::context::resolve;
 use super::output::{print_json, table};
-use super::{FoldersAction, Target};
+use super::Target;
 use crate::api::folders::{Folder, FolderDeleted, FolderEnvelope, FoldersList};
 use crate::client::ClientError;
 use crate::error::{CliError, EXIT_ERROR};
+use clap::{Args, Subcommand};
 use reqwest::Method;
 use serde_json::{json, Value};
+
+#[derive(Args)]
+pub struct FoldersArgs {
+    #[command(flatten)]
+    pub target: Target,
+    #[command(subcommand)]
+    pub action: FoldersAction,
+}
+
+#[derive(Subcommand)]
+pub enum FoldersAction {
+    /// Folders in --path (explicit ones and those holding secrets)
+    List {
+        #[arg(long)]
+        recursive: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create folder NAME inside --path
+    Create {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete folder NAME inside --path
+    Delete {
+        name: String,
+        /// Also soft-delete the secrets in it (recoverable with `hush restore`)
+        #[arg(long)]
+        force: bool,
+    },
+}
 
 fn out(f: &Folder) -> Value {
     json!({ "id": f.id, "name": f.name, "path": f.path, "implicit": f.implicit, "createdAt": f.created_at })
 }
 
-pub async fn folders(target: Target, action: FoldersAction) -> anyhow::Result<i32> {
+pub async fn folders(args: FoldersArgs) -> anyhow::Result<i32> {
+    let FoldersArgs { target, action } = args;
     let ctx = resolve(&target)?;
     let scope = json!({ "projectId": ctx.project, "environment": ctx.env, "path": ctx.path });
     match action {

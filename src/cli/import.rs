@@ -10,12 +10,13 @@ use crate::api::secrets::{BatchResult, Listed, SecretList};
 use crate::client::ClientError;
 use crate::error::{CliError, EXIT_CONFLICT, EXIT_USAGE};
 use crate::secret::SecretKey;
+use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashSet};
 use std::io::{IsTerminal, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
 /// The server's limit on one value.
@@ -101,13 +102,45 @@ fn validate(pairs: &formats::Pairs) -> Result<(), CliError> {
     ))
 }
 
-pub async fn import(
-    target: Target,
-    file: &Path,
-    format: Option<ImportFormat>,
-    on_existing: OnExisting,
-    json: bool,
-) -> anyhow::Result<i32> {
+#[derive(Args)]
+pub struct ImportArgs {
+    #[command(flatten)]
+    pub target: Target,
+    /// The file to read ('-': stdin)
+    pub file: PathBuf,
+    /// [default: from the file's extension, else dotenv]
+    #[arg(long, value_enum)]
+    pub format: Option<ImportFormat>,
+    /// Replace the values of keys that exist
+    #[arg(long, conflicts_with = "skip_existing")]
+    pub overwrite: bool,
+    /// Leave keys that exist as they are
+    #[arg(long)]
+    pub skip_existing: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl ImportArgs {
+    fn on_existing(&self) -> OnExisting {
+        match (self.overwrite, self.skip_existing) {
+            (true, _) => OnExisting::Overwrite,
+            (_, true) => OnExisting::Skip,
+            _ => OnExisting::Fail,
+        }
+    }
+}
+
+pub async fn import(args: ImportArgs) -> anyhow::Result<i32> {
+    let on_existing = args.on_existing();
+    let ImportArgs {
+        target,
+        file,
+        format,
+        json,
+        ..
+    } = args;
+    let file = file.as_path();
     let ctx = resolve(&target)?;
     let text = read_input(file)?;
     let format = format.unwrap_or_else(|| guess_format(file));

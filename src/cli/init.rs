@@ -6,6 +6,7 @@ use super::projects::list_projects;
 use super::Target;
 use crate::api::projects::{EnvironmentsList, Project};
 use crate::error::{CliError, EXIT_ERROR, EXIT_NOT_FOUND, EXIT_USAGE};
+use clap::Args;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
@@ -51,8 +52,25 @@ fn parse_branch_map(items: &[String]) -> Result<BTreeMap<String, String>, CliErr
         .collect()
 }
 
-pub async fn init(target: Target, branch_env: &[String], force: bool) -> anyhow::Result<i32> {
-    let branch_map = parse_branch_map(branch_env)?;
+#[derive(Args)]
+pub struct InitArgs {
+    #[command(flatten)]
+    pub target: Target,
+    /// Map a git branch to an environment, BRANCH=ENV (repeatable)
+    #[arg(long = "branch-env")]
+    pub branch_env: Vec<String>,
+    /// Replace an existing .hush.json
+    #[arg(long)]
+    pub force: bool,
+}
+
+pub async fn init(args: InitArgs) -> anyhow::Result<i32> {
+    let InitArgs {
+        target,
+        branch_env,
+        force,
+    } = args;
+    let branch_map = parse_branch_map(&branch_env)?;
     let file = std::env::current_dir()?.join(".hush.json");
     if file.exists() && !force {
         return Err(CliError::new(

@@ -1,18 +1,56 @@
 //! users disable/enable/delete/set-admin/reset-password/accept-reset, passwd,
 //! sessions, identities tokens/revoke-token/delete.
 
+use super::access::{IdentitiesAction, UsersAction};
 use super::context::{resolve, Resolved};
 use super::output::{print_json, table};
-use super::{IdentitiesAction, SessionsAction, Target, UsersAction};
+use super::Target;
 use crate::api::identities::IdentityTokens;
 use crate::api::users::{
     PasswordResetIssued, SessionsList, TokenListed, UserEnvelope, UserRefEnvelope,
 };
 use crate::error::CliError;
+use clap::{Args, Subcommand};
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::io::{BufRead, IsTerminal};
 use zeroize::Zeroizing;
+
+#[derive(Args)]
+pub struct PasswdArgs {
+    #[command(flatten)]
+    pub target: Target,
+    /// Read the current and the new password from stdin, one per line
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+#[derive(Args)]
+pub struct SessionsArgs {
+    #[command(flatten)]
+    pub target: Target,
+    #[command(subcommand)]
+    pub action: SessionsAction,
+}
+
+#[derive(Subcommand)]
+pub enum SessionsAction {
+    /// Live sessions: id, created, expires (never the token)
+    List {
+        /// Another user's sessions (server admins)
+        #[arg(long)]
+        user: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke one session; it is refused from the next request on
+    Revoke {
+        id: String,
+        /// The session's user, when it is not you (server admins)
+        #[arg(long)]
+        user: Option<String>,
+    },
+}
 
 /// `text` as one URL path segment (an email may hold `+`, `/`, `%`...).
 fn segment(text: &str) -> String {
@@ -184,7 +222,11 @@ pub async fn accept_reset(target: Target, json: bool) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-pub async fn passwd(target: Target, password_stdin: bool) -> anyhow::Result<i32> {
+pub async fn passwd(args: PasswdArgs) -> anyhow::Result<i32> {
+    let PasswdArgs {
+        target,
+        password_stdin,
+    } = args;
     let ctx = resolve(&target)?;
     let (old, new) = two_lines("current password", "new password", password_stdin)?;
     if !password_stdin && std::io::stdin().is_terminal() {
@@ -227,7 +269,8 @@ fn token_rows(list: &[TokenListed], with_secret: bool) -> Vec<Vec<String>> {
         .collect()
 }
 
-pub async fn sessions(target: Target, action: SessionsAction) -> anyhow::Result<i32> {
+pub async fn sessions(args: SessionsArgs) -> anyhow::Result<i32> {
+    let SessionsArgs { target, action } = args;
     let ctx = resolve(&target)?;
     match action {
         SessionsAction::List { user, json } => {

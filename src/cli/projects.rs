@@ -2,13 +2,66 @@
 
 use super::context::resolve;
 use super::output::{print_json, table};
-use super::{EnvsAction, ProjectsAction, Target};
+use super::Target;
 use crate::api::projects::{
     Environment, EnvironmentCreated, EnvironmentsList, Project, ProjectEnvelope, ProjectsList,
 };
 use crate::client::ClientError;
+use clap::{Args, Subcommand};
 use reqwest::Method;
 use serde_json::{json, Value};
+
+#[derive(Args)]
+pub struct ProjectsArgs {
+    #[command(flatten)]
+    pub target: Target,
+    #[command(subcommand)]
+    pub action: ProjectsAction,
+}
+
+#[derive(Subcommand)]
+pub enum ProjectsAction {
+    /// Projects you are a member of
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create a project (with dev, staging and prod)
+    Create {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args)]
+pub struct EnvsArgs {
+    #[command(flatten)]
+    pub target: Target,
+    #[command(subcommand)]
+    pub action: EnvsAction,
+}
+
+#[derive(Subcommand)]
+pub enum EnvsAction {
+    /// Environments of the project
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add an environment to the project (admins)
+    Create {
+        slug: String,
+        /// Display name [default: the slug]
+        #[arg(long)]
+        name: Option<String>,
+        /// Only admins may write to it
+        #[arg(long)]
+        protected: bool,
+        #[arg(long)]
+        json: bool,
+    },
+}
 
 fn project_out(p: &Project) -> Value {
     json!({ "id": p.id, "name": p.name, "slug": p.slug, "createdAt": p.created_at })
@@ -24,7 +77,8 @@ pub async fn list_projects(client: &crate::client::ApiClient) -> Result<Vec<Proj
     Ok(resp.projects)
 }
 
-pub async fn projects(target: Target, action: ProjectsAction) -> anyhow::Result<i32> {
+pub async fn projects(args: ProjectsArgs) -> anyhow::Result<i32> {
+    let ProjectsArgs { target, action } = args;
     let ctx = resolve(&target)?;
     match action {
         ProjectsAction::List { json } => {
@@ -71,7 +125,8 @@ pub async fn projects(target: Target, action: ProjectsAction) -> anyhow::Result<
     Ok(0)
 }
 
-pub async fn envs(target: Target, action: EnvsAction) -> anyhow::Result<i32> {
+pub async fn envs(args: EnvsArgs) -> anyhow::Result<i32> {
+    let EnvsArgs { target, action } = args;
     let ctx = resolve(&target)?;
     let route = format!("/api/v1/workspace/{}/environments", ctx.project);
     match action {

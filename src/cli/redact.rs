@@ -8,6 +8,7 @@ use super::Target;
 use crate::error::{CliError, EXIT_ERROR};
 use crate::mask::{MaskOptions, MaskSet, Masker};
 use crate::run::pump::pump;
+use clap::Args;
 use std::collections::BTreeMap;
 use std::os::fd::AsFd;
 use std::path::PathBuf;
@@ -41,14 +42,36 @@ fn values_from_file(path: &PathBuf) -> Result<BTreeMap<String, String>, CliError
         .collect())
 }
 
-pub async fn redact(
-    target: Target,
-    values_from: Option<PathBuf>,
-    recursive: bool,
-    format: String,
-    hold: String,
-    report: bool,
-) -> anyhow::Result<i32> {
+#[derive(Args)]
+pub struct RedactArgs {
+    #[command(flatten)]
+    pub target: Target,
+    /// Mask the values of this dotenv file instead of fetching from the server
+    #[arg(long)]
+    pub values_from: Option<PathBuf>,
+    /// Include subfolders when fetching
+    #[arg(long)]
+    pub recursive: bool,
+    /// Replacement text; {key} is replaced with the secret's name
+    #[arg(long, default_value = "***")]
+    pub mask_format: String,
+    /// How long a possible partial secret is held back; 'inf' holds until resolved
+    #[arg(long, default_value = "250ms")]
+    pub mask_hold: String,
+    /// Print how many values of which keys were masked (stderr)
+    #[arg(long)]
+    pub mask_report: bool,
+}
+
+pub async fn redact(args: RedactArgs) -> anyhow::Result<i32> {
+    let RedactArgs {
+        target,
+        values_from,
+        recursive,
+        mask_format: format,
+        mask_hold: hold,
+        mask_report: report,
+    } = args;
     let hold = mask_hold(&hold)?;
     let values: Vec<(String, Vec<u8>)> = match &values_from {
         Some(path) => values_from_file(path)?

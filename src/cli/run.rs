@@ -4,7 +4,7 @@
 use super::context::{resolve, Resolved};
 use super::run_secrets::{build_env, fetch, mask_set, FetchError, FetchPlan};
 use super::watch::{spawn_watcher, WatchSettings};
-use super::{RunArgs, Target};
+use super::{Target, TlsArgs};
 use crate::client::ClientError;
 use crate::config::parse_duration;
 use crate::error::{CliError, EXIT_ERROR, EXIT_USAGE};
@@ -13,8 +13,98 @@ use crate::run::dangerous;
 use crate::run::pump::MaskHold;
 use crate::run::{exec_replace, LaunchSpec};
 use crate::time_ids::now_ms;
+use clap::Args;
 use std::ffi::OsString;
 use zeroize::Zeroizing;
+
+/// `hush run` options. Its scope flags are its own: `--path` repeats here.
+#[derive(Args, Clone)]
+pub struct RunArgs {
+    /// Server URL [env: HUSH_SERVER]
+    #[arg(long)]
+    pub server: Option<String>,
+    /// Access or service token [env: HUSH_TOKEN]; removed from the child's environment
+    #[arg(long, hide_env_values = true)]
+    pub token: Option<String>,
+    #[command(flatten)]
+    pub tls: TlsArgs,
+    /// Project id or slug [env: HUSH_PROJECT]
+    #[arg(long)]
+    pub project: Option<String>,
+    /// Environment [env: HUSH_ENV] [default: dev]
+    #[arg(long, short = 'e')]
+    pub env: Option<String>,
+    /// Folder to fetch (repeatable; on a key collision the LATER --path wins) [default: /]
+    #[arg(long = "path")]
+    pub paths: Vec<String>,
+    /// Include subfolders
+    #[arg(long)]
+    pub recursive: bool,
+    /// Only secrets with this tag key or key=value (repeatable)
+    #[arg(long = "tag")]
+    pub tags: Vec<String>,
+    /// Run this command line through $SHELL -c (else sh -c)
+    #[arg(long = "command", short = 'c')]
+    pub shell_command: Option<String>,
+    /// The shell's value wins over a secret's: for every name, or only --preserve-env=K1,K2
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "")]
+    pub preserve_env: Option<String>,
+    /// Pass only the secrets and the protected names (PATH, HOME, USER, SHELL, TERM, PWD, LANG, LC_*, XDG_*)
+    #[arg(long)]
+    pub no_inherit_env: bool,
+    /// Inject values as stored, without expanding ${KEY} references
+    #[arg(long)]
+    pub no_expand: bool,
+    /// Fail before starting the command unless these keys exist (comma-separated)
+    #[arg(long, value_delimiter = ',')]
+    pub require: Vec<String>,
+    /// Let the command see HUSH_TOKEN / HUSH_CLIENT_SECRET
+    #[arg(long)]
+    pub pass_token: bool,
+    /// Inject a secret even though its name is a loader or interpreter hook
+    /// (NODE_OPTIONS, LD_PRELOAD, PYTHONPATH...; repeatable or comma-separated)
+    #[arg(long = "allow-env", value_name = "NAME", value_delimiter = ',')]
+    pub allow_env: Vec<String>,
+    /// Do not mask output: hush replaces itself with the command (exec)
+    #[arg(long)]
+    pub no_mask: bool,
+    /// How long a possible partial secret is held back before it is flushed; 'inf' holds until resolved
+    #[arg(long, default_value = "250ms")]
+    pub mask_hold: String,
+    /// Replacement text; {key} is replaced with the secret's name
+    #[arg(long, default_value = "***")]
+    pub mask_format: String,
+    /// Print how many values of which keys were masked, at exit (stderr)
+    #[arg(long)]
+    pub mask_report: bool,
+    /// After a second SIGINT/SIGTERM (or a watch restart), SIGKILL the command after this long
+    #[arg(long, default_value = "10s")]
+    pub kill_timeout: String,
+    /// Signal that stops the command on a watch restart
+    #[arg(long, default_value = "TERM")]
+    pub stop_signal: String,
+    /// Restart the command when its secrets change on the server
+    #[arg(long)]
+    pub watch: bool,
+    /// With --watch: how often to check for changes when the server cannot push them (it normally does), and the retry delay after an error
+    #[arg(long, default_value = "10s")]
+    pub watch_interval: String,
+    /// With --watch: wait this long after a change before restarting, so a burst of changes restarts once
+    #[arg(long, default_value = "1s")]
+    pub watch_debounce: String,
+    /// Use only the offline cache, never the server
+    #[arg(long)]
+    pub offline: bool,
+    /// Fail instead of using the offline cache when the server is unreachable
+    #[arg(long, conflicts_with = "offline")]
+    pub no_fallback: bool,
+    /// Refuse cached secrets older than this (e.g. 24h)
+    #[arg(long)]
+    pub fallback_max_age: Option<String>,
+    /// The command and its arguments, after --
+    #[arg(last = true)]
+    pub command: Vec<std::ffi::OsString>,
+}
 
 fn cache_scope(ctx: &Resolved, plan: &FetchPlan) -> String {
     format!(

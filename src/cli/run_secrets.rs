@@ -4,7 +4,7 @@
 //! neither imports the other's internals.
 
 use super::context::Resolved;
-use super::RunArgs;
+use super::run::RunArgs;
 use crate::client::ClientError;
 use crate::mask::{LazyMaskSet, MaskOptions};
 use crate::references::{

@@ -10,6 +10,7 @@ use crate::api::secrets::{
 };
 use crate::client::ClientError;
 use crate::error::CliError;
+use clap::Args;
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::io::{IsTerminal, Read, Write};
@@ -29,13 +30,31 @@ fn tags_json(secret: &Secret) -> Value {
     serde_json::to_value(&secret.tags).unwrap_or(Value::Null)
 }
 
-pub async fn list(
-    target: Target,
-    recursive: bool,
-    reveal: bool,
-    expand: bool,
-    json: bool,
-) -> anyhow::Result<i32> {
+#[derive(Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub target: Target,
+    #[arg(long)]
+    pub recursive: bool,
+    /// Show values (audited as a read of each value)
+    #[arg(long)]
+    pub reveal: bool,
+    /// Values as stored: do not expand ${KEY} references
+    #[arg(long)]
+    pub no_expand: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub async fn list(args: ListArgs) -> anyhow::Result<i32> {
+    let ListArgs {
+        target,
+        recursive,
+        reveal,
+        no_expand,
+        json,
+    } = args;
+    let expand = !no_expand;
     let ctx = resolve(&target)?;
     let mut q = ctx.scope_query(&ctx.path);
     q.push(("recursive", recursive.to_string()));
@@ -115,14 +134,35 @@ pub async fn list(
     Ok(0)
 }
 
-pub async fn get(
-    target: Target,
-    raw_key: &str,
-    version: Option<i64>,
-    plain: bool,
-    expand: bool,
-    json: bool,
-) -> anyhow::Result<i32> {
+#[derive(Args)]
+pub struct GetArgs {
+    #[command(flatten)]
+    pub target: Target,
+    /// KEY, or folder/KEY (e.g. prod/api/API_KEY)
+    pub key: String,
+    #[arg(long)]
+    pub version: Option<i64>,
+    /// Never add a trailing newline
+    #[arg(long)]
+    pub plain: bool,
+    /// Values as stored: do not expand ${KEY} references
+    #[arg(long)]
+    pub no_expand: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub async fn get(args: GetArgs) -> anyhow::Result<i32> {
+    let GetArgs {
+        target,
+        key: raw_key,
+        version,
+        plain,
+        no_expand,
+        json,
+    } = args;
+    let expand = !no_expand;
+    let raw_key = raw_key.as_str();
     let ctx = resolve(&target)?;
     let (path, key) = split_key(raw_key, &ctx.path);
     let mut q = ctx.scope_query(&path);
@@ -153,14 +193,65 @@ pub async fn get(
     Ok(0)
 }
 
+#[derive(Args)]
 pub struct SetArgs {
+    #[command(flatten)]
+    pub target: Target,
+    #[arg(required = true)]
     pub items: Vec<String>,
+    #[arg(long)]
     pub description: Option<String>,
+    /// key=value metadata (repeatable)
+    #[arg(long = "tag")]
     pub tags: Vec<String>,
+    /// Fail unless the current version is N (0: only create)
+    #[arg(long)]
     pub if_version: Option<i64>,
+    #[arg(long)]
     pub from_file: Option<PathBuf>,
+    /// Do not warn about values given on the command line
+    #[arg(long)]
     pub no_history_hint: bool,
+    #[arg(long)]
     pub json: bool,
+}
+
+/// `hush create`: the flags of `set` but `--if-version`, which is 0.
+#[derive(Args)]
+pub struct CreateArgs {
+    #[command(flatten)]
+    pub target: Target,
+    /// KEY=VALUE..., KEY --from-file FILE, or KEY - (value from stdin)
+    #[arg(required = true)]
+    pub items: Vec<String>,
+    #[arg(long)]
+    pub description: Option<String>,
+    /// key=value metadata (repeatable)
+    #[arg(long = "tag")]
+    pub tags: Vec<String>,
+    #[arg(long)]
+    pub from_file: Option<PathBuf>,
+    /// Do not warn about values given on the command line
+    #[arg(long)]
+    pub no_history_hint: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Create is set with `ifVersion: 0`: one write path for both.
+impl From<CreateArgs> for SetArgs {
+    fn from(c: CreateArgs) -> SetArgs {
+        SetArgs {
+            target: c.target,
+            items: c.items,
+            description: c.description,
+            tags: c.tags,
+            if_version: Some(0),
+            from_file: c.from_file,
+            no_history_hint: c.no_history_hint,
+            json: c.json,
+        }
+    }
 }
 
 /// (raw key, value, came from the command line)
@@ -205,13 +296,13 @@ fn parse_items(args: &SetArgs) -> Result<Vec<(String, Zeroizing<String>, bool)>,
     Ok(out)
 }
 
-pub async fn set(target: Target, args: SetArgs) -> anyhow::Result<i32> {
-    write_items(target, args, false).await
+pub async fn set(args: SetArgs) -> anyhow::Result<i32> {
+    write_items(args, false).await
 }
 
 /// `hush create`: `set` with `ifVersion: 0`, so an existing key is a conflict.
-pub async fn create(target: Target, args: SetArgs) -> anyhow::Result<i32> {
-    write_items(target, args, true).await
+pub async fn create(args: CreateArgs) -> anyhow::Result<i32> {
+    write_items(args.into(), true).await
 }
 
 fn already_exists(key: &str, path: &str, message: &str) -> CliError {
@@ -231,8 +322,8 @@ fn already_exists(key: &str, path: &str, message: &str) -> CliError {
     )
 }
 
-async fn write_items(target: Target, args: SetArgs, create_only: bool) -> anyhow::Result<i32> {
-    let ctx = resolve(&target)?;
+async fn write_items(args: SetArgs, create_only: bool) -> anyhow::Result<i32> {
+    let ctx = resolve(&args.target)?;
     let items = parse_items(&args)?;
     if items.iter().any(|i| i.2) && !args.no_history_hint && std::io::stderr().is_terminal() {
         eprintln!("hush: note: values given as KEY=VALUE stay in your shell history; prefer: hush set KEY - < file (or --from-file)");
@@ -292,12 +383,28 @@ fn confirm(question: &str) -> bool {
     std::io::stdin().read_line(&mut line).is_ok() && matches!(line.trim(), "y" | "Y" | "yes")
 }
 
-pub async fn delete(
-    target: Target,
-    keys: &[String],
-    purge: bool,
-    yes: bool,
-) -> anyhow::Result<i32> {
+#[derive(Args)]
+pub struct DeleteArgs {
+    #[command(flatten)]
+    pub target: Target,
+    #[arg(required = true)]
+    pub keys: Vec<String>,
+    /// Remove for good, with history (admins)
+    #[arg(long)]
+    pub purge: bool,
+    /// Do not ask for confirmation
+    #[arg(long)]
+    pub yes: bool,
+}
+
+pub async fn delete(args: DeleteArgs) -> anyhow::Result<i32> {
+    let DeleteArgs {
+        target,
+        keys,
+        purge,
+        yes,
+    } = args;
+    let keys = keys.as_slice();
     let ctx = resolve(&target)?;
     if purge && !yes {
         if !std::io::stdin().is_terminal() {
@@ -341,7 +448,16 @@ pub async fn delete(
     Ok(0)
 }
 
-pub async fn restore(target: Target, raw: &str) -> anyhow::Result<i32> {
+#[derive(Args)]
+pub struct RestoreArgs {
+    #[command(flatten)]
+    pub target: Target,
+    pub key: String,
+}
+
+pub async fn restore(args: RestoreArgs) -> anyhow::Result<i32> {
+    let RestoreArgs { target, key: raw } = args;
+    let raw = raw.as_str();
     let ctx = resolve(&target)?;
     let (path, key) = split_key(raw, &ctx.path);
     let resp: SecretEnvelope = ctx
@@ -356,7 +472,16 @@ pub async fn restore(target: Target, raw: &str) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-pub async fn deleted(target: Target, json: bool) -> anyhow::Result<i32> {
+#[derive(Args)]
+pub struct DeletedArgs {
+    #[command(flatten)]
+    pub target: Target,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub async fn deleted(args: DeletedArgs) -> anyhow::Result<i32> {
+    let DeletedArgs { target, json } = args;
     let ctx = resolve(&target)?;
     let resp: DeletedList = ctx
         .client
@@ -405,7 +530,25 @@ async fn fetch_history(
     Ok(resp.versions)
 }
 
-pub async fn history(target: Target, raw: &str, reveal: bool, json: bool) -> anyhow::Result<i32> {
+#[derive(Args)]
+pub struct HistoryArgs {
+    #[command(flatten)]
+    pub target: Target,
+    pub key: String,
+    #[arg(long)]
+    pub reveal: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub async fn history(args: HistoryArgs) -> anyhow::Result<i32> {
+    let HistoryArgs {
+        target,
+        key,
+        reveal,
+        json,
+    } = args;
+    let raw = key.as_str();
     let ctx = resolve(&target)?;
     let versions = fetch_history(&ctx, raw, reveal).await?;
     if json {
@@ -446,7 +589,22 @@ pub async fn history(target: Target, raw: &str, reveal: bool, json: bool) -> any
     Ok(0)
 }
 
-pub async fn rollback(target: Target, raw: &str, version: i64) -> anyhow::Result<i32> {
+#[derive(Args)]
+pub struct RollbackArgs {
+    #[command(flatten)]
+    pub target: Target,
+    pub key: String,
+    #[arg(long)]
+    pub version: i64,
+}
+
+pub async fn rollback(args: RollbackArgs) -> anyhow::Result<i32> {
+    let RollbackArgs {
+        target,
+        key: raw,
+        version,
+    } = args;
+    let raw = raw.as_str();
     let ctx = resolve(&target)?;
     let (path, key) = split_key(raw, &ctx.path);
     let mut body = ctx.scope_body(&path);

@@ -10,8 +10,9 @@
 //! command's environment actually differs.
 
 use super::context::{resolve, Resolved};
+use super::run::RunArgs;
 use super::run_secrets::{build_env, fetch, mask_set, FetchPlan};
-use super::{RunArgs, Target};
+use super::Target;
 use crate::client::ClientError;
 use crate::run::Restart;
 use std::ffi::OsString;

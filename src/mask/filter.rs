@@ -1,15 +1,17 @@
-//! Cheap candidate filter in front of the exact matcher.
+//! Cheap candidate filter in front of the exact matcher (`trie`).
 //!
-//! Running an Aho–Corasick automaton with thousands of random patterns over
-//! every byte costs ~3 ns/byte (its state table does not fit in cache). Real
-//! output almost never contains a secret, so we first find a small superset
-//! of the positions where an occurrence could start, and run the exact
-//! matcher only around those.
+//! Walking an automaton of thousands of random patterns at every byte is
+//! slow (its tables do not fit in cache). Real output almost never contains
+//! a secret, so we first find a small superset of the positions where an
+//! occurrence could start, and run the exact matcher only at those.
 //!
-//! Three generators, whose union is complete:
-//! - a sampled 8-gram filter for patterns of `LONG_MIN` bytes or more (see
-//!   [`QgramSampler`]), which looks at one position in `m - 7`;
-//! - a sampled 4-gram filter for the shorter ones, with its own stride;
+//! Two generators, whose union is complete:
+//! - a sampled q-gram filter over every pattern of 4 bytes or more (see
+//!   [`QgramSampler`]), which looks at one position in `m - q + 1` for
+//!   shortest pattern length `m`: 8-byte grams (far more selective) when
+//!   every pattern has at least `LONG_MIN` bytes, else 4-byte grams. The
+//!   shortest pattern sets the stride either way; a second sampler with
+//!   longer grams for the long patterns only added probes;
 //! - a small automaton for patterns shorter than 4 bytes (only when the
 //!   minimum length is lowered below its default of 4).
 //!
@@ -30,14 +32,13 @@ const MIN_Q: usize = 4;
 /// Longest gram (one u64 load): far more selective on real text, where
 /// 4-byte runs of hex or digits collide with random secrets' grams.
 const MAX_Q: usize = 8;
-/// Patterns this long or longer use 8-byte grams (a stride of at least 9).
+/// When every pattern is this long, 8-byte grams (a stride of at least 9).
 const LONG_MIN: usize = 16;
 
 /// Candidate-start generator.
 #[derive(Debug, Default)]
 pub(crate) struct CandidateFilter {
-    long: Option<QgramSampler>,
-    short: Option<QgramSampler>,
+    sampler: Option<QgramSampler>,
     tiny: Option<AhoCorasick>,
 }
 
@@ -51,8 +52,12 @@ impl CandidateFilter {
                 .filter(|p| keep(p.len()))
                 .collect()
         };
-        let long = group(&|n| n >= LONG_MIN);
-        let short = group(&|n| (MIN_Q..LONG_MIN).contains(&n));
+        let sampled = group(&|n| n >= MIN_Q);
+        let q = if sampled.iter().all(|p| p.len() >= LONG_MIN) {
+            MAX_Q
+        } else {
+            MIN_Q
+        };
         let tiny = group(&|n| n < MIN_Q);
         let tiny = if tiny.is_empty() {
             None
@@ -65,8 +70,7 @@ impl CandidateFilter {
             )
         };
         Some(CandidateFilter {
-            long: QgramSampler::new(&long, MAX_Q),
-            short: QgramSampler::new(&short, MIN_Q),
+            sampler: QgramSampler::new(&sampled, q),
             tiny,
         })
     }
@@ -81,33 +85,32 @@ impl CandidateFilter {
         data: &[u8],
         mut visit: impl FnMut(usize, usize, Starts) -> ControlFlow<()>,
     ) {
-        let mut long = self.long.as_ref().map(|s| s.hits(data));
-        let mut short = self.short.as_ref().map(|s| s.hits(data));
+        let mut sampled = self.sampler.as_ref().map(|s| s.hits(data));
         let mut tiny = self
             .tiny
             .as_ref()
             .map(|ac| ac.find_iter(data).map(|m| (m.start(), m.start(), None)));
-        let mut next_long = long.as_mut().and_then(Iterator::next);
-        let mut next_short = short.as_mut().and_then(Iterator::next);
+        let mut next_sampled = sampled.as_mut().and_then(Iterator::next);
         let mut next_tiny = tiny.as_mut().and_then(Iterator::next);
         loop {
-            // The earliest of the three heads; ties in any order.
-            let heads = [next_long, next_short, next_tiny];
-            let Some((which, region)) = heads
-                .iter()
-                .enumerate()
-                .filter_map(|(i, h)| h.map(|r| (i, r)))
-                .min_by_key(|(_, r)| r.0)
-            else {
-                return;
+            // The earlier of the two heads.
+            let region = match (next_sampled, next_tiny) {
+                (Some(s), Some(t)) if t.0 < s.0 => {
+                    next_tiny = tiny.as_mut().and_then(Iterator::next);
+                    t
+                }
+                (Some(s), _) => {
+                    next_sampled = sampled.as_mut().and_then(Iterator::next);
+                    s
+                }
+                (None, Some(t)) => {
+                    next_tiny = tiny.as_mut().and_then(Iterator::next);
+                    t
+                }
+                (None, None) => return,
             };
             if visit(region.0, region.1, region.2).is_break() {
                 return;
-            }
-            match which {
-                0 => next_long = long.as_mut().and_then(Iterator::next),
-                1 => next_short = short.as_mut().and_then(Iterator::next),
-                _ => next_tiny = tiny.as_mut().and_then(Iterator::next),
             }
         }
     }
@@ -115,11 +118,7 @@ impl CandidateFilter {
     /// Whether every region's `Starts` is exact (`Some`, within 64 bytes of
     /// its `a`) and no occurrence start is left out (no tiny patterns).
     pub(crate) fn exact_starts(&self) -> bool {
-        self.tiny.is_none()
-            && [&self.long, &self.short]
-                .into_iter()
-                .flatten()
-                .all(|s| s.stride <= 64)
+        self.tiny.is_none() && self.sampler.as_ref().is_none_or(|s| s.stride <= 64)
     }
 
     /// Whether a region may leave out occurrences that start inside another
@@ -129,37 +128,22 @@ impl CandidateFilter {
         self.tiny.is_some()
     }
 
-    /// Where a walk looking for the live prefix of `data` must start.
-    ///
-    /// For each sampler with shortest pattern `m`: a live prefix of at least
-    /// `m` bytes holds the first `m` bytes of one of its patterns, so the
-    /// sampler hits inside it just as for a complete occurrence; a shorter
-    /// one lies in the last `m - 1` bytes. A tiny pattern's live prefix lies
-    /// in the last `MIN_Q - 2` bytes. So the walk can start at the earliest
-    /// of these in the last `max_len - 1` bytes.
-    pub(crate) fn live_scan_start(&self, data: &[u8], max_len: usize) -> usize {
-        let len = data.len();
-        let window = len.saturating_sub(max_len.saturating_sub(1));
-        let mut start = len;
-        if self.tiny.is_some() {
-            start = start.min(len.saturating_sub(MIN_Q - 1).max(window));
-        }
-        for sampler in [&self.long, &self.short].into_iter().flatten() {
-            let near_end = len.saturating_sub(sampler.min_len - 1).max(window);
-            start = start.min(near_end);
-            if let Some((a, _, _)) = sampler.hits(&data[window..]).next() {
-                start = start.min(window + a);
-            }
-        }
-        start
+    /// How far from the end a live prefix too short to hold a sample point
+    /// may start: a proper prefix of a sampled pattern shorter than the
+    /// shortest one, `m`, lies in the last `m - 1` bytes; a tiny pattern's in
+    /// the last `MIN_Q - 2`. Longer live prefixes hold the first `m` bytes of
+    /// their pattern, so `regions` reports their starts as it does for
+    /// complete occurrences.
+    pub(crate) fn short_prefix_span(&self) -> usize {
+        let tiny = if self.tiny.is_some() { MIN_Q - 2 } else { 0 };
+        let sampled = self.sampler.as_ref().map_or(0, |s| s.min_len - 1);
+        tiny.max(sampled)
     }
 
     pub(crate) fn memory_usage(&self) -> usize {
-        [&self.long, &self.short]
-            .into_iter()
-            .flatten()
-            .map(|s| (s.bits.len() + s.pos_bits.len()) * 8)
-            .sum::<usize>()
+        self.sampler
+            .as_ref()
+            .map_or(0, |s| (s.bits.len() + s.pos_bits.len()) * 8)
             + self.tiny.as_ref().map_or(0, AhoCorasick::memory_usage)
     }
 }
@@ -395,15 +379,22 @@ mod tests {
     }
 
     #[test]
-    fn short_and_long_patterns_get_their_own_strides() {
+    fn one_sampler_whose_grams_fit_the_shortest_pattern() {
         let patterns: Vec<Vec<u8>> = (0..200u32)
             .map(|i| format!("k{i:05}").into_bytes())
             .chain([b"a-much-longer-pattern".to_vec(), b"abc".to_vec()])
             .collect();
         let filter = CandidateFilter::new(&patterns).unwrap_or_default();
-        assert_eq!(filter.short.as_ref().map(|s| (s.q, s.stride)), Some((4, 3)));
-        assert_eq!(filter.long.as_ref().map(|s| (s.q, s.stride)), Some((8, 14)));
+        assert_eq!(
+            filter.sampler.as_ref().map(|s| (s.q, s.stride)),
+            Some((4, 3))
+        );
         assert!(filter.tiny.is_some());
+        let long_only = CandidateFilter::new(&patterns[200..201]).unwrap_or_default();
+        assert_eq!(
+            long_only.sampler.as_ref().map(|s| (s.q, s.stride)),
+            Some((8, 14))
+        );
         let data = b"....k00042....abc..a-much-longer-pattern";
         let rs = regions(&filter, data);
         for start in [4, 14, 19] {

@@ -18,10 +18,8 @@ use std::collections::{HashMap, HashSet};
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
-use aho_corasick::{AhoCorasick, Anchored, Input, MatchKind, StartKind};
-
 use super::filter::{CandidateFilter, Starts};
-use super::prefix::PrefixAutomaton;
+use super::trie::PatternTrie;
 use super::variants;
 
 /// Masking policy knobs.
@@ -103,13 +101,11 @@ pub struct MaskSet {
 /// Everything the hot path needs, present only when there are patterns.
 #[derive(Debug)]
 struct Engine {
-    /// Anchored leftmost-longest matcher over all patterns: the longest
-    /// pattern starting at a given offset.
-    matcher: AhoCorasick,
-    /// Finds the few offsets worth running `matcher` at.
+    /// Every pattern: the longest one starting at a given offset, and
+    /// whether a tail could still grow into one.
+    trie: PatternTrie,
+    /// Finds the few offsets worth asking `trie` about.
     filter: CandidateFilter,
-    /// Finds the live prefix at the end of a chunk.
-    prefixes: PrefixAutomaton,
     /// Pattern id -> key index.
     pattern_key: Vec<u32>,
     /// Key index -> replacement bytes (format with `{key}` expanded).
@@ -212,9 +208,9 @@ impl MaskSet {
 
     /// Approximate heap bytes used by the matching structures.
     pub fn memory_usage(&self) -> usize {
-        self.engine.as_ref().map_or(0, |e| {
-            e.matcher.memory_usage() + e.filter.memory_usage() + e.prefixes.memory_usage()
-        })
+        self.engine
+            .as_ref()
+            .map_or(0, |e| e.trie.memory_usage() + e.filter.memory_usage())
     }
 }
 
@@ -224,37 +220,56 @@ impl Engine {
         pattern_key: Vec<u32>,
         replacements: Vec<Vec<u8>>,
     ) -> Option<Engine> {
-        // Leftmost-longest so that when secret A is a prefix of secret B, an
-        // occurrence of B is reported whole rather than as A plus a leaked
-        // tail. Only anchored searches at candidate offsets picked by the
-        // filter, so no unanchored start state or prefilter is needed. The
-        // automaton kind is left to aho-corasick (a compact NFA for many
-        // patterns; a full DFA would take ~100 MiB for 10k patterns and buy
-        // little on the few bytes each search looks at).
-        let matcher = AhoCorasick::builder()
-            .match_kind(MatchKind::LeftmostLongest)
-            .start_kind(StartKind::Anchored)
-            .prefilter(false)
-            .build(&patterns)
-            .ok()?;
+        // Longest at each start, so that when secret A is a prefix of secret
+        // B, an occurrence of B is masked whole rather than as A plus a
+        // leaked tail.
         Some(Engine {
-            matcher,
+            trie: PatternTrie::new(&patterns),
             filter: CandidateFilter::new(&patterns)?,
-            prefixes: PrefixAutomaton::new(&patterns),
             max_len: patterns.iter().map(Vec::len).max().unwrap_or(0),
             pattern_key,
             replacements,
         })
     }
 
-    /// Start of the live prefix: the longest suffix of `data` that is a
-    /// proper prefix of some pattern (so at most `max_len - 1` bytes).
+    /// Start of the live prefix: the earliest `s` such that `data[s..]` is
+    /// a proper prefix of some pattern (so at most `max_len - 1` bytes
+    /// before the end), or `data.len()` when there is none.
+    ///
+    /// A live prefix at least as long as the shortest pattern of its
+    /// sampler's group holds that pattern's first bytes, so the sampler
+    /// names its start just as for a complete occurrence; a shorter one
+    /// starts in the last `short_prefix_span` bytes. Only those starts are
+    /// walked, each until the first byte no pattern continues with, so a
+    /// multi-kilobyte pattern (a PEM key) does not make every push walk
+    /// kilobytes.
     fn live_start(&self, data: &[u8]) -> usize {
-        // The filter narrows where a long live prefix could start, so the
-        // trie walk is usually over the last few dozen bytes even when a
-        // multi-kilobyte pattern (a PEM key) makes max_len large.
-        let from = self.filter.live_scan_start(data, self.max_len);
-        data.len() - self.prefixes.live_suffix_len(&data[from..])
+        let len = data.len();
+        let window = len.saturating_sub(self.max_len.saturating_sub(1));
+        let tail = len
+            .saturating_sub(self.filter.short_prefix_span())
+            .max(window);
+        let mut best = tail;
+        self.filter.regions(&data[window..], |a, b, starts| {
+            let (a, b) = (window + a, window + b);
+            if a >= best {
+                return ControlFlow::Break(());
+            }
+            for pos in a..=b.min(best - 1) {
+                let allowed = starts.is_none_or(|m| m >> (pos - a) & 1 == 1);
+                if allowed && self.trie.is_live(&data[pos..]) {
+                    best = pos;
+                    break;
+                }
+            }
+            ControlFlow::Continue(())
+        });
+        if best < tail {
+            return best;
+        }
+        (tail..len)
+            .find(|&pos| self.trie.is_live(&data[pos..]))
+            .unwrap_or(len)
     }
 }
 
@@ -530,10 +545,9 @@ impl Cursor {
     /// Find and apply the longest occurrence starting exactly at `pos`.
     fn verify_at(&mut self, engine: &Engine, data: &[u8], pos: usize, out: &mut Vec<u8>) {
         let end = data.len().min(pos + engine.max_len);
-        let input = Input::new(data).span(pos..end).anchored(Anchored::Yes);
-        if let Some(m) = engine.matcher.find(input) {
-            let key = engine.pattern_key[m.pattern().as_usize()] as usize;
-            self.apply(data, m.start(), m.end(), key, engine, out);
+        if let Some((n, id)) = engine.trie.longest_at(&data[pos..end]) {
+            let key = engine.pattern_key[id as usize] as usize;
+            self.apply(data, pos, pos + n, key, engine, out);
         }
     }
 
@@ -556,14 +570,14 @@ impl Cursor {
                 start += 1;
                 continue;
             }
-            // Anchored: only an occurrence starting exactly here, and the
-            // automaton dies at the first mismatch, so a false candidate
-            // costs a few bytes of work, not a scan to the window end.
+            // Only an occurrence starting exactly here, and the walk ends at
+            // the first mismatch, so a false candidate costs a few bytes of
+            // work, not a scan to the window end.
             let end = data.len().min(start + engine.max_len);
-            let input = Input::new(data).span(start..end).anchored(Anchored::Yes);
-            if let Some(m) = engine.matcher.find(input) {
-                let key = engine.pattern_key[m.pattern().as_usize()] as usize;
-                self.apply(data, m.start(), m.end(), key, engine, out);
+            if let Some((n, id)) = engine.trie.longest_at(&data[start..end]) {
+                let key = engine.pattern_key[id as usize] as usize;
+                let m_end = start + n;
+                self.apply(data, start, m_end, key, engine, out);
                 // Occurrences overlapping this one start inside it. The
                 // samplers report those starts themselves (every occurrence
                 // of a sampled pattern holds a sample point); only the tiny
@@ -572,7 +586,7 @@ impl Cursor {
                 // of every occurrence was most of the cost on secret-dense
                 // output.
                 if engine.filter.skips_inner_matches() {
-                    to = to.max(m.end() - 1);
+                    to = to.max(m_end - 1);
                 }
             }
             start += 1;

@@ -19,7 +19,8 @@
 //! - `variants`: the encoded forms of a value that also get masked.
 //! - `filter`: cheap superset of the offsets where an occurrence may start,
 //!   so the exact matcher runs on a tiny fraction of the bytes.
-//! - `prefix`: the "could this tail still become a secret?" check.
+//! - `trie`: the exact matcher, asked at those offsets for the longest
+//!   pattern there and whether the tail could still become a secret.
 //!
 //! No I/O here: the copy loop that feeds a `Masker` from a child's output is
 //! `run::pump`.
@@ -27,7 +28,7 @@
 mod filter;
 mod lazy;
 mod masker;
-mod prefix;
+mod trie;
 mod variants;
 
 pub use lazy::LazyMaskSet;

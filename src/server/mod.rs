@@ -1,6 +1,7 @@
 //! The HTTP server: router, state, and serving on a given listener until a
 //! shutdown future resolves (tests bind port 0 and wait on `/healthz`).
 
+pub mod app;
 pub mod archive_job;
 pub mod audit;
 pub mod audit_export;
@@ -30,6 +31,8 @@ pub mod rate_limit;
 pub mod secrets;
 pub mod tls;
 pub mod wire;
+
+pub use app::{assemble, build, App};
 
 use crate::service::Service;
 use axum::extract::DefaultBodyLimit;

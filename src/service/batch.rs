@@ -3,7 +3,7 @@
 //! item writes nothing.
 
 use super::secrets::{Content, Scope, Tag};
-use super::{now_ms, Ctx, Service, ServiceError, ServiceResult};
+use super::{Ctx, Service, ServiceError, ServiceResult};
 use crate::secret::{SecretKey, SecretValue};
 use crate::store::{AuditEvent, PutVersion, StoreError};
 use std::collections::HashSet;
@@ -175,7 +175,7 @@ impl Service {
             expected_current: stored,
             version,
             max_versions: scope.project.max_versions,
-            now: now_ms(),
+            now: self.now_ms(),
         };
         Ok((
             put,

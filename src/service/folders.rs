@@ -7,7 +7,7 @@
 //! and stay recoverable with `hush restore` for the recovery window.
 
 use super::secrets::Scope;
-use super::{now_ms, Action, Ctx, Service, ServiceError, ServiceResult};
+use super::{Action, Ctx, Service, ServiceError, ServiceResult};
 use crate::secret::SecretPath;
 use crate::store::{DeleteFolder, EnvRow, FolderRow, StoreError};
 use sha2::{Digest, Sha256};
@@ -188,7 +188,7 @@ impl Service {
             project_id: scope.project.id.clone(),
             env_id: scope.env.id.clone(),
             path: path.as_str().to_owned(),
-            created_at: now_ms(),
+            created_at: self.now_ms(),
         };
         let mut event = self.scoped_event(ctx, scope, "create-folder", Vec::new());
         event.path = Some(path.as_str().to_owned());
@@ -250,7 +250,7 @@ impl Service {
         }
         let mut event = self.scoped_event(ctx, scope, "delete-folder", Vec::new());
         event.path = Some(folder.path.clone());
-        let now = now_ms();
+        let now = self.now_ms();
         let deleted = self
             .store
             .delete_folder(

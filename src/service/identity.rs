@@ -3,9 +3,7 @@
 
 use super::access::TokenScope;
 use super::lockout::LoginKind;
-use super::{
-    iso, new_id, now_ms, tokens, Actor, ActorKind, Ctx, Service, ServiceError, ServiceResult,
-};
+use super::{iso, new_id, tokens, Actor, ActorKind, Ctx, Service, ServiceError, ServiceResult};
 use crate::net;
 use crate::store::{Bootstrap, IdentityRow, ProjectRow, TokenRow, UserRow};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -24,6 +22,9 @@ pub struct IssuedToken {
     pub token_id: String,
     pub expires_in: i64,
     pub max_ttl: i64,
+    /// When it was issued or renewed (the service clock): `expires_in`
+    /// counts from here.
+    pub issued_at: i64,
 }
 
 pub struct BootstrapResult {
@@ -89,6 +90,7 @@ pub(super) fn normalise_email(email: &str) -> ServiceResult<String> {
 
 /// A fresh token row and its text.
 pub(super) fn issue_token(
+    now: i64,
     kind: &str,
     subject_id: &str,
     name: &str,
@@ -101,7 +103,6 @@ pub(super) fn issue_token(
         tokens::ACCESS_PREFIX
     };
     let token = tokens::generate(prefix).map_err(|e| ServiceError::Internal(e.to_string()))?;
-    let now = now_ms();
     let row = TokenRow {
         id: new_id(),
         token_hash: tokens::hash(&token),
@@ -123,6 +124,7 @@ pub(super) fn issue_token(
         token_id: row.id.clone(),
         expires_in: ttl_secs,
         max_ttl: max_ttl_secs,
+        issued_at: now,
     };
     Ok((row, issued))
 }
@@ -132,6 +134,7 @@ impl Service {
         let ttl = self.settings.session_ttl_secs;
         // A session can be renewed for up to 30 days, then the user logs in again.
         issue_token(
+            self.now_ms(),
             "session",
             &user.id,
             &user.email,
@@ -159,7 +162,7 @@ impl Service {
             email: email.clone(),
             password_hash: super::passwords::hash_password_off_thread(password).await?,
             is_admin: true,
-            created_at: now_ms(),
+            created_at: self.now_ms(),
             disabled_at: None,
         };
         let owner_ctx = Ctx {
@@ -283,7 +286,7 @@ impl Service {
         if row.revoked_at.is_some() {
             return Err(unknown());
         }
-        if row.expires_at.is_some_and(|t| t <= now_ms()) {
+        if row.expires_at.is_some_and(|t| t <= self.now_ms()) {
             return Err(ServiceError::TokenExpired(
                 "Your token has expired. Please re-authenticate.".into(),
             ));
@@ -367,7 +370,7 @@ impl Service {
             user_agent: ctx.user_agent.clone(),
             ..subject_ctx(&row, kind, None)
         };
-        let now = now_ms();
+        let now = self.now_ms();
         let ttl = match self.renewal_check(&row, &subject, now).await {
             Ok(ttl) => ttl,
             Err(err) => {
@@ -389,6 +392,7 @@ impl Service {
                 .max_expires_at
                 .map(|m| (m - row.created_at) / 1000)
                 .unwrap_or(0),
+            issued_at: now,
         })
     }
 
@@ -428,7 +432,7 @@ impl Service {
     pub async fn revoke_own_token(&self, ctx: &Ctx) -> ServiceResult<()> {
         let event = ctx.event("logout");
         self.store
-            .revoke_token(&ctx.actor.token_id, now_ms(), event)
+            .revoke_token(&ctx.actor.token_id, self.now_ms(), event)
             .await?;
         Ok(())
     }
@@ -457,7 +461,7 @@ pub(super) fn subject_ctx(row: &TokenRow, kind: ActorKind, client_ip: Option<&st
 }
 
 pub fn expires_iso(issued: &IssuedToken) -> String {
-    iso(now_ms() + issued.expires_in * 1000)
+    iso(issued.issued_at + issued.expires_in * 1000)
 }
 
 /// Refuses a request from outside the identity's trusted ranges (if any are set).

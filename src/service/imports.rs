@@ -3,7 +3,7 @@
 //! `imports` array); where keys collide, the folder's own secrets win.
 
 use super::secrets::{Scope, SecretView};
-use super::{new_id, now_ms, Action, Ctx, Service, ServiceError, ServiceResult};
+use super::{new_id, Action, Ctx, Service, ServiceError, ServiceResult};
 use crate::secret::SecretPath;
 use crate::store::ImportRow;
 
@@ -49,7 +49,7 @@ impl Service {
             import_env_id: from_env.id.clone(),
             import_path: from_path.as_str().to_owned(),
             position: 0,
-            created_at: now_ms(),
+            created_at: self.now_ms(),
         };
         let mut event = ctx.event("create-secret-import");
         event.project_id = Some(scope.project.id.clone());

@@ -14,7 +14,7 @@
 //! the same NAT, and the other way round. Refusals while locked are audited
 //! through `refusals` (aggregated per account or address).
 
-use super::{now_ms, Ctx, Service, ServiceError, ServiceResult};
+use super::{Ctx, Service, ServiceError, ServiceResult};
 
 /// Failed logins counted per account and per client address in this window.
 pub const LOCKOUT_WINDOW_MS: i64 = 15 * 60 * 1000;
@@ -64,7 +64,7 @@ impl Service {
         event_name: &str,
     ) -> ServiceResult<Attempt> {
         let ip = address_key(ctx, kind);
-        let now = now_ms();
+        let now = self.now_ms();
         let counts = self
             .store
             .record_login_attempt(account, &ip, now, now - LOCKOUT_WINDOW_MS)

@@ -89,7 +89,7 @@ impl Service {
             trusted_ips: serde_json::to_string(&settings.trusted_ips)
                 .unwrap_or_else(|_| "[]".into()),
             created_by: ctx.actor.id.clone(),
-            created_at: now_ms(),
+            created_at: self.now_ms(),
         };
         let (secret_row, secret) = new_client_secret(&identity.id)?;
         let mut event = ctx.event("create-identity");
@@ -149,7 +149,7 @@ impl Service {
         let mut event = ctx.event("revoke-identity-client-secret");
         event.keys = vec![identity.name.clone(), secret_id.to_owned()];
         self.store
-            .revoke_identity_secret(&identity.id, secret_id, now_ms(), event)
+            .revoke_identity_secret(&identity.id, secret_id, self.now_ms(), event)
             .await?;
         Ok(())
     }
@@ -196,6 +196,7 @@ impl Service {
             return Err(e);
         }
         let (mut row, issued) = issue_token(
+            self.now_ms(),
             "identity",
             &identity.id,
             &identity.name,

@@ -130,6 +130,19 @@ pub struct Service {
     pub write_locks: KeyLocks,
     /// Aggregates of repeated refusals, not yet written (`refusals`).
     pub refusals: refusals::RefusalLog,
+    /// The time that decides expiry and windows (`now_ms`).
+    pub clock: Arc<dyn crate::time_ids::Clock>,
+}
+
+impl Service {
+    /// Now, by the service's clock: what token lifetimes, lockouts,
+    /// invites, resets and the recovery window are measured against, and
+    /// what rows are stamped with. Audit events, ids and checkpoints keep
+    /// the system clock (`time_ids::now_ms`): a clock handed in by a test
+    /// cannot move the audit log's times.
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
 }
 
 /// One async mutex per secret (environment, folder, key).

@@ -8,7 +8,7 @@
 //! user is kept in memory across a write; see `store::memo`). No change may
 //! leave the server without an enabled server admin.
 
-use super::{now_ms, Ctx, Service, ServiceError, ServiceResult};
+use super::{Ctx, Service, ServiceError, ServiceResult};
 use crate::store::{IdentityRow, UserChange, UserRow};
 
 impl Service {
@@ -59,7 +59,7 @@ impl Service {
         }
         let mut event = ctx.event(action);
         event.keys = keys.clone();
-        let now = now_ms();
+        let now = self.now_ms();
         match self.store.change_user(&user.id, change, now, event).await {
             Ok(mut after) => {
                 match change {
@@ -90,7 +90,7 @@ impl Service {
         let mut event = ctx.event(ACTION);
         event.keys = vec![identity.name.clone()];
         self.store
-            .delete_identity(&identity.id, now_ms(), event)
+            .delete_identity(&identity.id, self.now_ms(), event)
             .await?;
         Ok(identity)
     }

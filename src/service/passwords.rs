@@ -7,7 +7,7 @@
 
 use super::identity::{check_password_policy, hash_password, verify_password};
 use super::lockout::LoginKind;
-use super::{now_ms, tokens, ActorKind, Ctx, Service, ServiceError, ServiceResult};
+use super::{tokens, ActorKind, Ctx, Service, ServiceError, ServiceResult};
 use crate::store::{StoreError, UserRow, PASSWORD_RESET};
 use std::sync::OnceLock;
 use tokio::sync::Semaphore;
@@ -118,7 +118,7 @@ impl Service {
                 &user.id,
                 hash,
                 Some(ctx.actor.token_id.clone()),
-                now_ms(),
+                self.now_ms(),
                 event,
             )
             .await?;
@@ -132,7 +132,7 @@ impl Service {
         let user = self.user_for_admin(ctx, who, EVENT).await?;
         let token =
             tokens::generate(RESET_PREFIX).map_err(|e| ServiceError::Internal(e.to_string()))?;
-        let now = now_ms();
+        let now = self.now_ms();
         let expires_at = now + RESET_TTL_MS;
         let mut event = ctx.event(EVENT);
         event.keys = vec![user.email.clone()];
@@ -166,7 +166,7 @@ impl Service {
         let token_hash = tokens::hash(token);
         if !self
             .store
-            .password_token_pending(PASSWORD_RESET, token_hash.clone(), now_ms())
+            .password_token_pending(PASSWORD_RESET, token_hash.clone(), self.now_ms())
             .await?
         {
             return Err(self.token_refused(ctx, EVENT, unknown()).await);
@@ -179,7 +179,7 @@ impl Service {
         let event = ctx.event(EVENT);
         let result = self
             .store
-            .redeem_password_token(PASSWORD_RESET, token_hash, hash, now_ms(), event)
+            .redeem_password_token(PASSWORD_RESET, token_hash, hash, self.now_ms(), event)
             .await;
         match result {
             Ok(user) => Ok(user),

@@ -2,7 +2,7 @@
 //! user (listing shadows the shared value for them).
 
 use super::secrets::{Scope, SecretView};
-use super::{new_id, now_ms, ActorKind, Ctx, Service, ServiceError, ServiceResult};
+use super::{new_id, ActorKind, Ctx, Service, ServiceError, ServiceResult};
 use crate::crypto::{secret_aad, Field};
 use crate::secret::{SecretKey, SecretValue};
 use crate::store::PersonalRow;
@@ -61,7 +61,7 @@ impl Service {
                 value.expose().as_bytes(),
             )
             .map_err(|e| ServiceError::Internal(e.to_string()))?;
-        let now = now_ms();
+        let now = self.now_ms();
         let row = PersonalRow {
             id: existing
                 .as_ref()

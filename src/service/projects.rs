@@ -1,7 +1,7 @@
 //! Projects and their environments.
 
 use super::access::Grant;
-use super::{new_id, now_ms, Action, ActorKind, Ctx, Service, ServiceError, ServiceResult};
+use super::{new_id, Action, ActorKind, Ctx, Service, ServiceError, ServiceResult};
 use crate::secret::{parse_project_name, slugify, EnvSlug};
 use crate::store::{EnvRow, NewProject, ProjectRow};
 
@@ -33,7 +33,7 @@ impl Service {
         owner_id: &str,
     ) -> ServiceResult<NewProject> {
         let name = parse_project_name(name)?;
-        let now = now_ms();
+        let now = self.now_ms();
         let project = ProjectRow {
             id: new_id(),
             slug: slugify(&name),
@@ -133,7 +133,7 @@ impl Service {
             name: name.unwrap_or(slug.as_str()).to_owned(),
             protected,
             position: existing.len() as i64 + 1,
-            created_at: now_ms(),
+            created_at: self.now_ms(),
         };
         let mut event = ctx.event("create-environment");
         event.project_id = Some(project.id.clone());

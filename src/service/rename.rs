@@ -3,7 +3,7 @@
 //! is a new version, all in one transaction.
 
 use super::secrets::{Content, Scope, SecretView, WriteOutcome};
-use super::{now_ms, Ctx, Service, ServiceError, ServiceResult};
+use super::{Ctx, Service, ServiceError, ServiceResult};
 use crate::secret::{SecretKey, SecretValue};
 use crate::store::{PutVersion, SecretRow};
 
@@ -108,7 +108,7 @@ impl Service {
         event.keys = vec![input.key.to_string(), input.new_key.to_string()];
         event.from_version = Some(stored);
         event.to_version = Some(next_version);
-        let now = now_ms();
+        let now = self.now_ms();
         let put = PutVersion {
             secret_id: current.head.secret_id.clone(),
             project_id: scope.project.id.clone(),

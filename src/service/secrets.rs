@@ -488,7 +488,7 @@ impl Service {
                     event_name,
                 )
                 .await?;
-            let now = now_ms();
+            let now = self.now_ms();
             let mut event = self.scoped_event(ctx, scope, event_name, vec![input.key.to_string()]);
             event.from_version = (visible > 0).then_some(visible);
             event.to_version = Some(new_version);
@@ -580,7 +580,7 @@ impl Service {
                 tags_ct: data_key.seal(&aad(Field::Tags), &tags).map_err(fail)?,
                 action: action.to_owned(),
                 actor: actor.to_owned(),
-                created_at: now_ms(),
+                created_at: self.now_ms(),
             },
         ))
     }
@@ -599,7 +599,7 @@ impl Service {
             .await?
             .ok_or_else(|| not_found(scope, key, None))?;
         let mut view = self.view(&scope.project, &scope.env, &row).await?;
-        let now = now_ms();
+        let now = self.now_ms();
         let purge_after = now + self.settings.recovery_window_ms;
         let mut event = self.scoped_event(ctx, scope, event_name, vec![key.to_string()]);
         event.from_version = Some(view.version);
@@ -631,7 +631,9 @@ impl Service {
         self.check_room(scope, 1).await?;
         let mut event = self.scoped_event(ctx, scope, "restore-secret", vec![key.to_string()]);
         event.to_version = Some(head.current_version);
-        self.store.restore(&head.secret_id, now_ms(), event).await?;
+        self.store
+            .restore(&head.secret_id, self.now_ms(), event)
+            .await?;
         self.get_secret_unaudited(scope, key).await
     }
 
@@ -781,7 +783,7 @@ impl Service {
             e.from_version = Some(h.current_version);
             e
         });
-        Ok(self.store.purge_expired(now_ms(), audit_for).await?)
+        Ok(self.store.purge_expired(self.now_ms(), audit_for).await?)
     }
 }
 

@@ -3,7 +3,7 @@
 
 use super::access::{EnvPath, TokenScope};
 use super::identity::{issue_token, IssuedToken};
-use super::{now_ms, Action, Ctx, Service, ServiceError, ServiceResult};
+use super::{Action, Ctx, Service, ServiceError, ServiceResult};
 use crate::secret::EnvSlug;
 use crate::store::{ProjectRow, TokenRow};
 
@@ -51,7 +51,14 @@ impl Service {
                 )));
             }
         }
-        let (mut row, issued) = issue_token("service", "", name.trim(), ttl_secs, ttl_secs)?;
+        let (mut row, issued) = issue_token(
+            self.now_ms(),
+            "service",
+            "",
+            name.trim(),
+            ttl_secs,
+            ttl_secs,
+        )?;
         row.subject_id = row.id.clone();
         row.project_id = Some(project.id.clone());
         row.scope = serde_json::to_string(&TokenScope {
@@ -93,7 +100,9 @@ impl Service {
         let mut event = ctx.event("revoke-service-token");
         event.project_id = Some(project.id);
         event.keys = vec![token.name];
-        self.store.revoke_token(&token.id, now_ms(), event).await?;
+        self.store
+            .revoke_token(&token.id, self.now_ms(), event)
+            .await?;
         Ok(())
     }
 }

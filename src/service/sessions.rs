@@ -4,7 +4,7 @@
 //! `POST /api/v1/auth/token/revoke`: holding the token is the right to end
 //! it). Listings carry ids and times, never a token's text or hash.
 
-use super::{now_ms, tokens, ActorKind, Ctx, Service, ServiceError, ServiceResult};
+use super::{tokens, ActorKind, Ctx, Service, ServiceError, ServiceResult};
 use crate::store::{IdentityRow, TokenRow, UserRow};
 
 /// Tokens not revoked and not expired at `now`.
@@ -51,7 +51,7 @@ impl Service {
     ) -> ServiceResult<(UserRow, Vec<TokenRow>)> {
         let user = self.session_owner(ctx, who, "list-sessions").await?;
         let rows = self.store.subject_tokens(&user.id).await?;
-        Ok((user, live(rows, "session", now_ms())))
+        Ok((user, live(rows, "session", self.now_ms())))
     }
 
     /// Revokes one session of the caller's (or, for a server admin, of `who`).
@@ -77,7 +77,9 @@ impl Service {
         }
         let mut event = ctx.event(ACTION);
         event.keys = vec![user.email, session_id.to_owned()];
-        self.store.revoke_token(session_id, now_ms(), event).await?;
+        self.store
+            .revoke_token(session_id, self.now_ms(), event)
+            .await?;
         Ok(())
     }
 
@@ -91,7 +93,7 @@ impl Service {
             .identity_for_offboarding(ctx, who, "list-identity-tokens")
             .await?;
         let rows = self.store.subject_tokens(&identity.id).await?;
-        Ok((identity, live(rows, "identity", now_ms())))
+        Ok((identity, live(rows, "identity", self.now_ms())))
     }
 
     /// Revokes one access token of an identity (server admins).
@@ -116,7 +118,9 @@ impl Service {
         }
         let mut event = ctx.event(ACTION);
         event.keys = keys;
-        self.store.revoke_token(token_id, now_ms(), event).await?;
+        self.store
+            .revoke_token(token_id, self.now_ms(), event)
+            .await?;
         Ok(())
     }
 
@@ -144,7 +148,7 @@ impl Service {
         let mut event = subject.event("revoke-access-token");
         event.keys = vec![row.name.clone(), row.id.clone()];
         self.store
-            .revoke_token(&row.id, now_ms(), event)
+            .revoke_token(&row.id, self.now_ms(), event)
             .await
             .map_err(|e| match e {
                 crate::store::StoreError::NotFound(_) => unknown(),

@@ -1,7 +1,7 @@
 //! Users created by admins, who set their password with a one-time invite.
 
 use super::identity::{check_password_policy, normalise_email};
-use super::{new_id, now_ms, tokens, Ctx, Service, ServiceError, ServiceResult};
+use super::{new_id, tokens, Ctx, Service, ServiceError, ServiceResult};
 use crate::store::{UserRow, INVITE};
 use zeroize::Zeroizing;
 
@@ -29,12 +29,12 @@ impl Service {
             email: email.clone(),
             password_hash: String::new(),
             is_admin: server_admin,
-            created_at: now_ms(),
+            created_at: self.now_ms(),
             disabled_at: None,
         };
         let token =
             tokens::generate("hush_iv_").map_err(|e| ServiceError::Internal(e.to_string()))?;
-        let expires_at = now_ms() + INVITE_TTL_MS;
+        let expires_at = self.now_ms() + INVITE_TTL_MS;
         let mut event = ctx.event("create-user");
         event.keys = vec![email];
         self.store
@@ -70,7 +70,7 @@ impl Service {
         let invite_hash = tokens::hash(invite);
         if !self
             .store
-            .password_token_pending(INVITE, invite_hash.clone(), now_ms())
+            .password_token_pending(INVITE, invite_hash.clone(), self.now_ms())
             .await?
         {
             return Err(self.token_refused(ctx, EVENT, unknown()).await);
@@ -78,7 +78,7 @@ impl Service {
         let password_hash = super::passwords::hash_password_off_thread(password).await?;
         let result = self
             .store
-            .accept_invite(invite_hash, password_hash, now_ms(), ctx.event(EVENT))
+            .accept_invite(invite_hash, password_hash, self.now_ms(), ctx.event(EVENT))
             .await;
         match result {
             Ok(user) => Ok(user),

@@ -1059,6 +1059,8 @@ async fn place_objects(s: &TestServer) {
 /// Every principal's bearer token (None for anonymous).
 async fn principals(s: &TestServer) -> Vec<(Who, Option<String>)> {
     let expired = service_token(s, &["/app"], false, 1).await;
+    // Its one second runs while the other principals are made.
+    let expired_by = tokio::time::Instant::now() + Duration::from_millis(1100);
     let revoked = service_token(s, &["/app"], false, 3600).await;
     let revoked_id = Caller {
         s,
@@ -1217,7 +1219,7 @@ async fn principals(s: &TestServer) -> Vec<(Who, Option<String>)> {
         PRINCIPALS.to_vec()
     );
     // The 1-second token has expired by the time the matrix runs.
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    tokio::time::sleep_until(expired_by).await;
     out
 }
 

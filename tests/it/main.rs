@@ -1,5 +1,6 @@
 //! Integration tests: real `hush server` processes on port 0, driven over HTTP
-//! and through the real `hush` binary.
+//! and through the real `hush` binary; `inproc` serves the API in-process
+//! (a store that fails on demand, a clock moved by hand).
 
 mod abuse_auth;
 mod abuse_bounds;
@@ -13,6 +14,7 @@ mod client_side;
 mod deploy;
 mod examples;
 mod harness;
+mod inproc;
 mod migrate;
 mod offboarding;
 mod openapi;

@@ -11,7 +11,6 @@ use crate::pg::{on_both_backends, Backend, PgDb};
 use hush::client::ApiClient;
 use reqwest::Method;
 use serde_json::{json, Value};
-use std::time::Duration;
 use zeroize::Zeroizing;
 
 /// Passwords nobody else uses: the audit log must never contain them.
@@ -690,6 +689,14 @@ async fn identity_deletion_and_token_revocation(b: &Backend) {
     }
 }
 
+/// After an edit of the database behind the server's back: an acknowledged
+/// write, after which the SQLite store's memo answers nothing it read
+/// before (instead of waiting out the memo's TTL, which `store::memo`'s own
+/// tests cover).
+async fn memo_sees_the_edit(s: &TestServer) {
+    set(&s.client(), "MEMO_GENERATION", "bump").await.unwrap();
+}
+
 async fn renewal_rechecks_uses_ips_and_subject(b: &Backend) {
     let s = b.start(&[]).await;
     // Uses limit: exhausted tokens are not renewed.
@@ -711,7 +718,7 @@ async fn renewal_rechecks_uses_ips_and_subject(b: &Backend) {
         "UPDATE identities SET trusted_ips = '[\"10.0.0.0/8\"]' WHERE name = 'narrowed'",
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(1100)).await; // SQLite memo TTL
+    memo_sees_the_edit(&s).await;
     let (status, message) = renew(&s.url, &token).await.unwrap_err();
     assert_eq!(status, 403, "{message}");
 
@@ -724,7 +731,7 @@ async fn renewal_rechecks_uses_ips_and_subject(b: &Backend) {
         "UPDATE users SET disabled_at = 1 WHERE email = 'erin@example.com'",
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    memo_sees_the_edit(&s).await;
     let (status, message) = renew(&s.url, &erin).await.unwrap_err();
     assert_eq!(
         (status, message.contains("disabled")),

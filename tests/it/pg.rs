@@ -1,7 +1,8 @@
 //! Backends for the conformance and replica tests. PostgreSQL tests run when
 //! `TEST_DATABASE_URL` names a server; each gets a fresh database, dropped at
 //! the end. Without it they print a skip note and pass, unless
-//! `HUSH_REQUIRE_POSTGRES_TESTS=1` (CI) makes that a failure.
+//! `HUSH_REQUIRE_PG_TESTS=1` (CI; the older `HUSH_REQUIRE_POSTGRES_TESTS=1`
+//! too) makes that a failure.
 
 use crate::harness::*;
 
@@ -36,6 +37,13 @@ fn with_db(url: &str, name: &str) -> String {
     format!("{base}/{name}{query}")
 }
 
+/// The variable that makes PostgreSQL tests mandatory, if one is set to 1.
+pub fn postgres_required() -> Option<&'static str> {
+    ["HUSH_REQUIRE_PG_TESTS", "HUSH_REQUIRE_POSTGRES_TESTS"]
+        .into_iter()
+        .find(|name| std::env::var(name).as_deref() == Ok("1"))
+}
+
 impl PgDb {
     /// A fresh database, or None (with a note) when PostgreSQL is not configured.
     pub async fn create(test: &str) -> Option<PgDb> {
@@ -43,10 +51,9 @@ impl PgDb {
             Ok(url) if !url.is_empty() => url,
             _ => {
                 // CI sets this: there a missing database is a failure, not a skip.
-                assert!(
-                    std::env::var("HUSH_REQUIRE_POSTGRES_TESTS").as_deref() != Ok("1"),
-                    "{test}: TEST_DATABASE_URL is not set but HUSH_REQUIRE_POSTGRES_TESTS=1"
-                );
+                if let Some(name) = postgres_required() {
+                    panic!("{test}: TEST_DATABASE_URL is not set but {name}=1: PostgreSQL tests must run");
+                }
                 eprintln!("SKIPPED {test}: TEST_DATABASE_URL is not set (PostgreSQL test)");
                 return None;
             }
@@ -176,3 +183,40 @@ macro_rules! on_both_backends {
     };
 }
 pub(crate) use on_both_backends;
+
+/// The rule above, checked on a real PostgreSQL test run in a child process
+/// of this test binary without `TEST_DATABASE_URL`: required, it fails;
+/// not required, it passes with a skip note.
+#[test]
+fn a_required_postgres_test_fails_without_a_database() {
+    let test = "store_conformance::postgres::conflict_names_current_version";
+    let run = |required: Option<&str>| {
+        let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+        cmd.args([test, "--exact", "--nocapture", "--test-threads=1"])
+            .env_remove("TEST_DATABASE_URL")
+            .env_remove("HUSH_REQUIRE_PG_TESTS")
+            .env_remove("HUSH_REQUIRE_POSTGRES_TESTS");
+        if let Some(name) = required {
+            cmd.env(name, "1");
+        }
+        let out = cmd.output().expect("run the test binary");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            text.contains("1 passed") || text.contains("1 failed"),
+            "the test ran: {text}"
+        );
+        (out.status.success(), text)
+    };
+    for name in ["HUSH_REQUIRE_PG_TESTS", "HUSH_REQUIRE_POSTGRES_TESTS"] {
+        let (passed, text) = run(Some(name));
+        assert!(!passed, "{name}=1 without a database must fail: {text}");
+        assert!(text.contains("PostgreSQL tests must run"), "{text}");
+    }
+    let (passed, text) = run(None);
+    assert!(passed, "not required: skipped, not failed: {text}");
+    assert!(text.contains("SKIPPED"), "{text}");
+}

@@ -6,7 +6,6 @@ use crate::harness::*;
 use crate::pg::{on_both_backends, Backend};
 use reqwest::Method;
 use serde_json::json;
-use std::time::Duration;
 
 on_both_backends!(
     versions_history_rollback,
@@ -14,7 +13,6 @@ on_both_backends!(
     concurrent_if_version_writers,
     conflict_names_current_version,
     soft_delete_restore,
-    purge_after_recovery_window,
     explicit_purge,
     audit_chain_verifies_and_names_tampering,
     bootstrap_once_and_token_revocation,
@@ -216,38 +214,6 @@ async fn soft_delete_restore(b: &Backend) {
     .await
     .unwrap();
     assert_eq!(set(&c, "GONE", "v3").await.unwrap(), 3);
-}
-
-async fn purge_after_recovery_window(b: &Backend) {
-    let s = b
-        .start(&["--recovery-window", "1s", "--purge-interval", "200ms"])
-        .await;
-    let c = s.client();
-    set(&c, "TEMP", "x").await.unwrap();
-    c.send(
-        Method::DELETE,
-        "/api/v3/secrets/raw/TEMP",
-        &scope("dev", "/"),
-    )
-    .await
-    .unwrap();
-    let purged = eventually(Duration::from_secs(10), async || {
-        let d = c
-            .get("/api/v1/hush/deleted", &scope_q("dev", "/"))
-            .await
-            .unwrap();
-        d["secrets"].as_array().unwrap().is_empty()
-    })
-    .await;
-    assert!(purged, "secret not purged after its window");
-    let audit = c
-        .get(
-            "/api/v1/hush/audit",
-            &[("action", "purge-expired-secret".into())],
-        )
-        .await
-        .unwrap();
-    assert_eq!(audit["events"].as_array().unwrap().len(), 1);
 }
 
 async fn explicit_purge(b: &Backend) {

@@ -4,7 +4,7 @@
 use super::chain::PreparedAudit;
 use super::chain::{backend, ChainHead};
 use crate::audit::{AuditKey, GENESIS};
-use crate::store::{AuditEvent, AuditFilter, AuditRow, StoreResult};
+use crate::store::{ArchiveMark, AuditEvent, AuditFilter, AuditRow, StoreResult};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::sync::Arc;
 
@@ -279,4 +279,38 @@ pub(in crate::store) fn mark_journal_committed(
     .and_then(|mut stmt| stmt.execute(params![generation]))
     .map(drop)
     .map_err(backend)
+}
+
+/// Where the live log starts, once events were archived.
+pub(super) fn archive_mark(c: &Connection) -> rusqlite::Result<Option<ArchiveMark>> {
+    c.query_row(
+        "SELECT seq, hash, epoch, mac FROM audit_archive_mark WHERE id = 1",
+        [],
+        |r| {
+            Ok(ArchiveMark {
+                seq: r.get(0)?,
+                hash: r.get(1)?,
+                epoch: r.get(2)?,
+                mac: r.get(3)?,
+            })
+        },
+    )
+    .optional()
+}
+
+/// Removes the archived events (up to `mark.seq`) and records `mark`.
+pub(super) fn remove_archived(c: &Connection, mark: &ArchiveMark) -> StoreResult<()> {
+    c.execute(
+        "DELETE FROM audit_events WHERE seq <= ?1",
+        params![mark.seq],
+    )
+    .map_err(backend)?;
+    c.execute(
+        "INSERT INTO audit_archive_mark (id, seq, hash, epoch, mac) VALUES (1, ?1, ?2, ?3, ?4)
+         ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash,
+           epoch = excluded.epoch, mac = excluded.mac",
+        params![mark.seq, mark.hash, mark.epoch, mark.mac],
+    )
+    .map_err(backend)?;
+    Ok(())
 }

@@ -15,15 +15,20 @@
 //! flush interval (`audit_journal`). With an interval of zero there is no
 //! journal: each such event is a job of the group commit, fsynced.
 
+mod accounts;
 pub(super) mod audit_chain;
 #[cfg(test)]
 mod audit_chain_tests;
 pub(super) mod audit_journal;
 pub(super) mod chain;
+mod connect;
+mod folders;
 mod group_commit;
 pub mod memo;
+mod projects;
 mod replay;
 mod rows;
+mod secrets;
 mod streams;
 #[cfg(test)]
 pub(super) mod tests;
@@ -32,32 +37,28 @@ pub mod wal_checkpointer;
 use super::audit_flush::AuditOptions;
 use super::audit_upgrade;
 use super::*;
+use accounts::*;
 use audit_chain as sqlite_audit;
 use audit_chain::insert_audit;
 use audit_journal::AuditJournal;
 pub(crate) use chain::backend;
 use chain::{ChainHead, PreparedAudit};
+#[cfg(test)]
+pub(crate) use connect::MIGRATIONS;
+use connect::{migrate, open_connection};
 use group_commit::{chain_transaction, GroupCommit, Job, JobKind};
 use memo::Memo;
+use projects::*;
 use replay::{journal_error, replay_journal};
 use rows::*;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
+use secrets::*;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
 use wal_checkpointer::{Checkpointer, WRITER_BACKSTOP_PAGES};
 
-/// Applied in order; `PRAGMA user_version` records how many ran.
-pub(crate) const MIGRATIONS: [&str; 7] = [
-    include_str!("../../../server/migrations/sqlite/0001_init.sql"),
-    include_str!("../../../server/migrations/sqlite/0002_identity.sql"),
-    include_str!("../../../server/migrations/sqlite/0003_imports.sql"),
-    include_str!("../../../server/migrations/sqlite/0004_audit_bursts.sql"),
-    include_str!("../../../server/migrations/sqlite/0005_offboarding.sql"),
-    include_str!("../../../server/migrations/sqlite/0006_audit_keyed.sql"),
-    include_str!("../../../server/migrations/sqlite/0007_audit_streams.sql"),
-];
 const MAX_IDLE_READERS: usize = 8;
 /// How often the checkpointer folds the WAL into the database.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
@@ -87,23 +88,6 @@ pub struct SqliteStore {
     path: Arc<Path>,
     /// Where read-audit events go when they need not be fsynced one by one.
     journal: Option<Arc<AuditJournal>>,
-}
-
-fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
-    conn.busy_timeout(std::time::Duration::from_secs(10))?;
-    // Room for every statement a connection runs (the default 16 made the
-    // writer re-parse its hot statements).
-    conn.set_prepared_statement_cache_capacity(256);
-    conn.execute_batch(
-        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;",
-    )?;
-    Ok(conn)
 }
 
 impl SqliteStore {
@@ -224,43 +208,53 @@ impl SqliteStore {
     }
 
     /// Runs a read on a pooled connection, on the calling task. Handing each
-    /// read to tokio's blocking pool was tried (so a full scan such as the
-    /// audit chain never holds up a worker): with as many reads in flight as
-    /// requests, the pool of connections ran dry and reads opened new ones,
-    /// and writes (whose requests read past the memo) fell far behind. Local
-    /// SQLite reads take microseconds; the full scans are admin-only (`audit
-    /// verify`, the archiver), and moving those alone is left to do.
+    /// read to tokio's blocking pool was tried: with as many reads in flight
+    /// as requests, the pool of connections ran dry and reads opened new
+    /// ones, and writes (whose requests read past the memo) fell far behind.
+    /// Point and list reads take microseconds; the audit log's scans, which
+    /// grow with the log, go through [`SqliteStore::scan`] instead.
     pub(super) async fn read<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> StoreResult<T> {
-        let conn = self.readers.lock().map_err(backend)?.pop();
-        let conn = match conn {
-            Some(c) => c,
-            None => open_connection(&self.path).map_err(backend)?,
-        };
-        let result = f(&conn).map_err(backend);
-        if let Ok(mut idle) = self.readers.lock() {
-            if idle.len() < MAX_IDLE_READERS {
-                idle.push(conn);
-            }
-        }
-        result
+        read_pooled(&self.readers, &self.path, f)
+    }
+
+    /// Runs a read that may touch every row of a table (the audit chain, an
+    /// audit search or export) on tokio's blocking pool, so it never holds a
+    /// worker that other requests are waiting for. These reads are admin-
+    /// only and few, so they cannot drain the connection pool.
+    pub(super) async fn scan<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        let readers = Arc::clone(&self.readers);
+        let path = Arc::clone(&self.path);
+        tokio::task::spawn_blocking(move || read_pooled(&readers, &path, f))
+            .await
+            .map_err(backend)?
     }
 }
 
-fn migrate(conn: &Connection) -> StoreResult<()> {
-    let applied: usize = conn
-        .query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
-        .map_err(backend)? as usize;
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
-        conn.execute_batch(&format!(
-            "BEGIN IMMEDIATE; {sql}; PRAGMA user_version = {}; COMMIT;",
-            i + 1
-        ))
-        .map_err(|e| StoreError::Backend(format!("migration {} failed: {e}", i + 1)))?;
+/// `f` on an idle pooled connection (or a new one), which then goes back to
+/// the pool.
+fn read_pooled<T>(
+    readers: &Mutex<Vec<Connection>>,
+    path: &Path,
+    f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+) -> StoreResult<T> {
+    let conn = readers.lock().map_err(backend)?.pop();
+    let conn = match conn {
+        Some(c) => c,
+        None => open_connection(path).map_err(backend)?,
+    };
+    let result = f(&conn).map_err(backend);
+    if let Ok(mut idle) = readers.lock() {
+        if idle.len() < MAX_IDLE_READERS {
+            idle.push(conn);
+        }
     }
-    Ok(())
+    result
 }
 
 fn map_unique(e: rusqlite::Error, what: String) -> StoreError {
@@ -274,112 +268,6 @@ fn map_unique(e: rusqlite::Error, what: String) -> StoreError {
     }
 }
 
-fn insert_project(conn: &Connection, head: &mut ChainHead, data: &NewProject) -> StoreResult<()> {
-    let p = &data.project;
-    conn.execute(
-        "INSERT INTO projects (id, slug, name, max_versions, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![p.id, p.slug, p.name, p.max_versions, p.created_at],
-    )
-    .map_err(|e| map_unique(e, format!("project {:?}", p.slug)))?;
-    for env in &data.environments {
-        insert_env(conn, env)?;
-    }
-    insert_data_key(conn, &data.data_key)?;
-    conn.execute(
-        "INSERT INTO memberships (project_id, subject_id, role) VALUES (?1, ?2, ?3)",
-        params![p.id, data.owner.0, data.owner.1],
-    )
-    .map_err(backend)?;
-    insert_audit(conn, head, &data.audit)
-}
-
-fn insert_env(conn: &Connection, env: &EnvRow) -> StoreResult<()> {
-    conn.execute(
-        "INSERT INTO environments (id, project_id, slug, name, protected, position, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![
-            env.id,
-            env.project_id,
-            env.slug,
-            env.name,
-            env.protected,
-            env.position,
-            env.created_at
-        ],
-    )
-    .map_err(|e| map_unique(e, format!("environment {:?}", env.slug)))?;
-    Ok(())
-}
-
-fn insert_data_key(conn: &Connection, key: &DataKeyRow) -> StoreResult<()> {
-    conn.execute(
-        "INSERT INTO data_keys (project_id, key_id, wrapped, enc_count, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![key.project_id, key.key_id, key.wrapped, key.enc_count, key.created_at],
-    )
-    .map_err(|e| map_unique(e, "data key".into()))?;
-    Ok(())
-}
-
-const TOKEN_COLS: &str =
-    "id, token_hash, kind, subject_id, name, project_id, scope, expires_at, revoked_at, created_at, uses, uses_limit, max_expires_at, client_secret_id";
-
-const IDENTITY_COLS: &str =
-    "id, name, access_token_ttl, access_token_max_ttl, num_uses_limit, trusted_ips, created_by, created_at";
-
-const IDENTITY_SECRET_COLS: &str = "id, identity_id, secret_hash, prefix, created_at, revoked_at";
-
-fn insert_identity_secret(conn: &Connection, s: &IdentitySecretRow) -> StoreResult<()> {
-    conn.execute(
-        "INSERT INTO identity_secrets (id, identity_id, secret_hash, prefix, created_at, revoked_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![s.id, s.identity_id, s.secret_hash, s.prefix, s.created_at, s.revoked_at],
-    )
-    .map_err(backend)?;
-    Ok(())
-}
-
-fn insert_token_row(conn: &Connection, t: &TokenRow) -> StoreResult<()> {
-    conn.execute(
-        &format!(
-            "INSERT INTO tokens ({TOKEN_COLS})
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
-        ),
-        params![
-            t.id,
-            t.token_hash,
-            t.kind,
-            t.subject_id,
-            t.name,
-            t.project_id,
-            t.scope,
-            t.expires_at,
-            t.revoked_at,
-            t.created_at,
-            t.uses,
-            t.uses_limit,
-            t.max_expires_at,
-            t.client_secret_id
-        ],
-    )
-    .map_err(backend)?;
-    Ok(())
-}
-
-pub(super) const USER_COLS: &str = "id, email, password_hash, is_admin, created_at, disabled_at";
-
-/// Revokes a user's live sessions, except `keep`.
-fn revoke_sessions(c: &Connection, user_id: &str, keep: Option<&str>, now: i64) -> StoreResult<()> {
-    c.execute(
-        "UPDATE tokens SET revoked_at = ?3 WHERE subject_id = ?1 AND kind = 'session' AND revoked_at IS NULL AND id IS NOT ?2",
-        params![user_id, keep, now],
-    )
-    .map_err(backend)?;
-    Ok(())
-}
-
-const HEAD_COLS: &str = "s.id, s.project_id, s.env_id, s.path, s.key, s.current_version, s.deleted_at, s.purge_after, s.created_at";
-const VERSION_COLS: &str =
-    "v.version, v.key_id, v.value_ct, v.comment_ct, v.tags_ct, v.action, v.actor, v.created_at";
-
 /// Every row of a cached statement, mapped by `f`.
 fn query_vec<T>(
     c: &Connection,
@@ -390,99 +278,6 @@ fn query_vec<T>(
     let mut stmt = c.prepare_cached(sql)?;
     let rows = stmt.query_map(params, f)?;
     rows.collect()
-}
-
-fn head_by_id(conn: &Connection, secret_id: &str) -> StoreResult<SecretHead> {
-    conn.query_row(
-        &format!("SELECT {HEAD_COLS} FROM secrets s WHERE s.id = ?1"),
-        params![secret_id],
-        head_from_row,
-    )
-    .optional()
-    .map_err(backend)?
-    .ok_or(StoreError::NotFound("secret"))
-}
-
-fn purge_secret(conn: &Connection, secret_id: &str) -> StoreResult<()> {
-    // Personal overrides reference the secret (foreign key): they go with it.
-    conn.execute(
-        "DELETE FROM personal_secrets WHERE secret_id = ?1",
-        params![secret_id],
-    )
-    .map_err(backend)?;
-    conn.execute(
-        "DELETE FROM secret_versions WHERE secret_id = ?1",
-        params![secret_id],
-    )
-    .map_err(backend)?;
-    conn.execute("DELETE FROM secrets WHERE id = ?1", params![secret_id])
-        .map_err(backend)?;
-    Ok(())
-}
-
-/// One `put_version` inside the caller's savepoint.
-fn put_one(
-    c: &Connection,
-    head: &mut ChainHead,
-    put: &PutVersion,
-    audit: &AuditEvent,
-) -> StoreResult<i64> {
-    let current: Option<(String, i64, Option<i64>)> = c
-            .prepare_cached("SELECT id, current_version, deleted_at FROM secrets WHERE env_id = ?1 AND path = ?2 AND key = ?3")
-            .and_then(|mut s| s.query_row(params![put.env_id, put.path, put.key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional())
-            .map_err(backend)?;
-    let new_version = put.version.version;
-    rules::check_put(
-        current
-            .as_ref()
-            .map(|(id, v, d)| (id.as_str(), *v, d.is_some())),
-        put,
-    )?;
-    match current {
-        None => {
-            c.prepare_cached(
-                    "INSERT INTO secrets (id, project_id, env_id, path, key, current_version, created_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6)",
-                )
-                .and_then(|mut s| s.execute(params![put.secret_id, put.project_id, put.env_id, put.path, put.key, put.now]))
-                .map_err(backend)?;
-        }
-        Some((id, _, _)) => {
-            c.prepare_cached(
-                    "UPDATE secrets SET current_version = ?2, deleted_at = NULL, purge_after = NULL WHERE id = ?1",
-                )
-                .and_then(|mut s| s.execute(params![id, new_version]))
-                .map_err(backend)?;
-        }
-    }
-    let v = &put.version;
-    // The primary key (secret_id, version) is the final guard against two
-    // writers allocating the same version.
-    c.prepare_cached(
-            "INSERT INTO secret_versions (secret_id, version, key_id, value_ct, comment_ct, tags_ct, action, actor, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        )
-        .and_then(|mut s| s.execute(params![put.secret_id, v.version, v.key_id, v.value_ct, v.comment_ct, v.tags_ct, v.action, v.actor, v.created_at]))
-        .map_err(|e| match map_unique(e, String::new()) {
-            StoreError::Duplicate(_) => StoreError::Conflict { current: new_version },
-            other => other,
-        })?;
-    c.prepare_cached("DELETE FROM secret_versions WHERE secret_id = ?1 AND version <= ?2")
-        .and_then(|mut s| {
-            s.execute(params![
-                put.secret_id,
-                rules::prune_through(new_version, put.max_versions)
-            ])
-        })
-        .map_err(backend)?;
-    let count: i64 = c
-            .prepare_cached(
-                "UPDATE data_keys SET enc_count = enc_count + ?3 WHERE project_id = ?1 AND key_id = ?2 RETURNING enc_count",
-            )
-            .and_then(|mut s| s.query_row(params![put.project_id, v.key_id, rules::encryptions(1)], |r| r.get(0)))
-            .map_err(backend)?;
-    insert_audit(c, head, audit)?;
-    Ok(count)
 }
 
 #[async_trait]
@@ -757,30 +552,7 @@ impl Store for SqliteStore {
         mut audit: AuditEvent,
     ) -> StoreResult<UserRow> {
         self.write(move |c, head| {
-            let n = c
-                .execute(
-                    "UPDATE invites SET used_at = ?2 WHERE token_hash = ?1 AND kind = ?3 AND used_at IS NULL AND expires_at > ?2",
-                    params![token_hash, now, kind],
-                )
-                .map_err(backend)?;
-            if n == 0 {
-                return Err(StoreError::NotFound("valid one-time token"));
-            }
-            let user_id: String = c
-                .query_row("SELECT user_id FROM invites WHERE token_hash = ?1", params![token_hash], |r| r.get(0))
-                .map_err(backend)?;
-            c.execute("UPDATE users SET password_hash = ?2 WHERE id = ?1", params![user_id, password_hash])
-                .map_err(backend)?;
-            if kind == PASSWORD_RESET {
-                revoke_sessions(c, &user_id, None, now)?;
-            }
-            let user = c
-                .query_row(
-                    &format!("SELECT {USER_COLS} FROM users WHERE id = ?1"),
-                    params![user_id],
-                    user_from_row,
-                )
-                .map_err(backend)?;
+            let user = accounts::redeem_password_token(c, kind, &token_hash, &password_hash, now)?;
             audit.actor_id = user.id.clone();
             audit.actor_name = user.email.clone();
             insert_audit(c, head, &audit)?;
@@ -799,16 +571,7 @@ impl Store for SqliteStore {
     ) -> StoreResult<()> {
         let user_id = user_id.to_owned();
         self.write(move |c, head| {
-            c.execute(
-                "UPDATE invites SET used_at = ?2 WHERE user_id = ?1 AND kind = ?3 AND used_at IS NULL",
-                params![user_id, now, PASSWORD_RESET],
-            )
-            .map_err(backend)?;
-            c.execute(
-                "INSERT INTO invites (token_hash, user_id, expires_at, kind) VALUES (?1, ?2, ?3, ?4)",
-                params![token_hash, user_id, expires_at, PASSWORD_RESET],
-            )
-            .map_err(backend)?;
+            accounts::create_password_reset(c, &user_id, &token_hash, expires_at, now)?;
             insert_audit(c, head, &audit)
         })
         .await
@@ -824,16 +587,7 @@ impl Store for SqliteStore {
     ) -> StoreResult<()> {
         let user_id = user_id.to_owned();
         self.write(move |c, head| {
-            let n = c
-                .execute(
-                    "UPDATE users SET password_hash = ?2 WHERE id = ?1",
-                    params![user_id, password_hash],
-                )
-                .map_err(backend)?;
-            if n == 0 {
-                return Err(StoreError::NotFound("user"));
-            }
-            revoke_sessions(c, &user_id, keep_token.as_deref(), now)?;
+            accounts::set_password(c, &user_id, &password_hash, keep_token.as_deref(), now)?;
             insert_audit(c, head, &audit)
         })
         .await
@@ -850,56 +604,7 @@ impl Store for SqliteStore {
         // The one writer runs this whole closure alone: the admin count it
         // reads cannot change before the update.
         self.write(move |c, head| {
-            let user = c
-                .query_row(
-                    &format!("SELECT {USER_COLS} FROM users WHERE id = ?1"),
-                    params![user_id],
-                    user_from_row,
-                )
-                .optional()
-                .map_err(backend)?
-                .ok_or(StoreError::NotFound("user"))?;
-            if user.enabled_admin() && change.removes_admin() {
-                let others: i64 = c
-                    .query_row(
-                        "SELECT COUNT(*) FROM users WHERE is_admin AND disabled_at IS NULL AND id <> ?1",
-                        params![user_id],
-                        |r| r.get(0),
-                    )
-                    .map_err(backend)?;
-                if others == 0 {
-                    return Err(StoreError::LastAdmin);
-                }
-            }
-            match change {
-                UserChange::Disable => c.execute(
-                    "UPDATE users SET disabled_at = COALESCE(disabled_at, ?2) WHERE id = ?1",
-                    params![user_id, now],
-                ),
-                UserChange::Enable => c.execute(
-                    "UPDATE users SET disabled_at = NULL WHERE id = ?1",
-                    params![user_id],
-                ),
-                UserChange::SetAdmin(admin) => c.execute(
-                    "UPDATE users SET is_admin = ?2 WHERE id = ?1",
-                    params![user_id, admin],
-                ),
-                UserChange::Delete => {
-                    for sql in [
-                        "DELETE FROM memberships WHERE subject_id = ?1",
-                        "DELETE FROM personal_secrets WHERE owner_id = ?1",
-                        "DELETE FROM invites WHERE user_id = ?1",
-                        "DELETE FROM users WHERE id = ?1",
-                    ] {
-                        c.execute(sql, params![user_id]).map_err(backend)?;
-                    }
-                    Ok(1)
-                }
-            }
-            .map_err(backend)?;
-            if matches!(change, UserChange::Disable | UserChange::Delete) {
-                revoke_sessions(c, &user_id, None, now)?;
-            }
+            let user = accounts::change_user(c, &user_id, change, now)?;
             insert_audit(c, head, &audit)?;
             Ok(user)
         })
@@ -992,20 +697,7 @@ impl Store for SqliteStore {
     ) -> StoreResult<()> {
         let (i, s) = (identity_id.to_owned(), secret_id.to_owned());
         self.write(move |c, head| {
-            let n = c
-                .execute(
-                    "UPDATE identity_secrets SET revoked_at = ?3 WHERE identity_id = ?1 AND id = ?2 AND revoked_at IS NULL",
-                    params![i, s, now],
-                )
-                .map_err(backend)?;
-            if n == 0 {
-                return Err(StoreError::NotFound("client secret"));
-            }
-            c.execute(
-                "UPDATE tokens SET revoked_at = ?2 WHERE client_secret_id = ?1 AND revoked_at IS NULL",
-                params![s, now],
-            )
-            .map_err(backend)?;
+            accounts::revoke_identity_secret(c, &i, &s, now)?;
             insert_audit(c, head, &audit)
         })
         .await
@@ -1019,23 +711,7 @@ impl Store for SqliteStore {
     ) -> StoreResult<()> {
         let id = identity_id.to_owned();
         self.write(move |c, head| {
-            c.execute(
-                "UPDATE tokens SET revoked_at = ?2 WHERE subject_id = ?1 AND kind = 'identity' AND revoked_at IS NULL",
-                params![id, now],
-            )
-            .map_err(backend)?;
-            for sql in [
-                "DELETE FROM memberships WHERE subject_id = ?1",
-                "DELETE FROM identity_secrets WHERE identity_id = ?1",
-            ] {
-                c.execute(sql, params![id]).map_err(backend)?;
-            }
-            let n = c
-                .execute("DELETE FROM identities WHERE id = ?1", params![id])
-                .map_err(backend)?;
-            if n == 0 {
-                return Err(StoreError::NotFound("identity"));
-            }
+            accounts::delete_identity(c, &id, now)?;
             insert_audit(c, head, &audit)
         })
         .await
@@ -1230,63 +906,8 @@ impl Store for SqliteStore {
         audit: AuditEvent,
     ) -> StoreResult<Vec<String>> {
         self.write(move |c, head| {
-            let prefix = format!("{}/", del.path);
-            let live: Vec<(String, String, String)> = {
-                let mut stmt = c
-                    .prepare_cached(
-                        "SELECT id, path, key FROM secrets WHERE env_id = ?1 AND deleted_at IS NULL
-                         AND (path = ?2 OR substr(path, 1, length(?3)) = ?3) ORDER BY path, key",
-                    )
-                    .map_err(backend)?;
-                let rows = stmt
-                    .query_map(params![del.env_id, del.path, prefix], |r| {
-                        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-                    })
-                    .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
-                    .map_err(backend)?;
-                rows
-            };
-            if !live.is_empty() && !del.force {
-                return Err(StoreError::NotEmpty(format!(
-                    "folder {} is not empty: it holds {} secret(s)",
-                    del.path,
-                    live.len()
-                )));
-            }
-            let folders: Vec<String> = {
-                let mut stmt = c
-                    .prepare_cached(
-                        "SELECT path FROM folders WHERE env_id = ?1
-                         AND (path = ?2 OR substr(path, 1, length(?3)) = ?3)",
-                    )
-                    .map_err(backend)?;
-                let rows = stmt
-                    .query_map(params![del.env_id, del.path, prefix], |r| r.get(0))
-                    .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
-                    .map_err(backend)?;
-                rows
-            };
-            let touched = live.iter().map(|(_, path, _)| path).chain(&folders);
-            if let Some(refusal) = touched.filter_map(|p| del.unchecked(p)).next() {
-                return Err(refusal);
-            }
-            for (id, _, _) in &live {
-                c.execute(
-                    "UPDATE secrets SET deleted_at = ?2, purge_after = ?3 WHERE id = ?1",
-                    params![id, del.now, del.purge_after],
-                )
-                .map_err(backend)?;
-            }
-            c.execute(
-                "DELETE FROM folders WHERE env_id = ?1 AND (path = ?2 OR substr(path, 1, length(?3)) = ?3)",
-                params![del.env_id, del.path, prefix],
-            )
-            .map_err(backend)?;
             let mut audit = audit;
-            audit.keys = live
-                .iter()
-                .map(|(_, path, key)| format!("{path}/{key}"))
-                .collect();
+            audit.keys = folders::delete_folder(c, &del)?;
             insert_audit(c, head, &audit)?;
             Ok(audit.keys)
         })
@@ -1376,14 +997,7 @@ impl Store for SqliteStore {
         key: &str,
     ) -> StoreResult<Option<SecretHead>> {
         let (e, p, k) = (env_id.to_owned(), path.to_owned(), key.to_owned());
-        self.read(move |c| {
-            c.prepare_cached(&format!(
-                "SELECT {HEAD_COLS} FROM secrets s WHERE s.env_id = ?1 AND s.path = ?2 AND s.key = ?3"
-            ))?
-            .query_row(params![e, p, k], head_from_row)
-            .optional()
-        })
-        .await
+        self.read(move |c| secrets::head(c, &e, &p, &k)).await
     }
 
     async fn secret(
@@ -1394,16 +1008,8 @@ impl Store for SqliteStore {
         version: Option<i64>,
     ) -> StoreResult<Option<SecretRow>> {
         let (e, p, k) = (env_id.to_owned(), path.to_owned(), key.to_owned());
-        self.read(move |c| {
-            c.prepare_cached(&format!(
-                "SELECT {HEAD_COLS}, {VERSION_COLS} FROM secrets s JOIN secret_versions v
-                 ON v.secret_id = s.id AND v.version = COALESCE(?4, s.current_version)
-                 WHERE s.env_id = ?1 AND s.path = ?2 AND s.key = ?3 AND s.deleted_at IS NULL"
-            ))?
-            .query_row(params![e, p, k, version], secret_from_row)
-            .optional()
-        })
-        .await
+        self.read(move |c| secrets::live_version(c, &e, &p, &k, version))
+            .await
     }
 
     async fn secrets(
@@ -1439,29 +1045,12 @@ impl Store for SqliteStore {
 
     async fn deleted_secrets(&self, env_id: &str, path: &str) -> StoreResult<Vec<SecretRow>> {
         let (e, p) = (env_id.to_owned(), path.to_owned());
-        self.read(move |c| {
-            query_vec(
-                c,
-                &format!(
-                    "SELECT {HEAD_COLS}, {VERSION_COLS} FROM secrets s JOIN secret_versions v
-                 ON v.secret_id = s.id AND v.version = s.current_version
-                 WHERE s.env_id = ?1 AND s.path = ?2 AND s.deleted_at IS NOT NULL ORDER BY s.key"
-                ),
-                params![e, p],
-                secret_from_row,
-            )
-        })
-        .await
+        self.read(move |c| secrets::deleted(c, &e, &p)).await
     }
 
     async fn history(&self, secret_id: &str) -> StoreResult<Vec<VersionRow>> {
         let id = secret_id.to_owned();
-        self.read(move |c| {
-            query_vec(c, &format!(
-                "SELECT {VERSION_COLS} FROM secret_versions v WHERE v.secret_id = ?1 ORDER BY v.version"
-            ), params![id], |r| version_from_row(r, 0))
-        })
-        .await
+        self.read(move |c| secrets::history(c, &id)).await
     }
 
     async fn put_version(&self, put: PutVersion, audit: AuditEvent) -> StoreResult<i64> {
@@ -1532,18 +1121,7 @@ impl Store for SqliteStore {
 
     async fn purge_expired(&self, now: i64, audit_for: AuditFor) -> StoreResult<usize> {
         self.write(move |c, head| {
-            let expired = {
-                let mut stmt = c
-                    .prepare_cached(&format!(
-                        "SELECT {HEAD_COLS} FROM secrets s WHERE s.deleted_at IS NOT NULL AND s.purge_after <= ?1"
-                    ))
-                    .map_err(backend)?;
-                let rows = stmt
-                    .query_map(params![now], head_from_row)
-                    .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
-                    .map_err(backend)?;
-                rows
-            };
+            let expired = secrets::expired(c, now)?;
             for secret in &expired {
                 purge_secret(c, &secret.secret_id)?;
                 insert_audit(c, head, &audit_for(secret))?;
@@ -1642,25 +1220,7 @@ impl Store for SqliteStore {
         audit: AuditEvent,
     ) -> StoreResult<()> {
         self.write(move |c, head| {
-            let current: Option<i64> = c
-                .query_row(
-                    "SELECT version FROM personal_secrets WHERE secret_id = ?1 AND owner_id = ?2",
-                    params![row.secret_id, row.owner_id],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(backend)?;
-            if current.unwrap_or(0) != expected_version {
-                return Err(StoreError::Conflict { current: current.unwrap_or(0) });
-            }
-            c.execute(
-                "INSERT INTO personal_secrets (id, secret_id, owner_id, version, key_id, value_ct, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-                 ON CONFLICT(secret_id, owner_id) DO UPDATE SET version = excluded.version, key_id = excluded.key_id,
-                   value_ct = excluded.value_ct, updated_at = excluded.updated_at",
-                params![row.id, row.secret_id, row.owner_id, row.version, row.key_id, row.value_ct, row.created_at, row.updated_at],
-            )
-            .map_err(backend)?;
+            secrets::put_personal(c, &row, expected_version)?;
             insert_audit(c, head, &audit)
         })
         .await
@@ -1698,45 +1258,7 @@ impl Store for SqliteStore {
     ) -> StoreResult<i64> {
         let (id, new_key) = (secret_id.to_owned(), new_key.to_owned());
         self.write(move |c, head| {
-            let (stored, deleted): (i64, Option<i64>) = c
-                .query_row("SELECT current_version, deleted_at FROM secrets WHERE id = ?1", params![id], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()
-                .map_err(backend)?
-                .ok_or(StoreError::NotFound("secret"))?;
-            if stored != next.expected_current || deleted.is_some() {
-                return Err(StoreError::Conflict { current: rules::visible_version(stored, deleted.is_some()) });
-            }
-            c.execute("UPDATE secrets SET key = ?2, current_version = ?3 WHERE id = ?1", params![id, new_key, next.version.version])
-                .map_err(|e| map_unique(e, format!("secret {new_key:?}")))?;
-            for v in &resealed {
-                let n = c
-                    .execute(
-                        "UPDATE secret_versions SET value_ct = ?3, comment_ct = ?4, tags_ct = ?5, key_id = ?6 WHERE secret_id = ?1 AND version = ?2",
-                        params![id, v.version, v.value_ct, v.comment_ct, v.tags_ct, v.key_id],
-                    )
-                    .map_err(backend)?;
-                if n != 1 {
-                    return Err(StoreError::Conflict { current: stored });
-                }
-            }
-            // Personal overrides were sealed for the old name; they do not follow a rename.
-            c.execute("DELETE FROM personal_secrets WHERE secret_id = ?1", params![id]).map_err(backend)?;
-            let v = &next.version;
-            c.execute(
-                "INSERT INTO secret_versions (secret_id, version, key_id, value_ct, comment_ct, tags_ct, action, actor, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                params![id, v.version, v.key_id, v.value_ct, v.comment_ct, v.tags_ct, v.action, v.actor, v.created_at],
-            )
-            .map_err(backend)?;
-            c.execute("DELETE FROM secret_versions WHERE secret_id = ?1 AND version <= ?2", params![id, rules::prune_through(v.version, next.max_versions)])
-                .map_err(backend)?;
-            let count: i64 = c
-                .query_row(
-                    "UPDATE data_keys SET enc_count = enc_count + ?3 WHERE project_id = ?1 AND key_id = ?2 RETURNING enc_count",
-                    params![next.project_id, v.key_id, rules::encryptions(resealed.len() as i64 + 1)],
-                    |r| r.get(0),
-                )
-                .map_err(backend)?;
+            let count = secrets::rename_secret(c, &id, &new_key, &resealed, &next)?;
             insert_audit(c, head, &audit)?;
             Ok(count)
         })
@@ -1757,48 +1279,22 @@ impl Store for SqliteStore {
 
     async fn query_audit(&self, filter: AuditFilter) -> StoreResult<Vec<AuditRow>> {
         self.settle_journal().await?;
-        self.read(move |c| sqlite_audit::query(c, &filter)).await
+        self.scan(move |c| sqlite_audit::query(c, &filter)).await
     }
 
     async fn audit_range(&self, after_seq: i64, limit: i64) -> StoreResult<Vec<AuditRow>> {
         self.settle_journal().await?;
-        self.read(move |c| sqlite_audit::range(c, after_seq, limit))
+        self.scan(move |c| sqlite_audit::range(c, after_seq, limit))
             .await
     }
 
     async fn audit_archive_mark(&self) -> StoreResult<Option<ArchiveMark>> {
-        self.read(|c| {
-            c.query_row(
-                "SELECT seq, hash, epoch, mac FROM audit_archive_mark WHERE id = 1",
-                [],
-                |r| {
-                    Ok(ArchiveMark {
-                        seq: r.get(0)?,
-                        hash: r.get(1)?,
-                        epoch: r.get(2)?,
-                        mac: r.get(3)?,
-                    })
-                },
-            )
-            .optional()
-        })
-        .await
+        self.read(sqlite_audit::archive_mark).await
     }
 
     async fn remove_archived(&self, mark: ArchiveMark) -> StoreResult<()> {
-        self.write(move |c, _| {
-            c.execute("DELETE FROM audit_events WHERE seq <= ?1", params![mark.seq])
-                .map_err(backend)?;
-            c.execute(
-                "INSERT INTO audit_archive_mark (id, seq, hash, epoch, mac) VALUES (1, ?1, ?2, ?3, ?4)
-                 ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash,
-                   epoch = excluded.epoch, mac = excluded.mac",
-                params![mark.seq, mark.hash, mark.epoch, mark.mac],
-            )
-            .map_err(backend)?;
-            Ok(())
-        })
-        .await
+        self.write(move |c, _| sqlite_audit::remove_archived(c, &mark))
+            .await
     }
 
     async fn audit_head(&self) -> StoreResult<Option<(i64, Vec<u8>)>> {
@@ -1816,7 +1312,7 @@ impl Store for SqliteStore {
 
     async fn audit_chain(&self) -> StoreResult<Vec<AuditRow>> {
         self.settle_journal().await?;
-        self.read(sqlite_audit::chain).await
+        self.scan(sqlite_audit::chain).await
     }
 
     async fn changes_after(

@@ -1,0 +1,289 @@
+//! Assembling the server from its configuration: root key, store, service,
+//! the router's state and the background jobs. `hush server` calls `build`
+//! and serves what it returns; tests call `assemble` with a store of their
+//! own (one that fails on demand, say) and serve it in-process.
+
+use super::bootstrap_code::{BootstrapCode, Prepared};
+use super::{AppState, Shared};
+use crate::audit::AuditKey;
+use crate::config::{RootKeySource, ServerConfig};
+use crate::crypto::Key;
+use crate::service::{Keyring, Service, Settings};
+use crate::store::audit_flush::AuditOptions;
+use crate::store::postgres::PostgresStore;
+use crate::store::sqlite::SqliteStore;
+use crate::store::Store;
+use crate::time_ids::{Clock, SystemClock};
+use anyhow::{bail, Context, Result};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::task::JoinHandle;
+use zeroize::Zeroizing;
+
+/// How long stream deliveries in flight get to finish at shutdown.
+const STREAMS_GRACE: Duration = Duration::from_secs(15);
+
+/// What `open` finds from the configuration, before anything is assembled.
+pub struct Opened {
+    pub store: Arc<dyn Store>,
+    pub root: Key,
+    /// What the service measures expiry against: the system clock, unless
+    /// a test assembling the server in-process replaces it.
+    pub clock: Arc<dyn Clock>,
+    /// SQLite: the data-dir lock, held as long as the server runs.
+    pub lock: Option<nix::fcntl::Flock<std::fs::File>>,
+}
+
+/// A server ready to serve: its state (for `super::serve` or `super::router`)
+/// and the jobs to stop when it is done.
+pub struct App {
+    pub state: AppState,
+    pub service: Arc<Service>,
+    /// The one-time bootstrap code, when the server has no user yet (for
+    /// the operator: `hush server` prints it and writes it to the data dir).
+    pub fresh_bootstrap_code: Option<Zeroizing<String>>,
+    stopping: Arc<tokio::sync::watch::Sender<bool>>,
+    jobs: Vec<JoinHandle<()>>,
+    streams: crate::streams::Streams,
+    _lock: Option<nix::fcntl::Flock<std::fs::File>>,
+}
+
+/// Opens what `config` names, then assembles the server on it.
+pub async fn build(config: &ServerConfig) -> Result<App> {
+    let opened = open(config).await?;
+    assemble(config, opened).await
+}
+
+/// The root key, the data-dir lock (SQLite) and the store.
+pub async fn open(config: &ServerConfig) -> Result<Opened> {
+    require_shared_root_key(config)?;
+    let lock = lock_if_sqlite(config)?;
+    if matches!(config.tls, crate::config::Tls::SelfSigned) {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
+    }
+    let root = load_root_key(&config.root_key)?;
+    let store = open_store(config, &root).await?;
+    Ok(Opened {
+        store,
+        root,
+        clock: Arc::new(SystemClock),
+        lock,
+    })
+}
+
+/// Checks the root key against the store, prepares the bootstrap code, and
+/// starts the service and its background jobs on `opened`.
+pub async fn assemble(config: &ServerConfig, opened: Opened) -> Result<App> {
+    let Opened {
+        store,
+        root,
+        clock,
+        lock,
+    } = opened;
+    check_root_key(&store, &root).await?;
+    let (bootstrap_code, prepared) = BootstrapCode::prepare(&store, &root, &config.data_dir)
+        .await
+        .context("cannot prepare the bootstrap code")?;
+    let service = Arc::new(Service {
+        store: store.clone(),
+        keys: Keyring::new(root),
+        settings: Settings {
+            recovery_window_ms: config.recovery_window.as_millis() as i64,
+            default_max_versions: config.max_versions,
+            session_ttl_secs: config.session_ttl.as_secs() as i64,
+            limits: config.limits,
+        },
+        write_locks: Default::default(),
+        refusals: Default::default(),
+        clock,
+    });
+    let stopping = Arc::new(tokio::sync::watch::Sender::new(false));
+    let state = AppState::new(Shared {
+        service: service.clone(),
+        body_limit: config.max_body_bytes,
+        stopping: stopping.clone(),
+        lists: Default::default(),
+        trusted_proxies: super::client_addr::TrustedProxies::new(config.trusted_proxies.clone()),
+        auth_rate: super::rate_limit::RateLimiter::new(config.auth_rate_limit),
+        limits: config.transport,
+        allowed_hosts: config.allowed_hosts.clone().into(),
+        bootstrap_code: Arc::new(bootstrap_code),
+    });
+    let mut jobs = vec![
+        super::spawn_purge_job(service.clone(), config.purge_interval),
+        super::spawn_refusal_flush(service.clone()),
+    ];
+    if let Some(retention) = config.audit_retention {
+        jobs.push(super::archive_job::spawn(
+            service.clone(),
+            config.audit_archive_dir.clone(),
+            retention,
+        ));
+    }
+    if let Some(every) = config.audit_checkpoint_interval {
+        jobs.push(super::checkpoint_job::spawn(
+            service.clone(),
+            config.audit_checkpoint_dir.clone(),
+            every,
+        ));
+    }
+    let streams = crate::streams::Streams::spawn(store, service.keys.root().clone());
+    Ok(App {
+        state,
+        service,
+        fresh_bootstrap_code: match prepared {
+            Prepared::Fresh(text) => Some(text),
+            Prepared::AlreadyBootstrapped => None,
+        },
+        stopping,
+        jobs,
+        streams,
+        _lock: lock,
+    })
+}
+
+impl App {
+    /// The file the bootstrap code is written to (in the data dir).
+    pub fn bootstrap_code_file(&self) -> &Path {
+        self.state.bootstrap_code.file()
+    }
+
+    /// Tells held-open long-polls to answer now: the server is stopping.
+    pub fn begin_stop(&self) {
+        self.stopping.send_replace(true);
+    }
+
+    /// Stops the background jobs, lets stream deliveries record their
+    /// cursors, writes the refusal counts still open, and closes the store.
+    pub async fn shutdown(self) {
+        self.begin_stop();
+        for job in &self.jobs {
+            job.abort();
+        }
+        // Deliveries in flight finish and record their cursors first, so a
+        // restart does not send them again.
+        self.streams.stop(STREAMS_GRACE).await;
+        // Counts of refusals still in open windows go on record before the stop.
+        if let Err(e) = self.service.flush_refusals(true).await {
+            tracing::warn!("writing aggregated refusal audit events failed: {e}");
+        }
+        self.service.store.close().await;
+    }
+}
+
+/// Reads the root key; in development generates one into the data dir (0600).
+pub fn load_root_key(source: &RootKeySource) -> Result<Key> {
+    match source {
+        RootKeySource::Inline(text) => {
+            Ok(Key::parse_text(text).context("HUSH_ROOT_KEY is not a valid root key")?)
+        }
+        RootKeySource::File(path) => Ok(Key::read_file(path)?),
+        RootKeySource::Generated(path) => {
+            if path.exists() {
+                return Ok(Key::read_file(path)?);
+            }
+            use std::io::Write as _;
+            use std::os::unix::fs::OpenOptionsExt;
+            let key = Key::generate()?;
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+                .with_context(|| {
+                    format!("cannot create development root key {}", path.display())
+                })?;
+            f.write_all(key.to_base64().as_bytes())?;
+            f.sync_all()?;
+            tracing::warn!(
+                "DEVELOPMENT MODE: generated a root key at {}. Anyone with this file and the database can read every secret. \
+                 In production set HUSH_ROOT_KEY or HUSH_ROOT_KEY_FILE and keep the key away from the database backups.",
+                path.display()
+            );
+            Ok(key)
+        }
+    }
+}
+
+/// Refuses a second server on the same data dir (two SQLite writers would each
+/// keep their own audit-chain head).
+fn lock_data_dir(dir: &Path) -> Result<nix::fcntl::Flock<std::fs::File>> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join("hush.lock"))?;
+    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock).map_err(|_| {
+        anyhow::anyhow!(
+            "another hush server is using {}; stop it first",
+            dir.display()
+        )
+    })
+}
+
+/// Opens the configured store; its audit chain is linked under the audit
+/// key of `root`.
+pub async fn open_store(config: &ServerConfig, root: &Key) -> Result<Arc<dyn Store>> {
+    let audit_key = AuditKey::from_root(root);
+    if config.is_postgres() {
+        let shown = crate::config::redact_url(&config.database_url);
+        let store =
+            PostgresStore::connect(&config.database_url, config.database_pool_size, audit_key)
+                .await
+                .with_context(|| format!("cannot open database {shown}"))?;
+        tracing::info!(
+            "database: PostgreSQL {shown} (pool of {})",
+            config.database_pool_size
+        );
+        return Ok(Arc::new(store));
+    }
+    match config.sqlite_path() {
+        Some(path) => Ok(Arc::new(
+            SqliteStore::open(
+                &path,
+                AuditOptions {
+                    key: audit_key,
+                    flush_interval: config.audit_flush_interval,
+                    loss_bound: config.audit_loss_bound,
+                },
+            )
+            .with_context(|| format!("cannot open database {}", path.display()))?,
+        )),
+        None => bail!(
+            "unsupported database URL {}: use sqlite:///path/hush.db or postgres://user@host/db",
+            crate::config::redact_url(&config.database_url)
+        ),
+    }
+}
+
+/// Replicas on one PostgreSQL database must share one root key: a key generated
+/// per replica would make each refuse the others' data.
+pub fn require_shared_root_key(config: &ServerConfig) -> Result<()> {
+    if config.is_postgres() && matches!(config.root_key, RootKeySource::Generated(_)) {
+        bail!("PostgreSQL needs the root key from HUSH_ROOT_KEY or HUSH_ROOT_KEY_FILE (the same on every replica); no development key is generated for a shared database");
+    }
+    Ok(())
+}
+
+/// The data-dir lock guards SQLite's single writer; PostgreSQL replicas may
+/// share a host (and a data dir), so they take none.
+pub fn lock_if_sqlite(config: &ServerConfig) -> Result<Option<nix::fcntl::Flock<std::fs::File>>> {
+    if config.is_postgres() {
+        return Ok(None);
+    }
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
+    lock_data_dir(&config.data_dir).map(Some)
+}
+
+/// The stored key-check value must open under our root key: a server started
+/// with the wrong key refuses to start instead of failing at the first read.
+pub async fn check_root_key(store: &Arc<dyn Store>, root: &Key) -> Result<()> {
+    let stored = store.meta_init("key_check", root.key_check()?).await?;
+    if !root.verify_key_check(&stored) {
+        bail!("the root key does not match the one this database was initialised with; start the server with the original HUSH_ROOT_KEY / HUSH_ROOT_KEY_FILE");
+    }
+    Ok(())
+}
