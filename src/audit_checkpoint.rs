@@ -17,7 +17,6 @@ use crate::audit::ChainBreak;
 use crate::crypto::Key;
 use crate::store::AuditRow;
 use ring::signature::{Ed25519KeyPair, KeyPair, UnparsedPublicKey, ED25519};
-use serde::{Deserialize, Serialize};
 
 /// The `format` of a checkpoint file.
 pub const FORMAT: &str = "hush-audit-checkpoint-v1";
@@ -25,22 +24,8 @@ pub const FORMAT: &str = "hush-audit-checkpoint-v1";
 const SIGNING_LABEL: &[u8] = b"hush audit checkpoint signing v1";
 const MESSAGE_PREFIX: &[u8] = b"hush audit checkpoint v1\n";
 
-/// A signed checkpoint, as written to a file (JSON).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Checkpoint {
-    pub format: String,
-    /// The sequence number of the chain's last event at the checkpoint.
-    pub seq: i64,
-    /// That event's link, hex.
-    pub head: String,
-    /// When the checkpoint was taken, Unix milliseconds.
-    pub time: i64,
-    /// The Ed25519 public key, hex.
-    pub public_key: String,
-    /// The signature over the fields above, hex.
-    pub signature: String,
-}
+/// A signed checkpoint, as written to a file (JSON) and answered by the API.
+pub use crate::api::audit::Checkpoint;
 
 /// What a checkpoint says once its signature holds.
 #[derive(Clone, Debug, PartialEq)]

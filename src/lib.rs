@@ -3,6 +3,7 @@
 #![deny(unsafe_code)]
 
 pub mod alloc;
+pub mod api;
 pub mod audit;
 pub mod audit_archive;
 pub mod audit_checkpoint;

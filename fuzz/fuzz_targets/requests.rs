@@ -124,6 +124,7 @@ const ROUTES: &[(&str, &str, Reads)] = &[
     ("GET", "/api/v1/folders", Query),
     ("POST", "/api/v1/folders", Body),
     ("DELETE", "/api/v1/folders/{id_or_name}", Both),
+    ("GET", "/api/docs/openapi.json", Query),
 ];
 
 /// Routes after which the admin's token may be gone (logged out, revoked,

@@ -183,13 +183,8 @@ pub fn canonical(event: &AuditEvent) -> Vec<u8> {
     serde_json::to_vec(event).unwrap_or_default()
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ChainBreak {
-    pub seq: i64,
-    pub event_id: String,
-    pub reason: String,
-}
+/// Where and why the chain breaks (a type of the API contract).
+pub use crate::api::audit::ChainBreak;
 
 /// Walks a stretch of the chain in order, starting after `start` (the link
 /// before the first row: `GENESIS` for the whole log) under epoch

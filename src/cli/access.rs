@@ -3,6 +3,11 @@
 use super::context::resolve;
 use super::output::{print_json, table};
 use super::Target;
+use crate::api::identities::{
+    ClientSecretAdded, ClientSecretsList, IdentitiesList, IdentityCreated, MemberEnvelope,
+    MembersList, ServiceTokenCreated, ServiceTokensList,
+};
+use crate::api::users::{UserInvited, UserRefEnvelope, UsersList};
 use crate::config::parse_duration;
 use crate::error::CliError;
 use clap::{Args, Subcommand};
@@ -224,12 +229,9 @@ pub enum MembersAction {
     },
 }
 
-fn s(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Null => String::new(),
-        other => other.to_string(),
-    }
+/// A typed answer as the JSON the CLI prints.
+fn to_json<T: serde::Serialize>(v: &T) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
 }
 
 fn secs(text: &str, flag: &str) -> Result<i64, CliError> {
@@ -250,9 +252,9 @@ pub async fn users(args: UsersArgs) -> anyhow::Result<i32> {
     let ctx = resolve(&target)?;
     match action {
         UsersAction::Create { email, admin, json } => {
-            let r = ctx
+            let r: UserInvited = ctx
                 .client
-                .send(
+                .send_as(
                     Method::POST,
                     "/api/v1/hush/users",
                     &json!({ "email": email, "admin": admin }),
@@ -260,37 +262,37 @@ pub async fn users(args: UsersArgs) -> anyhow::Result<i32> {
                 .await?;
             if json {
                 print_json(
-                    &json!({ "id": r["user"]["id"], "name": r["user"]["email"], "inviteToken": r["inviteToken"], "inviteExpiresAt": r["inviteExpiresAt"] }),
+                    &json!({ "id": r.user.id, "name": r.user.email, "inviteToken": r.invite_token, "inviteExpiresAt": r.invite_expires_at }),
                 );
             } else {
                 println!(
                     "Created user {email}. Send them this one-time invite (expires {}):",
-                    s(&r["inviteExpiresAt"])
+                    r.invite_expires_at
                 );
-                println!("{}", s(&r["inviteToken"]));
+                println!("{}", r.invite_token);
                 println!("They set a password with: printf '%s\\n%s\\n' TOKEN PASSWORD | hush users accept-invite --server {}", ctx.server);
             }
         }
         UsersAction::List { json } => {
-            let r = ctx.client.get("/api/v1/hush/users", &[]).await?;
-            let list = r["users"].as_array().cloned().unwrap_or_default();
+            let r: UsersList = ctx.client.get_as("/api/v1/hush/users", &[]).await?;
+            let list = r.users;
             if json {
-                print_json(&Value::Array(list.iter().map(|u| json!({ "id": u["id"], "name": u["email"], "serverAdmin": u["serverAdmin"], "active": u["active"], "disabled": u["disabled"] })).collect()));
+                print_json(&Value::Array(list.iter().map(|u| json!({ "id": u.id, "name": u.email, "serverAdmin": u.server_admin, "active": u.active, "disabled": u.disabled })).collect()));
             } else {
                 let rows = list
                     .iter()
                     .map(|u| {
                         vec![
-                            s(&u["email"]),
-                            s(&u["serverAdmin"]),
-                            if u["disabled"] == true {
+                            u.email.clone(),
+                            u.server_admin.to_string(),
+                            if u.disabled {
                                 "disabled".into()
-                            } else if u["active"] == true {
+                            } else if u.active {
                                 "active".into()
                             } else {
                                 "invited".into()
                             },
-                            s(&u["createdAt"]),
+                            u.created_at.clone(),
                         ]
                     })
                     .collect();
@@ -326,21 +328,20 @@ async fn accept_invite(target: Target, json: bool) -> anyhow::Result<i32> {
             .into())
         }
     };
-    let r = ctx
+    let r: UserRefEnvelope = ctx
         .client
-        .send(
+        .send_as(
             Method::POST,
             "/api/v1/hush/users/accept-invite",
             &json!({ "inviteToken": token.trim(), "password": password.as_str() }),
         )
         .await?;
     if json {
-        print_json(&r["user"]);
+        print_json(&to_json(&r.user));
     } else {
         println!(
             "Password set for {}. Log in with: hush login --email {}",
-            s(&r["user"]["email"]),
-            s(&r["user"]["email"])
+            r.user.email, r.user.email
         );
     }
     Ok(0)
@@ -365,39 +366,39 @@ pub async fn identities(args: IdentitiesArgs) -> anyhow::Result<i32> {
                 "name": name, "accessTokenTTL": secs(&ttl, "--ttl")?, "accessTokenMaxTTL": secs(&max_ttl, "--max-ttl")?,
                 "accessTokenNumUsesLimit": num_uses, "trustedIps": trusted_ips,
             });
-            let r = ctx
+            let r: IdentityCreated = ctx
                 .client
-                .send(Method::POST, "/api/v1/hush/identities", &body)
+                .send_as(Method::POST, "/api/v1/hush/identities", &body)
                 .await?;
             if json {
                 print_json(
-                    &json!({ "id": r["clientId"], "name": name, "clientId": r["clientId"], "clientSecret": r["clientSecret"] }),
+                    &json!({ "id": r.client_id, "name": name, "clientId": r.client_id, "clientSecret": r.client_secret }),
                 );
             } else {
                 println!("Created identity {name}. Client secret (shown once):");
-                println!("  HUSH_CLIENT_ID={}", s(&r["clientId"]));
-                println!("  HUSH_CLIENT_SECRET={}", s(&r["clientSecret"]));
+                println!("  HUSH_CLIENT_ID={}", r.client_id);
+                println!("  HUSH_CLIENT_SECRET={}", r.client_secret);
                 println!(
                     "Give it access with: hush members add {name} --role viewer --project PROJECT"
                 );
             }
         }
         IdentitiesAction::List { json } => {
-            let r = ctx.client.get("/api/v1/hush/identities", &[]).await?;
-            let list = r["identities"].as_array().cloned().unwrap_or_default();
+            let r: IdentitiesList = ctx.client.get_as("/api/v1/hush/identities", &[]).await?;
+            let list = r.identities;
             if json {
-                print_json(&Value::Array(list));
+                print_json(&to_json(&list));
             } else {
                 let rows = list
                     .iter()
                     .map(|i| {
                         vec![
-                            s(&i["name"]),
-                            s(&i["clientId"]),
-                            s(&i["accessTokenTTL"]),
-                            s(&i["accessTokenMaxTTL"]),
-                            s(&i["accessTokenNumUsesLimit"]),
-                            s(&i["trustedIps"]),
+                            i.name.clone(),
+                            i.client_id.clone(),
+                            i.access_token_ttl.to_string(),
+                            i.access_token_max_ttl.to_string(),
+                            i.access_token_num_uses_limit.to_string(),
+                            to_json(&i.trusted_ips).to_string(),
                         ]
                     })
                     .collect();
@@ -418,28 +419,25 @@ pub async fn identities(args: IdentitiesArgs) -> anyhow::Result<i32> {
             }
         }
         IdentitiesAction::Secrets { identity, json } => {
-            let r = ctx
+            let r: ClientSecretsList = ctx
                 .client
-                .get(
+                .get_as(
                     &format!("/api/v1/hush/identities/{identity}/client-secrets"),
                     &[],
                 )
                 .await?;
-            let list = r["clientSecretData"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default();
+            let list = r.client_secret_data;
             if json {
-                print_json(&Value::Array(list.iter().map(|c| json!({ "id": c["id"], "name": c["prefix"], "revoked": c["revoked"], "createdAt": c["createdAt"] })).collect()));
+                print_json(&Value::Array(list.iter().map(|c| json!({ "id": c.id, "name": c.prefix, "revoked": c.revoked, "createdAt": c.created_at })).collect()));
             } else {
                 let rows = list
                     .iter()
                     .map(|c| {
                         vec![
-                            s(&c["id"]),
-                            format!("{}...", s(&c["prefix"])),
-                            s(&c["createdAt"]),
-                            if c["revoked"] == true {
+                            c.id.clone(),
+                            format!("{}...", c.prefix),
+                            c.created_at.clone(),
+                            if c.revoked {
                                 "revoked".into()
                             } else {
                                 "active".into()
@@ -451,9 +449,9 @@ pub async fn identities(args: IdentitiesArgs) -> anyhow::Result<i32> {
             }
         }
         IdentitiesAction::AddSecret { identity, json } => {
-            let r = ctx
+            let r: ClientSecretAdded = ctx
                 .client
-                .send(
+                .send_as(
                     Method::POST,
                     &format!("/api/v1/hush/identities/{identity}/client-secrets"),
                     &json!({}),
@@ -461,11 +459,11 @@ pub async fn identities(args: IdentitiesArgs) -> anyhow::Result<i32> {
                 .await?;
             if json {
                 print_json(
-                    &json!({ "id": r["clientSecretData"]["id"], "name": r["clientSecretData"]["prefix"], "clientSecret": r["clientSecret"] }),
+                    &json!({ "id": r.client_secret_data.id, "name": r.client_secret_data.prefix, "clientSecret": r.client_secret }),
                 );
             } else {
                 println!("New client secret for {identity} (shown once; revoke the old one when deployed):");
-                println!("  HUSH_CLIENT_SECRET={}", s(&r["clientSecret"]));
+                println!("  HUSH_CLIENT_SECRET={}", r.client_secret);
             }
         }
         IdentitiesAction::RevokeSecret {
@@ -523,60 +521,59 @@ pub async fn tokens(args: TokensArgs) -> anyhow::Result<i32> {
                 list.push(json!({ "environment": env, "secretPath": target.path.clone().unwrap_or_else(|| "/**".into()) }));
             }
             let body = json!({ "projectId": ctx.project, "name": name, "scopes": list, "write": write, "ttl": secs(&ttl, "--ttl")? });
-            let r = ctx
+            let r: ServiceTokenCreated = ctx
                 .client
-                .send(Method::POST, "/api/v1/hush/tokens", &body)
+                .send_as(Method::POST, "/api/v1/hush/tokens", &body)
                 .await?;
             if json {
-                print_json(&r);
+                print_json(&to_json(&r));
             } else {
                 println!(
                     "Created token {name} (expires {}). Shown once:",
-                    s(&r["expiresAt"])
+                    r.view.expires_at.as_deref().unwrap_or_default()
                 );
-                println!("{}", s(&r["token"]));
+                println!("{}", r.token);
             }
         }
         TokensAction::List { json } => {
-            let r = ctx
+            let r: ServiceTokensList = ctx
                 .client
-                .get("/api/v1/hush/tokens", &[("projectId", ctx.project.clone())])
+                .get_as("/api/v1/hush/tokens", &[("projectId", ctx.project.clone())])
                 .await?;
-            let list = r["tokens"].as_array().cloned().unwrap_or_default();
+            let list = r.tokens;
             if json {
-                print_json(&Value::Array(list));
+                print_json(&to_json(&list));
             } else {
                 let rows = list
                     .iter()
                     .map(|t| {
-                        let scopes = t["scopes"]
-                            .as_array()
+                        let scopes = t
+                            .scopes
+                            .as_ref()
                             .map(|l| {
                                 l.iter()
-                                    .map(|x| {
-                                        format!("{}:{}", s(&x["environment"]), s(&x["secretPath"]))
-                                    })
+                                    .map(|x| format!("{}:{}", x.environment, x.secret_path))
                                     .collect::<Vec<_>>()
                                     .join(" ")
                             })
                             .unwrap_or_default();
-                        let state = if t["revoked"] == true {
+                        let state = if t.revoked {
                             "revoked"
-                        } else if t["expired"] == true {
+                        } else if t.expired {
                             "expired"
                         } else {
                             "active"
                         };
                         vec![
-                            s(&t["id"]),
-                            s(&t["name"]),
+                            t.id.clone(),
+                            t.name.clone(),
                             scopes,
-                            if t["write"] == true {
+                            if t.write == Some(true) {
                                 "read+write".into()
                             } else {
                                 "read".into()
                             },
-                            s(&t["expiresAt"]),
+                            t.expires_at.clone().unwrap_or_default(),
                             state.into(),
                         ]
                     })
@@ -627,19 +624,16 @@ pub async fn members(args: MembersArgs) -> anyhow::Result<i32> {
         } => {
             let ctx = resolve(&target(&project, &server, &token))?;
             let overrides: Vec<String> = env_overrides.into_iter().chain(path_overrides).collect();
-            let r = ctx
+            let r: MemberEnvelope = ctx
                 .client
-                .send(Method::POST, "/api/v1/hush/members", &json!({ "projectId": ctx.project, "subject": who, "role": role, "overrides": overrides }))
+                .send_as(Method::POST, "/api/v1/hush/members", &json!({ "projectId": ctx.project, "subject": who, "role": role, "overrides": overrides }))
                 .await?;
             if json {
-                print_json(&r["member"]);
+                print_json(&to_json(&r.member));
             } else {
                 println!(
                     "{} {} is now {} in project {}",
-                    s(&r["member"]["kind"]),
-                    s(&r["member"]["name"]),
-                    s(&r["member"]["role"]),
-                    ctx.project
+                    r.member.kind, r.member.name, r.member.role, ctx.project
                 );
             }
         }
@@ -650,40 +644,37 @@ pub async fn members(args: MembersArgs) -> anyhow::Result<i32> {
             json,
         } => {
             let ctx = resolve(&target(&project, &server, &token))?;
-            let r = ctx
+            let r: MembersList = ctx
                 .client
-                .get(
+                .get_as(
                     "/api/v1/hush/members",
                     &[("projectId", ctx.project.clone())],
                 )
                 .await?;
-            let list = r["members"].as_array().cloned().unwrap_or_default();
+            let list = r.members;
             if json {
-                print_json(&Value::Array(list));
+                print_json(&to_json(&list));
             } else {
                 let rows = list
                     .iter()
                     .map(|m| {
-                        let overrides = m["overrides"]
-                            .as_array()
-                            .map(|l| {
-                                l.iter()
-                                    .map(|o| {
-                                        format!(
-                                            "{}{}:{}",
-                                            o["env"]
-                                                .as_str()
-                                                .map(|e| format!("{e}:"))
-                                                .unwrap_or_default(),
-                                            o["path"].as_str().unwrap_or(""),
-                                            s(&o["level"])
-                                        )
-                                    })
-                                    .collect::<Vec<_>>()
-                                    .join(" ")
+                        let overrides = m
+                            .overrides
+                            .iter()
+                            .map(|o| {
+                                format!(
+                                    "{}{}:{}",
+                                    o.env
+                                        .as_deref()
+                                        .map(|e| format!("{e}:"))
+                                        .unwrap_or_default(),
+                                    o.path.as_deref().unwrap_or(""),
+                                    o.level
+                                )
                             })
-                            .unwrap_or_default();
-                        vec![s(&m["name"]), s(&m["kind"]), s(&m["role"]), overrides]
+                            .collect::<Vec<_>>()
+                            .join(" ");
+                        vec![m.name.clone(), m.kind.clone(), m.role.clone(), overrides]
                     })
                     .collect();
                 println!("{}", table(&["Member", "Kind", "Role", "Overrides"], rows));

@@ -3,6 +3,7 @@
 use super::context::resolve;
 use super::output::{print_json, table};
 use super::Target;
+use crate::api::audit::{AuditEntry, AuditPage, Verification};
 use crate::audit_checkpoint::Checkpoint;
 use crate::error::EXIT_ERROR;
 use anyhow::Context as _;
@@ -113,16 +114,16 @@ async fn query(target: Target, filter: Filter, json: bool, follow: bool) -> anyh
     if target.env.is_some() {
         q.push(("environment", ctx.env.clone()));
     }
-    let resp = ctx.client.get("/api/v1/hush/audit", &q).await?;
-    let events = resp["events"].as_array().cloned().unwrap_or_default();
-    let mut last_seq = events.iter().filter_map(|e| e["seq"].as_i64()).max();
+    let resp: AuditPage = ctx.client.get_as("/api/v1/hush/audit", &q).await?;
+    let events = resp.events;
+    let mut last_seq = events.iter().map(|e| e.seq).max();
     if follow {
         // Oldest first, then new events as they come, one line each.
         for e in events.iter().rev() {
             print_line(e, json);
         }
     } else if json {
-        print_json(&Value::Array(events));
+        print_json(&serde_json::to_value(&events)?);
         return Ok(0);
     } else {
         let rows = events.iter().map(columns).collect();
@@ -133,8 +134,8 @@ async fn query(target: Target, filter: Filter, json: bool, follow: bool) -> anyh
     if last_seq.is_none() {
         let mut newest = vec![("limit", "1".to_owned())];
         newest.extend(q.iter().filter(|(n, _)| *n == "project").cloned());
-        let resp = ctx.client.get("/api/v1/hush/audit", &newest).await?;
-        last_seq = resp["events"][0]["seq"].as_i64();
+        let resp: AuditPage = ctx.client.get_as("/api/v1/hush/audit", &newest).await?;
+        last_seq = resp.events.first().map(|e| e.seq);
     }
     q.retain(|(name, _)| *name != "limit" && *name != "since");
     q.push(("limit", "1000".into()));
@@ -142,12 +143,12 @@ async fn query(target: Target, filter: Filter, json: bool, follow: bool) -> anyh
         tokio::time::sleep(FOLLOW_POLL).await;
         let mut page = q.clone();
         page.push(("after", last_seq.unwrap_or(0).to_string()));
-        let resp = ctx.client.get("/api/v1/hush/audit", &page).await?;
-        for e in resp["events"].as_array().into_iter().flatten() {
+        let resp: AuditPage = ctx.client.get_as("/api/v1/hush/audit", &page).await?;
+        for e in &resp.events {
             print_line(e, json);
-            last_seq = last_seq.max(e["seq"].as_i64());
+            last_seq = last_seq.max(Some(e.seq));
         }
-        last_seq = last_seq.max(resp["seenThrough"].as_i64());
+        last_seq = last_seq.max(resp.seen_through);
     }
 }
 
@@ -159,40 +160,32 @@ const HEADERS: [&str; 8] = [
 ];
 
 /// One event followed: a JSON line, or its columns separated by two spaces.
-fn print_line(e: &Value, json: bool) {
+fn print_line(e: &AuditEntry, json: bool) {
     if json {
-        println!("{e}");
+        println!("{}", serde_json::to_value(e).unwrap_or(Value::Null));
     } else {
         println!("{}", columns(e).join("  "));
     }
 }
 
-fn columns(e: &Value) -> Vec<String> {
-    let s = |v: &Value| v.as_str().unwrap_or("").to_owned();
-    let keys = e["keys"]
-        .as_array()
-        .map(|k| {
-            k.iter()
-                .filter_map(Value::as_str)
-                .collect::<Vec<_>>()
-                .join(",")
-        })
-        .unwrap_or_default();
-    let versions = match (e["fromVersion"].as_i64(), e["toVersion"].as_i64()) {
+fn columns(e: &AuditEntry) -> Vec<String> {
+    let s = |v: &Option<String>| v.clone().unwrap_or_default();
+    let keys = e.keys.join(",");
+    let versions = match (e.from_version, e.to_version) {
         (Some(a), Some(b)) => format!("{a}->{b}"),
         (None, Some(b)) => format!("{b}"),
         (Some(a), None) => format!("{a}"),
         _ => String::new(),
     };
     vec![
-        s(&e["timeIso"]),
-        s(&e["actorName"]),
-        s(&e["action"]),
-        s(&e["environment"]),
-        s(&e["path"]),
+        e.time_iso.clone(),
+        e.actor_name.clone(),
+        e.action.clone(),
+        s(&e.environment),
+        s(&e.path),
         keys,
         versions,
-        s(&e["result"]),
+        e.result.clone(),
     ]
 }
 
@@ -246,14 +239,15 @@ async fn verify(target: Target, args: VerifyArgs) -> anyhow::Result<i32> {
         query.push(("checkpointSeq", pinned.seq.to_string()));
         query.push(("checkpointHead", hex::encode(&pinned.head)));
     }
-    let resp = ctx.client.get("/api/v1/hush/audit/verify", &query).await?;
+    let resp: Verification = ctx
+        .client
+        .get_as("/api/v1/hush/audit/verify", &query)
+        .await?;
     if let Some(report) = &archived {
-        let start = resp["start"]["afterSeq"].as_i64().map(|seq| {
-            let hash = resp["start"]["hash"]
-                .as_str()
-                .and_then(|h| hex::decode(h).ok());
-            (seq, hash.unwrap_or_default())
-        });
+        let start = resp
+            .start
+            .as_ref()
+            .map(|s| (s.after_seq, hex::decode(&s.hash).unwrap_or_default()));
         if report.end != start {
             let ends = match &report.end {
                 Some((seq, _)) => format!("ends at event #{seq}"),
@@ -274,52 +268,41 @@ async fn verify(target: Target, args: VerifyArgs) -> anyhow::Result<i32> {
         }
     }
     if json {
-        print_json(&resp);
-        return Ok(if resp["ok"].as_bool() == Some(true) {
-            0
-        } else {
-            EXIT_ERROR
-        });
+        print_json(&serde_json::to_value(&resp)?);
+        return Ok(if resp.ok { 0 } else { EXIT_ERROR });
     }
-    let b = &resp["brokenAt"];
-    if b.is_object() {
+    if let Some(b) = &resp.broken_at {
         eprintln!(
             "hush: audit log chain broken at event #{} ({}): {}",
-            b["seq"],
-            b["eventId"].as_str().unwrap_or("?"),
-            b["reason"].as_str().unwrap_or("?")
+            b.seq, b.event_id, b.reason
         );
         eprintln!("hint: the audit table was modified outside hush; restore it from a backup and investigate");
     }
-    let quarantined = resp["quarantined"].as_array().cloned().unwrap_or_default();
-    for q in &quarantined {
-        let what: Vec<&str> = q["what"]
-            .as_array()
-            .map(|w| w.iter().filter_map(Value::as_str).collect())
-            .unwrap_or_default();
+    let quarantined = &resp.quarantined;
+    for q in quarantined {
         eprintln!(
             "hush: audit journal lines failed their MAC check and were quarantined at {} (event #{}): {}",
-            q["timeIso"].as_str().unwrap_or("?"),
-            q["seq"],
-            what.join("; ")
+            q.time_iso,
+            q.seq,
+            q.what.join("; ")
         );
     }
     if !quarantined.is_empty() {
         eprintln!("hint: someone wrote to the server's audit journal directory; the files are kept in its quarantine folder for investigation");
     }
-    if resp["ok"].as_bool() == Some(true) {
-        let against = match resp["checkpoint"]["seq"].as_i64() {
-            Some(seq) if resp["checkpoint"]["archived"] == true => format!(
+    if resp.ok {
+        let against = match resp.checkpoint.as_ref().map(|c| (c.seq, c.archived)) {
+            Some((seq, true)) => format!(
                 "; the checkpoint's event #{seq} is archived (check the archive with --archive)"
             ),
-            Some(seq) => format!(
+            Some((seq, false)) => format!(
                 ", nothing up to the checkpoint at event #{seq} changed, removed or cut off"
             ),
             None => String::new(),
         };
         println!(
             "audit log verified: {} events, keyed chain intact{against}",
-            resp["events"]
+            resp.events
         );
         Ok(0)
     } else {
@@ -331,15 +314,16 @@ async fn verify(target: Target, args: VerifyArgs) -> anyhow::Result<i32> {
 /// or a file.
 async fn checkpoint(target: Target, output: Option<&Path>) -> anyhow::Result<i32> {
     let ctx = resolve(&target)?;
-    let resp = ctx
+    let resp: Checkpoint = ctx
         .client
-        .send(
+        .send_as(
             reqwest::Method::POST,
             "/api/v1/hush/audit/checkpoints",
             &serde_json::json!({}),
         )
         .await?;
-    let mut text = serde_json::to_string_pretty(&resp)?;
+    // Through a JSON value: the file keeps its keys in alphabetical order.
+    let mut text = serde_json::to_string_pretty(&serde_json::to_value(&resp)?)?;
     text.push('\n');
     match output {
         Some(path) => {
@@ -347,9 +331,9 @@ async fn checkpoint(target: Target, output: Option<&Path>) -> anyhow::Result<i32
                 .with_context(|| format!("cannot write {}", path.display()))?;
             eprintln!(
                 "checkpoint at event #{} written to {} (public key {})",
-                resp["seq"],
+                resp.seq,
                 path.display(),
-                resp["publicKey"].as_str().unwrap_or("?")
+                resp.public_key
             );
         }
         None => print!("{text}"),

@@ -3,6 +3,7 @@
 use super::context::resolve;
 use super::output::{print_json, table};
 use super::Target;
+use crate::api::streams::{StreamEnvelope, StreamView, StreamsList};
 use crate::error::CliError;
 use clap::{Args, Subcommand};
 use reqwest::Method;
@@ -106,16 +107,14 @@ async fn add(target: Target, add: Add) -> anyhow::Result<i32> {
     if let Some(path) = &add.ca_cert {
         body["caCert"] = json!(read_ca(path)?);
     }
-    let resp = ctx.client.send(Method::POST, ROUTE, &body).await?;
-    let stream = &resp["auditLogStream"];
+    let resp: StreamEnvelope = ctx.client.send_as(Method::POST, ROUTE, &body).await?;
+    let stream = &resp.audit_log_stream;
     if add.json {
-        print_json(stream);
+        print_json(&serde_json::to_value(stream)?);
     } else {
         println!(
             "added audit stream {} -> {} (delivers events after #{})",
-            s(&stream["id"]),
-            s(&stream["url"]),
-            stream["lastDeliveredSeq"]
+            stream.id, stream.url, stream.last_delivered_seq
         );
     }
     Ok(0)
@@ -159,47 +158,41 @@ async fn update(target: Target, u: Update) -> anyhow::Result<i32> {
     } else if u.no_ca_cert {
         body["caCert"] = json!("");
     }
-    let resp = ctx
+    let resp: StreamEnvelope = ctx
         .client
-        .send(Method::PATCH, &format!("{ROUTE}/{id}"), &body)
+        .send_as(Method::PATCH, &format!("{ROUTE}/{id}"), &body)
         .await?;
-    let stream = &resp["auditLogStream"];
+    let stream = &resp.audit_log_stream;
     if u.json {
-        print_json(stream);
+        print_json(&serde_json::to_value(stream)?);
     } else {
         println!("{}", table(&COLUMNS, vec![row(stream)]));
     }
     Ok(0)
 }
 
-fn s(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Null => String::new(),
-        other => other.to_string(),
-    }
-}
-
-fn row(st: &Value) -> Vec<String> {
-    let headers = st["headers"]
-        .as_array()
-        .map(|h| h.iter().map(|h| s(&h["key"])).collect::<Vec<_>>().join(","))
-        .unwrap_or_default();
+fn row(st: &StreamView) -> Vec<String> {
+    let headers = st
+        .headers
+        .iter()
+        .map(|h| h.key.as_str())
+        .collect::<Vec<_>>()
+        .join(",");
     // The last error stays on record after deliveries resume; say which.
-    let at = s(&st["lastErrorAt"]);
-    let error = match (&st["lastError"], st["failures"].as_i64().unwrap_or(0)) {
-        (Value::String(e), 0) => format!("{at} (recovered since): {e}"),
-        (Value::String(e), n) => format!("{at} ({n} failed attempts): {e}"),
+    let at = st.last_error_at.clone().unwrap_or_default();
+    let error = match (&st.last_error, st.failures) {
+        (Some(e), 0) => format!("{at} (recovered since): {e}"),
+        (Some(e), n) => format!("{at} ({n} failed attempts): {e}"),
         _ => String::new(),
     };
     vec![
-        s(&st["id"]),
-        s(&st["kind"]),
-        s(&st["url"]),
+        st.id.clone(),
+        st.kind.clone(),
+        st.url.clone(),
         headers,
-        s(&st["lastDeliveredSeq"]),
-        s(&st["lag"]),
-        s(&st["lastDeliveredAt"]),
+        st.last_delivered_seq.to_string(),
+        st.lag.to_string(),
+        st.last_delivered_at.clone().unwrap_or_default(),
         error,
     ]
 }
@@ -217,13 +210,10 @@ const COLUMNS: [&str; 8] = [
 
 async fn list(target: Target, json: bool) -> anyhow::Result<i32> {
     let ctx = resolve(&target)?;
-    let resp = ctx.client.get(ROUTE, &[]).await?;
-    let streams = resp["auditLogStreams"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
+    let resp: StreamsList = ctx.client.get_as(ROUTE, &[]).await?;
+    let streams = resp.audit_log_streams;
     if json {
-        print_json(&Value::Array(streams));
+        print_json(&serde_json::to_value(&streams)?);
     } else if streams.is_empty() {
         println!("no audit streams; add one with: hush audit streams add --url https://collector.example/ingest --header 'Authorization: Bearer ...'");
     } else {
@@ -234,10 +224,10 @@ async fn list(target: Target, json: bool) -> anyhow::Result<i32> {
 
 async fn show(target: Target, id: &str, json: bool) -> anyhow::Result<i32> {
     let ctx = resolve(&target)?;
-    let resp = ctx.client.get(&format!("{ROUTE}/{id}"), &[]).await?;
-    let stream = &resp["auditLogStream"];
+    let resp: StreamEnvelope = ctx.client.get_as(&format!("{ROUTE}/{id}"), &[]).await?;
+    let stream = &resp.audit_log_stream;
     if json {
-        print_json(stream);
+        print_json(&serde_json::to_value(stream)?);
     } else {
         println!("{}", table(&COLUMNS, vec![row(stream)]));
     }
@@ -246,14 +236,13 @@ async fn show(target: Target, id: &str, json: bool) -> anyhow::Result<i32> {
 
 async fn delete(target: Target, id: &str) -> anyhow::Result<i32> {
     let ctx = resolve(&target)?;
-    let resp = ctx
+    let resp: StreamEnvelope = ctx
         .client
-        .call(Method::DELETE, &format!("{ROUTE}/{id}"), &[], None)
+        .call_typed(Method::DELETE, &format!("{ROUTE}/{id}"), &[], None)
         .await?;
     println!(
         "deleted audit stream {} ({})",
-        s(&resp["auditLogStream"]["id"]),
-        s(&resp["auditLogStream"]["url"])
+        resp.audit_log_stream.id, resp.audit_log_stream.url
     );
     Ok(0)
 }

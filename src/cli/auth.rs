@@ -3,6 +3,7 @@
 use super::context::{resolve, resolve_optional_token, resolve_sending};
 use super::output::print_json;
 use super::Target;
+use crate::api::auth::{BootstrapResponse, LoginResponse, TokenResponse, WhoAmI};
 use crate::client::credentials::{self, Session};
 use crate::client::ApiClient;
 use crate::error::{CliError, EXIT_AUTH};
@@ -140,26 +141,26 @@ pub async fn bootstrap(args: BootstrapArgs) -> anyhow::Result<i32> {
     if let Some(code) = &code {
         body["bootstrapCode"] = json!(code.as_str());
     }
-    let resp = ctx
+    let resp: BootstrapResponse = ctx
         .client
-        .send(Method::POST, "/api/v1/hush/bootstrap", &body)
+        .send_as(Method::POST, "/api/v1/hush/bootstrap", &body)
         .await?;
-    let token = resp["accessToken"].as_str().unwrap_or_default().to_owned();
+    let token = resp.access_token.clone();
     save_session(&Session {
         server: ctx.server.clone(),
         token: token.clone(),
         kind: "user".into(),
         name: email.to_owned(),
-        expires_at: resp["expiresAt"].as_str().map(str::to_owned),
-        default_project: resp["project"]["slug"].as_str().map(str::to_owned),
+        expires_at: Some(resp.expires_at.clone()),
+        default_project: Some(resp.project.slug.clone()),
     });
     if json {
-        print_json(&resp);
+        print_json(&serde_json::to_value(&resp)?);
     } else {
         println!("Bootstrapped {}: admin {email}, project 'default' with environments dev, staging, prod.", ctx.server);
         println!(
             "Admin access token (shown once; expires {}):",
-            resp["expiresAt"].as_str().unwrap_or("?")
+            resp.expires_at
         );
         println!("{token}");
     }
@@ -234,32 +235,29 @@ pub async fn login(args: LoginArgs) -> anyhow::Result<i32> {
         let secret = client_secret.ok_or_else(|| {
             CliError::usage("--client-id needs --client-secret (or HUSH_CLIENT_SECRET)")
         })?;
-        let resp = ctx
+        let resp: TokenResponse = ctx
             .client
-            .send(
+            .send_as(
                 Method::POST,
                 "/api/v1/auth/universal-auth/login",
                 &json!({ "clientId": client_id, "clientSecret": secret }),
             )
             .await?;
-        let token = resp["accessToken"].as_str().unwrap_or_default().to_owned();
-        let expires = time_after(resp["expiresIn"].as_i64().unwrap_or(0));
-        let me = ApiClient::with_tls(&ctx.server, Some(Zeroizing::new(token.clone())), &ctx.tls)?
-            .get("/api/v1/hush/auth/whoami", &[])
-            .await?;
+        let token = resp.access_token;
+        let expires = time_after(resp.expires_in);
+        let me: WhoAmI =
+            ApiClient::with_tls(&ctx.server, Some(Zeroizing::new(token.clone())), &ctx.tls)?
+                .get_as("/api/v1/hush/auth/whoami", &[])
+                .await?;
         save_session(&Session {
             server: ctx.server.clone(),
             token,
             kind: "identity".into(),
-            name: me["name"].as_str().unwrap_or(&client_id).to_owned(),
+            name: me.name.clone(),
             expires_at: Some(expires),
             default_project: None,
         });
-        println!(
-            "Logged in to {} as identity {}",
-            ctx.server,
-            me["name"].as_str().unwrap_or(&client_id)
-        );
+        println!("Logged in to {} as identity {}", ctx.server, me.name);
         return Ok(0);
     }
     let email =
@@ -277,9 +275,9 @@ pub async fn login(args: LoginArgs) -> anyhow::Result<i32> {
             .into()),
         };
     let password = read_password(password_stdin, "Password: ")?;
-    let resp = ctx
+    let resp: LoginResponse = ctx
         .client
-        .send(
+        .send_as(
             Method::POST,
             "/api/v1/hush/auth/login",
             &json!({ "email": email, "password": password.as_str() }),
@@ -287,10 +285,10 @@ pub async fn login(args: LoginArgs) -> anyhow::Result<i32> {
         .await?;
     save_session(&Session {
         server: ctx.server.clone(),
-        token: resp["accessToken"].as_str().unwrap_or_default().to_owned(),
+        token: resp.access_token,
         kind: "user".into(),
         name: email.clone(),
-        expires_at: resp["expiresAt"].as_str().map(str::to_owned),
+        expires_at: Some(resp.expires_at),
         default_project: None,
     });
     println!("Logged in to {} as {email}", ctx.server);
@@ -307,26 +305,22 @@ async fn login_with_token(
     tls: &crate::client::tls::TlsOptions,
     token: String,
 ) -> anyhow::Result<i32> {
-    let me = ApiClient::with_tls(server, Some(Zeroizing::new(token.clone())), tls)?
-        .get("/api/v1/hush/auth/whoami", &[])
+    let me: WhoAmI = ApiClient::with_tls(server, Some(Zeroizing::new(token.clone())), tls)?
+        .get_as("/api/v1/hush/auth/whoami", &[])
         .await?;
-    let kind = match me["kind"].as_str() {
-        Some("service-token") => "token",
-        Some(k) => k,
-        None => "token",
+    let kind = match me.kind.as_str() {
+        "service-token" => "token",
+        k => k,
     };
     save_session(&Session {
         server: server.to_owned(),
         token,
         kind: kind.to_owned(),
-        name: me["name"].as_str().unwrap_or("?").to_owned(),
-        expires_at: me["expiresAt"].as_str().map(str::to_owned),
-        default_project: me["scope"]["project"].as_str().map(str::to_owned),
+        name: me.name.clone(),
+        expires_at: me.expires_at.clone(),
+        default_project: me.scope.as_ref().map(|s| s.project.clone()),
     });
-    println!(
-        "Logged in to {server} with {kind} {}",
-        me["name"].as_str().unwrap_or("?")
-    );
+    println!("Logged in to {server} with {kind} {}", me.name);
     Ok(0)
 }
 
@@ -352,14 +346,14 @@ pub async fn refresh_session() {
         return;
     };
     if let Ok(resp) = client
-        .send(
+        .send_as::<TokenResponse>(
             Method::POST,
             "/api/v1/auth/token/renew",
             &json!({ "accessToken": session.token }),
         )
         .await
     {
-        session.expires_at = Some(time_after(resp["expiresIn"].as_i64().unwrap_or(0)));
+        session.expires_at = Some(time_after(resp.expires_in));
         let _ = credentials::save(&session);
     }
 }
@@ -407,45 +401,40 @@ pub struct WhoamiArgs {
 pub async fn whoami(args: WhoamiArgs) -> anyhow::Result<i32> {
     let WhoamiArgs { target, json } = args;
     let ctx = resolve(&target)?;
-    let me = ctx.client.get("/api/v1/hush/auth/whoami", &[]).await?;
+    let me: WhoAmI = ctx.client.get_as("/api/v1/hush/auth/whoami", &[]).await?;
     if json {
-        print_json(&me);
+        print_json(&serde_json::to_value(&me)?);
     } else {
-        let name = me["name"].as_str().unwrap_or("?");
-        let expires = me["expiresAt"]
-            .as_str()
+        let name = &me.name;
+        let expires = me
+            .expires_at
+            .as_deref()
             .map(|e| format!("expires {e}"))
             .unwrap_or_else(|| "no expiry".into());
-        match me["kind"].as_str() {
-            Some("service-token") => {
-                let scope = &me["scope"];
-                let scopes: Vec<String> = scope["scopes"]
-                    .as_array()
-                    .map(|l| {
-                        l.iter()
-                            .map(|s| {
-                                format!(
-                                    "env {}, path {}",
-                                    s["environment"].as_str().unwrap_or("?"),
-                                    s["secretPath"].as_str().unwrap_or("?")
-                                )
-                            })
+        match me.kind.as_str() {
+            "service-token" => {
+                let scope = me.scope.as_ref();
+                let scopes: Vec<String> = scope
+                    .map(|s| {
+                        s.scopes
+                            .iter()
+                            .map(|s| format!("env {}, path {}", s.environment, s.secret_path))
                             .collect()
                     })
                     .unwrap_or_default();
-                let access = if scope["write"].as_bool() == Some(true) {
+                let access = if scope.is_some_and(|s| s.write) {
                     "read+write"
                 } else {
                     "read"
                 };
                 println!(
                     "token: {name} (project {}, {}, {access}, {expires})",
-                    scope["project"].as_str().unwrap_or("?"),
+                    scope.map_or("?", |s| s.project.as_str()),
                     scopes.join("; ")
                 );
             }
-            Some("identity") => println!("identity: {name} ({expires})"),
-            Some("user") => println!("user: {name}"),
+            "identity" => println!("identity: {name} ({expires})"),
+            "user" => println!("user: {name}"),
             _ => {
                 return Err(CliError::new(EXIT_AUTH, "unexpected answer from whoami", None).into())
             }

@@ -5,9 +5,10 @@
 use super::context::{resolve, split_key};
 use super::output::{print_json, stdout_colour};
 use super::Target;
+use crate::api::secrets::{History, HistoryVersion};
 use crate::error::{CliError, EXIT_NOT_FOUND};
 use clap::Args;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::collections::BTreeSet;
 
 #[derive(Args)]
@@ -74,15 +75,8 @@ pub fn line_diff<'a>(old: &'a str, new: &'a str) -> Vec<Line<'a>> {
     out
 }
 
-fn tag_names(v: &Value) -> BTreeSet<String> {
-    v["tags"]
-        .as_array()
-        .map(|t| {
-            t.iter()
-                .filter_map(|t| t["name"].as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
+fn tag_names(v: &HistoryVersion) -> BTreeSet<String> {
+    v.secret.tags.iter().map(|t| t.name.clone()).collect()
 }
 
 fn paint(text: &str, code: &str, colour: bool) -> String {
@@ -106,15 +100,12 @@ pub async fn diff(args: DiffArgs) -> anyhow::Result<i32> {
     let (path, key) = split_key(raw, &ctx.path);
     let mut q = ctx.scope_query(&path);
     q.push(("reveal", reveal.to_string()));
-    let resp = ctx
+    let resp: History = ctx
         .client
-        .get(&format!("/api/v1/hush/secrets/{key}/history"), &q)
+        .get_as(&format!("/api/v1/hush/secrets/{key}/history"), &q)
         .await?;
-    let versions = resp["versions"].as_array().cloned().unwrap_or_default();
-    let numbers: Vec<i64> = versions
-        .iter()
-        .filter_map(|v| v["version"].as_i64())
-        .collect();
+    let versions = resp.versions;
+    let numbers: Vec<i64> = versions.iter().map(|v| v.secret.version).collect();
     let kept = numbers
         .iter()
         .map(i64::to_string)
@@ -123,7 +114,7 @@ pub async fn diff(args: DiffArgs) -> anyhow::Result<i32> {
     let find = |n: i64| {
         versions
             .iter()
-            .find(|v| v["version"].as_i64() == Some(n))
+            .find(|v| v.secret.version == n)
             .ok_or_else(|| {
                 CliError::new(
                     EXIT_NOT_FOUND,
@@ -149,16 +140,16 @@ pub async fn diff(args: DiffArgs) -> anyhow::Result<i32> {
     };
     let (old, new) = (find(from_n)?, find(to_n)?);
     let value_changed = if reveal {
-        old["secretValue"] != new["secretValue"]
+        old.secret.secret_value != new.secret.secret_value
     } else {
-        old["valueFingerprint"] != new["valueFingerprint"]
+        old.value_fingerprint != new.value_fingerprint
     };
     let (old_tags, new_tags) = (tag_names(old), tag_names(new));
     let added: Vec<&String> = new_tags.difference(&old_tags).collect();
     let removed: Vec<&String> = old_tags.difference(&new_tags).collect();
     let (old_desc, new_desc) = (
-        old["secretComment"].as_str().unwrap_or_default(),
-        new["secretComment"].as_str().unwrap_or_default(),
+        old.secret.secret_comment.as_ref(),
+        new.secret.secret_comment.as_ref(),
     );
     if json {
         let mut out = json!({
@@ -168,7 +159,8 @@ pub async fn diff(args: DiffArgs) -> anyhow::Result<i32> {
             "tags": { "added": added, "removed": removed },
         });
         if reveal {
-            out["value"] = json!({ "from": old["secretValue"], "to": new["secretValue"] });
+            out["value"] =
+                json!({ "from": old.secret.secret_value, "to": new.secret.secret_value });
         }
         print_json(&out);
         return Ok(0);
@@ -181,8 +173,8 @@ pub async fn diff(args: DiffArgs) -> anyhow::Result<i32> {
         (true, true) => {
             println!("  value:       changed");
             let (a, b) = (
-                old["secretValue"].as_str().unwrap_or_default(),
-                new["secretValue"].as_str().unwrap_or_default(),
+                old.secret.secret_value.as_ref(),
+                new.secret.secret_value.as_ref(),
             );
             for line in line_diff(a, b) {
                 match line {

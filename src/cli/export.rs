@@ -5,6 +5,7 @@ use super::context::{resolve, Resolved};
 use super::files::{append_private, git_ignored, write_private_atomic};
 use super::formats::{self, ExportFormat, Pairs};
 use super::Target;
+use crate::api::secrets::SecretList;
 use crate::error::{CliError, EXIT_ERROR, EXIT_USAGE};
 use clap::{Args, Subcommand};
 use std::io::Write;
@@ -81,20 +82,12 @@ async fn fetch_pairs(ctx: &Resolved, expand: bool) -> anyhow::Result<Pairs> {
     let mut q = ctx.scope_query(&ctx.path);
     q.push(("viewSecretValue", "true".into()));
     q.push(("expandSecretReferences", expand.to_string()));
-    let resp = ctx.client.get("/api/v3/secrets/raw", &q).await?;
-    let mut pairs: Pairs = resp["secrets"]
-        .as_array()
-        .map(|list| {
-            list.iter()
-                .map(|s| {
-                    (
-                        s["secretKey"].as_str().unwrap_or_default().to_owned(),
-                        Zeroizing::new(s["secretValue"].as_str().unwrap_or_default().to_owned()),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let resp: SecretList = ctx.client.get_as("/api/v3/secrets/raw", &q).await?;
+    let mut pairs: Pairs = resp
+        .secrets
+        .iter()
+        .map(|s| (s.key().to_owned(), Zeroizing::new(s.value().to_owned())))
+        .collect();
     pairs.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(pairs)
 }

@@ -3,6 +3,7 @@
 use super::context::resolve;
 use super::output::{print_json, table};
 use super::Target;
+use crate::api::folders::{Folder, FolderDeleted, FolderEnvelope, FoldersList};
 use crate::client::ClientError;
 use crate::error::{CliError, EXIT_ERROR};
 use clap::{Args, Subcommand};
@@ -41,8 +42,8 @@ pub enum FoldersAction {
     },
 }
 
-fn out(f: &Value) -> Value {
-    json!({ "id": f["id"], "name": f["name"], "path": f["path"], "implicit": f["implicit"], "createdAt": f["createdAt"] })
+fn out(f: &Folder) -> Value {
+    json!({ "id": f.id, "name": f.name, "path": f.path, "implicit": f.implicit, "createdAt": f.created_at })
 }
 
 pub async fn folders(args: FoldersArgs) -> anyhow::Result<i32> {
@@ -57,8 +58,8 @@ pub async fn folders(args: FoldersArgs) -> anyhow::Result<i32> {
                 ("path", ctx.path.clone()),
                 ("recursive", recursive.to_string()),
             ];
-            let resp = ctx.client.get("/api/v2/folders", &q).await?;
-            let list = resp["folders"].as_array().cloned().unwrap_or_default();
+            let resp: FoldersList = ctx.client.get_as("/api/v2/folders", &q).await?;
+            let list = resp.folders;
             if json {
                 print_json(&Value::Array(list.iter().map(out).collect()));
             } else if list.is_empty() {
@@ -68,8 +69,8 @@ pub async fn folders(args: FoldersArgs) -> anyhow::Result<i32> {
                     .iter()
                     .map(|f| {
                         vec![
-                            f["path"].as_str().unwrap_or_default().to_owned(),
-                            if f["implicit"] == true {
+                            f.path.clone(),
+                            if f.implicit {
                                 "implicit (holds secrets)"
                             } else {
                                 "created"
@@ -84,27 +85,23 @@ pub async fn folders(args: FoldersArgs) -> anyhow::Result<i32> {
         FoldersAction::Create { name, json } => {
             let mut body = scope;
             body["name"] = json!(name);
-            let resp = ctx
+            let resp: FolderEnvelope = ctx
                 .client
-                .send(Method::POST, "/api/v2/folders", &body)
+                .send_as(Method::POST, "/api/v2/folders", &body)
                 .await?;
-            let f = &resp["folder"];
+            let f = &resp.folder;
             if json {
                 print_json(&out(f));
             } else {
-                println!(
-                    "folder {} created in {}",
-                    f["path"].as_str().unwrap_or_default(),
-                    ctx.env
-                );
+                println!("folder {} created in {}", f.path, ctx.env);
             }
         }
         FoldersAction::Delete { name, force } => {
             let mut body = scope;
             body["forceDelete"] = json!(force);
-            let resp = match ctx
+            let resp: FolderDeleted = match ctx
                 .client
-                .send(Method::DELETE, &format!("/api/v2/folders/{name}"), &body)
+                .send_as(Method::DELETE, &format!("/api/v2/folders/{name}"), &body)
                 .await
             {
                 Err(ClientError::Api {
@@ -122,8 +119,8 @@ pub async fn folders(args: FoldersArgs) -> anyhow::Result<i32> {
                 }
                 other => other?,
             };
-            let path = resp["folder"]["path"].as_str().unwrap_or_default();
-            let deleted = resp["deletedSecrets"].as_array().map_or(0, Vec::len);
+            let path = resp.folder.path.as_str();
+            let deleted = resp.deleted_secrets.len();
             if deleted > 0 {
                 println!(
                     "folder {path} deleted with {deleted} secret(s); they are recoverable with: hush restore --env {} {}/KEY",

@@ -6,6 +6,7 @@ use super::context::resolve;
 use super::formats::{self, ImportFormat};
 use super::output::print_json;
 use super::Target;
+use crate::api::secrets::{BatchResult, Listed, SecretList};
 use crate::client::ClientError;
 use crate::error::{CliError, EXIT_CONFLICT, EXIT_USAGE};
 use crate::secret::SecretKey;
@@ -181,16 +182,16 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<i32> {
 
     let mut q = ctx.scope_query(&ctx.path);
     q.push(("viewSecretValue", "false".into()));
-    let listed = ctx.client.get("/api/v3/secrets/raw", &q).await?;
+    let listed: SecretList = ctx.client.get_as("/api/v3/secrets/raw", &q).await?;
     // key -> id of the secrets already in the folder.
-    let existing: BTreeMap<String, Value> = listed["secrets"]
-        .as_array()
-        .map(|l| {
-            l.iter()
-                .filter_map(|s| Some((s["secretKey"].as_str()?.to_owned(), s["id"].clone())))
-                .collect()
+    let existing: BTreeMap<String, Value> = listed
+        .secrets
+        .iter()
+        .filter_map(|s| match s {
+            Listed::Whole(s) => Some((s.secret_key.to_string(), json!(s.id))),
+            Listed::Pair(_) => None,
         })
-        .unwrap_or_default();
+        .collect();
     let clashing: Vec<&str> = pairs
         .iter()
         .map(|(k, _)| k.as_str())
@@ -234,7 +235,7 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<i32> {
         spinner.set_message(format!("importing {} secret(s)", to_write.len()));
         let sent = ctx
             .client
-            .send(Method::POST, "/api/v1/hush/secrets/batch", &body)
+            .send_as::<BatchResult>(Method::POST, "/api/v1/hush/secrets/batch", &body)
             .await;
         spinner.finish_and_clear();
         let resp = match sent {
@@ -251,15 +252,17 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<i32> {
             }
             other => other?,
         };
-        for s in resp["secrets"].as_array().cloned().unwrap_or_default() {
-            let action = if s["previousVersion"].as_i64().unwrap_or(0) == 0 {
+        for s in resp.secrets {
+            let action = if s.previous_version == 0 {
                 created += 1;
                 "created"
             } else {
                 updated += 1;
                 "updated"
             };
-            results.push(json!({ "id": s["id"], "key": s["secretKey"], "version": s["version"], "action": action }));
+            results.push(
+                json!({ "id": s.id, "key": s.secret_key, "version": s.version, "action": action }),
+            );
         }
     }
     for (k, _) in &skipped {

@@ -4,6 +4,7 @@
 use super::context::{env_var, resolve};
 use super::projects::list_projects;
 use super::Target;
+use crate::api::projects::{EnvironmentsList, Project};
 use crate::error::{CliError, EXIT_ERROR, EXIT_NOT_FOUND, EXIT_USAGE};
 use clap::Args;
 use serde_json::{json, Map, Value};
@@ -11,17 +12,11 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
 
 /// Asks which project to use, on a terminal.
-fn choose(projects: &[Value]) -> Result<Value, CliError> {
+fn choose(projects: &[Project]) -> Result<Project, CliError> {
     let mut err = std::io::stderr().lock();
     let _ = writeln!(err, "Which project should this directory use?");
     for (i, p) in projects.iter().enumerate() {
-        let _ = writeln!(
-            err,
-            "  {}) {} ({})",
-            i + 1,
-            p["name"].as_str().unwrap_or_default(),
-            p["slug"].as_str().unwrap_or_default()
-        );
+        let _ = writeln!(err, "  {}) {} ({})", i + 1, p.name, p.slug);
     }
     let _ = write!(err, "Number [1-{}]: ", projects.len());
     let _ = err.flush();
@@ -91,7 +86,7 @@ pub async fn init(args: InitArgs) -> anyhow::Result<i32> {
     let project = match wanted {
         Some(p) => projects
             .iter()
-            .find(|x| x["id"] == p.as_str() || x["slug"] == p.as_str())
+            .find(|x| x.id == p || x.slug == p)
             .cloned()
             .ok_or_else(|| {
                 CliError::new(
@@ -123,15 +118,12 @@ pub async fn init(args: InitArgs) -> anyhow::Result<i32> {
             .into())
         }
     };
-    let project_id = project["id"].as_str().unwrap_or_default().to_owned();
-    let envs = ctx
+    let project_id = project.id.clone();
+    let envs: EnvironmentsList = ctx
         .client
-        .get(&format!("/api/v1/workspace/{project_id}/environments"), &[])
+        .get_as(&format!("/api/v1/workspace/{project_id}/environments"), &[])
         .await?;
-    let slugs: Vec<&str> = envs["environments"]
-        .as_array()
-        .map(|l| l.iter().filter_map(|e| e["slug"].as_str()).collect())
-        .unwrap_or_default();
+    let slugs: Vec<&str> = envs.environments.iter().map(|e| e.slug.as_str()).collect();
     let env = target
         .env
         .clone()
@@ -141,10 +133,7 @@ pub async fn init(args: InitArgs) -> anyhow::Result<i32> {
         if !slugs.contains(&e.as_str()) {
             return Err(CliError::new(
                 EXIT_NOT_FOUND,
-                format!(
-                    "environment {e:?} not found in project {}",
-                    project["slug"].as_str().unwrap_or_default()
-                ),
+                format!("environment {e:?} not found in project {}", project.slug),
                 Some(format!(
                     "environments: {} (add one with 'hush envs create SLUG')",
                     slugs.join(", ")
@@ -169,7 +158,7 @@ pub async fn init(args: InitArgs) -> anyhow::Result<i32> {
     println!(
         "wrote {}: project {} ({}), environment {env}",
         file.display(),
-        project["slug"].as_str().unwrap_or_default(),
+        project.slug,
         project_id
     );
     Ok(0)

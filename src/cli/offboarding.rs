@@ -5,6 +5,10 @@ use super::access::{IdentitiesAction, UsersAction};
 use super::context::{resolve, Resolved};
 use super::output::{print_json, table};
 use super::Target;
+use crate::api::identities::IdentityTokens;
+use crate::api::users::{
+    PasswordResetIssued, SessionsList, TokenListed, UserEnvelope, UserRefEnvelope,
+};
 use crate::error::CliError;
 use clap::{Args, Subcommand};
 use reqwest::Method;
@@ -46,14 +50,6 @@ pub enum SessionsAction {
         #[arg(long)]
         user: Option<String>,
     },
-}
-
-fn s(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Null => String::new(),
-        other => other.to_string(),
-    }
 }
 
 /// `text` as one URL path segment (an email may hold `+`, `/`, `%`...).
@@ -119,19 +115,11 @@ fn two_lines(
     Ok((ask(first_prompt)?, ask(second_prompt)?))
 }
 
-fn user_line(r: &Value) -> String {
-    let u = &r["user"];
-    let state = if u["disabled"] == true {
-        "disabled"
-    } else {
-        "enabled"
-    };
-    let admin = if u["serverAdmin"] == true {
-        ", server admin"
-    } else {
-        ""
-    };
-    format!("{} ({state}{admin})", s(&u["email"]))
+fn user_line(r: &UserEnvelope) -> String {
+    let u = &r.user;
+    let state = if u.disabled { "disabled" } else { "enabled" };
+    let admin = if u.server_admin { ", server admin" } else { "" };
+    format!("{} ({state}{admin})", u.email)
 }
 
 /// The lifecycle actions of `hush users` (AcceptReset runs unauthenticated
@@ -141,8 +129,8 @@ pub async fn user_action(ctx: &Resolved, action: UsersAction) -> anyhow::Result<
     let base = |email: &str| format!("/api/v1/hush/users/{}", segment(email));
     match action {
         UsersAction::Disable { email } => {
-            let r = c
-                .send(
+            let r: UserEnvelope = c
+                .send_as(
                     Method::POST,
                     &format!("{}/disable", base(&email)),
                     &json!({}),
@@ -154,8 +142,8 @@ pub async fn user_action(ctx: &Resolved, action: UsersAction) -> anyhow::Result<
             );
         }
         UsersAction::Enable { email } => {
-            let r = c
-                .send(
+            let r: UserEnvelope = c
+                .send_as(
                     Method::POST,
                     &format!("{}/enable", base(&email)),
                     &json!({}),
@@ -167,8 +155,8 @@ pub async fn user_action(ctx: &Resolved, action: UsersAction) -> anyhow::Result<
             );
         }
         UsersAction::SetAdmin { email, off } => {
-            let r = c
-                .send(
+            let r: UserEnvelope = c
+                .send_as(
                     Method::PATCH,
                     &base(&email),
                     &json!({ "serverAdmin": !off }),
@@ -185,22 +173,22 @@ pub async fn user_action(ctx: &Resolved, action: UsersAction) -> anyhow::Result<
             println!("Deleted user {email}: sessions revoked, memberships removed");
         }
         UsersAction::ResetPassword { email, json } => {
-            let r = c
-                .send(
+            let r: PasswordResetIssued = c
+                .send_as(
                     Method::POST,
                     &format!("{}/reset-password", base(&email)),
                     &json!({}),
                 )
                 .await?;
             if json {
-                print_json(&json!({ "id": r["user"]["id"], "name": r["user"]["email"],
-                    "resetToken": r["resetToken"], "resetExpiresAt": r["resetExpiresAt"] }));
+                print_json(&json!({ "id": r.user.id, "name": r.user.email,
+                    "resetToken": r.reset_token, "resetExpiresAt": r.reset_expires_at }));
             } else {
                 println!(
                     "One-time password reset for {email} (expires {}; an earlier one no longer works):",
-                    s(&r["resetExpiresAt"])
+                    r.reset_expires_at
                 );
-                println!("{}", s(&r["resetToken"]));
+                println!("{}", r.reset_token);
                 println!(
                     "They set a new password with: printf '%s\\n%s\\n' TOKEN PASSWORD | hush users accept-reset --server {}",
                     ctx.server
@@ -217,18 +205,18 @@ pub async fn user_action(ctx: &Resolved, action: UsersAction) -> anyhow::Result<
 pub async fn accept_reset(target: Target, json: bool) -> anyhow::Result<i32> {
     let ctx = super::context::resolve_sending(&target, Some("reset token and password"))?.inner;
     let (token, password) = two_lines("reset token", "new password", false)?;
-    let r = ctx
+    let r: UserRefEnvelope = ctx
         .client
-        .send(
+        .send_as(
             Method::POST,
             "/api/v1/hush/users/accept-reset",
             &json!({ "resetToken": token.trim(), "password": password.as_str() }),
         )
         .await?;
     if json {
-        print_json(&r["user"]);
+        print_json(&serde_json::to_value(&r.user)?);
     } else {
-        let email = s(&r["user"]["email"]);
+        let email = &r.user.email;
         println!("New password set for {email}; every earlier session is revoked. Log in with: hush login --email {email}");
     }
     Ok(0)
@@ -260,29 +248,21 @@ pub async fn passwd(args: PasswdArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-fn token_rows(list: &[Value], with_secret: bool) -> Vec<Vec<String>> {
+fn token_rows(list: &[TokenListed], with_secret: bool) -> Vec<Vec<String>> {
     list.iter()
         .map(|t| {
-            let uses = match t["usesLimit"].as_i64() {
-                Some(limit) => format!("{}/{limit}", s(&t["uses"])),
+            let uses = match t.uses_limit {
+                Some(limit) => format!("{}/{limit}", t.uses),
                 None => "-".into(),
             };
             let mut row = vec![
-                format!(
-                    "{}{}",
-                    s(&t["id"]),
-                    if t["current"] == true {
-                        " (this one)"
-                    } else {
-                        ""
-                    }
-                ),
-                s(&t["createdAt"]),
-                s(&t["expiresAt"]),
+                format!("{}{}", t.id, if t.current { " (this one)" } else { "" }),
+                t.created_at.clone(),
+                t.expires_at.clone().unwrap_or_default(),
                 uses,
             ];
             if with_secret {
-                row.push(s(&t["clientSecretId"]));
+                row.push(t.client_secret_id.clone().unwrap_or_default());
             }
             row
         })
@@ -295,21 +275,21 @@ pub async fn sessions(args: SessionsArgs) -> anyhow::Result<i32> {
     match action {
         SessionsAction::List { user, json } => {
             let query: Vec<(&str, String)> = user.into_iter().map(|u| ("user", u)).collect();
-            let r = ctx.client.get("/api/v1/hush/sessions", &query).await?;
-            let list = r["sessions"].as_array().cloned().unwrap_or_default();
+            let r: SessionsList = ctx.client.get_as("/api/v1/hush/sessions", &query).await?;
+            let list = &r.sessions;
             if json {
                 print_json(&Value::Array(
                     list.iter()
-                        .map(|t| json!({ "id": t["id"], "name": t["id"], "createdAt": t["createdAt"], "expiresAt": t["expiresAt"], "current": t["current"] }))
+                        .map(|t| json!({ "id": t.id, "name": t.id, "createdAt": t.created_at, "expiresAt": t.expires_at, "current": t.current }))
                         .collect(),
                 ));
             } else {
-                println!("Sessions of {}:", s(&r["user"]["email"]));
+                println!("Sessions of {}:", r.user.email);
                 println!(
                     "{}",
                     table(
                         &["Id", "Created", "Expires", "Uses"],
-                        token_rows(&list, false)
+                        token_rows(list, false)
                     )
                 );
             }
@@ -336,12 +316,14 @@ pub async fn identity_action(ctx: &Resolved, action: IdentitiesAction) -> anyhow
     let base = |name: &str| format!("/api/v1/hush/identities/{}", segment(name));
     match action {
         IdentitiesAction::Tokens { identity, json } => {
-            let r = c.get(&format!("{}/tokens", base(&identity)), &[]).await?;
-            let list = r["tokens"].as_array().cloned().unwrap_or_default();
+            let r: IdentityTokens = c
+                .get_as(&format!("{}/tokens", base(&identity)), &[])
+                .await?;
+            let list = r.tokens;
             if json {
                 print_json(&Value::Array(
                     list.iter()
-                        .map(|t| json!({ "id": t["id"], "name": t["id"], "createdAt": t["createdAt"], "expiresAt": t["expiresAt"], "uses": t["uses"], "usesLimit": t["usesLimit"], "clientSecretId": t["clientSecretId"] }))
+                        .map(|t| json!({ "id": t.id, "name": t.id, "createdAt": t.created_at, "expiresAt": t.expires_at, "uses": t.uses, "usesLimit": t.uses_limit, "clientSecretId": t.client_secret_id }))
                         .collect(),
                 ));
             } else {

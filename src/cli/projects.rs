@@ -3,6 +3,9 @@
 use super::context::resolve;
 use super::output::{print_json, table};
 use super::Target;
+use crate::api::projects::{
+    Environment, EnvironmentCreated, EnvironmentsList, Project, ProjectEnvelope, ProjectsList,
+};
 use crate::client::ClientError;
 use clap::{Args, Subcommand};
 use reqwest::Method;
@@ -60,26 +63,18 @@ pub enum EnvsAction {
     },
 }
 
-fn s(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Null => String::new(),
-        other => other.to_string(),
-    }
+fn project_out(p: &Project) -> Value {
+    json!({ "id": p.id, "name": p.name, "slug": p.slug, "createdAt": p.created_at })
 }
 
-fn project_out(p: &Value) -> Value {
-    json!({ "id": p["id"], "name": p["name"], "slug": p["slug"], "createdAt": p["createdAt"] })
+fn env_out(e: &Environment) -> Value {
+    json!({ "id": e.id, "name": e.name, "slug": e.slug, "protected": e.protected, "position": e.position })
 }
 
-fn env_out(e: &Value) -> Value {
-    json!({ "id": e["id"], "name": e["name"], "slug": e["slug"], "protected": e["protected"], "position": e["position"] })
-}
-
-/// The projects the caller is a member of (raw API objects).
-pub async fn list_projects(client: &crate::client::ApiClient) -> Result<Vec<Value>, ClientError> {
-    let resp = client.get("/api/v1/hush/projects", &[]).await?;
-    Ok(resp["projects"].as_array().cloned().unwrap_or_default())
+/// The projects the caller is a member of.
+pub async fn list_projects(client: &crate::client::ApiClient) -> Result<Vec<Project>, ClientError> {
+    let resp: ProjectsList = client.get_as("/api/v1/hush/projects", &[]).await?;
+    Ok(resp.projects)
 }
 
 pub async fn projects(args: ProjectsArgs) -> anyhow::Result<i32> {
@@ -97,10 +92,10 @@ pub async fn projects(args: ProjectsArgs) -> anyhow::Result<i32> {
                     .iter()
                     .map(|p| {
                         vec![
-                            s(&p["name"]),
-                            s(&p["slug"]),
-                            s(&p["id"]),
-                            s(&p["createdAt"]),
+                            p.name.clone(),
+                            p.slug.clone(),
+                            p.id.clone(),
+                            p.created_at.clone(),
                         ]
                     })
                     .collect();
@@ -108,23 +103,21 @@ pub async fn projects(args: ProjectsArgs) -> anyhow::Result<i32> {
             }
         }
         ProjectsAction::Create { name, json } => {
-            let resp = ctx
+            let resp: ProjectEnvelope = ctx
                 .client
-                .send(
+                .send_as(
                     Method::POST,
                     "/api/v2/workspace",
                     &json!({ "projectName": name }),
                 )
                 .await?;
-            let p = &resp["project"];
+            let p = &resp.project;
             if json {
                 print_json(&project_out(p));
             } else {
                 println!(
                     "project {} created (slug {}, id {}) with environments dev, staging, prod",
-                    s(&p["name"]),
-                    s(&p["slug"]),
-                    s(&p["id"])
+                    p.name, p.slug, p.id
                 );
             }
         }
@@ -138,8 +131,8 @@ pub async fn envs(args: EnvsArgs) -> anyhow::Result<i32> {
     let route = format!("/api/v1/workspace/{}/environments", ctx.project);
     match action {
         EnvsAction::List { json } => {
-            let resp = ctx.client.get(&route, &[]).await?;
-            let list = resp["environments"].as_array().cloned().unwrap_or_default();
+            let resp: EnvironmentsList = ctx.client.get_as(&route, &[]).await?;
+            let list = resp.environments;
             if json {
                 print_json(&Value::Array(list.iter().map(env_out).collect()));
             } else {
@@ -147,10 +140,10 @@ pub async fn envs(args: EnvsArgs) -> anyhow::Result<i32> {
                     .iter()
                     .map(|e| {
                         vec![
-                            s(&e["slug"]),
-                            s(&e["name"]),
-                            if e["protected"] == true { "yes" } else { "" }.to_owned(),
-                            s(&e["id"]),
+                            e.slug.clone(),
+                            e.name.clone(),
+                            if e.protected { "yes" } else { "" }.to_owned(),
+                            e.id.clone(),
                         ]
                     })
                     .collect();
@@ -164,8 +157,8 @@ pub async fn envs(args: EnvsArgs) -> anyhow::Result<i32> {
             json,
         } => {
             let body = json!({ "slug": slug, "name": name, "protected": protected });
-            let resp = ctx.client.send(Method::POST, &route, &body).await?;
-            let e = &resp["environment"];
+            let resp: EnvironmentCreated = ctx.client.send_as(Method::POST, &route, &body).await?;
+            let e = &resp.environment;
             if json {
                 print_json(&env_out(e));
             } else {
@@ -176,8 +169,7 @@ pub async fn envs(args: EnvsArgs) -> anyhow::Result<i32> {
                 };
                 println!(
                     "environment {} created in project {}{note}",
-                    s(&e["slug"]),
-                    ctx.project
+                    e.slug, ctx.project
                 );
             }
         }

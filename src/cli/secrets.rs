@@ -4,6 +4,10 @@ use super::context::{resolve, split_key, Resolved};
 use super::output::{print_json, table};
 use super::set_warnings;
 use super::Target;
+use crate::api::secrets::{
+    DeletedAnswer, DeletedList, History, HistoryVersion, RolledBack, Secret, SecretEnvelope,
+    SecretList, Written,
+};
 use crate::client::ClientError;
 use crate::error::CliError;
 use clap::Args;
@@ -13,24 +17,17 @@ use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
 use zeroize::Zeroizing;
 
-fn s(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Null => String::new(),
-        other => other.to_string(),
-    }
+fn tags_text(secret: &Secret) -> String {
+    secret
+        .tags
+        .iter()
+        .map(|t| t.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
-fn tags_text(secret: &Value) -> String {
-    secret["tags"]
-        .as_array()
-        .map(|t| {
-            t.iter()
-                .filter_map(|t| t["name"].as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        })
-        .unwrap_or_default()
+fn tags_json(secret: &Secret) -> Value {
+    serde_json::to_value(&secret.tags).unwrap_or(Value::Null)
 }
 
 #[derive(Args)]
@@ -63,18 +60,26 @@ pub async fn list(args: ListArgs) -> anyhow::Result<i32> {
     q.push(("recursive", recursive.to_string()));
     q.push(("viewSecretValue", reveal.to_string()));
     q.push(("expandSecretReferences", expand.to_string()));
-    let resp = ctx.client.get("/api/v3/secrets/raw", &q).await?;
-    let secrets = resp["secrets"].as_array().cloned().unwrap_or_default();
+    let resp: SecretList = ctx.client.get_as("/api/v3/secrets/raw", &q).await?;
+    // Without `fields`, the server answers whole secrets only.
+    let secrets: Vec<Secret> = resp
+        .secrets
+        .into_iter()
+        .filter_map(|x| match x {
+            crate::api::secrets::Listed::Whole(s) => Some(s),
+            crate::api::secrets::Listed::Pair(_) => None,
+        })
+        .collect();
     if json {
         let out: Vec<Value> = secrets
             .iter()
             .map(|x| {
                 let mut o = json!({
-                    "id": x["id"], "key": x["secretKey"], "path": x["secretPath"], "version": x["version"],
-                    "description": x["secretComment"], "tags": x["tags"], "createdAt": x["createdAt"], "updatedAt": x["updatedAt"],
+                    "id": x.id, "key": x.secret_key, "path": x.secret_path, "version": x.version,
+                    "description": x.secret_comment, "tags": tags_json(x), "createdAt": x.created_at, "updatedAt": x.updated_at,
                 });
                 if reveal {
-                    o["value"] = x["secretValue"].clone();
+                    o["value"] = json!(x.secret_value);
                 }
                 o
             })
@@ -92,22 +97,22 @@ pub async fn list(args: ListArgs) -> anyhow::Result<i32> {
     let rows = secrets
         .iter()
         .map(|x| {
-            let key = if recursive && x["secretPath"] != "/" {
-                format!("{}/{}", s(&x["secretPath"]), s(&x["secretKey"]))
+            let key = if recursive && x.secret_path != "/" {
+                format!("{}/{}", x.secret_path, x.secret_key)
             } else {
-                s(&x["secretKey"])
+                x.secret_key.to_string()
             };
             let value = if reveal {
-                s(&x["secretValue"])
+                x.secret_value.to_string()
             } else {
                 "****".to_owned()
             };
             vec![
                 key,
                 value,
-                s(&x["createdAt"]),
-                s(&x["updatedAt"]),
-                s(&x["version"]),
+                x.created_at.clone(),
+                x.updated_at.clone(),
+                x.version.to_string(),
                 tags_text(x),
             ]
         })
@@ -165,25 +170,20 @@ pub async fn get(args: GetArgs) -> anyhow::Result<i32> {
     if let Some(v) = version {
         q.push(("version", v.to_string()));
     }
-    let resp = ctx
+    let resp: SecretEnvelope = ctx
         .client
-        .get(&format!("/api/v3/secrets/raw/{key}"), &q)
+        .get_as(&format!("/api/v3/secrets/raw/{key}"), &q)
         .await?;
-    let secret = &resp["secret"];
+    let secret = &resp.secret;
     if json {
         print_json(&json!({
-            "id": secret["id"], "key": secret["secretKey"], "value": secret["secretValue"], "version": secret["version"],
-            "path": secret["secretPath"], "environment": secret["environment"], "description": secret["secretComment"],
-            "tags": secret["tags"], "createdAt": secret["createdAt"], "updatedAt": secret["updatedAt"],
+            "id": secret.id, "key": secret.secret_key, "value": secret.secret_value, "version": secret.version,
+            "path": secret.secret_path, "environment": secret.environment, "description": secret.secret_comment,
+            "tags": tags_json(secret), "createdAt": secret.created_at, "updatedAt": secret.updated_at,
         }));
         return Ok(0);
     }
-    let value = Zeroizing::new(
-        secret["secretValue"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned(),
-    );
+    let value = Zeroizing::new(secret.secret_value.to_string());
     let mut out = std::io::stdout().lock();
     out.write_all(value.as_bytes())?;
     if !plain && std::io::stdout().is_terminal() {
@@ -342,9 +342,9 @@ async fn write_items(args: SetArgs, create_only: bool) -> anyhow::Result<i32> {
         if let Some(v) = args.if_version {
             body["ifVersion"] = json!(v);
         }
-        let resp = match ctx
+        let resp: Written = match ctx
             .client
-            .send(Method::PUT, &format!("/api/v1/hush/secrets/{key}"), &body)
+            .send_as(Method::PUT, &format!("/api/v1/hush/secrets/{key}"), &body)
             .await
         {
             Err(ClientError::Api {
@@ -354,10 +354,10 @@ async fn write_items(args: SetArgs, create_only: bool) -> anyhow::Result<i32> {
             }) if create_only => return Err(already_exists(&key, &path, &message).into()),
             other => other?,
         };
-        let version = resp["secret"]["version"].as_i64().unwrap_or(0);
-        let previous = resp["previousVersion"].as_i64().unwrap_or(0);
+        let version = resp.secret.version;
+        let previous = resp.previous_version.unwrap_or(0);
         if args.json {
-            results.push(json!({ "id": resp["secret"]["id"], "key": key, "path": path, "version": version, "previousVersion": previous }));
+            results.push(json!({ "id": resp.secret.id, "key": key, "path": path, "version": version, "previousVersion": previous }));
         } else if previous == 0 {
             println!("{key} created: version {version}");
         } else {
@@ -434,13 +434,14 @@ pub async fn delete(args: DeleteArgs) -> anyhow::Result<i32> {
                 .await?;
             println!("{key} purged (not recoverable)");
         } else {
-            let resp = ctx
+            let resp: DeletedAnswer = ctx
                 .client
-                .send(Method::DELETE, &format!("/api/v3/secrets/raw/{key}"), &body)
+                .send_as(Method::DELETE, &format!("/api/v3/secrets/raw/{key}"), &body)
                 .await?;
+            let until = resp.secret.recoverable_until.as_deref();
             println!(
                 "{key} deleted; recoverable until {} with: hush restore {raw}",
-                resp["secret"]["recoverableUntil"].as_str().unwrap_or("?")
+                until.unwrap_or("?")
             );
         }
     }
@@ -459,15 +460,15 @@ pub async fn restore(args: RestoreArgs) -> anyhow::Result<i32> {
     let raw = raw.as_str();
     let ctx = resolve(&target)?;
     let (path, key) = split_key(raw, &ctx.path);
-    let resp = ctx
+    let resp: SecretEnvelope = ctx
         .client
-        .send(
+        .send_as(
             Method::POST,
             &format!("/api/v1/hush/secrets/{key}/restore"),
             &ctx.scope_body(&path),
         )
         .await?;
-    println!("{key} restored at version {}", resp["secret"]["version"]);
+    println!("{key} restored at version {}", resp.secret.version);
     Ok(0)
 }
 
@@ -482,13 +483,13 @@ pub struct DeletedArgs {
 pub async fn deleted(args: DeletedArgs) -> anyhow::Result<i32> {
     let DeletedArgs { target, json } = args;
     let ctx = resolve(&target)?;
-    let resp = ctx
+    let resp: DeletedList = ctx
         .client
-        .get("/api/v1/hush/deleted", &ctx.scope_query(&ctx.path))
+        .get_as("/api/v1/hush/deleted", &ctx.scope_query(&ctx.path))
         .await?;
-    let list = resp["secrets"].as_array().cloned().unwrap_or_default();
+    let list = resp.secrets;
     if json {
-        let out: Vec<Value> = list.iter().map(|x| json!({ "id": x["id"], "key": x["secretKey"], "version": x["version"], "deletedAt": x["deletedAt"], "recoverableUntil": x["recoverableUntil"] })).collect();
+        let out: Vec<Value> = list.iter().map(|x| json!({ "id": x.id, "key": x.secret_key, "version": x.version, "deletedAt": x.deleted_at, "recoverableUntil": x.recoverable_until })).collect();
         print_json(&Value::Array(out));
         return Ok(0);
     }
@@ -500,10 +501,10 @@ pub async fn deleted(args: DeletedArgs) -> anyhow::Result<i32> {
         .iter()
         .map(|x| {
             vec![
-                s(&x["secretKey"]),
-                s(&x["version"]),
-                s(&x["deletedAt"]),
-                s(&x["recoverableUntil"]),
+                x.secret_key.clone(),
+                x.version.to_string(),
+                x.deleted_at.clone().unwrap_or_default(),
+                x.recoverable_until.clone().unwrap_or_default(),
             ]
         })
         .collect();
@@ -514,15 +515,19 @@ pub async fn deleted(args: DeletedArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-async fn fetch_history(ctx: &Resolved, raw: &str, reveal: bool) -> anyhow::Result<Vec<Value>> {
+async fn fetch_history(
+    ctx: &Resolved,
+    raw: &str,
+    reveal: bool,
+) -> anyhow::Result<Vec<HistoryVersion<'static>>> {
     let (path, key) = split_key(raw, &ctx.path);
     let mut q = ctx.scope_query(&path);
     q.push(("reveal", reveal.to_string()));
-    let resp = ctx
+    let resp: History = ctx
         .client
-        .get(&format!("/api/v1/hush/secrets/{key}/history"), &q)
+        .get_as(&format!("/api/v1/hush/secrets/{key}/history"), &q)
         .await?;
-    Ok(resp["versions"].as_array().cloned().unwrap_or_default())
+    Ok(resp.versions)
 }
 
 #[derive(Args)]
@@ -550,9 +555,10 @@ pub async fn history(args: HistoryArgs) -> anyhow::Result<i32> {
         let out: Vec<Value> = versions
             .iter()
             .map(|v| {
-                let mut o = json!({ "version": v["version"], "createdAt": v["updatedAt"], "actor": v["actor"], "action": v["action"], "description": v["secretComment"], "tags": v["tags"] });
+                let x = &v.secret;
+                let mut o = json!({ "version": x.version, "createdAt": x.updated_at, "actor": v.actor, "action": v.action, "description": x.secret_comment, "tags": tags_json(x) });
                 if reveal {
-                    o["value"] = v["secretValue"].clone();
+                    o["value"] = json!(x.secret_value);
                 }
                 o
             })
@@ -564,13 +570,13 @@ pub async fn history(args: HistoryArgs) -> anyhow::Result<i32> {
         .iter()
         .map(|v| {
             let mut row = vec![
-                s(&v["version"]),
-                s(&v["updatedAt"]),
-                s(&v["actor"]),
-                s(&v["action"]),
+                v.secret.version.to_string(),
+                v.secret.updated_at.clone(),
+                v.actor.clone(),
+                v.action.clone(),
             ];
             if reveal {
-                row.push(s(&v["secretValue"]));
+                row.push(v.secret.secret_value.to_string());
             }
             row
         })
@@ -603,9 +609,9 @@ pub async fn rollback(args: RollbackArgs) -> anyhow::Result<i32> {
     let (path, key) = split_key(raw, &ctx.path);
     let mut body = ctx.scope_body(&path);
     body["version"] = json!(version);
-    let resp = ctx
+    let resp: RolledBack = ctx
         .client
-        .send(
+        .send_as(
             Method::POST,
             &format!("/api/v1/hush/secrets/{key}/rollback"),
             &body,
@@ -613,7 +619,7 @@ pub async fn rollback(args: RollbackArgs) -> anyhow::Result<i32> {
         .await?;
     println!(
         "{key} rolled back to version {version}: version {} -> {}",
-        resp["previousVersion"], resp["secret"]["version"]
+        resp.previous_version, resp.secret.version
     );
     Ok(0)
 }

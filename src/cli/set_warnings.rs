@@ -71,24 +71,15 @@ async fn list_keys(ctx: &Resolved, scope: &ScopeId) -> Option<BTreeSet<String>> 
         ("expandSecretReferences", "false".to_owned()),
         ("include_imports", "true".to_owned()),
     ];
-    match ctx.client.get("/api/v3/secrets/raw", &q).await {
+    match ctx
+        .client
+        .get_as::<crate::api::secrets::SecretList>("/api/v3/secrets/raw", &q)
+        .await
+    {
         Ok(resp) => {
-            let mut out = BTreeSet::new();
-            let lists = std::iter::once(&resp["secrets"]).chain(
-                resp["imports"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|i| &i["secrets"]),
-            );
-            for list in lists {
-                for s in list.as_array().into_iter().flatten() {
-                    if let Some(k) = s["secretKey"].as_str() {
-                        out.insert(k.to_owned());
-                    }
-                }
-            }
-            Some(out)
+            let lists =
+                std::iter::once(&resp.secrets).chain(resp.imports.iter().map(|i| &i.secrets));
+            Some(lists.flatten().map(|s| s.key().to_owned()).collect())
         }
         // A folder that does not exist has no keys.
         Err(e) if e.status() == Some(404) => Some(BTreeSet::new()),

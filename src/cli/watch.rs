@@ -58,12 +58,6 @@ pub(super) fn spawn_watcher(
     Ok(())
 }
 
-#[derive(serde::Deserialize)]
-struct ChangePage {
-    cursor: i64,
-    changes: Vec<serde_json::Value>,
-}
-
 /// The server's change feed for one project.
 struct Feed {
     cursor: i64,
@@ -107,7 +101,11 @@ fn is_project_missing(e: &ClientError) -> bool {
     matches!(e, ClientError::Api { message, .. } if message.starts_with("project "))
 }
 
-async fn page(ctx: &Resolved, after: Option<i64>, wait: u64) -> Result<ChangePage, ClientError> {
+async fn page(
+    ctx: &Resolved,
+    after: Option<i64>,
+    wait: u64,
+) -> Result<crate::api::secrets::ChangePage, ClientError> {
     let mut q = vec![("workspaceId", ctx.project.clone())];
     if let Some(after) = after {
         q.push(("after", after.to_string()));

@@ -3,6 +3,7 @@
 pub mod credentials;
 pub mod tls;
 
+use crate::api::error::ErrorBody;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use std::time::Duration;
@@ -134,21 +135,7 @@ impl ApiClient {
         if status.is_success() {
             return serde_json::from_slice(&bytes).map_err(|_| not_json());
         }
-        let value: Value = serde_json::from_slice(&bytes).map_err(|_| not_json())?;
-        let message = match &value["message"] {
-            Value::String(s) => s.clone(),
-            Value::Array(issues) => issues
-                .iter()
-                .filter_map(|i| i["message"].as_str())
-                .collect::<Vec<_>>()
-                .join("; "),
-            _ => status.canonical_reason().unwrap_or("error").to_owned(),
-        };
-        Err(ClientError::Api {
-            status: status.as_u16(),
-            kind: value["error"].as_str().unwrap_or("").to_owned(),
-            message,
-        })
+        Err(api_error(status, &bytes).ok_or_else(not_json)?)
     }
 
     /// A GET whose answer is read piece by piece (`Response::chunk`), for
@@ -179,15 +166,14 @@ impl ApiClient {
             return Ok(resp);
         }
         let status = resp.status();
-        let value: Value = resp.json().await.unwrap_or(Value::Null);
-        Err(ClientError::Api {
-            status: status.as_u16(),
-            kind: value["error"].as_str().unwrap_or("").to_owned(),
-            message: value["message"]
-                .as_str()
-                .unwrap_or_else(|| status.canonical_reason().unwrap_or("error"))
-                .to_owned(),
-        })
+        let bytes = resp.bytes().await.unwrap_or_default();
+        Err(
+            api_error(status, &bytes).unwrap_or_else(|| ClientError::Api {
+                status: status.as_u16(),
+                kind: String::new(),
+                message: status.canonical_reason().unwrap_or("error").to_owned(),
+            }),
+        )
     }
 
     pub async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Value, ClientError> {
@@ -202,6 +188,43 @@ impl ApiClient {
     ) -> Result<Value, ClientError> {
         self.call(method, path, &[], Some(body)).await
     }
+
+    /// A GET whose answer is read as `T`, a type of `crate::api`.
+    pub async fn get_as<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<T, ClientError> {
+        self.call_typed(Method::GET, path, query, None).await
+    }
+
+    /// A request with a JSON body whose answer is read as `T`.
+    pub async fn send_as<T: serde::de::DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: &Value,
+    ) -> Result<T, ClientError> {
+        self.call_typed(method, path, &[], Some(body)).await
+    }
+}
+
+/// The error of an answer: its envelope (`api::error::ErrorBody`), or for
+/// other JSON the status's reason; None when the body is not JSON.
+fn api_error(status: StatusCode, bytes: &[u8]) -> Option<ClientError> {
+    let (kind, message) = match serde_json::from_slice::<ErrorBody>(bytes) {
+        Ok(body) => (body.error, body.message.text()),
+        Err(_) => {
+            serde_json::from_slice::<serde::de::IgnoredAny>(bytes).ok()?;
+            let reason = status.canonical_reason().unwrap_or("error");
+            (String::new(), reason.to_owned())
+        }
+    };
+    Some(ClientError::Api {
+        status: status.as_u16(),
+        kind,
+        message,
+    })
 }
 
 pub fn is_auth_error(status: u16) -> bool {

@@ -3,30 +3,41 @@
 use super::error::ApiError;
 use super::extract::{ApiQuery, Auth};
 use super::AppState;
+use crate::api::audit::{
+    AuditEntry, AuditPage, AuditQuery, ChainHead, ChainStart, CheckpointResult, Quarantined,
+    Verification, VerifyQuery,
+};
 use crate::audit_checkpoint::{Checkpoint, Pinned};
 use crate::service::{iso, now_ms};
-use crate::store::{AuditCursor, AuditFilter};
+use crate::store::{AuditCursor, AuditFilter, AuditRow};
 use axum::extract::State;
 use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Value};
 
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-pub struct AuditQuery {
-    project: Option<String>,
-    environment: Option<String>,
-    actor: Option<String>,
-    action: Option<String>,
-    key: Option<String>,
-    /// Unix milliseconds, or a duration back from now like `24h`.
-    since: Option<String>,
-    until: Option<i64>,
-    /// A page's `nextBefore`: `TIME.SEQ`.
-    before: Option<String>,
-    /// Events linked after this sequence number, oldest first (`--follow`).
-    after: Option<i64>,
-    limit: Option<i64>,
+/// An event of the chain as the API shows it.
+fn entry(r: &AuditRow) -> AuditEntry {
+    let e = &r.event;
+    AuditEntry {
+        seq: r.seq,
+        id: e.id.clone(),
+        time: e.time,
+        time_iso: iso(e.time),
+        actor_type: e.actor_type.clone(),
+        actor_id: e.actor_id.clone(),
+        actor_name: e.actor_name.clone(),
+        action: e.action.clone(),
+        project_id: e.project_id.clone(),
+        environment: e.environment.clone(),
+        path: e.path.clone(),
+        keys: e.keys.clone(),
+        from_version: e.from_version,
+        to_version: e.to_version,
+        client_ip: e.client_ip.clone(),
+        user_agent: e.user_agent.clone(),
+        result: e.result.clone(),
+        client: e.client.clone(),
+        prev_hash: hex::encode(&r.prev_hash),
+        hash: hex::encode(&r.hash),
+    }
 }
 
 /// `24h`, `30m`, `7d`, `90s` back from now, or absolute Unix milliseconds.
@@ -61,7 +72,7 @@ pub async fn query(
     State(state): State<AppState>,
     Auth(ctx): Auth,
     ApiQuery(q): ApiQuery<AuditQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AuditPage>, ApiError> {
     let filter = AuditFilter {
         project_id: None,
         environment: q.environment,
@@ -89,34 +100,18 @@ pub async fn query(
         .audit_events(&ctx, filter, q.project.as_deref())
         .await?;
     let next = page.next_before.map(AuditCursor::to_text);
-    let events: Vec<Value> = page
-        .rows
-        .iter()
-        .map(|r| {
-            let mut v = serde_json::to_value(r).unwrap_or(Value::Null);
-            v["timeIso"] = json!(iso(r.event.time));
-            v
-        })
-        .collect();
-    Ok(Json(
-        json!({ "events": events, "nextBefore": next, "seenThrough": page.seen_through }),
-    ))
-}
-
-/// `verify`'s optional checkpoint: the sequence number and link a signed
-/// checkpoint pinned (the caller has checked its signature).
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-pub struct VerifyQuery {
-    checkpoint_seq: Option<i64>,
-    checkpoint_head: Option<String>,
+    Ok(Json(AuditPage {
+        events: page.rows.iter().map(entry).collect(),
+        next_before: next,
+        seen_through: page.seen_through,
+    }))
 }
 
 pub async fn verify(
     State(state): State<AppState>,
     Auth(ctx): Auth,
     ApiQuery(q): ApiQuery<VerifyQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Verification>, ApiError> {
     let pinned = match (q.checkpoint_seq, q.checkpoint_head.as_deref()) {
         (None, None) => None,
         (Some(seq), Some(head)) => Some(Pinned {
@@ -135,36 +130,39 @@ pub async fn verify(
     };
     let checked_against = pinned.as_ref().map(|p| p.seq);
     let found = state.service.verify_audit(&ctx, pinned).await?;
-    let quarantined: Vec<Value> = found
+    let quarantined = found
         .quarantined
         .iter()
-        .map(|r| json!({ "seq": r.seq, "time": r.event.time, "timeIso": iso(r.event.time), "what": r.event.keys }))
-        .collect();
-    let head = found
-        .head
-        .as_ref()
-        .map(|r| json!({ "seq": r.seq, "hash": hex::encode(&r.hash) }));
-    let checkpoint = checked_against.map(|seq| {
-        json!({
-            "seq": seq,
-            "ok": found.against_checkpoint.is_none(),
-            "archived": found.checkpoint_archived,
-            "brokenAt": found.against_checkpoint,
+        .map(|r| Quarantined {
+            seq: r.seq,
+            time: r.event.time,
+            time_iso: iso(r.event.time),
+            what: r.event.keys.clone(),
         })
+        .collect();
+    let head = found.head.as_ref().map(|r| ChainHead {
+        seq: r.seq,
+        hash: hex::encode(&r.hash),
     });
-    let start = found
-        .start
-        .as_ref()
-        .map(|(seq, hash)| json!({ "afterSeq": seq, "hash": hex::encode(hash) }));
-    Ok(Json(json!({
-        "ok": found.broken.is_none() && found.against_checkpoint.is_none(),
-        "events": found.events,
-        "brokenAt": found.broken.or(found.against_checkpoint.clone()),
-        "quarantined": quarantined,
-        "head": head,
-        "start": start,
-        "checkpoint": checkpoint,
-    })))
+    let checkpoint = checked_against.map(|seq| CheckpointResult {
+        seq,
+        ok: found.against_checkpoint.is_none(),
+        archived: found.checkpoint_archived,
+        broken_at: found.against_checkpoint.clone(),
+    });
+    let start = found.start.as_ref().map(|(seq, hash)| ChainStart {
+        after_seq: *seq,
+        hash: hex::encode(hash),
+    });
+    Ok(Json(Verification {
+        ok: found.broken.is_none() && found.against_checkpoint.is_none(),
+        events: found.events,
+        broken_at: found.broken.or(found.against_checkpoint.clone()),
+        quarantined,
+        head,
+        start,
+        checkpoint,
+    }))
 }
 
 /// A signed checkpoint of the audit chain's end (server admins).

@@ -7,24 +7,14 @@
 use super::error::ApiError;
 use super::extract::{ApiQuery, Auth};
 use super::AppState;
+use crate::api::audit::ExportQuery;
 use crate::store::AuditRow;
 use crate::streams::payload::event_json;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
 use serde_json::Value;
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-pub struct ExportQuery {
-    project: Option<String>,
-    /// Unix milliseconds (the CLI turns `24h` or RFC 3339 times into these).
-    since: Option<i64>,
-    until: Option<i64>,
-    format: Option<String>,
-}
 
 #[derive(Clone, Copy, PartialEq)]
 enum Format {

@@ -7,74 +7,19 @@
 use super::error::ApiError;
 use super::extract::{ApiJson, ApiPath, Auth};
 use super::AppState;
+use crate::api::streams::{
+    AddStream, Headers, StreamEnvelope, StreamView, StreamsList, UpdateStream,
+};
 use crate::service::audit_streams::{NewStream, StreamChange};
 use crate::streams::target::HeaderSpec;
 use axum::extract::State;
 use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Value};
 use zeroize::Zeroizing;
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AddStream {
-    url: String,
-    #[serde(default)]
-    headers: Headers,
-    /// PEM: the only CA to trust for TLS (default: the public web PKI).
-    ca_cert: Option<String>,
-    /// Deliver the whole existing log first (default: only what comes after).
-    #[serde(default)]
-    from_start: bool,
-}
-
-/// Infisical's PATCH body, plus `caCert`.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct UpdateStream {
-    url: Option<String>,
-    headers: Option<Headers>,
-    ca_cert: Option<String>,
-}
-
-#[derive(Deserialize)]
-pub struct HeaderIn {
-    key: String,
-    value: Zeroizing<String>,
-}
-
-/// `[{key, value}]`. Parsed by hand so that a malformed list is refused
-/// without quoting it: serde's own message for a string given instead of a
-/// list would carry the string, which is likely a credential.
-#[derive(Default)]
-pub struct Headers(Vec<HeaderIn>);
-
-impl<'de> Deserialize<'de> for Headers {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct List;
-        impl<'de> serde::de::Visitor<'de> for List {
-            type Value = Headers;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a list of {key, value} headers")
-            }
-            fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Headers, E> {
-                Err(E::custom(
-                    "headers must be a list of {key, value} objects, not a string",
-                ))
-            }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(
-                self,
-                mut seq: A,
-            ) -> Result<Headers, A::Error> {
-                let mut out = Vec::new();
-                while let Some(h) = seq.next_element::<HeaderIn>()? {
-                    out.push(h);
-                }
-                Ok(Headers(out))
-            }
-        }
-        d.deserialize_any(List)
-    }
+fn envelope(stream: StreamView) -> Json<StreamEnvelope> {
+    Json(StreamEnvelope {
+        audit_log_stream: stream,
+    })
 }
 
 /// Stream ids are UUIDs: anything else is unknown, and never reaches the
@@ -89,7 +34,7 @@ pub async fn add(
     State(state): State<AppState>,
     Auth(ctx): Auth,
     ApiJson(body): ApiJson<AddStream>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<StreamEnvelope>, ApiError> {
     let stream = state
         .service
         .add_audit_stream(
@@ -102,7 +47,7 @@ pub async fn add(
             },
         )
         .await?;
-    Ok(Json(json!({ "auditLogStream": stream })))
+    Ok(envelope(stream))
 }
 
 /// Infisical trims header keys and values.
@@ -122,7 +67,7 @@ pub async fn update(
     Auth(ctx): Auth,
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<UpdateStream>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<StreamEnvelope>, ApiError> {
     let change = StreamChange {
         url: body.url,
         headers: body.headers.map(specs),
@@ -132,33 +77,38 @@ pub async fn update(
         .service
         .update_audit_stream(&ctx, &stream_id(&id)?, change)
         .await?;
-    Ok(Json(json!({ "auditLogStream": stream })))
+    Ok(envelope(stream))
 }
 
-pub async fn list(State(state): State<AppState>, Auth(ctx): Auth) -> Result<Json<Value>, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+) -> Result<Json<StreamsList>, ApiError> {
     let streams = state.service.audit_streams(&ctx).await?;
-    Ok(Json(json!({ "auditLogStreams": streams })))
+    Ok(Json(StreamsList {
+        audit_log_streams: streams,
+    }))
 }
 
 pub async fn show(
     State(state): State<AppState>,
     Auth(ctx): Auth,
     ApiPath(id): ApiPath<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<StreamEnvelope>, ApiError> {
     let stream = state.service.audit_stream(&ctx, &stream_id(&id)?).await?;
-    Ok(Json(json!({ "auditLogStream": stream })))
+    Ok(envelope(stream))
 }
 
 pub async fn delete(
     State(state): State<AppState>,
     Auth(ctx): Auth,
     ApiPath(id): ApiPath<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<StreamEnvelope>, ApiError> {
     let stream = state
         .service
         .delete_audit_stream(&ctx, &stream_id(&id)?)
         .await?;
-    Ok(Json(json!({ "auditLogStream": stream })))
+    Ok(envelope(stream))
 }
 
 /// The stream routes' own body limit (`streams::limits::BODY_LIMIT`),

@@ -1,30 +1,17 @@
 //! Bootstrap, password login, logout and whoami.
 
-use super::auth_input::{Email, Password, TokenText};
 use super::error::ApiError;
 use super::extract::{ApiJson, Auth, Client};
 use super::AppState;
+use crate::api::auth::{
+    BootstrapRequest, BootstrapResponse, Credentials, LoginResponse, ProjectRef, TokenScope,
+    UserRef, WhoAmI, WhoAmIScope,
+};
+use crate::api::common::Message;
 use crate::service::identity::expires_iso;
 use crate::service::{Actor, Ctx};
 use axum::extract::State;
 use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Value};
-
-#[derive(Deserialize)]
-pub struct Credentials {
-    email: Email,
-    password: Password,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct BootstrapBody {
-    email: Email,
-    password: Password,
-    /// The one-time code the server printed on start (`bootstrap_code`).
-    bootstrap_code: Option<TokenText>,
-}
 
 pub(super) fn anonymous(client: Client, name: &str) -> Ctx {
     Ctx {
@@ -44,8 +31,8 @@ pub(super) fn anonymous(client: Client, name: &str) -> Ctx {
 pub async fn bootstrap(
     State(state): State<AppState>,
     client: Client,
-    ApiJson(body): ApiJson<BootstrapBody>,
-) -> Result<Json<Value>, ApiError> {
+    ApiJson(body): ApiJson<BootstrapRequest>,
+) -> Result<Json<BootstrapResponse>, ApiError> {
     // Checked before anything else: no password hashing for a caller without
     // the code, nor once the server has its admin.
     state
@@ -61,58 +48,69 @@ pub async fn bootstrap(
         state.bootstrap_code.bootstrapped();
     }
     let result = result?;
-    Ok(Json(json!({
-        "user": { "id": result.user_id, "email": result.email },
-        "project": { "id": result.project.id, "slug": result.project.slug, "name": result.project.name },
-        "environments": ["dev", "staging", "prod"],
-        "accessToken": result.token.token.as_str(),
-        "expiresIn": result.token.expires_in,
-        "expiresAt": expires_iso(&result.token),
-        "tokenType": "Bearer",
-    })))
+    Ok(Json(BootstrapResponse {
+        user: UserRef {
+            id: result.user_id.clone(),
+            email: result.email.clone(),
+        },
+        project: ProjectRef {
+            id: result.project.id.clone(),
+            slug: result.project.slug.clone(),
+            name: result.project.name.clone(),
+        },
+        environments: ["dev", "staging", "prod"].map(String::from).to_vec(),
+        access_token: result.token.token.as_str().to_owned(),
+        expires_in: result.token.expires_in,
+        expires_at: expires_iso(&result.token),
+        token_type: "Bearer".into(),
+    }))
 }
 
 pub async fn login(
     State(state): State<AppState>,
     client: Client,
     ApiJson(body): ApiJson<Credentials>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<LoginResponse>, ApiError> {
     let ctx = anonymous(client, &body.email);
     let issued = state
         .service
         .login_password(&ctx, &body.email, &body.password)
         .await?;
-    Ok(Json(json!({
-        "accessToken": issued.token.as_str(),
-        "expiresIn": issued.expires_in,
-        "accessTokenMaxTTL": issued.expires_in,
-        "tokenType": "Bearer",
-        "expiresAt": expires_iso(&issued),
-    })))
+    Ok(Json(LoginResponse {
+        access_token: issued.token.as_str().to_owned(),
+        expires_in: issued.expires_in,
+        access_token_max_ttl: issued.expires_in,
+        token_type: "Bearer".into(),
+        expires_at: expires_iso(&issued),
+    }))
 }
 
 pub async fn logout(
     State(state): State<AppState>,
     Auth(ctx): Auth,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Message>, ApiError> {
     state.service.revoke_own_token(&ctx).await?;
-    Ok(Json(
-        json!({ "message": "logged out: the token is revoked" }),
-    ))
+    Ok(Json(Message {
+        message: "logged out: the token is revoked".into(),
+    }))
 }
 
 pub async fn whoami(
     State(state): State<AppState>,
     Auth(ctx): Auth,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<WhoAmI>, ApiError> {
     let token = state.service.own_token(&ctx).await?;
-    let mut out = json!({
-        "kind": ctx.actor.kind.as_str(),
-        "id": ctx.actor.id,
-        "name": ctx.actor.name,
-        "serverAdmin": ctx.actor.server_admin,
-        "expiresAt": token.as_ref().and_then(|t| t.expires_at).map(crate::service::iso),
-    });
+    let mut out = WhoAmI {
+        kind: ctx.actor.kind.as_str().to_owned(),
+        id: ctx.actor.id.clone(),
+        name: ctx.actor.name.clone(),
+        server_admin: ctx.actor.server_admin,
+        expires_at: token
+            .as_ref()
+            .and_then(|t| t.expires_at)
+            .map(crate::service::iso),
+        scope: None,
+    };
     if let Some(scope) = &ctx.actor.token_scope {
         let project = state
             .service
@@ -121,10 +119,19 @@ pub async fn whoami(
             .await
             .ok()
             .flatten();
-        out["scope"] = json!({
-            "project": project.map(|p| p.slug).unwrap_or_else(|| scope.project_id.clone()),
-            "scopes": scope.scopes.iter().map(|s| json!({ "environment": s.env, "secretPath": s.path })).collect::<Vec<_>>(),
-            "write": scope.write,
+        out.scope = Some(WhoAmIScope {
+            project: project
+                .map(|p| p.slug)
+                .unwrap_or_else(|| scope.project_id.clone()),
+            scopes: scope
+                .scopes
+                .iter()
+                .map(|s| TokenScope {
+                    environment: s.env.clone(),
+                    secret_path: s.path.clone(),
+                })
+                .collect(),
+            write: scope.write,
         });
     }
     Ok(Json(out))

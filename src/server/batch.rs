@@ -3,34 +3,15 @@
 
 use super::error::ApiError;
 use super::extract::{ApiJson, Auth};
-use super::wire::ScopeParams;
+use super::wire::ResolveScope;
 use super::AppState;
+use crate::api::secrets::{BatchBody, BatchItem as Item, BatchResult, BatchWritten};
 use crate::secret::{SecretKey, SecretValue};
 use crate::service::batch::BatchItem;
 use crate::service::secrets::Tag;
 use crate::service::Action;
 use axum::extract::State;
 use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Value};
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Item {
-    secret_key: String,
-    secret_value: String,
-    secret_comment: Option<String>,
-    tags: Option<Vec<String>>,
-    if_version: Option<i64>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct BatchBody {
-    #[serde(flatten)]
-    scope: ScopeParams,
-    secrets: Vec<Item>,
-}
 
 fn parse_item(item: Item) -> Result<BatchItem, ApiError> {
     let key =
@@ -56,7 +37,7 @@ pub async fn write(
     State(state): State<AppState>,
     Auth(ctx): Auth,
     ApiJson(body): ApiJson<BatchBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<BatchResult>, ApiError> {
     // Every item is parsed before anything is written.
     let items = body
         .secrets
@@ -66,15 +47,21 @@ pub async fn write(
     let scope = body.scope.resolve(&state, &ctx, Action::Write).await?;
     let outcomes = state.service.write_batch(&ctx, &scope, items).await?;
     let created = outcomes.iter().filter(|o| o.previous_version == 0).count();
-    let list: Vec<Value> = outcomes
-        .iter()
-        .map(|o| json!({ "id": o.id, "secretKey": o.key, "version": o.version, "previousVersion": o.previous_version }))
+    let updated = outcomes.len() - created;
+    let secrets = outcomes
+        .into_iter()
+        .map(|o| BatchWritten {
+            id: o.id,
+            secret_key: o.key,
+            version: o.version,
+            previous_version: o.previous_version,
+        })
         .collect();
-    Ok(Json(json!({
-        "secrets": list,
-        "created": created,
-        "updated": outcomes.len() - created,
-        "environment": scope.env.slug,
-        "secretPath": scope.path.as_str(),
-    })))
+    Ok(Json(BatchResult {
+        secrets,
+        created,
+        updated,
+        environment: scope.env.slug.clone(),
+        secret_path: scope.path.as_str().to_owned(),
+    }))
 }

@@ -7,25 +7,15 @@
 
 use super::error::ApiError;
 use super::extract::{ApiQuery, Auth};
-use super::wire::ScopeParams;
+use super::wire::ResolveScope;
 use super::AppState;
-use crate::service::changes::ChangePage;
+use crate::api::secrets::{ChangePage, ChangesQuery};
 use axum::extract::State;
 use axum::Json;
-use serde::Deserialize;
 use std::time::Duration;
 
 /// Below the idle timeouts of common proxies and load balancers (60 s).
 pub const MAX_WAIT_SECS: u64 = 55;
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ChangesQuery {
-    #[serde(flatten)]
-    scope: ScopeParams,
-    after: Option<String>,
-    wait: Option<String>,
-}
 
 fn number(name: &str, value: &Option<String>) -> Result<Option<u64>, ApiError> {
     match value.as_deref().filter(|v| !v.is_empty()) {
@@ -41,7 +31,7 @@ pub async fn changes(
     Auth(ctx): Auth,
     ApiQuery(q): ApiQuery<ChangesQuery>,
 ) -> Result<Json<ChangePage>, ApiError> {
-    let project = q.scope.project()?;
+    let project = q.scope.project_or_400()?;
     let after = number("after", &q.after)?.map(|n| n.min(i64::MAX as u64) as i64);
     let wait = number("wait", &q.wait)?.unwrap_or(0);
     if wait > MAX_WAIT_SECS {

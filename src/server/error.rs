@@ -2,16 +2,16 @@
 //! `{reqId, statusCode, message, error}`. A 5xx logs its cause and tells the
 //! client only that something went wrong.
 
+use crate::api::error::{ErrorBody, ErrorMessage, Issue};
 use crate::service::ServiceError;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
     kind: &'static str,
-    message: serde_json::Value,
+    message: ErrorMessage,
     retry_after: Option<u64>,
     /// Server-side cause of a 5xx; logged, never sent.
     cause: Option<String>,
@@ -22,7 +22,7 @@ impl ApiError {
         Self {
             status,
             kind,
-            message: serde_json::Value::String(message.into()),
+            message: ErrorMessage::Text(message.into()),
             retry_after: None,
             cause: None,
         }
@@ -46,7 +46,11 @@ impl ApiError {
         Self {
             status: StatusCode::UNPROCESSABLE_ENTITY,
             kind: "ValidationFailure",
-            message: json!([{ "code": "custom", "message": message, "path": [] }]),
+            message: ErrorMessage::Issues(vec![Issue {
+                code: "custom".into(),
+                message,
+                path: Vec::new(),
+            }]),
             retry_after: None,
             cause: None,
         }
@@ -112,15 +116,13 @@ impl IntoResponse for ApiError {
         if let Some(cause) = &self.cause {
             tracing::error!(req_id, status = self.status.as_u16(), "{cause}");
         }
-        let mut body = json!({
-            "reqId": req_id,
-            "statusCode": self.status.as_u16(),
-            "message": self.message,
-            "error": self.kind,
-        });
-        if self.kind == "PermissionDenied" {
-            body["details"] = json!([]);
-        }
+        let body = ErrorBody {
+            req_id,
+            status_code: self.status.as_u16(),
+            message: self.message,
+            error: self.kind.to_owned(),
+            details: (self.kind == "PermissionDenied").then(Vec::new),
+        };
         let mut response = (self.status, axum::Json(body)).into_response();
         if let Some(secs) = self.retry_after {
             if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {

@@ -3,123 +3,79 @@
 
 use super::error::ApiError;
 use super::extract::{flag, ApiJson, ApiPath, ApiQuery, Auth};
-use super::wire::ScopeParams;
+use super::wire::ResolveScope;
 use super::AppState;
+use crate::api::folders::{
+    CreateFolder, DeleteFolder, Folder, FolderDeleted, FolderEnvelope, FolderListQuery,
+    FolderScope, FoldersList,
+};
 use crate::service::folders::FolderView;
 use crate::service::{iso, Action, Ctx};
 use axum::extract::State;
 use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
-/// Scope of a folder request: the parent folder is `path` (Infisical's name),
-/// `secretPath` also accepted; `directory` is the v1 list's older name.
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-pub struct FolderScope {
-    #[serde(flatten)]
-    scope: ScopeParams,
-    path: Option<String>,
-    directory: Option<String>,
+async fn resolve(
+    scope: &FolderScope,
+    state: &AppState,
+    ctx: &Ctx,
+    action: Action,
+) -> Result<crate::service::secrets::Scope, ApiError> {
+    scope.params().resolve(state, ctx, action).await
 }
 
-impl FolderScope {
-    async fn resolve(
-        &self,
-        state: &AppState,
-        ctx: &Ctx,
-        action: Action,
-    ) -> Result<crate::service::secrets::Scope, ApiError> {
-        let mut scope = self.scope.clone();
-        scope.secret_path = self
-            .path
-            .clone()
-            .or_else(|| self.directory.clone())
-            .or(scope.secret_path);
-        scope.resolve(state, ctx, action).await
-    }
-}
-
-fn folder_json(f: &FolderView, base: Option<&str>) -> Value {
+fn folder_json(f: &FolderView, base: Option<&str>) -> Folder {
     let created = f.created_at.or(f.last_secret_modified).map(iso);
-    let mut out = json!({
-        "id": f.id,
-        "name": f.name,
-        "envId": f.env_id,
-        "path": f.path,
-        "version": 1,
-        "parentId": f.parent_id,
-        "isReserved": false,
-        "description": null,
-        "createdAt": created,
-        "updatedAt": created,
-        "lastSecretModified": f.last_secret_modified.map(iso),
-        "implicit": f.implicit,
-    });
-    if let Some(base) = base {
-        let relative = f
-            .path
-            .strip_prefix(base.trim_end_matches('/'))
-            .unwrap_or(&f.path);
-        out["relativePath"] = json!(relative);
+    Folder {
+        id: f.id.clone(),
+        name: f.name.clone(),
+        env_id: f.env_id.clone(),
+        path: f.path.clone(),
+        version: 1,
+        parent_id: f.parent_id.clone(),
+        is_reserved: false,
+        description: None,
+        created_at: created.clone(),
+        updated_at: created,
+        last_secret_modified: f.last_secret_modified.map(iso),
+        implicit: f.implicit,
+        relative_path: base.map(|base| {
+            f.path
+                .strip_prefix(base.trim_end_matches('/'))
+                .unwrap_or(&f.path)
+                .to_owned()
+        }),
     }
-    out
-}
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-pub struct ListQuery {
-    #[serde(flatten)]
-    scope: FolderScope,
-    recursive: Option<String>,
-    #[allow(dead_code)]
-    last_secret_modified: Option<String>,
 }
 
 pub async fn list(
     State(state): State<AppState>,
     Auth(ctx): Auth,
-    ApiQuery(q): ApiQuery<ListQuery>,
-) -> Result<Json<Value>, ApiError> {
+    ApiQuery(q): ApiQuery<FolderListQuery>,
+) -> Result<Json<FoldersList>, ApiError> {
     let recursive = flag(&q.recursive, false)?;
-    let scope = q.scope.resolve(&state, &ctx, Action::Read).await?;
+    let scope = resolve(&q.scope, &state, &ctx, Action::Read).await?;
     let folders = state.service.list_folders(&ctx, &scope, recursive).await?;
     let base = scope.path.as_str();
-    let list: Vec<Value> = folders.iter().map(|f| folder_json(f, Some(base))).collect();
-    Ok(Json(json!({ "folders": list })))
-}
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-pub struct CreateBody {
-    #[serde(flatten)]
-    scope: FolderScope,
-    name: Option<String>,
-    #[allow(dead_code)]
-    description: Option<String>,
+    let folders = folders.iter().map(|f| folder_json(f, Some(base))).collect();
+    Ok(Json(FoldersList { folders }))
 }
 
 pub async fn create(
     State(state): State<AppState>,
     Auth(ctx): Auth,
-    ApiJson(body): ApiJson<CreateBody>,
-) -> Result<Json<Value>, ApiError> {
+    ApiJson(body): ApiJson<CreateFolder>,
+) -> Result<Json<FolderEnvelope>, ApiError> {
     let name = body
         .name
         .as_deref()
         .filter(|n| !n.is_empty())
         .ok_or_else(|| ApiError::validation("name is required"))?;
-    let scope = body.scope.resolve(&state, &ctx, Action::Write).await?;
+    let scope = resolve(&body.scope, &state, &ctx, Action::Write).await?;
     let folder = state.service.create_folder(&ctx, &scope, name).await?;
-    Ok(Json(json!({ "folder": folder_json(&folder, None) })))
-}
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-pub struct DeleteBody {
-    #[serde(flatten)]
-    scope: FolderScope,
-    force_delete: Option<Value>,
+    Ok(Json(FolderEnvelope {
+        folder: folder_json(&folder, None),
+    }))
 }
 
 pub async fn delete(
@@ -127,8 +83,8 @@ pub async fn delete(
     Auth(ctx): Auth,
     ApiPath(id_or_name): ApiPath<String>,
     ApiQuery(q): ApiQuery<FolderScope>,
-    ApiJson(body): ApiJson<DeleteBody>,
-) -> Result<Json<Value>, ApiError> {
+    ApiJson(body): ApiJson<DeleteFolder>,
+) -> Result<Json<FolderDeleted>, ApiError> {
     // Booleans arrive as JSON booleans or as strings; both are accepted.
     let force = match &body.force_delete {
         None | Some(Value::Null) => false,
@@ -140,17 +96,14 @@ pub async fn delete(
             )))
         }
     };
-    let merged = FolderScope {
-        scope: body.scope.scope.clone().or(q.scope),
-        path: body.scope.path.clone().or(q.path),
-        directory: body.scope.directory.clone().or(q.directory),
-    };
-    let scope = merged.resolve(&state, &ctx, Action::Write).await?;
+    let merged = body.scope.or(q);
+    let scope = resolve(&merged, &state, &ctx, Action::Write).await?;
     let (folder, deleted) = state
         .service
         .delete_folder(&ctx, &scope, &id_or_name, force)
         .await?;
-    Ok(Json(
-        json!({ "folder": folder_json(&folder, None), "deletedSecrets": deleted }),
-    ))
+    Ok(Json(FolderDeleted {
+        folder: folder_json(&folder, None),
+        deleted_secrets: deleted,
+    }))
 }

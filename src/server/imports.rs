@@ -2,55 +2,34 @@
 
 use super::error::ApiError;
 use super::extract::{ApiJson, ApiPath, ApiQuery, Auth};
-use super::wire::ScopeParams;
+use super::wire::ResolveScope;
 use super::AppState;
+use crate::api::secrets::{
+    CreateImport, ImportCreated, ImportDeleted, ImportEnv, ImportId, ImportScope, ImportsList,
+    SecretImport,
+};
 use crate::service::{iso, Action};
 use axum::extract::State;
 use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Value};
 
-/// Imports use `path` where secrets use `secretPath`.
-#[derive(Deserialize, Default, Clone)]
-#[serde(rename_all = "camelCase")]
-pub struct ImportScope {
-    #[serde(flatten)]
-    scope: ScopeParams,
-    path: Option<String>,
-}
-
-impl ImportScope {
-    fn params(&self) -> ScopeParams {
-        let mut p = self.scope.clone();
-        if p.secret_path.is_none() {
-            p.secret_path = self.path.clone();
-        }
-        p
+fn import_json(row: &crate::store::ImportRow, env: &str) -> SecretImport {
+    SecretImport {
+        id: row.id.clone(),
+        import_path: row.import_path.clone(),
+        import_env: ImportEnv {
+            slug: env.to_owned(),
+            id: row.import_env_id.clone(),
+        },
+        position: row.position,
+        created_at: iso(row.created_at),
     }
-}
-
-#[derive(Deserialize)]
-pub struct ImportFrom {
-    environment: String,
-    path: String,
-}
-
-#[derive(Deserialize)]
-pub struct CreateImport {
-    #[serde(flatten)]
-    at: ImportScope,
-    import: ImportFrom,
-}
-
-fn import_json(row: &crate::store::ImportRow, env: &str) -> Value {
-    json!({ "id": row.id, "importPath": row.import_path, "importEnv": { "slug": env, "id": row.import_env_id }, "position": row.position, "createdAt": iso(row.created_at) })
 }
 
 pub async fn create(
     State(state): State<AppState>,
     Auth(ctx): Auth,
     ApiJson(body): ApiJson<CreateImport>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ImportCreated>, ApiError> {
     let scope = body
         .at
         .params()
@@ -60,16 +39,17 @@ pub async fn create(
         .service
         .create_import(&ctx, &scope, &body.import.environment, &body.import.path)
         .await?;
-    Ok(Json(
-        json!({ "message": "Successfully created secret import", "secretImport": import_json(&row, &body.import.environment) }),
-    ))
+    Ok(Json(ImportCreated {
+        message: "Successfully created secret import".into(),
+        secret_import: import_json(&row, &body.import.environment),
+    }))
 }
 
 pub async fn list(
     State(state): State<AppState>,
     Auth(ctx): Auth,
     ApiQuery(q): ApiQuery<ImportScope>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ImportsList>, ApiError> {
     let scope = q.params().resolve(&state, &ctx, Action::Read).await?;
     let list = state.service.list_imports(&scope).await?;
     let sources = list
@@ -80,9 +60,9 @@ pub async fn list(
         .service
         .audit_list(&ctx, &scope, "list-secret-imports", sources)
         .await?;
-    Ok(Json(
-        json!({ "secretImports": list.iter().map(|(r, env)| import_json(r, env)).collect::<Vec<_>>() }),
-    ))
+    Ok(Json(ImportsList {
+        secret_imports: list.iter().map(|(r, env)| import_json(r, env)).collect(),
+    }))
 }
 
 pub async fn delete(
@@ -90,8 +70,10 @@ pub async fn delete(
     Auth(ctx): Auth,
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<ImportScope>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ImportDeleted>, ApiError> {
     let scope = body.params().resolve(&state, &ctx, Action::Write).await?;
     state.service.delete_import(&ctx, &scope, &id).await?;
-    Ok(Json(json!({ "secretImport": { "id": id } })))
+    Ok(Json(ImportDeleted {
+        secret_import: ImportId { id },
+    }))
 }

@@ -14,6 +14,7 @@ pub mod browser;
 pub mod changes;
 pub mod checkpoint_job;
 pub mod client_addr;
+pub mod docs;
 pub mod error;
 pub mod expansion;
 pub mod extract;
@@ -127,6 +128,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/api/docs/openapi.json", get(docs::openapi))
         .route("/api/v1/hush/bootstrap", public(post(auth::bootstrap)))
         .route("/api/v1/hush/auth/login", public(post(auth::login)))
         .route("/api/v1/hush/auth/logout", post(auth::logout))

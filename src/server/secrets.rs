@@ -6,41 +6,26 @@ use super::error::ApiError;
 use super::expansion;
 use super::extract::{flag, ApiJson, ApiPath, ApiQuery, Auth};
 use super::list_cache::{self, CachedList, ListKey};
-use super::wire::{secret_json, ScopeParams, SecretWire};
+use super::wire::{secret_wire, ResolveScope, ScopeParams};
 use super::AppState;
+use crate::api::secrets::{
+    DeleteBody, DeletedAnswer, DeletedList, DeletedListed, DeletedSecret, GetQuery, History,
+    HistoryQuery, HistoryVersion, ImportedList, ListQuery, Listed, Purged, RollbackBody,
+    RolledBack, SecretEnvelope, SecretList, SecretPair, WriteBody, Written,
+};
 use crate::references::has_references;
 use crate::secret::{SecretKey, SecretValue};
 use crate::service::imports::ImportedSecrets;
 use crate::service::rename::RenameInput;
-use crate::service::secrets::{SecretView, Tag, WriteInput, WriteMode};
+use crate::service::secrets::{SecretView, Tag, WriteInput, WriteMode, WriteOutcome};
 use crate::service::{iso, Action, Ctx};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-pub struct ListQuery {
-    #[serde(flatten)]
-    scope: ScopeParams,
-    recursive: Option<String>,
-    #[serde(rename = "include_imports")]
-    include_imports: Option<String>,
-    expand_secret_references: Option<String>,
-    view_secret_value: Option<String>,
-    tag_slugs: Option<String>,
-    /// Node's SDK and the Go CLI send camelCase.
-    #[serde(rename = "includeImports")]
-    include_imports_camel: Option<String>,
-    /// hush's extension: `key,value` answers each secret as only its key and
-    /// value (see `PairWire`).
-    fields: Option<String>,
-}
+use std::borrow::Cow;
 
 /// Which fields each secret of a list carries.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -72,58 +57,38 @@ pub async fn list(
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ImportWire<'a, S> {
-    secret_path: &'a str,
-    environment: &'a str,
-    folder_id: &'a str,
-    secrets: Vec<S>,
-}
-
-#[derive(Serialize)]
-struct ListWire<'a, S> {
-    secrets: Vec<S>,
-    imports: Vec<ImportWire<'a, S>>,
-}
-
 /// A secret of a `fields=key,value` list.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct PairWire<'a> {
-    secret_key: &'a str,
-    secret_value: &'a str,
+fn pair_wire(s: &SecretView, with_value: bool) -> Listed<'_> {
+    Listed::Pair(SecretPair {
+        secret_key: Cow::Borrowed(&s.key),
+        secret_value: Cow::Borrowed(if with_value { s.value.expose() } else { "" }),
+    })
 }
 
-impl<'a> PairWire<'a> {
-    fn new(s: &'a SecretView, with_value: bool) -> Self {
-        PairWire {
-            secret_key: &s.key,
-            secret_value: if with_value { s.value.expose() } else { "" },
-        }
-    }
+fn whole_wire(s: &SecretView, with_value: bool) -> Listed<'_> {
+    Listed::Whole(secret_wire(s, with_value))
 }
 
 /// The list's JSON, each secret shaped by `wire`.
-fn list_json<'a, S: Serialize>(
+fn list_json<'a>(
     secrets: &'a [SecretView],
     imported: &'a [ImportedSecrets],
     with_value: bool,
-    wire: impl Fn(&'a SecretView, bool) -> S,
+    wire: impl Fn(&'a SecretView, bool) -> Listed<'a>,
 ) -> Result<Vec<u8>, ApiError> {
-    let list = ListWire {
+    let list = SecretList {
         secrets: secrets.iter().map(|s| wire(s, with_value)).collect(),
         imports: imported
             .iter()
-            .map(|i| ImportWire {
-                secret_path: &i.path,
-                environment: &i.env,
-                folder_id: &i.import.id,
+            .map(|i| ImportedList {
+                secret_path: Cow::Borrowed(&i.path),
+                environment: Cow::Borrowed(&i.env),
+                folder_id: Cow::Borrowed(&i.import.id),
                 secrets: i.secrets.iter().map(|s| wire(s, with_value)).collect(),
             })
             .collect(),
     };
-    // Roughly 600 bytes a whole secret: one allocation instead of a dozen doublings.
+    // One allocation of about the answer's size instead of a dozen doublings.
     let mut json = Vec::with_capacity(64 + 640 * (secrets.len() + imported.len()));
     serde_json::to_writer(&mut json, &list).map_err(|e| ApiError::internal(e.to_string()))?;
     Ok(json)
@@ -198,8 +163,8 @@ async fn list_body(state: &AppState, ctx: &Ctx, q: &ListQuery) -> Result<Bytes, 
         Vec::new()
     };
     let json = match fields {
-        ListFields::All => list_json(&secrets, &imported, view_value, SecretWire::new)?,
-        ListFields::KeyValue => list_json(&secrets, &imported, view_value, PairWire::new)?,
+        ListFields::All => list_json(&secrets, &imported, view_value, whole_wire)?,
+        ListFields::KeyValue => list_json(&secrets, &imported, view_value, pair_wire)?,
     };
     let body = list_cache::secret_body(json);
     if let (Some(g), Some(audit), true) = (generation, audit, single_read) {
@@ -243,18 +208,6 @@ pub async fn list_v4(
     Ok(response)
 }
 
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-pub struct GetQuery {
-    #[serde(flatten)]
-    scope: ScopeParams,
-    version: Option<String>,
-    #[serde(rename = "type")]
-    kind: Option<String>,
-    view_secret_value: Option<String>,
-    expand_secret_references: Option<String>,
-}
-
 fn parse_key(name: &str) -> Result<SecretKey, ApiError> {
     SecretKey::parse(name).map_err(|e| ApiError::validation(e.to_string()))
 }
@@ -264,7 +217,7 @@ pub async fn get(
     Auth(ctx): Auth,
     ApiPath(name): ApiPath<String>,
     ApiQuery(q): ApiQuery<GetQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SecretEnvelope<'static>>, ApiError> {
     let key = parse_key(&name)?;
     let version = match q.version.as_deref().filter(|v| !v.is_empty()) {
         None => None,
@@ -288,7 +241,9 @@ pub async fn get(
         expansion::expand_views(&state, &ctx, &scope, &mut one).await?;
         secret = one.remove(0);
     }
-    Ok(Json(json!({ "secret": secret_json(&secret, view_value) })))
+    Ok(Json(SecretEnvelope {
+        secret: owned(secret_wire(&secret, view_value)),
+    }))
 }
 
 /// `type`: `shared` (the default) or `personal` (the caller's own override).
@@ -300,29 +255,6 @@ fn is_personal(kind: Option<&str>) -> Result<bool, ApiError> {
             "type must be shared or personal, got {other:?}"
         ))),
     }
-}
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-pub struct WriteBody {
-    #[serde(flatten)]
-    scope: ScopeParams,
-    secret_value: Option<String>,
-    secret_comment: Option<String>,
-    #[serde(rename = "type")]
-    kind: Option<String>,
-    new_secret_name: Option<String>,
-    /// hush: `key=value` tags.
-    tags: Option<Vec<String>>,
-    /// hush: optimistic concurrency (0 = create only if absent).
-    if_version: Option<i64>,
-    /// Infisical fields accepted and ignored.
-    #[serde(default)]
-    #[allow(dead_code)]
-    tag_ids: Option<Value>,
-    #[serde(default)]
-    #[allow(dead_code)]
-    skip_multiline_encoding: Option<Value>,
 }
 
 /// Infisical trims values but keeps one trailing newline; hush's own upsert
@@ -353,7 +285,7 @@ async fn write(
     body: WriteBody,
     mode: WriteMode,
     trim: bool,
-) -> Result<Value, ApiError> {
+) -> Result<Written<'static>, ApiError> {
     let key = parse_key(name)?;
     let personal = is_personal(body.kind.as_deref())?;
     let value = match body.secret_value {
@@ -371,7 +303,10 @@ async fn write(
         let value = value
             .ok_or_else(|| ApiError::validation("secretValue is required for a personal secret"))?;
         let secret = state.service.set_personal(ctx, &scope, &key, value).await?;
-        return Ok(json!({ "secret": secret_json(&secret, true) }));
+        return Ok(Written {
+            secret: owned(secret_wire(&secret, true)),
+            previous_version: None,
+        });
     }
     let scope = body.scope.resolve(state, ctx, Action::Write).await?;
     if let Some(new_name) = body
@@ -388,9 +323,7 @@ async fn write(
             if_version: body.if_version,
         };
         let outcome = state.service.rename_secret(ctx, &scope, input).await?;
-        return Ok(
-            json!({ "secret": secret_json(&outcome.secret, echo_value), "previousVersion": outcome.previous_version }),
-        );
+        return Ok(written(&outcome, echo_value));
     }
     let event = match mode {
         WriteMode::Create => "create-secret",
@@ -412,9 +345,50 @@ async fn write(
             },
         )
         .await?;
-    Ok(
-        json!({ "secret": secret_json(&outcome.secret, echo_value), "previousVersion": outcome.previous_version }),
-    )
+    Ok(written(&outcome, echo_value))
+}
+
+fn written(outcome: &WriteOutcome, with_value: bool) -> Written<'static> {
+    Written {
+        secret: owned(secret_wire(&outcome.secret, with_value)),
+        previous_version: Some(outcome.previous_version),
+    }
+}
+
+/// The secret object with its strings copied: for answers of one secret,
+/// where the view it borrows from ends with the handler.
+fn owned(s: crate::api::secrets::Secret<'_>) -> crate::api::secrets::Secret<'static> {
+    let own = |c: Cow<'_, str>| Cow::Owned(c.into_owned());
+    crate::api::secrets::Secret {
+        id: own(s.id),
+        underscore_id: own(s.underscore_id),
+        workspace: own(s.workspace),
+        environment: own(s.environment),
+        version: s.version,
+        kind: own(s.kind),
+        secret_key: own(s.secret_key),
+        secret_value: own(s.secret_value),
+        secret_value_hidden: s.secret_value_hidden,
+        secret_comment: own(s.secret_comment),
+        secret_path: own(s.secret_path),
+        secret_reminder_note: s.secret_reminder_note,
+        secret_reminder_repeat_days: s.secret_reminder_repeat_days,
+        skip_multiline_encoding: s.skip_multiline_encoding,
+        secret_metadata: s.secret_metadata,
+        tags: s
+            .tags
+            .into_iter()
+            .map(|t| crate::api::secrets::Tag {
+                id: own(t.id),
+                slug: own(t.slug),
+                name: t.name,
+                key: own(t.key),
+                value: own(t.value),
+            })
+            .collect(),
+        created_at: s.created_at,
+        updated_at: s.updated_at,
+    }
 }
 
 pub async fn create(
@@ -422,7 +396,7 @@ pub async fn create(
     Auth(ctx): Auth,
     ApiPath(name): ApiPath<String>,
     ApiJson(body): ApiJson<WriteBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Written<'static>>, ApiError> {
     Ok(Json(
         write(&state, &ctx, &name, body, WriteMode::Create, true).await?,
     ))
@@ -433,7 +407,7 @@ pub async fn update(
     Auth(ctx): Auth,
     ApiPath(name): ApiPath<String>,
     ApiJson(body): ApiJson<WriteBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Written<'static>>, ApiError> {
     Ok(Json(
         write(&state, &ctx, &name, body, WriteMode::Update, true).await?,
     ))
@@ -445,19 +419,10 @@ pub async fn upsert(
     Auth(ctx): Auth,
     ApiPath(name): ApiPath<String>,
     ApiJson(body): ApiJson<WriteBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Written<'static>>, ApiError> {
     Ok(Json(
         write(&state, &ctx, &name, body, WriteMode::Upsert, false).await?,
     ))
-}
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-pub struct DeleteBody {
-    #[serde(flatten)]
-    scope: ScopeParams,
-    #[serde(rename = "type")]
-    kind: Option<String>,
 }
 
 pub async fn delete(
@@ -466,12 +431,18 @@ pub async fn delete(
     ApiPath(name): ApiPath<String>,
     ApiQuery(q): ApiQuery<ScopeParams>,
     ApiJson(body): ApiJson<DeleteBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DeletedAnswer<'static>>, ApiError> {
     let key = parse_key(&name)?;
     if is_personal(body.kind.as_deref())? {
         let scope = body.scope.or(q).resolve(&state, &ctx, Action::Read).await?;
         let secret = state.service.delete_personal(&ctx, &scope, &key).await?;
-        return Ok(Json(json!({ "secret": secret_json(&secret, false) })));
+        return Ok(Json(DeletedAnswer {
+            secret: DeletedSecret {
+                secret: owned(secret_wire(&secret, false)),
+                deleted_at: None,
+                recoverable_until: None,
+            },
+        }));
     }
     let scope = body
         .scope
@@ -483,18 +454,13 @@ pub async fn delete(
         .delete_secret(&ctx, &scope, &key, "delete-secret")
         .await?;
     // Deleting needs a write right only: the answer names the secret, not its value.
-    let mut out = secret_json(&secret, false);
-    out["deletedAt"] = json!(secret.deleted_at.map(iso));
-    out["recoverableUntil"] = json!(secret.purge_after.map(iso));
-    Ok(Json(json!({ "secret": out })))
-}
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-pub struct HistoryQuery {
-    #[serde(flatten)]
-    scope: ScopeParams,
-    reveal: Option<String>,
+    Ok(Json(DeletedAnswer {
+        secret: DeletedSecret {
+            secret: owned(secret_wire(&secret, false)),
+            deleted_at: secret.deleted_at.map(iso),
+            recoverable_until: secret.purge_after.map(iso),
+        },
+    }))
 }
 
 pub async fn history(
@@ -502,32 +468,21 @@ pub async fn history(
     Auth(ctx): Auth,
     ApiPath(name): ApiPath<String>,
     ApiQuery(q): ApiQuery<HistoryQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<History<'static>>, ApiError> {
     let key = parse_key(&name)?;
     let reveal = flag(&q.reveal, false)?;
     let scope = q.scope.resolve(&state, &ctx, Action::Read).await?;
     let versions = state.service.history(&ctx, &scope, &key, reveal).await?;
-    let versions: Vec<Value> = versions
+    let versions = versions
         .iter()
-        .map(|v| {
-            let mut j = secret_json(v, reveal);
-            j["actor"] = json!(v.actor);
-            j["action"] = json!(v.action);
-            if let Some(f) = &v.fingerprint {
-                j["valueFingerprint"] = json!(f);
-            }
-            j
+        .map(|v| HistoryVersion {
+            secret: owned(secret_wire(v, reveal)),
+            actor: v.actor.clone(),
+            action: v.action.clone(),
+            value_fingerprint: v.fingerprint.clone(),
         })
         .collect();
-    Ok(Json(json!({ "versions": versions })))
-}
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-pub struct RollbackBody {
-    #[serde(flatten)]
-    scope: ScopeParams,
-    version: i64,
+    Ok(Json(History { versions }))
 }
 
 pub async fn rollback(
@@ -535,16 +490,18 @@ pub async fn rollback(
     Auth(ctx): Auth,
     ApiPath(name): ApiPath<String>,
     ApiJson(body): ApiJson<RollbackBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RolledBack<'static>>, ApiError> {
     let key = parse_key(&name)?;
     let scope = body.scope.resolve(&state, &ctx, Action::Write).await?;
     let outcome = state
         .service
         .rollback(&ctx, &scope, &key, body.version)
         .await?;
-    Ok(Json(
-        json!({ "secret": secret_json(&outcome.secret, false), "previousVersion": outcome.previous_version, "rolledBackTo": body.version }),
-    ))
+    Ok(Json(RolledBack {
+        secret: owned(secret_wire(&outcome.secret, false)),
+        previous_version: outcome.previous_version,
+        rolled_back_to: body.version,
+    }))
 }
 
 pub async fn restore(
@@ -552,11 +509,13 @@ pub async fn restore(
     Auth(ctx): Auth,
     ApiPath(name): ApiPath<String>,
     ApiJson(body): ApiJson<ScopeParams>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SecretEnvelope<'static>>, ApiError> {
     let key = parse_key(&name)?;
     let scope = body.resolve(&state, &ctx, Action::Write).await?;
     let secret = state.service.restore_secret(&ctx, &scope, &key).await?;
-    Ok(Json(json!({ "secret": secret_json(&secret, false) })))
+    Ok(Json(SecretEnvelope {
+        secret: owned(secret_wire(&secret, false)),
+    }))
 }
 
 pub async fn purge(
@@ -564,28 +523,33 @@ pub async fn purge(
     Auth(ctx): Auth,
     ApiPath(name): ApiPath<String>,
     ApiJson(body): ApiJson<ScopeParams>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Purged>, ApiError> {
     let key = parse_key(&name)?;
     let scope = body.resolve(&state, &ctx, Action::Write).await?;
     state.service.purge_secret(&ctx, &scope, &key).await?;
-    Ok(Json(json!({ "purged": key.as_str() })))
+    Ok(Json(Purged {
+        purged: key.as_str().to_owned(),
+    }))
 }
 
 pub async fn deleted(
     State(state): State<AppState>,
     Auth(ctx): Auth,
     ApiQuery(q): ApiQuery<ScopeParams>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DeletedList>, ApiError> {
     let scope = q.resolve(&state, &ctx, Action::Read).await?;
     let heads = state.service.deleted_secrets(&ctx, &scope).await?;
-    let list: Vec<Value> = heads
+    let secrets = heads
         .iter()
-        .map(|h| {
-            json!({
-                "id": h.secret_id, "secretKey": h.key, "secretPath": h.path, "environment": scope.env.slug,
-                "version": h.current_version, "deletedAt": h.deleted_at.map(iso), "recoverableUntil": h.purge_after.map(iso),
-            })
+        .map(|h| DeletedListed {
+            id: h.secret_id.clone(),
+            secret_key: h.key.clone(),
+            secret_path: h.path.clone(),
+            environment: scope.env.slug.clone(),
+            version: h.current_version,
+            deleted_at: h.deleted_at.map(iso),
+            recoverable_until: h.purge_after.map(iso),
         })
         .collect();
-    Ok(Json(json!({ "secrets": list })))
+    Ok(Json(DeletedList { secrets }))
 }

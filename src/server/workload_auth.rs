@@ -34,7 +34,7 @@ async fn login(
     state: AppState,
     client: Client,
     body: Login,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<crate::api::auth::TokenResponse>, ApiError> {
     let ctx = anonymous(client, &body.identity_id);
     let issued = state
         .service
@@ -108,7 +108,7 @@ macro_rules! handlers {
             State(state): State<AppState>,
             client: Client,
             ApiJson(body): ApiJson<Login>,
-        ) -> Result<Json<Value>, ApiError> {
+        ) -> Result<Json<crate::api::auth::TokenResponse>, ApiError> {
             login($method, state, client, body).await
         }
 

@@ -8,7 +8,6 @@ use crate::streams::limits::MAX_STREAMS;
 use crate::streams::sealed;
 use crate::streams::target::{check_headers, HeaderSpec, Target};
 use crate::streams::tls::parse_ca;
-use serde::Serialize;
 
 /// What an admin gives to add a stream.
 pub struct NewStream {
@@ -39,39 +38,7 @@ fn checked_ca(pem: Option<String>) -> ServiceResult<Option<String>> {
     }
 }
 
-/// A stream as the API shows it: where it delivers, how far it got, and its
-/// last error; never a header value.
-#[derive(Serialize, Debug)]
-#[serde(rename_all = "camelCase")]
-pub struct StreamView {
-    pub id: String,
-    pub kind: String,
-    pub url: String,
-    /// `{key}` per header, Infisical's shape without the value.
-    pub headers: Vec<HeaderName>,
-    /// The last event the collector acknowledged.
-    pub last_delivered_seq: i64,
-    /// Events written since: how far the collector is behind.
-    pub lag: i64,
-    pub created_at: String,
-    pub updated_at: String,
-    /// Whether TLS trusts only a CA given with the stream.
-    pub ca_cert: bool,
-    pub created_by: String,
-    pub last_attempt_at: Option<String>,
-    pub last_delivered_at: Option<String>,
-    pub last_error: Option<String>,
-    pub last_error_at: Option<String>,
-    /// Failed attempts since the last delivery.
-    pub failures: i64,
-    /// Whether a server holds the stream's lease now.
-    pub leased: bool,
-}
-
-#[derive(Serialize, Debug)]
-pub struct HeaderName {
-    pub key: String,
-}
+pub use crate::api::streams::{HeaderName, StreamView};
 
 fn view(row: StreamRow, last_seq: i64) -> StreamView {
     let iso = |ms: Option<i64>| ms.map(super::iso);

@@ -15,7 +15,6 @@
 use super::access::readable_keys;
 use super::{iso, Ctx, Service, ServiceResult};
 use crate::store::AuditRow;
-use serde::Serialize;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -24,25 +23,7 @@ const RECHECK: Duration = Duration::from_secs(5);
 /// Most events in one answer; the cursor lets the caller page on.
 const PAGE: i64 = 500;
 
-#[derive(Serialize, Debug, Clone)]
-#[serde(rename_all = "camelCase")]
-pub struct Change {
-    pub seq: i64,
-    pub time: String,
-    pub action: String,
-    pub environment: Option<String>,
-    pub secret_path: Option<String>,
-    pub keys: Vec<String>,
-    pub version: Option<i64>,
-}
-
-#[derive(Serialize, Debug)]
-#[serde(rename_all = "camelCase")]
-pub struct ChangePage {
-    /// Pass back as `after` to continue from here.
-    pub cursor: i64,
-    pub changes: Vec<Change>,
-}
+pub use crate::api::secrets::{Change, ChangePage};
 
 impl Service {
     /// Changes in `project` after `after` that the caller may read. Without

@@ -391,6 +391,12 @@ fn calls(tag: &str, own_token: &str) -> Vec<Call> {
         Need::Public(200),
     );
     add(
+        ("GET", "/api/docs/openapi.json"),
+        "/api/docs/openapi.json".into(),
+        None,
+        Need::Public(200),
+    );
+    add(
         ("POST", "/api/v1/hush/bootstrap"),
         "/api/v1/hush/bootstrap".into(),
         Some(json!({ "email": format!("{tag}@example.com"), "password": PASSWORD })),
@@ -994,7 +1000,7 @@ fn calls(tag: &str, own_token: &str) -> Vec<Call> {
 }
 
 /// `(METHOD, path)` of every route in the router's source.
-fn routed() -> BTreeSet<(String, String)> {
+pub(crate) fn routed() -> BTreeSet<(String, String)> {
     let source = include_str!("../../src/server/mod.rs");
     let mut out = BTreeSet::new();
     for chunk in source.split(".route(").skip(1) {

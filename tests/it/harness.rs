@@ -1,5 +1,10 @@
 //! Spawns real servers and runs the real binary.
 
+use hush::api::audit::Verification;
+use hush::api::auth::{BootstrapResponse, LoginResponse};
+use hush::api::identities::ServiceTokenCreated;
+use hush::api::secrets::Written;
+use hush::api::users::UserInvited;
 use hush::client::{ApiClient, ClientError};
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -114,8 +119,8 @@ impl TestServer {
 
     pub async fn bootstrap(&self) -> String {
         let c = ApiClient::new(&self.url, None).unwrap();
-        let r = c
-            .send(
+        let r: BootstrapResponse = c
+            .send_as(
                 Method::POST,
                 "/api/v1/hush/bootstrap",
                 &json!({ "email": "admin@example.com", "password": PASSWORD,
@@ -123,7 +128,7 @@ impl TestServer {
             )
             .await
             .expect("bootstrap");
-        r["accessToken"].as_str().unwrap().to_owned()
+        r.access_token
     }
 
     pub fn client(&self) -> ApiClient {
@@ -212,17 +217,17 @@ pub fn scope_q(env: &str, path: &str) -> Vec<(&'static str, String)> {
 pub async fn set(c: &ApiClient, key: &str, value: &str) -> Result<i64, ClientError> {
     let mut body = scope("dev", "/");
     body["secretValue"] = json!(value);
-    let r = c
-        .send(Method::PUT, &format!("/api/v1/hush/secrets/{key}"), &body)
+    let r: Written = c
+        .send_as(Method::PUT, &format!("/api/v1/hush/secrets/{key}"), &body)
         .await?;
-    Ok(r["secret"]["version"].as_i64().unwrap())
+    Ok(r.secret.version)
 }
 
 /// A read-only service token on project `default` scoped to `env`/`path`
 /// (an hour); returns its id and the token.
 pub async fn read_token(c: &ApiClient, env: &str, path: &str) -> (String, String) {
-    let r = c
-        .send(
+    let r: ServiceTokenCreated = c
+        .send_as(
             Method::POST,
             "/api/v1/hush/tokens",
             &json!({ "projectId": "default", "name": "read-only",
@@ -230,10 +235,7 @@ pub async fn read_token(c: &ApiClient, env: &str, path: &str) -> (String, String
         )
         .await
         .unwrap();
-    (
-        r["id"].as_str().unwrap().to_owned(),
-        r["token"].as_str().unwrap().to_owned(),
-    )
+    (r.view.id, r.token)
 }
 
 /// The audit events matching `filters` (the audit API's query), newest first.
@@ -244,8 +246,8 @@ pub async fn audit_events(c: &ApiClient, filters: &[(&str, String)]) -> Vec<Valu
 
 /// The server verifies its whole audit chain.
 pub async fn assert_audit_chain_ok(c: &ApiClient) {
-    let v = c.get("/api/v1/hush/audit/verify", &[]).await.unwrap();
-    assert_eq!(v["ok"], true, "{v}");
+    let v: Verification = c.get_as("/api/v1/hush/audit/verify", &[]).await.unwrap();
+    assert!(v.ok, "{v:?}");
 }
 
 pub async fn get(c: &ApiClient, key: &str, version: Option<i64>) -> Result<Value, ClientError> {
@@ -296,8 +298,8 @@ pub async fn user_session(
     overrides: &[&str],
 ) -> String {
     let admin = s.client();
-    let invite = admin
-        .send(
+    let invite: UserInvited = admin
+        .send_as(
             Method::POST,
             "/api/v1/hush/users",
             &json!({ "email": email }),
@@ -308,7 +310,7 @@ pub async fn user_session(
     anon.send(
         Method::POST,
         "/api/v1/hush/users/accept-invite",
-        &json!({ "inviteToken": invite["inviteToken"], "password": PASSWORD }),
+        &json!({ "inviteToken": invite.invite_token, "password": PASSWORD }),
     )
     .await
     .unwrap();
@@ -322,16 +324,14 @@ pub async fn user_session(
             .await
             .unwrap();
     }
-    anon.send(
+    anon.send_as::<LoginResponse>(
         Method::POST,
         "/api/v1/hush/auth/login",
         &json!({ "email": email, "password": PASSWORD }),
     )
     .await
-    .unwrap()["accessToken"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+    .unwrap()
+    .access_token
 }
 
 /// Polls `check` until it returns true or `timeout` passes.

@@ -17,6 +17,7 @@ mod harness;
 mod inproc;
 mod migrate;
 mod offboarding;
+mod openapi;
 mod pg;
 mod pg_tls;
 mod replicas;
