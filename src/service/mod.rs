@@ -22,6 +22,8 @@ pub mod personal;
 pub mod projects;
 pub mod refusals;
 pub mod rename;
+pub mod rotation_run;
+pub mod rotations;
 pub mod secrets;
 pub mod service_tokens;
 pub mod sessions;

@@ -7,12 +7,14 @@ pub mod audit_flush;
 pub mod audit_upgrade;
 pub mod migrate;
 pub mod postgres;
+pub mod rotations;
 pub mod rows;
 pub mod rules;
 pub mod sqlite;
 pub mod streams;
 
 use async_trait::async_trait;
+pub use rotations::RotationStore;
 pub use rows::*;
 use sqlite::{audit_chain as sqlite_audit, audit_journal};
 /// The SQLite-only parts keep their old paths.
@@ -374,13 +376,17 @@ pub trait Store: Send + Sync + 'static {
 
     /// Audit log streams: their rows, cursors and leases (`streams`).
     fn audit_streams(&self) -> &dyn AuditStreamStore;
+
+    /// Rotation policies: their schedules, steps and leases (`rotations`).
+    fn rotations(&self) -> &dyn RotationStore;
 }
 
 /// Audit actions that change what a fetch of secrets returns; the change feed
 /// (`hush run --watch`) reports these and nothing else.
-pub const CHANGE_ACTIONS: [&str; 13] = [
+pub const CHANGE_ACTIONS: [&str; 14] = [
     "create-secret",
     "update-secret",
+    "rotate-secret",
     "delete-secret",
     "restore-secret",
     "rollback-secret",

@@ -40,6 +40,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         6,
         include_str!("../../../server/migrations/postgres/0006_audit_streams.sql"),
     ),
+    (
+        7,
+        include_str!("../../../server/migrations/postgres/0007_rotations.sql"),
+    ),
 ];
 
 /// Advisory lock keys ("hush" in the high bytes). Session-independent: each is

@@ -44,6 +44,7 @@ mod audit_batch;
 mod chain_upgrade;
 mod connect;
 mod listen;
+mod rotations;
 mod rows;
 mod streams;
 
@@ -1882,6 +1883,10 @@ impl Store for PostgresStore {
     }
 
     fn audit_streams(&self) -> &dyn AuditStreamStore {
+        self
+    }
+
+    fn rotations(&self) -> &dyn RotationStore {
         self
     }
 }

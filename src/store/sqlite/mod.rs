@@ -23,6 +23,7 @@ pub(super) mod chain;
 mod group_commit;
 pub mod memo;
 mod replay;
+mod rotations;
 mod rows;
 mod streams;
 #[cfg(test)]
@@ -49,7 +50,7 @@ use tokio::sync::watch;
 use wal_checkpointer::{Checkpointer, WRITER_BACKSTOP_PAGES};
 
 /// Applied in order; `PRAGMA user_version` records how many ran.
-pub(crate) const MIGRATIONS: [&str; 7] = [
+pub(crate) const MIGRATIONS: [&str; 8] = [
     include_str!("../../../server/migrations/sqlite/0001_init.sql"),
     include_str!("../../../server/migrations/sqlite/0002_identity.sql"),
     include_str!("../../../server/migrations/sqlite/0003_imports.sql"),
@@ -57,6 +58,7 @@ pub(crate) const MIGRATIONS: [&str; 7] = [
     include_str!("../../../server/migrations/sqlite/0005_offboarding.sql"),
     include_str!("../../../server/migrations/sqlite/0006_audit_keyed.sql"),
     include_str!("../../../server/migrations/sqlite/0007_audit_streams.sql"),
+    include_str!("../../../server/migrations/sqlite/0008_rotations.sql"),
 ];
 const MAX_IDLE_READERS: usize = 8;
 /// How often the checkpointer folds the WAL into the database.
@@ -1850,6 +1852,10 @@ impl Store for SqliteStore {
     }
 
     fn audit_streams(&self) -> &dyn AuditStreamStore {
+        self
+    }
+
+    fn rotations(&self) -> &dyn RotationStore {
         self
     }
 }

@@ -1,0 +1,12 @@
+//! Rotation (issue 24): the parts of a rotation policy that need nothing of
+//! the crate, so `service` (which runs rotations) can use them.
+//!
+//! - `schedule`: when a secret is rotated (an interval or a cron schedule);
+//! - `generate`: how a new value is made (length and alphabet, hex, base64, uuid);
+//! - `clock`: the time a scheduler sees, injected by tests;
+//! - `limits`: every bound, in one place.
+
+pub mod clock;
+pub mod generate;
+pub mod limits;
+pub mod schedule;
