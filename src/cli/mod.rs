@@ -19,6 +19,7 @@ pub mod offboarding;
 pub mod output;
 pub mod projects;
 pub mod redact;
+pub mod rotation;
 pub mod run;
 pub mod run_secrets;
 pub mod secrets;
@@ -89,6 +90,10 @@ pub struct TlsArgs {
 
 #[derive(Subcommand)]
 pub enum Command {
+    /// Rotation policies: secrets renewed with generated values on a schedule
+    Rotation(rotation::RotationArgs),
+    /// Rotate a secret now (it needs a rotation policy)
+    Rotate(rotation::RotateArgs),
     /// Run the hush server
     Server {
         #[command(flatten)]
@@ -1085,6 +1090,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 password_stdin,
             } => offboarding::passwd(target, password_stdin).await,
             Command::Sessions { target, action } => offboarding::sessions(target, action).await,
+            Command::Rotation(args) => rotation::rotation(args).await,
+            Command::Rotate(args) => rotation::rotate(args).await,
             Command::Logout { target } => auth::logout(target).await,
             Command::Whoami { target, json } => auth::whoami(target, json).await,
             Command::List {

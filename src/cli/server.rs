@@ -209,6 +209,10 @@ pub async fn run(mut args: ServerArgs) -> Result<()> {
     });
     let purge = server::spawn_purge_job(service.clone(), config.purge_interval);
     let refusals = server::spawn_refusal_flush(service.clone());
+    let rotations = server::rotation_job::spawn(
+        service.clone(),
+        Arc::new(crate::rotation::clock::SystemClock),
+    );
     let archive = config.audit_retention.map(|retention| {
         server::archive_job::spawn(service.clone(), config.audit_archive_dir.clone(), retention)
     });
@@ -251,6 +255,7 @@ pub async fn run(mut args: ServerArgs) -> Result<()> {
     let served = server::serve(listener, tls, state, shutdown).await;
     purge.abort();
     refusals.abort();
+    rotations.abort();
     for job in [checkpoints, archive].into_iter().flatten() {
         job.abort();
     }
