@@ -18,6 +18,7 @@ mod offboarding;
 mod pg;
 mod pg_tls;
 mod replicas;
+mod rotation;
 mod run;
 mod sdk;
 mod server_core;
