@@ -45,6 +45,8 @@ pub enum RotationAction {
         /// The first rotation (RFC 3339) [default: one schedule step from now]
         #[arg(long)]
         next_at: Option<String>,
+        #[command(flatten)]
+        postgres: PostgresArgs,
         #[arg(long)]
         json: bool,
     },
@@ -63,12 +65,62 @@ pub enum RotationAction {
     Delete { key: String },
 }
 
+/// A PostgreSQL credential rotated by two-user alternation: KEY is the
+/// password secret; the other secrets are in the same folder.
+#[derive(Args)]
+pub struct PostgresArgs {
+    /// Rotate PostgreSQL users A,B (they must exist); needs --admin-secret
+    #[arg(long = "postgres-users", value_name = "A,B", requires = "admin_secret")]
+    pub users: Option<String>,
+    /// The secret holding the admin connection URL (postgres://admin:PW@host/db)
+    #[arg(long, value_name = "KEY", requires = "users")]
+    pub admin_secret: Option<String>,
+    /// The secret that names the active user, e.g. DB_USER
+    #[arg(long, value_name = "KEY", requires = "users")]
+    pub user_secret: Option<String>,
+    /// A secret holding a URL built from --url-template, e.g. DATABASE_URL
+    #[arg(long, value_name = "KEY", requires_all = ["users", "url_template"])]
+    pub url_secret: Option<String>,
+    /// E.g. 'postgres://{user}:{password}@db:5432/app'
+    #[arg(long, value_name = "TEMPLATE", requires = "url_secret")]
+    pub url_template: Option<String>,
+}
+
+impl PostgresArgs {
+    fn body(&self) -> Result<Option<Value>, CliError> {
+        let Some(users) = &self.users else {
+            return Ok(None);
+        };
+        let users: Vec<&str> = users.split(',').map(str::trim).collect();
+        let [a, b] = users[..] else {
+            return Err(CliError::usage(
+                "--postgres-users takes two users, e.g. app_a,app_b",
+            ));
+        };
+        let mut body = json!({ "adminSecret": self.admin_secret, "users": [a, b] });
+        for (field, value) in [
+            ("userSecret", &self.user_secret),
+            ("urlSecret", &self.url_secret),
+            ("urlTemplate", &self.url_template),
+        ] {
+            if let Some(v) = value {
+                body[field] = json!(v);
+            }
+        }
+        Ok(Some(body))
+    }
+}
+
 #[derive(Args)]
 pub struct RotateArgs {
     #[command(flatten)]
     pub target: Target,
     /// The secret (KEY, or folder/KEY); it needs a rotation policy
     pub key: String,
+    /// Database policies: also change the previous user's password now
+    /// (a compromised credential); its connections must reconnect
+    #[arg(long)]
+    pub revoke_previous: bool,
     #[arg(long)]
     pub json: bool,
 }
@@ -111,6 +163,7 @@ pub async fn rotation(args: RotationArgs) -> anyhow::Result<i32> {
             length,
             alphabet,
             next_at,
+            postgres,
             json,
         } => {
             let (path, key) = split_key(&key, &ctx.path);
@@ -125,6 +178,9 @@ pub async fn rotation(args: RotationArgs) -> anyhow::Result<i32> {
             }
             if let Some(at) = next_at {
                 body["nextRotationAt"] = json!(at);
+            }
+            if let Some(pg) = postgres.body()? {
+                body["postgres"] = pg;
             }
             let resp = ctx.client.send(Method::POST, ROUTE, &body).await?;
             if json {
@@ -234,7 +290,8 @@ pub async fn rotation(args: RotationArgs) -> anyhow::Result<i32> {
 pub async fn rotate(args: RotateArgs) -> anyhow::Result<i32> {
     let ctx = resolve(&args.target)?;
     let (path, key) = split_key(&args.key, &ctx.path);
-    let body = ctx.scope_body(&path);
+    let mut body = ctx.scope_body(&path);
+    body["revokePrevious"] = json!(args.revoke_previous);
     let resp = ctx
         .client
         .send(Method::POST, &format!("{ROUTE}/{key}/rotate"), &body)
@@ -245,7 +302,11 @@ pub async fn rotate(args: RotateArgs) -> anyhow::Result<i32> {
     } else {
         match resp["version"].as_i64() {
             Some(v) => println!(
-                "{key} rotated: version {v} (next rotation {})",
+                "{key} rotated: version {v}{} (next rotation {})",
+                resp["rotation"]["activeUser"]
+                    .as_str()
+                    .map(|u| format!(", database user {u}"))
+                    .unwrap_or_default(),
                 s(&resp["rotation"]["nextRotationAt"])
             ),
             None => println!(

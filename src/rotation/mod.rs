@@ -9,4 +9,5 @@
 pub mod clock;
 pub mod generate;
 pub mod limits;
+pub mod postgres;
 pub mod schedule;

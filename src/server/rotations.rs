@@ -35,6 +35,8 @@ pub struct CreateBody {
     generator: String,
     /// RFC 3339; default: one schedule step from now.
     next_rotation_at: Option<String>,
+    /// Rotate a PostgreSQL credential (two users) instead of a plain value.
+    postgres: Option<crate::service::rotation_db::PostgresConfig>,
 }
 
 #[derive(Deserialize)]
@@ -49,6 +51,10 @@ pub struct ListQuery {
 pub struct RotateBody {
     #[serde(flatten)]
     scope: ScopeParams,
+    /// Also change the previous database user's password at once (a
+    /// compromised credential).
+    #[serde(default)]
+    revoke_previous: bool,
 }
 
 fn parse_key(name: &str) -> Result<SecretKey, ApiError> {
@@ -93,6 +99,7 @@ pub async fn create(
                 schedule,
                 generator,
                 next_at,
+                postgres: body.postgres,
             },
         )
         .await?;
@@ -147,7 +154,7 @@ pub async fn rotate(
     let owner = format!("request-{}", crate::service::new_id());
     let report = state
         .service
-        .rotate_now(&ctx, &scope, &key, &owner, now_ms())
+        .rotate_now(&ctx, &scope, &key, body.revoke_previous, &owner, now_ms())
         .await?;
     Ok(Json(json!(report)))
 }

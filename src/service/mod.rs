@@ -22,6 +22,7 @@ pub mod personal;
 pub mod projects;
 pub mod refusals;
 pub mod rename;
+pub mod rotation_db;
 pub mod rotation_run;
 pub mod rotations;
 pub mod secrets;

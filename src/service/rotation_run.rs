@@ -33,13 +33,43 @@ struct Planned {
 }
 
 /// How one attempt went.
-enum Attempt {
+pub(super) enum Attempt {
     /// A new version was written.
     Rotated(i64),
     /// The secret changed after the rotation was planned: by this rotation
     /// before a crash, or by a person. Either way its value is newer than
     /// the plan, so nothing more is written.
     Superseded,
+}
+
+/// Why an attempt did not finish.
+pub(super) enum Failure {
+    /// Recorded on the policy, audited, retried after a backoff;
+    /// `idle_data` is the `state_data` the policy keeps until then.
+    Failed { error: String, idle_data: String },
+    /// Stopped on purpose after a step (`Faults`), as if the process had
+    /// died there: nothing more is written, the lease stays until it expires.
+    Interrupted,
+}
+
+impl From<String> for Failure {
+    fn from(error: String) -> Self {
+        Failure::Failed {
+            error,
+            idle_data: "{}".into(),
+        }
+    }
+}
+
+/// `Ok((how, state_data kept while idle))`.
+pub(super) type AttemptResult = Result<(Attempt, String), Failure>;
+
+/// Fault injection for tests of crash recovery: stop a rotation right
+/// after it recorded step `stop_after`, as a crash there would. The server
+/// never sets it.
+#[derive(Default, Clone, Copy)]
+pub struct Faults {
+    pub stop_after: Option<&'static str>,
 }
 
 /// What a forced rotation answers.
@@ -75,6 +105,17 @@ impl Service {
     /// One scheduler pass at `now`: runs each due policy this replica can
     /// claim (`owner` names the replica). Returns how many ran.
     pub async fn run_due_rotations(&self, owner: &str, now: i64) -> ServiceResult<usize> {
+        self.run_due_rotations_with(owner, now, Faults::default())
+            .await
+    }
+
+    /// `run_due_rotations` with `faults` injected (tests).
+    pub async fn run_due_rotations_with(
+        &self,
+        owner: &str,
+        now: i64,
+        faults: Faults,
+    ) -> ServiceResult<usize> {
         let rotations = self.store.rotations();
         let lease = LEASE.as_millis() as i64;
         let mut ran = 0;
@@ -88,12 +129,19 @@ impl Service {
             let scope = match self.scope_of(&row).await {
                 Ok(scope) => scope,
                 Err(e) => {
-                    self.finish(&Ctx::system(), row, owner, now, None, Err(e.to_string()))
-                        .await?;
+                    self.finish(
+                        &Ctx::system(),
+                        row,
+                        owner,
+                        now,
+                        None,
+                        Err(e.to_string().into()),
+                    )
+                    .await?;
                     continue;
                 }
             };
-            self.run_rotation(&Ctx::system(), &scope, row, owner, now)
+            self.run_rotation(&Ctx::system(), &scope, row, owner, now, false, faults)
                 .await?;
             ran += 1;
         }
@@ -107,6 +155,7 @@ impl Service {
         ctx: &Ctx,
         scope: &Scope,
         key: &SecretKey,
+        revoke_previous: bool,
         owner: &str,
         now: i64,
     ) -> ServiceResult<RotateReport> {
@@ -122,7 +171,21 @@ impl Service {
                 "a rotation of {key} is running on another server; try again in a minute"
             )));
         };
-        let (row, version) = self.run_rotation(ctx, scope, row, owner, now).await?;
+        if revoke_previous && row.provider == super::rotations::PROVIDER_VALUE {
+            // Nothing to revoke: the old value lives on only in the history.
+            tracing::debug!("--revoke-previous on a value rotation: nothing to revoke");
+        }
+        let (row, version) = self
+            .run_rotation(
+                ctx,
+                scope,
+                row,
+                owner,
+                now,
+                revoke_previous,
+                Faults::default(),
+            )
+            .await?;
         if row.last_result.as_deref() == Some("failed") {
             return Err(ServiceError::Unavailable(format!(
                 "rotation of {key} failed: {}; it is retried at {}",
@@ -168,10 +231,21 @@ impl Service {
         row: RotationRow,
         owner: &str,
         now: i64,
+        revoke_previous: bool,
+        faults: Faults,
     ) -> ServiceResult<(RotationRow, Option<i64>)> {
-        let attempt = self.rotate_value(ctx, scope, &row, owner).await;
+        let attempt = if row.provider == super::rotation_db::PROVIDER_POSTGRES {
+            self.rotate_postgres(ctx, scope, &row, owner, revoke_previous, faults)
+                .await
+        } else {
+            self.rotate_value(ctx, scope, &row, owner)
+                .await
+                .map(|a| (a, "{}".to_owned()))
+                .map_err(Failure::from)
+        };
         let version = match &attempt {
-            Ok(Attempt::Rotated(v)) => Some(*v),
+            Ok((Attempt::Rotated(v), _)) => Some(*v),
+            Err(Failure::Interrupted) => return Ok((row, None)),
             _ => None,
         };
         let row = self
@@ -180,7 +254,7 @@ impl Service {
         Ok((row, version))
     }
 
-    async fn rotate_value(
+    pub(super) async fn rotate_value(
         &self,
         ctx: &Ctx,
         scope: &Scope,
@@ -243,18 +317,18 @@ impl Service {
         owner: &str,
         now: i64,
         scope: Option<&Scope>,
-        attempt: Result<Attempt, String>,
+        attempt: AttemptResult,
     ) -> ServiceResult<RotationRow> {
         let schedule = Schedule::from_stored(&row.schedule).map_err(ServiceError::Internal)?;
         let next = schedule
             .next_after(now)
             .unwrap_or(now + MAX_AHEAD_SECS * 1000);
         let (outcome, audit) = match attempt {
-            Ok(done) => (
+            Ok((done, idle_data)) => (
                 RotationOutcome {
                     next_at: next,
                     state: IDLE.into(),
-                    state_data: "{}".into(),
+                    state_data: idle_data,
                     rotated_at: Some(now),
                     result: match done {
                         Attempt::Rotated(_) => "ok",
@@ -266,7 +340,8 @@ impl Service {
                 },
                 None,
             ),
-            Err(error) => {
+            Err(Failure::Interrupted) => return Ok(row),
+            Err(Failure::Failed { error, idle_data }) => {
                 let error = bounded(error);
                 tracing::warn!(rotation = row.id.as_str(), "rotation failed: {error}");
                 let mut event = match scope {
@@ -282,13 +357,14 @@ impl Service {
                     }
                 };
                 event.result = "failure".into();
-                // A planned value rotation wrote nothing: it starts over,
-                // from a fresh plan, at the next attempt.
+                // A failed attempt left the secrets naming a working value
+                // (see the providers): it starts over, from a fresh plan,
+                // at the next attempt.
                 (
                     RotationOutcome {
                         next_at: now + retry_after_ms(row.failures),
                         state: IDLE.into(),
-                        state_data: "{}".into(),
+                        state_data: idle_data,
                         rotated_at: None,
                         result: "failed".into(),
                         error: Some(error),

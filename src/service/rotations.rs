@@ -25,6 +25,9 @@ pub struct NewRotation {
     pub generator: Generator,
     /// The first rotation (Unix ms); default: one schedule step from now.
     pub next_at: Option<i64>,
+    /// A database credential rotated by two-user alternation; None: a
+    /// generated value only.
+    pub postgres: Option<super::rotation_db::PostgresConfig>,
 }
 
 /// A policy as the API shows it. It holds no value: a generated value lives
@@ -39,6 +42,12 @@ pub struct RotationView {
     pub schedule: String,
     pub generator: String,
     pub provider: String,
+    /// A database policy's users and secrets (names only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database: Option<serde_json::Value>,
+    /// The database user the secrets name, once a cycle ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub active_user: Option<String>,
     /// The next rotation, or after a failure the next attempt.
     pub next_rotation_at: String,
     /// `idle`, or the step a rotation in progress reached.
@@ -59,8 +68,17 @@ pub(super) fn rotation_view(row: RotationRow, env: &str, now: i64) -> RotationVi
     let describe = Schedule::from_stored(&row.schedule)
         .map(|s| s.describe())
         .unwrap_or(row.schedule);
+    let database = (row.provider != PROVIDER_VALUE)
+        .then(|| serde_json::from_str(&row.config).ok())
+        .flatten();
+    let active_user = (row.state == IDLE)
+        .then(|| serde_json::from_str::<serde_json::Value>(&row.state_data).ok())
+        .flatten()
+        .and_then(|v| v["active"].as_str().map(str::to_owned));
     RotationView {
         id: row.id,
+        database,
+        active_user,
         environment: env.to_owned(),
         secret_path: row.path,
         secret_key: row.key,
@@ -121,6 +139,17 @@ impl Service {
                 MAX_AHEAD_SECS / 86_400
             )));
         }
+        let (provider, config) = match &new.postgres {
+            None => (PROVIDER_VALUE, "{}".to_owned()),
+            Some(cfg) => {
+                cfg.check(&new.key).map_err(ServiceError::Validation)?;
+                (
+                    super::rotation_db::PROVIDER_POSTGRES,
+                    serde_json::to_string(cfg)
+                        .map_err(|e| ServiceError::Internal(e.to_string()))?,
+                )
+            }
+        };
         if new.schedule.next_after(now).is_none() {
             return Err(ServiceError::Validation(
                 "the cron schedule never fires".into(),
@@ -147,8 +176,8 @@ impl Service {
             key: new.key.to_string(),
             schedule: new.schedule.stored(),
             generator: new.generator.stored(),
-            provider: PROVIDER_VALUE.into(),
-            config: "{}".into(),
+            provider: provider.into(),
+            config,
             next_at,
             state: IDLE.into(),
             state_data: "{}".into(),

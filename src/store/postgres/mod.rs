@@ -48,6 +48,9 @@ mod rotations;
 mod rows;
 mod streams;
 
+/// How hush connects to PostgreSQL (URL options, TLS), for the credential
+/// rotation of a database hush does not store in (`rotation::postgres`).
+pub use connect::{settings as connection_settings, Settings as ConnectionSettings};
 pub use connect::{LOCK_BOOTSTRAP, LOCK_MIGRATE, LOCK_PURGE};
 
 use super::*;
