@@ -46,7 +46,7 @@ pub enum RotationAction {
         #[arg(long)]
         next_at: Option<String>,
         #[command(flatten)]
-        postgres: PostgresArgs,
+        postgres: Box<PostgresArgs>,
         #[arg(long)]
         json: bool,
     },

@@ -1,9 +1,10 @@
-//! Rotation (issue 24): the parts of a rotation policy that need nothing of
-//! the crate, so `service` (which runs rotations) can use them.
+//! Rotation (issue 24): the parts of a rotation policy below `service`
+//! (which runs rotations: `service::rotation_run`, `service::rotation_db`).
 //!
 //! - `schedule`: when a secret is rotated (an interval or a cron schedule);
 //! - `generate`: how a new value is made (length and alphabet, hex, base64, uuid);
 //! - `clock`: the time a scheduler sees, injected by tests;
+//! - `postgres`: setting a database user's password (as a SCRAM verifier);
 //! - `limits`: every bound, in one place.
 
 pub mod clock;

@@ -121,11 +121,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn verifier_matches_postgres() {
-        // Computed by PostgreSQL 16 for password "secret" with this salt
-        // (SELECT rolpassword after SET password_encryption and a fixed salt
-        // is not possible in SQL, so the RFC 7677 construction is checked
-        // field by field instead: shape, and determinism for one salt).
+    fn verifier_has_the_scram_shape() {
+        // The RFC 7677 construction, field by field; that PostgreSQL takes
+        // it (a login with the password works) is proven by
+        // tests/it/rotation_pg.rs on a cluster with password authentication.
         let v = verifier_with_salt("secret", b"0123456789abcdef");
         let (head, keys) = v.split_once('$').unwrap().1.split_once('$').unwrap();
         assert_eq!(head, format!("4096:{}", B64.encode(b"0123456789abcdef")));

@@ -72,6 +72,14 @@ pub struct Faults {
     pub stop_after: Option<&'static str>,
 }
 
+/// How to run one rotation.
+#[derive(Default, Clone, Copy)]
+struct RunOptions {
+    /// Database policies: also change the previous user's password.
+    revoke_previous: bool,
+    faults: Faults,
+}
+
 /// What a forced rotation answers.
 #[derive(Serialize, Debug)]
 #[serde(rename_all = "camelCase")]
@@ -141,7 +149,11 @@ impl Service {
                     continue;
                 }
             };
-            self.run_rotation(&Ctx::system(), &scope, row, owner, now, false, faults)
+            let run = RunOptions {
+                revoke_previous: false,
+                faults,
+            };
+            self.run_rotation(&Ctx::system(), &scope, row, owner, now, run)
                 .await?;
             ran += 1;
         }
@@ -182,8 +194,10 @@ impl Service {
                 row,
                 owner,
                 now,
-                revoke_previous,
-                Faults::default(),
+                RunOptions {
+                    revoke_previous,
+                    faults: Faults::default(),
+                },
             )
             .await?;
         if row.last_result.as_deref() == Some("failed") {
@@ -231,11 +245,10 @@ impl Service {
         row: RotationRow,
         owner: &str,
         now: i64,
-        revoke_previous: bool,
-        faults: Faults,
+        run: RunOptions,
     ) -> ServiceResult<(RotationRow, Option<i64>)> {
         let attempt = if row.provider == super::rotation_db::PROVIDER_POSTGRES {
-            self.rotate_postgres(ctx, scope, &row, owner, revoke_previous, faults)
+            self.rotate_postgres(ctx, scope, &row, owner, run.revoke_previous, run.faults)
                 .await
         } else {
             self.rotate_value(ctx, scope, &row, owner)

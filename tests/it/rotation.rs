@@ -25,7 +25,7 @@ on_both_backends!(
 
 const DAY_MS: i64 = 86_400_000;
 
-async fn start(b: &Backend) -> TestServer {
+pub(crate) async fn start(b: &Backend) -> TestServer {
     match b {
         Backend::Sqlite => TestServer::start_with(&[], &[("HUSH_ROOT_KEY", ROOT_KEY)]).await,
         Backend::Postgres(db) => db.start(&[]).await,
@@ -34,7 +34,7 @@ async fn start(b: &Backend) -> TestServer {
 
 /// Runs the CLI against `s`; (exit code, stdout, stderr without the
 /// warning about `--token` on the command line).
-fn cli(home: &Path, s: &TestServer, args: &[&str]) -> (i32, String, String) {
+pub(crate) fn cli(home: &Path, s: &TestServer, args: &[&str]) -> (i32, String, String) {
     let mut all = args.to_vec();
     all.extend_from_slice(&[
         "--server",
@@ -261,7 +261,7 @@ async fn get_at(c: &hush::client::ApiClient, path: &str, key: &str) -> String {
 
 /// A service on the server's database, in this process: what a replica's
 /// scheduler runs, driven here by a manual clock.
-async fn replica(b: &Backend, s: &TestServer) -> Arc<Service> {
+pub(crate) async fn replica(b: &Backend, s: &TestServer) -> Arc<Service> {
     let root = Key::parse_text(ROOT_KEY).unwrap();
     let audit_key = AuditKey::from_root(&root);
     let store: Arc<dyn Store> = match b {
