@@ -65,21 +65,30 @@ pub enum RotationAction {
     Delete { key: String },
 }
 
-/// A PostgreSQL credential rotated by two-user alternation: KEY is the
+/// A database credential rotated by two-user alternation: KEY is the
 /// password secret; the other secrets are in the same folder.
 #[derive(Args)]
 pub struct PostgresArgs {
     /// Rotate PostgreSQL users A,B (they must exist); needs --admin-secret
     #[arg(long = "postgres-users", value_name = "A,B", requires = "admin_secret")]
     pub users: Option<String>,
-    /// The secret holding the admin connection URL (postgres://admin:PW@host/db)
-    #[arg(long, value_name = "KEY", requires = "users")]
+    /// Rotate MariaDB users A,B (NAME or NAME@HOST; they must exist)
+    #[arg(
+        long = "mysql-users",
+        value_name = "A,B",
+        requires = "admin_secret",
+        conflicts_with = "users"
+    )]
+    pub mysql_users: Option<String>,
+    /// The secret holding the admin connection URL
+    /// (postgres://admin:PW@host/db or mysql://admin:PW@host:3306/)
+    #[arg(long, value_name = "KEY")]
     pub admin_secret: Option<String>,
     /// The secret that names the active user, e.g. DB_USER
-    #[arg(long, value_name = "KEY", requires = "users")]
+    #[arg(long, value_name = "KEY")]
     pub user_secret: Option<String>,
     /// A secret holding a URL built from --url-template, e.g. DATABASE_URL
-    #[arg(long, value_name = "KEY", requires_all = ["users", "url_template"])]
+    #[arg(long, value_name = "KEY", requires = "url_template")]
     pub url_secret: Option<String>,
     /// E.g. 'postgres://{user}:{password}@db:5432/app'
     #[arg(long, value_name = "TEMPLATE", requires = "url_secret")]
@@ -87,15 +96,28 @@ pub struct PostgresArgs {
 }
 
 impl PostgresArgs {
-    fn body(&self) -> Result<Option<Value>, CliError> {
-        let Some(users) = &self.users else {
-            return Ok(None);
+    /// `("postgres" | "mysql", settings)`, or None for a value rotation.
+    fn body(&self) -> Result<Option<(&'static str, Value)>, CliError> {
+        let (field, users) = match (&self.users, &self.mysql_users) {
+            (Some(u), _) => ("postgres", u),
+            (None, Some(u)) => ("mysql", u),
+            (None, None) => {
+                if self.admin_secret.is_some()
+                    || self.user_secret.is_some()
+                    || self.url_secret.is_some()
+                {
+                    return Err(CliError::usage(
+                        "--admin-secret, --user-secret and --url-secret need --postgres-users or --mysql-users",
+                    ));
+                }
+                return Ok(None);
+            }
         };
         let users: Vec<&str> = users.split(',').map(str::trim).collect();
         let [a, b] = users[..] else {
-            return Err(CliError::usage(
-                "--postgres-users takes two users, e.g. app_a,app_b",
-            ));
+            return Err(CliError::usage(format!(
+                "--{field}-users takes two users, e.g. app_a,app_b"
+            )));
         };
         let mut body = json!({ "adminSecret": self.admin_secret, "users": [a, b] });
         for (field, value) in [
@@ -107,7 +129,7 @@ impl PostgresArgs {
                 body[field] = json!(v);
             }
         }
-        Ok(Some(body))
+        Ok(Some((field, body)))
     }
 }
 
@@ -179,8 +201,8 @@ pub async fn rotation(args: RotationArgs) -> anyhow::Result<i32> {
             if let Some(at) = next_at {
                 body["nextRotationAt"] = json!(at);
             }
-            if let Some(pg) = postgres.body()? {
-                body["postgres"] = pg;
+            if let Some((field, db)) = postgres.body()? {
+                body[field] = db;
             }
             let resp = ctx.client.send(Method::POST, ROUTE, &body).await?;
             if json {

@@ -4,11 +4,13 @@
 //! - `schedule`: when a secret is rotated (an interval or a cron schedule);
 //! - `generate`: how a new value is made (length and alphabet, hex, base64, uuid);
 //! - `clock`: the time a scheduler sees, injected by tests;
-//! - `postgres`: setting a database user's password (as a SCRAM verifier);
+//! - `postgres`, `mysql`: setting a database user's password (as a SCRAM
+//!   verifier, or MariaDB's native hash);
 //! - `limits`: every bound, in one place.
 
 pub mod clock;
 pub mod generate;
 pub mod limits;
+pub mod mysql;
 pub mod postgres;
 pub mod schedule;

@@ -14,6 +14,7 @@ use super::AppState;
 use crate::rotation::generate::Generator;
 use crate::rotation::schedule::Schedule;
 use crate::secret::SecretKey;
+use crate::service::rotation_db::{DbConfig, PROVIDER_MYSQL, PROVIDER_POSTGRES};
 use crate::service::rotations::NewRotation;
 use crate::service::{now_ms, Action};
 use axum::extract::State;
@@ -36,7 +37,9 @@ pub struct CreateBody {
     /// RFC 3339; default: one schedule step from now.
     next_rotation_at: Option<String>,
     /// Rotate a PostgreSQL credential (two users) instead of a plain value.
-    postgres: Option<crate::service::rotation_db::PostgresConfig>,
+    postgres: Option<DbConfig>,
+    /// Or a MySQL/MariaDB one.
+    mysql: Option<DbConfig>,
 }
 
 #[derive(Deserialize)]
@@ -83,6 +86,16 @@ pub async fn create(
     }
     .map_err(ApiError::validation)?;
     let generator = Generator::parse(&body.generator).map_err(ApiError::validation)?;
+    let database = match (body.postgres, body.mysql) {
+        (None, None) => None,
+        (Some(cfg), None) => Some((PROVIDER_POSTGRES, cfg)),
+        (None, Some(cfg)) => Some((PROVIDER_MYSQL, cfg)),
+        (Some(_), Some(_)) => {
+            return Err(ApiError::validation(
+                "give at most one of postgres and mysql",
+            ))
+        }
+    };
     let next_at = body
         .next_rotation_at
         .as_deref()
@@ -99,7 +112,7 @@ pub async fn create(
                 schedule,
                 generator,
                 next_at,
-                postgres: body.postgres,
+                database,
             },
         )
         .await?;

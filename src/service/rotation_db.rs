@@ -22,22 +22,42 @@ use super::rotation_run::{Attempt, AttemptResult, Failure, Faults, PLANNED};
 use super::secrets::{head_state, Scope};
 use super::{Ctx, Service, ServiceError};
 use crate::rotation::generate::Generator;
-use crate::rotation::postgres::{check_user, render_url, set_password};
+use crate::rotation::postgres::render_url;
 use crate::secret::{SecretKey, SecretValue};
 use crate::store::rotations::RotationRow;
 use serde::{Deserialize, Serialize};
 
 pub const PROVIDER_POSTGRES: &str = "postgres";
+pub const PROVIDER_MYSQL: &str = "mysql";
+
+/// Whether `provider` rotates a database credential.
+pub fn is_database(provider: &str) -> bool {
+    provider == PROVIDER_POSTGRES || provider == PROVIDER_MYSQL
+}
+
+/// Sets `user`'s password on the database of `provider`.
+async fn set_password(
+    provider: &str,
+    admin_url: &str,
+    user: &str,
+    password: &str,
+) -> Result<(), String> {
+    if provider == PROVIDER_MYSQL {
+        crate::rotation::mysql::set_password(admin_url, user, password).await
+    } else {
+        crate::rotation::postgres::set_password(admin_url, user, password).await
+    }
+}
 pub const CREDENTIAL_CHANGED: &str = "credential-changed";
 pub const SECRETS_WRITTEN: &str = "secrets-written";
 const MAX_TEMPLATE_BYTES: usize = 1024;
 
-/// A PostgreSQL policy's settings: names of secrets in the policy's folder
+/// A database policy's settings (PostgreSQL or MySQL/MariaDB): names of secrets in the policy's folder
 /// and of database users, never a value. The policy's own key is the
 /// password secret.
 #[derive(Serialize, Deserialize, Clone, Debug)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct PostgresConfig {
+pub struct DbConfig {
     /// The secret holding the admin connection URL (with its password).
     pub admin_secret: String,
     /// Users A and B.
@@ -53,11 +73,15 @@ pub struct PostgresConfig {
     pub url_template: Option<String>,
 }
 
-impl PostgresConfig {
-    /// Checks the settings of a policy on `key`.
-    pub fn check(&self, key: &SecretKey) -> Result<(), String> {
+impl DbConfig {
+    /// Checks the settings of a `provider` policy on `key`.
+    pub fn check(&self, provider: &str, key: &SecretKey) -> Result<(), String> {
         for user in &self.users {
-            check_user(user)?;
+            if provider == PROVIDER_MYSQL {
+                crate::rotation::mysql::split_user(user)?;
+            } else {
+                crate::rotation::postgres::check_user(user)?;
+            }
         }
         if self.users[0] == self.users[1] {
             return Err("the two database users must differ".into());
@@ -172,7 +196,7 @@ impl Service {
         }
     }
 
-    pub(super) async fn rotate_postgres(
+    pub(super) async fn rotate_database(
         &self,
         ctx: &Ctx,
         scope: &Scope,
@@ -181,7 +205,7 @@ impl Service {
         revoke: bool,
         faults: Faults,
     ) -> AttemptResult {
-        let cfg: PostgresConfig = serde_json::from_str(&row.config)
+        let cfg: DbConfig = serde_json::from_str(&row.config)
             .map_err(|_| "the policy's database settings are unreadable".to_owned())?;
         let generator = Generator::parse(&row.generator)?;
         let stop = |step: &str| faults.stop_after == Some(step);
@@ -247,7 +271,7 @@ impl Service {
             let mut password = generator
                 .generate()
                 .map_err(|e| failed(e, &plan.previous))?;
-            set_password(admin.expose(), &plan.target, &password)
+            set_password(&row.provider, admin.expose(), &plan.target, &password)
                 .await
                 .map_err(|e| failed(e, &plan.previous))?;
             self.record(row, owner, CREDENTIAL_CHANGED, &plan)
@@ -302,7 +326,7 @@ impl Service {
         if plan.revoke {
             // A password nobody will ever know.
             let throwaway = Generator::Hex(32).generate()?;
-            set_password(admin.expose(), &plan.previous, &throwaway)
+            set_password(&row.provider, admin.expose(), &plan.previous, &throwaway)
                 .await
                 .map_err(|e| {
                     failed(

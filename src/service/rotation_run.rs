@@ -247,8 +247,8 @@ impl Service {
         now: i64,
         run: RunOptions,
     ) -> ServiceResult<(RotationRow, Option<i64>)> {
-        let attempt = if row.provider == super::rotation_db::PROVIDER_POSTGRES {
-            self.rotate_postgres(ctx, scope, &row, owner, run.revoke_previous, run.faults)
+        let attempt = if super::rotation_db::is_database(&row.provider) {
+            self.rotate_database(ctx, scope, &row, owner, run.revoke_previous, run.faults)
                 .await
         } else {
             self.rotate_value(ctx, scope, &row, owner)

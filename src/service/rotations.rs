@@ -25,9 +25,9 @@ pub struct NewRotation {
     pub generator: Generator,
     /// The first rotation (Unix ms); default: one schedule step from now.
     pub next_at: Option<i64>,
-    /// A database credential rotated by two-user alternation; None: a
-    /// generated value only.
-    pub postgres: Option<super::rotation_db::PostgresConfig>,
+    /// A database credential rotated by two-user alternation: the provider
+    /// (`postgres`, `mysql`) and its settings; None: a generated value only.
+    pub database: Option<(&'static str, super::rotation_db::DbConfig)>,
 }
 
 /// A policy as the API shows it. It holds no value: a generated value lives
@@ -139,12 +139,13 @@ impl Service {
                 MAX_AHEAD_SECS / 86_400
             )));
         }
-        let (provider, config) = match &new.postgres {
+        let (provider, config) = match &new.database {
             None => (PROVIDER_VALUE, "{}".to_owned()),
-            Some(cfg) => {
-                cfg.check(&new.key).map_err(ServiceError::Validation)?;
+            Some((provider, cfg)) => {
+                cfg.check(provider, &new.key)
+                    .map_err(ServiceError::Validation)?;
                 (
-                    super::rotation_db::PROVIDER_POSTGRES,
+                    *provider,
                     serde_json::to_string(cfg)
                         .map_err(|e| ServiceError::Internal(e.to_string()))?,
                 )

@@ -19,6 +19,7 @@ mod pg;
 mod pg_tls;
 mod replicas;
 mod rotation;
+mod rotation_mysql;
 mod rotation_pg;
 mod run;
 mod sdk;
