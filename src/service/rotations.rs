@@ -1,6 +1,7 @@
 //! Rotation policies (issue 24): creating, listing, showing and deleting
 //! them. A policy belongs to one secret; managing it takes write access to
-//! that secret's folder, seeing it read access (each policy of a list is
+//! that secret's folder (a database policy also project admin), seeing it
+//! read access (each policy of a list is
 //! checked on its own environment and folder). Running rotations is
 //! `rotation_run`.
 
@@ -144,6 +145,11 @@ impl Service {
             Some((provider, cfg)) => {
                 cfg.check(provider, &new.key)
                     .map_err(ServiceError::Validation)?;
+                // The server will connect out, with an admin credential, to
+                // wherever that secret points: a project admin's decision,
+                // not every writer's.
+                self.authorize(ctx, &scope.project, &scope.grant, None, None, Action::Admin)
+                    .await?;
                 (
                     *provider,
                     serde_json::to_string(cfg)

@@ -617,6 +617,19 @@ fn calls(tag: &str, own_token: &str) -> Vec<Call> {
             ),
             Need::Write(env, folder),
         );
+        // A database policy: the server would connect out with an admin
+        // credential, so project admins only.
+        add(
+            ("POST", "/api/v1/hush/rotations"),
+            "/api/v1/hush/rotations".into(),
+            at(
+                env,
+                folder,
+                json!({ "secretKey": format!("{written}_D"), "every": "30d", "generator": "hex:16",
+                        "postgres": { "adminSecret": "MATRIX_PG_ADMIN", "users": ["app_a", "app_b"] } }),
+            ),
+            Need::WriteAdmin(env, folder),
+        );
         add(
             ("GET", "/api/v1/hush/rotations/{name}"),
             format!("/api/v1/hush/rotations/{written}_R?{qs}"),
