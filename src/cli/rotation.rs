@@ -42,6 +42,10 @@ pub enum RotationAction {
         /// +), or =CHARACTERS [default: alnum]
         #[arg(long)]
         alphabet: Option<String>,
+        /// Only remind: KEY is rotated by hand; when it has not changed
+        /// within its period, the policy shows it overdue
+        #[arg(long, conflicts_with_all = ["generate", "length", "alphabet"])]
+        remind: bool,
         /// The first rotation (RFC 3339) [default: one schedule step from now]
         #[arg(long)]
         next_at: Option<String>,
@@ -184,6 +188,7 @@ pub async fn rotation(args: RotationArgs) -> anyhow::Result<i32> {
             generate,
             length,
             alphabet,
+            remind,
             next_at,
             postgres,
             json,
@@ -191,7 +196,11 @@ pub async fn rotation(args: RotationArgs) -> anyhow::Result<i32> {
             let (path, key) = split_key(&key, &ctx.path);
             let mut body = ctx.scope_body(&path);
             body["secretKey"] = json!(key);
-            body["generator"] = json!(generator(generate, length, alphabet));
+            if remind {
+                body["remind"] = json!(true);
+            } else {
+                body["generator"] = json!(generator(generate, length, alphabet));
+            }
             if let Some(every) = every {
                 body["every"] = json!(every);
             }
@@ -208,7 +217,8 @@ pub async fn rotation(args: RotationArgs) -> anyhow::Result<i32> {
             if json {
                 print_json(&resp["rotation"]);
             } else {
-                println!("rotating {}", describe(&resp["rotation"]));
+                let verb = if remind { "reminding of" } else { "rotating" };
+                println!("{verb} {}", describe(&resp["rotation"]));
             }
         }
         RotationAction::List { json } => {

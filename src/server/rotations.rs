@@ -33,7 +33,10 @@ pub struct CreateBody {
     /// Or a five-field cron schedule (UTC).
     cron: Option<String>,
     /// `hex:N`, `base64:N`, `uuid`, `chars:LEN[:ALPHABET]`.
-    generator: String,
+    generator: Option<String>,
+    /// A reminder only: the secret is rotated by hand, no generator.
+    #[serde(default)]
+    remind: bool,
     /// RFC 3339; default: one schedule step from now.
     next_rotation_at: Option<String>,
     /// Rotate a PostgreSQL credential (two users) instead of a plain value.
@@ -85,7 +88,20 @@ pub async fn create(
         _ => Err("give exactly one of every (e.g. 30d) or cron (e.g. \"0 3 * * 1\")".into()),
     }
     .map_err(ApiError::validation)?;
-    let generator = Generator::parse(&body.generator).map_err(ApiError::validation)?;
+    let generator = match (body.generator.as_deref(), body.remind) {
+        (Some(g), false) => Some(Generator::parse(g).map_err(ApiError::validation)?),
+        (None, true) => None,
+        (Some(_), true) => {
+            return Err(ApiError::validation(
+                "a reminder (remind) has no generator: the secret is rotated by hand",
+            ))
+        }
+        (None, false) => {
+            return Err(ApiError::validation(
+                "give a generator (e.g. hex:32), or remind: true for a secret rotated by hand",
+            ))
+        }
+    };
     let database = match (body.postgres, body.mysql) {
         (None, None) => None,
         (Some(cfg), None) => Some((PROVIDER_POSTGRES, cfg)),

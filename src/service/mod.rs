@@ -23,6 +23,7 @@ pub mod projects;
 pub mod refusals;
 pub mod rename;
 pub mod rotation_db;
+pub mod rotation_manual;
 pub mod rotation_run;
 pub mod rotations;
 pub mod secrets;

@@ -40,6 +40,13 @@ pub(super) enum Attempt {
     /// before a crash, or by a person. Either way its value is newer than
     /// the plan, so nothing more is written.
     Superseded,
+    /// A reminder whose secret was changed by hand within its period.
+    Reminded {
+        last_change: Option<i64>,
+        next_at: i64,
+    },
+    /// A reminder whose secret was not changed in time.
+    Overdue { last_change: Option<i64> },
 }
 
 /// Why an attempt did not finish.
@@ -172,6 +179,11 @@ impl Service {
         now: i64,
     ) -> ServiceResult<RotateReport> {
         let policy = self.policy_of(scope, key).await?;
+        if policy.provider == super::rotation_manual::PROVIDER_MANUAL {
+            return Err(ServiceError::BadRequest(format!(
+                "{key} is rotated by hand (its policy is a reminder): set its new value with hush set"
+            )));
+        }
         let lease = LEASE.as_millis() as i64;
         let Some(row) = self
             .store
@@ -247,7 +259,12 @@ impl Service {
         now: i64,
         run: RunOptions,
     ) -> ServiceResult<(RotationRow, Option<i64>)> {
-        let attempt = if super::rotation_db::is_database(&row.provider) {
+        let attempt = if row.provider == super::rotation_manual::PROVIDER_MANUAL {
+            self.check_manual(scope, &row, now)
+                .await
+                .map(|a| (a, "{}".to_owned()))
+                .map_err(Failure::from)
+        } else if super::rotation_db::is_database(&row.provider) {
             self.rotate_database(ctx, scope, &row, owner, run.revoke_previous, run.faults)
                 .await
         } else {
@@ -320,6 +337,26 @@ impl Service {
         }
     }
 
+    /// An event about policy `row` (its folder when `scope` is known).
+    fn failure_event(
+        &self,
+        ctx: &Ctx,
+        scope: Option<&Scope>,
+        row: &RotationRow,
+        action: &str,
+    ) -> crate::store::AuditEvent {
+        match scope {
+            Some(scope) => self.scoped_event(ctx, scope, action, vec![row.key.clone()]),
+            None => {
+                let mut e = ctx.event(action);
+                e.project_id = Some(row.project_id.clone());
+                e.path = Some(row.path.clone());
+                e.keys = vec![row.key.clone()];
+                e
+            }
+        }
+    }
+
     /// Records how an attempt ended: the next time (one schedule step on,
     /// or a backoff after a failure), the result, and for a failure an
     /// audit event; the lease is released.
@@ -337,38 +374,43 @@ impl Service {
             .next_after(now)
             .unwrap_or(now + MAX_AHEAD_SECS * 1000);
         let (outcome, audit) = match attempt {
-            Ok((done, idle_data)) => (
-                RotationOutcome {
-                    next_at: next,
-                    state: IDLE.into(),
-                    state_data: idle_data,
-                    rotated_at: Some(now),
-                    result: match done {
-                        Attempt::Rotated(_) => "ok",
-                        Attempt::Superseded => "superseded",
+            Ok((done, idle_data)) => {
+                let (next_at, rotated_at, result, audit) = match done {
+                    Attempt::Rotated(_) => (next, Some(now), "ok", None),
+                    Attempt::Superseded => (next, Some(now), "superseded", None),
+                    Attempt::Reminded {
+                        last_change,
+                        next_at,
+                    } => (next_at, last_change, "ok", None),
+                    Attempt::Overdue { last_change } => {
+                        // Audited when it becomes overdue, not at every look.
+                        let event = (row.last_result.as_deref() != Some("overdue")).then(|| {
+                            let mut e = self.failure_event(ctx, scope, &row, "rotation-overdue");
+                            e.result = "failure".into();
+                            e
+                        });
+                        let again = now + RETRY_CAP.as_millis() as i64;
+                        (again, last_change, "overdue", event)
                     }
-                    .into(),
-                    error: None,
-                    now,
-                },
-                None,
-            ),
+                };
+                (
+                    RotationOutcome {
+                        next_at,
+                        state: IDLE.into(),
+                        state_data: idle_data,
+                        rotated_at,
+                        result: result.into(),
+                        error: None,
+                        now,
+                    },
+                    audit,
+                )
+            }
             Err(Failure::Interrupted) => return Ok(row),
             Err(Failure::Failed { error, idle_data }) => {
                 let error = bounded(error);
                 tracing::warn!(rotation = row.id.as_str(), "rotation failed: {error}");
-                let mut event = match scope {
-                    Some(scope) => {
-                        self.scoped_event(ctx, scope, "rotation-failed", vec![row.key.clone()])
-                    }
-                    None => {
-                        let mut e = ctx.event("rotation-failed");
-                        e.project_id = Some(row.project_id.clone());
-                        e.path = Some(row.path.clone());
-                        e.keys = vec![row.key.clone()];
-                        e
-                    }
-                };
+                let mut event = self.failure_event(ctx, scope, &row, "rotation-failed");
                 event.result = "failure".into();
                 // A failed attempt left the secrets naming a working value
                 // (see the providers): it starts over, from a fresh plan,

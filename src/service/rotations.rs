@@ -23,7 +23,8 @@ pub const PROVIDER_VALUE: &str = "value";
 pub struct NewRotation {
     pub key: SecretKey,
     pub schedule: Schedule,
-    pub generator: Generator,
+    /// None: a reminder for a secret rotated by hand (`rotation_manual`).
+    pub generator: Option<Generator>,
     /// The first rotation (Unix ms); default: one schedule step from now.
     pub next_at: Option<i64>,
     /// A database credential rotated by two-user alternation: the provider
@@ -69,7 +70,7 @@ pub(super) fn rotation_view(row: RotationRow, env: &str, now: i64) -> RotationVi
     let describe = Schedule::from_stored(&row.schedule)
         .map(|s| s.describe())
         .unwrap_or(row.schedule);
-    let database = (row.provider != PROVIDER_VALUE)
+    let database = super::rotation_db::is_database(&row.provider)
         .then(|| serde_json::from_str(&row.config).ok())
         .flatten();
     let active_user = (row.state == IDLE)
@@ -141,7 +142,15 @@ impl Service {
             )));
         }
         let (provider, config) = match &new.database {
+            None if new.generator.is_none() => {
+                (super::rotation_manual::PROVIDER_MANUAL, "{}".to_owned())
+            }
             None => (PROVIDER_VALUE, "{}".to_owned()),
+            Some(_) if new.generator.is_none() => {
+                return Err(ServiceError::Validation(
+                    "a database policy needs a generator for its passwords".into(),
+                ))
+            }
             Some((provider, cfg)) => {
                 cfg.check(provider, &new.key)
                     .map_err(ServiceError::Validation)?;
@@ -182,7 +191,11 @@ impl Service {
             path: scope.path.as_str().to_owned(),
             key: new.key.to_string(),
             schedule: new.schedule.stored(),
-            generator: new.generator.stored(),
+            generator: new
+                .generator
+                .as_ref()
+                .map(Generator::stored)
+                .unwrap_or_else(|| super::rotation_manual::NO_GENERATOR.into()),
             provider: provider.into(),
             config,
             next_at,

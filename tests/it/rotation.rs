@@ -20,7 +20,8 @@ use std::time::Duration;
 
 on_both_backends!(
     cli_policies_and_forced_rotation,
-    scheduler_runs_due_rotations_once
+    scheduler_runs_due_rotations_once,
+    reminders_mark_unchanged_secrets_overdue,
 );
 
 const DAY_MS: i64 = 86_400_000;
@@ -422,4 +423,135 @@ async fn scheduler_runs_due_rotations_once(b: &Backend) {
         .unwrap();
     assert_eq!(shown["rotation"]["failures"], 0);
     assert_eq!(shown["rotation"]["state"], "idle");
+}
+
+/// One column of the (only) rotation row, from the database itself.
+async fn policy_text(b: &Backend, s: &TestServer, column: &str) -> String {
+    let sql = format!("SELECT {column} FROM rotations");
+    match b {
+        Backend::Sqlite => rusqlite::Connection::open(s.db_path())
+            .unwrap()
+            .query_row(&sql, [], |r| r.get::<_, String>(0))
+            .unwrap(),
+        Backend::Postgres(db) => db.client().await.query_one(&sql, &[]).await.unwrap().get(0),
+    }
+}
+
+async fn reminders_mark_unchanged_secrets_overdue(b: &Backend) {
+    let mut s = start(b).await;
+    let c = s.client();
+    let home = tempfile::tempdir().unwrap();
+    set(&c, "VENDOR_KEY", "set-by-a-person").await.unwrap();
+    let (code, out, err) = cli(
+        home.path(),
+        &s,
+        &[
+            "rotation",
+            "create",
+            "VENDOR_KEY",
+            "--every",
+            "7d",
+            "--remind",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("reminding of VENDOR_KEY"), "{out}");
+    let (code, _, err) = cli(home.path(), &s, &["rotate", "VENDOR_KEY"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("rotated by hand"), "{err}");
+    let shown = c
+        .get("/api/v1/hush/rotations/VENDOR_KEY", &scope_q("dev", "/"))
+        .await
+        .unwrap();
+    assert_eq!(shown["rotation"]["generator"], "-");
+    let next = shown["rotation"]["nextRotationAt"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let f = time::format_description::well_known::Rfc3339;
+    let due = (time::OffsetDateTime::parse(&next, &f)
+        .unwrap()
+        .unix_timestamp_nanos()
+        / 1_000_000) as i64;
+    if matches!(b, Backend::Sqlite) {
+        s.stop();
+    }
+    let svc = replica(b, &s).await;
+    let clock = ManualClock::at(due);
+    // Not changed for a whole period: overdue, audited once, looked at
+    // again every hour; nothing written.
+    assert_eq!(svc.run_due_rotations("r", clock.now_ms()).await.unwrap(), 1);
+    assert_eq!(policy_text(b, &s, "last_result").await, "overdue");
+    clock.advance(2 * 3_600_000);
+    assert_eq!(svc.run_due_rotations("r", clock.now_ms()).await.unwrap(), 1);
+    assert_eq!(policy_text(b, &s, "last_result").await, "overdue");
+    let overdue_events = match b {
+        Backend::Sqlite => rusqlite::Connection::open(s.db_path())
+            .unwrap()
+            .query_row(
+                "SELECT COUNT(*) FROM audit_events WHERE action = 'rotation-overdue'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .unwrap(),
+        Backend::Postgres(db) => db
+            .client()
+            .await
+            .query_one(
+                "SELECT COUNT(*) FROM audit_events WHERE action = 'rotation-overdue'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0),
+    };
+    assert_eq!(overdue_events, 1);
+    // A person rotates it: the reminder moves one period on from the change.
+    let ctx = hush::service::Ctx::system();
+    let scope = svc
+        .scope(&ctx, "default", "dev", "/", hush::service::Action::Write)
+        .await
+        .unwrap();
+    let written = svc
+        .write_secret(
+            &ctx,
+            &scope,
+            hush::service::secrets::WriteInput {
+                key: hush::secret::SecretKey::parse("VENDOR_KEY").unwrap(),
+                value: Some(hush::secret::SecretValue::new("rotated-by-hand".into())),
+                comment: None,
+                tags: None,
+                mode: hush::service::secrets::WriteMode::Update,
+                if_version: None,
+                event: "update-secret",
+            },
+        )
+        .await
+        .unwrap();
+    b.execute(&s, "UPDATE rotations SET next_at = 0").await;
+    let now = hush::time_ids::now_ms() + 3_600_000;
+    // (On PostgreSQL the running server's own scheduler may take it first:
+    // the outcome is the same.)
+    svc.run_due_rotations("r", now).await.unwrap();
+    assert_eq!(policy_text(b, &s, "last_result").await, "ok");
+    let next_at: i64 = match b {
+        Backend::Sqlite => rusqlite::Connection::open(s.db_path())
+            .unwrap()
+            .query_row("SELECT next_at FROM rotations", [], |r| r.get(0))
+            .unwrap(),
+        Backend::Postgres(db) => db
+            .client()
+            .await
+            .query_one("SELECT next_at FROM rotations", &[])
+            .await
+            .unwrap()
+            .get(0),
+    };
+    assert_eq!(next_at, written.secret.updated_at + 7 * DAY_MS);
+    svc.store.close().await;
+    if matches!(b, Backend::Sqlite) {
+        s.restart();
+    }
+    // Only the person's two versions: a reminder never writes.
+    assert_eq!(history(&s, "VENDOR_KEY").await.len(), 2);
 }
