@@ -97,15 +97,8 @@ pub struct RotateReport {
 }
 
 /// Cuts an error to `MAX_ERROR_BYTES` on a character boundary.
-fn bounded(mut text: String) -> String {
-    if text.len() > MAX_ERROR_BYTES {
-        let mut end = MAX_ERROR_BYTES;
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        text.truncate(end);
-    }
-    text
+fn bounded(text: String) -> String {
+    crate::limits::cut_to(text, MAX_ERROR_BYTES)
 }
 
 /// The wait before retrying after `failures` failed attempts in a row.

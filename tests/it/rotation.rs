@@ -251,6 +251,16 @@ async fn cli_policies_and_forced_rotation(b: &Backend) {
     }
 }
 
+/// When a policy (`{rotation}` as the API answers it) is next due, in Unix ms.
+pub(crate) fn due_of(answer: &Value) -> i64 {
+    let next = answer["rotation"]["nextRotationAt"].as_str().unwrap();
+    let f = time::format_description::well_known::Rfc3339;
+    (time::OffsetDateTime::parse(next, &f)
+        .unwrap()
+        .unix_timestamp_nanos()
+        / 1_000_000) as i64
+}
+
 async fn get_at(c: &hush::client::ApiClient, path: &str, key: &str) -> String {
     c.get(&format!("/api/v3/secrets/raw/{key}"), &scope_q("dev", path))
         .await
@@ -298,16 +308,7 @@ async fn scheduler_runs_due_rotations_once(b: &Backend) {
         .send(reqwest::Method::POST, "/api/v1/hush/rotations", &body)
         .await
         .unwrap();
-    let next = created["rotation"]["nextRotationAt"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let f = time::format_description::well_known::Rfc3339;
-    // Whole milliseconds: the time the policy is due, exactly.
-    let due = (time::OffsetDateTime::parse(&next, &f)
-        .unwrap()
-        .unix_timestamp_nanos()
-        / 1_000_000) as i64;
+    let due = due_of(&created);
     if matches!(b, Backend::Sqlite) {
         // One process opens a SQLite data dir: the server steps aside.
         s.stop();
@@ -464,15 +465,7 @@ async fn reminders_mark_unchanged_secrets_overdue(b: &Backend) {
         .await
         .unwrap();
     assert_eq!(shown["rotation"]["generator"], "-");
-    let next = shown["rotation"]["nextRotationAt"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let f = time::format_description::well_known::Rfc3339;
-    let due = (time::OffsetDateTime::parse(&next, &f)
-        .unwrap()
-        .unix_timestamp_nanos()
-        / 1_000_000) as i64;
+    let due = due_of(&shown);
     if matches!(b, Backend::Sqlite) {
         s.stop();
     }
@@ -485,26 +478,12 @@ async fn reminders_mark_unchanged_secrets_overdue(b: &Backend) {
     clock.advance(2 * 3_600_000);
     assert_eq!(svc.run_due_rotations("r", clock.now_ms()).await.unwrap(), 1);
     assert_eq!(policy_text(b, &s, "last_result").await, "overdue");
-    let overdue_events = match b {
-        Backend::Sqlite => rusqlite::Connection::open(s.db_path())
-            .unwrap()
-            .query_row(
-                "SELECT COUNT(*) FROM audit_events WHERE action = 'rotation-overdue'",
-                [],
-                |r| r.get::<_, i64>(0),
-            )
-            .unwrap(),
-        Backend::Postgres(db) => db
-            .client()
-            .await
-            .query_one(
-                "SELECT COUNT(*) FROM audit_events WHERE action = 'rotation-overdue'",
-                &[],
-            )
-            .await
-            .unwrap()
-            .get(0),
-    };
+    let overdue_events = b
+        .query_i64(
+            &s,
+            "SELECT COUNT(*) FROM audit_events WHERE action = 'rotation-overdue'",
+        )
+        .await;
     assert_eq!(overdue_events, 1);
     // A person rotates it: the reminder moves one period on from the change.
     let ctx = hush::service::Ctx::system();
@@ -534,19 +513,7 @@ async fn reminders_mark_unchanged_secrets_overdue(b: &Backend) {
     // the outcome is the same.)
     svc.run_due_rotations("r", now).await.unwrap();
     assert_eq!(policy_text(b, &s, "last_result").await, "ok");
-    let next_at: i64 = match b {
-        Backend::Sqlite => rusqlite::Connection::open(s.db_path())
-            .unwrap()
-            .query_row("SELECT next_at FROM rotations", [], |r| r.get(0))
-            .unwrap(),
-        Backend::Postgres(db) => db
-            .client()
-            .await
-            .query_one("SELECT next_at FROM rotations", &[])
-            .await
-            .unwrap()
-            .get(0),
-    };
+    let next_at = b.query_i64(&s, "SELECT next_at FROM rotations").await;
     assert_eq!(next_at, written.secret.updated_at + 7 * DAY_MS);
     svc.store.close().await;
     if matches!(b, Backend::Sqlite) {

@@ -6,7 +6,7 @@
 
 use crate::harness::*;
 use crate::pg::Backend;
-use crate::rotation::{cli, replica, start};
+use crate::rotation::{cli, due_of, replica, start};
 use hush::rotation::clock::{Clock, ManualClock};
 use hush::secret::SecretKey;
 use hush::service::rotation_db::CREDENTIAL_CHANGED;
@@ -336,15 +336,7 @@ async fn postgres_two_user_rotation_survives_failure_and_crash() {
         .get("/api/v1/hush/rotations/DB_PASSWORD", &scope_q("dev", "/"))
         .await
         .unwrap();
-    let next = shown["rotation"]["nextRotationAt"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let f = time::format_description::well_known::Rfc3339;
-    let due = (time::OffsetDateTime::parse(&next, &f)
-        .unwrap()
-        .unix_timestamp_nanos()
-        / 1_000_000) as i64;
+    let due = due_of(&shown);
     s.stop();
     let svc = replica(&backend, &s).await;
     let clock = ManualClock::at(due);
