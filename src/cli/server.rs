@@ -255,13 +255,16 @@ pub async fn run(mut args: ServerArgs) -> Result<()> {
     let served = server::serve(listener, tls, state, shutdown).await;
     purge.abort();
     refusals.abort();
-    rotations.abort();
     for job in [checkpoints, archive].into_iter().flatten() {
         job.abort();
     }
     // Deliveries in flight finish and record their cursors first, so a
     // restart does not send them again.
-    streams.stop(std::time::Duration::from_secs(15)).await;
+    // Rotations in progress finish too (at the same time).
+    tokio::join!(
+        streams.stop(std::time::Duration::from_secs(15)),
+        rotations.stop(std::time::Duration::from_secs(15))
+    );
     // Counts of refusals still in open windows go on record before the stop.
     if let Err(e) = service.flush_refusals(true).await {
         tracing::warn!("writing aggregated refusal audit events failed: {e}");
