@@ -240,10 +240,12 @@ impl Service {
                     }
                 }
             };
+            let base = self.visible_version(scope, &row.key).await?;
+            super::rotation_run::gone_since_rotated(row, base)?;
             let plan = DbPlan {
                 previous: previous.clone(),
                 target: target.clone(),
-                base: self.visible_version(scope, &row.key).await?,
+                base,
                 base_user: version(&cfg.user_secret).await?,
                 base_url: version(&cfg.url_secret).await?,
                 revoke,

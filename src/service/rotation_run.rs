@@ -101,6 +101,18 @@ fn bounded(text: String) -> String {
     crate::limits::cut_to(text, MAX_ERROR_BYTES)
 }
 
+/// A secret this policy rotated before that is now absent was deleted or
+/// renamed by a person: a rotation must not bring it back.
+pub(super) fn gone_since_rotated(row: &RotationRow, visible: i64) -> Result<(), String> {
+    if visible == 0 && row.last_rotated_at.is_some() {
+        return Err(format!(
+            "{} no longer exists (deleted or renamed); restore it or delete this policy",
+            row.key
+        ));
+    }
+    Ok(())
+}
+
 /// The wait before retrying after `failures` failed attempts in a row.
 fn retry_after_ms(failures: i64) -> i64 {
     let first = RETRY_FIRST.as_millis() as i64;
@@ -298,6 +310,7 @@ impl Service {
                 .await
                 .map_err(|e| ServiceError::from(e).to_string())?;
             let base = head_state(head.as_ref()).2;
+            gone_since_rotated(row, base)?;
             let plan = serde_json::to_string(&Planned { base }).unwrap_or_default();
             let kept = self
                 .store

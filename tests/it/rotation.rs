@@ -228,6 +228,25 @@ async fn cli_policies_and_forced_rotation(b: &Backend) {
     assert_eq!(code, 0);
     let pass = get_at(&c, "/api", "DB_PASS").await;
     assert_eq!(pass.len(), 40);
+    // Deleted by a person: a rotation does not bring it back.
+    c.call(
+        reqwest::Method::DELETE,
+        "/api/v3/secrets/raw/DB_PASS",
+        &[],
+        Some(&scope("dev", "/api")),
+    )
+    .await
+    .unwrap();
+    let (code, _, err) = cli(home.path(), &s, &["rotate", "api/DB_PASS"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("DB_PASS no longer exists"), "{err}");
+    assert_eq!(
+        status(
+            c.get("/api/v3/secrets/raw/DB_PASS", &scope_q("dev", "/api"))
+                .await
+        ),
+        404
+    );
 
     let (code, _, err) = cli(home.path(), &s, &["rotation", "delete", "API_KEY"]);
     assert_eq!(code, 0, "{err}");
