@@ -71,10 +71,9 @@ impl Cluster {
             .collect();
         bins.sort();
         let Some(bin) = bins.pop() else {
-            assert!(
-                std::env::var("HUSH_REQUIRE_POSTGRES_TESTS").as_deref() != Ok("1"),
-                "initdb not found under /usr/lib/postgresql but HUSH_REQUIRE_POSTGRES_TESTS=1"
-            );
+            if let Some(var) = crate::pg::postgres_required() {
+                panic!("initdb not found under /usr/lib/postgresql but {var}=1");
+            }
             eprintln!("SKIPPED rotation_pg: no PostgreSQL binaries (initdb) on this machine");
             return None;
         };
