@@ -285,6 +285,8 @@ mod provider {
         let id_token = m.key.sign(&json!({
             "iss": m.url, "aud": CLIENT_ID, "sub": format!("user-{email}"), "email": email,
             "email_verified": true, "nonce": nonce, "iat": now, "exp": now + 300,
+            // Group membership, for `required_claims`: dave is staff.
+            "groups": if email.starts_with("dave@") { ["staff", "all"] } else { ["guests", "all"] },
         }));
         Json(
             json!({ "access_token": "at", "token_type": "Bearer", "id_token": id_token,
@@ -347,6 +349,14 @@ name = "corp"
 issuer = "{url}"
 client_id = "{id}"
 client_secret_file = "{secret}"
+
+[[sso_providers]]
+name = "staff"
+issuer = "{url}"
+client_id = "{id}"
+client_secret_file = "{secret}"
+jit = true
+required_claims = {{ groups = "staff" }}
 "#,
             url = mock.url,
             id = provider::CLIENT_ID,
@@ -514,6 +524,16 @@ async fn sso_authorization_code_flow_with_pkce(backend: &Backend) {
         .into_owned();
     assert_eq!(redeem(&s, &code, &verifier).await.0, 200);
 
+    // A required claim: a list claim must hold the value.
+    *mock.next_email.lock().unwrap() = "erin@corp.example".into();
+    let flow = browse(&s, "staff", &challenge, "cli-state-0123456789").await;
+    assert_eq!(flow.answer.status(), 403);
+    let users = s.client().get("/api/v1/hush/users", &[]).await.unwrap();
+    assert!(!users.to_string().contains("erin@corp.example"));
+    *mock.next_email.lock().unwrap() = "dave@corp.example".into();
+    let flow = browse(&s, "staff", &challenge, "cli-state-0123456789").await;
+    assert_eq!(flow.answer.status(), 302, "{}", s.log());
+
     let events = audit_events(
         &s.client(),
         &[("action", "login".into()), ("limit", "100".into())],
@@ -525,6 +545,7 @@ async fn sso_authorization_code_flow_with_pkce(backend: &Backend) {
         "check=email-domain",
         "check=nonce",
         "check=invite-only",
+        "check=claim",
         "check=pkce",
         "check=replayed-code",
     ] {

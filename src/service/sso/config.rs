@@ -35,6 +35,10 @@ pub struct ProviderConfig {
     /// Users' email domains allowed in; empty: any verified email.
     #[serde(default)]
     pub allowed_email_domains: Vec<String>,
+    /// OIDC: claims the ID token must carry, name = value; a list claim
+    /// (e.g. `groups`) must contain the value. Empty: no claim required.
+    #[serde(default)]
+    pub required_claims: std::collections::BTreeMap<String, String>,
     /// Create unknown users on their first login (else invite-only).
     #[serde(default)]
     pub jit: bool,
@@ -70,6 +74,9 @@ fn default_project() -> String {
 fn default_role() -> String {
     "viewer".into()
 }
+
+/// The most claims one provider may require.
+const MAX_REQUIRED_CLAIMS: usize = 16;
 
 /// A provider ready to use: its settings, secret and CA.
 pub struct Provider {
@@ -114,6 +121,21 @@ impl Sso {
                     }
                 }
                 other => return Err(fail(format!("kind {other:?}: use oidc or github"))),
+            }
+            if c.kind == "github" && !c.required_claims.is_empty() {
+                return Err(fail(
+                    "required_claims: only an OIDC provider has claims (use allowed_orgs for GitHub)"
+                        .into(),
+                ));
+            }
+            if c.required_claims.len() > MAX_REQUIRED_CLAIMS
+                || c.required_claims
+                    .iter()
+                    .any(|(k, v)| k.is_empty() || k.len() > 256 || v.len() > 256)
+            {
+                return Err(fail(format!(
+                    "required_claims: at most {MAX_REQUIRED_CLAIMS}, names and values of 1-256 bytes"
+                )));
             }
             if name.is_empty()
                 || name.len() > 64

@@ -482,6 +482,24 @@ impl Service {
                 )
                 .await);
         };
+        let missing = p
+            .config
+            .required_claims
+            .iter()
+            .find(|(name, want)| !claim_holds(claims.get(name.as_str()), want));
+        if let Some((name, _)) = missing {
+            return Err(self
+                .sso_refused(
+                    ctx,
+                    provider,
+                    &email,
+                    "claim",
+                    ServiceError::Forbidden(format!(
+                        "SSO login refused: the provider's ID token lacks the required claim {name}"
+                    )),
+                )
+                .await);
+        }
         self.sso_account(ctx, p, provider, email).await
     }
 
@@ -639,5 +657,16 @@ impl Service {
             Ok(()) => error,
             Err(e) => e,
         }
+    }
+}
+
+/// Whether an ID token's claim satisfies a required `name = want`: a string
+/// (or boolean, number) equal to `want`, or a list containing it.
+fn claim_holds(claim: Option<&Value>, want: &str) -> bool {
+    match claim {
+        Some(Value::String(s)) => s == want,
+        Some(Value::Array(items)) => items.iter().any(|i| i.as_str() == Some(want)),
+        Some(v @ (Value::Bool(_) | Value::Number(_))) => v.to_string() == want,
+        _ => false,
     }
 }
