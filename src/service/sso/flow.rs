@@ -666,7 +666,9 @@ fn claim_holds(claim: Option<&Value>, want: &str) -> bool {
     match claim {
         Some(Value::String(s)) => s == want,
         Some(Value::Array(items)) => items.iter().any(|i| i.as_str() == Some(want)),
-        Some(v @ (Value::Bool(_) | Value::Number(_))) => v.to_string() == want,
+        Some(v @ (Value::Bool(_) | Value::Number(_))) => {
+            serde_json::from_str::<Value>(want).is_ok_and(|w| &w == v)
+        }
         _ => false,
     }
 }
