@@ -1,8 +1,8 @@
 //! Server settings: flags > environment (`HUSH_*`) > TOML file > defaults.
 //! Loading only reads; it creates nothing. `Debug` never shows the root key.
 
+use crate::http_settings::RateSpec;
 use crate::limits::{LimitArgs, Limits};
-use crate::server::rate_limit::RateSpec;
 use ipnet::IpNet;
 use serde::Deserialize;
 use std::fmt;
@@ -175,7 +175,7 @@ struct FileConfig {
     password_login: Option<bool>,
     break_glass_admins: Option<Vec<String>>,
     /// `[[sso_providers]]` tables (file only: they name secrets' sources).
-    sso_providers: Option<Vec<crate::service::sso::ProviderConfig>>,
+    sso_providers: Option<Vec<crate::sso_settings::ProviderConfig>>,
     sso_public_url: Option<String>,
 }
 
@@ -221,7 +221,7 @@ pub struct ServerConfig {
     pub auth_rate_limit: RateSpec,
     pub limits: Limits,
     /// Timeouts and the connection cap (`server::limits`).
-    pub transport: crate::server::limits::Limits,
+    pub transport: crate::http_settings::Limits,
     /// Host names the server answers to; empty: any (`server::browser`).
     pub allowed_hosts: Vec<String>,
     /// Password logins allowed for everyone (else only `break_glass_admins`).
@@ -229,7 +229,7 @@ pub struct ServerConfig {
     /// Lower-cased emails.
     pub break_glass_admins: Vec<String>,
     /// Single sign-on providers (secrets are read when the server starts).
-    pub sso_providers: Vec<crate::service::sso::ProviderConfig>,
+    pub sso_providers: Vec<crate::sso_settings::ProviderConfig>,
     /// The server's URL as browsers reach it, for the SSO callback.
     pub sso_public_url: Option<String>,
 }
@@ -423,7 +423,7 @@ impl ServerConfig {
             .unwrap_or("120/m")
             .parse()
             .map_err(|e| ConfigError::Invalid("auth_rate_limit", e))?;
-        let transport = crate::server::limits::Limits {
+        let transport = crate::http_settings::Limits {
             header_read_timeout: duration(
                 "header_read_timeout",
                 &args.header_read_timeout,

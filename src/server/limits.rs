@@ -33,68 +33,7 @@ use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Instant, Sleep};
 
-/// The configured bounds (`config.rs` documents each with its default).
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    pub header_read_timeout: Duration,
-    pub body_read_timeout: Duration,
-    pub idle_timeout: Duration,
-    pub request_timeout: Duration,
-    pub max_connections: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            header_read_timeout: Duration::from_secs(10),
-            body_read_timeout: Duration::from_secs(30),
-            idle_timeout: Duration::from_secs(5),
-            request_timeout: Duration::from_secs(30),
-            max_connections: 512,
-        }
-    }
-}
-
-impl Limits {
-    /// Err names the setting and says what is wrong.
-    pub fn validate(&self) -> Result<(), (&'static str, String)> {
-        for (name, d) in [
-            ("header_read_timeout", self.header_read_timeout),
-            ("body_read_timeout", self.body_read_timeout),
-            ("idle_timeout", self.idle_timeout),
-            ("request_timeout", self.request_timeout),
-        ] {
-            if d.is_zero() {
-                return Err((name, "must be more than 0".into()));
-            }
-        }
-        if self.idle_timeout > self.header_read_timeout {
-            return Err((
-                "idle_timeout",
-                format!(
-                    "must be at most header_read_timeout ({:?}), whose timer already closes idle connections; raise both",
-                    self.header_read_timeout
-                ),
-            ));
-        }
-        if self.max_connections == 0 {
-            return Err(("max_connections", "must be at least 1".into()));
-        }
-        Ok(())
-    }
-
-    /// hyper's connection settings: HTTP/1.1 only, with the header timer.
-    pub fn tune(
-        &self,
-        builder: &mut hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>,
-    ) {
-        *builder = builder.clone().http1_only();
-        builder
-            .http1()
-            .timer(hyper_util::rt::TokioTimer::new())
-            .header_read_timeout(self.header_read_timeout);
-    }
-}
+pub use crate::http_settings::Limits;
 
 /// The axum-server acceptor that enforces the connection cap and the idle
 /// timeout; TLS (when on) runs on top of the stream it returns.

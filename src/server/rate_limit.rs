@@ -14,50 +14,14 @@ use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::collections::HashMap;
-use std::str::FromStr;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Most addresses tracked at once; past it, new addresses share one bucket
 /// (so a flood from many addresses cannot grow memory without bound).
 const MAX_BUCKETS: usize = 65_536;
 
-/// `N/s`, `N/m` or `N/h`: at most N requests in a burst, refilled at N per
-/// period. `off` (or `0`) disables the limit.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct RateSpec {
-    pub count: u32,
-    pub per: Duration,
-}
-
-impl FromStr for RateSpec {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Self, String> {
-        let text = text.trim();
-        let bad = || format!("{text:?} is not a rate like 120/m, 10/s or 1000/h (or off)");
-        if text == "off" || text == "0" {
-            return Ok(RateSpec {
-                count: 0,
-                per: Duration::from_secs(60),
-            });
-        }
-        let (count, unit) = text.split_once('/').ok_or_else(bad)?;
-        let count: u32 = count.trim().parse().map_err(|_| bad())?;
-        let per = match unit.trim() {
-            "s" => Duration::from_secs(1),
-            "m" => Duration::from_secs(60),
-            "h" => Duration::from_secs(3600),
-            _ => return Err(bad()),
-        };
-        Ok(RateSpec { count, per })
-    }
-}
-
-impl RateSpec {
-    pub fn is_off(&self) -> bool {
-        self.count == 0
-    }
-}
+pub use crate::http_settings::RateSpec;
 
 struct Bucket {
     tokens: f64,
@@ -135,6 +99,7 @@ pub async fn limit(State(limiter): State<Arc<RateLimiter>>, req: Request, next: 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn specs() {
