@@ -11,7 +11,6 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod crypto;
-pub mod error;
 pub mod http_settings;
 pub mod hygiene;
 pub mod limits;

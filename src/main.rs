@@ -14,7 +14,7 @@ fn main() {
     let code = match hush::cli::dispatch(cli) {
         Ok(code) => code,
         Err(err) => {
-            let (code, message, hint) = hush::error::describe(&err);
+            let (code, message, hint) = hush::cli::error::describe(&err);
             eprintln!("hush: {message}");
             if let Some(hint) = hint {
                 eprintln!("hint: {hint}");

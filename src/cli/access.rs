@@ -8,8 +8,8 @@ use crate::api::identities::{
     MembersList, ServiceTokenCreated, ServiceTokensList,
 };
 use crate::api::users::{UserInvited, UserRefEnvelope, UsersList};
+use crate::cli::error::CliError;
 use crate::config::parse_duration;
-use crate::error::CliError;
 use clap::{Args, Subcommand};
 use reqwest::Method;
 use serde_json::{json, Value};

@@ -5,7 +5,7 @@ use super::output::{print_json, table};
 use super::Target;
 use crate::api::audit::{AuditEntry, AuditPage, Verification};
 use crate::audit_checkpoint::Checkpoint;
-use crate::error::EXIT_ERROR;
+use crate::cli::error::EXIT_ERROR;
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use serde_json::Value;

@@ -6,7 +6,7 @@
 
 use super::context::resolve;
 use super::Target;
-use crate::error::CliError;
+use crate::cli::error::CliError;
 use clap::Args;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -124,7 +124,7 @@ pub async fn export(target: Target, args: Export) -> anyhow::Result<i32> {
                     let _ = std::fs::remove_file(p);
                 }
                 return Err(CliError::new(
-                    crate::error::EXIT_ERROR,
+                    crate::cli::error::EXIT_ERROR,
                     format!("the export was cut off after {bytes} bytes: {e}"),
                     Some("run it again; nothing was written to the output file".into()),
                 )

@@ -4,7 +4,7 @@ use super::context::resolve;
 use super::output::{print_json, table};
 use super::Target;
 use crate::api::streams::{StreamEnvelope, StreamView, StreamsList};
-use crate::error::CliError;
+use crate::cli::error::CliError;
 use clap::{Args, Subcommand};
 use reqwest::Method;
 use serde_json::{json, Value};

@@ -2,10 +2,10 @@
 //! from the current directory upwards) > stored login > default.
 
 use super::Target;
+use crate::cli::error::{CliError, EXIT_USAGE};
 use crate::client::credentials::{self, Session};
 use crate::client::tls::TlsOptions;
 use crate::client::ApiClient;
-use crate::error::{CliError, EXIT_USAGE};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -182,7 +182,7 @@ pub fn resolve(target: &Target) -> Result<Resolved, CliError> {
         {
             // The stored login belongs to another server: it is not sent.
             return Err(CliError::new(
-                crate::error::EXIT_AUTH,
+                crate::cli::error::EXIT_AUTH,
                 format!(
                     "not logged in to {} (your stored login is for {}, and is sent only there)",
                     inner.server, session.server

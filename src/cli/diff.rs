@@ -6,7 +6,7 @@ use super::context::{resolve, split_key};
 use super::output::{print_json, stdout_colour};
 use super::Target;
 use crate::api::secrets::{History, HistoryVersion};
-use crate::error::{CliError, EXIT_NOT_FOUND};
+use crate::cli::error::{CliError, EXIT_NOT_FOUND};
 use clap::Args;
 use serde_json::json;
 use std::collections::BTreeSet;

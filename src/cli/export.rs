@@ -6,7 +6,7 @@ use super::files::{append_private, git_ignored, write_private_atomic};
 use super::formats::{self, ExportFormat, Pairs};
 use super::Target;
 use crate::api::secrets::SecretList;
-use crate::error::{CliError, EXIT_ERROR, EXIT_USAGE};
+use crate::cli::error::{CliError, EXIT_ERROR, EXIT_USAGE};
 use clap::{Args, Subcommand};
 use std::io::Write;
 use std::path::PathBuf;

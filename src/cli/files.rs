@@ -2,7 +2,7 @@
 //! (a temporary file in the same directory, fsync, rename), so a reader never
 //! sees half a file and nobody else can open it while it is written.
 
-use crate::error::CliError;
+use crate::cli::error::CliError;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
@@ -10,7 +10,7 @@ use std::path::Path;
 pub fn write_private_atomic(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
     let fail = |what: &str, e: std::io::Error| {
         CliError::new(
-            crate::error::EXIT_ERROR,
+            crate::cli::error::EXIT_ERROR,
             format!("cannot {what} {}: {e}", path.display()),
             Some("check that the directory exists and is writable".to_owned()),
         )
@@ -54,7 +54,7 @@ pub fn append_private(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
     })();
     result.map_err(|e| {
         CliError::new(
-            crate::error::EXIT_ERROR,
+            crate::cli::error::EXIT_ERROR,
             format!("cannot append to {}: {e}", path.display()),
             None,
         )

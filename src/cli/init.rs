@@ -5,7 +5,7 @@ use super::context::{env_var, resolve};
 use super::projects::list_projects;
 use super::Target;
 use crate::api::projects::{EnvironmentsList, Project};
-use crate::error::{CliError, EXIT_ERROR, EXIT_NOT_FOUND, EXIT_USAGE};
+use crate::cli::error::{CliError, EXIT_ERROR, EXIT_NOT_FOUND, EXIT_USAGE};
 use clap::Args;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;

@@ -11,6 +11,7 @@ pub mod auth;
 pub mod context;
 pub mod diff;
 pub mod dotenv;
+pub mod error;
 pub mod export;
 pub mod files;
 pub mod folders;

@@ -9,7 +9,7 @@ use crate::api::identities::IdentityTokens;
 use crate::api::users::{
     PasswordResetIssued, SessionsList, TokenListed, UserEnvelope, UserRefEnvelope,
 };
-use crate::error::CliError;
+use crate::cli::error::CliError;
 use clap::{Args, Subcommand};
 use reqwest::Method;
 use serde_json::{json, Value};

@@ -5,7 +5,7 @@ use super::context::resolve;
 use super::run::mask_hold;
 use super::run_secrets::{fetch, FetchPlan};
 use super::Target;
-use crate::error::{CliError, EXIT_ERROR};
+use crate::cli::error::{CliError, EXIT_ERROR};
 use crate::mask::{MaskOptions, MaskSet, Masker};
 use crate::run::pump::pump;
 use clap::Args;

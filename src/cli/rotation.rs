@@ -5,7 +5,7 @@
 use super::context::{resolve, split_key};
 use super::output::{print_json, table};
 use super::Target;
-use crate::error::CliError;
+use crate::cli::error::CliError;
 use clap::{Args, Subcommand};
 use reqwest::Method;
 use serde_json::{json, Value};

@@ -8,8 +8,8 @@ use crate::api::secrets::{
     DeletedAnswer, DeletedList, History, HistoryVersion, RolledBack, Secret, SecretEnvelope,
     SecretList, Written,
 };
+use crate::cli::error::CliError;
 use crate::client::ClientError;
-use crate::error::CliError;
 use clap::Args;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -314,7 +314,7 @@ fn already_exists(key: &str, path: &str, message: &str) -> CliError {
         .map(|v| format!(" (version {v})"))
         .unwrap_or_default();
     CliError::new(
-        crate::error::EXIT_CONFLICT,
+        crate::cli::error::EXIT_CONFLICT,
         format!("{key} already exists in {path}{version}; nothing was changed"),
         Some(format!(
             "use 'hush set {key}=...' to change it, or 'hush delete {key}' first"

@@ -7,9 +7,9 @@
 
 use super::context::resolve_sending;
 use super::Target;
+use crate::cli::error::{CliError, EXIT_AUTH};
 use crate::client::credentials::{self, Session};
 use crate::client::ApiClient;
-use crate::error::{CliError, EXIT_AUTH};
 use base64::Engine;
 use clap::Args;
 use reqwest::Method;

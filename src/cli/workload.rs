@@ -7,10 +7,10 @@
 use super::context::{resolve, resolve_sending};
 use super::output::print_json;
 use super::Target;
+use crate::cli::error::{CliError, EXIT_AUTH};
 use crate::client::credentials::{self, Session};
 use crate::client::ApiClient;
 use crate::config::parse_duration;
-use crate::error::{CliError, EXIT_AUTH};
 use clap::{Args, Subcommand, ValueEnum};
 use reqwest::Method;
 use serde_json::{json, Map, Value};
