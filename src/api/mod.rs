@@ -18,5 +18,7 @@ pub mod identities;
 pub mod openapi;
 pub mod projects;
 pub mod secrets;
+pub mod sso;
 pub mod streams;
 pub mod users;
+pub mod workload;
