@@ -20,6 +20,12 @@ else
   echo "== PostgreSQL tests SKIPPED: TEST_DATABASE_URL is not set (SQLite tests still run)"
 fi
 
+if [ -n "${TEST_MARIADB_URL:-}" ]; then
+  echo "== MariaDB rotation test: TEST_MARIADB_URL is set"
+else
+  echo "== MariaDB rotation test SKIPPED: TEST_MARIADB_URL is not set (e.g. mysql://root@127.0.0.1:3306/)"
+fi
+
 echo "== cargo test"
 cargo test --all-targets --no-fail-fast 2>&1 | tee "${TMPDIR:-/tmp}/hush-test-output.txt"
 status=${PIPESTATUS[0]}

@@ -17,6 +17,7 @@ pub mod limits;
 pub mod mask;
 pub mod net;
 pub mod references;
+pub mod rotation;
 pub mod run;
 pub mod secret;
 pub mod server;

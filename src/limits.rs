@@ -85,3 +85,16 @@ impl LimitArgs {
         Ok(limits)
     }
 }
+
+/// Cuts `text` to at most `max` bytes on a character boundary (error texts
+/// kept in the database: a stream's, a rotation's).
+pub fn cut_to(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+    text
+}

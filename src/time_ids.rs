@@ -33,6 +33,15 @@ impl ManualClock {
         std::sync::Arc::new(ManualClock(std::sync::atomic::AtomicI64::new(now_ms())))
     }
 
+    /// A manual clock at `ms` (Unix milliseconds).
+    pub fn at(ms: i64) -> std::sync::Arc<ManualClock> {
+        std::sync::Arc::new(ManualClock(std::sync::atomic::AtomicI64::new(ms)))
+    }
+
+    pub fn set(&self, ms: i64) {
+        self.0.store(ms, std::sync::atomic::Ordering::SeqCst);
+    }
+
     pub fn advance(&self, by: std::time::Duration) {
         let ms = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
         self.0.fetch_add(ms, std::sync::atomic::Ordering::SeqCst);

@@ -22,6 +22,7 @@ pub mod offboarding;
 pub mod output;
 pub mod projects;
 pub mod redact;
+pub mod rotation;
 pub mod run;
 pub mod run_secrets;
 pub mod secrets;
@@ -95,6 +96,10 @@ pub struct TlsArgs {
 /// code that runs it; a variant's doc comment is the subcommand's help.
 #[derive(Subcommand)]
 pub enum Command {
+    /// Rotation policies: secrets renewed with generated values on a schedule
+    Rotation(rotation::RotationArgs),
+    /// Rotate a secret now (it needs a rotation policy)
+    Rotate(rotation::RotateArgs),
     /// Run the hush server
     Server(server::ServerCommand),
     /// Create the first admin user and the `default` project on a new server
@@ -266,6 +271,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             Command::Members(a) => access::members(a).await,
             Command::Passwd(a) => offboarding::passwd(a).await,
             Command::Sessions(a) => offboarding::sessions(a).await,
+            Command::Rotation(a) => rotation::rotation(a).await,
+            Command::Rotate(a) => rotation::rotate(a).await,
             Command::Logout(a) => auth::logout(a).await,
             Command::Whoami(a) => auth::whoami(a).await,
             Command::List(a) => secrets::list(a).await,

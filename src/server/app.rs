@@ -46,6 +46,7 @@ pub struct App {
     stopping: Arc<tokio::sync::watch::Sender<bool>>,
     jobs: Vec<JoinHandle<()>>,
     streams: crate::streams::Streams,
+    rotations: super::rotation_job::RotationJob,
     _lock: Option<nix::fcntl::Flock<std::fs::File>>,
 }
 
@@ -139,6 +140,7 @@ pub async fn assemble(config: &ServerConfig, opened: Opened) -> Result<App> {
         ));
     }
     let streams = crate::streams::Streams::spawn(store, service.keys.root().clone());
+    let rotations = super::rotation_job::spawn(service.clone());
     Ok(App {
         state,
         service,
@@ -149,6 +151,7 @@ pub async fn assemble(config: &ServerConfig, opened: Opened) -> Result<App> {
         stopping,
         jobs,
         streams,
+        rotations,
         _lock: lock,
     })
 }
@@ -165,15 +168,20 @@ impl App {
     }
 
     /// Stops the background jobs, lets stream deliveries record their
-    /// cursors, writes the refusal counts still open, and closes the store.
+    /// cursors and rotations in progress finish, writes the refusal counts
+    /// still open, and closes the store.
     pub async fn shutdown(self) {
         self.begin_stop();
         for job in &self.jobs {
             job.abort();
         }
         // Deliveries in flight finish and record their cursors first, so a
-        // restart does not send them again.
-        self.streams.stop(STREAMS_GRACE).await;
+        // restart does not send them again; rotations in progress finish
+        // too (at the same time).
+        tokio::join!(
+            self.streams.stop(STREAMS_GRACE),
+            self.rotations.stop(STREAMS_GRACE)
+        );
         // Counts of refusals still in open windows go on record before the stop.
         if let Err(e) = self.service.flush_refusals(true).await {
             tracing::warn!("writing aggregated refusal audit events failed: {e}");

@@ -28,6 +28,8 @@ pub mod list_cache;
 pub mod offboarding;
 pub mod projects;
 pub mod rate_limit;
+pub mod rotation_job;
+pub mod rotations;
 pub mod secrets;
 pub mod sso;
 pub mod tls;
@@ -315,6 +317,18 @@ pub fn router(state: AppState) -> Router {
                     .patch(audit_streams::update)
                     .delete(audit_streams::delete),
             ),
+        )
+        .route(
+            "/api/v1/hush/rotations",
+            get(rotations::list).post(rotations::create),
+        )
+        .route(
+            "/api/v1/hush/rotations/{name}",
+            get(rotations::show).delete(rotations::delete),
+        )
+        .route(
+            "/api/v1/hush/rotations/{name}/rotate",
+            post(rotations::rotate),
         )
         .route("/api/v1/hush/projects", get(projects::list))
         .route("/api/v2/workspace", post(projects::create))

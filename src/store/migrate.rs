@@ -275,10 +275,36 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("created_at", Int),
         ],
     ),
+    // Leases are not copied, as for streams; a rotation cut short keeps its
+    // step (`state`), so the new deployment resumes or rolls it back.
+    (
+        "rotations",
+        &[
+            ("id", Text),
+            ("project_id", Text),
+            ("env_id", Text),
+            ("path", Text),
+            ("key", Text),
+            ("schedule", Text),
+            ("generator", Text),
+            ("provider", Text),
+            ("config", Text),
+            ("next_at", Int),
+            ("state", Text),
+            ("state_data", Text),
+            ("last_attempt_at", OptInt),
+            ("last_rotated_at", OptInt),
+            ("last_result", OptText),
+            ("last_error", OptText),
+            ("failures", Int),
+            ("created_at", Int),
+            ("created_by", Text),
+        ],
+    ),
 ];
 
 /// The SQLite schema version (`PRAGMA user_version`) whose tables `TABLES` lists.
-const SQLITE_SCHEMA: i64 = 8;
+const SQLITE_SCHEMA: i64 = 9;
 
 type Value = Box<dyn ToSql + Sync + Send>;
 

@@ -8,6 +8,7 @@ pub mod audit_upgrade;
 pub mod identity_auth;
 pub mod migrate;
 pub mod postgres;
+pub mod rotations;
 pub mod rows;
 pub mod rules;
 pub mod sqlite;
@@ -15,6 +16,7 @@ pub mod streams;
 
 use async_trait::async_trait;
 pub use identity_auth::{IdentityAuthRow, IdentityAuthStore};
+pub use rotations::RotationStore;
 pub use rows::*;
 use sqlite::{audit_chain as sqlite_audit, audit_journal};
 /// The SQLite-only parts keep their old paths.
@@ -378,13 +380,16 @@ pub trait Store: Send + Sync + 'static {
     fn audit_streams(&self) -> &dyn AuditStreamStore;
     /// Workload identity auth methods of machine identities.
     fn identity_auth_methods(&self) -> &dyn IdentityAuthStore;
+    /// Rotation policies: their schedules, steps and leases (`rotations`).
+    fn rotations(&self) -> &dyn RotationStore;
 }
 
 /// Audit actions that change what a fetch of secrets returns; the change feed
 /// (`hush run --watch`) reports these and nothing else.
-pub const CHANGE_ACTIONS: [&str; 13] = [
+pub const CHANGE_ACTIONS: [&str; 14] = [
     "create-secret",
     "update-secret",
+    "rotate-secret",
     "delete-secret",
     "restore-secret",
     "rollback-secret",

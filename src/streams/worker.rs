@@ -44,15 +44,8 @@ enum Step {
 }
 
 /// Cuts an error to `MAX_ERROR_BYTES` on a character boundary.
-fn bounded(mut text: String) -> String {
-    if text.len() > MAX_ERROR_BYTES {
-        let mut end = MAX_ERROR_BYTES;
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        text.truncate(end);
-    }
-    text
+fn bounded(text: String) -> String {
+    crate::limits::cut_to(text, MAX_ERROR_BYTES)
 }
 
 impl Deliverer {

@@ -693,6 +693,49 @@ fn calls(tag: &str, own_token: &str) -> Vec<Call> {
             at(env, folder, json!({ "version": 1 })),
             Need::Write(env, folder),
         );
+        // Rotation policies: created on a key of its own, shown, rotated
+        // and deleted at each placement.
+        add(
+            ("POST", "/api/v1/hush/rotations"),
+            "/api/v1/hush/rotations".into(),
+            at(
+                env,
+                folder,
+                json!({ "secretKey": format!("{written}_R"), "every": "30d", "generator": "hex:16" }),
+            ),
+            Need::Write(env, folder),
+        );
+        // A database policy: the server would connect out with an admin
+        // credential, so project admins only.
+        add(
+            ("POST", "/api/v1/hush/rotations"),
+            "/api/v1/hush/rotations".into(),
+            at(
+                env,
+                folder,
+                json!({ "secretKey": format!("{written}_D"), "every": "30d", "generator": "hex:16",
+                        "postgres": { "adminSecret": "MATRIX_PG_ADMIN", "users": ["app_a", "app_b"] } }),
+            ),
+            Need::WriteAdmin(env, folder),
+        );
+        add(
+            ("GET", "/api/v1/hush/rotations/{name}"),
+            format!("/api/v1/hush/rotations/{written}_R?{qs}"),
+            None,
+            Need::Read(env, folder),
+        );
+        add(
+            ("POST", "/api/v1/hush/rotations/{name}/rotate"),
+            format!("/api/v1/hush/rotations/{written}_R/rotate"),
+            at(env, folder, json!({})),
+            Need::Write(env, folder),
+        );
+        add(
+            ("DELETE", "/api/v1/hush/rotations/{name}"),
+            format!("/api/v1/hush/rotations/{written}_R?{qs}"),
+            None,
+            Need::Write(env, folder),
+        );
         add(
             ("DELETE", "/api/v3/secrets/raw/{name}"),
             format!("/api/v3/secrets/raw/{written}"),
@@ -862,6 +905,12 @@ fn calls(tag: &str, own_token: &str) -> Vec<Call> {
             Need::ServerAdmin,
         );
     }
+    add(
+        ("GET", "/api/v1/hush/rotations"),
+        "/api/v1/hush/rotations?workspaceId=default".into(),
+        None,
+        Need::ProjectVisible,
+    );
     add(
         ("GET", "/api/v1/hush/projects"),
         "/api/v1/hush/projects".into(),

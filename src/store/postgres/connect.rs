@@ -44,6 +44,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         7,
         include_str!("../../../server/migrations/postgres/0007_identity_auth.sql"),
     ),
+    (
+        8,
+        include_str!("../../../server/migrations/postgres/0008_rotations.sql"),
+    ),
 ];
 
 /// Advisory lock keys ("hush" in the high bytes). Session-independent: each is

@@ -45,9 +45,13 @@ mod chain_upgrade;
 mod connect;
 mod identity_auth;
 mod listen;
+mod rotations;
 mod rows;
 mod streams;
 
+/// How hush connects to PostgreSQL (URL options, TLS), for the credential
+/// rotation of a database hush does not store in (`rotation::postgres`).
+pub use connect::{settings as connection_settings, Settings as ConnectionSettings};
 pub use connect::{LOCK_BOOTSTRAP, LOCK_MIGRATE, LOCK_PURGE};
 
 use super::*;
@@ -1887,6 +1891,10 @@ impl Store for PostgresStore {
     }
 
     fn identity_auth_methods(&self) -> &dyn IdentityAuthStore {
+        self
+    }
+
+    fn rotations(&self) -> &dyn RotationStore {
         self
     }
 }

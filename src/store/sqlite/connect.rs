@@ -3,7 +3,7 @@
 use super::*;
 
 /// Applied in order; `PRAGMA user_version` records how many ran.
-pub(crate) const MIGRATIONS: [&str; 8] = [
+pub(crate) const MIGRATIONS: [&str; 9] = [
     include_str!("../../../server/migrations/sqlite/0001_init.sql"),
     include_str!("../../../server/migrations/sqlite/0002_identity.sql"),
     include_str!("../../../server/migrations/sqlite/0003_imports.sql"),
@@ -12,6 +12,7 @@ pub(crate) const MIGRATIONS: [&str; 8] = [
     include_str!("../../../server/migrations/sqlite/0006_audit_keyed.sql"),
     include_str!("../../../server/migrations/sqlite/0007_audit_streams.sql"),
     include_str!("../../../server/migrations/sqlite/0008_identity_auth.sql"),
+    include_str!("../../../server/migrations/sqlite/0009_rotations.sql"),
 ];
 
 pub(super) fn open_connection(path: &Path) -> rusqlite::Result<Connection> {

@@ -28,6 +28,7 @@ mod identity_auth;
 pub mod memo;
 mod projects;
 mod replay;
+mod rotations;
 mod rows;
 mod secrets;
 mod streams;
@@ -1351,6 +1352,10 @@ impl Store for SqliteStore {
     }
 
     fn identity_auth_methods(&self) -> &dyn IdentityAuthStore {
+        self
+    }
+
+    fn rotations(&self) -> &dyn RotationStore {
         self
     }
 }

@@ -618,4 +618,8 @@ impl Store for FaultyStore {
     fn identity_auth_methods(&self) -> &dyn IdentityAuthStore {
         self.inner.identity_auth_methods()
     }
+
+    fn rotations(&self) -> &dyn RotationStore {
+        self.inner.rotations()
+    }
 }
