@@ -17,6 +17,7 @@ pub mod folders;
 pub mod identities;
 pub mod openapi;
 pub mod projects;
+pub mod rotations;
 pub mod secrets;
 pub mod sso;
 pub mod streams;

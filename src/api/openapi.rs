@@ -26,6 +26,9 @@ use super::projects::{
     CreateEnvironment, CreateProject, EnvironmentCreated, EnvironmentsList, ProjectEnvelope,
     ProjectsList,
 };
+use super::rotations::{
+    CreateRotation, RotateBody, RotateReport, RotationEnvelope, RotationQuery, RotationsList,
+};
 use super::secrets::{
     BatchBody, BatchResult, ChangePage, ChangesQuery, CreateImport, DeleteBody, DeletedAnswer,
     DeletedList, GetQuery, History, HistoryQuery, ImportCreated, ImportDeleted, ImportScope,
@@ -1010,6 +1013,58 @@ pub fn document() -> OpenApi {
             "/api/v1/secret-imports/{id}",
             "imports",
             "Delete an import (Infisical)",
+        )
+    });
+
+    // Rotation policies.
+    d.add(Op {
+        query: d.query::<RotationQuery>(),
+        ok: d.json::<RotationsList>("The policies the caller may read"),
+        ..op(
+            Get,
+            "/api/v1/hush/rotations",
+            "rotations",
+            "List rotation policies",
+        )
+    });
+    d.add(Op {
+        body: d.body::<CreateRotation>(),
+        ok: d.json::<RotationEnvelope>("The policy"),
+        ..op(
+            Post,
+            "/api/v1/hush/rotations",
+            "rotations",
+            "Rotate a secret on a schedule",
+        )
+    });
+    d.add(Op {
+        query: d.query::<RotationQuery>(),
+        ok: d.json::<RotationEnvelope>("The policy"),
+        ..op(
+            Get,
+            "/api/v1/hush/rotations/{name}",
+            "rotations",
+            "Show a secret's rotation policy",
+        )
+    });
+    d.add(Op {
+        query: d.query::<RotationQuery>(),
+        ok: d.json::<RotationEnvelope>("The deleted policy (the secret stays)"),
+        ..op(
+            Delete,
+            "/api/v1/hush/rotations/{name}",
+            "rotations",
+            "Stop rotating a secret",
+        )
+    });
+    d.add(Op {
+        body: d.body::<RotateBody>(),
+        ok: d.json::<RotateReport>("The policy, and the version written if one was"),
+        ..op(
+            Post,
+            "/api/v1/hush/rotations/{name}/rotate",
+            "rotations",
+            "Rotate a secret now",
         )
     });
 
