@@ -53,6 +53,13 @@ impl<'de> Deserialize<'de> for Email {
 /// A machine identity's client id: a UUID.
 pub struct ClientId(String);
 
+impl ClientId {
+    /// For a client building a request; the server checks what it receives.
+    pub fn new(text: impl Into<String>) -> Self {
+        ClientId(text.into())
+    }
+}
+
 impl Deref for ClientId {
     type Target = str;
     fn deref(&self) -> &str {

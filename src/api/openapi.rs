@@ -26,16 +26,27 @@ use super::projects::{
     CreateEnvironment, CreateProject, EnvironmentCreated, EnvironmentsList, ProjectEnvelope,
     ProjectsList,
 };
+use super::rotations::{
+    CreateRotation, RotateBody, RotateReport, RotationEnvelope, RotationQuery, RotationsList,
+};
 use super::secrets::{
     BatchBody, BatchResult, ChangePage, ChangesQuery, CreateImport, DeleteBody, DeletedAnswer,
     DeletedList, GetQuery, History, HistoryQuery, ImportCreated, ImportDeleted, ImportScope,
     ImportsList, ListQuery, Purged, RollbackBody, RolledBack, SecretEnvelope, SecretList,
     WriteBody, Written,
 };
+use super::sso::{
+    DevicePollBody, DeviceStarted, DeviceToken, SsoCallbackQuery, SsoProviders, SsoRedeem,
+    SsoSession, SsoStart, SsoStarted,
+};
 use super::streams::{AddStream, StreamEnvelope, StreamsList, UpdateStream};
 use super::users::{
     AcceptInvite, AcceptReset, ChangePassword, CreateUser, PasswordResetIssued, SessionsList,
     UpdateUser, UserEnvelope, UserQuery, UserRefEnvelope, UsersList,
+};
+use super::workload::{
+    JwtAuthEnvelope, JwtAuthInput, KubernetesAuthEnvelope, KubernetesAuthInput, OidcAuthEnvelope,
+    OidcAuthInput, WorkloadLogin,
 };
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -104,24 +115,32 @@ struct Op {
     method: HttpMethod,
     path: &'static str,
     tag: &'static str,
-    summary: &'static str,
+    summary: String,
     bearer: bool,
     query: Vec<Parameter>,
     body: Option<RequestBody>,
+    /// The status of `ok`: 200 but for a redirect.
+    ok_status: &'static str,
     ok: Response,
     more: Vec<(&'static str, Response)>,
 }
 
 impl Op {
-    fn new(method: HttpMethod, path: &'static str, tag: &'static str, summary: &'static str) -> Op {
+    fn new(
+        method: HttpMethod,
+        path: &'static str,
+        tag: &'static str,
+        summary: impl Into<String>,
+    ) -> Op {
         Op {
             method,
             path,
             tag,
-            summary,
+            summary: summary.into(),
             bearer: true,
             query: Vec::new(),
             body: None,
+            ok_status: "200",
             ok: Response::new("OK"),
             more: Vec::new(),
         }
@@ -219,7 +238,7 @@ impl Doc {
             .operation_id(Some(operation_id(&op.method, op.path)))
             .parameters(Some(path_parameters(op.path).into_iter().chain(op.query)))
             .request_body(op.body)
-            .response("200", op.ok);
+            .response(op.ok_status, op.ok);
         for (status, response) in op.more {
             operation = operation.response(status, response);
         }
@@ -290,6 +309,67 @@ fn operation_id(method: &HttpMethod, path: &str) -> String {
         id = id.replace("__", "_");
     }
     id.trim_end_matches('_').to_owned()
+}
+
+/// The five routes of one workload identity method: its login (public) and
+/// its settings on an identity (server admins).
+fn workload_method<Answer: ToSchema, Input: ToSchema>(
+    d: &Doc,
+    login: &'static str,
+    settings: &'static str,
+    name: &'static str,
+) {
+    use HttpMethod::{Delete, Get, Patch, Post};
+    let summary = |what: &str| format!("{what} ({name})");
+    d.add(Op {
+        body: d.body::<WorkloadLogin>(),
+        ok: d.json::<TokenResponse>("An access token"),
+        ..Op::new(
+            Post,
+            login,
+            "workload",
+            summary("Machine identity login with a platform token"),
+        )
+        .public()
+    });
+    d.add(Op {
+        ok: d.json::<Answer>("The identity's settings of this method"),
+        ..Op::new(
+            Get,
+            settings,
+            "workload",
+            summary("Show an identity's settings"),
+        )
+    });
+    d.add(Op {
+        body: d.body::<Input>(),
+        ok: d.json::<Answer>("The settings, checked and stored"),
+        ..Op::new(
+            Post,
+            settings,
+            "workload",
+            summary("Attach or replace an identity's settings"),
+        )
+    });
+    d.add(Op {
+        body: d.body::<Input>(),
+        ok: d.json::<Answer>("The settings, merged, checked and stored"),
+        ..Op::new(
+            Patch,
+            settings,
+            "workload",
+            summary("Change the given fields of an identity's settings"),
+        )
+    });
+    d.add(Op {
+        ok: d.json::<Answer>("The removed settings"),
+        ..Op::new(
+            Delete,
+            settings,
+            "workload",
+            summary("Remove the method from an identity"),
+        )
+    });
 }
 
 /// The document.
@@ -414,6 +494,102 @@ pub fn document() -> OpenApi {
             "/api/v1/auth/token/revoke",
             "auth",
             "Revoke an access token by its text (Infisical)",
+        )
+        .public()
+    });
+
+    // Workload identity: platform token logins and each method's settings.
+    workload_method::<OidcAuthEnvelope, OidcAuthInput>(
+        &d,
+        "/api/v1/auth/oidc-auth/login",
+        "/api/v1/auth/oidc-auth/identities/{id}",
+        "OIDC",
+    );
+    workload_method::<JwtAuthEnvelope, JwtAuthInput>(
+        &d,
+        "/api/v1/auth/jwt-auth/login",
+        "/api/v1/auth/jwt-auth/identities/{id}",
+        "JWT",
+    );
+    workload_method::<KubernetesAuthEnvelope, KubernetesAuthInput>(
+        &d,
+        "/api/v1/auth/kubernetes-auth/login",
+        "/api/v1/auth/kubernetes-auth/identities/{id}",
+        "Kubernetes",
+    );
+
+    // Single sign-on for people.
+    d.add(Op {
+        ok: d.json::<SsoProviders>("The providers' names"),
+        ..op(
+            Get,
+            "/api/v1/hush/sso/providers",
+            "sso",
+            "The single sign-on providers",
+        )
+        .public()
+    });
+    d.add(Op {
+        body: d.body::<SsoStart>(),
+        ok: d.json::<SsoStarted>("Where the person signs in"),
+        ..op(
+            Post,
+            "/api/v1/hush/sso/{provider}/start",
+            "sso",
+            "Start a sign-in (authorization code + PKCE)",
+        )
+        .public()
+    });
+    let string = || {
+        Header::new(RefOr::T(Schema::Object(
+            utoipa::openapi::schema::Object::with_type(Type::String),
+        )))
+    };
+    d.add(Op {
+        query: d.query::<SsoCallbackQuery>(),
+        ok_status: "302",
+        ok: Response::builder()
+            .description("Signed in: back to the CLI's loopback with a one-time code")
+            .header("Location", string())
+            .header("Cache-Control", string())
+            .build(),
+        ..op(
+            Get,
+            "/api/v1/hush/sso/callback",
+            "sso",
+            "The provider's redirect after sign-in",
+        )
+        .public()
+    });
+    d.add(Op {
+        body: d.body::<SsoRedeem>(),
+        ok: d.json::<SsoSession>("A session"),
+        ..op(
+            Post,
+            "/api/v1/hush/sso/token",
+            "sso",
+            "Redeem a one-time login code with its PKCE verifier",
+        )
+        .public()
+    });
+    d.add(Op {
+        ok: d.json::<DeviceStarted>("The code to enter, where, and the handle to poll with"),
+        ..op(
+            Post,
+            "/api/v1/hush/sso/{provider}/device",
+            "sso",
+            "Start a device sign-in (RFC 8628)",
+        )
+        .public()
+    });
+    d.add(Op {
+        body: d.body::<DevicePollBody>(),
+        ok: d.json::<DeviceToken>("Pending, or a session"),
+        ..op(
+            Post,
+            "/api/v1/hush/sso/device/token",
+            "sso",
+            "Poll a device sign-in",
         )
         .public()
     });
@@ -837,6 +1013,58 @@ pub fn document() -> OpenApi {
             "/api/v1/secret-imports/{id}",
             "imports",
             "Delete an import (Infisical)",
+        )
+    });
+
+    // Rotation policies.
+    d.add(Op {
+        query: d.query::<RotationQuery>(),
+        ok: d.json::<RotationsList>("The policies the caller may read"),
+        ..op(
+            Get,
+            "/api/v1/hush/rotations",
+            "rotations",
+            "List rotation policies",
+        )
+    });
+    d.add(Op {
+        body: d.body::<CreateRotation>(),
+        ok: d.json::<RotationEnvelope>("The policy"),
+        ..op(
+            Post,
+            "/api/v1/hush/rotations",
+            "rotations",
+            "Rotate a secret on a schedule",
+        )
+    });
+    d.add(Op {
+        query: d.query::<RotationQuery>(),
+        ok: d.json::<RotationEnvelope>("The policy"),
+        ..op(
+            Get,
+            "/api/v1/hush/rotations/{name}",
+            "rotations",
+            "Show a secret's rotation policy",
+        )
+    });
+    d.add(Op {
+        query: d.query::<RotationQuery>(),
+        ok: d.json::<RotationEnvelope>("The deleted policy (the secret stays)"),
+        ..op(
+            Delete,
+            "/api/v1/hush/rotations/{name}",
+            "rotations",
+            "Stop rotating a secret",
+        )
+    });
+    d.add(Op {
+        body: d.body::<RotateBody>(),
+        ok: d.json::<RotateReport>("The policy, and the version written if one was"),
+        ..op(
+            Post,
+            "/api/v1/hush/rotations/{name}/rotate",
+            "rotations",
+            "Rotate a secret now",
         )
     });
 

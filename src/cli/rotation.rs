@@ -5,10 +5,13 @@
 use super::context::{resolve, split_key};
 use super::output::{print_json, table};
 use super::Target;
+use crate::api::common::ScopeParams;
+use crate::api::rotations::{
+    CreateRotation, DbConfig, RotateBody, RotateReport, Rotation, RotationEnvelope, RotationsList,
+};
 use crate::cli::error::CliError;
 use clap::{Args, Subcommand};
 use reqwest::Method;
-use serde_json::{json, Value};
 
 const ROUTE: &str = "/api/v1/hush/rotations";
 
@@ -101,7 +104,7 @@ pub struct PostgresArgs {
 
 impl PostgresArgs {
     /// `("postgres" | "mysql", settings)`, or None for a value rotation.
-    fn body(&self) -> Result<Option<(&'static str, Value)>, CliError> {
+    fn body(&self) -> Result<Option<(&'static str, DbConfig)>, CliError> {
         let (field, users) = match (&self.users, &self.mysql_users) {
             (Some(u), _) => ("postgres", u),
             (None, Some(u)) => ("mysql", u),
@@ -123,16 +126,14 @@ impl PostgresArgs {
                 "--{field}-users takes two users, e.g. app_a,app_b"
             )));
         };
-        let mut body = json!({ "adminSecret": self.admin_secret, "users": [a, b] });
-        for (field, value) in [
-            ("userSecret", &self.user_secret),
-            ("urlSecret", &self.url_secret),
-            ("urlTemplate", &self.url_template),
-        ] {
-            if let Some(v) = value {
-                body[field] = json!(v);
-            }
-        }
+        // clap requires --admin-secret with the users.
+        let body = DbConfig {
+            admin_secret: self.admin_secret.clone().unwrap_or_default(),
+            users: [a.to_owned(), b.to_owned()],
+            user_secret: self.user_secret.clone(),
+            url_secret: self.url_secret.clone(),
+            url_template: self.url_template.clone(),
+        };
         Ok(Some((field, body)))
     }
 }
@@ -151,8 +152,8 @@ pub struct RotateArgs {
     pub json: bool,
 }
 
-fn s(v: &Value) -> String {
-    v.as_str().unwrap_or("-").to_owned()
+fn s(v: &Option<String>) -> String {
+    v.as_deref().unwrap_or("-").to_owned()
 }
 
 /// `--generate`, or `--length`/`--alphabet` as a `chars:` generator.
@@ -166,16 +167,22 @@ fn generator(generate: Option<String>, length: Option<usize>, alphabet: Option<S
     })
 }
 
-fn describe(r: &Value) -> String {
+fn describe(r: &Rotation) -> String {
     format!(
         "{} in {} {}: {}, {} (next {})",
-        s(&r["secretKey"]),
-        s(&r["environment"]),
-        s(&r["secretPath"]),
-        s(&r["schedule"]),
-        s(&r["generator"]),
-        s(&r["nextRotationAt"])
+        r.secret_key, r.environment, r.secret_path, r.schedule, r.generator, r.next_rotation_at
     )
+}
+
+/// The scope of a request about `path` in the context's project and
+/// environment.
+fn scope(ctx: &super::context::Resolved, path: &str) -> ScopeParams {
+    ScopeParams {
+        workspace_id: Some(ctx.project.clone()),
+        environment: Some(ctx.env.clone()),
+        secret_path: Some(path.to_owned()),
+        ..Default::default()
+    }
 }
 
 pub async fn rotation(args: RotationArgs) -> anyhow::Result<i32> {
@@ -194,31 +201,32 @@ pub async fn rotation(args: RotationArgs) -> anyhow::Result<i32> {
             json,
         } => {
             let (path, key) = split_key(&key, &ctx.path);
-            let mut body = ctx.scope_body(&path);
-            body["secretKey"] = json!(key);
-            if remind {
-                body["remind"] = json!(true);
-            } else {
-                body["generator"] = json!(generator(generate, length, alphabet));
+            let mut body = CreateRotation {
+                scope: scope(&ctx, &path),
+                secret_key: key,
+                every,
+                cron,
+                remind,
+                next_rotation_at: next_at,
+                ..Default::default()
+            };
+            if !remind {
+                body.generator = Some(generator(generate, length, alphabet));
             }
-            if let Some(every) = every {
-                body["every"] = json!(every);
+            match postgres.body()? {
+                Some(("mysql", db)) => body.mysql = Some(db),
+                Some((_, db)) => body.postgres = Some(db),
+                None => {}
             }
-            if let Some(cron) = cron {
-                body["cron"] = json!(cron);
-            }
-            if let Some(at) = next_at {
-                body["nextRotationAt"] = json!(at);
-            }
-            if let Some((field, db)) = postgres.body()? {
-                body[field] = db;
-            }
-            let resp = ctx.client.send(Method::POST, ROUTE, &body).await?;
+            let resp: RotationEnvelope = ctx
+                .client
+                .send_as(Method::POST, ROUTE, &serde_json::to_value(&body)?)
+                .await?;
             if json {
-                print_json(&resp["rotation"]);
+                print_json(&serde_json::to_value(&resp.rotation)?);
             } else {
                 let verb = if remind { "reminding of" } else { "rotating" };
-                println!("{verb} {}", describe(&resp["rotation"]));
+                println!("{verb} {}", describe(&resp.rotation));
             }
         }
         RotationAction::List { json } => {
@@ -226,33 +234,32 @@ pub async fn rotation(args: RotationArgs) -> anyhow::Result<i32> {
             if args.target.env.is_some() || std::env::var_os("HUSH_ENV").is_some() {
                 q.push(("environment", ctx.env.clone()));
             }
-            let resp = ctx.client.get(ROUTE, &q).await?;
+            let resp: RotationsList = ctx.client.get_as(ROUTE, &q).await?;
             if json {
-                print_json(&resp["rotations"]);
+                print_json(&serde_json::to_value(&resp.rotations)?);
                 return Ok(0);
             }
-            let rows: Vec<Vec<String>> = resp["rotations"]
-                .as_array()
+            let rows: Vec<Vec<String>> = resp
+                .rotations
                 .into_iter()
-                .flatten()
                 .map(|r| {
-                    let result = match (r["lastResult"].as_str(), r["lastError"].as_str()) {
+                    let result = match (r.last_result.as_deref(), r.last_error.as_deref()) {
                         (Some(res), Some(err)) => format!("{res}: {err}"),
                         (Some(res), None) => res.to_owned(),
                         _ => "never ran".into(),
                     };
-                    let next = if r["failures"].as_i64().unwrap_or(0) > 0 {
-                        format!("retry {}", s(&r["nextRotationAt"]))
+                    let next = if r.failures > 0 {
+                        format!("retry {}", r.next_rotation_at)
                     } else {
-                        s(&r["nextRotationAt"])
+                        r.next_rotation_at.clone()
                     };
                     vec![
-                        s(&r["environment"]),
-                        s(&r["secretPath"]),
-                        s(&r["secretKey"]),
-                        s(&r["schedule"]),
-                        s(&r["generator"]),
-                        s(&r["lastRotatedAt"]),
+                        r.environment,
+                        r.secret_path,
+                        r.secret_key,
+                        r.schedule,
+                        r.generator,
+                        s(&r.last_rotated_at),
                         result,
                         next,
                     ]
@@ -281,32 +288,33 @@ pub async fn rotation(args: RotationArgs) -> anyhow::Result<i32> {
         }
         RotationAction::Show { key, json } => {
             let (path, key) = split_key(&key, &ctx.path);
-            let resp = ctx
+            let resp: RotationEnvelope = ctx
                 .client
-                .get(&format!("{ROUTE}/{key}"), &ctx.scope_query(&path))
+                .get_as(&format!("{ROUTE}/{key}"), &ctx.scope_query(&path))
                 .await?;
-            let r = &resp["rotation"];
+            let r = &resp.rotation;
             if json {
-                print_json(r);
+                print_json(&serde_json::to_value(r)?);
             } else {
                 println!("{}", describe(r));
-                println!("last rotated: {}", s(&r["lastRotatedAt"]));
+                println!("last rotated: {}", s(&r.last_rotated_at));
                 println!(
                     "last result:  {}{}",
-                    s(&r["lastResult"]),
-                    r["lastError"]
-                        .as_str()
+                    s(&r.last_result),
+                    r.last_error
+                        .as_deref()
                         .map(|e| format!(": {e}"))
                         .unwrap_or_default()
                 );
-                println!("failures:     {}", r["failures"]);
-                println!("state:        {}", s(&r["state"]));
+                println!("failures:     {}", r.failures);
+                println!("state:        {}", r.state);
             }
         }
         RotationAction::Delete { key } => {
             let (path, key) = split_key(&key, &ctx.path);
-            ctx.client
-                .call(
+            let _: RotationEnvelope = ctx
+                .client
+                .call_typed(
                     Method::DELETE,
                     &format!("{ROUTE}/{key}"),
                     &ctx.scope_query(&path),
@@ -322,28 +330,35 @@ pub async fn rotation(args: RotationArgs) -> anyhow::Result<i32> {
 pub async fn rotate(args: RotateArgs) -> anyhow::Result<i32> {
     let ctx = resolve(&args.target)?;
     let (path, key) = split_key(&args.key, &ctx.path);
-    let mut body = ctx.scope_body(&path);
-    body["revokePrevious"] = json!(args.revoke_previous);
-    let resp = ctx
+    let body = RotateBody {
+        scope: scope(&ctx, &path),
+        revoke_previous: args.revoke_previous,
+    };
+    let resp: RotateReport = ctx
         .client
-        .send(Method::POST, &format!("{ROUTE}/{key}/rotate"), &body)
+        .send_as(
+            Method::POST,
+            &format!("{ROUTE}/{key}/rotate"),
+            &serde_json::to_value(&body)?,
+        )
         .await
         .map_err(CliError::from)?;
     if args.json {
-        print_json(&resp);
+        print_json(&serde_json::to_value(&resp)?);
     } else {
-        match resp["version"].as_i64() {
+        match resp.version {
             Some(v) => println!(
                 "{key} rotated: version {v}{} (next rotation {})",
-                resp["rotation"]["activeUser"]
-                    .as_str()
+                resp.rotation
+                    .active_user
+                    .as_deref()
                     .map(|u| format!(", database user {u}"))
                     .unwrap_or_default(),
-                s(&resp["rotation"]["nextRotationAt"])
+                resp.rotation.next_rotation_at
             ),
             None => println!(
                 "{key} changed since the rotation was planned; no new value written (next rotation {})",
-                s(&resp["rotation"]["nextRotationAt"])
+                resp.rotation.next_rotation_at
             ),
         }
     }

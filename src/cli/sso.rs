@@ -7,6 +7,12 @@
 
 use super::context::resolve_sending;
 use super::Target;
+use crate::api::auth::WhoAmI;
+use crate::api::bounded::Secret;
+use crate::api::sso::{
+    DevicePollBody, DeviceStarted, DeviceToken, SsoProviders, SsoRedeem, SsoSession, SsoStart,
+    SsoStarted,
+};
 use crate::cli::error::{CliError, EXIT_AUTH};
 use crate::client::credentials::{self, Session};
 use crate::client::ApiClient;
@@ -173,15 +179,8 @@ pub async fn login(target: Target, args: SsoArgs) -> anyhow::Result<i32> {
     let provider = match args.sso.as_deref() {
         Some(p) if !p.is_empty() => p.to_owned(),
         _ => {
-            let list = ctx.client.get("/api/v1/hush/sso/providers", &[]).await?;
-            let names: Vec<String> = list["providers"]
-                .as_array()
-                .map(|l| {
-                    l.iter()
-                        .filter_map(|v| v.as_str().map(str::to_owned))
-                        .collect()
-                })
-                .unwrap_or_default();
+            let list: SsoProviders = ctx.client.get_as("/api/v1/hush/sso/providers", &[]).await?;
+            let names = list.providers;
             match names.as_slice() {
                 [one] => one.clone(),
                 [] => return Err(CliError::new(
@@ -212,18 +211,20 @@ pub async fn login(target: Target, args: SsoArgs) -> anyhow::Result<i32> {
     let verifier = Zeroizing::new(random()?);
     let challenge = b64(&Sha256::digest(verifier.as_bytes()));
     let state = random()?;
-    let started = ctx
+    let start = SsoStart {
+        redirect_uri: format!("http://127.0.0.1:{port}/callback"),
+        code_challenge: challenge,
+        state: state.clone(),
+    };
+    let started: SsoStarted = ctx
         .client
-        .send(
+        .send_as(
             Method::POST,
             &format!("/api/v1/hush/sso/{provider}/start"),
-            &json!({
-                "redirectUri": format!("http://127.0.0.1:{port}/callback"),
-                "codeChallenge": challenge, "state": state,
-            }),
+            &serde_json::to_value(&start)?,
         )
         .await?;
-    let url = started["authorizationUrl"].as_str().unwrap_or_default();
+    let url = started.authorization_url.as_str();
     if args.no_browser || !open_browser(url) {
         eprintln!("Open this URL in a browser to sign in:");
     } else {
@@ -239,38 +240,44 @@ pub async fn login(target: Target, args: SsoArgs) -> anyhow::Result<i32> {
                 Some("run hush login --sso again".into()),
             )
         })??;
-    let resp = ctx
+    let redeem = SsoRedeem {
+        code: Secret::new(returned.code.as_str()),
+        code_verifier: Secret::new(verifier.as_str()),
+    };
+    let resp: SsoSession = ctx
         .client
-        .send(
+        .send_as(
             Method::POST,
             "/api/v1/hush/sso/token",
-            &json!({ "code": returned.code.as_str(), "codeVerifier": verifier.as_str() }),
+            &serde_json::to_value(&redeem)?,
         )
         .await?;
     finish(&ctx, &provider, resp).await
 }
 
 /// The device grant: shows the code, polls until approved or expired.
-async fn device_login(client: &ApiClient, provider: &str) -> anyhow::Result<serde_json::Value> {
-    let started = client
-        .send(
+async fn device_login(client: &ApiClient, provider: &str) -> anyhow::Result<SsoSession> {
+    let started: DeviceStarted = client
+        .send_as(
             Method::POST,
             &format!("/api/v1/hush/sso/{provider}/device"),
             &json!({}),
         )
         .await?;
-    let handle = Zeroizing::new(started["handle"].as_str().unwrap_or_default().to_owned());
-    let uri = started["verificationUriComplete"]
-        .as_str()
-        .or_else(|| started["verificationUri"].as_str())
-        .unwrap_or_default();
+    let handle = Zeroizing::new(started.handle);
+    let uri = started
+        .verification_uri_complete
+        .as_deref()
+        .unwrap_or(&started.verification_uri);
     eprintln!(
         "To sign in, open {uri} on any device and enter the code {}",
-        started["userCode"].as_str().unwrap_or_default()
+        started.user_code
     );
-    let mut interval = Duration::from_secs(started["interval"].as_u64().unwrap_or(5).clamp(1, 60));
-    let deadline = tokio::time::Instant::now()
-        + Duration::from_secs(started["expiresIn"].as_u64().unwrap_or(600).min(900));
+    // A negative number reads as absent, as before.
+    let secs = |n: i64, absent: u64| u64::try_from(n).unwrap_or(absent);
+    let mut interval = Duration::from_secs(secs(started.interval, 5).clamp(1, 60));
+    let deadline =
+        tokio::time::Instant::now() + Duration::from_secs(secs(started.expires_in, 600).min(900));
     loop {
         tokio::time::sleep(interval).await;
         if tokio::time::Instant::now() > deadline {
@@ -281,20 +288,24 @@ async fn device_login(client: &ApiClient, provider: &str) -> anyhow::Result<serd
             )
             .into());
         }
-        let resp = client
-            .send(
+        let poll = DevicePollBody {
+            handle: Secret::new(handle.as_str()),
+        };
+        let resp: DeviceToken = client
+            .send_as(
                 Method::POST,
                 "/api/v1/hush/sso/device/token",
-                &json!({ "handle": handle.as_str() }),
+                &serde_json::to_value(&poll)?,
             )
             .await?;
-        if resp["pending"] == true {
-            if resp["slowDown"] == true {
-                interval += Duration::from_secs(5);
+        match resp {
+            DeviceToken::Pending(p) => {
+                if p.slow_down {
+                    interval += Duration::from_secs(5);
+                }
             }
-            continue;
+            DeviceToken::Session(session) => return Ok(session),
         }
-        return Ok(resp);
     }
 }
 
@@ -302,23 +313,21 @@ async fn device_login(client: &ApiClient, provider: &str) -> anyhow::Result<serd
 async fn finish(
     ctx: &super::context::Resolved,
     provider: &str,
-    resp: serde_json::Value,
+    resp: SsoSession,
 ) -> anyhow::Result<i32> {
-    let token = resp["accessToken"].as_str().unwrap_or_default().to_owned();
-    let me = ApiClient::with_tls(&ctx.server, Some(Zeroizing::new(token.clone())), &ctx.tls)?
-        .get("/api/v1/hush/auth/whoami", &[])
-        .await?;
-    let name = me["email"]
-        .as_str()
-        .or_else(|| me["name"].as_str())
-        .unwrap_or_default()
-        .to_owned();
+    let token = resp.access_token;
+    // A user's name is their email.
+    let me: WhoAmI =
+        ApiClient::with_tls(&ctx.server, Some(Zeroizing::new(token.clone())), &ctx.tls)?
+            .get_as("/api/v1/hush/auth/whoami", &[])
+            .await?;
+    let name = me.name;
     let session = Session {
         server: ctx.server.clone(),
         token,
         kind: "user".into(),
         name: name.clone(),
-        expires_at: resp["expiresAt"].as_str().map(str::to_owned),
+        expires_at: Some(resp.expires_at),
         default_project: None,
     };
     match credentials::save(&session) {

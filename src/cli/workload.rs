@@ -7,13 +7,20 @@
 use super::context::{resolve, resolve_sending};
 use super::output::print_json;
 use super::Target;
+use crate::api::auth::{TokenResponse, WhoAmI};
+use crate::api::bounded::{ClientId, Secret};
+use crate::api::workload::{
+    AuthMethodAnswer, BindingInput, JwtAuthInput, KubernetesAuthInput, OidcAuthInput,
+    TokenSettingsInput, TrustedIp, WorkloadLogin as LoginBody,
+};
 use crate::cli::error::{CliError, EXIT_AUTH};
 use crate::client::credentials::{self, Session};
 use crate::client::ApiClient;
 use crate::config::parse_duration;
 use clap::{Args, Subcommand, ValueEnum};
 use reqwest::Method;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -194,20 +201,24 @@ pub async fn obtain(
         .as_deref()
         .ok_or_else(|| CliError::usage("--method needs --identity-id (or HUSH_IDENTITY_ID)"))?;
     let jwt = platform_token(method, args).await?;
-    let resp = client
-        .send(
+    let body = LoginBody {
+        identity_id: ClientId::new(identity_id),
+        jwt: Secret::new(jwt.as_str()),
+    };
+    let resp: TokenResponse = client
+        .send_as(
             Method::POST,
             &format!("/api/v1/auth/{}/login", method.route()),
-            &json!({ "identityId": identity_id, "jwt": jwt.as_str() }),
+            &serde_json::to_value(&body)?,
         )
         .await?;
-    let token = Zeroizing::new(resp["accessToken"].as_str().unwrap_or_default().to_owned());
+    let token = Zeroizing::new(resp.access_token);
     if token.is_empty() {
         return Err(CliError::new(EXIT_AUTH, "the server answered no access token", None).into());
     }
     Ok(Obtained {
         token,
-        expires_in: resp["expiresIn"].as_i64().unwrap_or(0),
+        expires_in: resp.expires_in,
     })
 }
 
@@ -225,10 +236,10 @@ pub async fn login(target: Target, args: WorkloadLogin) -> anyhow::Result<i32> {
     )?
     .inner;
     let got = obtain(&ctx.client, method, &args).await?;
-    let me = ApiClient::with_tls(&ctx.server, Some(got.token.clone()), &ctx.tls)?
-        .get("/api/v1/hush/auth/whoami", &[])
+    let me: WhoAmI = ApiClient::with_tls(&ctx.server, Some(got.token.clone()), &ctx.tls)?
+        .get_as("/api/v1/hush/auth/whoami", &[])
         .await?;
-    let name = me["name"].as_str().unwrap_or_default().to_owned();
+    let name = me.name;
     let session = Session {
         server: ctx.server.clone(),
         token: got.token.to_string(),
@@ -407,14 +418,6 @@ impl ConfigMethod {
             ConfigMethod::Kubernetes => "kubernetes-auth",
         }
     }
-
-    fn answer_key(self) -> &'static str {
-        match self {
-            ConfigMethod::Oidc => "identityOidcAuth",
-            ConfigMethod::Jwt => "identityJwtAuth",
-            ConfigMethod::Kubernetes => "identityKubernetesAuth",
-        }
-    }
 }
 
 fn pem_file(path: &Path) -> Result<String, CliError> {
@@ -430,61 +433,62 @@ fn pem_file(path: &Path) -> Result<String, CliError> {
         .map_err(|e| CliError::usage(format!("cannot read {}: {e}", path.display())))
 }
 
-fn token_fields(t: &TokenFlags, body: &mut Map<String, Value>) -> Result<(), CliError> {
+fn token_fields(t: &TokenFlags) -> Result<TokenSettingsInput, CliError> {
     let secs = |text: &str, flag: &str| {
         parse_duration(text)
             .map(|d| d.as_secs() as i64)
             .map_err(|e| CliError::usage(format!("{flag}: {e}")))
     };
-    body.insert("accessTokenTTL".into(), json!(secs(&t.ttl, "--ttl")?));
-    body.insert(
-        "accessTokenMaxTTL".into(),
-        json!(secs(&t.max_ttl, "--max-ttl")?),
-    );
-    body.insert("accessTokenNumUsesLimit".into(), json!(t.num_uses));
-    let ips: Vec<Value> = t
-        .trusted_ips
-        .iter()
-        .map(|ip| json!({ "ipAddress": ip }))
-        .collect();
-    body.insert("accessTokenTrustedIps".into(), Value::Array(ips));
-    Ok(())
+    Ok(TokenSettingsInput {
+        access_token_ttl: Some(secs(&t.ttl, "--ttl")?),
+        access_token_max_ttl: Some(secs(&t.max_ttl, "--max-ttl")?),
+        access_token_num_uses_limit: Some(t.num_uses),
+        access_token_trusted_ips: Some(
+            t.trusted_ips
+                .iter()
+                .map(|ip| TrustedIp {
+                    ip_address: ip.clone(),
+                })
+                .collect(),
+        ),
+    })
 }
 
-fn pairs(list: &[String], flag: &str) -> Result<Map<String, Value>, CliError> {
-    let mut out = Map::new();
+fn pairs(list: &[String], flag: &str) -> Result<BTreeMap<String, String>, CliError> {
+    let mut out = BTreeMap::new();
     for item in list {
         let (k, v) = item
             .split_once('=')
             .ok_or_else(|| CliError::usage(format!("{flag} {item:?}: use NAME=VALUE")))?;
-        out.insert(k.trim().to_owned(), json!(v.trim()));
+        out.insert(k.trim().to_owned(), v.trim().to_owned());
     }
     Ok(out)
 }
 
-fn binding_fields(b: &BindingFlags, body: &mut Map<String, Value>) -> Result<(), CliError> {
-    if let Some(i) = &b.bound_issuer {
-        body.insert("boundIssuer".into(), json!(i));
-    }
-    body.insert("boundAudiences".into(), json!(b.bound_audiences));
-    if let Some(s) = &b.bound_subject {
-        body.insert("boundSubject".into(), json!(s));
-    }
-    body.insert(
-        "boundClaims".into(),
-        Value::Object(pairs(&b.bound_claims, "--bound-claim")?),
-    );
-    body.insert(
-        "claimMetadataMapping".into(),
-        Value::Object(pairs(&b.claim_metadata, "--claim-metadata")?),
-    );
-    Ok(())
+fn binding_fields(b: &BindingFlags) -> Result<BindingInput, CliError> {
+    Ok(BindingInput {
+        bound_issuer: b.bound_issuer.clone(),
+        bound_audiences: Some(b.bound_audiences.clone()),
+        bound_subject: b.bound_subject.clone(),
+        bound_claims: Some(pairs(&b.bound_claims, "--bound-claim")?),
+        claim_metadata_mapping: Some(pairs(&b.claim_metadata, "--claim-metadata")?),
+    })
 }
 
-fn print_config(method: ConfigMethod, answer: &Value, json: bool) {
-    let config = &answer[method.answer_key()];
+/// A method's settings as the answer has them (a JSON object).
+fn settings_json(answer: &AuthMethodAnswer) -> Value {
+    let inner = match answer {
+        AuthMethodAnswer::Oidc(a) => serde_json::to_value(&a.identity_oidc_auth),
+        AuthMethodAnswer::Jwt(a) => serde_json::to_value(&a.identity_jwt_auth),
+        AuthMethodAnswer::Kubernetes(a) => serde_json::to_value(&a.identity_kubernetes_auth),
+    };
+    inner.unwrap_or_default()
+}
+
+fn print_config(answer: &AuthMethodAnswer, json: bool) {
+    let config = settings_json(answer);
     if json {
-        print_json(config);
+        print_json(&config);
         return;
     }
     let Some(fields) = config.as_object() else {
@@ -503,26 +507,26 @@ fn print_config(method: ConfigMethod, answer: &Value, json: bool) {
 /// `hush identities auth ...`.
 pub async fn configure(target: &Target, action: AuthAction) -> anyhow::Result<i32> {
     let ctx = resolve(target)?;
-    let mut body = Map::new();
-    let (method, identity, json) = match action {
+    let (method, identity, json, body) = match action {
         AuthAction::Show {
             identity,
             method,
             json,
         } => {
-            let answer = ctx
+            let answer: AuthMethodAnswer = ctx
                 .client
-                .get(
+                .get_as(
                     &format!("/api/v1/auth/{}/identities/{identity}", method.route()),
                     &[],
                 )
                 .await?;
-            print_config(method, &answer, json);
+            print_config(&answer, json);
             return Ok(0);
         }
         AuthAction::Remove { identity, method } => {
-            ctx.client
-                .send(
+            let _: AuthMethodAnswer = ctx
+                .client
+                .send_as(
                     Method::DELETE,
                     &format!("/api/v1/auth/{}/identities/{identity}", method.route()),
                     &json!({}),
@@ -539,13 +543,18 @@ pub async fn configure(target: &Target, action: AuthAction) -> anyhow::Result<i3
             token,
             json,
         } => {
-            body.insert("oidcDiscoveryUrl".into(), json!(discovery_url));
-            if let Some(f) = ca_cert_file {
-                body.insert("caCert".into(), json!(pem_file(&f)?));
-            }
-            binding_fields(&binding, &mut body)?;
-            token_fields(&token, &mut body)?;
-            (ConfigMethod::Oidc, identity, json)
+            let body = OidcAuthInput {
+                oidc_discovery_url: Some(discovery_url),
+                ca_cert: ca_cert_file.map(|f| pem_file(&f)).transpose()?,
+                binding: binding_fields(&binding)?,
+                token: token_fields(&token)?,
+            };
+            (
+                ConfigMethod::Oidc,
+                identity,
+                json,
+                serde_json::to_value(&body)?,
+            )
         }
         AuthAction::SetJwt {
             identity,
@@ -556,26 +565,32 @@ pub async fn configure(target: &Target, action: AuthAction) -> anyhow::Result<i3
             token,
             json,
         } => {
+            let mut body = JwtAuthInput {
+                binding: binding_fields(&binding)?,
+                token: token_fields(&token)?,
+                ..Default::default()
+            };
             match jwks_url {
                 Some(url) => {
-                    body.insert("configurationType".into(), json!("jwks"));
-                    body.insert("jwksUrl".into(), json!(url));
-                    if let Some(f) = ca_cert_file {
-                        body.insert("jwksCaCert".into(), json!(pem_file(&f)?));
-                    }
+                    body.configuration_type = Some("jwks".into());
+                    body.jwks_url = Some(url);
+                    body.jwks_ca_cert = ca_cert_file.map(|f| pem_file(&f)).transpose()?;
                 }
                 None => {
                     let keys = public_key_files
                         .iter()
                         .map(|f| pem_file(f))
                         .collect::<Result<Vec<_>, _>>()?;
-                    body.insert("configurationType".into(), json!("static"));
-                    body.insert("publicKeys".into(), json!(keys));
+                    body.configuration_type = Some("static".into());
+                    body.public_keys = Some(keys);
                 }
             }
-            binding_fields(&binding, &mut body)?;
-            token_fields(&token, &mut body)?;
-            (ConfigMethod::Jwt, identity, json)
+            (
+                ConfigMethod::Jwt,
+                identity,
+                json,
+                serde_json::to_value(&body)?,
+            )
         }
         AuthAction::SetKubernetes {
             identity,
@@ -590,49 +605,45 @@ pub async fn configure(target: &Target, action: AuthAction) -> anyhow::Result<i3
             token,
             json,
         } => {
-            match (kubernetes_host, jwks_url) {
-                (_, Some(url)) => {
-                    body.insert("tokenReviewMode".into(), json!("jwks"));
-                    body.insert("jwksUrl".into(), json!(url));
-                }
-                (Some(host), None) => {
-                    body.insert("tokenReviewMode".into(), json!("api"));
-                    body.insert("kubernetesHost".into(), json!(host));
-                }
+            let (mode, kubernetes_host, jwks_url) = match (kubernetes_host, jwks_url) {
+                (_, Some(url)) => ("jwks", None, Some(url)),
+                (Some(host), None) => ("api", Some(host), None),
                 (None, None) => {
                     return Err(CliError::usage("give --kubernetes-host or --jwks-url").into())
                 }
-            }
-            if let Some(f) = ca_cert_file {
-                body.insert("caCert".into(), json!(pem_file(&f)?));
-            }
-            if let Some(f) = token_reviewer_jwt_file {
-                body.insert("tokenReviewerJwt".into(), json!(read_file(&f)?.as_str()));
-            }
-            for (k, v) in [
-                ("boundIssuer", bound_issuer),
-                ("allowedNamespaces", allowed_namespaces),
-                ("allowedNames", allowed_names),
-                ("allowedAudience", audience),
-            ] {
-                if let Some(v) = v {
-                    body.insert(k.into(), json!(v));
-                }
-            }
-            token_fields(&token, &mut body)?;
-            (ConfigMethod::Kubernetes, identity, json)
+            };
+            let body = KubernetesAuthInput {
+                token_review_mode: Some(mode.into()),
+                kubernetes_host,
+                jwks_url,
+                ca_cert: ca_cert_file.map(|f| pem_file(&f)).transpose()?,
+                token_reviewer_jwt: token_reviewer_jwt_file
+                    .map(|f| read_file(&f).map(|t| Secret::new(t.as_str())))
+                    .transpose()?,
+                bound_issuer,
+                allowed_namespaces,
+                allowed_names,
+                allowed_audience: audience,
+                token: token_fields(&token)?,
+            };
+            (
+                ConfigMethod::Kubernetes,
+                identity,
+                json,
+                serde_json::to_value(&body)?,
+            )
         }
     };
-    let answer = ctx
+    let answer: AuthMethodAnswer = ctx
         .client
-        .send(
+        .send_as(
             Method::POST,
             &format!("/api/v1/auth/{}/identities/{identity}", method.route()),
-            &Value::Object(body),
+            &body,
         )
         .await?;
     if json {
-        print_config(method, &answer, true);
+        print_config(&answer, true);
     } else {
         println!(
             "Identity {identity} can now log in with {}: hush login --method {} --identity-id {}",
@@ -642,9 +653,7 @@ pub async fn configure(target: &Target, action: AuthAction) -> anyhow::Result<i3
                 ConfigMethod::Jwt => "jwt",
                 ConfigMethod::Kubernetes => "kubernetes",
             },
-            answer[method.answer_key()]["identityId"]
-                .as_str()
-                .unwrap_or("ID")
+            answer.meta().identity_id
         );
     }
     Ok(0)

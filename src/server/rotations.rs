@@ -9,59 +9,19 @@
 
 use super::error::ApiError;
 use super::extract::{ApiJson, ApiPath, ApiQuery, Auth};
-use super::wire::{ResolveScope, ScopeParams};
+use super::wire::ResolveScope;
 use super::AppState;
+use crate::api::rotations::{
+    CreateRotation, RotateBody, RotateReport, RotationEnvelope, RotationQuery, RotationsList,
+};
 use crate::rotation::generate::Generator;
 use crate::rotation::schedule::Schedule;
 use crate::secret::SecretKey;
-use crate::service::rotation_db::{DbConfig, PROVIDER_MYSQL, PROVIDER_POSTGRES};
+use crate::service::rotation_db::{PROVIDER_MYSQL, PROVIDER_POSTGRES};
 use crate::service::rotations::NewRotation;
 use crate::service::{now_ms, Action};
 use axum::extract::State;
 use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Value};
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CreateBody {
-    #[serde(flatten)]
-    scope: ScopeParams,
-    secret_key: String,
-    /// An interval: `30d`, `12h`, `90m`, `2w`.
-    every: Option<String>,
-    /// Or a five-field cron schedule (UTC).
-    cron: Option<String>,
-    /// `hex:N`, `base64:N`, `uuid`, `chars:LEN[:ALPHABET]`.
-    generator: Option<String>,
-    /// A reminder only: the secret is rotated by hand, no generator.
-    #[serde(default)]
-    remind: bool,
-    /// RFC 3339; default: one schedule step from now.
-    next_rotation_at: Option<String>,
-    /// Rotate a PostgreSQL credential (two users) instead of a plain value.
-    postgres: Option<DbConfig>,
-    /// Or a MySQL/MariaDB one.
-    mysql: Option<DbConfig>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ListQuery {
-    #[serde(flatten)]
-    scope: ScopeParams,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-pub struct RotateBody {
-    #[serde(flatten)]
-    scope: ScopeParams,
-    /// Also change the previous database user's password at once (a
-    /// compromised credential).
-    #[serde(default)]
-    revoke_previous: bool,
-}
 
 fn parse_key(name: &str) -> Result<SecretKey, ApiError> {
     SecretKey::parse(name).map_err(|e| ApiError::validation(e.to_string()))
@@ -79,8 +39,8 @@ fn parse_time(text: &str) -> Result<i64, ApiError> {
 pub async fn create(
     State(state): State<AppState>,
     Auth(ctx): Auth,
-    ApiJson(body): ApiJson<CreateBody>,
-) -> Result<Json<Value>, ApiError> {
+    ApiJson(body): ApiJson<CreateRotation>,
+) -> Result<Json<RotationEnvelope>, ApiError> {
     let key = parse_key(&body.secret_key)?;
     let schedule = match (body.every.as_deref(), body.cron.as_deref()) {
         (Some(every), None) => Schedule::every(every),
@@ -132,42 +92,42 @@ pub async fn create(
             },
         )
         .await?;
-    Ok(Json(json!({ "rotation": rotation })))
+    Ok(Json(RotationEnvelope { rotation }))
 }
 
 pub async fn list(
     State(state): State<AppState>,
     Auth(ctx): Auth,
-    ApiQuery(q): ApiQuery<ListQuery>,
-) -> Result<Json<Value>, ApiError> {
+    ApiQuery(q): ApiQuery<RotationQuery>,
+) -> Result<Json<RotationsList>, ApiError> {
     let project = q.scope.project_or_400()?;
     let env = q.scope.environment.as_deref().filter(|e| !e.is_empty());
     let rotations = state.service.list_rotations(&ctx, project, env).await?;
-    Ok(Json(json!({ "rotations": rotations })))
+    Ok(Json(RotationsList { rotations }))
 }
 
 pub async fn show(
     State(state): State<AppState>,
     Auth(ctx): Auth,
     ApiPath(name): ApiPath<String>,
-    ApiQuery(q): ApiQuery<ListQuery>,
-) -> Result<Json<Value>, ApiError> {
+    ApiQuery(q): ApiQuery<RotationQuery>,
+) -> Result<Json<RotationEnvelope>, ApiError> {
     let key = parse_key(&name)?;
     let scope = q.scope.resolve(&state, &ctx, Action::Read).await?;
     let rotation = state.service.show_rotation(&scope, &key).await?;
-    Ok(Json(json!({ "rotation": rotation })))
+    Ok(Json(RotationEnvelope { rotation }))
 }
 
 pub async fn delete(
     State(state): State<AppState>,
     Auth(ctx): Auth,
     ApiPath(name): ApiPath<String>,
-    ApiQuery(q): ApiQuery<ListQuery>,
-) -> Result<Json<Value>, ApiError> {
+    ApiQuery(q): ApiQuery<RotationQuery>,
+) -> Result<Json<RotationEnvelope>, ApiError> {
     let key = parse_key(&name)?;
     let scope = q.scope.resolve(&state, &ctx, Action::Write).await?;
     let rotation = state.service.delete_rotation(&ctx, &scope, &key).await?;
-    Ok(Json(json!({ "rotation": rotation })))
+    Ok(Json(RotationEnvelope { rotation }))
 }
 
 pub async fn rotate(
@@ -175,7 +135,7 @@ pub async fn rotate(
     Auth(ctx): Auth,
     ApiPath(name): ApiPath<String>,
     ApiJson(body): ApiJson<RotateBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RotateReport>, ApiError> {
     let key = parse_key(&name)?;
     let scope = body.scope.resolve(&state, &ctx, Action::Write).await?;
     // A lease name of its own: the rotation is released when this request
@@ -185,5 +145,5 @@ pub async fn rotate(
         .service
         .rotate_now(&ctx, &scope, &key, body.revoke_previous, &owner, now_ms())
         .await?;
-    Ok(Json(json!(report)))
+    Ok(Json(report))
 }

@@ -3,40 +3,42 @@
 //! redirect) and the CLI's redemption of its one-time login code.
 
 use super::auth::anonymous;
-use super::auth_input::Secret;
 use super::error::ApiError;
 use super::extract::{ApiJson, ApiPath, ApiQuery, Client};
 use super::AppState;
-use crate::service::identity::expires_iso;
+use crate::api::sso::{
+    DevicePending, DevicePollBody, DeviceStarted, DeviceToken, SsoCallbackQuery, SsoProviders,
+    SsoRedeem, SsoSession, SsoStart, SsoStarted,
+};
+use crate::service::identity::{expires_iso, IssuedToken};
 use crate::service::sso::DevicePoll;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Value};
 
-pub async fn providers(State(state): State<AppState>) -> Json<Value> {
-    Json(json!({
-        "providers": state.service.sso_providers(),
-        "passwordLogin": state.service.settings.password_login,
-    }))
+pub async fn providers(State(state): State<AppState>) -> Json<SsoProviders> {
+    Json(SsoProviders {
+        providers: state.service.sso_providers(),
+        password_login: state.service.settings.password_login,
+    })
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Start {
-    redirect_uri: String,
-    code_challenge: String,
-    state: String,
+fn session(issued: &IssuedToken) -> SsoSession {
+    SsoSession {
+        access_token: issued.token.as_str().to_owned(),
+        expires_in: issued.expires_in,
+        token_type: "Bearer".into(),
+        expires_at: expires_iso(issued),
+    }
 }
 
 pub async fn start(
     State(state): State<AppState>,
     ApiPath(provider): ApiPath<String>,
     headers: HeaderMap,
-    ApiJson(body): ApiJson<Start>,
-) -> Result<Json<Value>, ApiError> {
+    ApiJson(body): ApiJson<SsoStart>,
+) -> Result<Json<SsoStarted>, ApiError> {
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
     let started = state
         .service
@@ -48,23 +50,15 @@ pub async fn start(
             &body.state,
         )
         .await?;
-    Ok(Json(
-        json!({ "authorizationUrl": started.authorization_url }),
-    ))
-}
-
-#[derive(Deserialize)]
-pub struct Callback {
-    code: Option<String>,
-    #[serde(default)]
-    state: String,
-    error: Option<String>,
+    Ok(Json(SsoStarted {
+        authorization_url: started.authorization_url,
+    }))
 }
 
 pub async fn callback(
     State(state): State<AppState>,
     client: Client,
-    ApiQuery(q): ApiQuery<Callback>,
+    ApiQuery(q): ApiQuery<SsoCallbackQuery>,
 ) -> Result<Response, ApiError> {
     let ctx = anonymous(client, "sso");
     let login = state
@@ -81,46 +75,32 @@ pub async fn callback(
         .into_response())
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Redeem {
-    code: Secret<4096>,
-    code_verifier: Secret<128>,
-}
-
 pub async fn token(
     State(state): State<AppState>,
     client: Client,
-    ApiJson(body): ApiJson<Redeem>,
-) -> Result<Json<Value>, ApiError> {
+    ApiJson(body): ApiJson<SsoRedeem>,
+) -> Result<Json<SsoSession>, ApiError> {
     let ctx = anonymous(client, "sso");
     let issued = state
         .service
         .sso_redeem(&ctx, &body.code, &body.code_verifier)
         .await?;
-    Ok(Json(json!({
-        "accessToken": issued.token.as_str(),
-        "expiresIn": issued.expires_in,
-        "tokenType": "Bearer",
-        "expiresAt": expires_iso(&issued),
-    })))
+    Ok(Json(session(&issued)))
 }
 
 pub async fn device_start(
     State(state): State<AppState>,
     ApiPath(provider): ApiPath<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DeviceStarted>, ApiError> {
     let d = state.service.sso_device_start(&provider).await?;
-    Ok(Json(json!({
-        "handle": d.handle, "userCode": d.user_code, "verificationUri": d.verification_uri,
-        "verificationUriComplete": d.verification_uri_complete,
-        "interval": d.interval, "expiresIn": d.expires_in,
-    })))
-}
-
-#[derive(Deserialize)]
-pub struct DevicePollBody {
-    handle: Secret<4096>,
+    Ok(Json(DeviceStarted {
+        handle: d.handle,
+        user_code: d.user_code,
+        verification_uri: d.verification_uri,
+        verification_uri_complete: d.verification_uri_complete,
+        interval: d.interval,
+        expires_in: d.expires_in,
+    }))
 }
 
 /// `{pending: true, slowDown}` until the person approves, then a session.
@@ -128,17 +108,15 @@ pub async fn device_token(
     State(state): State<AppState>,
     client: Client,
     ApiJson(body): ApiJson<DevicePollBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DeviceToken>, ApiError> {
     let ctx = anonymous(client, "sso");
-    match state.service.sso_device_poll(&ctx, &body.handle).await? {
-        DevicePoll::Pending { slow_down } => {
-            Ok(Json(json!({ "pending": true, "slowDown": slow_down })))
-        }
-        DevicePoll::Done(issued) => Ok(Json(json!({
-            "accessToken": issued.token.as_str(),
-            "expiresIn": issued.expires_in,
-            "tokenType": "Bearer",
-            "expiresAt": expires_iso(&issued),
-        }))),
-    }
+    Ok(Json(
+        match state.service.sso_device_poll(&ctx, &body.handle).await? {
+            DevicePoll::Pending { slow_down } => DeviceToken::Pending(DevicePending {
+                pending: true,
+                slow_down,
+            }),
+            DevicePoll::Done(issued) => DeviceToken::Session(session(&issued)),
+        },
+    ))
 }

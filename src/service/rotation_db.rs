@@ -52,26 +52,9 @@ pub const CREDENTIAL_CHANGED: &str = "credential-changed";
 pub const SECRETS_WRITTEN: &str = "secrets-written";
 const MAX_TEMPLATE_BYTES: usize = 1024;
 
-/// A database policy's settings (PostgreSQL or MySQL/MariaDB): names of secrets in the policy's folder
-/// and of database users, never a value. The policy's own key is the
-/// password secret.
-#[derive(Serialize, Deserialize, Clone, Debug)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct DbConfig {
-    /// The secret holding the admin connection URL (with its password).
-    pub admin_secret: String,
-    /// Users A and B.
-    pub users: [String; 2],
-    /// The secret naming the active user (e.g. `DB_USER`).
-    #[serde(default)]
-    pub user_secret: Option<String>,
-    /// A secret holding a URL built from `url_template`.
-    #[serde(default)]
-    pub url_secret: Option<String>,
-    /// E.g. `postgres://{user}:{password}@db:5432/app`.
-    #[serde(default)]
-    pub url_template: Option<String>,
-}
+/// A database policy's settings: the API's type (names of secrets and
+/// users, never a value), checked here.
+pub use crate::api::rotations::DbConfig;
 
 impl DbConfig {
     /// Checks the settings of a `provider` policy on `key`.

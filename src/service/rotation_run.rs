@@ -11,7 +11,7 @@
 //! Only one replica holds a policy's lease at a time (`claim_rotation`).
 
 use super::access::Grant;
-use super::rotations::{rotation_view, RotationView};
+use super::rotations::rotation_view;
 use super::secrets::{head_state, Scope, WriteInput, WriteMode};
 use super::{Ctx, Service, ServiceError, ServiceResult};
 use crate::rotation::generate::Generator;
@@ -88,13 +88,7 @@ struct RunOptions {
 }
 
 /// What a forced rotation answers.
-#[derive(Serialize, Debug)]
-#[serde(rename_all = "camelCase")]
-pub struct RotateReport {
-    pub rotation: RotationView,
-    /// The version written, when one was.
-    pub version: Option<i64>,
-}
+pub use crate::api::rotations::RotateReport;
 
 /// Cuts an error to `MAX_ERROR_BYTES` on a character boundary.
 fn bounded(text: String) -> String {

@@ -13,7 +13,6 @@ use crate::rotation::schedule::Schedule;
 use crate::secret::SecretKey;
 use crate::store::rotations::{RotationRow, IDLE};
 use crate::store::EnvRow;
-use serde::Serialize;
 
 /// The only provider of this slice: a generated value, written as a new
 /// version of the secret.
@@ -32,46 +31,16 @@ pub struct NewRotation {
     pub database: Option<(&'static str, super::rotation_db::DbConfig)>,
 }
 
-/// A policy as the API shows it. It holds no value: a generated value lives
-/// only in the secret's versions.
-#[derive(Serialize, Debug)]
-#[serde(rename_all = "camelCase")]
-pub struct RotationView {
-    pub id: String,
-    pub environment: String,
-    pub secret_path: String,
-    pub secret_key: String,
-    pub schedule: String,
-    pub generator: String,
-    pub provider: String,
-    /// A database policy's users and secrets (names only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub database: Option<serde_json::Value>,
-    /// The database user the secrets name, once a cycle ran.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub active_user: Option<String>,
-    /// The next rotation, or after a failure the next attempt.
-    pub next_rotation_at: String,
-    /// `idle`, or the step a rotation in progress reached.
-    pub state: String,
-    pub last_attempt_at: Option<String>,
-    pub last_rotated_at: Option<String>,
-    pub last_result: Option<String>,
-    pub last_error: Option<String>,
-    /// Failed attempts since the last success.
-    pub failures: i64,
-    /// Whether a server runs this rotation now.
-    pub running: bool,
-    pub created_at: String,
-    pub created_by: String,
-}
+/// A policy as the API shows it (`api::rotations::Rotation`). It holds no
+/// value: a generated value lives only in the secret's versions.
+pub use crate::api::rotations::Rotation as RotationView;
 
 pub(super) fn rotation_view(row: RotationRow, env: &str, now: i64) -> RotationView {
     let describe = Schedule::from_stored(&row.schedule)
         .map(|s| s.describe())
         .unwrap_or(row.schedule);
     let database = super::rotation_db::is_database(&row.provider)
-        .then(|| serde_json::from_str(&row.config).ok())
+        .then(|| serde_json::from_str::<super::rotation_db::DbConfig>(&row.config).ok())
         .flatten();
     let active_user = (row.state == IDLE)
         .then(|| serde_json::from_str::<serde_json::Value>(&row.state_data).ok())

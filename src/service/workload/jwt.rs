@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 /// Tolerance for clock drift between the issuer and this server.
 pub const SKEW_SECS: u64 = 30;
 /// The longest token accepted (GitHub's are about 1 KiB, Kubernetes' 1-2).
-pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
+pub const MAX_TOKEN_BYTES: usize = crate::api::workload::MAX_PLATFORM_TOKEN_BYTES;
 /// The most keys one JWKS or static key list may hold.
 pub const MAX_KEYS: usize = 32;
 
