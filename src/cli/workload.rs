@@ -17,6 +17,7 @@ use crate::cli::error::{CliError, EXIT_AUTH};
 use crate::client::credentials::{self, Session};
 use crate::client::ApiClient;
 use crate::config::parse_duration;
+use crate::service::workload::Method as AuthMethod;
 use clap::{Args, Subcommand, ValueEnum};
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -28,8 +29,9 @@ use zeroize::Zeroizing;
 
 /// Where Kubernetes mounts a pod's service-account token.
 pub const KUBERNETES_TOKEN_FILE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/token";
-/// The largest platform token read from a file, stdin or GitHub.
-const MAX_JWT_BYTES: u64 = 16 * 1024;
+/// The largest platform token read from a file, stdin or GitHub: what the
+/// server accepts.
+const MAX_JWT_BYTES: u64 = crate::api::workload::MAX_PLATFORM_TOKEN_BYTES as u64;
 const GITHUB_TIMEOUT: Duration = Duration::from_secs(15);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -45,12 +47,14 @@ pub enum LoginMethod {
 }
 
 impl LoginMethod {
+    /// `oidc-auth`, as in `/api/v1/auth/oidc-auth/login`.
     fn route(self) -> &'static str {
-        match self {
-            LoginMethod::Oidc | LoginMethod::GithubOidc => "oidc-auth",
-            LoginMethod::Jwt => "jwt-auth",
-            LoginMethod::Kubernetes => "kubernetes-auth",
-        }
+        let method = match self {
+            LoginMethod::Oidc | LoginMethod::GithubOidc => AuthMethod::Oidc,
+            LoginMethod::Jwt => AuthMethod::Jwt,
+            LoginMethod::Kubernetes => AuthMethod::Kubernetes,
+        };
+        method.route()
     }
 }
 
@@ -411,12 +415,14 @@ pub enum ConfigMethod {
 }
 
 impl ConfigMethod {
+    /// `oidc-auth`, as in `/api/v1/auth/oidc-auth/identities/ID`.
     fn route(self) -> &'static str {
-        match self {
-            ConfigMethod::Oidc => "oidc-auth",
-            ConfigMethod::Jwt => "jwt-auth",
-            ConfigMethod::Kubernetes => "kubernetes-auth",
-        }
+        let method = match self {
+            ConfigMethod::Oidc => AuthMethod::Oidc,
+            ConfigMethod::Jwt => AuthMethod::Jwt,
+            ConfigMethod::Kubernetes => AuthMethod::Kubernetes,
+        };
+        method.route()
     }
 }
 

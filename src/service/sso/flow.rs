@@ -58,10 +58,11 @@ fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// 256 random bits, base64url: a PKCE verifier, a nonce.
 fn random() -> ServiceResult<String> {
-    let mut bytes = [0u8; 32];
-    getrandom::getrandom(&mut bytes).map_err(|e| ServiceError::Internal(e.to_string()))?;
-    Ok(b64(&bytes))
+    tokens::generate("")
+        .map(|t| t.to_string())
+        .map_err(|e| ServiceError::Internal(e.to_string()))
 }
 
 /// RFC 7636 S256.
