@@ -254,6 +254,24 @@ async fn insert_data_key(tx: &Transaction<'_>, key: &DataKeyRow) -> StoreResult<
     Ok(())
 }
 
+async fn insert_user_row(tx: &Transaction<'_>, u: &UserRow) -> StoreResult<()> {
+    tx_exec_raw(
+        tx,
+        &format!("INSERT INTO users ({USER_COLS}) VALUES ($1, $2, $3, $4, $5, $6)"),
+        &[
+            &u.id,
+            &u.email,
+            &u.password_hash,
+            &u.is_admin,
+            &u.created_at,
+            &u.disabled_at,
+        ],
+    )
+    .await
+    .map_err(|e| map_unique(e, format!("user {:?}", u.email)))?;
+    Ok(())
+}
+
 async fn insert_token_row(tx: &Transaction<'_>, t: &TokenRow) -> StoreResult<()> {
     tx_exec_raw(
         tx,
@@ -604,20 +622,7 @@ impl Store for PostgresStore {
                 return Err(StoreError::AlreadyBootstrapped);
             }
             let u = &data.user;
-            tx_exec_raw(
-                tx,
-                &format!("INSERT INTO users ({USER_COLS}) VALUES ($1, $2, $3, $4, $5, $6)"),
-                &[
-                    &u.id,
-                    &u.email,
-                    &u.password_hash,
-                    &u.is_admin,
-                    &u.created_at,
-                    &u.disabled_at,
-                ],
-            )
-            .await
-            .map_err(|e| map_unique(e, format!("user {:?}", u.email)))?;
+            insert_user_row(tx, u).await?;
             insert_project(tx, &self.audit_key, &data.project).await?;
             insert_token_row(tx, &data.token).await?;
             Ok(())
@@ -770,20 +775,7 @@ impl Store for PostgresStore {
         audit: AuditEvent,
     ) -> StoreResult<()> {
         in_tx!(self, |tx| {
-            tx_exec_raw(
-                tx,
-                &format!("INSERT INTO users ({USER_COLS}) VALUES ($1, $2, $3, $4, $5, $6)"),
-                &[
-                    &u.id,
-                    &u.email,
-                    &u.password_hash,
-                    &u.is_admin,
-                    &u.created_at,
-                    &u.disabled_at,
-                ],
-            )
-            .await
-            .map_err(|e| map_unique(e, format!("user {:?}", u.email)))?;
+            insert_user_row(tx, &u).await?;
             tx_exec(
                 tx,
                 "INSERT INTO invites (token_hash, user_id, expires_at) VALUES ($1, $2, $3)",

@@ -22,6 +22,22 @@ pub(super) fn insert_identity_secret(conn: &Connection, s: &IdentitySecretRow) -
     Ok(())
 }
 
+pub(super) fn insert_user_row(conn: &Connection, u: &UserRow) -> StoreResult<()> {
+    conn.execute(
+        &format!("INSERT INTO users ({USER_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
+        params![
+            u.id,
+            u.email,
+            u.password_hash,
+            u.is_admin,
+            u.created_at,
+            u.disabled_at
+        ],
+    )
+    .map_err(|e| map_unique(e, format!("user {:?}", u.email)))?;
+    Ok(())
+}
+
 pub(super) fn insert_token_row(conn: &Connection, t: &TokenRow) -> StoreResult<()> {
     conn.execute(
         &format!(

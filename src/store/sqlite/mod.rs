@@ -339,19 +339,7 @@ impl Store for SqliteStore {
             if users > 0 {
                 return Err(StoreError::AlreadyBootstrapped);
             }
-            let u = &data.user;
-            c.execute(
-                &format!("INSERT INTO users ({USER_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
-                params![
-                    u.id,
-                    u.email,
-                    u.password_hash,
-                    u.is_admin,
-                    u.created_at,
-                    u.disabled_at
-                ],
-            )
-            .map_err(backend)?;
+            insert_user_row(c, &data.user)?;
             insert_project(c, head, &data.project)?;
             insert_token_row(c, &data.token)
         })
@@ -511,18 +499,7 @@ impl Store for SqliteStore {
         audit: AuditEvent,
     ) -> StoreResult<()> {
         self.write(move |c, head| {
-            c.execute(
-                &format!("INSERT INTO users ({USER_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
-                params![
-                    user.id,
-                    user.email,
-                    user.password_hash,
-                    user.is_admin,
-                    user.created_at,
-                    user.disabled_at
-                ],
-            )
-            .map_err(|e| map_unique(e, format!("user {:?}", user.email)))?;
+            insert_user_row(c, &user)?;
             c.execute(
                 "INSERT INTO invites (token_hash, user_id, expires_at) VALUES (?1, ?2, ?3)",
                 params![invite_hash, user.id, invite_expires_at],
