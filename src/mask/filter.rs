@@ -7,11 +7,11 @@
 //!
 //! Two generators, whose union is complete:
 //! - a sampled q-gram filter over every pattern of 4 bytes or more (see
-//!   [`QgramSampler`]), which looks at one position in `m - q + 1` for
-//!   shortest pattern length `m`: 8-byte grams (far more selective) when
-//!   every pattern has at least `LONG_MIN` bytes, else 4-byte grams. The
-//!   shortest pattern sets the stride either way; a second sampler with
-//!   longer grams for the long patterns only added probes;
+//!   [`QgramSampler`]), which looks at one position in a stride set by the
+//!   shortest pattern, and tests there an 8-byte gram against the patterns
+//!   long enough for one and a 4-byte gram against the others. (A second
+//!   sampler with its own, longer stride for the long patterns only added
+//!   probes: one stream of probes, two small gram sets, is cheaper);
 //! - a small automaton for patterns shorter than 4 bytes (only when the
 //!   minimum length is lowered below its default of 4).
 //!
@@ -32,7 +32,8 @@ const MIN_Q: usize = 4;
 /// Longest gram (one u64 load): far more selective on real text, where
 /// 4-byte runs of hex or digits collide with random secrets' grams.
 const MAX_Q: usize = 8;
-/// When every pattern is this long, 8-byte grams (a stride of at least 9).
+/// When every pattern is this long, 8-byte grams only (a stride of at least
+/// 9, against 13 or more with some 4-byte grams and a shorter pattern).
 const LONG_MIN: usize = 16;
 
 /// Candidate-start generator.
@@ -53,11 +54,6 @@ impl CandidateFilter {
                 .collect()
         };
         let sampled = group(&|n| n >= MIN_Q);
-        let q = if sampled.iter().all(|p| p.len() >= LONG_MIN) {
-            MAX_Q
-        } else {
-            MIN_Q
-        };
         let tiny = group(&|n| n < MIN_Q);
         let tiny = if tiny.is_empty() {
             None
@@ -70,7 +66,7 @@ impl CandidateFilter {
             )
         };
         Some(CandidateFilter {
-            sampler: QgramSampler::new(&sampled, q),
+            sampler: QgramSampler::new(&sampled),
             tiny,
         })
     }
@@ -129,52 +125,79 @@ impl CandidateFilter {
     }
 
     /// How far from the end a live prefix too short to hold a sample point
-    /// may start: a proper prefix of a sampled pattern shorter than the
-    /// shortest one, `m`, lies in the last `m - 1` bytes; a tiny pattern's in
-    /// the last `MIN_Q - 2`. Longer live prefixes hold the first `m` bytes of
-    /// their pattern, so `regions` reports their starts as it does for
-    /// complete occurrences.
+    /// may start. A prefix of a sampled pattern is reported like a complete
+    /// occurrence once it holds its gram at the sample point: the first `m`
+    /// bytes for a short pattern (`m` the shortest length), `stride + 7` for
+    /// a long one (an 8-byte gram at offset up to `stride - 1`). Shorter
+    /// live prefixes lie in the last `m - 1` or `stride + 6` bytes; a tiny
+    /// pattern's in the last `MIN_Q - 2`.
     pub(crate) fn short_prefix_span(&self) -> usize {
         let tiny = if self.tiny.is_some() { MIN_Q - 2 } else { 0 };
-        let sampled = self.sampler.as_ref().map_or(0, |s| s.min_len - 1);
+        let sampled = self.sampler.as_ref().map_or(0, |s| {
+            let long = if s.long.is_some() {
+                s.stride + MAX_Q - 2
+            } else {
+                0
+            };
+            (s.min_len - 1).max(long)
+        });
         tiny.max(sampled)
     }
 
+    /// The sampler's stride and which gram sets it has (for tests).
+    #[cfg(test)]
+    pub(crate) fn debug_shape(&self) -> Option<(usize, bool, bool)> {
+        let s = self.sampler.as_ref()?;
+        Some((s.stride, s.short.is_some(), s.long.is_some()))
+    }
+
     pub(crate) fn memory_usage(&self) -> usize {
-        self.sampler
-            .as_ref()
-            .map_or(0, |s| (s.bits.len() + s.pos_bits.len()) * 8)
-            + self.tiny.as_ref().map_or(0, AhoCorasick::memory_usage)
+        let set = |s: &Option<GramSet>| s.as_ref().map_or(0, |s| s.bits.len() * 8);
+        self.sampler.as_ref().map_or(0, |s| {
+            set(&s.short) + set(&s.long) + set(&s.gate) + s.pos_bits.len() * 8
+        }) + self.tiny.as_ref().map_or(0, AhoCorasick::memory_usage)
     }
 }
 
 /// Sampled q-gram filter.
 ///
-/// Let `m` be the shortest pattern length, `q` the gram length (4 or 8) and
-/// `w = m - q + 1`. Any occurrence spans `m` consecutive bytes starting at
-/// its start `s`; exactly one position `p` in `s..s + w` is a sample point
-/// (`p % w == w - 1`), and the gram at `p` lies inside the occurrence at
-/// offset `p - s < w`. So if the grams at offsets `0..w` of every pattern
-/// are in a set, checking only every `w`-th position finds every
-/// occurrence: a hit at `p` means "some occurrence may start in
-/// `p - w + 1 ..= p`". The set is a blocked two-bit Bloom bitmap with 32
-/// bits per gram, so false positives are around 0.5%. A second bitmap records each
-/// (gram, offset) pair, so a hit also says *which* of those `w` starts are
-/// possible: on output full of secrets the exact matcher then runs about once
-/// per occurrence instead of `w` times.
+/// Let `m` be the shortest pattern length and `w` the stride. Any occurrence
+/// starting at `s` has exactly one sample point `p` in `s..s + w` (`p % w ==
+/// w - 1`), at offset `p - s < w` inside it. So if, for every pattern, the
+/// gram at each offset `0..w` is in a set, probing only every `w`-th position
+/// finds every occurrence: a hit at `p` means "some occurrence may start in
+/// `p - w + 1 ..= p`".
+///
+/// Grams are 8 bytes wherever they fit (`len >= w + 7`: "long" patterns),
+/// 4 bytes otherwise ("short" ones), each kind in its own set, and a probe
+/// tests both grams at its point. 8-byte grams are far more selective: the
+/// 4-byte grams of 1,000 hex strings cover about a tenth of every 4-digit
+/// run in a log, so with one gram size for all, a few short patterns made
+/// the long ones flood the exact matcher with false candidates. The stride
+/// is `m - 3` when there are short patterns, else `m - 7` (every pattern of
+/// 16 bytes or more is long then).
+///
+/// Each set is a blocked two-bit Bloom bitmap with 32 bits per gram (about
+/// 0.5% of unrelated probes pass). A third bitmap records each (gram,
+/// offset) pair, so a hit also says *which* of its `w` starts are possible:
+/// on output full of secrets the exact matcher then runs about once per
+/// occurrence instead of `w` times.
 #[derive(Debug)]
 struct QgramSampler {
     /// Shortest pattern length `m`.
     min_len: usize,
-    q: usize,
     stride: usize,
-    bits: Vec<u64>,
+    /// 4-byte grams of the short patterns.
+    short: Option<GramSet>,
+    /// 8-byte grams of the long patterns.
+    long: Option<GramSet>,
+    /// With both kinds: the 4-byte grams of every pattern, tested first so
+    /// that most probes cost one bitmap test.
+    gate: Option<GramSet>,
     /// One bit per (gram, offset in its pattern): which starts a hit allows.
     pos_bits: Vec<u64>,
     /// `pos_bits` index shift (bit-level).
     shift: u32,
-    /// `bits` word index shift.
-    word_shift: u32,
 }
 
 /// Candidate starts of a region `[a, b]`: bit `i` stands for `a + i`; None
@@ -183,6 +206,8 @@ pub(crate) type Starts = Option<u64>;
 
 const H1: u64 = 0x9E37_79B9_7F4A_7C15;
 const H2: u64 = 0xC2B2_AE3D_27D4_EB4F;
+/// Marks an 8-byte gram in `pos_bits`, so it never aliases a 4-byte one.
+const LONG_TAG: u64 = 0x1656_67B1_9E37_79F9;
 /// Bitmap size cap: 2^26 bits = 8 MiB.
 const MAX_LOG2_BITS: u32 = 26;
 /// Bitmap bits per (gram, offset): with two bits per gram in one word,
@@ -190,47 +215,127 @@ const MAX_LOG2_BITS: u32 = 26;
 /// bitmap stays small enough for the cache.
 const BITS_PER_GRAM: usize = 32;
 
+/// log2 of a bitmap's size in bits for `grams` entries.
+fn bitmap_log2(grams: usize) -> u32 {
+    (grams.saturating_mul(BITS_PER_GRAM).max(1 << 12))
+        .next_power_of_two()
+        .trailing_zeros()
+        .min(MAX_LOG2_BITS)
+}
+
+/// A blocked Bloom filter of grams: two bits in one word per gram, so a
+/// probe touches one cache line.
+#[derive(Debug)]
+struct GramSet {
+    bits: Vec<u64>,
+    /// Word index shift.
+    word_shift: u32,
+}
+
+impl GramSet {
+    fn new(grams: usize) -> GramSet {
+        let log2 = bitmap_log2(grams);
+        GramSet {
+            bits: vec![0u64; (1usize << log2) / 64],
+            word_shift: 64 - (log2 - 6),
+        }
+    }
+
+    #[inline(always)]
+    fn key(&self, g: u64) -> (usize, u64) {
+        let word = (g.wrapping_mul(H1) >> self.word_shift) as usize;
+        let h = g.wrapping_mul(H2);
+        (word, 1 << (h >> 58) | 1 << ((h >> 52) & 63))
+    }
+
+    fn insert(&mut self, g: u64) {
+        let (word, mask) = self.key(g);
+        self.bits[word] |= mask;
+    }
+
+    #[inline(always)]
+    fn contains(&self, g: u64) -> bool {
+        let (word, mask) = self.key(g);
+        self.bits[word] & mask == mask
+    }
+
+    /// The first of the points `at, at + w, ...` whose `N`-byte gram may be
+    /// in the set, if any has `N` bytes left. The sampler's hot loop, kept
+    /// out of line so that its few values stay in registers.
+    #[inline(never)]
+    fn scan<const N: usize>(&self, data: &[u8], mut at: usize, w: usize) -> Option<usize> {
+        let (bits, shift) = (self.bits.as_slice(), self.word_shift);
+        let end = (data.len() + 1).saturating_sub(N);
+        while at < end {
+            let g = gram::<N>(&data[at..]);
+            let word = bits[(g.wrapping_mul(H1) >> shift) as usize];
+            let h = g.wrapping_mul(H2);
+            let mask = 1 << (h >> 58) | 1 << ((h >> 52) & 63);
+            if word & mask == mask {
+                return Some(at);
+            }
+            at += w;
+        }
+        None
+    }
+}
+
+/// The `N`-byte gram at the start of `bytes`, zero-extended to a u64.
+#[inline(always)]
+fn gram<const N: usize>(bytes: &[u8]) -> u64 {
+    let mut g = [0u8; 8];
+    g[..N].copy_from_slice(&bytes[..N]);
+    u64::from_le_bytes(g)
+}
+
 impl QgramSampler {
-    /// A sampler with `q`-byte grams (4 or 8, so each probe is one
-    /// fixed-size load) over `patterns`, all at least `q` bytes long.
-    fn new(patterns: &[&[u8]], q: usize) -> Option<QgramSampler> {
+    /// A sampler over `patterns`, all at least `MIN_Q` bytes long.
+    fn new(patterns: &[&[u8]]) -> Option<QgramSampler> {
         let m = patterns.iter().map(|p| p.len()).min()?;
-        debug_assert!(q == MIN_Q || q == MAX_Q);
-        if m < q {
+        if m < MIN_Q {
             return None;
         }
-        let stride = m - q + 1;
-        let grams = patterns.len().saturating_mul(stride);
-        let log2 = (grams.saturating_mul(BITS_PER_GRAM).max(1 << 12))
-            .next_power_of_two()
-            .trailing_zeros()
-            .min(MAX_LOG2_BITS);
+        let stride = if m >= LONG_MIN {
+            m - MAX_Q + 1
+        } else {
+            m - MIN_Q + 1
+        };
+        let is_long = |p: &[u8]| p.len() >= stride + MAX_Q - 1;
+        let longs = patterns.iter().filter(|p| is_long(p)).count();
+        let shorts = patterns.len() - longs;
+        let log2 = bitmap_log2(patterns.len().saturating_mul(stride));
         let mut sampler = QgramSampler {
             min_len: m,
-            q,
             stride,
-            bits: vec![0u64; (1usize << log2) / 64],
+            short: (shorts > 0).then(|| GramSet::new(shorts * stride)),
+            long: (longs > 0).then(|| GramSet::new(longs * stride)),
+            gate: (longs > 0 && shorts > 0).then(|| GramSet::new(patterns.len() * stride)),
             pos_bits: vec![0u64; (1usize << log2) / 64],
             shift: 64 - log2,
-            word_shift: 64 - (log2 - 6),
         };
         for p in patterns {
             for off in 0..stride {
-                let g = sampler.gram(&p[off..]);
-                let (word, mask) = sampler.key(g);
-                sampler.bits[word] |= mask;
-                let h3 = sampler.pos_hash(g, off);
-                sampler.pos_bits[(h3 >> 6) as usize] |= 1 << (h3 & 63);
+                let (g, tag) = if is_long(p) {
+                    (gram::<MAX_Q>(&p[off..]), LONG_TAG)
+                } else {
+                    (gram::<MIN_Q>(&p[off..]), 0)
+                };
+                let set = if tag == LONG_TAG {
+                    &mut sampler.long
+                } else {
+                    &mut sampler.short
+                };
+                if let Some(set) = set {
+                    set.insert(g);
+                }
+                if let Some(gate) = &mut sampler.gate {
+                    gate.insert(gram::<MIN_Q>(&p[off..]));
+                }
+                let h = sampler.pos_hash(g ^ tag, off);
+                sampler.pos_bits[(h >> 6) as usize] |= 1 << (h & 63);
             }
         }
         Some(sampler)
-    }
-
-    /// The gram at the start of `bytes`, zero-extended to a u64.
-    fn gram(&self, bytes: &[u8]) -> u64 {
-        let mut g = [0u8; 8];
-        g[..self.q].copy_from_slice(&bytes[..self.q]);
-        u64::from_le_bytes(g)
     }
 
     /// Bitmap index for "this gram sits `off` bytes into a pattern".
@@ -239,48 +344,38 @@ impl QgramSampler {
         (g ^ (off as u64 + 1).wrapping_mul(H2)).wrapping_mul(H1) >> self.shift
     }
 
-    /// The starts a hit on gram `g` at sample point `p` allows (bit `i` for
-    /// `p + 1 - stride + i`); zero when none is.
+    /// Adds to `mask` the starts a hit on (tagged) gram `g` at a sample point
+    /// `p` allows: bit `i` for `p + 1 - stride + i`.
     #[inline]
-    fn starts(&self, g: u64) -> Starts {
+    fn add_starts(&self, g: u64, mask: &mut u64) {
         let w = self.stride;
-        if w > 64 {
-            return None;
-        }
-        let mut mask = 0u64;
         for off in 0..w {
             let h = self.pos_hash(g, off);
             if self.pos_bits[(h >> 6) as usize] & (1 << (h & 63)) != 0 {
-                mask |= 1 << (w - 1 - off);
+                *mask |= 1 << (w - 1 - off);
             }
+        }
+    }
+
+    /// The starts allowed by a hit at `at`; `None` when the stride is too
+    /// long for a mask, `Some(0)` when none is.
+    #[inline]
+    fn starts(&self, data: &[u8], at: usize, short_hit: bool, long_hit: bool) -> Starts {
+        if self.stride > 64 {
+            return None;
+        }
+        let mut mask = 0;
+        if short_hit {
+            self.add_starts(gram::<MIN_Q>(&data[at..]), &mut mask);
+        }
+        if long_hit {
+            self.add_starts(gram::<MAX_Q>(&data[at..]) ^ LONG_TAG, &mut mask);
         }
         Some(mask)
     }
 
-    /// The bitmap word for gram `g` and its two bits in it (a blocked Bloom
-    /// filter: one cache line per probe, not two).
-    #[inline(always)]
-    fn key(&self, g: u64) -> (usize, u64) {
-        let word = (g.wrapping_mul(H1) >> self.word_shift) as usize;
-        let h = g.wrapping_mul(H2);
-        (word, 1 << (h >> 58) | 1 << ((h >> 52) & 63))
-    }
-
-    #[inline(always)]
-    fn gram_of<const N: usize>(bytes: &[u8]) -> u64 {
-        let mut g = [0u8; 8];
-        g[..N].copy_from_slice(&bytes[..N]);
-        u64::from_le_bytes(g)
-    }
-
-    #[inline(always)]
-    fn test(&self, g: u64) -> bool {
-        let (word, mask) = self.key(g);
-        self.bits[word] & mask == mask
-    }
-
     /// Candidate regions `(a, b)` in increasing order: one probe per
-    /// `stride` bytes (one load, two multiplies and usually one bitmap test).
+    /// `stride` bytes (one load and one or two bitmap tests).
     fn hits<'d>(&'d self, data: &'d [u8]) -> Hits<'d> {
         Hits {
             sampler: self,
@@ -289,21 +384,39 @@ impl QgramSampler {
         }
     }
 
+    /// The next hit from sample point `*p` on: the first set's test (the
+    /// gate when there are both kinds) finds a point, the kinds' own sets
+    /// confirm it. A long pattern's gram needs 8 bytes, and its occurrence
+    /// always has them past its sample point, so near the end of the data
+    /// only short patterns can hit.
     #[inline(always)]
-    fn probe<const N: usize>(&self, data: &[u8], p: &mut usize) -> Option<Region> {
+    fn probe(&self, data: &[u8], p: &mut usize) -> Option<Region> {
         let w = self.stride;
-        while *p + N <= data.len() {
-            let at = *p;
-            *p += w;
-            let g = Self::gram_of::<N>(&data[at..]);
-            if self.test(g) {
-                let starts = self.starts(g);
+        loop {
+            let at = match (&self.gate, &self.short, &self.long) {
+                (Some(gate), _, _) => gate.scan::<MIN_Q>(data, *p, w),
+                (None, Some(short), _) => short.scan::<MIN_Q>(data, *p, w),
+                (None, None, Some(long)) => long.scan::<MAX_Q>(data, *p, w),
+                (None, None, None) => None,
+            }?;
+            *p = at + w;
+            let short_hit = match (&self.gate, &self.short) {
+                (Some(_), Some(short)) => short.contains(gram::<MIN_Q>(&data[at..])),
+                (None, short) => short.is_some(),
+                (Some(_), None) => false,
+            };
+            let long_hit = self.long.as_ref().is_some_and(|long| {
+                at + MAX_Q <= data.len()
+                    && (self.gate.is_none() && self.short.is_none()
+                        || long.contains(gram::<MAX_Q>(&data[at..])))
+            });
+            if short_hit | long_hit {
+                let starts = self.starts(data, at, short_hit, long_hit);
                 if starts != Some(0) {
                     return Some((at + 1 - w, at, starts));
                 }
             }
         }
-        None
     }
 }
 
@@ -324,11 +437,7 @@ impl Iterator for Hits<'_> {
 
     #[inline]
     fn next(&mut self) -> Option<Region> {
-        if self.sampler.q == MAX_Q {
-            self.sampler.probe::<MAX_Q>(self.data, &mut self.p)
-        } else {
-            self.sampler.probe::<MIN_Q>(self.data, &mut self.p)
-        }
+        self.sampler.probe(self.data, &mut self.p)
     }
 }
 
@@ -385,16 +494,12 @@ mod tests {
             .chain([b"a-much-longer-pattern".to_vec(), b"abc".to_vec()])
             .collect();
         let filter = CandidateFilter::new(&patterns).unwrap_or_default();
-        assert_eq!(
-            filter.sampler.as_ref().map(|s| (s.q, s.stride)),
-            Some((4, 3))
-        );
+        // Stride 3 from the 6-byte keys; the long pattern gets 8-byte grams.
+        assert_eq!(filter.debug_shape(), Some((3, true, true)));
+        assert_eq!(filter.short_prefix_span(), 9);
         assert!(filter.tiny.is_some());
         let long_only = CandidateFilter::new(&patterns[200..201]).unwrap_or_default();
-        assert_eq!(
-            long_only.sampler.as_ref().map(|s| (s.q, s.stride)),
-            Some((8, 14))
-        );
+        assert_eq!(long_only.debug_shape(), Some((14, false, true)));
         let data = b"....k00042....abc..a-much-longer-pattern";
         let rs = regions(&filter, data);
         for start in [4, 14, 19] {
@@ -402,6 +507,33 @@ mod tests {
                 rs.iter().any(|&(a, b)| a <= start && start <= b),
                 "{start} {rs:?}"
             );
+        }
+    }
+
+    /// Every start of a pattern of each kind (short, long, both in one set)
+    /// at every alignment and at the very end of the data is a candidate.
+    #[test]
+    fn short_and_long_grams_find_every_start() {
+        let patterns: Vec<Vec<u8>> = vec![
+            b"Tk9-abcdef12".to_vec(),
+            b"0123456789abcdef0123".to_vec(),
+            b"a much longer pattern with spaces".to_vec(),
+        ];
+        let filter = CandidateFilter::new(&patterns).unwrap_or_default();
+        assert_eq!(filter.debug_shape(), Some((9, true, true)));
+        for pad in 0..24 {
+            for pat in &patterns {
+                for trail in [0, 1, 5] {
+                    let mut data = vec![b'.'; pad];
+                    data.extend_from_slice(pat);
+                    data.extend(std::iter::repeat_n(b'.', trail));
+                    let rs = regions(&filter, &data);
+                    assert!(
+                        rs.iter().any(|&(a, b)| a <= pad && pad <= b),
+                        "{pad} {trail} {rs:?}"
+                    );
+                }
+            }
         }
     }
 
