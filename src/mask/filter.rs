@@ -27,6 +27,8 @@ use std::ops::ControlFlow;
 
 use aho_corasick::{AhoCorasick, MatchKind};
 
+use super::gramset::{gram, GramSet};
+
 /// Shortest gram (one u32 load); patterns shorter than this are "tiny".
 const MIN_Q: usize = 4;
 /// Longest gram (one u64 load): far more selective on real text, where
@@ -152,9 +154,11 @@ impl CandidateFilter {
     }
 
     pub(crate) fn memory_usage(&self) -> usize {
-        let set = |s: &Option<GramSet>| s.as_ref().map_or(0, |s| s.bits.len() * 8);
         self.sampler.as_ref().map_or(0, |s| {
-            set(&s.short) + set(&s.long) + set(&s.gate) + s.pos_bits.len() * 8
+            s.short.as_ref().map_or(0, |g| g.memory_usage())
+                + s.long.as_ref().map_or(0, |g| g.memory_usage())
+                + s.gate.as_ref().map_or(0, |g| g.memory_usage())
+                + s.pos_bits.len() * 8
         }) + self.tiny.as_ref().map_or(0, AhoCorasick::memory_usage)
     }
 }
@@ -169,16 +173,16 @@ impl CandidateFilter {
 /// `p - w + 1 ..= p`".
 ///
 /// Grams are 8 bytes wherever they fit (`len >= w + 7`: "long" patterns),
-/// 4 bytes otherwise ("short" ones), each kind in its own set, and a probe
-/// tests both grams at its point. 8-byte grams are far more selective: the
+/// 4 bytes otherwise ("short" ones), each kind in its own set. With both
+/// kinds, a probe first tests a gate holding every pattern's 4-byte grams
+/// (one bitmap test for most probes), then each kind's own set. 8-byte grams are far more selective: the
 /// 4-byte grams of 1,000 hex strings cover about a tenth of every 4-digit
 /// run in a log, so with one gram size for all, a few short patterns made
 /// the long ones flood the exact matcher with false candidates. The stride
 /// is `m - 3` when there are short patterns, else `m - 7` (every pattern of
 /// 16 bytes or more is long then).
 ///
-/// Each set is a blocked two-bit Bloom bitmap with 32 bits per gram (about
-/// 0.5% of unrelated probes pass). A third bitmap records each (gram,
+/// Each set is a blocked two-bit Bloom bitmap (`gramset`). Another bitmap records each (gram,
 /// offset) pair, so a hit also says *which* of its `w` starts are possible:
 /// on output full of secrets the exact matcher then runs about once per
 /// occurrence instead of `w` times.
@@ -188,12 +192,12 @@ struct QgramSampler {
     min_len: usize,
     stride: usize,
     /// 4-byte grams of the short patterns.
-    short: Option<GramSet>,
+    short: Option<GramSet<MIN_Q>>,
     /// 8-byte grams of the long patterns.
-    long: Option<GramSet>,
+    long: Option<GramSet<MAX_Q>>,
     /// With both kinds: the 4-byte grams of every pattern, tested first so
     /// that most probes cost one bitmap test.
-    gate: Option<GramSet>,
+    gate: Option<GramSet<MIN_Q>>,
     /// One bit per (gram, offset in its pattern): which starts a hit allows.
     pos_bits: Vec<u64>,
     /// `pos_bits` index shift (bit-level).
@@ -204,88 +208,23 @@ struct QgramSampler {
 /// means every position (regions longer than 64 bytes, tiny-pattern hits).
 pub(crate) type Starts = Option<u64>;
 
+/// Multipliers of the (gram, offset) hash.
 const H1: u64 = 0x9E37_79B9_7F4A_7C15;
 const H2: u64 = 0xC2B2_AE3D_27D4_EB4F;
 /// Marks an 8-byte gram in `pos_bits`, so it never aliases a 4-byte one.
 const LONG_TAG: u64 = 0x1656_67B1_9E37_79F9;
 /// Bitmap size cap: 2^26 bits = 8 MiB.
 const MAX_LOG2_BITS: u32 = 26;
-/// Bitmap bits per (gram, offset): with two bits per gram in one word,
-/// about 0.5% of probes of unrelated text pass, and a thousand secrets'
-/// bitmap stays small enough for the cache.
+/// `pos_bits` bits per (gram, offset), one of them set: a false start
+/// passes about one time in 32.
 const BITS_PER_GRAM: usize = 32;
 
-/// log2 of a bitmap's size in bits for `grams` entries.
+/// log2 of `pos_bits`' size in bits for `grams` entries.
 fn bitmap_log2(grams: usize) -> u32 {
     (grams.saturating_mul(BITS_PER_GRAM).max(1 << 12))
         .next_power_of_two()
         .trailing_zeros()
         .min(MAX_LOG2_BITS)
-}
-
-/// A blocked Bloom filter of grams: two bits in one word per gram, so a
-/// probe touches one cache line.
-#[derive(Debug)]
-struct GramSet {
-    bits: Vec<u64>,
-    /// Word index shift.
-    word_shift: u32,
-}
-
-impl GramSet {
-    fn new(grams: usize) -> GramSet {
-        let log2 = bitmap_log2(grams);
-        GramSet {
-            bits: vec![0u64; (1usize << log2) / 64],
-            word_shift: 64 - (log2 - 6),
-        }
-    }
-
-    #[inline(always)]
-    fn key(&self, g: u64) -> (usize, u64) {
-        let word = (g.wrapping_mul(H1) >> self.word_shift) as usize;
-        let h = g.wrapping_mul(H2);
-        (word, 1 << (h >> 58) | 1 << ((h >> 52) & 63))
-    }
-
-    fn insert(&mut self, g: u64) {
-        let (word, mask) = self.key(g);
-        self.bits[word] |= mask;
-    }
-
-    #[inline(always)]
-    fn contains(&self, g: u64) -> bool {
-        let (word, mask) = self.key(g);
-        self.bits[word] & mask == mask
-    }
-
-    /// The first of the points `at, at + w, ...` whose `N`-byte gram may be
-    /// in the set, if any has `N` bytes left. The sampler's hot loop, kept
-    /// out of line so that its few values stay in registers.
-    #[inline(never)]
-    fn scan<const N: usize>(&self, data: &[u8], mut at: usize, w: usize) -> Option<usize> {
-        let (bits, shift) = (self.bits.as_slice(), self.word_shift);
-        let end = (data.len() + 1).saturating_sub(N);
-        while at < end {
-            let g = gram::<N>(&data[at..]);
-            let word = bits[(g.wrapping_mul(H1) >> shift) as usize];
-            let h = g.wrapping_mul(H2);
-            let mask = 1 << (h >> 58) | 1 << ((h >> 52) & 63);
-            if word & mask == mask {
-                return Some(at);
-            }
-            at += w;
-        }
-        None
-    }
-}
-
-/// The `N`-byte gram at the start of `bytes`, zero-extended to a u64.
-#[inline(always)]
-fn gram<const N: usize>(bytes: &[u8]) -> u64 {
-    let mut g = [0u8; 8];
-    g[..N].copy_from_slice(&bytes[..N]);
-    u64::from_le_bytes(g)
 }
 
 impl QgramSampler {
@@ -316,18 +255,18 @@ impl QgramSampler {
         for p in patterns {
             for off in 0..stride {
                 let (g, tag) = if is_long(p) {
-                    (gram::<MAX_Q>(&p[off..]), LONG_TAG)
+                    let g = gram::<MAX_Q>(&p[off..]);
+                    if let Some(long) = &mut sampler.long {
+                        long.insert(g);
+                    }
+                    (g, LONG_TAG)
                 } else {
-                    (gram::<MIN_Q>(&p[off..]), 0)
+                    let g = gram::<MIN_Q>(&p[off..]);
+                    if let Some(short) = &mut sampler.short {
+                        short.insert(g);
+                    }
+                    (g, 0)
                 };
-                let set = if tag == LONG_TAG {
-                    &mut sampler.long
-                } else {
-                    &mut sampler.short
-                };
-                if let Some(set) = set {
-                    set.insert(g);
-                }
                 if let Some(gate) = &mut sampler.gate {
                     gate.insert(gram::<MIN_Q>(&p[off..]));
                 }
@@ -394,9 +333,9 @@ impl QgramSampler {
         let w = self.stride;
         loop {
             let at = match (&self.gate, &self.short, &self.long) {
-                (Some(gate), _, _) => gate.scan::<MIN_Q>(data, *p, w),
-                (None, Some(short), _) => short.scan::<MIN_Q>(data, *p, w),
-                (None, None, Some(long)) => long.scan::<MAX_Q>(data, *p, w),
+                (Some(gate), _, _) => gate.scan(data, *p, w),
+                (None, Some(short), _) => short.scan(data, *p, w),
+                (None, None, Some(long)) => long.scan(data, *p, w),
                 (None, None, None) => None,
             }?;
             *p = at + w;

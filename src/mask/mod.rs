@@ -18,7 +18,8 @@
 //! - `masker`: pure streaming core (`MaskSet`, `Masker`), no I/O.
 //! - `variants`: the encoded forms of a value that also get masked.
 //! - `filter`: cheap superset of the offsets where an occurrence may start,
-//!   so the exact matcher runs on a tiny fraction of the bytes.
+//!   so the exact matcher runs on a tiny fraction of the bytes;
+//!   `gramset`: its gram sets and their hot loop.
 //! - `trie`: the exact matcher, asked at those offsets for the longest
 //!   pattern there and whether the tail could still become a secret.
 //!
@@ -26,6 +27,7 @@
 //! `run::pump`.
 
 mod filter;
+mod gramset;
 mod lazy;
 mod masker;
 mod trie;
