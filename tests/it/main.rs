@@ -33,3 +33,4 @@ mod store_guards;
 mod streams;
 mod visibility;
 mod workload;
+mod workload_jwks;

@@ -72,6 +72,8 @@ pub struct IssuerState {
     pub url: Mutex<String>,
     pub keys: Mutex<Vec<Value>>,
     pub jwks_fetches: AtomicUsize,
+    /// How long the JWKS takes to answer (ms), so fetches overlap.
+    pub jwks_delay_ms: std::sync::atomic::AtomicU64,
     /// (Authorization header, TokenReview body) of each review asked.
     pub reviews: Mutex<Vec<(String, Value)>>,
     /// GitHub Actions' token endpoint: (request bearer, audience, the token
@@ -94,6 +96,10 @@ async fn discovery(State(s): State<Arc<IssuerState>>) -> Json<Value> {
 
 async fn jwks(State(s): State<Arc<IssuerState>>) -> Json<Value> {
     s.jwks_fetches.fetch_add(1, Ordering::SeqCst);
+    let delay = s.jwks_delay_ms.load(Ordering::SeqCst);
+    if delay > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+    }
     Json(json!({ "keys": *s.keys.lock().unwrap() }))
 }
 
