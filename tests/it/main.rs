@@ -28,6 +28,7 @@ mod run;
 mod sdk;
 mod server_core;
 mod sso;
+mod sso_store;
 mod store_conformance;
 mod store_guards;
 mod streams;

@@ -84,7 +84,7 @@ async fn password_login_is_on_by_default() {
 /// A mock OIDC provider: discovery, JWKS, an authorization endpoint that
 /// signs the next user in at once, and a token endpoint checking the
 /// client secret, the code (single use), the redirect URI and PKCE.
-mod provider {
+pub(crate) mod provider {
     use crate::workload::EcKey;
     use axum::extract::{Query, State};
     use axum::http::{header, StatusCode};

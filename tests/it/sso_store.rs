@@ -1,0 +1,226 @@
+//! Issue 23's single sign-on rows at the store seam, on both backends: a
+//! just-in-time user and its project membership are one write (a failure
+//! between them leaves neither).
+
+use crate::inproc::faulty::FaultyStore;
+use crate::inproc::InProc;
+use crate::pg::PgDb;
+use crate::store_guards::{event, new_project};
+use hush::store::audit_flush::AuditOptions;
+use hush::store::postgres::PostgresStore;
+use hush::store::sqlite::SqliteStore;
+use hush::store::*;
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A fresh audit event id for each write.
+fn next_event() -> AuditEvent {
+    static N: AtomicU32 = AtomicU32::new(100);
+    event(&N.fetch_add(1, Ordering::Relaxed).to_string())
+}
+
+fn user(id: &str, email: &str) -> UserRow {
+    UserRow {
+        id: id.into(),
+        email: email.into(),
+        password_hash: String::new(),
+        is_admin: false,
+        created_at: 1,
+        disabled_at: None,
+    }
+}
+
+fn member(project: &str, subject: &str) -> MembershipRow {
+    MembershipRow {
+        project_id: project.into(),
+        subject_id: subject.into(),
+        role: "developer".into(),
+        overrides: "[]".into(),
+    }
+}
+
+async fn jit_user_and_membership_are_one_write(store: &dyn Store) {
+    store.create_project(new_project()).await.unwrap();
+    // The membership's write fails after the user's row is in (the
+    // project vanished): the user is not left behind without it.
+    let err = store
+        .create_user_with_membership(
+            user("u-jit", "jit@example.com"),
+            member("deleted-project", "u-jit"),
+            next_event(),
+            next_event(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound("project")), "{err:?}");
+    assert!(store
+        .user_by_email("jit@example.com")
+        .await
+        .unwrap()
+        .is_none());
+    store
+        .create_user_with_membership(
+            user("u-jit", "jit@example.com"),
+            member("p", "u-jit"),
+            next_event(),
+            next_event(),
+        )
+        .await
+        .unwrap();
+    assert!(store.user_by_id("u-jit").await.unwrap().is_some());
+    let m = store.membership("p", "u-jit").await.unwrap().unwrap();
+    assert_eq!(m.role, "developer");
+    // A second first login (another replica raced this one) changes nothing.
+    let err = store
+        .create_user_with_membership(
+            user("u-jit-2", "jit@example.com"),
+            member("p", "u-jit-2"),
+            next_event(),
+            next_event(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Duplicate(_)), "{err:?}");
+    assert!(store.membership("p", "u-jit-2").await.unwrap().is_none());
+}
+
+async fn sqlite_store() -> (SqliteStore, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(
+        &dir.path().join("t.db"),
+        AuditOptions::new(audit_key(), Duration::ZERO),
+    )
+    .unwrap();
+    (store, dir)
+}
+
+async fn postgres_store(test: &str) -> Option<(PostgresStore, PgDb)> {
+    let db = PgDb::create(test).await?;
+    let store = PostgresStore::connect(&db.url, 2, audit_key())
+        .await
+        .unwrap();
+    Some((store, db))
+}
+
+fn audit_key() -> hush::audit::AuditKey {
+    hush::audit::AuditKey::from_root(&hush::crypto::Key::generate().unwrap())
+}
+
+#[tokio::test]
+async fn sqlite_jit_user_and_membership_are_one_write() {
+    let (store, _dir) = sqlite_store().await;
+    jit_user_and_membership_are_one_write(&store).await;
+}
+
+#[tokio::test]
+async fn postgres_jit_user_and_membership_are_one_write() {
+    let Some((store, _db)) = postgres_store("postgres_jit_user_and_membership_are_one_write").await
+    else {
+        return;
+    };
+    jit_user_and_membership_are_one_write(&store).await;
+}
+
+/// Through the API on a store that fails on demand: a JIT login never
+/// goes through the separate user and membership writes (failing both
+/// changes nothing), and when its one write fails the login is a 500 and
+/// leaves no user; healed, the same person gets the account and the role.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jit_login_is_one_store_write() {
+    let mock = crate::sso::provider::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("sso-secret");
+    std::fs::write(&secret, crate::sso::provider::CLIENT_SECRET).unwrap();
+    let config = dir.path().join("hush.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[sso_providers]]\nname = \"acme\"\nissuer = \"{}\"\nclient_id = \"{}\"\nclient_secret_file = \"{}\"\njit = true\ndefault_role = \"developer\"\n",
+            mock.url,
+            crate::sso::provider::CLIENT_ID,
+            secret.display()
+        ),
+    )
+    .unwrap();
+    let mut faulty = None;
+    let srv = InProc::start_custom(
+        |args| args.config = Some(config.clone()),
+        |store| {
+            let f = FaultyStore::new(store);
+            faulty = Some(f.clone());
+            f as Arc<dyn Store>
+        },
+    )
+    .await;
+    let faulty = faulty.unwrap();
+
+    faulty.fail("put_membership", StoreError::Backend("db-detail".into()));
+    assert_eq!(sign_in(&srv, &mock, "alice@acme.example").await, 302);
+    assert_eq!(
+        role_of(&srv, "alice@acme.example").await.as_deref(),
+        Some("developer")
+    );
+
+    faulty.fail(
+        "create_user_with_membership",
+        StoreError::Backend("db-detail".into()),
+    );
+    assert_eq!(sign_in(&srv, &mock, "bob@acme.example").await, 500);
+    faulty.heal();
+    let users = srv.client().get("/api/v1/hush/users", &[]).await.unwrap();
+    assert!(!users.to_string().contains("bob@acme.example"), "{users}");
+    assert_eq!(sign_in(&srv, &mock, "bob@acme.example").await, 302);
+    assert_eq!(
+        role_of(&srv, "bob@acme.example").await.as_deref(),
+        Some("developer")
+    );
+}
+
+/// Plays the CLI and the browser through `start`, the provider and the
+/// server's callback for `email`; the callback's status.
+async fn sign_in(srv: &InProc, mock: &crate::sso::provider::Mock, email: &str) -> u16 {
+    *mock.next_email.lock().unwrap() = email.into();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let started: Value = http
+        .post(format!("{}/api/v1/hush/sso/acme/start", srv.url))
+        .json(&json!({ "redirectUri": "http://127.0.0.1:9/callback",
+            "codeChallenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+            "state": "cli-state-0123456789" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let at_idp = http
+        .get(
+            started["authorizationUrl"]
+                .as_str()
+                .expect("authorizationUrl"),
+        )
+        .send()
+        .await
+        .unwrap();
+    let callback = at_idp.headers()["location"].to_str().unwrap().to_owned();
+    http.get(&callback).send().await.unwrap().status().as_u16()
+}
+
+/// `email`'s role in the default project, if a member.
+async fn role_of(srv: &InProc, email: &str) -> Option<String> {
+    let members = srv
+        .client()
+        .get("/api/v1/hush/members", &[("projectId", "default".into())])
+        .await
+        .unwrap();
+    members["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == email)
+        .map(|m| m["role"].as_str().unwrap().to_owned())
+}
