@@ -1,12 +1,14 @@
 //! Issue 23's single sign-on rows at the store seam, on both backends: a
 //! just-in-time user and its project membership are one write (a failure
-//! between them leaves neither).
+//! between them leaves neither), and the stored provider credentials of
+//! dead sessions are pruned, a bounded batch at a time.
 
 use crate::inproc::faulty::FaultyStore;
 use crate::inproc::InProc;
 use crate::pg::PgDb;
 use crate::store_guards::{event, new_project};
 use hush::store::audit_flush::AuditOptions;
+use hush::store::identity_auth::SSO_GRANT_PRUNE_BATCH;
 use hush::store::postgres::PostgresStore;
 use hush::store::sqlite::SqliteStore;
 use hush::store::*;
@@ -86,6 +88,98 @@ async fn jit_user_and_membership_are_one_write(store: &dyn Store) {
     assert!(store.membership("p", "u-jit-2").await.unwrap().is_none());
 }
 
+const T0: i64 = 1_800_000_000_000;
+const MINUTE: i64 = 60_000;
+
+fn session(id: &str, expires_at: i64, revoked_at: Option<i64>) -> TokenRow {
+    TokenRow {
+        id: id.into(),
+        token_hash: id.as_bytes().to_vec(),
+        kind: "session".into(),
+        subject_id: "u".into(),
+        name: "u@example.com".into(),
+        project_id: None,
+        scope: "null".into(),
+        expires_at: Some(expires_at),
+        revoked_at,
+        created_at: T0,
+        uses: 0,
+        uses_limit: None,
+        max_expires_at: None,
+        client_secret_id: None,
+    }
+}
+
+/// Whether sign-in `id`'s credential is still stored (linking it to a
+/// probe session finds it only if it is).
+async fn grant_kept(ia: &dyn IdentityAuthStore, id: &str) -> bool {
+    let probe = format!("probe-{id}");
+    ia.link_sso_grant(id, &probe).await.unwrap();
+    ia.sso_grant(&probe).await.unwrap().is_some()
+}
+
+async fn dead_sso_grants_are_pruned_in_batches(store: &dyn Store) {
+    let ia = store.identity_auth_methods();
+    let month = 30 * 24 * 60 * MINUTE;
+    for token in [
+        session("t-live", T0 + month, None),
+        session("t-revoked", T0 + month, Some(T0 + MINUTE)),
+        session("t-expired", T0 + MINUTE, None),
+        session("t-revoked-late", T0 + month, Some(T0 + 5 * MINUTE)),
+    ] {
+        store.insert_token(token, next_event()).await.unwrap();
+    }
+    let grant = |id: &'static str, at: i64| async move {
+        ia.put_sso_grant(id, "acme", b"sealed".to_vec(), at)
+            .await
+            .unwrap()
+    };
+    for (id, token) in [
+        ("g-live", Some("t-live")),
+        ("g-revoked", Some("t-revoked")),
+        ("g-expired", Some("t-expired")),
+        ("g-token-gone", Some("t-never-stored")),
+        ("g-never-redeemed", None),
+    ] {
+        assert_eq!(grant(id, T0).await, 0);
+        if let Some(token) = token {
+            ia.link_sso_grant(id, token).await.unwrap();
+        }
+    }
+    // Younger than the grace: kept, whatever its session.
+    grant("g-recent", T0 + 5 * MINUTE).await;
+    ia.link_sso_grant("g-recent", "t-revoked-late")
+        .await
+        .unwrap();
+
+    // Eleven minutes on, the next sign-in prunes the four dead ones.
+    assert_eq!(grant("g-next", T0 + 11 * MINUTE).await, 4);
+    assert!(ia.sso_grant("t-live").await.unwrap().is_some());
+    assert!(ia.sso_grant("t-revoked-late").await.unwrap().is_some());
+    for gone in ["t-revoked", "t-expired", "t-never-stored"] {
+        assert!(ia.sso_grant(gone).await.unwrap().is_none(), "{gone}");
+    }
+    assert!(!grant_kept(ia, "g-never-redeemed").await);
+
+    // A backlog is worked off a batch per sign-in, never all at once.
+    let t1 = T0 + 24 * 60 * MINUTE;
+    let backlog: u64 = 150;
+    for i in 0..backlog {
+        let id: &'static str = Box::leak(format!("g-backlog-{i}").into_boxed_str());
+        let pruned = grant(id, t1).await;
+        assert_eq!(pruned, if i == 0 { 2 } else { 0 });
+    }
+    let later = t1 + 11 * MINUTE;
+    let first = grant("g-later-1", later).await;
+    assert_eq!(first, SSO_GRANT_PRUNE_BATCH as u64);
+    // (g-recent and g-next, dead by now, went with the backlog's first
+    // sign-in.) The rest of the backlog goes with the next one.
+    assert_eq!(grant("g-later-2", later).await, backlog - first);
+    assert_eq!(grant("g-later-3", later).await, 0);
+    // The live session's credential survived every prune.
+    assert!(ia.sso_grant("t-live").await.unwrap().is_some());
+}
+
 async fn sqlite_store() -> (SqliteStore, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(
@@ -121,6 +215,21 @@ async fn postgres_jit_user_and_membership_are_one_write() {
         return;
     };
     jit_user_and_membership_are_one_write(&store).await;
+}
+
+#[tokio::test]
+async fn sqlite_dead_sso_grants_are_pruned_in_batches() {
+    let (store, _dir) = sqlite_store().await;
+    dead_sso_grants_are_pruned_in_batches(&store).await;
+}
+
+#[tokio::test]
+async fn postgres_dead_sso_grants_are_pruned_in_batches() {
+    let Some((store, _db)) = postgres_store("postgres_dead_sso_grants_are_pruned_in_batches").await
+    else {
+        return;
+    };
+    dead_sso_grants_are_pruned_in_batches(&store).await;
 }
 
 /// Through the API on a store that fails on demand: a JIT login never
