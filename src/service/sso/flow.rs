@@ -114,7 +114,7 @@ pub(super) async fn discover(p: &Provider) -> ServiceResult<Endpoints> {
             issuer: web.to_owned(),
             authorization: format!("{web}/login/oauth/authorize"),
             token: format!("{web}/login/oauth/access_token"),
-            device: None,
+            device: Some(format!("{web}/login/device/code")),
         });
     }
     let unavailable = |e: String| {
