@@ -35,3 +35,4 @@ mod streams;
 mod visibility;
 mod workload;
 mod workload_jwks;
+mod workload_watch;
