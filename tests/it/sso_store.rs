@@ -285,16 +285,55 @@ async fn jit_login_is_one_store_write() {
         role_of(&srv, "bob@acme.example").await.as_deref(),
         Some("developer")
     );
+
+    // Several first sign-ins of one person at once: every one gets in,
+    // as the one account (whichever write won created it, with its role).
+    let mut callbacks = Vec::new();
+    for _ in 0..6 {
+        callbacks.push(to_callback(&srv, &mock, "carol@acme.example").await);
+    }
+    let mut set = tokio::task::JoinSet::new();
+    for callback in callbacks {
+        set.spawn(async move {
+            let r = no_redirects().get(&callback).send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap_or_default())
+        });
+    }
+    for (status, body) in set.join_all().await {
+        assert_eq!(status, 302, "{body}");
+    }
+    let users = srv.client().get("/api/v1/hush/users", &[]).await.unwrap();
+    assert_eq!(users.to_string().matches("carol@acme.example").count(), 1);
+    assert_eq!(
+        role_of(&srv, "carol@acme.example").await.as_deref(),
+        Some("developer")
+    );
 }
 
 /// Plays the CLI and the browser through `start`, the provider and the
 /// server's callback for `email`; the callback's status.
 async fn sign_in(srv: &InProc, mock: &crate::sso::provider::Mock, email: &str) -> u16 {
-    *mock.next_email.lock().unwrap() = email.into();
-    let http = reqwest::Client::builder()
+    let callback = to_callback(srv, mock, email).await;
+    no_redirects()
+        .get(&callback)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
-        .unwrap();
+        .unwrap()
+}
+
+/// Through `start` and the provider: the server's callback URL for `email`.
+async fn to_callback(srv: &InProc, mock: &crate::sso::provider::Mock, email: &str) -> String {
+    *mock.next_email.lock().unwrap() = email.into();
+    let http = no_redirects();
     let started: Value = http
         .post(format!("{}/api/v1/hush/sso/acme/start", srv.url))
         .json(&json!({ "redirectUri": "http://127.0.0.1:9/callback",
@@ -315,8 +354,7 @@ async fn sign_in(srv: &InProc, mock: &crate::sso::provider::Mock, email: &str) -
         .send()
         .await
         .unwrap();
-    let callback = at_idp.headers()["location"].to_str().unwrap().to_owned();
-    http.get(&callback).send().await.unwrap().status().as_u16()
+    at_idp.headers()["location"].to_str().unwrap().to_owned()
 }
 
 /// `email`'s role in the default project, if a member.

@@ -633,6 +633,17 @@ impl Service {
             Ok(()) => Ok(user),
             // Deleted between the lookup and the write.
             Err(crate::store::StoreError::NotFound("project")) => Err(missing_project()),
+            // A concurrent first sign-in of the same person (another tab,
+            // another replica) created the account, with its membership,
+            // in between: this sign-in uses it rather than failing.
+            Err(crate::store::StoreError::Duplicate(_)) => self
+                .store
+                .user_by_email(email)
+                .await?
+                .filter(|u| u.disabled_at.is_none())
+                .ok_or_else(|| {
+                    ServiceError::Unauthorized(super::super::identity::ACCOUNT_DISABLED.into())
+                }),
             Err(e) => Err(e.into()),
         }
     }
