@@ -132,7 +132,7 @@ async fn page(
 }
 
 /// The watcher's connection: its context and token, renewed by `relogin`.
-struct Session {
+struct Connection {
     ctx: Resolved,
     token: Zeroizing<String>,
     relogin: Option<Relogin>,
@@ -142,7 +142,7 @@ fn unauthorized(e: &ClientError) -> bool {
     e.status() == Some(401)
 }
 
-impl Session {
+impl Connection {
     /// Logs in again when the token is due; a failure is a warning (the
     /// command keeps running, the next try comes later).
     async fn keep_fresh(&mut self) {
@@ -213,7 +213,7 @@ async fn watch(
         }
         None => None,
     };
-    let mut s = Session {
+    let mut s = Connection {
         ctx,
         token,
         relogin,
