@@ -13,7 +13,7 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 /// The command: says which value it started with, then waits.
-const CHILD: &str = r#"case "$APP_MODE" in first-value) echo saw-first;; second-value) echo saw-second;; *) echo saw-other;; esac; exec sleep 120"#;
+const CHILD: &str = r#"case "$APP_MODE" in first-value) echo saw-first;; second-value) echo saw-second;; *) echo saw-other;; esac; exec sleep 60"#;
 
 struct Watching {
     child: std::process::Child,
@@ -41,7 +41,16 @@ impl Watching {
         }
     }
 
+    /// TERM, which hush forwards to the command, so nothing of the run
+    /// outlives the test (a command left behind would hold the pipes it
+    /// inherited, and other tests would wait for them to close).
     fn stop(mut self) -> String {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
         self.stderr.join().unwrap()
