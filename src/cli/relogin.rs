@@ -38,16 +38,16 @@ impl Relogin {
         args: WorkloadLogin,
         expires_in: i64,
         retry: Duration,
-    ) -> anyhow::Result<Relogin> {
+    ) -> Relogin {
         let now = Instant::now();
-        Ok(Relogin {
-            anonymous: ApiClient::with_tls(&ctx.server, None, &ctx.tls)?,
+        Relogin {
+            anonymous: ctx.client.with_token(None),
             method,
             args,
             renew_at: now + renew_after(expires_in),
             last_login: now,
             retry,
-        })
+        }
     }
 
     /// The time left before the token should be replaced.
@@ -75,7 +75,7 @@ impl Relogin {
                 return Err(e);
             }
         };
-        ctx.client = ApiClient::with_tls(&ctx.server, Some(got.token.clone()), &ctx.tls)?;
+        ctx.client = self.anonymous.with_token(Some(got.token.clone()));
         *token = got.token;
         self.renew_at = Instant::now() + renew_after(got.expires_in);
         Ok(())

@@ -199,20 +199,9 @@ async fn watch(
     settings: WatchSettings,
     tx: Sender<Restart>,
 ) {
-    let relogin = match settings.relogin.clone() {
-        Some((method, login, expires_in)) => {
-            match Relogin::new(&ctx, method, login, expires_in, settings.interval) {
-                Ok(r) => Some(r),
-                Err(e) => {
-                    eprintln!(
-                        "hush: warning: watch cannot log in again when the token expires: {e:#}"
-                    );
-                    None
-                }
-            }
-        }
-        None => None,
-    };
+    let relogin = settings.relogin.clone().map(|(method, login, expires_in)| {
+        Relogin::new(&ctx, method, login, expires_in, settings.interval)
+    });
     let mut s = Connection {
         ctx,
         token,

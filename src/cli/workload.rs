@@ -300,7 +300,7 @@ pub fn resolve_with_token(
         Some("platform token"),
     )?
     .inner;
-    ctx.client = ApiClient::with_tls(&ctx.server, Some(token.clone()), &ctx.tls)?;
+    ctx.client = ctx.client.with_token(Some(token.clone()));
     Ok(ctx)
 }
 
