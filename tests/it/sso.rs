@@ -112,6 +112,8 @@ pub(crate) mod provider {
         pub devices: Mutex<HashMap<String, (String, String, bool)>>,
         /// Emails disabled at the provider: their refresh tokens fail.
         pub disabled: Mutex<Vec<String>>,
+        /// Device grants the token endpoint answers with HTTP 502 first.
+        pub device_blips: Mutex<u32>,
     }
 
     impl Mock {
@@ -220,6 +222,13 @@ pub(crate) mod provider {
         if form.get("grant_type").map(String::as_str)
             == Some("urn:ietf:params:oauth:grant-type:device_code")
         {
+            {
+                let mut blips = m.device_blips.lock().unwrap();
+                if *blips > 0 {
+                    *blips -= 1;
+                    return StatusCode::BAD_GATEWAY.into_response();
+                }
+            }
             let code = form.get("device_code").cloned().unwrap_or_default();
             let mut devices = m.devices.lock().unwrap();
             let Some((_, email, approved)) = devices.get(&code).cloned() else {
@@ -307,6 +316,7 @@ pub(crate) mod provider {
             verifier_checks: Mutex::new(0),
             devices: Default::default(),
             disabled: Default::default(),
+            device_blips: Mutex::new(0),
         });
         let app = Router::new()
             .route("/.well-known/openid-configuration", get(discovery))
@@ -624,7 +634,8 @@ async fn sso_device_flow() {
     assert!(body["accessToken"].as_str().is_some());
     assert_eq!(poll().await.0, 401);
 
-    // The CLI: prints the code, polls, stores the session.
+    // The CLI: prints the code, polls (waiting out the provider's blips),
+    // stores the session.
     *mock.next_email.lock().unwrap() = "erin@acme.example".into();
     let home = tempfile::tempdir().unwrap();
     let (child, code, rest) = spawn_waiting(
@@ -637,12 +648,14 @@ async fn sso_device_flow() {
         },
     )
     .await;
+    *mock.device_blips.lock().unwrap() = 2;
     mock.approve(&code);
     let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
         .await
         .unwrap();
     let stderr = rest.join().unwrap();
     assert!(out.status.success(), "{out:?}\n{stderr}");
+    assert!(stderr.contains("still waiting for the sign-in"), "{stderr}");
     let who = hush(home.path(), &["whoami", "--server", &s.url], None);
     assert!(String::from_utf8_lossy(&who.stdout).contains("erin@acme.example"));
 }
