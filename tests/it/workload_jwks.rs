@@ -1,7 +1,8 @@
 //! The issuers' key cache under concurrency (issue 23): logins that need
 //! a source's keys at the same time share one JWKS fetch and all get its
 //! result, whether the cache is cold or a token names a `kid` the cached
-//! set lacks; a made-up `kid` within the refresh interval fetches nothing.
+//! set lacks; a made-up `kid` within the refresh interval fetches nothing;
+//! an issuer that is down is asked once per backoff, not once per login.
 
 use crate::harness::*;
 use crate::workload::{identity, now, post_json, EcKey, Issuer};
@@ -61,5 +62,37 @@ async fn concurrent_logins_share_one_jwks_fetch() {
     // Made-up key ids within the interval: refused, no further fetch.
     let statuses = logins_at_once(&s, &id, &signed(&EcKey::new("k3")), 4).await;
     assert_eq!(statuses, vec![401; 4]);
+    assert_eq!(issuer.fetches(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_issuer_that_is_down_is_asked_once_per_backoff() {
+    let s = TestServer::start(&[]).await;
+    let c = s.client();
+    let key = EcKey::new("d1");
+    let issuer = Issuer::start(vec![key.jwk()]).await;
+    issuer.state.jwks_down.store(true, Ordering::SeqCst);
+    let id = identity(&c, "jwks-down").await;
+    c.send(
+        Method::POST,
+        &format!("/api/v1/auth/jwt-auth/identities/{id}"),
+        &json!({ "configurationType": "jwks", "jwksUrl": format!("{}/jwks", issuer.url),
+            "boundAudiences": "hush" }),
+    )
+    .await
+    .unwrap();
+    let jwt = key.sign(&json!({ "aud": "hush", "sub": "job", "iat": now(), "exp": now() + 300 }));
+    let body = json!({ "identityId": id, "jwt": jwt });
+    let login = || post_json(&s.url, "/api/v1/auth/jwt-auth/login", &body);
+    for _ in 0..5 {
+        let (status, body) = login().await;
+        assert_eq!(status, 503, "{body}");
+        assert!(body.to_string().contains("HTTP 500"), "{body}");
+    }
+    assert_eq!(issuer.fetches(), 1);
+    // Back up: after the backoff the next login asks again, and works.
+    issuer.state.jwks_down.store(false, Ordering::SeqCst);
+    tokio::time::sleep(hush::service::workload::jwks::FAILURE_BACKOFF).await;
+    assert_eq!(login().await.0, 200);
     assert_eq!(issuer.fetches(), 2);
 }

@@ -12,6 +12,9 @@
 //!   wait for that fetch's result, success or error, instead of starting
 //!   their own. A waiter whose leader is cancelled (its client went away)
 //!   takes the fetch over, so no waiter is left without an answer.
+//! - A failed fetch is remembered for `FAILURE_BACKOFF`: logins meanwhile
+//!   get its error without asking the issuer again, so an issuer that is
+//!   down (or slow to answer) is asked at most once per backoff per source.
 
 use super::fetch;
 use super::jwt::KeySet;
@@ -27,6 +30,7 @@ pub const DEFAULT_AGE: Duration = Duration::from_secs(300);
 pub const MIN_AGE: Duration = Duration::from_secs(30);
 pub const MAX_AGE: Duration = Duration::from_secs(3600);
 pub const KID_REFRESH_INTERVAL: Duration = Duration::from_secs(60);
+pub const FAILURE_BACKOFF: Duration = Duration::from_secs(5);
 
 /// Where an issuer's keys come from.
 #[derive(Clone)]
@@ -72,6 +76,9 @@ struct State {
     entries: HashMap<String, Entry>,
     /// The fetch in flight of each source; removed when it ends.
     flights: HashMap<String, Flight>,
+    /// The last failed fetch of a source (when, and its error), until it
+    /// is older than `FAILURE_BACKOFF` or a fetch succeeds.
+    failures: HashMap<String, (Instant, String)>,
 }
 
 #[derive(Default)]
@@ -99,6 +106,11 @@ impl KeyCache {
                 if e.fetched_at.elapsed() < e.max_age {
                     e.used_at = Instant::now();
                     return Ok(e.resolved.clone());
+                }
+            }
+            if let Some((at, error)) = state.failures.get(&key) {
+                if at.elapsed() < FAILURE_BACKOFF {
+                    return Err(error.clone());
                 }
             }
             join_or_start(&mut state, &key)
@@ -167,9 +179,19 @@ impl KeyCache {
         kid_refresh_at: Option<Instant>,
     ) -> Fetched {
         self.fetches.fetch_add(1, Ordering::Relaxed);
-        let (resolved, max_age) = fetch_keys(source).await?;
-        let resolved = Arc::new(resolved);
+        let fetched = fetch_keys(source).await;
         let mut state = self.lock();
+        let (resolved, max_age) = match fetched {
+            Ok(fetched) => {
+                state.failures.remove(key);
+                fetched
+            }
+            Err(e) => {
+                remember_failure(&mut state.failures, key, &e);
+                return Err(e);
+            }
+        };
+        let resolved = Arc::new(resolved);
         let map = &mut state.entries;
         if map.len() >= MAX_SOURCES && !map.contains_key(key) {
             if let Some(oldest) = map
@@ -197,6 +219,18 @@ impl KeyCache {
         );
         Ok(resolved)
     }
+}
+
+/// Records a failed fetch; at most `MAX_SOURCES` are held (the expired
+/// ones go first, then new failures are not remembered).
+fn remember_failure(failures: &mut HashMap<String, (Instant, String)>, key: &str, error: &str) {
+    if failures.len() >= MAX_SOURCES && !failures.contains_key(key) {
+        failures.retain(|_, (at, _)| at.elapsed() < FAILURE_BACKOFF);
+        if failures.len() >= MAX_SOURCES {
+            return;
+        }
+    }
+    failures.insert(key.to_owned(), (Instant::now(), error.to_owned()));
 }
 
 /// The source's fetch in flight, or a new one registered for it.
