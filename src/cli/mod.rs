@@ -23,6 +23,7 @@ pub mod offboarding;
 pub mod output;
 pub mod projects;
 pub mod redact;
+mod relogin;
 pub mod rotation;
 pub mod run;
 pub mod run_secrets;

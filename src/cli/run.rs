@@ -236,7 +236,7 @@ pub(super) fn mask_hold(text: &str) -> Result<MaskHold, CliError> {
 }
 
 pub async fn run(mut args: RunArgs) -> anyhow::Result<i32> {
-    let mut target = Target {
+    let target = Target {
         server: args.server.clone(),
         token: args.token.clone(),
         project: args.project.clone(),
@@ -254,22 +254,25 @@ pub async fn run(mut args: RunArgs) -> anyhow::Result<i32> {
         .map_err(|e| CliError::usage(format!("--watch-debounce: {e}")))?;
     let stop_signal = parse_signal(&args.stop_signal)?;
     // `--method`: log in with the platform token; the access token is held
-    // here only, like a --token (never saved, kept from the child).
-    if let Some(token) = super::workload::token_for_run(&target, &args.workload).await? {
-        args.token = Some(token.to_string());
-        target.token = args.token.clone();
-    }
-    let ctx = resolve(&target)?;
+    // here only (never saved, kept from the child).
+    let minted = super::workload::token_for_run(&target, &mut args.workload).await?;
+    let ctx = match &minted {
+        Some(got) => super::workload::resolve_with_token(&target, &got.token)?,
+        None => resolve(&target)?,
+    };
     // The credentials are read (stored login, flag or environment): from here
     // on, nothing else of this user may look inside hush.
     forbid_inspection();
-    let token = Zeroizing::new(
-        args.token
-            .clone()
-            .or_else(|| std::env::var("HUSH_TOKEN").ok())
-            .or_else(|| ctx.session.as_ref().map(|s| s.token.clone()))
-            .unwrap_or_default(),
-    );
+    let token = match &minted {
+        Some(got) => got.token.clone(),
+        None => Zeroizing::new(
+            args.token
+                .clone()
+                .or_else(|| std::env::var("HUSH_TOKEN").ok())
+                .or_else(|| ctx.session.as_ref().map(|s| s.token.clone()))
+                .unwrap_or_default(),
+        ),
+    };
     let plan = FetchPlan {
         paths: if args.paths.is_empty() {
             vec![ctx.path.clone()]
@@ -356,6 +359,11 @@ pub async fn run(mut args: RunArgs) -> anyhow::Result<i32> {
             WatchSettings {
                 interval: watch_interval,
                 debounce: watch_debounce,
+                // A minted token expires: the watcher logs in again.
+                relogin: minted.as_ref().and_then(|got| {
+                    let method = args.workload.method?;
+                    Some((method, args.workload.clone(), got.expires_in))
+                }),
             },
             tx,
         )?;

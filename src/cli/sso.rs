@@ -15,7 +15,7 @@ use crate::api::sso::{
 };
 use crate::cli::error::{CliError, EXIT_AUTH};
 use crate::client::credentials::{self, Session};
-use crate::client::ApiClient;
+use crate::client::{ApiClient, ClientError};
 use base64::Engine;
 use clap::Args;
 use reqwest::Method;
@@ -278,6 +278,7 @@ async fn device_login(client: &ApiClient, provider: &str) -> anyhow::Result<SsoS
     let mut interval = Duration::from_secs(secs(started.interval, 5).clamp(1, 60));
     let deadline =
         tokio::time::Instant::now() + Duration::from_secs(secs(started.expires_in, 600).min(900));
+    let mut blips = 0;
     loop {
         tokio::time::sleep(interval).await;
         if tokio::time::Instant::now() > deadline {
@@ -291,13 +292,24 @@ async fn device_login(client: &ApiClient, provider: &str) -> anyhow::Result<SsoS
         let poll = DevicePollBody {
             handle: Secret::new(handle.as_str()),
         };
-        let resp: DeviceToken = client
+        let answer: Result<DeviceToken, ClientError> = client
             .send_as(
                 Method::POST,
                 "/api/v1/hush/sso/device/token",
                 &serde_json::to_value(&poll)?,
             )
-            .await?;
+            .await;
+        let resp = match answer {
+            // The person may be half way through signing in elsewhere: a
+            // blip of the server or the provider is waited out, a few times.
+            Err(e) if transient(&e) && blips < MAX_BLIPS => {
+                blips += 1;
+                eprintln!("hush: warning: {e}; still waiting for the sign-in");
+                continue;
+            }
+            other => other?,
+        };
+        blips = 0;
         match resp {
             DeviceToken::Pending(p) => {
                 if p.slow_down {
@@ -307,6 +319,16 @@ async fn device_login(client: &ApiClient, provider: &str) -> anyhow::Result<SsoS
             DeviceToken::Session(session) => return Ok(session),
         }
     }
+}
+
+/// Consecutive failed polls the device flow waits out before giving up.
+const MAX_BLIPS: u32 = 5;
+
+/// A failure worth polling again for: unreachable, rate-limited, or the
+/// server (or the provider behind it) unavailable for a moment.
+fn transient(e: &ClientError) -> bool {
+    matches!(e, ClientError::Unreachable { .. })
+        || matches!(e.status(), Some(429 | 502 | 503 | 504))
 }
 
 /// Stores the session a sign-in produced.

@@ -8,10 +8,15 @@
 //! fetching every `--watch-interval`. After a change it waits out the debounce
 //! window (a burst of writes restarts once), fetches, and restarts only when the
 //! command's environment actually differs.
+//!
+//! With `--method` the access token came from a platform-token login and
+//! expires; the watcher logs in again with the same method before it does
+//! (and on a 401), see `relogin`. A long-poll never outlasts the token.
 
 use super::context::{resolve, Resolved};
+use super::relogin::Relogin;
 use super::run::RunArgs;
-use super::run_secrets::{build_env, fetch, mask_set, FetchPlan};
+use super::run_secrets::{build_env, fetch, mask_set, FetchError, FetchPlan};
 use super::Target;
 use crate::client::ClientError;
 use crate::run::Restart;
@@ -30,6 +35,12 @@ pub(super) struct WatchSettings {
     /// Fallback polling interval, and the retry delay after a failed long-poll.
     pub interval: Duration,
     pub debounce: Duration,
+    /// `--method`: the login's method, flags and token lifetime (seconds).
+    pub relogin: Option<(
+        super::workload::LoginMethod,
+        super::workload::WorkloadLogin,
+        i64,
+    )>,
 }
 
 /// Runs the watch loop on its own thread and runtime, with its own client, so
@@ -43,7 +54,11 @@ pub(super) fn spawn_watcher(
     settings: WatchSettings,
     tx: Sender<Restart>,
 ) -> anyhow::Result<()> {
-    let ctx = resolve(&target)?;
+    let ctx = match settings.relogin {
+        // The token is no --token, HUSH_TOKEN or stored login.
+        Some(_) => super::workload::resolve_with_token(&target, &token)?,
+        None => resolve(&target)?,
+    };
     std::thread::Builder::new()
         .name("hush-watch".into())
         .spawn(move || {
@@ -116,6 +131,65 @@ async fn page(
         .await
 }
 
+/// The watcher's connection: its context and token, renewed by `relogin`.
+struct Connection {
+    ctx: Resolved,
+    token: Zeroizing<String>,
+    relogin: Option<Relogin>,
+}
+
+fn unauthorized(e: &ClientError) -> bool {
+    e.status() == Some(401)
+}
+
+impl Connection {
+    /// Logs in again when the token is due; a failure is a warning (the
+    /// command keeps running, the next try comes later).
+    async fn keep_fresh(&mut self) {
+        if self.relogin.as_ref().is_some_and(|r| r.due_in().is_zero()) {
+            self.login_again().await;
+        }
+    }
+
+    /// On a 401: a new login, unless one was just made. True when the
+    /// request is worth repeating.
+    async fn recover(&mut self, e: &ClientError) -> bool {
+        if unauthorized(e) && self.relogin.as_ref().is_some_and(Relogin::may_retry) {
+            return self.login_again().await;
+        }
+        false
+    }
+
+    async fn login_again(&mut self) -> bool {
+        let Some(relogin) = self.relogin.as_mut() else {
+            return false;
+        };
+        match relogin.login(&mut self.ctx, &mut self.token).await {
+            Ok(()) => true,
+            Err(e) => {
+                eprintln!(
+                    "hush: warning: watch could not log in again (the command keeps running; retrying later): {e:#}"
+                );
+                false
+            }
+        }
+    }
+
+    /// The long-poll's length: never past the time the token is renewed.
+    fn poll_secs(&self) -> u64 {
+        self.relogin.as_ref().map_or(LONG_POLL_SECS, |r| {
+            r.due_in().as_secs().clamp(1, LONG_POLL_SECS)
+        })
+    }
+
+    async fn fetch(&mut self, plan: &FetchPlan) -> Result<crate::run::cache::Fetched, FetchError> {
+        match fetch(&self.ctx, plan).await {
+            Err(FetchError::Client(e)) if self.recover(&e).await => fetch(&self.ctx, plan).await,
+            other => other,
+        }
+    }
+}
+
 async fn watch(
     ctx: Resolved,
     plan: FetchPlan,
@@ -125,7 +199,15 @@ async fn watch(
     settings: WatchSettings,
     tx: Sender<Restart>,
 ) {
-    let mut feed = match Feed::open(&ctx).await {
+    let relogin = settings.relogin.clone().map(|(method, login, expires_in)| {
+        Relogin::new(&ctx, method, login, expires_in, settings.interval)
+    });
+    let mut s = Connection {
+        ctx,
+        token,
+        relogin,
+    };
+    let mut feed = match Feed::open(&s.ctx).await {
         Ok(feed) => feed,
         Err(e) => {
             eprintln!(
@@ -136,16 +218,20 @@ async fn watch(
         }
     };
     loop {
+        s.keep_fresh().await;
+        let secs = s.poll_secs();
         match feed.as_mut() {
             None => tokio::time::sleep(settings.interval).await,
-            Some(f) => match f.wait(&ctx, LONG_POLL_SECS).await {
+            Some(f) => match f.wait(&s.ctx, secs).await {
                 Ok(Waited::Quiet) => continue,
                 Ok(Waited::Changed) => {
                     tokio::time::sleep(settings.debounce).await;
-                    if let Err(e) = f.catch_up(&ctx).await {
+                    s.keep_fresh().await;
+                    if let Err(e) = f.catch_up(&s.ctx).await {
                         eprintln!("hush: warning: watch: {e}");
                     }
                 }
+                Err(e) if s.recover(&e).await => continue,
                 Err(e) => {
                     eprintln!(
                         "hush: warning: watch could not reach the change feed (the command keeps running): {e}"
@@ -156,15 +242,16 @@ async fn watch(
                 }
             },
         }
-        match fetch(&ctx, &plan).await {
+        s.keep_fresh().await;
+        match s.fetch(&plan).await {
             Ok(fetched) => {
-                let built = build_env(&fetched.secrets, &args, &ctx);
+                let built = build_env(&fetched.secrets, &args, &s.ctx);
                 if built.vars != current {
                     eprintln!("hush: secrets changed; restarting the command");
                     current = built.vars.clone();
                     // The new values (and pieces) get their own mask set.
                     let mask =
-                        (!args.no_mask).then(|| mask_set(&fetched, &token, &args.mask_format));
+                        (!args.no_mask).then(|| mask_set(&fetched, &s.token, &args.mask_format));
                     let restart = Restart {
                         env: built.vars,
                         mask,

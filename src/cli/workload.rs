@@ -4,7 +4,7 @@
 //! `hush run --identity-id ... --method ...` (the access token then lives
 //! only in hush's memory).
 
-use super::context::{resolve, resolve_sending};
+use super::context::{resolve, resolve_sending, Resolved};
 use super::output::print_json;
 use super::Target;
 use crate::api::auth::{TokenResponse, WhoAmI};
@@ -262,14 +262,19 @@ pub async fn login(target: Target, args: WorkloadLogin) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-/// `hush run --method ...`: the access token for this run only (never saved).
+/// `hush run --method ...`: the access token for this run only (never
+/// saved), and its lifetime. A token on stdin (`--jwt -`) is read once and
+/// kept in `args`, so `--watch` can log in with it again.
 pub async fn token_for_run(
     target: &Target,
-    args: &WorkloadLogin,
-) -> anyhow::Result<Option<Zeroizing<String>>> {
+    args: &mut WorkloadLogin,
+) -> anyhow::Result<Option<Obtained>> {
     let Some(method) = args.method else {
         return Ok(None);
     };
+    if args.jwt.as_deref() == Some("-") {
+        args.jwt = Some(read_limited(std::io::stdin(), "stdin")?.to_string());
+    }
     let ctx = resolve_sending(
         &Target {
             token: None,
@@ -278,7 +283,25 @@ pub async fn token_for_run(
         Some("platform token"),
     )?
     .inner;
-    Ok(Some(obtain(&ctx.client, method, args).await?.token))
+    Ok(Some(obtain(&ctx.client, method, args).await?))
+}
+
+/// What `target` resolves to, with `token` (minted by a platform-token
+/// login, so no --token, HUSH_TOKEN or stored login) as the credential.
+pub fn resolve_with_token(
+    target: &Target,
+    token: &Zeroizing<String>,
+) -> Result<Resolved, CliError> {
+    let mut ctx = resolve_sending(
+        &Target {
+            token: None,
+            ..target.clone()
+        },
+        Some("platform token"),
+    )?
+    .inner;
+    ctx.client = ctx.client.with_token(Some(token.clone()));
+    Ok(ctx)
 }
 
 /// Access-token settings shared by every method.

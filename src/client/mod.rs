@@ -93,6 +93,16 @@ impl ApiClient {
         &self.base
     }
 
+    /// The same server and trust settings with another token (no new
+    /// connection pool, and the plain-http warning is not repeated).
+    pub fn with_token(&self, token: Option<Zeroizing<String>>) -> ApiClient {
+        ApiClient {
+            base: self.base.clone(),
+            token,
+            http: self.http.clone(),
+        }
+    }
+
     /// Sends a request; `query` pairs go in the URL (never a secret value), `body` as JSON.
     pub async fn call(
         &self,

@@ -23,6 +23,28 @@ pub struct IdentityAuthRow {
 pub const IDENTITY_AUTH_COLS: &str =
     "identity_id, method, config, key_wrapped, secret_ct, created_at, updated_at";
 
+/// A sign-in's stored provider credential (`sso_sessions`) is pruned once
+/// it is this old and its session is gone, revoked or expired (or it was
+/// never redeemed: a login code lives two minutes), so the grace covers
+/// every sign-in still under way.
+pub const SSO_GRANT_PRUNE_AGE_MS: i64 = 10 * 60 * 1000;
+/// The most rows one prune deletes: each stored grant prunes at most this
+/// many, so no sign-in pays for a long backlog at once.
+pub const SSO_GRANT_PRUNE_BATCH: i64 = 100;
+
+/// The rows a prune at `$1`/`?1` (the cut-off: now less the grace) and
+/// `$2`/`?2` (now) may delete, oldest first, at most `$3`/`?3`. Both
+/// backends run it; only the placeholders' spelling differs.
+pub(crate) fn dead_sso_grants_sql(p: [&str; 3]) -> String {
+    format!(
+        "SELECT s.id FROM sso_sessions s LEFT JOIN tokens t ON t.id = s.token_id
+         WHERE s.created_at < {} AND (t.id IS NULL OR t.revoked_at IS NOT NULL
+           OR (t.expires_at IS NOT NULL AND t.expires_at <= {}))
+         ORDER BY s.created_at LIMIT {}",
+        p[0], p[1], p[2]
+    )
+}
+
 #[async_trait]
 pub trait IdentityAuthStore: Send + Sync {
     /// Inserts or replaces the method's row (keeping `created_at` of a
@@ -52,14 +74,18 @@ pub trait IdentityAuthStore: Send + Sync {
     /// Marks `id` (an SSO state or login code) used until `expires_at`;
     /// false when it was already used. Forgets markers past their expiry.
     async fn consume_once(&self, id: &str, now: i64, expires_at: i64) -> StoreResult<bool>;
-    /// Stores a sign-in's sealed provider credential (`id`: the sign-in's).
+    /// Stores a sign-in's sealed provider credential (`id`: the sign-in's),
+    /// and in the same transaction prunes at most `SSO_GRANT_PRUNE_BATCH`
+    /// credentials older than `SSO_GRANT_PRUNE_AGE_MS` whose session is
+    /// missing, revoked or expired (renewal keeps a live one: it extends
+    /// the session in place). Returns how many were pruned.
     async fn put_sso_grant(
         &self,
         id: &str,
         provider: &str,
         grant_ct: Vec<u8>,
         now: i64,
-    ) -> StoreResult<()>;
+    ) -> StoreResult<u64>;
     /// Ties the sign-in's credential to the session it produced.
     async fn link_sso_grant(&self, id: &str, token_id: &str) -> StoreResult<()>;
     /// The credential of a session: (sign-in id, provider, sealed grant).

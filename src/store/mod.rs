@@ -104,6 +104,17 @@ pub trait Store: Send + Sync + 'static {
         invite_expires_at: i64,
         audit: AuditEvent,
     ) -> StoreResult<()>;
+    /// A user created at their first single sign-on, with their membership
+    /// of the provider's project and both audit events, in one transaction:
+    /// no crash can leave the user without the membership.
+    /// `NotFound("project")` when the project is gone.
+    async fn create_user_with_membership(
+        &self,
+        user: UserRow,
+        membership: MembershipRow,
+        user_audit: AuditEvent,
+        member_audit: AuditEvent,
+    ) -> StoreResult<()>;
     async fn users(&self) -> StoreResult<Vec<UserRow>>;
     /// Sets the invited user's password if the invite is unused and unexpired.
     async fn accept_invite(

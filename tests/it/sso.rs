@@ -84,7 +84,7 @@ async fn password_login_is_on_by_default() {
 /// A mock OIDC provider: discovery, JWKS, an authorization endpoint that
 /// signs the next user in at once, and a token endpoint checking the
 /// client secret, the code (single use), the redirect URI and PKCE.
-mod provider {
+pub(crate) mod provider {
     use crate::workload::EcKey;
     use axum::extract::{Query, State};
     use axum::http::{header, StatusCode};
@@ -112,6 +112,8 @@ mod provider {
         pub devices: Mutex<HashMap<String, (String, String, bool)>>,
         /// Emails disabled at the provider: their refresh tokens fail.
         pub disabled: Mutex<Vec<String>>,
+        /// Device grants the token endpoint answers with HTTP 502 first.
+        pub device_blips: Mutex<u32>,
     }
 
     impl Mock {
@@ -220,6 +222,13 @@ mod provider {
         if form.get("grant_type").map(String::as_str)
             == Some("urn:ietf:params:oauth:grant-type:device_code")
         {
+            {
+                let mut blips = m.device_blips.lock().unwrap();
+                if *blips > 0 {
+                    *blips -= 1;
+                    return StatusCode::BAD_GATEWAY.into_response();
+                }
+            }
             let code = form.get("device_code").cloned().unwrap_or_default();
             let mut devices = m.devices.lock().unwrap();
             let Some((_, email, approved)) = devices.get(&code).cloned() else {
@@ -307,6 +316,7 @@ mod provider {
             verifier_checks: Mutex::new(0),
             devices: Default::default(),
             disabled: Default::default(),
+            device_blips: Mutex::new(0),
         });
         let app = Router::new()
             .route("/.well-known/openid-configuration", get(discovery))
@@ -624,7 +634,8 @@ async fn sso_device_flow() {
     assert!(body["accessToken"].as_str().is_some());
     assert_eq!(poll().await.0, 401);
 
-    // The CLI: prints the code, polls, stores the session.
+    // The CLI: prints the code, polls (waiting out the provider's blips),
+    // stores the session.
     *mock.next_email.lock().unwrap() = "erin@acme.example".into();
     let home = tempfile::tempdir().unwrap();
     let (child, code, rest) = spawn_waiting(
@@ -637,12 +648,14 @@ async fn sso_device_flow() {
         },
     )
     .await;
+    *mock.device_blips.lock().unwrap() = 2;
     mock.approve(&code);
     let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
         .await
         .unwrap();
     let stderr = rest.join().unwrap();
     assert!(out.status.success(), "{out:?}\n{stderr}");
+    assert!(stderr.contains("still waiting for the sign-in"), "{stderr}");
     let who = hush(home.path(), &["whoami", "--server", &s.url], None);
     assert!(String::from_utf8_lossy(&who.stdout).contains("erin@acme.example"));
 }
@@ -669,9 +682,93 @@ mod github {
         codes: Mutex<HashMap<String, (String, String)>>,
         /// The user token was revoked (the app's authorization removed).
         pub revoked: Mutex<bool>,
+        /// Device flow: device_code → (user_code, state).
+        devices: Mutex<HashMap<String, (String, Device)>>,
+        /// Whether a device-flow request carried the client secret (GitHub
+        /// takes none there; hush must not send it).
+        pub secret_on_device_flow: Mutex<bool>,
+    }
+
+    /// Where a device sign-in stands at GitHub.
+    #[derive(Clone, Copy, PartialEq)]
+    pub enum Device {
+        Pending,
+        Approved,
+        Denied,
+        Expired,
+    }
+
+    impl Mock {
+        /// The person enters `user_code` at GitHub and decides.
+        pub fn decide(&self, user_code: &str, to: Device) {
+            for (code, state) in self.devices.lock().unwrap().values_mut() {
+                if code == user_code {
+                    *state = to;
+                }
+            }
+        }
     }
 
     const TOKEN: &str = "github-user-token-1";
+
+    fn form(body: &str) -> HashMap<String, String> {
+        reqwest::Url::parse(&format!("http://x/?{body}"))
+            .unwrap()
+            .query_pairs()
+            .into_owned()
+            .collect()
+    }
+
+    /// GitHub's errors come with HTTP 200 and an `error` field.
+    fn github_error(error: &str) -> Response {
+        Json(json!({ "error": error, "error_description": "see the docs" })).into_response()
+    }
+
+    /// `POST /login/device/code`.
+    async fn device_code(State(m): State<Arc<Mock>>, headers: HeaderMap, body: String) -> Response {
+        let form = form(&body);
+        if form.contains_key("client_secret") {
+            *m.secret_on_device_flow.lock().unwrap() = true;
+        }
+        if form.get("client_id").map(String::as_str) != Some(super::provider::CLIENT_ID) {
+            return github_error("unauthorized_client");
+        }
+        // Without this header GitHub answers form-encoded.
+        if headers.get("accept").and_then(|v| v.to_str().ok()) != Some("application/json") {
+            return "device_code=x&user_code=y".into_response();
+        }
+        let mut devices = m.devices.lock().unwrap();
+        let n = devices.len();
+        let user_code = format!("GH{n:02}-CODE");
+        devices.insert(
+            format!("gh-device-{n}"),
+            (user_code.clone(), Device::Pending),
+        );
+        Json(json!({
+            "device_code": format!("gh-device-{n}"), "user_code": user_code,
+            "verification_uri": format!("{}/login/device", m.url), "expires_in": 899, "interval": 1,
+        }))
+        .into_response()
+    }
+
+    /// The device grant at `POST /login/oauth/access_token`.
+    fn device_token(m: &Mock, form: &HashMap<String, String>) -> Response {
+        if form.contains_key("client_secret") {
+            *m.secret_on_device_flow.lock().unwrap() = true;
+        }
+        let code = form.get("device_code").cloned().unwrap_or_default();
+        let mut devices = m.devices.lock().unwrap();
+        match devices.get(&code).map(|d| d.1) {
+            Some(Device::Pending) => github_error("authorization_pending"),
+            Some(Device::Denied) => github_error("access_denied"),
+            Some(Device::Approved) => {
+                devices.remove(&code);
+                Json(json!({ "access_token": TOKEN, "token_type": "bearer", "scope": "read:user,user:email,read:org" }))
+                    .into_response()
+            }
+            Some(Device::Expired) | None => github_error("expired_token"),
+        }
+    }
 
     async fn authorize(
         State(m): State<Arc<Mock>>,
@@ -693,12 +790,14 @@ mod github {
     }
 
     async fn access_token(State(m): State<Arc<Mock>>, body: String) -> Response {
-        let form: HashMap<String, String> = reqwest::Url::parse(&format!("http://x/?{body}"))
-            .unwrap()
-            .query_pairs()
-            .into_owned()
-            .collect();
-        let Some((challenge, redirect)) = m.codes.lock().unwrap().remove(&form["code"]) else {
+        let form = form(&body);
+        if form.get("grant_type").map(String::as_str)
+            == Some("urn:ietf:params:oauth:grant-type:device_code")
+        {
+            return device_token(&m, &form);
+        }
+        let code = form.get("code").cloned().unwrap_or_default();
+        let Some((challenge, redirect)) = m.codes.lock().unwrap().remove(&code) else {
             return Json(json!({ "error": "bad_verification_code" })).into_response();
         };
         let verifier = form.get("code_verifier").cloned().unwrap_or_default();
@@ -766,8 +865,11 @@ mod github {
             )),
             codes: Default::default(),
             revoked: Mutex::new(false),
+            devices: Default::default(),
+            secret_on_device_flow: Mutex::new(false),
         });
         let app = Router::new()
+            .route("/login/device/code", post(device_code))
             .route("/login/oauth/authorize", get(authorize))
             .route("/login/oauth/access_token", post(access_token))
             .route("/api/user", get(user))
@@ -779,9 +881,9 @@ mod github {
     }
 }
 
-#[tokio::test]
-async fn sso_github_oauth_checks_the_organization() {
-    let gh = github::start().await;
+/// A server with the mock GitHub as provider `github` (allowed
+/// organization acme, JIT users), by URL as for GitHub Enterprise.
+async fn github_server(gh: &github::Mock) -> (TestServer, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let secret = dir.path().join("gh-secret");
     std::fs::write(&secret, provider::CLIENT_SECRET).unwrap();
@@ -807,6 +909,13 @@ jit = true
     )
     .unwrap();
     let s = TestServer::start(&["--config", config.to_str().unwrap()]).await;
+    (s, dir)
+}
+
+#[tokio::test]
+async fn sso_github_oauth_checks_the_organization() {
+    let gh = github::start().await;
+    let (s, _dir) = github_server(&gh).await;
     let (verifier, challenge) = pkce();
     let flow = browse(&s, "github", &challenge, "cli-state-0123456789").await;
     assert_eq!(flow.answer.status(), 302, "{}", s.log());
@@ -843,6 +952,147 @@ jit = true
     assert!(serde_json::to_string(&events)
         .unwrap()
         .contains("check=org"));
+}
+
+/// GitHub's device flow (`hush login --sso github --device`): pending
+/// until the person approves at GitHub, then the same organization and
+/// email checks as the browser flow; a denied or expired sign-in, and a
+/// user outside the allowed organization, are refused and audited. The
+/// client secret never travels on the device flow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sso_github_device_flow() {
+    let gh = github::start().await;
+    let (s, _dir) = github_server(&gh).await;
+    let http = reqwest::Client::new();
+    let start = async || -> Value {
+        let r = http
+            .post(format!("{}/api/v1/hush/sso/github/device", s.url))
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        r.json().await.unwrap()
+    };
+    let poll = async |handle: &Value| -> (u16, Value) {
+        let r = http
+            .post(format!("{}/api/v1/hush/sso/device/token", s.url))
+            .json(&json!({ "handle": handle }))
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    };
+
+    let started = start().await;
+    assert!(
+        !started.to_string().contains("gh-device-"),
+        "GitHub's device code is sealed"
+    );
+    assert_eq!(
+        started["verificationUri"],
+        format!("{}/login/device", gh.url)
+    );
+    let handle = &started["handle"];
+    assert_eq!(poll(handle).await.1["pending"], true);
+    gh.decide(
+        started["userCode"].as_str().unwrap(),
+        github::Device::Approved,
+    );
+    let (status, body) = poll(handle).await;
+    assert_eq!(
+        status,
+        200,
+        "{body}
+{}",
+        s.log()
+    );
+    let session = body["accessToken"].as_str().unwrap().to_owned();
+    let me = hush::client::ApiClient::new(&s.url, Some(zeroize::Zeroizing::new(session.clone())))
+        .unwrap()
+        .get("/api/v1/hush/auth/whoami", &[])
+        .await
+        .unwrap();
+    assert!(me.to_string().contains("octo@acme.example"), "{me}");
+    // The GitHub token is kept for renewal, which asks GitHub again.
+    assert_eq!(renew(&s, &session).await.0, 200);
+    *gh.revoked.lock().unwrap() = true;
+    assert_eq!(renew(&s, &session).await.0, 401);
+    *gh.revoked.lock().unwrap() = false;
+    // The handle is spent.
+    assert_eq!(poll(handle).await.0, 401);
+
+    // Denied and expired at GitHub: refused, each naming why.
+    for (to, check, words) in [
+        (github::Device::Denied, "check=device-denied", "denied"),
+        (github::Device::Expired, "check=device-expired", "expired"),
+    ] {
+        let started = start().await;
+        gh.decide(started["userCode"].as_str().unwrap(), to);
+        let (status, body) = poll(&started["handle"]).await;
+        assert_eq!(status, 401, "{body}");
+        assert!(body["message"].as_str().unwrap().contains(words), "{body}");
+        let events = audit_events(&s.client(), &[("action", "login".into())]).await;
+        assert!(
+            serde_json::to_string(&events).unwrap().contains(check),
+            "no {check} event"
+        );
+    }
+
+    // Outside the allowed organization: refused, no user created.
+    *gh.user.lock().unwrap() = (
+        "mallory".into(),
+        "mallory@acme.example".into(),
+        vec!["other".into()],
+    );
+    let started = start().await;
+    gh.decide(
+        started["userCode"].as_str().unwrap(),
+        github::Device::Approved,
+    );
+    let (status, body) = poll(&started["handle"]).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.to_string().contains("allowed organization"), "{body}");
+    let users = s.client().get("/api/v1/hush/users", &[]).await.unwrap();
+    assert!(!users.to_string().contains("mallory"));
+
+    // The CLI: prints the code, polls, stores the session.
+    *gh.user.lock().unwrap() = (
+        "hubot".into(),
+        "hubot@acme.example".into(),
+        vec!["acme".into()],
+    );
+    let home = tempfile::tempdir().unwrap();
+    let (child, code, rest) = spawn_waiting(
+        home.path(),
+        &["login", "--server", &s.url, "--sso", "github", "--device"],
+        |line| {
+            line.split("enter the code ")
+                .nth(1)
+                .map(|c| c.trim().to_owned())
+        },
+    )
+    .await;
+    gh.decide(&code, github::Device::Approved);
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    let stderr = rest.join().unwrap();
+    assert!(out.status.success(), "{out:?}\n{stderr}");
+    let who = hush(home.path(), &["whoami", "--server", &s.url], None);
+    assert!(String::from_utf8_lossy(&who.stdout).contains("hubot@acme.example"));
+
+    assert!(
+        !*gh.secret_on_device_flow.lock().unwrap(),
+        "the client secret was sent on the device flow"
+    );
+    let all = audit_events(&s.client(), &[("limit", "500".into())]).await;
+    let text = serde_json::to_string(&all).unwrap() + &s.log();
+    assert!(
+        !text.contains("github-user-token-1"),
+        "a GitHub token was recorded"
+    );
+    assert!(!text.contains("gh-device-"), "a device code was recorded");
 }
 
 /// Starts `hush ARGS` with its own config dir; returns the child, the first

@@ -9,7 +9,7 @@ use hush::store::sqlite::SqliteStore;
 use hush::store::*;
 use std::time::Duration;
 
-fn event(id: &str) -> AuditEvent {
+pub(crate) fn event(id: &str) -> AuditEvent {
     AuditEvent {
         id: format!("00000000-0000-7000-8000-{id:0>12}"),
         time: 1,
@@ -22,7 +22,7 @@ fn event(id: &str) -> AuditEvent {
     }
 }
 
-fn new_project() -> NewProject {
+pub(crate) fn new_project() -> NewProject {
     NewProject {
         project: ProjectRow {
             id: "p".into(),

@@ -72,6 +72,10 @@ pub struct IssuerState {
     pub url: Mutex<String>,
     pub keys: Mutex<Vec<Value>>,
     pub jwks_fetches: AtomicUsize,
+    /// How long the JWKS takes to answer (ms), so fetches overlap.
+    pub jwks_delay_ms: std::sync::atomic::AtomicU64,
+    /// The JWKS answers HTTP 500 (the issuer is down).
+    pub jwks_down: std::sync::atomic::AtomicBool,
     /// (Authorization header, TokenReview body) of each review asked.
     pub reviews: Mutex<Vec<(String, Value)>>,
     /// GitHub Actions' token endpoint: (request bearer, audience, the token
@@ -92,9 +96,17 @@ async fn discovery(State(s): State<Arc<IssuerState>>) -> Json<Value> {
         "id_token_signing_alg_values_supported": ["ES256", "RS256"] }))
 }
 
-async fn jwks(State(s): State<Arc<IssuerState>>) -> Json<Value> {
+async fn jwks(State(s): State<Arc<IssuerState>>) -> axum::response::Response {
+    use axum::response::IntoResponse;
     s.jwks_fetches.fetch_add(1, Ordering::SeqCst);
-    Json(json!({ "keys": *s.keys.lock().unwrap() }))
+    let delay = s.jwks_delay_ms.load(Ordering::SeqCst);
+    if delay > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+    }
+    if s.jwks_down.load(Ordering::SeqCst) {
+        return axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    }
+    Json(json!({ "keys": *s.keys.lock().unwrap() })).into_response()
 }
 
 async fn token_review(

@@ -5,7 +5,14 @@
 //! provider's device code travels to the CLI and back sealed, so the
 //! server keeps no state; its single use is recorded like the browser
 //! flow's.
+//!
+//! GitHub's device flow has the same shape (`/login/device/code`, then
+//! the device grant at `/login/oauth/access_token`) with three
+//! differences handled here: it takes no client secret, it answers its
+//! errors with HTTP 200, and what it hands out is a user token, checked
+//! like the browser flow's (`github::github_user`: organizations, email).
 
+use super::config::Provider;
 use super::flow::discover;
 use crate::service::identity::IssuedToken;
 use crate::service::workload::fetch;
@@ -49,6 +56,51 @@ fn text(v: &Value, max: usize) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// What the provider's token endpoint said to one poll.
+enum Answer {
+    Pending {
+        slow_down: bool,
+    },
+    /// The person approved: the token endpoint's JSON.
+    Approved(Value),
+    /// RFC 8628's (and GitHub's) other errors: the audit check and the
+    /// message for the person.
+    Refused(&'static str, String),
+}
+
+/// Reads a token endpoint's answer. GitHub answers its errors with HTTP
+/// 200 and an `error` field, RFC 8628 providers with HTTP 400: the field
+/// decides, whatever the status.
+fn read_answer(status: u16, body: Value) -> Result<Answer, String> {
+    let again = "run hush login --sso --device again";
+    match body["error"].as_str() {
+        Some("authorization_pending") => Ok(Answer::Pending { slow_down: false }),
+        Some("slow_down") => Ok(Answer::Pending { slow_down: true }),
+        Some("expired_token") => Ok(Answer::Refused(
+            "device-expired",
+            format!("the device sign-in expired at the provider: {again}"),
+        )),
+        Some("access_denied") => Ok(Answer::Refused(
+            "device-denied",
+            format!("the device sign-in was denied at the provider: {again}"),
+        )),
+        Some(other) => {
+            // The provider's own code, cut to something safe to echo.
+            let code: String = other
+                .chars()
+                .take(64)
+                .filter(|c| c.is_ascii_graphic())
+                .collect();
+            Ok(Answer::Refused(
+                "device-error",
+                format!("the provider refused the device sign-in ({code})"),
+            ))
+        }
+        None if status == 200 => Ok(Answer::Approved(body)),
+        None => Err(format!("HTTP {status}")),
+    }
+}
+
 impl Service {
     pub async fn sso_device_start(&self, provider: &str) -> ServiceResult<DeviceStarted> {
         let p = self.sso_provider(provider)?;
@@ -63,19 +115,33 @@ impl Service {
         };
         let client = fetch::client(&device, p.ca.as_deref()).map_err(unavailable)?;
         let scope = p.config.scopes.join(" ");
-        let form = [
+        let mut form = vec![
             ("client_id", p.config.client_id.as_str()),
-            ("client_secret", p.client_secret.as_str()),
             ("scope", scope.as_str()),
         ];
-        let answer = fetch::send(client.post(&device).form(&form))
-            .await
-            .map_err(unavailable)?;
+        // GitHub's device flow takes no client secret (it would only widen
+        // where the secret travels); RFC 8628 providers authenticate the
+        // confidential client.
+        if !is_github(p) {
+            form.push(("client_secret", p.client_secret.as_str()));
+        }
+        let answer = fetch::send(
+            client
+                .post(&device)
+                .header("Accept", "application/json")
+                .form(&form),
+        )
+        .await
+        .map_err(unavailable)?;
+        let body: Value = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
+        if body["error"].as_str() == Some("device_flow_disabled") {
+            return Err(ServiceError::BadRequest(format!(
+                "the SSO provider {provider:?} has the device flow turned off: enable it in the GitHub app's settings, or use hush login --sso without --device"
+            )));
+        }
         if answer.status != 200 {
             return Err(unavailable(format!("HTTP {}", answer.status)));
         }
-        let body: Value = serde_json::from_slice(&answer.body)
-            .map_err(|_| unavailable("the answer is not JSON".into()))?;
         let (Some(device_code), Some(user_code), Some(verification_uri)) = (
             text(&body["device_code"], 2048),
             text(&body["user_code"], 64),
@@ -121,35 +187,53 @@ impl Service {
             ServiceError::Unavailable(format!("the SSO provider's token endpoint: {e}"))
         };
         let client = fetch::client(&endpoints.token, p.ca.as_deref()).map_err(unavailable)?;
-        let form = [
+        let mut form = vec![
             ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
             ("device_code", state.device_code.as_str()),
             ("client_id", p.config.client_id.as_str()),
-            ("client_secret", p.client_secret.as_str()),
         ];
-        let answer = fetch::send(client.post(&endpoints.token).form(&form))
-            .await
-            .map_err(unavailable)?;
+        if !is_github(p) {
+            form.push(("client_secret", p.client_secret.as_str()));
+        }
+        let answer = fetch::send(
+            client
+                .post(&endpoints.token)
+                .header("Accept", "application/json")
+                .form(&form),
+        )
+        .await
+        .map_err(unavailable)?;
         let body: Value = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
-        if answer.status != 200 {
-            return match body["error"].as_str() {
-                Some("authorization_pending") => Ok(DevicePoll::Pending { slow_down: false }),
-                Some("slow_down") => Ok(DevicePoll::Pending { slow_down: true }),
-                _ => Err(self
+        let body = match read_answer(answer.status, body).map_err(unavailable)? {
+            Answer::Pending { slow_down } => return Ok(DevicePoll::Pending { slow_down }),
+            Answer::Refused(check, message) => {
+                return Err(self
                     .sso_refused(
                         ctx,
                         &state.provider,
                         "",
-                        "device-denied",
-                        ServiceError::Unauthorized(
-                            "the device sign-in was denied or expired at the provider".into(),
-                        ),
+                        check,
+                        ServiceError::Unauthorized(message),
                     )
-                    .await),
-            };
-        }
-        let id_token = text(&body["id_token"], 16 * 1024).ok_or_else(|| {
-            unavailable("the answer has no id_token (is the openid scope set?)".into())
+                    .await)
+            }
+            Answer::Approved(body) => body,
+        };
+        // What proves the person: GitHub's user token, else the ID token.
+        let proof_field = if is_github(p) {
+            "access_token"
+        } else {
+            "id_token"
+        };
+        let proof = text(&body[proof_field], 16 * 1024).ok_or_else(|| {
+            unavailable(format!(
+                "the answer has no {proof_field}{}",
+                if is_github(p) {
+                    ""
+                } else {
+                    " (is the openid scope set?)"
+                }
+            ))
         })?;
         if !self
             .store
@@ -167,9 +251,16 @@ impl Service {
                 )
                 .await);
         }
-        let user = self
-            .sso_user(ctx, p, &endpoints, &state.provider, &id_token, None)
-            .await?;
+        // The provider credential a renewal re-checks with, if any.
+        let (user, grant) = if is_github(p) {
+            let user = self.github_user(ctx, p, &state.provider, &proof).await?;
+            (user, Some(proof))
+        } else {
+            let user = self
+                .sso_user(ctx, p, &endpoints, &state.provider, &proof, None)
+                .await?;
+            (user, text(&body["refresh_token"], 4096))
+        };
         let (row, issued) = self.session_token(&user)?;
         let mut event = ctx.event("login");
         event.actor_type = "user".into();
@@ -178,8 +269,8 @@ impl Service {
         event.keys = vec![format!("sso:{}", state.provider), "device".into()];
         let token_id = row.id.clone();
         self.store.insert_token(row, event).await?;
-        if let Some(refresh) = text(&body["refresh_token"], 4096) {
-            self.store_sso_grant(&state.id, &state.provider, &refresh)
+        if let Some(grant) = grant {
+            self.store_sso_grant(&state.id, &state.provider, &grant)
                 .await?;
             self.store
                 .identity_auth_methods()
@@ -188,4 +279,8 @@ impl Service {
         }
         Ok(DevicePoll::Done(issued))
     }
+}
+
+fn is_github(p: &Provider) -> bool {
+    p.config.kind == "github"
 }

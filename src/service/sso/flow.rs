@@ -114,7 +114,7 @@ pub(super) async fn discover(p: &Provider) -> ServiceResult<Endpoints> {
             issuer: web.to_owned(),
             authorization: format!("{web}/login/oauth/authorize"),
             token: format!("{web}/login/oauth/access_token"),
-            device: None,
+            device: Some(format!("{web}/login/device/code")),
         });
     }
     let unavailable = |e: String| {
@@ -589,18 +589,21 @@ impl Service {
     }
 
     /// A user created at their first SSO login, with the provider's
-    /// default role in its default project.
+    /// default role in its default project: one store write, so a crash
+    /// cannot leave a user who signs in but belongs nowhere. The user has
+    /// no password (and no invite); a password reset can give one.
     async fn jit_user(&self, ctx: &Ctx, p: &Provider, email: &str) -> ServiceResult<UserRow> {
+        let missing_project = || {
+            ServiceError::Internal(format!(
+                "sso provider {:?}: default_project {:?} does not exist",
+                p.config.name, p.config.default_project
+            ))
+        };
         let project = self
             .store
             .project(&p.config.default_project)
             .await?
-            .ok_or_else(|| {
-                ServiceError::Internal(format!(
-                    "sso provider {:?}: default_project {:?} does not exist",
-                    p.config.name, p.config.default_project
-                ))
-            })?;
+            .ok_or_else(missing_project)?;
         let user = UserRow {
             id: new_id(),
             email: email.to_owned(),
@@ -609,30 +612,40 @@ impl Service {
             created_at: self.now_ms(),
             disabled_at: None,
         };
-        // No invite is sent: the stored one is expired at birth.
-        let unusable = tokens::hash(&random()?);
-        let mut event = ctx.event("create-user");
-        event.actor_name = email.to_owned();
-        event.keys = vec![email.to_owned(), format!("sso:{}", p.config.name)];
-        self.store
-            .create_user(user.clone(), unusable, self.now_ms(), event)
-            .await?;
-        let mut event = ctx.event("add-member");
-        event.actor_name = email.to_owned();
-        event.project_id = Some(project.id.clone());
-        event.keys = vec![email.to_owned(), p.config.default_role.clone()];
-        self.store
-            .put_membership(
-                MembershipRow {
-                    project_id: project.id,
-                    subject_id: user.id.clone(),
-                    role: p.config.default_role.clone(),
-                    overrides: "[]".into(),
-                },
-                event,
-            )
-            .await?;
-        Ok(user)
+        let mut created = ctx.event("create-user");
+        created.actor_name = email.to_owned();
+        created.keys = vec![email.to_owned(), format!("sso:{}", p.config.name)];
+        let mut added = ctx.event("add-member");
+        added.actor_name = email.to_owned();
+        added.project_id = Some(project.id.clone());
+        added.keys = vec![email.to_owned(), p.config.default_role.clone()];
+        let membership = MembershipRow {
+            project_id: project.id,
+            subject_id: user.id.clone(),
+            role: p.config.default_role.clone(),
+            overrides: "[]".into(),
+        };
+        match self
+            .store
+            .create_user_with_membership(user.clone(), membership, created, added)
+            .await
+        {
+            Ok(()) => Ok(user),
+            // Deleted between the lookup and the write.
+            Err(crate::store::StoreError::NotFound("project")) => Err(missing_project()),
+            // A concurrent first sign-in of the same person (another tab,
+            // another replica) created the account, with its membership,
+            // in between: this sign-in uses it rather than failing.
+            Err(crate::store::StoreError::Duplicate(_)) => self
+                .store
+                .user_by_email(email)
+                .await?
+                .filter(|u| u.disabled_at.is_none())
+                .ok_or_else(|| {
+                    ServiceError::Unauthorized(super::super::identity::ACCOUNT_DISABLED.into())
+                }),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Audits a refused SSO login (aggregated like other repeatable

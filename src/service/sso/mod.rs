@@ -21,9 +21,9 @@
 //! The state and the login code are sealed under a key derived from the
 //! root key, so every replica opens them; their single use is recorded in
 //! the database (`sso_used`). `device` is the device authorization grant
-//! (RFC 8628) for machines without a browser; `github` is GitHub OAuth
-//! (allowed organizations, Enterprise URLs); `renewal` asks the provider
-//! again when a session renews.
+//! (RFC 8628, and GitHub's) for machines without a browser; `github` is
+//! GitHub OAuth (allowed organizations, Enterprise URLs); `renewal` asks
+//! the provider again when a session renews.
 
 pub mod config;
 mod device;

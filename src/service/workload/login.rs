@@ -276,7 +276,8 @@ impl Service {
     }
 
     /// Verifies `jwt` with the source's keys; an unknown `kid` refetches
-    /// them (at most once per interval, see `jwks`). Returns the claims and
+    /// them (at most once per interval, joining a fetch in flight, see
+    /// `jwks`). Returns the claims and
     /// the issuer discovery named.
     async fn verify_with(
         &self,
@@ -294,13 +295,10 @@ impl Service {
         let mut resolved = cache.keys(source).await.map_err(unavailable)?;
         if let Some(kid) = &header.kid {
             if !resolved.keys.has_kid(kid) {
-                if let Some(fresh) = cache
+                resolved = cache
                     .refresh_for_unknown_kid(source)
                     .await
-                    .map_err(unavailable)?
-                {
-                    resolved = fresh;
-                }
+                    .map_err(unavailable)?;
             }
         }
         let claims = jwt::verify(jwt, &header, &resolved.keys, self.now_secs()).map_err(refused)?;

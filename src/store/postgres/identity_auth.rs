@@ -1,6 +1,9 @@
 //! `IdentityAuthStore` on PostgreSQL.
 
-use super::super::identity_auth::{IdentityAuthRow, IdentityAuthStore, IDENTITY_AUTH_COLS};
+use super::super::identity_auth::{
+    dead_sso_grants_sql, IdentityAuthRow, IdentityAuthStore, IDENTITY_AUTH_COLS,
+    SSO_GRANT_PRUNE_AGE_MS, SSO_GRANT_PRUNE_BATCH,
+};
 use super::{backend, first, insert_audit, map_rows, tx_exec, tx_query, PostgresStore};
 use crate::store::{AuditEvent, StoreError, StoreResult};
 use async_trait::async_trait;
@@ -138,8 +141,18 @@ impl IdentityAuthStore for PostgresStore {
         provider: &str,
         grant_ct: Vec<u8>,
         now: i64,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<u64> {
+        let cutoff = now - SSO_GRANT_PRUNE_AGE_MS;
         in_tx!(self, |tx| {
+            let pruned = tx_exec(
+                tx,
+                &format!(
+                    "DELETE FROM sso_sessions WHERE id IN ({})",
+                    dead_sso_grants_sql(["$1", "$2", "$3"])
+                ),
+                &[&cutoff, &now, &SSO_GRANT_PRUNE_BATCH],
+            )
+            .await?;
             tx_exec(
                 tx,
                 "INSERT INTO sso_sessions (id, token_id, provider, grant_ct, created_at)
@@ -147,7 +160,7 @@ impl IdentityAuthStore for PostgresStore {
                 &[&id, &provider, &grant_ct, &now],
             )
             .await?;
-            Ok(())
+            Ok(pruned)
         })
     }
 

@@ -272,6 +272,18 @@ async fn insert_user_row(tx: &Transaction<'_>, u: &UserRow) -> StoreResult<()> {
     Ok(())
 }
 
+/// Adds a member, or replaces their role and overrides.
+async fn upsert_membership(tx: &Transaction<'_>, m: &MembershipRow) -> StoreResult<()> {
+    tx_exec(
+        tx,
+        "INSERT INTO memberships (project_id, subject_id, role, overrides) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (project_id, subject_id) DO UPDATE SET role = excluded.role, overrides = excluded.overrides",
+        &[&m.project_id, &m.subject_id, &m.role, &m.overrides],
+    )
+    .await?;
+    Ok(())
+}
+
 async fn insert_token_row(tx: &Transaction<'_>, t: &TokenRow) -> StoreResult<()> {
     tx_exec_raw(
         tx,
@@ -740,13 +752,7 @@ impl Store for PostgresStore {
 
     async fn put_membership(&self, m: MembershipRow, audit: AuditEvent) -> StoreResult<()> {
         in_tx!(self, |tx| {
-            tx_exec(
-            tx,
-            "INSERT INTO memberships (project_id, subject_id, role, overrides) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (project_id, subject_id) DO UPDATE SET role = excluded.role, overrides = excluded.overrides",
-            &[&m.project_id, &m.subject_id, &m.role, &m.overrides],
-        )
-        .await?;
+            upsert_membership(tx, &m).await?;
             insert_audit(tx, &self.audit_key, &audit).await?;
             Ok(())
         })
@@ -783,6 +789,32 @@ impl Store for PostgresStore {
             )
             .await?;
             insert_audit(tx, &self.audit_key, &audit).await?;
+            Ok(())
+        })
+    }
+
+    async fn create_user_with_membership(
+        &self,
+        u: UserRow,
+        m: MembershipRow,
+        user_audit: AuditEvent,
+        member_audit: AuditEvent,
+    ) -> StoreResult<()> {
+        in_tx!(self, |tx| {
+            insert_user_row(tx, &u).await?;
+            insert_audit(tx, &self.audit_key, &user_audit).await?;
+            // Locked, so the project cannot be deleted before this commits.
+            let found = tx_query(
+                tx,
+                "SELECT 1 FROM projects WHERE id = $1 FOR SHARE",
+                &[&m.project_id],
+            )
+            .await?;
+            if found.is_empty() {
+                return Err(StoreError::NotFound("project"));
+            }
+            upsert_membership(tx, &m).await?;
+            insert_audit(tx, &self.audit_key, &member_audit).await?;
             Ok(())
         })
     }

@@ -22,6 +22,29 @@ pub(super) fn insert_identity_secret(conn: &Connection, s: &IdentitySecretRow) -
     Ok(())
 }
 
+/// Adds a member, or replaces their role and overrides.
+pub(super) fn upsert_membership(conn: &Connection, m: &MembershipRow) -> StoreResult<()> {
+    conn.execute(
+        "INSERT INTO memberships (project_id, subject_id, role, overrides) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT(project_id, subject_id) DO UPDATE SET role = excluded.role, overrides = excluded.overrides",
+        params![m.project_id, m.subject_id, m.role, m.overrides],
+    )
+    .map_err(backend)?;
+    Ok(())
+}
+
+/// `NotFound("project")` unless project `id` exists (read in the caller's
+/// transaction, so it cannot vanish before the caller commits).
+pub(super) fn require_project(conn: &Connection, id: &str) -> StoreResult<()> {
+    let found: Option<i64> = conn
+        .query_row("SELECT 1 FROM projects WHERE id = ?1", params![id], |r| {
+            r.get(0)
+        })
+        .optional()
+        .map_err(backend)?;
+    found.map(|_| ()).ok_or(StoreError::NotFound("project"))
+}
+
 pub(super) fn insert_user_row(conn: &Connection, u: &UserRow) -> StoreResult<()> {
     conn.execute(
         &format!("INSERT INTO users ({USER_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),

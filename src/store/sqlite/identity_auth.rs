@@ -1,7 +1,10 @@
 //! `IdentityAuthStore` on SQLite: writes go through the writer thread with
 //! their audit event, like every other write.
 
-use super::super::identity_auth::{IdentityAuthRow, IdentityAuthStore, IDENTITY_AUTH_COLS};
+use super::super::identity_auth::{
+    dead_sso_grants_sql, IdentityAuthRow, IdentityAuthStore, IDENTITY_AUTH_COLS,
+    SSO_GRANT_PRUNE_AGE_MS, SSO_GRANT_PRUNE_BATCH,
+};
 use super::{backend, insert_audit, SqliteStore};
 use crate::store::{AuditEvent, StoreError, StoreResult};
 use async_trait::async_trait;
@@ -148,16 +151,25 @@ impl IdentityAuthStore for SqliteStore {
         provider: &str,
         grant_ct: Vec<u8>,
         now: i64,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<u64> {
         let (id, provider) = (id.to_owned(), provider.to_owned());
         self.write(move |c, _| {
+            let pruned = c
+                .execute(
+                    &format!(
+                        "DELETE FROM sso_sessions WHERE id IN ({})",
+                        dead_sso_grants_sql(["?1", "?2", "?3"])
+                    ),
+                    params![now - SSO_GRANT_PRUNE_AGE_MS, now, SSO_GRANT_PRUNE_BATCH],
+                )
+                .map_err(backend)?;
             c.execute(
                 "INSERT INTO sso_sessions (id, token_id, provider, grant_ct, created_at)
                  VALUES (?1, NULL, ?2, ?3, ?4)",
                 params![id, provider, grant_ct, now],
             )
             .map_err(backend)?;
-            Ok(())
+            Ok(pruned as u64)
         })
         .await
     }

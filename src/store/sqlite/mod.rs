@@ -458,12 +458,7 @@ impl Store for SqliteStore {
 
     async fn put_membership(&self, m: MembershipRow, audit: AuditEvent) -> StoreResult<()> {
         self.write(move |c, head| {
-            c.execute(
-                "INSERT INTO memberships (project_id, subject_id, role, overrides) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT(project_id, subject_id) DO UPDATE SET role = excluded.role, overrides = excluded.overrides",
-                params![m.project_id, m.subject_id, m.role, m.overrides],
-            )
-            .map_err(backend)?;
+            accounts::upsert_membership(c, &m)?;
             insert_audit(c, head, &audit)
         })
         .await
@@ -506,6 +501,23 @@ impl Store for SqliteStore {
             )
             .map_err(backend)?;
             insert_audit(c, head, &audit)
+        })
+        .await
+    }
+
+    async fn create_user_with_membership(
+        &self,
+        user: UserRow,
+        membership: MembershipRow,
+        user_audit: AuditEvent,
+        member_audit: AuditEvent,
+    ) -> StoreResult<()> {
+        self.write(move |c, head| {
+            insert_user_row(c, &user)?;
+            insert_audit(c, head, &user_audit)?;
+            accounts::require_project(c, &membership.project_id)?;
+            accounts::upsert_membership(c, &membership)?;
+            insert_audit(c, head, &member_audit)
         })
         .await
     }

@@ -152,6 +152,19 @@ impl Store for FaultyStore {
             .await
     }
 
+    async fn create_user_with_membership(
+        &self,
+        user: UserRow,
+        membership: MembershipRow,
+        user_audit: AuditEvent,
+        member_audit: AuditEvent,
+    ) -> StoreResult<()> {
+        self.trip("create_user_with_membership")?;
+        self.inner
+            .create_user_with_membership(user, membership, user_audit, member_audit)
+            .await
+    }
+
     async fn users(&self) -> StoreResult<Vec<UserRow>> {
         self.trip("users")?;
         self.inner.users().await
