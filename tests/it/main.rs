@@ -12,6 +12,8 @@ mod changes;
 mod cli;
 mod client_side;
 mod deploy;
+mod dynamic;
+mod dynamic_pg;
 mod examples;
 mod harness;
 mod inproc;

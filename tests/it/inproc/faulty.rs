@@ -622,4 +622,8 @@ impl Store for FaultyStore {
     fn rotations(&self) -> &dyn RotationStore {
         self.inner.rotations()
     }
+
+    fn dynamic(&self) -> &dyn DynamicStore {
+        self.inner.dynamic()
+    }
 }
