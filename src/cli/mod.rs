@@ -26,6 +26,7 @@ pub mod projects;
 pub mod redact;
 pub mod rotation;
 pub mod run;
+pub mod run_dynamic;
 pub mod run_secrets;
 pub mod secrets;
 pub mod server;

@@ -16,7 +16,7 @@ use serde_json::json;
 use std::time::Duration;
 
 /// The Redis address, or None (after saying so) when none answers.
-async fn redis_addr() -> Option<String> {
+pub(crate) async fn redis_addr() -> Option<String> {
     let addr = std::env::var("TEST_REDIS_ADDR")
         .ok()
         .filter(|a| !a.is_empty())
@@ -37,7 +37,7 @@ async fn redis_addr() -> Option<String> {
 }
 
 /// Whether `user` can AUTH with `password`.
-async fn authenticates(addr: &str, user: &str, password: &str) -> bool {
+pub(crate) async fn authenticates(addr: &str, user: &str, password: &str) -> bool {
     let Ok(stream) = tokio::net::TcpStream::connect(addr).await else {
         return false;
     };

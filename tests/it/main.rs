@@ -16,6 +16,7 @@ mod dynamic;
 mod dynamic_mysql;
 mod dynamic_pg;
 mod dynamic_redis;
+mod dynamic_run;
 mod examples;
 mod harness;
 mod inproc;
