@@ -228,3 +228,26 @@ async fn node_sdk_works_unchanged() {
         .await
         .unwrap();
 }
+
+/// Issue 24: the Python SDK's `dynamic_secrets` client defines a Redis
+/// dynamic secret, leases a credential (its user can AUTH), renews and
+/// revokes the lease (the user can no longer AUTH) and deletes it. Needs
+/// the Redis of `dynamic_redis` (required under HUSH_REQUIRE_REDIS_TESTS).
+#[tokio::test]
+async fn python_sdk_dynamic_secret_lease() {
+    let Some(addr) = crate::dynamic_redis::redis_addr().await else {
+        return;
+    };
+    let Some(python) = python_venv() else {
+        return;
+    };
+    let mut fx = fixture().await;
+    let (host, port) = addr.rsplit_once(':').unwrap();
+    fx.env.push(("REDIS_HOST", host.to_owned()));
+    fx.env.push(("REDIS_PORT", port.to_owned()));
+    let mut cmd = Command::new(&python);
+    cmd.arg(examples().join("sdk-python/check_dynamic.py"));
+    tokio::task::spawn_blocking(move || run_check(cmd, &fx))
+        .await
+        .unwrap();
+}
