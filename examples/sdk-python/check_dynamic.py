@@ -1,6 +1,6 @@
 """Dynamic secrets through Infisical's official Python SDK (infisicalsdk):
 defines a Redis dynamic secret, leases a credential, checks that its user
-can AUTH, renews and revokes the lease, checks that the user is gone, and
+can AUTH, changes the definition, renews and revokes the lease, checks that the user is gone, and
 deletes the definition.
 
 Run by tests/it/sdk.rs with HUSH_URL, CLIENT_ID, CLIENT_SECRET (a project
@@ -46,6 +46,10 @@ if "password" in (created.inputs or {}):
     sys.exit("FAILED: the definition answered a password field")
 if client.dynamic_secrets.get_by_name(name="sdk-cache", **where).id != created.id:
     sys.exit("FAILED: get_by_name")
+
+updated = client.dynamic_secrets.update(name="sdk-cache", default_ttl="30m", **where)
+if updated.defaultTTL != "30m" or updated.id != created.id:
+    sys.exit(f"FAILED: update: {updated}")
 
 lease = client.dynamic_secrets.leases.create(dynamic_secret_name="sdk-cache", ttl="1h", **where)
 user, password = lease.data["DB_USERNAME"], lease.data["DB_PASSWORD"]

@@ -151,6 +151,77 @@ pub struct CreateDynamicSecret {
     pub output_keys: Option<OutputKeys>,
 }
 
+/// `data` of `PATCH /api/v1/dynamic-secrets/{name}`: what changes.
+#[derive(Serialize, Deserialize, ToSchema, Clone, Debug, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct DynamicChanges {
+    /// Fields of `provider.inputs` to change (the others stay; a password
+    /// given replaces the stored one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs: Option<InputChanges>,
+    #[serde(
+        rename = "defaultTTL",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub default_ttl: Option<String>,
+    #[serde(rename = "maxTTL", default, skip_serializing_if = "Option::is_none")]
+    pub max_ttl: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Vec<MetadataItem>>,
+    /// Not supported: hush makes user names itself (refused when given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username_template: Option<String>,
+}
+
+/// Changed fields of `provider.inputs`.
+#[derive(Serialize, Deserialize, ToSchema, Clone, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct InputChanges {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub creation_statement: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revocation_statement: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renew_statement: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssl_mode: Option<String>,
+}
+
+impl std::fmt::Debug for InputChanges {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InputChanges")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .finish_non_exhaustive()
+    }
+}
+
+/// `PATCH /api/v1/dynamic-secrets/{name}`.
+#[derive(Serialize, Deserialize, ToSchema, Clone, Debug, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateDynamicSecret {
+    #[serde(flatten)]
+    pub scope: DynamicScope,
+    #[serde(default)]
+    pub data: DynamicChanges,
+}
+
 /// A definition as read: no password, ever.
 #[derive(Serialize, Deserialize, ToSchema, Clone, Debug)]
 #[serde(rename_all = "camelCase")]

@@ -14,7 +14,7 @@ use super::auth::{
 use super::common::{Health, Message, Revoked, ScopeParams};
 use super::dynamic::{
     CreateDynamicSecret, CreateLease, DynamicDelete, DynamicQuery, DynamicSecretEnvelope,
-    DynamicSecretsList, LeaseCreated, LeaseEnvelope, LeasesList, RenewLease,
+    DynamicSecretsList, LeaseCreated, LeaseEnvelope, LeasesList, RenewLease, UpdateDynamicSecret,
 };
 use super::error::ErrorBody;
 use super::folders::{
@@ -1101,6 +1101,16 @@ pub fn document() -> OpenApi {
             "/api/v1/dynamic-secrets/{name}",
             "dynamic-secrets",
             "Show a dynamic secret (Infisical)",
+        )
+    });
+    d.add(Op {
+        body: d.body::<UpdateDynamicSecret>(),
+        ok: d.json::<DynamicSecretEnvelope>("The changed definition (no password)"),
+        ..op(
+            Patch,
+            "/api/v1/dynamic-secrets/{name}",
+            "dynamic-secrets",
+            "Change a dynamic secret (Infisical)",
         )
     });
     d.add(Op {

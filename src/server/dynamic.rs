@@ -2,7 +2,7 @@
 //! official SDKs' `dynamic_secrets` clients work unchanged.
 //!
 //! - `GET/POST /api/v1/dynamic-secrets` — list, create a definition
-//! - `GET/DELETE /api/v1/dynamic-secrets/{name}` — show, delete
+//! - `GET/PATCH/DELETE /api/v1/dynamic-secrets/{name}` — show, change, delete
 //! - `GET /api/v1/dynamic-secrets/{name}/leases` — a definition's leases
 //! - `POST /api/v1/dynamic-secrets/leases` — a new credential
 //! - `GET/DELETE /api/v1/dynamic-secrets/leases/{id}` — show, revoke
@@ -14,11 +14,11 @@ use super::wire::ResolveScope;
 use super::AppState;
 use crate::api::dynamic::{
     CreateDynamicSecret, CreateLease, DynamicDelete, DynamicQuery, DynamicSecretEnvelope,
-    DynamicSecretsList, LeaseCreated, LeaseEnvelope, LeasesList, RenewLease,
+    DynamicSecretsList, LeaseCreated, LeaseEnvelope, LeasesList, RenewLease, UpdateDynamicSecret,
 };
 use crate::dynamic::limits::{parse_ttl, MAX_TTL_SECS};
 use crate::dynamic::{Connection, Kind};
-use crate::service::dynamic::NewDynamic;
+use crate::service::dynamic::{DynamicUpdate, NewDynamic};
 use crate::service::Action;
 use axum::extract::State;
 use axum::Json;
@@ -124,6 +124,40 @@ pub async fn show(
 ) -> Result<Json<DynamicSecretEnvelope>, ApiError> {
     let scope = q.scope.params().resolve(&state, &ctx, Action::Read).await?;
     let dynamic_secret = state.service.show_dynamic(&scope, &name).await?;
+    Ok(Json(DynamicSecretEnvelope { dynamic_secret }))
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    ApiPath(name): ApiPath<String>,
+    ApiJson(body): ApiJson<UpdateDynamicSecret>,
+) -> Result<Json<DynamicSecretEnvelope>, ApiError> {
+    let d = body.data;
+    if d.username_template
+        .as_deref()
+        .is_some_and(|t| !t.is_empty())
+    {
+        return Err(ApiError::validation(
+            "usernameTemplate is not supported: hush makes user names itself (hush_ and 20 random characters)",
+        ));
+    }
+    let changes = DynamicUpdate {
+        new_name: d.new_name.filter(|n| !n.is_empty()),
+        inputs: d.inputs,
+        default_ttl: ttl(d.default_ttl.as_deref())?,
+        max_ttl: ttl(d.max_ttl.as_deref())?,
+        metadata: d.metadata,
+    };
+    let scope = body
+        .scope
+        .params()
+        .resolve(&state, &ctx, Action::Write)
+        .await?;
+    let dynamic_secret = state
+        .service
+        .update_dynamic(&ctx, &scope, &name, changes)
+        .await?;
     Ok(Json(DynamicSecretEnvelope { dynamic_secret }))
 }
 

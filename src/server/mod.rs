@@ -338,7 +338,9 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/api/v1/dynamic-secrets/{name}",
-            get(dynamic::show).delete(dynamic::delete),
+            get(dynamic::show)
+                .patch(dynamic::update)
+                .delete(dynamic::delete),
         )
         .route(
             "/api/v1/dynamic-secrets/{name}/leases",

@@ -36,6 +36,16 @@ pub struct NewDynamic {
     pub metadata: Vec<MetadataItem>,
 }
 
+/// What a caller changes in a definition, parsed at the edge.
+#[derive(Default)]
+pub struct DynamicUpdate {
+    pub new_name: Option<String>,
+    pub inputs: Option<crate::api::dynamic::InputChanges>,
+    pub default_ttl: Option<i64>,
+    pub max_ttl: Option<i64>,
+    pub metadata: Option<Vec<MetadataItem>>,
+}
+
 /// `config` of a definition row.
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -310,16 +320,7 @@ impl Service {
             )));
         }
         let id = new_id();
-        let (key_id, data_key) = self.keys.current(&self.store, &scope.project.id).await?;
-        let secret_ct = data_key
-            .seal(&aad(&scope.project.id, &id), new.admin_password.as_bytes())
-            .map_err(|e| ServiceError::Internal(e.to_string()))?;
-        let config = serde_json::to_string(&Stored {
-            conn: new.conn,
-            output_keys: new.output_keys,
-            metadata: new.metadata.into_iter().map(|m| (m.key, m.value)).collect(),
-        })
-        .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let (key_id, secret_ct, config) = self.sealed_parts(&scope.project.id, &id, &new).await?;
         let now = self.now_ms();
         let row = DynamicRow {
             id,
@@ -343,6 +344,111 @@ impl Service {
             .create_dynamic(row.clone(), event)
             .await?;
         dynamic_view(&row, &scope.env.slug)
+    }
+
+    /// A definition's stored parts: the data key id and the admin password
+    /// sealed under it (bound to project and definition), and `config`.
+    async fn sealed_parts(
+        &self,
+        project_id: &str,
+        id: &str,
+        new: &NewDynamic,
+    ) -> ServiceResult<(i64, Vec<u8>, String)> {
+        let (key_id, data_key) = self.keys.current(&self.store, project_id).await?;
+        let secret_ct = data_key
+            .seal(&aad(project_id, id), new.admin_password.as_bytes())
+            .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let config = serde_json::to_string(&Stored {
+            conn: new.conn.clone(),
+            output_keys: new.output_keys.clone(),
+            metadata: new
+                .metadata
+                .iter()
+                .map(|m| (m.key.clone(), m.value.clone()))
+                .collect(),
+        })
+        .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        Ok((key_id, secret_ct, config))
+    }
+
+    /// `scope` was resolved for `Action::Write`; also takes project admin.
+    /// Changes what `changes` names; the rest stays (the admin password
+    /// too, unless a new one is given). Leases keep their expiry; their
+    /// renewal and revocation use the new settings.
+    pub async fn update_dynamic(
+        &self,
+        ctx: &Ctx,
+        scope: &Scope,
+        name: &str,
+        changes: DynamicUpdate,
+    ) -> ServiceResult<DynamicView> {
+        self.authorize(ctx, &scope.project, &scope.grant, None, None, Action::Admin)
+            .await?;
+        let row = self.definition(scope, name).await?;
+        let s = stored(&row)?;
+        let mut conn = s.conn;
+        let mut password = None;
+        if let Some(i) = changes.inputs {
+            if i.ca.as_deref().is_some_and(|c| !c.trim().is_empty()) {
+                return Err(ServiceError::Validation(
+                    "a custom CA (inputs.ca) is not supported yet".into(),
+                ));
+            }
+            conn.host = i.host.unwrap_or(conn.host);
+            conn.port = i.port.unwrap_or(conn.port);
+            conn.database = i.database.unwrap_or(conn.database);
+            conn.username = i.username.unwrap_or(conn.username);
+            conn.creation_statement = i.creation_statement.unwrap_or(conn.creation_statement);
+            conn.revocation_statement = i.revocation_statement.unwrap_or(conn.revocation_statement);
+            if let Some(renew) = i.renew_statement {
+                conn.renew_statement = Some(renew).filter(|r| !r.trim().is_empty());
+            }
+            if i.ssl_mode.is_some() {
+                conn.ssl_mode = i.ssl_mode;
+            }
+            password = i.password.map(Zeroizing::new);
+        }
+        let admin_password = match password {
+            Some(p) => p,
+            None => self.admin_password(&row).await?,
+        };
+        let new = NewDynamic {
+            name: changes.new_name.unwrap_or_else(|| row.name.clone()),
+            kind: kind_of(&row)?,
+            conn,
+            admin_password,
+            default_ttl: changes.default_ttl.unwrap_or(row.default_ttl),
+            max_ttl: changes.max_ttl.unwrap_or(row.max_ttl),
+            output_keys: s.output_keys,
+            metadata: changes.metadata.unwrap_or_else(|| {
+                s.metadata
+                    .into_iter()
+                    .map(|(key, value)| MetadataItem { key, value })
+                    .collect()
+            }),
+        };
+        new.check().map_err(ServiceError::Validation)?;
+        let (key_id, secret_ct, config) = self.sealed_parts(&row.project_id, &row.id, &new).await?;
+        let mut keys = vec![row.name.clone()];
+        if new.name != row.name {
+            keys.push(new.name.clone());
+        }
+        let updated = DynamicRow {
+            name: new.name,
+            config,
+            key_id,
+            secret_ct,
+            default_ttl: new.default_ttl,
+            max_ttl: new.max_ttl,
+            updated_at: self.now_ms(),
+            ..row
+        };
+        let event = self.scoped_event(ctx, scope, "update-dynamic-secret", keys);
+        self.store
+            .dynamic()
+            .update_dynamic(updated.clone(), event)
+            .await?;
+        dynamic_view(&updated, &scope.env.slug)
     }
 
     /// The definitions of a project the caller may read, optionally of one

@@ -84,6 +84,10 @@ pub trait DynamicStore: Send + Sync {
         path: &str,
         name: &str,
     ) -> StoreResult<Option<DynamicRow>>;
+    /// Replaces a definition's name, settings, sealed password and TTLs
+    /// (by id), with its audit event; `Duplicate` when the new name is
+    /// taken in its folder, `NotFound` when it is gone.
+    async fn update_dynamic(&self, row: DynamicRow, audit: AuditEvent) -> StoreResult<()>;
     /// Deletes a definition and any lease rows left, with its audit event;
     /// `NotFound` when it is gone.
     async fn delete_dynamic(&self, id: &str, audit: AuditEvent) -> StoreResult<()>;

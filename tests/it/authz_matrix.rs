@@ -768,6 +768,12 @@ fn calls(tag: &str, own_token: &str) -> Vec<Call> {
             Need::Read(env, folder),
         );
         add(
+            ("PATCH", "/api/v1/dynamic-secrets/{name}"),
+            format!("/api/v1/dynamic-secrets/{dyn_name}"),
+            dyn_at(json!({ "data": { "defaultTTL": "30m" } })),
+            Need::WriteAdmin(env, folder),
+        );
+        add(
             ("GET", "/api/v1/dynamic-secrets/{name}/leases"),
             format!("/api/v1/dynamic-secrets/{dyn_name}/leases?{dq}"),
             None,

@@ -221,10 +221,55 @@ async fn definitions_are_bounded(b: &Backend) {
         .unwrap();
     assert_eq!(leases["leases"], json!([]), "{leases}");
 
+    // Changed (Infisical's PATCH with `data`): TTLs and name; a taken name,
+    // a bad TTL pair or a usernameTemplate are refused.
+    let patch = |data: Value| {
+        json!({"projectSlug": "default", "environmentSlug": "dev",
+        "path": "/", "data": data})
+    };
+    c.send(
+        Method::POST,
+        "/api/v1/dynamic-secrets",
+        &pg_definition("other", 5, "x"),
+    )
+    .await
+    .unwrap();
+    for (data, code) in [
+        (json!({"newName": "other"}), 400),
+        (json!({"defaultTTL": "3h"}), 422),
+        (json!({"usernameTemplate": "{{random}}"}), 422),
+    ] {
+        let r = c
+            .send(
+                Method::PATCH,
+                "/api/v1/dynamic-secrets/app-db",
+                &patch(data.clone()),
+            )
+            .await;
+        assert_eq!(status(r), code, "{data}");
+    }
+    let changed = c
+        .send(
+            Method::PATCH,
+            "/api/v1/dynamic-secrets/app-db",
+            &patch(json!({"defaultTTL": "30m", "newName": "app-db2",
+                "inputs": {"host": "localhost"}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(changed["dynamicSecret"]["defaultTTL"], "30m");
+    assert_eq!(changed["dynamicSecret"]["name"], "app-db2");
+    assert_eq!(changed["dynamicSecret"]["inputs"]["host"], "localhost");
+    assert_eq!(
+        changed["dynamicSecret"]["inputs"]["creationStatement"],
+        pg_definition("x", 5, "x")["provider"]["inputs"]["creationStatement"]
+    );
+    assert!(!changed.to_string().contains(canary));
+
     // Deleting it (no leases) and it is gone.
     c.call(
         Method::DELETE,
-        "/api/v1/dynamic-secrets/app-db",
+        "/api/v1/dynamic-secrets/app-db2",
         &[],
         Some(&json!({
         "projectSlug": "default", "environmentSlug": "dev", "path": "/"})),
@@ -232,7 +277,7 @@ async fn definitions_are_bounded(b: &Backend) {
     .await
     .unwrap();
     assert_eq!(
-        status(c.get("/api/v1/dynamic-secrets/app-db", &q).await),
+        status(c.get("/api/v1/dynamic-secrets/app-db2", &q).await),
         404
     );
 }

@@ -132,6 +132,46 @@ impl DynamicStore for PostgresStore {
         first(rows, dynamic_row)
     }
 
+    async fn update_dynamic(&self, row: DynamicRow, audit_event: AuditEvent) -> StoreResult<()> {
+        in_tx!(self, |tx| {
+            let taken = tx_query(
+                tx,
+                "SELECT id FROM dynamic_secrets
+                 WHERE env_id = $1 AND path = $2 AND name = $3 AND id <> $4",
+                &[&row.env_id, &row.path, &row.name, &row.id],
+            )
+            .await?;
+            if !taken.is_empty() {
+                return Err(StoreError::Duplicate(format!(
+                    "a dynamic secret named {:?} in this folder",
+                    row.name
+                )));
+            }
+            let changed = tx_query(
+                tx,
+                "UPDATE dynamic_secrets SET name = $2, config = $3, key_id = $4,
+                   secret_ct = $5, default_ttl = $6, max_ttl = $7, updated_at = $8
+                 WHERE id = $1 RETURNING id",
+                &[
+                    &row.id,
+                    &row.name,
+                    &row.config,
+                    &row.key_id,
+                    &row.secret_ct,
+                    &row.default_ttl,
+                    &row.max_ttl,
+                    &row.updated_at,
+                ],
+            )
+            .await?;
+            if changed.is_empty() {
+                return Err(StoreError::NotFound("dynamic secret"));
+            }
+            insert_audit(tx, &self.audit_key, &audit_event).await?;
+            Ok(())
+        })
+    }
+
     async fn delete_dynamic(&self, id: &str, audit_event: AuditEvent) -> StoreResult<()> {
         in_tx!(self, |tx| {
             tx_query(

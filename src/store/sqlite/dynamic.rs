@@ -132,6 +132,48 @@ impl DynamicStore for SqliteStore {
         .await
     }
 
+    async fn update_dynamic(&self, row: DynamicRow, audit: AuditEvent) -> StoreResult<()> {
+        self.write(move |c, head| {
+            let taken: Option<String> = c
+                .query_row(
+                    "SELECT id FROM dynamic_secrets
+                     WHERE env_id = ?1 AND path = ?2 AND name = ?3 AND id <> ?4",
+                    params![row.env_id, row.path, row.name, row.id],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(backend)?;
+            if taken.is_some() {
+                return Err(StoreError::Duplicate(format!(
+                    "a dynamic secret named {:?} in this folder",
+                    row.name
+                )));
+            }
+            let n = c
+                .execute(
+                    "UPDATE dynamic_secrets SET name = ?2, config = ?3, key_id = ?4,
+                       secret_ct = ?5, default_ttl = ?6, max_ttl = ?7, updated_at = ?8
+                     WHERE id = ?1",
+                    params![
+                        row.id,
+                        row.name,
+                        row.config,
+                        row.key_id,
+                        row.secret_ct,
+                        row.default_ttl,
+                        row.max_ttl,
+                        row.updated_at
+                    ],
+                )
+                .map_err(backend)?;
+            if n == 0 {
+                return Err(StoreError::NotFound("dynamic secret"));
+            }
+            insert_audit(c, head, &audit)
+        })
+        .await
+    }
+
     async fn delete_dynamic(&self, id: &str, audit: AuditEvent) -> StoreResult<()> {
         let id = id.to_owned();
         self.write(move |c, head| {
