@@ -160,6 +160,21 @@ impl Renewer {
     }
 }
 
+/// The end of the lease that ends first, and how long to wait before
+/// renewing it: two thirds of its time left, at least `MIN_WAIT`.
+fn next_renewal(held: &[Held], now: i64) -> Option<(i64, Duration)> {
+    let next = held.iter().map(|h| h.expire_at).min()?;
+    let wait = Duration::from_millis(((next - now).max(0) * 2 / 3) as u64).max(MIN_WAIT);
+    Some((next, wait))
+}
+
+/// Whether a lease ending at `expire_at` is renewed in the pass for the
+/// lease ending at `next`: the leases ending within `MIN_WAIT` of it go
+/// together, the others wait for their own pass.
+fn renewed_with(expire_at: i64, next: i64) -> bool {
+    expire_at <= next + MIN_WAIT.as_millis() as i64
+}
+
 fn renew_loop(target: Target, mut held: Vec<Held>, stopped: Receiver<()>) {
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -173,21 +188,16 @@ fn renew_loop(target: Target, mut held: Vec<Held>, stopped: Receiver<()>) {
         Err(e) => return eprintln!("hush: warning: leases are not renewed: {e}"),
     };
     loop {
-        let now = crate::time_ids::now_ms();
-        let Some(next) = held.iter().map(|h| h.expire_at).min() else {
+        let Some((next, wait)) = next_renewal(&held, crate::time_ids::now_ms()) else {
             return;
         };
-        let wait = Duration::from_millis(((next - now).max(0) * 2 / 3) as u64).max(MIN_WAIT);
         match stopped.recv_timeout(wait) {
             Err(RecvTimeoutError::Timeout) => {}
             _ => return, // the child exited
         }
-        let now = crate::time_ids::now_ms();
         let mut keep = Vec::new();
         for mut lease in held.drain(..) {
-            // Renewed when at most a third of its time is left (or its end
-            // is near).
-            if lease.expire_at - now > (next - now).max(0) + MIN_WAIT.as_millis() as i64 {
+            if !renewed_with(lease.expire_at, next) {
                 keep.push(lease);
                 continue;
             }
@@ -239,5 +249,22 @@ mod tests {
         for bad in ["", "=X", "db=lower", "db=A-B"] {
             assert!(parse(bad, "/").is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn renewal_at_two_thirds_of_the_time_left() {
+        let held = |expire_at| Held {
+            spec: parse("db", "/").unwrap(),
+            id: "l".into(),
+            expire_at,
+        };
+        let hour = 3_600_000;
+        assert!(next_renewal(&[], 0).is_none());
+        let (next, wait) = next_renewal(&[held(2 * hour), held(hour)], 0).unwrap();
+        assert_eq!((next, wait), (hour, Duration::from_secs(2400)));
+        // Near or past its end: retried no faster than MIN_WAIT.
+        assert_eq!(next_renewal(&[held(-5)], 0).unwrap().1, MIN_WAIT);
+        assert!(renewed_with(hour + 1000, hour));
+        assert!(!renewed_with(2 * hour, hour));
     }
 }

@@ -30,22 +30,25 @@ pub async fn execute(run: &Run<'_>, statement: &str, cred: &Credential) -> Resul
     )?;
     let c = run.conn;
     let mode = c.ssl_mode.as_deref().unwrap_or("prefer");
-    // The URL carries no credential: user and password are set on the
-    // parsed settings, so neither can reach a URL parser's error text.
+    // The URL carries only the checked host, the port and the checked
+    // sslmode: user, password and database are set on the parsed settings,
+    // so a password cannot reach a URL parser's error text and a database
+    // name cannot add URL options (say, a weaker sslmode).
     let url = format!(
-        "postgres://{}:{}/{}?sslmode={mode}",
+        "postgres://{}:{}/?sslmode={mode}",
         host_for_url(&c.host),
-        c.port,
-        if c.database.is_empty() {
-            "postgres"
-        } else {
-            &c.database
-        }
+        c.port
     );
     let mut settings = crate::store::postgres::connection_settings(&url)
         .map_err(|e| format!("the admin connection settings: {e}"))?;
+    let database = if c.database.is_empty() {
+        "postgres"
+    } else {
+        &c.database
+    };
     settings
         .pg
+        .dbname(database)
         .user(&c.username)
         .password(run.admin_password)
         .connect_timeout(TIMEOUT);
