@@ -116,3 +116,40 @@ async fn redis_leases_authenticate_until_revoked_or_expired() {
     // No lease password in the server log.
     assert!(!s.log().contains(&pw2));
 }
+
+/// The rule of `redis_addr`, checked on the Redis test run in a child
+/// process of this test binary against an address where nothing listens:
+/// required, it fails; not required, it passes with a skip note.
+#[test]
+fn a_required_redis_test_fails_without_redis() {
+    let test = "dynamic_redis::redis_leases_authenticate_until_revoked_or_expired";
+    let run = |required: bool| {
+        let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+        cmd.args([test, "--exact", "--nocapture", "--test-threads=1"])
+            .env("TEST_REDIS_ADDR", "127.0.0.1:9")
+            .env_remove("HUSH_REQUIRE_REDIS_TESTS");
+        if required {
+            cmd.env("HUSH_REQUIRE_REDIS_TESTS", "1");
+        }
+        let out = cmd.output().expect("run the test binary");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            text.contains("1 passed") || text.contains("1 failed"),
+            "the test ran: {text}"
+        );
+        (out.status.success(), text)
+    };
+    let (passed, text) = run(true);
+    assert!(
+        !passed,
+        "HUSH_REQUIRE_REDIS_TESTS=1 without Redis must fail: {text}"
+    );
+    assert!(text.contains("HUSH_REQUIRE_REDIS_TESTS=1"), "{text}");
+    let (passed, text) = run(false);
+    assert!(passed, "not required: skipped, not failed: {text}");
+    assert!(text.contains("SKIPPED"), "{text}");
+}
