@@ -107,6 +107,7 @@ async fn run_dynamic_injects_masks_and_revokes() {
         stdout.contains("password=***") && !stdout.contains(&pw),
         "{stdout}"
     );
+    assert!(!stderr.contains(&pw) && !s.log().contains(&pw), "{stderr}");
     assert!(
         !authenticates(&addr, &user, &pw).await,
         "revoked when the child exited"
