@@ -64,13 +64,22 @@ fn known_user(lease: &LeaseRow, expires_at: i64) -> Result<Credential, String> {
 pub(super) type Revoked = Option<Result<(), String>>;
 
 impl Service {
-    /// An audit event about a definition (its folder named by `env`).
-    fn dynamic_event(&self, ctx: &Ctx, def: &DynamicRow, env: &str, action: &str) -> AuditEvent {
+    /// An audit event about a lease of a definition (its folder named by
+    /// `env`): the definition's name and the lease's database user (a name
+    /// hush made, no secret), so database logs can be matched to it.
+    fn dynamic_event(
+        &self,
+        ctx: &Ctx,
+        def: &DynamicRow,
+        env: &str,
+        action: &str,
+        user: &str,
+    ) -> AuditEvent {
         let mut e = ctx.event(action);
         e.project_id = Some(def.project_id.clone());
         e.environment = Some(env.to_owned());
         e.path = Some(def.path.clone());
-        e.keys = vec![def.name.clone()];
+        e.keys = vec![def.name.clone(), user.to_owned()];
         e
     }
 
@@ -158,7 +167,13 @@ impl Service {
             updated_at: now,
             created_by: ctx.actor.name.clone(),
         };
-        let event = self.dynamic_event(ctx, &def, &scope.env.slug, "create-dynamic-lease");
+        let event = self.dynamic_event(
+            ctx,
+            &def,
+            &scope.env.slug,
+            "create-dynamic-lease",
+            &row.username,
+        );
         self.store
             .dynamic()
             .create_lease(row.clone(), event)
@@ -171,7 +186,13 @@ impl Service {
             let owner = format!("create-{}", row.id);
             let undone = self.revoke_one(ctx, &def, &row.id, &owner, now).await?;
             if !matches!(undone, Some(Ok(()))) && kind_of(&def)? == Kind::Postgres {
-                let event = self.dynamic_event(ctx, &def, &scope.env.slug, "revoke-dynamic-lease");
+                let event = self.dynamic_event(
+                    ctx,
+                    &def,
+                    &scope.env.slug,
+                    "revoke-dynamic-lease",
+                    &row.username,
+                );
                 self.store
                     .dynamic()
                     .claim_lease(&row.id, &owner, now, now + 1, true)
@@ -241,7 +262,13 @@ impl Service {
         self.run_step(&def, Step::Renew, &cred)
             .await
             .map_err(|e| ServiceError::Unavailable(format!("renewing the lease failed: {e}")))?;
-        let event = self.dynamic_event(ctx, &def, &scope.env.slug, "renew-dynamic-lease");
+        let event = self.dynamic_event(
+            ctx,
+            &def,
+            &scope.env.slug,
+            "renew-dynamic-lease",
+            &lease.username,
+        );
         if !self
             .store
             .dynamic()
@@ -324,17 +351,16 @@ impl Service {
         now: i64,
     ) -> ServiceResult<Revoked> {
         let until = now + CLAIM.as_millis() as i64;
-        if self
+        let Some(lease) = self
             .store
             .dynamic()
             .claim_lease(id, owner, now, until, true)
             .await?
-            .is_none()
-        {
+        else {
             return Ok(None);
-        }
+        };
         let env = self.env_slug(def).await;
-        let event = self.dynamic_event(ctx, def, &env, "forget-dynamic-lease");
+        let event = self.dynamic_event(ctx, def, &env, "forget-dynamic-lease", &lease.username);
         self.store.dynamic().lease_revoked(id, owner, event).await?;
         Ok(Some(Ok(())))
     }
@@ -356,7 +382,8 @@ impl Service {
         let env = self.env_slug(def).await;
         match outcome {
             Ok(()) => {
-                let event = self.dynamic_event(ctx, def, &env, "revoke-dynamic-lease");
+                let event =
+                    self.dynamic_event(ctx, def, &env, "revoke-dynamic-lease", &lease.username);
                 if !self
                     .store
                     .dynamic()
@@ -369,7 +396,13 @@ impl Service {
             }
             Err(error) => {
                 tracing::warn!(lease = %lease.id, "revoking a lease failed: {error}");
-                let mut event = self.dynamic_event(ctx, def, &env, "revoke-dynamic-lease-failed");
+                let mut event = self.dynamic_event(
+                    ctx,
+                    def,
+                    &env,
+                    "revoke-dynamic-lease-failed",
+                    &lease.username,
+                );
                 event.result = "failure".into();
                 let next = now + retry_after_ms(lease.failures);
                 self.store

@@ -169,6 +169,13 @@ async fn postgres_leases_log_in_until_revoked_or_expired() {
     assert_eq!(status(r), 404);
     let revocations = audit_events(&c, &[("action", "revoke-dynamic-lease".into())]).await;
     assert_eq!(revocations.len(), 2, "{revocations:?}");
+    // Each names the definition and the database user, to match database logs.
+    let named = |u: &str| {
+        revocations
+            .iter()
+            .any(|e| e["keys"] == json!(["app-db", u]))
+    };
+    assert!(named(&user1) && named(&user2), "{revocations:?}");
 
     // A revocation that fails is recorded on the lease, shown with its
     // retry, audited, and retried with a backoff; a forced revoke forgets it.
