@@ -26,6 +26,12 @@ else
   echo "== MariaDB rotation test SKIPPED: TEST_MARIADB_URL is not set (e.g. mysql://root@127.0.0.1:3306/)"
 fi
 
+if [ "${HUSH_REQUIRE_REDIS_TESTS:-}" = 1 ]; then
+  echo "== Redis tests REQUIRED (dynamic ACL users; TEST_REDIS_ADDR, default 127.0.0.1:6379)"
+else
+  echo "== Redis tests run when a Redis answers at TEST_REDIS_ADDR (default 127.0.0.1:6379), else are SKIPPED"
+fi
+
 echo "== cargo test"
 cargo test --all-targets --no-fail-fast 2>&1 | tee "${TMPDIR:-/tmp}/hush-test-output.txt"
 status=${PIPESTATUS[0]}

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod crypto;
+pub mod dynamic;
 pub mod http_settings;
 pub mod hygiene;
 pub mod limits;

@@ -12,6 +12,7 @@ pub mod audit;
 pub mod auth;
 pub mod bounded;
 pub mod common;
+pub mod dynamic;
 pub mod error;
 pub mod folders;
 pub mod identities;

@@ -12,6 +12,10 @@ use super::auth::{
     TokenResponse, UniversalLogin, WhoAmI,
 };
 use super::common::{Health, Message, Revoked, ScopeParams};
+use super::dynamic::{
+    CreateDynamicSecret, CreateLease, DynamicDelete, DynamicQuery, DynamicSecretEnvelope,
+    DynamicSecretsList, LeaseCreated, LeaseEnvelope, LeasesList, RenewLease, UpdateDynamicSecret,
+};
 use super::error::ErrorBody;
 use super::folders::{
     CreateFolder, DeleteFolder, FolderDeleted, FolderEnvelope, FolderListQuery, FolderScope,
@@ -1065,6 +1069,108 @@ pub fn document() -> OpenApi {
             "/api/v1/hush/rotations/{name}/rotate",
             "rotations",
             "Rotate a secret now",
+        )
+    });
+
+    // Dynamic secrets (Infisical's routes).
+    d.add(Op {
+        query: d.query::<DynamicQuery>(),
+        ok: d.json::<DynamicSecretsList>("The definitions the caller may read"),
+        ..op(
+            Get,
+            "/api/v1/dynamic-secrets",
+            "dynamic-secrets",
+            "List dynamic secrets (Infisical)",
+        )
+    });
+    d.add(Op {
+        body: d.body::<CreateDynamicSecret>(),
+        ok: d.json::<DynamicSecretEnvelope>("The definition (no password)"),
+        ..op(
+            Post,
+            "/api/v1/dynamic-secrets",
+            "dynamic-secrets",
+            "Create a dynamic secret (Infisical)",
+        )
+    });
+    d.add(Op {
+        query: d.query::<DynamicQuery>(),
+        ok: d.json::<DynamicSecretEnvelope>("The definition (no password)"),
+        ..op(
+            Get,
+            "/api/v1/dynamic-secrets/{name}",
+            "dynamic-secrets",
+            "Show a dynamic secret (Infisical)",
+        )
+    });
+    d.add(Op {
+        body: d.body::<UpdateDynamicSecret>(),
+        ok: d.json::<DynamicSecretEnvelope>("The changed definition (no password)"),
+        ..op(
+            Patch,
+            "/api/v1/dynamic-secrets/{name}",
+            "dynamic-secrets",
+            "Change a dynamic secret (Infisical)",
+        )
+    });
+    d.add(Op {
+        body: d.body::<DynamicDelete>(),
+        ok: d.json::<DynamicSecretEnvelope>("The deleted definition"),
+        ..op(
+            Delete,
+            "/api/v1/dynamic-secrets/{name}",
+            "dynamic-secrets",
+            "Delete a dynamic secret, revoking its leases (Infisical)",
+        )
+    });
+    d.add(Op {
+        query: d.query::<DynamicQuery>(),
+        ok: d.json::<LeasesList>("The definition's leases"),
+        ..op(
+            Get,
+            "/api/v1/dynamic-secrets/{name}/leases",
+            "dynamic-secrets",
+            "List a dynamic secret's leases (Infisical)",
+        )
+    });
+    d.add(Op {
+        body: d.body::<CreateLease>(),
+        ok: d.json::<LeaseCreated>("The lease and its credential (shown once)"),
+        ..op(
+            Post,
+            "/api/v1/dynamic-secrets/leases",
+            "dynamic-secrets",
+            "Lease a fresh credential (Infisical)",
+        )
+    });
+    d.add(Op {
+        query: d.query::<DynamicQuery>(),
+        ok: d.json::<LeaseEnvelope>("The lease (no credential)"),
+        ..op(
+            Get,
+            "/api/v1/dynamic-secrets/leases/{id}",
+            "dynamic-secrets",
+            "Show a lease (Infisical)",
+        )
+    });
+    d.add(Op {
+        body: d.body::<DynamicDelete>(),
+        ok: d.json::<LeaseEnvelope>("The revoked lease"),
+        ..op(
+            Delete,
+            "/api/v1/dynamic-secrets/leases/{id}",
+            "dynamic-secrets",
+            "Revoke a lease (Infisical)",
+        )
+    });
+    d.add(Op {
+        body: d.body::<RenewLease>(),
+        ok: d.json::<LeaseEnvelope>("The renewed lease"),
+        ..op(
+            Post,
+            "/api/v1/dynamic-secrets/leases/{id}/renew",
+            "dynamic-secrets",
+            "Renew a lease up to its max TTL (Infisical)",
         )
     });
 

@@ -11,6 +11,7 @@ pub mod auth;
 pub mod context;
 pub mod diff;
 pub mod dotenv;
+pub mod dynamic;
 pub mod error;
 pub mod export;
 pub mod files;
@@ -26,6 +27,7 @@ pub mod redact;
 mod relogin;
 pub mod rotation;
 pub mod run;
+pub mod run_dynamic;
 pub mod run_secrets;
 pub mod secrets;
 pub mod server;
@@ -102,6 +104,8 @@ pub enum Command {
     Rotation(rotation::RotationArgs),
     /// Rotate a secret now (it needs a rotation policy)
     Rotate(rotation::RotateArgs),
+    /// Dynamic secrets: short-lived database users leased per consumer
+    Dynamic(dynamic::DynamicArgs),
     /// Run the hush server
     Server(server::ServerCommand),
     /// Create the first admin user and the `default` project on a new server
@@ -275,6 +279,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             Command::Sessions(a) => offboarding::sessions(a).await,
             Command::Rotation(a) => rotation::rotation(a).await,
             Command::Rotate(a) => rotation::rotate(a).await,
+            Command::Dynamic(a) => dynamic::dynamic(a).await,
             Command::Logout(a) => auth::logout(a).await,
             Command::Whoami(a) => auth::whoami(a).await,
             Command::List(a) => secrets::list(a).await,

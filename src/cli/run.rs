@@ -104,6 +104,11 @@ pub struct RunArgs {
     /// Refuse cached secrets older than this (e.g. 24h)
     #[arg(long)]
     pub fallback_max_age: Option<String>,
+    /// Lease a credential of dynamic secret NAME (or folder/NAME) for the
+    /// command: injected under its output keys (each prefixed with PREFIX),
+    /// masked, renewed while it runs, revoked when it exits
+    #[arg(long = "dynamic", value_name = "NAME[=PREFIX]", conflicts_with_all = ["watch", "offline"])]
+    pub dynamic: Vec<String>,
     /// The command and its arguments, after --
     #[arg(last = true)]
     pub command: Vec<std::ffi::OsString>,
@@ -283,7 +288,12 @@ pub async fn run(mut args: RunArgs) -> anyhow::Result<i32> {
         tags: args.tags.clone(),
         expand: !args.no_expand,
     };
-    let fetched = fetch_with_fallback(&ctx, &plan, &args, &token).await?;
+    let dynamic = args
+        .dynamic
+        .iter()
+        .map(|spec| super::run_dynamic::parse(spec, &ctx.path))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut fetched = fetch_with_fallback(&ctx, &plan, &args, &token).await?;
     let secrets = &fetched.secrets;
 
     let mut required: Vec<String> = args.require.clone();
@@ -312,6 +322,10 @@ pub async fn run(mut args: RunArgs) -> anyhow::Result<i32> {
         .into());
     }
 
+    // Leased after the checks above (nothing to revoke when they fail), and
+    // never written to the offline cache (which was refreshed before).
+    let leases = super::run_dynamic::lease_into(&ctx, &dynamic, &mut fetched).await?;
+    let secrets = &fetched.secrets;
     let built = build_env(secrets, &args, &ctx);
     for name in &built.skipped_protected {
         eprintln!("hush: warning: secret {name} not injected: {name} is a protected variable and keeps the shell's value");
@@ -331,7 +345,7 @@ pub async fn run(mut args: RunArgs) -> anyhow::Result<i32> {
     }
     // Without masking (and without a supervisor loop for --watch) hush gets out
     // of the way: the command replaces it, with its own PID, terminal and signals.
-    if args.no_mask && !args.watch {
+    if args.no_mask && !args.watch && leases.is_empty() {
         return Ok(exec_replace(&program, &program_args, &built.vars).exit_code_printed());
     }
     let mask = if args.no_mask {
@@ -372,8 +386,14 @@ pub async fn run(mut args: RunArgs) -> anyhow::Result<i32> {
         None
     };
     // The launcher blocks this (single-threaded) runtime until the child is done;
-    // nothing else runs on it meanwhile (the watcher has its own thread).
-    match crate::run::run(spec, restarts) {
+    // nothing else runs on it meanwhile (the watcher and the lease renewer
+    // have their own threads). Leases are revoked once the child is gone,
+    // however it ended.
+    let renewer = super::run_dynamic::Renewer::start(&target, &leases);
+    let outcome = crate::run::run(spec, restarts);
+    renewer.stop();
+    super::run_dynamic::revoke_all(&ctx, &leases).await;
+    match outcome {
         Ok(code) => Ok(code),
         Err(e) => {
             eprintln!("hush: {e}");

@@ -47,6 +47,7 @@ pub struct App {
     jobs: Vec<JoinHandle<()>>,
     streams: crate::streams::Streams,
     rotations: super::rotation_job::RotationJob,
+    lease_expiry: super::dynamic_job::LeaseExpiryJob,
     _lock: Option<nix::fcntl::Flock<std::fs::File>>,
 }
 
@@ -141,6 +142,7 @@ pub async fn assemble(config: &ServerConfig, opened: Opened) -> Result<App> {
     }
     let streams = crate::streams::Streams::spawn(store, service.keys.root().clone());
     let rotations = super::rotation_job::spawn(service.clone());
+    let lease_expiry = super::dynamic_job::spawn(service.clone());
     Ok(App {
         state,
         service,
@@ -152,6 +154,7 @@ pub async fn assemble(config: &ServerConfig, opened: Opened) -> Result<App> {
         jobs,
         streams,
         rotations,
+        lease_expiry,
         _lock: lock,
     })
 }
@@ -180,7 +183,8 @@ impl App {
         // too (at the same time).
         tokio::join!(
             self.streams.stop(STREAMS_GRACE),
-            self.rotations.stop(STREAMS_GRACE)
+            self.rotations.stop(STREAMS_GRACE),
+            self.lease_expiry.stop(STREAMS_GRACE)
         );
         // Counts of refusals still in open windows go on record before the stop.
         if let Err(e) = self.service.flush_refusals(true).await {

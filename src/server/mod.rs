@@ -15,6 +15,8 @@ pub mod changes;
 pub mod checkpoint_job;
 pub mod client_addr;
 pub mod docs;
+pub mod dynamic;
+pub mod dynamic_job;
 pub mod error;
 pub mod expansion;
 pub mod extract;
@@ -329,6 +331,32 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/hush/rotations/{name}/rotate",
             post(rotations::rotate),
+        )
+        .route(
+            "/api/v1/dynamic-secrets",
+            get(dynamic::list).post(dynamic::create),
+        )
+        .route(
+            "/api/v1/dynamic-secrets/{name}",
+            get(dynamic::show)
+                .patch(dynamic::update)
+                .delete(dynamic::delete),
+        )
+        .route(
+            "/api/v1/dynamic-secrets/{name}/leases",
+            get(dynamic::leases),
+        )
+        .route(
+            "/api/v1/dynamic-secrets/leases",
+            post(dynamic::create_lease),
+        )
+        .route(
+            "/api/v1/dynamic-secrets/leases/{id}",
+            get(dynamic::get_lease).delete(dynamic::revoke_lease),
+        )
+        .route(
+            "/api/v1/dynamic-secrets/leases/{id}/renew",
+            post(dynamic::renew_lease),
         )
         .route("/api/v1/hush/projects", get(projects::list))
         .route("/api/v2/workspace", post(projects::create))

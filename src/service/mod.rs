@@ -9,6 +9,8 @@ pub mod audit_streams;
 pub mod batch;
 pub mod bounds;
 pub mod changes;
+pub mod dynamic;
+pub mod dynamic_leases;
 pub mod folders;
 pub mod identity;
 pub mod imports;

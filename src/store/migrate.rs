@@ -301,10 +301,50 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("created_by", Text),
         ],
     ),
+    // Dynamic secrets (issue 24): definitions with their sealed admin
+    // password (under the project's data key, copied with the keys), and
+    // the leases still to revoke; a claim is not copied, as for rotations.
+    (
+        "dynamic_secrets",
+        &[
+            ("id", Text),
+            ("project_id", Text),
+            ("env_id", Text),
+            ("path", Text),
+            ("name", Text),
+            ("provider", Text),
+            ("config", Text),
+            ("key_id", Int),
+            ("secret_ct", Bytes),
+            ("default_ttl", Int),
+            ("max_ttl", Int),
+            ("created_at", Int),
+            ("updated_at", Int),
+            ("created_by", Text),
+        ],
+    ),
+    (
+        "dynamic_leases",
+        &[
+            ("id", Text),
+            ("dynamic_id", Text),
+            ("project_id", Text),
+            ("username", Text),
+            ("expire_at", Int),
+            ("status", Text),
+            ("status_details", OptText),
+            ("failures", Int),
+            ("next_attempt_at", Int),
+            ("version", Int),
+            ("created_at", Int),
+            ("updated_at", Int),
+            ("created_by", Text),
+        ],
+    ),
 ];
 
 /// The SQLite schema version (`PRAGMA user_version`) whose tables `TABLES` lists.
-const SQLITE_SCHEMA: i64 = 9;
+const SQLITE_SCHEMA: i64 = 10;
 
 type Value = Box<dyn ToSql + Sync + Send>;
 

@@ -5,6 +5,7 @@
 
 pub mod audit_flush;
 pub mod audit_upgrade;
+pub mod dynamic;
 pub mod identity_auth;
 pub mod migrate;
 pub mod postgres;
@@ -15,6 +16,7 @@ pub mod sqlite;
 pub mod streams;
 
 use async_trait::async_trait;
+pub use dynamic::DynamicStore;
 pub use identity_auth::{IdentityAuthRow, IdentityAuthStore};
 pub use rotations::RotationStore;
 pub use rows::*;
@@ -393,6 +395,8 @@ pub trait Store: Send + Sync + 'static {
     fn identity_auth_methods(&self) -> &dyn IdentityAuthStore;
     /// Rotation policies: their schedules, steps and leases (`rotations`).
     fn rotations(&self) -> &dyn RotationStore;
+    /// Dynamic secrets and their leases (`dynamic`).
+    fn dynamic(&self) -> &dyn DynamicStore;
 }
 
 /// Audit actions that change what a fetch of secrets returns; the change feed

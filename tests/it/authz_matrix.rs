@@ -736,6 +736,79 @@ fn calls(tag: &str, own_token: &str) -> Vec<Call> {
             None,
             Need::Write(env, folder),
         );
+        // Dynamic secrets (Infisical's field names): defining one takes
+        // project admin (the server connects out with its admin
+        // credential); leases take write, reading takes read. Missing
+        // names and lease ids answer 404 to those allowed, so no call here
+        // reaches a database.
+        let dq = format!("workspaceId=default&environmentSlug={env}&path={folder}");
+        let dyn_at = |extra: Value| {
+            let mut b = json!({ "workspaceId": "default", "environmentSlug": env, "path": folder });
+            for (k, v) in extra.as_object().unwrap() {
+                b[k] = v.clone();
+            }
+            Some(b)
+        };
+        let dyn_name = format!("matrix-{tag}");
+        add(
+            ("POST", "/api/v1/dynamic-secrets"),
+            "/api/v1/dynamic-secrets".into(),
+            dyn_at(
+                json!({ "name": dyn_name, "defaultTTL": "1h", "provider": { "type": "redis",
+                "inputs": { "host": "127.0.0.1", "port": 9, "password": "canary-matrix-dyn",
+                    "creationStatement": "ACL SETUSER {{username}} on >{{password}}",
+                    "revocationStatement": "ACL DELUSER {{username}}" } } }),
+            ),
+            Need::WriteAdmin(env, folder),
+        );
+        add(
+            ("GET", "/api/v1/dynamic-secrets/{name}"),
+            format!("/api/v1/dynamic-secrets/{dyn_name}?{dq}"),
+            None,
+            Need::Read(env, folder),
+        );
+        add(
+            ("PATCH", "/api/v1/dynamic-secrets/{name}"),
+            format!("/api/v1/dynamic-secrets/{dyn_name}"),
+            dyn_at(json!({ "data": { "defaultTTL": "30m" } })),
+            Need::WriteAdmin(env, folder),
+        );
+        add(
+            ("GET", "/api/v1/dynamic-secrets/{name}/leases"),
+            format!("/api/v1/dynamic-secrets/{dyn_name}/leases?{dq}"),
+            None,
+            Need::Read(env, folder),
+        );
+        add(
+            ("POST", "/api/v1/dynamic-secrets/leases"),
+            "/api/v1/dynamic-secrets/leases".into(),
+            dyn_at(json!({ "dynamicSecretName": "matrix-missing", "ttl": "1h" })),
+            Need::Write(env, folder),
+        );
+        add(
+            ("GET", "/api/v1/dynamic-secrets/leases/{id}"),
+            format!("/api/v1/dynamic-secrets/leases/matrix-lease?{dq}"),
+            None,
+            Need::Read(env, folder),
+        );
+        add(
+            ("POST", "/api/v1/dynamic-secrets/leases/{id}/renew"),
+            "/api/v1/dynamic-secrets/leases/matrix-lease/renew".into(),
+            dyn_at(json!({ "ttl": "1h" })),
+            Need::Write(env, folder),
+        );
+        add(
+            ("DELETE", "/api/v1/dynamic-secrets/leases/{id}"),
+            "/api/v1/dynamic-secrets/leases/matrix-lease".into(),
+            dyn_at(json!({})),
+            Need::Write(env, folder),
+        );
+        add(
+            ("DELETE", "/api/v1/dynamic-secrets/{name}"),
+            format!("/api/v1/dynamic-secrets/{dyn_name}"),
+            dyn_at(json!({})),
+            Need::WriteAdmin(env, folder),
+        );
         add(
             ("DELETE", "/api/v3/secrets/raw/{name}"),
             format!("/api/v3/secrets/raw/{written}"),
@@ -908,6 +981,12 @@ fn calls(tag: &str, own_token: &str) -> Vec<Call> {
     add(
         ("GET", "/api/v1/hush/rotations"),
         "/api/v1/hush/rotations?workspaceId=default".into(),
+        None,
+        Need::ProjectVisible,
+    );
+    add(
+        ("GET", "/api/v1/dynamic-secrets"),
+        "/api/v1/dynamic-secrets?projectSlug=default".into(),
         None,
         Need::ProjectVisible,
     );
@@ -1357,8 +1436,9 @@ async fn principals(s: &TestServer) -> Vec<(Who, Option<String>)> {
 /// Strings a principal must never receive: the names and values of the
 /// objects it may not read.
 fn forbidden_strings(who: Who) -> Vec<&'static str> {
-    // An audit stream's header value is never answered, to anyone.
-    let mut out = vec!["canary-stream-hdr"];
+    // An audit stream's header value and a dynamic secret's admin
+    // password are never answered, to anyone.
+    let mut out = vec!["canary-stream-hdr", "canary-matrix-dyn"];
     for o in OBJECTS {
         if who.level(o.env, o.folder) >= Level::Read {
             continue;
@@ -1458,14 +1538,24 @@ async fn authorization_matrix_every_route_principal_and_placement() {
     );
     // Every refusal of a signed-in caller is in the audit log.
     let auditor = hush::client::ApiClient::new(&s.url, Some(auditor.into())).unwrap();
-    let denied = audit_events(
-        &auditor,
-        &[
-            ("action", "permission-denied".into()),
-            ("limit", "1000".into()),
-        ],
-    )
-    .await;
+    // More than one page of them: read every page.
+    let mut denied = Vec::new();
+    let mut before: Option<String> = None;
+    loop {
+        let mut q = vec![
+            ("action", "permission-denied".to_owned()),
+            ("limit", "1000".to_owned()),
+        ];
+        if let Some(b) = &before {
+            q.push(("before", b.clone()));
+        }
+        let page = auditor.get("/api/v1/hush/audit", &q).await.unwrap();
+        denied.extend(page["events"].as_array().cloned().unwrap_or_default());
+        before = page["nextBefore"].as_str().map(str::to_owned);
+        if before.is_none() || page["events"].as_array().is_none_or(|e| e.is_empty()) {
+            break;
+        }
+    }
     let expired_refusals = calls("x", "t")
         .iter()
         .filter(|c| expected(Who::Expired, &c.need) == 403)

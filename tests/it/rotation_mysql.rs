@@ -9,7 +9,7 @@ use crate::pg::Backend;
 use crate::rotation::{cli, start};
 use mysql_async::prelude::Queryable;
 
-async fn admin() -> Option<(String, mysql_async::Conn)> {
+pub(crate) async fn admin() -> Option<(String, mysql_async::Conn)> {
     let url = match std::env::var("TEST_MARIADB_URL") {
         Ok(url) if !url.is_empty() => url,
         _ => {
@@ -28,7 +28,7 @@ async fn admin() -> Option<(String, mysql_async::Conn)> {
 }
 
 /// Whether `user` logs in with `password` over TCP.
-async fn connects(url: &str, user: &str, password: &str) -> bool {
+pub(crate) async fn connects(url: &str, user: &str, password: &str) -> bool {
     let opts = mysql_async::Opts::from_url(url).unwrap();
     let opts = mysql_async::OptsBuilder::from_opts(opts)
         .user(Some(user))

@@ -16,12 +16,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-const ADMIN_PASSWORD: &str = "admin-pw-7d41c9";
+pub(crate) const ADMIN_PASSWORD: &str = "admin-pw-7d41c9";
 
-struct Cluster {
+pub(crate) struct Cluster {
     dir: tempfile::TempDir,
     bin: PathBuf,
-    port: u16,
+    pub(crate) port: u16,
 }
 
 /// Whether the tests run as root (initdb refuses to).
@@ -61,7 +61,7 @@ fn pg_tool(bin: &Path, tool: &str, args: &[&str]) -> std::process::Output {
 }
 
 impl Cluster {
-    fn start() -> Option<Cluster> {
+    pub(crate) fn start() -> Option<Cluster> {
         let mut bins: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
             .into_iter()
             .flatten()
@@ -135,7 +135,7 @@ impl Cluster {
         Some(Cluster { dir, bin, port })
     }
 
-    fn url(&self, user: &str, password: &str) -> String {
+    pub(crate) fn url(&self, user: &str, password: &str) -> String {
         format!(
             "postgres://{user}:{password}@127.0.0.1:{}/postgres",
             self.port
@@ -165,7 +165,7 @@ async fn connects_url(url: &str) -> bool {
     }
 }
 
-async fn connects(pg: &Cluster, user: &str, password: &str) -> bool {
+pub(crate) async fn connects(pg: &Cluster, user: &str, password: &str) -> bool {
     connects_url(&pg.url(user, password)).await
 }
 

@@ -198,8 +198,12 @@ async fn python_sdk_oidc_login() {
         .unwrap();
 }
 
-#[tokio::test]
-async fn node_sdk_works_unchanged() {
+/// The Node SDK installed once per package.json; None (after saying so)
+/// when it cannot be installed.
+fn node_modules() -> Option<PathBuf> {
+    // Two tests use it: one installs while the other waits.
+    static INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _installing = INSTALL.lock().unwrap_or_else(|p| p.into_inner());
     let dir = cache_dir("node");
     std::fs::create_dir_all(&dir).unwrap();
     let package = std::fs::read_to_string(examples().join("sdk-node/package.json")).unwrap();
@@ -212,18 +216,72 @@ async fn node_sdk_works_unchanged() {
             .output()
             .is_ok_and(|o| o.status.success());
         if !ok {
-            return unavailable(
+            unavailable(
                 "@infisical/sdk (npm)",
                 "npm install failed or npm is missing",
             );
+            return None;
         }
         std::fs::write(&marker, &package).unwrap();
     }
+    Some(dir)
+}
+
+#[tokio::test]
+async fn node_sdk_works_unchanged() {
+    let Some(dir) = node_modules() else {
+        return;
+    };
     // ES modules resolve packages next to the script, so run a copy from there.
     std::fs::copy(examples().join("sdk-node/check.mjs"), dir.join("check.mjs")).unwrap();
     let fx = fixture().await;
     let mut cmd = Command::new("node");
     cmd.arg("check.mjs").current_dir(&dir);
+    tokio::task::spawn_blocking(move || run_check(cmd, &fx))
+        .await
+        .unwrap();
+}
+
+/// Issue 24: the Python SDK's `dynamic_secrets` client defines a Redis
+/// dynamic secret, leases a credential (its user can AUTH), renews and
+/// revokes the lease (the user can no longer AUTH) and deletes it. Needs
+/// the Redis of `dynamic_redis` (required under HUSH_REQUIRE_REDIS_TESTS).
+#[tokio::test]
+async fn python_sdk_dynamic_secret_lease() {
+    let Some(addr) = crate::dynamic_redis::redis_addr().await else {
+        return;
+    };
+    let Some(python) = python_venv() else {
+        return;
+    };
+    let mut fx = fixture().await;
+    let (host, port) = addr.rsplit_once(':').unwrap();
+    fx.env.push(("REDIS_HOST", host.to_owned()));
+    fx.env.push(("REDIS_PORT", port.to_owned()));
+    let mut cmd = Command::new(&python);
+    cmd.arg(examples().join("sdk-python/check_dynamic.py"));
+    tokio::task::spawn_blocking(move || run_check(cmd, &fx))
+        .await
+        .unwrap();
+}
+
+/// Issue 24: the same with the Node SDK's `dynamicSecrets()` client.
+#[tokio::test]
+async fn node_sdk_dynamic_secret_lease() {
+    let Some(addr) = crate::dynamic_redis::redis_addr().await else {
+        return;
+    };
+    let Some(dir) = node_modules() else {
+        return;
+    };
+    let script = "check_dynamic.mjs";
+    std::fs::copy(examples().join("sdk-node").join(script), dir.join(script)).unwrap();
+    let mut fx = fixture().await;
+    let (host, port) = addr.rsplit_once(':').unwrap();
+    fx.env.push(("REDIS_HOST", host.to_owned()));
+    fx.env.push(("REDIS_PORT", port.to_owned()));
+    let mut cmd = Command::new("node");
+    cmd.arg(script).current_dir(&dir);
     tokio::task::spawn_blocking(move || run_check(cmd, &fx))
         .await
         .unwrap();

@@ -43,6 +43,7 @@ mod accounts;
 mod audit_batch;
 mod chain_upgrade;
 mod connect;
+mod dynamic;
 mod identity_auth;
 mod listen;
 mod rotations;
@@ -1919,6 +1920,10 @@ impl Store for PostgresStore {
     }
 
     fn rotations(&self) -> &dyn RotationStore {
+        self
+    }
+
+    fn dynamic(&self) -> &dyn DynamicStore {
         self
     }
 }

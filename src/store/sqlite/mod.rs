@@ -22,6 +22,7 @@ mod audit_chain_tests;
 pub(super) mod audit_journal;
 pub(super) mod chain;
 mod connect;
+mod dynamic;
 mod folders;
 mod group_commit;
 mod identity_auth;
@@ -1345,6 +1346,10 @@ impl Store for SqliteStore {
     }
 
     fn rotations(&self) -> &dyn RotationStore {
+        self
+    }
+
+    fn dynamic(&self) -> &dyn DynamicStore {
         self
     }
 }

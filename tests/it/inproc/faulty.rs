@@ -635,4 +635,8 @@ impl Store for FaultyStore {
     fn rotations(&self) -> &dyn RotationStore {
         self.inner.rotations()
     }
+
+    fn dynamic(&self) -> &dyn DynamicStore {
+        self.inner.dynamic()
+    }
 }
