@@ -13,6 +13,7 @@ pub mod config;
 pub mod crypto;
 pub mod http_settings;
 pub mod hygiene;
+pub mod keys;
 pub mod limits;
 pub mod mask;
 pub mod net;

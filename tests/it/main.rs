@@ -15,6 +15,7 @@ mod deploy;
 mod examples;
 mod harness;
 mod inproc;
+mod keys;
 mod migrate;
 mod offboarding;
 mod openapi;
