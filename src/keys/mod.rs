@@ -19,9 +19,11 @@
 
 pub mod availability;
 pub mod connect;
+pub mod http;
 pub mod local;
 pub mod secret_file;
 pub mod settings;
+pub mod transit;
 pub mod wrapped_root;
 
 use crate::crypto::Key;
