@@ -21,6 +21,8 @@ pub mod availability;
 pub mod connect;
 pub mod http;
 pub mod local;
+#[cfg(feature = "pkcs11")]
+pub mod pkcs11;
 pub mod secret_file;
 pub mod settings;
 pub mod transit;

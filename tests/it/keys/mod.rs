@@ -5,6 +5,8 @@
 //! failure.
 
 mod file;
+#[cfg(feature = "pkcs11")]
+mod pkcs11;
 mod proxy;
 mod transit;
 
@@ -15,6 +17,21 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use proxy::Proxy;
+
+/// A way to take a provider away and bring it back.
+pub trait Outage {
+    fn down(&self);
+    fn up(&self);
+}
+
+impl Outage for Proxy {
+    fn down(&self) {
+        Proxy::down(self)
+    }
+    fn up(&self) {
+        Proxy::up(self)
+    }
+}
 
 /// How long cached data keys serve through an outage in these tests.
 pub const GRACE: &str = "6s";
@@ -98,7 +115,7 @@ pub async fn start_write_restart_read(s: &mut TestServer) {
 /// of keys already unwrapped go on for the grace time, a new project (a new
 /// wrap) is refused with 503, then everything needing a key is 503 until
 /// the provider is back.
-pub async fn down_while_running(s: &mut TestServer, proxy: &Proxy) {
+pub async fn down_while_running(s: &mut TestServer, proxy: &dyn Outage) {
     set(&s.client(), "CACHED", "still-readable").await.unwrap();
     // A fresh process: the key is unwrapped through the provider, then cached.
     s.restart();
@@ -149,13 +166,14 @@ pub async fn down_while_running(s: &mut TestServer, proxy: &Proxy) {
 
 /// The provider is unreachable when the server starts: it exits non-zero
 /// with one line naming the provider and what to do.
-pub fn down_at_start(dir: &Path, args: &[&str], provider: &str) {
+pub fn down_at_start(dir: &Path, args: &[&str], envs: &[(&str, &str)], provider: &str) {
     let out = std::process::Command::new(BIN)
         .args(["server", "--data-dir"])
         .arg(dir)
         .args(["--listen", "127.0.0.1:0"])
         .args(args)
         .env_remove("HUSH_ROOT_KEY")
+        .envs(envs.iter().copied())
         .env("HUSH_LOG", "warn")
         .output()
         .unwrap();

@@ -229,12 +229,22 @@ async fn transit_down_at_start_and_wrong_token() {
     };
     let dir = tempfile::tempdir().unwrap();
     t.proxy.down();
-    down_at_start(dir.path(), &provider_args("transit", &t.config), "transit");
+    down_at_start(
+        dir.path(),
+        &provider_args("transit", &t.config),
+        &[],
+        "transit",
+    );
     assert!(!dir.path().join("root-key.wrapped").exists());
     // A revoked (here: made-up) token is refused at start, also in one line.
     t.proxy.up();
     let config = config(t.conf_dir.path(), &t.proxy, "s.not-a-real-token");
-    down_at_start(dir.path(), &provider_args("transit", &config), "transit");
+    down_at_start(
+        dir.path(),
+        &provider_args("transit", &config),
+        &[],
+        "transit",
+    );
 }
 
 /// Revoking hush's token is the kill switch: `/readyz` says so at once. A
