@@ -18,6 +18,10 @@
 //! section (`settings`) and one arm in `connect`.
 
 pub mod availability;
+#[cfg(feature = "awskms")]
+pub mod aws_credentials;
+#[cfg(feature = "awskms")]
+pub mod awskms;
 pub mod connect;
 pub mod http;
 pub mod local;
@@ -25,6 +29,8 @@ pub mod local;
 pub mod pkcs11;
 pub mod secret_file;
 pub mod settings;
+#[cfg(feature = "awskms")]
+pub mod sigv4;
 pub mod transit;
 pub mod wrapped_root;
 

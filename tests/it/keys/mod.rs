@@ -4,6 +4,8 @@
 //! skip with a note, unless `HUSH_REQUIRE_KMS_TESTS=1` (CI) makes it a
 //! failure.
 
+#[cfg(feature = "awskms")]
+mod awskms;
 mod file;
 #[cfg(feature = "pkcs11")]
 mod pkcs11;
@@ -81,7 +83,7 @@ pub fn provider_args<'a>(provider: &'a str, config: &'a Path) -> Vec<&'a str> {
     ]
 }
 
-async fn readyz(s: &TestServer) -> (u16, serde_json::Value) {
+pub async fn readyz(s: &TestServer) -> (u16, serde_json::Value) {
     let r = reqwest::get(format!("{}/readyz", s.url)).await.unwrap();
     (r.status().as_u16(), r.json().await.unwrap_or_default())
 }
