@@ -106,6 +106,10 @@ impl Keyring {
     /// Refuses (and forgets the cache) once the provider has been down for
     /// longer than the grace time.
     fn usable(&self) -> ServiceResult<()> {
+        // `file`/`env` cannot be down: no lock on the read path.
+        if !self.root.is_external() {
+            return Ok(());
+        }
         if self.availability.verdict() == Verdict::Expired {
             self.forget_all();
             return Err(ServiceError::Unavailable(
