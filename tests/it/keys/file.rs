@@ -56,3 +56,82 @@ fn env_provider_without_the_key_is_a_clear_error() {
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown root key provider"));
 }
+
+/// The fixture's root key (hex).
+const UPGRADE_KEY: &str = "8f4c2a7e91d35b06c1e8f2a94d7b3c5e0a6f1d2c8b9e4a7f3c5d6e1b2a9f8c7d";
+
+async fn login(s: &TestServer) -> String {
+    let anon = hush::client::ApiClient::new(&s.url, None).unwrap();
+    anon.send_as::<hush::api::auth::LoginResponse>(
+        reqwest::Method::POST,
+        "/api/v1/hush/auth/login",
+        &serde_json::json!({ "email": "admin@example.com", "password": PASSWORD }),
+    )
+    .await
+    .unwrap()
+    .access_token
+}
+
+/// Upgrade: a data dir written by hush before root key providers existed
+/// reads unchanged after them, under `env` and under `file`. The fixture
+/// (`fixtures/pre-providers-hush.db.gz`) was made by main's binary before
+/// this change with HUSH_ROOT_KEY=UPGRADE_KEY: bootstrap admin@example.com
+/// with the harness's password, then OLD_SECRET set in dev at `/`.
+#[tokio::test]
+async fn data_written_before_providers_reads_after() {
+    use std::io::Read as _;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    std::fs::create_dir(&dir).unwrap();
+    let gz = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/fixtures/pre-providers-hush.db.gz"),
+    )
+    .unwrap();
+    let mut db = Vec::new();
+    flate2::read::GzDecoder::new(gz.as_slice())
+        .read_to_end(&mut db)
+        .unwrap();
+    std::fs::write(dir.join("hush.db"), db).unwrap();
+
+    let mut s = TestServer::spawn_with(
+        &dir,
+        &["--root-key-provider", "env"],
+        &[("HUSH_ROOT_KEY", UPGRADE_KEY)],
+    )
+    .unwrap();
+    s.token = login(&s).await;
+    let old = get(&s.client(), "OLD_SECRET", None).await.unwrap();
+    assert_eq!(old["secretValue"], "written-by-the-old-code");
+    assert_audit_chain_ok(&s.client()).await;
+    set(&s.client(), "OLD_SECRET", "written-after")
+        .await
+        .unwrap();
+    s.stop();
+
+    let keys = tempfile::tempdir().unwrap();
+    let key_file = keys.path().join("root.key");
+    private_file(&key_file, UPGRADE_KEY);
+    let mut again = TestServer::spawn_with(
+        &dir,
+        &[
+            "--root-key-provider",
+            "file",
+            "--root-key-file",
+            key_file.to_str().unwrap(),
+        ],
+        &[],
+    )
+    .unwrap();
+    again.token = login(&again).await;
+    let c = again.client();
+    assert_eq!(
+        get(&c, "OLD_SECRET", Some(1)).await.unwrap()["secretValue"],
+        "written-by-the-old-code"
+    );
+    assert_eq!(
+        get(&c, "OLD_SECRET", None).await.unwrap()["secretValue"],
+        "written-after"
+    );
+    assert_audit_chain_ok(&c).await;
+    again.stop();
+}
