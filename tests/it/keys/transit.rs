@@ -278,3 +278,45 @@ async fn transit_revoked_token_then_renewed_file() {
         "v"
     );
 }
+
+/// PostgreSQL replicas share the database and the wrapped local key file:
+/// a replica without the file is refused (and leaves no file of its own
+/// behind); given the first one's file, it serves the same data.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transit_postgres_replicas_share_the_wrapped_key_file() {
+    let Some(db) = crate::pg::PgDb::create("transit_postgres_replicas").await else {
+        return;
+    };
+    let Some(t) = setup("transit_postgres_replicas").await else {
+        return;
+    };
+    let mut args = provider_args("transit", &t.config);
+    args.extend(["--database", db.url.as_str()]);
+    let first = TestServer::start(&args).await;
+    set(&first.client(), "SHARED", "one").await.unwrap();
+
+    let other = tempfile::tempdir().unwrap();
+    let refused = TestServer::spawn(other.path(), &args)
+        .err()
+        .expect("refused");
+    assert!(
+        refused.contains("did not exist: copy that file"),
+        "{refused}"
+    );
+    assert!(!other.path().join("root-key.wrapped").exists());
+
+    let wrapped = first.data_dir.join("root-key.wrapped");
+    let mut shared = args.clone();
+    shared.extend(["--root-key-wrapped-file", wrapped.to_str().unwrap()]);
+    let mut second = TestServer::spawn(other.path(), &shared).unwrap();
+    second.token = first.token.clone();
+    assert_eq!(
+        get(&second.client(), "SHARED", None).await.unwrap()["secretValue"],
+        "one"
+    );
+    set(&second.client(), "SHARED", "two").await.unwrap();
+    assert_eq!(
+        get(&first.client(), "SHARED", None).await.unwrap()["secretValue"],
+        "two"
+    );
+}
