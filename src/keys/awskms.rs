@@ -64,6 +64,7 @@ impl AwsKms {
                     "[awskms] endpoint {endpoint:?} is not an http(s) URL"
                 ))
             })?;
+        http::warn_if_plain_http(&endpoint, "the AWS KMS endpoint");
         let host = match endpoint.port() {
             Some(port) => format!("{}:{port}", endpoint.host_str().unwrap_or_default()),
             None => endpoint.host_str().unwrap_or_default().to_owned(),

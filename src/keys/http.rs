@@ -71,3 +71,17 @@ pub fn error_summary(status: StatusCode, body: &[u8]) -> String {
         None => format!("HTTP {status}"),
     }
 }
+
+/// Plain HTTP to a host other than this one carries credentials and data
+/// keys in the clear: allowed (a sidecar, a test mock) but logged.
+pub fn warn_if_plain_http(url: &reqwest::Url, what: &str) {
+    let host = url.host_str().unwrap_or_default();
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let loopback = host == "localhost"
+        || bare
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if url.scheme() == "http" && !loopback {
+        tracing::warn!("{what} at {url} is plain HTTP: data keys and credentials cross the network unencrypted; use https://");
+    }
+}

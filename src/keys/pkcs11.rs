@@ -149,11 +149,18 @@ impl Inner {
         if state.module.is_none() {
             state.module = Some(load(&self.settings.module)?);
         }
+        let Some(module) = state.module.as_ref() else {
+            return Err(ProviderError::Unavailable(
+                "PKCS#11 module not loaded".into(),
+            ));
+        };
         if state.open.is_none() {
-            let module = state.module.as_ref().expect("loaded above");
             state.open = Some(self.open_session(module)?);
         }
-        op(self, state.open.as_ref().expect("opened above"))
+        match state.open.as_ref() {
+            Some(open) => op(self, open),
+            None => Err(ProviderError::Unavailable("no PKCS#11 session".into())),
+        }
     }
 
     fn slot(&self, module: &Module) -> Result<Slot, ProviderError> {

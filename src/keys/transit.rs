@@ -62,6 +62,14 @@ impl Transit {
                 "[transit] address {address:?} must start with https:// (or http:// on a trusted network)"
             )));
         }
+        match reqwest::Url::parse(&address) {
+            Ok(url) => http::warn_if_plain_http(&url, "the transit address"),
+            Err(_) => {
+                return Err(refused(format!(
+                    "[transit] address {address:?} is not a URL"
+                )))
+            }
+        }
         for (what, name) in [("key", &s.key), ("mount", &s.mount)] {
             if !valid_name(name) {
                 return Err(refused(format!(
