@@ -792,6 +792,49 @@ mod tests {
     }
 
     #[test]
+    fn root_key_providers_and_their_sections() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        let load = |text: &str, provider: Option<&str>| {
+            std::fs::write(&file, text).unwrap();
+            let args = ServerArgs {
+                config: Some(file.clone()),
+                data_dir: Some(dir.path().to_owned()),
+                root_key_provider: provider.map(str::to_owned),
+                ..Default::default()
+            };
+            ServerConfig::load(&args, None)
+        };
+        let err = load("", Some("transit"))
+            .map(|_| ())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("[transit] section"), "{err}");
+        let err = load("", Some("env")).map(|_| ()).unwrap_err().to_string();
+        assert!(err.contains("HUSH_ROOT_KEY"), "{err}");
+        let transit = "root_key_provider = \"transit\"\nroot_key_cache_grace = \"30s\"\n[transit]\naddress = \"https://bao:8200\"\nkey = \"hush\"\ntoken_file = \"/t\"\ntimeout = \"2s\"\n";
+        let c = load(transit, None).unwrap();
+        match &c.root_key {
+            RootKeySource::External(e) => match e.as_ref() {
+                External::Transit(t) => {
+                    assert_eq!(t.mount, "transit");
+                    assert_eq!(t.timeout, Duration::from_secs(2));
+                }
+                other => panic!("{other:?}"),
+            },
+            _ => panic!("not external"),
+        }
+        assert_eq!(c.root_key_cache_grace, Duration::from_secs(30));
+        assert_eq!(c.root_key_wrapped_file, dir.path().join("root-key.wrapped"));
+        // The flag wins over the file: file, with the development key.
+        let c = load(transit, Some("file")).unwrap();
+        assert!(matches!(c.root_key, RootKeySource::Generated(_)));
+        let slow = transit.replace("\"2s\"", "\"10m\"");
+        assert!(matches!(load(&slow, None), Err(ConfigError::Parse(..))));
+        assert!(load("", Some("vault")).is_err());
+    }
+
+    #[test]
     fn debug_redacts_root_key() {
         let c = ServerConfig::load(
             &ServerArgs::default(),
