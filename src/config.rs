@@ -2,6 +2,7 @@
 //! Loading only reads; it creates nothing. `Debug` never shows the root key.
 
 use crate::http_settings::RateSpec;
+use crate::keys::settings::{External, ProviderName};
 use crate::limits::{LimitArgs, Limits};
 use ipnet::IpNet;
 use serde::Deserialize;
@@ -36,6 +37,19 @@ pub struct ServerArgs {
     /// File holding the 32-byte root key (hex or base64), mode 0600. HUSH_ROOT_KEY may hold the key itself.
     #[arg(long, env = "HUSH_ROOT_KEY_FILE")]
     pub root_key_file: Option<PathBuf>,
+    /// Where the root key lives: file, env, transit, pkcs11 or awskms (the
+    /// last three set up in their config-file section) [default: env when
+    /// HUSH_ROOT_KEY is set, else file]
+    #[arg(long, env = "HUSH_ROOT_KEY_PROVIDER", value_name = "PROVIDER")]
+    pub root_key_provider: Option<String>,
+    /// How long data keys already unwrapped keep serving while an external
+    /// root key provider is unreachable, e.g. 5m [default: 5m]
+    #[arg(long, env = "HUSH_ROOT_KEY_CACHE_GRACE")]
+    pub root_key_cache_grace: Option<String>,
+    /// External providers: the file holding hush's local key wrapped by the
+    /// provider (copy it to every replica) [default: DATA_DIR/root-key.wrapped]
+    #[arg(long, env = "HUSH_ROOT_KEY_WRAPPED_FILE")]
+    pub root_key_wrapped_file: Option<PathBuf>,
     /// TLS certificate chain (PEM)
     #[arg(long, env = "HUSH_TLS_CERT", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
@@ -148,6 +162,13 @@ struct FileConfig {
     database_url: Option<String>,
     database_pool_size: Option<usize>,
     root_key_file: Option<PathBuf>,
+    root_key_provider: Option<String>,
+    root_key_cache_grace: Option<String>,
+    root_key_wrapped_file: Option<PathBuf>,
+    /// The providers' sections (file only: they name credential files).
+    transit: Option<crate::keys::settings::TransitSettings>,
+    pkcs11: Option<crate::keys::settings::Pkcs11Settings>,
+    awskms: Option<crate::keys::settings::AwsKmsSettings>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
     tls_self_signed: Option<bool>,
@@ -185,6 +206,8 @@ pub enum RootKeySource {
     File(PathBuf),
     /// Development: generated into the data dir on first start.
     Generated(PathBuf),
+    /// Outside this process (`keys::connect`): transit, pkcs11, awskms.
+    External(Box<crate::keys::settings::External>),
 }
 
 pub enum Tls {
@@ -200,6 +223,10 @@ pub struct ServerConfig {
     /// PostgreSQL only: the connection pool's size.
     pub database_pool_size: usize,
     pub root_key: RootKeySource,
+    /// External providers: how long cached data keys serve through an outage.
+    pub root_key_cache_grace: Duration,
+    /// External providers: the local key, wrapped (`keys::wrapped_root`).
+    pub root_key_wrapped_file: PathBuf,
     pub tls: Tls,
     pub recovery_window: Duration,
     pub purge_interval: Duration,
@@ -240,6 +267,7 @@ impl fmt::Debug for ServerConfig {
             RootKeySource::Inline(_) => "HUSH_ROOT_KEY (***)".to_owned(),
             RootKeySource::File(p) => format!("file {}", p.display()),
             RootKeySource::Generated(p) => format!("generated {}", p.display()),
+            RootKeySource::External(e) => format!("{e:?}"),
         };
         f.debug_struct("ServerConfig")
             .field("listen", &self.listen)
@@ -328,14 +356,51 @@ impl ServerConfig {
             .clone()
             .or(file.database_url)
             .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("hush.db").display()));
-        let root_key = match (
-            env_root_key,
-            args.root_key_file.clone().or(file.root_key_file),
-        ) {
-            (Some(k), _) => RootKeySource::Inline(k),
-            (None, Some(p)) => RootKeySource::File(p),
-            (None, None) => RootKeySource::Generated(data_dir.join("root.key")),
+        let provider = match args
+            .root_key_provider
+            .clone()
+            .or(file.root_key_provider.clone())
+        {
+            Some(name) => Some(
+                name.parse::<ProviderName>()
+                    .map_err(|e| ConfigError::Invalid("root_key_provider", e))?,
+            ),
+            None => None,
         };
+        let key_file = args.root_key_file.clone().or(file.root_key_file);
+        let missing = |name: &str| {
+            ConfigError::Invalid(
+                "root_key_provider",
+                format!("{name} needs a [{name}] section in the config file (see README, Root key providers)"),
+            )
+        };
+        let root_key = match (provider, env_root_key, key_file) {
+            (None, Some(k), _) | (Some(ProviderName::Env), Some(k), _) => RootKeySource::Inline(k),
+            (Some(ProviderName::Env), None, _) => {
+                return Err(ConfigError::Invalid(
+                    "root_key_provider",
+                    "env needs the key in HUSH_ROOT_KEY".into(),
+                ))
+            }
+            (None | Some(ProviderName::File), _, Some(p)) => RootKeySource::File(p),
+            (None | Some(ProviderName::File), _, None) => {
+                RootKeySource::Generated(data_dir.join("root.key"))
+            }
+            (Some(ProviderName::Transit), ..) => RootKeySource::External(Box::new(
+                External::Transit(file.transit.ok_or_else(|| missing("transit"))?),
+            )),
+            (Some(ProviderName::Pkcs11), ..) => RootKeySource::External(Box::new(
+                External::Pkcs11(file.pkcs11.ok_or_else(|| missing("pkcs11"))?),
+            )),
+            (Some(ProviderName::AwsKms), ..) => RootKeySource::External(Box::new(
+                External::AwsKms(file.awskms.ok_or_else(|| missing("awskms"))?),
+            )),
+        };
+        let root_key_wrapped_file = args
+            .root_key_wrapped_file
+            .clone()
+            .or(file.root_key_wrapped_file)
+            .unwrap_or_else(|| data_dir.join("root-key.wrapped"));
         let tls = match (
             args.tls_cert.clone().or(file.tls_cert),
             args.tls_key.clone().or(file.tls_key),
@@ -367,6 +432,10 @@ impl ServerConfig {
                 parse_duration(flag.as_deref().or(file.as_deref()).unwrap_or(default))
                     .map_err(|e| ConfigError::Invalid(name, e))
             };
+        let root_key_cache_grace = match (&args.root_key_cache_grace, file.root_key_cache_grace) {
+            (None, None) => crate::keys::settings::DEFAULT_CACHE_GRACE,
+            (flag, in_file) => duration("root_key_cache_grace", flag, in_file, "5m")?,
+        };
         let max_versions = args.max_versions.or(file.max_versions).unwrap_or(100);
         if max_versions < 1 {
             return Err(ConfigError::Invalid(
@@ -483,6 +552,8 @@ impl ServerConfig {
             database_url,
             database_pool_size,
             root_key,
+            root_key_cache_grace,
+            root_key_wrapped_file,
             tls,
             recovery_window: duration(
                 "recovery_window",
@@ -718,6 +789,49 @@ mod tests {
             ..Default::default()
         })
         .is_err());
+    }
+
+    #[test]
+    fn root_key_providers_and_their_sections() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        let load = |text: &str, provider: Option<&str>| {
+            std::fs::write(&file, text).unwrap();
+            let args = ServerArgs {
+                config: Some(file.clone()),
+                data_dir: Some(dir.path().to_owned()),
+                root_key_provider: provider.map(str::to_owned),
+                ..Default::default()
+            };
+            ServerConfig::load(&args, None)
+        };
+        let err = load("", Some("transit"))
+            .map(|_| ())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("[transit] section"), "{err}");
+        let err = load("", Some("env")).map(|_| ()).unwrap_err().to_string();
+        assert!(err.contains("HUSH_ROOT_KEY"), "{err}");
+        let transit = "root_key_provider = \"transit\"\nroot_key_cache_grace = \"30s\"\n[transit]\naddress = \"https://bao:8200\"\nkey = \"hush\"\ntoken_file = \"/t\"\ntimeout = \"2s\"\n";
+        let c = load(transit, None).unwrap();
+        match &c.root_key {
+            RootKeySource::External(e) => match e.as_ref() {
+                External::Transit(t) => {
+                    assert_eq!(t.mount, "transit");
+                    assert_eq!(t.timeout, Duration::from_secs(2));
+                }
+                other => panic!("{other:?}"),
+            },
+            _ => panic!("not external"),
+        }
+        assert_eq!(c.root_key_cache_grace, Duration::from_secs(30));
+        assert_eq!(c.root_key_wrapped_file, dir.path().join("root-key.wrapped"));
+        // The flag wins over the file: file, with the development key.
+        let c = load(transit, Some("file")).unwrap();
+        assert!(matches!(c.root_key, RootKeySource::Generated(_)));
+        let slow = transit.replace("\"2s\"", "\"10m\"");
+        assert!(matches!(load(&slow, None), Err(ConfigError::Parse(..))));
+        assert!(load("", Some("vault")).is_err());
     }
 
     #[test]

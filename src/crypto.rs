@@ -132,6 +132,11 @@ impl Key {
         Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(self.0.as_ref()))
     }
 
+    /// The raw bytes, for a root key provider to wrap (never to print).
+    pub(crate) fn bytes(&self) -> &[u8] {
+        self.0.as_ref()
+    }
+
     fn cipher(&self) -> &Aes256Gcm {
         &self.1
     }
@@ -198,7 +203,8 @@ impl Key {
     }
 }
 
-fn wrap_aad(project_id: &str, key_id: i64) -> Vec<u8> {
+/// The AAD a data key is wrapped with: bound to its project and key id.
+pub fn wrap_aad(project_id: &str, key_id: i64) -> Vec<u8> {
     format!("hush-dek\0{project_id}\0{key_id}").into_bytes()
 }
 

@@ -14,6 +14,7 @@ pub mod crypto;
 pub mod dynamic;
 pub mod http_settings;
 pub mod hygiene;
+pub mod keys;
 pub mod limits;
 pub mod mask;
 pub mod net;

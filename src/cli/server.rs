@@ -30,6 +30,10 @@ pub enum ServerAction {
         #[arg(long)]
         new_root_key_file: PathBuf,
     },
+    /// Create the pkcs11 root key provider's AES-256 key on the token named in
+    /// the config file's [pkcs11] section: sensitive, non-extractable, for
+    /// encrypt and decrypt only (with --root-key-provider pkcs11)
+    CreateHsmKey,
     /// Copy a SQLite deployment into an empty PostgreSQL database, then verify it
     /// (stop the server first)
     Migrate {
@@ -49,6 +53,36 @@ pub async fn command(cmd: ServerCommand) -> Result<()> {
             rotate_root_key(*cmd.args, &new_root_key_file).await
         }
         Some(ServerAction::Migrate { from, to }) => migrate(*cmd.args, &from, &to).await,
+        Some(ServerAction::CreateHsmKey) => create_hsm_key(*cmd.args).await,
+    }
+}
+
+/// `hush server create-hsm-key`: the pkcs11 provider's key, made on the token.
+async fn create_hsm_key(mut args: ServerArgs) -> Result<()> {
+    let inline_key = args.inline_root_key.take();
+    let config = ServerConfig::load(&args, inline_key)?;
+    let settings = match &config.root_key {
+        RootKeySource::External(external) => match external.as_ref() {
+            crate::keys::settings::External::Pkcs11(s) => s.clone(),
+            _ => bail!("create-hsm-key works with --root-key-provider pkcs11"),
+        },
+        _ => bail!("create-hsm-key works with --root-key-provider pkcs11 and a [pkcs11] section in --config"),
+    };
+    #[cfg(feature = "pkcs11")]
+    {
+        crate::keys::pkcs11::create_key(&settings)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot create the HSM key: {e}"))?;
+        println!(
+            "created AES-256 key {:?} on the token (sensitive, non-extractable, encrypt/decrypt only)",
+            settings.key_label
+        );
+        Ok(())
+    }
+    #[cfg(not(feature = "pkcs11"))]
+    {
+        let _ = settings;
+        bail!("this hush was built without the pkcs11 feature; rebuild with --features pkcs11")
     }
 }
 

@@ -8,6 +8,7 @@ use super::{AppState, Shared};
 use crate::audit::AuditKey;
 use crate::config::{RootKeySource, ServerConfig};
 use crate::crypto::Key;
+use crate::keys::RootKeys;
 use crate::service::{Keyring, Service, Settings};
 use crate::store::audit_flush::AuditOptions;
 use crate::store::postgres::PostgresStore;
@@ -27,7 +28,10 @@ const STREAMS_GRACE: Duration = Duration::from_secs(15);
 /// What `open` finds from the configuration, before anything is assembled.
 pub struct Opened {
     pub store: Arc<dyn Store>,
-    pub root: Key,
+    pub root: RootKeys,
+    /// An external provider's wrapped local key file, when this start made
+    /// it (removed again if the database belongs to another key).
+    pub new_wrapped_file: Option<std::path::PathBuf>,
     /// What the service measures expiry against: the system clock, unless
     /// a test assembling the server in-process replaces it.
     pub clock: Arc<dyn Clock>,
@@ -65,11 +69,12 @@ pub async fn open(config: &ServerConfig) -> Result<Opened> {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
     }
-    let root = load_root_key(&config.root_key)?;
-    let store = open_store(config, &root).await?;
+    let (root, new_wrapped_file) = open_root_keys(config).await?;
+    let store = open_store(config, root.local()).await?;
     Ok(Opened {
         store,
         root,
+        new_wrapped_file,
         clock: Arc::new(SystemClock),
         lock,
     })
@@ -81,16 +86,27 @@ pub async fn assemble(config: &ServerConfig, opened: Opened) -> Result<App> {
     let Opened {
         store,
         root,
+        new_wrapped_file,
         clock,
         lock,
     } = opened;
-    check_root_key(&store, &root).await?;
-    let (bootstrap_code, prepared) = BootstrapCode::prepare(&store, &root, &config.data_dir)
+    if let Err(e) = check_root_key(&store, root.local()).await {
+        if let Some(path) = new_wrapped_file {
+            crate::keys::wrapped_root::discard(&path);
+            bail!(
+                "this database was initialised under another root key and {} did not exist: copy that file from the server that initialised the database (switching a database between root key providers is not supported yet)",
+                path.display()
+            );
+        }
+        return Err(e);
+    }
+    let external = root.is_external();
+    let (bootstrap_code, prepared) = BootstrapCode::prepare(&store, root.local(), &config.data_dir)
         .await
         .context("cannot prepare the bootstrap code")?;
     let service = Arc::new(Service {
         store: store.clone(),
-        keys: Keyring::new(root),
+        keys: Keyring::with_provider(root, config.root_key_cache_grace),
         settings: Settings {
             recovery_window_ms: config.recovery_window.as_millis() as i64,
             default_max_versions: config.max_versions,
@@ -126,6 +142,12 @@ pub async fn assemble(config: &ServerConfig, opened: Opened) -> Result<App> {
         super::spawn_purge_job(service.clone(), config.purge_interval),
         super::spawn_refusal_flush(service.clone()),
     ];
+    if external {
+        jobs.push(spawn_provider_watch(
+            service.clone(),
+            config.root_key_cache_grace,
+        ));
+    }
     if let Some(retention) = config.audit_retention {
         jobs.push(super::archive_job::spawn(
             service.clone(),
@@ -194,9 +216,46 @@ impl App {
     }
 }
 
+/// Asks an external root key provider whether it answers, a few times per
+/// grace period (at most every 10s, at least every second), so `/readyz`
+/// and the cache's expiry follow an outage even when no request comes.
+fn spawn_provider_watch(service: Arc<Service>, grace: Duration) -> JoinHandle<()> {
+    let every = (grace / 3).clamp(Duration::from_secs(1), Duration::from_secs(10));
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            service.keys.check_provider().await;
+        }
+    })
+}
+
+/// The root of the key hierarchy: the `file`/`env` key, or an external
+/// provider (connected and checked) with its local key. Also returns the
+/// wrapped local key file when this call created it.
+pub async fn open_root_keys(
+    config: &ServerConfig,
+) -> Result<(RootKeys, Option<std::path::PathBuf>)> {
+    match &config.root_key {
+        RootKeySource::External(external) => {
+            let path = &config.root_key_wrapped_file;
+            let (keys, created) = crate::keys::connect::open(external, path)
+                .await
+                .map_err(anyhow::Error::msg)?;
+            Ok((keys, created.then(|| path.clone())))
+        }
+        source => Ok((RootKeys::in_process(load_root_key(source)?), None)),
+    }
+}
+
 /// Reads the root key; in development generates one into the data dir (0600).
 pub fn load_root_key(source: &RootKeySource) -> Result<Key> {
     match source {
+        RootKeySource::External(external) => bail!(
+            "the {} root key provider keeps the root key outside hush: this command needs the file/env root key (rotate an external key in its provider)",
+            external.name()
+        ),
         RootKeySource::Inline(text) => {
             Ok(Key::parse_text(text).context("HUSH_ROOT_KEY is not a valid root key")?)
         }

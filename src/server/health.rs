@@ -18,13 +18,19 @@ pub async fn healthz() -> Json<Health> {
     health("ok", None)
 }
 
-/// The database answers and the audit log keeps up; a load balancer should
+/// The database and the root key provider answer and the audit log keeps up; a load balancer should
 /// route here only then.
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
     if let Some(why) = state.service.store.audit_behind() {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
             health("audit log behind", Some(why.to_string())),
+        );
+    }
+    if let Some(why) = state.service.keys.provider_unavailable() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            health("root key provider unavailable", Some(why)),
         );
     }
     match state.service.store.ping().await {

@@ -180,7 +180,7 @@ impl Service {
             },
             ..ctx.clone()
         };
-        let project = self.new_project(&owner_ctx, "default", &user.id)?;
+        let project = self.new_project(&owner_ctx, "default", &user.id).await?;
         let project_row = project.project.clone();
         let (token_row, issued) = self.session_token(&user)?;
         let user_id = user.id.clone();

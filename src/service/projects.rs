@@ -26,7 +26,7 @@ fn slug_suffix() -> ServiceResult<String> {
 }
 
 impl Service {
-    pub(super) fn new_project(
+    pub(super) async fn new_project(
         &self,
         ctx: &Ctx,
         name: &str,
@@ -54,7 +54,7 @@ impl Service {
                 created_at: now,
             })
             .collect();
-        let data_key = self.keys.new_data_key(&project.id, 1)?;
+        let data_key = self.keys.new_data_key(&project.id, 1).await?;
         let mut audit = ctx.event("create-project");
         audit.project_id = Some(project.id.clone());
         Ok(NewProject {
@@ -73,7 +73,7 @@ impl Service {
                 .refused(ctx, "create-project", vec![], "denied", err)
                 .await);
         }
-        let mut project = self.new_project(ctx, name, &ctx.actor.id)?;
+        let mut project = self.new_project(ctx, name, &ctx.actor.id).await?;
         let slug = project.project.slug.clone();
         // A taken slug gets a random suffix, as Infisical's do: the answer is
         // the same whether or not the caller can see the project holding it.

@@ -20,6 +20,7 @@ mod dynamic_run;
 mod examples;
 mod harness;
 mod inproc;
+mod keys;
 mod migrate;
 mod offboarding;
 mod openapi;
