@@ -31,6 +31,7 @@ pub mod server;
 pub mod set_warnings;
 pub mod sso;
 pub mod watch;
+pub mod webhooks;
 pub mod workload;
 
 use clap::{Args, Parser, Subcommand};
@@ -101,6 +102,8 @@ pub enum Command {
     Rotation(rotation::RotationArgs),
     /// Rotate a secret now (it needs a rotation policy)
     Rotate(rotation::RotateArgs),
+    /// Webhooks: a signed POST when secrets change or a reminder falls due (project admins)
+    Webhooks(webhooks::WebhooksArgs),
     /// Run the hush server
     Server(server::ServerCommand),
     /// Create the first admin user and the `default` project on a new server
@@ -274,6 +277,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             Command::Sessions(a) => offboarding::sessions(a).await,
             Command::Rotation(a) => rotation::rotation(a).await,
             Command::Rotate(a) => rotation::rotate(a).await,
+            Command::Webhooks(a) => webhooks::webhooks(a).await,
             Command::Logout(a) => auth::logout(a).await,
             Command::Whoami(a) => auth::whoami(a).await,
             Command::List(a) => secrets::list(a).await,

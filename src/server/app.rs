@@ -47,6 +47,7 @@ pub struct App {
     jobs: Vec<JoinHandle<()>>,
     streams: crate::streams::Streams,
     rotations: super::rotation_job::RotationJob,
+    webhooks: crate::webhooks::Webhooks,
     _lock: Option<nix::fcntl::Flock<std::fs::File>>,
 }
 
@@ -97,6 +98,7 @@ pub async fn assemble(config: &ServerConfig, opened: Opened) -> Result<App> {
             limits: config.limits,
             password_login: config.password_login,
             break_glass_admins: config.break_glass_admins.clone(),
+            webhook_allow_private: config.webhook_allow_private,
         },
         write_locks: Default::default(),
         refusals: Default::default(),
@@ -139,6 +141,12 @@ pub async fn assemble(config: &ServerConfig, opened: Opened) -> Result<App> {
             every,
         ));
     }
+    let webhooks = crate::webhooks::Webhooks::spawn(
+        store.clone(),
+        service.keys.root().clone(),
+        service.clock.clone(),
+        config.webhook_allow_private,
+    )?;
     let streams = crate::streams::Streams::spawn(store, service.keys.root().clone());
     let rotations = super::rotation_job::spawn(service.clone());
     Ok(App {
@@ -152,6 +160,7 @@ pub async fn assemble(config: &ServerConfig, opened: Opened) -> Result<App> {
         jobs,
         streams,
         rotations,
+        webhooks,
         _lock: lock,
     })
 }
@@ -180,7 +189,8 @@ impl App {
         // too (at the same time).
         tokio::join!(
             self.streams.stop(STREAMS_GRACE),
-            self.rotations.stop(STREAMS_GRACE)
+            self.rotations.stop(STREAMS_GRACE),
+            self.webhooks.stop(STREAMS_GRACE)
         );
         // Counts of refusals still in open windows go on record before the stop.
         if let Err(e) = self.service.flush_refusals(true).await {

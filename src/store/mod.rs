@@ -13,6 +13,7 @@ pub mod rows;
 pub mod rules;
 pub mod sqlite;
 pub mod streams;
+pub mod webhooks;
 
 use async_trait::async_trait;
 pub use identity_auth::{IdentityAuthRow, IdentityAuthStore};
@@ -22,6 +23,7 @@ use sqlite::{audit_chain as sqlite_audit, audit_journal};
 /// The SQLite-only parts keep their old paths.
 pub use sqlite::{memo, wal_checkpointer};
 pub use streams::AuditStreamStore;
+pub use webhooks::WebhookStore;
 
 #[derive(Debug, thiserror::Error, Clone)]
 pub enum StoreError {
@@ -382,6 +384,8 @@ pub trait Store: Send + Sync + 'static {
     fn identity_auth_methods(&self) -> &dyn IdentityAuthStore;
     /// Rotation policies: their schedules, steps and leases (`rotations`).
     fn rotations(&self) -> &dyn RotationStore;
+    /// Webhooks: their targets (sealed), cursors and leases (`webhooks`).
+    fn webhooks(&self) -> &dyn WebhookStore;
 }
 
 /// Audit actions that change what a fetch of secrets returns; the change feed

@@ -32,4 +32,5 @@ mod store_conformance;
 mod store_guards;
 mod streams;
 mod visibility;
+mod webhooks;
 mod workload;

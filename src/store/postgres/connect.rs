@@ -48,6 +48,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         8,
         include_str!("../../../server/migrations/postgres/0008_rotations.sql"),
     ),
+    (
+        10,
+        include_str!("../../../server/migrations/postgres/0010_webhooks.sql"),
+    ),
 ];
 
 /// Advisory lock keys ("hush" in the high bytes). Session-independent: each is

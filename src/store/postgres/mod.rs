@@ -48,6 +48,7 @@ mod listen;
 mod rotations;
 mod rows;
 mod streams;
+mod webhooks;
 
 /// How hush connects to PostgreSQL (URL options, TLS), for the credential
 /// rotation of a database hush does not store in (`rotation::postgres`).
@@ -1887,6 +1888,10 @@ impl Store for PostgresStore {
     }
 
     fn rotations(&self) -> &dyn RotationStore {
+        self
+    }
+
+    fn webhooks(&self) -> &dyn crate::store::WebhookStore {
         self
     }
 }

@@ -35,6 +35,7 @@ mod streams;
 #[cfg(test)]
 pub(super) mod tests;
 pub mod wal_checkpointer;
+mod webhooks;
 
 use super::audit_flush::AuditOptions;
 use super::audit_upgrade;
@@ -1333,6 +1334,10 @@ impl Store for SqliteStore {
     }
 
     fn rotations(&self) -> &dyn RotationStore {
+        self
+    }
+
+    fn webhooks(&self) -> &dyn crate::store::WebhookStore {
         self
     }
 }

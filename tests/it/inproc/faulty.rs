@@ -622,4 +622,8 @@ impl Store for FaultyStore {
     fn rotations(&self) -> &dyn RotationStore {
         self.inner.rotations()
     }
+
+    fn webhooks(&self) -> &dyn hush::store::WebhookStore {
+        self.inner.webhooks()
+    }
 }
