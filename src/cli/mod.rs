@@ -24,6 +24,7 @@ pub mod output;
 pub mod projects;
 pub mod redact;
 pub mod rotation;
+pub mod rotation_marks;
 pub mod run;
 pub mod run_secrets;
 pub mod secrets;

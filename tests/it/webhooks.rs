@@ -276,6 +276,15 @@ async fn reminders_and_tests_fire(b: &Backend) {
     assert_eq!(reminders.len(), 1, "{bodies:?}");
     assert_eq!(reminders[0]["project"]["secretName"], "VENDOR_KEY");
     assert!(!bodies.iter().any(|b| b.to_string().contains(SECRET_CANARY)));
+    // `hush list` marks it too (`hush rotation list` did already).
+    let home = tempfile::tempdir().unwrap();
+    let (code, out, err) = crate::rotation::cli(home.path(), &s, &["list", "--env", "dev"]);
+    assert_eq!(code, 0, "{err}");
+    let row = out.lines().find(|l| l.contains("VENDOR_KEY")).unwrap_or("");
+    assert!(row.contains("OVERDUE"), "{out}");
+    let (_, json_out, _) = crate::rotation::cli(home.path(), &s, &["list", "--json"]);
+    let listed: Value = serde_json::from_str(&json_out).unwrap();
+    assert_eq!(listed[0]["rotation"], "OVERDUE", "{listed}");
 }
 
 on_both_backends!(
@@ -476,4 +485,110 @@ async fn cli_manages_webhooks() {
     assert!(out.contains(&id));
     let (code, _, err) = run(&["webhooks", "test", &id]);
     assert_eq!(code, Some(4), "{err}");
+}
+
+/// A Python receiver of `examples/webhooks/`, started on port 0; returns it
+/// and its port (from its "listening on" line). None without python3.
+fn start_example(
+    script: &str,
+    args: &[&str],
+) -> Option<(
+    std::process::Child,
+    u16,
+    std::io::BufReader<std::process::ChildStdout>,
+)> {
+    use std::io::BufRead;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/webhooks");
+    let mut child = std::process::Command::new("python3")
+        .arg(dir.join(script))
+        .args(["--port", "0"])
+        .args(args)
+        .current_dir(&dir)
+        .env("WEBHOOK_SECRET", KEY_CANARY)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| eprintln!("note: webhooks example skipped: python3: {e}"))
+        .ok()?;
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    let port = line.trim().rsplit(':').next().unwrap().parse().unwrap();
+    Some((child, port, out))
+}
+
+/// The examples work with hush's deliveries unchanged: the redeploy hook
+/// verifies each, runs its command once per change and refuses a forged
+/// one; the Slack formatter turns a test delivery into a message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn examples_verify_and_act_on_deliveries() {
+    use std::io::BufRead;
+    let s = TestServer::start(&[ALLOW]).await;
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let log_path = log.path().to_str().unwrap().to_owned();
+    let command = format!("echo \"$HUSH_CHANGED_ENV $HUSH_CHANGED_PATH\" >> {log_path}");
+    let Some((mut hook, port, _)) =
+        start_example("redeploy.py", &["--env", "dev", "--", "sh", "-c", &command])
+    else {
+        return;
+    };
+    add_webhook(&s, &format!("http://127.0.0.1:{port}/"), "dev", "/**").await;
+    put(&s, "dev", "/", "A", "1").await;
+    put(&s, "prod", "/", "B", "1").await;
+    put(&s, "dev", "/", "A", "2").await;
+    let lines = || std::fs::read_to_string(&log_path).unwrap_or_default();
+    assert!(
+        eventually(Duration::from_secs(30), async || lines().lines().count()
+            >= 2)
+        .await,
+        "the hook ran {:?}; log:\n{}",
+        lines(),
+        s.log()
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(lines(), "dev /\ndev /\n");
+    // A forged delivery (wrong key) is refused.
+    let body = r#"{"event":"secrets.modified","project":{"environment":"dev"},"timestamp":1}"#;
+    let forged = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/"))
+        .header(
+            "x-infisical-signature",
+            sign::signature(b"wrong", 1, body.as_bytes()),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 401);
+    let _ = hook.kill();
+    let _ = hook.wait();
+
+    let Some((mut relay, port, mut out)) = start_example("slack_formatter.py", &["--print"]) else {
+        return;
+    };
+    let added = add_webhook(&s, &format!("http://127.0.0.1:{port}/"), "dev", "/").await;
+    let id = added["id"].as_str().unwrap();
+    let tested = s
+        .client()
+        .send(
+            Method::POST,
+            &format!("/api/v1/webhooks/{id}/test"),
+            &json!({}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(tested["webhook"]["lastStatus"], "success");
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    let msg: Value = serde_json::from_str(&line).unwrap();
+    assert!(
+        msg["text"].as_str().unwrap().contains("Test delivery"),
+        "{msg}"
+    );
+    assert!(msg["blocks"][1]["text"]["text"]
+        .as_str()
+        .unwrap()
+        .contains("`dev`"));
+    let _ = relay.kill();
+    let _ = relay.wait();
 }
