@@ -235,6 +235,29 @@ mod tests {
         assert!(!e.contains("canary"), "{e}");
     }
 
+    #[tokio::test]
+    async fn names_are_checked_after_resolution() {
+        use reqwest::dns::Resolve;
+        use std::str::FromStr;
+        let name = || reqwest::dns::Name::from_str("localhost").unwrap();
+        let refused = GuardedResolver {
+            allow_private: false,
+        }
+        .resolve(name())
+        .await;
+        let e = refused
+            .err()
+            .expect("localhost resolves to loopback only")
+            .to_string();
+        assert!(e.contains("loopback or private"), "{e}");
+        let allowed = GuardedResolver {
+            allow_private: true,
+        }
+        .resolve(name())
+        .await;
+        assert!(allowed.is_ok());
+    }
+
     #[test]
     fn path_globs_work_like_infisicals() {
         let root = PathGlob::parse("/").unwrap();

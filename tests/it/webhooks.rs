@@ -290,6 +290,7 @@ async fn reminders_and_tests_fire(b: &Backend) {
 on_both_backends!(
     deliveries_are_signed_and_survive_a_failing_receiver,
     reminders_and_tests_fire,
+    leases_and_cursors_are_compare_and_set,
 );
 
 /// Two replicas on one PostgreSQL database deliver each change once between
@@ -591,4 +592,116 @@ async fn examples_verify_and_act_on_deliveries() {
         .contains("`dev`"));
     let _ = relay.kill();
     let _ = relay.wait();
+}
+
+/// The store's side of "one replica at a time": the lease goes to one owner
+/// until released or expired, and only its holder moves the cursor, only
+/// from where it was.
+async fn leases_and_cursors_are_compare_and_set(b: &Backend) {
+    let mut s = b.start(&[ALLOW]).await;
+    let hook = add_webhook(&s, "http://127.0.0.1:9/x", "dev", "/").await;
+    let id = hook["id"].as_str().unwrap().to_owned();
+    // Disabled: the server's own deliverer leaves it alone.
+    s.client()
+        .send(
+            Method::PATCH,
+            &format!("/api/v1/webhooks/{id}"),
+            &json!({ "isDisabled": true }),
+        )
+        .await
+        .unwrap();
+    if matches!(b, Backend::Sqlite) {
+        s.stop();
+    }
+    let svc = crate::rotation::replica(b, &s).await;
+    let hooks = svc.store.webhooks();
+    let now = hush::time_ids::now_ms();
+    let until = now + 30_000;
+    let a = hooks.lease_webhook(&id, "a", now, until).await.unwrap();
+    let from = a.expect("a free lease is taken").cursor_seq;
+    assert!(hooks
+        .lease_webhook(&id, "b", now, until)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(!hooks
+        .advance_webhook(&id, "b", from, from + 5, true, now)
+        .await
+        .unwrap());
+    assert!(!hooks
+        .advance_webhook(&id, "a", from + 1, from + 5, true, now)
+        .await
+        .unwrap());
+    assert!(hooks
+        .advance_webhook(&id, "a", from, from + 5, true, now)
+        .await
+        .unwrap());
+    // Only the holder records failures.
+    hooks
+        .webhook_attempted(&id, Some("b"), Some("boom"), now)
+        .await
+        .unwrap();
+    let row = hooks.webhook(&id).await.unwrap().unwrap();
+    assert_eq!(
+        (row.cursor_seq, row.last_status.as_deref()),
+        (from + 5, Some("success"))
+    );
+    hooks.release_webhook(&id, "a").await.unwrap();
+    assert!(hooks
+        .lease_webhook(&id, "b", now, until)
+        .await
+        .unwrap()
+        .is_some());
+    assert!(hooks
+        .lease_webhook(&id, "a", now, until)
+        .await
+        .unwrap()
+        .is_none());
+    svc.store.close().await;
+    if matches!(b, Backend::Sqlite) {
+        s.restart();
+    }
+}
+
+/// Deliveries are stamped and signed with the service's clock (injected
+/// here): `t=` and the body's `timestamp` are the manual clock's time.
+#[tokio::test]
+async fn deliveries_are_stamped_by_the_injected_clock() {
+    let srv = crate::inproc::InProc::start_custom(
+        |a| a.webhook_allow_private = Some(true),
+        |store| store,
+    )
+    .await;
+    // An odd time a minute ahead (within the admin session's lifetime).
+    use hush::time_ids::Clock;
+    let at = srv.clock.now_ms() + 61_234;
+    srv.clock.set(at);
+    let receiver = HttpCollector::start(0).await;
+    let c = srv.client();
+    c.send(
+        Method::POST,
+        "/api/v1/webhooks",
+        &json!({ "workspaceId": "default", "environment": "dev", "secretPath": "/",
+                 "webhookUrl": receiver.url(), "webhookSecretKey": KEY_CANARY }),
+    )
+    .await
+    .unwrap();
+    let mut body = scope("dev", "/");
+    body["secretValue"] = json!("v");
+    c.send(Method::PUT, "/api/v1/hush/secrets/STAMPED", &body)
+        .await
+        .unwrap();
+    assert!(
+        eventually(Duration::from_secs(30), async || !verified(&receiver)
+            .is_empty())
+        .await,
+        "nothing delivered"
+    );
+    let got = verified(&receiver);
+    assert_eq!(got[0]["timestamp"], at);
+    let head = receiver.acked.lock().unwrap()[0].head.clone();
+    assert!(
+        head.contains(&format!("x-infisical-signature: t={at};")),
+        "{head}"
+    );
 }
