@@ -9,7 +9,7 @@
 use super::{iso, new_id, Action, Ctx, Service, ServiceError, ServiceResult};
 use crate::store::webhooks::WebhookRow;
 use crate::store::{EnvRow, ProjectRow};
-use crate::webhooks::limits::{MAX_PER_PROJECT, MAX_SECRET_KEY_BYTES};
+use crate::webhooks::limits::{MAX_PER_PROJECT, MAX_PER_SERVER, MAX_SECRET_KEY_BYTES};
 use crate::webhooks::payload::{Delivery, Project, TEST};
 use crate::webhooks::sealed::{self, Secrets};
 use crate::webhooks::target::{PathGlob, Target};
@@ -158,7 +158,9 @@ impl Service {
         };
         let event = self.webhook_event(ctx, "create-webhook", &row);
         let hooks = self.store.webhooks();
-        hooks.create_webhook(row, MAX_PER_PROJECT, event).await?;
+        hooks
+            .create_webhook(row, MAX_PER_PROJECT, MAX_PER_SERVER, event)
+            .await?;
         let row = hooks
             .webhook(&id)
             .await?

@@ -65,15 +65,31 @@ pub fn webhook_events_sql() -> String {
     format!("((result = 'success' AND action IN ({changes})) OR action = '{REMINDER_ACTION}')")
 }
 
+/// Why another webhook may not be added (`n` in its project, `total` on the
+/// server), if so.
+pub fn over_limit(n: i64, max_per_project: i64, total: i64, max_total: i64) -> Option<String> {
+    if n >= max_per_project {
+        return Some(format!(
+            "this project already has {n} webhooks (the limit is {max_per_project}); delete one first"
+        ));
+    }
+    (total >= max_total).then(|| {
+        format!(
+            "this server already has {total} webhooks (the limit is {max_total}); delete one first"
+        )
+    })
+}
+
 #[async_trait]
 pub trait WebhookStore: Send + Sync {
     /// Inserts a webhook with its audit event in one transaction, unless its
-    /// project has `max_per_project` already (then `NotEmpty`, whose text
-    /// says so).
+    /// project has `max_per_project` already or the server `max_total`
+    /// (then `NotEmpty`, whose text says so; counted in the transaction).
     async fn create_webhook(
         &self,
         row: WebhookRow,
         max_per_project: i64,
+        max_total: i64,
         audit: AuditEvent,
     ) -> StoreResult<()>;
     /// Every webhook, or a project's.
@@ -136,4 +152,26 @@ pub trait WebhookStore: Send + Sync {
         after_seq: i64,
         limit: i64,
     ) -> StoreResult<Vec<AuditRow>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_per_project_and_per_server() {
+        assert_eq!(over_limit(19, 20, 199, 200), None);
+        assert!(over_limit(20, 20, 20, 200)
+            .unwrap()
+            .contains("this project"));
+        assert!(over_limit(0, 20, 200, 200).unwrap().contains("this server"));
+    }
+
+    #[test]
+    fn webhooks_hear_shared_changes_and_reminders_only() {
+        let sql = webhook_events_sql();
+        assert!(sql.contains("'update-secret'") && sql.contains("'rotate-secret'"));
+        assert!(!sql.contains("personal"));
+        assert!(sql.contains("action = 'rotation-overdue'"));
+    }
 }

@@ -2,8 +2,11 @@
 
 use std::time::Duration;
 
-/// Webhooks per project: each costs a task and a query a second.
+/// Webhooks per project.
 pub const MAX_PER_PROJECT: i64 = 20;
+/// Webhooks per server: any user may create projects (and so be their
+/// admin), and each webhook costs a task and two reads per `POLL`.
+pub const MAX_PER_SERVER: i64 = 200;
 pub const MAX_URL_BYTES: usize = 2048;
 /// The signing key (`webhookSecretKey`).
 pub const MAX_SECRET_KEY_BYTES: usize = 512;
@@ -21,9 +24,10 @@ pub const BACKOFF_CAP: Duration = Duration::from_secs(300);
 /// Longer than a delivery may take (`REQUEST_TIMEOUT` + connect), renewed
 /// before each one, so a lease cannot lapse while its owner sends.
 pub const LEASE: Duration = Duration::from_secs(30);
-/// How often an idle webhook looks for new events (a write's change signal
-/// wakes it sooner).
-pub const POLL: Duration = Duration::from_secs(1);
+/// How often an idle webhook looks for new events. A write's change signal
+/// (on PostgreSQL, from any replica) wakes it sooner, so this only bounds
+/// the delay after a missed signal.
+pub const POLL: Duration = Duration::from_secs(5);
 /// How often the set of webhooks is re-read.
 pub const RESCAN: Duration = Duration::from_secs(2);
 /// Longest error text kept per webhook.

@@ -43,26 +43,28 @@ impl WebhookStore for PostgresStore {
         &self,
         w: WebhookRow,
         max_per_project: i64,
+        max_total: i64,
         audit_event: AuditEvent,
     ) -> StoreResult<()> {
         in_tx!(self, |tx| {
             // Serialises adds between replicas, so the count below stays
             // true until this commits.
             tx_exec(tx, "LOCK TABLE webhooks IN SHARE ROW EXCLUSIVE MODE", &[]).await?;
-            let n: i64 = first(
+            let (n, total): (i64, i64) = first(
                 tx_query(
                     tx,
-                    "SELECT COUNT(*)::bigint FROM webhooks WHERE project_id = $1",
+                    "SELECT (SELECT COUNT(*) FROM webhooks WHERE project_id = $1)::bigint,
+                            (SELECT COUNT(*) FROM webhooks)::bigint",
                     &[&w.project_id],
                 )
                 .await?,
-                |r| r.try_get(0),
+                |r| Ok((r.try_get(0)?, r.try_get(1)?)),
             )?
-            .unwrap_or(0);
-            if n >= max_per_project {
-                return Err(StoreError::NotEmpty(format!(
-                    "this project already has {n} webhooks (the limit is {max_per_project}); delete one first"
-                )));
+            .unwrap_or((0, 0));
+            if let Some(text) =
+                super::super::webhooks::over_limit(n, max_per_project, total, max_total)
+            {
+                return Err(StoreError::NotEmpty(text));
             }
             tx_exec(
                 tx,

@@ -41,20 +41,22 @@ impl WebhookStore for SqliteStore {
         &self,
         w: WebhookRow,
         max_per_project: i64,
+        max_total: i64,
         audit: AuditEvent,
     ) -> StoreResult<()> {
         self.write(move |c, head| {
-            let n: i64 = c
+            let (n, total): (i64, i64) = c
                 .query_row(
-                    "SELECT COUNT(*) FROM webhooks WHERE project_id = ?1",
+                    "SELECT (SELECT COUNT(*) FROM webhooks WHERE project_id = ?1),
+                            (SELECT COUNT(*) FROM webhooks)",
                     params![w.project_id],
-                    |r| r.get(0),
+                    |r| Ok((r.get(0)?, r.get(1)?)),
                 )
                 .map_err(backend)?;
-            if n >= max_per_project {
-                return Err(StoreError::NotEmpty(format!(
-                    "this project already has {n} webhooks (the limit is {max_per_project}); delete one first"
-                )));
+            if let Some(text) =
+                super::super::webhooks::over_limit(n, max_per_project, total, max_total)
+            {
+                return Err(StoreError::NotEmpty(text));
             }
             c.execute(
                 &format!(
