@@ -52,9 +52,10 @@ impl Webhooks {
                 uuid::Uuid::new_v4().simple()
             ),
             client,
+            timing: worker::timing(),
         });
         let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(worker::supervise(deliverer, stopped));
+        let task = tokio::spawn(crate::streams::driver::supervise(deliverer, stopped));
         Ok(Webhooks { stop, task })
     }
 

@@ -1,6 +1,6 @@
 //! Delivery: the audit streams' design (`streams::worker`) applied to
-//! webhooks. One task per webhook, started and stopped by a supervisor that
-//! re-reads the set of webhooks.
+//! webhooks, one step at a time; the loop around the steps (a task per
+//! webhook, backoff, polling) is `streams::driver`'s.
 //!
 //! A step: if the project has events past the webhook's cursor, take (or
 //! renew) its lease, read the next events a webhook fires on, step the
@@ -19,12 +19,10 @@ use super::{sealed, send};
 use crate::crypto::Key;
 use crate::store::webhooks::WebhookRow;
 use crate::store::{Store, StoreError};
-use crate::streams::backoff::Backoff;
+use crate::streams::driver::{Channel, Step, Timing};
 use crate::time_ids::{now_ms, Clock};
-use std::collections::HashMap;
+use async_trait::async_trait;
 use std::sync::Arc;
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 pub struct Deliverer {
     pub store: Arc<dyn Store>,
@@ -35,18 +33,22 @@ pub struct Deliverer {
     /// This process's lease name, unique per start.
     pub owner: String,
     pub client: reqwest::Client,
+    pub timing: Timing,
 }
 
-enum Step {
-    Delivered,
-    /// Nothing new, disabled, or another replica holds the webhook.
-    Idle,
-    Gone,
-    Failed,
+pub fn timing() -> Timing {
+    Timing {
+        poll: POLL,
+        rescan: RESCAN,
+        backoff_first: BACKOFF_FIRST,
+        backoff_cap: BACKOFF_CAP,
+    }
 }
 
 impl Deliverer {
-    async fn step(&self, id: &str) -> Result<Step, StoreError> {
+    /// Idle when nothing is new, the webhook is disabled, or another
+    /// replica holds it.
+    async fn next_step(&self, id: &str) -> Result<Step, StoreError> {
         let hooks = self.store.webhooks();
         let Some(row) = hooks.webhook(id).await? else {
             return Ok(Step::Gone);
@@ -151,70 +153,31 @@ impl Deliverer {
             .await?;
         Ok(Step::Failed)
     }
-
-    /// Delivers webhook `id` until it is deleted or `stop` is set (looked
-    /// at between steps only: a delivery and its cursor update are never
-    /// cut apart by a shutdown).
-    async fn run(self: Arc<Self>, id: String, mut stop: watch::Receiver<bool>) {
-        let mut backoff = Backoff::new(BACKOFF_FIRST, BACKOFF_CAP);
-        let mut changes = self.store.change_signal();
-        loop {
-            if *stop.borrow() || stop.has_changed().is_err() {
-                break;
-            }
-            let wait = match self.step(&id).await {
-                Ok(Step::Delivered) => {
-                    backoff.reset();
-                    continue;
-                }
-                Ok(Step::Idle) => POLL,
-                Ok(Step::Gone) => return,
-                Ok(Step::Failed) => backoff.next_wait(),
-                Err(e) => {
-                    tracing::warn!(webhook = id.as_str(), "webhook: database error: {e}");
-                    backoff.next_wait()
-                }
-            };
-            let changed = async {
-                if changes.changed().await.is_err() {
-                    std::future::pending::<()>().await;
-                }
-            };
-            tokio::select! {
-                _ = stop.changed() => {}
-                _ = changed, if wait == POLL => {}
-                _ = tokio::time::sleep(wait) => {}
-            }
-        }
-        let _ = self
-            .store
-            .webhooks()
-            .release_webhook(&id, &self.owner)
-            .await;
-    }
 }
 
-/// Starts and stops per-webhook tasks as webhooks are added and deleted.
-pub async fn supervise(deliverer: Arc<Deliverer>, mut stop: watch::Receiver<bool>) {
-    let mut workers: HashMap<String, JoinHandle<()>> = HashMap::new();
-    loop {
-        workers.retain(|_, task| !task.is_finished());
-        match deliverer.store.webhooks().webhooks(None).await {
-            Ok(rows) => {
-                for row in rows {
-                    workers.entry(row.id.clone()).or_insert_with(|| {
-                        tokio::spawn(deliverer.clone().run(row.id, stop.clone()))
-                    });
-                }
-            }
-            Err(e) => tracing::warn!("webhooks: cannot list webhooks: {e}"),
-        }
-        tokio::select! {
-            _ = stop.changed() => break,
-            _ = tokio::time::sleep(RESCAN) => {}
-        }
+#[async_trait]
+impl Channel for Deliverer {
+    type State = ();
+    const NAME: &'static str = "webhook";
+
+    fn store(&self) -> &Arc<dyn Store> {
+        &self.store
     }
-    for (_, task) in workers {
-        let _ = task.await;
+
+    fn timing(&self) -> &Timing {
+        &self.timing
+    }
+
+    async fn targets(&self) -> Result<Vec<String>, StoreError> {
+        let rows = self.store.webhooks().webhooks(None).await?;
+        Ok(rows.into_iter().map(|r| r.id).collect())
+    }
+
+    async fn step(&self, id: &str, _: &mut ()) -> Result<Step, StoreError> {
+        self.next_step(id).await
+    }
+
+    async fn release(&self, id: &str) {
+        let _ = self.store.webhooks().release_webhook(id, &self.owner).await;
     }
 }
