@@ -108,7 +108,9 @@ impl Deliverer {
             }
         };
         let Some(project) = self.store.project(&row.project_id).await? else {
-            return Ok(Step::Gone);
+            // Idle, not gone: the row is still there, and the supervisor
+            // would only start this task again.
+            return Ok(Step::Idle);
         };
         let project = Project {
             id: &project.id,

@@ -381,6 +381,45 @@ async fn targets_and_inputs_are_checked() {
         .await;
     assert!(never.is_err());
 
+    // A receiver that redirects is a failure: redirects are not followed.
+    let redirector = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = redirector.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        while let Ok((mut sock, _)) = redirector.accept().await {
+            let mut buf = [0u8; 4096];
+            let _ = sock.read(&mut buf).await;
+            let _ = sock
+                .write_all(b"HTTP/1.1 302 Found\r\nlocation: http://127.0.0.1:1/\r\ncontent-length: 0\r\n\r\n")
+                .await;
+        }
+    });
+    let hook = c2
+        .send(
+            Method::POST,
+            "/api/v1/webhooks",
+            &json!({ "workspaceId": "default", "environment": "dev",
+                     "webhookUrl": format!("http://127.0.0.1:{port}/{URL_CANARY}") }),
+        )
+        .await
+        .unwrap();
+    let id = hook["webhook"]["id"].as_str().unwrap();
+    let tested = c2
+        .send(
+            Method::POST,
+            &format!("/api/v1/webhooks/{id}/test"),
+            &json!({}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(tested["webhook"]["lastStatus"], "failed");
+    let error = tested["webhook"]["lastRunErrorMessage"].as_str().unwrap();
+    assert!(
+        error.contains("302") && error.contains("redirects are not followed"),
+        "{error}"
+    );
+    assert!(!tested.to_string().contains(URL_CANARY));
+
     // A developer (writer, not admin) may neither add nor list.
     let dev = user_session(&s, "dev@example.com", Some("developer"), &[]).await;
     let dc = hush::client::ApiClient::new(&s.url, Some(zeroize::Zeroizing::new(dev))).unwrap();
