@@ -157,22 +157,11 @@ impl WebhookStore for PostgresStore {
         now: i64,
         until: i64,
     ) -> StoreResult<Option<WebhookRow>> {
-        // Expiry is judged by the database's clock, not the replicas'.
+        // The streams' lease, judged by the database's clock.
         let span = until - now;
-        let cols = WEBHOOK_COLS
-            .split(", ")
-            .map(|c| format!("webhooks.{}", c.trim()))
-            .collect::<Vec<_>>()
-            .join(", ");
         let rows = self
             .read(
-                &format!(
-                    "WITH clock AS (SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS now)
-                     UPDATE webhooks SET lease_owner = $2, lease_until = clock.now + $3
-                     FROM clock
-                     WHERE id = $1 AND (lease_owner IS NULL OR lease_owner = $2 OR lease_until <= clock.now)
-                     RETURNING {cols}"
-                ),
+                &super::streams::lease_sql("webhooks", WEBHOOK_COLS),
                 &[&id, &owner, &span],
             )
             .await?;
