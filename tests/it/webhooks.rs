@@ -744,3 +744,60 @@ async fn deliveries_are_stamped_by_the_injected_clock() {
         "{head}"
     );
 }
+
+/// `hush server rotate-root-key` re-wraps each webhook's key: afterwards
+/// its URL and signing key still open, and deliveries still verify.
+#[tokio::test]
+async fn root_key_rotation_rewraps_webhook_keys() {
+    let mut s = TestServer::start(&[ALLOW]).await;
+    let receiver = HttpCollector::start(0).await;
+    let hook = add_webhook(&s, &receiver.url(), "dev", "/").await;
+    let id = hook["id"].as_str().unwrap().to_owned();
+    s.stop();
+    let new_key = s.data_dir.join("new.key");
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&new_key)
+            .unwrap();
+        let key = hush::crypto::Key::generate().unwrap().to_base64();
+        std::io::Write::write_all(&mut f, key.as_bytes()).unwrap();
+    }
+    let home = tempfile::tempdir().unwrap();
+    let data_dir = s.data_dir.to_str().unwrap().to_owned();
+    let o = hush(
+        home.path(),
+        &[
+            "server",
+            "--data-dir",
+            &data_dir,
+            "rotate-root-key",
+            "--new-root-key-file",
+            new_key.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("1 webhook key(s)"));
+    let mut again = TestServer::spawn(
+        &s.data_dir,
+        &["--root-key-file", new_key.to_str().unwrap(), ALLOW],
+    )
+    .unwrap();
+    again.token = s.token.clone();
+    let tested = again
+        .client()
+        .send(
+            Method::POST,
+            &format!("/api/v1/webhooks/{id}/test"),
+            &json!({}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(tested["webhook"]["lastStatus"], "success", "{tested}");
+    assert_eq!(verified(&receiver)[0]["event"], "test");
+}
