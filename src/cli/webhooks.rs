@@ -28,6 +28,7 @@ pub enum WebhooksAction {
     Add(AddArgs),
     /// The project's webhooks with their last delivery status
     List {
+        /// Print the webhooks as JSON
         #[arg(long)]
         json: bool,
     },
@@ -57,6 +58,7 @@ pub struct AddArgs {
     /// general (Infisical's JSON) or slack (an incoming-webhook message)
     #[arg(long = "type", default_value = "general")]
     pub kind: String,
+    /// Print the webhook as JSON
     #[arg(long)]
     pub json: bool,
 }
@@ -66,6 +68,11 @@ fn secret_key(args: &AddArgs) -> Result<Option<Zeroizing<String>>, CliError> {
         let value = std::env::var(var)
             .map_err(|_| CliError::usage(format!("--secret-key-env: ${var} is not set")))?;
         return Ok(Some(Zeroizing::new(value)));
+    }
+    if args.secret_key.is_some() {
+        eprintln!(
+            "hush: warning: --secret-key puts the key in the process list and your shell history; prefer --secret-key-env VAR"
+        );
     }
     Ok(args.secret_key.clone().map(Zeroizing::new))
 }
