@@ -147,6 +147,11 @@ pub struct ServerArgs {
         value_name = "EMAIL"
     )]
     pub break_glass_admins: Option<Vec<String>>,
+    /// Let webhooks reach loopback and private addresses (10/8, 192.168/16,
+    /// ...); link-local and cloud metadata addresses stay refused
+    /// [default: false]
+    #[arg(long, env = "HUSH_WEBHOOK_ALLOW_PRIVATE", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub webhook_allow_private: Option<bool>,
     /// `HUSH_ROOT_KEY`, taken out of the environment by main before any
     /// thread starts (`hygiene::take_env`); never a flag.
     #[arg(skip)]
@@ -195,6 +200,7 @@ struct FileConfig {
     allowed_hosts: Option<Vec<String>>,
     password_login: Option<bool>,
     break_glass_admins: Option<Vec<String>>,
+    webhook_allow_private: Option<bool>,
     /// `[[sso_providers]]` tables (file only: they name secrets' sources).
     sso_providers: Option<Vec<crate::sso_settings::ProviderConfig>>,
     sso_public_url: Option<String>,
@@ -259,6 +265,8 @@ pub struct ServerConfig {
     pub sso_providers: Vec<crate::sso_settings::ProviderConfig>,
     /// The server's URL as browsers reach it, for the SSO callback.
     pub sso_public_url: Option<String>,
+    /// Webhooks may reach loopback and private addresses (`webhooks::target`).
+    pub webhook_allow_private: bool,
 }
 
 impl fmt::Debug for ServerConfig {
@@ -284,6 +292,7 @@ impl fmt::Debug for ServerConfig {
             .field("password_login", &self.password_login)
             .field("break_glass_admins", &self.break_glass_admins)
             .field("sso_providers", &self.sso_providers.len())
+            .field("webhook_allow_private", &self.webhook_allow_private)
             .finish_non_exhaustive()
     }
 }
@@ -537,6 +546,10 @@ impl ServerConfig {
             .filter(|e| !e.is_empty())
             .collect();
         Ok(ServerConfig {
+            webhook_allow_private: args
+                .webhook_allow_private
+                .or(file.webhook_allow_private)
+                .unwrap_or(false),
             sso_providers: file.sso_providers.unwrap_or_default(),
             sso_public_url: file.sso_public_url,
             password_login,

@@ -28,3 +28,4 @@ pub mod sso_settings;
 pub mod store;
 pub mod streams;
 pub mod time_ids;
+pub mod webhooks;

@@ -23,4 +23,5 @@ pub mod secrets;
 pub mod sso;
 pub mod streams;
 pub mod users;
+pub mod webhooks;
 pub mod workload;

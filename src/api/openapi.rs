@@ -48,6 +48,7 @@ use super::users::{
     AcceptInvite, AcceptReset, ChangePassword, CreateUser, PasswordResetIssued, SessionsList,
     UpdateUser, UserEnvelope, UserQuery, UserRefEnvelope, UsersList,
 };
+use super::webhooks::{CreateWebhook, UpdateWebhook, WebhookEnvelope, WebhookList, WebhooksQuery};
 use super::workload::{
     JwtAuthEnvelope, JwtAuthInput, KubernetesAuthEnvelope, KubernetesAuthInput, OidcAuthEnvelope,
     OidcAuthInput, WorkloadLogin,
@@ -1171,6 +1172,55 @@ pub fn document() -> OpenApi {
             "/api/v1/dynamic-secrets/leases/{id}/renew",
             "dynamic-secrets",
             "Renew a lease up to its max TTL (Infisical)",
+        )
+    });
+    // Webhooks.
+    d.add(Op {
+        query: d.query::<WebhooksQuery>(),
+        ok: d.json::<WebhookList>("The project's webhooks (project admins)"),
+        ..op(
+            Get,
+            "/api/v1/webhooks",
+            "webhooks",
+            "List webhooks (Infisical)",
+        )
+    });
+    d.add(Op {
+        body: d.body::<CreateWebhook>(),
+        ok: d.json::<WebhookEnvelope>("The webhook"),
+        ..op(
+            Post,
+            "/api/v1/webhooks",
+            "webhooks",
+            "Add a webhook (Infisical)",
+        )
+    });
+    d.add(Op {
+        body: d.body::<UpdateWebhook>(),
+        ok: d.json::<WebhookEnvelope>("The webhook"),
+        ..op(
+            Patch,
+            "/api/v1/webhooks/{id}",
+            "webhooks",
+            "Enable or disable a webhook (Infisical)",
+        )
+    });
+    d.add(Op {
+        ok: d.json::<WebhookEnvelope>("The deleted webhook"),
+        ..op(
+            Delete,
+            "/api/v1/webhooks/{id}",
+            "webhooks",
+            "Delete a webhook (Infisical)",
+        )
+    });
+    d.add(Op {
+        ok: d.json::<WebhookEnvelope>("The webhook, with the test's result as its last status"),
+        ..op(
+            Post,
+            "/api/v1/webhooks/{id}/test",
+            "webhooks",
+            "Send a test delivery now (Infisical)",
         )
     });
 

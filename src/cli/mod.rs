@@ -26,6 +26,7 @@ pub mod projects;
 pub mod redact;
 mod relogin;
 pub mod rotation;
+pub mod rotation_marks;
 pub mod run;
 pub mod run_dynamic;
 pub mod run_secrets;
@@ -34,6 +35,7 @@ pub mod server;
 pub mod set_warnings;
 pub mod sso;
 pub mod watch;
+pub mod webhooks;
 pub mod workload;
 
 use clap::{Args, Parser, Subcommand};
@@ -106,6 +108,8 @@ pub enum Command {
     Rotate(rotation::RotateArgs),
     /// Dynamic secrets: short-lived database users leased per consumer
     Dynamic(dynamic::DynamicArgs),
+    /// Webhooks: a signed POST when secrets change or a reminder falls due (project admins)
+    Webhooks(webhooks::WebhooksArgs),
     /// Run the hush server
     Server(server::ServerCommand),
     /// Create the first admin user and the `default` project on a new server
@@ -280,6 +284,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             Command::Rotation(a) => rotation::rotation(a).await,
             Command::Rotate(a) => rotation::rotate(a).await,
             Command::Dynamic(a) => dynamic::dynamic(a).await,
+            Command::Webhooks(a) => webhooks::webhooks(a).await,
             Command::Logout(a) => auth::logout(a).await,
             Command::Whoami(a) => auth::whoami(a).await,
             Command::List(a) => secrets::list(a).await,

@@ -61,6 +61,7 @@ pub async fn list(args: ListArgs) -> anyhow::Result<i32> {
     q.push(("viewSecretValue", reveal.to_string()));
     q.push(("expandSecretReferences", expand.to_string()));
     let resp: SecretList = ctx.client.get_as("/api/v3/secrets/raw", &q).await?;
+    let marks = super::rotation_marks::Marks::fetch(&ctx).await;
     // Without `fields`, the server answers whole secrets only.
     let secrets: Vec<Secret> = resp
         .secrets
@@ -81,6 +82,9 @@ pub async fn list(args: ListArgs) -> anyhow::Result<i32> {
                 if reveal {
                     o["value"] = json!(x.secret_value);
                 }
+                if let Some(mark) = marks.of(&x.secret_path, &x.secret_key) {
+                    o["rotation"] = json!(mark);
+                }
                 o
             })
             .collect();
@@ -94,6 +98,9 @@ pub async fn list(args: ListArgs) -> anyhow::Result<i32> {
         );
         return Ok(0);
     }
+    let with_marks = secrets
+        .iter()
+        .any(|x| marks.of(&x.secret_path, &x.secret_key).is_some());
     let rows = secrets
         .iter()
         .map(|x| {
@@ -107,30 +114,34 @@ pub async fn list(args: ListArgs) -> anyhow::Result<i32> {
             } else {
                 "****".to_owned()
             };
-            vec![
+            let mut row = vec![
                 key,
                 value,
                 x.created_at.clone(),
                 x.updated_at.clone(),
                 x.version.to_string(),
                 tags_text(x),
-            ]
+            ];
+            // The column appears only when a listed secret has a policy.
+            if with_marks {
+                let mark = marks.of(&x.secret_path, &x.secret_key);
+                row.push(mark.unwrap_or("").to_owned());
+            }
+            row
         })
         .collect();
-    println!(
-        "{}",
-        table(
-            &[
-                "Key",
-                "Value",
-                "Created",
-                "Last Modified",
-                "Version",
-                "Metadata"
-            ],
-            rows
-        )
-    );
+    let mut headers = vec![
+        "Key",
+        "Value",
+        "Created",
+        "Last Modified",
+        "Version",
+        "Metadata",
+    ];
+    if with_marks {
+        headers.push("Rotation");
+    }
+    println!("{}", table(&headers, rows));
     Ok(0)
 }
 

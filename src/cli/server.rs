@@ -202,6 +202,7 @@ async fn rotate_root_key(mut args: ServerArgs, new_key_file: &Path) -> Result<()
         epochs.push((epoch as i64, key.seal(&new, epoch as i64)?));
     }
     let streams = crate::streams::rewrap_keys(&store, &old, &new).await?;
+    let webhooks = crate::webhooks::rewrap_keys(&store, &old, &new).await?;
     let auth_methods = crate::service::workload::sealed::rewrap_keys(&store, &old, &new).await?;
     let keyring = Keyring::new(old);
     let rewrapped = keyring.rewrap_all(&store, &new).await?;
@@ -211,7 +212,7 @@ async fn rotate_root_key(mut args: ServerArgs, new_key_file: &Path) -> Result<()
         .rewrap_data_keys(rewrapped, new.key_check()?, epochs, event)
         .await?;
     store.close().await;
-    println!("re-wrapped {count} project key(s), {streams} audit stream key(s) and {auth_methods} auth method key(s) under the new root key; start the server with it from now on");
+    println!("re-wrapped {count} project key(s), {streams} audit stream key(s), {webhooks} webhook key(s) and {auth_methods} auth method key(s) under the new root key; start the server with it from now on");
     Ok(())
 }
 

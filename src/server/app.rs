@@ -52,6 +52,7 @@ pub struct App {
     streams: crate::streams::Streams,
     rotations: super::rotation_job::RotationJob,
     lease_expiry: super::dynamic_job::LeaseExpiryJob,
+    webhooks: crate::webhooks::Webhooks,
     _lock: Option<nix::fcntl::Flock<std::fs::File>>,
 }
 
@@ -114,6 +115,7 @@ pub async fn assemble(config: &ServerConfig, opened: Opened) -> Result<App> {
             limits: config.limits,
             password_login: config.password_login,
             break_glass_admins: config.break_glass_admins.clone(),
+            webhook_allow_private: config.webhook_allow_private,
         },
         write_locks: Default::default(),
         refusals: Default::default(),
@@ -162,6 +164,12 @@ pub async fn assemble(config: &ServerConfig, opened: Opened) -> Result<App> {
             every,
         ));
     }
+    let webhooks = crate::webhooks::Webhooks::spawn(
+        store.clone(),
+        service.keys.root().clone(),
+        service.clock.clone(),
+        config.webhook_allow_private,
+    )?;
     let streams = crate::streams::Streams::spawn(store, service.keys.root().clone());
     let rotations = super::rotation_job::spawn(service.clone());
     let lease_expiry = super::dynamic_job::spawn(service.clone());
@@ -177,6 +185,7 @@ pub async fn assemble(config: &ServerConfig, opened: Opened) -> Result<App> {
         streams,
         rotations,
         lease_expiry,
+        webhooks,
         _lock: lock,
     })
 }
@@ -206,7 +215,8 @@ impl App {
         tokio::join!(
             self.streams.stop(STREAMS_GRACE),
             self.rotations.stop(STREAMS_GRACE),
-            self.lease_expiry.stop(STREAMS_GRACE)
+            self.lease_expiry.stop(STREAMS_GRACE),
+            self.webhooks.stop(STREAMS_GRACE)
         );
         // Counts of refusals still in open windows go on record before the stop.
         if let Err(e) = self.service.flush_refusals(true).await {

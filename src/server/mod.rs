@@ -35,6 +35,7 @@ pub mod rotations;
 pub mod secrets;
 pub mod sso;
 pub mod tls;
+pub mod webhooks;
 pub mod wire;
 pub mod workload_auth;
 
@@ -43,7 +44,7 @@ pub use app::{assemble, build, App};
 use crate::service::Service;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware::from_fn_with_state;
-use axum::routing::{delete, get, post, put, MethodRouter};
+use axum::routing::{delete, get, patch, post, put, MethodRouter};
 use axum::{Extension, Router};
 use extract::BodyLimit;
 use std::future::Future;
@@ -323,6 +324,18 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/hush/rotations",
             get(rotations::list).post(rotations::create),
+        )
+        .route(
+            "/api/v1/webhooks",
+            webhooks::bounded(get(webhooks::list).post(webhooks::add)),
+        )
+        .route(
+            "/api/v1/webhooks/{id}",
+            webhooks::bounded(patch(webhooks::update).delete(webhooks::delete)),
+        )
+        .route(
+            "/api/v1/webhooks/{id}/test",
+            webhooks::bounded(post(webhooks::test)),
         )
         .route(
             "/api/v1/hush/rotations/{name}",

@@ -34,6 +34,7 @@ pub mod sessions;
 pub mod sso;
 pub mod tokens;
 pub mod users;
+pub mod webhooks;
 pub mod workload;
 
 use crate::store::{AuditEvent, Store, StoreError};
@@ -120,6 +121,8 @@ pub struct Settings {
     /// (server admins, lower-cased emails) may log in with a password.
     pub password_login: bool,
     pub break_glass_admins: Vec<String>,
+    /// Webhooks may reach loopback and private addresses.
+    pub webhook_allow_private: bool,
 }
 
 impl Default for Settings {
@@ -131,6 +134,7 @@ impl Default for Settings {
             session_ttl_secs: 24 * 3600,
             password_login: true,
             break_glass_admins: Vec::new(),
+            webhook_allow_private: false,
         }
     }
 }

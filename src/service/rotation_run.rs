@@ -47,6 +47,11 @@ pub(super) enum Attempt {
     },
     /// A reminder whose secret was not changed in time.
     Overdue { last_change: Option<i64> },
+    /// The policy's secret (or its folder or environment) was deleted: the
+    /// policy is kept, marked `orphaned` with the reason, audited once, and
+    /// looked at again every `RETRY_CAP` (a restored secret resumes it)
+    /// instead of failing with backoff forever.
+    Orphaned { reason: String },
 }
 
 /// Why an attempt did not finish.
@@ -143,15 +148,15 @@ impl Service {
             let scope = match self.scope_of(&row).await {
                 Ok(scope) => scope,
                 Err(e) => {
-                    self.finish(
-                        &Ctx::system(),
-                        row,
-                        owner,
-                        now,
-                        None,
-                        Err(e.to_string().into()),
-                    )
-                    .await?;
+                    let attempt = match e {
+                        ServiceError::NotFound(reason) => {
+                            let kept = row.state_data.clone();
+                            Ok((Attempt::Orphaned { reason }, kept))
+                        }
+                        e => Err(e.to_string().into()),
+                    };
+                    self.finish(&Ctx::system(), row, owner, now, None, attempt)
+                        .await?;
                     continue;
                 }
             };
@@ -178,6 +183,21 @@ impl Service {
         now: i64,
     ) -> ServiceResult<RotateReport> {
         let policy = self.policy_of(scope, key).await?;
+        if revoke_previous && super::rotation_db::is_database(&policy.provider) {
+            // Changing the previous user's password at once cuts off every
+            // process still using it: the same decision as pointing the
+            // server at a database at all (creating the policy), so the
+            // same right, project admin, not every writer of the folder.
+            self.authorize(
+                ctx,
+                &scope.project,
+                &scope.grant,
+                Some(&scope.env),
+                Some(scope.path.as_str()),
+                super::Action::Admin,
+            )
+            .await?;
+        }
         if policy.provider == super::rotation_manual::PROVIDER_MANUAL {
             return Err(ServiceError::BadRequest(format!(
                 "{key} is rotated by hand (its policy is a reminder): set its new value with hush set"
@@ -211,6 +231,14 @@ impl Service {
                 },
             )
             .await?;
+        if row.last_result.as_deref() == Some("orphaned") {
+            return Err(ServiceError::NotFound(format!(
+                "cannot rotate {key}: {}",
+                row.last_error
+                    .as_deref()
+                    .unwrap_or("its secret no longer exists")
+            )));
+        }
         if row.last_result.as_deref() == Some("failed") {
             return Err(ServiceError::Unavailable(format!(
                 "rotation of {key} failed: {}; it is retried at {}",
@@ -258,7 +286,14 @@ impl Service {
         now: i64,
         run: RunOptions,
     ) -> ServiceResult<(RotationRow, Option<i64>)> {
-        let attempt = if row.provider == super::rotation_manual::PROVIDER_MANUAL {
+        let orphaned = if row.state == IDLE {
+            self.orphaned(scope, &row).await?
+        } else {
+            None
+        };
+        let attempt = if let Some(reason) = orphaned {
+            Ok((Attempt::Orphaned { reason }, row.state_data.clone()))
+        } else if row.provider == super::rotation_manual::PROVIDER_MANUAL {
             self.check_manual(scope, &row, now)
                 .await
                 .map(|a| (a, "{}".to_owned()))
@@ -281,6 +316,25 @@ impl Service {
             .finish(ctx, row, owner, now, Some(scope), attempt)
             .await?;
         Ok((row, version))
+    }
+
+    /// Why the policy has nothing left to rotate, if so: its secret was
+    /// deleted (by itself, or with its folder) after the policy rotated it,
+    /// or, for a reminder, at all. (A value policy may name a secret that
+    /// does not exist yet: its first rotation creates it.)
+    async fn orphaned(&self, scope: &Scope, row: &RotationRow) -> ServiceResult<Option<String>> {
+        let head = self
+            .store
+            .secret_head(&scope.env.id, scope.path.as_str(), &row.key)
+            .await?;
+        let absent = head_state(head.as_ref()).2 == 0;
+        let reminder = row.provider == super::rotation_manual::PROVIDER_MANUAL;
+        Ok((absent && (reminder || row.last_rotated_at.is_some())).then(|| {
+            format!(
+                "{} no longer exists (deleted, renamed, or its folder deleted); restore it, or delete this policy with hush rotation delete",
+                row.key
+            )
+        }))
     }
 
     pub(super) async fn rotate_value(
@@ -375,9 +429,21 @@ impl Service {
             .unwrap_or(now + MAX_AHEAD_SECS * 1000);
         let (outcome, audit) = match attempt {
             Ok((done, idle_data)) => {
+                let mut error = None;
                 let (next_at, rotated_at, result, audit) = match done {
                     Attempt::Rotated(_) => (next, Some(now), "ok", None),
                     Attempt::Superseded => (next, Some(now), "superseded", None),
+                    Attempt::Orphaned { reason } => {
+                        error = Some(bounded(reason));
+                        // Audited when it becomes orphaned, not at every look.
+                        let event = (row.last_result.as_deref() != Some("orphaned")).then(|| {
+                            let mut e = self.failure_event(ctx, scope, &row, "rotation-orphaned");
+                            e.result = "failure".into();
+                            e
+                        });
+                        let again = now + RETRY_CAP.as_millis() as i64;
+                        (again, None, "orphaned", event)
+                    }
                     Attempt::Reminded {
                         last_change,
                         next_at,
@@ -400,7 +466,7 @@ impl Service {
                         state_data: idle_data,
                         rotated_at,
                         result: result.into(),
-                        error: None,
+                        error,
                         now,
                     },
                     audit,

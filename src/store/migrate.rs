@@ -341,10 +341,35 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("created_by", Text),
         ],
     ),
+    // After the events its cursor points into; leases are not copied.
+    (
+        "webhooks",
+        &[
+            ("id", Text),
+            ("project_id", Text),
+            ("env_id", Text),
+            ("environment", Text),
+            ("secret_path", Text),
+            ("kind", Text),
+            ("url_shown", Text),
+            ("signed", Bool),
+            ("key_wrapped", Bytes),
+            ("sealed", Bytes),
+            ("disabled", Bool),
+            ("cursor_seq", Int),
+            ("created_at", Int),
+            ("created_by", Text),
+            ("updated_at", Int),
+            ("last_attempt_at", OptInt),
+            ("last_status", OptText),
+            ("last_error", OptText),
+            ("failures", Int),
+        ],
+    ),
 ];
 
 /// The SQLite schema version (`PRAGMA user_version`) whose tables `TABLES` lists.
-const SQLITE_SCHEMA: i64 = 10;
+const SQLITE_SCHEMA: i64 = 11;
 
 type Value = Box<dyn ToSql + Sync + Send>;
 

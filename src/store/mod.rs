@@ -14,6 +14,7 @@ pub mod rows;
 pub mod rules;
 pub mod sqlite;
 pub mod streams;
+pub mod webhooks;
 
 use async_trait::async_trait;
 pub use dynamic::DynamicStore;
@@ -24,6 +25,7 @@ use sqlite::{audit_chain as sqlite_audit, audit_journal};
 /// The SQLite-only parts keep their old paths.
 pub use sqlite::{memo, wal_checkpointer};
 pub use streams::AuditStreamStore;
+pub use webhooks::WebhookStore;
 
 #[derive(Debug, thiserror::Error, Clone)]
 pub enum StoreError {
@@ -397,6 +399,8 @@ pub trait Store: Send + Sync + 'static {
     fn rotations(&self) -> &dyn RotationStore;
     /// Dynamic secrets and their leases (`dynamic`).
     fn dynamic(&self) -> &dyn DynamicStore;
+    /// Webhooks: their targets (sealed), cursors and leases (`webhooks`).
+    fn webhooks(&self) -> &dyn WebhookStore;
 }
 
 /// Audit actions that change what a fetch of secrets returns; the change feed

@@ -7,10 +7,12 @@
 //! - `payload`: what collectors receive (JSON batches, RFC 5424 frames);
 //! - `sink`: one delivery to one collector;
 //! - `tls`: which certificates a stream trusts;
-//! - `worker`: the delivery loop, leases and cursors;
+//! - `worker`: one step of a stream's delivery, leases and cursors;
+//! - `driver`: the loop around steps (shared with webhooks);
 //! - `limits`: every bound, in one place.
 
 pub mod backoff;
+pub mod driver;
 pub mod limits;
 pub mod payload;
 pub mod sealed;
@@ -37,9 +39,10 @@ impl Streams {
             store,
             root,
             owner: format!("{}-{}", payload::hostname(), uuid::Uuid::new_v4().simple()),
+            timing: worker::timing(),
         });
         let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(worker::supervise(deliverer, stopped));
+        let task = tokio::spawn(driver::supervise(deliverer, stopped));
         Streams { stop, task }
     }
 

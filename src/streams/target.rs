@@ -122,7 +122,8 @@ pub fn check_ip(ip: IpAddr, tls: bool) -> Result<(), String> {
     Ok(())
 }
 
-fn forbidden(ip: IpAddr) -> bool {
+/// Never reachable by anything hush sends out (also used by webhooks).
+pub fn forbidden(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
             v4.is_unspecified()

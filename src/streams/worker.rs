@@ -1,5 +1,5 @@
-//! Delivery: one task per stream, started and stopped by a supervisor that
-//! re-reads the set of streams.
+//! Delivery of one stream, a step at a time; the loop around the steps (a
+//! task per stream, backoff, polling) is `driver`'s, shared with webhooks.
 //!
 //! A step: if the stream has events past its cursor, take (or renew) its
 //! lease, read the next batch by `seq`, send it, and only once the collector
@@ -9,7 +9,7 @@
 //! acknowledge is sent again (at least once). An idle stream costs two reads
 //! a poll and no write.
 
-use super::backoff::Backoff;
+use super::driver::{Channel, Step, Timing};
 use super::limits::{
     BACKOFF_CAP, BACKOFF_FIRST, BATCH_EVENTS, LEASE, MAX_ERROR_BYTES, POLL, RESCAN,
 };
@@ -20,10 +20,8 @@ use crate::crypto::Key;
 use crate::store::streams::StreamRow;
 use crate::store::{Store, StoreError};
 use crate::time_ids::now_ms;
-use std::collections::HashMap;
+use async_trait::async_trait;
 use std::sync::Arc;
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 pub struct Deliverer {
     pub store: Arc<dyn Store>,
@@ -31,16 +29,16 @@ pub struct Deliverer {
     /// This process's lease name: unique per start, so a restarted replica
     /// does not mistake its predecessor's lease for its own.
     pub owner: String,
+    pub timing: Timing,
 }
 
-enum Step {
-    /// A batch went out; more may be waiting.
-    Delivered,
-    /// Nothing new, or another replica holds the stream.
-    Idle,
-    /// The stream was deleted.
-    Gone,
-    Failed,
+pub fn timing() -> Timing {
+    Timing {
+        poll: POLL,
+        rescan: RESCAN,
+        backoff_first: BACKOFF_FIRST,
+        backoff_cap: BACKOFF_CAP,
+    }
 }
 
 /// Cuts an error to `MAX_ERROR_BYTES` on a character boundary.
@@ -61,7 +59,11 @@ impl Deliverer {
 
     /// `sink` is kept between steps with the `updated_at` of the settings
     /// it was built from, and rebuilt when the stream was changed.
-    async fn step(&self, id: &str, sink: &mut Option<(i64, Sink)>) -> Result<Step, StoreError> {
+    async fn next_step(
+        &self,
+        id: &str,
+        sink: &mut Option<(i64, Sink)>,
+    ) -> Result<Step, StoreError> {
         let streams = self.store.audit_streams();
         let Some(row) = streams.stream(id).await? else {
             return Ok(Step::Gone);
@@ -126,81 +128,39 @@ impl Deliverer {
             .await?;
         Ok(Step::Failed)
     }
+}
 
-    /// Delivers stream `id` until it is deleted or `stop` is set; `stop` is
-    /// looked at between steps only, so a delivery and its cursor update are
-    /// never cut apart by a shutdown.
-    async fn run(self: Arc<Self>, id: String, mut stop: watch::Receiver<bool>) {
-        let mut backoff = Backoff::new(BACKOFF_FIRST, BACKOFF_CAP);
-        let mut changes = self.store.change_signal();
-        let mut sink = None;
-        loop {
-            // Stopped, or the `Streams` handle is gone (then nobody can stop
-            // this task any more: it ends too).
-            if *stop.borrow() || stop.has_changed().is_err() {
-                break;
-            }
-            let wait = match self.step(&id, &mut sink).await {
-                Ok(Step::Delivered) => {
-                    backoff.reset();
-                    continue;
-                }
-                Ok(Step::Idle) => POLL,
-                Ok(Step::Gone) => return,
-                Ok(Step::Failed) => {
-                    // A new connection (and a fresh read of the headers)
-                    // for the next attempt.
-                    sink = None;
-                    backoff.next_wait()
-                }
-                Err(e) => {
-                    tracing::warn!(stream = id.as_str(), "audit stream: database error: {e}");
-                    backoff.next_wait()
-                }
-            };
-            // A closed change signal (the store shutting down) must not
-            // turn the wait into a busy loop: then only the timer counts.
-            let changed = async {
-                if changes.changed().await.is_err() {
-                    std::future::pending::<()>().await;
-                }
-            };
-            tokio::select! {
-                _ = stop.changed() => {}
-                _ = changed, if wait == POLL => {}
-                _ = tokio::time::sleep(wait) => {}
-            }
-        }
-        // Hand the stream over at once instead of after the lease expires.
+/// The driver's view of streams. The state kept between steps is the sink,
+/// with the `updated_at` of the settings it was built from (rebuilt when
+/// the stream changed; dropped after a failure, for a new connection and a
+/// fresh read of the headers).
+#[async_trait]
+impl Channel for Deliverer {
+    type State = Option<(i64, Sink)>;
+    const NAME: &'static str = "audit stream";
+
+    fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    fn timing(&self) -> &Timing {
+        &self.timing
+    }
+
+    async fn targets(&self) -> Result<Vec<String>, StoreError> {
+        let rows = self.store.audit_streams().streams().await?;
+        Ok(rows.into_iter().map(|r| r.id).collect())
+    }
+
+    async fn step(&self, id: &str, sink: &mut Self::State) -> Result<Step, StoreError> {
+        self.next_step(id, sink).await
+    }
+
+    async fn release(&self, id: &str) {
         let _ = self
             .store
             .audit_streams()
-            .release_stream(&id, &self.owner)
+            .release_stream(id, &self.owner)
             .await;
-    }
-}
-
-/// Starts and stops per-stream tasks as streams are added and deleted.
-pub async fn supervise(deliverer: Arc<Deliverer>, mut stop: watch::Receiver<bool>) {
-    let mut workers: HashMap<String, JoinHandle<()>> = HashMap::new();
-    loop {
-        workers.retain(|_, task| !task.is_finished());
-        match deliverer.store.audit_streams().streams().await {
-            Ok(rows) => {
-                for row in rows {
-                    workers.entry(row.id.clone()).or_insert_with(|| {
-                        tokio::spawn(deliverer.clone().run(row.id, stop.clone()))
-                    });
-                }
-            }
-            Err(e) => tracing::warn!("audit streams: cannot list streams: {e}"),
-        }
-        tokio::select! {
-            _ = stop.changed() => break,
-            _ = tokio::time::sleep(RESCAN) => {}
-        }
-    }
-    for (_, task) in workers {
-        let _ = task.await;
     }
 }

@@ -984,6 +984,47 @@ fn calls(tag: &str, own_token: &str) -> Vec<Call> {
         None,
         Need::ProjectVisible,
     );
+    // Webhooks: project admins only. `hooks.invalid` never resolves, so
+    // the ones added deliver nothing; the one placed beforehand is tested,
+    // disabled and finally deleted (by the first admin to get there).
+    add(
+        ("GET", "/api/v1/webhooks"),
+        "/api/v1/webhooks?workspaceId=default".into(),
+        None,
+        Need::ProjectAdmin,
+    );
+    add(
+        ("POST", "/api/v1/webhooks"),
+        "/api/v1/webhooks".into(),
+        Some(
+            json!({ "workspaceId": "default", "environment": "dev", "secretPath": "/app",
+                     "webhookUrl": "https://hooks.invalid/canary-webhook-url",
+                     "webhookSecretKey": "canary-webhook-key" }),
+        ),
+        Need::ProjectAdmin,
+    );
+    let hook = WEBHOOK_ID
+        .get()
+        .cloned()
+        .unwrap_or_else(|| "0f8fad5b-d9cb-469f-a165-70867728950e".into());
+    add(
+        ("POST", "/api/v1/webhooks/{id}/test"),
+        format!("/api/v1/webhooks/{hook}/test"),
+        None,
+        Need::ProjectAdmin,
+    );
+    add(
+        ("PATCH", "/api/v1/webhooks/{id}"),
+        format!("/api/v1/webhooks/{hook}"),
+        Some(json!({ "isDisabled": true })),
+        Need::ProjectAdmin,
+    );
+    add(
+        ("DELETE", "/api/v1/webhooks/{id}"),
+        format!("/api/v1/webhooks/{hook}"),
+        None,
+        Need::ProjectAdmin,
+    );
     add(
         ("GET", "/api/v1/dynamic-secrets"),
         "/api/v1/dynamic-secrets?projectSlug=default".into(),
@@ -1242,6 +1283,9 @@ async fn service_token(s: &TestServer, folders: &[&str], write: bool, ttl: i64) 
 
 /// Places every object (and the import and the reference) as the server
 /// admin.
+/// The webhook `place_objects` adds (the id routes need a real one).
+static WEBHOOK_ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
 async fn place_objects(s: &TestServer) {
     for o in OBJECTS {
         for v in o.values {
@@ -1264,6 +1308,16 @@ async fn place_objects(s: &TestServer) {
         json!({ "workspaceId": "default", "environment": "dev", "path": "/app", "import": { "environment": "dev", "path": "/src" } }),
     )
     .await;
+    let hook = admin(
+        s,
+        Method::POST,
+        "/api/v1/webhooks",
+        json!({ "workspaceId": "default", "environment": "prod", "secretPath": "/**",
+                "webhookUrl": "https://hooks.invalid/canary-webhook-url",
+                "webhookSecretKey": "canary-webhook-key" }),
+    )
+    .await;
+    let _ = WEBHOOK_ID.set(hook["webhook"]["id"].as_str().unwrap().to_owned());
 }
 
 /// Every principal's bearer token (None for anonymous).
@@ -1437,8 +1491,14 @@ async fn principals(s: &TestServer) -> Vec<(Who, Option<String>)> {
 /// objects it may not read.
 fn forbidden_strings(who: Who) -> Vec<&'static str> {
     // An audit stream's header value and a dynamic secret's admin
-    // password are never answered, to anyone.
-    let mut out = vec!["canary-stream-hdr", "canary-matrix-dyn"];
+    // password are never answered, to anyone. Nor a webhook's signing key
+    // or the path of its URL.
+    let mut out = vec![
+        "canary-stream-hdr",
+        "canary-matrix-dyn",
+        "canary-webhook-key",
+        "canary-webhook-url",
+    ];
     for o in OBJECTS {
         if who.level(o.env, o.folder) >= Level::Read {
             continue;

@@ -39,6 +39,7 @@ mod store_conformance;
 mod store_guards;
 mod streams;
 mod visibility;
+mod webhooks;
 mod workload;
 mod workload_jwks;
 mod workload_watch;

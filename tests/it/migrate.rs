@@ -96,6 +96,24 @@ async fn sqlite_to_postgres_round_trip() {
     c.send(Method::PATCH, "/api/v3/secrets/raw/API_KEY", &b)
         .await
         .unwrap();
+    // A webhook (issue 24): its sealed URL and key, and its flags.
+    let hook = c
+        .send(
+            Method::POST,
+            "/api/v1/webhooks",
+            &json!({ "workspaceId": "default", "environment": "prod",
+                     "webhookUrl": "https://hooks.invalid/migrated", "webhookSecretKey": "k" }),
+        )
+        .await
+        .unwrap();
+    let hook_id = hook["webhook"]["id"].as_str().unwrap().to_owned();
+    c.send(
+        Method::PATCH,
+        &format!("/api/v1/webhooks/{hook_id}"),
+        &json!({ "isDisabled": true }),
+    )
+    .await
+    .unwrap();
     // Lists answered from the list cache: one row per event on both.
     for _ in 0..10 {
         c.get("/api/v3/secrets/raw", &scope_q("dev", "/"))
@@ -221,6 +239,27 @@ async fn sqlite_to_postgres_round_trip() {
         pc.get("/api/v3/secrets/raw/API_KEY", &q).await.unwrap()["secret"]["secretValue"],
         "my-own"
     );
+    let hooks = pc
+        .get("/api/v1/webhooks", &[("workspaceId", "default".into())])
+        .await
+        .unwrap();
+    let copied_hook = &hooks["webhooks"][0];
+    assert_eq!(copied_hook["id"], hook_id.as_str(), "{hooks}");
+    assert_eq!(copied_hook["isDisabled"], true);
+    assert_eq!(copied_hook["hasSecretKey"], true);
+    // Its sealed URL still opens under the migrated root key.
+    let tested = pc
+        .send(
+            Method::POST,
+            &format!("/api/v1/webhooks/{hook_id}/test"),
+            &json!({}),
+        )
+        .await
+        .unwrap();
+    let error = tested["webhook"]["lastRunErrorMessage"]
+        .as_str()
+        .unwrap_or("");
+    assert!(!error.contains("root key"), "{error}");
     // New writes continue the version sequence and the audit chain.
     assert_eq!(set(&pc, "API_KEY", "four").await.unwrap(), 4);
     let home = tempfile::tempdir().unwrap();

@@ -22,6 +22,7 @@ on_both_backends!(
     cli_policies_and_forced_rotation,
     scheduler_runs_due_rotations_once,
     reminders_mark_unchanged_secrets_overdue,
+    deleted_secrets_orphan_their_policies,
 );
 
 const DAY_MS: i64 = 86_400_000;
@@ -543,4 +544,127 @@ async fn reminders_mark_unchanged_secrets_overdue(b: &Backend) {
     }
     // Only the person's two versions: a reminder never writes.
     assert_eq!(history(&s, "VENDOR_KEY").await.len(), 2);
+}
+
+async fn delete_secret(s: &TestServer, key: &str) {
+    s.client()
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/api/v3/secrets/raw/{key}"),
+            &scope("dev", "/"),
+        )
+        .await
+        .unwrap();
+}
+
+/// Rotation leftovers: a policy whose secret was deleted (after it rotated
+/// it; a reminder's at any time) is marked `orphaned` with the reason,
+/// audited once, re-checked hourly instead of failing with backoff forever,
+/// and says so in `hush rotation list` and `hush rotate`.
+async fn deleted_secrets_orphan_their_policies(b: &Backend) {
+    let mut s = start(b).await;
+    let c = s.client();
+    let home = tempfile::tempdir().unwrap();
+    set(&c, "TOKEN", "first").await.unwrap();
+    set(&c, "VENDOR_KEY", "by-hand").await.unwrap();
+    for (key, extra) in [("TOKEN", "generate"), ("VENDOR_KEY", "remind")] {
+        let mut body = scope("dev", "/");
+        body["secretKey"] = key.into();
+        body["every"] = "30d".into();
+        if extra == "remind" {
+            body["remind"] = true.into();
+        } else {
+            body["generator"] = "hex:16".into();
+        }
+        c.send(reqwest::Method::POST, "/api/v1/hush/rotations", &body)
+            .await
+            .unwrap();
+    }
+    let (code, _, err) = cli(home.path(), &s, &["rotate", "TOKEN"]);
+    assert_eq!(code, 0, "{err}");
+    delete_secret(&s, "TOKEN").await;
+    delete_secret(&s, "VENDOR_KEY").await;
+    if matches!(b, Backend::Sqlite) {
+        s.stop();
+    }
+    let svc = replica(b, &s).await;
+    let clock = ManualClock::at(hush::time_ids::now_ms() + 40 * DAY_MS);
+    svc.run_due_rotations("r", clock.now_ms()).await.unwrap();
+    let orphaned =
+        |n| format!("SELECT COUNT(*) FROM rotations WHERE last_result = 'orphaned' AND {n}");
+    assert_eq!(b.query_i64(&s, &orphaned("1 = 1")).await, 2);
+    let events = "SELECT COUNT(*) FROM audit_events WHERE action = 'rotation-orphaned'";
+    assert_eq!(b.query_i64(&s, events).await, 2);
+    // Looked at again an hour on (not before): still orphaned, not audited
+    // again, nothing written.
+    clock.advance(std::time::Duration::from_secs(1800));
+    assert_eq!(svc.run_due_rotations("r", clock.now_ms()).await.unwrap(), 0);
+    clock.advance(std::time::Duration::from_secs(3600));
+    assert_eq!(svc.run_due_rotations("r", clock.now_ms()).await.unwrap(), 2);
+    assert_eq!(b.query_i64(&s, events).await, 2);
+    assert_eq!(b.query_i64(&s, &orphaned("failures >= 0")).await, 2);
+    svc.store.close().await;
+    if matches!(b, Backend::Sqlite) {
+        s.restart();
+    }
+    let (code, out, err) = cli(home.path(), &s, &["rotation", "list"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("orphaned") && out.contains("no longer exists"),
+        "{out}"
+    );
+    let (code, _, err) = cli(home.path(), &s, &["rotate", "TOKEN"]);
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains("no longer exists"), "{err}");
+    // Deleting the policy is the way out.
+    let (code, _, err) = cli(home.path(), &s, &["rotation", "delete", "TOKEN"]);
+    assert_eq!(code, 0, "{err}");
+}
+
+async fn rotate(
+    client: &hush::client::ApiClient,
+    revoke: bool,
+) -> Result<Value, hush::client::ClientError> {
+    let mut body = scope("dev", "/");
+    body["revokePrevious"] = revoke.into();
+    client
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/hush/rotations/DB_PASSWORD/rotate",
+            &body,
+        )
+        .await
+}
+
+/// `hush rotate --revoke-previous` of a database policy cuts off whoever
+/// still uses the previous credential: it takes project admin, like
+/// creating the policy; a plain forced cycle stays a writer's.
+#[tokio::test]
+async fn revoking_the_previous_credential_takes_project_admin() {
+    let s = TestServer::start(&[]).await;
+    let c = s.client();
+    set(&c, "PG_ADMIN", "postgres://rotator:pw@127.0.0.1:1/postgres")
+        .await
+        .unwrap();
+    set(&c, "DB_PASSWORD", "old").await.unwrap();
+    let mut body = scope("dev", "/");
+    body["secretKey"] = "DB_PASSWORD".into();
+    body["every"] = "30d".into();
+    body["generator"] = "chars:32:alnum".into();
+    body["postgres"] =
+        serde_json::json!({ "adminSecret": "PG_ADMIN", "users": ["app_a", "app_b"] });
+    c.send(reqwest::Method::POST, "/api/v1/hush/rotations", &body)
+        .await
+        .unwrap();
+    let dev = user_session(&s, "dev@example.com", Some("developer"), &[]).await;
+    let dc = hush::client::ApiClient::new(&s.url, Some(zeroize::Zeroizing::new(dev))).unwrap();
+    let e = rotate(&dc, true).await.unwrap_err();
+    assert_eq!(e.status(), Some(403), "{e}");
+    // A writer's plain cycle is allowed (here it fails: no database there).
+    let e = rotate(&dc, false).await.unwrap_err();
+    assert_ne!(e.status(), Some(403), "{e}");
+    let e = rotate(&c, true).await.unwrap_err();
+    assert_ne!(e.status(), Some(403), "{e}");
+    let denied = audit_events(&c, &[("action", "permission-denied".into())]).await;
+    assert!(!denied.is_empty());
 }

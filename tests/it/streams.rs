@@ -19,18 +19,18 @@ const SECRET_CANARY: &str = "canary-secret-value-a71c04";
 
 /// One acknowledged request: its head (request line and headers) and body.
 #[derive(Clone)]
-struct Received {
-    head: String,
-    body: Vec<u8>,
+pub(crate) struct Received {
+    pub head: String,
+    pub body: Vec<u8>,
 }
 
 /// A tiny HTTP/1.1 collector: answers 500 to its first `fail_first`
 /// requests, 200 after; `down()` closes its port, `up()` opens it again.
-struct HttpCollector {
-    port: u16,
-    acked: Arc<Mutex<Vec<Received>>>,
-    refused: Arc<AtomicUsize>,
-    fail_first: Arc<AtomicUsize>,
+pub(crate) struct HttpCollector {
+    pub port: u16,
+    pub acked: Arc<Mutex<Vec<Received>>>,
+    pub refused: Arc<AtomicUsize>,
+    pub fail_first: Arc<AtomicUsize>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -70,7 +70,7 @@ async fn read_request(sock: &mut tokio::net::TcpStream) -> Option<Received> {
 }
 
 impl HttpCollector {
-    async fn start(fail_first: usize) -> HttpCollector {
+    pub async fn start(fail_first: usize) -> HttpCollector {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let mut c = HttpCollector {
             port: listener.local_addr().unwrap().port(),
@@ -121,18 +121,18 @@ impl HttpCollector {
         }));
     }
 
-    fn down(&mut self) {
+    pub fn down(&mut self) {
         if let Some(t) = self.task.take() {
             t.abort();
         }
     }
 
-    async fn up(&mut self) {
+    pub async fn up(&mut self) {
         let listener = TcpListener::bind(("127.0.0.1", self.port)).await.unwrap();
         self.serve(listener);
     }
 
-    fn url(&self) -> String {
+    pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}/ingest", self.port)
     }
 

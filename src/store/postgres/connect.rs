@@ -52,6 +52,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         9,
         include_str!("../../../server/migrations/postgres/0009_dynamic_secrets.sql"),
     ),
+    (
+        10,
+        include_str!("../../../server/migrations/postgres/0010_webhooks.sql"),
+    ),
 ];
 
 /// Advisory lock keys ("hush" in the high bytes). Session-independent: each is

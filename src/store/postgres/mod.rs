@@ -49,6 +49,7 @@ mod listen;
 mod rotations;
 mod rows;
 mod streams;
+mod webhooks;
 
 /// How hush connects to PostgreSQL (URL options, TLS), for the credential
 /// rotation of a database hush does not store in (`rotation::postgres`).
@@ -1924,6 +1925,10 @@ impl Store for PostgresStore {
     }
 
     fn dynamic(&self) -> &dyn DynamicStore {
+        self
+    }
+
+    fn webhooks(&self) -> &dyn crate::store::WebhookStore {
         self
     }
 }

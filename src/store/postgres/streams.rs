@@ -13,6 +13,26 @@ use crate::store::{AuditEvent, AuditRow, StoreError, StoreResult};
 use async_trait::async_trait;
 use tokio_postgres::{Error, Row};
 
+/// Takes or renews the lease of row `$1` of `table` for owner `$2` for `$3`
+/// ms, when it is free, expired or already `$2`'s, returning `cols`. (Audit
+/// streams' and webhooks' leases.) Expiry is judged by the database's
+/// clock, not the replicas': two replicas whose clocks disagree still agree
+/// on who holds a lease.
+pub(super) fn lease_sql(table: &str, cols: &str) -> String {
+    let returning = cols
+        .split(',')
+        .map(|c| format!("{table}.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "WITH clock AS (SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS now)
+         UPDATE {table} SET lease_owner = $2, lease_until = clock.now + $3
+         FROM clock
+         WHERE id = $1 AND (lease_owner IS NULL OR lease_owner = $2 OR lease_until <= clock.now)
+         RETURNING {returning}"
+    )
+}
+
 fn stream_row(r: &Row) -> Result<StreamRow, Error> {
     Ok(StreamRow {
         id: r.try_get(0)?,
@@ -153,23 +173,10 @@ impl AuditStreamStore for PostgresStore {
         now: i64,
         until: i64,
     ) -> StoreResult<Option<StreamRow>> {
-        // Expiry is judged by the database's clock, not the replicas': two
-        // replicas whose clocks disagree still agree on who holds a lease.
         let span = until - now;
         let rows = self
             .read(
-                &format!(
-                    "WITH clock AS (SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS now)
-                     UPDATE audit_streams SET lease_owner = $2, lease_until = clock.now + $3
-                     FROM clock
-                     WHERE id = $1 AND (lease_owner IS NULL OR lease_owner = $2 OR lease_until <= clock.now)
-                     RETURNING {}",
-                    STREAM_COLS
-                        .split(", ")
-                        .map(|c| format!("audit_streams.{c}"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
+                &lease_sql("audit_streams", STREAM_COLS),
                 &[&id, &owner, &span],
             )
             .await?;

@@ -3,7 +3,7 @@
 use super::*;
 
 /// Applied in order; `PRAGMA user_version` records how many ran.
-pub(crate) const MIGRATIONS: [&str; 10] = [
+pub(crate) const MIGRATIONS: [&str; 11] = [
     include_str!("../../../server/migrations/sqlite/0001_init.sql"),
     include_str!("../../../server/migrations/sqlite/0002_identity.sql"),
     include_str!("../../../server/migrations/sqlite/0003_imports.sql"),
@@ -14,6 +14,7 @@ pub(crate) const MIGRATIONS: [&str; 10] = [
     include_str!("../../../server/migrations/sqlite/0008_identity_auth.sql"),
     include_str!("../../../server/migrations/sqlite/0009_rotations.sql"),
     include_str!("../../../server/migrations/sqlite/0010_dynamic_secrets.sql"),
+    include_str!("../../../server/migrations/sqlite/0011_webhooks.sql"),
 ];
 
 pub(super) fn open_connection(path: &Path) -> rusqlite::Result<Connection> {

@@ -36,6 +36,7 @@ mod streams;
 #[cfg(test)]
 pub(super) mod tests;
 pub mod wal_checkpointer;
+mod webhooks;
 
 use super::audit_flush::AuditOptions;
 use super::audit_upgrade;
@@ -1350,6 +1351,10 @@ impl Store for SqliteStore {
     }
 
     fn dynamic(&self) -> &dyn DynamicStore {
+        self
+    }
+
+    fn webhooks(&self) -> &dyn crate::store::WebhookStore {
         self
     }
 }

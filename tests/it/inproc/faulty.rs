@@ -639,4 +639,8 @@ impl Store for FaultyStore {
     fn dynamic(&self) -> &dyn DynamicStore {
         self.inner.dynamic()
     }
+
+    fn webhooks(&self) -> &dyn hush::store::WebhookStore {
+        self.inner.webhooks()
+    }
 }
