@@ -1,4 +1,4 @@
-//! `hush dynamic create|list|show|delete` and `hush dynamic lease
+//! `hush dynamic create|update|list|show|delete` and `hush dynamic lease
 //! create|list|renew|revoke`: dynamic secrets (issue 24), short-lived
 //! database users made per consumer. The clap definitions live here with
 //! their commands, so `cli/mod.rs` only names them.
@@ -7,9 +7,9 @@ use super::context::{resolve, split_key, Resolved};
 use super::output::{print_json, table};
 use super::Target;
 use crate::api::dynamic::{
-    CreateDynamicSecret, CreateLease, DynamicDelete, DynamicScope, DynamicSecret,
-    DynamicSecretEnvelope, DynamicSecretsList, LeaseCreated, LeaseEnvelope, LeasesList, OutputKeys,
-    ProviderInputs, ProviderSpec, RenewLease,
+    CreateDynamicSecret, CreateLease, DynamicChanges, DynamicDelete, DynamicScope, DynamicSecret,
+    DynamicSecretEnvelope, DynamicSecretsList, InputChanges, LeaseCreated, LeaseEnvelope,
+    LeasesList, OutputKeys, ProviderInputs, ProviderSpec, RenewLease, UpdateDynamicSecret,
 };
 use crate::cli::error::CliError;
 use clap::{Args, Subcommand};
@@ -33,6 +33,8 @@ pub enum DynamicAction {
     /// Define a dynamic secret: a database and the statements that make,
     /// renew and revoke a user
     Create(Box<CreateArgs>),
+    /// Change a dynamic secret: only the options given change
+    Update(Box<UpdateArgs>),
     /// The dynamic secrets you may see
     List {
         #[arg(long)]
@@ -105,6 +107,41 @@ pub struct CreateArgs {
     /// The name of the password in a lease's data
     #[arg(long, default_value = "DB_PASSWORD")]
     pub password_key: String,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args)]
+pub struct UpdateArgs {
+    /// NAME, or folder/NAME
+    pub name: String,
+    /// A new name (letters, digits, - and _)
+    #[arg(long, value_name = "NAME")]
+    pub rename: Option<String>,
+    #[arg(long)]
+    pub host: Option<String>,
+    #[arg(long)]
+    pub port: Option<u16>,
+    #[arg(long)]
+    pub database: Option<String>,
+    #[arg(long)]
+    pub admin_user: Option<String>,
+    /// A file holding the new admin password ('-': standard input)
+    #[arg(long, value_name = "FILE")]
+    pub admin_password_file: Option<String>,
+    /// New creation statements (@FILE reads them from a file)
+    #[arg(long, value_name = "STATEMENTS")]
+    pub creation: Option<String>,
+    #[arg(long, value_name = "STATEMENTS")]
+    pub revocation: Option<String>,
+    #[arg(long, value_name = "STATEMENTS")]
+    pub renew: Option<String>,
+    #[arg(long)]
+    pub default_ttl: Option<String>,
+    #[arg(long)]
+    pub max_ttl: Option<String>,
+    #[arg(long)]
+    pub ssl_mode: Option<String>,
     #[arg(long)]
     pub json: bool,
 }
@@ -207,6 +244,7 @@ pub async fn dynamic(args: DynamicArgs) -> anyhow::Result<i32> {
     let ctx = resolve(&args.target)?;
     match args.action {
         DynamicAction::Create(a) => create(&ctx, *a).await?,
+        DynamicAction::Update(a) => update(&ctx, *a).await?,
         DynamicAction::List { json } => {
             let mut q = vec![("projectId", ctx.project.clone())];
             if args.target.env.is_some() || std::env::var_os("HUSH_ENV").is_some() {
@@ -347,6 +385,64 @@ async fn create(ctx: &Resolved, a: CreateArgs) -> anyhow::Result<()> {
         print_json(&serde_json::to_value(&resp.dynamic_secret)?);
     } else {
         println!("defined {}", describe(&resp.dynamic_secret));
+    }
+    Ok(())
+}
+
+async fn update(ctx: &Resolved, a: UpdateArgs) -> anyhow::Result<()> {
+    let (path, name) = split_key(&a.name, &ctx.path);
+    let inputs = InputChanges {
+        host: a.host,
+        port: a.port,
+        database: a.database,
+        username: a.admin_user,
+        password: a
+            .admin_password_file
+            .as_deref()
+            .map(|f| admin_password(Some(f)))
+            .transpose()?,
+        creation_statement: a.creation.as_deref().map(statements).transpose()?,
+        revocation_statement: a.revocation.as_deref().map(statements).transpose()?,
+        renew_statement: a.renew.as_deref().map(statements).transpose()?,
+        ca: None,
+        ssl_mode: a.ssl_mode,
+    };
+    let any_input = serde_json::to_value(&inputs)?
+        .as_object()
+        .is_some_and(|o| !o.is_empty());
+    let data = DynamicChanges {
+        inputs: any_input.then_some(inputs),
+        default_ttl: a.default_ttl,
+        max_ttl: a.max_ttl,
+        new_name: a.rename,
+        metadata: None,
+        username_template: None,
+    };
+    if serde_json::to_value(&data)?
+        .as_object()
+        .is_none_or(|o| o.is_empty())
+    {
+        return Err(CliError::usage(
+            "nothing to change: give at least one option, e.g. --host or --default-ttl",
+        )
+        .into());
+    }
+    let body = UpdateDynamicSecret {
+        scope: scope(ctx, &path),
+        data,
+    };
+    let resp: DynamicSecretEnvelope = ctx
+        .client
+        .send_as(
+            Method::PATCH,
+            &format!("{ROUTE}/{name}"),
+            &serde_json::to_value(&body)?,
+        )
+        .await?;
+    if a.json {
+        print_json(&serde_json::to_value(&resp.dynamic_secret)?);
+    } else {
+        println!("changed {}", describe(&resp.dynamic_secret));
     }
     Ok(())
 }

@@ -83,6 +83,31 @@ async fn postgres_leases_log_in_until_revoked_or_expired() {
     let (_, out, _) = cli(home.path(), &s, &["dynamic", "list"]);
     assert!(out.contains("app-db") && out.contains("postgres"), "{out}");
 
+    // Changed through the CLI: only what is given changes, the admin
+    // password (given again from its file) is never printed.
+    let (code, out, err) = cli(
+        home.path(),
+        &s,
+        &[
+            "dynamic",
+            "update",
+            "app-db",
+            "--default-ttl",
+            "30m",
+            "--admin-password-file",
+            pw_file.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let changed: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(changed["defaultTTL"], "30m", "{out}");
+    assert_eq!(changed["maxTTL"], "2h", "{out}");
+    assert!(!out.contains(ADMIN_PASSWORD) && !err.contains(ADMIN_PASSWORD));
+    let (code, _, err) = cli(home.path(), &s, &["dynamic", "update", "app-db"]);
+    assert_eq!(code, 2, "nothing to change is a usage error: {err}");
+    assert!(err.contains("nothing to change"), "{err}");
+
     // A lease through the CLI: its user logs in with its password.
     let (code, out, err) = cli(
         home.path(),
