@@ -1,0 +1,3 @@
+//! `hush agent`: secrets rendered into files and kept fresh (issue 26).
+
+pub mod template;
