@@ -64,7 +64,8 @@ impl CommandRunner {
     }
 }
 
-async fn run_once(command: &str, timeout: Duration) -> Result<(), String> {
+/// `sh -c command` in its own process group, without the agent's credentials.
+fn shell(command: &str) -> tokio::process::Command {
     let mut cmd = tokio::process::Command::new("/bin/sh");
     cmd.arg("-c")
         .arg(command)
@@ -76,6 +77,11 @@ async fn run_once(command: &str, timeout: Duration) -> Result<(), String> {
     for name in SCRUBBED {
         cmd.env_remove(name);
     }
+    cmd
+}
+
+async fn run_once(command: &str, timeout: Duration) -> Result<(), String> {
+    let mut cmd = shell(command);
     let mut child = cmd
         .spawn()
         .map_err(|e| format!("cannot start /bin/sh: {e}"))?;
@@ -97,6 +103,51 @@ async fn run_once(command: &str, timeout: Duration) -> Result<(), String> {
                 "it ran longer than {}s and was killed",
                 timeout.as_secs()
             ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_command_past_its_timeout_is_killed_with_its_children() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("late");
+        let cmd = format!("(sleep 2; touch {}) & sleep 5", marker.display());
+        let started = std::time::Instant::now();
+        let e = run_once(&cmd, Duration::from_millis(200))
+            .await
+            .unwrap_err();
+        assert!(e.contains("killed"), "{e}");
+        assert!(started.elapsed() < Duration::from_secs(2));
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        assert!(
+            !marker.exists(),
+            "a child of the command outlived the timeout"
+        );
+        assert!(run_once("exit 3", Duration::from_secs(5))
+            .await
+            .unwrap_err()
+            .contains("exit"));
+        assert!(run_once("true", Duration::from_secs(5)).await.is_ok());
+    }
+
+    #[test]
+    fn the_command_does_not_see_the_agents_credentials() {
+        let cmd = shell("true");
+        let removed: Vec<_> = cmd
+            .as_std()
+            .get_envs()
+            .filter(|(_, v)| v.is_none())
+            .map(|(k, _)| k.to_string_lossy().into_owned())
+            .collect();
+        for name in SCRUBBED {
+            assert!(
+                removed.iter().any(|r| r == name),
+                "{name} reaches the command"
+            );
         }
     }
 }

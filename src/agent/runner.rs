@@ -30,6 +30,7 @@ use std::time::Duration;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{mpsc, watch};
 use tokio::time::{sleep_until, Instant};
+use zeroize::Zeroizing;
 
 /// Attempts at logging in or rendering before `exit-after-render` (or
 /// `exit-after-auth`) gives up: about half a minute with the backoff.
@@ -412,7 +413,10 @@ impl Agent {
 
     /// Renders template `i` on a blocking thread (its functions wait on
     /// requests). Err carries the message and whether a fetch got a 401.
-    async fn render_text(&self, i: usize) -> Result<(String, Vec<Read>), (String, bool)> {
+    async fn render_text(
+        &self,
+        i: usize,
+    ) -> Result<(Zeroizing<String>, Vec<Read>), (String, bool)> {
         let template = self.tpls[i].cfg.template.clone();
         let client = self.client.borrow().clone();
         let handle = tokio::runtime::Handle::current();
@@ -423,7 +427,7 @@ impl Agent {
         })
         .await;
         match joined {
-            Ok((Ok(text), reads, _)) => Ok((text, reads)),
+            Ok((Ok(text), reads, _)) => Ok((Zeroizing::new(text), reads)),
             Ok((Err(e), _, unauthorized)) => Err((e.to_string(), unauthorized)),
             Err(_) => Err(("the render stopped unexpectedly".into(), false)),
         }

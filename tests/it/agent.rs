@@ -3,6 +3,7 @@
 //! exit-after-render, a server that goes away, and Infisical's own example.
 
 use crate::harness::{eventually, set, TestServer, BIN};
+use crate::pg::PgDb;
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::os::unix::fs::PermissionsExt;
@@ -148,7 +149,19 @@ const KV: &str = "  - template-content: |-\n      {{ range listSecrets \"default
 
 #[tokio::test]
 async fn renders_then_follows_changes_once_each_and_ignores_no_ops() {
-    let s = TestServer::start(&[]).await;
+    follows_changes(TestServer::start(&[]).await).await
+}
+
+/// The same on PostgreSQL, whose feed is woken by LISTEN/NOTIFY.
+#[tokio::test]
+async fn follows_changes_on_postgres() {
+    let Some(db) = PgDb::create("agent_follows_changes").await else {
+        return;
+    };
+    follows_changes(db.start(&[]).await).await
+}
+
+async fn follows_changes(s: TestServer) {
     let c = s.client();
     set(&c, "A_FIRST", "canary-first-3f9d").await.unwrap();
     set(&c, "B_SECOND", "canary-second-77c1").await.unwrap();
@@ -250,8 +263,16 @@ async fn relogin_with_unchanged_values_renders_and_runs_nothing() {
             runs.display()
         ),
     );
+    // The secret is read once, its file removed, and the re-logins use the
+    // copy kept in memory.
+    let text = read(&cfg).replace(
+        "    client-secret:",
+        "    remove_client_secret_on_read: true\n    client-secret:",
+    );
+    std::fs::write(&cfg, text).unwrap();
     let agent = Agent::start(&cfg, &[]);
     assert!(eventually(Duration::from_secs(15), async || read(&out) == "ONLY=v1\n").await);
+    assert!(!secret.exists(), "the client secret file is still there");
     assert!(eventually(Duration::from_secs(5), async || lines(&runs) == 1).await);
     let token = read(&dir.path().join("token"));
     let login = status(dir.path())["lastLoginAt"].clone();
