@@ -160,7 +160,15 @@ pub async fn run(opts: Options) -> Result<i32, AgentError> {
             _ = hup.recv() => agent.reload().await,
             Some(ev) = events_rx.recv() => agent.on_feed(ev),
             Some(ran) = ran_rx.recv() => agent.on_ran(ran),
-            _ = sleep_until(deadline) => agent.on_timer().await,
+            _ = sleep_until(deadline) => {
+                // A render waiting on a slow server must not delay SIGTERM;
+                // one cut short has written nothing (the write is not async).
+                tokio::select! {
+                    _ = agent.on_timer() => {}
+                    _ = term.recv() => break,
+                    _ = int.recv() => break,
+                }
+            }
         }
     }
     agent.status.freshness = "stopped".into();

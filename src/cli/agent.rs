@@ -66,7 +66,7 @@ pub async fn agent(args: AgentArgs) -> anyhow::Result<i32> {
         .into()),
         Err(AgentError::Failed(msg)) => Err(CliError::new(
             EXIT_ERROR,
-            format!("hush agent: {msg}"),
+            format!("agent: {msg}"),
             Some("check the server address and the credentials, then try again".into()),
         )
         .into()),
