@@ -1,8 +1,8 @@
 //! One long-poll of the change feed per project the templates read, each on
 //! its own task, reporting to the runner. A feed that is absent (an
 //! Infisical server) or failing reports `Down`, and the runner polls the
-//! templates of that project instead; when it comes back it reports `Up` and
-//! the runner re-renders them once to catch what was missed.
+//! templates of that project instead; when it opens or comes back it reports
+//! `Up` and the runner re-renders them once to catch what was missed.
 
 use super::backoff::Backoff;
 use crate::api::secrets::Change;
@@ -48,10 +48,13 @@ pub async fn follow(
                 backoff.reset();
                 let first = cursor.is_none();
                 cursor = Some(p.cursor);
-                if down {
+                // Opening the feed counts as coming back: a change made
+                // between the render that started it and its first cursor
+                // would otherwise be missed.
+                if down || first {
                     down = false;
                     Some(FeedEvent::Up(project.clone()))
-                } else if !first && !p.changes.is_empty() {
+                } else if !p.changes.is_empty() {
                     Some(FeedEvent::Changes(project.clone(), p.changes))
                 } else {
                     None
