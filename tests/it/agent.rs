@@ -494,3 +494,51 @@ async fn server_down_keeps_the_file_and_the_agent_recovers() {
         .status();
     let _ = server.wait();
 }
+
+/// `examples/kubernetes/agent-sidecar.yaml`: the agent config in its
+/// ConfigMap loads, the first render is an init container, the sidecar keeps
+/// it fresh, and the rendered file lives in memory, read-only for the app.
+#[test]
+fn kubernetes_sidecar_example_is_consistent() {
+    use serde::Deserialize;
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/kubernetes/agent-sidecar.yaml");
+    let text = std::fs::read_to_string(path).unwrap();
+    let docs: Vec<serde_norway::Value> = serde_norway::Deserializer::from_str(&text)
+        .map(|d| serde_norway::Value::deserialize(d).unwrap())
+        .collect();
+    let kind = |k: &str| docs.iter().find(|d| d["kind"].as_str() == Some(k)).unwrap();
+    let agent_yaml = kind("ConfigMap")["data"]["agent.yaml"].as_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg_path = dir.path().join("agent.yaml");
+    std::fs::write(&cfg_path, agent_yaml).unwrap();
+    let cfg = hush::agent::config::load(&cfg_path).expect("the example's agent config loads");
+    assert_eq!(cfg.templates[0].destination, Path::new("/secrets/.env"));
+    let pod = &kind("Deployment")["spec"]["template"]["spec"];
+    let words = |c: &serde_norway::Value| {
+        c["command"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|w| w.as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert!(words(&pod["initContainers"][0]).ends_with("--exit-after-render"));
+    let containers = pod["containers"].as_sequence().unwrap();
+    let sidecar = containers
+        .iter()
+        .find(|c| c["name"] == "hush-agent")
+        .unwrap();
+    assert!(!words(sidecar).contains("exit-after-render"));
+    let secrets = pod["volumes"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "secrets")
+        .unwrap();
+    assert_eq!(secrets["emptyDir"]["medium"].as_str(), Some("Memory"));
+    let app = containers.iter().find(|c| c["name"] == "app").unwrap();
+    let mount = &app["volumeMounts"][0];
+    assert_eq!(mount["name"].as_str(), Some("secrets"));
+    assert_eq!(mount["readOnly"].as_bool(), Some(true));
+}
