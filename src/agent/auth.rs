@@ -117,7 +117,6 @@ impl Auth {
         self.renew_at = expires_in.map(|s| Instant::now() + renew_after(s));
         for sink in &self.sinks {
             if let Err(e) = write_atomic(sink, token.as_bytes(), 0o600) {
-                tracing::warn!("could not write the token sink {}: {e}", sink.display());
                 eprintln!(
                     "hush agent: warning: could not write the token sink {}: {e}",
                     sink.display()
