@@ -2,6 +2,7 @@
 //! the server (`hush server`). Everything the binary does is reachable from here.
 #![deny(unsafe_code)]
 
+pub mod agent;
 pub mod alloc;
 pub mod api;
 pub mod audit;

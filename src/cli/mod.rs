@@ -4,6 +4,7 @@
 //! it, so a flag and the code that reads it change together.
 
 pub mod access;
+pub mod agent;
 pub mod audit;
 pub mod audit_export;
 pub mod audit_streams;
@@ -178,6 +179,8 @@ pub enum Command {
     Redact(redact::RedactArgs),
     /// Query the audit log, or verify its hash chain
     Audit(audit::AuditArgs),
+    /// Render secrets into files and keep them fresh (Infisical Agent's config format)
+    Agent(agent::AgentArgs),
 }
 
 /// `hush run` parsed on its own. Building the whole command tree (every
@@ -267,7 +270,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         // Not before a command that makes (or serves) the session itself.
         if !matches!(
             cli.command,
-            Command::Server(_) | Command::Login(_) | Command::Bootstrap(_)
+            Command::Server(_) | Command::Login(_) | Command::Bootstrap(_) | Command::Agent(_)
         ) {
             auth::refresh_session().await;
         }
@@ -310,6 +313,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             Command::Run(a) => run::run(*a).await,
             Command::Redact(a) => redact::redact(a).await,
             Command::Audit(a) => audit::audit(a).await,
+            Command::Agent(a) => agent::agent(a).await,
         }
     })
 }

@@ -8,12 +8,11 @@
 
 use super::context::Resolved;
 use super::workload::{obtain, LoginMethod, WorkloadLogin};
+use crate::client::credentials::renew_after;
 use crate::client::ApiClient;
 use std::time::{Duration, Instant};
 use zeroize::Zeroizing;
 
-/// How long before expiry a long-lived token is replaced, at most.
-const MAX_LEAD: Duration = Duration::from_secs(60);
 /// The soonest a 401 may trigger another login after the last one: a
 /// server refusing every new token (the identity lost its access) must
 /// not turn the watch into a login loop.
@@ -79,27 +78,5 @@ impl Relogin {
         *token = got.token;
         self.renew_at = Instant::now() + renew_after(got.expires_in);
         Ok(())
-    }
-}
-
-/// When to log in again after getting a token of `expires_in` seconds: a
-/// quarter of its lifetime before it ends, but at most a minute before.
-fn renew_after(expires_in: i64) -> Duration {
-    let life = Duration::from_secs(u64::try_from(expires_in).unwrap_or(0).max(1));
-    life - (life / 4).min(MAX_LEAD)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn renews_a_quarter_before_expiry_and_at_most_a_minute_before() {
-        assert_eq!(renew_after(4), Duration::from_secs(3));
-        assert_eq!(renew_after(3600), Duration::from_secs(3540));
-        assert_eq!(renew_after(120), Duration::from_secs(90));
-        // A nonsense lifetime still waits a little, never zero.
-        assert_eq!(renew_after(0), Duration::from_millis(750));
-        assert_eq!(renew_after(-5), Duration::from_millis(750));
     }
 }

@@ -88,7 +88,11 @@ impl Feed {
     async fn open(ctx: &Resolved) -> Result<Option<Feed>, ClientError> {
         match page(ctx, None, 0).await {
             Ok(p) => Ok(Some(Feed { cursor: p.cursor })),
-            Err(e) if e.status() == Some(404) && !is_project_missing(&e) => Ok(None),
+            Err(e)
+                if e.status() == Some(404) && !crate::client::changes::is_project_missing(&e) =>
+            {
+                Ok(None)
+            }
             Err(e) => Err(e),
         }
     }
@@ -110,25 +114,12 @@ impl Feed {
     }
 }
 
-/// A 404 for the project itself (the route exists) is an error to report,
-/// not a sign of an older server.
-fn is_project_missing(e: &ClientError) -> bool {
-    matches!(e, ClientError::Api { message, .. } if message.starts_with("project "))
-}
-
 async fn page(
     ctx: &Resolved,
     after: Option<i64>,
     wait: u64,
 ) -> Result<crate::api::secrets::ChangePage, ClientError> {
-    let mut q = vec![("workspaceId", ctx.project.clone())];
-    if let Some(after) = after {
-        q.push(("after", after.to_string()));
-        q.push(("wait", wait.to_string()));
-    }
-    ctx.client
-        .call_typed(reqwest::Method::GET, "/api/v1/hush/changes", &q, None)
-        .await
+    crate::client::changes::page(&ctx.client, &ctx.project, after, wait).await
 }
 
 /// The watcher's connection: its context and token, renewed by `relogin`.

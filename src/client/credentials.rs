@@ -103,3 +103,29 @@ pub fn remove() -> Result<bool, CredentialsError> {
         )),
     }
 }
+
+/// How long before expiry a long-lived token is replaced, at most.
+const MAX_LEAD: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// When to log in again after getting a token of `expires_in` seconds: a
+/// quarter of its lifetime before it ends, but at most a minute before.
+pub fn renew_after(expires_in: i64) -> std::time::Duration {
+    let life = std::time::Duration::from_secs(u64::try_from(expires_in).unwrap_or(0).max(1));
+    life - (life / 4).min(MAX_LEAD)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn renews_a_quarter_before_expiry_and_at_most_a_minute_before() {
+        assert_eq!(renew_after(4), Duration::from_secs(3));
+        assert_eq!(renew_after(3600), Duration::from_secs(3540));
+        assert_eq!(renew_after(120), Duration::from_secs(90));
+        // A nonsense lifetime still waits a little, never zero.
+        assert_eq!(renew_after(0), Duration::from_millis(750));
+        assert_eq!(renew_after(-5), Duration::from_millis(750));
+    }
+}

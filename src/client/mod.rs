@@ -1,5 +1,6 @@
 //! The HTTP API client used by the CLI, `hush run` and the tests.
 
+pub mod changes;
 pub mod credentials;
 pub mod tls;
 

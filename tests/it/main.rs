@@ -6,6 +6,7 @@ mod abuse_auth;
 mod abuse_bounds;
 mod abuse_transport;
 mod access;
+mod agent;
 mod audit_integrity;
 mod authz_matrix;
 mod changes;

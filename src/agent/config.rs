@@ -1,0 +1,477 @@
+//! The agent's configuration: Infisical Agent's YAML format, read unchanged
+//! (`infisical.address`, `auth.type: universal-auth` with `client-id` /
+//! `client-secret` file paths and `remove_client_secret_on_read`, `sinks`,
+//! `templates[]` with `source-path` / `template-content` /
+//! `base64-template-content`, `destination-path` and `config.polling-interval`
+//! / `config.execute`), plus hush's additions: `auth.type: token`
+//! (`config.path`), a template's `mode`, `infisical.exit-after-render` and
+//! `status-file`. Unknown keys are ignored, as Infisical's parser ignores
+//! them, so one file serves both agents.
+//!
+//! Everything is checked here, at the edge: sizes, counts, modes, durations.
+//! The result holds parsed templates; no file is written while loading.
+
+use super::template::{Template, MAX_SOURCE_BYTES};
+use base64::Engine as _;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub const MAX_CONFIG_BYTES: u64 = 256 * 1024;
+pub const MAX_TEMPLATES: usize = 64;
+pub const MAX_SINKS: usize = 16;
+/// Infisical's default polling interval (used only when the change feed is down).
+pub const DEFAULT_POLLING: Duration = Duration::from_secs(300);
+const MIN_POLLING: Duration = Duration::from_secs(1);
+pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
+const MAX_COMMAND_TIMEOUT: Duration = Duration::from_secs(3600);
+const MAX_COMMAND_BYTES: usize = 4096;
+const DEFAULT_ADDRESS: &str = "https://app.infisical.com";
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+fn err(msg: impl Into<String>) -> ConfigError {
+    ConfigError(msg.into())
+}
+
+#[derive(Deserialize, Default)]
+struct RawConfig {
+    #[serde(default)]
+    infisical: RawServer,
+    auth: Option<RawAuth>,
+    #[serde(default)]
+    sinks: Vec<RawSink>,
+    #[serde(default)]
+    templates: Vec<RawTemplate>,
+    #[serde(default, rename = "status-file")]
+    status_file: Option<PathBuf>,
+}
+
+#[derive(Deserialize, Default)]
+struct RawServer {
+    address: Option<String>,
+    #[serde(default, rename = "exit-after-auth")]
+    exit_after_auth: bool,
+    #[serde(default, rename = "exit-after-render")]
+    exit_after_render: bool,
+}
+
+#[derive(Deserialize)]
+struct RawAuth {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    config: RawAuthConfig,
+}
+
+#[derive(Deserialize, Default)]
+struct RawAuthConfig {
+    #[serde(rename = "client-id")]
+    client_id: Option<PathBuf>,
+    #[serde(rename = "client-secret")]
+    client_secret: Option<PathBuf>,
+    #[serde(default)]
+    remove_client_secret_on_read: bool,
+    path: Option<PathBuf>,
+}
+
+#[derive(Deserialize)]
+struct RawSink {
+    #[serde(rename = "type")]
+    kind: String,
+    config: RawSinkConfig,
+}
+
+#[derive(Deserialize)]
+struct RawSinkConfig {
+    path: PathBuf,
+}
+
+#[derive(Deserialize)]
+struct RawTemplate {
+    #[serde(rename = "source-path")]
+    source_path: Option<PathBuf>,
+    #[serde(rename = "template-content")]
+    template_content: Option<String>,
+    #[serde(rename = "base64-template-content")]
+    base64_template_content: Option<String>,
+    #[serde(rename = "destination-path")]
+    destination_path: Option<PathBuf>,
+    /// Octal, e.g. "0640" (YAML may also give a number).
+    mode: Option<serde_norway::Value>,
+    #[serde(default)]
+    config: RawTemplateConfig,
+}
+
+#[derive(Deserialize, Default)]
+struct RawTemplateConfig {
+    #[serde(rename = "polling-interval")]
+    polling_interval: Option<String>,
+    execute: Option<RawExecute>,
+}
+
+#[derive(Deserialize)]
+struct RawExecute {
+    command: Option<String>,
+    /// Seconds.
+    timeout: Option<u64>,
+}
+
+/// How the agent gets its access token.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AuthConfig {
+    /// Infisical's universal auth: client id and secret read from files.
+    Universal {
+        client_id: PathBuf,
+        client_secret: PathBuf,
+        remove_secret_on_read: bool,
+    },
+    /// A token (service token or access token) read from a file, re-read
+    /// when the server refuses it.
+    TokenFile(PathBuf),
+}
+
+#[derive(Debug, Clone)]
+pub struct TemplateConfig {
+    /// Where the template came from, for messages.
+    pub label: String,
+    pub template: Template,
+    pub destination: PathBuf,
+    pub mode: u32,
+    pub polling: Duration,
+    pub command: Option<String>,
+    pub command_timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    /// The server's base URL (no trailing `/api`).
+    pub address: String,
+    pub auth: AuthConfig,
+    pub sinks: Vec<PathBuf>,
+    pub templates: Vec<TemplateConfig>,
+    pub exit_after_auth: bool,
+    pub exit_after_render: bool,
+    pub status_file: PathBuf,
+}
+
+/// Where the status goes when the config does not say: beside the config.
+pub fn default_status_file(config_path: &Path) -> PathBuf {
+    let mut name = config_path.file_name().unwrap_or_default().to_os_string();
+    name.push(".status.json");
+    config_path.with_file_name(name)
+}
+
+/// Reads a small file, refusing one larger than `max` bytes.
+pub fn read_bounded(path: &Path, max: u64, what: &str) -> Result<Vec<u8>, ConfigError> {
+    use std::io::Read;
+    let f = std::fs::File::open(path)
+        .map_err(|e| err(format!("cannot read {what} {}: {e}", path.display())))?;
+    let mut buf = Vec::new();
+    f.take(max + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| err(format!("cannot read {what} {}: {e}", path.display())))?;
+    if buf.len() as u64 > max {
+        return Err(err(format!(
+            "{what} {} is larger than {max} bytes",
+            path.display()
+        )));
+    }
+    Ok(buf)
+}
+
+/// Loads and checks the config at `path`; relative paths inside it are
+/// relative to the working directory, as in Infisical Agent.
+pub fn load(path: &Path) -> Result<AgentConfig, ConfigError> {
+    let bytes = read_bounded(path, MAX_CONFIG_BYTES, "agent config")?;
+    let raw: RawConfig = serde_norway::from_slice(&bytes)
+        .map_err(|e| err(format!("invalid agent config {}: {e}", path.display())))?;
+    let status_default = default_status_file(path);
+    build(raw, status_default).map_err(|e| err(format!("agent config {}: {}", path.display(), e.0)))
+}
+
+fn build(raw: RawConfig, status_default: PathBuf) -> Result<AgentConfig, ConfigError> {
+    let address = raw
+        .infisical
+        .address
+        .unwrap_or_else(|| DEFAULT_ADDRESS.to_owned());
+    let address = address.trim().trim_end_matches('/');
+    // Infisical appends `/api` itself; accept an address given either way.
+    let address = address.strip_suffix("/api").unwrap_or(address).to_owned();
+    if !(address.starts_with("http://") || address.starts_with("https://")) {
+        return Err(err("infisical.address must start with http:// or https://"));
+    }
+    let auth = auth(
+        raw.auth
+            .ok_or_else(|| err("auth is required (auth.type: universal-auth or token)"))?,
+    )?;
+    if raw.sinks.len() > MAX_SINKS {
+        return Err(err(format!("at most {MAX_SINKS} sinks")));
+    }
+    let mut sinks = Vec::new();
+    for s in raw.sinks {
+        if s.kind != "file" {
+            return Err(err(format!(
+                "sink type {:?} is not supported (only \"file\")",
+                s.kind
+            )));
+        }
+        sinks.push(s.config.path);
+    }
+    if raw.templates.len() > MAX_TEMPLATES {
+        return Err(err(format!("at most {MAX_TEMPLATES} templates")));
+    }
+    let mut templates = Vec::new();
+    for (i, t) in raw.templates.into_iter().enumerate() {
+        templates.push(template(i + 1, t)?);
+    }
+    let mut seen = std::collections::HashSet::new();
+    for t in &templates {
+        if !seen.insert(t.destination.clone()) {
+            return Err(err(format!(
+                "two templates write {}",
+                t.destination.display()
+            )));
+        }
+    }
+    Ok(AgentConfig {
+        address,
+        auth,
+        sinks,
+        templates,
+        exit_after_auth: raw.infisical.exit_after_auth,
+        exit_after_render: raw.infisical.exit_after_render,
+        status_file: raw.status_file.unwrap_or(status_default),
+    })
+}
+
+fn auth(raw: RawAuth) -> Result<AuthConfig, ConfigError> {
+    let c = raw.config;
+    match raw.kind.as_str() {
+        "universal-auth" => Ok(AuthConfig::Universal {
+            client_id: c
+                .client_id
+                .ok_or_else(|| err("auth.config.client-id (a file path) is required"))?,
+            client_secret: c
+                .client_secret
+                .ok_or_else(|| err("auth.config.client-secret (a file path) is required"))?,
+            remove_secret_on_read: c.remove_client_secret_on_read,
+        }),
+        "token" => Ok(AuthConfig::TokenFile(c.path.ok_or_else(|| {
+            err("auth.config.path (a file holding the token) is required")
+        })?)),
+        other => Err(err(format!(
+            "auth.type {other:?} is not supported by hush agent yet (use universal-auth or token)"
+        ))),
+    }
+}
+
+fn template(n: usize, t: RawTemplate) -> Result<TemplateConfig, ConfigError> {
+    let label = format!("templates[{n}]");
+    let sources = [
+        t.source_path.is_some(),
+        t.template_content.is_some(),
+        t.base64_template_content.is_some(),
+    ];
+    if sources.iter().filter(|s| **s).count() != 1 {
+        return Err(err(format!(
+            "{label}: give exactly one of source-path, template-content, base64-template-content"
+        )));
+    }
+    let (source, label) = if let Some(p) = &t.source_path {
+        let bytes = read_bounded(p, MAX_SOURCE_BYTES as u64, "template")?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| err(format!("template {} is not UTF-8", p.display())))?;
+        (text, format!("{label} ({})", p.display()))
+    } else if let Some(c) = t.template_content {
+        (c, label)
+    } else {
+        let b = t.base64_template_content.unwrap_or_default();
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(b.trim())
+            .map_err(|_| err(format!("{label}: base64-template-content is not base64")))?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| err(format!("{label}: base64-template-content is not UTF-8")))?;
+        (text, label)
+    };
+    let template = Template::parse(&source).map_err(|e| err(format!("{label}: {e}")))?;
+    let destination = t
+        .destination_path
+        .ok_or_else(|| err(format!("{label}: destination-path is required")))?;
+    if destination.file_name().is_none() {
+        return Err(err(format!("{label}: destination-path must name a file")));
+    }
+    let mode = match t.mode {
+        None => 0o600,
+        Some(v) => parse_mode(&v).map_err(|e| err(format!("{label}: {e}")))?,
+    };
+    let polling = match &t.config.polling_interval {
+        None => DEFAULT_POLLING,
+        Some(s) => go_duration(s)
+            .map_err(|e| err(format!("{label}: polling-interval: {e}")))?
+            .max(MIN_POLLING),
+    };
+    let (command, command_timeout) = match t.config.execute {
+        None => (None, DEFAULT_COMMAND_TIMEOUT),
+        Some(e) => {
+            let command = e.command.filter(|c| !c.trim().is_empty());
+            if command
+                .as_ref()
+                .is_some_and(|c| c.len() > MAX_COMMAND_BYTES)
+            {
+                return Err(err(format!(
+                    "{label}: execute.command is longer than {MAX_COMMAND_BYTES} bytes"
+                )));
+            }
+            let timeout = match e.timeout {
+                None | Some(0) => DEFAULT_COMMAND_TIMEOUT,
+                Some(s) => Duration::from_secs(s).min(MAX_COMMAND_TIMEOUT),
+            };
+            (command, timeout)
+        }
+    };
+    Ok(TemplateConfig {
+        label,
+        template,
+        destination,
+        mode,
+        polling,
+        command,
+        command_timeout,
+    })
+}
+
+/// A file mode: "0640", "640" or a YAML number read as octal digits.
+fn parse_mode(v: &serde_norway::Value) -> Result<u32, String> {
+    let text = match v {
+        serde_norway::Value::String(s) => s.clone(),
+        serde_norway::Value::Number(n) => n.to_string(),
+        _ => return Err("mode must be an octal string like \"0640\"".into()),
+    };
+    let digits = text.trim().trim_start_matches("0o");
+    let mode = u32::from_str_radix(digits, 8)
+        .map_err(|_| format!("mode {text:?} is not octal like \"0640\""))?;
+    if mode > 0o777 {
+        return Err(format!("mode {text:?} has bits beyond 0777"));
+    }
+    if mode & 0o600 != 0o600 {
+        return Err(format!("mode {text:?} must let the owner read and write"));
+    }
+    Ok(mode)
+}
+
+/// Go's `time.ParseDuration` forms: `60s`, `5m`, `1h30m`, `250ms`; a bare
+/// number is seconds.
+pub fn go_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let bad = || format!("{t:?} is not a duration like 60s, 5m or 1h30m");
+    if let Ok(secs) = t.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = t;
+    if rest.is_empty() {
+        return Err(bad());
+    }
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+        if digits == 0 {
+            return Err(bad());
+        }
+        let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let unit = match &rest[..unit_len] {
+            "ms" => Duration::from_millis(n),
+            "s" => Duration::from_secs(n),
+            "m" => Duration::from_secs(n.saturating_mul(60)),
+            "h" => Duration::from_secs(n.saturating_mul(3600)),
+            _ => return Err(bad()),
+        };
+        total = total.saturating_add(unit);
+        rest = &rest[unit_len..];
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(yaml: &str) -> Result<AgentConfig, ConfigError> {
+        let raw: RawConfig = serde_norway::from_str(yaml).map_err(|e| err(e.to_string()))?;
+        build(raw, PathBuf::from("/tmp/s.json"))
+    }
+
+    #[test]
+    fn infisical_docs_config_is_accepted() {
+        let c = parse(
+            r#"
+infisical:
+  address: "https://app.infisical.com"
+auth:
+  type: "universal-auth"
+  config:
+    client-id: "./client-id"
+    client-secret: "./client-secret"
+    remove_client_secret_on_read: false
+sinks:
+  - type: "file"
+    config:
+      path: "/some/path/to/store/access-token/file-name"
+templates:
+  - template-content: |
+      {{- with secret "6553ccb2b7da580d7f6e7260" "dev" "/" }}{{ range . }}{{ .Key }}={{ .Value }}{{ end }}{{ end }}
+    destination-path: /some/path/.env
+    config:
+      polling-interval: 60s
+      execute:
+        timeout: 30
+        command: ./reload-app.sh
+"#,
+        )
+        .unwrap();
+        assert_eq!(c.address, "https://app.infisical.com");
+        assert_eq!(c.sinks.len(), 1);
+        let t = &c.templates[0];
+        assert_eq!(t.mode, 0o600);
+        assert_eq!(t.polling, Duration::from_secs(60));
+        assert_eq!(t.command.as_deref(), Some("./reload-app.sh"));
+        assert_eq!(t.command_timeout, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn bad_configs_say_what_is_wrong() {
+        let base = "auth: {type: token, config: {path: /t}}\n";
+        let e = |y: &str| parse(y).unwrap_err().0;
+        assert!(e("auth: {type: gcp-iam}").contains("not supported"));
+        assert!(e(&format!("{base}templates: [{{destination-path: /x}}]")).contains("exactly one"));
+        assert!(e(&format!(
+            "{base}templates: [{{template-content: 'x', destination-path: /x, mode: '0644x'}}]"
+        ))
+        .contains("octal"));
+        assert!(e(&format!(
+            "{base}templates: [{{template-content: 'x', destination-path: /x, mode: '0400'}}]"
+        ))
+        .contains("owner"));
+        assert!(e(&format!(
+            "{base}templates: [{{template-content: '{{{{ if 1 }}}}', destination-path: /x}}]"
+        ))
+        .contains("syntax"));
+        assert!(e(&format!("{base}infisical: {{address: ftp://x}}")).contains("http"));
+    }
+
+    #[test]
+    fn go_durations() {
+        assert_eq!(go_duration("60s").unwrap(), Duration::from_secs(60));
+        assert_eq!(go_duration("1h30m").unwrap(), Duration::from_secs(5400));
+        assert_eq!(go_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(go_duration("5").unwrap(), Duration::from_secs(5));
+        assert!(go_duration("5 minutes").is_err());
+        assert!(go_duration("").is_err());
+    }
+}

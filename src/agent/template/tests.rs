@@ -1,0 +1,147 @@
+use super::*;
+use proptest::prelude::*;
+use std::collections::BTreeMap;
+
+struct NoFuncs;
+impl Functions for NoFuncs {
+    fn call(&mut self, _: &str, _: &[Value]) -> Option<Result<Value, String>> {
+        None
+    }
+}
+
+/// `listSecrets` answering two fixed secrets, counting its calls.
+struct Fake(usize);
+impl Functions for Fake {
+    fn call(&mut self, name: &str, args: &[Value]) -> Option<Result<Value, String>> {
+        match name {
+            "listSecrets" | "secret" => {
+                self.0 += 1;
+                if args.len() < 3 {
+                    return Some(Err("wants 3 arguments".into()));
+                }
+                let s = |k: &str, v: &str| {
+                    object([
+                        ("Key", Value::Str(k.into())),
+                        ("SecretKey", Value::Str(k.into())),
+                        ("Value", Value::Str(v.into())),
+                        ("SecretValue", Value::Str(v.into())),
+                    ])
+                };
+                Some(Ok(Value::List(Arc::new(vec![s("A", "1"), s("B", "two")]))))
+            }
+            _ => None,
+        }
+    }
+}
+
+fn render(src: &str) -> Result<String, TemplateError> {
+    Template::parse(src)?.render(Value::Nil, &mut Fake(0), Limits::default())
+}
+
+#[test]
+fn infisical_docs_template_renders_key_value_lines() {
+    let src = "{{- with secret \"6553ccb2b7da580d7f6e7260\" \"dev\" \"/\" }}\n{{- range . }}\n{{ .Key }}={{ .Value }}\n{{- end }}\n{{- end }}";
+    assert_eq!(render(src).unwrap(), "\nA=1\nB=two");
+}
+
+#[test]
+fn variables_pipelines_if_else_if_and_printf() {
+    let src = r#"{{ range $i, $s := listSecrets "p" "dev" "/" }}{{ if eq $s.SecretKey "A" }}a{{ else if eq $s.Key "B" }}b{{ else }}?{{ end }}{{ $i }}{{ end }}|{{ $x := "v" }}{{ $x | printf "%s-%q" "k" }}|{{ "x" | upper }}"#;
+    assert_eq!(render(src).unwrap(), r#"a0b1|k-"v"|X"#);
+}
+
+#[test]
+fn with_else_range_else_and_comments() {
+    let src = r#"{{/* a comment */}}{{ with "" }}no{{ else }}yes{{ end }}{{ range list }}x{{ else }}empty{{ end }}"#;
+    assert_eq!(render(src).unwrap(), "yesempty");
+}
+
+#[test]
+fn nested_parentheses_and_fields() {
+    let src =
+        r#"{{ (index (listSecrets "p" "e" "/") 1).Value }} {{ len (listSecrets "p" "e" "/") }}"#;
+    assert_eq!(render(src).unwrap(), "two 2");
+}
+
+#[test]
+fn errors_are_one_line_and_never_show_values() {
+    let e = render(r#"{{ range listSecrets "p" "e" "/" }}{{ .Nope }}{{ end }}"#).unwrap_err();
+    assert!(matches!(e, TemplateError::Exec(_)), "{e}");
+    assert!(!e.to_string().contains("two"));
+    assert!(matches!(render("{{ if 1 }}"), Err(TemplateError::Parse(_))));
+    assert!(matches!(render("{{ end }}"), Err(TemplateError::Parse(_))));
+    assert!(matches!(render("{{ nope }}"), Err(TemplateError::Exec(_))));
+    assert!(matches!(render("{{ \"x }}"), Err(TemplateError::Parse(_))));
+}
+
+#[test]
+fn bounds_hold() {
+    let deep = "{{ if 1 }}".repeat(MAX_DEPTH + 2) + &"{{ end }}".repeat(MAX_DEPTH + 2);
+    assert!(matches!(render(&deep), Err(TemplateError::Parse(_))));
+    let big = "x".repeat(MAX_SOURCE_BYTES + 1);
+    assert!(matches!(
+        Template::parse(&big),
+        Err(TemplateError::Limit(_))
+    ));
+    let t = Template::parse("{{ range 1000 }}{{ range 1000 }}x{{ end }}{{ end }}").unwrap();
+    let limits = Limits {
+        max_output: usize::MAX,
+        max_iterations: 10_000,
+        max_calls: 100,
+    };
+    assert!(matches!(
+        t.render(Value::Nil, &mut NoFuncs, limits),
+        Err(TemplateError::Limit(_))
+    ));
+    let limits = Limits {
+        max_output: 10,
+        ..Limits::default()
+    };
+    let t = Template::parse("{{ range 20 }}x{{ end }}").unwrap();
+    assert!(matches!(
+        t.render(Value::Nil, &mut NoFuncs, limits),
+        Err(TemplateError::Limit(_))
+    ));
+}
+
+#[test]
+fn maps_print_no_value_for_missing_keys() {
+    let mut m = BTreeMap::new();
+    m.insert("a".to_owned(), Value::Str("1".into()));
+    let t = Template::parse("{{ .a }}/{{ .b }}").unwrap();
+    let out = t
+        .render(Value::Map(Arc::new(m)), &mut NoFuncs, Limits::default())
+        .unwrap();
+    assert_eq!(out, "1/<no value>");
+}
+
+proptest! {
+    /// Text with no action renders to itself.
+    #[test]
+    fn literal_text_is_identity(s in "[^{]*") {
+        prop_assert_eq!(render(&s).unwrap(), s);
+    }
+
+    /// `{{- ` eats all whitespace before it, ` -}}` all whitespace after.
+    #[test]
+    fn trim_markers_eat_adjacent_whitespace(
+        a in "[a-z]{0,5}", ws1 in "[ \t\r\n]{0,6}", ws2 in "[ \t\r\n]{0,6}", b in "[a-z]{0,5}"
+    ) {
+        let src = format!("{a}{ws1}{{{{- \"x\" -}}}}{ws2}{b}");
+        prop_assert_eq!(render(&src).unwrap(), format!("{a}x{b}"));
+        let kept = format!("{a}{ws1}{{{{ \"x\" }}}}{ws2}{b}");
+        prop_assert_eq!(render(&kept).unwrap(), format!("{a}{ws1}x{ws2}{b}"));
+    }
+
+    /// A string literal prints back exactly.
+    #[test]
+    fn string_literals_round_trip(s in "[a-zA-Z0-9 _.,:/=-]{0,40}") {
+        prop_assert_eq!(render(&format!("{{{{ `{s}` }}}}")).unwrap(), s);
+    }
+
+    /// Parsing never panics on arbitrary input.
+    #[test]
+    fn parse_never_panics(s in "\\PC{0,200}") {
+        let _ = render(&s);
+    }
+}

@@ -1,0 +1,544 @@
+//! `hush agent` through the real binary against a real server: renders,
+//! freshness from the change feed, on-change commands, re-login, reload,
+//! exit-after-render, a server that goes away, and Infisical's own example.
+
+use crate::harness::{eventually, set, TestServer, BIN};
+use crate::pg::PgDb;
+use reqwest::Method;
+use serde_json::{json, Value};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running agent; stopped with SIGTERM and reaped on drop.
+struct Agent {
+    child: Option<Child>,
+    log: PathBuf,
+}
+
+impl Agent {
+    fn start(config: &Path, extra: &[&str]) -> Agent {
+        let log = config.with_extension("agent.log");
+        let stderr = std::fs::File::create(&log).unwrap();
+        let child = Command::new(BIN)
+            .args(["agent", "--config"])
+            .arg(config)
+            .args(["--debounce", "100ms"])
+            .args(extra)
+            .env_remove("HUSH_TOKEN")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .expect("agent starts");
+        Agent {
+            child: Some(child),
+            log,
+        }
+    }
+
+    fn signal(&self, sig: &str) {
+        if let Some(c) = &self.child {
+            Command::new("kill")
+                .args([&format!("-{sig}"), &c.id().to_string()])
+                .status()
+                .unwrap();
+        }
+    }
+
+    /// SIGTERM and wait for the exit status.
+    fn stop(&mut self) -> Option<std::process::ExitStatus> {
+        let mut c = self.child.take()?;
+        let _ = Command::new("kill")
+            .args(["-TERM", &c.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = c.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = c.kill();
+        c.wait().ok()
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A machine identity with viewer access to `default`; its client id and
+/// secret written to files in `dir`.
+async fn identity_files(s: &TestServer, dir: &Path, ttl: Option<i64>) -> (PathBuf, PathBuf) {
+    let mut body = json!({ "name": "agent" });
+    if let Some(ttl) = ttl {
+        body["accessTokenTTL"] = json!(ttl);
+    }
+    let made: Value = s
+        .client()
+        .send(Method::POST, "/api/v1/hush/identities", &body)
+        .await
+        .unwrap();
+    s.client()
+        .send(
+            Method::POST,
+            "/api/v1/hush/members",
+            &json!({ "projectId": "default", "subject": "agent", "role": "viewer" }),
+        )
+        .await
+        .unwrap();
+    let id = dir.join("client-id");
+    let secret = dir.join("client-secret");
+    std::fs::write(&id, made["clientId"].as_str().unwrap()).unwrap();
+    std::fs::write(&secret, made["clientSecret"].as_str().unwrap()).unwrap();
+    (id, secret)
+}
+
+fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_default()
+}
+
+fn lines(p: &Path) -> usize {
+    read(p).lines().count()
+}
+
+fn status(dir: &Path) -> Value {
+    serde_json::from_str(&read(&dir.join("status.json"))).unwrap_or(Value::Null)
+}
+
+fn ua_config(url: &str, id: &Path, secret: &Path, dir: &Path, templates: &str) -> PathBuf {
+    let cfg = dir.join("agent.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            r#"infisical:
+  address: "{url}"
+auth:
+  type: "universal-auth"
+  config:
+    client-id: "{}"
+    client-secret: "{}"
+sinks:
+  - type: "file"
+    config:
+      path: "{}"
+status-file: "{}"
+templates:
+{templates}"#,
+            id.display(),
+            secret.display(),
+            dir.join("token").display(),
+            dir.join("status.json").display(),
+        ),
+    )
+    .unwrap();
+    cfg
+}
+
+/// A template item's first lines: `KEY=value` lines of dev:/ (a YAML block
+/// scalar, so the template's quotes need no escaping).
+const KV: &str = "  - template-content: |-\n      {{ range listSecrets \"default\" \"dev\" \"/\" }}{{ .Key }}={{ .Value }}\n      {{ end }}\n";
+
+#[tokio::test]
+async fn renders_then_follows_changes_once_each_and_ignores_no_ops() {
+    follows_changes(TestServer::start(&[]).await).await
+}
+
+/// The same on PostgreSQL, whose feed is woken by LISTEN/NOTIFY.
+#[tokio::test]
+async fn follows_changes_on_postgres() {
+    let Some(db) = PgDb::create("agent_follows_changes").await else {
+        return;
+    };
+    follows_changes(db.start(&[]).await).await
+}
+
+async fn follows_changes(s: TestServer) {
+    let c = s.client();
+    set(&c, "A_FIRST", "canary-first-3f9d").await.unwrap();
+    set(&c, "B_SECOND", "canary-second-77c1").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (id, secret) = identity_files(&s, dir.path(), None).await;
+    let out = dir.path().join("app.env");
+    let runs = dir.path().join("runs.txt");
+    let cfg = ua_config(
+        &s.url,
+        &id,
+        &secret,
+        dir.path(),
+        &format!(
+            "{KV}    destination-path: \"{}\"\n    config:\n      execute:\n        command: \"echo ran >> {}\"\n        timeout: 10\n",
+            out.display(),
+            runs.display()
+        ),
+    );
+    let mut agent = Agent::start(&cfg, &[]);
+    let first = "A_FIRST=canary-first-3f9d\nB_SECOND=canary-second-77c1\n";
+    assert!(
+        eventually(Duration::from_secs(15), async || read(&out) == first).await,
+        "first render: {:?}\n{}",
+        read(&out),
+        agent.log()
+    );
+    let mode = std::fs::metadata(&out).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let sink_mode = std::fs::metadata(dir.path().join("token"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(sink_mode & 0o777, 0o600);
+    assert!(eventually(Duration::from_secs(5), async || lines(&runs) == 1).await);
+    // The feed is open once the status says so.
+    assert!(
+        eventually(Duration::from_secs(5), async || status(dir.path())
+            ["freshness"]
+            == "push")
+        .await,
+        "{}",
+        agent.log()
+    );
+
+    // Only the second secret changes: the file follows within a second.
+    set(&c, "B_SECOND", "canary-second-changed").await.unwrap();
+    let started = Instant::now();
+    let second = "A_FIRST=canary-first-3f9d\nB_SECOND=canary-second-changed\n";
+    assert!(
+        eventually(Duration::from_secs(5), async || read(&out) == second).await,
+        "{}",
+        agent.log()
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "re-rendered after {:?}",
+        started.elapsed()
+    );
+    assert!(eventually(Duration::from_secs(5), async || lines(&runs) == 2).await);
+
+    // The same value again: nothing is written and the command does not run.
+    let ino = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&out).unwrap());
+    let writes = status(dir.path())["templates"][0]["writes"].clone();
+    set(&c, "B_SECOND", "canary-second-changed").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(
+        std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&out).unwrap()),
+        ino
+    );
+    assert_eq!(status(dir.path())["templates"][0]["writes"], writes);
+    assert_eq!(lines(&runs), 2, "the command ran again");
+
+    assert_eq!(agent.stop().map(|s| s.code()), Some(Some(0)));
+    let log = agent.log();
+    let status_text = read(&dir.path().join("status.json"));
+    for canary in ["canary-first-3f9d", "canary-second", "hush_cs_"] {
+        assert!(!log.contains(canary), "{canary} in the agent's log:\n{log}");
+        assert!(!status_text.contains(canary), "{canary} in the status file");
+    }
+}
+
+#[tokio::test]
+async fn relogin_with_unchanged_values_renders_and_runs_nothing() {
+    let s = TestServer::start(&[]).await;
+    set(&s.client(), "ONLY", "v1").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // A 4 s token: renewed after 3 s.
+    let (id, secret) = identity_files(&s, dir.path(), Some(4)).await;
+    let out = dir.path().join("app.env");
+    let runs = dir.path().join("runs.txt");
+    let cfg = ua_config(
+        &s.url,
+        &id,
+        &secret,
+        dir.path(),
+        &format!(
+            "{KV}    destination-path: \"{}\"\n    config:\n      execute:\n        command: \"echo ran >> {}\"\n",
+            out.display(),
+            runs.display()
+        ),
+    );
+    // The secret is read once, its file removed, and the re-logins use the
+    // copy kept in memory.
+    let text = read(&cfg).replace(
+        "    client-secret:",
+        "    remove_client_secret_on_read: true\n    client-secret:",
+    );
+    std::fs::write(&cfg, text).unwrap();
+    let agent = Agent::start(&cfg, &[]);
+    assert!(eventually(Duration::from_secs(15), async || read(&out) == "ONLY=v1\n").await);
+    assert!(!secret.exists(), "the client secret file is still there");
+    assert!(eventually(Duration::from_secs(5), async || lines(&runs) == 1).await);
+    let token = read(&dir.path().join("token"));
+    let login = status(dir.path())["lastLoginAt"].clone();
+    // Two renewals later.
+    assert!(
+        eventually(Duration::from_secs(10), async || {
+            read(&dir.path().join("token")) != token && status(dir.path())["lastLoginAt"] != login
+        })
+        .await,
+        "{}",
+        agent.log()
+    );
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let st = status(dir.path());
+    assert_eq!(st["templates"][0]["writes"], 1, "{st}");
+    assert_eq!(lines(&runs), 1);
+    // And it still follows changes with the new token.
+    set(&s.client(), "ONLY", "v2").await.unwrap();
+    assert!(
+        eventually(Duration::from_secs(5), async || read(&out) == "ONLY=v2\n").await,
+        "{}",
+        agent.log()
+    );
+}
+
+#[tokio::test]
+async fn infisical_docs_config_and_template_render_with_exit_after_render() {
+    let s = TestServer::start(&[]).await;
+    set(&s.client(), "API_KEY", "k-123").await.unwrap();
+    set(&s.client(), "DB_URL", "postgres://db").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (id, secret) = identity_files(&s, dir.path(), None).await;
+    // Infisical's quick-start template, verbatim but for the project id.
+    let template = dir.path().join("my-dot-ev-secret-template");
+    std::fs::write(
+        &template,
+        "{{- with secret \"default\" \"dev\" \"/\" }}\n{{- range . }}\n{{ .Key }}={{ .Value }}\n{{- end }}\n{{- end }}\n",
+    )
+    .unwrap();
+    let out = dir.path().join(".env");
+    // Infisical's example config, with the paths of this test.
+    let cfg = dir.path().join("example-agent-config-file.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            r#"infisical:
+  address: "{}"
+auth:
+  type: "universal-auth"
+  config:
+    client-id: "{}"
+    client-secret: "{}"
+    remove_client_secret_on_read: false
+sinks:
+  - type: "file"
+    config:
+      path: "{}"
+templates:
+  - source-path: {}
+    destination-path: {}
+    config:
+      polling-interval: 60s
+      execute:
+        timeout: 30
+        command: ./reload-app.sh
+"#,
+            s.url,
+            id.display(),
+            secret.display(),
+            dir.path().join("access-token").display(),
+            template.display(),
+            out.display()
+        ),
+    )
+    .unwrap();
+    let mut agent = Agent::start(&cfg, &["--exit-after-render"]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let code = loop {
+        if let Some(st) = agent.child.as_mut().unwrap().try_wait().unwrap() {
+            break st.code();
+        }
+        assert!(Instant::now() < deadline, "still running:\n{}", agent.log());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(code, Some(0), "{}", agent.log());
+    agent.child = None;
+    // What Go's text/template makes of it: the newline before each line is kept.
+    assert_eq!(read(&out), "\nAPI_KEY=k-123\nDB_URL=postgres://db\n");
+    assert!(!read(&dir.path().join("access-token")).is_empty());
+}
+
+#[tokio::test]
+async fn sighup_reload_adds_a_template_and_a_bad_config_is_refused() {
+    let s = TestServer::start(&[]).await;
+    set(&s.client(), "K", "v").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("tok");
+    std::fs::write(&token_file, &s.token).unwrap();
+    let one = dir.path().join("one.env");
+    let two = dir.path().join("two.env");
+    let cfg = dir.path().join("agent.yaml");
+    let write_cfg = |templates: &str| {
+        std::fs::write(
+            &cfg,
+            format!(
+                "infisical: {{address: \"{}\"}}\nauth: {{type: token, config: {{path: \"{}\"}}}}\nstatus-file: \"{}\"\ntemplates:\n{templates}",
+                s.url,
+                token_file.display(),
+                dir.path().join("status.json").display()
+            ),
+        )
+        .unwrap()
+    };
+    let t = |dest: &Path, mode: &str| {
+        format!(
+            "{KV}    destination-path: \"{}\"\n    mode: \"{mode}\"\n",
+            dest.display()
+        )
+    };
+    write_cfg(&t(&one, "0600"));
+    let agent = Agent::start(&cfg, &[]);
+    assert!(eventually(Duration::from_secs(15), async || read(&one) == "K=v\n").await);
+
+    // A broken config is reported and the running one kept.
+    std::fs::write(&cfg, "auth: [").unwrap();
+    agent.signal("HUP");
+    assert!(
+        eventually(Duration::from_secs(5), async || agent
+            .log()
+            .contains("reload failed"))
+        .await
+    );
+    write_cfg(&(t(&one, "0600") + &t(&two, "0640")));
+    agent.signal("HUP");
+    assert!(
+        eventually(Duration::from_secs(10), async || read(&two) == "K=v\n").await,
+        "{}",
+        agent.log()
+    );
+    let mode = std::fs::metadata(&two).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o640);
+    // `hush agent status` reads the same file.
+    let out = Command::new(BIN)
+        .args(["agent", "status", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("two.env"), "{text}");
+}
+
+#[tokio::test]
+async fn server_down_keeps_the_file_and_the_agent_recovers() {
+    let mut s = TestServer::start(&[]).await;
+    set(&s.client(), "K", "before").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("tok");
+    std::fs::write(&token_file, &s.token).unwrap();
+    let out = dir.path().join("app.env");
+    let cfg = dir.path().join("agent.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "infisical: {{address: \"{}\"}}\nauth: {{type: token, config: {{path: \"{}\"}}}}\nstatus-file: \"{}\"\ntemplates:\n{KV}    destination-path: \"{}\"\n    config: {{polling-interval: 1s}}\n",
+            s.url,
+            token_file.display(),
+            dir.path().join("status.json").display(),
+            out.display()
+        ),
+    )
+    .unwrap();
+    let agent = Agent::start(&cfg, &[]);
+    assert!(eventually(Duration::from_secs(15), async || read(&out) == "K=before\n").await);
+    let port = s.url.rsplit(':').next().unwrap().to_owned();
+    s.kill9();
+    // The feed notices, then polls; the file is left alone.
+    assert!(
+        eventually(Duration::from_secs(10), async || status(dir.path())
+            ["freshness"]
+            == "polling")
+        .await,
+        "{}",
+        agent.log()
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(read(&out), "K=before\n");
+
+    // The server comes back on the same address with a new value.
+    let mut server = Command::new(BIN)
+        .args(["server", "--data-dir"])
+        .arg(&s.data_dir)
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .env_remove("HUSH_ROOT_KEY")
+        .env_remove("HUSH_DATABASE_URL")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let c = s.client();
+    assert!(
+        eventually(Duration::from_secs(15), async || set(&c, "K", "after")
+            .await
+            .is_ok())
+        .await
+    );
+    assert!(
+        eventually(Duration::from_secs(20), async || read(&out) == "K=after\n").await,
+        "{}",
+        agent.log()
+    );
+    drop(agent);
+    let _ = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status();
+    let _ = server.wait();
+}
+
+/// `examples/kubernetes/agent-sidecar.yaml`: the agent config in its
+/// ConfigMap loads, the first render is an init container, the sidecar keeps
+/// it fresh, and the rendered file lives in memory, read-only for the app.
+#[test]
+fn kubernetes_sidecar_example_is_consistent() {
+    use serde::Deserialize;
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/kubernetes/agent-sidecar.yaml");
+    let text = std::fs::read_to_string(path).unwrap();
+    let docs: Vec<serde_norway::Value> = serde_norway::Deserializer::from_str(&text)
+        .map(|d| serde_norway::Value::deserialize(d).unwrap())
+        .collect();
+    let kind = |k: &str| docs.iter().find(|d| d["kind"].as_str() == Some(k)).unwrap();
+    let agent_yaml = kind("ConfigMap")["data"]["agent.yaml"].as_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg_path = dir.path().join("agent.yaml");
+    std::fs::write(&cfg_path, agent_yaml).unwrap();
+    let cfg = hush::agent::config::load(&cfg_path).expect("the example's agent config loads");
+    assert_eq!(cfg.templates[0].destination, Path::new("/secrets/.env"));
+    let pod = &kind("Deployment")["spec"]["template"]["spec"];
+    let words = |c: &serde_norway::Value| {
+        c["command"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|w| w.as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert!(words(&pod["initContainers"][0]).ends_with("--exit-after-render"));
+    let containers = pod["containers"].as_sequence().unwrap();
+    let sidecar = containers
+        .iter()
+        .find(|c| c["name"] == "hush-agent")
+        .unwrap();
+    assert!(!words(sidecar).contains("exit-after-render"));
+    let secrets = pod["volumes"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "secrets")
+        .unwrap();
+    assert_eq!(secrets["emptyDir"]["medium"].as_str(), Some("Memory"));
+    let app = containers.iter().find(|c| c["name"] == "app").unwrap();
+    let mount = &app["volumeMounts"][0];
+    assert_eq!(mount["name"].as_str(), Some("secrets"));
+    assert_eq!(mount["readOnly"].as_bool(), Some(true));
+}
