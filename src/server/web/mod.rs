@@ -82,10 +82,12 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
 
 /// The dashboard's routes, to be merged into the server's router.
 pub fn routes(state: &AppState) -> Router<AppState> {
-    let sign_in_post = post(sign_in::submit).layer(from_fn_with_state(
-        state.auth_rate.clone(),
-        super::rate_limit::limit,
-    ));
+    let rate_limited = |route: axum::routing::MethodRouter<AppState>| {
+        route.layer(from_fn_with_state(
+            state.auth_rate.clone(),
+            super::rate_limit::limit,
+        ))
+    };
     Router::new()
         .route("/", get(sign_in::root))
         .route(
@@ -96,7 +98,11 @@ pub fn routes(state: &AppState) -> Router<AppState> {
             "/assets/app.js",
             get(|| async { asset("text/javascript; charset=utf-8", APP_JS) }),
         )
-        .route("/sign-in", get(sign_in::show).merge(sign_in_post))
+        // Password guessing is limited per address, as on the API's login.
+        .route(
+            "/sign-in",
+            get(sign_in::show).merge(rate_limited(post(sign_in::submit))),
+        )
         .route("/sign-out", post(sign_in::sign_out))
         .route("/projects", get(projects::list))
         .route("/p/{project}", get(projects::overview))
