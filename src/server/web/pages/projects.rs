@@ -10,6 +10,7 @@ use super::{bounded, breadcrumbs, folder_href, overview_href, secret_href, Folde
 use crate::server::extract::ApiPath;
 use crate::server::AppState;
 use crate::service::overview::Cell;
+use crate::service::Action;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -62,12 +63,16 @@ pub async fn overview(
         .text(&o.project.name)
         .raw(" <small>overview</small></h1>");
     h.html(breadcrumbs(&path, |p| overview_href(&slug, p)));
-    h.raw("<p class=\"hint\">")
-        .link(
-            &format!("/p/{}/audit", super::super::html::url_part(&slug)),
-            "Audit log",
-        )
-        .raw("</p>");
+    // The audit log is for project admins (the service decides; this only
+    // spares others a link to a refusal).
+    if o.grant.allows(Action::Admin, None, None) {
+        h.raw("<p class=\"hint\">")
+            .link(
+                &format!("/p/{}/audit", super::super::html::url_part(&slug)),
+                "Audit log",
+            )
+            .raw("</p>");
+    }
     // Environments: open this folder in one of them.
     h.raw("<nav aria-label=\"Environments\" class=\"envs\"><span>Open in:</span><ul>");
     for (i, env) in o.envs.iter().enumerate() {
