@@ -478,3 +478,66 @@ async fn browser_walkthrough() {
     let saved = std::fs::read_dir(&shots).unwrap().count();
     assert!(saved >= 10, "{saved} screenshots in {}", shots.display());
 }
+
+#[tokio::test]
+async fn markup_is_escaped_line_breaks_kept_and_bad_addresses_are_a_page() {
+    let s = TestServer::start(&[]).await;
+    let mut web = Web::new(&s);
+    web.sign_in("admin@example.com", PASSWORD).await;
+    web.get("/p/default/env/dev?path=%2F").await;
+    let markup = "\"><script>alert(1)</script>";
+    let r = web
+        .post(
+            "/p/default/env/dev/secrets",
+            &[
+                ("path", "/"),
+                ("key", "PEM"),
+                ("value", "line one\r\nline two <b>"),
+                ("comment", markup),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    for page in [
+        "/p/default/env/dev?path=%2F",
+        "/p/default/env/dev/secrets/PEM?path=%2F",
+    ] {
+        let body = web.get(page).await.body;
+        assert!(!body.contains(markup), "{page}");
+        assert!(
+            body.contains("&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;"),
+            "{page}"
+        );
+    }
+    // A textarea's CRLF is stored as LF; the value is escaped when shown.
+    let stored = get(&s.client(), "PEM", None).await.unwrap();
+    assert_eq!(stored["secretValue"], "line one\nline two <b>");
+    let shown = web
+        .post("/p/default/env/dev/secrets/PEM/reveal", &[("path", "/")])
+        .await;
+    assert!(shown.body.contains("line one\nline two &lt;b&gt;"));
+    // Malformed addresses: a 400 page with one line, not a JSON envelope.
+    for bad in [
+        "/p/default/env/dev?path=..%2Fx",
+        "/p/default/env/dev/secrets/1BAD?path=%2F",
+        "/p/default/audit?before=nope",
+    ] {
+        let r = web.get(bad).await;
+        assert_eq!(r.status, 400, "{bad}");
+        assert!(r.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html"));
+        assert!(r.body.contains("role=\"alert\""), "{bad}: {}", r.body);
+    }
+    // Too large a form: 413 with a way out.
+    let big = "x".repeat(70 * 1024);
+    let r = web
+        .post(
+            "/p/default/env/dev/secrets",
+            &[("path", "/"), ("key", "BIG"), ("value", &big)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(r.body.contains("hush set"));
+}

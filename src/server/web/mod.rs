@@ -13,6 +13,7 @@
 
 pub mod csrf;
 pub mod error;
+pub mod extract;
 pub mod html;
 pub mod layout;
 pub mod pages;

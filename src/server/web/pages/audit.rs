@@ -3,14 +3,15 @@
 //! paged with the service's cursor. Reading it is itself audited.
 
 use super::super::error::WebError;
+use super::super::extract::PagePath;
+use super::super::extract::PageQuery;
 use super::super::html::{url_part, Html};
 use super::super::layout::page;
 use super::super::session::WebSession;
 use super::{bounded, when};
-use crate::server::extract::ApiPath;
 use crate::server::AppState;
 use crate::store::{AuditCursor, AuditFilter};
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
@@ -47,8 +48,8 @@ fn some(text: &str) -> Option<String> {
 pub async fn show(
     State(state): State<AppState>,
     session: WebSession,
-    ApiPath(project): ApiPath<String>,
-    Query(q): Query<AuditQuery>,
+    PagePath(project): PagePath<String>,
+    PageQuery(q): PageQuery<AuditQuery>,
 ) -> Result<Response, WebError> {
     let (actor, action, key) = (
         bounded(q.actor.as_deref()),

@@ -5,6 +5,8 @@
 
 use super::super::csrf::Posted;
 use super::super::error::WebError;
+use super::super::extract::PageQuery;
+use super::super::extract::{typed_text, PagePath};
 use super::super::html::Html;
 use super::super::layout::{notice, page};
 use super::super::session::WebSession;
@@ -13,11 +15,10 @@ use super::{
     secret_href, when, FolderQuery,
 };
 use crate::secret::{SecretKey, SecretValue};
-use crate::server::extract::ApiPath;
 use crate::server::AppState;
 use crate::service::secrets::{WriteInput, WriteMode};
 use crate::service::{Action, ServiceError};
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
@@ -25,8 +26,8 @@ use serde::Deserialize;
 pub async fn show(
     State(state): State<AppState>,
     session: WebSession,
-    ApiPath((project, env)): ApiPath<(String, String)>,
-    Query(q): Query<FolderQuery>,
+    PagePath((project, env)): PagePath<(String, String)>,
+    PageQuery(q): PageQuery<FolderQuery>,
 ) -> Result<Response, WebError> {
     let path = q.folder()?;
     let ctx = &session.ctx;
@@ -193,7 +194,7 @@ pub struct NewSecret {
 pub async fn create(
     State(state): State<AppState>,
     session: WebSession,
-    ApiPath((project, env)): ApiPath<(String, String)>,
+    PagePath((project, env)): PagePath<(String, String)>,
     Posted(form): Posted<NewSecret>,
 ) -> Result<Response, WebError> {
     let ctx = &session.ctx;
@@ -215,7 +216,7 @@ pub async fn create(
             &scope,
             WriteInput {
                 key,
-                value: Some(SecretValue::new(form.value)),
+                value: Some(SecretValue::new(typed_text(form.value))),
                 comment: Some(form.comment),
                 tags: None,
                 mode: WriteMode::Create,

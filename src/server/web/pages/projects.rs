@@ -3,15 +3,16 @@
 //! whether the values agree (compared by the service; no value is sent).
 
 use super::super::error::WebError;
+use super::super::extract::PagePath;
+use super::super::extract::PageQuery;
 use super::super::html::Html;
 use super::super::layout::page;
 use super::super::session::WebSession;
 use super::{bounded, breadcrumbs, folder_href, overview_href, secret_href, FolderQuery};
-use crate::server::extract::ApiPath;
 use crate::server::AppState;
 use crate::service::overview::Cell;
 use crate::service::Action;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 
@@ -48,8 +49,8 @@ pub async fn list(
 pub async fn overview(
     State(state): State<AppState>,
     session: WebSession,
-    ApiPath(project): ApiPath<String>,
-    Query(q): Query<FolderQuery>,
+    PagePath(project): PagePath<String>,
+    PageQuery(q): PageQuery<FolderQuery>,
 ) -> Result<Response, WebError> {
     let path = q.folder()?;
     let filter = bounded(q.q.as_deref()).to_ascii_lowercase();

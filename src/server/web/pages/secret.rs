@@ -6,6 +6,8 @@
 
 use super::super::csrf::Posted;
 use super::super::error::WebError;
+use super::super::extract::PageQuery;
+use super::super::extract::{typed_text, PagePath};
 use super::super::html::Html;
 use super::super::layout::{notice, page};
 use super::super::session::WebSession;
@@ -14,11 +16,10 @@ use super::{
     FolderQuery,
 };
 use crate::secret::{SecretKey, SecretValue};
-use crate::server::extract::ApiPath;
 use crate::server::AppState;
 use crate::service::secrets::{Scope, WriteInput, WriteMode};
 use crate::service::{Action, ServiceError};
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
@@ -186,8 +187,8 @@ async fn render(
 pub async fn show(
     State(state): State<AppState>,
     session: WebSession,
-    ApiPath((project, env, key)): ApiPath<(String, String, String)>,
-    Query(q): Query<FolderQuery>,
+    PagePath((project, env, key)): PagePath<(String, String, String)>,
+    PageQuery(q): PageQuery<FolderQuery>,
 ) -> Result<Response, WebError> {
     let path = q.folder()?;
     let key = SecretKey::parse(&key)?;
@@ -215,7 +216,7 @@ pub struct PathForm {
 pub async fn reveal(
     State(state): State<AppState>,
     session: WebSession,
-    ApiPath((project, env, key)): ApiPath<(String, String, String)>,
+    PagePath((project, env, key)): PagePath<(String, String, String)>,
     Posted(form): Posted<PathForm>,
 ) -> Result<Response, WebError> {
     let key = SecretKey::parse(&key)?;
@@ -244,12 +245,12 @@ pub struct EditForm {
 pub async fn edit(
     State(state): State<AppState>,
     session: WebSession,
-    ApiPath((project, env, key)): ApiPath<(String, String, String)>,
+    PagePath((project, env, key)): PagePath<(String, String, String)>,
     Posted(form): Posted<EditForm>,
 ) -> Result<Response, WebError> {
     let key = SecretKey::parse(&key)?;
     let scope = scope_of(&state, &session, &project, &env, &form.path, Action::Write).await?;
-    let value = (!form.value.is_empty()).then(|| SecretValue::new(form.value));
+    let value = (!form.value.is_empty()).then(|| SecretValue::new(typed_text(form.value)));
     let written = state
         .service
         .write_secret(
@@ -293,7 +294,7 @@ pub async fn edit(
 pub async fn delete(
     State(state): State<AppState>,
     session: WebSession,
-    ApiPath((project, env, key)): ApiPath<(String, String, String)>,
+    PagePath((project, env, key)): PagePath<(String, String, String)>,
     Posted(form): Posted<PathForm>,
 ) -> Result<Response, WebError> {
     let key = SecretKey::parse(&key)?;
@@ -309,7 +310,7 @@ pub async fn delete(
 pub async fn restore(
     State(state): State<AppState>,
     session: WebSession,
-    ApiPath((project, env, key)): ApiPath<(String, String, String)>,
+    PagePath((project, env, key)): PagePath<(String, String, String)>,
     Posted(form): Posted<PathForm>,
 ) -> Result<Response, WebError> {
     let key = SecretKey::parse(&key)?;
@@ -331,7 +332,7 @@ pub struct RollbackForm {
 pub async fn rollback(
     State(state): State<AppState>,
     session: WebSession,
-    ApiPath((project, env, key)): ApiPath<(String, String, String)>,
+    PagePath((project, env, key)): PagePath<(String, String, String)>,
     Posted(form): Posted<RollbackForm>,
 ) -> Result<Response, WebError> {
     let key = SecretKey::parse(&key)?;

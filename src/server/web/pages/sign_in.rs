@@ -3,13 +3,14 @@
 
 use super::super::csrf::{self, Posted};
 use super::super::error::WebError;
+use super::super::extract::PageQuery;
 use super::super::html::Html;
 use super::super::layout::{notice, page};
 use super::super::session::{self, WebSession};
 use crate::server::extract::Client;
 use crate::server::AppState;
 use crate::service::{Actor, ActorKind, Ctx, ServiceError};
-use axum::extract::{Query, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
@@ -76,7 +77,7 @@ fn fresh_form(
 
 pub async fn show(
     State(state): State<AppState>,
-    Query(why): Query<Why>,
+    PageQuery(why): PageQuery<Why>,
 ) -> Result<Response, WebError> {
     let message = match why.why.as_deref() {
         Some("expired") => Some((true, "Your session expired. Sign in again.")),
