@@ -541,3 +541,21 @@ async fn markup_is_escaped_line_breaks_kept_and_bad_addresses_are_a_page() {
     assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert!(r.body.contains("hush set"));
 }
+
+#[tokio::test]
+async fn under_tls_the_cookies_are_secure_and_host_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = TestServer::spawn(tmp.path(), &["--tls-self-signed"]).unwrap();
+    let http = reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .build()
+        .unwrap();
+    let r = http.get(format!("{}/sign-in", s.url)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.starts_with("__Host-hush_signin="), "{cookie}");
+    for attr in ["; Secure", "; HttpOnly", "; SameSite=Strict", "; Path=/"] {
+        assert!(cookie.contains(attr), "{cookie}");
+    }
+    assert!(!cookie.contains("Domain"), "{cookie}");
+}
