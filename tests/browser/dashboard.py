@@ -178,6 +178,26 @@ def test_phone_width(page):
     shot(page, "12-phone")
 
 
+def test_dark_theme_follows_the_system(page):
+    page.set_viewport_size({"width": 1200, "height": 800})
+    page.emulate_media(color_scheme="dark")
+    page.goto(URL + "/p/default/env/dev/secrets/STRIPE_KEY?path=%2F")
+    background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert background == "rgb(13, 17, 23)", background
+    shot(page, "13-dark")
+    page.emulate_media(color_scheme="light")
+
+
+def test_keyboard_reaches_the_form_with_visible_focus(page):
+    page.goto(URL + "/p/default?path=%2F")
+    page.get_by_label("Filter keys", exact=True).focus()
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Filter"
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline == "solid", outline
+    shot(page, "14-focus")
+
+
 SCENARIOS = [
     test_sign_in,
     test_create_secret,
@@ -191,6 +211,8 @@ SCENARIOS = [
     test_audit_shows_the_reveal,
     test_viewer_cannot_edit,
     test_phone_width,
+    test_dark_theme_follows_the_system,
+    test_keyboard_reaches_the_form_with_visible_focus,
 ]
 
 
