@@ -559,3 +559,33 @@ async fn under_tls_the_cookies_are_secure_and_host_only() {
     }
     assert!(!cookie.contains("Domain"), "{cookie}");
 }
+
+#[tokio::test]
+async fn password_guessing_on_the_sign_in_form_is_rate_limited() {
+    let s = TestServer::start(&["--auth-rate-limit", "3/m"]).await;
+    let mut web = Web::new(&s);
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        web.get("/sign-in").await;
+        let r = web
+            .post(
+                "/sign-in",
+                &[("email", "admin@example.com"), ("password", "guess")],
+            )
+            .await;
+        statuses.push(r.status.as_u16());
+        if r.status == StatusCode::TOO_MANY_REQUESTS {
+            assert!(r.headers.contains_key("retry-after"));
+            assert!(r.body.contains("Too many sign-in attempts"), "{}", r.body);
+            assert!(r.headers["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html"));
+        }
+    }
+    // (The test server's bootstrap took one of the three.)
+    assert_eq!(&statuses[..2], &[401, 401], "{statuses:?}");
+    assert_eq!(statuses[4], 429, "{statuses:?}");
+    // The form itself (GET) is not limited.
+    assert_eq!(web.get("/sign-in").await.status, 200);
+}

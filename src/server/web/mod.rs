@@ -20,13 +20,14 @@ pub mod pages;
 pub mod session;
 
 use super::AppState;
-use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::{header, HeaderValue};
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{from_fn, from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use pages::{audit, folder, projects, secret, sign_in};
+use std::sync::Arc;
 
 /// The stylesheet and the one script, compiled into the binary.
 const APP_CSS: &str = include_str!("../../../server/web/app.css");
@@ -70,6 +71,29 @@ async fn security_headers(req: Request, next: Next) -> Response {
     response
 }
 
+/// The API's per-address limit of authentication attempts, its refusal
+/// turned into a page (keeping `Retry-After`).
+async fn sign_in_rate(
+    State(limiter): State<Arc<super::rate_limit::RateLimiter>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let response = super::rate_limit::limit(State(limiter), req, next).await;
+    if response.status() != StatusCode::TOO_MANY_REQUESTS {
+        return response;
+    }
+    let retry = response.headers().get(header::RETRY_AFTER).cloned();
+    let mut page = error::WebError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "Too many sign-in attempts from your address; wait a minute and try again.",
+    )
+    .into_response();
+    if let Some(v) = retry {
+        page.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    page
+}
+
 fn asset(content_type: &'static str, body: &'static str) -> Response {
     (
         [
@@ -84,10 +108,7 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
 /// The dashboard's routes, to be merged into the server's router.
 pub fn routes(state: &AppState) -> Router<AppState> {
     let rate_limited = |route: axum::routing::MethodRouter<AppState>| {
-        route.layer(from_fn_with_state(
-            state.auth_rate.clone(),
-            super::rate_limit::limit,
-        ))
+        route.layer(from_fn_with_state(state.auth_rate.clone(), sign_in_rate))
     };
     Router::new()
         .route("/", get(sign_in::root))
