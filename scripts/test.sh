@@ -32,6 +32,12 @@ else
   echo "== Redis tests run when a Redis answers at TEST_REDIS_ADDR (default 127.0.0.1:6379), else are SKIPPED"
 fi
 
+if [ "${HUSH_REQUIRE_BROWSER_TESTS:-}" = 1 ]; then
+  echo "== dashboard browser tests REQUIRED (/usr/bin/chromium + python3 playwright)"
+else
+  echo "== dashboard browser tests run when /usr/bin/chromium and python3's playwright exist, else are SKIPPED"
+fi
+
 echo "== cargo test"
 cargo test --all-targets --no-fail-fast 2>&1 | tee "${TMPDIR:-/tmp}/hush-test-output.txt"
 status=${PIPESTATUS[0]}

@@ -139,6 +139,7 @@ pub async fn assemble(config: &ServerConfig, opened: Opened) -> Result<App> {
         limits: config.transport,
         allowed_hosts: config.allowed_hosts.clone().into(),
         bootstrap_code: Arc::new(bootstrap_code),
+        secure_cookies: !matches!(config.tls, crate::config::Tls::Off),
     });
     let mut jobs = vec![
         super::spawn_purge_job(service.clone(), config.purge_interval),

@@ -23,8 +23,11 @@ pub async fn gate(State(gate): State<Arc<Gate>>, mut req: Request, next: Next) -
     if let Some(refusal) = browser::host_refusal(&gate.allowed_hosts, &req) {
         return refusal;
     }
-    if let Some(refusal) = browser::json_refusal(&req) {
-        return refusal;
+    // The dashboard's forms are not JSON; they carry CSRF tokens instead.
+    if !super::web::is_dashboard_path(req.uri().path()) {
+        if let Some(refusal) = browser::json_refusal(&req) {
+            return refusal;
+        }
     }
     limits::within_request_timeout(gate.request_timeout, req, next).await
 }

@@ -36,6 +36,7 @@ pub mod secrets;
 pub mod sso;
 pub mod tls;
 pub mod webhooks;
+pub mod web;
 pub mod wire;
 pub mod workload_auth;
 
@@ -90,6 +91,8 @@ pub struct Shared {
     pub allowed_hosts: Arc<[String]>,
     /// The one-time code `bootstrap` needs.
     pub bootstrap_code: Arc<bootstrap_code::BootstrapCode>,
+    /// Served over TLS: the dashboard's cookies are `Secure`.
+    pub secure_cookies: bool,
 }
 
 /// An authentication route: a body of a few KiB at most, refused (413)
@@ -381,6 +384,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v2/folders/{id_or_name}", delete(folders::delete))
         .route("/api/v1/folders", get(folders::list).post(folders::create))
         .route("/api/v1/folders/{id_or_name}", delete(folders::delete))
+        // The web dashboard (issue 27); its routes are listed in web/mod.rs.
+        .merge(web::routes(&state))
         .fallback(|| async {
             error::ApiError::not_found("no such route; see the README's API section")
         })

@@ -19,6 +19,7 @@ pub mod lockout;
 pub mod machines;
 pub mod members;
 pub mod offboarding;
+pub mod overview;
 pub mod passwords;
 pub mod personal;
 pub mod projects;

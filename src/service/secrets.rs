@@ -787,7 +787,7 @@ impl Service {
     }
 }
 
-fn fingerprint(key: &[u8; 32], value: &SecretValue) -> String {
+pub(super) fn fingerprint(key: &[u8; 32], value: &SecretValue) -> String {
     use hmac::{Hmac, Mac};
     match <Hmac<sha2::Sha256> as Mac>::new_from_slice(key) {
         Ok(mut mac) => {

@@ -1626,3 +1626,246 @@ async fn authorization_matrix_every_route_principal_and_placement() {
         "permission-denied events vs 403 answers and skipped imports"
     );
 }
+
+// ---------------------------------------------------------------------------
+// The web dashboard (issue 27). Its routes are not the API's (they are not in
+// `src/server/mod.rs`'s table, the OpenAPI document or `calls()`): they are
+// read from `src/server/web/mod.rs`, and each is called here by every kind of
+// signed-in person and by nobody, with the status each must get. The pages
+// call the API's service functions, so the expected statuses are the API's
+// grant model seen through HTML: 303 to sign-in without a session, 404 for a
+// project one is not a member of, 403 for a write of a viewer or the audit
+// log of a non-admin.
+
+/// The dashboard's routes, read from its router.
+fn dashboard_routed() -> BTreeSet<(String, String)> {
+    let source = include_str!("../../src/server/web/mod.rs");
+    let table = source
+        .split("Router::new()")
+        .nth(1)
+        .expect("the dashboard's router");
+    let mut out = BTreeSet::new();
+    for chunk in table.split(".route(").skip(1) {
+        let chunk = chunk.split(".layer(").next().unwrap();
+        let path = chunk
+            .split('"')
+            .nth(1)
+            .expect("a route starts with its path");
+        for method in ["get", "post"] {
+            let called = chunk.match_indices(&format!("{method}(")).any(|(i, _)| {
+                !chunk[..i]
+                    .chars()
+                    .next_back()
+                    .is_some_and(|c| c.is_alphanumeric() || c == '_')
+            });
+            if called {
+                out.insert((method.to_uppercase(), path.to_owned()));
+            }
+        }
+    }
+    out
+}
+
+/// Who calls a dashboard route, in the order of `DashboardCall::expect`.
+const PAGE_WHO: [&str; 5] = ["nobody", "outsider", "viewer", "developer", "admin"];
+
+struct DashboardCall {
+    route: (&'static str, &'static str),
+    url: &'static str,
+    fields: &'static [(&'static str, &'static str)],
+    /// Status for nobody, outsider, viewer, developer, admin.
+    expect: [u16; 5],
+}
+
+fn dashboard_calls() -> Vec<DashboardCall> {
+    let call = |route: (&'static str, &'static str), url, fields, expect| DashboardCall {
+        route,
+        url,
+        fields,
+        expect,
+    };
+    let path: &'static [(&str, &str)] = &[("path", "/")];
+    vec![
+        call(("GET", "/"), "/", &[], [303; 5]),
+        call(("GET", "/assets/app.css"), "/assets/app.css", &[], [200; 5]),
+        call(("GET", "/assets/app.js"), "/assets/app.js", &[], [200; 5]),
+        call(("GET", "/sign-in"), "/sign-in", &[], [200; 5]),
+        // A wrong password for nobody, each person's own for the others.
+        call(
+            ("POST", "/sign-in"),
+            "/sign-in",
+            &[],
+            [401, 303, 303, 303, 303],
+        ),
+        call(
+            ("GET", "/projects"),
+            "/projects",
+            &[],
+            [303, 200, 200, 200, 200],
+        ),
+        call(
+            ("GET", "/p/{project}"),
+            "/p/default?path=%2F",
+            &[],
+            [303, 404, 200, 200, 200],
+        ),
+        call(
+            ("GET", "/p/{project}/audit"),
+            "/p/default/audit",
+            &[],
+            [303, 404, 403, 403, 200],
+        ),
+        call(
+            ("GET", "/p/{project}/env/{env}"),
+            "/p/default/env/dev?path=%2F",
+            &[],
+            [303, 404, 200, 200, 200],
+        ),
+        call(
+            ("POST", "/p/{project}/env/{env}/secrets"),
+            "/p/default/env/dev/secrets",
+            &[("path", "/"), ("value", "page-new-value")],
+            [303, 404, 403, 303, 303],
+        ),
+        call(
+            ("GET", "/p/{project}/env/{env}/secrets/{key}"),
+            "/p/default/env/dev/secrets/PAGE_KEY?path=%2F",
+            &[],
+            [303, 404, 200, 200, 200],
+        ),
+        call(
+            ("POST", "/p/{project}/env/{env}/secrets/{key}/reveal"),
+            "/p/default/env/dev/secrets/PAGE_KEY/reveal",
+            path,
+            [303, 404, 200, 200, 200],
+        ),
+        call(
+            ("POST", "/p/{project}/env/{env}/secrets/{key}/edit"),
+            "/p/default/env/dev/secrets/PAGE_KEY/edit",
+            &[("path", "/"), ("comment", "from the matrix")],
+            [303, 404, 403, 303, 303],
+        ),
+        call(
+            ("POST", "/p/{project}/env/{env}/secrets/{key}/rollback"),
+            "/p/default/env/dev/secrets/PAGE_KEY/rollback",
+            &[("path", "/"), ("version", "1")],
+            [303, 404, 403, 303, 303],
+        ),
+        call(
+            ("POST", "/p/{project}/env/{env}/secrets/{key}/delete"),
+            "/p/default/env/dev/secrets/PAGE_KEY/delete",
+            path,
+            [303, 404, 403, 303, 303],
+        ),
+        call(
+            ("POST", "/p/{project}/env/{env}/secrets/{key}/restore"),
+            "/p/default/env/dev/secrets/PAGE_KEY/restore",
+            path,
+            [303, 404, 403, 303, 303],
+        ),
+        // Last: it ends the session.
+        call(("POST", "/sign-out"), "/sign-out", &[], [303; 5]),
+    ]
+}
+
+#[test]
+fn every_dashboard_route_is_in_its_matrix() {
+    let listed: BTreeSet<(String, String)> = dashboard_calls()
+        .iter()
+        .map(|c| (c.route.0.to_owned(), c.route.1.to_owned()))
+        .collect();
+    let routes = dashboard_routed();
+    assert!(
+        routes.len() >= 15,
+        "routes read from the source: {routes:?}"
+    );
+    assert_eq!(
+        routes, listed,
+        "the dashboard's routes and its matrix differ (add new routes to dashboard_calls())"
+    );
+    // None of them is an API route.
+    assert!(routes.iter().all(|(_, p)| !p.starts_with("/api")));
+    assert!(routed().is_disjoint(&routes));
+}
+
+#[tokio::test]
+async fn dashboard_matrix_every_page_and_form_by_every_person() {
+    use crate::dashboard::Web;
+    const VALUE: &str = "page-canary-v1-6a1d";
+    let s = TestServer::start(&[]).await;
+    put_secret(&s, "dev", "/", "PAGE_KEY", VALUE).await;
+    put_secret(&s, "dev", "/", "PAGE_KEY", "page-canary-v2-0b3e").await;
+    user_session(&s, "outsider@example.com", None, &[]).await;
+    user_session(&s, "viewer@example.com", Some("viewer"), &[]).await;
+    user_session(&s, "developer@example.com", Some("developer"), &[]).await;
+    for (i, who) in PAGE_WHO.iter().enumerate() {
+        let mut web = Web::new(&s);
+        let email = match *who {
+            "admin" => "admin@example.com".to_owned(),
+            other => format!("{other}@example.com"),
+        };
+        if *who != "nobody" {
+            let r = web.sign_in(&email, PASSWORD).await;
+            assert_eq!(r.status, 303, "{who} signs in");
+        }
+        for c in dashboard_calls() {
+            let expected = c.expect[i];
+            let r = if c.route == ("POST", "/sign-in") {
+                web.get("/sign-in").await;
+                let password = if *who == "nobody" { "wrong" } else { PASSWORD };
+                let email = if *who == "nobody" {
+                    "nobody@example.com"
+                } else {
+                    &email
+                };
+                let r = web
+                    .post("/sign-in", &[("email", email), ("password", password)])
+                    .await;
+                // The pages' CSRF token of the new session.
+                web.get("/projects").await;
+                r
+            } else if c.route.0 == "GET" {
+                web.get(c.url).await
+            } else {
+                let key = format!("PAGE_NEW_{i}");
+                let version = match get(&s.client(), "PAGE_KEY", None).await {
+                    Ok(v) => v["version"].as_i64().unwrap_or(0).to_string(),
+                    Err(_) => "0".to_owned(),
+                };
+                let mut fields: Vec<(&str, &str)> = c.fields.to_vec();
+                fields.push(("key", &key));
+                fields.push(("if_version", &version));
+                web.post(c.url, &fields).await
+            };
+            assert_eq!(
+                r.status.as_u16(),
+                expected,
+                "{who} {} {}: {}",
+                c.route.0,
+                c.url,
+                r.body
+            );
+            if expected == 303 && *who == "nobody" && c.route.1 != "/sign-out" {
+                assert!(r.location().starts_with("/sign-in"), "{who} {}", c.url);
+            }
+            // A value only in the answer to a reveal.
+            let reveal = c.route.1.ends_with("/reveal") && expected == 200;
+            if !reveal {
+                assert!(
+                    !r.body.contains("page-canary"),
+                    "{who} {}: a value in the page",
+                    c.url
+                );
+            }
+            // Nothing of the project reaches who is not in it.
+            if *who == "outsider" || *who == "nobody" {
+                assert!(!r.body.contains("PAGE_KEY"), "{who} {}", c.url);
+            }
+        }
+    }
+    // The writes that were refused wrote nothing.
+    for i in [0, 1, 2] {
+        let created = get(&s.client(), &format!("PAGE_NEW_{i}"), None).await;
+        assert_eq!(status(created), 404);
+    }
+}

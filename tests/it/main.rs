@@ -12,6 +12,7 @@ mod authz_matrix;
 mod changes;
 mod cli;
 mod client_side;
+mod dashboard;
 mod deploy;
 mod dynamic;
 mod dynamic_mysql;

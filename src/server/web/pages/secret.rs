@@ -1,0 +1,354 @@
+//! One secret: its history (versions, who, when), and the forms that act on
+//! it. Reveal is a POST (no value in a URL), read through `get_secret` and so
+//! audited as `get-secret`; the value is in that one response only (never
+//! cached: every dashboard page is `no-store`). Edits carry the version the
+//! person saw as `ifVersion`, so a concurrent change is reported, not lost.
+
+use super::super::csrf::Posted;
+use super::super::error::WebError;
+use super::super::extract::PageQuery;
+use super::super::extract::{typed_text, PagePath};
+use super::super::html::Html;
+use super::super::layout::{notice, page};
+use super::super::session::WebSession;
+use super::{
+    bounded, breadcrumbs, folder_href, form_open, notice_text, secret_action, secret_href, when,
+    FolderQuery,
+};
+use crate::secret::{SecretKey, SecretValue};
+use crate::server::AppState;
+use crate::service::secrets::{Scope, WriteInput, WriteMode};
+use crate::service::{Action, ServiceError};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+/// What one rendering of the secret page adds to it.
+#[derive(Default)]
+struct Extra {
+    revealed: Option<SecretValue>,
+    error: Option<String>,
+    done: Option<&'static str>,
+}
+
+async fn scope_of(
+    state: &AppState,
+    session: &WebSession,
+    project: &str,
+    env: &str,
+    path: &str,
+    action: Action,
+) -> Result<Scope, WebError> {
+    Ok(state
+        .service
+        .scope(
+            &session.ctx,
+            bounded(Some(project)),
+            bounded(Some(env)),
+            bounded(Some(path)),
+            action,
+        )
+        .await?)
+}
+
+async fn render(
+    state: &AppState,
+    session: &WebSession,
+    scope: &Scope,
+    key: &SecretKey,
+    status: StatusCode,
+    extra: Extra,
+) -> Result<Response, WebError> {
+    let versions = state
+        .service
+        .history(&session.ctx, scope, key, false)
+        .await?;
+    let Some(current) = versions.last() else {
+        return Err(WebError::new(
+            StatusCode::NOT_FOUND,
+            format!("secret {key} has no versions"),
+        ));
+    };
+    let path = scope.path.as_str();
+    let (slug, env) = (scope.project.slug.as_str(), scope.env.slug.as_str());
+    let can_write = scope.allows(Action::Write, path);
+    let mut h = Html::new();
+    h.raw("<h1><code>")
+        .text(key.as_str())
+        .raw("</code> <small>")
+        .text(&scope.env.name)
+        .raw("</small></h1>");
+    h.html(breadcrumbs(&scope.path, |p| folder_href(slug, env, p)));
+    if let Some(e) = &extra.error {
+        notice(&mut h, true, e);
+    }
+    if let Some(text) = extra.done {
+        notice(&mut h, false, text);
+    }
+    h.raw("<section class=\"card\"><h2>Current value <small>version ")
+        .num(current.version)
+        .raw("</small></h2>");
+    match &extra.revealed {
+        Some(value) => {
+            h.raw("<p class=\"hint\">Shown once, for this page only; it hides itself after 30 seconds.</p>")
+                .raw("<pre class=\"revealed\" id=\"revealed\" data-hide-after=\"30\">")
+                .text(value.expose())
+                .raw("</pre><button type=\"button\" class=\"copy\" data-copy=\"revealed\" hidden>Copy</button>");
+        }
+        None => {
+            h.raw("<p><span class=\"masked\" aria-label=\"hidden value\">••••••••</span></p>");
+            form_open(
+                &mut h,
+                &secret_action(slug, env, key.as_str(), "reveal"),
+                &session.csrf,
+                "inline",
+            );
+            h.hidden("path", path)
+                .raw("<button type=\"submit\">Reveal value</button></form>");
+        }
+    }
+    if !current.comment.is_empty() {
+        h.raw("<p>Comment: ").text(&current.comment).raw("</p>");
+    }
+    h.raw("</section>");
+    if can_write {
+        h.raw("<section class=\"card\"><h2>Edit</h2>");
+        form_open(
+            &mut h,
+            &secret_action(slug, env, key.as_str(), "edit"),
+            &session.csrf,
+            "stack",
+        );
+        h.hidden("path", path)
+            .raw("<input type=\"hidden\" name=\"if_version\" value=\"")
+            .num(current.version)
+            .raw("\"><label for=\"edit-value\">New value (leave empty to keep the current one)</label>")
+            .raw("<textarea id=\"edit-value\" name=\"value\" rows=\"3\" autocomplete=\"off\" spellcheck=\"false\"></textarea>")
+            .raw("<label for=\"edit-comment\">Comment</label><input id=\"edit-comment\" name=\"comment\" maxlength=\"1024\" value=\"")
+            .text(&current.comment)
+            .raw("\"><button type=\"submit\" class=\"primary\">Save as version ")
+            .num(current.version + 1)
+            .raw("</button></form>");
+        form_open(
+            &mut h,
+            &secret_action(slug, env, key.as_str(), "delete"),
+            &session.csrf,
+            "inline danger-zone",
+        );
+        h.hidden("path", path)
+            .raw("<button type=\"submit\" class=\"danger\" data-confirm=\"Delete this secret? It stays recoverable for the recovery window.\">Delete secret</button></form></section>");
+    }
+    h.raw("<section><h2>History</h2><div class=\"scroll\"><table class=\"history\"><caption>Versions of ")
+        .text(key.as_str())
+        .raw(", newest first</caption><thead><tr><th scope=\"col\">Version</th><th scope=\"col\">Change</th><th scope=\"col\">By</th><th scope=\"col\">When</th><th scope=\"col\">Comment</th>");
+    if can_write {
+        h.raw("<th scope=\"col\"><span class=\"sr-only\">Actions</span></th>");
+    }
+    h.raw("</tr></thead><tbody>");
+    for v in versions.iter().rev() {
+        h.raw("<tr data-version=\"")
+            .num(v.version)
+            .raw("\"><td>")
+            .num(v.version)
+            .raw("</td><td>")
+            .text(&v.action)
+            .raw("</td><td>")
+            .text(&v.actor)
+            .raw("</td><td>")
+            .text(&when(v.updated_at))
+            .raw("</td><td>")
+            .text(&v.comment)
+            .raw("</td>");
+        if can_write {
+            h.raw("<td>");
+            if v.version != current.version {
+                form_open(
+                    &mut h,
+                    &secret_action(slug, env, key.as_str(), "rollback"),
+                    &session.csrf,
+                    "inline",
+                );
+                h.hidden("path", path)
+                    .raw("<input type=\"hidden\" name=\"version\" value=\"")
+                    .num(v.version)
+                    .raw("\"><button type=\"submit\">Roll back to v")
+                    .num(v.version)
+                    .raw("</button></form>");
+            }
+            h.raw("</td>");
+        }
+        h.raw("</tr>");
+    }
+    h.raw("</tbody></table></div></section>");
+    Ok(page(status, key.as_str(), Some(session.viewer()), h))
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    session: WebSession,
+    PagePath((project, env, key)): PagePath<(String, String, String)>,
+    PageQuery(q): PageQuery<FolderQuery>,
+) -> Result<Response, WebError> {
+    let path = q.folder()?;
+    let key = SecretKey::parse(&key)?;
+    let scope = scope_of(
+        &state,
+        &session,
+        &project,
+        &env,
+        path.as_str(),
+        Action::Read,
+    )
+    .await?;
+    let extra = Extra {
+        done: notice_text(q.done.as_deref()),
+        ..Extra::default()
+    };
+    render(&state, &session, &scope, &key, StatusCode::OK, extra).await
+}
+
+#[derive(Deserialize)]
+pub struct PathForm {
+    path: String,
+}
+
+pub async fn reveal(
+    State(state): State<AppState>,
+    session: WebSession,
+    PagePath((project, env, key)): PagePath<(String, String, String)>,
+    Posted(form): Posted<PathForm>,
+) -> Result<Response, WebError> {
+    let key = SecretKey::parse(&key)?;
+    let scope = scope_of(&state, &session, &project, &env, &form.path, Action::Read).await?;
+    let secret = state
+        .service
+        .get_secret(&session.ctx, &scope, &key, None)
+        .await?;
+    let extra = Extra {
+        revealed: Some(secret.value),
+        ..Extra::default()
+    };
+    render(&state, &session, &scope, &key, StatusCode::OK, extra).await
+}
+
+#[derive(Deserialize)]
+pub struct EditForm {
+    path: String,
+    #[serde(default)]
+    value: String,
+    #[serde(default)]
+    comment: String,
+    if_version: i64,
+}
+
+pub async fn edit(
+    State(state): State<AppState>,
+    session: WebSession,
+    PagePath((project, env, key)): PagePath<(String, String, String)>,
+    Posted(form): Posted<EditForm>,
+) -> Result<Response, WebError> {
+    let key = SecretKey::parse(&key)?;
+    let scope = scope_of(&state, &session, &project, &env, &form.path, Action::Write).await?;
+    let value = (!form.value.is_empty()).then(|| SecretValue::new(typed_text(form.value)));
+    let written = state
+        .service
+        .write_secret(
+            &session.ctx,
+            &scope,
+            WriteInput {
+                key: key.clone(),
+                value,
+                comment: Some(form.comment),
+                tags: None,
+                mode: WriteMode::Update,
+                if_version: Some(form.if_version),
+                event: "update-secret",
+            },
+        )
+        .await;
+    match written {
+        Ok(_) => Ok(Redirect::to(&format!(
+            "{}&done=saved",
+            secret_href(
+                &scope.project.slug,
+                &scope.env.slug,
+                scope.path.as_str(),
+                key.as_str()
+            )
+        ))
+        .into_response()),
+        // The page again, as it is now, saying what happened.
+        Err(e @ ServiceError::Conflict { .. }) => {
+            let e = WebError::from(e);
+            let extra = Extra {
+                error: Some(e.message),
+                ..Extra::default()
+            };
+            render(&state, &session, &scope, &key, StatusCode::CONFLICT, extra).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    session: WebSession,
+    PagePath((project, env, key)): PagePath<(String, String, String)>,
+    Posted(form): Posted<PathForm>,
+) -> Result<Response, WebError> {
+    let key = SecretKey::parse(&key)?;
+    let scope = scope_of(&state, &session, &project, &env, &form.path, Action::Write).await?;
+    state
+        .service
+        .delete_secret(&session.ctx, &scope, &key, "delete-secret")
+        .await?;
+    let to = folder_href(&scope.project.slug, &scope.env.slug, scope.path.as_str());
+    Ok(Redirect::to(&format!("{to}&done=deleted")).into_response())
+}
+
+pub async fn restore(
+    State(state): State<AppState>,
+    session: WebSession,
+    PagePath((project, env, key)): PagePath<(String, String, String)>,
+    Posted(form): Posted<PathForm>,
+) -> Result<Response, WebError> {
+    let key = SecretKey::parse(&key)?;
+    let scope = scope_of(&state, &session, &project, &env, &form.path, Action::Write).await?;
+    state
+        .service
+        .restore_secret(&session.ctx, &scope, &key)
+        .await?;
+    let to = folder_href(&scope.project.slug, &scope.env.slug, scope.path.as_str());
+    Ok(Redirect::to(&format!("{to}&done=restored")).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct RollbackForm {
+    path: String,
+    version: i64,
+}
+
+pub async fn rollback(
+    State(state): State<AppState>,
+    session: WebSession,
+    PagePath((project, env, key)): PagePath<(String, String, String)>,
+    Posted(form): Posted<RollbackForm>,
+) -> Result<Response, WebError> {
+    let key = SecretKey::parse(&key)?;
+    let scope = scope_of(&state, &session, &project, &env, &form.path, Action::Write).await?;
+    state
+        .service
+        .rollback(&session.ctx, &scope, &key, form.version)
+        .await?;
+    Ok(Redirect::to(&format!(
+        "{}&done=rolled-back",
+        secret_href(
+            &scope.project.slug,
+            &scope.env.slug,
+            scope.path.as_str(),
+            key.as_str()
+        )
+    ))
+    .into_response())
+}

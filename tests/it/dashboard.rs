@@ -1,0 +1,591 @@
+//! Issue 27: the web dashboard, over HTTP (no browser): its security headers,
+//! sessions (sign in, sign out revokes, expiry), CSRF refusals, that no value
+//! reaches any page before it is revealed (canaries), the viewer's refusal,
+//! and the `ifVersion` conflict. `browser_walkthrough` drives the same pages
+//! in a real headless Chromium (`tests/browser/dashboard.py`).
+
+use crate::harness::*;
+use reqwest::header::HeaderMap;
+use reqwest::StatusCode;
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// A browser-like client: keeps cookies, follows no redirects (tests look
+/// at them), and reads the CSRF token of the last page.
+pub struct Web {
+    http: reqwest::Client,
+    pub base: String,
+    pub cookies: BTreeMap<String, String>,
+    pub csrf: String,
+}
+
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Answer {
+    pub fn location(&self) -> &str {
+        self.headers
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+}
+
+/// The value of the first `name="csrf"` field of a page.
+fn csrf_of(html: &str) -> Option<String> {
+    let at = html.find("name=\"csrf\" value=\"")? + "name=\"csrf\" value=\"".len();
+    Some(html[at..].split('"').next()?.to_owned())
+}
+
+impl Web {
+    pub fn new(s: &TestServer) -> Web {
+        Web {
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            base: s.url.clone(),
+            cookies: BTreeMap::new(),
+            csrf: String::new(),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    async fn absorb(&mut self, r: reqwest::Response) -> Answer {
+        for c in r.headers().get_all("set-cookie") {
+            let text = c.to_str().unwrap();
+            let (pair, attrs) = text.split_once(';').unwrap_or((text, ""));
+            let (k, v) = pair.split_once('=').unwrap();
+            if attrs.contains("Max-Age=0") {
+                self.cookies.remove(k);
+            } else {
+                self.cookies.insert(k.to_owned(), v.to_owned());
+            }
+        }
+        let status = r.status();
+        let headers = r.headers().clone();
+        let body = r.text().await.unwrap();
+        if let Some(t) = csrf_of(&body) {
+            self.csrf = t;
+        }
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&mut self, path: &str) -> Answer {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        self.absorb(r).await
+    }
+
+    /// POSTs `fields` as a form, exactly as given (no CSRF token added).
+    pub async fn post_raw(&mut self, path: &str, fields: &[(&str, &str)]) -> Answer {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("cookie", self.cookie_header())
+            .form(fields)
+            .send()
+            .await
+            .unwrap();
+        self.absorb(r).await
+    }
+
+    /// POSTs `fields` with the CSRF token of the last page.
+    pub async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Answer {
+        let csrf = self.csrf.clone();
+        let mut all = vec![("csrf", csrf.as_str())];
+        all.extend_from_slice(fields);
+        self.post_raw(path, &all).await
+    }
+
+    pub async fn sign_in(&mut self, email: &str, password: &str) -> Answer {
+        let page = self.get("/sign-in").await;
+        assert_eq!(page.status, 200);
+        let r = self
+            .post("/sign-in", &[("email", email), ("password", password)])
+            .await;
+        if r.status == StatusCode::SEE_OTHER {
+            // The CSRF token of the session's pages.
+            self.get("/projects").await;
+        }
+        r
+    }
+}
+
+const CANARY: &str = "canary-dash-5e0c2f7a91";
+
+async fn put(s: &TestServer, env: &str, path: &str, key: &str, value: &str) {
+    let mut body = scope(env, path);
+    body["secretValue"] = json!(value);
+    s.client()
+        .send(
+            reqwest::Method::PUT,
+            &format!("/api/v1/hush/secrets/{key}"),
+            &body,
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn every_page_has_the_security_headers_and_no_inline_script() {
+    let s = TestServer::start(&[]).await;
+    let mut web = Web::new(&s);
+    let page = web.get("/sign-in").await;
+    let csp = page.headers["content-security-policy"].to_str().unwrap();
+    for part in [
+        "default-src 'none'",
+        "script-src 'self'",
+        "frame-ancestors 'none'",
+        "form-action 'self'",
+    ] {
+        assert!(csp.contains(part), "{csp}");
+    }
+    assert!(!csp.contains("unsafe"), "{csp}");
+    assert_eq!(page.headers["x-content-type-options"], "nosniff");
+    assert_eq!(page.headers["referrer-policy"], "no-referrer");
+    assert_eq!(page.headers["cache-control"], "no-store");
+    let cookie = page.headers["set-cookie"].to_str().unwrap();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
+    // Scripts only by src from this server; no inline handlers or styles.
+    assert_eq!(page.body.matches("<script").count(), 1, "{}", page.body);
+    assert!(page.body.contains("<script src=\"/assets/app.js\""));
+    assert!(!page.body.contains(" onclick=") && !page.body.contains(" style="));
+    let css = web.get("/assets/app.css").await;
+    assert_eq!(css.status, 200);
+    assert!(css.headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/css"));
+    assert!(css.body.contains("prefers-color-scheme"));
+    // The API keeps its own answers.
+    let api = web.get("/api/v1/hush/projects").await;
+    assert_eq!(api.status, 401);
+    assert!(api.headers.get("content-security-policy").is_none());
+    // Signed out, pages lead to the sign-in form.
+    let projects = web.get("/projects").await;
+    assert_eq!(projects.status, StatusCode::SEE_OTHER);
+    assert!(projects.location().starts_with("/sign-in"));
+}
+
+#[tokio::test]
+async fn sign_in_sign_out_revokes_and_expiry_sends_back_to_sign_in() {
+    let s = TestServer::start(&["--session-ttl", "3s"]).await;
+    let mut web = Web::new(&s);
+    let wrong = web.sign_in("admin@example.com", "not the password").await;
+    assert_eq!(wrong.status, 401);
+    assert!(wrong.body.contains("invalid email or password"));
+    let ok = web.sign_in("admin@example.com", PASSWORD).await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.body);
+    let cookie = ok
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("hush_session="))
+        .unwrap();
+    for attr in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(cookie.contains(attr), "{cookie}");
+    }
+    assert!(!cookie.contains("Secure"), "plain http: {cookie}");
+    let projects = web.get("/projects").await;
+    assert_eq!(projects.status, 200);
+    assert!(projects.body.contains("admin@example.com"));
+    assert!(projects.body.contains("/p/default"));
+
+    // Sign out revokes the session: the old cookie no longer works.
+    let stolen = web.cookies.clone();
+    let out = web.post("/sign-out", &[]).await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    assert_eq!(out.location(), "/sign-in?why=bye");
+    web.cookies = stolen;
+    let again = web.get("/projects").await;
+    assert_eq!(again.status, StatusCode::SEE_OTHER);
+    assert_eq!(again.location(), "/sign-in?why=signed-out");
+
+    // Expiry: back to the sign-in form, which says why.
+    let mut web = Web::new(&s);
+    web.sign_in("admin@example.com", PASSWORD).await;
+    assert_eq!(web.get("/projects").await.status, 200);
+    tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
+    let expired = web.get("/projects").await;
+    assert_eq!(expired.location(), "/sign-in?why=expired");
+    let form = web.get(expired.location()).await;
+    assert!(form.body.contains("Your session expired"));
+}
+
+#[tokio::test]
+async fn posts_without_the_csrf_token_are_refused() {
+    let s = TestServer::start(&[]).await;
+    let mut web = Web::new(&s);
+    // Sign-in without the double-submit token.
+    web.get("/sign-in").await;
+    let r = web
+        .post_raw(
+            "/sign-in",
+            &[("email", "admin@example.com"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    web.sign_in("admin@example.com", PASSWORD).await;
+    let fields = [("path", "/"), ("key", "NO_CSRF"), ("value", CANARY)];
+    let none = web.post_raw("/p/default/env/dev/secrets", &fields).await;
+    assert_eq!(none.status, StatusCode::FORBIDDEN);
+    assert!(none.body.contains("security token"));
+    let mut forged = vec![("csrf", "0123456789abcdef0123456789abcdef")];
+    forged.extend_from_slice(&fields);
+    let wrong = web.post_raw("/p/default/env/dev/secrets", &forged).await;
+    assert_eq!(wrong.status, StatusCode::FORBIDDEN);
+    // A JSON body (the API's kind) is no way around it either.
+    let json = reqwest::Client::new()
+        .post(format!("{}/sign-out", s.url))
+        .header("cookie", web.cookie_header())
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json.status(), StatusCode::FORBIDDEN);
+    assert_eq!(status(get(&s.client(), "NO_CSRF", None).await), 404);
+    // With the token it works.
+    let ok = web.post("/p/default/env/dev/secrets", &fields).await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.body);
+    assert_eq!(ok.location(), "/p/default/env/dev?path=%2F&done=created");
+}
+
+#[tokio::test]
+async fn no_value_is_in_any_page_until_revealed_and_the_reveal_is_audited() {
+    let s = TestServer::start(&[]).await;
+    put(&s, "dev", "/", "DB_PASSWORD", CANARY).await;
+    put(&s, "prod", "/", "DB_PASSWORD", "canary-prod-77aa1c").await;
+    put(&s, "dev", "/", "SAME_KEY", "same-value").await;
+    put(&s, "prod", "/", "SAME_KEY", "same-value").await;
+    put(&s, "staging", "/", "SAME_KEY", "same-value").await;
+    let mut web = Web::new(&s);
+    web.sign_in("admin@example.com", PASSWORD).await;
+    let pages = [
+        "/projects",
+        "/p/default?path=%2F",
+        "/p/default/env/dev?path=%2F",
+        "/p/default/env/dev/secrets/DB_PASSWORD?path=%2F",
+        "/p/default/audit",
+    ];
+    for page in pages {
+        let a = web.get(page).await;
+        assert_eq!(a.status, 200, "{page}: {}", a.body);
+        assert!(!a.body.contains(CANARY), "{page} shows the value");
+        assert!(!a.body.contains("canary-prod"), "{page} shows the value");
+    }
+    // The overview: a difference between dev and prod, none for SAME_KEY.
+    let overview = web.get("/p/default?path=%2F").await.body;
+    let row = |key: &str| {
+        let at = overview.find(&format!("<tr data-key=\"{key}\"")).unwrap();
+        overview[at..].split("</tr>").next().unwrap().to_owned()
+    };
+    assert!(row("DB_PASSWORD").contains("differs"));
+    assert!(row("SAME_KEY").contains(">same<"));
+    assert!(row("DB_PASSWORD").contains("missing") || row("DB_PASSWORD").contains("value B"));
+
+    web.get("/p/default/env/dev?path=%2F").await;
+    let revealed = web
+        .post(
+            "/p/default/env/dev/secrets/DB_PASSWORD/reveal",
+            &[("path", "/")],
+        )
+        .await;
+    assert_eq!(revealed.status, 200);
+    assert!(revealed.body.contains(CANARY));
+    assert!(!revealed.body.contains("canary-prod"));
+    assert_eq!(revealed.headers["cache-control"], "no-store");
+    // Audited, with the key and not the value.
+    let events = audit_events(&s.client(), &[("action", "get-secret".into())]).await;
+    let text = serde_json::to_string(&events).unwrap();
+    assert!(
+        text.contains("DB_PASSWORD") && text.contains("admin@example.com"),
+        "{text}"
+    );
+    assert!(!text.contains(CANARY));
+    let audit = web.get("/p/default/audit?action=get-secret").await;
+    assert!(audit.body.contains("DB_PASSWORD"));
+    assert!(!audit.body.contains(CANARY));
+    // Nor in the server's log.
+    assert!(!s.log().contains(CANARY));
+}
+
+#[tokio::test]
+async fn a_viewer_sees_no_edit_controls_and_a_forged_post_is_refused() {
+    let s = TestServer::start(&[]).await;
+    put(&s, "dev", "/", "API_KEY", "viewer-canary-1").await;
+    user_session(&s, "viewer@example.com", Some("viewer"), &[]).await;
+    let mut web = Web::new(&s);
+    web.sign_in("viewer@example.com", PASSWORD).await;
+    let folder = web.get("/p/default/env/dev?path=%2F").await;
+    assert_eq!(folder.status, 200);
+    assert!(folder.body.contains("API_KEY"));
+    assert!(!folder.body.contains("Add a secret"));
+    let secret = web.get("/p/default/env/dev/secrets/API_KEY?path=%2F").await;
+    assert!(!secret.body.contains("/edit\""));
+    assert!(!secret.body.contains("/delete\""));
+    assert!(!secret.body.contains("Roll back"));
+    // Forged with the viewer's own valid token: refused by the service.
+    for (path, fields) in [
+        (
+            "/p/default/env/dev/secrets",
+            vec![("path", "/"), ("key", "FORGED"), ("value", "x")],
+        ),
+        (
+            "/p/default/env/dev/secrets/API_KEY/edit",
+            vec![("path", "/"), ("value", "forged"), ("if_version", "1")],
+        ),
+        (
+            "/p/default/env/dev/secrets/API_KEY/delete",
+            vec![("path", "/")],
+        ),
+    ] {
+        let r = web.post(path, &fields).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{path}: {}", r.body);
+    }
+    let current = get(&s.client(), "API_KEY", None).await.unwrap();
+    assert_eq!(current["secretValue"], "viewer-canary-1");
+    // Reading is the viewer's right: the reveal works.
+    let revealed = web
+        .post(
+            "/p/default/env/dev/secrets/API_KEY/reveal",
+            &[("path", "/")],
+        )
+        .await;
+    assert!(revealed.body.contains("viewer-canary-1"));
+    // The audit log is for project admins.
+    assert_eq!(web.get("/p/default/audit").await.status, 403);
+}
+
+#[tokio::test]
+async fn an_edit_from_a_stale_page_shows_the_conflict() {
+    let s = TestServer::start(&[]).await;
+    put(&s, "dev", "/", "TOKEN", "v1-value").await;
+    let mut web = Web::new(&s);
+    web.sign_in("admin@example.com", PASSWORD).await;
+    web.get("/p/default/env/dev/secrets/TOKEN?path=%2F").await;
+    // Someone else saves version 2 meanwhile.
+    put(&s, "dev", "/", "TOKEN", "v2-value").await;
+    let r = web
+        .post(
+            "/p/default/env/dev/secrets/TOKEN/edit",
+            &[
+                ("path", "/"),
+                ("value", "mine"),
+                ("comment", ""),
+                ("if_version", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert!(
+        r.body.contains("Someone else saved this secret"),
+        "{}",
+        r.body
+    );
+    assert!(!r.body.contains("mine") && !r.body.contains("v2-value"));
+    let current = get(&s.client(), "TOKEN", None).await.unwrap();
+    assert_eq!(current["secretValue"], "v2-value");
+}
+
+/// The variable that makes the browser tests mandatory (CI).
+const REQUIRE_BROWSER: &str = "HUSH_REQUIRE_BROWSER_TESTS";
+
+/// The Chromium and the Python driver the browser test needs, or why not.
+fn browser() -> Result<(String, String), String> {
+    let chromium = std::env::var("HUSH_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    if !std::path::Path::new(&chromium).exists() {
+        return Err(format!(
+            "no Chromium at {chromium} (apt-get install chromium)"
+        ));
+    }
+    let python = std::env::var("HUSH_BROWSER_PYTHON").unwrap_or_else(|_| "python3".into());
+    let probe = std::process::Command::new(&python)
+        .args(["-c", "import playwright.sync_api"])
+        .output();
+    match probe {
+        Ok(o) if o.status.success() => Ok((chromium, python)),
+        _ => Err(format!(
+            "{python} cannot import playwright (pip install playwright)"
+        )),
+    }
+}
+
+#[tokio::test]
+async fn browser_walkthrough() {
+    let (chromium, python) = match browser() {
+        Ok(found) => found,
+        Err(why) if std::env::var(REQUIRE_BROWSER).as_deref() == Ok("1") => {
+            panic!("{REQUIRE_BROWSER}=1 but the browser tests cannot run: {why}")
+        }
+        Err(why) => {
+            eprintln!(
+                "skipping the browser tests: {why}; set {REQUIRE_BROWSER}=1 to make this a failure"
+            );
+            return;
+        }
+    };
+    let s = TestServer::start(&[]).await;
+    put(&s, "dev", "/", "DATABASE_URL", "postgres://dev-host/app").await;
+    put(&s, "prod", "/", "DATABASE_URL", "postgres://prod-host/app").await;
+    user_session(&s, "viewer@example.com", Some("viewer"), &[]).await;
+    let shots: PathBuf = std::env::var_os("CARGO_TARGET_TMPDIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir)
+        .join("dashboard-screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser/dashboard.py");
+    let out = tokio::process::Command::new(&python)
+        .arg(script)
+        .env("HUSH_URL", &s.url)
+        .env("HUSH_ADMIN", "admin@example.com")
+        .env("HUSH_VIEWER", "viewer@example.com")
+        .env("HUSH_PASSWORD", PASSWORD)
+        .env("HUSH_CHROMIUM", &chromium)
+        .env("HUSH_SCREENSHOTS", &shots)
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "browser tests failed\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+    );
+    eprintln!("{stdout}screenshots in {}", shots.display());
+    // Every scenario saved its screenshot.
+    let saved = std::fs::read_dir(&shots).unwrap().count();
+    assert!(saved >= 10, "{saved} screenshots in {}", shots.display());
+}
+
+#[tokio::test]
+async fn markup_is_escaped_line_breaks_kept_and_bad_addresses_are_a_page() {
+    let s = TestServer::start(&[]).await;
+    let mut web = Web::new(&s);
+    web.sign_in("admin@example.com", PASSWORD).await;
+    web.get("/p/default/env/dev?path=%2F").await;
+    let markup = "\"><script>alert(1)</script>";
+    let r = web
+        .post(
+            "/p/default/env/dev/secrets",
+            &[
+                ("path", "/"),
+                ("key", "PEM"),
+                ("value", "line one\r\nline two <b>"),
+                ("comment", markup),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    for page in [
+        "/p/default/env/dev?path=%2F",
+        "/p/default/env/dev/secrets/PEM?path=%2F",
+    ] {
+        let body = web.get(page).await.body;
+        assert!(!body.contains(markup), "{page}");
+        assert!(
+            body.contains("&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;"),
+            "{page}"
+        );
+    }
+    // A textarea's CRLF is stored as LF; the value is escaped when shown.
+    let stored = get(&s.client(), "PEM", None).await.unwrap();
+    assert_eq!(stored["secretValue"], "line one\nline two <b>");
+    let shown = web
+        .post("/p/default/env/dev/secrets/PEM/reveal", &[("path", "/")])
+        .await;
+    assert!(shown.body.contains("line one\nline two &lt;b&gt;"));
+    // Malformed addresses: a 400 page with one line, not a JSON envelope.
+    for bad in [
+        "/p/default/env/dev?path=..%2Fx",
+        "/p/default/env/dev/secrets/1BAD?path=%2F",
+        "/p/default/audit?before=nope",
+    ] {
+        let r = web.get(bad).await;
+        assert_eq!(r.status, 400, "{bad}");
+        assert!(r.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html"));
+        assert!(r.body.contains("role=\"alert\""), "{bad}: {}", r.body);
+    }
+    // Too large a form: 413 with a way out.
+    let big = "x".repeat(70 * 1024);
+    let r = web
+        .post(
+            "/p/default/env/dev/secrets",
+            &[("path", "/"), ("key", "BIG"), ("value", &big)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(r.body.contains("hush set"));
+}
+
+#[tokio::test]
+async fn under_tls_the_cookies_are_secure_and_host_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = TestServer::spawn(tmp.path(), &["--tls-self-signed"]).unwrap();
+    let http = reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .build()
+        .unwrap();
+    let r = http.get(format!("{}/sign-in", s.url)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.starts_with("__Host-hush_signin="), "{cookie}");
+    for attr in ["; Secure", "; HttpOnly", "; SameSite=Strict", "; Path=/"] {
+        assert!(cookie.contains(attr), "{cookie}");
+    }
+    assert!(!cookie.contains("Domain"), "{cookie}");
+}
+
+#[tokio::test]
+async fn password_guessing_on_the_sign_in_form_is_rate_limited() {
+    let s = TestServer::start(&["--auth-rate-limit", "3/m"]).await;
+    let mut web = Web::new(&s);
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        web.get("/sign-in").await;
+        let r = web
+            .post(
+                "/sign-in",
+                &[("email", "admin@example.com"), ("password", "guess")],
+            )
+            .await;
+        statuses.push(r.status.as_u16());
+        if r.status == StatusCode::TOO_MANY_REQUESTS {
+            assert!(r.headers.contains_key("retry-after"));
+            assert!(r.body.contains("Too many sign-in attempts"), "{}", r.body);
+            assert!(r.headers["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html"));
+        }
+    }
+    // (The test server's bootstrap took one of the three.)
+    assert_eq!(&statuses[..2], &[401, 401], "{statuses:?}");
+    assert_eq!(statuses[4], 429, "{statuses:?}");
+    // The form itself (GET) is not limited.
+    assert_eq!(web.get("/sign-in").await.status, 200);
+}
