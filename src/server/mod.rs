@@ -35,8 +35,8 @@ pub mod rotations;
 pub mod secrets;
 pub mod sso;
 pub mod tls;
-pub mod webhooks;
 pub mod web;
+pub mod webhooks;
 pub mod wire;
 pub mod workload_auth;
 
