@@ -19,10 +19,29 @@ use crate::api::dynamic::{
 use crate::dynamic::limits::{parse_ttl, MAX_TTL_SECS};
 use crate::dynamic::{Connection, Kind};
 use crate::service::dynamic::{DynamicUpdate, NewDynamic};
-use crate::service::Action;
+use crate::service::secrets::Scope;
+use crate::service::{Action, Ctx};
 use axum::extract::State;
 use axum::Json;
 use zeroize::Zeroizing;
+
+/// A delete's scope (from the body, else the query, as the SDKs send
+/// either) checked for write, and whether it is forced.
+async fn forced_scope(
+    state: &AppState,
+    ctx: &Ctx,
+    query: DynamicDelete,
+    body: DynamicDelete,
+) -> Result<(Scope, bool), ApiError> {
+    let forced = body.is_forced || query.is_forced;
+    let scope = body
+        .scope
+        .or(query.scope)
+        .params()
+        .resolve(state, ctx, Action::Write)
+        .await?;
+    Ok((scope, forced))
+}
 
 fn ttl(text: Option<&str>) -> Result<Option<i64>, ApiError> {
     text.filter(|t| !t.is_empty())
@@ -168,13 +187,7 @@ pub async fn delete(
     ApiQuery(q): ApiQuery<DynamicDelete>,
     ApiJson(body): ApiJson<DynamicDelete>,
 ) -> Result<Json<DynamicSecretEnvelope>, ApiError> {
-    let forced = body.is_forced || q.is_forced;
-    let scope = body
-        .scope
-        .or(q.scope)
-        .params()
-        .resolve(&state, &ctx, Action::Write)
-        .await?;
+    let (scope, forced) = forced_scope(&state, &ctx, q, body).await?;
     let dynamic_secret = state
         .service
         .delete_dynamic(&ctx, &scope, &name, forced, &owner())
@@ -229,13 +242,7 @@ pub async fn revoke_lease(
     ApiQuery(q): ApiQuery<DynamicDelete>,
     ApiJson(body): ApiJson<DynamicDelete>,
 ) -> Result<Json<LeaseEnvelope>, ApiError> {
-    let forced = body.is_forced || q.is_forced;
-    let scope = body
-        .scope
-        .or(q.scope)
-        .params()
-        .resolve(&state, &ctx, Action::Write)
-        .await?;
+    let (scope, forced) = forced_scope(&state, &ctx, q, body).await?;
     let lease = state
         .service
         .revoke_lease(&ctx, &scope, &id, forced, &owner())
