@@ -14,6 +14,7 @@ use crate::scan::{git, hook, is_binary, is_env_file, Blob, Finding, Limits, Secr
 use clap::{Args, Subcommand};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use zeroize::Zeroizing;
 
 /// Exit status when a scan finds something (0 when clean, 2 on error).
@@ -334,7 +335,9 @@ fn scan_tree(
         }
         todo.push(f.rel);
     }
-    // Files are read by the workers, so at most one per thread is in memory.
+    // Files are read by the workers, so at most one per thread is in memory;
+    // the shared counter stops reading once the total cap is reached.
+    let total = AtomicU64::new(0);
     let results = parallel(&todo, |rel| {
         let path = root.join(rel);
         let size = std::fs::symlink_metadata(&path)
@@ -344,6 +347,9 @@ fn scan_tree(
         match size {
             None => Outcome::Gone,
             Some(n) if n > limits.max_file_bytes => Outcome::TooLarge,
+            Some(n) if total.fetch_add(n, Ordering::Relaxed) + n > limits.max_total_bytes => {
+                Outcome::OverTotal
+            }
             Some(_) => match read_bounded_bytes(&path, limits.max_file_bytes) {
                 Ok(Some(data)) if is_binary(&data) => Outcome::Binary,
                 Ok(Some(data)) => {
@@ -368,6 +374,7 @@ fn scan_tree(
             }
             Outcome::Binary => skipped.binary += 1,
             Outcome::TooLarge => skipped.too_large += 1,
+            Outcome::OverTotal => skipped.over_total += 1,
             Outcome::Gone => {}
         }
     }
@@ -378,6 +385,7 @@ enum Outcome {
     Scanned(u64, Vec<Finding>),
     Binary,
     TooLarge,
+    OverTotal,
     Gone,
 }
 

@@ -332,3 +332,34 @@ async fn the_hook_blocks_a_commit_that_adds_a_secret() {
         String::from_utf8_lossy(&allowed.stderr)
     );
 }
+
+#[tokio::test]
+async fn binary_and_oversized_files_are_skipped_and_errors_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let key = "AKIAQWERTYUIOPASDFGH";
+    std::fs::write(
+        d.join("blob.bin"),
+        [b"\0\x01".as_slice(), key.as_bytes()].concat(),
+    )
+    .unwrap();
+    std::fs::write(d.join("big.txt"), format!("{key}\n{}", "x".repeat(4000))).unwrap();
+    let out = scan_cmd(None, d, &["scan", "--json", "--max-file-size", "1000"], b"");
+    assert_eq!(code(&out), 0, "{}", stdout(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["skipped"]["binary"], 1);
+    assert_eq!(report["skipped"]["too_large"], 1);
+    let capped = scan_cmd(None, d, &["scan", "--json", "--max-total-size", "100"], b"");
+    let report: Value = serde_json::from_slice(&capped.stdout).unwrap();
+    assert!(
+        report["skipped"]["over_total"].as_u64() >= Some(1),
+        "{report}"
+    );
+
+    // Not a repository: one line saying what failed, one saying what to do.
+    let err = scan_cmd(None, d, &["scan", "--staged"], b"");
+    assert_eq!(code(&err), 2);
+    let text = String::from_utf8_lossy(&err.stderr);
+    assert!(text.contains("not in a git work tree"), "{text}");
+    assert!(text.contains("hint:"), "{text}");
+}
