@@ -23,7 +23,9 @@ pub enum GitError {
 
 fn git(dir: &Path) -> Command {
     let mut cmd = Command::new("git");
-    cmd.arg("-C").arg(dir);
+    // A scanned repository may come from anywhere (an unpacked archive keeps
+    // its .git/config): never let its config start an fsmonitor program.
+    cmd.args(["-c", "core.fsmonitor=false"]).arg("-C").arg(dir);
     cmd
 }
 

@@ -29,7 +29,14 @@ pub fn location(f: &Finding) -> String {
         .as_deref()
         .map(|c| format!("{}:", &c[..c.len().min(12)]))
         .unwrap_or_default();
-    format!("{commit}{}:{}:{}", f.path, f.line, f.column)
+    format!("{commit}{}:{}:{}", printable(&f.path), f.line, f.column)
+}
+
+/// A file name can hold terminal escapes; a report must not replay them.
+fn printable(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
 }
 
 pub fn human(out: &mut impl Write, s: &Summary) -> std::io::Result<()> {
