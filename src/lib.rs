@@ -22,6 +22,7 @@ pub mod net;
 pub mod references;
 pub mod rotation;
 pub mod run;
+pub mod scan;
 pub mod secret;
 pub mod server;
 pub mod service;

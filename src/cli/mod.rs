@@ -31,6 +31,7 @@ pub mod rotation_marks;
 pub mod run;
 pub mod run_dynamic;
 pub mod run_secrets;
+pub mod scan;
 pub mod secrets;
 pub mod server;
 pub mod set_warnings;
@@ -179,6 +180,8 @@ pub enum Command {
     Redact(redact::RedactArgs),
     /// Query the audit log, or verify its hash chain
     Audit(audit::AuditArgs),
+    /// Find secrets (your values, in any encoding, and known formats) in files or git
+    Scan(Box<scan::ScanArgs>),
     /// Render secrets into files and keep them fresh (Infisical Agent's config format)
     Agent(agent::AgentArgs),
 }
@@ -313,6 +316,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             Command::Run(a) => run::run(*a).await,
             Command::Redact(a) => redact::redact(a).await,
             Command::Audit(a) => audit::audit(a).await,
+            Command::Scan(a) => scan::scan(*a).await,
             Command::Agent(a) => agent::agent(a).await,
         }
     })

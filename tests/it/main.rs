@@ -33,6 +33,7 @@ mod rotation;
 mod rotation_mysql;
 mod rotation_pg;
 mod run;
+mod scan;
 mod sdk;
 mod server_core;
 mod sso;
