@@ -375,3 +375,46 @@ async fn cli_round_trip() {
     let gone = run(&["kms", "show", "cli-key"], None);
     assert!(!gone.status.success());
 }
+
+/// A project holds at most 100 keys; a deleted one frees its place.
+#[tokio::test]
+async fn keys_per_project_are_capped() {
+    let s = TestServer::start(&[]).await;
+    let c = s.client();
+    let mut last = Value::Null;
+    for i in 0..100 {
+        last = create(&c, "default", &format!("k{i}")).await;
+    }
+    let over = c
+        .send(
+            Method::POST,
+            "/api/v1/kms/keys",
+            &json!({ "projectId": "default", "name": "one-too-many" }),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(over.status(), Some(400));
+    assert!(over.to_string().contains("limit is 100"), "{over}");
+    let page = c
+        .get(
+            "/api/v1/kms/keys",
+            &[
+                ("projectId", "default".into()),
+                ("offset", "90".into()),
+                ("limit", "50".into()),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(page["totalCount"], 100);
+    assert_eq!(page["keys"].as_array().unwrap().len(), 10);
+    let id = last["id"].as_str().unwrap();
+    c.send(
+        Method::DELETE,
+        &format!("/api/v1/kms/keys/{id}"),
+        &json!({}),
+    )
+    .await
+    .unwrap();
+    create(&c, "default", "one-more").await;
+}
