@@ -70,7 +70,8 @@ pub enum KmsAction {
     /// Encrypt stdin (or --data) and print the base64 ciphertext
     Encrypt {
         key: String,
-        /// The plaintext (else stdin, at most 4 KiB)
+        /// The plaintext (else stdin, at most 4 KiB); it shows in the process
+        /// list and shell history, so prefer stdin for real secrets
         #[arg(long)]
         data: Option<String>,
     },

@@ -213,7 +213,10 @@ impl Service {
         options: KmsListOptions,
     ) -> ServiceResult<KmsKeyPage> {
         let project = self.kms_project(ctx, project, Action::Read).await?;
-        let rows = self.store.kms().kms_keys(&project.id).await?;
+        let mut rows = self.store.kms().kms_keys(&project.id).await?;
+        // By bytes, not the database's collation: pages are the same on
+        // both backends.
+        rows.sort_by(|a, b| a.name.cmp(&b.name));
         let search = options.search.map(|s| s.to_lowercase());
         let mut matching: Vec<&KmsKeyRow> = rows
             .iter()
