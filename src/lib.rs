@@ -16,6 +16,7 @@ pub mod dynamic;
 pub mod http_settings;
 pub mod hygiene;
 pub mod keys;
+pub mod kms;
 pub mod limits;
 pub mod mask;
 pub mod net;

@@ -26,6 +26,10 @@ use super::identities::{
     IdentitiesList, IdentityCreated, IdentityEnvelope, IdentityTokens, MemberEnvelope,
     MemberRemoved, MembersList, ProjectQuery, RemoveMember, ServiceTokenCreated, ServiceTokensList,
 };
+use super::kms::{
+    CreateKmsKey, KmsCiphertext, KmsDecrypt, KmsEncrypt, KmsKeyByNameQuery, KmsKeyEnvelope,
+    KmsKeyList, KmsKeysQuery, KmsPlaintext, UpdateKmsKey,
+};
 use super::projects::{
     CreateEnvironment, CreateProject, EnvironmentCreated, EnvironmentsList, ProjectEnvelope,
     ProjectsList,
@@ -1221,6 +1225,80 @@ pub fn document() -> OpenApi {
             "/api/v1/webhooks/{id}/test",
             "webhooks",
             "Send a test delivery now (Infisical)",
+        )
+    });
+    // KMS: encryption as a service.
+    d.add(Op {
+        query: d.query::<KmsKeysQuery>(),
+        ok: d.json::<KmsKeyList>("A page of the project's keys (readers)"),
+        ..op(Get, "/api/v1/kms/keys", "kms", "List KMS keys (Infisical)")
+    });
+    d.add(Op {
+        body: d.body::<CreateKmsKey>(),
+        ok: d.json::<KmsKeyEnvelope>("The new key's metadata (project admins)"),
+        ..op(
+            Post,
+            "/api/v1/kms/keys",
+            "kms",
+            "Create a KMS key (Infisical)",
+        )
+    });
+    d.add(Op {
+        query: d.query::<KmsKeyByNameQuery>(),
+        ok: d.json::<KmsKeyEnvelope>("The key's metadata (readers)"),
+        ..op(
+            Get,
+            "/api/v1/kms/keys/key-name/{name}",
+            "kms",
+            "Get a KMS key by name (Infisical)",
+        )
+    });
+    d.add(Op {
+        ok: d.json::<KmsKeyEnvelope>("The key's metadata (readers)"),
+        ..op(
+            Get,
+            "/api/v1/kms/keys/{id}",
+            "kms",
+            "Get a KMS key (Infisical)",
+        )
+    });
+    d.add(Op {
+        body: d.body::<UpdateKmsKey>(),
+        ok: d.json::<KmsKeyEnvelope>("The key's metadata (project admins)"),
+        ..op(
+            Patch,
+            "/api/v1/kms/keys/{id}",
+            "kms",
+            "Rename, describe, disable or enable a KMS key (Infisical)",
+        )
+    });
+    d.add(Op {
+        ok: d.json::<KmsKeyEnvelope>("The deleted key's metadata (project admins)"),
+        ..op(
+            Delete,
+            "/api/v1/kms/keys/{id}",
+            "kms",
+            "Delete a KMS key and with it every ciphertext's way back (Infisical)",
+        )
+    });
+    d.add(Op {
+        body: d.body::<KmsEncrypt>(),
+        ok: d.json::<KmsCiphertext>("Base64 ciphertext (members who may write)"),
+        ..op(
+            Post,
+            "/api/v1/kms/keys/{id}/encrypt",
+            "kms",
+            "Encrypt with a KMS key (Infisical)",
+        )
+    });
+    d.add(Op {
+        body: d.body::<KmsDecrypt>(),
+        ok: d.json::<KmsPlaintext>("Base64 plaintext (members who may write)"),
+        ..op(
+            Post,
+            "/api/v1/kms/keys/{id}/decrypt",
+            "kms",
+            "Decrypt with a KMS key (Infisical)",
         )
     });
 

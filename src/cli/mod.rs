@@ -20,6 +20,7 @@ pub mod folders;
 pub mod formats;
 pub mod import;
 pub mod init;
+pub mod kms;
 pub mod manual;
 pub mod offboarding;
 pub mod output;
@@ -112,6 +113,8 @@ pub enum Command {
     Dynamic(dynamic::DynamicArgs),
     /// Webhooks: a signed POST when secrets change or a reminder falls due (project admins)
     Webhooks(webhooks::WebhooksArgs),
+    /// KMS keys: encrypt and decrypt with project keys you never see
+    Kms(kms::KmsArgs),
     /// Run the hush server
     Server(server::ServerCommand),
     /// Create the first admin user and the `default` project on a new server
@@ -291,6 +294,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             Command::Rotate(a) => rotation::rotate(a).await,
             Command::Dynamic(a) => dynamic::dynamic(a).await,
             Command::Webhooks(a) => webhooks::webhooks(a).await,
+            Command::Kms(a) => kms::kms(a).await,
             Command::Logout(a) => auth::logout(a).await,
             Command::Whoami(a) => auth::whoami(a).await,
             Command::List(a) => secrets::list(a).await,

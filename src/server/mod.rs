@@ -25,6 +25,7 @@ pub mod gate;
 pub mod health;
 pub mod identities;
 pub mod imports;
+pub mod kms;
 pub mod limits;
 pub mod list_cache;
 pub mod offboarding;
@@ -339,6 +340,26 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/webhooks/{id}/test",
             webhooks::bounded(post(webhooks::test)),
+        )
+        .route(
+            "/api/v1/kms/keys",
+            kms::bounded(get(kms::list).post(kms::create)),
+        )
+        .route(
+            "/api/v1/kms/keys/key-name/{name}",
+            kms::bounded(get(kms::by_name)),
+        )
+        .route(
+            "/api/v1/kms/keys/{id}",
+            kms::bounded(get(kms::get_one).patch(kms::update).delete(kms::delete)),
+        )
+        .route(
+            "/api/v1/kms/keys/{id}/encrypt",
+            kms::bounded(post(kms::encrypt)),
+        )
+        .route(
+            "/api/v1/kms/keys/{id}/decrypt",
+            kms::bounded(post(kms::decrypt)),
         )
         .route(
             "/api/v1/hush/rotations/{name}",

@@ -15,6 +15,7 @@ pub mod folders;
 pub mod identity;
 pub mod imports;
 pub mod keyring;
+pub mod kms;
 pub mod lockout;
 pub mod machines;
 pub mod members;

@@ -366,10 +366,26 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("failures", Int),
         ],
     ),
+    (
+        "kms_keys",
+        &[
+            ("id", Text),
+            ("project_id", Text),
+            ("name", Text),
+            ("description", Text),
+            ("disabled", Bool),
+            ("version", Int),
+            ("dek_id", Int),
+            ("sealed", Bytes),
+            ("created_at", Int),
+            ("created_by", Text),
+            ("updated_at", Int),
+        ],
+    ),
 ];
 
 /// The SQLite schema version (`PRAGMA user_version`) whose tables `TABLES` lists.
-const SQLITE_SCHEMA: i64 = 11;
+const SQLITE_SCHEMA: i64 = 12;
 
 type Value = Box<dyn ToSql + Sync + Send>;
 

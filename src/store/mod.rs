@@ -7,6 +7,7 @@ pub mod audit_flush;
 pub mod audit_upgrade;
 pub mod dynamic;
 pub mod identity_auth;
+pub mod kms;
 pub mod migrate;
 pub mod postgres;
 pub mod rotations;
@@ -19,6 +20,7 @@ pub mod webhooks;
 use async_trait::async_trait;
 pub use dynamic::DynamicStore;
 pub use identity_auth::{IdentityAuthRow, IdentityAuthStore};
+pub use kms::KmsStore;
 pub use rotations::RotationStore;
 pub use rows::*;
 use sqlite::{audit_chain as sqlite_audit, audit_journal};
@@ -401,6 +403,8 @@ pub trait Store: Send + Sync + 'static {
     fn dynamic(&self) -> &dyn DynamicStore;
     /// Webhooks: their targets (sealed), cursors and leases (`webhooks`).
     fn webhooks(&self) -> &dyn WebhookStore;
+    /// KMS keys, sealed under project data keys (`kms`).
+    fn kms(&self) -> &dyn KmsStore;
 }
 
 /// Audit actions that change what a fetch of secrets returns; the change feed

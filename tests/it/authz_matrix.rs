@@ -176,6 +176,15 @@ impl Who {
         matches!(self, Who::ServerAdmin | Who::ProjectAdmin)
     }
 
+    /// The level of the role alone (KMS keys are project-wide).
+    fn project_level(self) -> Level {
+        match self {
+            Who::ServerAdmin | Who::ProjectAdmin | Who::DeveloperWithNone => Level::Write,
+            Who::Viewer => Level::Read,
+            _ => Level::None,
+        }
+    }
+
     fn is_user(self) -> bool {
         matches!(
             self,
@@ -259,6 +268,9 @@ enum Need {
     WriteAdmin(&'static str, &'static str),
     /// Token renewal: the token in the body, sessions and identities only.
     Renewal,
+    /// A project-wide level (KMS keys): from the role alone; service tokens
+    /// and folder overrides give none.
+    Project(Level),
 }
 
 /// The status a principal gets; 0 means "allowed": any answer but 401, 403
@@ -324,6 +336,7 @@ fn expected(who: Who, need: &Need) -> u16 {
             can(Level::Read, env, folder) && can(Level::Read, to_env, to)
         }
         Need::WriteAdmin(env, folder) => can(Level::Write, env, folder) && who.project_admin(),
+        Need::Project(level) => who.project_level() >= *level,
         Need::Public(_) | Need::FailedLogin | Need::Renewal => unreachable!(),
     };
     if allowed {
@@ -1025,6 +1038,64 @@ fn calls(tag: &str, own_token: &str) -> Vec<Call> {
         None,
         Need::ProjectAdmin,
     );
+    // KMS keys (issue 25): readers list and read, members who may write
+    // use, project admins manage. The key placed beforehand is used,
+    // disabled and finally deleted (by the first admin to get there).
+    let kms_key = KMS_KEY_ID
+        .get()
+        .cloned()
+        .unwrap_or_else(|| "0f8fad5b-d9cb-469f-a165-70867728950e".into());
+    add(
+        ("GET", "/api/v1/kms/keys"),
+        "/api/v1/kms/keys?projectId=default".into(),
+        None,
+        Need::Project(Level::Read),
+    );
+    add(
+        ("POST", "/api/v1/kms/keys"),
+        "/api/v1/kms/keys".into(),
+        Some(
+            json!({ "projectId": "default", "name": format!("matrix-{}", tag.to_lowercase()),
+                     "encryptionAlgorithm": "aes-256-gcm" }),
+        ),
+        Need::ProjectAdmin,
+    );
+    add(
+        ("GET", "/api/v1/kms/keys/key-name/{name}"),
+        "/api/v1/kms/keys/key-name/matrix-placed?projectId=default".into(),
+        None,
+        Need::Project(Level::Read),
+    );
+    add(
+        ("GET", "/api/v1/kms/keys/{id}"),
+        format!("/api/v1/kms/keys/{kms_key}"),
+        None,
+        Need::Project(Level::Read),
+    );
+    add(
+        ("POST", "/api/v1/kms/keys/{id}/encrypt"),
+        format!("/api/v1/kms/keys/{kms_key}/encrypt"),
+        Some(json!({ "plaintext": "Y2FuYXJ5LWttcy1wbGFpbg==" })),
+        Need::Project(Level::Write),
+    );
+    add(
+        ("POST", "/api/v1/kms/keys/{id}/decrypt"),
+        format!("/api/v1/kms/keys/{kms_key}/decrypt"),
+        Some(json!({ "ciphertext": "AAAA" })),
+        Need::Project(Level::Write),
+    );
+    add(
+        ("PATCH", "/api/v1/kms/keys/{id}"),
+        format!("/api/v1/kms/keys/{kms_key}"),
+        Some(json!({ "isDisabled": true })),
+        Need::ProjectAdmin,
+    );
+    add(
+        ("DELETE", "/api/v1/kms/keys/{id}"),
+        format!("/api/v1/kms/keys/{kms_key}"),
+        None,
+        Need::ProjectAdmin,
+    );
     add(
         ("GET", "/api/v1/dynamic-secrets"),
         "/api/v1/dynamic-secrets?projectSlug=default".into(),
@@ -1285,6 +1356,8 @@ async fn service_token(s: &TestServer, folders: &[&str], write: bool, ttl: i64) 
 /// admin.
 /// The webhook `place_objects` adds (the id routes need a real one).
 static WEBHOOK_ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+/// The KMS key `place_objects` creates.
+static KMS_KEY_ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
 async fn place_objects(s: &TestServer) {
     for o in OBJECTS {
@@ -1318,6 +1391,14 @@ async fn place_objects(s: &TestServer) {
     )
     .await;
     let _ = WEBHOOK_ID.set(hook["webhook"]["id"].as_str().unwrap().to_owned());
+    let key = admin(
+        s,
+        Method::POST,
+        "/api/v1/kms/keys",
+        json!({ "projectId": "default", "name": "matrix-placed" }),
+    )
+    .await;
+    let _ = KMS_KEY_ID.set(key["key"]["id"].as_str().unwrap().to_owned());
 }
 
 /// Every principal's bearer token (None for anonymous).

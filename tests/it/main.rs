@@ -23,6 +23,7 @@ mod examples;
 mod harness;
 mod inproc;
 mod keys;
+mod kms;
 mod migrate;
 mod offboarding;
 mod openapi;

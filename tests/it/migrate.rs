@@ -107,6 +107,29 @@ async fn sqlite_to_postgres_round_trip() {
         .await
         .unwrap();
     let hook_id = hook["webhook"]["id"].as_str().unwrap().to_owned();
+    // A KMS key and a ciphertext of it (issue 25): it must still decrypt.
+    let kms_key = c
+        .send(
+            Method::POST,
+            "/api/v1/kms/keys",
+            &json!({ "projectId": "default", "name": "migrated-key" }),
+        )
+        .await
+        .unwrap()["key"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let kms_ct = c
+        .send(
+            Method::POST,
+            &format!("/api/v1/kms/keys/{kms_key}/encrypt"),
+            &json!({ "plaintext": "bWlncmF0ZWQ=" }),
+        )
+        .await
+        .unwrap()["ciphertext"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     c.send(
         Method::PATCH,
         &format!("/api/v1/webhooks/{hook_id}"),
@@ -260,6 +283,15 @@ async fn sqlite_to_postgres_round_trip() {
         .as_str()
         .unwrap_or("");
     assert!(!error.contains("root key"), "{error}");
+    let opened = pc
+        .send(
+            Method::POST,
+            &format!("/api/v1/kms/keys/{kms_key}/decrypt"),
+            &json!({ "ciphertext": kms_ct }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(opened["plaintext"], "bWlncmF0ZWQ=", "{opened}");
     // New writes continue the version sequence and the audit chain.
     assert_eq!(set(&pc, "API_KEY", "four").await.unwrap(), 4);
     let home = tempfile::tempdir().unwrap();

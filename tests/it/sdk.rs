@@ -265,6 +265,21 @@ async fn python_sdk_dynamic_secret_lease() {
         .unwrap();
 }
 
+/// Issue 25: the Python SDK's `kms` client creates a key, encrypts and
+/// decrypts with it, finds, disables, enables and deletes it.
+#[tokio::test]
+async fn python_sdk_kms_round_trip() {
+    let Some(python) = python_venv() else {
+        return;
+    };
+    let fx = fixture().await;
+    let mut cmd = Command::new(&python);
+    cmd.arg(examples().join("sdk-python/check_kms.py"));
+    tokio::task::spawn_blocking(move || run_check(cmd, &fx))
+        .await
+        .unwrap();
+}
+
 /// Issue 24: the same with the Node SDK's `dynamicSecrets()` client.
 #[tokio::test]
 async fn node_sdk_dynamic_secret_lease() {

@@ -56,6 +56,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         10,
         include_str!("../../../server/migrations/postgres/0010_webhooks.sql"),
     ),
+    (
+        11,
+        include_str!("../../../server/migrations/postgres/0011_kms_keys.sql"),
+    ),
 ];
 
 /// Advisory lock keys ("hush" in the high bytes). Session-independent: each is

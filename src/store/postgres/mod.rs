@@ -45,6 +45,7 @@ mod chain_upgrade;
 mod connect;
 mod dynamic;
 mod identity_auth;
+mod kms;
 mod listen;
 mod rotations;
 mod rows;
@@ -1929,6 +1930,10 @@ impl Store for PostgresStore {
     }
 
     fn webhooks(&self) -> &dyn crate::store::WebhookStore {
+        self
+    }
+
+    fn kms(&self) -> &dyn crate::store::KmsStore {
         self
     }
 }

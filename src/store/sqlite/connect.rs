@@ -3,7 +3,7 @@
 use super::*;
 
 /// Applied in order; `PRAGMA user_version` records how many ran.
-pub(crate) const MIGRATIONS: [&str; 11] = [
+pub(crate) const MIGRATIONS: [&str; 12] = [
     include_str!("../../../server/migrations/sqlite/0001_init.sql"),
     include_str!("../../../server/migrations/sqlite/0002_identity.sql"),
     include_str!("../../../server/migrations/sqlite/0003_imports.sql"),
@@ -15,6 +15,7 @@ pub(crate) const MIGRATIONS: [&str; 11] = [
     include_str!("../../../server/migrations/sqlite/0009_rotations.sql"),
     include_str!("../../../server/migrations/sqlite/0010_dynamic_secrets.sql"),
     include_str!("../../../server/migrations/sqlite/0011_webhooks.sql"),
+    include_str!("../../../server/migrations/sqlite/0012_kms_keys.sql"),
 ];
 
 pub(super) fn open_connection(path: &Path) -> rusqlite::Result<Connection> {

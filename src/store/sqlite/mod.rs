@@ -26,6 +26,7 @@ mod dynamic;
 mod folders;
 mod group_commit;
 mod identity_auth;
+mod kms;
 pub mod memo;
 mod projects;
 mod replay;
@@ -1355,6 +1356,10 @@ impl Store for SqliteStore {
     }
 
     fn webhooks(&self) -> &dyn crate::store::WebhookStore {
+        self
+    }
+
+    fn kms(&self) -> &dyn crate::store::KmsStore {
         self
     }
 }

@@ -643,4 +643,8 @@ impl Store for FaultyStore {
     fn webhooks(&self) -> &dyn hush::store::WebhookStore {
         self.inner.webhooks()
     }
+
+    fn kms(&self) -> &dyn hush::store::KmsStore {
+        self.inner.kms()
+    }
 }
