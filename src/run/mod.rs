@@ -31,6 +31,7 @@ pub mod cache;
 pub mod dangerous;
 pub mod environment;
 mod exec_image;
+pub mod mount;
 mod posix_spawn;
 mod pty;
 pub mod pump;
