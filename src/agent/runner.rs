@@ -24,6 +24,7 @@ use super::status::{Status, TemplateStatus};
 use super::supervise::{parse_env, Supervisor, Vars};
 use super::template::{Limits, Value};
 use crate::client::ApiClient;
+use nix::sys::signal::Signal;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -221,8 +222,8 @@ pub async fn run(opts: Options) -> Result<i32, AgentError> {
     loop {
         let deadline = agent.next_deadline();
         tokio::select! {
-            _ = term.recv() => break,
-            _ = int.recv() => break,
+            _ = term.recv() => if agent.pass_on(Signal::SIGTERM) { continue } else { break },
+            _ = int.recv() => if agent.pass_on(Signal::SIGINT) { continue } else { break },
             code = wait_child(&mut child_done) => {
                 exit_code = code;
                 break;
@@ -235,8 +236,8 @@ pub async fn run(opts: Options) -> Result<i32, AgentError> {
                 // one cut short has written nothing (the write is not async).
                 tokio::select! {
                     _ = agent.on_timer() => {}
-                    _ = term.recv() => break,
-                    _ = int.recv() => break,
+                    _ = term.recv() => if agent.pass_on(Signal::SIGTERM) { continue } else { break },
+                    _ = int.recv() => if agent.pass_on(Signal::SIGINT) { continue } else { break },
                 }
             }
         }
@@ -279,6 +280,20 @@ impl Agent {
             self.on_timer().await;
         }
         true
+    }
+
+    /// Supervisor mode: a SIGTERM/SIGINT that reached the agent rather than
+    /// the launcher (it arrived before the launcher's handlers were in
+    /// place) goes to the command, and the agent waits for its exit instead
+    /// of leaving it behind. False when there is no command.
+    fn pass_on(&self, sig: Signal) -> bool {
+        match &self.sup {
+            Some(sup) => {
+                sup.forward(sig);
+                true
+            }
+            None => false,
+        }
     }
 
     /// The env templates' variables, later templates winning.

@@ -97,7 +97,7 @@ impl Supervisor {
         let program = argv.next().unwrap_or_default();
         let mut spec = LaunchSpec::new(program, argv.collect(), child_env(&vars));
         spec.mask = Some((mask(&vars), MaskHold::For(Duration::from_millis(250))));
-        let restarts = (exec.restart != RestartPolicy::Never).then_some(tx);
+        let restarts = Some(tx);
         tokio::task::spawn_blocking(move || {
             let code = match crate::run::run(spec, Some(rx)) {
                 Ok(code) => code,
@@ -112,6 +112,17 @@ impl Supervisor {
             restarts,
             done: Some(done),
             policy: exec.restart,
+        }
+    }
+
+    /// Send `sig` to the command's process group (through the launcher).
+    pub fn forward(&self, sig: nix::sys::signal::Signal) {
+        if let Some(tx) = &self.restarts {
+            let _ = tx.send(Restart {
+                env: Vec::new(),
+                mask: None,
+                signal_only: Some(sig),
+            });
         }
     }
 
