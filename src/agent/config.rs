@@ -47,6 +47,23 @@ struct RawConfig {
     templates: Vec<RawTemplate>,
     #[serde(default, rename = "status-file")]
     status_file: Option<PathBuf>,
+    exec: Option<RawExec>,
+}
+
+/// hush's supervisor mode: `exec: {command, restart, signal}`.
+#[derive(Deserialize)]
+struct RawExec {
+    command: Option<RawCommand>,
+    restart: Option<String>,
+    signal: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawCommand {
+    /// Run through `sh -c`.
+    Line(String),
+    Argv(Vec<String>),
 }
 
 #[derive(Deserialize, Default)]
@@ -101,6 +118,10 @@ struct RawTemplate {
     destination_path: Option<PathBuf>,
     /// Octal, e.g. "0640" (YAML may also give a number).
     mode: Option<serde_norway::Value>,
+    /// hush: the rendered KEY=value lines also go into the environment of
+    /// the supervised command (`exec`).
+    #[serde(default)]
+    env: bool,
     #[serde(default)]
     config: RawTemplateConfig,
 }
@@ -143,6 +164,26 @@ pub struct TemplateConfig {
     pub polling: Duration,
     pub command: Option<String>,
     pub command_timeout: Duration,
+    /// Its KEY=value lines go into the supervised command's environment.
+    pub env: bool,
+}
+
+/// What the supervised command gets on an effective change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestartPolicy {
+    /// Stopped (stop signal, then SIGKILL after the timeout) and started again.
+    Always,
+    /// Left alone.
+    Never,
+    /// Sent this signal (it reloads by itself).
+    Signal(nix::sys::signal::Signal),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExecConfig {
+    /// argv; empty when only the command line gives it (`--exec -- CMD`).
+    pub command: Vec<String>,
+    pub restart: RestartPolicy,
 }
 
 #[derive(Debug, Clone)]
@@ -155,6 +196,7 @@ pub struct AgentConfig {
     pub exit_after_auth: bool,
     pub exit_after_render: bool,
     pub status_file: PathBuf,
+    pub exec: Option<ExecConfig>,
 }
 
 /// Where the status goes when the config does not say: beside the config.
@@ -244,6 +286,47 @@ fn build(raw: RawConfig, status_default: PathBuf) -> Result<AgentConfig, ConfigE
         exit_after_auth: raw.infisical.exit_after_auth,
         exit_after_render: raw.infisical.exit_after_render,
         status_file: raw.status_file.unwrap_or(status_default),
+        exec: raw.exec.map(exec).transpose()?,
+    })
+}
+
+fn exec(raw: RawExec) -> Result<ExecConfig, ConfigError> {
+    let command = match raw.command {
+        None => Vec::new(),
+        Some(RawCommand::Line(l)) if l.trim().is_empty() => Vec::new(),
+        Some(RawCommand::Line(l)) => vec!["sh".into(), "-c".into(), l],
+        Some(RawCommand::Argv(v)) => v,
+    };
+    if command.iter().map(String::len).sum::<usize>() > MAX_COMMAND_BYTES {
+        return Err(err(format!(
+            "exec.command is longer than {MAX_COMMAND_BYTES} bytes"
+        )));
+    }
+    let restart = match raw.restart.as_deref().unwrap_or("always") {
+        "always" => RestartPolicy::Always,
+        "never" => RestartPolicy::Never,
+        "signal" => RestartPolicy::Signal(parse_signal(raw.signal.as_deref().unwrap_or("HUP"))?),
+        other => {
+            return Err(err(format!(
+                "exec.restart {other:?} must be always, never or signal"
+            )))
+        }
+    };
+    Ok(ExecConfig { command, restart })
+}
+
+/// "HUP", "SIGHUP" or "hup".
+pub fn parse_signal(name: &str) -> Result<nix::sys::signal::Signal, ConfigError> {
+    let upper = name.trim().to_ascii_uppercase();
+    let full = if upper.starts_with("SIG") {
+        upper
+    } else {
+        format!("SIG{upper}")
+    };
+    full.parse().map_err(|_| {
+        err(format!(
+            "exec.signal: unknown signal {name:?} (e.g. HUP, USR1, TERM)"
+        ))
     })
 }
 
@@ -340,6 +423,7 @@ fn template(n: usize, t: RawTemplate) -> Result<TemplateConfig, ConfigError> {
         polling,
         command,
         command_timeout,
+        env: t.env,
     })
 }
 
@@ -463,6 +547,28 @@ templates:
         ))
         .contains("syntax"));
         assert!(e(&format!("{base}infisical: {{address: ftp://x}}")).contains("http"));
+    }
+
+    #[test]
+    fn exec_section_and_env_templates() {
+        use nix::sys::signal::Signal;
+        let base = "auth: {type: token, config: {path: /t}}\ntemplates: [{template-content: 'x', destination-path: /x, env: true}]\n";
+        let c = parse(&format!(
+            "{base}exec: {{command: 'gunicorn app', restart: signal, signal: usr1}}"
+        ))
+        .unwrap();
+        assert!(c.templates[0].env);
+        let exec = c.exec.unwrap();
+        assert_eq!(exec.command, ["sh", "-c", "gunicorn app"]);
+        assert_eq!(exec.restart, RestartPolicy::Signal(Signal::SIGUSR1));
+        let c = parse(&format!("{base}exec: {{command: [app, --port, '1']}}")).unwrap();
+        let exec = c.exec.unwrap();
+        assert_eq!(exec.command, ["app", "--port", "1"]);
+        assert_eq!(exec.restart, RestartPolicy::Always);
+        assert!(parse(base).unwrap().exec.is_none());
+        let e = |y: &str| parse(&format!("{base}{y}")).unwrap_err().0;
+        assert!(e("exec: {restart: sometimes}").contains("always, never or signal"));
+        assert!(e("exec: {restart: signal, signal: NOPE}").contains("unknown signal"));
     }
 
     #[test]

@@ -16,4 +16,5 @@ pub mod files;
 pub mod runner;
 pub mod secrets;
 pub mod status;
+pub mod supervise;
 pub mod template;

@@ -16,13 +16,15 @@
 use super::auth::Auth;
 use super::backoff::Backoff;
 use super::command::{CommandRunner, Ran};
-use super::config::{self, AgentConfig, TemplateConfig};
+use super::config::{self, AgentConfig, ExecConfig, RestartPolicy, TemplateConfig};
 use super::feed::{follow, FeedEvent};
 use super::files::{write_if_changed, Outcome};
 use super::secrets::{Read, SecretFuncs};
 use super::status::{Status, TemplateStatus};
+use super::supervise::{parse_env, Supervisor, Vars};
 use super::template::{Limits, Value};
 use crate::client::ApiClient;
+use nix::sys::signal::Signal;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -40,6 +42,10 @@ pub struct Options {
     pub config_path: PathBuf,
     pub debounce: Duration,
     pub exit_after_render: bool,
+    /// Supervisor mode: `--exec`; `exec_command` (after --) overrides the
+    /// config's `exec.command`.
+    pub exec: bool,
+    pub exec_command: Vec<std::ffi::OsString>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +70,8 @@ struct Tpl {
     next_poll: Instant,
     runner: Option<CommandRunner>,
     status: TemplateStatus,
+    /// An env template's last rendered text (supervisor mode).
+    env_text: Option<Zeroizing<String>>,
 }
 
 struct Agent {
@@ -79,11 +87,53 @@ struct Agent {
     tpls: Vec<Tpl>,
     status: Status,
     debounce_at: Option<Instant>,
+    /// Supervisor mode: the command and whether a template was rewritten
+    /// since the policy was last applied.
+    sup: Option<Supervisor>,
+    changed: bool,
+}
+
+/// The supervisor settings from the command line and the config, checked.
+fn exec_config(opts: &Options, cfg: &AgentConfig) -> Result<Option<ExecConfig>, AgentError> {
+    let bad = |m: &str| AgentError::Config(config::ConfigError(m.to_string()));
+    if !opts.exec && cfg.exec.is_none() {
+        return Ok(None);
+    }
+    let mut exec = cfg.exec.clone().unwrap_or(ExecConfig {
+        command: Vec::new(),
+        restart: RestartPolicy::Always,
+    });
+    if !opts.exec_command.is_empty() {
+        exec.command = opts
+            .exec_command
+            .iter()
+            .map(|a| a.clone().into_string())
+            .collect::<Result<_, _>>()
+            .map_err(|_| bad("the command to supervise must be UTF-8"))?;
+    }
+    if exec.command.is_empty() {
+        return Err(bad(
+            "supervisor mode needs a command: hush agent --exec -- CMD, or exec.command in the config",
+        ));
+    }
+    if opts.exit_after_render || cfg.exit_after_render || cfg.exit_after_auth {
+        return Err(bad(
+            "exec cannot be combined with exit-after-render or exit-after-auth",
+        ));
+    }
+    if let Some(t) = cfg.templates.iter().find(|t| t.command.is_some()) {
+        return Err(bad(&format!(
+            "{}: execute.command cannot be used with exec (the supervisor owns child processes; use exec.restart)",
+            t.label
+        )));
+    }
+    Ok(Some(exec))
 }
 
 /// Runs the agent; returns the exit code.
 pub async fn run(opts: Options) -> Result<i32, AgentError> {
     let cfg = config::load(&opts.config_path)?;
+    let exec = exec_config(&opts, &cfg)?;
     let exit_mode = opts.exit_after_render || cfg.exit_after_render || cfg.exit_after_auth;
     let anonymous =
         ApiClient::new(&cfg.address, None).map_err(|e| AgentError::Failed(e.to_string()))?;
@@ -144,6 +194,8 @@ pub async fn run(opts: Options) -> Result<i32, AgentError> {
         ran: ran_tx,
         status,
         debounce_at: None,
+        sup: None,
+        changed: false,
     };
     agent.tpls = agent.make_tpls(agent.cfg.templates.clone(), !exit_after_render);
     agent.render_all().await;
@@ -152,11 +204,30 @@ pub async fn run(opts: Options) -> Result<i32, AgentError> {
         return agent.finish_exit_after_render(&mut term).await;
     }
 
+    let mut child_done = None;
+    if let Some(exec) = exec {
+        if !agent.wait_first_render(&mut term, &mut int).await {
+            agent.status.freshness = "stopped".into();
+            agent.save_status();
+            return Ok(0);
+        }
+        let vars = agent.env_vars().map_err(AgentError::Failed)?;
+        agent.changed = false;
+        let mut sup = Supervisor::start(&exec, vars);
+        child_done = sup.done.take();
+        agent.sup = Some(sup);
+    }
+    let mut exit_code = 0;
+
     loop {
         let deadline = agent.next_deadline();
         tokio::select! {
-            _ = term.recv() => break,
-            _ = int.recv() => break,
+            _ = term.recv() => if agent.pass_on(Signal::SIGTERM) { continue } else { break },
+            _ = int.recv() => if agent.pass_on(Signal::SIGINT) { continue } else { break },
+            code = wait_child(&mut child_done) => {
+                exit_code = code;
+                break;
+            }
             _ = hup.recv() => agent.reload().await,
             Some(ev) = events_rx.recv() => agent.on_feed(ev),
             Some(ran) = ran_rx.recv() => agent.on_ran(ran),
@@ -165,18 +236,94 @@ pub async fn run(opts: Options) -> Result<i32, AgentError> {
                 // one cut short has written nothing (the write is not async).
                 tokio::select! {
                     _ = agent.on_timer() => {}
-                    _ = term.recv() => break,
-                    _ = int.recv() => break,
+                    _ = term.recv() => if agent.pass_on(Signal::SIGTERM) { continue } else { break },
+                    _ = int.recv() => if agent.pass_on(Signal::SIGINT) { continue } else { break },
                 }
             }
         }
+        agent.apply_changes();
     }
     agent.status.freshness = "stopped".into();
     agent.save_status();
-    Ok(0)
+    Ok(exit_code)
+}
+
+/// The supervised command's exit code; never resolves without one.
+async fn wait_child(done: &mut Option<tokio::sync::oneshot::Receiver<i32>>) -> i32 {
+    match done {
+        Some(rx) => rx
+            .await
+            .unwrap_or(crate::run::status::EXIT_LAUNCHER_FAILURE),
+        None => std::future::pending().await,
+    }
 }
 
 impl Agent {
+    /// Supervisor mode: retries until every template has rendered once.
+    /// False when SIGTERM/SIGINT came first.
+    async fn wait_first_render(
+        &mut self,
+        term: &mut tokio::signal::unix::Signal,
+        int: &mut tokio::signal::unix::Signal,
+    ) -> bool {
+        while self
+            .tpls
+            .iter()
+            .any(|t| t.status.last_error.is_some() || t.status.last_render_at.is_none())
+        {
+            let next = self.next_deadline();
+            tokio::select! {
+                _ = sleep_until(next) => {}
+                _ = term.recv() => return false,
+                _ = int.recv() => return false,
+            }
+            self.on_timer().await;
+        }
+        true
+    }
+
+    /// Supervisor mode: a SIGTERM/SIGINT that reached the agent rather than
+    /// the launcher (it arrived before the launcher's handlers were in
+    /// place) goes to the command, and the agent waits for its exit instead
+    /// of leaving it behind. False when there is no command.
+    fn pass_on(&self, sig: Signal) -> bool {
+        match &self.sup {
+            Some(sup) => {
+                sup.forward(sig);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The env templates' variables, later templates winning.
+    fn env_vars(&self) -> Result<Vars, String> {
+        let mut vars = Vars::new();
+        for t in self.tpls.iter().filter(|t| t.cfg.env) {
+            let text = t.env_text.as_ref().map(|s| s.as_str()).unwrap_or("");
+            for (k, v) in parse_env(text).map_err(|e| format!("{}: {e}", t.cfg.label))? {
+                vars.insert(k, v);
+            }
+        }
+        Ok(vars)
+    }
+
+    /// After renders: an effective change goes to the supervisor's policy,
+    /// once per batch of renders.
+    fn apply_changes(&mut self) {
+        if !std::mem::take(&mut self.changed) || self.sup.is_none() {
+            return;
+        }
+        match self.env_vars() {
+            Ok(vars) => {
+                if let Some(sup) = &mut self.sup {
+                    sup.changed(vars);
+                }
+            }
+            Err(e) => eprintln!("hush agent: {e}; the command keeps its environment"),
+        }
+    }
+
     fn make_tpls(&self, templates: Vec<TemplateConfig>, commands: bool) -> Vec<Tpl> {
         let now = Instant::now();
         templates
@@ -202,6 +349,7 @@ impl Agent {
                     backoff: Backoff::new(),
                     retry_at: None,
                     runner,
+                    env_text: None,
                 }
             })
             .collect()
@@ -379,6 +527,9 @@ impl Agent {
         }
         let now = Instant::now();
         let t = &mut self.tpls[i];
+        if let (true, Ok((text, _))) = (t.cfg.env, &result) {
+            t.env_text = Some(text.clone());
+        }
         t.dirty = false;
         t.next_poll = now + t.cfg.polling;
         t.status.renders += 1;
@@ -394,6 +545,7 @@ impl Agent {
                         t.status.last_error = None;
                         t.status.writes += 1;
                         t.status.last_write_at = Some(now_iso());
+                        self.changed = true;
                         eprintln!("hush agent: rendered {}", t.cfg.destination.display());
                         if let Some(r) = &t.runner {
                             r.trigger();

@@ -22,6 +22,14 @@ pub struct AgentArgs {
     /// How long to wait after a change before rendering (a burst renders once)
     #[arg(long, default_value = "200ms", value_name = "DURATION")]
     pub debounce: String,
+    /// Supervisor mode: once every template rendered, run the command after --
+    /// (or exec.command) like `hush run`, with the `env: true` templates in its
+    /// environment; exec.restart in the config says what a change does
+    #[arg(long)]
+    pub exec: bool,
+    /// The command to supervise, after --
+    #[arg(last = true, requires = "exec")]
+    pub command: Vec<std::ffi::OsString>,
 }
 
 #[derive(Subcommand)]
@@ -55,6 +63,8 @@ pub async fn agent(args: AgentArgs) -> anyhow::Result<i32> {
         config_path,
         debounce,
         exit_after_render: args.exit_after_render,
+        exec: args.exec,
+        exec_command: args.command,
     };
     match run(opts).await {
         Ok(code) => Ok(code),

@@ -31,6 +31,7 @@ pub mod rotation;
 pub mod rotation_marks;
 pub mod run;
 pub mod run_dynamic;
+pub mod run_mount;
 pub mod run_secrets;
 pub mod scan;
 pub mod secrets;

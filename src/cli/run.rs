@@ -109,6 +109,14 @@ pub struct RunArgs {
     /// masked, renewed while it runs, revoked when it exits
     #[arg(long = "dynamic", value_name = "NAME[=PREFIX]", conflicts_with_all = ["watch", "offline"])]
     pub dynamic: Vec<String>,
+    /// Also write the secrets to an ephemeral 0600 file (--mount=PATH, or a
+    /// private directory on a memory filesystem: $XDG_RUNTIME_DIR or /dev/shm),
+    /// its path in HUSH_SECRETS_PATH, removed when the command exits
+    #[arg(long, value_name = "PATH", num_args = 0..=1, require_equals = true, default_missing_value = "", conflicts_with = "watch")]
+    pub mount: Option<String>,
+    /// With --mount: the file's format
+    #[arg(long, value_enum, default_value = "dotenv", requires = "mount")]
+    pub mount_format: super::run_mount::MountFormat,
     /// The command and its arguments, after --
     #[arg(last = true)]
     pub command: Vec<std::ffi::OsString>,
@@ -326,7 +334,7 @@ pub async fn run(mut args: RunArgs) -> anyhow::Result<i32> {
     // never written to the offline cache (which was refreshed before).
     let leases = super::run_dynamic::lease_into(&ctx, &dynamic, &mut fetched).await?;
     let secrets = &fetched.secrets;
-    let built = build_env(secrets, &args, &ctx);
+    let mut built = build_env(secrets, &args, &ctx);
     for name in &built.skipped_protected {
         eprintln!("hush: warning: secret {name} not injected: {name} is a protected variable and keeps the shell's value");
     }
@@ -343,9 +351,29 @@ pub async fn run(mut args: RunArgs) -> anyhow::Result<i32> {
             );
         }
     }
-    // Without masking (and without a supervisor loop for --watch) hush gets out
-    // of the way: the command replaces it, with its own PID, terminal and signals.
-    if args.no_mask && !args.watch && leases.is_empty() {
+    // The --mount file lives until the command is gone (dropped below, or on
+    // any early return).
+    let mount = match &args.mount {
+        Some(path) => {
+            match super::run_mount::create(std::path::Path::new(path), args.mount_format, secrets) {
+                Ok(file) => Some(file),
+                Err(e) => {
+                    super::run_dynamic::revoke_all(&ctx, &leases).await;
+                    return Err(e.into());
+                }
+            }
+        }
+        None => None,
+    };
+    if let Some(file) = &mount {
+        built
+            .vars
+            .push((super::run_mount::PATH_VAR.into(), file.path().into()));
+    }
+    // Without masking (and without a supervisor loop for --watch, leases or a
+    // mount to clean up) hush gets out of the way: the command replaces it,
+    // with its own PID, terminal and signals.
+    if args.no_mask && !args.watch && leases.is_empty() && mount.is_none() {
         return Ok(exec_replace(&program, &program_args, &built.vars).exit_code_printed());
     }
     let mask = if args.no_mask {
@@ -391,6 +419,7 @@ pub async fn run(mut args: RunArgs) -> anyhow::Result<i32> {
     // however it ended.
     let renewer = super::run_dynamic::Renewer::start(&target, &leases);
     let outcome = crate::run::run(spec, restarts);
+    drop(mount);
     renewer.stop();
     super::run_dynamic::revoke_all(&ctx, &leases).await;
     match outcome {

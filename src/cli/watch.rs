@@ -244,6 +244,7 @@ async fn watch(
                     let mask =
                         (!args.no_mask).then(|| mask_set(&fetched, &s.token, &args.mask_format));
                     let restart = Restart {
+                        signal_only: None,
                         env: built.vars,
                         mask,
                     };

@@ -31,6 +31,7 @@ pub mod cache;
 pub mod dangerous;
 pub mod environment;
 mod exec_image;
+pub mod mount;
 mod posix_spawn;
 mod pty;
 pub mod pump;
@@ -62,6 +63,10 @@ pub type Env = Vec<(OsString, OsString)>;
 pub struct Restart {
     pub env: Env,
     pub mask: Option<Arc<LazyMaskSet>>,
+    /// When Some, the running child's group gets this signal instead of
+    /// being replaced (`env` and `mask` are then ignored): a supervisor's
+    /// "reload" rather than a restart.
+    pub signal_only: Option<Signal>,
 }
 
 /// Default for [`LaunchSpec::kill_timeout`].

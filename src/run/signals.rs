@@ -35,8 +35,13 @@ use super::Restart;
 /// exit (from the reaper here), or a restart (`--watch`).
 pub(super) enum Event {
     Signal(Signal),
-    Exited { pid: Pid, code: i32 },
+    Exited {
+        pid: Pid,
+        code: i32,
+    },
     Restart(Restart),
+    /// Send this signal to the child's group (a restart policy of "signal").
+    Nudge(Signal),
 }
 
 /// Signals hush receives on behalf of the child and forwards to its group.

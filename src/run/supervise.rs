@@ -129,7 +129,11 @@ fn forward_restarts(restarts: Receiver<Restart>, tx: Sender<Event>) -> std::io::
         .name("hush-restarts".into())
         .spawn(move || {
             for restart in restarts {
-                if tx.send(Event::Restart(restart)).is_err() {
+                let event = match restart.signal_only {
+                    Some(sig) => Event::Nudge(sig),
+                    None => Event::Restart(restart),
+                };
+                if tx.send(event).is_err() {
                     break;
                 }
             }
@@ -220,6 +224,11 @@ impl Supervisor<'_> {
                     }
                     escalation.forwarded(sig, Instant::now());
                 }
+                Ok(Event::Nudge(sig)) => {
+                    if !quitting {
+                        self.slot.signal_group(sig);
+                    }
+                }
                 Ok(Event::Restart(restart)) => {
                     if quitting {
                         continue;
@@ -244,7 +253,7 @@ impl Supervisor<'_> {
                         }
                     }
                     match pending.take() {
-                        Some(Restart { env, mask }) if !quitting => {
+                        Some(Restart { env, mask, .. }) if !quitting => {
                             if mask.is_some() {
                                 self.mask = mask;
                             }

@@ -542,3 +542,162 @@ fn kubernetes_sidecar_example_is_consistent() {
     assert_eq!(mount["name"].as_str(), Some("secrets"));
     assert_eq!(mount["readOnly"].as_bool(), Some(true));
 }
+
+/// Supervisor mode: `hush agent --exec -- CMD` with stdout captured in `out`.
+fn start_exec(config: &Path, out: &Path, cmd: &[&str]) -> Agent {
+    let log = config.with_extension("agent.log");
+    let child = Command::new(BIN)
+        .args(["agent", "--config"])
+        .arg(config)
+        .args(["--debounce", "100ms", "--exec", "--"])
+        .args(cmd)
+        .env_remove("HUSH_TOKEN")
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(out).unwrap())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("agent starts");
+    Agent {
+        child: Some(child),
+        log,
+    }
+}
+
+/// Waits (bounded) for the agent to exit by itself; its exit code.
+fn exit_code(agent: &mut Agent) -> Option<i32> {
+    let c = agent.child.as_mut()?;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if let Ok(Some(status)) = c.try_wait() {
+            agent.child = None;
+            return status.code();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+/// An env template (`env: true`) of dev:/ written to `dir/app.env`, plus
+/// extra top-level YAML.
+async fn exec_setup(extra: &str) -> (TestServer, tempfile::TempDir, PathBuf) {
+    let s = TestServer::start(&[]).await;
+    set(&s.client(), "A_FIRST", "canary-exec-first-51a2")
+        .await
+        .unwrap();
+    set(&s.client(), "B_SECOND", "canary-exec-second-0b9e")
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (id, secret) = identity_files(&s, dir.path(), None).await;
+    let cfg = ua_config(
+        &s.url,
+        &id,
+        &secret,
+        dir.path(),
+        &format!(
+            "{KV}    destination-path: \"{}\"\n    env: true\n{extra}",
+            dir.path().join("app.env").display()
+        ),
+    );
+    (s, dir, cfg)
+}
+
+#[tokio::test]
+async fn supervisor_passes_exit_codes_signals_and_masks_output() {
+    let (_s, dir, cfg) = exec_setup("").await;
+    let out = dir.path().join("out.txt");
+    for (script, want) in [
+        ("exit 3", 3),
+        ("kill -TERM $$", 128 + 15),
+        // The env template's variables are in the command's environment.
+        ("test \"$B_SECOND\" = canary-exec-second-0b9e && exit 4", 4),
+    ] {
+        let mut agent = start_exec(&cfg, &out, &["sh", "-c", script]);
+        assert_eq!(
+            exit_code(&mut agent),
+            Some(want),
+            "{script}: {}",
+            agent.log()
+        );
+    }
+    // Output of a rendered value is masked, as with `hush run`.
+    let mut agent = start_exec(&cfg, &out, &["sh", "-c", "echo \"first=$A_FIRST\""]);
+    assert_eq!(exit_code(&mut agent), Some(0), "{}", agent.log());
+    assert_eq!(read(&out).trim(), "first=***");
+    assert!(!agent.log().contains("canary-exec"), "{}", agent.log());
+    // A missing command is 127, like `hush run`.
+    let mut agent = start_exec(&cfg, &out, &["definitely-not-a-command-xyz"]);
+    assert_eq!(exit_code(&mut agent), Some(127), "{}", agent.log());
+}
+
+#[tokio::test]
+async fn supervisor_restarts_once_per_change_and_stops_on_sigterm() {
+    let (s, dir, cfg) = exec_setup("").await;
+    let starts = dir.path().join("starts.txt");
+    let script = format!("echo \"$B_SECOND\" >> {}; exec sleep 30", starts.display());
+    let mut agent = start_exec(&cfg, &dir.path().join("out.txt"), &["sh", "-c", &script]);
+    assert!(
+        eventually(Duration::from_secs(15), async || lines(&starts) == 1).await,
+        "{}",
+        agent.log()
+    );
+    assert!(
+        eventually(Duration::from_secs(5), async || status(dir.path())
+            ["freshness"]
+            == "push")
+        .await
+    );
+    set(&s.client(), "B_SECOND", "canary-exec-second-new")
+        .await
+        .unwrap();
+    assert!(
+        eventually(Duration::from_secs(10), async || lines(&starts) == 2).await,
+        "{}",
+        agent.log()
+    );
+    assert_eq!(read(&starts).lines().nth(1), Some("canary-exec-second-new"));
+    // A no-op write restarts nothing.
+    set(&s.client(), "B_SECOND", "canary-exec-second-new")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(lines(&starts), 2, "restarted more than once");
+    // SIGTERM goes to the command; its status is the agent's.
+    assert_eq!(agent.stop().and_then(|st| st.code()), Some(128 + 15));
+}
+
+#[tokio::test]
+async fn supervisor_signal_policy_signals_instead_of_restarting() {
+    let (s, dir, cfg) = exec_setup("exec:\n  restart: signal\n  signal: USR1\n").await;
+    let starts = dir.path().join("starts.txt");
+    let sigs = dir.path().join("sigs.txt");
+    let script = format!(
+        "trap 'echo usr1 >> {1}' USR1; echo start >> {0}; while true; do sleep 0.05; done",
+        starts.display(),
+        sigs.display()
+    );
+    let mut agent = start_exec(&cfg, &dir.path().join("out.txt"), &["sh", "-c", &script]);
+    assert!(
+        eventually(Duration::from_secs(15), async || lines(&starts) == 1).await,
+        "{}",
+        agent.log()
+    );
+    assert!(
+        eventually(Duration::from_secs(5), async || status(dir.path())
+            ["freshness"]
+            == "push")
+        .await
+    );
+    set(&s.client(), "A_FIRST", "canary-exec-first-new")
+        .await
+        .unwrap();
+    assert!(
+        eventually(Duration::from_secs(10), async || lines(&sigs) == 1).await,
+        "{}",
+        agent.log()
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(lines(&sigs), 1);
+    assert_eq!(lines(&starts), 1, "restarted instead of signalled");
+    assert_eq!(agent.stop().and_then(|st| st.code()), Some(128 + 15));
+}

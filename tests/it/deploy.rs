@@ -114,3 +114,51 @@ fn systemd_unit_is_hardened_and_verifies() {
         .collect();
     assert!(ours.is_empty(), "systemd-analyze verify:\n{text}");
 }
+
+/// The agent container's entrypoint maps its modes to `hush agent` flags
+/// (checked with a stand-in `hush` that prints its arguments).
+#[test]
+fn agent_entrypoint_maps_modes_and_refuses_bad_input() {
+    assert!(deploy("Dockerfile").contains("agent-entrypoint.sh /usr/local/bin/hush-agent"));
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("server/deploy/agent-entrypoint.sh");
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("hush");
+    std::fs::write(&fake, "#!/bin/sh\nprintf '%s|' \"$@\"\n").unwrap();
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let cfg = dir.path().join("agent.yaml");
+    std::fs::write(&cfg, "auth: {}\n").unwrap();
+    let run = |args: &[&str], config: &Path| {
+        let out = Command::new("sh")
+            .arg(&script)
+            .args(args)
+            .env("PATH", format!("{}:/usr/bin:/bin", dir.path().display()))
+            .env("HUSH_AGENT_CONFIG", config)
+            .env_remove("HUSH_AGENT_MODE")
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let c = cfg.display().to_string();
+    assert_eq!(
+        run(&["init"], &cfg).1,
+        format!("agent|--config|{c}|--exit-after-render|")
+    );
+    assert_eq!(run(&["sidecar"], &cfg).1, format!("agent|--config|{c}|"));
+    assert_eq!(
+        run(&["exec", "--", "app", "--port", "80"], &cfg).1,
+        format!("agent|--config|{c}|--exec|--|app|--port|80|")
+    );
+    let (code, _, err) = run(&["bogus"], &cfg);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("unknown mode") && err.lines().count() == 1,
+        "{err}"
+    );
+    let (code, _, err) = run(&["init"], &dir.path().join("missing.yaml"));
+    assert_eq!(code, Some(2));
+    assert!(err.contains("cannot read the agent config"), "{err}");
+}

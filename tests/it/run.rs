@@ -571,3 +571,119 @@ async fn orphaned_grandchildren_are_reaped() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("adopted-zombies=0"), "{out}");
 }
+
+fn wait_for_path(path: &std::path::Path) -> String {
+    wait_for_file(path, "/");
+    std::fs::read_to_string(path).unwrap().trim().to_string()
+}
+
+/// Issue 26: `--mount` writes the secrets to a 0600 file named by
+/// HUSH_SECRETS_PATH for the command's lifetime only.
+#[tokio::test]
+async fn mount_file_has_the_bytes_and_mode_and_is_removed_at_exit() {
+    use std::os::unix::fs::PermissionsExt;
+    let canary = "sk_live_MOUNT_CANARY_7e1f";
+    let e = Env::new(&[("API_KEY", canary), ("OTHER", "two words")]).await;
+    let out = e.home.path().join("seen");
+    // The child copies what it sees: the file, its mode, its directory's mode.
+    let script = format!(
+        "cp \"$HUSH_SECRETS_PATH\" {0}.bytes; stat -c %a \"$HUSH_SECRETS_PATH\" > {0}.mode; \
+         stat -c %a \"$(dirname \"$HUSH_SECRETS_PATH\")\" > {0}.dirmode; \
+         echo \"$HUSH_SECRETS_PATH\" > {0}.path; exit 7",
+        out.display()
+    );
+    let read = |ext: &str| {
+        std::fs::read_to_string(format!("{}.{ext}", out.display()))
+            .unwrap()
+            .trim_end_matches('\n')
+            .to_string()
+    };
+
+    // Automatic location: a private directory, dotenv by default.
+    let (code, stdout, err) = e.run(&["--mount", "--", "sh", "-c", &script]);
+    assert_eq!(code, 7, "{err}");
+    assert!(!stdout.contains(canary) && !err.contains(canary));
+    assert_eq!(
+        read("bytes"),
+        format!("API_KEY={canary}\nOTHER=\"two words\"")
+    );
+    assert_eq!(read("mode"), "600");
+    assert_eq!(read("dirmode"), "700");
+    let path = std::path::PathBuf::from(read("path"));
+    assert!(!path.exists(), "{} left behind", path.display());
+    assert!(
+        !path.parent().unwrap().exists(),
+        "private directory left behind"
+    );
+
+    // Explicit path, JSON, and --no-mask (hush must stay to clean up).
+    let explicit = e.home.path().join("secrets.json");
+    let arg = format!("--mount={}", explicit.display());
+    let (code, _, err) = e.run(&[
+        &arg,
+        "--mount-format",
+        "json",
+        "--no-mask",
+        "--",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    assert_eq!(code, 7, "{err}");
+    let json: serde_json::Value = serde_json::from_str(&read("bytes")).unwrap();
+    assert_eq!(json, json!({"API_KEY": canary, "OTHER": "two words"}));
+    assert_eq!(read("mode"), "600");
+    assert_eq!(read("path"), explicit.display().to_string());
+    assert!(!explicit.exists(), "explicit mount left behind");
+
+    // An existing file is never overwritten (nor removed); one-line error, no value.
+    std::fs::write(&explicit, "mine").unwrap();
+    std::fs::set_permissions(&explicit, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (code, _, err) = e.run(&[&arg, "--", "sh", "-c", "exit 0"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("never overwrites"), "{err}");
+    assert!(!err.contains(canary), "{err}");
+    assert_eq!(std::fs::read_to_string(&explicit).unwrap(), "mine");
+
+    // Formats that cannot carry a key fail before the command starts.
+    let (code, _, err) = e.run(&["--mount-format", "json", "--", "true"]);
+    assert_eq!(code, 2, "--mount-format needs --mount: {err}");
+}
+
+#[tokio::test]
+async fn mount_file_is_removed_when_hush_gets_sigterm() {
+    let e = Env::new(&[("API_KEY", "sk_live_mount_term_5511")]).await;
+    let pathfile = e.home.path().join("mount-path");
+    let script = format!(
+        "echo \"$HUSH_SECRETS_PATH\" > {}; sleep 30",
+        pathfile.display()
+    );
+    let mut child = e
+        .cmd(&[
+            "--mount",
+            "--mount-format",
+            "env",
+            "--",
+            "sh",
+            "-c",
+            &script,
+        ])
+        .spawn()
+        .unwrap();
+    let path = std::path::PathBuf::from(wait_for_path(&pathfile));
+    assert!(
+        std::fs::read_to_string(&path)
+            .unwrap()
+            .contains("export API_KEY='sk_live_mount_term_5511'"),
+        "the env format while the command runs"
+    );
+    signal(&child, "TERM");
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(128 + 15));
+    assert!(
+        !path.exists(),
+        "{} left behind after SIGTERM",
+        path.display()
+    );
+    assert!(!path.parent().unwrap().exists());
+}
