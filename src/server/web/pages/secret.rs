@@ -32,6 +32,27 @@ struct Extra {
     done: Option<&'static str>,
 }
 
+/// This secret's page in `scope`.
+fn secret_page(scope: &Scope, key: &SecretKey) -> String {
+    secret_href(
+        &scope.project.slug,
+        &scope.env.slug,
+        scope.path.as_str(),
+        key.as_str(),
+    )
+}
+
+/// The page of `scope`'s folder.
+fn folder_page(scope: &Scope) -> String {
+    folder_href(&scope.project.slug, &scope.env.slug, scope.path.as_str())
+}
+
+/// Back to `href`, with a note saying what was done (after a POST, so a
+/// reload does not post again).
+fn done(href: &str, what: &str) -> Response {
+    Redirect::to(&format!("{href}&done={what}")).into_response()
+}
+
 async fn scope_of(
     state: &AppState,
     session: &WebSession,
@@ -268,16 +289,7 @@ pub async fn edit(
         )
         .await;
     match written {
-        Ok(_) => Ok(Redirect::to(&format!(
-            "{}&done=saved",
-            secret_href(
-                &scope.project.slug,
-                &scope.env.slug,
-                scope.path.as_str(),
-                key.as_str()
-            )
-        ))
-        .into_response()),
+        Ok(_) => Ok(done(&secret_page(&scope, &key), "saved")),
         // The page again, as it is now, saying what happened.
         Err(e @ ServiceError::Conflict { .. }) => {
             let e = WebError::from(e);
@@ -303,8 +315,7 @@ pub async fn delete(
         .service
         .delete_secret(&session.ctx, &scope, &key, "delete-secret")
         .await?;
-    let to = folder_href(&scope.project.slug, &scope.env.slug, scope.path.as_str());
-    Ok(Redirect::to(&format!("{to}&done=deleted")).into_response())
+    Ok(done(&folder_page(&scope), "deleted"))
 }
 
 pub async fn restore(
@@ -319,8 +330,7 @@ pub async fn restore(
         .service
         .restore_secret(&session.ctx, &scope, &key)
         .await?;
-    let to = folder_href(&scope.project.slug, &scope.env.slug, scope.path.as_str());
-    Ok(Redirect::to(&format!("{to}&done=restored")).into_response())
+    Ok(done(&folder_page(&scope), "restored"))
 }
 
 #[derive(Deserialize)]
@@ -341,14 +351,5 @@ pub async fn rollback(
         .service
         .rollback(&session.ctx, &scope, &key, form.version)
         .await?;
-    Ok(Redirect::to(&format!(
-        "{}&done=rolled-back",
-        secret_href(
-            &scope.project.slug,
-            &scope.env.slug,
-            scope.path.as_str(),
-            key.as_str()
-        )
-    ))
-    .into_response())
+    Ok(done(&secret_page(&scope, &key), "rolled-back"))
 }
