@@ -586,6 +586,20 @@ def main(out, output):
         txt = open(mask_md).read()
         w(re.sub(r"^### .*\n\n", "", txt).rstrip())
         w("")
+    # ---------------------------------------------------------------- scan against its peers
+    w("## `hush scan`: against detect-secrets and trufflehog3")
+    w("")
+    scan_status = os.environ.get("SCAN_STATUS", "?")
+    scan_md = os.path.join(out, "scan.md")
+    if scan_status != "ok" or not os.path.exists(scan_md):
+        w("Status: %s." % scan_status)
+        w("")
+    else:
+        w("Status: ok.")
+        w("")
+        txt = open(scan_md).read()
+        w(re.sub(r"^### .*\n\n", "", txt).rstrip())
+        w("")
     output_text = "\n".join(L) + "\n"
     with open(output, "w") as f:
         f.write(output_text)
