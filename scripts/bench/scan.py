@@ -18,7 +18,8 @@
 3. Scores by line: a plant is found when some finding is on one of its lines;
    a finding on a line without a plant is a false positive. Writes
    OUTDIR/scan.md (the BENCHMARKS.md section), OUTDIR/scan.json and
-   OUTDIR/scan-false-positives.txt (file:line and rule of each).
+   OUTDIR/scan-false-positives.txt (file:line and rule of each), and each
+   tool's own output of its last run (OUTDIR/scan-raw-TOOL.out).
 
 Environment: BENCH_SCAN_FILES (200), BENCH_SCAN_ROUNDS (3), BENCH_SCAN_SEED (28).
 """
@@ -332,6 +333,8 @@ def main(hush, out, venv):
         if last.returncode not in ok or not last.stdout.strip():
             raise SystemExit("scan bench: %s failed (exit %d): %s" % (
                 name, last.returncode, last.stderr.decode(errors="replace")[-600:]))
+        with open(os.path.join(out, "scan-raw-%s.out" % key), "wb") as f:
+            f.write(last.stdout)
         found = parse(last.stdout.decode(errors="replace"), root)
         s = score(found, corpus.plants)
         s.update(name=name, times=times, median=statistics.median(times), cpus=cpus,
