@@ -19,6 +19,9 @@ pub struct KnownValues {
     /// `MaskSet` key index -> the secret (the set names keys by their index
     /// in `values`; a key whose value it skipped has no index).
     secrets: Vec<Option<SecretRef>>,
+    /// `MaskSet` key index -> the lines of a multi-line value (trimmed),
+    /// which the masker also looks for one by one.
+    lines: Vec<Vec<Zeroizing<Vec<u8>>>>,
     /// Keys whose values are too short or too common to look for.
     pub skipped: Vec<String>,
 }
@@ -34,9 +37,11 @@ impl KnownValues {
     pub fn new(values: Vec<(SecretRef, Zeroizing<String>)>) -> KnownValues {
         let mut refs = Vec::with_capacity(values.len());
         let mut pairs: Vec<(String, Vec<u8>)> = Vec::with_capacity(values.len());
+        let mut lines_of = Vec::with_capacity(values.len());
         for (i, (secret, value)) in values.into_iter().enumerate() {
             pairs.push((i.to_string(), value.as_bytes().to_vec()));
             refs.push(secret);
+            lines_of.push(value_lines(value.as_bytes()));
         }
         let set = MaskSet::new(&pairs, &MaskOptions::default());
         for (_, v) in pairs.iter_mut() {
@@ -55,9 +60,21 @@ impl KnownValues {
         skipped.sort();
         skipped.dedup();
         let secrets = set.keys().iter().map(|k| by_index(k).cloned()).collect();
+        let index = |k: &String| k.parse::<usize>().ok();
+        let lines = set
+            .keys()
+            .iter()
+            .map(|k| {
+                index(k)
+                    .and_then(|i| lines_of.get_mut(i))
+                    .map(std::mem::take)
+                    .unwrap_or_default()
+            })
+            .collect();
         KnownValues {
             set,
             secrets,
+            lines,
             skipped,
         }
     }
@@ -79,6 +96,9 @@ impl KnownValues {
             let Some(secret) = self.secrets.get(o.key).and_then(Option::as_ref) else {
                 continue;
             };
+            if self.is_public_line(o.key, &data[o.start..o.end]) {
+                continue;
+            }
             // Only the last `max_len` bytes of matches can hold this start.
             let inside_same = found
                 .iter()
@@ -98,6 +118,49 @@ impl KnownValues {
         }
         found
     }
+
+    /// Whether `bytes` is one line of a multi-line value that holds nothing
+    /// secret-looking by itself: the masker hides every line of a value
+    /// (output is often split by line), but a PEM key's `-----BEGIN ...`
+    /// line or a JSON document's `"type": "service_account",` is in every
+    /// such file, and would be a false finding here. A line counts only
+    /// with a run of `MIN_LINE_TOKEN` token characters (a PEM body line, a
+    /// key or id inside a JSON line).
+    fn is_public_line(&self, key: usize, bytes: &[u8]) -> bool {
+        let Some(lines) = self.lines.get(key).filter(|l| !l.is_empty()) else {
+            return false;
+        };
+        let trimmed = bytes.trim_ascii();
+        if !lines.iter().any(|l| l.as_slice() == trimmed) {
+            return false;
+        }
+        let longest_run = trimmed
+            .split(|&b| !(b.is_ascii_alphanumeric() || b"+/=_-".contains(&b)))
+            .map(<[u8]>::len)
+            .max()
+            .unwrap_or(0);
+        longest_run < MIN_LINE_TOKEN
+    }
+}
+
+/// Token characters a line of a multi-line value needs in one run to be
+/// looked for on its own (see `is_public_line`).
+const MIN_LINE_TOKEN: usize = 20;
+
+/// The distinct, trimmed, non-empty lines of a multi-line value (none for a
+/// one-line value).
+fn value_lines(value: &[u8]) -> Vec<Zeroizing<Vec<u8>>> {
+    if !value.contains(&b'\n') {
+        return Vec::new();
+    }
+    let mut lines: Vec<Zeroizing<Vec<u8>>> = Vec::new();
+    for line in value.split(|&b| b == b'\n') {
+        let line = line.trim_ascii();
+        if !line.is_empty() && !lines.iter().any(|l| l.as_slice() == line) {
+            lines.push(Zeroizing::new(line.to_vec()));
+        }
+    }
+    lines
 }
 
 #[cfg(test)]
@@ -212,5 +275,31 @@ mod tests {
                 ("TOKEN@1".to_owned(), old_at, old_at + 13),
             ]
         );
+    }
+
+    /// The lines of a PEM key are looked for one by one (a key re-indented
+    /// in YAML is still found), but its BEGIN/END lines, the same in every
+    /// key, are not a finding of their own.
+    #[test]
+    fn lines_of_multi_line_values() {
+        let body = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7";
+        let pem = format!("-----BEGIN PRIVATE KEY-----\n{body}\n-----END PRIVATE KEY-----\n");
+        let known = KnownValues::new(vec![(secret("TLS_KEY"), Zeroizing::new(pem.clone()))]);
+        // Whole: one finding.
+        assert_eq!(
+            spans(&known, &pem),
+            vec![("TLS_KEY".to_owned(), 0, pem.len())]
+        );
+        // Re-indented: the body line only.
+        let yaml = format!(
+            "key: |\n  -----BEGIN PRIVATE KEY-----\n  {body}\n  -----END PRIVATE KEY-----\n"
+        );
+        let at = yaml.find(body).unwrap();
+        assert_eq!(
+            spans(&known, &yaml),
+            vec![("TLS_KEY".to_owned(), at, at + body.len())]
+        );
+        // Another key's armor lines: nothing.
+        assert!(spans(&known, "-----BEGIN PRIVATE KEY-----\nMIIother\n").is_empty());
     }
 }
