@@ -237,6 +237,19 @@ mod tests {
             ),
             vec!["aws-secret-access-key"]
         );
+        // Ending in '+' (no word boundary before the line's end), quoted.
+        let key = "Yi7LQUxgQ8QImCA+5+cznoeAZahpPvTGaGEz2Ol+";
+        for text in [
+            format!("aws_secret_access_key = {key}\nnext"),
+            format!("AWS_SECRET_ACCESS_KEY: \"{key}\""),
+        ] {
+            let found = set.find(text.as_bytes());
+            assert_eq!(found.len(), 1, "{text}");
+            assert_eq!(
+                &text.as_bytes()[found[0].start..found[0].end],
+                key.as_bytes()
+            );
+        }
     }
 
     /// Documentation examples and placeholders have the formats' shape but
