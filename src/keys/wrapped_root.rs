@@ -58,6 +58,59 @@ pub async fn load_or_create(
     }
 }
 
+/// The provider kind that wrapped the file at `path`; None when there is
+/// no file.
+pub fn wrapped_by(path: &Path) -> Result<Option<String>, WrappedRootError> {
+    let shown = path.display();
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.len() > MAX_FILE_BYTES => Err(WrappedRootError::File(format!(
+            "{shown} is larger than {MAX_FILE_BYTES} bytes: not a wrapped root key file"
+        ))),
+        Ok(_) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| WrappedRootError::File(format!("cannot read {shown}: {e}")))?;
+            let kind = text
+                .trim()
+                .strip_prefix(HEADER)
+                .and_then(|rest| rest.strip_prefix(' '))
+                .and_then(|rest| rest.split(' ').next())
+                .filter(|kind| !kind.is_empty());
+            match kind {
+                Some(kind) => Ok(Some(kind.to_owned())),
+                None => Err(WrappedRootError::File(format!(
+                    "{shown}: not a wrapped root key file"
+                ))),
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(WrappedRootError::File(format!("cannot read {shown}: {e}"))),
+    }
+}
+
+/// Writes `key` wrapped by `provider` in place of the file at `path`
+/// (temp file, fsync, rename): a migration to another provider keeps the
+/// local key and changes only what wraps it.
+pub async fn replace(
+    provider: &dyn RootKeyProvider,
+    path: &Path,
+    key: &Key,
+) -> Result<(), WrappedRootError> {
+    let blob = provider.wrap(AAD, key.bytes()).await?;
+    let text = format!("{HEADER} {} {}\n", provider.kind(), B64.encode(&blob));
+    let tmp = path.with_extension("wrapped.tmp");
+    let _ = std::fs::remove_file(&tmp);
+    let fail =
+        |e: std::io::Error| WrappedRootError::File(format!("cannot write {}: {e}", path.display()));
+    write_new(&tmp, text.as_bytes()).map_err(fail)?;
+    std::fs::rename(&tmp, path).map_err(fail)?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(fail)?;
+    }
+    Ok(())
+}
+
 fn parse(text: &str, kind: &str) -> Result<Vec<u8>, String> {
     let mut parts = text.trim().rsplitn(3, ' ');
     let (Some(blob), Some(found), Some(HEADER)) = (parts.next(), parts.next(), parts.next()) else {

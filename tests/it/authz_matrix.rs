@@ -1160,6 +1160,26 @@ fn calls(tag: &str, own_token: &str) -> Vec<Call> {
         None,
         Need::UserServerAdmin,
     );
+    // Online re-keying: server admins only. Rotations run on the matrix's
+    // own server and leave every secret readable, so later rows still pass.
+    add(
+        ("GET", "/api/v1/hush/keys/status"),
+        "/api/v1/hush/keys/status".into(),
+        None,
+        Need::UserServerAdmin,
+    );
+    add(
+        ("POST", "/api/v1/hush/keys/rotate-root"),
+        "/api/v1/hush/keys/rotate-root".into(),
+        Some(json!({})),
+        Need::UserServerAdmin,
+    );
+    add(
+        ("POST", "/api/v1/hush/keys/rotate-data"),
+        "/api/v1/hush/keys/rotate-data".into(),
+        Some(json!({})),
+        Need::UserServerAdmin,
+    );
     add(
         ("DELETE", "/api/v1/hush/sessions/{id}"),
         "/api/v1/hush/sessions/no-such-session".into(),

@@ -272,3 +272,95 @@ async fn pkcs11_down_at_start_and_wrong_pin() {
     assert!(stderr.contains("check the PIN file"), "{stderr}");
     assert!(!stderr.contains("0000"), "{stderr}");
 }
+
+/// Migrating from the file root key to the HSM is `hush keys rotate-root`
+/// on a server started with both: reads go on throughout, afterwards the
+/// server needs only the HSM (the key file can go), and the audit chain
+/// still verifies (hush's own keys did not change).
+#[tokio::test]
+async fn pkcs11_migrate_from_file_online() {
+    let Some(hsm) = Hsm::start("pkcs11_migrate_from_file_online") else {
+        return;
+    };
+    assert!(hsm.create_key_with_hush().status.success());
+    let mut s = TestServer::start(&[]).await;
+    set(&s.client(), "MIGRATED", "before-migration")
+        .await
+        .unwrap();
+    s.stop();
+    let key_file = s.data_dir.join("root.key");
+    let key_arg = key_file.to_str().unwrap().to_owned();
+    let mut args = provider_args("pkcs11", &hsm.config);
+    args.extend([
+        "--previous-root-key-provider",
+        "file",
+        "--root-key-file",
+        &key_arg,
+    ]);
+    let mut m = TestServer::spawn_with(&s.data_dir, &args, &hsm.envs()).expect("migrating server");
+    m.token = s.token.clone();
+    assert_eq!(
+        get(&m.client(), "MIGRATED", None).await.unwrap()["secretValue"],
+        "before-migration"
+    );
+    let st = m
+        .client()
+        .get("/api/v1/hush/keys/status", &[])
+        .await
+        .unwrap();
+    assert_eq!(st["provider"], "pkcs11", "{st}");
+    assert_eq!(st["underPreviousProvider"], 1, "{st}");
+    let home = tempfile::tempdir().unwrap();
+    let out = hush(
+        home.path(),
+        &[
+            "keys",
+            "rotate-root",
+            "--server",
+            &m.url,
+            "--token",
+            &m.token,
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{out:?}");
+    let st = m
+        .client()
+        .get("/api/v1/hush/keys/status", &[])
+        .await
+        .unwrap();
+    assert_eq!(st["underPreviousProvider"], 0, "{st}");
+    set(&m.client(), "MIGRATED", "after-migration")
+        .await
+        .unwrap();
+    m.stop();
+
+    // The HSM alone now: the file key is not needed any more.
+    std::fs::remove_file(&key_file).unwrap();
+    let mut n = TestServer::spawn_with(
+        &s.data_dir,
+        &provider_args("pkcs11", &hsm.config),
+        &hsm.envs(),
+    )
+    .expect("server on the HSM alone");
+    n.token = s.token.clone();
+    let mut q = scope_q("dev", "/");
+    q.push(("reveal", "true".into()));
+    let h = n
+        .client()
+        .get("/api/v1/hush/secrets/MIGRATED/history", &q)
+        .await
+        .unwrap()
+        .to_string();
+    assert!(
+        h.contains("before-migration") && h.contains("after-migration"),
+        "{h}"
+    );
+    assert_audit_chain_ok(&n.client()).await;
+    let wrapped = std::fs::read_to_string(s.data_dir.join("root-key.wrapped")).unwrap();
+    assert!(
+        wrapped.starts_with("hush-wrapped-root-key v1 pkcs11 "),
+        "{wrapped}"
+    );
+    n.stop();
+}
