@@ -21,7 +21,7 @@ use crate::store::{StoreError, StoreResult};
 use std::time::Duration;
 
 /// How long a replica's claim on a job lasts without a batch committing.
-const CLAIM_MS: i64 = 60_000;
+const CLAIM_MS: i64 = 15_000;
 /// Tries of a rotation that finds the keys changed under it.
 const ROTATE_ATTEMPTS: usize = 5;
 
