@@ -50,9 +50,9 @@ pub struct App {
     stopping: Arc<tokio::sync::watch::Sender<bool>>,
     jobs: Vec<JoinHandle<()>>,
     streams: crate::streams::Streams,
-    rotations: super::rotation_job::RotationJob,
-    lease_expiry: super::dynamic_job::LeaseExpiryJob,
-    rekey: super::rekey_job::RekeyJob,
+    rotations: super::periodic::Periodic,
+    lease_expiry: super::periodic::Periodic,
+    rekey: super::periodic::Periodic,
     webhooks: crate::webhooks::Webhooks,
     _lock: Option<nix::fcntl::Flock<std::fs::File>>,
 }

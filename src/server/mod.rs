@@ -30,6 +30,7 @@ pub mod kms;
 pub mod limits;
 pub mod list_cache;
 pub mod offboarding;
+pub mod periodic;
 pub mod projects;
 pub mod rate_limit;
 pub mod rekey_job;

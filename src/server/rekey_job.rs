@@ -5,34 +5,23 @@
 //! batch commits only while its claim holds, so a replica stopped midway
 //! leaves a job the next claimant resumes where the batches stopped.
 
+use super::periodic::{self, Periodic};
 use crate::service::Service;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::watch;
 
 const POLL: Duration = Duration::from_secs(1);
 /// How long one pass works on a job before it looks at the stop signal
 /// and the policy again.
 const BUDGET: Duration = Duration::from_secs(5);
 
-pub struct RekeyJob {
-    stop: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-pub fn spawn(service: Arc<Service>, batch: i64, pause: Duration) -> RekeyJob {
+pub fn spawn(service: Arc<Service>, batch: i64, pause: Duration) -> Periodic {
     // Unique per start: a restarted replica does not take its
     // predecessor's claim for its own.
     let owner = format!("rekey-{}", crate::service::new_id());
-    let (stop, mut stopped) = watch::channel(false);
-    let task = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(POLL);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = stopped.changed() => break,
-                _ = tick.tick() => {}
-            }
+    periodic::spawn(POLL, move || {
+        let (service, owner) = (service.clone(), owner.clone());
+        async move {
             if let Err(e) = service.apply_rotation_policy().await {
                 tracing::warn!("root key rotation policy: {e}");
             }
@@ -45,18 +34,5 @@ pub fn spawn(service: Arc<Service>, batch: i64, pause: Duration) -> RekeyJob {
                 Err(e) => tracing::warn!("re-encryption: {e}"),
             }
         }
-    });
-    RekeyJob { stop, task }
-}
-
-impl RekeyJob {
-    /// Lets a batch in progress commit (up to `grace`); one cut off is
-    /// redone by the next claimant.
-    pub async fn stop(self, grace: Duration) {
-        self.stop.send_replace(true);
-        let mut task = self.task;
-        if tokio::time::timeout(grace, &mut task).await.is_err() {
-            task.abort();
-        }
-    }
+    })
 }
