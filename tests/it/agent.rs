@@ -1154,3 +1154,41 @@ async fn dynamic_secret_template_function_leases_once_and_reuses() {
         .unwrap();
     assert_eq!(leases["leases"].as_array().unwrap().len(), 1, "{leases}");
 }
+
+/// Universal auth cannot even log in while the server is down: an init
+/// container (`--exit-after-render`) still renders from the offline cache
+/// and exits 0; without the cache it would fail.
+#[tokio::test]
+async fn exit_after_render_uses_the_offline_cache_when_login_is_impossible() {
+    let mut s = TestServer::start(&[]).await;
+    set(&s.client(), "K", "canary-init-offline-2b7")
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (id, secret) = identity_files(&s, dir.path(), None).await;
+    let out = dir.path().join("app.env");
+    let cfg = ua_config(
+        &s.url,
+        &id,
+        &secret,
+        dir.path(),
+        &format!("{KV}    destination-path: \"{}\"\n", out.display()),
+    );
+    let with_cache = format!(
+        "{}offline-cache: {{path: \"{}\"}}\n",
+        read(&cfg),
+        dir.path().join("cache").display()
+    );
+    std::fs::write(&cfg, &with_cache).unwrap();
+    let mut agent = Agent::start(&cfg, &["--exit-after-render"]);
+    assert_eq!(exit_code(&mut agent), Some(0), "{}", agent.log());
+    let rendered = read(&out);
+    assert_eq!(rendered, "K=canary-init-offline-2b7\n");
+    s.kill9();
+    std::fs::remove_file(&out).unwrap();
+    let mut agent = Agent::start(&cfg, &["--exit-after-render"]);
+    assert_eq!(exit_code(&mut agent), Some(0), "{}", agent.log());
+    assert_eq!(read(&out), rendered);
+    assert!(agent.log().contains("offline cache"), "{}", agent.log());
+    assert!(!agent.log().contains("canary-init"), "{}", agent.log());
+}
