@@ -21,6 +21,8 @@ use zeroize::Zeroizing;
 pub const MAX_LEASES: usize = 64;
 /// Re-render this long before a lease expires (at most a third of its life).
 const RENEW_BEFORE_MS: i64 = 15_000;
+/// The soonest a new lease makes its template render again.
+const MIN_RERENDER_MS: i64 = 5_000;
 
 struct Held {
     expire_at_ms: i64,
@@ -95,9 +97,17 @@ impl Leases {
             "/api/v1/dynamic-secrets/leases",
             &body,
         ))?;
-        let expire_at_ms = parse_time(&created.lease.expire_at).unwrap_or(now_ms);
+        let expire_at_ms = parse_time(&created.lease.expire_at).ok_or_else(|| {
+            crate::client::ClientError::Protocol {
+                url: "/api/v1/dynamic-secrets/leases".into(),
+                reason: "the lease has no valid expireAt".into(),
+            }
+        })?;
         let life = (expire_at_ms - now_ms).max(0);
-        let rerender_at_ms = expire_at_ms - RENEW_BEFORE_MS.min(life / 3);
+        // Never sooner than MIN_RERENDER_MS: a lease that is (nearly) over
+        // on arrival must not turn into a loop of new leases.
+        let rerender_at_ms =
+            (expire_at_ms - RENEW_BEFORE_MS.min(life / 3)).max(now_ms + MIN_RERENDER_MS);
         let data: BTreeMap<String, Zeroizing<String>> = created
             .data
             .into_iter()
@@ -114,5 +124,14 @@ impl Leases {
             },
         );
         Ok((value, rerender_at_ms))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn lease_times_parse() {
+        assert_eq!(super::parse_time("1970-01-01T00:00:01.500Z"), Some(1500));
+        assert_eq!(super::parse_time("soon"), None);
     }
 }

@@ -226,3 +226,21 @@ proptest! {
         let _ = render(&s);
     }
 }
+
+/// The README's agent template example parses, and renders up to the
+/// dynamic secret (which these fake functions do not offer).
+#[test]
+fn readme_template_example_parses() {
+    let readme = include_str!("../../../README.md");
+    let start = readme
+        .find("```gotemplate\n")
+        .expect("the README has the example")
+        + 14;
+    let end = start + readme[start..].find("```").unwrap();
+    let src = &readme[start..end];
+    let t = Template::parse(src).unwrap();
+    let e = t
+        .render(Value::Nil, &mut Fake(0), Limits::default())
+        .unwrap_err();
+    assert!(e.to_string().contains("dynamicSecret"), "{e}");
+}
