@@ -825,7 +825,7 @@ impl Drop for HupCounter {
 }
 
 #[tokio::test]
-async fn on_change_signal_reaches_the_pid_file_once_per_effective_change() {
+async fn on_change_signal_reaches_the_pid_file_once_per_effective_change_and_owner_applies() {
     let s = TestServer::start(&[]).await;
     let c = s.client();
     set(&c, "A_FIRST", "one").await.unwrap();
@@ -834,6 +834,17 @@ async fn on_change_signal_reaches_the_pid_file_once_per_effective_change() {
     let pid_file = dir.path().join("app.pid");
     let hups = dir.path().join("hups.txt");
     let _app = HupCounter::start(&pid_file, &hups);
+    // The file is given away before it replaces the destination: to nobody
+    // when the test runs as root, else to ourselves.
+    let (uid, gid) = if nix::unistd::geteuid().is_root() {
+        (65534, 65534)
+    } else {
+        (
+            nix::unistd::geteuid().as_raw(),
+            nix::unistd::getegid().as_raw(),
+        )
+    };
+    let owner = format!("{uid}:{gid}");
     assert!(eventually(Duration::from_secs(5), async || pid_file.exists()).await);
     let (id, secret) = identity_files(&s, dir.path(), None).await;
     let out = dir.path().join("app.env");
@@ -843,7 +854,7 @@ async fn on_change_signal_reaches_the_pid_file_once_per_effective_change() {
         &secret,
         dir.path(),
         &format!(
-            "{KV}    destination-path: \"{}\"\n    on_change:\n      signal: SIGHUP\n      pid_file: \"{}\"\n",
+            "{KV}    destination-path: \"{}\"\n    owner: \"{owner}\"\n    on_change:\n      signal: SIGHUP\n      pid_file: \"{}\"\n",
             out.display(),
             pid_file.display()
         ),
@@ -855,6 +866,14 @@ async fn on_change_signal_reaches_the_pid_file_once_per_effective_change() {
         .await,
         "{}",
         agent.log()
+    );
+    let meta = std::fs::metadata(&out).unwrap();
+    assert_eq!(
+        (
+            std::os::unix::fs::MetadataExt::uid(&meta),
+            std::os::unix::fs::MetadataExt::gid(&meta)
+        ),
+        (uid, gid)
     );
     // The first write is a change too: one SIGHUP.
     assert!(
