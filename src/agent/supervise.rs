@@ -4,7 +4,8 @@
 //! on each effective change.
 //!
 //! The child is run by `crate::run` exactly as `hush run` runs it — its own
-//! session, output masked (the env templates' values), signals forwarded,
+//! session, output masked (every secret value any template read, not only
+//! the env templates'), signals forwarded,
 //! the child's exit code or 128+N — on a blocking thread; restarts and
 //! "signal" reloads go through `crate::run`'s restart channel. While the
 //! child runs, `crate::run` owns SIGINT/SIGTERM/SIGHUP (they go to the
@@ -65,15 +66,22 @@ fn child_env(vars: &Vars) -> Env {
         inherit: true,
         ..EnvOptions::default()
     };
-    let built = environment::build(std::env::vars_os(), &secrets, &opts);
+    // The agent's own credentials (INFISICAL_* overrides) stay with it.
+    let inherited =
+        std::env::vars_os().filter(|(k, _)| !super::command::SCRUBBED.iter().any(|s| k == s));
+    let built = environment::build(inherited, &secrets, &opts);
     for name in &built.skipped_dangerous {
         eprintln!("{}", crate::run::dangerous::skipped_warning(name));
     }
     built.vars
 }
 
-fn mask(vars: &Vars) -> Arc<LazyMaskSet> {
-    let values = vars
+/// Values to mask, named (a name may repeat): the env templates' variables
+/// and every secret value any template read.
+pub type MaskValues = Vec<(String, Zeroizing<String>)>;
+
+fn mask(values: &MaskValues) -> Arc<LazyMaskSet> {
+    let values = values
         .iter()
         .map(|(k, v)| (k.clone(), v.as_bytes().to_vec()))
         .collect();
@@ -90,13 +98,13 @@ fn mask(vars: &Vars) -> Arc<LazyMaskSet> {
 impl Supervisor {
     /// Start the command on a blocking thread; `done` yields hush's exit
     /// code for it.
-    pub fn start(exec: &ExecConfig, vars: Vars) -> Supervisor {
+    pub fn start(exec: &ExecConfig, vars: Vars, masked: &MaskValues) -> Supervisor {
         let (tx, rx) = mpsc::channel();
         let (done_tx, done) = oneshot::channel();
         let mut argv = exec.command.iter().map(OsString::from);
         let program = argv.next().unwrap_or_default();
         let mut spec = LaunchSpec::new(program, argv.collect(), child_env(&vars));
-        spec.mask = Some((mask(&vars), MaskHold::For(Duration::from_millis(250))));
+        spec.mask = Some((mask(masked), MaskHold::For(Duration::from_millis(250))));
         let restarts = Some(tx);
         tokio::task::spawn_blocking(move || {
             let code = match crate::run::run(spec, Some(rx)) {
@@ -128,7 +136,7 @@ impl Supervisor {
 
     /// A template was rewritten (an effective change): apply the policy.
     /// `vars` is the env templates' current content.
-    pub fn changed(&mut self, vars: Vars) {
+    pub fn changed(&mut self, vars: Vars, masked: &MaskValues) {
         let Some(tx) = &self.restarts else { return };
         let restart = match self.policy {
             RestartPolicy::Never => return,
@@ -139,7 +147,7 @@ impl Supervisor {
             },
             RestartPolicy::Always => Restart {
                 env: child_env(&vars),
-                mask: Some(mask(&vars)),
+                mask: Some(mask(masked)),
                 signal_only: None,
             },
         };

@@ -111,11 +111,12 @@ fn status(args: StatusArgs) -> anyhow::Result<i32> {
         }
         for t in &s.templates {
             println!(
-                "{}: rendered {} (writes {}, command runs {}){}",
+                "{}: rendered {} (writes {}, command runs {}, signals {}){}",
                 t.destination,
                 t.last_render_at.as_deref().unwrap_or("never"),
                 t.writes,
                 t.command_runs,
+                t.signals_sent,
                 t.last_error
                     .as_ref()
                     .map(|e| format!("\n  error: {e}"))
