@@ -43,6 +43,13 @@ pub async fn list(
         }
         h.raw("</ul>");
     }
+    // Server admins manage machine identities (the service decides; this
+    // only spares others a link to a refusal).
+    if session.ctx.actor.server_admin {
+        h.raw("<p class=\"hint\">")
+            .link("/identities", "Machine identities")
+            .raw("</p>");
+    }
     Ok(page(StatusCode::OK, "Projects", Some(session.viewer()), h))
 }
 
@@ -66,14 +73,18 @@ pub async fn overview(
     h.html(breadcrumbs(&path, |p| overview_href(&slug, p)));
     // The audit log is for project admins (the service decides; this only
     // spares others a link to a refusal).
+    h.raw("<nav aria-label=\"Project\" class=\"hint\">");
     if o.grant.allows(Action::Admin, None, None) {
-        h.raw("<p class=\"hint\">")
-            .link(
-                &format!("/p/{}/audit", super::super::html::url_part(&slug)),
-                "Audit log",
-            )
-            .raw("</p>");
+        h.link(
+            &format!("/p/{}/audit", super::super::html::url_part(&slug)),
+            "Audit log",
+        )
+        .raw(" · ")
+        .link(&super::access::access_href(&slug), "Members and tokens")
+        .raw(" · ");
     }
+    h.link(&super::settings::settings_href(&slug), "Settings")
+        .raw("</nav>");
     // Environments: open this folder in one of them.
     h.raw("<nav aria-label=\"Environments\" class=\"envs\"><span>Open in:</span><ul>");
     for (i, env) in o.envs.iter().enumerate() {
