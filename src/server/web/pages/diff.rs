@@ -235,12 +235,13 @@ fn line_diff<'a>(a: &'a str, b: &'a str) -> Vec<Line<'a>> {
             out.push(Line::Same(x[i]));
             i += 1;
             j += 1;
-        } else if j < m && (i == n || lcs[i][j + 1] >= lcs[i + 1][j]) {
-            out.push(Line::Added(y[j]));
-            j += 1;
-        } else {
+        } else if i < n && (j == m || lcs[i + 1][j] >= lcs[i][j + 1]) {
+            // Removed before added, as diffs are read.
             out.push(Line::Removed(x[i]));
             i += 1;
+        } else {
+            out.push(Line::Added(y[j]));
+            j += 1;
         }
     }
     out
@@ -284,10 +285,10 @@ mod tests {
         use Line::*;
         assert_eq!(
             line_diff("a\nb\nc", "a\nx\nc\nd"),
-            [Same("a"), Added("x"), Removed("b"), Same("c"), Added("d")]
+            [Same("a"), Removed("b"), Added("x"), Same("c"), Added("d")]
         );
         assert_eq!(line_diff("same", "same"), [Same("same")]);
-        assert_eq!(line_diff("", "new"), [Added("new"), Removed("")]);
+        assert_eq!(line_diff("", "new"), [Removed(""), Added("new")]);
     }
 
     #[test]
