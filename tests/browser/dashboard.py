@@ -193,6 +193,12 @@ def test_overview_shows_the_difference(page):
     expect(page.locator("tr[data-key=STRIPE_KEY]")).to_have_count(0)
     expect(row).to_be_visible()
     shot(page, "08-overview")
+    # By tag: STRIPE_KEY carries team=payments, DATABASE_URL no tag.
+    page.get_by_label("Filter keys", exact=True).fill("")
+    page.get_by_label("Tag", exact=True).fill("team")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator("tr[data-key=STRIPE_KEY]")).to_be_visible()
+    expect(row).to_have_count(0)
 
 
 def test_csrf_less_post_is_refused(page):
@@ -326,6 +332,10 @@ def test_dark_theme_follows_the_system(page):
     page.goto(URL + "/p/default/env/dev/secrets/STRIPE_KEY?path=%2F")
     background = page.evaluate("getComputedStyle(document.body).backgroundColor")
     assert background == "rgb(13, 17, 23)", background
+    # The dark theme is checked too (contrast differs per theme).
+    accessible(page)
+    page.goto(DEV)
+    accessible(page)
     shot(page, "13-dark")
     page.emulate_media(color_scheme="light")
 
@@ -333,6 +343,8 @@ def test_dark_theme_follows_the_system(page):
 def test_keyboard_reaches_the_form_with_visible_focus(page):
     page.goto(URL + "/p/default?path=%2F")
     page.get_by_label("Filter keys", exact=True).focus()
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "tag"
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.textContent") == "Filter"
     outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")

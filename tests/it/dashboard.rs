@@ -638,6 +638,20 @@ async fn tags_are_set_on_create_and_changed_on_edit() {
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     assert_eq!(tag_names(&s, "TAGGED").await, ["team=ops"]);
+    // The overview filters by a whole tag or a tag's key.
+    put(&s, "dev", "/", "UNTAGGED", "plain").await;
+    for (filter, shown) in [
+        ("team%3Dops", true),
+        ("team", true),
+        ("team%3Dpayments", false),
+    ] {
+        let page = web
+            .get(&format!("/p/default?path=%2F&tag={filter}"))
+            .await
+            .body;
+        assert_eq!(page.contains("data-key=\"TAGGED\""), shown, "{filter}");
+        assert!(!page.contains("data-key=\"UNTAGGED\""), "{filter}");
+    }
     // The value stayed (empty field: keep it).
     let secret = get(&s.client(), "TAGGED", None).await.unwrap();
     assert_eq!(secret["secretValue"], "tagged-value");

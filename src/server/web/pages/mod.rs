@@ -28,6 +28,8 @@ pub struct FolderQuery {
     pub path: Option<String>,
     /// Key filter (the overview).
     pub q: Option<String>,
+    /// Tag filter (the overview): `key` or `key=value`.
+    pub tag: Option<String>,
     /// A fixed notice to show after a redirect (`notice_text`).
     pub done: Option<String>,
 }
