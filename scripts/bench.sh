@@ -11,19 +11,24 @@
 # 4. the OpenBao anchor (scripts/bench/openbao.sh), same loads
 # 5. the peers harness for `hush run` (../shared/bench/peers), if `hush run` exists
 #    5c. masking throughput by secret shape (scripts/bench/masking.sh)
+#    5d. the web dashboard's page weight and server time (scripts/bench/dashboard.sh)
 # 6. BENCHMARKS.md (scripts/bench/report.py)
 #
 # Environment (all optional):
 #   BENCH_DURATION=12 BENCH_WARMUP=2      seconds per measurement / warm-up before it
 #   BENCH_CONNECTIONS=32 BENCH_THREADS=2  wrk's -c and -t
-#   BENCH_PORT_BASE=18210                 ports used: base .. base+12 on 127.0.0.1
+#   BENCH_PORT_BASE=18210                 ports used: base .. base+13 on 127.0.0.1
 #   BENCH_PAIRS=5 BENCH_PAIR_DURATION=6   interleaved hello-world / list rounds (0: none)
 #   BENCH_SKIP_OPENBAO=1                  skip the OpenBao anchor
 #   BENCH_SKIP_PEERS=1                    skip the peers harness
 #   BENCH_SKIP_POSTGRES=1                 skip the PostgreSQL replicas (scripts/bench-postgres.sh)
 #   BENCH_SKIP_MASKING=1                  skip the masking-by-shape rows (scripts/bench/masking.sh)
+#   BENCH_SKIP_DASHBOARD=1                skip the dashboard's page figures (scripts/bench/dashboard.sh)
 #   BENCH_ONLY=masking                    build hush, run only the masking-by-shape rows, print
 #                                         them (target/bench/masking.md); BENCHMARKS.md untouched
+#   BENCH_ONLY=dashboard                  build hush, run only the dashboard's page weight and
+#                                         server time (scripts/bench/dashboard.sh; prints
+#                                         target/bench/dashboard.md); BENCHMARKS.md untouched
 #   BENCH_MASK_MIB, BENCH_MASK_REPEAT, BENCH_MASK_ROUNDS, BENCH_MASK_SETS: see masking.py
 #   BENCH_PEERS_DIR=../shared/bench/peers where the peers harness is
 #   BENCH_PEERS_STEPS="install fixtures launch throughput leaks latency signals report"
@@ -64,6 +69,7 @@ for p in cargo curl python3 awk setsid getconf; do
 done
 
 MASK_PORT=$((PORT_BASE + 12))
+DASH_PORT=$((PORT_BASE + 13))
 
 # ---------------------------------------------------------------- 1. build
 if [ "${BENCH_ONLY:-}" = masking ]; then
@@ -72,8 +78,14 @@ if [ "${BENCH_ONLY:-}" = masking ]; then
     || { tail -n 30 "$BENCH_OUT/build.log" >&2; die "cargo build --release failed"; }
   bash "$BENCH_DIR/masking.sh" "$TARGET_DIR/release/hush" "$BENCH_OUT" "$MASK_PORT"
   exit 0
+elif [ "${BENCH_ONLY:-}" = dashboard ]; then
+  log "BENCH_ONLY=dashboard: building hush (release), then only the dashboard's page figures"
+  CARGO_TARGET_DIR=$TARGET_DIR cargo build --release --bin hush >"$BENCH_OUT/build.log" 2>&1 \
+    || { tail -n 30 "$BENCH_OUT/build.log" >&2; die "cargo build --release failed"; }
+  bash "$BENCH_DIR/dashboard.sh" "$TARGET_DIR/release/hush" "$BENCH_OUT" "$DASH_PORT"
+  exit 0
 elif [ -n "${BENCH_ONLY:-}" ]; then
-  die "BENCH_ONLY=$BENCH_ONLY: only 'masking' can be run on its own"
+  die "BENCH_ONLY=$BENCH_ONLY: only 'masking' or 'dashboard' can be run on their own"
 fi
 log "building hush and examples/hello_axum (release, CARGO_TARGET_DIR=$TARGET_DIR)"
 if ! CARGO_TARGET_DIR=$TARGET_DIR cargo build --release --bin hush --example hello_axum \
@@ -293,6 +305,17 @@ else
 fi
 log "masking by shape: $MASK_STATUS"
 
+# ---------------------------------------------------------------- 5d. the dashboard's pages
+DASH_STATUS=
+if [ "${BENCH_SKIP_DASHBOARD:-0}" = 1 ]; then
+  DASH_STATUS="skipped (BENCH_SKIP_DASHBOARD=1)"
+elif bash "$BENCH_DIR/dashboard.sh" "$HUSH" "$BENCH_OUT" "$DASH_PORT" >"$BENCH_OUT/dashboard.log" 2>&1; then
+  DASH_STATUS=ok
+else
+  DASH_STATUS="failed (see $BENCH_OUT/dashboard.log)"
+fi
+log "dashboard pages: $DASH_STATUS"
+
 # ---------------------------------------------------------------- 5b. PostgreSQL replicas
 PG_STATUS=
 PG_VERSION=
@@ -316,7 +339,7 @@ log "postgres: $PG_STATUS"
 # ---------------------------------------------------------------- 6. report
 PG_STATUS=$PG_STATUS PG_VERSION=$PG_VERSION PG_RESULTS=$TARGET_DIR/bench-postgres/results.tsv \
 OPENBAO_STATUS=$OPENBAO_STATUS PEERS_STATUS=$PEERS_STATUS PEERS_RESULTS=$PEERS_RESULTS \
-  MASK_STATUS=$MASK_STATUS \
+  MASK_STATUS=$MASK_STATUS DASH_STATUS=$DASH_STATUS \
   PEERS_RUN_ARGS=$run_args PEERS_PLAIN_RUN_ARGS=${HUSH_PLAIN_RUN_ARGS-} PEERS_MASK=${HUSH_MASK_TOKEN-} \
   PEERS_JSON_DIR=${BENCH_WORK:-/tmp/hush-bench}/results HUSH_BIN=$HUSH \
   python3 "$BENCH_DIR/report.py" "$BENCH_OUT" "$OUTPUT" || die "writing $OUTPUT failed"
