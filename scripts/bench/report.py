@@ -601,6 +601,20 @@ def main(out, output):
         w("")
         w(open(dash_md).read().rstrip())
         w("")
+    # ---------------------------------------------------------------- scan against its peers
+    w("## `hush scan`: against detect-secrets and trufflehog3")
+    w("")
+    scan_status = os.environ.get("SCAN_STATUS", "?")
+    scan_md = os.path.join(out, "scan.md")
+    if scan_status != "ok" or not os.path.exists(scan_md):
+        w("Status: %s." % scan_status)
+        w("")
+    else:
+        w("Status: ok.")
+        w("")
+        txt = open(scan_md).read()
+        w(re.sub(r"^### .*\n\n", "", txt).rstrip())
+        w("")
     output_text = "\n".join(L) + "\n"
     with open(output, "w") as f:
         f.write(output_text)

@@ -4,7 +4,7 @@
 use super::context::{resolve_optional_token, Resolved};
 use super::error::{CliError, EXIT_USAGE};
 use super::Target;
-use crate::api::secrets::{Listed, SecretList};
+use crate::api::secrets::{History, Listed, SecretList};
 use crate::scan::detect::{scan_blob, Detectors};
 use crate::scan::known::KnownValues;
 use crate::scan::report::{self, Summary};
@@ -50,6 +50,10 @@ pub struct ScanArgs {
     /// scope of --env/--path is always included)
     #[arg(long = "scope", value_name = "ENV:PATH")]
     pub scopes: Vec<String>,
+    /// Also look for the earlier versions of each value (rotated-away or
+    /// overwritten ones, as far as the server keeps history)
+    #[arg(long, conflicts_with = "offline")]
+    pub versions: bool,
     /// Machine-readable findings
     #[arg(long, conflicts_with = "sarif")]
     pub json: bool,
@@ -149,7 +153,11 @@ async fn detectors(args: &ScanArgs) -> anyhow::Result<Detectors> {
     if !args.offline {
         match resolve_optional_token(&args.target) {
             Ok(ctx) if ctx.has_token => {
-                let values = fetch_values(&ctx.inner, &args.scopes).await?;
+                let mut values = fetch_values(&ctx.inner, &args.scopes).await?;
+                if args.versions {
+                    let earlier = fetch_versions(&ctx.inner, &values).await?;
+                    values.extend(earlier);
+                }
                 let set = KnownValues::new(values);
                 if !set.skipped.is_empty() {
                     eprintln!(
@@ -160,10 +168,10 @@ async fn detectors(args: &ScanArgs) -> anyhow::Result<Detectors> {
                 }
                 known = Some(set);
             }
-            _ if !args.scopes.is_empty() => {
+            _ if !args.scopes.is_empty() || args.versions => {
                 return Err(fail(
-                    "--scope needs a login to fetch values",
-                    "run 'hush login' or set HUSH_TOKEN, or drop --scope",
+                    "--scope and --versions need a login to fetch values",
+                    "run 'hush login' or set HUSH_TOKEN, or drop them",
                 ));
             }
             _ => eprintln!("hush: note: not logged in: looking for credential formats only"),
@@ -247,12 +255,89 @@ async fn fetch_values(
                     key: s.key().to_owned(),
                     env: env.clone(),
                     path: folder,
+                    version: None,
                 },
                 Zeroizing::new(s.value().to_owned()),
             ));
         }
     }
     Ok(values)
+}
+
+/// The earlier versions of every value in `current`, each secret's history
+/// read once (`reveal`, audited by the server as a read of each version).
+/// A version whose value is the current one, or repeats a newer version's,
+/// is left out; a secret whose history this login may not read is skipped
+/// with a note, as is one deleted since the list.
+async fn fetch_versions(
+    ctx: &Resolved,
+    current: &[(SecretRef, Zeroizing<String>)],
+) -> anyhow::Result<Vec<(SecretRef, Zeroizing<String>)>> {
+    let mut out = Vec::new();
+    let mut denied: Vec<String> = Vec::new();
+    let mut seen_secrets: Vec<&SecretRef> = Vec::new();
+    for (secret, value) in current {
+        if seen_secrets.iter().any(|s| s.same_secret(secret)) {
+            continue;
+        }
+        seen_secrets.push(secret);
+        let q = vec![
+            ("workspaceId", ctx.project.clone()),
+            ("environment", secret.env.clone()),
+            ("secretPath", secret.path.clone()),
+            ("reveal", "true".to_owned()),
+        ];
+        // A key goes into the URL's path: only a valid key name does.
+        let Ok(key) = crate::secret::SecretKey::parse(&secret.key) else {
+            continue;
+        };
+        let url = format!("/api/v1/hush/secrets/{}/history", key.as_str());
+        let history: History = match ctx.client.get_as(&url, &q).await {
+            Ok(h) => h,
+            Err(e) if matches!(e.status(), Some(403) | Some(404)) => {
+                if e.status() == Some(403) {
+                    denied.push(format!("{} ({}:{})", secret.key, secret.env, secret.path));
+                }
+                continue;
+            }
+            Err(e) => {
+                let e = CliError::from(e);
+                return Err(fail(
+                    format!(
+                        "cannot fetch the history of {} ({}:{}): {}",
+                        secret.key, secret.env, secret.path, e.message
+                    ),
+                    "scan without --versions to look for current values only",
+                ));
+            }
+        };
+        // Newest first, so a value repeated by a rollback names its latest version.
+        let mut versions = history.versions;
+        versions.sort_by_key(|v| std::cmp::Reverse(v.secret.version));
+        let mut kept: Vec<Zeroizing<String>> = vec![Zeroizing::new(value.as_str().to_owned())];
+        for v in versions {
+            let old = Zeroizing::new(v.secret.secret_value.into_owned());
+            if v.secret.secret_value_hidden || kept.iter().any(|k| **k == *old) {
+                continue;
+            }
+            kept.push(old.clone());
+            out.push((
+                SecretRef {
+                    version: Some(v.secret.version),
+                    ..secret.clone()
+                },
+                old,
+            ));
+        }
+    }
+    if !denied.is_empty() {
+        eprintln!(
+            "hush: note: no access to the history of {} secret(s), current values only: {}",
+            denied.len(),
+            denied.join(", ")
+        );
+    }
+    Ok(out)
 }
 
 fn read_stdin(limits: &Limits) -> anyhow::Result<Blob> {

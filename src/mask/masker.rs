@@ -99,18 +99,19 @@ pub struct MaskSet {
 }
 
 /// Everything the hot path needs, present only when there are patterns.
+/// `occurrences` reads the matching parts too (hence `pub(super)`).
 #[derive(Debug)]
-struct Engine {
+pub(super) struct Engine {
     /// Every pattern: the longest one starting at a given offset, and
     /// whether a tail could still grow into one.
-    trie: PatternTrie,
+    pub(super) trie: PatternTrie,
     /// Finds the few offsets worth asking `trie` about.
-    filter: CandidateFilter,
+    pub(super) filter: CandidateFilter,
     /// Pattern id -> key index.
-    pattern_key: Vec<u32>,
+    pub(super) pattern_key: Vec<u32>,
     /// Key index -> replacement bytes (format with `{key}` expanded).
     replacements: Vec<Vec<u8>>,
-    max_len: usize,
+    pub(super) max_len: usize,
 }
 
 impl MaskSet {
@@ -194,6 +195,16 @@ impl MaskSet {
     /// True when there is nothing to mask.
     pub fn is_empty(&self) -> bool {
         self.engine.is_none()
+    }
+
+    /// The key names, in the order of `Occurrence::key`.
+    pub fn keys(&self) -> &[String] {
+        &self.keys
+    }
+
+    /// The matching structures (None when there is nothing to match).
+    pub(super) fn engine(&self) -> Option<&Engine> {
+        self.engine.as_ref()
     }
 
     /// Longest pattern in bytes.

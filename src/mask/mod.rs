@@ -22,6 +22,8 @@
 //!   `gramset`: its gram sets and their hot loop.
 //! - `trie`: the exact matcher, asked at those offsets for the longest
 //!   pattern there and whether the tail could still become a secret.
+//! - `occurrences`: the same filter and trie asked for positions instead of
+//!   masked output (`hush scan`), beside the streaming path, not in it.
 //!
 //! No I/O here: the copy loop that feeds a `Masker` from a child's output is
 //! `run::pump`.
@@ -30,11 +32,13 @@ mod filter;
 mod gramset;
 mod lazy;
 mod masker;
+mod occurrences;
 mod trie;
 mod variants;
 
 pub use lazy::LazyMaskSet;
 pub use masker::{MaskOptions, MaskSet, Masker};
+pub use occurrences::Occurrence;
 
 #[cfg(test)]
 mod tests;

@@ -35,12 +35,15 @@ pub fn scan_blob(det: &Detectors, blob: &Blob) -> Vec<Finding> {
         }));
     }
     if let Some(rules) = &det.rules {
+        // One finding per span: a known value already names its key, and of
+        // two rules matching the same bytes the earlier in the rule file
+        // wins (the built-in generic rule comes last).
+        let mut taken = Taken::default();
+        for h in &hits {
+            taken.insert(h.start, h.end);
+        }
         for m in rules.find(data) {
-            // A known value already names its key: no second finding for it.
-            if hits
-                .iter()
-                .any(|h| h.secret.is_some() && h.start < m.end && m.start < h.end)
-            {
+            if !taken.insert(m.start, m.end) {
                 continue;
             }
             hits.push(Hit {
@@ -80,6 +83,35 @@ pub fn scan_blob(det: &Detectors, blob: &Blob) -> Vec<Finding> {
     findings.sort();
     findings.dedup();
     findings
+}
+
+/// Byte ranges already reported, as disjoint intervals (start -> end), so
+/// that a file with many matches costs a lookup per match, not a pass over
+/// every earlier one.
+#[derive(Default)]
+struct Taken {
+    spans: std::collections::BTreeMap<usize, usize>,
+}
+
+impl Taken {
+    /// Records `start..end`, merged with what it overlaps; false if it
+    /// overlapped something already there.
+    fn insert(&mut self, mut start: usize, mut end: usize) -> bool {
+        let mut fresh = true;
+        // Disjoint intervals sorted by start are sorted by end too: only
+        // those starting before `end` and ending after `start` overlap.
+        while let Some((&s, &e)) = self.spans.range(..end).next_back() {
+            if e <= start {
+                break;
+            }
+            fresh = false;
+            self.spans.remove(&s);
+            start = start.min(s);
+            end = end.max(e);
+        }
+        self.spans.insert(start, end);
+        fresh
+    }
 }
 
 struct LineIndex {
@@ -197,5 +229,31 @@ mod tests {
         assert_eq!(f.rule, "aws-access-key-id");
         assert_eq!(f.excerpt, "aws = \"***\" # prod");
         assert!(!f.excerpt.contains(key));
+    }
+
+    #[test]
+    fn taken_spans_merge() {
+        let mut t = Taken::default();
+        assert!(t.insert(10, 20));
+        assert!(t.insert(20, 25), "touching is not overlapping");
+        assert!(t.insert(0, 5));
+        assert!(!t.insert(4, 11));
+        assert!(!t.insert(24, 30));
+        assert!(t.insert(30, 31));
+        let spans: Vec<(usize, usize)> = t.spans.into_iter().collect();
+        assert_eq!(spans, vec![(0, 20), (20, 30), (30, 31)]);
+    }
+
+    #[test]
+    fn one_finding_per_span() {
+        let det = Detectors {
+            known: None,
+            rules: Some(RuleSet::builtin()),
+        };
+        // Both github-token and generic-secret-assignment match the token.
+        let text = "GITHUB_TOKEN = \"ghp_BOjEri1ZjU3JXQJREqzjWllnDjdECjwUGU83\"\n";
+        let found = scan_blob(&det, &blob(text));
+        let rules: Vec<&str> = found.iter().map(|f| f.rule.as_str()).collect();
+        assert_eq!(rules, vec!["github-token"]);
     }
 }

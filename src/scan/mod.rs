@@ -80,6 +80,16 @@ pub struct SecretRef {
     pub key: String,
     pub env: String,
     pub path: String,
+    /// An earlier version's number (`--versions`); none for the current value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<i64>,
+}
+
+impl SecretRef {
+    /// The same stored secret, whichever version.
+    pub fn same_secret(&self, other: &SecretRef) -> bool {
+        self.key == other.key && self.env == other.env && self.path == other.path
+    }
 }
 
 /// Heuristic used by git and many editors: a NUL byte early in the file.

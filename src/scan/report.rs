@@ -18,7 +18,10 @@ pub struct Summary<'a> {
 /// What a finding is about: the secret's key and scope, or the rule.
 pub fn label(f: &Finding) -> String {
     match &f.secret {
-        Some(s) => format!("secret {} ({}:{})", s.key, s.env, s.path),
+        Some(s) => match s.version {
+            Some(v) => format!("secret {} ({}:{}) version {v}", s.key, s.env, s.path),
+            None => format!("secret {} ({}:{})", s.key, s.env, s.path),
+        },
         None => f.rule.clone(),
     }
 }

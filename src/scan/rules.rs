@@ -33,6 +33,7 @@ struct RuleSpec {
     #[serde(default)]
     secret_group: usize,
     min_entropy: Option<f64>,
+    allow: Option<String>,
 }
 
 pub struct Rule {
@@ -41,6 +42,8 @@ pub struct Rule {
     regex: Regex,
     secret_group: usize,
     min_entropy: Option<f64>,
+    /// A secret this matches is a known example or placeholder, not reported.
+    allow: Option<Regex>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -101,6 +104,13 @@ impl RuleSet {
                         continue;
                     }
                 }
+                if rule
+                    .allow
+                    .as_ref()
+                    .is_some_and(|a| a.is_match(m.as_bytes()))
+                {
+                    continue;
+                }
                 out.push(RuleMatch {
                     rule,
                     start: m.start(),
@@ -127,14 +137,22 @@ fn parse(text: &str) -> Result<Vec<Rule>, RuleError> {
             if spec.id.is_empty() || spec.id.len() > 100 {
                 return Err(bad("id must be 1 to 100 characters".into()));
             }
-            if spec.regex.len() > MAX_REGEX_SOURCE {
-                return Err(bad(format!("regex is longer than {MAX_REGEX_SOURCE}")));
-            }
-            let regex = RegexBuilder::new(&spec.regex)
-                .size_limit(MAX_REGEX_BYTES)
-                .dfa_size_limit(MAX_REGEX_BYTES)
-                .build()
-                .map_err(|e| bad(format!("invalid regex ({})", last_line(&e.to_string()))))?;
+            let compile = |field: &str, source: &str| {
+                if source.len() > MAX_REGEX_SOURCE {
+                    return Err(bad(format!("{field} is longer than {MAX_REGEX_SOURCE}")));
+                }
+                RegexBuilder::new(source)
+                    .size_limit(MAX_REGEX_BYTES)
+                    .dfa_size_limit(MAX_REGEX_BYTES)
+                    .build()
+                    .map_err(|e| bad(format!("invalid {field} ({})", last_line(&e.to_string()))))
+            };
+            let regex = compile("regex", &spec.regex)?;
+            let allow = spec
+                .allow
+                .as_deref()
+                .map(|a| compile("allow", a))
+                .transpose()?;
             if spec.secret_group >= regex.captures_len() {
                 return Err(bad("secret_group is not a group of the regex".into()));
             }
@@ -144,6 +162,7 @@ fn parse(text: &str) -> Result<Vec<Rule>, RuleError> {
                 regex,
                 secret_group: spec.secret_group,
                 min_entropy: spec.min_entropy,
+                allow,
             })
         })
         .collect()
@@ -187,7 +206,7 @@ mod tests {
     #[test]
     fn builtin_rules_all_compile() {
         let parsed = parse(BUILTIN).map(|r| r.len()).map_err(|e| e.to_string());
-        assert_eq!(parsed, Ok(9));
+        assert_eq!(parsed, Ok(10));
     }
 
     #[test]
@@ -205,6 +224,56 @@ mod tests {
             vec!["connection-string-password"]
         );
         assert!(ids(&set, "postgres://app@db/x and AKIA123").is_empty());
+        assert_eq!(
+            ids(&set, "redis://:s3cr3tPw@cache:6379/0"),
+            vec!["connection-string-password"]
+        );
+        let slack = "xoxb-7345981258244-4749988325423-9oGfAr2Dv1qsuw2jekIZtv90";
+        assert_eq!(ids(&set, slack), vec!["slack-token"]);
+        assert_eq!(
+            ids(
+                &set,
+                "aws_secret_access_key = VoeUKo4CtYZIE7PNuJhLmFprjuOxE4WmrHjTuxtR"
+            ),
+            vec!["aws-secret-access-key"]
+        );
+    }
+
+    /// Documentation examples and placeholders have the formats' shape but
+    /// are not secrets (each was a false positive in the peer benchmark).
+    #[test]
+    fn examples_and_placeholders_are_not_reported() {
+        let set = RuleSet::builtin();
+        for text in [
+            "aws_access_key_id = AKIAIOSFODNN7EXAMPLE",
+            "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            "DATABASE_URL=postgres://user:password@localhost:5432/mydb",
+            "mysql://root:changeme@db/app",
+            "SLACK_TOKEN=xoxb-your-token-here",
+            "export GITHUB_TOKEN=ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+            "api_key = \"YOUR_API_KEY_PLACEHOLDER_abcdefgh\"",
+            "password = os.environ[\"DB_PASSWORD\"]",
+            "token: ${GITHUB_TOKEN}",
+        ] {
+            assert!(ids(&set, text).is_empty(), "{text}: {:?}", ids(&set, text));
+        }
+    }
+
+    #[test]
+    fn allow_is_a_checked_regex() {
+        let mut set = RuleSet::builtin();
+        set.extend_from(
+            "[[rule]]\nid = \"acme\"\nregex = 'acme_[0-9a-z]{8}'\nallow = '^acme_0+$'\n",
+        )
+        .unwrap();
+        assert_eq!(ids(&set, "acme_12345678"), vec!["acme"]);
+        assert!(ids(&set, "acme_00000000").is_empty());
+        let bad = set.extend_from("[[rule]]\nid = \"b\"\nregex = 'b'\nallow = '('\n");
+        assert!(
+            matches!(&bad, Err(RuleError::Bad(id, why)) if id == "b" && why.starts_with("invalid allow")),
+            "{:?}",
+            bad.err()
+        );
     }
 
     #[test]

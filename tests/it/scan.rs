@@ -363,3 +363,83 @@ async fn binary_and_oversized_files_are_skipped_and_errors_exit_2() {
     assert!(text.contains("not in a git work tree"), "{text}");
     assert!(text.contains("hint:"), "{text}");
 }
+
+/// A value rotated away (the secret's current value is another) is still a
+/// leak where it was committed: `--versions` finds it and names its version;
+/// without it, only current values are looked for.
+#[tokio::test]
+async fn versions_find_a_rotated_away_value() {
+    const OLD: &str = "Old9/rotated+Kq3v@Lm8xT";
+    let s = TestServer::start(&[]).await;
+    let c = s.client();
+    assert_eq!(set(&c, "API_TOKEN", OLD).await.unwrap(), 1);
+    assert_eq!(set(&c, "API_TOKEN", CANARY).await.unwrap(), 2);
+    set(&c, "UNCHANGED", "same-value-Qw3rT9zX").await.unwrap();
+    let dir = repo();
+    let d = dir.path();
+    let b64 = base64::engine::general_purpose::STANDARD.encode(OLD);
+    commit_file(
+        d,
+        "deploy.sh",
+        &format!("export API_TOKEN='{OLD}'\ncurl -H 'Authorization: Basic {b64}'\n"),
+        "deploy script",
+    );
+    let no_leak = |o: &Output| {
+        let all = String::from_utf8_lossy(&[&o.stdout[..], &o.stderr[..]].concat()).into_owned();
+        assert!(!all.contains(OLD) && !all.contains(&b64), "leak:\n{all}");
+    };
+
+    let current_only = scan_cmd(Some(&s), d, &["scan", "--git"], b"");
+    no_leak(&current_only);
+    assert_eq!(code(&current_only), 0, "{}", stdout(&current_only));
+
+    let with_versions = scan_cmd(Some(&s), d, &["scan", "--git", "--versions", "--json"], b"");
+    no_leak(&with_versions);
+    assert_eq!(
+        code(&with_versions),
+        1,
+        "{}",
+        String::from_utf8_lossy(&with_versions.stderr)
+    );
+    let report: Value = serde_json::from_slice(&with_versions.stdout).unwrap();
+    let findings = report["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 2, "{report}");
+    for (f, line, column) in [(&findings[0], 1, 19), (&findings[1], 2, 31)] {
+        assert_eq!(f["path"], "deploy.sh");
+        assert_eq!(f["secret"]["key"], "API_TOKEN");
+        assert_eq!(f["secret"]["env"], "dev");
+        assert_eq!(f["secret"]["path"], "/");
+        assert_eq!(f["secret"]["version"], 1);
+        assert_eq!(
+            (f["line"].as_u64(), f["column"].as_u64()),
+            (Some(line), Some(column))
+        );
+    }
+    // The working tree too, in the human report.
+    let tree = scan_cmd(Some(&s), d, &["scan", "--versions"], b"");
+    no_leak(&tree);
+    assert_eq!(code(&tree), 1);
+    assert!(
+        stdout(&tree)
+            .contains("deploy.sh:1:19  secret API_TOKEN (dev:/) version 1  export API_TOKEN='***'"),
+        "{}",
+        stdout(&tree)
+    );
+    // The current value is still found once, not as a version too.
+    std::fs::write(d.join("now.txt"), format!("t={CANARY}\n")).unwrap();
+    let now = scan_cmd(
+        Some(&s),
+        d,
+        &["scan", "--versions", "--json", "now.txt"],
+        b"",
+    );
+    let report: Value = serde_json::from_slice(&now.stdout).unwrap();
+    let findings = report["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 1, "{report}");
+    assert!(findings[0]["secret"].get("version").is_none(), "{report}");
+
+    // --versions needs a login.
+    let offline = scan_cmd(None, d, &["scan", "--versions"], b"");
+    assert_eq!(code(&offline), 2);
+    assert!(String::from_utf8_lossy(&offline.stderr).contains("need a login"));
+}
