@@ -107,12 +107,23 @@ impl Service {
     pub async fn rotate_root(&self, ctx: &Ctx) -> ServiceResult<RootRotated> {
         self.require_server_admin(ctx, "rotate-root-key-generation", "")
             .await?;
-        self.rotate_root_as(ctx).await
+        self.rotate_root_as(ctx, None)
+            .await?
+            .ok_or_else(|| ServiceError::Internal("rotation skipped".into()))
     }
 
-    async fn rotate_root_as(&self, ctx: &Ctx) -> ServiceResult<RootRotated> {
+    /// With `from`: only if `from` is still the current generation (None
+    /// when another replica rotated first).
+    async fn rotate_root_as(
+        &self,
+        ctx: &Ctx,
+        from: Option<i64>,
+    ) -> ServiceResult<Option<RootRotated>> {
         for _ in 0..ROTATE_ATTEMPTS {
             let current = self.keys.reload_generations(&self.store).await?;
+            if from.is_some_and(|g| g != current) {
+                return Ok(None);
+            }
             let generation = current + 1;
             let key = Key::generate().map_err(|e| ServiceError::Internal(e.to_string()))?;
             let wrapped = self
@@ -148,12 +159,13 @@ impl Service {
                 Ok(()) => {
                     self.keys.adopt_generation(generation, key)?;
                     tracing::info!(generation, count, "rotated the root key generation");
-                    return Ok(RootRotated {
+                    return Ok(Some(RootRotated {
                         generation,
                         provider,
                         data_keys: count,
-                    });
+                    }));
                 }
+                Err(StoreError::StaleKey(_)) if from.is_some() => return Ok(None),
                 Err(StoreError::StaleKey(_)) => continue,
                 Err(e) => return Err(e.into()),
             }
@@ -277,8 +289,8 @@ impl Service {
     /// Applies the rotation policy: when the current generation is older
     /// than `root_key_rotation`, a new generation and new data keys for
     /// every project. Every replica asks; the database lets one rotation
-    /// through per generation (the others find theirs stale and see the
-    /// new generation's age). Returns whether this replica rotated.
+    /// through per generation (the others find theirs stale, or the
+    /// generation moved on, and stop). Returns whether this replica rotated.
     pub async fn apply_rotation_policy(&self) -> ServiceResult<bool> {
         let Some(every) = self.settings.root_key_rotation else {
             return Ok(false);
@@ -292,7 +304,10 @@ impl Service {
             return Ok(false);
         }
         let ctx = Ctx::system();
-        let rotated = self.rotate_root_as(&ctx).await?;
+        // Every replica asks; the one whose rotation lands does the rest.
+        let Some(rotated) = self.rotate_root_as(&ctx, Some(status.generation)).await? else {
+            return Ok(false);
+        };
         for p in self.store.projects().await? {
             self.rotate_project_data(&ctx, &p.id).await?;
         }
