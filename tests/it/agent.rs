@@ -792,6 +792,14 @@ async fn supervisor_signal_policy_signals_instead_of_restarting() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(lines(&sigs), 1);
     assert_eq!(lines(&starts), 1, "restarted instead of signalled");
+    // The running command keeps its mask set: the agent says which new
+    // value it does not cover, by name only.
+    let log = agent.log();
+    assert!(
+        log.contains("not masked for the new values of A_FIRST"),
+        "{log}"
+    );
+    assert!(!log.contains("canary-exec-first-new"), "{log}");
     assert_eq!(agent.stop().and_then(|st| st.code()), Some(128 + 15));
 }
 
