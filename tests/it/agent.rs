@@ -518,6 +518,15 @@ async fn server_down_keeps_the_file_and_the_agent_recovers() {
         "{st}"
     );
     assert!(!agent.log().contains("canary-offline"), "{}", agent.log());
+    // `hush agent status` says so, and is not healthy while it lasts.
+    let shown = Command::new(BIN)
+        .args(["agent", "status", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&shown.stdout);
+    assert!(text.contains("from the offline cache since"), "{text}");
+    assert_eq!(shown.status.code(), Some(1));
 
     // The server comes back on the same address with a new value.
     let mut server = Command::new(BIN)
