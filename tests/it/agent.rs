@@ -654,6 +654,9 @@ fn start_exec(config: &Path, out: &Path, cmd: &[&str]) -> Agent {
         .args(["--debounce", "100ms", "--exec", "--"])
         .args(cmd)
         .env_remove("HUSH_TOKEN")
+        // A credential variable of the agent's (unused by these configs):
+        // it must not reach the supervised command.
+        .env("INFISICAL_JWT", "canary-agent-credential-6d")
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(out).unwrap())
         .stderr(std::fs::File::create(&log).unwrap())
@@ -713,6 +716,8 @@ async fn supervisor_passes_exit_codes_signals_and_masks_output() {
         ("kill -TERM $$", 128 + 15),
         // The env template's variables are in the command's environment.
         ("test \"$B_SECOND\" = canary-exec-second-0b9e && exit 4", 4),
+        // The agent's own credential variables are not.
+        ("test -z \"$INFISICAL_JWT\" && exit 5", 5),
     ] {
         let mut agent = start_exec(&cfg, &out, &["sh", "-c", script]);
         assert_eq!(
