@@ -1233,3 +1233,83 @@ async fn exit_after_render_uses_the_offline_cache_when_login_is_impossible() {
     assert!(agent.log().contains("offline cache"), "{}", agent.log());
     assert!(!agent.log().contains("canary-init"), "{}", agent.log());
 }
+
+/// `auth.type: kubernetes` with Infisical's names: the service-account
+/// token from `service-account-token`, reviewed by a TokenReview endpoint;
+/// INFISICAL_KUBERNETES_SERVICE_ACCOUNT_TOKEN_PATH wins over the config.
+// Multi-threaded: the fake TokenReview endpoint must answer while the test
+// waits for the agent with blocking sleeps.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubernetes_auth_uses_the_service_account_token_and_its_override() {
+    let s = TestServer::start(&[]).await;
+    let c = s.client();
+    set(&c, "K", "k8s-agent").await.unwrap();
+    let issuer = crate::workload::Issuer::start(vec![]).await;
+    let id = crate::workload::identity(&c, "agent-k8s").await;
+    c.send(
+        Method::POST,
+        &format!("/api/v1/auth/kubernetes-auth/identities/{id}"),
+        &json!({ "kubernetesHost": issuer.url, "tokenReviewerJwt": "reviewer",
+            "allowedNamespaces": "prod", "allowedNames": "web", "allowedAudience": "hush" }),
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let id_file = dir.path().join("identity-id");
+    std::fs::write(&id_file, &id).unwrap();
+    // The fake TokenReview accepts "sa:NAMESPACE:NAME".
+    let good = dir.path().join("sa-token");
+    std::fs::write(&good, "sa:prod:web").unwrap();
+    let wrong = dir.path().join("other-sa-token");
+    std::fs::write(&wrong, "sa:kube-system:web").unwrap();
+    let out = dir.path().join("app.env");
+    let cfg = dir.path().join("agent.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "infisical: {{address: \"{}\"}}\nauth:\n  type: kubernetes\n  config:\n    identity-id: \"{}\"\n    service-account-token: \"{}\"\nstatus-file: \"{}\"\ntemplates:\n{KV}    destination-path: \"{}\"\n",
+            s.url,
+            id_file.display(),
+            good.display(),
+            dir.path().join("status.json").display(),
+            out.display()
+        ),
+    )
+    .unwrap();
+    let mut agent = Agent::start(&cfg, &["--exit-after-render"]);
+    assert_eq!(exit_code(&mut agent), Some(0), "{}", agent.log());
+    assert_eq!(read(&out), "K=k8s-agent\n");
+    let reviewed = issuer.state.reviews.lock().unwrap().len();
+    assert!(reviewed >= 1);
+
+    // The override names the other token, which the review refuses.
+    std::fs::remove_file(&out).unwrap();
+    let wrong_path = wrong.display().to_string();
+    let agent = Agent::start_with_env(
+        &cfg,
+        &[],
+        &[(
+            "INFISICAL_KUBERNETES_SERVICE_ACCOUNT_TOKEN_PATH",
+            &wrong_path,
+        )],
+    );
+    assert!(
+        eventually(Duration::from_secs(10), async || agent
+            .log()
+            .contains("login failed"))
+        .await,
+        "{}",
+        agent.log()
+    );
+    assert!(!out.exists());
+    let last = issuer
+        .state
+        .reviews
+        .lock()
+        .unwrap()
+        .last()
+        .unwrap()
+        .1
+        .clone();
+    assert_eq!(last["spec"]["token"], "sa:kube-system:web");
+}
