@@ -22,7 +22,7 @@ use crate::mask::{LazyMaskSet, MaskOptions};
 use crate::run::environment::{self, EnvOptions};
 use crate::run::pump::MaskHold;
 use crate::run::{Env, LaunchSpec, Restart};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::ffi::OsString;
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -55,6 +55,18 @@ pub struct Supervisor {
     /// The exit code, once (taken by the caller's event loop).
     pub done: Option<oneshot::Receiver<i32>>,
     policy: RestartPolicy,
+    /// Digests of the values the running command's output is masked for:
+    /// a signalled command keeps its mask set, so a value new since it
+    /// started is reported (by name) as not masked.
+    masked_digests: HashSet<[u8; 32]>,
+}
+
+fn digests(values: &MaskValues) -> HashSet<[u8; 32]> {
+    use sha2::Digest;
+    values
+        .iter()
+        .map(|(_, v)| sha2::Sha256::digest(v.as_bytes()).into())
+        .collect()
 }
 
 fn child_env(vars: &Vars) -> Env {
@@ -120,6 +132,7 @@ impl Supervisor {
             restarts,
             done: Some(done),
             policy: exec.restart,
+            masked_digests: digests(masked),
         }
     }
 
@@ -134,12 +147,39 @@ impl Supervisor {
         }
     }
 
+    /// A command that keeps running keeps the mask set it started with:
+    /// say which new values its output is not masked for (names only).
+    fn warn_unmasked(&self, masked: &MaskValues) {
+        use sha2::Digest;
+        let mut names: Vec<&str> = masked
+            .iter()
+            .filter(|(_, v)| {
+                let d: [u8; 32] = sha2::Sha256::digest(v.as_bytes()).into();
+                !self.masked_digests.contains(&d)
+            })
+            .map(|(k, _)| k.as_str())
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        if !names.is_empty() {
+            eprintln!(
+                "hush agent: warning: the running command's output is not masked for the new values of {} until it restarts (exec.restart: always masks them)",
+                names.join(", ")
+            );
+        }
+    }
+
     /// A template was rewritten (an effective change): apply the policy.
     /// `vars` is the env templates' current content.
     pub fn changed(&mut self, vars: Vars, masked: &MaskValues) {
-        let Some(tx) = &self.restarts else { return };
+        let Some(tx) = self.restarts.clone() else {
+            return;
+        };
         let restart = match self.policy {
-            RestartPolicy::Never => return,
+            RestartPolicy::Never => {
+                self.warn_unmasked(masked);
+                return;
+            }
             RestartPolicy::Signal(sig) => Restart {
                 env: Vec::new(),
                 mask: None,
@@ -153,9 +193,13 @@ impl Supervisor {
         };
         match self.policy {
             RestartPolicy::Always => {
-                eprintln!("hush agent: a template changed; restarting the command")
+                eprintln!("hush agent: a template changed; restarting the command");
+                self.masked_digests = digests(masked);
             }
-            _ => eprintln!("hush agent: a template changed; signalling the command"),
+            _ => {
+                eprintln!("hush agent: a template changed; signalling the command");
+                self.warn_unmasked(masked);
+            }
         }
         let _ = tx.send(restart);
     }

@@ -117,10 +117,14 @@ fn status(args: StatusArgs) -> anyhow::Result<i32> {
                 t.writes,
                 t.command_runs,
                 t.signals_sent,
-                t.last_error
+                t.offline_since
                     .as_ref()
-                    .map(|e| format!("\n  error: {e}"))
+                    .map(|at| format!("\n  from the offline cache since {at}"))
                     .unwrap_or_default()
+                    + &t.last_error
+                        .as_ref()
+                        .map(|e| format!("\n  error: {e}"))
+                        .unwrap_or_default()
             );
         }
     }

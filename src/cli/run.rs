@@ -119,7 +119,12 @@ pub struct RunArgs {
     pub mount_format: super::run_mount::MountFormat,
     /// With --mount: render this Go template instead of a format (the
     /// agent's engine; `.` is the secrets by key: {{ .DB_URL }})
-    #[arg(long, value_name = "FILE", requires = "mount")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "mount",
+        conflicts_with = "mount_format"
+    )]
     pub mount_template: Option<std::path::PathBuf>,
     /// With --mount: a FIFO that serves N reads, then is removed (default:
     /// a 0600 file that lives as long as the command)

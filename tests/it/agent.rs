@@ -518,6 +518,15 @@ async fn server_down_keeps_the_file_and_the_agent_recovers() {
         "{st}"
     );
     assert!(!agent.log().contains("canary-offline"), "{}", agent.log());
+    // `hush agent status` says so, and is not healthy while it lasts.
+    let shown = Command::new(BIN)
+        .args(["agent", "status", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&shown.stdout);
+    assert!(text.contains("from the offline cache since"), "{text}");
+    assert_eq!(shown.status.code(), Some(1));
 
     // The server comes back on the same address with a new value.
     let mut server = Command::new(BIN)
@@ -645,6 +654,9 @@ fn start_exec(config: &Path, out: &Path, cmd: &[&str]) -> Agent {
         .args(["--debounce", "100ms", "--exec", "--"])
         .args(cmd)
         .env_remove("HUSH_TOKEN")
+        // A credential variable of the agent's (unused by these configs):
+        // it must not reach the supervised command.
+        .env("INFISICAL_JWT", "canary-agent-credential-6d")
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(out).unwrap())
         .stderr(std::fs::File::create(&log).unwrap())
@@ -704,6 +716,8 @@ async fn supervisor_passes_exit_codes_signals_and_masks_output() {
         ("kill -TERM $$", 128 + 15),
         // The env template's variables are in the command's environment.
         ("test \"$B_SECOND\" = canary-exec-second-0b9e && exit 4", 4),
+        // The agent's own credential variables are not.
+        ("test -z \"$INFISICAL_JWT\" && exit 5", 5),
     ] {
         let mut agent = start_exec(&cfg, &out, &["sh", "-c", script]);
         assert_eq!(
@@ -792,6 +806,14 @@ async fn supervisor_signal_policy_signals_instead_of_restarting() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(lines(&sigs), 1);
     assert_eq!(lines(&starts), 1, "restarted instead of signalled");
+    // The running command keeps its mask set: the agent says which new
+    // value it does not cover, by name only.
+    let log = agent.log();
+    assert!(
+        log.contains("not masked for the new values of A_FIRST"),
+        "{log}"
+    );
+    assert!(!log.contains("canary-exec-first-new"), "{log}");
     assert_eq!(agent.stop().and_then(|st| st.code()), Some(128 + 15));
 }
 
@@ -1210,4 +1232,84 @@ async fn exit_after_render_uses_the_offline_cache_when_login_is_impossible() {
     assert_eq!(read(&out), rendered);
     assert!(agent.log().contains("offline cache"), "{}", agent.log());
     assert!(!agent.log().contains("canary-init"), "{}", agent.log());
+}
+
+/// `auth.type: kubernetes` with Infisical's names: the service-account
+/// token from `service-account-token`, reviewed by a TokenReview endpoint;
+/// INFISICAL_KUBERNETES_SERVICE_ACCOUNT_TOKEN_PATH wins over the config.
+// Multi-threaded: the fake TokenReview endpoint must answer while the test
+// waits for the agent with blocking sleeps.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubernetes_auth_uses_the_service_account_token_and_its_override() {
+    let s = TestServer::start(&[]).await;
+    let c = s.client();
+    set(&c, "K", "k8s-agent").await.unwrap();
+    let issuer = crate::workload::Issuer::start(vec![]).await;
+    let id = crate::workload::identity(&c, "agent-k8s").await;
+    c.send(
+        Method::POST,
+        &format!("/api/v1/auth/kubernetes-auth/identities/{id}"),
+        &json!({ "kubernetesHost": issuer.url, "tokenReviewerJwt": "reviewer",
+            "allowedNamespaces": "prod", "allowedNames": "web", "allowedAudience": "hush" }),
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let id_file = dir.path().join("identity-id");
+    std::fs::write(&id_file, &id).unwrap();
+    // The fake TokenReview accepts "sa:NAMESPACE:NAME".
+    let good = dir.path().join("sa-token");
+    std::fs::write(&good, "sa:prod:web").unwrap();
+    let wrong = dir.path().join("other-sa-token");
+    std::fs::write(&wrong, "sa:kube-system:web").unwrap();
+    let out = dir.path().join("app.env");
+    let cfg = dir.path().join("agent.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "infisical: {{address: \"{}\"}}\nauth:\n  type: kubernetes\n  config:\n    identity-id: \"{}\"\n    service-account-token: \"{}\"\nstatus-file: \"{}\"\ntemplates:\n{KV}    destination-path: \"{}\"\n",
+            s.url,
+            id_file.display(),
+            good.display(),
+            dir.path().join("status.json").display(),
+            out.display()
+        ),
+    )
+    .unwrap();
+    let mut agent = Agent::start(&cfg, &["--exit-after-render"]);
+    assert_eq!(exit_code(&mut agent), Some(0), "{}", agent.log());
+    assert_eq!(read(&out), "K=k8s-agent\n");
+    let reviewed = issuer.state.reviews.lock().unwrap().len();
+    assert!(reviewed >= 1);
+
+    // The override names the other token, which the review refuses.
+    std::fs::remove_file(&out).unwrap();
+    let wrong_path = wrong.display().to_string();
+    let agent = Agent::start_with_env(
+        &cfg,
+        &[],
+        &[(
+            "INFISICAL_KUBERNETES_SERVICE_ACCOUNT_TOKEN_PATH",
+            &wrong_path,
+        )],
+    );
+    assert!(
+        eventually(Duration::from_secs(10), async || agent
+            .log()
+            .contains("login failed"))
+        .await,
+        "{}",
+        agent.log()
+    );
+    assert!(!out.exists());
+    let last = issuer
+        .state
+        .reviews
+        .lock()
+        .unwrap()
+        .last()
+        .unwrap()
+        .1
+        .clone();
+    assert_eq!(last["spec"]["token"], "sa:kube-system:web");
 }

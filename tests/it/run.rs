@@ -744,9 +744,19 @@ async fn mount_template_renders_the_secrets_and_is_removed_at_exit() {
         err.contains("--mount-template") && err.contains("app.conf.tmpl"),
         "{err}"
     );
-    // Without --mount it is a usage error.
+    // Without --mount, or with a format as well, it is a usage error.
     let (code, _, _) = e.run(&["--mount-template", &tpl_arg, "--", "true"]);
     assert_eq!(code, 2);
+    let (code, _, err) = e.run(&[
+        "--mount",
+        "--mount-format",
+        "json",
+        "--mount-template",
+        &tpl_arg,
+        "--",
+        "true",
+    ]);
+    assert_eq!(code, 2, "{err}");
 }
 
 /// `--mount-max-reads N`: a 0600 FIFO that serves N whole reads, then is
