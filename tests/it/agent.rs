@@ -823,15 +823,27 @@ struct HupCounter(Child);
 
 impl HupCounter {
     fn start(pid_file: &Path, hups: &Path) -> HupCounter {
-        // The pid goes in by rename: the agent never reads half a pid.
-        let script = format!(
-            "trap 'echo hup >> {hups}' HUP; echo $$ > {pid}.tmp && mv {pid}.tmp {pid}; while true; do sleep 0.05; done",
-            hups = hups.display(),
-            pid = pid_file.display()
-        );
+        // Python sets its handler whatever the test inherited: a shell's
+        // `trap` cannot catch a SIGHUP ignored on entry (a test run under
+        // nohup). The pid goes in by rename: the agent never reads half a pid.
+        let script = r#"
+import os, signal, sys, time
+hups, pid = sys.argv[1], sys.argv[2]
+def on_hup(*_):
+    with open(hups, "a") as f:
+        f.write("hup\n")
+signal.signal(signal.SIGHUP, on_hup)
+with open(pid + ".tmp", "w") as f:
+    f.write(str(os.getpid()))
+os.rename(pid + ".tmp", pid)
+while True:
+    time.sleep(0.05)
+"#;
         HupCounter(
-            Command::new("sh")
-                .args(["-c", &script])
+            Command::new("python3")
+                .args(["-c", script])
+                .arg(hups)
+                .arg(pid_file)
                 .stdin(Stdio::null())
                 .spawn()
                 .unwrap(),
