@@ -765,6 +765,14 @@ async fn references_and_imports_are_shown_by_name_only() {
     assert!(!folder.body.contains("db-canary") && !folder.body.contains("postgres://"));
     let events = audit_events(&s.client(), &[("action", "list-secret-imports".into())]).await;
     assert!(!events.is_empty());
+    // The secret's own page names the target once the value is revealed.
+    web.get("/p/default/env/dev/secrets/DB_URL?path=%2F").await;
+    let revealed = web
+        .post("/p/default/env/dev/secrets/DB_URL/reveal", &[("path", "/")])
+        .await;
+    assert!(revealed.body.contains("References: "), "{}", revealed.body);
+    assert!(revealed.body.contains("prod:/ DB_HOST"));
+    assert!(!revealed.body.contains("db-canary"));
 }
 
 #[tokio::test]

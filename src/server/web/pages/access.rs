@@ -49,7 +49,7 @@ fn done_text(done: Option<&str>) -> Option<&'static str> {
     })
 }
 
-/// An override as `hush members add --override` takes it.
+/// An override as `Override::parse` reads it (the API's `overrides`).
 fn override_text(o: &Override) -> String {
     let level = match o.level {
         Level::None => "none",
@@ -192,7 +192,7 @@ fn tokens_section(
     h.raw("<section><h2>Service tokens</h2>");
     let live: Vec<&TokenRow> = tokens.iter().filter(|t| t.revoked_at.is_none()).collect();
     if live.is_empty() {
-        h.raw("<p class=\"empty\">No service tokens. Create one below for CI, or from a terminal: <code>hush tokens create NAME --env dev</code>.</p>");
+        h.raw("<p class=\"empty\">No service tokens. Create one below for CI, or from a terminal: <code>hush tokens create --name NAME -e dev --ttl 24h</code>.</p>");
     } else {
         h.raw("<div class=\"scroll\"><table class=\"tokens\"><caption>Service tokens</caption><thead><tr><th scope=\"col\">Name</th><th scope=\"col\">Scopes</th><th scope=\"col\">Access</th><th scope=\"col\">Expires</th><th scope=\"col\"><span class=\"sr-only\">Actions</span></th></tr></thead><tbody>");
         for t in live {

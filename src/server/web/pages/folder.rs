@@ -241,7 +241,7 @@ pub fn tag_list(h: &mut Html, tags: &[crate::service::secrets::Tag]) {
 
 /// The secrets a value references (`${KEY}`, `${env.KEY}`, ...), each a
 /// link to its folder: names only, read from the value on the server.
-fn references(h: &mut Html, project: &str, home: (&str, &str), value: &str) {
+pub fn references(h: &mut Html, project: &str, home: (&str, &str), value: &str) {
     if !crate::references::has_references(value) {
         return;
     }

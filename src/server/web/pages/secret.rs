@@ -116,6 +116,7 @@ async fn render(
                 .raw("<pre class=\"revealed\" id=\"revealed\" data-hide-after=\"30\">")
                 .text(value.expose())
                 .raw("</pre><button type=\"button\" class=\"copy\" data-copy=\"revealed\" hidden>Copy</button>");
+            super::folder::references(&mut h, slug, (env, path), value.expose());
         }
         None => {
             h.raw("<p><span class=\"masked\"><span aria-hidden=\"true\">••••••••</span><span class=\"sr-only\">hidden value</span></span></p>");
