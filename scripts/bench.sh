@@ -11,20 +11,26 @@
 # 4. the OpenBao anchor (scripts/bench/openbao.sh), same loads
 # 5. the peers harness for `hush run` (../shared/bench/peers), if `hush run` exists
 #    5c. masking throughput by secret shape (scripts/bench/masking.sh)
+#    5d. list throughput by root key provider: file, pkcs11 (SoftHSM2), transit
+#        (OpenBao dev server), side by side (scripts/bench/providers.sh)
 # 6. BENCHMARKS.md (scripts/bench/report.py)
 #
 # Environment (all optional):
 #   BENCH_DURATION=12 BENCH_WARMUP=2      seconds per measurement / warm-up before it
 #   BENCH_CONNECTIONS=32 BENCH_THREADS=2  wrk's -c and -t
-#   BENCH_PORT_BASE=18210                 ports used: base .. base+12 on 127.0.0.1
+#   BENCH_PORT_BASE=18210                 ports used: base .. base+17 on 127.0.0.1
 #   BENCH_PAIRS=5 BENCH_PAIR_DURATION=6   interleaved hello-world / list rounds (0: none)
 #   BENCH_SKIP_OPENBAO=1                  skip the OpenBao anchor
 #   BENCH_SKIP_PEERS=1                    skip the peers harness
 #   BENCH_SKIP_POSTGRES=1                 skip the PostgreSQL replicas (scripts/bench-postgres.sh)
 #   BENCH_SKIP_MASKING=1                  skip the masking-by-shape rows (scripts/bench/masking.sh)
+#   BENCH_SKIP_PROVIDERS=1                skip the root key provider rows (scripts/bench/providers.sh)
 #   BENCH_ONLY=masking                    build hush, run only the masking-by-shape rows, print
 #                                         them (target/bench/masking.md); BENCHMARKS.md untouched
+#   BENCH_ONLY=providers                  build hush, run only the root key provider rows, print
+#                                         them (target/bench/providers.md); BENCHMARKS.md untouched
 #   BENCH_MASK_MIB, BENCH_MASK_REPEAT, BENCH_MASK_ROUNDS, BENCH_MASK_SETS: see masking.py
+#   BENCH_PROVIDER_ROUNDS=3               interleaved rounds of the provider rows
 #   BENCH_PEERS_DIR=../shared/bench/peers where the peers harness is
 #   BENCH_PEERS_STEPS="install fixtures launch throughput leaks latency signals report"
 #   HUSH_RUN_ARGS, HUSH_PLAIN_RUN_ARGS, HUSH_SETUP, HUSH_MASK_TOKEN: override the
@@ -64,6 +70,7 @@ for p in cargo curl python3 awk setsid getconf; do
 done
 
 MASK_PORT=$((PORT_BASE + 12))
+PROVIDERS_PORT=$((PORT_BASE + 13))  # .. PORT_BASE+17
 
 # ---------------------------------------------------------------- 1. build
 if [ "${BENCH_ONLY:-}" = masking ]; then
@@ -72,8 +79,17 @@ if [ "${BENCH_ONLY:-}" = masking ]; then
     || { tail -n 30 "$BENCH_OUT/build.log" >&2; die "cargo build --release failed"; }
   bash "$BENCH_DIR/masking.sh" "$TARGET_DIR/release/hush" "$BENCH_OUT" "$MASK_PORT"
   exit 0
+elif [ "${BENCH_ONLY:-}" = providers ]; then
+  log "BENCH_ONLY=providers: building hush (release), then only the root key provider rows"
+  HUSH=${BENCH_HUSH_BIN:-$TARGET_DIR/release/hush}
+  if [ -z "${BENCH_HUSH_BIN:-}" ]; then
+    CARGO_TARGET_DIR=$TARGET_DIR cargo build --release --bin hush >"$BENCH_OUT/build.log" 2>&1 \
+      || { tail -n 30 "$BENCH_OUT/build.log" >&2; die "cargo build --release failed"; }
+  fi
+  bash "$BENCH_DIR/providers.sh" "$HUSH" "$BENCH_OUT" "$PROVIDERS_PORT"
+  exit 0
 elif [ -n "${BENCH_ONLY:-}" ]; then
-  die "BENCH_ONLY=$BENCH_ONLY: only 'masking' can be run on its own"
+  die "BENCH_ONLY=$BENCH_ONLY: only 'masking' or 'providers' can be run on its own"
 fi
 log "building hush and examples/hello_axum (release, CARGO_TARGET_DIR=$TARGET_DIR)"
 if ! CARGO_TARGET_DIR=$TARGET_DIR cargo build --release --bin hush --example hello_axum \
@@ -293,6 +309,25 @@ else
 fi
 log "masking by shape: $MASK_STATUS"
 
+# ---------------------------------------------------------------- 5d. root key providers
+PROVIDERS_STATUS=
+if [ "${BENCH_SKIP_PROVIDERS:-0}" = 1 ]; then
+  PROVIDERS_STATUS="skipped (BENCH_SKIP_PROVIDERS=1)"
+else
+  set +e
+  bash "$BENCH_DIR/providers.sh" "$HUSH" "$BENCH_OUT" "$PROVIDERS_PORT" >"$BENCH_OUT/providers.log" 2>&1
+  rc=$?
+  set -e
+  if [ "$rc" = 0 ]; then
+    PROVIDERS_STATUS=ok
+  elif [ "$rc" = 3 ]; then
+    PROVIDERS_STATUS="not run: $(tail -n 1 "$BENCH_OUT/providers.log")"
+  else
+    PROVIDERS_STATUS="failed (exit $rc, see $BENCH_OUT/providers.log)"
+  fi
+fi
+log "root key providers: $PROVIDERS_STATUS"
+
 # ---------------------------------------------------------------- 5b. PostgreSQL replicas
 PG_STATUS=
 PG_VERSION=
@@ -316,7 +351,7 @@ log "postgres: $PG_STATUS"
 # ---------------------------------------------------------------- 6. report
 PG_STATUS=$PG_STATUS PG_VERSION=$PG_VERSION PG_RESULTS=$TARGET_DIR/bench-postgres/results.tsv \
 OPENBAO_STATUS=$OPENBAO_STATUS PEERS_STATUS=$PEERS_STATUS PEERS_RESULTS=$PEERS_RESULTS \
-  MASK_STATUS=$MASK_STATUS \
+  MASK_STATUS=$MASK_STATUS PROVIDERS_STATUS=$PROVIDERS_STATUS \
   PEERS_RUN_ARGS=$run_args PEERS_PLAIN_RUN_ARGS=${HUSH_PLAIN_RUN_ARGS-} PEERS_MASK=${HUSH_MASK_TOKEN-} \
   PEERS_JSON_DIR=${BENCH_WORK:-/tmp/hush-bench}/results HUSH_BIN=$HUSH \
   python3 "$BENCH_DIR/report.py" "$BENCH_OUT" "$OUTPUT" || die "writing $OUTPUT failed"
