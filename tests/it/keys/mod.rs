@@ -7,6 +7,8 @@
 #[cfg(feature = "awskms")]
 mod awskms;
 mod file;
+#[cfg(feature = "awskms")]
+mod imds;
 #[cfg(feature = "pkcs11")]
 mod pkcs11;
 mod proxy;
