@@ -9,6 +9,7 @@ mod awskms;
 mod file;
 #[cfg(feature = "awskms")]
 mod imds;
+pub mod memory;
 #[cfg(feature = "pkcs11")]
 mod pkcs11;
 mod proxy;
