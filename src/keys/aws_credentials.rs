@@ -340,6 +340,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn served_credentials() {
+        let ok = br#"{"Code":"Success","Type":"AWS-HMAC","AccessKeyId":"ASIA1","SecretAccessKey":"s/1+x","Token":"t1","Expiration":"2030-01-02T03:04:05Z"}"#;
+        let r = parse_served(ok, "imds".into()).unwrap();
+        assert_eq!(r.credentials.access_key_id, "ASIA1");
+        assert_eq!(r.credentials.secret_access_key.as_str(), "s/1+x");
+        let at = time::macros::datetime!(2030-01-02 03:04:05 UTC);
+        assert_eq!(r.expires, Some(SystemTime::from(at)));
+        // The container endpoint's four fields only; no Expiration: long-lived.
+        let plain = br#"{"AccessKeyId":"AKIA2","SecretAccessKey":"s2"}"#;
+        assert!(parse_served(plain, "c".into()).unwrap().expires.is_none());
+        let failed =
+            br#"{"Code":"AssumeRoleUnauthorizedAccess","AccessKeyId":"A","SecretAccessKey":"s"}"#;
+        let e = parse_served(failed, "imds".into()).err().unwrap();
+        assert!(e.contains("AssumeRoleUnauthorizedAccess"), "{e}");
+        let header_break = br#"{"AccessKeyId":"A\r\nX: y","SecretAccessKey":"s"}"#;
+        assert!(parse_served(header_break, "c".into()).is_err());
+        let secret_in_error =
+            br#"{"AccessKeyId":"A","SecretAccessKey":"s3cr3t","Expiration":"soon"}"#;
+        let e = parse_served(secret_in_error, "c".into()).err().unwrap();
+        assert!(e.contains("Expiration") && !e.contains("s3cr3t"), "{e}");
+        assert!(parse_served(b"<html>", "c".into()).is_err());
+    }
+
+    #[test]
     fn sections_of_shared_files() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("credentials");
