@@ -586,6 +586,20 @@ def main(out, output):
         txt = open(mask_md).read()
         w(re.sub(r"^### .*\n\n", "", txt).rstrip())
         w("")
+    # ---------------------------------------------------------------- root key providers
+    w("## Server core: list throughput by root key provider")
+    w("")
+    prov_status = os.environ.get("PROVIDERS_STATUS", "?")
+    prov_md = os.path.join(out, "providers.md")
+    if prov_status != "ok" or not os.path.exists(prov_md):
+        w("Status: %s." % prov_status)
+        w("")
+    else:
+        w("Status: ok.")
+        w("")
+        txt = open(prov_md).read()
+        w(re.sub(r"^### .*\n\n", "", txt).rstrip())
+        w("")
     # ---------------------------------------------------------------- the dashboard's pages
     w("## Web dashboard: page weight and server time")
     w("")

@@ -7,6 +7,9 @@
 #[cfg(feature = "awskms")]
 mod awskms;
 mod file;
+#[cfg(feature = "awskms")]
+mod imds;
+pub mod memory;
 #[cfg(feature = "pkcs11")]
 mod pkcs11;
 mod proxy;

@@ -364,3 +364,57 @@ async fn pkcs11_migrate_from_file_online() {
     );
     n.stop();
 }
+
+/// A memory dump of the running server (`keys::memory`) after it logged in
+/// and used the key. The key label, which hush keeps to find the key again,
+/// is the positive control.
+///
+/// SoftHSM2 is a software token: its library runs inside hush's process,
+/// so the token's keys pass through hush's memory while SoftHSM computes
+/// (it wipes them after each operation, which is what the dump checks). A
+/// hardware HSM keeps them on the device; this test cannot show that.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pkcs11_memory_dump_has_neither_key_nor_pin() {
+    let Some(hsm) = Hsm::start("pkcs11_memory_dump") else {
+        return;
+    };
+    let value: Vec<u8> = (0..32u8)
+        .map(|i| i.wrapping_mul(53).wrapping_add(7))
+        .collect();
+    let label = format!("memtest-{}", uuid::Uuid::new_v4().simple());
+    hsm.import_key(&label, &value, false);
+    let config = hsm.dir.path().join("memtest.toml");
+    let text =
+        std::fs::read_to_string(&hsm.config).unwrap() + &format!("key_label = \"{label}\"\n");
+    std::fs::write(&config, text).unwrap();
+    let s = TestServer::start_with(&provider_args("pkcs11", &config), &hsm.envs()).await;
+    set(&s.client(), "IN_MEMORY", "v1").await.unwrap();
+    assert_eq!(
+        get(&s.client(), "IN_MEMORY", None).await.unwrap()["secretValue"],
+        "v1"
+    );
+    let pid = s.pid().unwrap();
+    if let Some(scan) = super::memory::scan_memory(
+        "pkcs11_memory_dump",
+        pid,
+        &[label.as_bytes(), &value, PIN.as_bytes()],
+    ) {
+        assert!(
+            scan.seen(0),
+            "the key label was not found in the server's memory: the scan does not see it"
+        );
+        assert!(
+            !scan.seen(1),
+            "the HSM key's bytes are in hush's memory (forms {:?})",
+            scan.found[1]
+        );
+        assert!(
+            !scan.seen(2),
+            "the PIN is in hush's memory after login (forms {:?})",
+            scan.found[2]
+        );
+    }
+    let mut s = s;
+    s.stop();
+    never_on_disk(&[&s.data_dir], &[&value, PIN.as_bytes()]);
+}
