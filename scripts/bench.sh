@@ -11,24 +11,35 @@
 # 4. the OpenBao anchor (scripts/bench/openbao.sh), same loads
 # 5. the peers harness for `hush run` (../shared/bench/peers), if `hush run` exists
 #    5c. masking throughput by secret shape (scripts/bench/masking.sh)
-#    5d. `hush scan` against detect-secrets and trufflehog3 (scripts/bench/scan.sh)
+#    5d. the web dashboard's page weight and server time (scripts/bench/dashboard.sh)
+#    5e. `hush scan` against detect-secrets and trufflehog3 (scripts/bench/scan.sh)
+#    5f. list throughput by root key provider: file, pkcs11 (SoftHSM2), transit
+#        (OpenBao dev server), side by side (scripts/bench/providers.sh)
 # 6. BENCHMARKS.md (scripts/bench/report.py)
 #
 # Environment (all optional):
 #   BENCH_DURATION=12 BENCH_WARMUP=2      seconds per measurement / warm-up before it
 #   BENCH_CONNECTIONS=32 BENCH_THREADS=2  wrk's -c and -t
-#   BENCH_PORT_BASE=18210                 ports used: base .. base+13 on 127.0.0.1
+#   BENCH_PORT_BASE=18210                 ports used: base .. base+19 on 127.0.0.1
 #   BENCH_PAIRS=5 BENCH_PAIR_DURATION=6   interleaved hello-world / list rounds (0: none)
 #   BENCH_SKIP_OPENBAO=1                  skip the OpenBao anchor
 #   BENCH_SKIP_PEERS=1                    skip the peers harness
 #   BENCH_SKIP_POSTGRES=1                 skip the PostgreSQL replicas (scripts/bench-postgres.sh)
 #   BENCH_SKIP_MASKING=1                  skip the masking-by-shape rows (scripts/bench/masking.sh)
+#   BENCH_SKIP_DASHBOARD=1                skip the dashboard's page figures (scripts/bench/dashboard.sh)
 #   BENCH_SKIP_SCAN=1                     skip the scan comparison (scripts/bench/scan.sh)
 #   BENCH_ONLY=masking                    build hush, run only the masking-by-shape rows, print
 #                                         them (target/bench/masking.md); BENCHMARKS.md untouched
+#   BENCH_ONLY=dashboard                  build hush, run only the dashboard's page weight and
+#                                         server time (scripts/bench/dashboard.sh; prints
+#                                         target/bench/dashboard.md); BENCHMARKS.md untouched
 #   BENCH_ONLY=scan                       the same for the scan comparison (target/bench/scan.md)
 #   BENCH_SCAN_FILES, BENCH_SCAN_ROUNDS, BENCH_SCAN_SEED: see scan.py
+#   BENCH_SKIP_PROVIDERS=1                skip the root key provider rows (scripts/bench/providers.sh)
+#   BENCH_ONLY=providers                  build hush, run only the root key provider rows, print
+#                                         them (target/bench/providers.md); BENCHMARKS.md untouched
 #   BENCH_MASK_MIB, BENCH_MASK_REPEAT, BENCH_MASK_ROUNDS, BENCH_MASK_SETS: see masking.py
+#   BENCH_PROVIDER_ROUNDS=3               interleaved rounds of the provider rows
 #   BENCH_PEERS_DIR=../shared/bench/peers where the peers harness is
 #   BENCH_PEERS_STEPS="install fixtures launch throughput leaks latency signals report"
 #   HUSH_RUN_ARGS, HUSH_PLAIN_RUN_ARGS, HUSH_SETUP, HUSH_MASK_TOKEN: override the
@@ -68,9 +79,11 @@ for p in cargo curl python3 awk setsid getconf; do
 done
 
 MASK_PORT=$((PORT_BASE + 12))
-SCAN_PORT=$((PORT_BASE + 13))
+DASH_PORT=$((PORT_BASE + 13))
+SCAN_PORT=$((PORT_BASE + 14))
 # bench.sh empties BENCH_OUT on every run; the peers' venv is kept in the cache
 export BENCH_SCAN_VENV=${BENCH_SCAN_VENV:-$BENCH_CACHE/scan-venv}
+PROVIDERS_PORT=$((PORT_BASE + 15))  # .. PORT_BASE+19
 
 # ---------------------------------------------------------------- 1. build
 if [ "${BENCH_ONLY:-}" = masking ]; then
@@ -79,14 +92,29 @@ if [ "${BENCH_ONLY:-}" = masking ]; then
     || { tail -n 30 "$BENCH_OUT/build.log" >&2; die "cargo build --release failed"; }
   bash "$BENCH_DIR/masking.sh" "$TARGET_DIR/release/hush" "$BENCH_OUT" "$MASK_PORT"
   exit 0
+elif [ "${BENCH_ONLY:-}" = dashboard ]; then
+  log "BENCH_ONLY=dashboard: building hush (release), then only the dashboard's page figures"
+  CARGO_TARGET_DIR=$TARGET_DIR cargo build --release --bin hush >"$BENCH_OUT/build.log" 2>&1 \
+    || { tail -n 30 "$BENCH_OUT/build.log" >&2; die "cargo build --release failed"; }
+  bash "$BENCH_DIR/dashboard.sh" "$TARGET_DIR/release/hush" "$BENCH_OUT" "$DASH_PORT"
+  exit 0
 elif [ "${BENCH_ONLY:-}" = scan ]; then
   log "BENCH_ONLY=scan: building hush (release), then only the scan comparison"
   CARGO_TARGET_DIR=$TARGET_DIR cargo build --release --bin hush >"$BENCH_OUT/build.log" 2>&1 \
     || { tail -n 30 "$BENCH_OUT/build.log" >&2; die "cargo build --release failed"; }
   bash "$BENCH_DIR/scan.sh" "${BENCH_HUSH_BIN:-$TARGET_DIR/release/hush}" "$BENCH_OUT" "$SCAN_PORT"
   exit 0
+elif [ "${BENCH_ONLY:-}" = providers ]; then
+  log "BENCH_ONLY=providers: building hush (release), then only the root key provider rows"
+  HUSH=${BENCH_HUSH_BIN:-$TARGET_DIR/release/hush}
+  if [ -z "${BENCH_HUSH_BIN:-}" ]; then
+    CARGO_TARGET_DIR=$TARGET_DIR cargo build --release --bin hush >"$BENCH_OUT/build.log" 2>&1 \
+      || { tail -n 30 "$BENCH_OUT/build.log" >&2; die "cargo build --release failed"; }
+  fi
+  bash "$BENCH_DIR/providers.sh" "$HUSH" "$BENCH_OUT" "$PROVIDERS_PORT"
+  exit 0
 elif [ -n "${BENCH_ONLY:-}" ]; then
-  die "BENCH_ONLY=$BENCH_ONLY: only 'masking' or 'scan' can be run on its own"
+  die "BENCH_ONLY=$BENCH_ONLY: only 'masking', 'dashboard', 'scan' or 'providers' can be run on their own"
 fi
 log "building hush and examples/hello_axum (release, CARGO_TARGET_DIR=$TARGET_DIR)"
 if ! CARGO_TARGET_DIR=$TARGET_DIR cargo build --release --bin hush --example hello_axum \
@@ -306,7 +334,18 @@ else
 fi
 log "masking by shape: $MASK_STATUS"
 
-# ---------------------------------------------------------------- 5d. scan against its peers
+# ---------------------------------------------------------------- 5d. the dashboard's pages
+DASH_STATUS=
+if [ "${BENCH_SKIP_DASHBOARD:-0}" = 1 ]; then
+  DASH_STATUS="skipped (BENCH_SKIP_DASHBOARD=1)"
+elif bash "$BENCH_DIR/dashboard.sh" "$HUSH" "$BENCH_OUT" "$DASH_PORT" >"$BENCH_OUT/dashboard.log" 2>&1; then
+  DASH_STATUS=ok
+else
+  DASH_STATUS="failed (see $BENCH_OUT/dashboard.log)"
+fi
+log "dashboard pages: $DASH_STATUS"
+
+# ---------------------------------------------------------------- 5e. scan against its peers
 SCAN_STATUS=
 if [ "${BENCH_SKIP_SCAN:-0}" = 1 ]; then
   SCAN_STATUS="skipped (BENCH_SKIP_SCAN=1)"
@@ -316,6 +355,25 @@ else
   SCAN_STATUS="failed (see $BENCH_OUT/scan.log)"
 fi
 log "scan comparison: $SCAN_STATUS"
+
+# ---------------------------------------------------------------- 5f. root key providers
+PROVIDERS_STATUS=
+if [ "${BENCH_SKIP_PROVIDERS:-0}" = 1 ]; then
+  PROVIDERS_STATUS="skipped (BENCH_SKIP_PROVIDERS=1)"
+else
+  set +e
+  bash "$BENCH_DIR/providers.sh" "$HUSH" "$BENCH_OUT" "$PROVIDERS_PORT" >"$BENCH_OUT/providers.log" 2>&1
+  rc=$?
+  set -e
+  if [ "$rc" = 0 ]; then
+    PROVIDERS_STATUS=ok
+  elif [ "$rc" = 3 ]; then
+    PROVIDERS_STATUS="not run: $(tail -n 1 "$BENCH_OUT/providers.log")"
+  else
+    PROVIDERS_STATUS="failed (exit $rc, see $BENCH_OUT/providers.log)"
+  fi
+fi
+log "root key providers: $PROVIDERS_STATUS"
 
 # ---------------------------------------------------------------- 5b. PostgreSQL replicas
 PG_STATUS=
@@ -340,7 +398,8 @@ log "postgres: $PG_STATUS"
 # ---------------------------------------------------------------- 6. report
 PG_STATUS=$PG_STATUS PG_VERSION=$PG_VERSION PG_RESULTS=$TARGET_DIR/bench-postgres/results.tsv \
 OPENBAO_STATUS=$OPENBAO_STATUS PEERS_STATUS=$PEERS_STATUS PEERS_RESULTS=$PEERS_RESULTS \
-  MASK_STATUS=$MASK_STATUS SCAN_STATUS=$SCAN_STATUS \
+  MASK_STATUS=$MASK_STATUS DASH_STATUS=$DASH_STATUS SCAN_STATUS=$SCAN_STATUS \
+  PROVIDERS_STATUS=$PROVIDERS_STATUS \
   PEERS_RUN_ARGS=$run_args PEERS_PLAIN_RUN_ARGS=${HUSH_PLAIN_RUN_ARGS-} PEERS_MASK=${HUSH_MASK_TOKEN-} \
   PEERS_JSON_DIR=${BENCH_WORK:-/tmp/hush-bench}/results HUSH_BIN=$HUSH \
   python3 "$BENCH_DIR/report.py" "$BENCH_OUT" "$OUTPUT" || die "writing $OUTPUT failed"

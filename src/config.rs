@@ -42,6 +42,12 @@ pub struct ServerArgs {
     /// HUSH_ROOT_KEY is set, else file]
     #[arg(long, env = "HUSH_ROOT_KEY_PROVIDER", value_name = "PROVIDER")]
     pub root_key_provider: Option<String>,
+    /// While migrating to another root key provider: the one that wrapped
+    /// the keys so far (file, env, transit, pkcs11, awskms, set up as when
+    /// it was the provider). `hush keys rotate-root` then moves every key to
+    /// the new one; remove this afterwards.
+    #[arg(long, env = "HUSH_PREVIOUS_ROOT_KEY_PROVIDER", value_name = "PROVIDER")]
+    pub previous_root_key_provider: Option<String>,
     /// How long data keys already unwrapped keep serving while an external
     /// root key provider is unreachable, e.g. 5m [default: 5m]
     #[arg(long, env = "HUSH_ROOT_KEY_CACHE_GRACE")]
@@ -152,6 +158,18 @@ pub struct ServerArgs {
     /// [default: false]
     #[arg(long, env = "HUSH_WEBHOOK_ALLOW_PRIVATE", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
     pub webhook_allow_private: Option<bool>,
+    /// Rotate the root key generation and every data key when the current
+    /// generation is this old, e.g. 90d, or off [default: off]
+    #[arg(long, env = "HUSH_ROOT_KEY_ROTATION")]
+    pub root_key_rotation: Option<String>,
+    /// Ciphertexts re-encrypted per batch after `hush keys rotate-data`
+    /// [default: 500]
+    #[arg(long, env = "HUSH_REKEY_BATCH")]
+    pub rekey_batch: Option<i64>,
+    /// Pause between those batches, which throttles the re-encryption,
+    /// e.g. 50ms [default: 10ms]
+    #[arg(long, env = "HUSH_REKEY_PAUSE")]
+    pub rekey_pause: Option<String>,
     /// `HUSH_ROOT_KEY`, taken out of the environment by main before any
     /// thread starts (`hygiene::take_env`); never a flag.
     #[arg(skip)]
@@ -168,6 +186,7 @@ struct FileConfig {
     database_pool_size: Option<usize>,
     root_key_file: Option<PathBuf>,
     root_key_provider: Option<String>,
+    previous_root_key_provider: Option<String>,
     root_key_cache_grace: Option<String>,
     root_key_wrapped_file: Option<PathBuf>,
     /// The providers' sections (file only: they name credential files).
@@ -201,6 +220,9 @@ struct FileConfig {
     password_login: Option<bool>,
     break_glass_admins: Option<Vec<String>>,
     webhook_allow_private: Option<bool>,
+    root_key_rotation: Option<String>,
+    rekey_batch: Option<i64>,
+    rekey_pause: Option<String>,
     /// `[[sso_providers]]` tables (file only: they name secrets' sources).
     sso_providers: Option<Vec<crate::sso_settings::ProviderConfig>>,
     sso_public_url: Option<String>,
@@ -229,6 +251,8 @@ pub struct ServerConfig {
     /// PostgreSQL only: the connection pool's size.
     pub database_pool_size: usize,
     pub root_key: RootKeySource,
+    /// While migrating between providers: the previous one.
+    pub previous_root_key: Option<RootKeySource>,
     /// External providers: how long cached data keys serve through an outage.
     pub root_key_cache_grace: Duration,
     /// External providers: the local key, wrapped (`keys::wrapped_root`).
@@ -267,6 +291,11 @@ pub struct ServerConfig {
     pub sso_public_url: Option<String>,
     /// Webhooks may reach loopback and private addresses (`webhooks::target`).
     pub webhook_allow_private: bool,
+    /// `None`: the root key is rotated only when asked (`service::rekey`).
+    pub root_key_rotation: Option<Duration>,
+    /// Re-encryption batch size and the pause between batches.
+    pub rekey_batch: i64,
+    pub rekey_pause: Duration,
 }
 
 impl fmt::Debug for ServerConfig {
@@ -293,6 +322,7 @@ impl fmt::Debug for ServerConfig {
             .field("break_glass_admins", &self.break_glass_admins)
             .field("sso_providers", &self.sso_providers.len())
             .field("webhook_allow_private", &self.webhook_allow_private)
+            .field("root_key_rotation", &self.root_key_rotation)
             .finish_non_exhaustive()
     }
 }
@@ -319,6 +349,58 @@ pub enum ConfigError {
     Parse(String, String),
     #[error("invalid {0}: {1}")]
     Invalid(&'static str, String),
+}
+
+/// What a root key provider name resolves to: the key's source, from the
+/// environment, a key file or the provider's config-file section.
+struct RootKeySources {
+    env_root_key: Option<Zeroizing<String>>,
+    key_file: Option<PathBuf>,
+    data_dir: PathBuf,
+    transit: Option<crate::keys::settings::TransitSettings>,
+    pkcs11: Option<crate::keys::settings::Pkcs11Settings>,
+    awskms: Option<crate::keys::settings::AwsKmsSettings>,
+}
+
+impl RootKeySources {
+    fn source(&self, provider: Option<ProviderName>) -> Result<RootKeySource, ConfigError> {
+        let missing = |name: &str| {
+            ConfigError::Invalid(
+                "root_key_provider",
+                format!("{name} needs a [{name}] section in the config file (see README, Root key providers)"),
+            )
+        };
+        let section = |found: Option<External>, name| {
+            found
+                .map(|e| RootKeySource::External(Box::new(e)))
+                .ok_or_else(|| missing(name))
+        };
+        let f = self;
+        Ok(match (provider, &self.env_root_key, &self.key_file) {
+            (None, Some(k), _) | (Some(ProviderName::Env), Some(k), _) => {
+                RootKeySource::Inline(k.clone())
+            }
+            (Some(ProviderName::Env), None, _) => {
+                return Err(ConfigError::Invalid(
+                    "root_key_provider",
+                    "env needs the key in HUSH_ROOT_KEY".into(),
+                ))
+            }
+            (None | Some(ProviderName::File), _, Some(p)) => RootKeySource::File(p.clone()),
+            (None | Some(ProviderName::File), _, None) => {
+                RootKeySource::Generated(self.data_dir.join("root.key"))
+            }
+            (Some(ProviderName::Transit), ..) => {
+                section(f.transit.clone().map(External::Transit), "transit")?
+            }
+            (Some(ProviderName::Pkcs11), ..) => {
+                section(f.pkcs11.clone().map(External::Pkcs11), "pkcs11")?
+            }
+            (Some(ProviderName::AwsKms), ..) => {
+                section(f.awskms.clone().map(External::AwsKms), "awskms")?
+            }
+        })
+    }
 }
 
 /// Parses `250ms`, `10s`, `5m`, `24h`, `30d`.
@@ -365,46 +447,51 @@ impl ServerConfig {
             .clone()
             .or(file.database_url)
             .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("hush.db").display()));
-        let provider = match args
-            .root_key_provider
-            .clone()
-            .or(file.root_key_provider.clone())
-        {
-            Some(name) => Some(
-                name.parse::<ProviderName>()
-                    .map_err(|e| ConfigError::Invalid("root_key_provider", e))?,
-            ),
+        let parse_provider = |flag: Option<String>, in_file: Option<String>, name| {
+            flag.or(in_file)
+                .map(|n| n.parse::<ProviderName>())
+                .transpose()
+                .map_err(|e| ConfigError::Invalid(name, e))
+        };
+        let provider = parse_provider(
+            args.root_key_provider.clone(),
+            file.root_key_provider.clone(),
+            "root_key_provider",
+        )?;
+        let previous = parse_provider(
+            args.previous_root_key_provider.clone(),
+            file.previous_root_key_provider.clone(),
+            "previous_root_key_provider",
+        )?;
+        let key_file = args.root_key_file.clone().or(file.root_key_file.clone());
+        let sources = RootKeySources {
+            env_root_key,
+            key_file,
+            data_dir: data_dir.clone(),
+            transit: file.transit.clone(),
+            pkcs11: file.pkcs11.clone(),
+            awskms: file.awskms.clone(),
+        };
+        let root_key = sources.source(provider)?;
+        let previous_root_key = match previous {
             None => None,
-        };
-        let key_file = args.root_key_file.clone().or(file.root_key_file);
-        let missing = |name: &str| {
-            ConfigError::Invalid(
-                "root_key_provider",
-                format!("{name} needs a [{name}] section in the config file (see README, Root key providers)"),
-            )
-        };
-        let root_key = match (provider, env_root_key, key_file) {
-            (None, Some(k), _) | (Some(ProviderName::Env), Some(k), _) => RootKeySource::Inline(k),
-            (Some(ProviderName::Env), None, _) => {
+            Some(p) if Some(p) == provider || (provider.is_none() && p == ProviderName::File) => {
                 return Err(ConfigError::Invalid(
-                    "root_key_provider",
-                    "env needs the key in HUSH_ROOT_KEY".into(),
+                    "previous_root_key_provider",
+                    "is the same provider as root_key_provider: to change a file/env key use hush server rotate-root-key".into(),
                 ))
             }
-            (None | Some(ProviderName::File), _, Some(p)) => RootKeySource::File(p),
-            (None | Some(ProviderName::File), _, None) => {
-                RootKeySource::Generated(data_dir.join("root.key"))
-            }
-            (Some(ProviderName::Transit), ..) => RootKeySource::External(Box::new(
-                External::Transit(file.transit.ok_or_else(|| missing("transit"))?),
-            )),
-            (Some(ProviderName::Pkcs11), ..) => RootKeySource::External(Box::new(
-                External::Pkcs11(file.pkcs11.ok_or_else(|| missing("pkcs11"))?),
-            )),
-            (Some(ProviderName::AwsKms), ..) => RootKeySource::External(Box::new(
-                External::AwsKms(file.awskms.ok_or_else(|| missing("awskms"))?),
-            )),
+            Some(p) => Some(sources.source(Some(p))?),
         };
+        if let (Some(_), false) = (
+            &previous_root_key,
+            matches!(root_key, RootKeySource::External(_)),
+        ) {
+            return Err(ConfigError::Invalid(
+                "previous_root_key_provider",
+                "migrating is supported towards transit, pkcs11 or awskms only (hush's own keys stay where they are)".into(),
+            ));
+        }
         let root_key_wrapped_file = args
             .root_key_wrapped_file
             .clone()
@@ -545,7 +632,35 @@ impl ServerConfig {
             .map(|e| e.trim().to_ascii_lowercase())
             .filter(|e| !e.is_empty())
             .collect();
+        let rekey_batch = args.rekey_batch.or(file.rekey_batch).unwrap_or(500);
+        if !(1..=10_000).contains(&rekey_batch) {
+            return Err(ConfigError::Invalid(
+                "rekey_batch",
+                format!("{rekey_batch} is not between 1 and 10000"),
+            ));
+        }
         Ok(ServerConfig {
+            root_key_rotation: match args
+                .root_key_rotation
+                .clone()
+                .or(file.root_key_rotation)
+                .as_deref()
+            {
+                None | Some("off") => None,
+                Some(text) => {
+                    let d = parse_duration(text)
+                        .map_err(|e| ConfigError::Invalid("root_key_rotation", e))?;
+                    if d.is_zero() {
+                        return Err(ConfigError::Invalid(
+                            "root_key_rotation",
+                            "must be more than 0 (or off)".into(),
+                        ));
+                    }
+                    Some(d)
+                }
+            },
+            rekey_batch,
+            rekey_pause: duration("rekey_pause", &args.rekey_pause, file.rekey_pause, "10ms")?,
             webhook_allow_private: args
                 .webhook_allow_private
                 .or(file.webhook_allow_private)
@@ -565,6 +680,7 @@ impl ServerConfig {
             database_url,
             database_pool_size,
             root_key,
+            previous_root_key,
             root_key_cache_grace,
             root_key_wrapped_file,
             tls,

@@ -11,8 +11,9 @@ use std::process::Stdio;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
-/// Variables holding credentials of the agent, not meant for the command.
-const SCRUBBED: &[&str] = &[
+/// Variables holding credentials of the agent, not meant for the command
+/// (nor for the supervised one).
+pub(super) const SCRUBBED: &[&str] = &[
     "HUSH_TOKEN",
     "HUSH_CLIENT_ID",
     "HUSH_CLIENT_SECRET",
@@ -21,6 +22,8 @@ const SCRUBBED: &[&str] = &[
     "INFISICAL_UNIVERSAL_AUTH_CLIENT_ID",
     "INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET",
     "INFISICAL_UNIVERSAL_CLIENT_SECRET",
+    "INFISICAL_JWT",
+    "INFISICAL_OIDC_AUTH_JWT",
 ];
 
 /// The sending side: `trigger` asks for one more run.

@@ -11,6 +11,9 @@
 //! Everything is checked here, at the edge: sizes, counts, modes, durations.
 //! The result holds parsed templates; no file is written while loading.
 
+use super::files::Owner;
+use super::notify::{PidSource, SignalTarget};
+use super::offline::OfflineConfig;
 use super::template::{Template, MAX_SOURCE_BYTES};
 use base64::Engine as _;
 use serde::Deserialize;
@@ -48,6 +51,21 @@ struct RawConfig {
     #[serde(default, rename = "status-file")]
     status_file: Option<PathBuf>,
     exec: Option<RawExec>,
+    #[serde(rename = "offline-cache", alias = "offline_cache")]
+    offline_cache: Option<RawOffline>,
+}
+
+/// `offline-cache: true`, or a section.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawOffline {
+    On(bool),
+    Section {
+        enabled: Option<bool>,
+        path: Option<PathBuf>,
+        #[serde(rename = "max-age", alias = "max_age")]
+        max_age: Option<String>,
+    },
 }
 
 /// hush's supervisor mode: `exec: {command, restart, signal}`.
@@ -92,6 +110,14 @@ struct RawAuthConfig {
     #[serde(default)]
     remove_client_secret_on_read: bool,
     path: Option<PathBuf>,
+    /// kubernetes / oidc-auth / jwt-auth: a file holding the identity's id.
+    #[serde(rename = "identity-id")]
+    identity_id: Option<PathBuf>,
+    /// kubernetes: the service-account token file.
+    #[serde(rename = "service-account-token")]
+    service_account_token: Option<PathBuf>,
+    /// oidc-auth / jwt-auth: a file holding the platform token.
+    jwt: Option<PathBuf>,
 }
 
 #[derive(Deserialize)]
@@ -122,8 +148,22 @@ struct RawTemplate {
     /// the supervised command (`exec`).
     #[serde(default)]
     env: bool,
+    /// hush: "user", "user:group", ":group" or numeric ids; the file is
+    /// given to them before it replaces the destination.
+    owner: Option<serde_norway::Value>,
+    /// hush: a signal for a running process when the file changes.
+    #[serde(alias = "on-change")]
+    on_change: Option<RawOnChange>,
     #[serde(default)]
     config: RawTemplateConfig,
+}
+
+#[derive(Deserialize)]
+struct RawOnChange {
+    signal: Option<String>,
+    #[serde(alias = "pid-file")]
+    pid_file: Option<PathBuf>,
+    pid: Option<i64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -140,14 +180,51 @@ struct RawExecute {
     timeout: Option<u64>,
 }
 
+/// Infisical Agent's environment overrides: when set, they win over the
+/// files the config names (Infisical reads them at each login, and so does
+/// hush). The client secret has two names: the agent's own and the CLI's.
+pub const ENV_CLIENT_ID: &str = "INFISICAL_UNIVERSAL_AUTH_CLIENT_ID";
+pub const ENV_CLIENT_SECRET: [&str; 2] = [
+    "INFISICAL_UNIVERSAL_CLIENT_SECRET",
+    "INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET",
+];
+pub const ENV_IDENTITY_ID: &str = "INFISICAL_MACHINE_IDENTITY_ID";
+pub const ENV_KUBERNETES_TOKEN_PATH: &str = "INFISICAL_KUBERNETES_SERVICE_ACCOUNT_TOKEN_PATH";
+/// The platform token itself (the second name is Infisical's older one).
+pub const ENV_JWT: [&str; 2] = ["INFISICAL_JWT", "INFISICAL_OIDC_AUTH_JWT"];
+
+/// A non-empty environment variable.
+pub fn env_value(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// Which platform-token login (`/api/v1/auth/<method>/login`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkloadMethod {
+    Kubernetes,
+    Oidc,
+    Jwt,
+}
+
 /// How the agent gets its access token.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AuthConfig {
-    /// Infisical's universal auth: client id and secret read from files.
+    /// Infisical's universal auth: client id and secret read from files
+    /// (or `INFISICAL_UNIVERSAL_AUTH_CLIENT_ID` / `..._CLIENT_SECRET`).
     Universal {
-        client_id: PathBuf,
-        client_secret: PathBuf,
+        client_id: Option<PathBuf>,
+        client_secret: Option<PathBuf>,
         remove_secret_on_read: bool,
+    },
+    /// A platform token (Kubernetes service account, OIDC, JWT) exchanged
+    /// for an access token, read again at each login (they rotate).
+    Workload {
+        method: WorkloadMethod,
+        /// A file holding the identity id (or INFISICAL_MACHINE_IDENTITY_ID).
+        identity_id: Option<PathBuf>,
+        /// The platform token's file (Kubernetes: default the pod's; OIDC/JWT:
+        /// or INFISICAL_JWT).
+        token_file: Option<PathBuf>,
     },
     /// A token (service token or access token) read from a file, re-read
     /// when the server refuses it.
@@ -166,6 +243,10 @@ pub struct TemplateConfig {
     pub command_timeout: Duration,
     /// Its KEY=value lines go into the supervised command's environment.
     pub env: bool,
+    /// The signal sent on each effective change.
+    pub on_change: Option<SignalTarget>,
+    /// Who owns the written file (None: the agent's user).
+    pub owner: Option<Owner>,
 }
 
 /// What the supervised command gets on an effective change.
@@ -197,6 +278,8 @@ pub struct AgentConfig {
     pub exit_after_render: bool,
     pub status_file: PathBuf,
     pub exec: Option<ExecConfig>,
+    /// Render from the offline cache while the server is unreachable.
+    pub offline: Option<OfflineConfig>,
 }
 
 /// Where the status goes when the config does not say: beside the config.
@@ -247,7 +330,9 @@ fn build(raw: RawConfig, status_default: PathBuf) -> Result<AgentConfig, ConfigE
     }
     let auth = auth(
         raw.auth
-            .ok_or_else(|| err("auth is required (auth.type: universal-auth or token)"))?,
+            .ok_or_else(|| {
+                err("auth is required (auth.type: universal-auth, kubernetes, oidc-auth, jwt-auth or token)")
+            })?,
     )?;
     if raw.sinks.len() > MAX_SINKS {
         return Err(err(format!("at most {MAX_SINKS} sinks")));
@@ -280,14 +365,47 @@ fn build(raw: RawConfig, status_default: PathBuf) -> Result<AgentConfig, ConfigE
     }
     Ok(AgentConfig {
         address,
-        auth,
         sinks,
         templates,
         exit_after_auth: raw.infisical.exit_after_auth,
         exit_after_render: raw.infisical.exit_after_render,
         status_file: raw.status_file.unwrap_or(status_default),
         exec: raw.exec.map(exec).transpose()?,
+        offline: raw
+            .offline_cache
+            .map(|o| offline(o, &auth))
+            .transpose()?
+            .flatten(),
+        auth,
     })
+}
+
+fn offline(raw: RawOffline, auth: &AuthConfig) -> Result<Option<OfflineConfig>, ConfigError> {
+    let (enabled, dir, max_age) = match raw {
+        RawOffline::On(on) => (on, None, None),
+        RawOffline::Section {
+            enabled,
+            path,
+            max_age,
+        } => (enabled.unwrap_or(true), path, max_age),
+    };
+    if !enabled {
+        return Ok(None);
+    }
+    if !matches!(
+        auth,
+        AuthConfig::Universal { .. } | AuthConfig::TokenFile(_)
+    ) {
+        // The cache key comes from a credential that outlives the access
+        // token; platform tokens (Kubernetes, OIDC, JWT) are re-issued.
+        return Err(err(
+            "offline-cache needs auth.type universal-auth or token (its key comes from their credential)",
+        ));
+    }
+    let max_age = max_age
+        .map(|m| go_duration(&m).map_err(|e| err(format!("offline-cache.max-age: {e}"))))
+        .transpose()?;
+    Ok(Some(OfflineConfig { dir, max_age }))
 }
 
 fn exec(raw: RawExec) -> Result<ExecConfig, ConfigError> {
@@ -332,21 +450,57 @@ pub fn parse_signal(name: &str) -> Result<nix::sys::signal::Signal, ConfigError>
 
 fn auth(raw: RawAuth) -> Result<AuthConfig, ConfigError> {
     let c = raw.config;
+    let workload = |method: WorkloadMethod, token_file: Option<PathBuf>| {
+        if c.identity_id.is_none() && env_value(ENV_IDENTITY_ID).is_none() {
+            return Err(err(format!(
+                "auth.config.identity-id (a file holding the identity id) is required, or set {ENV_IDENTITY_ID}"
+            )));
+        }
+        if method != WorkloadMethod::Kubernetes
+            && token_file.is_none()
+            && ENV_JWT.iter().all(|n| env_value(n).is_none())
+        {
+            return Err(err(format!(
+                "auth.config.jwt (a file holding the token) is required, or set {}",
+                ENV_JWT[0]
+            )));
+        }
+        Ok(AuthConfig::Workload {
+            method,
+            identity_id: c.identity_id.clone(),
+            token_file,
+        })
+    };
     match raw.kind.as_str() {
-        "universal-auth" => Ok(AuthConfig::Universal {
-            client_id: c
-                .client_id
-                .ok_or_else(|| err("auth.config.client-id (a file path) is required"))?,
-            client_secret: c
-                .client_secret
-                .ok_or_else(|| err("auth.config.client-secret (a file path) is required"))?,
-            remove_secret_on_read: c.remove_client_secret_on_read,
-        }),
-        "token" => Ok(AuthConfig::TokenFile(c.path.ok_or_else(|| {
+        "universal-auth" => {
+            if c.client_id.is_none() && env_value(ENV_CLIENT_ID).is_none() {
+                return Err(err(format!(
+                    "auth.config.client-id (a file path) is required, or set {ENV_CLIENT_ID}"
+                )));
+            }
+            if c.client_secret.is_none() && ENV_CLIENT_SECRET.iter().all(|n| env_value(n).is_none())
+            {
+                return Err(err(format!(
+                    "auth.config.client-secret (a file path) is required, or set {}",
+                    ENV_CLIENT_SECRET[0]
+                )));
+            }
+            Ok(AuthConfig::Universal {
+                client_id: c.client_id,
+                client_secret: c.client_secret,
+                remove_secret_on_read: c.remove_client_secret_on_read,
+            })
+        }
+        "token" => Ok(AuthConfig::TokenFile(c.path.clone().ok_or_else(|| {
             err("auth.config.path (a file holding the token) is required")
         })?)),
+        "kubernetes" | "kubernetes-auth" => {
+            workload(WorkloadMethod::Kubernetes, c.service_account_token.clone())
+        }
+        "oidc-auth" | "oidc" => workload(WorkloadMethod::Oidc, c.jwt.clone()),
+        "jwt-auth" | "jwt" => workload(WorkloadMethod::Jwt, c.jwt.clone()),
         other => Err(err(format!(
-            "auth.type {other:?} is not supported by hush agent yet (use universal-auth or token)"
+            "auth.type {other:?} is not supported by hush agent (use universal-auth, kubernetes, oidc-auth, jwt-auth or token)"
         ))),
     }
 }
@@ -415,6 +569,17 @@ fn template(n: usize, t: RawTemplate) -> Result<TemplateConfig, ConfigError> {
             (command, timeout)
         }
     };
+    let on_change = t
+        .on_change
+        .map(on_change)
+        .transpose()
+        .map_err(|e| err(format!("{label}: {}", e.0)))?;
+    let owner = t
+        .owner
+        .as_ref()
+        .map(parse_owner)
+        .transpose()
+        .map_err(|e| err(format!("{label}: {e}")))?;
     Ok(TemplateConfig {
         label,
         template,
@@ -424,6 +589,74 @@ fn template(n: usize, t: RawTemplate) -> Result<TemplateConfig, ConfigError> {
         command,
         command_timeout,
         env: t.env,
+        on_change,
+        owner,
+    })
+}
+
+fn on_change(raw: RawOnChange) -> Result<SignalTarget, ConfigError> {
+    let name = raw
+        .signal
+        .ok_or_else(|| err("on_change.signal is required (e.g. SIGHUP)"))?;
+    let signal = parse_signal(&name).map_err(|_| {
+        err(format!(
+            "on_change.signal: unknown signal {name:?} (e.g. HUP, USR1)"
+        ))
+    })?;
+    let target = match (raw.pid_file, raw.pid) {
+        (Some(f), None) => PidSource::File(f),
+        (None, Some(p)) => PidSource::Pid(
+            i32::try_from(p)
+                .ok()
+                .filter(|p| *p > 0)
+                .ok_or_else(|| err("on_change.pid must be a positive process id"))?,
+        ),
+        _ => return Err(err("on_change needs exactly one of pid_file and pid")),
+    };
+    Ok(SignalTarget { signal, target })
+}
+
+/// "user", "user:group", ":group", "1000:1000" or a bare uid; names are
+/// looked up now, so a typo fails at load and not at the first write.
+fn parse_owner(v: &serde_norway::Value) -> Result<Owner, String> {
+    let text = match v {
+        serde_norway::Value::String(s) => s.trim().to_owned(),
+        serde_norway::Value::Number(n) => n.to_string(),
+        _ => return Err("owner must be \"user\", \"user:group\" or \":group\"".into()),
+    };
+    let (user, group) = match text.split_once(':') {
+        Some((u, g)) => (u.trim(), g.trim()),
+        None => (text.as_str(), ""),
+    };
+    if user.is_empty() && group.is_empty() {
+        return Err("owner is empty (use \"user\", \"user:group\" or \":group\")".into());
+    }
+    let uid = match user {
+        "" => None,
+        u => Some(match u.parse::<u32>() {
+            Ok(n) => n,
+            Err(_) => nix::unistd::User::from_name(u)
+                .map_err(|e| format!("owner: cannot look up user {u:?}: {e}"))?
+                .ok_or_else(|| format!("owner: no user named {u:?} on this system"))?
+                .uid
+                .as_raw(),
+        }),
+    };
+    let gid = match group {
+        "" => None,
+        g => Some(match g.parse::<u32>() {
+            Ok(n) => n,
+            Err(_) => nix::unistd::Group::from_name(g)
+                .map_err(|e| format!("owner: cannot look up group {g:?}: {e}"))?
+                .ok_or_else(|| format!("owner: no group named {g:?} on this system"))?
+                .gid
+                .as_raw(),
+        }),
+    };
+    Ok(Owner {
+        uid,
+        gid,
+        label: text,
     })
 }
 
@@ -569,6 +802,88 @@ templates:
         let e = |y: &str| parse(&format!("{base}{y}")).unwrap_err().0;
         assert!(e("exec: {restart: sometimes}").contains("always, never or signal"));
         assert!(e("exec: {restart: signal, signal: NOPE}").contains("unknown signal"));
+    }
+
+    #[test]
+    fn on_change_signal_and_owner() {
+        use nix::sys::signal::Signal;
+        let base = "auth: {type: token, config: {path: /t}}\ntemplates: [{template-content: 'x', destination-path: /x, ";
+        let c = parse(&format!(
+            "{base}on_change: {{signal: SIGHUP, pid_file: /run/app.pid}}, owner: '0:0'}}]"
+        ))
+        .unwrap();
+        let t = &c.templates[0];
+        assert_eq!(
+            t.on_change,
+            Some(SignalTarget {
+                signal: Signal::SIGHUP,
+                target: PidSource::File("/run/app.pid".into())
+            })
+        );
+        let o = t.owner.as_ref().unwrap();
+        assert_eq!((o.uid, o.gid), (Some(0), Some(0)));
+        let c = parse(&format!(
+            "{base}on-change: {{signal: usr1, pid: 42}}, owner: root}}]"
+        ))
+        .unwrap();
+        let t = &c.templates[0];
+        assert_eq!(t.on_change.as_ref().unwrap().target, PidSource::Pid(42));
+        assert_eq!(t.owner.as_ref().unwrap().uid, Some(0));
+        assert_eq!(t.owner.as_ref().unwrap().gid, None);
+        let o = parse(&format!("{base}owner: ':0'}}]")).unwrap();
+        assert_eq!(o.templates[0].owner.as_ref().unwrap().uid, None);
+        let e = |y: &str| parse(&format!("{base}{y}}}]")).unwrap_err().0;
+        assert!(e("on_change: {signal: HUP}").contains("exactly one of pid_file and pid"));
+        assert!(e("on_change: {signal: HUP, pid: 0}").contains("positive"));
+        assert!(e("on_change: {signal: HUP, pid: -1}").contains("positive"));
+        assert!(e("on_change: {signal: NOPE, pid: 5}").contains("unknown signal"));
+        assert!(e("on_change: {pid: 5}").contains("signal is required"));
+        assert!(e("owner: no-such-user-hush-xyz").contains("no user named"));
+        assert!(e("owner: ':no-such-group-hush-xyz'").contains("no group named"));
+        assert!(e("owner: ':'").contains("empty"));
+    }
+
+    #[test]
+    fn workload_auth_types_use_infisicals_names() {
+        let k = parse("auth: {type: kubernetes, config: {identity-id: /id}}").unwrap();
+        assert_eq!(
+            k.auth,
+            AuthConfig::Workload {
+                method: WorkloadMethod::Kubernetes,
+                identity_id: Some("/id".into()),
+                token_file: None
+            }
+        );
+        let j = parse("auth: {type: jwt-auth, config: {identity-id: /id, jwt: /t}}").unwrap();
+        assert!(matches!(
+            j.auth,
+            AuthConfig::Workload {
+                method: WorkloadMethod::Jwt,
+                ..
+            }
+        ));
+        let o = parse("auth: {type: oidc-auth, config: {identity-id: /id, jwt: /t}}").unwrap();
+        assert!(matches!(
+            o.auth,
+            AuthConfig::Workload {
+                method: WorkloadMethod::Oidc,
+                ..
+            }
+        ));
+        let e = |y: &str| parse(y).unwrap_err().0;
+        assert!(e("auth: {type: kubernetes}").contains("INFISICAL_MACHINE_IDENTITY_ID"));
+        assert!(e("auth: {type: jwt-auth, config: {identity-id: /id}}").contains("INFISICAL_JWT"));
+        // The offline cache needs a credential that outlives the access token.
+        assert!(
+            e("auth: {type: kubernetes, config: {identity-id: /id}}\noffline-cache: true")
+                .contains("offline-cache needs")
+        );
+        let c =
+            parse("auth: {type: token, config: {path: /t}}\noffline-cache: {max-age: 2h}").unwrap();
+        assert_eq!(c.offline.unwrap().max_age, Some(Duration::from_secs(7200)));
+        let c = parse("auth: {type: token, config: {path: /t}}\noffline-cache: {enabled: false}")
+            .unwrap();
+        assert!(c.offline.is_none());
     }
 
     #[test]

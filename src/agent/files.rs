@@ -2,10 +2,50 @@
 //! created with the final mode (never wider for a moment), written, fsynced,
 //! renamed over the destination, and the directory fsynced. A reader sees
 //! the old file or the new one, never a part.
+//!
+//! A template's `owner` is applied to the temp file (fchown) before the
+//! rename, so the destination never exists with the wrong owner; changing
+//! the owner needs root (or CAP_CHOWN), and the error says so.
 
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
+
+/// Who should own a written file: a uid, a gid or both.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owner {
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    /// As the config wrote it, for messages.
+    pub label: String,
+}
+
+impl Owner {
+    fn apply(&self, f: &std::fs::File) -> std::io::Result<()> {
+        use nix::unistd::{fchown, Gid, Uid};
+        fchown(
+            f,
+            self.uid.map(Uid::from_raw),
+            self.gid.map(Gid::from_raw),
+        )
+        .map_err(|e| {
+            let hint = if e == nix::errno::Errno::EPERM {
+                " (changing a file's owner needs root or CAP_CHOWN; run the agent as that user or drop `owner`)"
+            } else {
+                ""
+            };
+            std::io::Error::new(
+                std::io::Error::from(e).kind(),
+                format!("cannot give it to owner {:?}: {}{hint}", self.label, e.desc()),
+            )
+        })
+    }
+
+    fn matches(&self, meta: &std::fs::Metadata) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        self.uid.is_none_or(|u| u == meta.uid()) && self.gid.is_none_or(|g| g == meta.gid())
+    }
+}
 
 /// What `write_if_changed` did.
 #[derive(Debug, PartialEq, Eq, Clone, Copy)]
@@ -23,22 +63,41 @@ fn current(path: &Path, max: usize) -> Option<Vec<u8>> {
     (buf.len() <= max).then_some(buf)
 }
 
-/// Writes `bytes` to `path` with `mode` unless the file already holds
-/// exactly these bytes (then only its mode is corrected).
-pub fn write_if_changed(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<Outcome> {
+/// Writes `bytes` to `path` with `mode` (and `owner`) unless the file
+/// already holds exactly these bytes (then only its mode and owner are
+/// corrected).
+pub fn write_if_changed(
+    path: &Path,
+    bytes: &[u8],
+    mode: u32,
+    owner: Option<&Owner>,
+) -> std::io::Result<Outcome> {
     if current(path, bytes.len()).as_deref() == Some(bytes) {
-        let perms = std::fs::metadata(path)?.permissions();
-        if perms.mode() & 0o7777 != mode {
+        let meta = std::fs::metadata(path)?;
+        if meta.permissions().mode() & 0o7777 != mode {
             std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+        }
+        if let Some(o) = owner.filter(|o| !o.matches(&meta)) {
+            o.apply(&std::fs::File::open(path)?)?;
         }
         return Ok(Outcome::Unchanged);
     }
-    write_atomic(path, bytes, mode)?;
+    write_atomic_owned(path, bytes, mode, owner)?;
     Ok(Outcome::Written)
 }
 
 /// Replaces `path` with `bytes` atomically (see the module doc).
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+    write_atomic_owned(path, bytes, mode, None)
+}
+
+/// `write_atomic`, the temp file given to `owner` before the rename.
+pub fn write_atomic_owned(
+    path: &Path,
+    bytes: &[u8],
+    mode: u32,
+    owner: Option<&Owner>,
+) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -55,6 +114,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()>
         .mode(0o600)
         .open(&tmp)?;
     let result = (|| {
+        if let Some(o) = owner {
+            o.apply(&f)?;
+        }
         f.set_permissions(std::fs::Permissions::from_mode(mode))?;
         f.write_all(bytes)?;
         f.sync_all()?;
@@ -77,25 +139,69 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("out.env");
         assert_eq!(
-            write_if_changed(&p, b"A=1\n", 0o600).unwrap(),
+            write_if_changed(&p, b"A=1\n", 0o600, None).unwrap(),
             Outcome::Written
         );
         let meta = std::fs::metadata(&p).unwrap();
         assert_eq!(meta.permissions().mode() & 0o777, 0o600);
         let ino = std::os::unix::fs::MetadataExt::ino(&meta);
         assert_eq!(
-            write_if_changed(&p, b"A=1\n", 0o640).unwrap(),
+            write_if_changed(&p, b"A=1\n", 0o640, None).unwrap(),
             Outcome::Unchanged
         );
         let meta = std::fs::metadata(&p).unwrap();
         assert_eq!(std::os::unix::fs::MetadataExt::ino(&meta), ino);
         assert_eq!(meta.permissions().mode() & 0o777, 0o640);
         assert_eq!(
-            write_if_changed(&p, b"A=2\n", 0o600).unwrap(),
+            write_if_changed(&p, b"A=2\n", 0o600, None).unwrap(),
             Outcome::Written
         );
         assert_eq!(std::fs::read(&p).unwrap(), b"A=2\n");
         // No temp file is left behind.
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn owner_is_set_before_the_rename_or_refused_clearly() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("owned.env");
+        let me = nix::unistd::geteuid().as_raw();
+        if me == 0 {
+            // root may give the file away: to nobody (65534), group 65534.
+            let o = Owner {
+                uid: Some(65534),
+                gid: Some(65534),
+                label: "65534:65534".into(),
+            };
+            write_if_changed(&p, b"A=1\n", 0o640, Some(&o)).unwrap();
+            let meta = std::fs::metadata(&p).unwrap();
+            assert_eq!((meta.uid(), meta.gid()), (65534, 65534));
+            // Unchanged bytes, owner drifted: corrected in place.
+            std::os::unix::fs::chown(&p, Some(0), Some(0)).unwrap();
+            assert_eq!(
+                write_if_changed(&p, b"A=1\n", 0o640, Some(&o)).unwrap(),
+                Outcome::Unchanged
+            );
+            assert_eq!(std::fs::metadata(&p).unwrap().uid(), 65534);
+        } else {
+            let o = Owner {
+                uid: Some(0),
+                gid: None,
+                label: "root".into(),
+            };
+            let e = write_if_changed(&p, b"A=1\n", 0o600, Some(&o)).unwrap_err();
+            assert!(e.to_string().contains("needs root"), "{e}");
+            // Nothing was left: no destination, no temp file.
+            assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        }
+        // Our own ids always work.
+        let o = Owner {
+            uid: Some(me),
+            gid: Some(nix::unistd::getegid().as_raw()),
+            label: "me".into(),
+        };
+        write_if_changed(&p, b"A=2\n", 0o600, Some(&o)).unwrap();
+        assert_eq!(std::fs::metadata(&p).unwrap().uid(), me);
     }
 }

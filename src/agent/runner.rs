@@ -60,6 +60,32 @@ fn now_iso() -> String {
     crate::time_ids::iso(crate::time_ids::now_ms())
 }
 
+impl Tpl {
+    /// Its file holds a render: from the server, or from the offline cache
+    /// while the server is unreachable.
+    fn in_place(&self) -> bool {
+        self.status.last_render_at.is_some()
+            && (self.status.last_error.is_none() || self.status.offline_since.is_some())
+    }
+}
+
+/// A successful render: the text, what it read, and its fetches.
+struct Rendered {
+    text: Zeroizing<String>,
+    reads: Vec<Read>,
+    memo: super::offline::Memo,
+    /// A dynamic-secret lease it used wants a new render then (unix ms).
+    rerender_at_ms: Option<i64>,
+}
+
+/// A failed render: the message (no value in it), and whether a fetch got
+/// a 401 or found no server.
+struct RenderFailure {
+    msg: String,
+    unauthorized: bool,
+    unreachable: bool,
+}
+
 struct Tpl {
     cfg: TemplateConfig,
     /// What the last successful render read (empty before the first).
@@ -72,6 +98,10 @@ struct Tpl {
     status: TemplateStatus,
     /// An env template's last rendered text (supervisor mode).
     env_text: Option<Zeroizing<String>>,
+    /// The secret values its last render read (masked in supervisor mode).
+    secret_values: Vec<(String, Zeroizing<String>)>,
+    /// Render again then: a dynamic-secret lease it uses is ending.
+    lease_at: Option<Instant>,
 }
 
 struct Agent {
@@ -91,6 +121,12 @@ struct Agent {
     /// since the policy was last applied.
     sup: Option<Supervisor>,
     changed: bool,
+    /// On-change signals are sent (not with exit-after-render, which runs
+    /// no on-change commands either).
+    notify: bool,
+    /// Dynamic-secret leases, shared by every template and kept across
+    /// renders and reloads.
+    leases: Arc<super::leases::Leases>,
 }
 
 /// The supervisor settings from the command line and the config, checked.
@@ -137,8 +173,8 @@ pub async fn run(opts: Options) -> Result<i32, AgentError> {
     let exit_mode = opts.exit_after_render || cfg.exit_after_render || cfg.exit_after_auth;
     let anonymous =
         ApiClient::new(&cfg.address, None).map_err(|e| AgentError::Failed(e.to_string()))?;
-    let mut auth = Auth::new(cfg.auth.clone(), anonymous, cfg.sinks.clone());
-    let mut status = Status {
+    let auth = Auth::new(cfg.auth.clone(), anonymous, cfg.sinks.clone());
+    let status = Status {
         pid: std::process::id(),
         started_at: now_iso(),
         freshness: "starting".into(),
@@ -149,45 +185,16 @@ pub async fn run(opts: Options) -> Result<i32, AgentError> {
     let mut int = signal(SignalKind::interrupt()).map_err(|e| AgentError::Failed(e.to_string()))?;
     let mut hup = signal(SignalKind::hangup()).map_err(|e| AgentError::Failed(e.to_string()))?;
 
-    // The first token, retried until the server answers.
-    let mut login_backoff = Backoff::new();
-    let client = loop {
-        match auth.login().await {
-            Ok(c) => break c,
-            Err(e) => {
-                let msg = format!("{e}");
-                eprintln!("hush agent: {msg}; retrying");
-                status.last_error = Some(msg.clone());
-                status.save(&cfg.status_file);
-                if exit_mode && login_backoff.attempts() + 1 >= EXIT_MODE_ATTEMPTS {
-                    return Err(AgentError::Failed(format!(
-                        "{msg} (gave up after {EXIT_MODE_ATTEMPTS} attempts)"
-                    )));
-                }
-                tokio::select! {
-                    _ = tokio::time::sleep(login_backoff.next_delay()) => {}
-                    _ = term.recv() => return Ok(0),
-                    _ = int.recv() => return Ok(0),
-                }
-            }
-        }
-    };
-    status.last_error = None;
-    status.last_login_at = Some(now_iso());
-    if cfg.exit_after_auth {
-        status.save(&cfg.status_file);
-        return Ok(0);
-    }
     let (events_tx, mut events_rx) = mpsc::channel(64);
     let (ran_tx, mut ran_rx) = mpsc::unbounded_channel();
-    let (client_tx, _) = watch::channel(client);
+    let (client_tx, _) = watch::channel(Arc::new(auth.anonymous()));
     let exit_after_render = opts.exit_after_render || cfg.exit_after_render;
     let mut agent = Agent {
         opts,
         tpls: Vec::new(),
         cfg,
         auth,
-        login_backoff,
+        login_backoff: Backoff::new(),
         client: client_tx,
         feeds: HashMap::new(),
         events: events_tx,
@@ -196,8 +203,50 @@ pub async fn run(opts: Options) -> Result<i32, AgentError> {
         debounce_at: None,
         sup: None,
         changed: false,
+        notify: !exit_after_render,
+        leases: Arc::new(super::leases::Leases::default()),
     };
     agent.tpls = agent.make_tpls(agent.cfg.templates.clone(), !exit_after_render);
+
+    // The first token, retried until the server answers. Meanwhile the
+    // offline cache (when allowed) stands in, once.
+    let mut tried_offline = false;
+    let client = loop {
+        match agent.auth.login().await {
+            Ok(c) => break c,
+            Err(e) => {
+                let msg = format!("{e}");
+                eprintln!("hush agent: {msg}; retrying");
+                agent.status.last_error = Some(msg.clone());
+                agent.save_status();
+                if !tried_offline && agent.cfg.offline.is_some() && e.unreachable() {
+                    tried_offline = true;
+                    if agent.render_all_offline().await && exit_after_render {
+                        eprintln!("hush agent: every template rendered from the offline cache");
+                        return Ok(0);
+                    }
+                }
+                if exit_mode && agent.login_backoff.attempts() + 1 >= EXIT_MODE_ATTEMPTS {
+                    return Err(AgentError::Failed(format!(
+                        "{msg} (gave up after {EXIT_MODE_ATTEMPTS} attempts)"
+                    )));
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(agent.login_backoff.next_delay()) => {}
+                    _ = term.recv() => return Ok(0),
+                    _ = int.recv() => return Ok(0),
+                }
+            }
+        }
+    };
+    agent.login_backoff.reset();
+    agent.client.send_replace(client);
+    agent.status.last_error = None;
+    agent.status.last_login_at = Some(now_iso());
+    if agent.cfg.exit_after_auth {
+        agent.save_status();
+        return Ok(0);
+    }
     agent.render_all().await;
 
     if exit_after_render {
@@ -213,7 +262,7 @@ pub async fn run(opts: Options) -> Result<i32, AgentError> {
         }
         let vars = agent.env_vars().map_err(AgentError::Failed)?;
         agent.changed = false;
-        let mut sup = Supervisor::start(&exec, vars);
+        let mut sup = Supervisor::start(&exec, vars, &agent.mask_values());
         child_done = sup.done.take();
         agent.sup = Some(sup);
     }
@@ -266,11 +315,7 @@ impl Agent {
         term: &mut tokio::signal::unix::Signal,
         int: &mut tokio::signal::unix::Signal,
     ) -> bool {
-        while self
-            .tpls
-            .iter()
-            .any(|t| t.status.last_error.is_some() || t.status.last_render_at.is_none())
-        {
+        while !self.tpls.iter().all(Tpl::in_place) {
             let next = self.next_deadline();
             tokio::select! {
                 _ = sleep_until(next) => {}
@@ -296,6 +341,19 @@ impl Agent {
         }
     }
 
+    /// What the supervised command's output is masked for: the env
+    /// templates' variables and every secret value a template read.
+    fn mask_values(&self) -> super::supervise::MaskValues {
+        let mut out: super::supervise::MaskValues = Vec::new();
+        if let Ok(vars) = self.env_vars() {
+            out.extend(vars);
+        }
+        for t in &self.tpls {
+            out.extend(t.secret_values.iter().cloned());
+        }
+        out
+    }
+
     /// The env templates' variables, later templates winning.
     fn env_vars(&self) -> Result<Vars, String> {
         let mut vars = Vars::new();
@@ -314,10 +372,11 @@ impl Agent {
         if !std::mem::take(&mut self.changed) || self.sup.is_none() {
             return;
         }
+        let masked = self.mask_values();
         match self.env_vars() {
             Ok(vars) => {
                 if let Some(sup) = &mut self.sup {
-                    sup.changed(vars);
+                    sup.changed(vars, &masked);
                 }
             }
             Err(e) => eprintln!("hush agent: {e}; the command keeps its environment"),
@@ -350,6 +409,8 @@ impl Agent {
                     retry_at: None,
                     runner,
                     env_text: None,
+                    secret_values: Vec::new(),
+                    lease_at: None,
                 }
             })
             .collect()
@@ -371,6 +432,7 @@ impl Agent {
             let failed: Vec<String> = self
                 .tpls
                 .iter()
+                .filter(|t| !t.in_place())
                 .filter_map(|t| {
                     t.status
                         .last_error
@@ -408,6 +470,7 @@ impl Agent {
         consider(self.debounce_at);
         for t in &self.tpls {
             consider(t.retry_at);
+            consider(t.lease_at);
             if self.polls(t) {
                 consider(Some(t.next_poll));
             }
@@ -481,6 +544,7 @@ impl Agent {
                 let t = &self.tpls[i];
                 (debounced && t.dirty)
                     || t.retry_at.is_some_and(|at| at <= now)
+                    || t.lease_at.is_some_and(|at| at <= now)
                     || (self.polls(t) && t.next_poll <= now)
             })
             .collect();
@@ -519,77 +583,221 @@ impl Agent {
 
     async fn render(&mut self, i: usize) {
         let mut result = self.render_text(i).await;
-        if let Err((_, true)) = &result {
-            // The token was refused: a new one, then once more.
-            if self.relogin().await {
+        if let Err(f) = &result {
+            if f.unauthorized && self.relogin().await {
+                // The token was refused: a new one, then once more.
                 result = self.render_text(i).await;
             }
         }
         let now = Instant::now();
-        let t = &mut self.tpls[i];
-        if let (true, Ok((text, _))) = (t.cfg.env, &result) {
-            t.env_text = Some(text.clone());
+        {
+            let t = &mut self.tpls[i];
+            t.dirty = false;
+            // A failed render retries on its backoff, not on the lease.
+            t.lease_at = None;
+            t.next_poll = now + t.cfg.polling;
+            t.status.renders += 1;
         }
-        t.dirty = false;
-        t.next_poll = now + t.cfg.polling;
-        t.status.renders += 1;
         match result {
-            Ok((text, reads)) => {
-                t.reads = reads;
+            Ok(r) => {
+                self.save_offline(i, &r.memo);
+                let t = &mut self.tpls[i];
+                t.secret_values = super::secrets::secret_values(&r.memo);
+                t.lease_at = r.rerender_at_ms.map(|ms| {
+                    let wait = (ms - crate::time_ids::now_ms()).max(0) as u64;
+                    now + Duration::from_millis(wait)
+                });
+                t.reads = r.reads;
                 t.backoff.reset();
                 t.retry_at = None;
                 t.status.last_render_at = Some(now_iso());
-                match write_if_changed(&t.cfg.destination, text.as_bytes(), t.cfg.mode) {
-                    Ok(Outcome::Unchanged) => t.status.last_error = None,
-                    Ok(Outcome::Written) => {
-                        t.status.last_error = None;
-                        t.status.writes += 1;
-                        t.status.last_write_at = Some(now_iso());
-                        self.changed = true;
-                        eprintln!("hush agent: rendered {}", t.cfg.destination.display());
-                        if let Some(r) = &t.runner {
-                            r.trigger();
+                t.status.offline_since = None;
+                self.write(i, r.text, None);
+            }
+            Err(f) => {
+                let offline = match (&self.cfg.offline, f.unreachable) {
+                    (Some(_), true) => Some(self.offline_text(i).await),
+                    _ => None,
+                };
+                let t = &mut self.tpls[i];
+                t.retry_at = Some(now + t.backoff.next_delay());
+                match offline {
+                    Some(Ok((text, age))) => {
+                        if t.status.offline_since.is_none() {
+                            t.status.offline_since = Some(now_iso());
                         }
+                        t.status.last_render_at = Some(now_iso());
+                        let note = format!("{}; rendered from the offline cache ({age})", f.msg);
+                        self.write(i, text, Some(note));
                     }
-                    Err(e) => {
-                        let msg = format!("cannot write {}: {e}", t.cfg.destination.display());
-                        eprintln!("hush agent: {}: {msg}", t.cfg.label);
+                    other => {
+                        let msg = match other {
+                            Some(Err(e)) => format!("{}; offline cache: {e}", f.msg),
+                            _ => f.msg,
+                        };
+                        eprintln!(
+                            "hush agent: {}: {msg}; the file keeps its last content, retrying",
+                            t.cfg.label
+                        );
                         t.status.last_error = Some(msg);
-                        t.retry_at = Some(now + t.backoff.next_delay());
                     }
                 }
-            }
-            Err((msg, _)) => {
-                eprintln!(
-                    "hush agent: {}: {msg}; the file keeps its last content, retrying",
-                    t.cfg.label
-                );
-                t.status.last_error = Some(msg);
-                t.retry_at = Some(now + t.backoff.next_delay());
             }
         }
         self.ensure_feeds(i);
     }
 
-    /// Renders template `i` on a blocking thread (its functions wait on
-    /// requests). Err carries the message and whether a fetch got a 401.
-    async fn render_text(
-        &self,
-        i: usize,
-    ) -> Result<(Zeroizing<String>, Vec<Read>), (String, bool)> {
+    /// Writes template `i`'s rendered text if it changed, then runs its
+    /// on-change actions. `note` (a render from the offline cache) becomes
+    /// the template's reported error once the write succeeded.
+    fn write(&mut self, i: usize, text: Zeroizing<String>, note: Option<String>) {
+        let now = Instant::now();
+        let t = &mut self.tpls[i];
+        if t.cfg.env {
+            t.env_text = Some(text.clone());
+        }
+        match write_if_changed(
+            &t.cfg.destination,
+            text.as_bytes(),
+            t.cfg.mode,
+            t.cfg.owner.as_ref(),
+        ) {
+            Ok(Outcome::Unchanged) => t.status.last_error = note,
+            Ok(Outcome::Written) => {
+                t.status.last_error = note;
+                t.status.writes += 1;
+                t.status.last_write_at = Some(now_iso());
+                self.changed = true;
+                eprintln!("hush agent: rendered {}", t.cfg.destination.display());
+                if let Some(r) = &t.runner {
+                    r.trigger();
+                }
+                // Renders are already debounced and this is a real change
+                // of bytes: one signal, now.
+                if let Some(sig) = t.cfg.on_change.as_ref().filter(|_| self.notify) {
+                    match sig.send() {
+                        Ok(pid) => {
+                            t.status.signals_sent += 1;
+                            eprintln!("hush agent: sent {} to pid {pid}", sig.signal.as_str());
+                        }
+                        Err(e) => {
+                            eprintln!("hush agent: {}: on-change signal: {e}", t.cfg.label);
+                            t.status.last_error = Some(format!("on-change signal: {e}"));
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                let msg = format!("cannot write {}: {e}", t.cfg.destination.display());
+                eprintln!("hush agent: {}: {msg}", t.cfg.label);
+                // Whatever it rendered from, the file is not in place.
+                t.status.offline_since = None;
+                t.status.last_error = Some(msg);
+                t.retry_at = Some(now + t.backoff.next_delay());
+            }
+        }
+    }
+
+    /// Keeps what a successful render fetched for offline renders.
+    fn save_offline(&self, i: usize, memo: &super::offline::Memo) {
+        let Some(off) = &self.cfg.offline else { return };
+        let Some(credential) = self.auth.cache_credential() else {
+            return;
+        };
+        let dest = &self.tpls[i].cfg.destination;
+        if let Err(e) = super::offline::save(off, &credential, &self.cfg.address, dest, memo) {
+            eprintln!(
+                "hush agent: {}: could not update the offline cache: {e}",
+                self.tpls[i].cfg.label
+            );
+        }
+    }
+
+    /// Renders template `i` from the offline cache only.
+    async fn offline_text(&self, i: usize) -> Result<(Zeroizing<String>, String), String> {
+        let off = self.cfg.offline.as_ref().ok_or("offline-cache is off")?;
+        let credential = self
+            .auth
+            .cache_credential()
+            .ok_or("the credential that opens it cannot be read")?;
+        let (memo, age) = super::offline::load(
+            off,
+            &credential,
+            &self.cfg.address,
+            &self.tpls[i].cfg.destination,
+        )?;
         let template = self.tpls[i].cfg.template.clone();
         let client = self.client.borrow().clone();
         let handle = tokio::runtime::Handle::current();
+        let out = tokio::task::spawn_blocking(move || {
+            let mut funcs = SecretFuncs::offline(handle, client, memo);
+            template.render(Value::Nil, &mut funcs, Limits::default())
+        })
+        .await
+        .map_err(|_| "the render stopped unexpectedly".to_string())?;
+        out.map(|text| (Zeroizing::new(text), age))
+            .map_err(|e| e.to_string())
+    }
+
+    /// Before the first login succeeded: every template from the offline
+    /// cache, once. True when all of them rendered.
+    async fn render_all_offline(&mut self) -> bool {
+        let mut all = true;
+        for i in 0..self.tpls.len() {
+            match self.offline_text(i).await {
+                Ok((text, age)) => {
+                    self.tpls[i].status.last_render_at = Some(now_iso());
+                    self.tpls[i].status.offline_since = Some(now_iso());
+                    let note = format!(
+                        "the server is unreachable; rendered from the offline cache ({age})"
+                    );
+                    eprintln!("hush agent: {}: {note}", self.tpls[i].cfg.label);
+                    self.write(i, text, Some(note));
+                }
+                Err(e) => {
+                    all = false;
+                    let msg = format!(
+                        "the server is unreachable and the offline cache cannot stand in: {e}"
+                    );
+                    eprintln!("hush agent: {}: {msg}", self.tpls[i].cfg.label);
+                    self.tpls[i].status.last_error = Some(msg);
+                }
+            }
+        }
+        self.save_status();
+        all
+    }
+
+    /// Renders template `i` on a blocking thread (its functions wait on
+    /// requests).
+    async fn render_text(&self, i: usize) -> Result<Rendered, RenderFailure> {
+        let template = self.tpls[i].cfg.template.clone();
+        let client = self.client.borrow().clone();
+        let handle = tokio::runtime::Handle::current();
+        let leases = self.leases.clone();
         let joined = tokio::task::spawn_blocking(move || {
-            let mut funcs = SecretFuncs::new(handle, client);
+            let mut funcs = SecretFuncs::new(handle, client).with_leases(leases);
             let out = template.render(Value::Nil, &mut funcs, Limits::default());
-            (out, funcs.reads, funcs.unauthorized)
+            (out, funcs)
         })
         .await;
         match joined {
-            Ok((Ok(text), reads, _)) => Ok((Zeroizing::new(text), reads)),
-            Ok((Err(e), _, unauthorized)) => Err((e.to_string(), unauthorized)),
-            Err(_) => Err(("the render stopped unexpectedly".into(), false)),
+            Ok((Ok(text), funcs)) => Ok(Rendered {
+                text: Zeroizing::new(text),
+                reads: funcs.reads,
+                memo: funcs.memo,
+                rerender_at_ms: funcs.rerender_at_ms,
+            }),
+            Ok((Err(e), funcs)) => Err(RenderFailure {
+                msg: e.to_string(),
+                unauthorized: funcs.unauthorized,
+                unreachable: funcs.unreachable,
+            }),
+            Err(_) => Err(RenderFailure {
+                msg: "the render stopped unexpectedly".into(),
+                unauthorized: false,
+                unreachable: false,
+            }),
         }
     }
 

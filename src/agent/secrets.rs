@@ -5,6 +5,9 @@
 //! - `listSecrets "project" "env" "/path" ["{\"recursive\":true,\"expandSecretReferences\":false}"]`
 //!   (and its old name `secret`): the folder's secrets, imports included.
 //! - `getSecretByName "project" "env" "/path" "NAME"`: one secret.
+//! - `dynamicSecret "project-slug" "env" "/path" "name" ["ttl"]` (and its old
+//!   name `dynamic_secret`): a dynamic secret's lease credentials as a map
+//!   (see `leases`).
 //!
 //! A secret is an object with Infisical's fields (`Key`, `Value`, `Type`,
 //! `ID`, `WorkspaceId`, `SecretPath`, `Comment`) and the SDK's names
@@ -20,6 +23,7 @@ use crate::api::secrets::{Change, ImportedList, Listed, SecretEnvelope, SecretLi
 use crate::client::ApiClient;
 use std::collections::HashMap;
 use std::sync::Arc;
+use zeroize::Zeroizing;
 
 /// Distinct fetches one render may make.
 pub const MAX_FETCHES: usize = 64;
@@ -72,7 +76,16 @@ pub struct SecretFuncs {
     pub reads: Vec<Read>,
     /// A fetch was refused with 401: the token needs replacing.
     pub unauthorized: bool,
-    memo: HashMap<Vec<String>, Value>,
+    /// A fetch found no server (or a 5xx): the offline cache may stand in.
+    pub unreachable: bool,
+    /// Every fetch of this render: what the offline cache keeps.
+    pub memo: HashMap<Vec<String>, Value>,
+    /// Answer only from `memo` (a render from the offline cache).
+    offline: bool,
+    /// The agent's dynamic-secret leases (None: `dynamicSecret` fails).
+    leases: Option<Arc<super::leases::Leases>>,
+    /// When a lease this render used wants the template rendered again.
+    pub rerender_at_ms: Option<i64>,
 }
 
 impl SecretFuncs {
@@ -82,13 +95,41 @@ impl SecretFuncs {
             client,
             reads: Vec::new(),
             unauthorized: false,
+            unreachable: false,
             memo: HashMap::new(),
+            offline: false,
+            leases: None,
+            rerender_at_ms: None,
+        }
+    }
+
+    /// Lets `dynamicSecret` lease credentials (kept in `leases`).
+    pub fn with_leases(mut self, leases: Arc<super::leases::Leases>) -> Self {
+        self.leases = Some(leases);
+        self
+    }
+
+    /// Functions that answer only from a saved `memo`, never the server.
+    pub fn offline(
+        handle: tokio::runtime::Handle,
+        client: Arc<ApiClient>,
+        memo: HashMap<Vec<String>, Value>,
+    ) -> Self {
+        SecretFuncs {
+            memo,
+            offline: true,
+            ..SecretFuncs::new(handle, client)
         }
     }
 
     fn failed(&mut self, e: crate::client::ClientError) -> String {
-        if e.status() == Some(401) {
-            self.unauthorized = true;
+        match &e {
+            crate::client::ClientError::Api { status: 401, .. } => self.unauthorized = true,
+            crate::client::ClientError::Api { status, .. } if *status >= 500 => {
+                self.unreachable = true
+            }
+            crate::client::ClientError::Unreachable { .. } => self.unreachable = true,
+            _ => {}
         }
         e.to_string()
     }
@@ -115,6 +156,12 @@ impl SecretFuncs {
     ) -> Result<Value, String> {
         if let Some(v) = self.memo.get(&key) {
             return Ok(v.clone());
+        }
+        if self.offline {
+            return Err(format!(
+                "{} is not in the offline cache (the last render did not fetch it)",
+                key.first().map(String::as_str).unwrap_or("this fetch")
+            ));
         }
         if self.memo.len() >= MAX_FETCHES {
             return Err(format!(
@@ -217,6 +264,41 @@ impl SecretFuncs {
     }
 }
 
+/// The secret values in a render's fetches, named by their keys, for the
+/// supervisor's masker: a secret object's `Value`, and every string of a
+/// map (a dynamic secret's credentials). Keys, paths, ids and comments are
+/// not masked.
+pub fn secret_values(memo: &HashMap<Vec<String>, Value>) -> Vec<(String, Zeroizing<String>)> {
+    fn walk(v: &Value, name: &str, out: &mut Vec<(String, Zeroizing<String>)>) {
+        match v {
+            Value::List(items) => items.iter().for_each(|i| walk(i, name, out)),
+            Value::Object(fields) => {
+                let key = match fields.get("Key") {
+                    Some(Value::Str(k)) => k.as_str(),
+                    _ => name,
+                };
+                if let Some(Value::Str(value)) = fields.get("Value") {
+                    out.push((key.to_owned(), Zeroizing::new(value.clone())));
+                }
+            }
+            Value::Map(entries) => {
+                for (k, e) in entries.iter() {
+                    match e {
+                        Value::Str(s) => out.push((k.clone(), Zeroizing::new(s.clone()))),
+                        other => walk(other, k, out),
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    for v in memo.values() {
+        walk(v, "", &mut out);
+    }
+    out
+}
+
 fn urlencode(s: &str) -> String {
     let mut out = String::new();
     for b in s.bytes() {
@@ -304,11 +386,43 @@ fn merge(list: SecretList<'static>, project: &str) -> Value {
     Value::List(Arc::new(out.into_iter().map(|(_, v)| v).collect()))
 }
 
+impl SecretFuncs {
+    /// `dynamicSecret "project-slug" "env" "/path" "name" ["ttl"]`: the
+    /// lease's credentials as a map (`{{ .DB_USERNAME }}`).
+    fn dynamic(&mut self, args: &[Value]) -> Result<Value, String> {
+        let mut a = Self::strings(args, 4, 6)?;
+        if a.get(5).is_some_and(|p| !p.is_empty()) {
+            return Err(
+                "principals (the 6th argument) are not supported by hush's dynamic secrets".into(),
+            );
+        }
+        a.truncate(5);
+        let mut memo_key = vec![DYNAMIC.to_owned()];
+        memo_key.extend(a.iter().cloned());
+        self.memoized(memo_key, |me| {
+            let leases = me
+                .leases
+                .clone()
+                .ok_or("dynamic secrets are not available here")?;
+            let client = me.client.clone();
+            let (v, at) = leases
+                .get(&me.handle, &client, &a, crate::time_ids::now_ms())
+                .map_err(|e| me.failed(e))?;
+            me.rerender_at_ms = Some(me.rerender_at_ms.map_or(at, |m| m.min(at)));
+            Ok(v)
+        })
+    }
+}
+
+/// The memo name of a lease: never kept in the offline cache.
+pub const DYNAMIC: &str = "dynamic";
+
 impl Functions for SecretFuncs {
     fn call(&mut self, name: &str, args: &[Value]) -> Option<Result<Value, String>> {
         match name {
             "listSecrets" | "secret" => Some(self.list(args)),
             "getSecretByName" => Some(self.get(args)),
+            "dynamicSecret" | "dynamic_secret" => Some(self.dynamic(args)),
             _ => None,
         }
     }

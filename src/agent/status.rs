@@ -15,6 +15,13 @@ pub struct TemplateStatus {
     pub renders: u64,
     pub writes: u64,
     pub command_runs: u64,
+    /// On-change signals delivered.
+    #[serde(default)]
+    pub signals_sent: u64,
+    /// Since when the file comes from the offline cache (the server being
+    /// unreachable); None once the server answers again.
+    #[serde(default)]
+    pub offline_since: Option<String>,
     pub last_error: Option<String>,
 }
 

@@ -4,7 +4,8 @@
 //! on each effective change.
 //!
 //! The child is run by `crate::run` exactly as `hush run` runs it — its own
-//! session, output masked (the env templates' values), signals forwarded,
+//! session, output masked (every secret value any template read, not only
+//! the env templates'), signals forwarded,
 //! the child's exit code or 128+N — on a blocking thread; restarts and
 //! "signal" reloads go through `crate::run`'s restart channel. While the
 //! child runs, `crate::run` owns SIGINT/SIGTERM/SIGHUP (they go to the
@@ -21,7 +22,7 @@ use crate::mask::{LazyMaskSet, MaskOptions};
 use crate::run::environment::{self, EnvOptions};
 use crate::run::pump::MaskHold;
 use crate::run::{Env, LaunchSpec, Restart};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::ffi::OsString;
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -54,6 +55,18 @@ pub struct Supervisor {
     /// The exit code, once (taken by the caller's event loop).
     pub done: Option<oneshot::Receiver<i32>>,
     policy: RestartPolicy,
+    /// Digests of the values the running command's output is masked for:
+    /// a signalled command keeps its mask set, so a value new since it
+    /// started is reported (by name) as not masked.
+    masked_digests: HashSet<[u8; 32]>,
+}
+
+fn digests(values: &MaskValues) -> HashSet<[u8; 32]> {
+    use sha2::Digest;
+    values
+        .iter()
+        .map(|(_, v)| sha2::Sha256::digest(v.as_bytes()).into())
+        .collect()
 }
 
 fn child_env(vars: &Vars) -> Env {
@@ -65,15 +78,22 @@ fn child_env(vars: &Vars) -> Env {
         inherit: true,
         ..EnvOptions::default()
     };
-    let built = environment::build(std::env::vars_os(), &secrets, &opts);
+    // The agent's own credentials (INFISICAL_* overrides) stay with it.
+    let inherited =
+        std::env::vars_os().filter(|(k, _)| !super::command::SCRUBBED.iter().any(|s| k == s));
+    let built = environment::build(inherited, &secrets, &opts);
     for name in &built.skipped_dangerous {
         eprintln!("{}", crate::run::dangerous::skipped_warning(name));
     }
     built.vars
 }
 
-fn mask(vars: &Vars) -> Arc<LazyMaskSet> {
-    let values = vars
+/// Values to mask, named (a name may repeat): the env templates' variables
+/// and every secret value any template read.
+pub type MaskValues = Vec<(String, Zeroizing<String>)>;
+
+fn mask(values: &MaskValues) -> Arc<LazyMaskSet> {
+    let values = values
         .iter()
         .map(|(k, v)| (k.clone(), v.as_bytes().to_vec()))
         .collect();
@@ -90,13 +110,13 @@ fn mask(vars: &Vars) -> Arc<LazyMaskSet> {
 impl Supervisor {
     /// Start the command on a blocking thread; `done` yields hush's exit
     /// code for it.
-    pub fn start(exec: &ExecConfig, vars: Vars) -> Supervisor {
+    pub fn start(exec: &ExecConfig, vars: Vars, masked: &MaskValues) -> Supervisor {
         let (tx, rx) = mpsc::channel();
         let (done_tx, done) = oneshot::channel();
         let mut argv = exec.command.iter().map(OsString::from);
         let program = argv.next().unwrap_or_default();
         let mut spec = LaunchSpec::new(program, argv.collect(), child_env(&vars));
-        spec.mask = Some((mask(&vars), MaskHold::For(Duration::from_millis(250))));
+        spec.mask = Some((mask(masked), MaskHold::For(Duration::from_millis(250))));
         let restarts = Some(tx);
         tokio::task::spawn_blocking(move || {
             let code = match crate::run::run(spec, Some(rx)) {
@@ -112,6 +132,7 @@ impl Supervisor {
             restarts,
             done: Some(done),
             policy: exec.restart,
+            masked_digests: digests(masked),
         }
     }
 
@@ -126,12 +147,39 @@ impl Supervisor {
         }
     }
 
+    /// A command that keeps running keeps the mask set it started with:
+    /// say which new values its output is not masked for (names only).
+    fn warn_unmasked(&self, masked: &MaskValues) {
+        use sha2::Digest;
+        let mut names: Vec<&str> = masked
+            .iter()
+            .filter(|(_, v)| {
+                let d: [u8; 32] = sha2::Sha256::digest(v.as_bytes()).into();
+                !self.masked_digests.contains(&d)
+            })
+            .map(|(k, _)| k.as_str())
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        if !names.is_empty() {
+            eprintln!(
+                "hush agent: warning: the running command's output is not masked for the new values of {} until it restarts (exec.restart: always masks them)",
+                names.join(", ")
+            );
+        }
+    }
+
     /// A template was rewritten (an effective change): apply the policy.
     /// `vars` is the env templates' current content.
-    pub fn changed(&mut self, vars: Vars) {
-        let Some(tx) = &self.restarts else { return };
+    pub fn changed(&mut self, vars: Vars, masked: &MaskValues) {
+        let Some(tx) = self.restarts.clone() else {
+            return;
+        };
         let restart = match self.policy {
-            RestartPolicy::Never => return,
+            RestartPolicy::Never => {
+                self.warn_unmasked(masked);
+                return;
+            }
             RestartPolicy::Signal(sig) => Restart {
                 env: Vec::new(),
                 mask: None,
@@ -139,15 +187,19 @@ impl Supervisor {
             },
             RestartPolicy::Always => Restart {
                 env: child_env(&vars),
-                mask: Some(mask(&vars)),
+                mask: Some(mask(masked)),
                 signal_only: None,
             },
         };
         match self.policy {
             RestartPolicy::Always => {
-                eprintln!("hush agent: a template changed; restarting the command")
+                eprintln!("hush agent: a template changed; restarting the command");
+                self.masked_digests = digests(masked);
             }
-            _ => eprintln!("hush agent: a template changed; signalling the command"),
+            _ => {
+                eprintln!("hush agent: a template changed; signalling the command");
+                self.warn_unmasked(masked);
+            }
         }
         let _ = tx.send(restart);
     }

@@ -16,6 +16,7 @@ pub mod dynamic;
 pub mod error;
 pub mod folders;
 pub mod identities;
+pub mod keys;
 pub mod kms;
 pub mod openapi;
 pub mod projects;

@@ -26,6 +26,7 @@ use super::identities::{
     IdentitiesList, IdentityCreated, IdentityEnvelope, IdentityTokens, MemberEnvelope,
     MemberRemoved, MembersList, ProjectQuery, RemoveMember, ServiceTokenCreated, ServiceTokensList,
 };
+use super::keys::{DataRotatedList, KeyStatus, RootRotated, RotateData};
 use super::kms::{
     CreateKmsKey, KmsCiphertext, KmsDecrypt, KmsEncrypt, KmsKeyByNameQuery, KmsKeyEnvelope,
     KmsKeyList, KmsKeysQuery, KmsPlaintext, UpdateKmsKey,
@@ -699,6 +700,36 @@ pub fn document() -> OpenApi {
             "/api/v1/hush/sessions/{id}",
             "users",
             "Revoke a session",
+        )
+    });
+
+    // Online re-keying (server admins).
+    d.add(Op {
+        ok: d.json::<KeyStatus>("Root key generation, data keys and re-encryption jobs"),
+        ..op(
+            Get,
+            "/api/v1/hush/keys/status",
+            "keys",
+            "Show the state of the encryption keys",
+        )
+    });
+    d.add(Op {
+        ok: d.json::<RootRotated>("The new root key generation"),
+        ..op(
+            Post,
+            "/api/v1/hush/keys/rotate-root",
+            "keys",
+            "Rotate the root key generation: re-wrap every data key",
+        )
+    });
+    d.add(Op {
+        body: d.body::<RotateData>(),
+        ok: d.json::<DataRotatedList>("The new data keys; re-encryption runs in the background"),
+        ..op(
+            Post,
+            "/api/v1/hush/keys/rotate-data",
+            "keys",
+            "Rotate data keys and re-encrypt every version under them",
         )
     });
 

@@ -111,15 +111,20 @@ fn status(args: StatusArgs) -> anyhow::Result<i32> {
         }
         for t in &s.templates {
             println!(
-                "{}: rendered {} (writes {}, command runs {}){}",
+                "{}: rendered {} (writes {}, command runs {}, signals {}){}",
                 t.destination,
                 t.last_render_at.as_deref().unwrap_or("never"),
                 t.writes,
                 t.command_runs,
-                t.last_error
+                t.signals_sent,
+                t.offline_since
                     .as_ref()
-                    .map(|e| format!("\n  error: {e}"))
+                    .map(|at| format!("\n  from the offline cache since {at}"))
                     .unwrap_or_default()
+                    + &t.last_error
+                        .as_ref()
+                        .map(|e| format!("\n  error: {e}"))
+                        .unwrap_or_default()
             );
         }
     }

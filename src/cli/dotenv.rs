@@ -22,6 +22,8 @@ pub struct Entry {
     pub value: Zeroizing<String>,
     /// The names `$NAME` / `${NAME}` in the value stood for (empty if none).
     pub substituted: Vec<String>,
+    /// 1-based line where the entry starts (for messages naming it).
+    pub line: usize,
 }
 
 /// Where a file stopped being dotenv.
@@ -53,7 +55,8 @@ pub fn parse(text: &str) -> Result<Vec<Entry>, ParseError> {
             entry: entry_no,
             line: start_line,
         };
-        if let Some(entry) = parse_line(&line, &mut known).map_err(|()| err())? {
+        if let Some(mut entry) = parse_line(&line, &mut known).map_err(|()| err())? {
+            entry.line = start_line;
             out.push(entry);
         }
     }
@@ -192,6 +195,7 @@ fn parse_line(line: &str, known: &mut Known) -> Result<Option<Entry>, ()> {
             key,
             value: Zeroizing::new(String::new()),
             substituted: Vec::new(),
+            line: 0,
         }));
     }
     let mut substituted = Vec::new();
@@ -201,6 +205,7 @@ fn parse_line(line: &str, known: &mut Known) -> Result<Option<Entry>, ()> {
         key,
         value,
         substituted,
+        line: 0,
     }))
 }
 

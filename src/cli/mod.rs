@@ -20,6 +20,7 @@ pub mod folders;
 pub mod formats;
 pub mod import;
 pub mod init;
+pub mod keys;
 pub mod kms;
 pub mod manual;
 pub mod offboarding;
@@ -116,6 +117,8 @@ pub enum Command {
     Webhooks(webhooks::WebhooksArgs),
     /// KMS keys: encrypt and decrypt with project keys you never see
     Kms(kms::KmsArgs),
+    /// Encryption keys: rotate the root key generation and data keys online (server admins)
+    Keys(keys::KeysArgs),
     /// Run the hush server
     Server(server::ServerCommand),
     /// Create the first admin user and the `default` project on a new server
@@ -296,6 +299,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             Command::Dynamic(a) => dynamic::dynamic(a).await,
             Command::Webhooks(a) => webhooks::webhooks(a).await,
             Command::Kms(a) => kms::kms(a).await,
+            Command::Keys(a) => keys::keys(a).await,
             Command::Logout(a) => auth::logout(a).await,
             Command::Whoami(a) => auth::whoami(a).await,
             Command::List(a) => secrets::list(a).await,

@@ -117,6 +117,19 @@ pub struct RunArgs {
     /// With --mount: the file's format
     #[arg(long, value_enum, default_value = "dotenv", requires = "mount")]
     pub mount_format: super::run_mount::MountFormat,
+    /// With --mount: render this Go template instead of a format (the
+    /// agent's engine; `.` is the secrets by key: {{ .DB_URL }})
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "mount",
+        conflicts_with = "mount_format"
+    )]
+    pub mount_template: Option<std::path::PathBuf>,
+    /// With --mount: a FIFO that serves N reads, then is removed (default:
+    /// a 0600 file that lives as long as the command)
+    #[arg(long, value_name = "N", requires = "mount", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub mount_max_reads: Option<u32>,
     /// The command and its arguments, after --
     #[arg(last = true)]
     pub command: Vec<std::ffi::OsString>,
@@ -266,6 +279,11 @@ pub async fn run(mut args: RunArgs) -> anyhow::Result<i32> {
     let watch_debounce = parse_duration(&args.watch_debounce)
         .map_err(|e| CliError::usage(format!("--watch-debounce: {e}")))?;
     let stop_signal = parse_signal(&args.stop_signal)?;
+    let mount_template = args
+        .mount_template
+        .as_deref()
+        .map(super::run_mount::load_template)
+        .transpose()?;
     // `--method`: log in with the platform token; the access token is held
     // here only (never saved, kept from the child).
     let minted = super::workload::token_for_run(&target, &mut args.workload).await?;
@@ -355,7 +373,12 @@ pub async fn run(mut args: RunArgs) -> anyhow::Result<i32> {
     // any early return).
     let mount = match &args.mount {
         Some(path) => {
-            match super::run_mount::create(std::path::Path::new(path), args.mount_format, secrets) {
+            let spec = super::run_mount::MountSpec {
+                format: args.mount_format,
+                template: mount_template.as_ref(),
+                max_reads: args.mount_max_reads,
+            };
+            match super::run_mount::create(std::path::Path::new(path), &spec, secrets) {
                 Ok(file) => Some(file),
                 Err(e) => {
                     super::run_dynamic::revoke_all(&ctx, &leases).await;

@@ -205,11 +205,11 @@ async fn rotate_root_key(mut args: ServerArgs, new_key_file: &Path) -> Result<()
     let webhooks = crate::webhooks::rewrap_keys(&store, &old, &new).await?;
     let auth_methods = crate::service::workload::sealed::rewrap_keys(&store, &old, &new).await?;
     let keyring = Keyring::new(old);
-    let rewrapped = keyring.rewrap_all(&store, &new).await?;
-    let count = rewrapped.len();
+    let (rewrapped, generations) = keyring.rewrap_all(&store, &new).await?;
+    let count = rewrapped.len() + generations.len();
     let event = Ctx::system().event(crate::audit::HANDOVER_ACTION);
     store
-        .rewrap_data_keys(rewrapped, new.key_check()?, epochs, event)
+        .rewrap_data_keys(rewrapped, generations, new.key_check()?, epochs, event)
         .await?;
     store.close().await;
     println!("re-wrapped {count} project key(s), {streams} audit stream key(s), {webhooks} webhook key(s) and {auth_methods} auth method key(s) under the new root key; start the server with it from now on");

@@ -4,7 +4,8 @@
 //! (32 bytes from the system's generator), so `GenerateDataKey` is not
 //! needed. Requests are signed with SigV4 (`sigv4`), credentials come from
 //! the standard chain (`aws_credentials`) and are looked up again when AWS
-//! refuses them (rotated keys, a renewed session).
+//! refuses them (rotated keys, a renewed session) and, for temporary
+//! credentials (container endpoint, instance metadata), before they expire.
 
 use super::aws_credentials;
 use super::http::{self, error_summary};
@@ -16,7 +17,16 @@ use base64::Engine as _;
 use reqwest::header::HeaderValue;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use std::time::{Duration, Instant, SystemTime};
 use zeroize::Zeroizing;
+
+/// Temporary credentials are replaced this long before they expire. The
+/// metadata service has new ones ready at least five minutes ahead, so
+/// asking earlier than that may bring back the same ones.
+const REFRESH_BEFORE_EXPIRY: Duration = Duration::from_secs(5 * 60);
+/// Within that window, how often a lookup is tried again (when it brought
+/// back the same credentials, or failed).
+const REFRESH_RETRY: Duration = Duration::from_secs(10);
 
 const PROBE: &[u8] = b"hush-health-probe";
 /// The encryption context's one entry: the AAD, base64url (it holds NULs).
@@ -31,7 +41,37 @@ pub struct AwsKms {
     region: String,
     key_id: String,
     profile: Option<String>,
-    credentials: tokio::sync::RwLock<Credentials>,
+    credentials: tokio::sync::RwLock<Current>,
+}
+
+/// The credentials in use, their expiry, and when a refresh was last tried.
+struct Current {
+    credentials: Credentials,
+    expires: Option<SystemTime>,
+    tried: Option<Instant>,
+}
+
+impl Current {
+    fn new(resolved: aws_credentials::Resolved) -> Self {
+        Current {
+            credentials: resolved.credentials,
+            expires: resolved.expires,
+            tried: None,
+        }
+    }
+
+    /// Inside the refresh window and not tried in the last few seconds.
+    fn due(&self, now: SystemTime) -> bool {
+        let Some(expires) = self.expires else {
+            return false;
+        };
+        now + REFRESH_BEFORE_EXPIRY >= expires
+            && self.tried.is_none_or(|t| t.elapsed() >= REFRESH_RETRY)
+    }
+
+    fn expired(&self, now: SystemTime) -> bool {
+        self.expires.is_some_and(|e| now >= e)
+    }
 }
 
 impl AwsKms {
@@ -69,7 +109,9 @@ impl AwsKms {
             Some(port) => format!("{}:{port}", endpoint.host_str().unwrap_or_default()),
             None => endpoint.host_str().unwrap_or_default().to_owned(),
         };
-        let resolved = aws_credentials::resolve(s.profile.as_deref()).map_err(refused)?;
+        let resolved = aws_credentials::resolve(s.profile.as_deref())
+            .await
+            .map_err(refused)?;
         tracing::info!("awskms: credentials from {}", resolved.source);
         Ok(Self {
             client: http::client(s.timeout, None).map_err(refused)?,
@@ -78,8 +120,42 @@ impl AwsKms {
             region,
             key_id: s.key_id.clone(),
             profile: s.profile.clone(),
-            credentials: tokio::sync::RwLock::new(resolved.credentials),
+            credentials: tokio::sync::RwLock::new(Current::new(resolved)),
         })
+    }
+
+    /// The credentials to sign with, refreshed first when they are about
+    /// to expire. A failed refresh keeps the old ones while they last.
+    async fn credentials(&self) -> Result<Credentials, ProviderError> {
+        let now = SystemTime::now();
+        {
+            let current = self.credentials.read().await;
+            if !current.due(now) {
+                return Ok(current.credentials.clone());
+            }
+        }
+        // One refresh at a time: the others wait here, then see it done.
+        let mut current = self.credentials.write().await;
+        if current.due(now) {
+            current.tried = Some(Instant::now());
+            match aws_credentials::resolve(self.profile.as_deref()).await {
+                Ok(fresh) => {
+                    tracing::info!("awskms: credentials renewed from {}", fresh.source);
+                    *current = Current::new(fresh);
+                    current.tried = Some(Instant::now());
+                }
+                Err(e) if !current.expired(now) => {
+                    tracing::warn!("awskms: cannot renew credentials before they expire: {e}");
+                }
+                Err(e) => return Err(ProviderError::Unavailable(e)),
+            }
+        }
+        if current.expired(SystemTime::now()) {
+            return Err(ProviderError::Unavailable(
+                "the AWS credentials expired and no fresh ones could be found".into(),
+            ));
+        }
+        Ok(current.credentials.clone())
     }
 
     fn signed(
@@ -142,7 +218,7 @@ impl AwsKms {
         let mut refreshed = false;
         loop {
             let req = {
-                let creds = self.credentials.read().await;
+                let creds = self.credentials().await?;
                 self.signed(target, &payload, &creds)?
             };
             let (status, answer) = http::send(req, &what).await?;
@@ -154,8 +230,9 @@ impl AwsKms {
             if !refreshed && is_credential_error(status, &kind) {
                 refreshed = true;
                 let fresh = aws_credentials::resolve(self.profile.as_deref())
+                    .await
                     .map_err(ProviderError::Unavailable)?;
-                *self.credentials.write().await = fresh.credentials;
+                *self.credentials.write().await = Current::new(fresh);
                 continue;
             }
             return Err(classify(status, &kind, &answer, &what));

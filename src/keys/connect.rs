@@ -33,10 +33,8 @@ pub async fn provider(external: &External) -> Result<Arc<dyn RootKeyProvider>, P
     })
 }
 
-/// Connects, checks the provider answers, and opens (or on first start
-/// makes) the local key. Returns the keys and whether the wrapped key file
-/// was created by this call.
-pub async fn open(external: &External, wrapped_file: &Path) -> Result<(RootKeys, bool), String> {
+/// `provider`, and a proof that it answers, as one line naming it.
+pub async fn checked(external: &External) -> Result<Arc<dyn RootKeyProvider>, String> {
     let name = external.name();
     let provider = provider(external)
         .await
@@ -50,6 +48,65 @@ pub async fn open(external: &External, wrapped_file: &Path) -> Result<(RootKeys,
             "root key provider {name} refused hush ({shown}): {e}; check the key and hush's permissions on it"
         ),
     })?;
+    Ok(provider)
+}
+
+/// Opens the keys while migrating from `previous` to `external`: the local
+/// key stays the one `previous` held (`previous_local` for a file/env key,
+/// else the wrapped file), and the wrapped file is written again under
+/// `external` unless an earlier start did so already.
+pub async fn open_migrating(
+    external: &External,
+    wrapped_file: &Path,
+    previous: Arc<dyn RootKeyProvider>,
+    previous_local: Option<crate::crypto::Key>,
+) -> Result<RootKeys, String> {
+    let name = external.name();
+    let provider = checked(external).await?;
+    let shown = wrapped_file.display();
+    let file_error = |e: WrappedRootError| format!("migrating to root key provider {name}: {e}");
+    let by = wrapped_root::wrapped_by(wrapped_file).map_err(file_error)?;
+    let local = if by.as_deref() == Some(provider.kind()) {
+        wrapped_root::load_or_create(provider.as_ref(), wrapped_file)
+            .await
+            .map_err(file_error)?
+            .0
+    } else {
+        let local = match (previous_local, by) {
+            (Some(k), _) => k,
+            (None, Some(_)) => {
+                wrapped_root::load_or_create(previous.as_ref(), wrapped_file)
+                    .await
+                    .map_err(file_error)?
+                    .0
+            }
+            (None, None) => {
+                return Err(format!(
+                    "migrating to root key provider {name}: {shown} does not exist; the previous provider's wrapped key file is needed"
+                ))
+            }
+        };
+        wrapped_root::replace(provider.as_ref(), wrapped_file, &local)
+            .await
+            .map_err(file_error)?;
+        tracing::info!("{shown} is now wrapped by the {name} root key provider");
+        local
+    };
+    tracing::info!(
+        "root key provider: {} (migrating from {}: run hush keys rotate-root)",
+        provider.describe(),
+        previous.describe()
+    );
+    Ok(RootKeys::external(provider, local).with_previous(previous))
+}
+
+/// Connects, checks the provider answers, and opens (or on first start
+/// makes) the local key. Returns the keys and whether the wrapped key file
+/// was created by this call.
+pub async fn open(external: &External, wrapped_file: &Path) -> Result<(RootKeys, bool), String> {
+    let name = external.name();
+    let provider = checked(external).await?;
+    let shown = provider.describe();
     let (local, created) = wrapped_root::load_or_create(provider.as_ref(), wrapped_file)
         .await
         .map_err(|e| match e {

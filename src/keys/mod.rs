@@ -85,6 +85,9 @@ const TAG: &[u8] = b"\0hkp1\0\0";
 #[derive(Clone)]
 pub struct RootKeys {
     provider: Arc<dyn RootKeyProvider>,
+    /// While migrating between providers: the one that wrapped the keys so
+    /// far. It only unwraps; everything new is wrapped by `provider`.
+    previous: Option<Arc<dyn RootKeyProvider>>,
     local: Key,
 }
 
@@ -94,12 +97,33 @@ impl RootKeys {
     pub fn in_process(key: Key) -> Self {
         Self {
             provider: Arc::new(local::Local::new(key.clone())),
+            previous: None,
             local: key,
         }
     }
 
     pub fn external(provider: Arc<dyn RootKeyProvider>, local: Key) -> Self {
-        Self { provider, local }
+        Self {
+            provider,
+            previous: None,
+            local,
+        }
+    }
+
+    /// These keys, also unwrapping what `previous` wrapped (a migration).
+    pub fn with_previous(mut self, previous: Arc<dyn RootKeyProvider>) -> Self {
+        self.previous = Some(previous);
+        self
+    }
+
+    /// Whether `wrapped` (a data or generation key) was wrapped by this
+    /// server's provider, rather than a previous one.
+    pub fn wraps(&self, wrapped: &[u8]) -> bool {
+        match (untag(wrapped), self.is_external()) {
+            (Some((kind, _)), true) => kind == self.provider.kind(),
+            (None, false) => true,
+            _ => false,
+        }
     }
 
     /// The key hush derives its own keys from (audit, SSO, sealed credentials).
@@ -117,19 +141,16 @@ impl RootKeys {
         self.provider.in_process_key().is_none()
     }
 
-    /// Wraps a project's data key, bound to the project and key id.
+    /// Wraps a project's data key, bound to the project and key id (the
+    /// layout of root key generation 0).
     pub async fn wrap_data_key(
         &self,
         project_id: &str,
         key_id: i64,
         data_key: &Key,
     ) -> Result<Vec<u8>, ProviderError> {
-        let aad = crate::crypto::wrap_aad(project_id, key_id);
-        let blob = self.provider.wrap(&aad, data_key.bytes()).await?;
-        Ok(match self.is_external() {
-            true => tag(self.provider.kind(), &blob),
-            false => blob,
-        })
+        self.wrap_key(&crate::crypto::wrap_aad(project_id, key_id), data_key)
+            .await
     }
 
     pub async fn unwrap_data_key(
@@ -138,25 +159,79 @@ impl RootKeys {
         key_id: i64,
         wrapped: &[u8],
     ) -> Result<Key, ProviderError> {
-        let aad = crate::crypto::wrap_aad(project_id, key_id);
-        let blob = match (untag(wrapped), self.is_external()) {
-            (Some((kind, blob)), true) if kind == self.provider.kind() => blob,
-            (None, false) => wrapped,
-            (found, _) => {
+        let what = format!("data key {key_id} of project {project_id}");
+        self.unwrap_key(&crate::crypto::wrap_aad(project_id, key_id), wrapped, &what)
+            .await
+    }
+
+    /// Wraps the key of root key generation `generation` (which wraps data
+    /// keys from then on).
+    pub async fn wrap_generation_key(
+        &self,
+        generation: i64,
+        key: &Key,
+    ) -> Result<Vec<u8>, ProviderError> {
+        self.wrap_key(&generation_aad(generation), key).await
+    }
+
+    pub async fn unwrap_generation_key(
+        &self,
+        generation: i64,
+        wrapped: &[u8],
+    ) -> Result<Key, ProviderError> {
+        let what = format!("root key generation {generation}");
+        self.unwrap_key(&generation_aad(generation), wrapped, &what)
+            .await
+    }
+
+    async fn wrap_key(&self, aad: &[u8], key: &Key) -> Result<Vec<u8>, ProviderError> {
+        let blob = self.provider.wrap(aad, key.bytes()).await?;
+        Ok(match self.is_external() {
+            true => tag(self.provider.kind(), &blob),
+            false => blob,
+        })
+    }
+
+    async fn unwrap_key(
+        &self,
+        aad: &[u8],
+        wrapped: &[u8],
+        what: &str,
+    ) -> Result<Key, ProviderError> {
+        let tagged = untag(wrapped);
+        let (provider, blob) = match (tagged, self.is_external(), &self.previous) {
+            (Some((kind, blob)), true, _) if kind == self.provider.kind() => {
+                (&self.provider, blob)
+            }
+            (None, false, _) => (&self.provider, wrapped),
+            (Some((kind, blob)), _, Some(p)) if kind == p.kind() && p.in_process_key().is_none() => {
+                (p, blob)
+            }
+            (None, _, Some(p)) if p.in_process_key().is_some() => (p, wrapped),
+            (found, ..) => {
                 return Err(ProviderError::Refused(format!(
-                    "data key {key_id} of project {project_id} was wrapped by the {} root key provider; this server uses {}",
+                    "{what} was wrapped by the {} root key provider; this server uses {} (while migrating, name the old one with --previous-root-key-provider)",
                     found.map(|(k, _)| k).unwrap_or("file/env"),
                     self.provider.kind()
                 )))
             }
         };
-        let bytes = self.provider.unwrap(&aad, blob).await?;
-        Key::from_bytes(&bytes).map_err(|_| {
-            ProviderError::Refused(format!(
-                "data key {key_id} of project {project_id} did not unwrap to 32 bytes"
-            ))
-        })
+        let bytes = provider.unwrap(aad, blob).await?;
+        Key::from_bytes(&bytes)
+            .map_err(|_| ProviderError::Refused(format!("{what} did not unwrap to 32 bytes")))
     }
+
+    /// The provider kind as stored with each generation.
+    pub fn kind(&self) -> &'static str {
+        self.provider.kind()
+    }
+}
+
+/// Binds a wrapped generation key to its generation: no data key (whose
+/// AAD starts with the project id) unwraps as one, nor one generation's key
+/// as another's.
+fn generation_aad(generation: i64) -> Vec<u8> {
+    format!("hush-root-generation-v1\0{generation}").into_bytes()
 }
 
 /// `TAG kind NUL blob`.

@@ -9,6 +9,11 @@
 //! and finalizes the module; the next call loads it, opens and logs in
 //! again, so a token that was removed (a network HSM that went away) is
 //! used again when it is back, without a restart.
+//!
+//! The PIN is not kept: it is read from its file for each login and wiped
+//! right after, so a memory dump of a running server does not hold it (the
+//! logged-in session does not need it). The file must therefore stay
+//! readable while the server runs.
 
 use super::settings::Pkcs11Settings;
 use super::{ProviderError, RootKeyProvider};
@@ -34,7 +39,6 @@ pub struct Pkcs11 {
 
 struct Inner {
     settings: Pkcs11Settings,
-    pin: Zeroizing<String>,
     state: Mutex<State>,
 }
 
@@ -61,6 +65,11 @@ struct Open {
     key: ObjectHandle,
 }
 
+/// The PIN from its file, wiped when dropped (as is cryptoki's `AuthPin`).
+fn read_pin(s: &Pkcs11Settings) -> Result<Zeroizing<String>, ProviderError> {
+    super::secret_file::read(&s.pin_file, "HSM PIN").map_err(ProviderError::Refused)
+}
+
 fn ck(what: &str, e: CkError) -> String {
     match e {
         CkError::Pkcs11(rv, function) => format!("{what}: {function:?} returned {rv:?}"),
@@ -77,7 +86,8 @@ impl Pkcs11 {
                 "[pkcs11] needs exactly one of token_label or slot".into(),
             ));
         }
-        let pin = super::secret_file::read(&s.pin_file, "HSM PIN").map_err(refused)?;
+        // Read once here so a missing or unreadable PIN file stops the start.
+        drop(read_pin(s)?);
         let settings = s.clone();
         let described = format!(
             "PKCS#11 key {:?} on {} via {}",
@@ -90,7 +100,6 @@ impl Pkcs11 {
         );
         let inner = Inner {
             settings,
-            pin,
             state: Mutex::new(State::default()),
         };
         let provider = Self {
@@ -189,7 +198,7 @@ impl Inner {
         let session = module
             .open_ro_session(slot)
             .map_err(|e| ProviderError::Unavailable(ck("C_OpenSession", e)))?;
-        let pin = AuthPin::from(self.pin.as_str());
+        let pin = AuthPin::from(read_pin(&self.settings)?.as_str());
         match session.login(UserType::User, Some(&pin)) {
             Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => {}
             Err(CkError::Pkcs11(rv @ (RvError::PinIncorrect | RvError::PinLocked), _)) => {
@@ -344,12 +353,11 @@ impl RootKeyProvider for Pkcs11 {
 /// usable only to encrypt and decrypt. Refuses when the label is taken.
 pub async fn create_key(s: &Pkcs11Settings) -> Result<(), ProviderError> {
     let settings = s.clone();
-    let pin = super::secret_file::read(&s.pin_file, "HSM PIN").map_err(ProviderError::Refused)?;
+    drop(read_pin(s)?);
     tokio::task::spawn_blocking(move || {
         let module = load(&settings.module)?;
         let inner = Inner {
             settings,
-            pin,
             state: Mutex::new(State::default()),
         };
         let result = inner.generate(&module);
@@ -367,7 +375,10 @@ impl Inner {
             .open_rw_session(slot)
             .map_err(|e| ProviderError::Unavailable(ck("C_OpenSession", e)))?;
         session
-            .login(UserType::User, Some(&AuthPin::from(self.pin.as_str())))
+            .login(
+                UserType::User,
+                Some(&AuthPin::from(read_pin(&self.settings)?.as_str())),
+            )
             .map_err(|e| ProviderError::Refused(ck("C_Login", e)))?;
         let label = self.settings.key_label.as_bytes().to_vec();
         let taken = session

@@ -24,6 +24,34 @@ pub enum WrappedRootError {
     Provider(#[from] ProviderError),
 }
 
+/// The file's content: `key` wrapped by `provider`, and which provider.
+async fn wrapped_text(
+    provider: &dyn RootKeyProvider,
+    key: &Key,
+) -> Result<String, WrappedRootError> {
+    let blob = provider.wrap(AAD, key.bytes()).await?;
+    Ok(format!(
+        "{HEADER} {} {}\n",
+        provider.kind(),
+        B64.encode(&blob)
+    ))
+}
+
+/// The file's text, bounded; None when there is no file.
+fn read_text(path: &Path) -> Result<Option<String>, WrappedRootError> {
+    let shown = path.display();
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.len() > MAX_FILE_BYTES => Err(WrappedRootError::File(format!(
+            "{shown} is larger than {MAX_FILE_BYTES} bytes: not a wrapped root key file"
+        ))),
+        Ok(_) => std::fs::read_to_string(path)
+            .map(Some)
+            .map_err(|e| WrappedRootError::File(format!("cannot read {shown}: {e}"))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(WrappedRootError::File(format!("cannot read {shown}: {e}"))),
+    }
+}
+
 /// Reads and unwraps the local key, or makes one when the file does not
 /// exist. Returns the key and whether this call created the file.
 pub async fn load_or_create(
@@ -31,13 +59,8 @@ pub async fn load_or_create(
     path: &Path,
 ) -> Result<(Key, bool), WrappedRootError> {
     let shown = path.display();
-    match std::fs::metadata(path) {
-        Ok(meta) if meta.len() > MAX_FILE_BYTES => Err(WrappedRootError::File(format!(
-            "{shown} is larger than {MAX_FILE_BYTES} bytes: not a wrapped root key file"
-        ))),
-        Ok(_) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| WrappedRootError::File(format!("cannot read {shown}: {e}")))?;
+    match read_text(path)? {
+        Some(text) => {
             let blob = parse(&text, provider.kind())
                 .map_err(|e| WrappedRootError::File(format!("{shown}: {e}")))?;
             let bytes = provider.unwrap(AAD, &blob).await?;
@@ -46,16 +69,54 @@ pub async fn load_or_create(
             })?;
             Ok((key, false))
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+        None => {
             let key = Key::generate().map_err(|e| WrappedRootError::File(e.to_string()))?;
-            let blob = provider.wrap(AAD, key.bytes()).await?;
-            let text = format!("{HEADER} {} {}\n", provider.kind(), B64.encode(&blob));
+            let text = wrapped_text(provider, &key).await?;
             write_new(path, text.as_bytes())
                 .map_err(|e| WrappedRootError::File(format!("cannot create {shown}: {e}")))?;
             Ok((key, true))
         }
-        Err(e) => Err(WrappedRootError::File(format!("cannot read {shown}: {e}"))),
     }
+}
+
+/// The provider kind that wrapped the file at `path`; None when there is
+/// no file.
+pub fn wrapped_by(path: &Path) -> Result<Option<String>, WrappedRootError> {
+    let Some(text) = read_text(path)? else {
+        return Ok(None);
+    };
+    text.trim()
+        .strip_prefix(HEADER)
+        .and_then(|rest| rest.strip_prefix(' '))
+        .and_then(|rest| rest.split(' ').next())
+        .filter(|kind| !kind.is_empty())
+        .map(|kind| Some(kind.to_owned()))
+        .ok_or_else(|| {
+            WrappedRootError::File(format!("{}: not a wrapped root key file", path.display()))
+        })
+}
+
+/// Writes `key` wrapped by `provider` in place of the file at `path`
+/// (temp file, fsync, rename): a migration to another provider keeps the
+/// local key and changes only what wraps it.
+pub async fn replace(
+    provider: &dyn RootKeyProvider,
+    path: &Path,
+    key: &Key,
+) -> Result<(), WrappedRootError> {
+    let text = wrapped_text(provider, key).await?;
+    let tmp = path.with_extension("wrapped.tmp");
+    let _ = std::fs::remove_file(&tmp);
+    let fail =
+        |e: std::io::Error| WrappedRootError::File(format!("cannot write {}: {e}", path.display()));
+    write_new(&tmp, text.as_bytes()).map_err(fail)?;
+    std::fs::rename(&tmp, path).map_err(fail)?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(fail)?;
+    }
+    Ok(())
 }
 
 fn parse(text: &str, kind: &str) -> Result<Vec<u8>, String> {

@@ -82,6 +82,12 @@ pub fn human_age(ms: i64) -> String {
 impl Cache {
     /// `scope` names what was fetched (server, project, env, paths, flags).
     pub fn new(token: &str, scope: &str) -> Option<Cache> {
+        Cache::new_in(dir()?, token, scope)
+    }
+
+    /// As `new`, the file in `dir` rather than the user's cache directory
+    /// (`hush agent`'s `offline-cache.path`, e.g. a volume of its own).
+    pub fn new_in(dir: PathBuf, token: &str, scope: &str) -> Option<Cache> {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(token.as_bytes()).ok()?;
         mac.update(b"hush-offline-cache-v1\0");
         mac.update(scope.as_bytes());
@@ -90,7 +96,7 @@ impl Cache {
         // The file name depends on the credential too, without revealing it.
         let name = hex::encode(&Sha256::digest([key_bytes.as_slice(), b"name"].concat())[..16]);
         Some(Cache {
-            file: dir()?.join(format!("{name}.cache")),
+            file: dir.join(format!("{name}.cache")),
             key,
             aad: scope.as_bytes().to_vec(),
         })

@@ -50,8 +50,9 @@ pub struct App {
     stopping: Arc<tokio::sync::watch::Sender<bool>>,
     jobs: Vec<JoinHandle<()>>,
     streams: crate::streams::Streams,
-    rotations: super::rotation_job::RotationJob,
-    lease_expiry: super::dynamic_job::LeaseExpiryJob,
+    rotations: super::periodic::Periodic,
+    lease_expiry: super::periodic::Periodic,
+    rekey: super::periodic::Periodic,
     webhooks: crate::webhooks::Webhooks,
     _lock: Option<nix::fcntl::Flock<std::fs::File>>,
 }
@@ -116,6 +117,7 @@ pub async fn assemble(config: &ServerConfig, opened: Opened) -> Result<App> {
             password_login: config.password_login,
             break_glass_admins: config.break_glass_admins.clone(),
             webhook_allow_private: config.webhook_allow_private,
+            root_key_rotation: config.root_key_rotation,
         },
         write_locks: Default::default(),
         refusals: Default::default(),
@@ -174,6 +176,7 @@ pub async fn assemble(config: &ServerConfig, opened: Opened) -> Result<App> {
     let streams = crate::streams::Streams::spawn(store, service.keys.root().clone());
     let rotations = super::rotation_job::spawn(service.clone());
     let lease_expiry = super::dynamic_job::spawn(service.clone());
+    let rekey = super::rekey_job::spawn(service.clone(), config.rekey_batch, config.rekey_pause);
     Ok(App {
         state,
         service,
@@ -186,6 +189,7 @@ pub async fn assemble(config: &ServerConfig, opened: Opened) -> Result<App> {
         streams,
         rotations,
         lease_expiry,
+        rekey,
         webhooks,
         _lock: lock,
     })
@@ -217,6 +221,7 @@ impl App {
             self.streams.stop(STREAMS_GRACE),
             self.rotations.stop(STREAMS_GRACE),
             self.lease_expiry.stop(STREAMS_GRACE),
+            self.rekey.stop(STREAMS_GRACE),
             self.webhooks.stop(STREAMS_GRACE)
         );
         // Counts of refusals still in open windows go on record before the stop.
@@ -248,6 +253,35 @@ fn spawn_provider_watch(service: Arc<Service>, grace: Duration) -> JoinHandle<()
 pub async fn open_root_keys(
     config: &ServerConfig,
 ) -> Result<(RootKeys, Option<std::path::PathBuf>)> {
+    if let (RootKeySource::External(external), Some(previous)) =
+        (&config.root_key, &config.previous_root_key)
+    {
+        let (provider, local): (Arc<dyn crate::keys::RootKeyProvider>, _) = match previous {
+            RootKeySource::External(e) => (
+                crate::keys::connect::checked(e)
+                    .await
+                    .map_err(anyhow::Error::msg)?,
+                None,
+            ),
+            RootKeySource::Generated(path) if !path.exists() => bail!(
+                "the previous root key provider is file, but {} does not exist: pass its key with --root-key-file or HUSH_ROOT_KEY",
+                path.display()
+            ),
+            source => {
+                let key = load_root_key(source)?;
+                (Arc::new(crate::keys::local::Local::new(key.clone())), Some(key))
+            }
+        };
+        let keys = crate::keys::connect::open_migrating(
+            external,
+            &config.root_key_wrapped_file,
+            provider,
+            local,
+        )
+        .await
+        .map_err(anyhow::Error::msg)?;
+        return Ok((keys, None));
+    }
     match &config.root_key {
         RootKeySource::External(external) => {
             let path = &config.root_key_wrapped_file;

@@ -67,6 +67,30 @@ fn parse_hop(hop: &str) -> Option<IpAddr> {
         .or_else(|| hop.parse::<SocketAddr>().ok().map(|s| s.ip()))
 }
 
+/// Marks a request that a trusted proxy says reached it over https
+/// (`X-Forwarded-Proto: https`): the dashboard then sets its cookies
+/// `Secure`. Only a trusted peer's header counts, as for the address.
+#[derive(Clone, Copy, Debug)]
+pub struct ForwardedHttps;
+
+impl TrustedProxies {
+    /// Whether `peer` is trusted and the nearest proxy's
+    /// `X-Forwarded-Proto` (the right-most value) is `https`.
+    pub fn forwarded_https(&self, peer: IpAddr, headers: &HeaderMap) -> bool {
+        if !self.trusts(peer) {
+            return false;
+        }
+        headers
+            .get_all("x-forwarded-proto")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .rfind(|p| !p.is_empty())
+            .is_some_and(|p| p.eq_ignore_ascii_case("https"))
+    }
+}
+
 /// Resolves the client address once, for every later step.
 pub fn resolve_into(proxies: &TrustedProxies, req: &mut Request) {
     let peer = req
@@ -75,7 +99,11 @@ pub fn resolve_into(proxies: &TrustedProxies, req: &mut Request) {
         .map(|c| c.0.ip());
     if let Some(peer) = peer {
         let addr = proxies.resolve(peer, req.headers());
+        let https = proxies.forwarded_https(peer, req.headers());
         req.extensions_mut().insert(ClientAddr(addr));
+        if https {
+            req.extensions_mut().insert(ForwardedHttps);
+        }
     }
 }
 
@@ -98,6 +126,25 @@ mod tests {
 
     fn proxies(ranges: &str) -> TrustedProxies {
         TrustedProxies::new(net::parse_ranges(ranges).unwrap())
+    }
+
+    #[test]
+    fn forwarded_proto_only_from_a_trusted_peer() {
+        let p = proxies("10.0.0.0/8");
+        let proto = |values: &[&str]| {
+            let mut h = HeaderMap::new();
+            for v in values {
+                h.append("x-forwarded-proto", HeaderValue::from_str(v).unwrap());
+            }
+            h
+        };
+        assert!(p.forwarded_https(ip("10.0.0.2"), &proto(&["https"])));
+        assert!(p.forwarded_https(ip("10.0.0.2"), &proto(&["http, HTTPS"])));
+        // The nearest proxy's word counts, not what the client sent first.
+        assert!(!p.forwarded_https(ip("10.0.0.2"), &proto(&["https", "http"])));
+        assert!(!p.forwarded_https(ip("10.0.0.2"), &HeaderMap::new()));
+        assert!(!p.forwarded_https(ip("203.0.113.5"), &proto(&["https"])));
+        assert!(!TrustedProxies::default().forwarded_https(ip("10.0.0.2"), &proto(&["https"])));
     }
 
     #[test]

@@ -25,12 +25,15 @@ pub mod gate;
 pub mod health;
 pub mod identities;
 pub mod imports;
+pub mod keys;
 pub mod kms;
 pub mod limits;
 pub mod list_cache;
 pub mod offboarding;
+pub mod periodic;
 pub mod projects;
 pub mod rate_limit;
+pub mod rekey_job;
 pub mod rotation_job;
 pub mod rotations;
 pub mod secrets;
@@ -230,6 +233,12 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/hush/users/{user}/reset-password",
             post(offboarding::issue_password_reset),
+        )
+        .route("/api/v1/hush/keys/status", get(keys::status))
+        .route("/api/v1/hush/keys/rotate-root", post(keys::rotate_root))
+        .route(
+            "/api/v1/hush/keys/rotate-data",
+            small_body(post(keys::rotate_data)),
         )
         .route("/api/v1/hush/sessions", get(offboarding::list_sessions))
         .route(

@@ -67,6 +67,10 @@ impl Service {
                     return Err(ServiceError::Conflict { current })
                 }
                 Err(StoreError::Conflict { .. }) => continue,
+                // Its data key was retired meanwhile: seal again under the new one.
+                Err(StoreError::StaleKey(_)) => {
+                    self.keys.refresh(&self.store, &scope.project.id).await?;
+                }
                 Err(e) => return Err(e.into()),
             }
         }

@@ -59,7 +59,8 @@ pub(super) struct Stored {
 /// Metadata items a definition keeps, and their sizes.
 const MAX_METADATA: usize = 32;
 
-fn aad(project_id: &str, id: &str) -> Vec<u8> {
+/// The AAD a definition's admin credentials are sealed with.
+pub(super) fn admin_aad(project_id: &str, id: &str) -> Vec<u8> {
     format!("hush-dynamic-admin-v1\0{project_id}\0{id}").into_bytes()
 }
 
@@ -264,7 +265,7 @@ impl Service {
             .key(&self.store, &row.project_id, row.key_id)
             .await?;
         let plain = key
-            .open(&aad(&row.project_id, &row.id), &row.secret_ct)
+            .open(&admin_aad(&row.project_id, &row.id), &row.secret_ct)
             .map_err(|_| {
                 tracing::error!(dynamic = %row.id, "admin credential failed authentication");
                 ServiceError::Integrity(format!("dynamic secret {}", row.id))
@@ -339,10 +340,12 @@ impl Service {
             created_by: ctx.actor.name.clone(),
         };
         let event = self.scoped_event(ctx, scope, "create-dynamic-secret", vec![row.name.clone()]);
-        self.store
+        let stored = self
+            .store
             .dynamic()
             .create_dynamic(row.clone(), event)
-            .await?;
+            .await;
+        self.stale_keys(&row.project_id, stored).await?;
         dynamic_view(&row, &scope.env.slug)
     }
 
@@ -356,7 +359,7 @@ impl Service {
     ) -> ServiceResult<(i64, Vec<u8>, String)> {
         let (key_id, data_key) = self.keys.current(&self.store, project_id).await?;
         let secret_ct = data_key
-            .seal(&aad(project_id, id), new.admin_password.as_bytes())
+            .seal(&admin_aad(project_id, id), new.admin_password.as_bytes())
             .map_err(|e| ServiceError::Internal(e.to_string()))?;
         let config = serde_json::to_string(&Stored {
             conn: new.conn.clone(),
@@ -444,10 +447,12 @@ impl Service {
             ..row
         };
         let event = self.scoped_event(ctx, scope, "update-dynamic-secret", keys);
-        self.store
+        let stored = self
+            .store
             .dynamic()
             .update_dynamic(updated.clone(), event)
-            .await?;
+            .await;
+        self.stale_keys(&updated.project_id, stored).await?;
         dynamic_view(&updated, &scope.env.slug)
     }
 

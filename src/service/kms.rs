@@ -105,7 +105,7 @@ fn invalid() -> ServiceError {
 }
 
 /// The AAD a KMS key is sealed with under data key `dek_id`.
-fn key_aad(project_id: &str, key_id: &str, dek_id: i64) -> Vec<u8> {
+pub(super) fn key_aad(project_id: &str, key_id: &str, dek_id: i64) -> Vec<u8> {
     format!("hush-kms-key-v1\0{project_id}\0{key_id}\0{dek_id}").into_bytes()
 }
 
@@ -199,10 +199,13 @@ impl Service {
         };
         let event = self.kms_event(ctx, "kms-create-key", &row);
         let answer = view(&row);
-        self.store
+        let project_id = row.project_id.clone();
+        let stored = self
+            .store
             .kms()
             .create_kms_key(row, MAX_PER_PROJECT, event)
-            .await?;
+            .await;
+        self.stale_keys(&project_id, stored).await?;
         Ok(answer)
     }
 

@@ -25,6 +25,7 @@ pub mod passwords;
 pub mod personal;
 pub mod projects;
 pub mod refusals;
+pub mod rekey;
 pub mod rename;
 pub mod rotation_db;
 pub mod rotation_manual;
@@ -100,6 +101,9 @@ impl From<StoreError> for ServiceError {
             ),
             StoreError::Unavailable(msg) => ServiceError::Unavailable(msg),
             StoreError::Backend(msg) => ServiceError::Internal(msg),
+            StoreError::StaleKey(_) => ServiceError::Unavailable(
+                "the encryption keys are being rotated; try again".into(),
+            ),
         }
     }
 }
@@ -125,6 +129,9 @@ pub struct Settings {
     pub break_glass_admins: Vec<String>,
     /// Webhooks may reach loopback and private addresses.
     pub webhook_allow_private: bool,
+    /// Rotate the root key generation and every data key this often
+    /// (`--root-key-rotation`); None: only when asked.
+    pub root_key_rotation: Option<std::time::Duration>,
 }
 
 impl Default for Settings {
@@ -137,6 +144,7 @@ impl Default for Settings {
             password_login: true,
             break_glass_admins: Vec::new(),
             webhook_allow_private: false,
+            root_key_rotation: None,
         }
     }
 }

@@ -29,6 +29,9 @@ pub struct OverviewRow {
     pub key: String,
     /// One per environment of `Overview::envs`, in that order.
     pub cells: Vec<Cell>,
+    /// The key's tags (`key=value`) in any environment the caller may read,
+    /// for filtering by tag.
+    pub tags: BTreeSet<String>,
 }
 
 impl OverviewRow {
@@ -72,6 +75,7 @@ impl Service {
         getrandom::getrandom(&mut nonce).map_err(|e| ServiceError::Internal(e.to_string()))?;
         // key -> per environment: (version, digest)
         let mut found: BTreeMap<String, Vec<Option<(i64, String)>>> = BTreeMap::new();
+        let mut tags: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         let mut folders = BTreeSet::new();
         let mut readable = Vec::with_capacity(envs.len());
         let mut writable = Vec::with_capacity(envs.len());
@@ -98,6 +102,9 @@ impl Service {
                 .list_secrets(ctx, &scope, false, "get-secrets-overview")
                 .await?;
             for s in secrets {
+                tags.entry(s.key.clone())
+                    .or_default()
+                    .extend(s.tags.iter().map(|t| format!("{}={}", t.key, t.value)));
                 let cells = found
                     .entry(s.key.clone())
                     .or_insert_with(|| vec![None; envs.len()]);
@@ -126,7 +133,8 @@ impl Service {
                         }
                     })
                     .collect();
-                OverviewRow { key, cells }
+                let tags = tags.remove(&key).unwrap_or_default();
+                OverviewRow { key, cells, tags }
             })
             .collect();
         Ok(Overview {
@@ -149,6 +157,7 @@ mod tests {
         OverviewRow {
             key: "K".into(),
             cells,
+            tags: BTreeSet::new(),
         }
     }
 

@@ -81,9 +81,11 @@ impl Service {
         event.path = Some(scope.path.as_str().to_owned());
         event.keys = vec![key.to_string()];
         event.to_version = Some(version);
-        self.store
+        let stored = self
+            .store
             .put_personal(row.clone(), version - 1, event)
-            .await?;
+            .await;
+        self.stale_keys(&scope.project.id, stored).await?;
         let mut view = self.get_secret(ctx, scope, key, None).await?;
         view.value = value;
         view.personal = true;

@@ -54,7 +54,7 @@ impl Service {
                 created_at: now,
             })
             .collect();
-        let data_key = self.keys.new_data_key(&project.id, 1).await?;
+        let data_key = self.keys.new_data_key(&self.store, &project.id, 1).await?;
         let mut audit = ctx.event("create-project");
         audit.project_id = Some(project.id.clone());
         Ok(NewProject {
@@ -83,6 +83,14 @@ impl Service {
                 Ok(()) => return Ok(row),
                 Err(crate::store::StoreError::Duplicate(_)) => {
                     project.project.slug = format!("{slug}-{}", slug_suffix()?);
+                }
+                // A root key rotation ran meanwhile: wrap under its generation.
+                Err(crate::store::StoreError::StaleKey(_)) => {
+                    self.keys.reload_generations(&self.store).await?;
+                    project.data_key = self
+                        .keys
+                        .new_data_key(&self.store, &project.project.id, 1)
+                        .await?;
                 }
                 Err(e) => return Err(e.into()),
             }

@@ -120,7 +120,7 @@ impl Service {
             max_versions: scope.project.max_versions,
             now,
         };
-        let count = self
+        let renamed = self
             .store
             .rename_secret(
                 &current.head.secret_id,
@@ -129,7 +129,8 @@ impl Service {
                 put,
                 event,
             )
-            .await?;
+            .await;
+        let count = self.stale_keys(&scope.project.id, renamed).await?;
         self.keys
             .note_usage(&self.store, &scope.project.id, key_id, count)
             .await?;

@@ -537,6 +537,10 @@ impl Service {
                         return Err(ServiceError::Conflict { current });
                     }
                 }
+                // Its data key was retired meanwhile: seal again under the new one.
+                Err(crate::store::StoreError::StaleKey(_)) => {
+                    self.keys.refresh(&self.store, &scope.project.id).await?;
+                }
                 Err(e) => return Err(e.into()),
             }
         }

@@ -117,6 +117,8 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("wrapped", Bytes),
             ("enc_count", Int),
             ("created_at", Int),
+            ("generation", Int),
+            ("retired_at", OptInt),
         ],
     ),
     (
@@ -382,10 +384,35 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("updated_at", Int),
         ],
     ),
+    (
+        "root_generations",
+        &[
+            ("generation", Int),
+            ("provider", Text),
+            ("wrapped", Bytes),
+            ("created_at", Int),
+            ("created_by", Text),
+        ],
+    ),
+    (
+        "rekey_jobs",
+        &[
+            ("project_id", Text),
+            ("target_key_id", Int),
+            ("total", Int),
+            ("done", Int),
+            ("requested_by", Text),
+            ("created_at", Int),
+            ("finished_at", OptInt),
+            ("claim_owner", OptText),
+            ("claim_until", Int),
+            ("last_error", OptText),
+        ],
+    ),
 ];
 
 /// The SQLite schema version (`PRAGMA user_version`) whose tables `TABLES` lists.
-const SQLITE_SCHEMA: i64 = 12;
+const SQLITE_SCHEMA: i64 = 13;
 
 type Value = Box<dyn ToSql + Sync + Send>;
 

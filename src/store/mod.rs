@@ -10,6 +10,7 @@ pub mod identity_auth;
 pub mod kms;
 pub mod migrate;
 pub mod postgres;
+pub mod rekey;
 pub mod rotations;
 pub mod rows;
 pub mod rules;
@@ -21,6 +22,7 @@ use async_trait::async_trait;
 pub use dynamic::DynamicStore;
 pub use identity_auth::{IdentityAuthRow, IdentityAuthStore};
 pub use kms::KmsStore;
+pub use rekey::RekeyStore;
 pub use rotations::RotationStore;
 pub use rows::*;
 use sqlite::{audit_chain as sqlite_audit, audit_journal};
@@ -54,6 +56,11 @@ pub enum StoreError {
     /// Database failure. The text is for the server log only, never for clients.
     #[error("database error: {0}")]
     Backend(String),
+    /// A key the write used is no longer current: a data key was retired or
+    /// a root key generation replaced (by this replica or another). The
+    /// caller reloads its keys and tries again.
+    #[error("stale key: {0}")]
+    StaleKey(String),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -258,12 +265,14 @@ pub trait Store: Send + Sync + 'static {
     async fn data_keys(&self, project_id: &str) -> StoreResult<Vec<DataKeyRow>>;
     async fn all_data_keys(&self) -> StoreResult<Vec<DataKeyRow>>;
     async fn add_data_key(&self, key: DataKeyRow) -> StoreResult<()>;
-    /// Replaces every wrapped data key and the key-check value in one transaction
-    /// (root key rotation).
+    /// Replaces the given wrapped data keys (generation 0) and generation
+    /// keys and the key-check value in one transaction (offline root key
+    /// rotation).
     /// `audit_epochs` replaces the sealed audit keys of earlier root keys.
     async fn rewrap_data_keys(
         &self,
         keys: Vec<DataKeyRow>,
+        generations: Vec<crate::store::rekey::GenerationRow>,
         key_check: Vec<u8>,
         audit_epochs: Vec<(i64, Vec<u8>)>,
         audit: AuditEvent,
@@ -405,6 +414,8 @@ pub trait Store: Send + Sync + 'static {
     fn webhooks(&self) -> &dyn WebhookStore;
     /// KMS keys, sealed under project data keys (`kms`).
     fn kms(&self) -> &dyn KmsStore;
+    /// Root key generations and data key re-encryption (`rekey`).
+    fn rekey(&self) -> &dyn RekeyStore;
 }
 
 /// Audit actions that change what a fetch of secrets returns; the change feed

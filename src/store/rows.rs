@@ -135,6 +135,11 @@ pub struct DataKeyRow {
     pub wrapped: Vec<u8>,
     pub enc_count: i64,
     pub created_at: i64,
+    /// The root key generation whose key wraps this one (0: the root key
+    /// itself, the layout before generations).
+    pub generation: i64,
+    /// When a newer data key replaced this one (`hush keys rotate-data`).
+    pub retired_at: Option<i64>,
 }
 
 pub struct Bootstrap {

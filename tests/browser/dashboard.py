@@ -6,6 +6,10 @@ Drives Debian's headless Chromium through Playwright (PyPI `playwright`,
 saves a screenshot to $HUSH_SCREENSHOTS. Exits non-zero on the first failure,
 naming the scenario.
 
+Every page a scenario visits is also checked by axe-core (PyPI
+`axe-playwright-python`, which ships it; injected by the test only, never
+served by hush): a serious or critical violation fails the run.
+
 Environment: HUSH_URL, HUSH_ADMIN, HUSH_VIEWER, HUSH_PASSWORD, HUSH_CHROMIUM,
 HUSH_SCREENSHOTS. The server holds DATABASE_URL in dev and prod with different
 values, and the viewer is a viewer of project `default`.
@@ -16,6 +20,7 @@ import re
 import sys
 import traceback
 
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect, sync_playwright
 
 URL = os.environ["HUSH_URL"]
@@ -29,7 +34,27 @@ VALUE_2 = "browser-canary-v2-9c1e"
 DEV = URL + "/p/default/env/dev?path=%2F"
 
 
+AXE = Axe()
+# Pages already checked (by path, without the query), so each is checked once.
+CHECKED = set()
+
+
+def accessible(page):
+    """Fails on serious or critical axe-core violations of the current page."""
+    found = AXE.run(page).response["violations"]
+    bad = [
+        "%s (%s): %s" % (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
+        for v in found
+        if v["impact"] in ("serious", "critical")
+    ]
+    assert not bad, "accessibility violations on %s: %s" % (page.url, bad)
+
+
 def shot(page, name):
+    path = page.url.split("?")[0]
+    if path not in CHECKED and page.url.startswith(URL):
+        CHECKED.add(path)
+        accessible(page)
     page.screenshot(path=os.path.join(SHOTS, name + ".png"), full_page=True)
 
 
@@ -53,10 +78,12 @@ def test_create_secret(page):
     page.get_by_label("Key", exact=True).fill("STRIPE_KEY")
     page.get_by_label("Value", exact=True).fill(VALUE_1)
     page.get_by_label("Comment (optional)", exact=True).fill("payments")
+    page.get_by_label("Tags (optional, key=value separated by commas)", exact=True).fill("team=payments")
     page.get_by_role("button", name="Add secret").click()
     expect(page.get_by_role("status")).to_contain_text("Secret created")
     row = page.locator("tr[data-key=STRIPE_KEY]")
     expect(row).to_be_visible()
+    expect(row.locator("ul.tags")).to_have_text("team=payments")
     # Masked: the value is nowhere in the page.
     assert VALUE_1 not in page.content(), "the value is in the folder page"
     shot(page, "02-folder")
@@ -68,6 +95,38 @@ def test_reveal(page):
     expect(page.locator("#revealed")).to_have_text(VALUE_1)
     assert VALUE_1 not in page.url
     shot(page, "03-revealed")
+
+
+def test_copy_to_clipboard(page):
+    # The context was granted clipboard permissions for the server's origin.
+    page.evaluate("navigator.clipboard.writeText('nothing yet')")
+    copy = page.locator("button.copy")
+    expect(copy).to_have_text("Copy")
+    copy.click()
+    expect(copy).to_have_text("Copied")
+    assert page.evaluate("navigator.clipboard.readText()") == VALUE_1
+    shot(page, "03b-copied")
+
+
+def test_bulk_paste(page):
+    page.goto(DEV)
+    page.get_by_label(".env block", exact=True).fill(
+        "# from a teammate\nexport SENTRY_DSN=https://sentry.example/1\nSMTP_PASSWORD='bulk-canary-7e1'\n"
+    )
+    page.get_by_role("button", name="Save all").click()
+    expect(page.get_by_role("status")).to_contain_text("pasted block")
+    expect(page.locator("tr[data-key=SENTRY_DSN]")).to_be_visible()
+    expect(page.locator("tr[data-key=SMTP_PASSWORD]")).to_be_visible()
+    assert "bulk-canary" not in page.content()
+    # A bad line: the whole block is refused, the line named, no value shown.
+    page.get_by_label(".env block", exact=True).fill("GOOD=1\nnot a line bulk-canary-8\n")
+    page.get_by_role("button", name="Save all").click()
+    expect(page.get_by_role("alert")).to_contain_text("line 2")
+    assert "bulk-canary" not in page.content()
+    page.go_back()
+    page.goto(DEV)
+    expect(page.locator("tr[data-key=GOOD]")).to_have_count(0)
+    shot(page, "03c-pasted")
 
 
 def test_edit(page):
@@ -86,6 +145,20 @@ def test_history_shows_the_new_version(page):
     expect(history.locator("tr[data-version='2']")).to_contain_text("rotated")
     expect(history.locator("tr[data-version='1']")).to_be_visible()
     shot(page, "05-history")
+
+
+def test_diff_of_two_versions(page):
+    page.goto(URL + "/p/default/env/dev/secrets/STRIPE_KEY?path=%2F")
+    page.get_by_label("Compare version", exact=True).select_option("1")
+    page.get_by_label("with version", exact=True).select_option("2")
+    page.get_by_role("button", name="Compare").click()
+    expect(page.locator("tr[data-row=value]")).to_contain_text("changed")
+    assert VALUE_1 not in page.content() and VALUE_2 not in page.content()
+    shot(page, "05b-diff")
+    page.get_by_role("button", name="Reveal both values").click()
+    expect(page.locator("pre.diff .removed")).to_have_text("- " + VALUE_1 + "\n")
+    expect(page.locator("pre.diff .added")).to_have_text("+ " + VALUE_2 + "\n")
+    shot(page, "05c-diff-revealed")
 
 
 def test_rollback(page):
@@ -120,6 +193,12 @@ def test_overview_shows_the_difference(page):
     expect(page.locator("tr[data-key=STRIPE_KEY]")).to_have_count(0)
     expect(row).to_be_visible()
     shot(page, "08-overview")
+    # By tag: STRIPE_KEY carries team=payments, DATABASE_URL no tag.
+    page.get_by_label("Filter keys", exact=True).fill("")
+    page.get_by_label("Tag", exact=True).fill("team")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator("tr[data-key=STRIPE_KEY]")).to_be_visible()
+    expect(row).to_have_count(0)
 
 
 def test_csrf_less_post_is_refused(page):
@@ -146,6 +225,75 @@ def test_audit_shows_the_reveal(page):
     expect(table).to_contain_text(ADMIN)
     assert VALUE_1 not in page.content()
     shot(page, "10-audit")
+
+
+def test_audit_live_tail(page):
+    page.goto(URL + "/p/default/audit?action=create-secret")
+    page.get_by_role("checkbox", name=re.compile("Live")).check()
+    expect(page.locator("#tail-status")).to_contain_text("Following")
+    # Someone adds a secret in another tab; it appears without a reload.
+    other = page.context.new_page()
+    other.goto(DEV)
+    other.get_by_label("Key", exact=True).fill("TAILED_KEY")
+    other.get_by_label("Value", exact=True).fill("tail-canary-5")
+    other.get_by_role("button", name="Add secret").click()
+    expect(other.get_by_role("status")).to_contain_text("Secret created")
+    other.close()
+    expect(page.locator("table.audit tbody tr").first).to_contain_text("TAILED_KEY", timeout=15_000)
+    expect(page.locator("#tail-status")).to_contain_text("new event")
+    assert "tail-canary" not in page.content()
+    page.get_by_role("checkbox", name=re.compile("Live")).uncheck()
+    shot(page, "10b-audit-tail")
+
+
+def test_members_and_tokens(page):
+    page.goto(URL + "/p/default?path=%2F")
+    page.get_by_role("link", name="Members and tokens").click()
+    expect(page.locator("tr[data-member='viewer@example.com']")).to_contain_text("user")
+    page.get_by_label("Name", exact=True).fill("ci-deploy")
+    page.get_by_role("button", name="Create token").click()
+    token = page.locator("#token-once").inner_text()
+    assert token.startswith("hush_"), token
+    page.get_by_role("button", name="Copy").click()
+    assert page.evaluate("navigator.clipboard.readText()") == token
+    shot(page, "15-token-once")
+    page.goto(URL + "/p/default/access")
+    assert token not in page.content(), "the token is shown twice"
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Revoke ci-deploy").click()
+    expect(page.get_by_role("status")).to_contain_text("Token revoked")
+    expect(page.locator("tr[data-token=ci-deploy]")).to_have_count(0)
+    shot(page, "16-members")
+
+
+def test_machine_identities(page):
+    page.goto(URL + "/projects")
+    page.get_by_role("link", name="Machine identities").click()
+    page.get_by_label(re.compile("^Name")).fill("deploy-bot")
+    page.get_by_role("button", name="Create identity").click()
+    secret = page.locator("#secret-once").inner_text()
+    assert secret.startswith("hush_cs_"), secret
+    shot(page, "16b-identity-created")
+    page.goto(URL + "/identities")
+    expect(page.locator("tr[data-identity=deploy-bot]")).to_contain_text("universal auth")
+    assert secret not in page.content()
+
+
+def test_settings(page):
+    page.goto(URL + "/p/default/settings")
+    page.get_by_label("Slug (letters, digits, '-')", exact=True).fill("qa")
+    page.get_by_role("button", name="Add environment").click()
+    expect(page.get_by_role("status")).to_contain_text("Environment added")
+    expect(page.locator("tr[data-env=qa]")).to_be_visible()
+    shot(page, "17-settings")
+
+
+def test_sign_in_page_is_accessible(page):
+    # Checked before signing the viewer in (the page has no session).
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("status")).to_contain_text("Signed out")
+    shot(page, "18-sign-in")
+    sign_in(page, ADMIN)
 
 
 def test_viewer_cannot_edit(page):
@@ -184,6 +332,10 @@ def test_dark_theme_follows_the_system(page):
     page.goto(URL + "/p/default/env/dev/secrets/STRIPE_KEY?path=%2F")
     background = page.evaluate("getComputedStyle(document.body).backgroundColor")
     assert background == "rgb(13, 17, 23)", background
+    # The dark theme is checked too (contrast differs per theme).
+    accessible(page)
+    page.goto(DEV)
+    accessible(page)
     shot(page, "13-dark")
     page.emulate_media(color_scheme="light")
 
@@ -191,6 +343,8 @@ def test_dark_theme_follows_the_system(page):
 def test_keyboard_reaches_the_form_with_visible_focus(page):
     page.goto(URL + "/p/default?path=%2F")
     page.get_by_label("Filter keys", exact=True).focus()
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "tag"
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.textContent") == "Filter"
     outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
@@ -202,13 +356,21 @@ SCENARIOS = [
     test_sign_in,
     test_create_secret,
     test_reveal,
+    test_copy_to_clipboard,
+    test_bulk_paste,
     test_edit,
     test_history_shows_the_new_version,
+    test_diff_of_two_versions,
     test_rollback,
     test_delete_and_restore,
     test_overview_shows_the_difference,
     test_csrf_less_post_is_refused,
     test_audit_shows_the_reveal,
+    test_audit_live_tail,
+    test_members_and_tokens,
+    test_machine_identities,
+    test_settings,
+    test_sign_in_page_is_accessible,
     test_viewer_cannot_edit,
     test_phone_width,
     test_dark_theme_follows_the_system,
@@ -225,6 +387,7 @@ def main():
             args=["--no-sandbox"],
         )
         context = browser.new_context(viewport={"width": 1200, "height": 800})
+        context.grant_permissions(["clipboard-read", "clipboard-write"], origin=URL)
         page = context.new_page()
         page.set_default_timeout(10_000)
         # Any script error or CSP violation fails the run.
@@ -250,6 +413,11 @@ def main():
                 shot(page, "FAILED-" + scenario.__name__)
                 break
         browser.close()
+    if not failed:
+        print("axe-core: %d pages checked, no serious or critical violations" % len(CHECKED))
+        if len(CHECKED) < 12:
+            print("FAIL too few pages were checked by axe-core: %s" % sorted(CHECKED))
+            failed = 1
     sys.exit(1 if failed else 0)
 
 

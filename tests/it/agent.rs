@@ -19,6 +19,10 @@ struct Agent {
 
 impl Agent {
     fn start(config: &Path, extra: &[&str]) -> Agent {
+        Agent::start_with_env(config, extra, &[])
+    }
+
+    fn start_with_env(config: &Path, extra: &[&str], envs: &[(&str, &str)]) -> Agent {
         let log = config.with_extension("agent.log");
         let stderr = std::fs::File::create(&log).unwrap();
         let child = Command::new(BIN)
@@ -27,6 +31,7 @@ impl Agent {
             .args(["--debounce", "100ms"])
             .args(extra)
             .env_remove("HUSH_TOKEN")
+            .envs(envs.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr)
@@ -432,25 +437,30 @@ async fn sighup_reload_adds_a_template_and_a_bad_config_is_refused() {
 #[tokio::test]
 async fn server_down_keeps_the_file_and_the_agent_recovers() {
     let mut s = TestServer::start(&[]).await;
-    set(&s.client(), "K", "before").await.unwrap();
+    set(&s.client(), "K", "canary-offline-before-7d1")
+        .await
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let token_file = dir.path().join("tok");
     std::fs::write(&token_file, &s.token).unwrap();
     let out = dir.path().join("app.env");
+    let cache_dir = dir.path().join("cache");
     let cfg = dir.path().join("agent.yaml");
     std::fs::write(
         &cfg,
         format!(
-            "infisical: {{address: \"{}\"}}\nauth: {{type: token, config: {{path: \"{}\"}}}}\nstatus-file: \"{}\"\ntemplates:\n{KV}    destination-path: \"{}\"\n    config: {{polling-interval: 1s}}\n",
+            "infisical: {{address: \"{}\"}}\nauth: {{type: token, config: {{path: \"{}\"}}}}\nstatus-file: \"{}\"\noffline-cache: {{path: \"{}\", max-age: 1h}}\ntemplates:\n{KV}    destination-path: \"{}\"\n    config: {{polling-interval: 1s}}\n",
             s.url,
             token_file.display(),
             dir.path().join("status.json").display(),
+            cache_dir.display(),
             out.display()
         ),
     )
     .unwrap();
-    let agent = Agent::start(&cfg, &[]);
-    assert!(eventually(Duration::from_secs(15), async || read(&out) == "K=before\n").await);
+    let before = "K=canary-offline-before-7d1\n";
+    let mut agent = Agent::start(&cfg, &[]);
+    assert!(eventually(Duration::from_secs(15), async || read(&out) == before).await);
     let port = s.url.rsplit(':').next().unwrap().to_owned();
     s.kill9();
     // The feed notices, then polls; the file is left alone.
@@ -463,7 +473,60 @@ async fn server_down_keeps_the_file_and_the_agent_recovers() {
         agent.log()
     );
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(read(&out), "K=before\n");
+    assert_eq!(read(&out), before);
+    let ino = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&out).unwrap());
+
+    // The offline cache holds the render, encrypted.
+    let cached: Vec<PathBuf> = std::fs::read_dir(&cache_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(cached.len(), 1, "{cached:?}");
+    let raw = std::fs::read(&cached[0]).unwrap();
+    assert!(!raw.windows(14).any(|w| w == b"canary-offline"));
+    assert_eq!(
+        std::fs::metadata(&cached[0]).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    // Polling renders from the cache meanwhile: the same bytes, no write.
+    assert_eq!(
+        std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&out).unwrap()),
+        ino
+    );
+
+    // Restarted while the server is down (the file lost, as in a new pod
+    // with a fresh emptyDir): it renders from the offline cache.
+    assert_eq!(agent.stop().and_then(|st| st.code()), Some(0));
+    std::fs::remove_file(&out).unwrap();
+    let agent = Agent::start(&cfg, &[]);
+    assert!(
+        eventually(Duration::from_secs(15), async || read(&out) == before).await,
+        "{}",
+        agent.log()
+    );
+    assert!(
+        eventually(Duration::from_secs(5), async || status(dir.path())
+            ["templates"][0]["offlineSince"]
+            .is_string())
+        .await
+    );
+    let st = status(dir.path());
+    assert!(
+        st["templates"][0]["lastError"]
+            .as_str()
+            .is_some_and(|e| e.contains("offline cache")),
+        "{st}"
+    );
+    assert!(!agent.log().contains("canary-offline"), "{}", agent.log());
+    // `hush agent status` says so, and is not healthy while it lasts.
+    let shown = Command::new(BIN)
+        .args(["agent", "status", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&shown.stdout);
+    assert!(text.contains("from the offline cache since"), "{text}");
+    assert_eq!(shown.status.code(), Some(1));
 
     // The server comes back on the same address with a new value.
     let mut server = Command::new(BIN)
@@ -484,15 +547,54 @@ async fn server_down_keeps_the_file_and_the_agent_recovers() {
         .await
     );
     assert!(
-        eventually(Duration::from_secs(20), async || read(&out) == "K=after\n").await,
+        eventually(Duration::from_secs(30), async || read(&out) == "K=after\n").await,
         "{}",
         agent.log()
+    );
+    // The status follows the write.
+    assert!(
+        eventually(Duration::from_secs(5), async || status(dir.path())
+            ["templates"][0]["offlineSince"]
+            .is_null())
+        .await,
+        "{}",
+        status(dir.path())
     );
     drop(agent);
     let _ = Command::new("kill")
         .args(["-TERM", &server.id().to_string()])
         .status();
     let _ = server.wait();
+}
+
+/// Without `offline-cache`, a restart while the server is down writes nothing.
+#[tokio::test]
+async fn without_offline_cache_a_restart_while_down_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("tok");
+    std::fs::write(&token_file, "hush_at_not-checked").unwrap();
+    let out = dir.path().join("app.env");
+    let cfg = dir.path().join("agent.yaml");
+    // Nothing listens on port 9 of localhost (discard, not served here).
+    std::fs::write(
+        &cfg,
+        format!(
+            "infisical: {{address: \"http://127.0.0.1:9\"}}\nauth: {{type: token, config: {{path: \"{}\"}}}}\nstatus-file: \"{}\"\ntemplates:\n{KV}    destination-path: \"{}\"\n",
+            token_file.display(),
+            dir.path().join("status.json").display(),
+            out.display()
+        ),
+    )
+    .unwrap();
+    let agent = Agent::start(&cfg, &[]);
+    assert!(
+        eventually(Duration::from_secs(10), async || agent
+            .log()
+            .contains("retrying"))
+        .await
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!out.exists());
 }
 
 /// `examples/kubernetes/agent-sidecar.yaml`: the agent config in its
@@ -552,6 +654,9 @@ fn start_exec(config: &Path, out: &Path, cmd: &[&str]) -> Agent {
         .args(["--debounce", "100ms", "--exec", "--"])
         .args(cmd)
         .env_remove("HUSH_TOKEN")
+        // A credential variable of the agent's (unused by these configs):
+        // it must not reach the supervised command.
+        .env("INFISICAL_JWT", "canary-agent-credential-6d")
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(out).unwrap())
         .stderr(std::fs::File::create(&log).unwrap())
@@ -611,6 +716,8 @@ async fn supervisor_passes_exit_codes_signals_and_masks_output() {
         ("kill -TERM $$", 128 + 15),
         // The env template's variables are in the command's environment.
         ("test \"$B_SECOND\" = canary-exec-second-0b9e && exit 4", 4),
+        // The agent's own credential variables are not.
+        ("test -z \"$INFISICAL_JWT\" && exit 5", 5),
     ] {
         let mut agent = start_exec(&cfg, &out, &["sh", "-c", script]);
         assert_eq!(
@@ -699,5 +806,522 @@ async fn supervisor_signal_policy_signals_instead_of_restarting() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(lines(&sigs), 1);
     assert_eq!(lines(&starts), 1, "restarted instead of signalled");
+    // The running command keeps its mask set: the agent says which new
+    // value it does not cover, by name only.
+    let log = agent.log();
+    assert!(
+        log.contains("not masked for the new values of A_FIRST"),
+        "{log}"
+    );
+    assert!(!log.contains("canary-exec-first-new"), "{log}");
     assert_eq!(agent.stop().and_then(|st| st.code()), Some(128 + 15));
+}
+
+/// A process that writes its pid to `pid_file` and a line to `hups` for each
+/// SIGHUP; killed on drop.
+struct HupCounter(Child);
+
+impl HupCounter {
+    fn start(pid_file: &Path, hups: &Path) -> HupCounter {
+        // Python sets its handler whatever the test inherited: a shell's
+        // `trap` cannot catch a SIGHUP ignored on entry (a test run under
+        // nohup). The pid goes in by rename: the agent never reads half a pid.
+        let script = r#"
+import os, signal, sys, time
+hups, pid = sys.argv[1], sys.argv[2]
+def on_hup(*_):
+    with open(hups, "a") as f:
+        f.write("hup\n")
+signal.signal(signal.SIGHUP, on_hup)
+with open(pid + ".tmp", "w") as f:
+    f.write(str(os.getpid()))
+os.rename(pid + ".tmp", pid)
+while True:
+    time.sleep(0.05)
+"#;
+        HupCounter(
+            Command::new("python3")
+                .args(["-c", script])
+                .arg(hups)
+                .arg(pid_file)
+                .stdin(Stdio::null())
+                .spawn()
+                .unwrap(),
+        )
+    }
+}
+
+impl Drop for HupCounter {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn on_change_signal_reaches_the_pid_file_once_per_effective_change_and_owner_applies() {
+    let s = TestServer::start(&[]).await;
+    let c = s.client();
+    set(&c, "A_FIRST", "one").await.unwrap();
+    set(&c, "B_SECOND", "two").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let pid_file = dir.path().join("app.pid");
+    let hups = dir.path().join("hups.txt");
+    let _app = HupCounter::start(&pid_file, &hups);
+    // The file is given away before it replaces the destination: to nobody
+    // when the test runs as root, else to ourselves.
+    let (uid, gid) = if nix::unistd::geteuid().is_root() {
+        (65534, 65534)
+    } else {
+        (
+            nix::unistd::geteuid().as_raw(),
+            nix::unistd::getegid().as_raw(),
+        )
+    };
+    let owner = format!("{uid}:{gid}");
+    assert!(eventually(Duration::from_secs(5), async || pid_file.exists()).await);
+    let (id, secret) = identity_files(&s, dir.path(), None).await;
+    let out = dir.path().join("app.env");
+    let cfg = ua_config(
+        &s.url,
+        &id,
+        &secret,
+        dir.path(),
+        &format!(
+            "{KV}    destination-path: \"{}\"\n    owner: \"{owner}\"\n    on_change:\n      signal: SIGHUP\n      pid_file: \"{}\"\n",
+            out.display(),
+            pid_file.display()
+        ),
+    );
+    let agent = Agent::start(&cfg, &[]);
+    assert!(
+        eventually(Duration::from_secs(15), async || read(&out)
+            == "A_FIRST=one\nB_SECOND=two\n")
+        .await,
+        "{}",
+        agent.log()
+    );
+    let meta = std::fs::metadata(&out).unwrap();
+    assert_eq!(
+        (
+            std::os::unix::fs::MetadataExt::uid(&meta),
+            std::os::unix::fs::MetadataExt::gid(&meta)
+        ),
+        (uid, gid)
+    );
+    // The first write is a change too: one SIGHUP.
+    assert!(
+        eventually(Duration::from_secs(5), async || lines(&hups) == 1).await,
+        "{}",
+        agent.log()
+    );
+    assert!(
+        eventually(Duration::from_secs(5), async || status(dir.path())
+            ["freshness"]
+            == "push")
+        .await
+    );
+    // A burst of two writes inside the debounce window: one render, one signal.
+    let (a, b) = tokio::join!(set(&c, "A_FIRST", "one-b"), set(&c, "B_SECOND", "two-b"));
+    a.unwrap();
+    b.unwrap();
+    assert!(
+        eventually(Duration::from_secs(5), async || read(&out)
+            == "A_FIRST=one-b\nB_SECOND=two-b\n")
+        .await,
+        "{}",
+        agent.log()
+    );
+    assert!(eventually(Duration::from_secs(5), async || lines(&hups) >= 2).await);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(lines(&hups), 2, "{}", agent.log());
+    // A no-op write: no signal.
+    set(&c, "B_SECOND", "two-b").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(lines(&hups), 2, "signalled without a change");
+    let st = status(dir.path());
+    assert_eq!(st["templates"][0]["signalsSent"], 2, "{st}");
+    assert_eq!(st["templates"][0]["lastError"], Value::Null, "{st}");
+}
+
+/// Supervisor mode masks every value a template read, not only the env
+/// templates': a file-only template's secret printed by the command is `***`.
+#[tokio::test]
+async fn supervisor_masks_values_of_file_templates_too() {
+    let dir_probe = tempfile::tempdir().unwrap();
+    let file_tpl = dir_probe.path().join("db.conf");
+    let extra = format!(
+        "  - template-content: '{{{{ with getSecretByName \"default\" \"dev\" \"/\" \"C_THIRD\" }}}}password={{{{ .Value }}}}{{{{ end }}}}'\n    destination-path: \"{}\"\n",
+        file_tpl.display()
+    );
+    let (s, dir, cfg) = exec_setup(&extra).await;
+    set(&s.client(), "C_THIRD", "canary-file-only-3e8a")
+        .await
+        .unwrap();
+    let out = dir.path().join("out.txt");
+    let script = format!("cat {}; echo; echo \"$A_FIRST\"", file_tpl.display());
+    let mut agent = start_exec(&cfg, &out, &["sh", "-c", &script]);
+    assert_eq!(exit_code(&mut agent), Some(0), "{}", agent.log());
+    assert_eq!(read(&file_tpl), "password=canary-file-only-3e8a");
+    let printed = read(&out);
+    assert_eq!(printed, "password=***\n***\n", "{}", agent.log());
+}
+
+/// Infisical Agent's environment overrides win over the files, as in
+/// Infisical: a wrong client secret in the file, the right one in
+/// INFISICAL_UNIVERSAL_CLIENT_SECRET (the agent's name), and the id from
+/// INFISICAL_UNIVERSAL_AUTH_CLIENT_ID with no file at all.
+#[tokio::test]
+async fn universal_auth_environment_overrides_win_over_files() {
+    let s = TestServer::start(&[]).await;
+    set(&s.client(), "K", "env-override").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (id, secret) = identity_files(&s, dir.path(), None).await;
+    let (id_text, secret_text) = (read(&id), read(&secret));
+    std::fs::write(&secret, "hush_cs_wrong-secret").unwrap();
+    let out = dir.path().join("app.env");
+    let cfg = dir.path().join("agent.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "infisical: {{address: \"{}\"}}\nauth:\n  type: universal-auth\n  config:\n    client-secret: \"{}\"\nstatus-file: \"{}\"\ntemplates:\n{KV}    destination-path: \"{}\"\n",
+            s.url,
+            secret.display(),
+            dir.path().join("status.json").display(),
+            out.display()
+        ),
+    )
+    .unwrap();
+    // Without the overrides the config is incomplete: one clear line.
+    let bad = Command::new(BIN)
+        .args(["agent", "--config"])
+        .arg(&cfg)
+        .env_remove("INFISICAL_UNIVERSAL_AUTH_CLIENT_ID")
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("INFISICAL_UNIVERSAL_AUTH_CLIENT_ID"), "{err}");
+    for secret_var in [
+        "INFISICAL_UNIVERSAL_CLIENT_SECRET",
+        "INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET",
+    ] {
+        let _ = std::fs::remove_file(&out);
+        let mut agent = Agent::start_with_env(
+            &cfg,
+            &["--exit-after-render"],
+            &[
+                ("INFISICAL_UNIVERSAL_AUTH_CLIENT_ID", &id_text),
+                (secret_var, &secret_text),
+            ],
+        );
+        assert_eq!(
+            exit_code(&mut agent),
+            Some(0),
+            "{secret_var}: {}",
+            agent.log()
+        );
+        assert_eq!(read(&out), "K=env-override\n");
+        assert!(!agent.log().contains(&secret_text));
+    }
+}
+
+const WORKLOAD_RSA_PRIVATE: &str = include_str!("fixtures/workload-test-rsa.pem");
+const WORKLOAD_RSA_PUBLIC: &str = include_str!("fixtures/workload-test-rsa.pub.pem");
+
+/// `auth.type: jwt-auth` with Infisical's names (`identity-id` and `jwt`
+/// are files), through the CLI's platform-token login; and the same with
+/// INFISICAL_MACHINE_IDENTITY_ID and INFISICAL_JWT instead of files.
+#[tokio::test]
+async fn jwt_auth_logs_in_from_files_or_environment() {
+    use jsonwebtoken::{Algorithm, EncodingKey, Header};
+    let s = TestServer::start(&[]).await;
+    let c = s.client();
+    set(&c, "K", "jwt-agent").await.unwrap();
+    let id = crate::workload::identity(&c, "agent-jwt").await;
+    c.send(
+        Method::POST,
+        &format!("/api/v1/auth/jwt-auth/identities/{id}"),
+        &json!({
+            "configurationType": "static", "publicKeys": [WORKLOAD_RSA_PUBLIC],
+            "boundIssuer": "https://ci.example.com", "boundAudiences": "hush",
+        }),
+    )
+    .await
+    .unwrap();
+    let now = crate::workload::now();
+    let claims = json!({ "iss": "https://ci.example.com", "aud": ["hush"], "sub": "agent",
+        "exp": now + 300, "iat": now });
+    let jwt = jsonwebtoken::encode(
+        &Header::new(Algorithm::RS256),
+        &claims,
+        &EncodingKey::from_rsa_pem(WORKLOAD_RSA_PRIVATE.as_bytes()).unwrap(),
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (id_file, jwt_file) = (dir.path().join("identity-id"), dir.path().join("jwt"));
+    std::fs::write(&id_file, &id).unwrap();
+    std::fs::write(&jwt_file, &jwt).unwrap();
+    let out = dir.path().join("app.env");
+    let cfg = dir.path().join("agent.yaml");
+    let write_cfg = |auth_config: &str| {
+        std::fs::write(
+            &cfg,
+            format!(
+                "infisical: {{address: \"{}\"}}\nauth:\n  type: jwt-auth\n  config: {auth_config}\nstatus-file: \"{}\"\ntemplates:\n{KV}    destination-path: \"{}\"\n",
+                s.url,
+                dir.path().join("status.json").display(),
+                out.display()
+            ),
+        )
+        .unwrap()
+    };
+    write_cfg(&format!(
+        "{{identity-id: \"{}\", jwt: \"{}\"}}",
+        id_file.display(),
+        jwt_file.display()
+    ));
+    let mut agent = Agent::start(&cfg, &["--exit-after-render"]);
+    assert_eq!(exit_code(&mut agent), Some(0), "{}", agent.log());
+    assert_eq!(read(&out), "K=jwt-agent\n");
+
+    std::fs::remove_file(&out).unwrap();
+    write_cfg("{}");
+    let mut agent = Agent::start_with_env(
+        &cfg,
+        &["--exit-after-render"],
+        &[
+            ("INFISICAL_MACHINE_IDENTITY_ID", &id),
+            ("INFISICAL_JWT", &jwt),
+        ],
+    );
+    assert_eq!(exit_code(&mut agent), Some(0), "{}", agent.log());
+    assert_eq!(read(&out), "K=jwt-agent\n");
+    assert!(!agent.log().contains(&jwt));
+
+    // A token the server refuses: a clear error, retried, nothing written.
+    std::fs::remove_file(&out).unwrap();
+    let agent = Agent::start_with_env(
+        &cfg,
+        &[],
+        &[
+            ("INFISICAL_MACHINE_IDENTITY_ID", &id),
+            ("INFISICAL_JWT", "not.a.jwt"),
+        ],
+    );
+    assert!(
+        eventually(Duration::from_secs(10), async || agent
+            .log()
+            .contains("login failed"))
+        .await,
+        "{}",
+        agent.log()
+    );
+    assert!(!out.exists());
+}
+
+/// Infisical Agent's `dynamicSecret` (and `dynamic_secret`) against a real
+/// Redis dynamic secret: the lease's credentials work, and a re-render for
+/// a static secret's change keeps the same lease instead of making a new
+/// database user.
+#[tokio::test]
+async fn dynamic_secret_template_function_leases_once_and_reuses() {
+    let Some(addr) = crate::dynamic_redis::redis_addr().await else {
+        return;
+    };
+    let (host, port) = addr.rsplit_once(':').unwrap();
+    let s = crate::rotation::start(&crate::pg::Backend::Sqlite).await;
+    let c = s.client();
+    c.send(
+        Method::POST,
+        "/api/v1/dynamic-secrets",
+        &json!({
+            "name": "cache", "projectSlug": "default", "environmentSlug": "dev", "path": "/",
+            "defaultTTL": "1h",
+            "provider": { "type": "redis", "inputs": {
+                "host": host, "port": port.parse::<u16>().unwrap(),
+                "creationStatement": "ACL SETUSER {{username}} on #{{password_sha256}} ~* +ping",
+                "revocationStatement": "ACL DELUSER {{username}}"
+            }}
+        }),
+    )
+    .await
+    .unwrap();
+    set(&c, "K", "static-1").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("tok");
+    std::fs::write(&token_file, &s.token).unwrap();
+    let out = dir.path().join("redis.conf");
+    let cfg = dir.path().join("agent.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "infisical: {{address: \"{}\"}}\nauth: {{type: token, config: {{path: \"{}\"}}}}\nstatus-file: \"{}\"\ntemplates:\n  - template-content: |-\n      {{{{ with dynamicSecret \"default\" \"dev\" \"/\" \"cache\" \"10m\" }}}}user={{{{ .DB_USERNAME }}}}\n      pass={{{{ .DB_PASSWORD }}}}{{{{ end }}}}\n      {{{{ with getSecretByName \"default\" \"dev\" \"/\" \"K\" }}}}k={{{{ .Value }}}}{{{{ end }}}}\n      {{{{ (dynamic_secret \"default\" \"dev\" \"/\" \"cache\" \"10m\").DB_USERNAME }}}}\n    destination-path: \"{}\"\n",
+            s.url,
+            token_file.display(),
+            dir.path().join("status.json").display(),
+            out.display()
+        ),
+    )
+    .unwrap();
+    let agent = Agent::start(&cfg, &[]);
+    assert!(
+        eventually(Duration::from_secs(15), async || read(&out)
+            .contains("k=static-1"))
+        .await,
+        "{}",
+        agent.log()
+    );
+    let text = read(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    let user = lines[0].strip_prefix("user=").unwrap().to_owned();
+    let pw = lines[1].strip_prefix("pass=").unwrap().to_owned();
+    // Both names answer from the same lease (one call, memoized).
+    assert_eq!(lines[3], user);
+    assert!(crate::dynamic_redis::authenticates(&addr, &user, &pw).await);
+    assert!(!agent.log().contains(&pw));
+    assert!(
+        eventually(Duration::from_secs(5), async || status(dir.path())
+            ["freshness"]
+            == "push")
+        .await
+    );
+    // A static change re-renders with the same lease.
+    set(&c, "K", "static-2").await.unwrap();
+    assert!(
+        eventually(Duration::from_secs(10), async || read(&out)
+            .contains("k=static-2"))
+        .await,
+        "{}",
+        agent.log()
+    );
+    assert!(read(&out).starts_with(&format!("user={user}\npass={pw}\n")));
+    let q = [
+        ("projectSlug", "default".to_owned()),
+        ("environmentSlug", "dev".to_owned()),
+        ("path", "/".to_owned()),
+    ];
+    let leases = c
+        .get("/api/v1/dynamic-secrets/cache/leases", &q)
+        .await
+        .unwrap();
+    assert_eq!(leases["leases"].as_array().unwrap().len(), 1, "{leases}");
+}
+
+/// Universal auth cannot even log in while the server is down: an init
+/// container (`--exit-after-render`) still renders from the offline cache
+/// and exits 0; without the cache it would fail.
+#[tokio::test]
+async fn exit_after_render_uses_the_offline_cache_when_login_is_impossible() {
+    let mut s = TestServer::start(&[]).await;
+    set(&s.client(), "K", "canary-init-offline-2b7")
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (id, secret) = identity_files(&s, dir.path(), None).await;
+    let out = dir.path().join("app.env");
+    let cfg = ua_config(
+        &s.url,
+        &id,
+        &secret,
+        dir.path(),
+        &format!("{KV}    destination-path: \"{}\"\n", out.display()),
+    );
+    let with_cache = format!(
+        "{}offline-cache: {{path: \"{}\"}}\n",
+        read(&cfg),
+        dir.path().join("cache").display()
+    );
+    std::fs::write(&cfg, &with_cache).unwrap();
+    let mut agent = Agent::start(&cfg, &["--exit-after-render"]);
+    assert_eq!(exit_code(&mut agent), Some(0), "{}", agent.log());
+    let rendered = read(&out);
+    assert_eq!(rendered, "K=canary-init-offline-2b7\n");
+    s.kill9();
+    std::fs::remove_file(&out).unwrap();
+    let mut agent = Agent::start(&cfg, &["--exit-after-render"]);
+    assert_eq!(exit_code(&mut agent), Some(0), "{}", agent.log());
+    assert_eq!(read(&out), rendered);
+    assert!(agent.log().contains("offline cache"), "{}", agent.log());
+    assert!(!agent.log().contains("canary-init"), "{}", agent.log());
+}
+
+/// `auth.type: kubernetes` with Infisical's names: the service-account
+/// token from `service-account-token`, reviewed by a TokenReview endpoint;
+/// INFISICAL_KUBERNETES_SERVICE_ACCOUNT_TOKEN_PATH wins over the config.
+// Multi-threaded: the fake TokenReview endpoint must answer while the test
+// waits for the agent with blocking sleeps.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubernetes_auth_uses_the_service_account_token_and_its_override() {
+    let s = TestServer::start(&[]).await;
+    let c = s.client();
+    set(&c, "K", "k8s-agent").await.unwrap();
+    let issuer = crate::workload::Issuer::start(vec![]).await;
+    let id = crate::workload::identity(&c, "agent-k8s").await;
+    c.send(
+        Method::POST,
+        &format!("/api/v1/auth/kubernetes-auth/identities/{id}"),
+        &json!({ "kubernetesHost": issuer.url, "tokenReviewerJwt": "reviewer",
+            "allowedNamespaces": "prod", "allowedNames": "web", "allowedAudience": "hush" }),
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let id_file = dir.path().join("identity-id");
+    std::fs::write(&id_file, &id).unwrap();
+    // The fake TokenReview accepts "sa:NAMESPACE:NAME".
+    let good = dir.path().join("sa-token");
+    std::fs::write(&good, "sa:prod:web").unwrap();
+    let wrong = dir.path().join("other-sa-token");
+    std::fs::write(&wrong, "sa:kube-system:web").unwrap();
+    let out = dir.path().join("app.env");
+    let cfg = dir.path().join("agent.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "infisical: {{address: \"{}\"}}\nauth:\n  type: kubernetes\n  config:\n    identity-id: \"{}\"\n    service-account-token: \"{}\"\nstatus-file: \"{}\"\ntemplates:\n{KV}    destination-path: \"{}\"\n",
+            s.url,
+            id_file.display(),
+            good.display(),
+            dir.path().join("status.json").display(),
+            out.display()
+        ),
+    )
+    .unwrap();
+    let mut agent = Agent::start(&cfg, &["--exit-after-render"]);
+    assert_eq!(exit_code(&mut agent), Some(0), "{}", agent.log());
+    assert_eq!(read(&out), "K=k8s-agent\n");
+    let reviewed = issuer.state.reviews.lock().unwrap().len();
+    assert!(reviewed >= 1);
+
+    // The override names the other token, which the review refuses.
+    std::fs::remove_file(&out).unwrap();
+    let wrong_path = wrong.display().to_string();
+    let agent = Agent::start_with_env(
+        &cfg,
+        &[],
+        &[(
+            "INFISICAL_KUBERNETES_SERVICE_ACCOUNT_TOKEN_PATH",
+            &wrong_path,
+        )],
+    );
+    assert!(
+        eventually(Duration::from_secs(10), async || agent
+            .log()
+            .contains("login failed"))
+        .await,
+        "{}",
+        agent.log()
+    );
+    assert!(!out.exists());
+    let last = issuer
+        .state
+        .reviews
+        .lock()
+        .unwrap()
+        .last()
+        .unwrap()
+        .1
+        .clone();
+    assert_eq!(last["spec"]["token"], "sa:kube-system:web");
 }

@@ -589,3 +589,483 @@ async fn password_guessing_on_the_sign_in_form_is_rate_limited() {
     // The form itself (GET) is not limited.
     assert_eq!(web.get("/sign-in").await.status, 200);
 }
+
+/// The `key=value` names of a secret's tags, as the API reads them.
+async fn tag_names(s: &TestServer, key: &str) -> Vec<String> {
+    let secret = get(&s.client(), key, None).await.unwrap();
+    secret["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn tags_are_set_on_create_and_changed_on_edit() {
+    let s = TestServer::start(&[]).await;
+    let mut web = Web::new(&s);
+    web.sign_in("admin@example.com", PASSWORD).await;
+    web.get("/p/default/env/dev?path=%2F").await;
+    let r = web
+        .post(
+            "/p/default/env/dev/secrets",
+            &[
+                ("path", "/"),
+                ("key", "TAGGED"),
+                ("value", "tagged-value"),
+                ("tags", "team=payments, pci"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(tag_names(&s, "TAGGED").await, ["team=payments", "pci="]);
+    let folder = web.get("/p/default/env/dev?path=%2F").await.body;
+    assert!(folder.contains("<li>team=payments</li>"), "{folder}");
+    // The edit form shows them as typed; a change replaces them.
+    let page = web.get("/p/default/env/dev/secrets/TAGGED?path=%2F").await;
+    assert!(page.body.contains("value=\"team=payments, pci=\""));
+    let r = web
+        .post(
+            "/p/default/env/dev/secrets/TAGGED/edit",
+            &[
+                ("path", "/"),
+                ("comment", ""),
+                ("tags", "team=ops"),
+                ("if_version", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(tag_names(&s, "TAGGED").await, ["team=ops"]);
+    // The overview filters by a whole tag or a tag's key.
+    put(&s, "dev", "/", "UNTAGGED", "plain").await;
+    for (filter, shown) in [
+        ("team%3Dops", true),
+        ("team", true),
+        ("team%3Dpayments", false),
+    ] {
+        let page = web
+            .get(&format!("/p/default?path=%2F&tag={filter}"))
+            .await
+            .body;
+        assert_eq!(page.contains("data-key=\"TAGGED\""), shown, "{filter}");
+        assert!(!page.contains("data-key=\"UNTAGGED\""), "{filter}");
+    }
+    // The value stayed (empty field: keep it).
+    let secret = get(&s.client(), "TAGGED", None).await.unwrap();
+    assert_eq!(secret["secretValue"], "tagged-value");
+    // A bad tag: one line naming it, nothing written.
+    web.get("/p/default/env/dev/secrets/TAGGED?path=%2F").await;
+    let r = web
+        .post(
+            "/p/default/env/dev/secrets/TAGGED/edit",
+            &[("path", "/"), ("tags", "bad key=1"), ("if_version", "2")],
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(r.body.contains("invalid tag"), "{}", r.body);
+    assert_eq!(
+        get(&s.client(), "TAGGED", None).await.unwrap()["version"],
+        2
+    );
+}
+
+#[tokio::test]
+async fn a_pasted_env_block_is_saved_whole_or_not_at_all() {
+    let s = TestServer::start(&[]).await;
+    put(&s, "dev", "/", "EXISTING", "existing-value").await;
+    let mut web = Web::new(&s);
+    web.sign_in("admin@example.com", PASSWORD).await;
+    let folder = web.get("/p/default/env/dev?path=%2F").await;
+    assert!(folder.body.contains("Paste a .env block"));
+    let paste = |text: &'static str, replace: bool| {
+        let mut fields = vec![("path", "/"), ("dotenv", text)];
+        if replace {
+            fields.push(("replace", "yes"));
+        }
+        fields
+    };
+    // A bad line: refused, named, no value echoed, nothing saved.
+    let bad = format!("FIRST={CANARY}\nthis is not dotenv {CANARY}\nTHIRD=3\n");
+    let bad: &'static str = Box::leak(bad.into_boxed_str());
+    let r = web
+        .post("/p/default/env/dev/bulk", &paste(bad, false))
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(r.body.contains("line 2"), "{}", r.body);
+    assert!(!r.body.contains(CANARY));
+    assert_eq!(status(get(&s.client(), "FIRST", None).await), 404);
+    // An existing key without "replace": nothing saved.
+    let r = web
+        .post(
+            "/p/default/env/dev/bulk",
+            &paste("NEW_ONE=1\nEXISTING=2\n", false),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert!(r.body.contains("already exist"));
+    assert_eq!(status(get(&s.client(), "NEW_ONE", None).await), 404);
+    // A good block, CRLF as a browser sends it, a quoted multi-line value.
+    let r = web
+        .post(
+            "/p/default/env/dev/bulk",
+            &paste(
+                "# pasted\r\nexport API_URL=https://api.example\r\nPEM=\"line1\nline2\"\r\nEXISTING='new ${kept}'\r\n",
+                true,
+            ),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(r.location(), "/p/default/env/dev?path=%2F&done=pasted");
+    let value = |k: &'static str| {
+        let c = s.client();
+        async move { get(&c, k, None).await.unwrap()["secretValue"].clone() }
+    };
+    assert_eq!(value("API_URL").await, "https://api.example");
+    assert_eq!(value("PEM").await, "line1\nline2");
+    assert_eq!(value("EXISTING").await, "new ${kept}");
+    let done = web.get(r.location()).await;
+    assert!(done.body.contains("Saved every secret of the pasted block"));
+    // Bounded: more than 200 keys is refused whole.
+    let many: String = (0..201).map(|i| format!("MANY_{i}=v\n")).collect();
+    let many: &'static str = Box::leak(many.into_boxed_str());
+    let r = web
+        .post("/p/default/env/dev/bulk", &paste(many, false))
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(r.body.contains("at most 200"), "{}", r.body);
+    assert_eq!(status(get(&s.client(), "MANY_0", None).await), 404);
+    assert!(!s.log().contains(CANARY));
+}
+
+#[tokio::test]
+async fn references_and_imports_are_shown_by_name_only() {
+    let s = TestServer::start(&[]).await;
+    put(&s, "prod", "/", "DB_HOST", "db-canary-prod-4411").await;
+    put(&s, "dev", "/", "DB_URL", "postgres://${prod.DB_HOST}/app").await;
+    s.client()
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/secret-imports",
+            &json!({ "workspaceId": "default", "environment": "dev", "path": "/", "import": { "environment": "staging", "path": "/shared" } }),
+        )
+        .await
+        .unwrap();
+    let mut web = Web::new(&s);
+    web.sign_in("admin@example.com", PASSWORD).await;
+    let folder = web.get("/p/default/env/dev?path=%2F").await;
+    assert_eq!(folder.status, 200, "{}", folder.body);
+    assert!(folder.body.contains("References: "), "{}", folder.body);
+    assert!(folder
+        .body
+        .contains("href=\"/p/default/env/prod/secrets/DB_HOST?path=%2F\""));
+    assert!(folder.body.contains("<h2>Imports</h2>"));
+    assert!(folder.body.contains("staging:/shared"));
+    assert!(!folder.body.contains("db-canary") && !folder.body.contains("postgres://"));
+    let events = audit_events(&s.client(), &[("action", "list-secret-imports".into())]).await;
+    assert!(!events.is_empty());
+    // The secret's own page names the target once the value is revealed.
+    web.get("/p/default/env/dev/secrets/DB_URL?path=%2F").await;
+    let revealed = web
+        .post("/p/default/env/dev/secrets/DB_URL/reveal", &[("path", "/")])
+        .await;
+    assert!(revealed.body.contains("References: "), "{}", revealed.body);
+    assert!(revealed.body.contains("prod:/ DB_HOST"));
+    assert!(!revealed.body.contains("db-canary"));
+}
+
+#[tokio::test]
+async fn the_diff_page_has_no_values_until_both_are_revealed() {
+    let s = TestServer::start(&[]).await;
+    put(&s, "dev", "/", "ROTATED", "diff-canary-old\nshared line").await;
+    put(&s, "dev", "/", "ROTATED", "diff-canary-new\nshared line").await;
+    let mut web = Web::new(&s);
+    web.sign_in("admin@example.com", PASSWORD).await;
+    let secret = web.get("/p/default/env/dev/secrets/ROTATED?path=%2F").await;
+    assert!(secret.body.contains("Compare version"), "{}", secret.body);
+    let diff = web
+        .get("/p/default/env/dev/secrets/ROTATED/diff?path=%2F&from=1&to=2")
+        .await;
+    assert_eq!(diff.status, 200, "{}", diff.body);
+    assert!(!diff.body.contains("diff-canary"));
+    assert!(diff
+        .body
+        .contains("data-row=\"value\"><th scope=\"row\">Value</th><td colspan=\"2\">changed"));
+    let before = audit_events(&s.client(), &[("action", "get-secret".into())]).await;
+    let revealed = web
+        .post(
+            "/p/default/env/dev/secrets/ROTATED/diff",
+            &[("path", "/"), ("from", "1"), ("to", "2")],
+        )
+        .await;
+    assert_eq!(revealed.status, 200);
+    assert!(
+        revealed.body.contains("- diff-canary-old"),
+        "{}",
+        revealed.body
+    );
+    assert!(revealed.body.contains("+ diff-canary-new"));
+    assert!(revealed.body.contains("  shared line"));
+    // Each value read is audited as a reveal, with its version.
+    let after = audit_events(&s.client(), &[("action", "get-secret".into())]).await;
+    assert_eq!(after.len(), before.len() + 2);
+    let text = serde_json::to_string(&after).unwrap();
+    assert!(!text.contains("diff-canary"));
+    // The same version on both sides: "the same".
+    let same = web
+        .get("/p/default/env/dev/secrets/ROTATED/diff?path=%2F&from=2&to=2")
+        .await;
+    assert!(same.body.contains("the same in both"));
+    // A version that is not there: a 404 page saying so.
+    let none = web
+        .get("/p/default/env/dev/secrets/ROTATED/diff?path=%2F&from=1&to=9")
+        .await;
+    assert_eq!(none.status, 404);
+    assert!(none.body.contains("no retained version 9"));
+    assert!(!s.log().contains("diff-canary"));
+}
+
+#[tokio::test]
+async fn members_and_tokens_through_the_pages() {
+    let s = TestServer::start(&[]).await;
+    user_session(&s, "dev2@example.com", Some("developer"), &["prod:read"]).await;
+    let mut web = Web::new(&s);
+    web.sign_in("admin@example.com", PASSWORD).await;
+    let page = web.get("/p/default/access").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("data-member=\"dev2@example.com\""));
+    assert!(page.body.contains("<code>prod:read</code>"));
+    // Change the role: the override is kept.
+    let r = web
+        .post(
+            "/p/default/members",
+            &[
+                ("who", "dev2@example.com"),
+                ("role", "viewer"),
+                ("overrides", "prod:read"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let members = s
+        .client()
+        .get("/api/v1/hush/members", &[("projectId", "default".into())])
+        .await
+        .unwrap();
+    let text = members.to_string();
+    assert!(
+        text.contains("viewer") && text.contains("dev2@example.com"),
+        "{text}"
+    );
+    // A bad role: refused with the service's words.
+    let r = web
+        .post(
+            "/p/default/members",
+            &[("who", "dev2@example.com"), ("role", "boss")],
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(r.body.contains("unknown role"));
+    // A token: shown once, in the answer to the POST only.
+    let created = web
+        .post(
+            "/p/default/tokens",
+            &[
+                ("name", "ci"),
+                ("env", "dev"),
+                ("path", "/**"),
+                ("days", "7"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, 200, "{}", created.body);
+    let at = created.body.find("id=\"token-once\">").unwrap() + "id=\"token-once\">".len();
+    let token = created.body[at..].split('<').next().unwrap().to_owned();
+    assert!(token.len() > 20, "{token}");
+    let listed = web.get("/p/default/access").await;
+    assert!(listed.body.contains("data-token=\"ci\""));
+    assert!(!listed.body.contains(&token), "the token is shown again");
+    // It works, then is revoked from the page.
+    let api =
+        hush::client::ApiClient::new(&s.url, Some(zeroize::Zeroizing::new(token.clone()))).unwrap();
+    assert!(api
+        .get("/api/v3/secrets/raw", &scope_q("dev", "/"))
+        .await
+        .is_ok());
+    let at = listed.body.find("/tokens/").unwrap() + "/tokens/".len();
+    let id = listed.body[at..].split('/').next().unwrap().to_owned();
+    let r = web
+        .post(&format!("/p/default/tokens/{id}/revoke"), &[])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(
+        status(api.get("/api/v3/secrets/raw", &scope_q("dev", "/")).await),
+        401
+    );
+    // Remove a member; not oneself.
+    let r = web
+        .post("/p/default/members/remove", &[("who", "dev2@example.com")])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let r = web
+        .post("/p/default/members/remove", &[("who", "admin@example.com")])
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(!s.log().contains(&token));
+}
+
+#[tokio::test]
+async fn settings_show_the_limits_and_add_an_environment() {
+    let s = TestServer::start(&["--max-versions", "7"]).await;
+    user_session(&s, "viewer@example.com", Some("viewer"), &[]).await;
+    let mut web = Web::new(&s);
+    web.sign_in("admin@example.com", PASSWORD).await;
+    let page = web.get("/p/default/settings").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("data-env=\"prod\""));
+    assert!(page.body.contains("<dd>7</dd>"), "{}", page.body);
+    assert!(page.body.contains("<dd>30 days</dd>"));
+    let r = web
+        .post(
+            "/p/default/environments",
+            &[("slug", "qa"), ("name", "Quality")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let page = web.get(r.location()).await;
+    assert!(page.body.contains("data-env=\"qa\"") && page.body.contains("Quality"));
+    let r = web
+        .post("/p/default/environments", &[("slug", "Not A Slug")])
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    // A viewer sees the page without the form; a forged post is refused.
+    let mut viewer = Web::new(&s);
+    viewer.sign_in("viewer@example.com", PASSWORD).await;
+    let page = viewer.get("/p/default/settings").await;
+    assert_eq!(page.status, 200);
+    assert!(!page.body.contains("Add an environment"));
+    let r = viewer
+        .post("/p/default/environments", &[("slug", "forged")])
+        .await;
+    assert_eq!(r.status, 403);
+}
+
+#[tokio::test]
+async fn the_audit_page_filters_by_time_and_its_tail_follows() {
+    let s = TestServer::start(&[]).await;
+    put(&s, "dev", "/", "FOLLOWED", "tail-canary-1").await;
+    let mut web = Web::new(&s);
+    web.sign_in("admin@example.com", PASSWORD).await;
+    let page = web.get("/p/default/audit?action=create-secret").await;
+    assert!(page.body.contains("FOLLOWED"));
+    let at = page.body.find("data-after=\"").unwrap() + "data-after=\"".len();
+    let after: i64 = page.body[at..].split('"').next().unwrap().parse().unwrap();
+    assert!(after > 0);
+    // A range in the past finds nothing; one from then on finds the event.
+    let past = web
+        .get("/p/default/audit?action=create-secret&since=2001-01-01T00:00&until=2001-01-02T00:00")
+        .await;
+    assert_eq!(past.status, 200);
+    assert!(!past.body.contains("FOLLOWED"));
+    let recent = web
+        .get("/p/default/audit?action=create-secret&since=2001-01-01T00:00")
+        .await;
+    assert!(recent.body.contains("FOLLOWED"));
+    let bad = web.get("/p/default/audit?since=yesterday-ish").await;
+    assert_eq!(bad.status, 400);
+    assert!(bad.body.contains("From time"));
+    // The tail: nothing new, then the next write.
+    let tail = |after: i64| format!("/p/default/audit/tail?action=update-secret&after={after}");
+    let none = web.get(&tail(after)).await;
+    assert_eq!(none.status, 200);
+    assert!(!none.body.contains("<tr"));
+    put(&s, "dev", "/", "FOLLOWED", "tail-canary-2").await;
+    let news = web.get(&tail(after)).await;
+    assert!(news.body.contains("FOLLOWED"), "{}", news.body);
+    assert!(news.body.contains("update-secret"));
+    assert!(!news.body.contains("tail-canary"));
+    let next: i64 = news.headers["x-hush-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(next > after);
+    assert!(!web.get(&tail(next)).await.body.contains("<tr"));
+    assert_eq!(web.get("/p/default/audit/tail").await.status, 400);
+}
+
+#[tokio::test]
+async fn a_trusted_proxys_https_makes_the_cookies_secure_and_no_one_elses() {
+    let forwarded = |s: &TestServer| {
+        let url = format!("{}/sign-in", s.url);
+        async move {
+            reqwest::Client::new()
+                .get(url)
+                .header("x-forwarded-proto", "https")
+                .send()
+                .await
+                .unwrap()
+                .headers()["set-cookie"]
+                .to_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let untrusted = TestServer::start(&[]).await;
+    let cookie = forwarded(&untrusted).await;
+    assert!(
+        cookie.starts_with("hush_signin=") && !cookie.contains("Secure"),
+        "{cookie}"
+    );
+    let trusted = TestServer::start(&["--trusted-proxies", "127.0.0.1,::1"]).await;
+    let cookie = forwarded(&trusted).await;
+    assert!(cookie.starts_with("__Host-hush_signin="), "{cookie}");
+    assert!(cookie.contains("; Secure"), "{cookie}");
+    // Without the header, the same server's plain-http cookies stay plain.
+    let plain = reqwest::get(format!("{}/sign-in", trusted.url))
+        .await
+        .unwrap();
+    let cookie = plain.headers()["set-cookie"].to_str().unwrap();
+    assert!(cookie.starts_with("hush_signin="), "{cookie}");
+}
+
+#[tokio::test]
+async fn machine_identities_are_listed_with_their_auth_methods() {
+    let s = TestServer::start(&[]).await;
+    user_session(&s, "dev@example.com", Some("developer"), &[]).await;
+    let mut web = Web::new(&s);
+    web.sign_in("admin@example.com", PASSWORD).await;
+    let empty = web.get("/identities").await;
+    assert_eq!(empty.status, 200, "{}", empty.body);
+    assert!(empty.body.contains("No machine identities yet"));
+    let created = web.post("/identities", &[("name", "ci-runner")]).await;
+    assert_eq!(created.status, 200, "{}", created.body);
+    let at = created.body.find("id=\"secret-once\">").unwrap() + "id=\"secret-once\">".len();
+    let secret = created.body[at..].split('<').next().unwrap().to_owned();
+    assert!(secret.starts_with("hush_cs_"), "{secret}");
+    let listed = web.get("/identities").await;
+    let row_at = listed.body.find("data-identity=\"ci-runner\"").unwrap();
+    let row = listed.body[row_at..].split("</tr>").next().unwrap();
+    assert!(
+        row.contains("universal auth: client secrets hush_cs_"),
+        "{row}"
+    );
+    assert!(!listed.body.contains(&secret), "the secret is shown again");
+    // Bad names: the service's one line.
+    let bad = web.post("/identities", &[("name", "no spaces")]).await;
+    assert_eq!(bad.status, 400);
+    assert!(bad.body.contains("invalid identity name"));
+    // Delete it from the page.
+    let at = listed.body.find("/identities/").unwrap() + "/identities/".len();
+    let id = listed.body[at..].split('/').next().unwrap().to_owned();
+    let r = web.post(&format!("/identities/{id}/delete"), &[]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert!(!web.get("/identities").await.body.contains("ci-runner"));
+    // Not a server admin: refused, and no link offered.
+    let mut dev = Web::new(&s);
+    dev.sign_in("dev@example.com", PASSWORD).await;
+    assert!(!dev.get("/projects").await.body.contains("/identities"));
+    assert_eq!(dev.get("/identities").await.status, 403);
+    assert!(!s.log().contains(&secret));
+}

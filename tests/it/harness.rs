@@ -112,6 +112,11 @@ impl TestServer {
         })
     }
 
+    /// The server process's id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// The one-time code a new server wrote to its data dir.
     pub fn bootstrap_code(&self) -> String {
         bootstrap_code(&self.data_dir)

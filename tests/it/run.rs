@@ -687,3 +687,154 @@ async fn mount_file_is_removed_when_hush_gets_sigterm() {
     );
     assert!(!path.parent().unwrap().exists());
 }
+
+/// `--mount-template`: the agent's Go-template engine over the run's
+/// secrets; the file takes the template's name and goes away at exit.
+#[tokio::test]
+async fn mount_template_renders_the_secrets_and_is_removed_at_exit() {
+    let canary = "sk_live_MOUNT_TPL_4c0d";
+    let e = Env::new(&[("API_KEY", canary), ("DB_HOST", "db.internal")]).await;
+    let tpl = e.home.path().join("app.conf.tmpl");
+    std::fs::write(
+        &tpl,
+        "[db]\nhost = {{ .DB_HOST }}\n{{- range $k, $v := . }}\n{{ $k | lower }} = {{ $v | quote }}{{ end }}\n",
+    )
+    .unwrap();
+    let out = e.home.path().join("seen");
+    let script = format!(
+        "cp \"$HUSH_SECRETS_PATH\" {0}.bytes; basename \"$HUSH_SECRETS_PATH\" > {0}.name; \
+         stat -c %a \"$HUSH_SECRETS_PATH\" > {0}.mode; echo \"$HUSH_SECRETS_PATH\" > {0}.path",
+        out.display()
+    );
+    let tpl_arg = tpl.display().to_string();
+    let (code, stdout, err) = e.run(&[
+        "--mount",
+        "--mount-template",
+        &tpl_arg,
+        "--",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!stdout.contains(canary) && !err.contains(canary));
+    let read = |ext: &str| std::fs::read_to_string(format!("{}.{ext}", out.display())).unwrap();
+    assert_eq!(
+        read("bytes"),
+        format!("[db]\nhost = db.internal\napi_key = \"{canary}\"\ndb_host = \"db.internal\"\n")
+    );
+    assert_eq!(read("name").trim(), "app.conf");
+    assert_eq!(read("mode").trim(), "600");
+    let path = std::path::PathBuf::from(read("path").trim());
+    assert!(!path.exists() && !path.parent().unwrap().exists());
+
+    // A broken template fails before anything runs, naming the template.
+    std::fs::write(&tpl, "{{ if }}").unwrap();
+    let (code, _, err) = e.run(&[
+        "--mount",
+        "--mount-template",
+        &tpl_arg,
+        "--",
+        "sh",
+        "-c",
+        "echo ran",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("--mount-template") && err.contains("app.conf.tmpl"),
+        "{err}"
+    );
+    // Without --mount, or with a format as well, it is a usage error.
+    let (code, _, _) = e.run(&["--mount-template", &tpl_arg, "--", "true"]);
+    assert_eq!(code, 2);
+    let (code, _, err) = e.run(&[
+        "--mount",
+        "--mount-format",
+        "json",
+        "--mount-template",
+        &tpl_arg,
+        "--",
+        "true",
+    ]);
+    assert_eq!(code, 2, "{err}");
+}
+
+/// `--mount-max-reads N`: a 0600 FIFO that serves N whole reads, then is
+/// gone; an unread one is gone after exit and after SIGTERM.
+#[tokio::test]
+async fn mount_fifo_serves_n_reads_then_disappears() {
+    let canary = "sk_live_MOUNT_FIFO_91be";
+    let e = Env::new(&[("API_KEY", canary)]).await;
+    let out = e.home.path().join("seen");
+    let script = format!(
+        "P=\"$HUSH_SECRETS_PATH\"; stat -c '%a %F' \"$P\" > {0}.stat; cat \"$P\" > {0}.one; cat \"$P\" > {0}.two; \
+         i=0; while [ -e \"$P\" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done; \
+         if [ -e \"$P\" ]; then echo present; else echo gone; fi > {0}.after",
+        out.display()
+    );
+    let (code, _, err) = e.run(&[
+        "--mount",
+        "--mount-max-reads",
+        "2",
+        "--",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let read = |ext: &str| std::fs::read_to_string(format!("{}.{ext}", out.display())).unwrap();
+    assert_eq!(read("stat").trim(), "600 fifo");
+    assert_eq!(read("one"), format!("API_KEY={canary}\n"));
+    assert_eq!(read("two"), format!("API_KEY={canary}\n"));
+    assert_eq!(read("after").trim(), "gone");
+
+    // Never read: removed when the command exits, without hanging.
+    let pathfile = e.home.path().join("fifo-path");
+    let script = format!("echo \"$HUSH_SECRETS_PATH\" > {}", pathfile.display());
+    let (code, _, err) = e.run(&[
+        "--mount",
+        "--mount-max-reads",
+        "1",
+        "--",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let path = std::path::PathBuf::from(wait_for_path(&pathfile));
+    assert!(!path.exists() && !path.parent().unwrap().exists());
+
+    // And after SIGTERM.
+    std::fs::remove_file(&pathfile).unwrap();
+    let script = format!(
+        "echo \"$HUSH_SECRETS_PATH\" > {}; sleep 30",
+        pathfile.display()
+    );
+    let mut child = e
+        .cmd(&[
+            "--mount",
+            "--mount-max-reads",
+            "3",
+            "--",
+            "sh",
+            "-c",
+            &script,
+        ])
+        .spawn()
+        .unwrap();
+    let path = std::path::PathBuf::from(wait_for_path(&pathfile));
+    assert!(path.exists());
+    signal(&child, "TERM");
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(128 + 15));
+    assert!(
+        !path.exists(),
+        "{} left behind after SIGTERM",
+        path.display()
+    );
+    assert!(!path.parent().unwrap().exists());
+
+    // Out of range.
+    let (code, _, _) = e.run(&["--mount", "--mount-max-reads", "0", "--", "true"]);
+    assert_eq!(code, 2);
+}

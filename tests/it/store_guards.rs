@@ -46,6 +46,8 @@ pub(crate) fn new_project() -> NewProject {
             wrapped: vec![0],
             enc_count: 0,
             created_at: 0,
+            generation: 0,
+            retired_at: None,
         },
         owner: ("u".into(), "admin".into()),
         audit: event("1"),

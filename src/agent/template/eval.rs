@@ -14,6 +14,13 @@ pub trait Functions {
     fn call(&mut self, name: &str, args: &[Value]) -> Option<Result<Value, String>>;
 }
 
+/// A `{{break}}` or `{{continue}}` on its way out to its `range`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flow {
+    Break,
+    Continue,
+}
+
 pub(super) struct Eval<'a, F: Functions> {
     pub funcs: &'a mut F,
     pub limits: Limits,
@@ -22,10 +29,19 @@ pub(super) struct Eval<'a, F: Functions> {
     vars: Vec<Vec<(String, Value)>>,
     iterations: usize,
     calls: usize,
+    defines: &'a BTreeMap<String, Vec<Node>>,
+    /// `{{template}}` calls in progress (bounded: templates may recurse).
+    call_depth: usize,
+    flow: Option<Flow>,
 }
 
 impl<'a, F: Functions> Eval<'a, F> {
-    pub fn new(funcs: &'a mut F, limits: Limits, root: Value) -> Self {
+    pub fn new(
+        funcs: &'a mut F,
+        limits: Limits,
+        root: Value,
+        defines: &'a BTreeMap<String, Vec<Node>>,
+    ) -> Self {
         Eval {
             funcs,
             limits,
@@ -33,12 +49,28 @@ impl<'a, F: Functions> Eval<'a, F> {
             vars: vec![vec![(String::new(), root)]],
             iterations: 0,
             calls: 0,
+            defines,
+            call_depth: 0,
+            flow: None,
         }
     }
 
     pub fn nodes(&mut self, nodes: &[Node], dot: &Value) -> Result<(), TemplateError> {
         for node in nodes {
+            // A break/continue below ends this list; its range takes it.
+            if self.flow.is_some() {
+                return Ok(());
+            }
             match node {
+                Node::Break => self.flow = Some(Flow::Break),
+                Node::Continue => self.flow = Some(Flow::Continue),
+                Node::Call { name, pipe } => {
+                    let data = match pipe {
+                        Some(p) => self.pipeline_value(p, dot)?,
+                        None => Value::Nil,
+                    };
+                    self.call_template(name, data)?;
+                }
                 Node::Text(t) => self.write(t)?,
                 Node::Action(p) => {
                     let v = self.pipeline(p, dot)?;
@@ -154,8 +186,40 @@ impl<'a, F: Functions> Eval<'a, F> {
             let r = self.nodes(body, &elem);
             self.vars.pop();
             r?;
+            match self.flow.take() {
+                Some(Flow::Break) => break,
+                Some(Flow::Continue) | None => {}
+            }
         }
         Ok(())
+    }
+
+    /// `{{template "name" data}}`: the named body with `.` and `$` = data
+    /// and none of the caller's variables, as in Go.
+    fn call_template(&mut self, name: &str, data: Value) -> Result<(), TemplateError> {
+        let defines = self.defines;
+        let body = defines
+            .get(name)
+            .ok_or_else(|| TemplateError::Exec(format!("no such template {name:?}")))?;
+        if self.call_depth >= super::MAX_DEPTH {
+            return Err(TemplateError::Limit(format!(
+                "{{{{template}}}} calls nested deeper than {}",
+                super::MAX_DEPTH
+            )));
+        }
+        self.calls += 1;
+        if self.calls > self.limits.max_calls {
+            return Err(TemplateError::Limit(format!(
+                "more than {} function calls",
+                self.limits.max_calls
+            )));
+        }
+        self.call_depth += 1;
+        let saved = std::mem::replace(&mut self.vars, vec![vec![(String::new(), data.clone())]]);
+        let r = self.nodes(body, &data);
+        self.vars = saved;
+        self.call_depth -= 1;
+        r
     }
 
     fn write(&mut self, s: &str) -> Result<(), TemplateError> {

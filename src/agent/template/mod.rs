@@ -124,7 +124,7 @@ impl Value {
 /// A parsed template, ready to render any number of times.
 #[derive(Debug, Clone)]
 pub struct Template {
-    nodes: Vec<parse::Node>,
+    parsed: Arc<parse::Parsed>,
 }
 
 impl Template {
@@ -135,7 +135,7 @@ impl Template {
             )));
         }
         Ok(Template {
-            nodes: parse::parse(src)?,
+            parsed: Arc::new(parse::parse(src)?),
         })
     }
 
@@ -146,8 +146,8 @@ impl Template {
         funcs: &mut F,
         limits: Limits,
     ) -> Result<String, TemplateError> {
-        let mut ev = eval::Eval::new(funcs, limits, data.clone());
-        ev.nodes(&self.nodes, &data)?;
+        let mut ev = eval::Eval::new(funcs, limits, data.clone(), &self.parsed.defines);
+        ev.nodes(&self.parsed.nodes, &data)?;
         Ok(ev.out)
     }
 }

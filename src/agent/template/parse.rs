@@ -1,7 +1,8 @@
 //! Lexer and parser for the subset of Go's `text/template` that Infisical
 //! Agent templates use: text, actions, `if`/`else if`/`else`, `range` (with
-//! `$i, $e :=`), `with`, variables, pipelines, literals, comments and the
-//! trim markers `{{-` / `-}}`.
+//! `$i, $e :=`, `break` and `continue`), `with`, `define` / `template` /
+//! `block`, variables, pipelines, literals, comments and the trim markers
+//! `{{-` / `-}}`.
 //!
 //! Parsing is bounded: the source length is checked by the caller, and block
 //! nesting is capped here so a hostile template cannot overflow the stack.
@@ -29,7 +30,24 @@ pub enum Node {
         body: Vec<Node>,
         otherwise: Vec<Node>,
     },
+    /// `{{template "name" pipeline}}` (and the call half of `block`).
+    Call {
+        name: String,
+        pipe: Option<Pipeline>,
+    },
+    Break,
+    Continue,
 }
+
+/// A parsed source: the main nodes and the named templates it defines.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Parsed {
+    pub nodes: Vec<Node>,
+    pub defines: std::collections::BTreeMap<String, Vec<Node>>,
+}
+
+/// Named templates one source may define.
+pub const MAX_DEFINES: usize = 256;
 
 /// `$a, $b := cmd | cmd` (declarations optional).
 #[derive(Debug, Clone, PartialEq)]
@@ -72,12 +90,20 @@ enum Tok {
 }
 
 /// Parses a whole template.
-pub fn parse(src: &str) -> Result<Vec<Node>, TemplateError> {
+pub fn parse(src: &str) -> Result<Parsed, TemplateError> {
     let pieces = split(src)?;
-    let mut p = Parser { pieces, at: 0 };
+    let mut p = Parser {
+        pieces,
+        at: 0,
+        loops: 0,
+        defines: Default::default(),
+    };
     let (nodes, end) = p.list(0)?;
     match end {
-        Stop::Eof => Ok(nodes),
+        Stop::Eof => Ok(Parsed {
+            nodes,
+            defines: p.defines,
+        }),
         Stop::Else(_) | Stop::End => Err(p.err("unexpected {{end}} or {{else}}")),
     }
 }
@@ -353,6 +379,9 @@ enum Stop {
 struct Parser {
     pieces: Vec<Piece>,
     at: usize,
+    /// `range` blocks around the current position (`break`/`continue` need one).
+    loops: usize,
+    defines: std::collections::BTreeMap<String, Vec<Node>>,
 }
 
 impl Parser {
@@ -390,7 +419,16 @@ impl Parser {
                         "if" => nodes.push(self.if_block(&toks[1..], depth)?),
                         "range" => {
                             let pipe = self.pipeline(&toks[1..], depth, true)?;
-                            let (body, otherwise) = self.body_else(depth)?;
+                            self.loops += 1;
+                            let (body, end) = self.list(depth + 1)?;
+                            self.loops -= 1;
+                            let otherwise = match end {
+                                Stop::End => Vec::new(),
+                                Stop::Eof => return Err(self.err("{{range}} without {{end}}")),
+                                // `break`/`continue` belong to the loop, not its else.
+                                Stop::Else(rest) if rest.is_empty() => self.expect_end(depth)?,
+                                Stop::Else(_) => return Err(self.err("expected {{else}}")),
+                            };
                             nodes.push(Node::Range {
                                 pipe,
                                 body,
@@ -398,8 +436,40 @@ impl Parser {
                             });
                         }
                         "with" => nodes.push(self.with_block(&toks[1..], depth)?),
-                        "define" | "template" | "block" | "break" | "continue" | "end" => {
-                            return Err(self.err(&format!("{{{{{kw}}}}} is not supported")));
+                        "break" | "continue" if toks.len() == 1 => {
+                            if self.loops == 0 {
+                                return Err(
+                                    self.err(&format!("{{{{{kw}}}}} outside {{{{range}}}}"))
+                                );
+                            }
+                            nodes.push(if kw == "break" {
+                                Node::Break
+                            } else {
+                                Node::Continue
+                            });
+                        }
+                        "define" => {
+                            if depth != 0 {
+                                return Err(self.err("{{define}} only at the top level"));
+                            }
+                            let name = self.template_name(&toks[1..], false)?.0;
+                            let body = self.named_body(depth)?;
+                            self.add_define(name, body)?;
+                        }
+                        "block" => {
+                            let (name, pipe) = self.template_name(&toks[1..], true)?;
+                            let pipe = pipe.map(|t| self.pipeline(&t, depth, false)).transpose()?;
+                            let body = self.named_body(depth)?;
+                            self.add_define(name.clone(), body)?;
+                            nodes.push(Node::Call { name, pipe });
+                        }
+                        "template" => {
+                            let (name, pipe) = self.template_name(&toks[1..], true)?;
+                            let pipe = pipe.map(|t| self.pipeline(&t, depth, false)).transpose()?;
+                            nodes.push(Node::Call { name, pipe });
+                        }
+                        "break" | "continue" | "end" => {
+                            return Err(self.err(&format!("malformed {{{{{kw}}}}}")));
                         }
                         _ => nodes.push(Node::Action(self.pipeline(&toks, depth, true)?)),
                     }
@@ -407,6 +477,46 @@ impl Parser {
             }
         }
         Ok((nodes, Stop::Eof))
+    }
+
+    /// `"name"` and, when allowed, the tokens of the pipeline after it.
+    fn template_name(
+        &self,
+        toks: &[Tok],
+        with_pipe: bool,
+    ) -> Result<(String, Option<Vec<Tok>>), TemplateError> {
+        let Some(Tok::Str(name)) = toks.first() else {
+            return Err(self.err("a template name must be a quoted string"));
+        };
+        let rest = &toks[1..];
+        match (rest.is_empty(), with_pipe) {
+            (true, _) => Ok((name.clone(), None)),
+            (false, true) => Ok((name.clone(), Some(rest.to_vec()))),
+            (false, false) => Err(self.err("{{define}} takes only a name")),
+        }
+    }
+
+    /// The body of `define`/`block`, up to its `{{end}}`; a loop around it
+    /// does not reach inside (as in Go).
+    fn named_body(&mut self, depth: usize) -> Result<Vec<Node>, TemplateError> {
+        let loops = std::mem::take(&mut self.loops);
+        let r = self.list(depth + 1);
+        self.loops = loops;
+        match r? {
+            (body, Stop::End) => Ok(body),
+            _ => Err(self.err("{{define}}/{{block}} without {{end}}")),
+        }
+    }
+
+    fn add_define(&mut self, name: String, body: Vec<Node>) -> Result<(), TemplateError> {
+        if self.defines.len() >= MAX_DEFINES {
+            return Err(self.err(&format!("more than {MAX_DEFINES} named templates")));
+        }
+        if self.defines.contains_key(&name) {
+            return Err(self.err(&format!("template {name:?} defined twice")));
+        }
+        self.defines.insert(name, body);
+        Ok(())
     }
 
     fn if_block(&mut self, cond: &[Tok], depth: usize) -> Result<Node, TemplateError> {
@@ -457,16 +567,6 @@ impl Parser {
             body,
             otherwise,
         })
-    }
-
-    fn body_else(&mut self, depth: usize) -> Result<(Vec<Node>, Vec<Node>), TemplateError> {
-        let (body, end) = self.list(depth + 1)?;
-        match end {
-            Stop::End => Ok((body, Vec::new())),
-            Stop::Eof => Err(self.err("block without {{end}}")),
-            Stop::Else(rest) if rest.is_empty() => Ok((body, self.expect_end(depth)?)),
-            Stop::Else(_) => Err(self.err("expected {{else}}")),
-        }
     }
 
     fn expect_end(&mut self, depth: usize) -> Result<Vec<Node>, TemplateError> {
@@ -574,7 +674,8 @@ impl Parser {
                         "true" => Operand::Bool(true),
                         "false" => Operand::Bool(false),
                         "nil" => Operand::Nil,
-                        "if" | "else" | "end" | "range" | "with" => {
+                        "if" | "else" | "end" | "range" | "with" | "define" | "template"
+                        | "block" | "break" | "continue" => {
                             return Err(self.err(&format!("unexpected keyword {name}")))
                         }
                         _ => Operand::Func(name.clone()),

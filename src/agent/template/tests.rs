@@ -115,7 +115,88 @@ fn maps_print_no_value_for_missing_keys() {
     assert_eq!(out, "1/<no value>");
 }
 
+#[test]
+fn define_template_and_block() {
+    let src = r#"{{ define "line" }}{{ .Key }}={{ .Value }};{{ end }}{{ range listSecrets "p" "e" "/" }}{{ template "line" . }}{{ end }}|{{ block "footer" "end" }}[{{ . }}]{{ end }}|{{ template "footer" }}"#;
+    assert_eq!(render(src).unwrap(), "A=1;B=two;|[end]|[<no value>]");
+    // The called template sees its data as `$`, not the caller's variables.
+    assert!(matches!(
+        render(r#"{{ define "t" }}{{ $x }}{{ end }}{{ $x := 1 }}{{ template "t" }}"#),
+        Err(TemplateError::Exec(_))
+    ));
+    assert_eq!(
+        render(r#"{{ define "t" }}{{ $ }}{{ end }}{{ template "t" "d" }}"#).unwrap(),
+        "d"
+    );
+    // Errors: unknown, twice, nested define, unbounded recursion.
+    assert!(matches!(
+        render(r#"{{ template "nope" }}"#),
+        Err(TemplateError::Exec(_))
+    ));
+    assert!(matches!(
+        render(r#"{{ define "a" }}x{{ end }}{{ define "a" }}y{{ end }}"#),
+        Err(TemplateError::Parse(_))
+    ));
+    assert!(matches!(
+        render(r#"{{ if 1 }}{{ define "a" }}x{{ end }}{{ end }}"#),
+        Err(TemplateError::Parse(_))
+    ));
+    assert!(matches!(
+        render(r#"{{ define "r" }}{{ template "r" }}{{ end }}{{ template "r" }}"#),
+        Err(TemplateError::Limit(_))
+    ));
+    assert!(matches!(
+        render(r#"{{ template x }}"#),
+        Err(TemplateError::Parse(_))
+    ));
+}
+
+#[test]
+fn break_and_continue_in_range() {
+    let src = r#"{{ range $i, $s := listSecrets "p" "e" "/" }}{{ if eq $i 1 }}{{ break }}{{ end }}{{ $s.Key }}{{ end }}|{{ range $i, $e := list 1 2 3 4 }}{{ if eq $i 1 }}{{ continue }}{{ end }}{{ with $e }}{{ if eq . 4 }}{{ break }}{{ end }}{{ . }}{{ end }}{{ end }}"#;
+    assert_eq!(render(src).unwrap(), "A|13");
+    for bad in [
+        "{{ break }}",
+        "{{ if 1 }}{{ continue }}{{ end }}",
+        "{{ range 2 }}x{{ else }}{{ break }}{{ end }}",
+        "{{ range 2 }}{{ define \"d\" }}{{ break }}{{ end }}{{ end }}",
+        "{{ range 2 }}{{ break 1 }}{{ end }}",
+    ] {
+        assert!(matches!(render(bad), Err(TemplateError::Parse(_))), "{bad}");
+    }
+}
+
 proptest! {
+    /// `{{break}}` at iteration k of n leaves k iterations' output;
+    /// `{{continue}}` skips exactly the marked ones.
+    #[test]
+    fn break_and_continue_count(n in 0i64..20, k in 0i64..25, m in 1i64..5) {
+        let src = format!("{{{{ range $i := {n} }}}}{{{{ if eq $i {k} }}}}{{{{ break }}}}{{{{ end }}}}x{{{{ end }}}}");
+        prop_assert_eq!(render(&src).unwrap(), "x".repeat(n.min(k) as usize));
+        // Skip multiples of m (eq $i (multiples listed explicitly)).
+        let skip: Vec<i64> = (0..n).filter(|i| i % m == 0).collect();
+        let cond = if skip.is_empty() {
+            "false".to_string()
+        } else {
+            format!("eq $i {}", skip.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(" "))
+        };
+        let src = format!("{{{{ range $i := {n} }}}}{{{{ if {cond} }}}}{{{{ continue }}}}{{{{ end }}}}{{{{ $i }}}},{{{{ end }}}}");
+        let want: String = (0..n).filter(|i| i % m != 0).map(|i| format!("{i},")).collect();
+        prop_assert_eq!(render(&src).unwrap(), want);
+    }
+
+    /// Calling a defined template renders what inlining it would.
+    #[test]
+    fn template_call_equals_inlining(body in "[a-z =;]{0,20}", field in "[A-B]") {
+        let inline = format!("{{{{ range listSecrets \"p\" \"e\" \"/\" }}}}{body}{{{{ .{field} }}}}{{{{ end }}}}");
+        let called = format!("{{{{ define \"t\" }}}}{body}{{{{ .{field} }}}}{{{{ end }}}}{{{{ range listSecrets \"p\" \"e\" \"/\" }}}}{{{{ template \"t\" . }}}}{{{{ end }}}}");
+        // A and B are not fields of a secret: both fail the same way.
+        prop_assert_eq!(render(&inline).map_err(|e| e.to_string()), render(&called).map_err(|e| e.to_string()));
+        let inline = format!("{{{{ range listSecrets \"p\" \"e\" \"/\" }}}}{body}{{{{ .Key }}}}{{{{ end }}}}");
+        let called = format!("{{{{ define \"t\" }}}}{body}{{{{ .Key }}}}{{{{ end }}}}{{{{ range listSecrets \"p\" \"e\" \"/\" }}}}{{{{ template \"t\" . }}}}{{{{ end }}}}");
+        prop_assert_eq!(render(&inline).unwrap(), render(&called).unwrap());
+    }
+
     /// Text with no action renders to itself.
     #[test]
     fn literal_text_is_identity(s in "[^{]*") {
@@ -144,4 +225,22 @@ proptest! {
     fn parse_never_panics(s in "\\PC{0,200}") {
         let _ = render(&s);
     }
+}
+
+/// The README's agent template example parses, and renders up to the
+/// dynamic secret (which these fake functions do not offer).
+#[test]
+fn readme_template_example_parses() {
+    let readme = include_str!("../../../README.md");
+    let start = readme
+        .find("```gotemplate\n")
+        .expect("the README has the example")
+        + 14;
+    let end = start + readme[start..].find("```").unwrap();
+    let src = &readme[start..end];
+    let t = Template::parse(src).unwrap();
+    let e = t
+        .render(Value::Nil, &mut Fake(0), Limits::default())
+        .unwrap_err();
+    assert!(e.to_string().contains("dynamicSecret"), "{e}");
 }

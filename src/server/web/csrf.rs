@@ -107,7 +107,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Posted<T> {
     type Rejection = WebError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, WebError> {
-        let secure = state.secure_cookies;
+        let secure = session::is_secure(state, req.extensions());
         let expected = session::cookie(req.headers(), session::session_cookie(secure))
             .map(token_for)
             .ok_or_else(refused)?;

@@ -26,7 +26,7 @@ use axum::middleware::{from_fn, from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use pages::{audit, folder, projects, secret, sign_in};
+use pages::{access, audit, bulk, diff, folder, identities, projects, secret, settings, sign_in};
 use std::sync::Arc;
 
 /// The stylesheet and the one script, compiled into the binary.
@@ -127,8 +127,24 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         )
         .route("/sign-out", post(sign_in::sign_out))
         .route("/projects", get(projects::list))
+        .route(
+            "/identities",
+            get(identities::show).post(identities::create),
+        )
+        .route("/identities/{id}/delete", post(identities::delete))
         .route("/p/{project}", get(projects::overview))
         .route("/p/{project}/audit", get(audit::show))
+        .route("/p/{project}/audit/tail", get(audit::tail))
+        .route("/p/{project}/access", get(access::show))
+        .route("/p/{project}/members", post(access::save_member))
+        .route("/p/{project}/members/remove", post(access::remove_member))
+        .route("/p/{project}/tokens", post(access::create_token))
+        .route(
+            "/p/{project}/tokens/{id}/revoke",
+            post(access::revoke_token),
+        )
+        .route("/p/{project}/settings", get(settings::show))
+        .route("/p/{project}/environments", post(settings::add_environment))
         .route("/p/{project}/env/{env}", get(folder::show))
         .route("/p/{project}/env/{env}/secrets", post(folder::create))
         .route("/p/{project}/env/{env}/secrets/{key}", get(secret::show))
@@ -152,6 +168,11 @@ pub fn routes(state: &AppState) -> Router<AppState> {
             "/p/{project}/env/{env}/secrets/{key}/rollback",
             post(secret::rollback),
         )
+        .route(
+            "/p/{project}/env/{env}/secrets/{key}/diff",
+            get(diff::show).post(diff::reveal),
+        )
+        .route("/p/{project}/env/{env}/bulk", post(bulk::submit))
         .layer(DefaultBodyLimit::max(csrf::FORM_BODY_LIMIT))
         .layer(from_fn(security_headers))
 }

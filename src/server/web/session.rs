@@ -37,6 +37,16 @@ pub fn signin_cookie(secure: bool) -> &'static str {
     }
 }
 
+/// Whether this request's cookies get `Secure` (and the `__Host-` names):
+/// under the server's own TLS, or when a trusted proxy says the browser
+/// used https (`--trusted-proxies` and `X-Forwarded-Proto`).
+pub fn is_secure(state: &AppState, extensions: &axum::http::Extensions) -> bool {
+    state.secure_cookies
+        || extensions
+            .get::<crate::server::client_addr::ForwardedHttps>()
+            .is_some()
+}
+
 /// The value of cookie `name`, if the request carries it.
 pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
@@ -65,6 +75,8 @@ pub fn set_cookie(secure: bool, name: &str, value: &str, max_age: i64) -> Header
 pub struct WebSession {
     pub ctx: Ctx,
     pub csrf: String,
+    /// Whether this request's cookies are `Secure` (`is_secure`).
+    pub secure: bool,
 }
 
 /// Where a request without a usable session goes.
@@ -81,7 +93,7 @@ impl FromRequestParts<AppState> for WebSession {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        let secure = state.secure_cookies;
+        let secure = is_secure(state, &parts.extensions);
         let Some(token) = cookie(&parts.headers, session_cookie(secure)).map(str::to_owned) else {
             return Err(Redirect::to("/sign-in").into_response());
         };
@@ -104,6 +116,7 @@ impl FromRequestParts<AppState> for WebSession {
             return Err(to_sign_in(secure, "signed-out"));
         }
         Ok(WebSession {
+            secure,
             csrf: csrf::token_for(&token),
             ctx: Ctx {
                 actor,

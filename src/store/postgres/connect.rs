@@ -60,6 +60,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         11,
         include_str!("../../../server/migrations/postgres/0011_kms_keys.sql"),
     ),
+    (
+        12,
+        include_str!("../../../server/migrations/postgres/0012_rekey.sql"),
+    ),
 ];
 
 /// Advisory lock keys ("hush" in the high bytes). Session-independent: each is

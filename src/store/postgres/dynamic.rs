@@ -55,6 +55,7 @@ fn lease_row(r: &Row) -> Result<LeaseRow, Error> {
 impl DynamicStore for PostgresStore {
     async fn create_dynamic(&self, row: DynamicRow, audit_event: AuditEvent) -> StoreResult<()> {
         in_tx!(self, |tx| {
+            super::rekey::check_live_key(tx, &row.project_id, row.key_id).await?;
             let inserted = tx_query(
                 tx,
                 &format!(
@@ -147,6 +148,7 @@ impl DynamicStore for PostgresStore {
                     row.name
                 )));
             }
+            super::rekey::check_live_key(tx, &row.project_id, row.key_id).await?;
             let changed = tx_query(
                 tx,
                 "UPDATE dynamic_secrets SET name = $2, config = $3, key_id = $4,

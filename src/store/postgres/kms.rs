@@ -59,6 +59,7 @@ impl KmsStore for PostgresStore {
             if name_taken(tx, &k.project_id, &k.name, &k.id).await? {
                 return Err(StoreError::Duplicate(format!("KMS key {:?}", k.name)));
             }
+            super::rekey::check_live_key(tx, &k.project_id, k.dek_id).await?;
             let n: i64 = first(
                 tx_query(
                     tx,

@@ -47,6 +47,7 @@ mod dynamic;
 mod identity_auth;
 mod kms;
 mod listen;
+mod rekey;
 mod rotations;
 mod rows;
 mod streams;
@@ -247,10 +248,19 @@ async fn insert_env(tx: &Transaction<'_>, env: &EnvRow) -> StoreResult<()> {
 }
 
 async fn insert_data_key(tx: &Transaction<'_>, key: &DataKeyRow) -> StoreResult<()> {
+    rekey::check_generation(tx, key).await?;
     tx_exec_raw(
         tx,
-        "INSERT INTO data_keys (project_id, key_id, wrapped, enc_count, created_at) VALUES ($1, $2, $3, $4, $5)",
-        &[&key.project_id, &key.key_id, &key.wrapped, &key.enc_count, &key.created_at],
+        "INSERT INTO data_keys (project_id, key_id, wrapped, enc_count, created_at, generation)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+        &[
+            &key.project_id,
+            &key.key_id,
+            &key.wrapped,
+            &key.enc_count,
+            &key.created_at,
+            &key.generation,
+        ],
     )
     .await
     .map_err(|e| map_unique(e, "data key".into()))?;
@@ -438,12 +448,13 @@ async fn count_encryptions(
 ) -> StoreResult<i64> {
     tx_query(
         tx,
-        "UPDATE data_keys SET enc_count = enc_count + $3 WHERE project_id = $1 AND key_id = $2 RETURNING enc_count",
+        "UPDATE data_keys SET enc_count = enc_count + $3
+         WHERE project_id = $1 AND key_id = $2 AND retired_at IS NULL RETURNING enc_count",
         &[&project_id, &key_id, &by],
     )
     .await?
     .first()
-    .ok_or(StoreError::NotFound("data key"))?
+    .ok_or_else(|| StoreError::StaleKey("the data key was retired".into()))?
     .try_get(0)
     .map_err(backend)
 }
@@ -1308,6 +1319,7 @@ impl Store for PostgresStore {
     async fn rewrap_data_keys(
         &self,
         keys: Vec<DataKeyRow>,
+        generations: Vec<crate::store::rekey::GenerationRow>,
         key_check: Vec<u8>,
         audit_epochs: Vec<(i64, Vec<u8>)>,
         audit: AuditEvent,
@@ -1332,6 +1344,14 @@ impl Store for PostgresStore {
                 if n != 1 {
                     return Err(StoreError::NotFound("data key"));
                 }
+            }
+            for g in &generations {
+                tx_exec(
+                    tx,
+                    "UPDATE root_generations SET wrapped = $2, provider = $3 WHERE generation = $1",
+                    &[&g.generation, &g.wrapped, &g.provider],
+                )
+                .await?;
             }
             tx_exec(
             tx,
@@ -1610,6 +1630,7 @@ impl Store for PostgresStore {
         audit: AuditEvent,
     ) -> StoreResult<()> {
         in_tx!(self, |tx| {
+            rekey::check_live_key_of_secret(tx, &row.secret_id, row.key_id).await?;
             let current_version = |rows: Vec<Row>| -> StoreResult<i64> {
                 Ok(first(rows, |r| r.try_get(0))?.unwrap_or(0))
             };
@@ -1934,6 +1955,10 @@ impl Store for PostgresStore {
     }
 
     fn kms(&self) -> &dyn crate::store::KmsStore {
+        self
+    }
+
+    fn rekey(&self) -> &dyn crate::store::RekeyStore {
         self
     }
 }

@@ -10,7 +10,8 @@ pub const TOKEN_COLS: &str =
 pub const PROJECT_COLS: &str = "id, slug, name, max_versions, created_at";
 pub const ENV_COLS: &str = "id, project_id, slug, name, protected, position, created_at";
 pub const FOLDER_COLS: &str = "id, project_id, env_id, path, created_at";
-pub const DATA_KEY_COLS: &str = "project_id, key_id, wrapped, enc_count, created_at";
+pub const DATA_KEY_COLS: &str =
+    "project_id, key_id, wrapped, enc_count, created_at, generation, retired_at";
 pub const HEAD_COLS: &str = "s.id, s.project_id, s.env_id, s.path, s.key, s.current_version, s.deleted_at, s.purge_after, s.created_at";
 pub const VERSION_COLS: &str =
     "v.version, v.key_id, v.value_ct, v.comment_ct, v.tags_ct, v.action, v.actor, v.created_at";
@@ -157,6 +158,8 @@ pub fn data_key(r: &Row) -> Result<DataKeyRow, Error> {
         wrapped: r.try_get(2)?,
         enc_count: r.try_get(3)?,
         created_at: r.try_get(4)?,
+        generation: r.try_get(5)?,
+        retired_at: r.try_get(6)?,
     })
 }
 

@@ -3,7 +3,7 @@
 use super::*;
 
 /// Applied in order; `PRAGMA user_version` records how many ran.
-pub(crate) const MIGRATIONS: [&str; 12] = [
+pub(crate) const MIGRATIONS: [&str; 13] = [
     include_str!("../../../server/migrations/sqlite/0001_init.sql"),
     include_str!("../../../server/migrations/sqlite/0002_identity.sql"),
     include_str!("../../../server/migrations/sqlite/0003_imports.sql"),
@@ -16,6 +16,7 @@ pub(crate) const MIGRATIONS: [&str; 12] = [
     include_str!("../../../server/migrations/sqlite/0010_dynamic_secrets.sql"),
     include_str!("../../../server/migrations/sqlite/0011_webhooks.sql"),
     include_str!("../../../server/migrations/sqlite/0012_kms_keys.sql"),
+    include_str!("../../../server/migrations/sqlite/0013_rekey.sql"),
 ];
 
 pub(super) fn open_connection(path: &Path) -> rusqlite::Result<Connection> {

@@ -53,6 +53,7 @@ fn lease_row(r: &Row) -> rusqlite::Result<LeaseRow> {
 impl DynamicStore for SqliteStore {
     async fn create_dynamic(&self, row: DynamicRow, audit: AuditEvent) -> StoreResult<()> {
         self.write(move |c, head| {
+            super::rekey::check_live_key(c, &row.project_id, row.key_id)?;
             let n = c
                 .execute(
                     &format!(
@@ -149,6 +150,7 @@ impl DynamicStore for SqliteStore {
                     row.name
                 )));
             }
+            super::rekey::check_live_key(c, &row.project_id, row.key_id)?;
             let n = c
                 .execute(
                     "UPDATE dynamic_secrets SET name = ?2, config = ?3, key_id = ?4,

@@ -49,6 +49,7 @@ impl KmsStore for SqliteStore {
             if name_taken(c, &k.project_id, &k.name, &k.id)? {
                 return Err(StoreError::Duplicate(format!("KMS key {:?}", k.name)));
             }
+            super::rekey::check_live_key(c, &k.project_id, k.dek_id)?;
             let n: i64 = c
                 .query_row(
                     "SELECT COUNT(*) FROM kms_keys WHERE project_id = ?1",

@@ -29,6 +29,7 @@ mod identity_auth;
 mod kms;
 pub mod memo;
 mod projects;
+mod rekey;
 mod replay;
 mod rotations;
 mod rows;
@@ -911,14 +912,14 @@ impl Store for SqliteStore {
     async fn data_keys(&self, project_id: &str) -> StoreResult<Vec<DataKeyRow>> {
         let p = project_id.to_owned();
         self.read(move |c| {
-            query_vec(c, "SELECT project_id, key_id, wrapped, enc_count, created_at FROM data_keys WHERE project_id = ?1 ORDER BY key_id", params![p], data_key_from_row)
+            query_vec(c, "SELECT project_id, key_id, wrapped, enc_count, created_at, generation, retired_at FROM data_keys WHERE project_id = ?1 ORDER BY key_id", params![p], data_key_from_row)
         })
         .await
     }
 
     async fn all_data_keys(&self) -> StoreResult<Vec<DataKeyRow>> {
         self.read(|c| {
-            query_vec(c, "SELECT project_id, key_id, wrapped, enc_count, created_at FROM data_keys ORDER BY project_id, key_id", [], data_key_from_row)
+            query_vec(c, "SELECT project_id, key_id, wrapped, enc_count, created_at, generation, retired_at FROM data_keys ORDER BY project_id, key_id", [], data_key_from_row)
         })
         .await
     }
@@ -930,6 +931,7 @@ impl Store for SqliteStore {
     async fn rewrap_data_keys(
         &self,
         keys: Vec<DataKeyRow>,
+        generations: Vec<crate::store::rekey::GenerationRow>,
         key_check: Vec<u8>,
         audit_epochs: Vec<(i64, Vec<u8>)>,
         audit: AuditEvent,
@@ -954,6 +956,13 @@ impl Store for SqliteStore {
                 if n != 1 {
                     return Err(StoreError::NotFound("data key"));
                 }
+            }
+            for g in &generations {
+                c.execute(
+                    "UPDATE root_generations SET wrapped = ?2, provider = ?3 WHERE generation = ?1",
+                    params![g.generation, g.wrapped, g.provider],
+                )
+                .map_err(backend)?;
             }
             c.execute(
                 "INSERT INTO meta (k, v) VALUES ('key_check', ?1) ON CONFLICT(k) DO UPDATE SET v = excluded.v",
@@ -1360,6 +1369,10 @@ impl Store for SqliteStore {
     }
 
     fn kms(&self) -> &dyn crate::store::KmsStore {
+        self
+    }
+
+    fn rekey(&self) -> &dyn crate::store::RekeyStore {
         self
     }
 }

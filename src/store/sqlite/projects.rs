@@ -45,9 +45,10 @@ pub(super) fn insert_env(conn: &Connection, env: &EnvRow) -> StoreResult<()> {
 }
 
 pub(super) fn insert_data_key(conn: &Connection, key: &DataKeyRow) -> StoreResult<()> {
+    super::rekey::check_generation(conn, key)?;
     conn.execute(
-        "INSERT INTO data_keys (project_id, key_id, wrapped, enc_count, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![key.project_id, key.key_id, key.wrapped, key.enc_count, key.created_at],
+        "INSERT INTO data_keys (project_id, key_id, wrapped, enc_count, created_at, generation) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![key.project_id, key.key_id, key.wrapped, key.enc_count, key.created_at, key.generation],
     )
     .map_err(|e| map_unique(e, "data key".into()))?;
     Ok(())

@@ -95,6 +95,8 @@ pub(super) fn data_key_from_row(r: &Row) -> rusqlite::Result<DataKeyRow> {
         wrapped: r.get(2)?,
         enc_count: r.get(3)?,
         created_at: r.get(4)?,
+        generation: r.get(5)?,
+        retired_at: r.get(6)?,
     })
 }
 

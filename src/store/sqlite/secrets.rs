@@ -93,10 +93,10 @@ pub(super) fn put_one(
         .map_err(backend)?;
     let count: i64 = c
             .prepare_cached(
-                "UPDATE data_keys SET enc_count = enc_count + ?3 WHERE project_id = ?1 AND key_id = ?2 RETURNING enc_count",
+                "UPDATE data_keys SET enc_count = enc_count + ?3 WHERE project_id = ?1 AND key_id = ?2 AND retired_at IS NULL RETURNING enc_count",
             )
             .and_then(|mut s| s.query_row(params![put.project_id, v.key_id, rules::encryptions(1)], |r| r.get(0)))
-            .map_err(backend)?;
+            .map_err(super::rekey::retired_or_backend)?;
     insert_audit(c, head, audit)?;
     Ok(count)
 }
@@ -161,11 +161,11 @@ pub(super) fn rename_secret(
     .map_err(backend)?;
     let count: i64 = c
         .query_row(
-            "UPDATE data_keys SET enc_count = enc_count + ?3 WHERE project_id = ?1 AND key_id = ?2 RETURNING enc_count",
+            "UPDATE data_keys SET enc_count = enc_count + ?3 WHERE project_id = ?1 AND key_id = ?2 AND retired_at IS NULL RETURNING enc_count",
             params![next.project_id, v.key_id, rules::encryptions(resealed.len() as i64 + 1)],
             |r| r.get(0),
         )
-        .map_err(backend)?;
+        .map_err(super::rekey::retired_or_backend)?;
     Ok(count)
 }
 
@@ -246,6 +246,7 @@ pub(super) fn put_personal(
             current: current.unwrap_or(0),
         });
     }
+    super::rekey::check_live_key_of_secret(c, &row.secret_id, row.key_id)?;
     c.execute(
         "INSERT INTO personal_secrets (id, secret_id, owner_id, version, key_id, value_ct, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)

@@ -71,6 +71,8 @@ async fn put_versions_is_all_or_nothing() {
                 wrapped: vec![0],
                 enc_count: 0,
                 created_at: 0,
+                generation: 0,
+                retired_at: None,
             },
             owner: ("u".into(), "admin".into()),
             audit: event("ev-project"),

@@ -405,13 +405,14 @@ impl Store for FaultyStore {
     async fn rewrap_data_keys(
         &self,
         keys: Vec<DataKeyRow>,
+        generations: Vec<hush::store::rekey::GenerationRow>,
         key_check: Vec<u8>,
         audit_epochs: Vec<(i64, Vec<u8>)>,
         audit: AuditEvent,
     ) -> StoreResult<()> {
         self.trip("rewrap_data_keys")?;
         self.inner
-            .rewrap_data_keys(keys, key_check, audit_epochs, audit)
+            .rewrap_data_keys(keys, generations, key_check, audit_epochs, audit)
             .await
     }
 
@@ -646,5 +647,9 @@ impl Store for FaultyStore {
 
     fn kms(&self) -> &dyn hush::store::KmsStore {
         self.inner.kms()
+    }
+
+    fn rekey(&self) -> &dyn hush::store::RekeyStore {
+        self.inner.rekey()
     }
 }

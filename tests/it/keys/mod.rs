@@ -7,6 +7,9 @@
 #[cfg(feature = "awskms")]
 mod awskms;
 mod file;
+#[cfg(feature = "awskms")]
+mod imds;
+pub mod memory;
 #[cfg(feature = "pkcs11")]
 mod pkcs11;
 mod proxy;
@@ -102,6 +105,8 @@ async fn create_project(s: &TestServer, name: &str) -> u16 {
 
 /// Start, write, restart, read: what a provider wrapped survives a restart
 /// (the cache is gone, so the read unwraps through the provider again).
+/// Then the online rotations with this provider: a new root key generation
+/// (its key wrapped by the provider) and new data keys, and a restart.
 pub async fn start_write_restart_read(s: &mut TestServer) {
     set(&s.client(), "DB_PASSWORD", "hunter2-provider")
         .await
@@ -110,6 +115,28 @@ pub async fn start_write_restart_read(s: &mut TestServer) {
     let got = get(&s.client(), "DB_PASSWORD", None).await.unwrap();
     assert_eq!(got["secretValue"], "hunter2-provider");
     assert_eq!(create_project(s, "second").await, 200);
+
+    let c = s.client();
+    for path in [
+        "/api/v1/hush/keys/rotate-root",
+        "/api/v1/hush/keys/rotate-data",
+    ] {
+        c.send(reqwest::Method::POST, path, &json!({}))
+            .await
+            .unwrap_or_else(|e| panic!("{path}: {e}"));
+    }
+    let done = eventually(Duration::from_secs(30), async || {
+        let st = c.get("/api/v1/hush/keys/status", &[]).await.unwrap();
+        st["retiredDataKeys"] == 0
+            && st["jobs"]
+                .as_array()
+                .is_some_and(|j| j.iter().all(|j| j["finishedAt"].is_string()))
+    })
+    .await;
+    assert!(done, "re-encryption did not finish");
+    s.restart();
+    let got = get(&s.client(), "DB_PASSWORD", None).await.unwrap();
+    assert_eq!(got["secretValue"], "hunter2-provider");
     assert_audit_chain_ok(&s.client()).await;
 }
 

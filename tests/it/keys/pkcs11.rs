@@ -272,3 +272,149 @@ async fn pkcs11_down_at_start_and_wrong_pin() {
     assert!(stderr.contains("check the PIN file"), "{stderr}");
     assert!(!stderr.contains("0000"), "{stderr}");
 }
+
+/// Migrating from the file root key to the HSM is `hush keys rotate-root`
+/// on a server started with both: reads go on throughout, afterwards the
+/// server needs only the HSM (the key file can go), and the audit chain
+/// still verifies (hush's own keys did not change).
+#[tokio::test]
+async fn pkcs11_migrate_from_file_online() {
+    let Some(hsm) = Hsm::start("pkcs11_migrate_from_file_online") else {
+        return;
+    };
+    assert!(hsm.create_key_with_hush().status.success());
+    let mut s = TestServer::start(&[]).await;
+    set(&s.client(), "MIGRATED", "before-migration")
+        .await
+        .unwrap();
+    s.stop();
+    let key_file = s.data_dir.join("root.key");
+    let key_arg = key_file.to_str().unwrap().to_owned();
+    let mut args = provider_args("pkcs11", &hsm.config);
+    args.extend([
+        "--previous-root-key-provider",
+        "file",
+        "--root-key-file",
+        &key_arg,
+    ]);
+    let mut m = TestServer::spawn_with(&s.data_dir, &args, &hsm.envs()).expect("migrating server");
+    m.token = s.token.clone();
+    assert_eq!(
+        get(&m.client(), "MIGRATED", None).await.unwrap()["secretValue"],
+        "before-migration"
+    );
+    let st = m
+        .client()
+        .get("/api/v1/hush/keys/status", &[])
+        .await
+        .unwrap();
+    assert_eq!(st["provider"], "pkcs11", "{st}");
+    assert_eq!(st["underPreviousProvider"], 1, "{st}");
+    let home = tempfile::tempdir().unwrap();
+    let out = hush(
+        home.path(),
+        &[
+            "keys",
+            "rotate-root",
+            "--server",
+            &m.url,
+            "--token",
+            &m.token,
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{out:?}");
+    let st = m
+        .client()
+        .get("/api/v1/hush/keys/status", &[])
+        .await
+        .unwrap();
+    assert_eq!(st["underPreviousProvider"], 0, "{st}");
+    set(&m.client(), "MIGRATED", "after-migration")
+        .await
+        .unwrap();
+    m.stop();
+
+    // The HSM alone now: the file key is not needed any more.
+    std::fs::remove_file(&key_file).unwrap();
+    let mut n = TestServer::spawn_with(
+        &s.data_dir,
+        &provider_args("pkcs11", &hsm.config),
+        &hsm.envs(),
+    )
+    .expect("server on the HSM alone");
+    n.token = s.token.clone();
+    let mut q = scope_q("dev", "/");
+    q.push(("reveal", "true".into()));
+    let h = n
+        .client()
+        .get("/api/v1/hush/secrets/MIGRATED/history", &q)
+        .await
+        .unwrap()
+        .to_string();
+    assert!(
+        h.contains("before-migration") && h.contains("after-migration"),
+        "{h}"
+    );
+    assert_audit_chain_ok(&n.client()).await;
+    let wrapped = std::fs::read_to_string(s.data_dir.join("root-key.wrapped")).unwrap();
+    assert!(
+        wrapped.starts_with("hush-wrapped-root-key v1 pkcs11 "),
+        "{wrapped}"
+    );
+    n.stop();
+}
+
+/// A memory dump of the running server (`keys::memory`) after it logged in
+/// and used the key. The key label, which hush keeps to find the key again,
+/// is the positive control.
+///
+/// SoftHSM2 is a software token: its library runs inside hush's process,
+/// so the token's keys pass through hush's memory while SoftHSM computes
+/// (it wipes them after each operation, which is what the dump checks). A
+/// hardware HSM keeps them on the device; this test cannot show that.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pkcs11_memory_dump_has_neither_key_nor_pin() {
+    let Some(hsm) = Hsm::start("pkcs11_memory_dump") else {
+        return;
+    };
+    let value: Vec<u8> = (0..32u8)
+        .map(|i| i.wrapping_mul(53).wrapping_add(7))
+        .collect();
+    let label = format!("memtest-{}", uuid::Uuid::new_v4().simple());
+    hsm.import_key(&label, &value, false);
+    let config = hsm.dir.path().join("memtest.toml");
+    let text =
+        std::fs::read_to_string(&hsm.config).unwrap() + &format!("key_label = \"{label}\"\n");
+    std::fs::write(&config, text).unwrap();
+    let s = TestServer::start_with(&provider_args("pkcs11", &config), &hsm.envs()).await;
+    set(&s.client(), "IN_MEMORY", "v1").await.unwrap();
+    assert_eq!(
+        get(&s.client(), "IN_MEMORY", None).await.unwrap()["secretValue"],
+        "v1"
+    );
+    let pid = s.pid().unwrap();
+    if let Some(scan) = super::memory::scan_memory(
+        "pkcs11_memory_dump",
+        pid,
+        &[label.as_bytes(), &value, PIN.as_bytes()],
+    ) {
+        assert!(
+            scan.seen(0),
+            "the key label was not found in the server's memory: the scan does not see it"
+        );
+        assert!(
+            !scan.seen(1),
+            "the HSM key's bytes are in hush's memory (forms {:?})",
+            scan.found[1]
+        );
+        assert!(
+            !scan.seen(2),
+            "the PIN is in hush's memory after login (forms {:?})",
+            scan.found[2]
+        );
+    }
+    let mut s = s;
+    s.stop();
+    never_on_disk(&[&s.data_dir], &[&value, PIN.as_bytes()]);
+}

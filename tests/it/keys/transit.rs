@@ -320,3 +320,38 @@ async fn transit_postgres_replicas_share_the_wrapped_key_file() {
         "two"
     );
 }
+
+/// A memory dump of the running server (`keys::memory`): the Transit key
+/// never enters hush — only ciphertexts and data keys cross — while the
+/// token does, and must: hush sends it with every call. So the token is
+/// the positive control here; it is not in the data dir or the log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transit_memory_dump_has_the_token_never_the_key() {
+    let Some(t) = setup("transit_memory_dump").await else {
+        return;
+    };
+    let s = TestServer::start(&provider_args("transit", &t.config)).await;
+    set(&s.client(), "IN_MEMORY", "v1").await.unwrap();
+    assert_eq!(
+        get(&s.client(), "IN_MEMORY", None).await.unwrap()["secretValue"],
+        "v1"
+    );
+    let key = t.bao.key_bytes().await;
+    let pid = s.pid().unwrap();
+    if let Some(scan) =
+        super::memory::scan_memory("transit_memory_dump", pid, &[&key, t.token.as_bytes()])
+    {
+        assert!(
+            scan.seen(1),
+            "the transit token was not found in the server's memory: the scan does not see it"
+        );
+        assert!(
+            !scan.seen(0),
+            "the Transit key's bytes are in hush's memory (forms {:?})",
+            scan.found[0]
+        );
+    }
+    let mut s = s;
+    s.stop();
+    never_on_disk(&[&s.data_dir], &[&key, t.token.as_bytes()]);
+}

@@ -51,6 +51,18 @@ pub async fn show(
         Err(ServiceError::NotFound(_)) => Vec::new(),
         Err(e) => return Err(e.into()),
     };
+    let imports = state.service.list_imports(&scope).await?;
+    if !imports.is_empty() {
+        // Audited as the API's list of imports is.
+        let sources = imports
+            .iter()
+            .map(|(r, env)| format!("{env}:{}", r.import_path))
+            .collect();
+        state
+            .service
+            .audit_list(ctx, &scope, "list-secret-imports", sources)
+            .await?;
+    }
     let can_write = scope.allows(Action::Write, path.as_str());
     let (slug, env_slug) = (scope.project.slug.as_str(), scope.env.slug.as_str());
     let mut h = Html::new();
@@ -78,6 +90,18 @@ pub async fn show(
         }
         h.raw("</ul>");
     }
+    if !imports.is_empty() {
+        h.raw("<h2>Imports</h2><p class=\"hint\">This folder also reads the secrets of these folders (its own keys win):</p><ul class=\"imports\">");
+        for (row, env) in &imports {
+            h.raw("<li>")
+                .link(
+                    &folder_href(slug, env, &row.import_path),
+                    &format!("{env}:{}", row.import_path),
+                )
+                .raw("</li>");
+        }
+        h.raw("</ul>");
+    }
     h.raw("<h2>Secrets</h2>");
     if secrets.is_empty() {
         h.raw("<p class=\"empty\">No secrets here yet.");
@@ -96,14 +120,14 @@ pub async fn show(
             .text(path.as_str())
             .raw(" in ")
             .text(&scope.env.name)
-            .raw("</caption><thead><tr><th scope=\"col\">Key</th><th scope=\"col\">Value</th><th scope=\"col\">Version</th><th scope=\"col\">Comment</th><th scope=\"col\">Updated</th></tr></thead><tbody>");
+            .raw("</caption><thead><tr><th scope=\"col\">Key</th><th scope=\"col\">Value</th><th scope=\"col\">Version</th><th scope=\"col\">Comment, tags, references</th><th scope=\"col\">Updated</th></tr></thead><tbody>");
         for s in &secrets {
             h.raw("<tr data-key=\"")
                 .text(&s.key)
                 .raw("\"><th scope=\"row\">")
                 .link(&secret_href(slug, env_slug, path.as_str(), &s.key), &s.key)
                 .raw(
-                    "</th><td><span class=\"masked\" aria-label=\"hidden value\">••••••••</span> ",
+                    "</th><td><span class=\"masked\"><span aria-hidden=\"true\">••••••••</span><span class=\"sr-only\">hidden value</span></span> ",
                 );
             form_open(
                 &mut h,
@@ -117,8 +141,10 @@ pub async fn show(
                 .raw("\">Reveal</button></form></td><td>")
                 .num(s.version)
                 .raw("</td><td>")
-                .text(&s.comment)
-                .raw("</td><td>")
+                .text(&s.comment);
+            tag_list(&mut h, &s.tags);
+            references(&mut h, slug, (env_slug, path.as_str()), s.value.expose());
+            h.raw("</td><td>")
                 .text(&when(s.updated_at))
                 .raw(" by ")
                 .text(&s.actor)
@@ -145,7 +171,21 @@ pub async fn show(
             .raw("<label for=\"new-key\">Key</label><input id=\"new-key\" name=\"key\" required maxlength=\"256\" pattern=\"[A-Za-z_][A-Za-z0-9_.\\-]*\" autocomplete=\"off\">")
             .raw("<label for=\"new-value\">Value</label><textarea id=\"new-value\" name=\"value\" rows=\"3\" autocomplete=\"off\" spellcheck=\"false\"></textarea>")
             .raw("<label for=\"new-comment\">Comment (optional)</label><input id=\"new-comment\" name=\"comment\" maxlength=\"1024\">")
+            .raw("<label for=\"new-tags\">Tags (optional, key=value separated by commas)</label><input id=\"new-tags\" name=\"tags\" maxlength=\"2048\" autocomplete=\"off\">")
             .raw("<button type=\"submit\" class=\"primary\">Add secret</button></form></section>");
+        h.raw("<section class=\"card\"><h2>Paste a .env block</h2><p class=\"hint\">One <code>KEY=value</code> per line, as in a <code>.env</code> file; at most ")
+            .num(super::bulk::MAX_BULK_KEYS as i64)
+            .raw(" keys. Either every line is saved or none is.</p>");
+        form_open(
+            &mut h,
+            &super::bulk::bulk_action(slug, env_slug),
+            &session.csrf,
+            "stack",
+        );
+        h.hidden("path", path.as_str())
+            .raw("<label for=\"bulk-text\">.env block</label><textarea id=\"bulk-text\" name=\"dotenv\" rows=\"6\" autocomplete=\"off\" spellcheck=\"false\"></textarea>")
+            .raw("<label class=\"check\"><input type=\"checkbox\" name=\"replace\" value=\"yes\"> Replace keys that already exist</label>")
+            .raw("<button type=\"submit\">Save all</button></form></section>");
     } else {
         h.raw("<p class=\"hint\">You can read this folder but not change it.</p>");
     }
@@ -182,6 +222,47 @@ pub async fn show(
     ))
 }
 
+/// A secret's tags as small labels (names and values are metadata, not
+/// the secret's value).
+pub fn tag_list(h: &mut Html, tags: &[crate::service::secrets::Tag]) {
+    if tags.is_empty() {
+        return;
+    }
+    h.raw("<ul class=\"tags\" aria-label=\"Tags\">");
+    for t in tags {
+        h.raw("<li>").text(&t.key);
+        if !t.value.is_empty() {
+            h.raw("=").text(&t.value);
+        }
+        h.raw("</li>");
+    }
+    h.raw("</ul>");
+}
+
+/// The secrets a value references (`${KEY}`, `${env.KEY}`, ...), each a
+/// link to its folder: names only, read from the value on the server.
+pub fn references(h: &mut Html, project: &str, home: (&str, &str), value: &str) {
+    if !crate::references::has_references(value) {
+        return;
+    }
+    let home = (home.0.to_owned(), home.1.to_owned());
+    let Ok(targets) = crate::references::targets(value, &home) else {
+        h.raw("<p class=\"hint\">Holds an unterminated <code>${</code> reference.</p>");
+        return;
+    };
+    h.raw("<p class=\"refs\">References: ");
+    for (i, ((env, folder), key)) in targets.iter().enumerate() {
+        if i > 0 {
+            h.raw(", ");
+        }
+        h.link(
+            &secret_href(project, env, folder, key),
+            &format!("{env}:{folder} {key}"),
+        );
+    }
+    h.raw("</p>");
+}
+
 #[derive(Deserialize)]
 pub struct NewSecret {
     path: String,
@@ -189,6 +270,8 @@ pub struct NewSecret {
     value: String,
     #[serde(default)]
     comment: String,
+    #[serde(default)]
+    tags: String,
 }
 
 pub async fn create(
@@ -209,6 +292,7 @@ pub async fn create(
         )
         .await?;
     let key = SecretKey::parse(form.key.trim())?;
+    let tags = super::parse_tags(&form.tags)?;
     state
         .service
         .write_secret(
@@ -218,7 +302,7 @@ pub async fn create(
                 key,
                 value: Some(SecretValue::new(typed_text(form.value))),
                 comment: Some(form.comment),
-                tags: None,
+                tags: Some(tags),
                 mode: WriteMode::Create,
                 if_version: None,
                 event: "create-secret",

@@ -3,14 +3,20 @@
 //! signed-in person's `Ctx`: there is no second permission model, and what
 //! the page offers (edit controls) follows the same grant the service checks.
 
+pub mod access;
 pub mod audit;
+pub mod bulk;
+pub mod diff;
 pub mod folder;
+pub mod identities;
 pub mod projects;
 pub mod secret;
+pub mod settings;
 pub mod sign_in;
 
 use super::html::{url_part, Html};
 use crate::secret::SecretPath;
+use crate::service::secrets::Tag;
 use serde::Deserialize;
 
 /// Longest free-text query value a page reads (filters, paths).
@@ -22,6 +28,8 @@ pub struct FolderQuery {
     pub path: Option<String>,
     /// Key filter (the overview).
     pub q: Option<String>,
+    /// Tag filter (the overview): `key` or `key=value`.
+    pub tag: Option<String>,
     /// A fixed notice to show after a redirect (`notice_text`).
     pub done: Option<String>,
 }
@@ -54,6 +62,7 @@ pub fn notice_text(done: Option<&str>) -> Option<&'static str> {
         "deleted" => "Secret deleted. It stays recoverable below until its recovery window ends.",
         "restored" => "Secret restored.",
         "rolled-back" => "Rolled back: the old content was written as a new version.",
+        "pasted" => "Saved every secret of the pasted block.",
         _ => return None,
     })
 }
@@ -122,10 +131,53 @@ pub fn form_open(h: &mut Html, action: &str, csrf: &str, class: &'static str) {
         .hidden("csrf", csrf);
 }
 
+/// Longest tags field (`key=value, key=value`) a form may send.
+pub const MAX_TAGS_TEXT: usize = 2048;
+
+/// A tags field: `key=value` pairs separated by commas (or line breaks),
+/// each read by the API's own `Tag::parse`; empty parts are skipped.
+pub fn parse_tags(text: &str) -> Result<Vec<Tag>, super::error::WebError> {
+    if text.len() > MAX_TAGS_TEXT {
+        return Err(super::error::WebError::bad_request(format!(
+            "the tags field is longer than {MAX_TAGS_TEXT} bytes; keep fewer or shorter tags"
+        )));
+    }
+    text.split([',', '\n'])
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(|t| Tag::parse(t).map_err(super::error::WebError::from))
+        .collect()
+}
+
+/// Tags as the tags field shows them (what `parse_tags` reads back).
+pub fn tags_text(tags: &[Tag]) -> String {
+    tags.iter()
+        .map(|t| format!("{}={}", t.key, t.value))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Milliseconds since the epoch as the UTC time people read.
 pub fn when(ms: i64) -> String {
     let iso = crate::service::iso(ms);
     iso.get(..16)
         .map(|t| format!("{} UTC", t.replace('T', " ")))
         .unwrap_or(iso)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_round_trip_and_bad_ones_are_named() {
+        let tags = parse_tags(" team=payments, pci ,\nowner=ops ").unwrap();
+        assert_eq!(tags.len(), 3);
+        assert_eq!(tags_text(&tags), "team=payments, pci=, owner=ops");
+        assert_eq!(parse_tags(&tags_text(&tags)).unwrap(), tags);
+        assert!(parse_tags("").unwrap().is_empty());
+        let e = parse_tags("ok=1, bad key=2").unwrap_err();
+        assert!(e.message.contains("bad key"), "{}", e.message);
+        assert!(parse_tags(&"a=b,".repeat(1000)).is_err());
+    }
 }

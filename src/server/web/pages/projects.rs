@@ -43,7 +43,24 @@ pub async fn list(
         }
         h.raw("</ul>");
     }
+    // Server admins manage machine identities (the service decides; this
+    // only spares others a link to a refusal).
+    if session.ctx.actor.server_admin {
+        h.raw("<p class=\"hint\">")
+            .link("/identities", "Machine identities")
+            .raw("</p>");
+    }
     Ok(page(StatusCode::OK, "Projects", Some(session.viewer()), h))
+}
+
+/// Whether `tags` (`key=value` each) hold `wanted`: a whole `key=value`,
+/// or a tag key alone (any value).
+fn has_tag(tags: &std::collections::BTreeSet<String>, wanted: &str) -> bool {
+    if wanted.contains('=') {
+        return tags.contains(wanted);
+    }
+    tags.iter()
+        .any(|t| t.split_once('=').map_or(t.as_str(), |(k, _)| k) == wanted)
 }
 
 pub async fn overview(
@@ -54,6 +71,7 @@ pub async fn overview(
 ) -> Result<Response, WebError> {
     let path = q.folder()?;
     let filter = bounded(q.q.as_deref()).to_ascii_lowercase();
+    let tag = bounded(q.tag.as_deref()).to_owned();
     let o = state
         .service
         .overview(&session.ctx, bounded(Some(&project)), path.as_str())
@@ -66,14 +84,18 @@ pub async fn overview(
     h.html(breadcrumbs(&path, |p| overview_href(&slug, p)));
     // The audit log is for project admins (the service decides; this only
     // spares others a link to a refusal).
+    h.raw("<nav aria-label=\"Project\" class=\"hint\">");
     if o.grant.allows(Action::Admin, None, None) {
-        h.raw("<p class=\"hint\">")
-            .link(
-                &format!("/p/{}/audit", super::super::html::url_part(&slug)),
-                "Audit log",
-            )
-            .raw("</p>");
+        h.link(
+            &format!("/p/{}/audit", super::super::html::url_part(&slug)),
+            "Audit log",
+        )
+        .raw(" · ")
+        .link(&super::access::access_href(&slug), "Members and tokens")
+        .raw(" · ");
     }
+    h.link(&super::settings::settings_href(&slug), "Settings")
+        .raw("</nav>");
     // Environments: open this folder in one of them.
     h.raw("<nav aria-label=\"Environments\" class=\"envs\"><span>Open in:</span><ul>");
     for (i, env) in o.envs.iter().enumerate() {
@@ -98,11 +120,14 @@ pub async fn overview(
         .hidden("path", path.as_str())
         .raw("<label for=\"q\">Filter keys</label><input id=\"q\" name=\"q\" type=\"search\" maxlength=\"256\" value=\"")
         .text(&filter)
+        .raw("\"><label for=\"tag\">Tag</label><input id=\"tag\" name=\"tag\" maxlength=\"256\" placeholder=\"team or team=payments\" value=\"")
+        .text(&tag)
         .raw("\"><button type=\"submit\">Filter</button></form>");
     let rows: Vec<_> = o
         .rows
         .iter()
         .filter(|r| filter.is_empty() || r.key.to_ascii_lowercase().contains(&filter))
+        .filter(|r| tag.is_empty() || has_tag(&r.tags, &tag))
         .collect();
     if o.rows.is_empty() {
         h.raw("<p class=\"empty\">No secrets in this folder yet. Open an environment above to add one, or from a terminal: <code>hush set KEY --env dev --path ")
@@ -159,4 +184,25 @@ pub async fn overview(
         Some(session.viewer()),
         h,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::has_tag;
+
+    #[test]
+    fn a_tag_filter_matches_a_whole_tag_or_its_key() {
+        let tags = ["team=ops".to_owned(), "pci=".to_owned()].into();
+        for (wanted, expected) in [
+            ("team=ops", true),
+            ("team", true),
+            ("pci", true),
+            ("pci=", true),
+            ("team=payments", false),
+            ("tea", false),
+            ("ops", false),
+        ] {
+            assert_eq!(has_tag(&tags, wanted), expected, "{wanted}");
+        }
+    }
 }

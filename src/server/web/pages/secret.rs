@@ -17,7 +17,7 @@ use super::{
 };
 use crate::secret::{SecretKey, SecretValue};
 use crate::server::AppState;
-use crate::service::secrets::{Scope, WriteInput, WriteMode};
+use crate::service::secrets::{Scope, SecretView, WriteInput, WriteMode};
 use crate::service::{Action, ServiceError};
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -116,9 +116,10 @@ async fn render(
                 .raw("<pre class=\"revealed\" id=\"revealed\" data-hide-after=\"30\">")
                 .text(value.expose())
                 .raw("</pre><button type=\"button\" class=\"copy\" data-copy=\"revealed\" hidden>Copy</button>");
+            super::folder::references(&mut h, slug, (env, path), value.expose());
         }
         None => {
-            h.raw("<p><span class=\"masked\" aria-label=\"hidden value\">••••••••</span></p>");
+            h.raw("<p><span class=\"masked\"><span aria-hidden=\"true\">••••••••</span><span class=\"sr-only\">hidden value</span></span></p>");
             form_open(
                 &mut h,
                 &secret_action(slug, env, key.as_str(), "reveal"),
@@ -132,6 +133,7 @@ async fn render(
     if !current.comment.is_empty() {
         h.raw("<p>Comment: ").text(&current.comment).raw("</p>");
     }
+    super::folder::tag_list(&mut h, &current.tags);
     h.raw("</section>");
     if can_write {
         h.raw("<section class=\"card\"><h2>Edit</h2>");
@@ -148,6 +150,8 @@ async fn render(
             .raw("<textarea id=\"edit-value\" name=\"value\" rows=\"3\" autocomplete=\"off\" spellcheck=\"false\"></textarea>")
             .raw("<label for=\"edit-comment\">Comment</label><input id=\"edit-comment\" name=\"comment\" maxlength=\"1024\" value=\"")
             .text(&current.comment)
+            .raw("\"><label for=\"edit-tags\">Tags (key=value separated by commas)</label><input id=\"edit-tags\" name=\"tags\" maxlength=\"2048\" autocomplete=\"off\" value=\"")
+            .text(&super::tags_text(&current.tags))
             .raw("\"><button type=\"submit\" class=\"primary\">Save as version ")
             .num(current.version + 1)
             .raw("</button></form>");
@@ -201,8 +205,46 @@ async fn render(
         }
         h.raw("</tr>");
     }
-    h.raw("</tbody></table></div></section>");
+    h.raw("</tbody></table></div>");
+    if versions.len() > 1 {
+        compare_form(&mut h, scope, key, &versions);
+    }
+    h.raw("</section>");
     Ok(page(status, key.as_str(), Some(session.viewer()), h))
+}
+
+/// A GET form opening the diff of two versions (the previous and the
+/// current one preselected).
+fn compare_form(h: &mut Html, scope: &Scope, key: &SecretKey, versions: &[SecretView]) {
+    let (slug, env) = (scope.project.slug.as_str(), scope.env.slug.as_str());
+    h.raw("<form method=\"get\" class=\"filter\" action=\"")
+        .text(&super::diff::diff_action(slug, env, key.as_str()))
+        .raw("\">")
+        .hidden("path", scope.path.as_str());
+    let newest = versions.len() - 1;
+    for (name, label, selected) in [
+        ("from", "Compare version", newest - 1),
+        ("to", "with version", newest),
+    ] {
+        h.raw("<label for=\"diff-")
+            .raw(name)
+            .raw("\">")
+            .raw(label)
+            .raw("</label><select id=\"diff-")
+            .raw(name)
+            .raw("\" name=\"")
+            .raw(name)
+            .raw("\">");
+        for (i, v) in versions.iter().enumerate().rev() {
+            h.raw("<option value=\"").num(v.version).raw("\"");
+            if i == selected {
+                h.raw(" selected");
+            }
+            h.raw(">v").num(v.version).raw("</option>");
+        }
+        h.raw("</select>");
+    }
+    h.raw("<button type=\"submit\">Compare</button></form>");
 }
 
 pub async fn show(
@@ -260,6 +302,8 @@ pub struct EditForm {
     value: String,
     #[serde(default)]
     comment: String,
+    /// Absent (a form without the field): the tags stay as they are.
+    tags: Option<String>,
     if_version: i64,
 }
 
@@ -271,6 +315,7 @@ pub async fn edit(
 ) -> Result<Response, WebError> {
     let key = SecretKey::parse(&key)?;
     let scope = scope_of(&state, &session, &project, &env, &form.path, Action::Write).await?;
+    let tags = form.tags.as_deref().map(super::parse_tags).transpose()?;
     let value = (!form.value.is_empty()).then(|| SecretValue::new(typed_text(form.value)));
     let written = state
         .service
@@ -281,7 +326,7 @@ pub async fn edit(
                 key: key.clone(),
                 value,
                 comment: Some(form.comment),
-                tags: None,
+                tags,
                 mode: WriteMode::Update,
                 if_version: Some(form.if_version),
                 event: "update-secret",

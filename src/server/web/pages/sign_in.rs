@@ -10,7 +10,8 @@ use super::super::session::{self, WebSession};
 use crate::server::extract::Client;
 use crate::server::AppState;
 use crate::service::{Actor, ActorKind, Ctx, ServiceError};
-use axum::extract::{Request, State};
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
@@ -55,12 +56,11 @@ fn form(status: StatusCode, token: &str, email: &str, message: Option<(bool, &st
 
 /// The form, with a fresh double-submit token in its cookie.
 fn fresh_form(
-    state: &AppState,
+    secure: bool,
     status: StatusCode,
     email: &str,
     message: Option<(bool, &str)>,
 ) -> Result<Response, WebError> {
-    let secure = state.secure_cookies;
     let token = csrf::random_token()?;
     let mut r = form(status, &token, email, message);
     r.headers_mut().append(
@@ -75,8 +75,22 @@ fn fresh_form(
     Ok(r)
 }
 
+/// Whether the request's cookies are `Secure` (`session::is_secure`).
+pub struct Https(pub bool);
+
+impl FromRequestParts<AppState> for Https {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, std::convert::Infallible> {
+        Ok(Https(session::is_secure(state, &parts.extensions)))
+    }
+}
+
 pub async fn show(
-    State(state): State<AppState>,
+    Https(secure): Https,
     PageQuery(why): PageQuery<Why>,
 ) -> Result<Response, WebError> {
     let message = match why.why.as_deref() {
@@ -85,7 +99,7 @@ pub async fn show(
         Some("bye") => Some((false, "Signed out: your session is revoked.")),
         _ => None,
     };
-    fresh_form(&state, StatusCode::OK, "", message)
+    fresh_form(secure, StatusCode::OK, "", message)
 }
 
 pub async fn submit(
@@ -93,7 +107,7 @@ pub async fn submit(
     client: Client,
     req: Request,
 ) -> Result<Response, WebError> {
-    let secure = state.secure_cookies;
+    let secure = session::is_secure(&state, req.extensions());
     let expected = session::cookie(req.headers(), session::signin_cookie(secure))
         .unwrap_or_default()
         .to_owned();
@@ -140,7 +154,7 @@ pub async fn submit(
         }
         Err(e @ (ServiceError::Unauthorized(_) | ServiceError::Forbidden(_))) => {
             let e = WebError::from(e);
-            fresh_form(&state, e.status, email, Some((true, &e.message)))
+            fresh_form(secure, e.status, email, Some((true, &e.message)))
         }
         Err(e) => Err(e.into()),
     }
@@ -155,7 +169,7 @@ pub async fn sign_out(
     Posted(Nothing {}): Posted<Nothing>,
 ) -> Result<Response, WebError> {
     state.service.revoke_own_token(&session.ctx).await?;
-    let secure = state.secure_cookies;
+    let secure = session.secure;
     let mut r = Redirect::to("/sign-in?why=bye").into_response();
     r.headers_mut().append(
         header::SET_COOKIE,
