@@ -572,66 +572,40 @@ def main(out, output):
             w("")
             w(txt.rstrip())
             w("")
-    # ---------------------------------------------------------------- masking by shape
-    w("## `hush run`: masking throughput by secret shape")
-    w("")
-    mask_status = os.environ.get("MASK_STATUS", "?")
-    mask_md = os.path.join(out, "masking.md")
-    if mask_status != "ok" or not os.path.exists(mask_md):
-        w("Status: %s." % mask_status)
-        w("")
-    else:
-        w("Status: ok.")
-        w("")
-        txt = open(mask_md).read()
-        w(re.sub(r"^### .*\n\n", "", txt).rstrip())
-        w("")
-    # ---------------------------------------------------------------- root key providers
-    w("## Server core: list throughput by root key provider")
-    w("")
-    prov_status = os.environ.get("PROVIDERS_STATUS", "?")
-    prov_md = os.path.join(out, "providers.md")
-    if prov_status != "ok" or not os.path.exists(prov_md):
-        w("Status: %s." % prov_status)
-        w("")
-    else:
-        w("Status: ok.")
-        w("")
-        txt = open(prov_md).read()
-        w(re.sub(r"^### .*\n\n", "", txt).rstrip())
-        w("")
-    # ---------------------------------------------------------------- the dashboard's pages
-    w("## Web dashboard: page weight and server time")
-    w("")
-    dash_status = os.environ.get("DASH_STATUS", "?")
-    dash_md = os.path.join(out, "dashboard.md")
-    if dash_status != "ok" or not os.path.exists(dash_md):
-        w("Status: %s." % dash_status)
-        w("")
-    else:
-        w("Status: ok.")
-        w("")
-        w(DASHBOARD_HOW)
-        w("")
-        w(open(dash_md).read().rstrip())
-        w("")
-    # ---------------------------------------------------------------- scan against its peers
-    w("## `hush scan`: against detect-secrets and trufflehog3")
-    w("")
-    scan_status = os.environ.get("SCAN_STATUS", "?")
-    scan_md = os.path.join(out, "scan.md")
-    if scan_status != "ok" or not os.path.exists(scan_md):
-        w("Status: %s." % scan_status)
-        w("")
-    else:
-        w("Status: ok.")
-        w("")
-        txt = open(scan_md).read()
-        w(re.sub(r"^### .*\n\n", "", txt).rstrip())
-        w("")
+    # ------------------------------------------- sections each made by one script
+    script_section(w, out, "## `hush run`: masking throughput by secret shape",
+                   "MASK_STATUS", "masking.md")
+    script_section(w, out, "## Server core: list throughput by root key provider",
+                   "PROVIDERS_STATUS", "providers.md")
+    script_section(w, out, "## Web dashboard: page weight and server time",
+                   "DASH_STATUS", "dashboard.md", how=DASHBOARD_HOW)
+    script_section(w, out, "## `hush scan`: against detect-secrets and trufflehog3",
+                   "SCAN_STATUS", "scan.md")
     output_text = "\n".join(L) + "\n"
     with open(output, "w") as f:
         f.write(output_text)
+
+
+def script_section(w, out, title, status_var, md_name, how=None):
+    """A section written by one bench script: its status (from bench.sh's
+    `status_var`) and, when it ran, its markdown without the top heading."""
+    w(title)
+    w("")
+    status = os.environ.get(status_var, "?")
+    md = os.path.join(out, md_name)
+    if status != "ok" or not os.path.exists(md):
+        w("Status: %s." % status)
+        w("")
+        return
+    w("Status: ok.")
+    w("")
+    if how:
+        w(how)
+        w("")
+    with open(md) as f:
+        txt = f.read()
+    w(re.sub(r"^### .*\n\n", "", txt).rstrip())
+    w("")
 
 
 DASHBOARD_HOW = (
