@@ -55,11 +55,17 @@ pub struct Supervisor {
     /// The exit code, once (taken by the caller's event loop).
     pub done: Option<oneshot::Receiver<i32>>,
     policy: RestartPolicy,
-    /// Digests of the values the running command's output is masked for:
-    /// a signalled command keeps its mask set, so a value new since it
-    /// started is reported (by name) as not masked.
+    /// The set the running command's output is masked with, and the values
+    /// in it: a command that is signalled (or left alone) rather than
+    /// restarted may print new values and still the old ones, so on a
+    /// change the set is replaced with both, before the command hears of it.
+    live_mask: Arc<LazyMaskSet>,
+    masked_values: MaskValues,
     masked_digests: HashSet<[u8; 32]>,
 }
+
+/// Values a long-running command's mask set keeps at most (the newest).
+const MAX_MASKED_VALUES: usize = 4096;
 
 fn digests(values: &MaskValues) -> HashSet<[u8; 32]> {
     use sha2::Digest;
@@ -92,19 +98,24 @@ fn child_env(vars: &Vars) -> Env {
 /// and every secret value any template read.
 pub type MaskValues = Vec<(String, Zeroizing<String>)>;
 
-fn mask(values: &MaskValues) -> Arc<LazyMaskSet> {
-    let values = values
+fn mask_input(values: &MaskValues) -> Vec<(String, Vec<u8>)> {
+    values
         .iter()
         .map(|(k, v)| (k.clone(), v.as_bytes().to_vec()))
-        .collect();
-    LazyMaskSet::build_in_background(values, MaskOptions::default(), |set| {
-        if !set.skipped_keys().is_empty() {
-            eprintln!(
-                "hush agent: warning: not masking {} (values too short or too common to mask)",
-                set.skipped_keys().join(", ")
-            );
-        }
-    })
+        .collect()
+}
+
+fn warn_skipped(set: &crate::mask::MaskSet) {
+    if !set.skipped_keys().is_empty() {
+        eprintln!(
+            "hush agent: warning: not masking {} (values too short or too common to mask)",
+            set.skipped_keys().join(", ")
+        );
+    }
+}
+
+fn mask(values: &MaskValues) -> Arc<LazyMaskSet> {
+    LazyMaskSet::build_in_background(mask_input(values), MaskOptions::default(), warn_skipped)
 }
 
 impl Supervisor {
@@ -116,7 +127,8 @@ impl Supervisor {
         let mut argv = exec.command.iter().map(OsString::from);
         let program = argv.next().unwrap_or_default();
         let mut spec = LaunchSpec::new(program, argv.collect(), child_env(&vars));
-        spec.mask = Some((mask(masked), MaskHold::For(Duration::from_millis(250))));
+        let live_mask = mask(masked);
+        spec.mask = Some((live_mask.clone(), MaskHold::For(Duration::from_millis(250))));
         let restarts = Some(tx);
         tokio::task::spawn_blocking(move || {
             let code = match crate::run::run(spec, Some(rx)) {
@@ -132,6 +144,8 @@ impl Supervisor {
             restarts,
             done: Some(done),
             policy: exec.restart,
+            live_mask,
+            masked_values: masked.clone(),
             masked_digests: digests(masked),
         }
     }
@@ -147,26 +161,26 @@ impl Supervisor {
         }
     }
 
-    /// A command that keeps running keeps the mask set it started with:
-    /// say which new values its output is not masked for (names only).
-    fn warn_unmasked(&self, masked: &MaskValues) {
+    /// A command that keeps running: its mask set becomes the old values
+    /// and the new ones (the newest `MAX_MASKED_VALUES`), in place, before
+    /// it is signalled.
+    fn mask_new_values(&mut self, masked: &MaskValues) {
         use sha2::Digest;
-        let mut names: Vec<&str> = masked
-            .iter()
-            .filter(|(_, v)| {
-                let d: [u8; 32] = sha2::Sha256::digest(v.as_bytes()).into();
-                !self.masked_digests.contains(&d)
-            })
-            .map(|(k, _)| k.as_str())
-            .collect();
-        names.sort_unstable();
-        names.dedup();
-        if !names.is_empty() {
-            eprintln!(
-                "hush agent: warning: the running command's output is not masked for the new values of {} until it restarts (exec.restart: always masks them)",
-                names.join(", ")
-            );
+        for (k, v) in masked {
+            let d: [u8; 32] = sha2::Sha256::digest(v.as_bytes()).into();
+            if self.masked_digests.insert(d) {
+                self.masked_values.push((k.clone(), v.clone()));
+            }
         }
+        if self.masked_values.len() > MAX_MASKED_VALUES {
+            let extra = self.masked_values.len() - MAX_MASKED_VALUES;
+            self.masked_values.drain(..extra);
+            self.masked_digests = digests(&self.masked_values);
+        }
+        let set =
+            crate::mask::MaskSet::new(&mask_input(&self.masked_values), &MaskOptions::default());
+        warn_skipped(&set);
+        self.live_mask.replace(set);
     }
 
     /// A template was rewritten (an effective change): apply the policy.
@@ -177,30 +191,31 @@ impl Supervisor {
         };
         let restart = match self.policy {
             RestartPolicy::Never => {
-                self.warn_unmasked(masked);
+                self.mask_new_values(masked);
                 return;
             }
-            RestartPolicy::Signal(sig) => Restart {
-                env: Vec::new(),
-                mask: None,
-                signal_only: Some(sig),
-            },
-            RestartPolicy::Always => Restart {
-                env: child_env(&vars),
-                mask: Some(mask(masked)),
-                signal_only: None,
-            },
-        };
-        match self.policy {
+            RestartPolicy::Signal(sig) => {
+                // Masked before the command hears of the change.
+                self.mask_new_values(masked);
+                eprintln!("hush agent: a template changed; signalling the command");
+                Restart {
+                    env: Vec::new(),
+                    mask: None,
+                    signal_only: Some(sig),
+                }
+            }
             RestartPolicy::Always => {
                 eprintln!("hush agent: a template changed; restarting the command");
+                self.live_mask = mask(masked);
+                self.masked_values = masked.clone();
                 self.masked_digests = digests(masked);
+                Restart {
+                    env: child_env(&vars),
+                    mask: Some(self.live_mask.clone()),
+                    signal_only: None,
+                }
             }
-            _ => {
-                eprintln!("hush agent: a template changed; signalling the command");
-                self.warn_unmasked(masked);
-            }
-        }
+        };
         let _ = tx.send(restart);
     }
 }

@@ -5,6 +5,7 @@
 //! that prints nothing never waits at all.
 
 use super::masker::{MaskOptions, MaskSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, Weak};
 
 type Build = Box<dyn FnOnce() + Send>;
@@ -14,6 +15,9 @@ pub struct LazyMaskSet {
     ready: Condvar,
     /// The build, until `start` hands it to its thread.
     pending: Mutex<Option<Build>>,
+    /// Bumped by `replace`: a pump masking with this set takes the new one
+    /// before it masks its next read.
+    generation: AtomicU64,
 }
 
 impl LazyMaskSet {
@@ -45,13 +49,14 @@ impl LazyMaskSet {
                 let set = Arc::new(MaskSet::new(&secrets, &opts));
                 on_ready(&set);
                 if let Some(target) = target.upgrade() {
-                    target.set(set);
+                    target.set_built(set);
                 }
             });
             LazyMaskSet {
                 built: Mutex::new(None),
                 ready: Condvar::new(),
                 pending: Mutex::new(Some(build)),
+                generation: AtomicU64::new(0),
             }
         })
     }
@@ -80,7 +85,36 @@ impl LazyMaskSet {
             built: Mutex::new(Some(Arc::new(set))),
             ready: Condvar::new(),
             pending: Mutex::new(None),
+            generation: AtomicU64::new(0),
         })
+    }
+
+    /// Puts `set` in place of the current one while output is being masked:
+    /// a command that keeps running (signalled rather than restarted) may
+    /// print values that are new since it started. `set` should hold the
+    /// old values too, which the command may still print.
+    pub fn replace(&self, set: MaskSet) {
+        self.pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        self.set(Arc::new(set));
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// How many times `replace` ran.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    /// The build's result, unless `replace` put a set in place meanwhile
+    /// (the newer set must not be overwritten by the older build).
+    fn set_built(&self, set: Arc<MaskSet>) {
+        let mut slot = self.built.lock().unwrap_or_else(|p| p.into_inner());
+        if slot.is_none() {
+            *slot = Some(set);
+        }
+        self.ready.notify_all();
     }
 
     fn set(&self, set: Arc<MaskSet>) {

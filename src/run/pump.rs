@@ -45,9 +45,27 @@ pub struct PumpReport {
 pub fn pump(
     src: File,
     dst: &mut dyn Write,
-    mut masker: Option<Masker>,
+    masker: Option<Masker>,
     hold: MaskHold,
 ) -> io::Result<PumpReport> {
+    pump_live(src, dst, masker, hold, None)
+}
+
+/// `pump`, taking `live`'s new set whenever it is replaced (a command that
+/// keeps running while its secrets change): the check runs after each read
+/// and before it is masked, so output written after the replacement is
+/// masked with the new set. Bytes the old masker held back (a possible
+/// prefix of a secret) go through the new one.
+fn pump_live(
+    src: File,
+    dst: &mut dyn Write,
+    mut masker: Option<Masker>,
+    hold: MaskHold,
+    live: Option<&LazyMaskSet>,
+) -> io::Result<PumpReport> {
+    // None: the first read takes the set as it is then, however it was built.
+    let mut seen = None;
+    let mut carried: Vec<(String, u64)> = Vec::new();
     let mut inbuf = vec![0u8; READ_BUF];
     let mut out: Vec<u8> = Vec::with_capacity(READ_BUF);
     let mut sink = Sink {
@@ -79,6 +97,18 @@ pub fn pump(
             }
         };
         bytes_in += n as u64;
+        if let (Some(l), Some(m)) = (live, masker.as_mut()) {
+            if seen != Some(l.generation()) {
+                seen = Some(l.generation());
+                let mut held = Vec::new();
+                m.flush_pending(&mut held);
+                carried.extend(m.counts());
+                *m = Masker::new(l.get());
+                out.clear();
+                m.push(&held, &mut out);
+                sink.write(&out);
+            }
+        }
         match masker.as_mut() {
             Some(m) => {
                 out.clear();
@@ -94,7 +124,7 @@ pub fn pump(
             out.clear();
             m.finish(&mut out);
             sink.write(&out);
-            m.counts()
+            merge_counts(carried, m.counts())
         }
         None => Vec::new(),
     };
@@ -144,7 +174,16 @@ pub fn pump_lazy(
     };
     // Only end of output and no data: there is nothing to mask.
     let masker = has_data.then(|| Masker::new(lazy.get()));
-    pump(src, dst, masker, hold)
+    pump_live(src, dst, masker, hold, Some(&lazy))
+}
+
+/// Per-secret counts of the maskers a stream went through, summed.
+fn merge_counts(a: Vec<(String, u64)>, b: Vec<(String, u64)>) -> Vec<(String, u64)> {
+    let mut sum = std::collections::BTreeMap::new();
+    for (k, n) in a.into_iter().chain(b) {
+        *sum.entry(k).or_insert(0) += n;
+    }
+    sum.into_iter().collect()
 }
 
 /// Read once, retrying EINTR. EIO is how a pty master reports that the
@@ -394,6 +433,39 @@ mod tests {
         let src = File::open("/").unwrap();
         let mut sink = Vec::new();
         assert!(pump(src, &mut sink, None, MaskHold::Strict).is_err());
+    }
+
+    #[test]
+    fn a_replaced_set_masks_what_is_read_after_it_and_keeps_held_bytes() {
+        let old = b"old-canary-5e6f7a8b".to_vec();
+        let new = b"new-canary-1a2b3c4d".to_vec();
+        let lazy = LazyMaskSet::ready(MaskSet::new(
+            &[("K".into(), old.clone())],
+            &MaskOptions::default(),
+        ));
+        let (r, mut w) = pipe_files();
+        let pumped = Arc::clone(&lazy);
+        let h = thread::spawn(move || {
+            let mut out = Vec::new();
+            pump_lazy(r, &mut out, Some(pumped), MaskHold::Strict).map(|rep| (out, rep))
+        });
+        // A prefix of an old value is held back across the replacement. (A
+        // new value cannot come before it: the command learns it after.)
+        w.write_all(b"before old-canary-5e6f7a8b old-canary-")
+            .unwrap();
+        thread::sleep(Duration::from_millis(100));
+        lazy.replace(MaskSet::new(
+            &[("K".into(), old), ("K".into(), new)],
+            &MaskOptions::default(),
+        ));
+        w.write_all(b"5e6f7a8b after new-canary-1a2b3c4d old-canary-5e6f7a8b\n")
+            .unwrap();
+        drop(w);
+        let (out, report) = h.join().unwrap().unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(!text.contains("canary"), "{text}");
+        assert_eq!(text, "before *** *** after *** ***\n");
+        assert_eq!(report.counts, vec![("K".to_string(), 4)], "{text}");
     }
 
     /// A mask set whose `built` flag turns true once it has been built.
