@@ -138,7 +138,11 @@ impl Service {
                 })?;
             let mut rows = self.store.all_data_keys().await?;
             for row in &mut rows {
-                let data_key = self.keys.unwrap_row(&self.store, row).await?;
+                // The cached key when there is one: no provider call per key.
+                let data_key = self
+                    .keys
+                    .key(&self.store, &row.project_id, row.key_id)
+                    .await?;
                 row.wrapped = key
                     .wrap(&row.project_id, row.key_id, &data_key)
                     .map_err(|e| ServiceError::Internal(e.to_string()))?;
