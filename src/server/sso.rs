@@ -11,7 +11,7 @@ use crate::api::sso::{
     SsoRedeem, SsoSession, SsoStart, SsoStarted,
 };
 use crate::service::identity::{expires_iso, IssuedToken};
-use crate::service::sso::DevicePoll;
+use crate::service::sso::{DevicePoll, Return};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -45,7 +45,7 @@ pub async fn start(
         .sso_start(
             &provider,
             host,
-            &body.redirect_uri,
+            Return::Loopback(&body.redirect_uri),
             &body.code_challenge,
             &body.state,
         )
@@ -61,10 +61,18 @@ pub async fn callback(
     ApiQuery(q): ApiQuery<SsoCallbackQuery>,
 ) -> Result<Response, ApiError> {
     let ctx = anonymous(client, "sso");
-    let login = state
+    let login = match state
         .service
         .sso_callback(&ctx, q.code.as_deref(), &q.state, q.error.as_deref())
-        .await?;
+        .await
+    {
+        Ok(login) => login,
+        // A dashboard sign-in shows its refusal as a dashboard page.
+        Err(e) if state.service.sso_state_is_dashboards(&q.state) => {
+            return Ok(super::web::error_page(e));
+        }
+        Err(e) => return Err(e.into()),
+    };
     Ok((
         StatusCode::FOUND,
         [

@@ -1798,6 +1798,21 @@ fn dashboard_calls() -> Vec<DashboardCall> {
             &[],
             [401, 303, 303, 303, 303],
         ),
+        // This server has no SSO provider: every start is a 404 page.
+        call(
+            ("GET", "/sign-in/sso/{provider}"),
+            "/sign-in/sso/matrix-provider",
+            &[],
+            [404; 5],
+        ),
+        // A return without this browser's flow cookie is refused, session
+        // or not (dashboard_sign_in_through_sso has the whole flow).
+        call(
+            ("GET", "/sign-in/sso/done"),
+            "/sign-in/sso/done?code=matrix-code&state=matrix-state",
+            &[],
+            [400; 5],
+        ),
         call(
             ("GET", "/projects"),
             "/projects",

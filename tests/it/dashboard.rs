@@ -432,8 +432,11 @@ fn browser() -> Result<(String, String), String> {
     }
 }
 
-#[tokio::test]
-async fn browser_walkthrough() {
+/// Runs `tests/browser/{script}` with `env` plus HUSH_CHROMIUM and
+/// HUSH_SCREENSHOTS, and asserts it passed and saved at least `shots`
+/// screenshots. Skips (false) when there is no browser, unless
+/// `HUSH_REQUIRE_BROWSER_TESTS=1`.
+pub(crate) async fn run_browser_script(script: &str, env: &[(&str, &str)], shots: usize) -> bool {
     let (chromium, python) = match browser() {
         Ok(found) => found,
         Err(why) if std::env::var(REQUIRE_BROWSER).as_deref() == Ok("1") => {
@@ -443,27 +446,23 @@ async fn browser_walkthrough() {
             eprintln!(
                 "skipping the browser tests: {why}; set {REQUIRE_BROWSER}=1 to make this a failure"
             );
-            return;
+            return false;
         }
     };
-    let s = TestServer::start(&[]).await;
-    put(&s, "dev", "/", "DATABASE_URL", "postgres://dev-host/app").await;
-    put(&s, "prod", "/", "DATABASE_URL", "postgres://prod-host/app").await;
-    user_session(&s, "viewer@example.com", Some("viewer"), &[]).await;
-    let shots: PathBuf = std::env::var_os("CARGO_TARGET_TMPDIR")
+    let dir: PathBuf = std::env::var_os("CARGO_TARGET_TMPDIR")
         .map(PathBuf::from)
         .unwrap_or_else(std::env::temp_dir)
-        .join("dashboard-screenshots");
-    std::fs::create_dir_all(&shots).unwrap();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser/dashboard.py");
+        .join("dashboard-screenshots")
+        .join(script.trim_end_matches(".py"));
+    std::fs::create_dir_all(&dir).unwrap();
     let out = tokio::process::Command::new(&python)
-        .arg(script)
-        .env("HUSH_URL", &s.url)
-        .env("HUSH_ADMIN", "admin@example.com")
-        .env("HUSH_VIEWER", "viewer@example.com")
-        .env("HUSH_PASSWORD", PASSWORD)
+        .arg(format!(
+            "{}/tests/browser/{script}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .envs(env.iter().copied())
         .env("HUSH_CHROMIUM", &chromium)
-        .env("HUSH_SCREENSHOTS", &shots)
+        .env("HUSH_SCREENSHOTS", &dir)
         .output()
         .await
         .unwrap();
@@ -473,10 +472,26 @@ async fn browser_walkthrough() {
         out.status.success(),
         "browser tests failed\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
     );
-    eprintln!("{stdout}screenshots in {}", shots.display());
+    eprintln!("{stdout}screenshots in {}", dir.display());
     // Every scenario saved its screenshot.
-    let saved = std::fs::read_dir(&shots).unwrap().count();
-    assert!(saved >= 10, "{saved} screenshots in {}", shots.display());
+    let saved = std::fs::read_dir(&dir).unwrap().count();
+    assert!(saved >= shots, "{saved} screenshots in {}", dir.display());
+    true
+}
+
+#[tokio::test]
+async fn browser_walkthrough() {
+    let s = TestServer::start(&[]).await;
+    put(&s, "dev", "/", "DATABASE_URL", "postgres://dev-host/app").await;
+    put(&s, "prod", "/", "DATABASE_URL", "postgres://prod-host/app").await;
+    user_session(&s, "viewer@example.com", Some("viewer"), &[]).await;
+    let env = [
+        ("HUSH_URL", s.url.as_str()),
+        ("HUSH_ADMIN", "admin@example.com"),
+        ("HUSH_VIEWER", "viewer@example.com"),
+        ("HUSH_PASSWORD", PASSWORD),
+    ];
+    run_browser_script("dashboard.py", &env, 10).await;
 }
 
 #[tokio::test]

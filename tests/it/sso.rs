@@ -1,6 +1,7 @@
 //! Issue 23, people: password logins can be turned off per server
 //! (`--password-login=false`), keeping break-glass server admins.
 
+use crate::dashboard::Web;
 use crate::harness::*;
 use crate::pg::{on_both_backends, Backend};
 use serde_json::{json, Value};
@@ -114,6 +115,9 @@ pub(crate) mod provider {
         pub disabled: Mutex<Vec<String>>,
         /// Device grants the token endpoint answers with HTTP 502 first.
         pub device_blips: Mutex<u32>,
+        /// Whether `authorize` shows an "Approve" link (the person acts on
+        /// the provider's page, as with a real one) instead of redirecting.
+        pub consent_page: Mutex<bool>,
     }
 
     impl Mock {
@@ -190,6 +194,13 @@ pub(crate) mod provider {
         to.query_pairs_mut()
             .append_pair("code", &code)
             .append_pair("state", &q["state"]);
+        if *m.consent_page.lock().unwrap() {
+            let link = to.to_string().replace('&', "&amp;");
+            let page = format!(
+                "<!doctype html><html lang=\"en\"><title>Mock provider</title><body><main><a href=\"{link}\">Approve</a></main></body></html>"
+            );
+            return ([(header::CONTENT_TYPE, "text/html")], page).into_response();
+        }
         (StatusCode::FOUND, [(header::LOCATION, to.to_string())]).into_response()
     }
 
@@ -305,8 +316,15 @@ pub(crate) mod provider {
     }
 
     pub async fn start() -> Arc<Mock> {
+        start_at("127.0.0.1").await
+    }
+
+    /// The provider on 127.0.0.1, known by `host` (`localhost`: another
+    /// site than the server's 127.0.0.1, for a browser's cookie rules).
+    pub async fn start_at(host: &str) -> Arc<Mock> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
+        let port = listener.local_addr().unwrap().port();
+        let url = format!("http://{host}:{port}");
         let mock = Arc::new(Mock {
             url,
             key: EcKey::new("idp-1"),
@@ -317,6 +335,7 @@ pub(crate) mod provider {
             devices: Default::default(),
             disabled: Default::default(),
             device_blips: Mutex::new(0),
+            consent_page: Mutex::new(false),
         });
         let app = Router::new()
             .route("/.well-known/openid-configuration", get(discovery))
@@ -596,6 +615,153 @@ async fn cli_login_sso_through_the_loopback() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("acme|corp"));
 }
 
+/// Follows a dashboard SSO sign-in from its button to the server's
+/// callback, and returns the callback's answer (the way back to the
+/// dashboard, or a refusal page).
+async fn dashboard_flow(web: &mut Web, provider: &str) -> crate::dashboard::Answer {
+    let started = web.get(&format!("/sign-in/sso/{provider}")).await;
+    assert_eq!(started.status, 303, "{}", started.body);
+    let flow_cookie = started
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("hush_sso="))
+        .expect("the flow's cookie");
+    for attribute in ["HttpOnly", "SameSite=Lax", "Max-Age=600"] {
+        assert!(flow_cookie.contains(attribute), "{flow_cookie}");
+    }
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let at_idp = http.get(started.location()).send().await.unwrap();
+    assert_eq!(at_idp.status(), 302);
+    let callback = location(&at_idp);
+    let path = callback
+        .strip_prefix(&web.base)
+        .expect("back to this server");
+    web.get(path).await
+}
+
+/// The dashboard signs in through the same flow as the CLI (issue 27): the
+/// sign-in page offers each provider, the callback sends the browser back
+/// to the dashboard, and the login code becomes a session only in the
+/// browser that started the sign-in (login CSRF fails), once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_sign_in_through_sso() {
+    let mock = provider::start().await;
+    let (s, _dir) = sso_server(&Backend::Sqlite, &mock, &[]).await;
+    let mut web = Web::new(&s);
+    let page = web.get("/sign-in").await;
+    for button in ["href=\"/sign-in/sso/acme\"", "Sign in with corp"] {
+        assert!(page.body.contains(button), "{}", page.body);
+    }
+
+    let back = dashboard_flow(&mut web, "acme").await;
+    assert_eq!(back.status, 302, "{}", back.body);
+    let done = back.location().to_owned();
+    assert!(
+        done.starts_with(&format!("{}/sign-in/sso/done?code=", s.url)),
+        "{done}"
+    );
+    let done = done.strip_prefix(&s.url).unwrap().to_owned();
+
+    // Someone else's browser cannot use the way back: without the flow's
+    // cookie, or with its own flow's, it is refused and gets no session.
+    let mut other = Web::new(&s);
+    let refused = other.get(&done).await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    dashboard_flow(&mut other, "acme").await;
+    let refused = other.get(&done).await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert!(refused.body.contains("browser that started it"));
+    assert!(!other.cookies.contains_key("hush_session"));
+    assert!(!other.cookies.contains_key("hush_sso"), "the flow ended");
+
+    // The browser that started it is signed in: a Strict session cookie,
+    // and a page that moves on to the projects by itself.
+    let flow_cookie = web.cookies["hush_sso"].clone();
+    let signed_in = web.get(&done).await;
+    assert_eq!(signed_in.status, 200, "{}", signed_in.body);
+    assert_eq!(signed_in.headers["refresh"], "0; url=/projects");
+    let session_cookie = signed_in
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("hush_session="))
+        .expect("a session cookie");
+    assert!(session_cookie.contains("SameSite=Strict") && session_cookie.contains("HttpOnly"));
+    assert!(
+        !web.cookies.contains_key("hush_sso"),
+        "the flow cookie goes"
+    );
+    let projects = web.get("/projects").await;
+    assert_eq!(projects.status, 200);
+    assert!(projects.body.contains("alice@acme.example"));
+
+    // The login code works once, even with the flow's cookie kept.
+    let mut replay = Web::new(&s);
+    replay.cookies.insert("hush_sso".into(), flow_cookie);
+    let again = replay.get(&done).await;
+    assert_eq!(again.status, 401, "{}", again.body);
+
+    // A refusal at the callback is a dashboard page, with its headers.
+    *mock.next_email.lock().unwrap() = "eve@evil.example".into();
+    let mut eve = Web::new(&s);
+    let refused = dashboard_flow(&mut eve, "acme").await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(refused.headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    assert!(refused.headers.contains_key("content-security-policy"));
+    assert!(
+        refused.body.contains("not an allowed email domain"),
+        "{}",
+        refused.body
+    );
+    assert!(!eve.cookies.contains_key("hush_session"));
+
+    // An unknown provider is a 404 page.
+    assert_eq!(web.get("/sign-in/sso/nope").await.status, 404);
+
+    let events = audit_events(
+        &s.client(),
+        &[("action", "login".into()), ("limit", "100".into())],
+    )
+    .await;
+    let text = serde_json::to_string(&events).unwrap();
+    for expected in [
+        "alice@acme.example",
+        "check=replayed-code",
+        "check=email-domain",
+    ] {
+        assert!(text.contains(expected), "no {expected}: {text}");
+    }
+    assert!(!(text + &s.log()).contains(provider::CLIENT_SECRET));
+}
+
+/// The same sign-in in a real headless Chromium, the provider on another
+/// site (`localhost`) than the server (`127.0.0.1`), where the person
+/// approves on the provider's page: the way back is then a navigation that
+/// another site started, as in real life, which `Strict` cookies are not
+/// sent with (the flow cookie must be `Lax`, and the return page must not
+/// just redirect).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_sso_sign_in() {
+    let mock = provider::start_at("localhost").await;
+    *mock.consent_page.lock().unwrap() = true;
+    let (s, _dir) = sso_server(&Backend::Sqlite, &mock, &[]).await;
+    let env = [
+        ("HUSH_URL", s.url.as_str()),
+        ("HUSH_IDP", mock.url.as_str()),
+        ("HUSH_EMAIL", "alice@acme.example"),
+    ];
+    crate::dashboard::run_browser_script("sso.py", &env, 2).await;
+}
+
 /// The device grant: pending until the person approves at the provider,
 /// then a session; the handle works once; the CLI's `--device` polls.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -854,8 +1020,15 @@ mod github {
     }
 
     pub async fn start() -> Arc<Mock> {
+        start_at("127.0.0.1").await
+    }
+
+    /// The provider on 127.0.0.1, known by `host` (`localhost`: another
+    /// site than the server's 127.0.0.1, for a browser's cookie rules).
+    pub async fn start_at(host: &str) -> Arc<Mock> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
+        let port = listener.local_addr().unwrap().port();
+        let url = format!("http://{host}:{port}");
         let mock = Arc::new(Mock {
             url,
             user: Mutex::new((

@@ -26,7 +26,9 @@ use axum::middleware::{from_fn, from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use pages::{access, audit, bulk, diff, folder, identities, projects, secret, settings, sign_in};
+use pages::{
+    access, audit, bulk, diff, folder, identities, projects, secret, settings, sign_in, sso,
+};
 use std::sync::Arc;
 
 /// The stylesheet and the one script, compiled into the binary.
@@ -46,6 +48,19 @@ pub fn is_dashboard_path(path: &str) -> bool {
 
 async fn security_headers(req: Request, next: Next) -> Response {
     let mut response = next.run(req).await;
+    add_security_headers(&mut response);
+    response
+}
+
+/// A dashboard page for `error`, with the dashboard's headers, for a route
+/// outside the dashboard's router (the SSO callback of a dashboard sign-in).
+pub fn error_page(error: crate::service::ServiceError) -> Response {
+    let mut response = error::WebError::from(error).into_response();
+    add_security_headers(&mut response);
+    response
+}
+
+fn add_security_headers(response: &mut Response) {
     let h = response.headers_mut();
     h.insert(
         header::CONTENT_SECURITY_POLICY,
@@ -68,7 +83,6 @@ async fn security_headers(req: Request, next: Next) -> Response {
     if !h.contains_key(header::CACHE_CONTROL) {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
-    response
 }
 
 /// The API's per-address limit of authentication attempts, its refusal
@@ -125,6 +139,10 @@ pub fn routes(state: &AppState) -> Router<AppState> {
             "/sign-in",
             get(sign_in::show).merge(rate_limited(post(sign_in::submit))),
         )
+        // Each start asks the provider for its discovery document, and each
+        // return redeems a login code: both limited like a password.
+        .route("/sign-in/sso/{provider}", rate_limited(get(sso::start)))
+        .route("/sign-in/sso/done", rate_limited(get(sso::done)))
         .route("/sign-out", post(sign_in::sign_out))
         .route("/projects", get(projects::list))
         .route(

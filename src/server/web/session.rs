@@ -37,6 +37,16 @@ pub fn signin_cookie(secure: bool) -> &'static str {
     }
 }
 
+/// The cookie that carries a dashboard SSO sign-in's state and PKCE
+/// verifier from its start to its return (`pages::sso`).
+pub fn sso_cookie(secure: bool) -> &'static str {
+    if secure {
+        "__Host-hush_sso"
+    } else {
+        "hush_sso"
+    }
+}
+
 /// Whether this request's cookies get `Secure` (and the `__Host-` names):
 /// under the server's own TLS, or when a trusted proxy says the browser
 /// used https (`--trusted-proxies` and `X-Forwarded-Proto`).
@@ -62,9 +72,27 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 
 /// `Set-Cookie` for `name=value` living `max_age` seconds (0: delete it).
 pub fn set_cookie(secure: bool, name: &str, value: &str, max_age: i64) -> HeaderValue {
+    cookie_header(secure, name, value, max_age, "Lax")
+}
+
+/// `set_cookie`, but `SameSite=Lax`: sent on the top-level navigation
+/// that comes back from an SSO provider's site, which a `Strict` cookie is
+/// not. Only the SSO flow's own cookie is `Lax`; the session stays `Strict`.
+pub fn set_lax_cookie(secure: bool, name: &str, value: &str, max_age: i64) -> HeaderValue {
+    cookie_header(secure, name, value, max_age, "Lax")
+}
+
+fn cookie_header(
+    secure: bool,
+    name: &str,
+    value: &str,
+    max_age: i64,
+    same_site: &str,
+) -> HeaderValue {
     let secure = if secure { "; Secure" } else { "" };
-    let text =
-        format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}");
+    let text = format!(
+        "{name}={value}; Path=/; HttpOnly; SameSite={same_site}; Max-Age={max_age}{secure}"
+    );
     // Token text is URL-safe and names are literals: a failure is a bug,
     // answered by a cookie that deletes nothing rather than a panic.
     HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static("x=; Max-Age=0"))

@@ -18,9 +18,21 @@ const FLOW_TTL_MS: i64 = 10 * 60 * 1000;
 const CODE_TTL_MS: i64 = 2 * 60 * 1000;
 const MAX_SEALED: usize = 4096;
 const CALLBACK_PATH: &str = "/api/v1/hush/sso/callback";
+/// The dashboard's page that redeems a login code into its session cookie.
+const DASHBOARD_RETURN_PATH: &str = "/sign-in/sso/done";
 
 pub struct Started {
     pub authorization_url: String,
+}
+
+/// Where the callback sends the browser with the one-time login code.
+#[derive(Clone, Copy)]
+pub enum Return<'a> {
+    /// The CLI's loopback listener (RFC 8252), as the CLI names it.
+    Loopback(&'a str),
+    /// This server's own dashboard (`DASHBOARD_RETURN_PATH`), on the origin
+    /// of the callback: fixed here, so no request can point it elsewhere.
+    Dashboard,
 }
 
 /// Where the callback sends the browser: the CLI's loopback, with the
@@ -36,7 +48,11 @@ struct FlowState {
     provider: String,
     /// The server's callback URL, sent again with the code.
     callback: String,
+    /// Empty for a dashboard flow.
     cli_redirect: String,
+    /// Whether the login code goes to the dashboard, not a loopback.
+    #[serde(default)]
+    dashboard: bool,
     cli_challenge: String,
     cli_state: String,
     nonce: String,
@@ -199,12 +215,18 @@ impl Service {
         &self,
         provider: &str,
         host: Option<&str>,
-        cli_redirect: &str,
+        to: Return<'_>,
         cli_challenge: &str,
         cli_state: &str,
     ) -> ServiceResult<Started> {
         let p = self.sso_provider(provider)?;
-        check_loopback(cli_redirect)?;
+        let cli_redirect = match to {
+            Return::Loopback(url) => {
+                check_loopback(url)?;
+                url.to_owned()
+            }
+            Return::Dashboard => String::new(),
+        };
         if !url_safe(cli_challenge, 43, 128) || !url_safe(cli_state, 16, 128) {
             return Err(ServiceError::Validation(
                 "codeChallenge (S256, base64url) and state (16 to 128 URL-safe characters) are required".into(),
@@ -223,7 +245,8 @@ impl Service {
             id: new_id(),
             provider: provider.to_owned(),
             callback: format!("{base}{CALLBACK_PATH}"),
-            cli_redirect: cli_redirect.to_owned(),
+            cli_redirect,
+            dashboard: matches!(to, Return::Dashboard),
             cli_challenge: cli_challenge.to_owned(),
             cli_state: cli_state.to_owned(),
             nonce: random()?,
@@ -340,7 +363,13 @@ impl Service {
             expires: now + CODE_TTL_MS,
         };
         let sealed = self.seal_sso(b"hush-sso-code", &login)?;
-        let mut redirect = check_loopback(&flow.cli_redirect)?;
+        let mut redirect = if flow.dashboard {
+            reqwest::Url::parse(&flow.callback)
+                .and_then(|callback| callback.join(DASHBOARD_RETURN_PATH))
+                .map_err(|_| ServiceError::Internal("the SSO callback URL is not a URL".into()))?
+        } else {
+            check_loopback(&flow.cli_redirect)?
+        };
         redirect
             .query_pairs_mut()
             .append_pair("code", &sealed)
@@ -348,6 +377,13 @@ impl Service {
         Ok(SsoLogin {
             redirect: redirect.to_string(),
         })
+    }
+
+    /// Whether `state` (a callback's) is a dashboard flow's: its errors are
+    /// then shown as a dashboard page rather than the API's JSON.
+    pub fn sso_state_is_dashboards(&self, state: &str) -> bool {
+        self.open_sso::<FlowState>(b"hush-sso-state", state)
+            .is_some_and(|flow| flow.dashboard)
     }
 
     /// Step 3: the CLI redeems its login code with its PKCE verifier.

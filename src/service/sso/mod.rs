@@ -18,6 +18,11 @@
 //!
 //! `device` is the device authorization grant for headless machines.
 //!
+//! The dashboard signs in through the same flow, as its own client: its
+//! page makes the PKCE pair and state (kept in a short-lived cookie), and
+//! the callback sends the login code to the dashboard's fixed return page
+//! on the callback's origin instead of a loopback (`Return::Dashboard`).
+//!
 //! The state and the login code are sealed under a key derived from the
 //! root key, so every replica opens them; their single use is recorded in
 //! the database (`sso_used`). `device` is the device authorization grant
@@ -33,4 +38,4 @@ mod renewal;
 
 pub use config::{ProviderConfig, Sso};
 pub use device::{DevicePoll, DeviceStarted};
-pub use flow::{SsoLogin, Started};
+pub use flow::{challenge, Return, SsoLogin, Started};

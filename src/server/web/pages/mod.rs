@@ -13,6 +13,7 @@ pub mod projects;
 pub mod secret;
 pub mod settings;
 pub mod sign_in;
+pub mod sso;
 
 use super::html::{url_part, Html};
 use crate::secret::SecretPath;

@@ -4,7 +4,7 @@
 use super::super::csrf::{self, Posted};
 use super::super::error::WebError;
 use super::super::extract::PageQuery;
-use super::super::html::Html;
+use super::super::html::{url_part, Html};
 use super::super::layout::{notice, page};
 use super::super::session::{self, WebSession};
 use crate::server::extract::Client;
@@ -36,11 +36,43 @@ pub async fn root(_session: WebSession) -> Redirect {
     Redirect::to("/projects")
 }
 
-fn form(status: StatusCode, token: &str, email: &str, message: Option<(bool, &str)>) -> Response {
+/// What the sign-in page offers besides the password form.
+struct Offer<'a> {
+    /// The SSO providers' names, one button each.
+    providers: &'a [String],
+    /// Whether password sign-in is open to everyone (else only the
+    /// server's break-glass admins may use it).
+    password_login: bool,
+}
+
+fn form(
+    status: StatusCode,
+    offer: &Offer<'_>,
+    token: &str,
+    email: &str,
+    message: Option<(bool, &str)>,
+) -> Response {
     let mut h = Html::new();
     h.raw("<section class=\"card narrow\"><h1>Sign in to hush</h1>");
     if let Some((error, text)) = message {
         notice(&mut h, error, text);
+    }
+    if !offer.providers.is_empty() {
+        h.raw("<ul class=\"sso\" aria-label=\"Single sign-on\">");
+        for name in offer.providers {
+            h.raw("<li><a class=\"button primary\" href=\"/sign-in/sso/")
+                .text(&url_part(name))
+                .raw("\">Sign in with ")
+                .text(name)
+                .raw("</a></li>");
+        }
+        h.raw("</ul>");
+        if offer.password_login {
+            h.raw("<p class=\"hint\">Or with your email and password:</p>");
+        }
+    }
+    if !offer.password_login {
+        h.raw("<p class=\"hint\">Password sign-in is reserved for the server's break-glass admins.</p>");
     }
     h.raw("<form method=\"post\" action=\"/sign-in\" class=\"stack\">")
         .hidden("csrf", token)
@@ -49,20 +81,30 @@ fn form(status: StatusCode, token: &str, email: &str, message: Option<(bool, &st
         .text(email)
         .raw("\"><label for=\"password\">Password</label>")
         .raw("<input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required maxlength=\"1024\">")
-        .raw("<button type=\"submit\" class=\"primary\">Sign in</button></form>")
+        // The first choice is the primary button: SSO when there is one.
+        .raw(if offer.providers.is_empty() {
+            "<button type=\"submit\" class=\"primary\">Sign in</button></form>"
+        } else {
+            "<button type=\"submit\">Sign in</button></form>"
+        })
         .raw("<p class=\"hint\">No account yet? A server admin invites you with <code>hush users invite EMAIL</code>.</p></section>");
     page(status, "Sign in", None, h)
 }
 
 /// The form, with a fresh double-submit token in its cookie.
 fn fresh_form(
+    state: &AppState,
     secure: bool,
     status: StatusCode,
     email: &str,
     message: Option<(bool, &str)>,
 ) -> Result<Response, WebError> {
     let token = csrf::random_token()?;
-    let mut r = form(status, &token, email, message);
+    let offer = Offer {
+        providers: &state.service.sso_providers(),
+        password_login: state.service.settings.password_login,
+    };
+    let mut r = form(status, &offer, &token, email, message);
     r.headers_mut().append(
         header::SET_COOKIE,
         session::set_cookie(
@@ -90,6 +132,7 @@ impl FromRequestParts<AppState> for Https {
 }
 
 pub async fn show(
+    State(state): State<AppState>,
     Https(secure): Https,
     PageQuery(why): PageQuery<Why>,
 ) -> Result<Response, WebError> {
@@ -99,7 +142,7 @@ pub async fn show(
         Some("bye") => Some((false, "Signed out: your session is revoked.")),
         _ => None,
     };
-    fresh_form(secure, StatusCode::OK, "", message)
+    fresh_form(&state, secure, StatusCode::OK, "", message)
 }
 
 pub async fn submit(
@@ -154,7 +197,7 @@ pub async fn submit(
         }
         Err(e @ (ServiceError::Unauthorized(_) | ServiceError::Forbidden(_))) => {
             let e = WebError::from(e);
-            fresh_form(secure, e.status, email, Some((true, &e.message)))
+            fresh_form(&state, secure, e.status, email, Some((true, &e.message)))
         }
         Err(e) => Err(e.into()),
     }
