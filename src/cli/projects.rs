@@ -41,7 +41,7 @@ pub enum ProjectsAction {
         max_versions: Option<i64>,
         /// How long deleted secrets stay recoverable, in days (14d, 1 to 365),
         /// or `default` for the server's; applies to deletions made after
-        #[arg(long, value_name = "DAYS")]
+        #[arg(long, value_name = "WINDOW")]
         recovery_window: Option<String>,
         #[arg(long)]
         json: bool,
