@@ -533,10 +533,12 @@ impl ServerConfig {
             (flag, in_file) => duration("root_key_cache_grace", flag, in_file, "5m")?,
         };
         let max_versions = args.max_versions.or(file.max_versions).unwrap_or(100);
-        if max_versions < 1 {
+        // The bound a project admin's change keeps (`hush projects settings`).
+        let bound = crate::service::project_settings::MAX_VERSIONS;
+        if !bound.contains(&max_versions) {
             return Err(ConfigError::Invalid(
                 "max_versions",
-                "must be at least 1".into(),
+                format!("must be {} to {}", bound.start(), bound.end()),
             ));
         }
         let database_pool_size = args

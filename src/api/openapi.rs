@@ -32,8 +32,9 @@ use super::kms::{
     KmsKeyList, KmsKeysQuery, KmsPlaintext, UpdateKmsKey,
 };
 use super::projects::{
-    CreateEnvironment, CreateProject, EnvironmentCreated, EnvironmentsList, ProjectEnvelope,
-    ProjectsList,
+    CreateEnvironment, CreateProject, EnvironmentCreated, EnvironmentUpdated, EnvironmentsList,
+    ProjectEnvelope, ProjectSettingsEnvelope, ProjectsList, UpdateEnvironment,
+    UpdateProjectSettings, VersionLimit, VersionLimitChanged,
 };
 use super::rotations::{
     CreateRotation, RotateBody, RotateReport, RotationEnvelope, RotationQuery, RotationsList,
@@ -1457,6 +1458,45 @@ pub fn document() -> OpenApi {
             "/api/v1/workspace/{project}/environments",
             "projects",
             "Create an environment (Infisical)",
+        )
+    });
+    d.add(Op {
+        body: d.body::<UpdateEnvironment>(),
+        ok: d.json::<EnvironmentUpdated>("The renamed environment"),
+        ..op(
+            Patch,
+            "/api/v1/workspace/{project}/environments/{id}",
+            "projects",
+            "Rename an environment, by id or slug; its slug never changes (Infisical)",
+        )
+    });
+    d.add(Op {
+        body: d.body::<VersionLimit>(),
+        ok: d.json::<VersionLimitChanged>("The project"),
+        ..op(
+            Put,
+            "/api/v1/workspace/{project}/version-limit",
+            "projects",
+            "Set the versions kept per secret (Infisical)",
+        )
+    });
+    d.add(Op {
+        ok: d.json::<ProjectSettingsEnvelope>("The project's limits"),
+        ..op(
+            Get,
+            "/api/v1/hush/projects/{project}/settings",
+            "projects",
+            "Show a project's version limit and recovery window",
+        )
+    });
+    d.add(Op {
+        body: d.body::<UpdateProjectSettings>(),
+        ok: d.json::<ProjectSettingsEnvelope>("The project's limits, changed"),
+        ..op(
+            Patch,
+            "/api/v1/hush/projects/{project}/settings",
+            "projects",
+            "Change a project's version limit and recovery window (project admins)",
         )
     });
     for (list, one) in [

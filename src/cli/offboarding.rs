@@ -53,7 +53,7 @@ pub enum SessionsAction {
 }
 
 /// `text` as one URL path segment (an email may hold `+`, `/`, `%`...).
-fn segment(text: &str) -> String {
+pub(super) fn segment(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'@' => {

@@ -31,6 +31,7 @@ pub mod limits;
 pub mod list_cache;
 pub mod offboarding;
 pub mod periodic;
+pub mod project_settings;
 pub mod projects;
 pub mod rate_limit;
 pub mod rekey_job;
@@ -409,6 +410,18 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/workspace/{project}/environments",
             get(projects::environments).post(projects::create_environment),
+        )
+        .route(
+            "/api/v1/workspace/{project}/environments/{id}",
+            patch(project_settings::update_environment),
+        )
+        .route(
+            "/api/v1/workspace/{project}/version-limit",
+            put(project_settings::version_limit),
+        )
+        .route(
+            "/api/v1/hush/projects/{project}/settings",
+            get(project_settings::show).patch(project_settings::update),
         )
         .route("/api/v2/folders", get(folders::list).post(folders::create))
         .route("/api/v2/folders/{id_or_name}", delete(folders::delete))

@@ -12,18 +12,19 @@ use crate::store::{EnvRow, ProjectRow};
 use axum::extract::State;
 use axum::Json;
 
-fn project_json(p: &ProjectRow) -> Project {
+pub(super) fn project_json(p: &ProjectRow) -> Project {
     Project {
         id: p.id.clone(),
         underscore_id: p.id.clone(),
         name: p.name.clone(),
         slug: p.slug.clone(),
         max_versions: p.max_versions,
+        pit_version_limit: p.max_versions,
         created_at: iso(p.created_at),
     }
 }
 
-fn env_json(e: &EnvRow) -> Environment {
+pub(super) fn env_json(e: &EnvRow) -> Environment {
     Environment {
         id: e.id.clone(),
         name: e.name.clone(),

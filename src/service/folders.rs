@@ -259,7 +259,7 @@ impl Service {
                     path: folder.path.clone(),
                     force,
                     now,
-                    purge_after: now + self.settings.recovery_window_ms,
+                    purge_after: now + self.recovery_window_ms(&scope.project),
                     checked_paths,
                 },
                 event,

@@ -23,6 +23,7 @@ pub mod offboarding;
 pub mod overview;
 pub mod passwords;
 pub mod personal;
+pub mod project_settings;
 pub mod projects;
 pub mod refusals;
 pub mod rekey;

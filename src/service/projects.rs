@@ -40,6 +40,7 @@ impl Service {
             name,
             max_versions: self.settings.default_max_versions,
             created_at: now,
+            recovery_window_ms: None,
         };
         let environments = DEFAULT_ENVS
             .iter()
@@ -133,12 +134,17 @@ impl Service {
         self.authorize(ctx, &project, &grant, None, None, Action::Admin)
             .await?;
         let slug = EnvSlug::parse(slug)?;
+        // The bound a rename keeps; an empty name is the slug, as none is.
+        let name = match name.map(str::trim) {
+            None | Some("") => slug.as_str().to_owned(),
+            Some(name) => super::project_settings::parse_env_name(name)?,
+        };
         let existing = self.store.environments(&project.id).await?;
         let env = EnvRow {
             id: new_id(),
             project_id: project.id.clone(),
             slug: slug.as_str().to_owned(),
-            name: name.unwrap_or(slug.as_str()).to_owned(),
+            name,
             protected,
             position: existing.len() as i64 + 1,
             created_at: self.now_ms(),

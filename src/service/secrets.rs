@@ -604,7 +604,7 @@ impl Service {
             .ok_or_else(|| not_found(scope, key, None))?;
         let mut view = self.view(&scope.project, &scope.env, &row).await?;
         let now = self.now_ms();
-        let purge_after = now + self.settings.recovery_window_ms;
+        let purge_after = now + self.recovery_window_ms(&scope.project);
         let mut event = self.scoped_event(ctx, scope, event_name, vec![key.to_string()]);
         event.from_version = Some(view.version);
         self.store

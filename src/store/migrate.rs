@@ -107,6 +107,7 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("name", Text),
             ("max_versions", Int),
             ("created_at", Int),
+            ("recovery_window_ms", OptInt),
         ],
     ),
     (
@@ -412,7 +413,7 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
 ];
 
 /// The SQLite schema version (`PRAGMA user_version`) whose tables `TABLES` lists.
-const SQLITE_SCHEMA: i64 = 13;
+const SQLITE_SCHEMA: i64 = 14;
 
 type Value = Box<dyn ToSql + Sync + Send>;
 

@@ -252,6 +252,20 @@ pub trait Store: Send + Sync + 'static {
 
     async fn environments(&self, project_id: &str) -> StoreResult<Vec<EnvRow>>;
     async fn create_environment(&self, env: EnvRow, audit: AuditEvent) -> StoreResult<()>;
+    /// Changes the limits `change` names of a project, with `audit`.
+    async fn update_project_settings(
+        &self,
+        project_id: &str,
+        change: ProjectSettingsChange,
+        audit: AuditEvent,
+    ) -> StoreResult<()>;
+    /// Sets an environment's display name (its slug never changes), with `audit`.
+    async fn rename_environment(
+        &self,
+        env_id: &str,
+        name: &str,
+        audit: AuditEvent,
+    ) -> StoreResult<()>;
 
     async fn folders(&self, env_id: &str) -> StoreResult<Vec<FolderRow>>;
     async fn create_folder(&self, folder: FolderRow, audit: AuditEvent) -> StoreResult<()>;

@@ -76,6 +76,18 @@ pub struct ProjectRow {
     pub name: String,
     pub max_versions: i64,
     pub created_at: i64,
+    /// How long a secret deleted here stays recoverable; None: the server's
+    /// `--recovery-window`.
+    pub recovery_window_ms: Option<i64>,
+}
+
+/// A change of a project's limits: None leaves a field as it is (so two
+/// admins changing different fields at once both win).
+#[derive(Clone, Debug, Default)]
+pub struct ProjectSettingsChange {
+    pub max_versions: Option<i64>,
+    /// Some(None) goes back to the server's default.
+    pub recovery_window_ms: Option<Option<i64>>,
 }
 
 #[derive(Clone, Debug)]

@@ -1126,6 +1126,31 @@ fn calls(tag: &str, own_token: &str) -> Vec<Call> {
         Some(json!({ "slug": format!("env-{}", tag.to_lowercase()), "name": "matrix" })),
         Need::ProjectAdmin,
     );
+    // Project settings: each admin's change leaves things as they were.
+    add(
+        ("PATCH", "/api/v1/workspace/{project}/environments/{id}"),
+        "/api/v1/workspace/default/environments/dev".into(),
+        Some(json!({ "name": "Development", "slug": "dev" })),
+        Need::ProjectAdmin,
+    );
+    add(
+        ("PUT", "/api/v1/workspace/{project}/version-limit"),
+        "/api/v1/workspace/default/version-limit".into(),
+        Some(json!({ "pitVersionLimit": 100 })),
+        Need::ProjectAdmin,
+    );
+    add(
+        ("GET", "/api/v1/hush/projects/{project}/settings"),
+        "/api/v1/hush/projects/default/settings".into(),
+        None,
+        Need::ProjectVisible,
+    );
+    add(
+        ("PATCH", "/api/v1/hush/projects/{project}/settings"),
+        "/api/v1/hush/projects/default/settings".into(),
+        Some(json!({ "maxVersions": 100, "recoveryWindowDays": null })),
+        Need::ProjectAdmin,
+    );
     add(
         ("POST", "/api/v1/hush/auth/password"),
         "/api/v1/hush/auth/password".into(),
@@ -1904,6 +1929,19 @@ fn dashboard_calls() -> Vec<DashboardCall> {
             ("POST", "/p/{project}/environments"),
             "/p/default/environments",
             &[("slug", "matrix-env")],
+            [303, 404, 403, 403, 303],
+        ),
+        // The admin's changes leave things as they were.
+        call(
+            ("POST", "/p/{project}/settings"),
+            "/p/default/settings",
+            &[("max_versions", "100"), ("recovery_days", "")],
+            [303, 404, 403, 403, 303],
+        ),
+        call(
+            ("POST", "/p/{project}/environments/{env}/rename"),
+            "/p/default/environments/dev/rename",
+            &[("name", "Development")],
             [303, 404, 403, 403, 303],
         ),
         call(

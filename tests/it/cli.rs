@@ -218,6 +218,66 @@ async fn create_refuses_existing_keys_and_diff_shows_changes() {
 }
 
 #[tokio::test]
+async fn project_settings_and_environment_names() {
+    let s = TestServer::start(&[]).await;
+    let u = User::new(&s);
+    let shown = json_out(&u.run(&["projects", "settings", "--json"]));
+    assert_eq!(shown["maxVersions"], 100);
+    assert!(shown["recoveryWindowDays"].is_null());
+    let text = ok(&u.run(&["projects", "settings"]));
+    assert!(
+        text.contains("versions kept per secret  100")
+            && text.contains("30 days (the server's default)"),
+        "{text}"
+    );
+    let changed = json_out(&u.run(&[
+        "projects",
+        "settings",
+        "--max-versions",
+        "20",
+        "--recovery-window",
+        "14d",
+        "--json",
+    ]));
+    assert_eq!(changed["maxVersions"], 20);
+    assert_eq!(changed["recoveryWindowDays"], 14);
+    assert_eq!(changed["recoveryWindowSeconds"], 14 * 86_400);
+    let back = json_out(&u.run(&[
+        "projects",
+        "settings",
+        "--recovery-window",
+        "default",
+        "--json",
+    ]));
+    assert!(back["recoveryWindowDays"].is_null());
+    assert_eq!(back["maxVersions"], 20);
+    fails(
+        &u.run(&["projects", "settings", "--recovery-window", "36h"]),
+        2,
+        "not a whole number of days",
+    );
+    fails(
+        &u.run(&["projects", "settings", "--max-versions", "0"]),
+        1,
+        "maxVersions must be 1 to 1000",
+    );
+
+    let renamed = json_out(&u.run(&["envs", "rename", "prod", "Production EU", "--json"]));
+    assert_eq!(
+        (renamed["slug"].as_str(), renamed["name"].as_str()),
+        (Some("prod"), Some("Production EU"))
+    );
+    assert!(ok(&u.run(&["envs", "rename", "dev", "Local"])).contains("now named \"Local\""));
+    assert!(ok(&u.run(&["envs", "list"])).contains("Production EU"));
+    fails(&u.run(&["envs", "rename", "nope", "Nope"]), 4, "not found");
+    fails(
+        &u.run(&["envs", "rename", "prod", ""]),
+        1,
+        "environment name",
+    );
+}
+
+#[tokio::test]
 async fn projects_envs_and_folders() {
     let s = TestServer::start(&[]).await;
     let u = User::new(&s);

@@ -967,6 +967,126 @@ async fn settings_show_the_limits_and_add_an_environment() {
 }
 
 #[tokio::test]
+async fn settings_change_the_limits_and_rename_an_environment() {
+    let s = TestServer::start(&["--max-versions", "7"]).await;
+    user_session(&s, "viewer@example.com", Some("viewer"), &[]).await;
+    let api = s.client();
+    let mut web = Web::new(&s);
+    web.sign_in("admin@example.com", PASSWORD).await;
+    let page = web.get("/p/default/settings").await;
+    assert_eq!(page.status, 200);
+    // Every control of the new forms has its label.
+    for id in ["max-versions", "recovery-days", "rename-prod", "rename-dev"] {
+        assert!(
+            page.body.contains(&format!("for=\"{id}\""))
+                && page.body.contains(&format!("id=\"{id}\"")),
+            "{id}"
+        );
+    }
+    assert!(!page.body.contains("cannot change") && !page.body.contains("not offered"));
+
+    let r = web
+        .post(
+            "/p/default/settings",
+            &[("max_versions", "3"), ("recovery_days", "5")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let page = web.get(r.location()).await;
+    assert!(page.body.contains("Limits saved."), "{}", page.body);
+    assert!(page.body.contains("<dd>3</dd>") && page.body.contains("<dd>5 days</dd>"));
+    assert!(page.body.contains("set for this project"));
+    let shown = api
+        .get("/api/v1/hush/projects/default/settings", &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            &shown["settings"]["maxVersions"],
+            &shown["settings"]["recoveryWindowDays"]
+        ),
+        (&json!(3), &json!(5))
+    );
+    // An empty window is the server's again.
+    let r = web
+        .post(
+            "/p/default/settings",
+            &[("max_versions", "3"), ("recovery_days", "")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let page = web.get(r.location()).await;
+    assert!(page.body.contains("<dd>30 days</dd>"));
+    assert!(page.body.contains("the server's default"));
+    for fields in [
+        [("max_versions", "0"), ("recovery_days", "")],
+        [("max_versions", "lots"), ("recovery_days", "")],
+        [("max_versions", "3"), ("recovery_days", "400")],
+    ] {
+        let r = web.post("/p/default/settings", &fields).await;
+        assert_eq!(r.status, 400, "{fields:?}: {}", r.body);
+    }
+
+    let r = web
+        .post(
+            "/p/default/environments/prod/rename",
+            &[("name", "Production EU")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let page = web.get(r.location()).await;
+    assert!(page.body.contains("Environment renamed."));
+    assert!(page
+        .body
+        .contains("<tr data-env=\"prod\"><th scope=\"row\">Production EU</th>"));
+    let r = web
+        .post("/p/default/environments/prod/rename", &[("name", " ")])
+        .await;
+    assert_eq!(r.status, 400);
+    let r = web
+        .post("/p/default/environments/nope/rename", &[("name", "Nope")])
+        .await;
+    assert_eq!(r.status, 404);
+
+    // A viewer sees the limits and names, no forms; forged posts are refused.
+    let mut viewer = Web::new(&s);
+    viewer.sign_in("viewer@example.com", PASSWORD).await;
+    let page = viewer.get("/p/default/settings").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("<dd>3</dd>") && page.body.contains("Production EU"));
+    assert!(!page.body.contains("Save limits") && !page.body.contains("rename-prod"));
+    let r = viewer
+        .post(
+            "/p/default/settings",
+            &[("max_versions", "1"), ("recovery_days", "1")],
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    let r = viewer
+        .post("/p/default/environments/prod/rename", &[("name", "Mine")])
+        .await;
+    assert_eq!(r.status, 403);
+    // Without the CSRF token the admin's own post is refused too.
+    let r = web
+        .post_raw("/p/default/settings", &[("max_versions", "1")])
+        .await;
+    assert_eq!(r.status, 403);
+
+    // The service's audit events, written for the pages' changes.
+    let saved = audit_events(&api, &[("action", "update-project-settings".into())]).await;
+    assert_eq!(saved.len(), 2);
+    let renamed = audit_events(&api, &[("action", "rename-environment".into())]).await;
+    assert_eq!(renamed.len(), 1);
+    assert_eq!(renamed[0]["actorName"], "admin@example.com");
+    assert_eq!(
+        api.get("/api/v1/hush/projects/default/settings", &[])
+            .await
+            .unwrap()["settings"]["maxVersions"],
+        3
+    );
+}
+
+#[tokio::test]
 async fn the_audit_page_filters_by_time_and_its_tail_follows() {
     let s = TestServer::start(&[]).await;
     put(&s, "dev", "/", "FOLLOWED", "tail-canary-1").await;

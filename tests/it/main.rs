@@ -29,6 +29,7 @@ mod offboarding;
 mod openapi;
 mod pg;
 mod pg_tls;
+mod project_settings;
 mod rekey;
 mod replicas;
 mod rotation;

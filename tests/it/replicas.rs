@@ -248,7 +248,7 @@ async fn replicas_starting_together_migrate_once_and_bootstrap_once() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(versions, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+    assert_eq!(versions, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]);
     // Every replica printed the same code (sealed once in the database);
     // bootstrapping through every replica at once: exactly one succeeds.
     let code = crate::harness::bootstrap_code(dir.path());

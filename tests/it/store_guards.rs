@@ -30,6 +30,7 @@ pub(crate) fn new_project() -> NewProject {
             name: "p".into(),
             max_versions: 10,
             created_at: 0,
+            recovery_window_ms: None,
         },
         environments: vec![EnvRow {
             id: "e".into(),

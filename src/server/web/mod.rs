@@ -161,8 +161,15 @@ pub fn routes(state: &AppState) -> Router<AppState> {
             "/p/{project}/tokens/{id}/revoke",
             post(access::revoke_token),
         )
-        .route("/p/{project}/settings", get(settings::show))
+        .route(
+            "/p/{project}/settings",
+            get(settings::show).post(settings::save_limits),
+        )
         .route("/p/{project}/environments", post(settings::add_environment))
+        .route(
+            "/p/{project}/environments/{env}/rename",
+            post(settings::rename_environment),
+        )
         .route("/p/{project}/env/{env}", get(folder::show))
         .route("/p/{project}/env/{env}/secrets", post(folder::create))
         .route("/p/{project}/env/{env}/secrets/{key}", get(secret::show))

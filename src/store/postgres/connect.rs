@@ -64,6 +64,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         12,
         include_str!("../../../server/migrations/postgres/0012_rekey.sql"),
     ),
+    (
+        13,
+        include_str!("../../../server/migrations/postgres/0013_project_settings.sql"),
+    ),
 ];
 
 /// Advisory lock keys ("hush" in the high bytes). Session-independent: each is

@@ -316,8 +316,8 @@ async fn insert_project(
     let p = &data.project;
     tx_exec_raw(
         tx,
-        "INSERT INTO projects (id, slug, name, max_versions, created_at) VALUES ($1, $2, $3, $4, $5)",
-        &[&p.id, &p.slug, &p.name, &p.max_versions, &p.created_at],
+        "INSERT INTO projects (id, slug, name, max_versions, created_at, recovery_window_ms) VALUES ($1, $2, $3, $4, $5, $6)",
+        &[&p.id, &p.slug, &p.name, &p.max_versions, &p.created_at, &p.recovery_window_ms],
     )
     .await
     .map_err(|e| map_unique(e, format!("project {:?}", p.slug)))?;
@@ -1191,6 +1191,40 @@ impl Store for PostgresStore {
             insert_audit(tx, &self.audit_key, &audit).await?;
             Ok(())
         })
+    }
+
+    async fn update_project_settings(
+        &self,
+        project_id: &str,
+        change: ProjectSettingsChange,
+        audit: AuditEvent,
+    ) -> StoreResult<()> {
+        let reset = change.recovery_window_ms.is_some();
+        let window = change.recovery_window_ms.flatten();
+        self.change_one(
+            "UPDATE projects SET max_versions = COALESCE($2, max_versions),
+                 recovery_window_ms = CASE WHEN $3 THEN $4 ELSE recovery_window_ms END
+             WHERE id = $1",
+            &[&project_id, &change.max_versions, &reset, &window],
+            "project",
+            &audit,
+        )
+        .await
+    }
+
+    async fn rename_environment(
+        &self,
+        env_id: &str,
+        name: &str,
+        audit: AuditEvent,
+    ) -> StoreResult<()> {
+        self.change_one(
+            "UPDATE environments SET name = $2 WHERE id = $1",
+            &[&env_id, &name],
+            "environment",
+            &audit,
+        )
+        .await
     }
 
     async fn folders(&self, env_id: &str) -> StoreResult<Vec<FolderRow>> {

@@ -7,7 +7,7 @@ use tokio_postgres::{Error, Row};
 pub const USER_COLS: &str = "id, email, password_hash, is_admin, created_at, disabled_at";
 pub const TOKEN_COLS: &str =
     "id, token_hash, kind, subject_id, name, project_id, scope, expires_at, revoked_at, created_at, uses, uses_limit, max_expires_at, client_secret_id";
-pub const PROJECT_COLS: &str = "id, slug, name, max_versions, created_at";
+pub const PROJECT_COLS: &str = "id, slug, name, max_versions, created_at, recovery_window_ms";
 pub const ENV_COLS: &str = "id, project_id, slug, name, protected, position, created_at";
 pub const FOLDER_COLS: &str = "id, project_id, env_id, path, created_at";
 pub const DATA_KEY_COLS: &str =
@@ -126,6 +126,7 @@ pub fn project(r: &Row) -> Result<ProjectRow, Error> {
         name: r.try_get(2)?,
         max_versions: r.try_get(3)?,
         created_at: r.try_get(4)?,
+        recovery_window_ms: r.try_get(5)?,
     })
 }
 

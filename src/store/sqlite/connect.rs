@@ -3,7 +3,7 @@
 use super::*;
 
 /// Applied in order; `PRAGMA user_version` records how many ran.
-pub(crate) const MIGRATIONS: [&str; 13] = [
+pub(crate) const MIGRATIONS: [&str; 14] = [
     include_str!("../../../server/migrations/sqlite/0001_init.sql"),
     include_str!("../../../server/migrations/sqlite/0002_identity.sql"),
     include_str!("../../../server/migrations/sqlite/0003_imports.sql"),
@@ -17,6 +17,7 @@ pub(crate) const MIGRATIONS: [&str; 13] = [
     include_str!("../../../server/migrations/sqlite/0011_webhooks.sql"),
     include_str!("../../../server/migrations/sqlite/0012_kms_keys.sql"),
     include_str!("../../../server/migrations/sqlite/0013_rekey.sql"),
+    include_str!("../../../server/migrations/sqlite/0014_project_settings.sql"),
 ];
 
 pub(super) fn open_connection(path: &Path) -> rusqlite::Result<Connection> {

@@ -420,7 +420,7 @@ impl Store for SqliteStore {
 
     async fn projects(&self) -> StoreResult<Vec<ProjectRow>> {
         self.read(|c| {
-            query_vec(c, "SELECT id, slug, name, max_versions, created_at FROM projects ORDER BY created_at, slug", [], project_from_row)
+            query_vec(c, "SELECT id, slug, name, max_versions, created_at, recovery_window_ms FROM projects ORDER BY created_at, slug", [], project_from_row)
         })
         .await
     }
@@ -429,7 +429,7 @@ impl Store for SqliteStore {
         let key = id_or_slug.to_owned();
         self.memoized(&self.memo.projects, key.clone(), move |c| {
             c.prepare_cached(
-                "SELECT id, slug, name, max_versions, created_at FROM projects WHERE id = ?1 OR slug = ?1
+                "SELECT id, slug, name, max_versions, created_at, recovery_window_ms FROM projects WHERE id = ?1 OR slug = ?1
                  ORDER BY (id = ?1) DESC LIMIT 1",
             )?
             .query_row(params![key], project_from_row)
@@ -862,6 +862,34 @@ impl Store for SqliteStore {
     async fn create_environment(&self, env: EnvRow, audit: AuditEvent) -> StoreResult<()> {
         self.write(move |c, head| {
             insert_env(c, &env)?;
+            insert_audit(c, head, &audit)
+        })
+        .await
+    }
+
+    async fn update_project_settings(
+        &self,
+        project_id: &str,
+        change: ProjectSettingsChange,
+        audit: AuditEvent,
+    ) -> StoreResult<()> {
+        let id = project_id.to_owned();
+        self.write(move |c, head| {
+            projects::update_project_settings(c, &id, &change)?;
+            insert_audit(c, head, &audit)
+        })
+        .await
+    }
+
+    async fn rename_environment(
+        &self,
+        env_id: &str,
+        name: &str,
+        audit: AuditEvent,
+    ) -> StoreResult<()> {
+        let (id, name) = (env_id.to_owned(), name.to_owned());
+        self.write(move |c, head| {
+            projects::rename_environment(c, &id, &name)?;
             insert_audit(c, head, &audit)
         })
         .await

@@ -1,5 +1,6 @@
 //! Rows of a new project: the project, its environments, its first data
-//! key and its owner's membership, inside the caller's savepoint.
+//! key and its owner's membership, inside the caller's savepoint; and the
+//! changes a project admin makes to them later.
 
 use super::*;
 
@@ -10,8 +11,8 @@ pub(super) fn insert_project(
 ) -> StoreResult<()> {
     let p = &data.project;
     conn.execute(
-        "INSERT INTO projects (id, slug, name, max_versions, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![p.id, p.slug, p.name, p.max_versions, p.created_at],
+        "INSERT INTO projects (id, slug, name, max_versions, created_at, recovery_window_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![p.id, p.slug, p.name, p.max_versions, p.created_at, p.recovery_window_ms],
     )
     .map_err(|e| map_unique(e, format!("project {:?}", p.slug)))?;
     for env in &data.environments {
@@ -51,5 +52,42 @@ pub(super) fn insert_data_key(conn: &Connection, key: &DataKeyRow) -> StoreResul
         params![key.project_id, key.key_id, key.wrapped, key.enc_count, key.created_at, key.generation],
     )
     .map_err(|e| map_unique(e, "data key".into()))?;
+    Ok(())
+}
+
+pub(super) fn update_project_settings(
+    conn: &Connection,
+    project_id: &str,
+    change: &ProjectSettingsChange,
+) -> StoreResult<()> {
+    let n = conn
+        .execute(
+            "UPDATE projects SET max_versions = COALESCE(?2, max_versions),
+                 recovery_window_ms = CASE WHEN ?3 THEN ?4 ELSE recovery_window_ms END
+             WHERE id = ?1",
+            params![
+                project_id,
+                change.max_versions,
+                change.recovery_window_ms.is_some(),
+                change.recovery_window_ms.flatten()
+            ],
+        )
+        .map_err(backend)?;
+    if n == 0 {
+        return Err(StoreError::NotFound("project"));
+    }
+    Ok(())
+}
+
+pub(super) fn rename_environment(conn: &Connection, env_id: &str, name: &str) -> StoreResult<()> {
+    let n = conn
+        .execute(
+            "UPDATE environments SET name = ?2 WHERE id = ?1",
+            params![env_id, name],
+        )
+        .map_err(backend)?;
+    if n == 0 {
+        return Err(StoreError::NotFound("environment"));
+    }
     Ok(())
 }

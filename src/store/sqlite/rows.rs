@@ -73,6 +73,7 @@ pub(super) fn project_from_row(r: &Row) -> rusqlite::Result<ProjectRow> {
         name: r.get(2)?,
         max_versions: r.get(3)?,
         created_at: r.get(4)?,
+        recovery_window_ms: r.get(5)?,
     })
 }
 

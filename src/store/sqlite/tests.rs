@@ -55,6 +55,7 @@ async fn put_versions_is_all_or_nothing() {
                 name: "p".into(),
                 max_versions: 10,
                 created_at: 0,
+                recovery_window_ms: None,
             },
             environments: vec![EnvRow {
                 id: "e".into(),

@@ -368,6 +368,28 @@ impl Store for FaultyStore {
         self.inner.create_environment(env, audit).await
     }
 
+    async fn update_project_settings(
+        &self,
+        project_id: &str,
+        change: ProjectSettingsChange,
+        audit: AuditEvent,
+    ) -> StoreResult<()> {
+        self.trip("update_project_settings")?;
+        self.inner
+            .update_project_settings(project_id, change, audit)
+            .await
+    }
+
+    async fn rename_environment(
+        &self,
+        env_id: &str,
+        name: &str,
+        audit: AuditEvent,
+    ) -> StoreResult<()> {
+        self.trip("rename_environment")?;
+        self.inner.rename_environment(env_id, name, audit).await
+    }
+
     async fn folders(&self, env_id: &str) -> StoreResult<Vec<FolderRow>> {
         self.trip("folders")?;
         self.inner.folders(env_id).await

@@ -1,8 +1,8 @@
-//! A project's settings: its environments (a project admin adds one
-//! through the API's `create_environment`), and the history and recovery
-//! limits in force. The service has no call to rename an environment or to
-//! change those limits per project (they are the server's `--max-versions`
-//! and recovery window), so the page shows them and says where they are set.
+//! A project's settings: its environments (a project admin adds one and
+//! renames one; a slug never changes), and the history and recovery limits
+//! (the versions kept per secret and the recovery window of deleted
+//! secrets), shown to every member and changed by project admins through
+//! the same service calls as `hush projects settings` and `hush envs rename`.
 
 use super::super::csrf::Posted;
 use super::super::error::WebError;
@@ -12,6 +12,9 @@ use super::super::layout::{notice, page};
 use super::super::session::WebSession;
 use super::{bounded, form_open, overview_href};
 use crate::server::AppState;
+use crate::service::project_settings::{
+    EnvUpdate, ProjectSettings, SettingsRequest, MAX_VERSIONS, RECOVERY_WINDOW_DAYS,
+};
 use crate::service::Action;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -27,6 +30,26 @@ pub struct SettingsQuery {
     done: Option<String>,
 }
 
+/// A window as people read it: `30 days`, or seconds when not whole days.
+fn window_text(ms: i64) -> String {
+    const DAY_MS: i64 = 24 * 3600 * 1000;
+    match ms {
+        DAY_MS => "1 day".to_owned(),
+        ms if ms % DAY_MS == 0 => format!("{} days", ms / DAY_MS),
+        ms => format!("{} seconds", ms / 1000),
+    }
+}
+
+/// The notices a redirect to this page may ask for (fixed texts).
+fn done_text(done: Option<&str>) -> Option<&'static str> {
+    Some(match done? {
+        "env-added" => "Environment added.",
+        "env-renamed" => "Environment renamed.",
+        "limits-saved" => "Limits saved. A lower version limit applies at each secret's next write; a recovery window to secrets deleted from now on.",
+        _ => return None,
+    })
+}
+
 pub async fn show(
     State(state): State<AppState>,
     session: WebSession,
@@ -36,6 +59,7 @@ pub async fn show(
     let ctx = &session.ctx;
     let (p, grant) = state.service.grant(ctx, bounded(Some(&project))).await?;
     let (_, envs) = state.service.list_environments(ctx, &p.slug).await?;
+    let (_, limits) = state.service.project_settings(ctx, &p.slug).await?;
     // Spares others a form the service would refuse; the service decides.
     let admin = grant.allows(Action::Admin, None, None);
     let slug = p.slug.as_str();
@@ -45,11 +69,27 @@ pub async fn show(
         .raw("</small></h1><p class=\"hint\">")
         .link(&overview_href(slug, "/"), "Back to the overview")
         .raw("</p>");
-    if q.done.as_deref() == Some("env-added") {
-        notice(&mut h, false, "Environment added.");
+    if let Some(text) = done_text(q.done.as_deref()) {
+        notice(&mut h, false, text);
     }
-    h.raw("<section><h2>Environments</h2><div class=\"scroll\"><table class=\"envs\"><caption>Environments, in order</caption><thead><tr><th scope=\"col\">Name</th><th scope=\"col\">Slug</th><th scope=\"col\">Protected</th></tr></thead><tbody>");
-    for e in &envs {
+    environments_section(&mut h, &session, slug, &envs, admin);
+    limits_section(&mut h, &session, slug, &limits, admin);
+    Ok(page(StatusCode::OK, "Settings", Some(session.viewer()), h))
+}
+
+fn environments_section(
+    h: &mut Html,
+    session: &WebSession,
+    slug: &str,
+    envs: &[crate::store::EnvRow],
+    admin: bool,
+) {
+    h.raw("<section><h2>Environments</h2><div class=\"scroll\"><table class=\"envs\"><caption>Environments, in order</caption><thead><tr><th scope=\"col\">Name</th><th scope=\"col\">Slug</th><th scope=\"col\">Protected</th>");
+    if admin {
+        h.raw("<th scope=\"col\">Rename</th>");
+    }
+    h.raw("</tr></thead><tbody>");
+    for e in envs {
         h.raw("<tr data-env=\"")
             .text(&e.slug)
             .raw("\"><th scope=\"row\">")
@@ -58,13 +98,38 @@ pub async fn show(
             .text(&e.slug)
             .raw("</code></td><td>")
             .raw(if e.protected { "yes" } else { "no" })
-            .raw("</td></tr>");
+            .raw("</td>");
+        if admin {
+            h.raw("<td>");
+            form_open(
+                h,
+                &format!(
+                    "/p/{}/environments/{}/rename",
+                    url_part(slug),
+                    url_part(&e.slug)
+                ),
+                &session.csrf,
+                "inline",
+            );
+            h.raw("<label class=\"sr-only\" for=\"rename-")
+                .text(&e.slug)
+                .raw("\">New name of ")
+                .text(&e.slug)
+                .raw("</label><input id=\"rename-")
+                .text(&e.slug)
+                .raw("\" name=\"name\" required maxlength=\"64\" value=\"")
+                .text(&e.name)
+                .raw("\"> <button type=\"submit\" aria-label=\"Rename ")
+                .text(&e.slug)
+                .raw("\">Rename</button></form></td>");
+        }
+        h.raw("</tr>");
     }
     h.raw("</tbody></table></div>");
     if admin {
         h.raw("<section class=\"card\"><h3>Add an environment</h3>");
         form_open(
-            &mut h,
+            h,
             &format!("/p/{}/environments", url_part(slug)),
             &session.csrf,
             "stack",
@@ -73,14 +138,65 @@ pub async fn show(
             .raw("<label for=\"env-name\">Name (optional)</label><input id=\"env-name\" name=\"name\" maxlength=\"64\">")
             .raw("<button type=\"submit\" class=\"primary\">Add environment</button></form></section>");
     }
-    h.raw("<p class=\"hint\">Renaming an environment is not offered yet.</p></section>");
-    let days = state.service.settings.recovery_window_ms / (24 * 3600 * 1000);
+    h.raw("<p class=\"hint\">An environment's slug never changes: access rules, service tokens, webhooks, <code>hush run --env</code> lines and <code>${env.path.KEY}</code> references name it. To use another slug, add an environment and copy the secrets into it.</p></section>");
+}
+
+fn limits_section(
+    h: &mut Html,
+    session: &WebSession,
+    slug: &str,
+    limits: &ProjectSettings,
+    admin: bool,
+) {
+    let default = window_text(limits.default_recovery_window_ms);
     h.raw("<section><h2>History and recovery</h2><dl class=\"facts\"><dt>Versions kept per secret</dt><dd>")
-        .num(p.max_versions)
+        .num(limits.max_versions)
         .raw("</dd><dt>Deleted secrets stay recoverable for</dt><dd>")
-        .num(days)
-        .raw(" days</dd></dl><p class=\"hint\">Both come from the server's operator: a project takes <code>hush server --max-versions N</code> when it is created, and the recovery window is <code>--recovery-window 30d</code> for every project. This page shows them; it cannot change them.</p></section>");
-    Ok(page(StatusCode::OK, "Settings", Some(session.viewer()), h))
+        .text(&window_text(limits.effective_recovery_window_ms()))
+        .raw("</dd></dl><p class=\"hint\">");
+    if limits.recovery_window_ms.is_some() {
+        h.raw("The recovery window is set for this project (the server's default is ")
+            .text(&default)
+            .raw(").");
+    } else {
+        h.raw("The recovery window is the server's default (<code>hush server --recovery-window</code>).");
+    }
+    h.raw(" A lower version limit removes a secret's older versions at its next write; a new recovery window applies to secrets deleted from then on.</p>");
+    if admin {
+        h.raw("<section class=\"card\"><h3>Change the limits</h3>");
+        form_open(
+            h,
+            &format!("/p/{}/settings", url_part(slug)),
+            &session.csrf,
+            "stack",
+        );
+        h.raw("<label for=\"max-versions\">Versions kept per secret (")
+            .num(*MAX_VERSIONS.start())
+            .raw(" to ")
+            .num(*MAX_VERSIONS.end())
+            .raw(")</label><input id=\"max-versions\" name=\"max_versions\" type=\"number\" required min=\"")
+            .num(*MAX_VERSIONS.start())
+            .raw("\" max=\"")
+            .num(*MAX_VERSIONS.end())
+            .raw("\" value=\"")
+            .num(limits.max_versions)
+            .raw("\"><label for=\"recovery-days\">Days a deleted secret stays recoverable (")
+            .num(*RECOVERY_WINDOW_DAYS.start())
+            .raw(" to ")
+            .num(*RECOVERY_WINDOW_DAYS.end())
+            .raw("; empty: the server's default, ")
+            .text(&default)
+            .raw(")</label><input id=\"recovery-days\" name=\"recovery_days\" type=\"number\" min=\"")
+            .num(*RECOVERY_WINDOW_DAYS.start())
+            .raw("\" max=\"")
+            .num(*RECOVERY_WINDOW_DAYS.end())
+            .raw("\" value=\"");
+        if let Some(ms) = limits.recovery_window_ms {
+            h.num(ms / (24 * 3600 * 1000));
+        }
+        h.raw("\"><button type=\"submit\" class=\"primary\">Save limits</button></form></section>");
+    }
+    h.raw("</section>");
 }
 
 #[derive(Deserialize)]
@@ -113,4 +229,73 @@ pub async fn add_environment(
         )
         .await?;
     Ok(Redirect::to(&format!("{}?done=env-added", settings_href(&p.slug))).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct LimitsForm {
+    #[serde(default)]
+    max_versions: String,
+    #[serde(default)]
+    recovery_days: String,
+}
+
+/// A whole number from a form field, or a 400 naming the field.
+fn whole(text: &str, field: &str) -> Result<i64, WebError> {
+    text.trim()
+        .parse()
+        .map_err(|_| WebError::bad_request(format!("{field} must be a whole number")))
+}
+
+pub async fn save_limits(
+    State(state): State<AppState>,
+    session: WebSession,
+    PagePath(project): PagePath<String>,
+    Posted(form): Posted<LimitsForm>,
+) -> Result<Response, WebError> {
+    let days = bounded(Some(&form.recovery_days));
+    let request = SettingsRequest {
+        max_versions: Some(whole(
+            bounded(Some(&form.max_versions)),
+            "Versions kept per secret",
+        )?),
+        // Empty goes back to the server's default.
+        recovery_window_days: Some(if days.is_empty() {
+            None
+        } else {
+            Some(whole(days, "Days a deleted secret stays recoverable")?)
+        }),
+    };
+    let (p, _) = state
+        .service
+        .update_project_settings(&session.ctx, bounded(Some(&project)), &request)
+        .await?;
+    Ok(Redirect::to(&format!("{}?done=limits-saved", settings_href(&p.slug))).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct RenameForm {
+    #[serde(default)]
+    name: String,
+}
+
+pub async fn rename_environment(
+    State(state): State<AppState>,
+    session: WebSession,
+    PagePath((project, env)): PagePath<(String, String)>,
+    Posted(form): Posted<RenameForm>,
+) -> Result<Response, WebError> {
+    let update = EnvUpdate {
+        name: Some(bounded(Some(&form.name))),
+        ..EnvUpdate::default()
+    };
+    let (p, _) = state
+        .service
+        .update_environment(
+            &session.ctx,
+            bounded(Some(&project)),
+            bounded(Some(&env)),
+            &update,
+        )
+        .await?;
+    Ok(Redirect::to(&format!("{}?done=env-renamed", settings_href(&p.slug))).into_response())
 }
