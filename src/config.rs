@@ -534,7 +534,7 @@ impl ServerConfig {
         };
         let max_versions = args.max_versions.or(file.max_versions).unwrap_or(100);
         // The bound a project admin's change keeps (`hush projects settings`).
-        let bound = crate::service::project_settings::MAX_VERSIONS;
+        let bound = crate::limits::MAX_VERSIONS;
         if !bound.contains(&max_versions) {
             return Err(ConfigError::Invalid(
                 "max_versions",

@@ -6,6 +6,12 @@
 
 use serde::Deserialize;
 
+/// The versions a project may keep per secret (`--max-versions`, and a
+/// project's own setting).
+pub const MAX_VERSIONS: std::ops::RangeInclusive<i64> = 1..=1000;
+/// The recovery windows a project may set, in days.
+pub const RECOVERY_WINDOW_DAYS: std::ops::RangeInclusive<i64> = 1..=365;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Limits {

@@ -16,10 +16,7 @@
 use super::{Action, Ctx, Service, ServiceError, ServiceResult};
 use crate::store::{EnvRow, ProjectRow, ProjectSettingsChange};
 
-/// The versions a project may keep per secret.
-pub const MAX_VERSIONS: std::ops::RangeInclusive<i64> = 1..=1000;
-/// The recovery windows a project may set, in days.
-pub const RECOVERY_WINDOW_DAYS: std::ops::RangeInclusive<i64> = 1..=365;
+pub use crate::limits::{MAX_VERSIONS, RECOVERY_WINDOW_DAYS};
 /// Longest environment display name, in bytes.
 pub const MAX_ENV_NAME: usize = 64;
 

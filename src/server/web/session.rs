@@ -72,7 +72,7 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 
 /// `Set-Cookie` for `name=value` living `max_age` seconds (0: delete it).
 pub fn set_cookie(secure: bool, name: &str, value: &str, max_age: i64) -> HeaderValue {
-    cookie_header(secure, name, value, max_age, "Lax")
+    cookie_header(secure, name, value, max_age, "Strict")
 }
 
 /// `set_cookie`, but `SameSite=Lax`: sent on the top-level navigation

@@ -9,10 +9,10 @@
 //! The flow cookie is `SameSite=Lax`: the return is a top-level navigation
 //! that the provider's site started, with which a `Strict` cookie is not
 //! sent. That is also why `done` answers with a page that moves on to the
-//! projects itself instead of a redirect: under RFC 6265bis a redirect
-//! still belongs to the navigation that came from the provider's site
-//! (its URL list has a cross-site URL), so a browser that applies that rule
-//! would not send the new `Strict` session cookie with it.
+//! projects itself instead of a redirect: a redirect still belongs to the
+//! navigation that the provider's site started, and the browser would not
+//! send the new `Strict` session cookie with it (Chromium does not; the
+//! browser test fails with a redirect here).
 //!
 //! Login CSRF (someone else's login code planted in this browser) fails
 //! twice: the state must equal this browser's cookie, and the code is bound
