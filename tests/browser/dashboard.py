@@ -285,6 +285,18 @@ def test_settings(page):
     page.get_by_role("button", name="Add environment").click()
     expect(page.get_by_role("status")).to_contain_text("Environment added")
     expect(page.locator("tr[data-env=qa]")).to_be_visible()
+    # Rename it (the slug stays) and change the project's limits.
+    page.get_by_label("New name of qa", exact=True).fill("Quality assurance")
+    page.get_by_role("button", name="Rename qa").click()
+    expect(page.get_by_role("status")).to_contain_text("Environment renamed")
+    expect(page.locator("tr[data-env=qa] th")).to_have_text("Quality assurance")
+    page.get_by_label(re.compile(r"^Versions kept per secret")).fill("25")
+    page.get_by_label(re.compile(r"^Days a deleted secret stays recoverable")).fill("7")
+    page.get_by_role("button", name="Save limits").click()
+    expect(page.get_by_role("status")).to_contain_text("Limits saved")
+    facts = page.locator("dl.facts")
+    expect(facts).to_contain_text("25")
+    expect(facts).to_contain_text("7 days")
     shot(page, "17-settings")
 
 

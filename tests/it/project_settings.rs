@@ -7,6 +7,13 @@ use crate::pg::{on_both_backends, Backend};
 use reqwest::Method;
 use serde_json::{json, Value};
 
+/// A client signed in as a new user `email` with `role` in `default` (none:
+/// not a member).
+async fn member_client(s: &TestServer, email: &str, role: Option<&str>) -> hush::client::ApiClient {
+    let session = user_session(s, email, role, &[]).await;
+    hush::client::ApiClient::new(&s.url, Some(session.into())).unwrap()
+}
+
 on_both_backends!(
     limits_change_and_apply_from_the_next_event,
     environments_are_renamed_and_never_reslugged,
@@ -204,33 +211,9 @@ async fn limits_change_and_apply_from_the_next_event(b: &Backend) {
     assert_eq!(listed["projects"][0]["maxVersions"], 10);
 
     // Who may: members read, only project admins change.
-    let viewer = hush::client::ApiClient::new(
-        &s.url,
-        Some(
-            user_session(&s, "viewer@example.com", Some("viewer"), &[])
-                .await
-                .into(),
-        ),
-    )
-    .unwrap();
-    let developer = hush::client::ApiClient::new(
-        &s.url,
-        Some(
-            user_session(&s, "dev@example.com", Some("developer"), &[])
-                .await
-                .into(),
-        ),
-    )
-    .unwrap();
-    let outsider = hush::client::ApiClient::new(
-        &s.url,
-        Some(
-            user_session(&s, "outsider@example.com", None, &[])
-                .await
-                .into(),
-        ),
-    )
-    .unwrap();
+    let viewer = member_client(&s, "viewer@example.com", Some("viewer")).await;
+    let developer = member_client(&s, "dev@example.com", Some("developer")).await;
+    let outsider = member_client(&s, "outsider@example.com", None).await;
     assert_eq!(
         viewer.get(SETTINGS, &[]).await.unwrap()["settings"]["maxVersions"],
         10
@@ -395,24 +378,8 @@ async fn environments_are_renamed_and_never_reslugged(b: &Backend) {
     assert!(!after.to_string().contains("\"production\""));
 
     // Only project admins rename; outsiders do not learn the project exists.
-    let viewer = hush::client::ApiClient::new(
-        &s.url,
-        Some(
-            user_session(&s, "viewer@example.com", Some("viewer"), &[])
-                .await
-                .into(),
-        ),
-    )
-    .unwrap();
-    let outsider = hush::client::ApiClient::new(
-        &s.url,
-        Some(
-            user_session(&s, "outsider@example.com", None, &[])
-                .await
-                .into(),
-        ),
-    )
-    .unwrap();
+    let viewer = member_client(&s, "viewer@example.com", Some("viewer")).await;
+    let outsider = member_client(&s, "outsider@example.com", None).await;
     let rename = json!({ "name": "Taken over" });
     let (code, _) = refused(
         &viewer,

@@ -75,6 +75,19 @@ pub fn set_cookie(secure: bool, name: &str, value: &str, max_age: i64) -> Header
     cookie_header(secure, name, value, max_age, "Strict")
 }
 
+/// `Set-Cookie` for the session just issued to this browser.
+pub fn set_session_cookie(
+    secure: bool,
+    issued: &crate::service::identity::IssuedToken,
+) -> HeaderValue {
+    set_cookie(
+        secure,
+        session_cookie(secure),
+        issued.token.as_str(),
+        issued.expires_in,
+    )
+}
+
 /// `set_cookie`, but `SameSite=Lax`: sent on the top-level navigation
 /// that comes back from an SSO provider's site, which a `Strict` cookie is
 /// not. Only the SSO flow's own cookie is `Lax`; the session stays `Strict`.

@@ -182,12 +182,7 @@ pub async fn submit(
             let headers = r.headers_mut();
             headers.append(
                 header::SET_COOKIE,
-                session::set_cookie(
-                    secure,
-                    session::session_cookie(secure),
-                    issued.token.as_str(),
-                    issued.expires_in,
-                ),
+                session::set_session_cookie(secure, &issued),
             );
             headers.append(
                 header::SET_COOKIE,

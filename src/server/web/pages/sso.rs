@@ -141,12 +141,7 @@ pub async fn done(
     if let Some(issued) = issued {
         cookies.append(
             header::SET_COOKIE,
-            session::set_cookie(
-                secure,
-                session::session_cookie(secure),
-                issued.token.as_str(),
-                issued.expires_in,
-            ),
+            session::set_session_cookie(secure, &issued),
         );
     }
     r
