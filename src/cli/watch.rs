@@ -208,30 +208,35 @@ async fn watch(
             None
         }
     };
+    // A change committed after the command's own fetch but before the feed's
+    // cursor is in no page of the feed: one fetch right away catches it.
+    let mut fetch_first = true;
     loop {
         s.keep_fresh().await;
-        let secs = s.poll_secs();
-        match feed.as_mut() {
-            None => tokio::time::sleep(settings.interval).await,
-            Some(f) => match f.wait(&s.ctx, secs).await {
-                Ok(Waited::Quiet) => continue,
-                Ok(Waited::Changed) => {
-                    tokio::time::sleep(settings.debounce).await;
-                    s.keep_fresh().await;
-                    if let Err(e) = f.catch_up(&s.ctx).await {
-                        eprintln!("hush: warning: watch: {e}");
+        if !std::mem::take(&mut fetch_first) {
+            let secs = s.poll_secs();
+            match feed.as_mut() {
+                None => tokio::time::sleep(settings.interval).await,
+                Some(f) => match f.wait(&s.ctx, secs).await {
+                    Ok(Waited::Quiet) => continue,
+                    Ok(Waited::Changed) => {
+                        tokio::time::sleep(settings.debounce).await;
+                        s.keep_fresh().await;
+                        if let Err(e) = f.catch_up(&s.ctx).await {
+                            eprintln!("hush: warning: watch: {e}");
+                        }
                     }
-                }
-                Err(e) if s.recover(&e).await => continue,
-                Err(e) => {
-                    eprintln!(
-                        "hush: warning: watch could not reach the change feed (the command keeps running): {e}"
-                    );
-                    // Whatever changed while the feed was down is caught by the
-                    // fetch below.
-                    tokio::time::sleep(settings.interval).await;
-                }
-            },
+                    Err(e) if s.recover(&e).await => continue,
+                    Err(e) => {
+                        eprintln!(
+                            "hush: warning: watch could not reach the change feed (the command keeps running): {e}"
+                        );
+                        // Whatever changed while the feed was down is caught by
+                        // the fetch below.
+                        tokio::time::sleep(settings.interval).await;
+                    }
+                },
+            }
         }
         s.keep_fresh().await;
         match s.fetch(&plan).await {

@@ -27,9 +27,14 @@ impl Env {
     }
 
     fn cmd(&self, run_args: &[&str]) -> Command {
+        self.cmd_via(&self.server.url, run_args)
+    }
+
+    /// `cmd`, reaching the server at `url` (a proxy in front of it).
+    fn cmd_via(&self, url: &str, run_args: &[&str]) -> Command {
         let mut cmd = Command::new(BIN);
         cmd.arg("run")
-            .args(["--server", &self.server.url, "--token", &self.server.token])
+            .args(["--server", url, "--token", &self.server.token])
             .args(run_args)
             .env("XDG_CONFIG_HOME", self.home.path().join("config"))
             .env("XDG_CACHE_HOME", self.home.path().join("cache"))
@@ -388,6 +393,109 @@ async fn watch_restarts_once_on_change_and_never_overlaps() {
         ],
         "{text}"
     );
+}
+
+/// A proxy in front of `upstream` that holds each request opening the change
+/// feed (`/api/v1/hush/changes` without `after`): it signals `held`, then
+/// waits for `release` before passing it on. Returns the proxy's URL.
+async fn feed_opening_held(
+    upstream: String,
+    held: std::sync::Arc<tokio::sync::Notify>,
+    release: std::sync::Arc<tokio::sync::Notify>,
+) -> String {
+    use axum::body::Body;
+    use axum::extract::Request;
+    let http = reqwest::Client::new();
+    let app = axum::Router::new().fallback(move |req: Request| {
+        let (http, upstream) = (http.clone(), upstream.clone());
+        let (held, release) = (held.clone(), release.clone());
+        async move {
+            let path = req
+                .uri()
+                .path_and_query()
+                .map(|p| p.as_str().to_owned())
+                .unwrap_or_default();
+            if req.uri().path() == "/api/v1/hush/changes" && !path.contains("after=") {
+                held.notify_one();
+                release.notified().await;
+            }
+            let method = req.method().clone();
+            let mut headers = req.headers().clone();
+            headers.remove("host");
+            let body = axum::body::to_bytes(req.into_body(), 1 << 20)
+                .await
+                .unwrap();
+            let answer = http
+                .request(method, format!("{upstream}{path}"))
+                .headers(headers)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            let mut out = axum::http::Response::builder().status(answer.status());
+            for (k, v) in answer.headers() {
+                if k != "transfer-encoding" && k != "connection" {
+                    out = out.header(k, v);
+                }
+            }
+            out.body(Body::from(answer.bytes().await.unwrap())).unwrap()
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+/// A change committed after `hush run --watch` fetched but before its
+/// watcher opened the change feed is in no page of the feed; the watcher
+/// fetches once as soon as the feed is open, so the command still restarts
+/// with it (the feed's opening is held by a proxy while the test writes).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_catches_a_change_made_while_the_feed_opens() {
+    let e = Env::new(&[("API_KEY", "sk_live_opening_one")]).await;
+    let held = std::sync::Arc::new(tokio::sync::Notify::new());
+    let release = std::sync::Arc::new(tokio::sync::Notify::new());
+    let proxy = feed_opening_held(e.server.url.clone(), held.clone(), release.clone()).await;
+    let log = e.home.path().join("watch.log");
+    let script = format!(
+        "echo \"start $API_KEY\" >> {0}; trap 'echo stop >> {0}; exit 0' TERM; while true; do sleep 0.05; done",
+        log.display()
+    );
+    let mut child = e
+        .cmd_via(
+            &proxy,
+            &[
+                "--watch",
+                // Only the watcher's own fetch can restart the command in time.
+                "--watch-interval",
+                "60s",
+                "--no-mask",
+                "--",
+                "sh",
+                "-c",
+                &script,
+            ],
+        )
+        .spawn()
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(20), held.notified())
+        .await
+        .expect("the watcher opens the change feed");
+    set(&e.server.client(), "API_KEY", "sk_live_opening_two")
+        .await
+        .unwrap();
+    release.notify_one();
+    tokio::task::spawn_blocking({
+        let log = log.clone();
+        move || wait_for_file(&log, "start sk_live_opening_two")
+    })
+    .await
+    .unwrap();
+    signal(&child, "TERM");
+    let _ = child.wait();
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.starts_with("start sk_live_opening_one\n"), "{text}");
 }
 
 /// The user's terminal, played by a pty the test opens.
