@@ -158,6 +158,11 @@ pub struct ServerArgs {
     /// [default: false]
     #[arg(long, env = "HUSH_WEBHOOK_ALLOW_PRIVATE", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
     pub webhook_allow_private: Option<bool>,
+    /// The only address ranges the database connections of dynamic secrets
+    /// and rotations may reach, e.g. 10.20.0.0/16; link-local and cloud
+    /// metadata addresses are refused either way [default: any]
+    #[arg(long, env = "HUSH_DATABASE_TARGETS", value_name = "CIDR,...")]
+    pub database_targets: Option<String>,
     /// Rotate the root key generation and every data key when the current
     /// generation is this old, e.g. 90d, or off [default: off]
     #[arg(long, env = "HUSH_ROOT_KEY_ROTATION")]
@@ -220,6 +225,7 @@ struct FileConfig {
     password_login: Option<bool>,
     break_glass_admins: Option<Vec<String>>,
     webhook_allow_private: Option<bool>,
+    database_targets: Option<Vec<String>>,
     root_key_rotation: Option<String>,
     rekey_batch: Option<i64>,
     rekey_pause: Option<String>,
@@ -291,6 +297,8 @@ pub struct ServerConfig {
     pub sso_public_url: Option<String>,
     /// Webhooks may reach loopback and private addresses (`webhooks::target`).
     pub webhook_allow_private: bool,
+    /// Where dynamic secrets' and rotations' database connections may go.
+    pub database_targets: crate::db_targets::DbTargets,
     /// `None`: the root key is rotated only when asked (`service::rekey`).
     pub root_key_rotation: Option<Duration>,
     /// Re-encryption batch size and the pause between batches.
@@ -322,6 +330,7 @@ impl fmt::Debug for ServerConfig {
             .field("break_glass_admins", &self.break_glass_admins)
             .field("sso_providers", &self.sso_providers.len())
             .field("webhook_allow_private", &self.webhook_allow_private)
+            .field("database_targets", &self.database_targets.allowed)
             .field("root_key_rotation", &self.root_key_rotation)
             .finish_non_exhaustive()
     }
@@ -582,6 +591,13 @@ impl ServerConfig {
             (None, None) => Ok(Vec::new()),
         }
         .map_err(|e| ConfigError::Invalid("trusted_proxies", e))?;
+        let database_targets = match (&args.database_targets, file.database_targets) {
+            (Some(flag), _) => crate::net::parse_ranges(flag),
+            (None, Some(list)) => crate::net::parse_ranges(&list.join(",")),
+            (None, None) => Ok(Vec::new()),
+        }
+        .map(|allowed| crate::db_targets::DbTargets { allowed })
+        .map_err(|e| ConfigError::Invalid("database_targets", e))?;
         let auth_rate_limit = args
             .auth_rate_limit
             .clone()
@@ -667,6 +683,7 @@ impl ServerConfig {
                 .webhook_allow_private
                 .or(file.webhook_allow_private)
                 .unwrap_or(false),
+            database_targets,
             sso_providers: file.sso_providers.unwrap_or_default(),
             sso_public_url: file.sso_public_url,
             password_login,

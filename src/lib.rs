@@ -12,6 +12,7 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod crypto;
+pub mod db_targets;
 pub mod dynamic;
 pub mod http_settings;
 pub mod hygiene;

@@ -78,6 +78,8 @@ pub struct Run<'a> {
     pub kind: Kind,
     pub conn: &'a Connection,
     pub admin_password: &'a str,
+    /// Where the admin connection may go (`--database-targets`).
+    pub targets: &'a crate::db_targets::DbTargets,
 }
 
 /// Which statement of a definition to run.
@@ -102,6 +104,8 @@ impl Run<'_> {
         let Some(statement) = statement.filter(|s| !s.trim().is_empty()) else {
             return Ok(());
         };
+        // Right before connecting: the name may resolve elsewhere by now.
+        self.targets.check(&self.conn.host, self.conn.port).await?;
         let outcome = match self.kind {
             Kind::Postgres => postgres::execute(self, statement, cred).await,
             Kind::Mysql => mysql::execute(self, statement, cred).await,

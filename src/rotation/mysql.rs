@@ -46,12 +46,23 @@ pub fn native_hash(password: &str) -> String {
 
 /// Sets the password of `user` (`name[@host]`) through `admin_url`
 /// (`mysql://admin:PW@host:3306/`, with `require_ssl=true` for TLS). The
-/// error text names neither password.
-pub async fn set_password(admin_url: &str, user: &str, password: &str) -> Result<(), String> {
+/// error text names neither password. Only where `targets` allow.
+pub async fn set_password(
+    admin_url: &str,
+    user: &str,
+    password: &str,
+    targets: &crate::db_targets::DbTargets,
+) -> Result<(), String> {
     use mysql_async::prelude::Queryable;
     let (name, host) = split_user(user)?;
     let opts = mysql_async::Opts::from_url(admin_url)
         .map_err(|_| "the admin URL is invalid: use mysql://USER:PASSWORD@HOST:PORT/".to_owned())?;
+    if let Some(socket) = opts.socket() {
+        targets.check_socket(socket)?;
+    }
+    targets
+        .check(opts.ip_or_hostname(), opts.tcp_port())
+        .await?;
     let hash = native_hash(password);
     let work = async {
         let mut conn = mysql_async::Conn::new(opts)
@@ -75,6 +86,33 @@ pub async fn set_password(admin_url: &str, user: &str, password: &str) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db_targets::DbTargets;
+
+    /// Refused before any connection: port 1 would answer "connection
+    /// refused" otherwise.
+    #[tokio::test]
+    async fn the_admin_url_must_stay_inside_the_targets() {
+        let narrow = DbTargets {
+            allowed: crate::net::parse_ranges("10.0.0.0/8").unwrap(),
+        };
+        let outside = "mysql://admin:pw@127.0.0.1:1/";
+        let err = set_password(outside, "app_a", "pw", &narrow)
+            .await
+            .unwrap_err();
+        assert!(
+            err.contains("outside the server's --database-targets"),
+            "{err}"
+        );
+        let metadata = "mysql://admin:pw@169.254.169.254:3306/";
+        let err = set_password(metadata, "app_a", "pw", &DbTargets::default())
+            .await
+            .unwrap_err();
+        assert!(err.contains("link-local"), "{err}");
+        let err = set_password(outside, "app_a", "pw", &DbTargets::default())
+            .await
+            .unwrap_err();
+        assert!(err.contains("cannot connect"), "{err}");
+    }
 
     #[test]
     fn native_hash_matches_mysql() {

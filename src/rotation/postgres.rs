@@ -6,6 +6,7 @@
 //! server logging statements (`log_statement = ddl`) would otherwise write
 //! the new password to its log. A verifier is what PostgreSQL stores anyway.
 
+use crate::db_targets::DbTargets;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use ring::{digest, hmac, pbkdf2};
@@ -67,12 +68,19 @@ fn verifier_with_salt(password: &str, salt: &[u8]) -> String {
 
 /// Sets `user`'s password to `password` through `admin_url` (a PostgreSQL
 /// URL with the same options as hush's own database URL: sslmode,
-/// sslrootcert). The error text names neither password.
-pub async fn set_password(admin_url: &str, user: &str, password: &str) -> Result<(), String> {
+/// sslrootcert), only where `targets` allow. The error text names neither
+/// password.
+pub async fn set_password(
+    admin_url: &str,
+    user: &str,
+    password: &str,
+    targets: &DbTargets,
+) -> Result<(), String> {
     check_user(user)?;
     let verifier = scram_verifier(password)?;
     let settings = crate::store::postgres::connection_settings(admin_url)
         .map_err(|e| format!("the admin connection: {e}"))?;
+    check_targets(&settings.pg, targets).await?;
     let work = async {
         let (client, conn) = settings
             .pg
@@ -94,6 +102,22 @@ pub async fn set_password(admin_url: &str, user: &str, password: &str) -> Result
     tokio::time::timeout(TIMEOUT, work)
         .await
         .map_err(|_| format!("the database did not answer within {}s", TIMEOUT.as_secs()))?
+}
+
+/// Every host (and host address) the URL may connect to, checked.
+async fn check_targets(pg: &tokio_postgres::Config, targets: &DbTargets) -> Result<(), String> {
+    use tokio_postgres::config::Host;
+    let ports = pg.get_ports();
+    for (i, host) in pg.get_hosts().iter().enumerate() {
+        let port = ports.get(i).or(ports.first()).copied().unwrap_or(5432);
+        match host {
+            Host::Tcp(name) => targets.check(name, port).await?,
+            Host::Unix(path) => targets.check_socket(&path.display().to_string())?,
+        }
+    }
+    pg.get_hostaddrs()
+        .iter()
+        .try_for_each(|ip| targets.check_ip(*ip))
 }
 
 /// `template` with `{user}` and `{password}` replaced, percent-encoded (the
@@ -119,6 +143,37 @@ fn percent(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Refused before any connection: port 1 would answer "connection
+    /// refused" otherwise.
+    #[tokio::test]
+    async fn the_admin_url_must_stay_inside_the_targets() {
+        let narrow = DbTargets {
+            allowed: crate::net::parse_ranges("10.0.0.0/8").unwrap(),
+        };
+        let outside = "postgres://admin:pw@127.0.0.1:1/postgres";
+        let err = set_password(outside, "app_a", "pw", &narrow)
+            .await
+            .unwrap_err();
+        assert!(
+            err.contains("outside the server's --database-targets"),
+            "{err}"
+        );
+        let socket = "host=/var/run/postgresql user=admin";
+        let err = set_password(socket, "app_a", "pw", &narrow)
+            .await
+            .unwrap_err();
+        assert!(err.contains("Unix socket"), "{err}");
+        let metadata = "postgres://admin:pw@169.254.169.254:5432/postgres";
+        let err = set_password(metadata, "app_a", "pw", &DbTargets::default())
+            .await
+            .unwrap_err();
+        assert!(err.contains("link-local"), "{err}");
+        let err = set_password(outside, "app_a", "pw", &DbTargets::default())
+            .await
+            .unwrap_err();
+        assert!(err.contains("cannot connect"), "{err}");
+    }
 
     #[test]
     fn verifier_has_the_scram_shape() {

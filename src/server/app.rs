@@ -117,6 +117,7 @@ pub async fn assemble(config: &ServerConfig, opened: Opened) -> Result<App> {
             password_login: config.password_login,
             break_glass_admins: config.break_glass_admins.clone(),
             webhook_allow_private: config.webhook_allow_private,
+            database_targets: config.database_targets.clone(),
             root_key_rotation: config.root_key_rotation,
         },
         write_locks: Default::default(),

@@ -275,6 +275,17 @@ impl Service {
             .map_err(|_| ServiceError::Integrity(format!("dynamic secret {}", row.id)))
     }
 
+    /// Whether the server may connect where `conn` points
+    /// (`--database-targets`), asked when a definition is saved so that the
+    /// admin hears it then; every connection asks again.
+    async fn check_target(&self, conn: &crate::dynamic::Connection) -> ServiceResult<()> {
+        self.settings
+            .database_targets
+            .check(&conn.host, conn.port)
+            .await
+            .map_err(ServiceError::Validation)
+    }
+
     /// Runs `step` of definition `row` for `cred`; the error text is safe
     /// to show and store.
     pub(super) async fn run_step(
@@ -292,6 +303,7 @@ impl Service {
             kind,
             conn: &s.conn,
             admin_password: &password,
+            targets: &self.settings.database_targets,
         }
         .execute(step, cred)
         .await
@@ -307,6 +319,7 @@ impl Service {
         new.check().map_err(ServiceError::Validation)?;
         self.authorize(ctx, &scope.project, &scope.grant, None, None, Action::Admin)
             .await?;
+        self.check_target(&new.conn).await?;
         // Counted before the insert: racing creates may pass the bound by a
         // few, which a bound against accidents tolerates.
         let existing = self
@@ -431,6 +444,7 @@ impl Service {
             }),
         };
         new.check().map_err(ServiceError::Validation)?;
+        self.check_target(&new.conn).await?;
         let (key_id, secret_ct, config) = self.sealed_parts(&row.project_id, &row.id, &new).await?;
         let mut keys = vec![row.name.clone()];
         if new.name != row.name {

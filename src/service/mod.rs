@@ -130,6 +130,8 @@ pub struct Settings {
     pub break_glass_admins: Vec<String>,
     /// Webhooks may reach loopback and private addresses.
     pub webhook_allow_private: bool,
+    /// Where dynamic secrets' and rotations' database connections may go.
+    pub database_targets: crate::db_targets::DbTargets,
     /// Rotate the root key generation and every data key this often
     /// (`--root-key-rotation`); None: only when asked.
     pub root_key_rotation: Option<std::time::Duration>,
@@ -145,6 +147,7 @@ impl Default for Settings {
             password_login: true,
             break_glass_admins: Vec::new(),
             webhook_allow_private: false,
+            database_targets: Default::default(),
             root_key_rotation: None,
         }
     }

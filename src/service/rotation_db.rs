@@ -35,17 +35,19 @@ pub fn is_database(provider: &str) -> bool {
     provider == PROVIDER_POSTGRES || provider == PROVIDER_MYSQL
 }
 
-/// Sets `user`'s password on the database of `provider`.
+/// Sets `user`'s password on the database of `provider`, if `targets`
+/// let the server connect there.
 async fn set_password(
     provider: &str,
     admin_url: &str,
     user: &str,
     password: &str,
+    targets: &crate::db_targets::DbTargets,
 ) -> Result<(), String> {
     if provider == PROVIDER_MYSQL {
-        crate::rotation::mysql::set_password(admin_url, user, password).await
+        crate::rotation::mysql::set_password(admin_url, user, password, targets).await
     } else {
-        crate::rotation::postgres::set_password(admin_url, user, password).await
+        crate::rotation::postgres::set_password(admin_url, user, password, targets).await
     }
 }
 pub const CREDENTIAL_CHANGED: &str = "credential-changed";
@@ -256,9 +258,15 @@ impl Service {
             let mut password = generator
                 .generate()
                 .map_err(|e| failed(e, &plan.previous))?;
-            set_password(&row.provider, admin.expose(), &plan.target, &password)
-                .await
-                .map_err(|e| failed(e, &plan.previous))?;
+            set_password(
+                &row.provider,
+                admin.expose(),
+                &plan.target,
+                &password,
+                &self.settings.database_targets,
+            )
+            .await
+            .map_err(|e| failed(e, &plan.previous))?;
             self.record(row, owner, CREDENTIAL_CHANGED, &plan)
                 .await
                 .map_err(|e| failed(e, &plan.previous))?;
@@ -311,14 +319,23 @@ impl Service {
         if plan.revoke {
             // A password nobody will ever know.
             let throwaway = Generator::Hex(32).generate()?;
-            set_password(&row.provider, admin.expose(), &plan.previous, &throwaway)
-                .await
-                .map_err(|e| {
-                    failed(
-                        format!("the secrets name {} with its new password, but revoking {} failed: {e}", plan.target, plan.previous),
-                        &plan.target,
-                    )
-                })?;
+            set_password(
+                &row.provider,
+                admin.expose(),
+                &plan.previous,
+                &throwaway,
+                &self.settings.database_targets,
+            )
+            .await
+            .map_err(|e| {
+                failed(
+                    format!(
+                        "the secrets name {} with its new password, but revoking {} failed: {e}",
+                        plan.target, plan.previous
+                    ),
+                    &plan.target,
+                )
+            })?;
         }
         Ok((
             match version {

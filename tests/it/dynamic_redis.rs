@@ -9,7 +9,7 @@ use crate::dynamic::replica_on;
 use crate::dynamic_pg::lease;
 use crate::pg::Backend;
 use crate::rotation::start;
-use hush::dynamic::redis::Resp;
+use hush::dynamic::redis::{Reply, Resp};
 use hush::time_ids::{Clock, ManualClock};
 use reqwest::Method;
 use serde_json::json;
@@ -115,6 +115,117 @@ async fn redis_leases_authenticate_until_revoked_or_expired() {
     );
     // No lease password in the server log.
     assert!(!s.log().contains(&pw2));
+}
+
+/// A Redis definition named `name` at `host`:`port`, as a POST body.
+fn redis_definition(name: &str, host: &str, port: u16) -> serde_json::Value {
+    json!({
+        "name": name,
+        "projectSlug": "default", "environmentSlug": "dev", "path": "/",
+        "defaultTTL": "1h", "maxTTL": "1h",
+        "provider": { "type": "redis", "inputs": {
+            "host": host, "port": port,
+            "creationStatement": "ACL SETUSER {{username}} on #{{password_sha256}} ~cache:* +get",
+            "revocationStatement": "ACL DELUSER {{username}}"
+        }}
+    })
+}
+
+/// The users the Redis at `addr` has.
+async fn acl_users(addr: &str) -> Vec<String> {
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let answer = Resp::new(stream).command(&["ACL", "USERS"]).await.unwrap();
+    let Reply::Array(items) = answer else {
+        panic!("ACL USERS: {answer:?}")
+    };
+    items
+        .into_iter()
+        .filter_map(|item| match item {
+            Reply::Bulk(Some(name)) => Some(String::from_utf8_lossy(&name).into_owned()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// `--database-targets`: the metadata service is refused without any rule;
+/// with `10.0.0.0/8` a definition at 127.0.0.1 is refused when saved, and
+/// one saved before the rule makes no connection when leasing (the Redis
+/// gains no user).
+#[tokio::test]
+async fn database_connections_stay_inside_the_targets() {
+    let Some(addr) = redis_addr().await else {
+        return;
+    };
+    let (host, port) = addr.rsplit_once(':').unwrap();
+    let port: u16 = port.parse().unwrap();
+    let mut s = start(&Backend::Sqlite).await;
+    let c = s.client();
+    for metadata in ["169.254.169.254", "0.0.0.0"] {
+        let r = c
+            .send(
+                Method::POST,
+                "/api/v1/dynamic-secrets",
+                &redis_definition("meta", metadata, port),
+            )
+            .await;
+        let e = r.unwrap_err();
+        assert_eq!(e.status(), Some(422), "{e}");
+        assert!(e.to_string().contains("link-local"), "{e}");
+    }
+    c.send(
+        Method::POST,
+        "/api/v1/dynamic-secrets",
+        &redis_definition("cache", host, port),
+    )
+    .await
+    .unwrap();
+
+    s.stop();
+    let token = s.token.clone();
+    let mut narrow = hush_server_on(&s, &["--database-targets", "10.0.0.0/8"]);
+    narrow.token = token;
+    let c = narrow.client();
+    let before = acl_users(&addr).await;
+    assert!(before.iter().any(|u| u == "default"), "{before:?}");
+    let refused = c
+        .send(
+            Method::POST,
+            "/api/v1/dynamic-secrets/leases",
+            &json!({"dynamicSecretName": "cache", "projectSlug": "default",
+                "environmentSlug": "dev", "path": "/", "ttl": "1h"}),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .contains("outside the server's --database-targets"),
+        "{refused}"
+    );
+    assert_eq!(acl_users(&addr).await, before, "no user was made");
+    let refused = c
+        .send(
+            Method::POST,
+            "/api/v1/dynamic-secrets",
+            &redis_definition("cache2", host, port),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(refused.status(), Some(422), "{refused}");
+    assert!(
+        refused.to_string().contains("--database-targets"),
+        "{refused}"
+    );
+}
+
+/// A server on `s`'s data dir and root key, with `extra` flags.
+fn hush_server_on(s: &crate::harness::TestServer, extra: &[&str]) -> crate::harness::TestServer {
+    crate::harness::TestServer::spawn_with(
+        &s.data_dir,
+        extra,
+        &[("HUSH_ROOT_KEY", crate::pg::ROOT_KEY)],
+    )
+    .expect("the server starts again")
 }
 
 /// The rule of `redis_addr`, checked on the Redis test run in a child
