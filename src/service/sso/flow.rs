@@ -280,13 +280,17 @@ impl Service {
         error: Option<&str>,
     ) -> ServiceResult<SsoLogin> {
         let Some(flow) = self.open_sso::<FlowState>(b"hush-sso-state", state) else {
-            return Err(bad("invalid SSO state: start again with hush login --sso"));
+            return Err(bad(
+                "invalid SSO state: start the sign-in again (hush login --sso, or the dashboard's sign-in page)",
+            ));
         };
         let now = self.now_ms();
         if flow.expires < now {
-            return Err(bad(
-                "this sign-in took too long: start again with hush login --sso",
-            ));
+            return Err(bad(if flow.dashboard {
+                "this sign-in took too long: start again from the sign-in page"
+            } else {
+                "this sign-in took too long: start again with hush login --sso"
+            }));
         }
         // Single use, on every replica: a replayed callback stops here.
         let once = format!("state:{}", flow.id);
