@@ -11,6 +11,16 @@ use std::time::Duration;
 pub const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 
 pub fn client(timeout: Duration, ca_file: Option<&Path>) -> Result<reqwest::Client, String> {
+    builder(timeout, ca_file)?
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+/// `client`'s settings, for a caller that adds its own before building.
+pub fn builder(
+    timeout: Duration,
+    ca_file: Option<&Path>,
+) -> Result<reqwest::ClientBuilder, String> {
     let mut builder = reqwest::Client::builder()
         .timeout(timeout)
         .connect_timeout(timeout)
@@ -23,7 +33,7 @@ pub fn client(timeout: Duration, ca_file: Option<&Path>) -> Result<reqwest::Clie
             .map_err(|e| format!("invalid CA file {}: {e}", path.display()))?;
         builder = builder.add_root_certificate(cert);
     }
-    builder.build().map_err(|e| e.to_string())
+    Ok(builder)
 }
 
 /// Sends `request` and reads at most `MAX_RESPONSE_BYTES` of the answer.

@@ -8,7 +8,9 @@
 //! ECS and EKS agents' link-local addresses, as the SDKs require: anywhere
 //! else, the authorization token and the credentials would cross the
 //! network in the clear. Host names over plain HTTP are resolved and every
-//! address must qualify.
+//! address must qualify; the request then goes to those very addresses
+//! (no second lookup a changed DNS answer could redirect) and never through
+//! an `HTTP_PROXY`, which would carry the token across the network too.
 
 use super::{env, fetch_bounded, parse_served, Resolved};
 use reqwest::header::HeaderValue;
@@ -56,9 +58,14 @@ fn allowed_plain(ip: IpAddr) -> bool {
         || ip == IpAddr::from([0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x23])
 }
 
-async fn check_plain_http(url: &reqwest::Url) -> Result<(), String> {
+/// Where a plain-HTTP request may go: `Ok(None)` for https (TLS checks the
+/// host) or an address literal that qualifies; `Ok(Some((name, addresses)))`
+/// for a name, every address it resolves to qualifying.
+async fn check_plain_http(
+    url: &reqwest::Url,
+) -> Result<Option<(String, Vec<std::net::SocketAddr>)>, String> {
     if url.scheme() == "https" {
-        return Ok(());
+        return Ok(None);
     }
     let refuse = || {
         format!(
@@ -69,7 +76,7 @@ async fn check_plain_http(url: &reqwest::Url) -> Result<(), String> {
     let host = url.host_str().unwrap_or_default();
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     if let Ok(ip) = bare.parse::<IpAddr>() {
-        return allowed_plain(ip).then_some(()).ok_or_else(refuse);
+        return allowed_plain(ip).then_some(None).ok_or_else(refuse);
     }
     let port = url.port_or_known_default().unwrap_or(80);
     let addrs: Vec<_> = tokio::net::lookup_host((bare, port))
@@ -79,7 +86,7 @@ async fn check_plain_http(url: &reqwest::Url) -> Result<(), String> {
     if addrs.is_empty() || !addrs.iter().all(|a| allowed_plain(a.ip())) {
         return Err(refuse());
     }
-    Ok(())
+    Ok(Some((bare.to_owned(), addrs)))
 }
 
 /// The authorization token, from the file (preferred) or the variable.
@@ -111,8 +118,14 @@ pub(super) async fn fetch(url: &reqwest::Url, timeout: Duration) -> Result<Resol
     );
     let fail =
         |e: String| format!("no AWS credentials: container credentials endpoint {shown}: {e}");
-    check_plain_http(url).await.map_err(fail)?;
-    let client = crate::keys::http::client(timeout, None).map_err(fail)?;
+    let pinned = check_plain_http(url).await.map_err(fail)?;
+    let mut builder = crate::keys::http::builder(timeout, None)
+        .map_err(fail)?
+        .no_proxy();
+    if let Some((name, addrs)) = &pinned {
+        builder = builder.resolve_to_addrs(name, addrs);
+    }
+    let client = builder.build().map_err(|e| fail(e.to_string()))?;
     let mut request = client.get(url.clone());
     if let Some(token) = authorization().map_err(fail)? {
         let mut value = HeaderValue::from_str(&token).map_err(|_| {
@@ -154,5 +167,10 @@ mod tests {
         assert!(check_plain_http(&url).await.is_ok());
         let url = reqwest::Url::parse("https://creds.example/creds").unwrap();
         assert!(check_plain_http(&url).await.is_ok());
+        // A name is pinned to the loopback addresses it was checked on.
+        let url = reqwest::Url::parse("http://localhost:9/creds").unwrap();
+        let (name, addrs) = check_plain_http(&url).await.unwrap().expect("pinned");
+        assert_eq!(name, "localhost");
+        assert!(!addrs.is_empty() && addrs.iter().all(|a| a.ip().is_loopback()));
     }
 }

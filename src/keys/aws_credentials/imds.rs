@@ -11,7 +11,8 @@
 //! `http://[fd00:ec2::254]` when `AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE`
 //! or the profile's `ec2_metadata_service_endpoint_mode` is `IPv6`) — the
 //! AWS SDKs' names and defaults. Every answer is read up to a small bound,
-//! every call has the metadata timeout, redirects are not followed.
+//! every call has the metadata timeout, redirects are not followed, and no
+//! proxy is used.
 
 use super::{env, fetch_bounded, parse_served, profile_setting, Resolved};
 use reqwest::header::HeaderValue;
@@ -80,7 +81,12 @@ pub(super) async fn fetch(
     timeout: Duration,
     attempts: u32,
 ) -> Result<Resolved, String> {
-    let client = crate::keys::http::client(timeout, None)?;
+    // Link-local and the instance's own: never through an HTTP_PROXY, which
+    // would see the role's credentials (or answer with its own host's).
+    let client = crate::keys::http::builder(timeout, None)?
+        .no_proxy()
+        .build()
+        .map_err(|e| e.to_string())?;
     let mut last = String::new();
     for _ in 0..attempts {
         match once(&client, endpoint).await {

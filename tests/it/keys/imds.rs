@@ -483,3 +483,53 @@ async fn awskms_container_credentials_endpoint() {
     )]));
     assert!(elsewhere.contains("use https://"), "{elsewhere}");
 }
+
+/// The token never goes through an `HTTP_PROXY`: the endpoint, reached by a
+/// name (`localhost`, which the proxy settings do not exempt), is asked
+/// directly, at the addresses its check resolved; the proxy sees nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn awskms_container_credentials_bypass_the_proxy() {
+    let Some(k) = kms("awskms_container_credentials_bypass_the_proxy").await else {
+        return;
+    };
+    const AUTH: &str = "container-auth-token-proxy-93d4";
+    let fake = FakeImds::start(Mode::Normal, Some(AUTH)).await;
+    let full = format!("http://localhost:{}/container/credentials", fake.port);
+    // A "proxy" that only counts who connects.
+    let proxy = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let proxy_url = format!("http://127.0.0.1:{}", proxy.local_addr().unwrap().port());
+    let connected = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    tokio::spawn({
+        let connected = connected.clone();
+        async move {
+            while let Ok((conn, _)) = proxy.accept().await {
+                connected.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                drop(conn);
+            }
+        }
+    });
+    let envs = k.envs(&[
+        ("AWS_CONTAINER_CREDENTIALS_FULL_URI", full.as_str()),
+        ("AWS_CONTAINER_AUTHORIZATION_TOKEN", AUTH),
+        ("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://127.0.0.1:9"),
+        ("HTTP_PROXY", proxy_url.as_str()),
+        ("http_proxy", proxy_url.as_str()),
+        // moto's KMS (at 127.0.0.1) is not what this test is about.
+        ("NO_PROXY", "127.0.0.1"),
+        ("no_proxy", "127.0.0.1"),
+    ]);
+    let mut s = TestServer::start_with(&provider_args("awskms", &k.config), &envs).await;
+    start_write_restart_read(&mut s).await;
+    assert!(
+        s.log()
+            .contains("credentials from the container credentials endpoint http://localhost"),
+        "{}",
+        s.log()
+    );
+    assert!(!fake.seen.lock().unwrap().authorization.is_empty());
+    assert_eq!(
+        connected.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "the proxy was used"
+    );
+}
