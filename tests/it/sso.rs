@@ -743,6 +743,21 @@ async fn dashboard_sign_in_through_sso() {
     assert!(!(text + &s.log()).contains(provider::CLIENT_SECRET));
 }
 
+/// With password sign-in off, the sign-in page leads with the providers and
+/// says whom the password form is for.
+#[tokio::test]
+async fn sign_in_page_without_password_login() {
+    let mock = provider::start().await;
+    let (s, _dir) = sso_server(&Backend::Sqlite, &mock, &["--password-login=false"]).await;
+    let page = Web::new(&s).get("/sign-in").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Sign in with acme"), "{}", page.body);
+    assert!(page
+        .body
+        .contains("reserved for the server's break-glass admins"));
+    assert!(!page.body.contains("Or with your email and password"));
+}
+
 /// The same sign-in in a real headless Chromium, the provider on another
 /// site (`localhost`) than the server (`127.0.0.1`), where the person
 /// approves on the provider's page: the way back is then a navigation that
