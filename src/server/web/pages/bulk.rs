@@ -8,7 +8,7 @@ use super::super::csrf::Posted;
 use super::super::error::WebError;
 use super::super::extract::{typed_text, PagePath};
 use super::super::html::url_part;
-use super::{bounded, folder_href};
+use super::folder_href;
 use crate::cli::dotenv;
 use crate::secret::{SecretKey, SecretValue};
 use crate::server::AppState;
@@ -94,16 +94,8 @@ pub async fn submit(
     Posted(form): Posted<BulkForm>,
 ) -> Result<Response, WebError> {
     let ctx = &session.ctx;
-    let scope = state
-        .service
-        .scope(
-            ctx,
-            bounded(Some(&project)),
-            bounded(Some(&env)),
-            bounded(Some(&form.path)),
-            Action::Write,
-        )
-        .await?;
+    let scope =
+        super::scope_of(&state, &session, &project, &env, &form.path, Action::Write).await?;
     let replace = form.replace == "yes";
     let items = read_block(&form.dotenv, replace).map_err(WebError::bad_request)?;
     drop(form);

@@ -11,7 +11,7 @@ use super::super::extract::{PagePath, PageQuery};
 use super::super::html::{url_part, Html};
 use super::super::layout::page;
 use super::super::session::WebSession;
-use super::{bounded, breadcrumbs, folder_href, form_open, secret_href, tags_text, when};
+use super::{breadcrumbs, folder_href, form_open, scope_of, secret_href, tags_text, when};
 use crate::secret::{SecretKey, SecretValue};
 use crate::server::AppState;
 use crate::service::secrets::{Scope, SecretView};
@@ -49,26 +49,6 @@ pub struct DiffForm {
     to: i64,
 }
 
-async fn scope_of(
-    state: &AppState,
-    session: &WebSession,
-    project: &str,
-    env: &str,
-    path: &str,
-) -> Result<Scope, WebError> {
-    let path = crate::secret::SecretPath::parse(bounded(Some(path)))?;
-    Ok(state
-        .service
-        .scope(
-            &session.ctx,
-            bounded(Some(project)),
-            bounded(Some(env)),
-            path.as_str(),
-            Action::Read,
-        )
-        .await?)
-}
-
 pub async fn show(
     State(state): State<AppState>,
     session: WebSession,
@@ -77,7 +57,7 @@ pub async fn show(
 ) -> Result<Response, WebError> {
     let key = SecretKey::parse(&key)?;
     let path = q.path.unwrap_or_else(|| "/".into());
-    let scope = scope_of(&state, &session, &project, &env, &path).await?;
+    let scope = scope_of(&state, &session, &project, &env, &path, Action::Read).await?;
     render(&state, &session, &scope, &key, (q.from, q.to), None).await
 }
 
@@ -88,7 +68,7 @@ pub async fn reveal(
     Posted(form): Posted<DiffForm>,
 ) -> Result<Response, WebError> {
     let key = SecretKey::parse(&key)?;
-    let scope = scope_of(&state, &session, &project, &env, &form.path).await?;
+    let scope = scope_of(&state, &session, &project, &env, &form.path, Action::Read).await?;
     let read = |v| {
         state
             .service

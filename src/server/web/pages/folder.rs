@@ -11,8 +11,8 @@ use super::super::html::Html;
 use super::super::layout::{notice, page};
 use super::super::session::WebSession;
 use super::{
-    bounded, breadcrumbs, folder_href, form_open, notice_text, overview_href, secret_action,
-    secret_href, when, FolderQuery,
+    breadcrumbs, folder_href, form_open, notice_text, overview_href, secret_action, secret_href,
+    when, FolderQuery,
 };
 use crate::secret::{SecretKey, SecretValue};
 use crate::server::AppState;
@@ -31,16 +31,15 @@ pub async fn show(
 ) -> Result<Response, WebError> {
     let path = q.folder()?;
     let ctx = &session.ctx;
-    let scope = state
-        .service
-        .scope(
-            ctx,
-            bounded(Some(&project)),
-            bounded(Some(&env)),
-            path.as_str(),
-            Action::Read,
-        )
-        .await?;
+    let scope = super::scope_of(
+        &state,
+        &session,
+        &project,
+        &env,
+        path.as_str(),
+        Action::Read,
+    )
+    .await?;
     let secrets = state
         .service
         .list_secrets(ctx, &scope, false, "get-secrets-masked")
@@ -281,16 +280,8 @@ pub async fn create(
     Posted(form): Posted<NewSecret>,
 ) -> Result<Response, WebError> {
     let ctx = &session.ctx;
-    let scope = state
-        .service
-        .scope(
-            ctx,
-            bounded(Some(&project)),
-            bounded(Some(&env)),
-            &form.path,
-            Action::Write,
-        )
-        .await?;
+    let scope =
+        super::scope_of(&state, &session, &project, &env, &form.path, Action::Write).await?;
     let key = SecretKey::parse(form.key.trim())?;
     let tags = super::parse_tags(&form.tags)?;
     state

@@ -41,6 +41,29 @@ impl FolderQuery {
     }
 }
 
+/// The scope of the folder a page or form names: `project`, `env` and `path`
+/// as its address or fields gave them (bounded), resolved and authorized by
+/// the service for `action`, as the API's routes do.
+pub async fn scope_of(
+    state: &crate::server::AppState,
+    session: &super::session::WebSession,
+    project: &str,
+    env: &str,
+    path: &str,
+    action: crate::service::Action,
+) -> Result<crate::service::secrets::Scope, super::error::WebError> {
+    Ok(state
+        .service
+        .scope(
+            &session.ctx,
+            bounded(Some(project)),
+            bounded(Some(env)),
+            bounded(Some(path)),
+            action,
+        )
+        .await?)
+}
+
 /// `text` cut to `MAX_QUERY_TEXT` bytes (at a character boundary), or "".
 pub fn bounded(text: Option<&str>) -> &str {
     let text = text.unwrap_or("").trim();

@@ -12,7 +12,7 @@ use super::super::html::Html;
 use super::super::layout::{notice, page};
 use super::super::session::WebSession;
 use super::{
-    bounded, breadcrumbs, folder_href, form_open, notice_text, secret_action, secret_href, when,
+    breadcrumbs, folder_href, form_open, notice_text, scope_of, secret_action, secret_href, when,
     FolderQuery,
 };
 use crate::secret::{SecretKey, SecretValue};
@@ -51,26 +51,6 @@ fn folder_page(scope: &Scope) -> String {
 /// reload does not post again).
 fn done(href: &str, what: &str) -> Response {
     Redirect::to(&format!("{href}&done={what}")).into_response()
-}
-
-async fn scope_of(
-    state: &AppState,
-    session: &WebSession,
-    project: &str,
-    env: &str,
-    path: &str,
-    action: Action,
-) -> Result<Scope, WebError> {
-    Ok(state
-        .service
-        .scope(
-            &session.ctx,
-            bounded(Some(project)),
-            bounded(Some(env)),
-            bounded(Some(path)),
-            action,
-        )
-        .await?)
 }
 
 async fn render(
