@@ -1146,15 +1146,7 @@ async fn dynamic_secret_template_function_leases_once_and_reuses() {
     c.send(
         Method::POST,
         "/api/v1/dynamic-secrets",
-        &json!({
-            "name": "cache", "projectSlug": "default", "environmentSlug": "dev", "path": "/",
-            "defaultTTL": "1h",
-            "provider": { "type": "redis", "inputs": {
-                "host": host, "port": port.parse::<u16>().unwrap(),
-                "creationStatement": "ACL SETUSER {{username}} on #{{password_sha256}} ~* +ping",
-                "revocationStatement": "ACL DELUSER {{username}}"
-            }}
-        }),
+        &crate::dynamic_redis::redis_definition("cache", host, port.parse().unwrap()),
     )
     .await
     .unwrap();

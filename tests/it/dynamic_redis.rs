@@ -117,15 +117,16 @@ async fn redis_leases_authenticate_until_revoked_or_expired() {
     assert!(!s.log().contains(&pw2));
 }
 
-/// A Redis definition named `name` at `host`:`port`, as a POST body.
-fn redis_definition(name: &str, host: &str, port: u16) -> serde_json::Value {
+/// A `POST /api/v1/dynamic-secrets` body: Redis definition `name` in
+/// `default`/`dev` at `host`:`port`, whose users may PING.
+pub(crate) fn redis_definition(name: &str, host: &str, port: u16) -> serde_json::Value {
     json!({
         "name": name,
         "projectSlug": "default", "environmentSlug": "dev", "path": "/",
-        "defaultTTL": "1h", "maxTTL": "1h",
+        "defaultTTL": "1h",
         "provider": { "type": "redis", "inputs": {
             "host": host, "port": port,
-            "creationStatement": "ACL SETUSER {{username}} on #{{password_sha256}} ~cache:* +get",
+            "creationStatement": "ACL SETUSER {{username}} on #{{password_sha256}} ~* +ping",
             "revocationStatement": "ACL DELUSER {{username}}"
         }}
     })

@@ -9,7 +9,6 @@ use crate::harness::*;
 use crate::pg::Backend;
 use crate::rotation::start;
 use reqwest::Method;
-use serde_json::json;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -78,15 +77,7 @@ async fn run_dynamic_injects_masks_and_revokes() {
     c.send(
         Method::POST,
         "/api/v1/dynamic-secrets",
-        &json!({
-            "name": "cache", "projectSlug": "default", "environmentSlug": "dev", "path": "/",
-            "defaultTTL": "1h",
-            "provider": { "type": "redis", "inputs": {
-                "host": host, "port": port.parse::<u16>().unwrap(),
-                "creationStatement": "ACL SETUSER {{username}} on #{{password_sha256}} ~* +ping",
-                "revocationStatement": "ACL DELUSER {{username}}"
-            }}
-        }),
+        &crate::dynamic_redis::redis_definition("cache", host, port.parse().unwrap()),
     )
     .await
     .unwrap();

@@ -294,28 +294,9 @@ async fn watch_through_one_replica_sees_a_change_written_through_the_other() {
         .unwrap();
     let home = tempfile::tempdir().unwrap();
     let log = home.path().join("watch.log");
-    let script = format!(
-        "echo \"start $API_KEY\" >> {0}; trap 'echo stop >> {0}; exit 0' TERM; while true; do sleep 0.05; done",
-        log.display()
-    );
     let mut child = std::process::Command::new(BIN)
-        .args([
-            "run",
-            "--server",
-            &b.url,
-            "--token",
-            &b.token,
-            "--watch",
-            // Far beyond the test's patience: only a push from the server
-            // (the change feed) can restart the command in time.
-            "--watch-interval",
-            "60s",
-            "--no-mask",
-            "--",
-            "sh",
-            "-c",
-            &script,
-        ])
+        .args(["run", "--server", &b.url, "--token", &b.token])
+        .args(crate::run::watch_logging(&log))
         .env("XDG_CONFIG_HOME", home.path())
         .env("XDG_CACHE_HOME", home.path())
         .stdout(std::process::Stdio::null())

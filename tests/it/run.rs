@@ -345,27 +345,37 @@ async fn offline_fallback_uses_the_encrypted_cache() {
     assert_eq!(code, 6);
 }
 
-#[tokio::test]
-async fn watch_restarts_once_on_change_and_never_overlaps() {
-    let e = Env::new(&[("API_KEY", "sk_live_watch_version_one")]).await;
-    let log = e.home.path().join("watch.log");
+/// `hush run` arguments that watch (`--watch`, with fallback polling far
+/// beyond a test's patience: only the change feed, or the watcher's own
+/// fetch, restarts the command in time) a command that appends
+/// `start $API_KEY` to `log` when it starts and `stop` on SIGTERM.
+pub(crate) fn watch_logging(log: &std::path::Path) -> Vec<String> {
     let script = format!(
         "echo \"start $API_KEY\" >> {0}; trap 'echo stop >> {0}; exit 0' TERM; while true; do sleep 0.05; done",
         log.display()
     );
+    [
+        "--watch",
+        "--watch-interval",
+        "60s",
+        "--no-mask",
+        "--",
+        "sh",
+        "-c",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .chain([script])
+    .collect()
+}
+
+#[tokio::test]
+async fn watch_restarts_once_on_change_and_never_overlaps() {
+    let e = Env::new(&[("API_KEY", "sk_live_watch_version_one")]).await;
+    let log = e.home.path().join("watch.log");
+    let args = watch_logging(&log);
     let mut child = e
-        .cmd(&[
-            "--watch",
-            // Far beyond the test's patience: only a push from the server
-            // (the change feed) can restart the command in time.
-            "--watch-interval",
-            "60s",
-            "--no-mask",
-            "--",
-            "sh",
-            "-c",
-            &script,
-        ])
+        .cmd(&args.iter().map(String::as_str).collect::<Vec<_>>())
         .spawn()
         .unwrap();
     wait_for_file(&log, "start sk_live_watch_version_one");
@@ -458,25 +468,9 @@ async fn watch_catches_a_change_made_while_the_feed_opens() {
     let release = std::sync::Arc::new(tokio::sync::Notify::new());
     let proxy = feed_opening_held(e.server.url.clone(), held.clone(), release.clone()).await;
     let log = e.home.path().join("watch.log");
-    let script = format!(
-        "echo \"start $API_KEY\" >> {0}; trap 'echo stop >> {0}; exit 0' TERM; while true; do sleep 0.05; done",
-        log.display()
-    );
+    let args = watch_logging(&log);
     let mut child = e
-        .cmd_via(
-            &proxy,
-            &[
-                "--watch",
-                // Only the watcher's own fetch can restart the command in time.
-                "--watch-interval",
-                "60s",
-                "--no-mask",
-                "--",
-                "sh",
-                "-c",
-                &script,
-            ],
-        )
+        .cmd_via(&proxy, &args.iter().map(String::as_str).collect::<Vec<_>>())
         .spawn()
         .unwrap();
     tokio::time::timeout(Duration::from_secs(20), held.notified())
