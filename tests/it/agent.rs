@@ -119,6 +119,15 @@ fn status(dir: &Path) -> Value {
     serde_json::from_str(&read(&dir.join("status.json"))).unwrap_or(Value::Null)
 }
 
+/// Whether the agent's status file reports `freshness` `want` (push: the
+/// feed is open; polling: it is down) within `secs` seconds.
+async fn freshness_becomes(dir: &Path, want: &str, secs: u64) -> bool {
+    eventually(Duration::from_secs(secs), async || {
+        status(dir)["freshness"] == want
+    })
+    .await
+}
+
 fn ua_config(url: &str, id: &Path, secret: &Path, dir: &Path, templates: &str) -> PathBuf {
     let cfg = dir.join("agent.yaml");
     std::fs::write(
@@ -203,10 +212,7 @@ async fn follows_changes(s: TestServer) {
     assert!(eventually(Duration::from_secs(5), async || lines(&runs) == 1).await);
     // The feed is open once the status says so.
     assert!(
-        eventually(Duration::from_secs(5), async || status(dir.path())
-            ["freshness"]
-            == "push")
-        .await,
+        freshness_becomes(dir.path(), "push", 5).await,
         "{}",
         agent.log()
     );
@@ -465,10 +471,7 @@ async fn server_down_keeps_the_file_and_the_agent_recovers() {
     s.kill9();
     // The feed notices, then polls; the file is left alone.
     assert!(
-        eventually(Duration::from_secs(10), async || status(dir.path())
-            ["freshness"]
-            == "polling")
-        .await,
+        freshness_becomes(dir.path(), "polling", 10).await,
         "{}",
         agent.log()
     );
@@ -748,12 +751,7 @@ async fn supervisor_restarts_once_per_change_and_stops_on_sigterm() {
         "{}",
         agent.log()
     );
-    assert!(
-        eventually(Duration::from_secs(5), async || status(dir.path())
-            ["freshness"]
-            == "push")
-        .await
-    );
+    assert!(freshness_becomes(dir.path(), "push", 5).await);
     set(&s.client(), "B_SECOND", "canary-exec-second-new")
         .await
         .unwrap();
@@ -793,12 +791,7 @@ async fn supervisor_signal_policy_signals_instead_of_restarting() {
         "{}",
         agent.log()
     );
-    assert!(
-        eventually(Duration::from_secs(5), async || status(dir.path())
-            ["freshness"]
-            == "push")
-        .await
-    );
+    assert!(freshness_becomes(dir.path(), "push", 5).await);
     set(&s.client(), "A_FIRST", "canary-exec-first-new")
         .await
         .unwrap();
@@ -926,12 +919,7 @@ async fn on_change_signal_reaches_the_pid_file_once_per_effective_change_and_own
         "{}",
         agent.log()
     );
-    assert!(
-        eventually(Duration::from_secs(5), async || status(dir.path())
-            ["freshness"]
-            == "push")
-        .await
-    );
+    assert!(freshness_becomes(dir.path(), "push", 5).await);
     // A burst of two writes inside the debounce window: one render, one signal.
     let (a, b) = tokio::join!(set(&c, "A_FIRST", "one-b"), set(&c, "B_SECOND", "two-b"));
     a.unwrap();
@@ -1183,12 +1171,7 @@ async fn dynamic_secret_template_function_leases_once_and_reuses() {
     assert_eq!(lines[3], user);
     assert!(crate::dynamic_redis::authenticates(&addr, &user, &pw).await);
     assert!(!agent.log().contains(&pw));
-    assert!(
-        eventually(Duration::from_secs(5), async || status(dir.path())
-            ["freshness"]
-            == "push")
-        .await
-    );
+    assert!(freshness_becomes(dir.path(), "push", 5).await);
     // A static change re-renders with the same lease.
     set(&c, "K", "static-2").await.unwrap();
     assert!(
