@@ -67,9 +67,9 @@ struct FifoServer {
 const FIFO_POLL: std::time::Duration = std::time::Duration::from_millis(10);
 
 impl MountFile {
-    /// Create the file at `location` holding `bytes`. Errors come from the
-    /// file system and never carry the content.
-    pub fn create(location: Location, bytes: &[u8]) -> io::Result<MountFile> {
+    /// Where the file goes (for `Auto`, a new private directory that the
+    /// value dropped removes); nothing is created at the path yet.
+    fn at(location: Location) -> io::Result<MountFile> {
         let (path, dir) = match location {
             Location::Path(p) => (p, None),
             Location::Auto { file_name } => {
@@ -77,12 +77,18 @@ impl MountFile {
                 (dir.join(file_name), Some(dir))
             }
         };
-        // From here on, dropping `mounted` undoes whatever exists.
-        let mut mounted = MountFile {
+        Ok(MountFile {
             path,
             dir,
             fifo: None,
-        };
+        })
+    }
+
+    /// Create the file at `location` holding `bytes`. Errors come from the
+    /// file system and never carry the content.
+    pub fn create(location: Location, bytes: &[u8]) -> io::Result<MountFile> {
+        // From here on, dropping `mounted` undoes whatever exists.
+        let mut mounted = MountFile::at(location)?;
         let opened = OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -109,18 +115,7 @@ impl MountFile {
         bytes: Zeroizing<Vec<u8>>,
         reads: u32,
     ) -> io::Result<MountFile> {
-        let (path, dir) = match location {
-            Location::Path(p) => (p, None),
-            Location::Auto { file_name } => {
-                let dir = private_dir()?;
-                (dir.join(file_name), Some(dir))
-            }
-        };
-        let mut mounted = MountFile {
-            path,
-            dir,
-            fifo: None,
-        };
+        let mut mounted = MountFile::at(location)?;
         if let Err(e) = nix::unistd::mkfifo(
             &mounted.path,
             nix::sys::stat::Mode::from_bits_truncate(MODE),
