@@ -85,37 +85,53 @@ SCAN_PORT=$((PORT_BASE + 14))
 export BENCH_SCAN_VENV=${BENCH_SCAN_VENV:-$BENCH_CACHE/scan-venv}
 PROVIDERS_PORT=$((PORT_BASE + 15))  # .. PORT_BASE+19
 
-# ---------------------------------------------------------------- 1. build
-if [ "${BENCH_ONLY:-}" = masking ]; then
-  log "BENCH_ONLY=masking: building hush (release), then only the masking-by-shape rows"
-  CARGO_TARGET_DIR=$TARGET_DIR cargo build --release --bin hush >"$BENCH_OUT/build.log" 2>&1 \
-    || { tail -n 30 "$BENCH_OUT/build.log" >&2; die "cargo build --release failed"; }
-  bash "$BENCH_DIR/masking.sh" "$TARGET_DIR/release/hush" "$BENCH_OUT" "$MASK_PORT"
-  exit 0
-elif [ "${BENCH_ONLY:-}" = dashboard ]; then
-  log "BENCH_ONLY=dashboard: building hush (release), then only the dashboard's page figures"
-  CARGO_TARGET_DIR=$TARGET_DIR cargo build --release --bin hush >"$BENCH_OUT/build.log" 2>&1 \
-    || { tail -n 30 "$BENCH_OUT/build.log" >&2; die "cargo build --release failed"; }
-  bash "$BENCH_DIR/dashboard.sh" "$TARGET_DIR/release/hush" "$BENCH_OUT" "$DASH_PORT"
-  exit 0
-elif [ "${BENCH_ONLY:-}" = scan ]; then
-  log "BENCH_ONLY=scan: building hush (release), then only the scan comparison"
-  CARGO_TARGET_DIR=$TARGET_DIR cargo build --release --bin hush >"$BENCH_OUT/build.log" 2>&1 \
-    || { tail -n 30 "$BENCH_OUT/build.log" >&2; die "cargo build --release failed"; }
-  bash "$BENCH_DIR/scan.sh" "${BENCH_HUSH_BIN:-$TARGET_DIR/release/hush}" "$BENCH_OUT" "$SCAN_PORT"
-  exit 0
-elif [ "${BENCH_ONLY:-}" = providers ]; then
-  log "BENCH_ONLY=providers: building hush (release), then only the root key provider rows"
-  HUSH=${BENCH_HUSH_BIN:-$TARGET_DIR/release/hush}
-  if [ -z "${BENCH_HUSH_BIN:-}" ]; then
-    CARGO_TARGET_DIR=$TARGET_DIR cargo build --release --bin hush >"$BENCH_OUT/build.log" 2>&1 \
-      || { tail -n 30 "$BENCH_OUT/build.log" >&2; die "cargo build --release failed"; }
+# One script of scripts/bench/ per figure beside the main run: its port.
+side_port() {
+  case $1 in
+    masking) echo "$MASK_PORT" ;;
+    dashboard) echo "$DASH_PORT" ;;
+    scan) echo "$SCAN_PORT" ;;
+    providers) echo "$PROVIDERS_PORT" ;;
+  esac
+}
+
+# side_bench NAME HUSH: runs scripts/bench/NAME.sh into $BENCH_OUT/NAME.log
+# unless BENCH_SKIP_<NAME>=1, and prints its status for BENCHMARKS.md: ok,
+# skipped, not run (exit 3: a prerequisite is missing, named on the log's
+# last line) or failed.
+side_bench() {
+  local name=$1 hush=$2 skip rc
+  skip=BENCH_SKIP_$(echo "$name" | tr '[:lower:]' '[:upper:]')
+  if [ "${!skip:-0}" = 1 ]; then
+    echo "skipped ($skip=1)"
+    return
   fi
-  bash "$BENCH_DIR/providers.sh" "$HUSH" "$BENCH_OUT" "$PROVIDERS_PORT"
-  exit 0
-elif [ -n "${BENCH_ONLY:-}" ]; then
-  die "BENCH_ONLY=$BENCH_ONLY: only 'masking', 'dashboard', 'scan' or 'providers' can be run on their own"
-fi
+  set +e
+  bash "$BENCH_DIR/$name.sh" "$hush" "$BENCH_OUT" "$(side_port "$name")" >"$BENCH_OUT/$name.log" 2>&1
+  rc=$?
+  set -e
+  case $rc in
+    0) echo ok ;;
+    3) echo "not run: $(tail -n 1 "$BENCH_OUT/$name.log")" ;;
+    *) echo "failed (exit $rc, see $BENCH_OUT/$name.log)" ;;
+  esac
+}
+
+# ---------------------------------------------------------------- 1. build
+case ${BENCH_ONLY:-} in
+  '') ;;
+  masking | dashboard | scan | providers)
+    log "BENCH_ONLY=$BENCH_ONLY: only its figures (hush: ${BENCH_HUSH_BIN:-built here, release})"
+    if [ -z "${BENCH_HUSH_BIN:-}" ]; then
+      CARGO_TARGET_DIR=$TARGET_DIR cargo build --release --bin hush >"$BENCH_OUT/build.log" 2>&1 \
+        || { tail -n 30 "$BENCH_OUT/build.log" >&2; die "cargo build --release failed"; }
+    fi
+    bash "$BENCH_DIR/$BENCH_ONLY.sh" "${BENCH_HUSH_BIN:-$TARGET_DIR/release/hush}" "$BENCH_OUT" \
+      "$(side_port "$BENCH_ONLY")"
+    exit 0
+    ;;
+  *) die "BENCH_ONLY=$BENCH_ONLY: only 'masking', 'dashboard', 'scan' or 'providers' can be run on their own" ;;
+esac
 log "building hush and examples/hello_axum (release, CARGO_TARGET_DIR=$TARGET_DIR)"
 if ! CARGO_TARGET_DIR=$TARGET_DIR cargo build --release --bin hush --example hello_axum \
     >"$BENCH_OUT/build.log" 2>&1; then
@@ -323,56 +339,14 @@ print(m.group(1).strip() if m else "")' "$BENCH_OUT/hush-run-help.txt")
 fi
 log "peers: $PEERS_STATUS"
 
-# ---------------------------------------------------------------- 5c. masking by secret shape
-MASK_STATUS=
-if [ "${BENCH_SKIP_MASKING:-0}" = 1 ]; then
-  MASK_STATUS="skipped (BENCH_SKIP_MASKING=1)"
-elif bash "$BENCH_DIR/masking.sh" "$HUSH" "$BENCH_OUT" "$MASK_PORT" >"$BENCH_OUT/masking.log" 2>&1; then
-  MASK_STATUS=ok
-else
-  MASK_STATUS="failed (see $BENCH_OUT/masking.log)"
-fi
+# ---------------------------------------------------------------- 5c-5f. one script each
+MASK_STATUS=$(side_bench masking "$HUSH")
 log "masking by shape: $MASK_STATUS"
-
-# ---------------------------------------------------------------- 5d. the dashboard's pages
-DASH_STATUS=
-if [ "${BENCH_SKIP_DASHBOARD:-0}" = 1 ]; then
-  DASH_STATUS="skipped (BENCH_SKIP_DASHBOARD=1)"
-elif bash "$BENCH_DIR/dashboard.sh" "$HUSH" "$BENCH_OUT" "$DASH_PORT" >"$BENCH_OUT/dashboard.log" 2>&1; then
-  DASH_STATUS=ok
-else
-  DASH_STATUS="failed (see $BENCH_OUT/dashboard.log)"
-fi
+DASH_STATUS=$(side_bench dashboard "$HUSH")
 log "dashboard pages: $DASH_STATUS"
-
-# ---------------------------------------------------------------- 5e. scan against its peers
-SCAN_STATUS=
-if [ "${BENCH_SKIP_SCAN:-0}" = 1 ]; then
-  SCAN_STATUS="skipped (BENCH_SKIP_SCAN=1)"
-elif bash "$BENCH_DIR/scan.sh" "$HUSH" "$BENCH_OUT" "$SCAN_PORT" >"$BENCH_OUT/scan.log" 2>&1; then
-  SCAN_STATUS=ok
-else
-  SCAN_STATUS="failed (see $BENCH_OUT/scan.log)"
-fi
+SCAN_STATUS=$(side_bench scan "$HUSH")
 log "scan comparison: $SCAN_STATUS"
-
-# ---------------------------------------------------------------- 5f. root key providers
-PROVIDERS_STATUS=
-if [ "${BENCH_SKIP_PROVIDERS:-0}" = 1 ]; then
-  PROVIDERS_STATUS="skipped (BENCH_SKIP_PROVIDERS=1)"
-else
-  set +e
-  bash "$BENCH_DIR/providers.sh" "$HUSH" "$BENCH_OUT" "$PROVIDERS_PORT" >"$BENCH_OUT/providers.log" 2>&1
-  rc=$?
-  set -e
-  if [ "$rc" = 0 ]; then
-    PROVIDERS_STATUS=ok
-  elif [ "$rc" = 3 ]; then
-    PROVIDERS_STATUS="not run: $(tail -n 1 "$BENCH_OUT/providers.log")"
-  else
-    PROVIDERS_STATUS="failed (exit $rc, see $BENCH_OUT/providers.log)"
-  fi
-fi
+PROVIDERS_STATUS=$(side_bench providers "$HUSH")
 log "root key providers: $PROVIDERS_STATUS"
 
 # ---------------------------------------------------------------- 5b. PostgreSQL replicas
