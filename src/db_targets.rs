@@ -18,6 +18,11 @@
 
 use ipnet::IpNet;
 use std::net::IpAddr;
+use std::time::Duration;
+
+/// How long a host name may take to resolve (the system resolver's own
+/// retries can take longer; a request must not wait on them).
+const LOOKUP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The operator's rule: the ranges database connections may reach (empty:
 /// any address but the forbidden ones).
@@ -50,10 +55,17 @@ impl DbTargets {
         if let Ok(ip) = bare.parse::<IpAddr>() {
             return self.check_ip(ip);
         }
-        let found: Vec<_> = tokio::net::lookup_host((bare, port))
-            .await
-            .map_err(|_| format!("the database host {bare:?} does not resolve"))?
-            .collect();
+        let lookup = tokio::time::timeout(LOOKUP_TIMEOUT, tokio::net::lookup_host((bare, port)));
+        let found: Vec<_> = match lookup.await {
+            Ok(Ok(addrs)) => addrs.collect(),
+            Ok(Err(_)) => return Err(format!("the database host {bare:?} does not resolve")),
+            Err(_) => {
+                return Err(format!(
+                    "the database host {bare:?} did not resolve within {}s",
+                    LOOKUP_TIMEOUT.as_secs()
+                ))
+            }
+        };
         if found.is_empty() {
             return Err(format!("the database host {bare:?} does not resolve"));
         }
