@@ -48,11 +48,8 @@ struct FlowState {
     provider: String,
     /// The server's callback URL, sent again with the code.
     callback: String,
-    /// Empty for a dashboard flow.
-    cli_redirect: String,
-    /// Whether the login code goes to the dashboard, not a loopback.
-    #[serde(default)]
-    dashboard: bool,
+    /// The CLI's loopback; None: the dashboard's return page.
+    cli_redirect: Option<String>,
     cli_challenge: String,
     cli_state: String,
     nonce: String,
@@ -223,9 +220,9 @@ impl Service {
         let cli_redirect = match to {
             Return::Loopback(url) => {
                 check_loopback(url)?;
-                url.to_owned()
+                Some(url.to_owned())
             }
-            Return::Dashboard => String::new(),
+            Return::Dashboard => None,
         };
         if !url_safe(cli_challenge, 43, 128) || !url_safe(cli_state, 16, 128) {
             return Err(ServiceError::Validation(
@@ -246,7 +243,6 @@ impl Service {
             provider: provider.to_owned(),
             callback: format!("{base}{CALLBACK_PATH}"),
             cli_redirect,
-            dashboard: matches!(to, Return::Dashboard),
             cli_challenge: cli_challenge.to_owned(),
             cli_state: cli_state.to_owned(),
             nonce: random()?,
@@ -286,7 +282,7 @@ impl Service {
         };
         let now = self.now_ms();
         if flow.expires < now {
-            return Err(bad(if flow.dashboard {
+            return Err(bad(if flow.cli_redirect.is_none() {
                 "this sign-in took too long: start again from the sign-in page"
             } else {
                 "this sign-in took too long: start again with hush login --sso"
@@ -367,12 +363,11 @@ impl Service {
             expires: now + CODE_TTL_MS,
         };
         let sealed = self.seal_sso(b"hush-sso-code", &login)?;
-        let mut redirect = if flow.dashboard {
-            reqwest::Url::parse(&flow.callback)
+        let mut redirect = match &flow.cli_redirect {
+            Some(loopback) => check_loopback(loopback)?,
+            None => reqwest::Url::parse(&flow.callback)
                 .and_then(|callback| callback.join(DASHBOARD_RETURN_PATH))
-                .map_err(|_| ServiceError::Internal("the SSO callback URL is not a URL".into()))?
-        } else {
-            check_loopback(&flow.cli_redirect)?
+                .map_err(|_| ServiceError::Internal("the SSO callback URL is not a URL".into()))?,
         };
         redirect
             .query_pairs_mut()
@@ -387,7 +382,7 @@ impl Service {
     /// then shown as a dashboard page rather than the API's JSON.
     pub fn sso_state_is_dashboards(&self, state: &str) -> bool {
         self.open_sso::<FlowState>(b"hush-sso-state", state)
-            .is_some_and(|flow| flow.dashboard)
+            .is_some_and(|flow| flow.cli_redirect.is_none())
     }
 
     /// Step 3: the CLI redeems its login code with its PKCE verifier.
